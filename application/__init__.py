@@ -1,0 +1,20 @@
+"""Use cases of the booking ledger: the write side, built on the domain aggregates."""
+
+from application.errors import (
+    BookingNotFoundError,
+    LedgerBusyError,
+    TierAlreadyExistsError,
+    TierNotFoundError,
+)
+from application.ledger import BookingDetails, BookingLedger, BookingReceipt, TierDetails
+
+__all__ = [
+    "BookingDetails",
+    "BookingLedger",
+    "BookingNotFoundError",
+    "BookingReceipt",
+    "LedgerBusyError",
+    "TierAlreadyExistsError",
+    "TierDetails",
+    "TierNotFoundError",
+]

@@ -1,0 +1,24 @@
+"""Errors of the use cases, on top of the domain's rule errors."""
+
+from __future__ import annotations
+
+from domain.errors import LedgerError
+
+
+class TierNotFoundError(LedgerError):
+    """Raised when no tier has the given code."""
+
+
+class TierAlreadyExistsError(LedgerError):
+    """Raised when a tier is created with a code that is already taken."""
+
+
+class BookingNotFoundError(LedgerError):
+    """Raised when no booking has the given id."""
+
+
+class LedgerBusyError(LedgerError):
+    """Raised when a command lost the optimistic-concurrency race on every attempt.
+
+    Nothing was recorded; the client may retry later (HTTP 503).
+    """

@@ -1,0 +1,39 @@
+"""Errors the domain raises when a command would break an invariant.
+
+Each command checks its rule *before* recording an event, so a raised error means
+nothing was recorded.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger's rules raise."""
+
+
+class InvalidTierError(LedgerError, ValueError):
+    """Raised when a tier would be created with a bad code, price or capacity."""
+
+
+class InvalidQuantityError(LedgerError, ValueError):
+    """Raised when a ticket quantity is not a whole number of at least one."""
+
+
+class InsufficientTicketsError(LedgerError):
+    """Raised when a booking asks for more tickets than the tier has available."""
+
+    def __init__(self, tier: str, requested: int, available: int) -> None:
+        super().__init__(
+            f"Tier {tier} has {available} ticket(s) available, {requested} requested."
+        )
+        self.tier = tier
+        self.requested = requested
+        self.available = available
+
+
+class BookingAlreadyCancelledError(LedgerError):
+    """Raised when a booking that is already cancelled is cancelled again."""
+
+
+class NotBookingOwnerError(LedgerError):
+    """Raised when a user tries to change a booking that belongs to someone else."""

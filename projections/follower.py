@@ -1,0 +1,87 @@
+"""Bring the read tables up to date by reading the event store from the tracked position.
+
+This is how the read side follows a SQLite store, which cannot push notifications
+(the library's SQLite recorder has no ``subscribe``), and how rebuilds replay history.
+It works on PostgreSQL too; there ``python -m projections`` uses the library's
+``ProjectionRunner`` instead, which is woken by LISTEN/NOTIFY rather than polling.
+
+Reading from the tracked position is safe because both stores hand out notification
+ids in commit order (PostgreSQL through the recorder's table lock, SQLite because it
+has one writer at a time), so no event can later appear behind the position.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
+
+from projections.projection import LedgerProjection
+from projections.views import LedgerView, PostgresLedgerView, SQLiteLedgerView
+
+
+def open_view(app: Application) -> LedgerView:
+    """The read tables in the same database as ``app``'s events, sharing its pool."""
+    factory = app.factory
+    if isinstance(factory, SQLiteFactory):
+        view: LedgerView = SQLiteLedgerView(factory.datastore)
+    elif isinstance(factory, PostgresFactory):
+        view = PostgresLedgerView(
+            factory.datastore, tracking_table_name=f"{LedgerProjection.name}_tracking"
+        )
+    else:
+        raise TypeError(f"No read tables for {type(factory).__name__}: use SQLite or PostgreSQL.")
+    view.create_table()
+    return view
+
+
+class Follower:
+    """Applies an application's new events to the ledger projection, in order."""
+
+    def __init__(self, app: Application, view: LedgerView, batch_size: int = 500) -> None:
+        self.app = app
+        self.view = view
+        self.projection = LedgerProjection(view)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def position(self) -> int:
+        return self.view.max_tracking_id(self.app.name) or 0
+
+    def lag(self) -> int:
+        """How many notifications the store has that the read tables have not seen."""
+        return (self.app.recorder.max_notification_id() or 0) - self.position
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every event recorded so far; return how many were applied."""
+        applied = 0
+        with self._lock:
+            while notifications := self.app.recorder.select_notifications(
+                start=self.position + 1, limit=self.batch_size, topics=self.projection.topics
+            ):
+                for notification in notifications:
+                    event = self.app.mapper.to_domain_event(notification)
+                    try:
+                        self.projection.process_event(event, Tracking(self.app.name, notification.id))
+                    except IntegrityError:
+                        break  # another process applied it first; re-read the position
+                    applied += 1
+                if progress:
+                    progress(applied)
+        return applied
+
+    def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Catch up, then poll every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            self.catch_up()
+            stop.wait(interval)
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Empty the read tables and replay the whole event store into them."""
+        self.view.clear(self.app.name)
+        return self.catch_up(progress)

@@ -1,0 +1,241 @@
+"""The read tables (``availability`` and ``bookings``) and the stores that hold them.
+
+A view is the library's ``TrackingRecorder`` for its store, extended with the two read
+tables: every row change commits in the same transaction as the tracking position of
+the event that caused it, so each event is applied exactly once, even after a crash or
+when two processes project side by side (the second insert of a position is refused).
+
+The SQL is written once, with ``:name`` parameters, for both stores; only column types,
+the parameter style and the schema prefix differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg.sql import SQL
+
+CREATE_TABLES = (
+    """CREATE TABLE IF NOT EXISTS {schema}availability (
+        tier_id TEXT PRIMARY KEY,
+        tier TEXT NOT NULL UNIQUE,
+        price {money} NOT NULL,
+        capacity INTEGER NOT NULL,
+        sold INTEGER NOT NULL,
+        position BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {schema}bookings (
+        booking_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at {timestamp} NOT NULL,
+        updated_at {timestamp} NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS bookings_by_user ON {schema}bookings (user_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS bookings_by_tier ON {schema}bookings (tier)",
+)
+
+INSERT_TIER = (
+    "INSERT INTO {schema}availability (tier_id, tier, price, capacity, sold, position) "
+    "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
+)
+CHANGE_SOLD = (
+    "UPDATE {schema}availability SET sold = sold + :delta, position = :position "
+    "WHERE tier_id = :tier_id"
+)
+ADD_CAPACITY = (
+    "UPDATE {schema}availability SET capacity = capacity + :quantity, position = :position "
+    "WHERE tier_id = :tier_id"
+)
+INSERT_BOOKING = (
+    "INSERT INTO {schema}bookings "
+    "(booking_id, user_id, tier, quantity, status, created_at, updated_at) "
+    "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at)"
+)
+SET_BOOKING_STATUS = (
+    "UPDATE {schema}bookings SET status = :status, updated_at = :at "
+    "WHERE booking_id = :booking_id"
+)
+TIER_COLUMNS = "tier, price, capacity, sold, capacity - sold AS available, position"
+SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{schema}}availability ORDER BY tier"
+SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{schema}}availability WHERE tier = :tier"
+BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at"
+SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE booking_id = :booking_id"
+SELECT_USER_BOOKINGS = (
+    f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE user_id = :user_id "
+    "ORDER BY created_at DESC, booking_id"
+)
+SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings ORDER BY booking_id"
+CLEAR_TABLES = ("DELETE FROM {schema}availability", "DELETE FROM {schema}bookings")
+
+
+@dataclass(frozen=True)
+class TierAvailability:
+    tier: str
+    price: Decimal
+    capacity: int
+    sold: int
+    available: int
+    position: int
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    booking_id: str
+    user_id: str
+    tier: str
+    quantity: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class LedgerView(TrackingRecorder):
+    """Both read tables and their tracking position, in one SQL store.
+
+    Subclasses pair this with the store's tracking recorder and say how its SQL
+    differs (``schema``, ``money``, ``timestamp``, ``paramstyle``).
+    """
+
+    money = "NUMERIC(12, 2)"
+    timestamp = "TIMESTAMPTZ"
+
+    @property
+    def schema(self) -> str:
+        """Table-name prefix (``"schema".`` or empty)."""
+        raise NotImplementedError
+
+    def sql(self, statement: str) -> str:
+        text = statement.format(schema=self.schema, money=self.money, timestamp=self.timestamp)
+        return self.adapt_parameters(text)
+
+    @staticmethod
+    def adapt_parameters(text: str) -> str:
+        """Rewrite ``:name`` parameters to the store's style (SQLite takes them as is)."""
+        return text
+
+    def create_tables_statements(self) -> list[str]:
+        return [self.sql(s) for s in CREATE_TABLES]
+
+    # Writes: one row change and its tracking position, in one transaction.
+
+    def insert_tier(self, tracking: Tracking, *, tier_id: str, tier: str, price: Decimal, capacity: int) -> None:
+        self._apply(tracking, INSERT_TIER, tier_id=tier_id, tier=tier, price=str(price), capacity=capacity)
+
+    def change_sold(self, tracking: Tracking, *, tier_id: str, delta: int) -> None:
+        self._apply(tracking, CHANGE_SOLD, tier_id=tier_id, delta=delta)
+
+    def add_capacity(self, tracking: Tracking, *, tier_id: str, quantity: int) -> None:
+        self._apply(tracking, ADD_CAPACITY, tier_id=tier_id, quantity=quantity)
+
+    def insert_booking(self, tracking: Tracking, **row: Any) -> None:
+        self._apply(tracking, INSERT_BOOKING, **row)
+
+    def set_booking_status(self, tracking: Tracking, *, booking_id: str, status: str, at: datetime) -> None:
+        self._apply(tracking, SET_BOOKING_STATUS, booking_id=booking_id, status=status, at=at)
+
+    def _apply(self, tracking: Tracking, statement: str, **params: Any) -> None:
+        params.setdefault("position", tracking.notification_id)
+        params = {k: self.adapt_value(v) for k, v in params.items()}
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self.sql(statement), params)
+            self._insert_tracking(cursor, tracking)
+
+    @staticmethod
+    def adapt_value(value: Any) -> Any:
+        return value
+
+    def clear(self, application_name: str) -> None:
+        """Empty both tables and forget the position, in one transaction (for rebuilds)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            for statement in CLEAR_TABLES:
+                cursor.execute(self.sql(statement))
+            cursor.execute(self.forget_position_statement(), {"name": application_name})
+
+    def forget_position_statement(self) -> str:
+        raise NotImplementedError
+
+    # Reads.
+
+    def list_tiers(self) -> list[TierAvailability]:
+        return [self._tier(r) for r in self._select(SELECT_TIERS)]
+
+    def get_tier(self, tier: str) -> TierAvailability | None:
+        rows = self._select(SELECT_TIER, tier=tier)
+        return self._tier(rows[0]) if rows else None
+
+    def get_booking(self, booking_id: str) -> BookingRow | None:
+        rows = self._select(SELECT_BOOKING, booking_id=booking_id)
+        return self._booking(rows[0]) if rows else None
+
+    def bookings_of_user(self, user_id: str) -> list[BookingRow]:
+        return [self._booking(r) for r in self._select(SELECT_USER_BOOKINGS, user_id=user_id)]
+
+    def all_bookings(self) -> list[BookingRow]:
+        return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]
+
+    def _select(self, statement: str, **params: Any) -> Sequence[Mapping[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self.sql(statement), params)
+            return [dict(row) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _tier(row: Mapping[str, Any]) -> TierAvailability:
+        return TierAvailability(**{**row, "price": Decimal(str(row["price"])).quantize(Decimal("0.01"))})
+
+    @staticmethod
+    def _booking(row: Mapping[str, Any]) -> BookingRow:
+        def when(value: datetime | str) -> datetime:
+            return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+        return BookingRow(**{**row, "created_at": when(row["created_at"]), "updated_at": when(row["updated_at"])})
+
+
+class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
+    """The read tables inside the embedded SQLite file, beside the events."""
+
+    money = "TEXT"  # exact decimal text: SQLite's NUMERIC affinity would round-trip via float
+    timestamp = "TEXT"  # ISO-8601 with offset; sorts in time order for one fixed offset (UTC)
+
+    @property
+    def schema(self) -> str:
+        return ""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return super().construct_create_table_statements() + self.create_tables_statements()
+
+    @staticmethod
+    def adapt_value(value: Any) -> Any:
+        return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+
+    def forget_position_statement(self) -> str:
+        return "DELETE FROM tracking WHERE application_name = :name"
+
+
+class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
+    """The read tables in PostgreSQL, in the same schema as the events."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(map(SQL, self.create_tables_statements()))
+
+    @property
+    def schema(self) -> str:
+        return f'"{self.datastore.schema}".'
+
+    @staticmethod
+    def adapt_parameters(text: str) -> str:
+        return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", text)
+
+    def forget_position_statement(self) -> str:
+        return self.sql(f'DELETE FROM {{schema}}"{self.tracking_table_name}" WHERE application_name = :name')

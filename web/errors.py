@@ -1,0 +1,126 @@
+"""Every error leaves as ``{"error": {"code", "message", "details": [{"path", "message"}]}}``.
+
+Domain and use-case errors map to HTTP statuses here, in one table, so no view needs
+a try/except.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from eventsourcing.persistence import OperationalError, InterfaceError
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from application import (
+    BookingNotFoundError,
+    LedgerBusyError,
+    TierAlreadyExistsError,
+    TierNotFoundError,
+)
+from domain.errors import (
+    BookingAlreadyCancelledError,
+    InsufficientTicketsError,
+    InvalidQuantityError,
+    InvalidTierError,
+    LedgerError,
+    NotBookingOwnerError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
+    InvalidQuantityError: (400, "VALIDATION_ERROR"),
+    InvalidTierError: (400, "VALIDATION_ERROR"),
+    NotBookingOwnerError: (403, "FORBIDDEN"),
+    TierNotFoundError: (404, "TICKET_NOT_FOUND"),
+    BookingNotFoundError: (404, "BOOKING_NOT_FOUND"),
+    BookingAlreadyCancelledError: (409, "BOOKING_ALREADY_CANCELLED"),
+    TierAlreadyExistsError: (409, "TIER_ALREADY_EXISTS"),
+    InsufficientTicketsError: (422, "INSUFFICIENT_TICKETS"),
+    LedgerBusyError: (503, "LEDGER_BUSY"),
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, str]] | None = None
+) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message, "details": details or []}}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers (after flask-smorest's, which they replace)."""
+    app.before_request(require_json_body)
+    app.register_error_handler(LedgerError, ledger_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(OperationalError, store_unavailable)
+    app.register_error_handler(InterfaceError, store_unavailable)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def require_json_body() -> None:
+    """Commands take JSON only: anything else is refused before it is parsed."""
+    if request.method == "POST" and not request.is_json:
+        raise UnsupportedMediaType("Send the request body as application/json.")
+
+
+def ledger_error(error: LedgerError) -> tuple[Response, int]:
+    status, code = next(
+        STATUS_AND_CODE[cls] for cls in type(error).__mro__ if cls in STATUS_AND_CODE
+    )
+    response = error_response(status, code, str(error), list(error_details(error)))
+    if status == 503:
+        response[0].headers["Retry-After"] = "1"
+    return response
+
+
+def error_details(error: LedgerError) -> Iterator[dict[str, str]]:
+    if isinstance(error, InsufficientTicketsError):
+        yield {"path": "quantity", "message": f"{error.available} available"}
+
+
+def http_error(error: HTTPException) -> tuple[Response, int]:
+    data = getattr(error, "data", {})
+    if "messages" in data:  # webargs: the body did not match the schema
+        messages = data["messages"]
+        if messages == {"json": ["Invalid JSON body."]}:
+            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+        details = [
+            {"path": path, "message": message}
+            for path, message in flatten(messages.get("json", messages))
+        ]
+        return error_response(400, "VALIDATION_ERROR", "The request is not valid.", details)
+    status = error.code or 500
+    code = (error.name or "error").upper().replace(" ", "_").replace("'", "")
+    response = error_response(status, code, error.description or error.name)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response[0].headers[name] = value
+    return response
+
+
+def flatten(messages: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Marshmallow's nested ``{"field": ["message"]}`` as ``(path, message)`` pairs."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            inner = str(key) if key != "_schema" else ""
+            yield from flatten(value, f"{path}.{inner}".strip(".") if inner else path)
+    elif isinstance(messages, list):
+        for message in messages:
+            yield from flatten(message, path)
+    else:
+        yield path, str(messages)
+
+
+def store_unavailable(error: Exception) -> tuple[Response, int]:
+    log.warning("event store unavailable: %s", error)
+    response = error_response(503, "STORE_UNAVAILABLE", "The event store is not answering; retry later.")
+    response[0].headers["Retry-After"] = "1"
+    return response
+
+
+def unexpected_error(error: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error", exc_info=error)
+    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")

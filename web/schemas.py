@@ -1,0 +1,39 @@
+"""Schema pieces shared by the resources: camelCase names and id validation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+class CamelCaseSchema(Schema):
+    """Python names inside, camelCase JSON outside (the original API's names)."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.data_key = camel(field_obj.data_key or field_name)
+
+
+def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
+    """A required id: 1..max_length printable characters, not only white space."""
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=max_length),
+            validate.Regexp(PRINTABLE, error="Must contain a printable, non-blank character."),
+        ],
+        **kwargs,
+    )
+
+
+def check_quantity_limit(quantity: int, limit: int) -> None:
+    if quantity > limit:
+        raise ValidationError(f"At most {limit} tickets per booking.", "quantity")

@@ -1,0 +1,49 @@
+"""The ledger and its read tables, made once per process and kept in ``app.extensions``.
+
+Built inside ``create_app``, which gunicorn calls in each worker after forking (never
+with ``--preload``), so every worker has its own connection pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteFactory
+from flask import Flask, current_app
+
+from application import BookingLedger
+from projections import Follower, LedgerView, open_view
+from web.settings import parse_demo_tiers
+
+
+class Services:
+    """What the views need: the write side, the read side, and how to keep them in step."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.ledger = BookingLedger(env=config["LEDGER_ENV"])
+        self.view: LedgerView = open_view(self.ledger)
+        self.follower = Follower(self.ledger, self.view)
+        setting = str(config["PROJECT_IN_PROCESS"]).lower()
+        is_sqlite = isinstance(self.ledger.factory, SQLiteFactory)
+        self.project_in_process = is_sqlite if setting == "auto" else setting in ("1", "true", "yes", "y")
+        for tier in parse_demo_tiers(config["DEMO_TIERS"]):
+            self.ledger.ensure_tier(*tier)
+        self.written()
+
+    def written(self) -> None:
+        """Call after a command: brings the read tables up to date when projecting here."""
+        if self.project_in_process:
+            self.follower.catch_up()
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def init_services(app: Flask) -> Services:
+    services = Services(app.config)
+    app.extensions["ledger"] = services
+    return services
+
+
+def services() -> Services:
+    return current_app.extensions["ledger"]

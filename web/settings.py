@@ -1,0 +1,50 @@
+"""The service's own settings, read from the environment (the README lists them).
+
+The store itself is configured with the ``eventsourcing`` library's variables
+(``PERSISTENCE_MODULE``, ``SQLITE_DBNAME``, ``POSTGRES_*``), read by the application.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+DEFAULTS: dict[str, Any] = {
+    "DEMO_TIERS": "VIP:100.00:100,FRONT_ROW:50.00:200,GA:10.00:1000",
+    "MAX_TICKETS_PER_BOOKING": 10,
+    # "auto": project in the web process on SQLite (which has no subscription to
+    # follow), leave it to ``python -m projections`` on PostgreSQL.
+    "PROJECT_IN_PROCESS": "auto",
+    # Extra settings for the ledger, on top of the OS environment (tests use this).
+    "LEDGER_ENV": {},
+}
+
+
+class DemoTier(NamedTuple):
+    code: str
+    price: Decimal
+    capacity: int
+
+
+def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The settings in ``DEFAULTS`` overridden by the environment."""
+    config = dict(DEFAULTS)
+    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS"):
+        config[key] = environ.get(key, config[key])
+    if "MAX_TICKETS_PER_BOOKING" in environ:
+        config["MAX_TICKETS_PER_BOOKING"] = int(environ["MAX_TICKETS_PER_BOOKING"])
+    return config
+
+
+def parse_demo_tiers(text: str) -> list[DemoTier]:
+    """Parse ``CODE:PRICE:CAPACITY,...``; an empty string means no demo tiers."""
+    tiers = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            code, price, capacity = item.split(":")
+            tiers.append(DemoTier(code, Decimal(price), int(capacity)))
+        except (ValueError, InvalidOperation):
+            raise ValueError(f"DEMO_TIERS item {item!r} is not CODE:PRICE:CAPACITY") from None
+    return tiers
