@@ -1,0 +1,70 @@
+"""Fixtures: every store-level test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests never skip: if the server is missing they fail, loudly. Point them at
+another server with the ``POSTGRES_*`` variables (defaults: 127.0.0.1:5432, user
+``postgres``, database ``test``). Each test gets a fresh schema, dropped afterwards.
+Run ``pytest -m "not postgres"`` to leave them out on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from application import BookingLedger
+
+
+def postgres_settings() -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": os.environ.get("POSTGRES_DBNAME", "test"),
+        "POSTGRES_HOST": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+        "POSTGRES_PORT": os.environ.get("POSTGRES_PORT", "5432"),
+        "POSTGRES_USER": os.environ.get("POSTGRES_USER", "postgres"),
+        "POSTGRES_PASSWORD": os.environ.get("POSTGRES_PASSWORD", ""),
+    }
+
+
+def connect_postgres() -> psycopg.Connection:
+    s = postgres_settings()
+    try:
+        return psycopg.connect(
+            dbname=s["POSTGRES_DBNAME"], host=s["POSTGRES_HOST"], port=s["POSTGRES_PORT"],
+            user=s["POSTGRES_USER"], password=s["POSTGRES_PASSWORD"], autocommit=True,
+        )
+    except psycopg.OperationalError as e:
+        pytest.fail(f"PostgreSQL is required for this test and is not reachable: {e}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_env(request: pytest.FixtureRequest, tmp_path) -> Iterator[dict[str, str]]:
+    """Settings for a fresh, empty event store of each kind."""
+    if request.param == "sqlite":
+        yield {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
+    else:
+        yield from postgres_schema()
+
+
+@pytest.fixture
+def postgres_env() -> Iterator[dict[str, str]]:
+    """Settings for a fresh PostgreSQL schema (for tests that only make sense there)."""
+    yield from postgres_schema()
+
+
+def postgres_schema() -> Iterator[dict[str, str]]:
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with connect_postgres() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield {**postgres_settings(), "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "10", "POSTGRES_MAX_OVERFLOW": "60"}
+    with connect_postgres() as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def ledger(store_env: dict[str, str]) -> Iterator[BookingLedger]:
+    with BookingLedger(env=store_env) as app:
+        yield app

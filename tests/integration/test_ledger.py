@@ -1,0 +1,117 @@
+"""The ledger's commands against a real store (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from application import (
+    BookingLedger,
+    BookingNotFoundError,
+    LedgerBusyError,
+    TierAlreadyExistsError,
+    TierNotFoundError,
+)
+from domain.bookings import Booking
+from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError
+from domain.tiers import tier_id
+
+
+def test_booking_saves_the_sale_and_the_booking_together(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("100.00"), 5)
+    receipt = ledger.book("u1", "VIP", 2)
+    assert (receipt.quantity, receipt.remaining, receipt.status) == (2, 3, "confirmed")
+    booking = ledger.get_booking(receipt.booking_id)
+    assert (booking.user_id, booking.tier, booking.quantity) == ("u1", "VIP", 2)
+    assert ledger.get_tier("VIP").sold == 2
+
+
+def test_prices_come_back_from_the_store_as_exact_decimals(store_env):
+    with BookingLedger(env=store_env) as writer:
+        writer.create_tier("GA", Decimal("10.10"), 1)
+    with BookingLedger(env=store_env) as reader:
+        price = reader.get_tier("GA").price
+    assert isinstance(price, Decimal) and price == Decimal("10.10")
+
+
+def test_a_refused_booking_records_nothing(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 1)
+    with pytest.raises(InsufficientTicketsError):
+        ledger.book("u1", "VIP", 2)
+    assert ledger.get_tier("VIP").version == 1
+    assert ledger.recorder.max_notification_id() == 1
+
+
+def test_cancelling_releases_the_tickets_once(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    receipt = ledger.book("u1", "VIP", 3)
+    assert ledger.cancel(receipt.booking_id, "u1").status == "cancelled"
+    with pytest.raises(BookingAlreadyCancelledError):
+        ledger.cancel(receipt.booking_id, "u1")
+    assert ledger.get_tier("VIP").available == 3
+
+
+def test_unknown_tiers_and_bookings_are_not_found(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    with pytest.raises(TierNotFoundError):
+        ledger.book("u1", "NOPE", 1)
+    with pytest.raises(BookingNotFoundError):
+        ledger.get_booking(uuid4())
+    with pytest.raises(BookingNotFoundError):  # a tier's id is not a booking's
+        ledger.cancel(tier_id("VIP"), "u1")
+
+
+def test_a_tier_code_can_be_created_only_once(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    with pytest.raises(TierAlreadyExistsError):
+        ledger.create_tier("VIP", Decimal("2.00"), 9)
+    assert ledger.ensure_tier("VIP", Decimal("2.00"), 9) is False
+    assert ledger.get_tier("VIP").price == Decimal("1.00")
+
+
+def competing_writes(ledger: BookingLedger, rival: BookingLedger, times: int) -> list[int]:
+    """Make the rival book one ticket just before each of ``ledger``'s next ``times`` saves."""
+    real_save = ledger.save
+    conflicts = []
+
+    def save_after_rival(*objs):
+        if len(conflicts) < times:
+            conflicts.append(1)
+            rival.book("rival", "VIP", 1)
+        return real_save(*objs)
+
+    ledger.save = save_after_rival
+    return conflicts
+
+
+def test_a_conflicting_booking_reloads_and_retries(store_env):
+    with BookingLedger(env=store_env) as ledger, BookingLedger(env=store_env) as rival:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        conflicts = competing_writes(ledger, rival, times=2)
+        receipt = ledger.book("u1", "VIP", 3)
+        assert (len(conflicts), receipt.remaining) == (2, 5)
+        assert rival.get_tier("VIP").sold == 5
+
+
+def test_after_the_attempt_cap_the_booking_fails_and_records_nothing(store_env):
+    env = {**store_env, "BOOKING_MAX_ATTEMPTS": "3"}
+    with BookingLedger(env=env) as ledger, BookingLedger(env=store_env) as rival:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        competing_writes(ledger, rival, times=3)
+        with pytest.raises(LedgerBusyError):
+            ledger.book("u1", "VIP", 1)
+        bookings = [e for e in rival.recorder.select_notifications(1, 100) if "Booking.Confirmed" in e.topic]
+        assert len(bookings) == 3 and rival.get_tier("VIP").sold == 3
+
+
+def test_the_full_history_of_a_tier_replays_in_order(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 2)
+    receipt = ledger.book("u1", "VIP", 2)
+    ledger.cancel(receipt.booking_id, "u1")
+    ledger.add_capacity("VIP", 1)
+    events = list(ledger.events.get(tier_id("VIP")))
+    assert [type(e).__name__ for e in events] == ["Created", "TicketsBooked", "TicketsReleased", "CapacityAdded"]
+    assert ledger.repository.get(tier_id("VIP"), version=2).sold == 2
+    assert isinstance(ledger.repository.get(receipt.booking_id), Booking)

@@ -1,0 +1,132 @@
+"""The read tables follow the event stream exactly once and can be rebuilt at any time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from application import BookingLedger
+from projections import Follower, LedgerView, open_view
+
+
+def tables(view: LedgerView) -> tuple[list, list]:
+    return view.list_tiers(), view.all_bookings()
+
+
+def some_history(ledger: BookingLedger) -> None:
+    ledger.create_tier("VIP", Decimal("100.00"), 10)
+    ledger.create_tier("GA", Decimal("10.00"), 50)
+    kept = ledger.book("u1", "VIP", 2)
+    dropped = ledger.book("u2", "GA", 5)
+    ledger.cancel(dropped.booking_id, "u2")
+    ledger.add_capacity("GA", 5)
+    ledger.book("u1", "GA", 1)
+    assert kept.remaining == 8
+
+
+def test_the_read_tables_match_the_aggregates(ledger: BookingLedger):
+    some_history(ledger)
+    view = open_view(ledger)
+    assert Follower(ledger, view).catch_up() == 11
+    assert [(t.tier, t.price, t.capacity, t.sold, t.available) for t in view.list_tiers()] == [
+        ("GA", Decimal("10.00"), 55, 1, 54),
+        ("VIP", Decimal("100.00"), 10, 2, 8),
+    ]
+    assert [(b.tier, b.quantity, b.status) for b in view.bookings_of_user("u1")] == [
+        ("GA", 1, "confirmed"),
+        ("VIP", 2, "confirmed"),
+    ]
+    assert view.bookings_of_user("u2")[0].status == "cancelled"
+
+
+def test_a_rebuild_gives_tables_identical_to_the_live_ones(ledger: BookingLedger):
+    view = open_view(ledger)
+    follower = Follower(ledger, view)
+    some_history(ledger)
+    follower.catch_up()
+    live = tables(view)
+    assert follower.rebuild() == 11
+    assert tables(view) == live
+
+
+def test_a_crash_part_way_loses_and_repeats_nothing(ledger: BookingLedger, monkeypatch):
+    some_history(ledger)
+    view = open_view(ledger)
+    real_apply, calls = view._apply, []
+
+    def crash_on_fifth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("power cut")
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(view, "_apply", crash_on_fifth)
+    with pytest.raises(RuntimeError):
+        Follower(ledger, view).catch_up()
+    assert view.max_tracking_id(ledger.name) == 4
+    monkeypatch.undo()
+    assert Follower(ledger, view).catch_up() == 7
+    assert {t.tier: t.sold for t in view.list_tiers()} == {"VIP": 2, "GA": 1}
+
+
+def test_two_projectors_side_by_side_apply_each_event_once(store_env):
+    with BookingLedger(env=store_env) as one, BookingLedger(env=store_env) as two:
+        one.create_tier("VIP", Decimal("1.00"), 500)
+        for n in range(60):
+            one.book(f"u{n}", "VIP", 1)
+        followers = [Follower(one, open_view(one), batch_size=7), Follower(two, open_view(two), batch_size=7)]
+        threads = [threading.Thread(target=f.catch_up) for f in followers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        (tier,) = followers[0].view.list_tiers()
+        assert tier.sold == 60 and len(followers[1].view.all_bookings()) == 60
+
+
+def run_projection_process(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "projections"],
+        env={**os.environ, **env, "PROJECTION_POLL_INTERVAL": "0.05"},
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_the_projection_process_follows_new_events_and_resumes_after_a_restart(store_env):
+    with BookingLedger(env=store_env) as ledger:
+        view = open_view(ledger)
+        ledger.create_tier("VIP", Decimal("1.00"), 100)
+        process = run_projection_process(store_env)
+        try:
+            ledger.book("u1", "VIP", 3)
+            wait_for(lambda: view.get_tier("VIP") and view.get_tier("VIP").sold == 3)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        ledger.book("u2", "VIP", 4)
+        process = run_projection_process(store_env)
+        try:
+            wait_for(lambda: view.get_tier("VIP").sold == 7)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)
+        assert process.returncode == 0
+        assert len(view.all_bookings()) == 2

@@ -1,0 +1,89 @@
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import InsufficientTicketsError, InvalidQuantityError, InvalidTierError
+from domain.tiers import TicketTier, tier_id
+
+
+def new_tier(capacity: int = 5) -> TicketTier:
+    return TicketTier.open("VIP", Decimal("100.00"), capacity)
+
+
+def test_a_tiers_id_is_derived_from_its_code():
+    assert new_tier().id == tier_id("VIP") != tier_id("GA")
+
+
+def test_booking_sells_tickets_until_none_are_available():
+    tier = new_tier(capacity=3)
+    tier.book(uuid4(), "u1", 2)
+    tier.book(uuid4(), "u2", 1)
+    assert (tier.sold, tier.available) == (3, 0)
+
+
+def test_booking_more_than_available_raises_and_records_nothing():
+    tier = new_tier(capacity=2)
+    tier.collect_events()
+    with pytest.raises(InsufficientTicketsError) as raised:
+        tier.book(uuid4(), "u1", 3)
+    assert (raised.value.requested, raised.value.available) == (3, 2)
+    assert tier.collect_events() == [] and tier.sold == 0
+
+
+@pytest.mark.parametrize("quantity", [0, -1, True, 1.5, "2"])
+def test_quantities_must_be_whole_numbers_of_at_least_one(quantity):
+    tier = new_tier()
+    tier.collect_events()
+    for command in (lambda: tier.book(uuid4(), "u1", quantity), lambda: tier.add_capacity(quantity)):
+        with pytest.raises(InvalidQuantityError):
+            command()
+    assert tier.collect_events() == []
+
+
+def test_released_tickets_go_back_on_sale():
+    tier = new_tier(capacity=2)
+    booking = uuid4()
+    tier.book(booking, "u1", 2)
+    tier.release(booking, 2)
+    assert tier.available == 2
+
+
+def test_cannot_release_more_than_was_sold():
+    tier = new_tier()
+    with pytest.raises(InvalidQuantityError):
+        tier.release(uuid4(), 1)
+
+
+def test_added_capacity_is_available():
+    tier = new_tier(capacity=1)
+    tier.book(uuid4(), "u1", 1)
+    tier.add_capacity(4)
+    assert (tier.capacity, tier.available) == (5, 4)
+
+
+@pytest.mark.parametrize(
+    ("code", "price", "capacity"),
+    [
+        ("vip", Decimal("1.00"), 1),
+        ("", Decimal("1.00"), 1),
+        ("VIP", Decimal("-1"), 1),
+        ("VIP", Decimal("1.001"), 1),
+        ("VIP", 1.5, 1),
+        ("VIP", Decimal("1"), -1),
+        ("VIP", Decimal("1"), True),
+    ],
+)
+def test_a_tier_needs_a_code_a_price_in_cents_and_a_capacity(code, price, capacity):
+    with pytest.raises(InvalidTierError):
+        TicketTier.open(code, price, capacity)
+
+
+def test_replaying_the_events_rebuilds_the_same_state():
+    tier = new_tier(capacity=4)
+    tier.book(uuid4(), "u1", 3)
+    tier.add_capacity(2)
+    replayed = None
+    for event in tier.collect_events():
+        replayed = event.mutate(replayed)
+    assert (replayed.capacity, replayed.sold, replayed.version) == (6, 3, tier.version)
