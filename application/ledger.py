@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import ClassVar, TypeVar
 from uuid import UUID, uuid4
 
@@ -33,6 +32,7 @@ from application.errors import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.storage import prepare_store
 from domain.bookings import Booking
 from domain.tiers import TicketTier, tier_id
 
@@ -85,13 +85,7 @@ class BookingLedger(Application):
     }
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
-        """Create the SQLite file's folder first, so the default works on a fresh clone."""
-        if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
-            db_name = env.get("SQLITE_DBNAME", "")
-            if db_name and ":memory:" not in db_name and "mode=memory" not in db_name:
-                Path(db_name.removeprefix("file:").split("?")[0]).parent.mkdir(
-                    parents=True, exist_ok=True
-                )
+        prepare_store(env)
         return super().construct_factory(env)
 
     # Commands.

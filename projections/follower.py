@@ -35,7 +35,8 @@ def open_view(app: Application) -> LedgerView:
         )
     else:
         raise TypeError(f"No read tables for {type(factory).__name__}: use SQLite or PostgreSQL.")
-    view.create_table()
+    if factory.env_create_table():
+        view.create_table()
     return view
 
 

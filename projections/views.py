@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
@@ -232,6 +232,23 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     @property
     def schema(self) -> str:
         return f'"{self.datastore.schema}".'
+
+    def create_table(self) -> None:
+        """Create the tables; again if a process that started with us made them first.
+
+        The library checks whether the tracking table exists before its DDL
+        transaction, and records a migration row if it did not; a process that lost
+        that race is refused the row. On the second try the check sees the table.
+        """
+        try:
+            super().create_table()
+        except IntegrityError:
+            super().create_table()
+
+    def _create_table(self, curs: Any) -> None:
+        """Create the tables under the ledger's DDL lock (see ``application.storage``)."""
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))")
+        super()._create_table(curs)
 
     @staticmethod
     def adapt_parameters(text: str) -> str:

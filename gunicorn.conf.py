@@ -1,0 +1,18 @@
+"""gunicorn settings, each read from the environment (README: Configuration).
+
+No ``preload_app``: every worker builds its own ledger and connection pool after the
+fork. Workers starting together are safe: table creation is serialised by an advisory
+lock (``application/storage.py``) and demo tiers by the tier's version check.
+"""
+
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+wsgi_app = "web:create_app()"
+

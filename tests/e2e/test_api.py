@@ -1,0 +1,190 @@
+"""Every endpoint and every error, through Flask's test client, on both stores."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from tests.e2e.conftest import book
+from web import create_app
+
+
+def error_code(response) -> str:
+    assert set(response.json) == {"error"} and set(response.json["error"]) == {"code", "message", "details"}
+    return response.json["error"]["code"]
+
+
+def test_the_tickets_list_shows_each_demo_tier(client):
+    response = client.get("/api/tickets")
+    assert response.status_code == 200
+    assert response.json == [
+        {"tier": "GA", "price": "10.00", "currency": "USD", "capacity": 50, "availableQuantity": 50},
+        {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 5, "availableQuantity": 5},
+    ]
+
+
+def test_booking_answers_with_the_remaining_quantity(client):
+    response = book(client, quantity=2)
+    assert response.status_code == 201
+    body = response.json
+    assert uuid.UUID(body.pop("bookingId"))
+    assert body == {"tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 3, "status": "confirmed"}
+    assert client.get("/api/tickets").json[1]["availableQuantity"] == 3
+
+
+def test_a_booking_can_be_read_back_and_listed_newest_first(client):
+    first = book(client, tier="VIP").json["bookingId"]
+    second = book(client, tier="GA", quantity=3).json["bookingId"]
+    booking = client.get(f"/api/bookings/{first}").json
+    assert {k: booking[k] for k in ("bookingId", "userId", "tier", "quantity", "status")} == {
+        "bookingId": first, "userId": "u1", "tier": "VIP", "quantity": 1, "status": "confirmed",
+    }
+    assert booking["createdAt"] == booking["updatedAt"]
+    assert [b["bookingId"] for b in client.get("/api/users/u1/bookings").json] == [second, first]
+    assert client.get("/api/users/nobody/bookings").json == []
+
+
+def test_cancelling_returns_the_booking_and_the_tickets(client):
+    booking_id = book(client, quantity=5).json["bookingId"]
+    response = client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "u1"})
+    assert response.status_code == 200
+    assert (response.json["bookingId"], response.json["status"]) == (booking_id, "cancelled")
+    assert client.get("/api/tickets").json[1]["availableQuantity"] == 5
+    assert client.get(f"/api/bookings/{booking_id}").json["status"] == "cancelled"
+
+
+def test_cancelling_someone_elses_booking_is_forbidden(client):
+    booking_id = book(client).json["bookingId"]
+    response = client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "u2"})
+    assert (response.status_code, error_code(response)) == (403, "FORBIDDEN")
+
+
+def test_cancelling_twice_is_a_conflict(client):
+    booking_id = book(client).json["bookingId"]
+    client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "u1"})
+    response = client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "u1"})
+    assert (response.status_code, error_code(response)) == (409, "BOOKING_ALREADY_CANCELLED")
+    assert client.get("/api/tickets").json[1]["availableQuantity"] == 5
+
+
+def test_booking_more_than_available_is_refused_and_records_nothing(client, app):
+    position = app.extensions["ledger"].ledger.recorder.max_notification_id()
+    response = book(client, quantity=6)
+    assert (response.status_code, error_code(response)) == (422, "INSUFFICIENT_TICKETS")
+    assert response.json["error"]["details"] == [{"path": "quantity", "message": "5 available"}]
+    assert app.extensions["ledger"].ledger.recorder.max_notification_id() == position
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/api/bookings/6b0f7c57-0000-4000-8000-000000000000", "BOOKING_NOT_FOUND"),
+        ("/api/bookings/not-a-uuid", "BOOKING_NOT_FOUND"),
+        ("/api/nothing-here", "NOT_FOUND"),
+    ],
+)
+def test_unknown_things_are_404_in_json(client, path, code):
+    response = client.get(path)
+    assert (response.status_code, error_code(response)) == (404, code)
+
+
+def test_an_unknown_tier_is_not_found(client):
+    response = book(client, tier="NOPE")
+    assert (response.status_code, error_code(response)) == (404, "TICKET_NOT_FOUND")
+
+
+def test_cancelling_an_unknown_booking_is_not_found(client):
+    response = client.post(f"/api/bookings/{uuid.uuid4()}/cancel", json={"userId": "u1"})
+    assert (response.status_code, error_code(response)) == (404, "BOOKING_NOT_FOUND")
+
+
+def test_a_wrong_method_is_405_in_json(client):
+    response = client.delete("/api/tickets")
+    assert (response.status_code, error_code(response)) == (405, "METHOD_NOT_ALLOWED")
+    assert "GET" in response.headers["Allow"]
+
+
+VALID = {"userId": "u1", "tier": "VIP", "quantity": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"tier": "VIP", "quantity": 1}, "userId"),
+        ({**VALID, "quantity": None}, "quantity"),
+        ({**VALID, "extra": 1}, "extra"),
+        ({**VALID, "quantity": "1"}, "quantity"),
+        ({**VALID, "quantity": 1.5}, "quantity"),
+        ({**VALID, "quantity": True}, "quantity"),
+        ({**VALID, "quantity": 0}, "quantity"),
+        ({**VALID, "quantity": 11}, "quantity"),
+        ({**VALID, "quantity": 10**40}, "quantity"),
+        ({**VALID, "userId": ""}, "userId"),
+        ({**VALID, "userId": "   "}, "userId"),
+        ({**VALID, "userId": "u" * 65}, "userId"),
+        ({**VALID, "userId": 7}, "userId"),
+        ({**VALID, "tier": "T" * 33}, "tier"),
+        ([VALID], ""),
+        ("VIP", ""),
+    ],
+)
+def test_invalid_bookings_are_400_with_the_field_named(client, body, path):
+    response = client.post("/api/tickets/book", json=body)
+    assert (response.status_code, error_code(response)) == (400, "VALIDATION_ERROR")
+    assert path in [d["path"] for d in response.json["error"]["details"]]
+
+
+def test_malformed_json_is_400(client):
+    response = client.post("/api/tickets/book", data="{oops", content_type="application/json")
+    assert (response.status_code, error_code(response)) == (400, "INVALID_JSON")
+
+
+def test_a_body_that_is_not_json_is_415(client):
+    response = client.post("/api/tickets/book", data="userId=u1", content_type="application/x-www-form-urlencoded")
+    assert (response.status_code, error_code(response)) == (415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_a_cancel_needs_a_user_id(client):
+    booking_id = book(client).json["bookingId"]
+    response = client.post(f"/api/bookings/{booking_id}/cancel", json={})
+    assert (response.status_code, error_code(response)) == (400, "VALIDATION_ERROR")
+
+
+def test_the_per_booking_maximum_is_a_setting(store_env):
+    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:1.00:9", "MAX_TICKETS_PER_BOOKING": 3})
+    client = app.test_client()
+    assert book(client, quantity=4).status_code == 400
+    assert book(client, quantity=3).status_code == 201
+    app.extensions["ledger"].close()
+
+
+def test_demo_tiers_are_created_once_and_empty_means_none(store_env, client):
+    book(client, quantity=2)
+    again = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:999.00:1", "PROJECT_IN_PROCESS": "yes"})
+    vip = again.test_client().get("/api/tickets").json[1]
+    assert (vip["price"], vip["availableQuantity"]) == ("100.00", 3)
+    again.extensions["ledger"].close()
+
+
+def test_an_empty_demo_tiers_setting_creates_nothing(store_env):
+    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": ""})
+    assert app.test_client().get("/api/tickets").json == []
+    app.extensions["ledger"].close()
+
+
+def test_health_and_readiness(client):
+    assert client.get("/health").json == {"status": "ok"}
+    ready = client.get("/ready")
+    assert (ready.status_code, ready.json) == (200, {"status": "ready", "projectionLag": 0})
+
+
+def test_not_ready_when_the_store_does_not_answer(client, app, monkeypatch):
+    def down():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(app.extensions["ledger"].ledger.recorder, "max_notification_id", down)
+    response = client.get("/ready")
+    assert (response.status_code, error_code(response)) == (503, "STORE_UNAVAILABLE")
+    assert client.get("/health").status_code == 200
