@@ -8,7 +8,9 @@ lock (``application/storage.py``) and demo tiers by the tier's version check.
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# SQLite has one writer at a time, so one process (with threads) serves it best.
+on_sqlite = os.environ.get("PERSISTENCE_MODULE", "eventsourcing.sqlite") == "eventsourcing.sqlite"
+workers = int(os.environ.get("GUNICORN_WORKERS", "1" if on_sqlite else "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -188,3 +188,13 @@ def test_not_ready_when_the_store_does_not_answer(client, app, monkeypatch):
     response = client.get("/ready")
     assert (response.status_code, error_code(response)) == (503, "STORE_UNAVAILABLE")
     assert client.get("/health").status_code == 200
+
+
+def test_every_route_is_in_the_openapi_document(client, app):
+    paths = client.get("/openapi.json").json["paths"]
+    routes = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in ("tickets", "bookings", "health")
+    }
+    assert routes and routes <= set(paths)

@@ -1,0 +1,47 @@
+"""docker-compose.yml cannot be started here (no Docker engine): check what can be checked."""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_postgres_the_web_app_and_the_projection_process():
+    services = COMPOSE["services"]
+    assert set(services) == {"postgres", "web", "projections"}
+    assert all("healthcheck" in services[name] for name in ("postgres", "web"))
+    for name in ("web", "projections"):
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert services[name]["environment"]["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert "pgdata" in COMPOSE["volumes"]
+
+
+def test_every_service_command_exists_in_the_project():
+    for name in ("web", "projections"):
+        program, *args = COMPOSE["services"][name]["command"]
+        if program == "gunicorn":
+            assert (ROOT / args[args.index("-c") + 1]).is_file()
+        else:
+            assert (program, args[0]) == ("python", "-m")
+            assert importlib.util.find_spec(args[1]) is not None
+
+
+def test_the_compose_database_settings_agree_with_the_postgres_service():
+    db = COMPOSE["services"]["postgres"]["environment"]
+    app = COMPOSE["services"]["projections"]["environment"]
+    assert (app["POSTGRES_DBNAME"], app["POSTGRES_USER"], app["POSTGRES_PASSWORD"]) == (
+        db["POSTGRES_DB"], db["POSTGRES_USER"], db["POSTGRES_PASSWORD"],
+    )
+
+
+def test_the_dockerfile_copies_every_package_and_runs_as_a_user():
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    for package in ("domain", "application", "projections", "web"):
+        assert f"COPY {package} {package}" in lines
+    assert any(shlex.split(line)[:1] == ["USER"] for line in lines if line.strip())
