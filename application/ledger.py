@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, InfrastructureFactory
-from eventsourcing.utils import Environment
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording
+from eventsourcing.utils import Environment, EnvType
 
 from application.errors import (
     BookingNotFoundError,
@@ -32,8 +32,10 @@ from application.errors import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.group_commit import GroupCommit, PendingBooking
 from application.storage import prepare_store
-from domain.bookings import Booking
+from domain.bookings import CONFIRMED, Booking
+from domain.errors import LedgerError
 from domain.tiers import TicketTier, tier_id
 
 T = TypeVar("T")
@@ -82,7 +84,20 @@ class BookingLedger(Application):
         "AGGREGATE_CACHE_MAXSIZE": "1000",
         "BOOKING_MAX_ATTEMPTS": "40",
         "BOOKING_BACKOFF_CAP_MS": "50",
+        "BOOKING_BATCH_MAX": "200",
+        "BOOKING_MAX_WAIT_MS": "5000",
     }
+    # A snapshot every 500 tier events: a process that has not cached a tier yet loads
+    # the latest snapshot and at most 499 events, however long the tier's history is.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {TicketTier: 500}
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        self._group_commit = GroupCommit(
+            self._commit_batch,
+            max_batch=int(self.env.get("BOOKING_BATCH_MAX", "200")),
+            max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS", "5000")) / 1000,
+        )
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         prepare_store(env)
@@ -123,17 +138,37 @@ class BookingLedger(Application):
         return self._retrying(attempt)
 
     def book(self, user_id: str, tier_code: str, quantity: int) -> BookingReceipt:
-        """Sell tickets to a user: the tier's sale and the new booking in one recording."""
-        booking_id = uuid4()
+        """Sell tickets to a user: the tier's sale and the new booking in one recording,
+        shared with whatever other bookings of the tier this process has in flight."""
+        return self._group_commit.submit(tier_code, PendingBooking(user_id, quantity))
 
-        def attempt() -> BookingReceipt:
+    def _commit_batch(self, tier_code: str, batch: list[PendingBooking]) -> None:
+        """Apply each pending booking to the tier in turn, then save the tier and every
+        accepted booking in one recording. A refused request (not enough left) gets its
+        own error; the others still go through. On a conflict, all of it is decided again."""
+
+        def attempt() -> list[BookingReceipt | LedgerError]:
             tier = self._get_tier(tier_code)
-            tier.book(booking_id, user_id, quantity)
-            booking = Booking.confirm(booking_id, user_id, tier.code, quantity)
-            self.save(tier, booking)
-            return BookingReceipt(booking_id, tier.code, quantity, tier.available, booking.status)
+            outcomes: list[BookingReceipt | LedgerError] = []
+            bookings = []
+            for pending in batch:
+                try:
+                    tier.book(pending.booking_id, pending.user_id, pending.quantity)
+                except LedgerError as refused:
+                    outcomes.append(refused)
+                    continue
+                bookings.append(Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity))
+                outcomes.append(BookingReceipt(pending.booking_id, tier.code, pending.quantity, tier.available, CONFIRMED))
+            if bookings:
+                self.save(tier, *bookings)
+            return outcomes
 
-        return self._retrying(attempt)
+        try:
+            outcomes = self._retrying(attempt)
+        except LedgerError as error:  # no such tier, or busy: the same for every request
+            outcomes = [error] * len(batch)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            pending.outcome = outcome
 
     def cancel(self, booking_id: UUID, user_id: str) -> BookingDetails:
         """Cancel a user's booking and release its tickets, in one recording."""
@@ -147,6 +182,15 @@ class BookingLedger(Application):
             return self._booking_details(booking)
 
         return self._retrying(attempt)
+
+    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
+        """Also cache what was just saved, so the next command on it need not read back
+        its own events (the library caches on save only without fast-forward)."""
+        recordings = super()._record(processing_event)
+        if self.repository.cache is not None:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        return recordings
 
     # Queries of the current aggregate state (strongly consistent).
 

@@ -14,9 +14,11 @@ from application import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.group_commit import PendingBooking
 from domain.bookings import Booking
 from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError
 from domain.tiers import tier_id
+from tests.integration.race import race
 
 
 def test_booking_saves_the_sale_and_the_booking_together(ledger: BookingLedger):
@@ -115,3 +117,51 @@ def test_the_full_history_of_a_tier_replays_in_order(ledger: BookingLedger):
     assert [type(e).__name__ for e in events] == ["Created", "TicketsBooked", "TicketsReleased", "CapacityAdded"]
     assert ledger.repository.get(tier_id("VIP"), version=2).sold == 2
     assert isinstance(ledger.repository.get(receipt.booking_id), Booking)
+
+
+def test_a_refused_request_in_a_batch_does_not_fail_the_others(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    batch = [PendingBooking("a", 2), PendingBooking("b", 2), PendingBooking("c", 1)]
+    ledger._commit_batch("VIP", batch)
+    a, b, c = (p.outcome for p in batch)
+    assert (a.remaining, isinstance(b, InsufficientTicketsError), c.remaining) == (1, True, 0)
+    assert ledger.get_tier("VIP").version == 3  # created, then two sales in one recording
+    assert ledger.get_booking(batch[2].booking_id).user_id == "c"
+    with pytest.raises(BookingNotFoundError):
+        ledger.get_booking(batch[1].booking_id)
+
+
+def test_a_batch_that_loses_a_race_is_decided_again(store_env):
+    with BookingLedger(env=store_env) as ledger, BookingLedger(env=store_env) as rival:
+        ledger.create_tier("VIP", Decimal("1.00"), 3)
+        competing_writes(ledger, rival, times=1)
+        batch = [PendingBooking("a", 1), PendingBooking("b", 2)]
+        ledger._commit_batch("VIP", batch)
+        assert batch[0].outcome.remaining == 1
+        assert isinstance(batch[1].outcome, InsufficientTicketsError)
+
+
+def test_many_concurrent_bookings_share_few_recordings(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 1000)
+    saves = []
+    real_save = ledger.save
+    ledger.save = lambda *objs: saves.append(len(objs)) or real_save(*objs)
+    outcomes = race(ledger, "VIP", threads=60)
+    assert outcomes == {"booked": 60}
+    assert sum(n - 1 for n in saves) == 60 and len(saves) < 60
+    assert ledger.get_tier("VIP").sold == 60
+
+
+def test_a_tier_with_a_long_history_loads_from_its_latest_snapshot(store_env):
+    with BookingLedger(env=store_env) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 0)
+        for _ in range(12):
+            ledger.add_capacity("VIP", 100)
+        tier = ledger.repository.get(tier_id("VIP"))
+        for _ in range(1100):
+            tier.add_capacity(1)
+        ledger.save(tier)
+        snapshots = list(ledger.snapshots.get(tier_id("VIP"), desc=True, limit=1))
+    assert snapshots and snapshots[0].originator_version == 1000
+    with BookingLedger(env=store_env) as cold:  # empty cache: snapshot + 113 events
+        assert cold.get_tier("VIP").capacity == 2300

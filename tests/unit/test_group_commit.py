@@ -1,0 +1,98 @@
+"""The group commit's queueing, with a stand-in for the store's recording."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from application.errors import LedgerBusyError
+from application.group_commit import GroupCommit, PendingBooking
+
+
+class Recorder:
+    """Records each batch; the first batch blocks until released, so others queue up."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+        self.fail_first = fail_first
+
+    def __call__(self, tier: str, batch: list[PendingBooking]) -> None:
+        if not self.batches:
+            self.first_started.set()
+            self.release.wait(5)
+        self.batches.append([p.user_id for p in batch])
+        if self.fail_first and len(self.batches) == 1:
+            raise ConnectionError("store down")
+        for pending in batch:
+            pending.outcome = f"receipt for {pending.user_id}"
+
+
+def submit_while_first_batch_blocks(group: GroupCommit, recorder: Recorder, users: list[str]):
+    with ThreadPoolExecutor(len(users) + 1) as pool:
+        first = pool.submit(group.submit, "VIP", PendingBooking("first", 1))
+        recorder.first_started.wait(5)
+        others = []
+        for user in users:  # one at a time, so the queue order is known
+            others.append(pool.submit(group.submit, "VIP", PendingBooking(user, 1)))
+            time.sleep(0.01)
+        recorder.release.set()
+        return first, others
+
+
+def outcome(future):
+    try:
+        return future.result(5)
+    except Exception as error:  # noqa: BLE001 - the test looks at which error
+        return error
+
+
+def test_requests_that_arrive_during_a_commit_share_the_next_one():
+    recorder = Recorder()
+    group = GroupCommit(recorder, max_batch=10, max_wait=5)
+    first, others = submit_while_first_batch_blocks(group, recorder, ["a", "b", "c", "d"])
+    assert recorder.batches == [["first"], ["a", "b", "c", "d"]]
+    assert [outcome(f) for f in [first, *others]] == [f"receipt for {u}" for u in ["first", "a", "b", "c", "d"]]
+
+
+def test_batches_are_capped_and_keep_arrival_order():
+    recorder = Recorder()
+    group = GroupCommit(recorder, max_batch=3, max_wait=5)
+    _, others = submit_while_first_batch_blocks(group, recorder, list("abcdefg"))
+    [outcome(f) for f in others]
+    assert recorder.batches == [["first"], ["a", "b", "c"], ["d", "e", "f"], ["g"]]
+
+
+def test_a_request_that_waits_too_long_is_withdrawn_and_never_recorded():
+    recorder = Recorder()
+    group = GroupCommit(recorder, max_batch=10, max_wait=0.2)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(group.submit, "VIP", PendingBooking("first", 1))
+        recorder.first_started.wait(5)
+        late = pool.submit(group.submit, "VIP", PendingBooking("late", 1))
+        assert isinstance(outcome(late), LedgerBusyError)
+        recorder.release.set()
+        assert outcome(first) == "receipt for first"
+    assert recorder.batches == [["first"]]
+
+
+def test_a_failed_commit_fails_its_own_batch_only():
+    recorder = Recorder(fail_first=True)
+    group = GroupCommit(recorder, max_batch=10, max_wait=5)
+    first, others = submit_while_first_batch_blocks(group, recorder, ["a"])
+    assert isinstance(outcome(first), ConnectionError)
+    assert outcome(others[0]) == "receipt for a"
+
+
+def test_each_tier_has_its_own_queue():
+    recorder = Recorder()
+    recorder.release.set()
+    group = GroupCommit(recorder, max_batch=10, max_wait=5)
+    assert group.submit("VIP", PendingBooking("a", 1)) == "receipt for a"
+    assert group.submit("GA", PendingBooking("b", 1)) == "receipt for b"
+    with pytest.raises(LedgerBusyError):
+        PendingBooking("c", 1, outcome=LedgerBusyError("x")).result()
