@@ -2,11 +2,13 @@
 
 An entry point (like ``scripts/``), so it may build the ``BookingLedger`` it follows.
 It resumes from the tracked position, so it can be stopped and restarted at any time,
-and it is safe beside web workers that also project (each event is applied once).
+and it is safe beside web workers that also project: positions move by
+compare-and-set, so each event is applied once.
 
-- PostgreSQL: the library's ``ProjectionRunner``, woken by LISTEN/NOTIFY.
-- SQLite: no subscription exists, so the ``Follower`` polls every
-  ``PROJECTION_POLL_INTERVAL`` seconds (default 0.2).
+It polls the event store every ``PROJECTION_POLL_INTERVAL`` seconds (default 0.05) and
+applies each new page of up to 1,000 events in one transaction. The library's
+``ProjectionRunner`` (LISTEN/NOTIFY, one transaction per event) could not keep up with
+group-committed bookings, and SQLite has no subscription at all (see README).
 """
 
 from __future__ import annotations
@@ -16,11 +18,8 @@ import os
 import signal
 import threading
 
-from eventsourcing.projection import ProjectionRunner
-
 from application import BookingLedger
-from projections import Follower, LedgerProjection, open_view
-from projections.views import PostgresLedgerView
+from projections import Follower, open_view
 
 log = logging.getLogger("projections")
 
@@ -30,27 +29,11 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    ledger = BookingLedger()
-    view = open_view(ledger)
-    log.info("projecting %s from position %s", ledger.name, view.max_tracking_id(ledger.name) or 0)
-    if isinstance(view, PostgresLedgerView):
-        env = dict(ledger.env)
-        ledger.close()
-        run_subscribed(env, stop)
-    else:
-        Follower(ledger, view).follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.2")))
-    log.info("stopped")
-
-
-def run_subscribed(env: dict[str, str], stop: threading.Event) -> None:
-    with ProjectionRunner(
-        application_class=BookingLedger,
-        projection_class=LedgerProjection,
-        view_class=PostgresLedgerView,
-        env=env,
-    ) as runner:
-        threading.Thread(target=lambda: (stop.wait(), runner.stop()), daemon=True).start()
-        runner.run_forever()
+    with BookingLedger() as ledger:
+        follower = Follower(ledger, open_view(ledger))
+        log.info("projecting %s from position %s", ledger.name, follower.position)
+        follower.follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.05")))
+        log.info("stopped at position %s", follower.position)
 
 
 if __name__ == "__main__":

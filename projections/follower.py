@@ -1,9 +1,8 @@
 """Bring the read tables up to date by reading the event store from the tracked position.
 
-This is how the read side follows a SQLite store, which cannot push notifications
-(the library's SQLite recorder has no ``subscribe``), and how rebuilds replay history.
-It works on PostgreSQL too; there ``python -m projections`` uses the library's
-``ProjectionRunner`` instead, which is woken by LISTEN/NOTIFY rather than polling.
+This is how the read side follows both stores (the library's SQLite recorder cannot
+``subscribe`` at all) and how rebuilds replay history. Each page of events is applied
+in one transaction with its position, which is what keeps up with a hot sale.
 
 Reading from the tracked position is safe because both stores hand out notification
 ids in commit order (PostgreSQL through the recorder's table lock, SQLite because it
@@ -43,7 +42,7 @@ def open_view(app: Application) -> LedgerView:
 class Follower:
     """Applies an application's new events to the ledger projection, in order."""
 
-    def __init__(self, app: Application, view: LedgerView, batch_size: int = 500) -> None:
+    def __init__(self, app: Application, view: LedgerView, batch_size: int = 1000) -> None:
         self.app = app
         self.view = view
         self.projection = LedgerProjection(view)
@@ -59,24 +58,26 @@ class Follower:
         return (self.app.recorder.max_notification_id() or 0) - self.position
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Apply every event recorded so far; return how many were applied."""
+        """Apply every event recorded so far, a page per transaction; return how many."""
         applied = 0
         with self._lock:
-            while notifications := self.app.recorder.select_notifications(
-                start=self.position + 1, limit=self.batch_size, topics=self.projection.topics
-            ):
-                for notification in notifications:
-                    event = self.app.mapper.to_domain_event(notification)
-                    try:
-                        self.projection.process_event(event, Tracking(self.app.name, notification.id))
-                    except IntegrityError:
-                        break  # another process applied it first; re-read the position
-                    applied += 1
+            while True:
+                after = self.position
+                notifications = self.app.recorder.select_notifications(
+                    start=after + 1, limit=self.batch_size, topics=self.projection.topics
+                )
+                if not notifications:
+                    return applied
+                events = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+                try:
+                    self.projection.process_events(events, after, Tracking(self.app.name, notifications[-1].id))
+                except IntegrityError:
+                    continue  # another projector moved the position first: read it again
+                applied += len(events)
                 if progress:
                     progress(applied)
-        return applied
 
-    def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
+    def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
         """Catch up, then poll every ``interval`` seconds until ``stop`` is set."""
         while not stop.is_set():
             self.catch_up()

@@ -12,7 +12,8 @@ the parameter style and the schema prefix differ.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import groupby
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -76,7 +77,43 @@ SELECT_USER_BOOKINGS = (
     "ORDER BY created_at DESC, booking_id"
 )
 SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings ORDER BY booking_id"
-CLEAR_TABLES = ("DELETE FROM {schema}availability", "DELETE FROM {schema}bookings")
+CLEAR_TABLES = (
+    "DELETE FROM {schema}availability",
+    "DELETE FROM {schema}bookings",
+    "DELETE FROM {tracking} WHERE application_name = :name",
+)
+START_POSITION = "INSERT INTO {tracking} (application_name, notification_id) VALUES (:name, :last)"
+MOVE_POSITION = (
+    "UPDATE {tracking} SET notification_id = :last "
+    "WHERE application_name = :name AND notification_id = :after RETURNING notification_id"
+)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One statement's parameters: what one event does to the read tables."""
+
+    statement: str
+    params: dict[str, Any]
+
+
+def coalesce(changes: Sequence[RowChange]) -> Iterator[RowChange]:
+    """Merge runs of sales on the same tier into one update (a batch of bookings
+    becomes one ``UPDATE`` of ``sold`` instead of one per booking)."""
+    merged: RowChange | None = None
+    for change in changes:
+        if (
+            merged is not None
+            and change.statement == merged.statement == CHANGE_SOLD
+            and change.params["tier_id"] == merged.params["tier_id"]
+        ):
+            merged = RowChange(CHANGE_SOLD, {**change.params, "delta": merged.params["delta"] + change.params["delta"]})
+            continue
+        if merged is not None:
+            yield merged
+        merged = change
+    if merged is not None:
+        yield merged
 
 
 @dataclass(frozen=True)
@@ -115,8 +152,14 @@ class LedgerView(TrackingRecorder):
         """Table-name prefix (``"schema".`` or empty)."""
         raise NotImplementedError
 
+    @property
+    def tracking_table(self) -> str:
+        raise NotImplementedError
+
     def sql(self, statement: str) -> str:
-        text = statement.format(schema=self.schema, money=self.money, timestamp=self.timestamp)
+        text = statement.format(
+            schema=self.schema, money=self.money, timestamp=self.timestamp, tracking=self.tracking_table
+        )
         return self.adapt_parameters(text)
 
     @staticmethod
@@ -127,43 +170,34 @@ class LedgerView(TrackingRecorder):
     def create_tables_statements(self) -> list[str]:
         return [self.sql(s) for s in CREATE_TABLES]
 
-    # Writes: one row change and its tracking position, in one transaction.
+    # Writes: a batch of row changes and the new position, in one transaction.
 
-    def insert_tier(self, tracking: Tracking, *, tier_id: str, tier: str, price: Decimal, capacity: int) -> None:
-        self._apply(tracking, INSERT_TIER, tier_id=tier_id, tier=tier, price=str(price), capacity=capacity)
+    def apply(self, changes: Sequence[RowChange], after: int, tracking: Tracking) -> None:
+        """Apply ``changes`` and move the position from ``after`` to ``tracking``'s.
 
-    def change_sold(self, tracking: Tracking, *, tier_id: str, delta: int) -> None:
-        self._apply(tracking, CHANGE_SOLD, tier_id=tier_id, delta=delta)
-
-    def add_capacity(self, tracking: Tracking, *, tier_id: str, quantity: int) -> None:
-        self._apply(tracking, ADD_CAPACITY, tier_id=tier_id, quantity=quantity)
-
-    def insert_booking(self, tracking: Tracking, **row: Any) -> None:
-        self._apply(tracking, INSERT_BOOKING, **row)
-
-    def set_booking_status(self, tracking: Tracking, *, booking_id: str, status: str, at: datetime) -> None:
-        self._apply(tracking, SET_BOOKING_STATUS, booking_id=booking_id, status=status, at=at)
-
-    def _apply(self, tracking: Tracking, statement: str, **params: Any) -> None:
-        params.setdefault("position", tracking.notification_id)
-        params = {k: self.adapt_value(v) for k, v in params.items()}
+        The move is a compare-and-set: if another projector has moved the position
+        since ``after`` was read, nothing is written and ``IntegrityError`` is raised,
+        so no event is ever applied twice, however projectors overlap.
+        """
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(self.sql(statement), params)
-            self._insert_tracking(cursor, tracking)
+            self._move_position(cursor, tracking.application_name, after, tracking.notification_id)
+            for statement, rows in groupby(coalesce(changes), key=lambda c: c.statement):
+                cursor.executemany(self.sql(statement), [self.adapt_row(c.params) for c in rows])
 
-    @staticmethod
-    def adapt_value(value: Any) -> Any:
-        return value
+    def _move_position(self, cursor: Any, application_name: str, after: int, last: int) -> None:
+        params = {"name": application_name, "after": after, "last": last}
+        cursor.execute(self.sql(MOVE_POSITION if after else START_POSITION), params)
+        if after and cursor.fetchone() is None:
+            raise IntegrityError(f"{application_name} position is no longer {after}")
+
+    def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
 
     def clear(self, application_name: str) -> None:
         """Empty both tables and forget the position, in one transaction (for rebuilds)."""
         with self.datastore.transaction(commit=True) as cursor:
             for statement in CLEAR_TABLES:
-                cursor.execute(self.sql(statement))
-            cursor.execute(self.forget_position_statement(), {"name": application_name})
-
-    def forget_position_statement(self) -> str:
-        raise NotImplementedError
+                cursor.execute(self.sql(statement), {"name": application_name})
 
     # Reads.
 
@@ -214,12 +248,14 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return super().construct_create_table_statements() + self.create_tables_statements()
 
-    @staticmethod
-    def adapt_value(value: Any) -> Any:
-        return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+    tracking_table = "tracking"
 
-    def forget_position_statement(self) -> str:
-        return "DELETE FROM tracking WHERE application_name = :name"
+    def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Timestamps as ISO text and prices as exact decimal text."""
+        return {
+            k: v.isoformat(timespec="microseconds") if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
+            for k, v in params.items()
+        }
 
 
 class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
@@ -254,5 +290,6 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     def adapt_parameters(text: str) -> str:
         return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", text)
 
-    def forget_position_statement(self) -> str:
-        return self.sql(f'DELETE FROM {{schema}}"{self.tracking_table_name}" WHERE application_name = :name')
+    @property
+    def tracking_table(self) -> str:
+        return f'{self.schema}"{self.tracking_table_name}"'
