@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import random
 import time
+from copy import deepcopy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError
 from eventsourcing.utils import Environment, EnvType
 
 from application.errors import (
@@ -78,10 +79,12 @@ class BookingLedger(Application):
     env: ClassVar[dict[str, str]] = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": "var/ledger.sqlite3",
-        # The cache keeps hot tiers in memory; fast-forward (the library's default)
-        # reads any newer events from the store on every get, so other processes'
-        # writes are never missed.
+        # Commands decide on this process's cached state without reading the store
+        # first (no fast-forward: the library then caches what each save recorded). If
+        # another process wrote in between, the save is refused on its version, and the
+        # retry reads the newer events first (``_load`` with ``fresh``).
         "AGGREGATE_CACHE_MAXSIZE": "1000",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
         "BOOKING_MAX_ATTEMPTS": "40",
         "BOOKING_BACKOFF_CAP_MS": "50",
         "BOOKING_BATCH_MAX": "200",
@@ -129,8 +132,8 @@ class BookingLedger(Application):
         return True
 
     def add_capacity(self, code: str, quantity: int) -> TierDetails:
-        def attempt() -> TierDetails:
-            tier = self._get_tier(code)
+        def attempt(fresh: bool) -> TierDetails:
+            tier = self._get_tier(code, fresh)
             tier.add_capacity(quantity)
             self.save(tier)
             return self._tier_details(tier)
@@ -147,8 +150,8 @@ class BookingLedger(Application):
         accepted booking in one recording. A refused request (not enough left) gets its
         own error; the others still go through. On a conflict, all of it is decided again."""
 
-        def attempt() -> list[BookingReceipt | LedgerError]:
-            tier = self._get_tier(tier_code)
+        def attempt(fresh: bool) -> list[BookingReceipt | LedgerError]:
+            tier = self._get_tier(tier_code, fresh)
             outcomes: list[BookingReceipt | LedgerError] = []
             bookings = []
             for pending in batch:
@@ -159,6 +162,9 @@ class BookingLedger(Application):
                     continue
                 bookings.append(Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity))
                 outcomes.append(BookingReceipt(pending.booking_id, tier.code, pending.quantity, tier.available, CONFIRMED))
+            refused = [outcome for outcome in outcomes if isinstance(outcome, LedgerError)]
+            if refused and not fresh:
+                raise refused[0]  # decided on cached state: look again before refusing
             if bookings:
                 self.save(tier, *bookings)
             return outcomes
@@ -173,56 +179,63 @@ class BookingLedger(Application):
     def cancel(self, booking_id: UUID, user_id: str) -> BookingDetails:
         """Cancel a user's booking and release its tickets, in one recording."""
 
-        def attempt() -> BookingDetails:
-            booking = self._get_booking(booking_id)
+        def attempt(fresh: bool) -> BookingDetails:
+            booking = self._get_booking(booking_id, fresh)
             booking.cancel(user_id)
-            tier = self._get_tier(booking.tier)
+            tier = self._get_tier(booking.tier, fresh)
             tier.release(booking.id, booking.quantity)
             self.save(tier, booking)
             return self._booking_details(booking)
 
         return self._retrying(attempt)
 
-    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
-        """Also cache what was just saved, so the next command on it need not read back
-        its own events (the library caches on save only without fast-forward)."""
-        recordings = super()._record(processing_event)
-        if self.repository.cache is not None:
-            for aggregate_id, aggregate in processing_event.aggregates.items():
-                self.repository.cache.put(aggregate_id, aggregate)
-        return recordings
-
     # Queries of the current aggregate state (strongly consistent).
 
     def get_tier(self, code: str) -> TierDetails:
-        return self._tier_details(self._get_tier(code))
+        return self._tier_details(self._get_tier(code, fresh=True))
 
     def get_booking(self, booking_id: UUID) -> BookingDetails:
-        return self._booking_details(self._get_booking(booking_id))
+        return self._booking_details(self._get_booking(booking_id, fresh=True))
 
     # Helpers.
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        """Run ``attempt`` until it records without an optimistic-concurrency conflict."""
+    def _retrying(self, attempt: Callable[[bool], T]) -> T:
+        """Run ``attempt`` until it records without an optimistic-concurrency conflict.
+
+        The first attempt decides on cached state. After a conflict, or before refusing
+        anything (cached state may be stale, and another process may have released
+        tickets), ``attempt(True)`` reads what other writers recorded and decides again."""
         max_attempts = int(self.env.get("BOOKING_MAX_ATTEMPTS", "40"))
         cap = int(self.env.get("BOOKING_BACKOFF_CAP_MS", "50")) / 1000
         for n in range(max_attempts):
             try:
-                return attempt()
+                return attempt(n > 0)
+            except LedgerError:
+                if n > 0:
+                    raise
             except IntegrityError:
                 # "Full jitter" back-off: spreads the losers of a race apart.
                 time.sleep(random.uniform(0, min(cap, 0.001 * 2**n)))
         raise LedgerBusyError(f"Gave up after {max_attempts} conflicting attempts; retry later.")
 
-    def _get_tier(self, code: str) -> TicketTier:
+    def _load(self, aggregate_id: UUID, fresh: bool) -> Any:
+        """A private copy of the cached aggregate; with ``fresh``, first brought up to
+        date with any events other processes recorded since (and cached like that)."""
+        aggregate = self.repository.get(aggregate_id)
+        if fresh and self.repository.cache is not None:
+            aggregate = project_aggregate(aggregate, self.events.get(aggregate_id, gt=aggregate.version))
+            self.repository.cache.put(aggregate_id, deepcopy(aggregate))
+        return aggregate
+
+    def _get_tier(self, code: str, fresh: bool) -> TicketTier:
         try:
-            return self.repository.get(tier_id(code))
+            return self._load(tier_id(code), fresh)
         except AggregateNotFoundError:
             raise TierNotFoundError(f"No tier {code!r}.") from None
 
-    def _get_booking(self, booking_id: UUID) -> Booking:
+    def _get_booking(self, booking_id: UUID, fresh: bool) -> Booking:
         try:
-            booking = self.repository.get(booking_id)
+            booking = self._load(booking_id, fresh)
         except AggregateNotFoundError:
             booking = None
         if not isinstance(booking, Booking):  # e.g. a tier's id passed as a booking id

@@ -40,7 +40,7 @@ def parse_booking_id(text: str) -> UUID:
 
 @blp.route("/bookings/<booking_id>")
 class BookingResource(MethodView):
-    @blp.response(200, BookingSchema)
+    @blp.response(200, BookingSchema())
     def get(self, booking_id: str) -> Any:
         """One booking, from the bookings read table."""
         row = services().view.get_booking(str(parse_booking_id(booking_id)))
@@ -51,8 +51,8 @@ class BookingResource(MethodView):
 
 @blp.route("/bookings/<booking_id>/cancel")
 class CancelBooking(MethodView):
-    @blp.arguments(CancelRequestSchema, error_status_code=400)
-    @blp.response(200, BookingSchema)
+    @blp.arguments(CancelRequestSchema(), error_status_code=400)
+    @blp.response(200, BookingSchema())
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale."""
         booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"])

@@ -51,8 +51,8 @@ class Tickets(MethodView):
 
 @blp.route("/book")
 class Book(MethodView):
-    @blp.arguments(BookRequestSchema, error_status_code=400)
-    @blp.response(201, BookReceiptSchema)
+    @blp.arguments(BookRequestSchema(), error_status_code=400)
+    @blp.response(201, BookReceiptSchema())
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
         receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"])

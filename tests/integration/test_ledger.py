@@ -165,3 +165,13 @@ def test_a_tier_with_a_long_history_loads_from_its_latest_snapshot(store_env):
     assert snapshots and snapshots[0].originator_version == 1000
     with BookingLedger(env=store_env) as cold:  # empty cache: snapshot + 113 events
         assert cold.get_tier("VIP").capacity == 2300
+
+
+def test_a_process_with_a_stale_cache_never_refuses_tickets_another_released(store_env):
+    with BookingLedger(env=store_env) as one, BookingLedger(env=store_env) as two:
+        one.create_tier("VIP", Decimal("1.00"), 3)
+        receipt = one.book("u1", "VIP", 3)  # `one` caches the tier as sold out
+        two.cancel(receipt.booking_id, "u1")
+        assert one.book("u2", "VIP", 3).remaining == 0
+        with pytest.raises(BookingAlreadyCancelledError):  # `one` still caches it confirmed
+            one.cancel(receipt.booking_id, "u1")
