@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install serve projections rebuild test
+.PHONY: install serve projections rebuild test bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,3 +23,6 @@ rebuild: install  ## empty and replay the read tables
 
 test: install  ## the whole suite, PostgreSQL included (it must be running)
 	$(PY) -m pytest
+
+bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)
+	$(PY) scripts/bench/run.py

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""The hot-sale benchmark: our ledger against the row-locking baseline, side by side.
+
+    make bench                       # or: .venv/bin/python scripts/bench/run.py [--seconds 10]
+
+Both servers run under gunicorn against the local PostgreSQL (``POSTGRES_*``, default
+127.0.0.1:5432 user postgres, database test), each in its own schema, and are loaded by
+wrk (scripts/bench/book.lua) at 16, 64 and 256 connections on one hot tier and spread
+over three. After every run the books must balance. Also measured: /health as the
+ceiling, projection lag while booking, a sell-out at 256 connections, booking latency on
+a tier with 1,000,000 prior events, and the rebuild rate. Results go to
+var/bench/<time>.json and a table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(HERE), str(ROOT)]
+
+import baseline_app  # noqa: E402
+import wrk  # noqa: E402
+
+from application import BookingLedger  # noqa: E402
+from domain.tiers import tier_id  # noqa: E402
+from projections import Follower, open_view  # noqa: E402
+
+TIERS = {"VIP": 10_000_000, "FRONT_ROW": 10_000_000, "GA": 10_000_000}
+LOADS = [(c, tiers) for c in (16, 64, 256) for tiers in ("VIP", "VIP,FRONT_ROW,GA")]
+PG = {k: os.environ.get(k, d) for k, d in [
+    ("POSTGRES_HOST", "127.0.0.1"), ("POSTGRES_PORT", "5432"), ("POSTGRES_DBNAME", "test"),
+    ("POSTGRES_USER", "postgres"), ("POSTGRES_PASSWORD", "")]}
+OURS_ENV = {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": "bench_ours",
+            "POSTGRES_POOL_SIZE": "8", "GUNICORN_ACCESSLOG": ""}
+
+
+def fresh_schema(name: str) -> None:
+    with psycopg.connect(host=PG["POSTGRES_HOST"], port=PG["POSTGRES_PORT"], dbname=PG["POSTGRES_DBNAME"],
+                         user=PG["POSTGRES_USER"], password=PG["POSTGRES_PASSWORD"], autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{name}"')
+
+
+class Server:
+    """A gunicorn server (and, for ours, the projection process) for the duration of a block."""
+
+    def __init__(self, app_spec: str, env: dict, port: int, workers: int, threads: int, cwd: Path) -> None:
+        self.args = (app_spec, env, f"127.0.0.1:{port}", workers, threads, str(cwd))
+        self.url = f"http://127.0.0.1:{port}"
+        self.projector: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        self.proc = wrk.start_gunicorn(*self.args)
+        wrk.wait_http(self.url + "/health", proc=self.proc)
+        return self
+
+    def with_projections(self) -> Server:
+        self.projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT,
+                                          env=os.environ | OURS_ENV, stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wrk.stop(self.proc)
+        if self.projector:
+            self.projector.terminate()
+            self.projector.wait(30)
+
+
+def our_books(ledger: BookingLedger, follower: Follower) -> dict:
+    """Sold per tier from the aggregates and from both read tables, once caught up."""
+    deadline = time.monotonic() + 60
+    while follower.lag() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    view = follower.view
+    confirmed: dict[str, int] = {}
+    for booking in view.all_bookings():
+        if booking.status == "confirmed":
+            confirmed[booking.tier] = confirmed.get(booking.tier, 0) + booking.quantity
+    books = {}
+    for row in view.list_tiers():
+        sold = ledger.get_tier(row.tier).sold
+        books[row.tier] = {"sold": sold, "confirmed": confirmed.get(row.tier, 0),
+                           "projected_sold": row.sold, "capacity_minus_available": row.capacity - row.available,
+                           "ok": sold == confirmed.get(row.tier, 0) == row.sold == row.capacity - row.available}
+    return books
+
+
+def measure_lag(ledger: BookingLedger, follower: Follower, stop: threading.Event, samples: list) -> None:
+    """Time from an event being the store's head to its row being in the read tables."""
+    while not stop.is_set():
+        started, head = time.perf_counter(), ledger.recorder.max_notification_id() or 0
+        while follower.position < head and not stop.is_set():
+            time.sleep(0.002)
+        samples.append((time.perf_counter() - started) * 1000)
+        stop.wait(0.02)
+
+
+def load_runs(url: str, seconds: int, books, lag=None) -> list[dict]:
+    runs = []
+    for connections, tiers in LOADS:
+        samples: list[float] = []
+        stop = threading.Event()
+        sampler = threading.Thread(target=lag, args=(stop, samples)) if lag else None
+        if sampler:
+            sampler.start()
+        result = wrk.run_wrk(url + "/api/tickets/book", connections, seconds, env={"BENCH_TIERS": tiers})
+        stop.set()
+        if sampler:
+            sampler.join()
+        result.update(tiers=tiers, books=books(), lag_ms=percentiles(samples) if samples else None)
+        runs.append(result)
+        print(f"  {connections:>3} conn {tiers:<18} {result['rps']:7.0f}/s p95 {result['latency_ms']['p95']:6.1f} ms",
+              flush=True)
+    return runs
+
+
+def percentiles(samples: list[float]) -> dict:
+    q = statistics.quantiles(samples, n=100) if len(samples) > 1 else samples * 99
+    return {"p50": round(q[49], 1), "p95": round(q[94], 1), "n": len(samples)}
+
+
+def bench_ours(seconds: int, port: int) -> dict:
+    fresh_schema("bench_ours")
+    demo = ",".join(f"{code}:100.00:{cap}" for code, cap in TIERS.items()) + ",SELLOUT:100.00:3000"
+    env = {**OURS_ENV, "DEMO_TIERS": demo}
+    with BookingLedger(env=OURS_ENV) as ledger, Server("web:create_app()", env, port, 2, 32, ROOT) as server:
+        server.with_projections()
+        follower = Follower(ledger, open_view(ledger))
+        ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
+        print(f"ours: /health {ceiling['rps']:.0f}/s", flush=True)
+        runs = load_runs(server.url, seconds, lambda: our_books(ledger, follower),
+                         lambda stop, samples: measure_lag(ledger, follower, stop, samples))
+        sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
+        sellout["books"] = our_books(ledger, follower)["SELLOUT"]
+    return {"ceiling": ceiling, "runs": runs, "sellout": sellout}
+
+
+def bench_baseline(seconds: int, port: int) -> dict:
+    env = {**PG, "POSTGRES_SCHEMA": "bench_baseline", "POSTGRES_POOL_SIZE": "4"}
+    os.environ.update({"POSTGRES_SCHEMA": "bench_baseline"})
+    baseline_app.seed(None, "bench_baseline", {**TIERS, "SELLOUT": 3000})
+    with Server("baseline_app:create_app()", env, port, 4, 4, HERE) as server:
+        ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
+        print(f"baseline: /health {ceiling['rps']:.0f}/s", flush=True)
+        runs = load_runs(server.url, seconds, lambda: baseline_app.check("bench_baseline"))
+        sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
+        sellout["books"] = baseline_app.check("bench_baseline")["SELLOUT"]
+    return {"ceiling": ceiling, "runs": runs, "sellout": sellout}
+
+
+def bench_history(events: int, port: int) -> dict:
+    """Booking p50 (1 connection) on a fresh tier and on one with ``events`` prior events."""
+    with BookingLedger(env=OURS_ENV) as ledger:
+        ledger.ensure_tier("FRESH", Decimal("1.00"), 10_000_000)
+        ledger.ensure_tier("HISTORY", Decimal("1.00"), 0)
+        started = time.perf_counter()
+        while (tier := ledger.repository.get(tier_id("HISTORY"))).version < events:
+            for _ in range(min(10_000, events - tier.version)):
+                tier.add_capacity(1)
+            ledger.save(tier)
+        seeded = time.perf_counter() - started
+        print(f"history: {events} events seeded in {seeded:.0f} s", flush=True)
+    result = {"events": events, "seed_seconds": round(seeded, 1)}
+    with Server("web:create_app()", {**OURS_ENV, "DEMO_TIERS": ""}, port, 2, 32, ROOT) as server:
+        for name in ("FRESH", "HISTORY", "FRESH", "HISTORY"):  # interleaved; the second pair counts
+            result[name] = wrk.run_wrk(server.url + "/api/tickets/book", 1, 5, threads=1,
+                                       env={"BENCH_TIERS": name})["latency_ms"]
+    result["p50_ratio"] = round(result["HISTORY"]["p50"] / result["FRESH"]["p50"], 2)
+    return result
+
+
+def bench_rebuild() -> dict:
+    with BookingLedger(env=OURS_ENV) as ledger:
+        follower = Follower(ledger, open_view(ledger))
+        started = time.perf_counter()
+        applied = follower.rebuild()
+        seconds = time.perf_counter() - started
+    print(f"rebuild: {applied} events in {seconds:.1f} s", flush=True)
+    return {"events": applied, "seconds": round(seconds, 1), "events_per_second": round(applied / seconds)}
+
+
+def table(result: dict) -> str:
+    ours, base = result["ours"], result["baseline"]
+    lines = [f"Benchmark {result['started']} on {result['machine']}",
+             "| connections | tiers | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
+             "baseline p50/p95/p99 ms | ours/baseline | ours/ceiling | errors (ours, baseline) | books balance | projection lag p50/p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for o, b in zip(ours["runs"], base["runs"], strict=True):
+        lat = lambda r: "/".join(f"{r['latency_ms'][p]:.0f}" for p in ("p50", "p95", "p99"))  # noqa: E731
+        errors = lambda r: sum(r["errors"].values()) + sum(n for s, n in r["statuses"].items() if s != "201")  # noqa: E731
+        balanced = all(t["ok"] for t in o["books"].values()) and all(t["ok"] for t in b["books"].values())
+        lag = o["lag_ms"] or {}
+        lines.append(
+            f"| {o['connections']} | {'hot' if o['tiers'] == 'VIP' else 'spread'} | {o['rps']:.0f} | {lat(o)} | "
+            f"{b['rps']:.0f} | {lat(b)} | {o['rps'] / b['rps']:.2f}× | {o['rps'] / ours['ceiling']['rps']:.0%} | "
+            f"{errors(o)}, {errors(b)} | {'yes' if balanced else 'NO'} | {lag.get('p50')}/{lag.get('p95')} |")
+    lines.append(f"\n/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s")
+    for name, run in (("ours", ours), ("baseline", base)):
+        s = run["sellout"]
+        lines.append(f"sell-out of 3,000 at 256 connections, {name}: statuses {s['statuses']}, "
+                     f"p99 {s['latency_ms']['p99']:.0f} ms, books {s['books']}")
+    if "history" in result:
+        h = result["history"]
+        lines.append(f"booking p50: fresh tier {h['FRESH']['p50']:.1f} ms, after {h['events']:,} events "
+                     f"{h['HISTORY']['p50']:.1f} ms (ratio {h['p50_ratio']})")
+    if "rebuild" in result:
+        r = result["rebuild"]
+        lines.append(f"rebuild: {r['events']:,} events in {r['seconds']} s = {r['events_per_second']:,} events/s")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
+    parser.add_argument("--history-events", type=int, default=1_000_000, help="0 skips the history test")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        return print("wrk is missing: apt-get install wrk", file=sys.stderr) or 2
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    machine = f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}, PostgreSQL at {PG['POSTGRES_HOST']}"
+    result = {"started": started, "machine": machine, "seconds": args.seconds}
+    result["ours"] = bench_ours(args.seconds, 8431)
+    result["baseline"] = bench_baseline(args.seconds, 8432)
+    if args.history_events:
+        result["history"] = bench_history(args.history_events, 8433)
+    result["rebuild"] = bench_rebuild()
+    out = ROOT / "var" / "bench" / f"{started.replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(table(result))
+    print(f"\nresults: {out.relative_to(ROOT)}")
+    balanced = all(t["ok"] for side in ("ours", "baseline") for run in result[side]["runs"] for t in run["books"].values())
+    return 0 if balanced else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
