@@ -1,8 +1,8 @@
 """What each ledger event does to the read tables: one handler per event class.
 
-Handlers only describe row changes; the view applies a whole batch of them, with the
-batch's position, in one transaction. That is what lets the read side keep up with
-group-committed bookings and replay a long history fast.
+Handlers only gather row changes for a page of events; the view writes the page, with
+its position, in one transaction and one statement per kind of change. That is what
+lets the read side keep up with group-committed bookings and replay history fast.
 """
 
 from __future__ import annotations
@@ -17,15 +17,7 @@ from eventsourcing.utils import get_topic
 
 from domain.bookings import CANCELLED, CONFIRMED, Booking
 from domain.tiers import TicketTier
-from projections.views import (
-    ADD_CAPACITY,
-    CHANGE_SOLD,
-    INSERT_BOOKING,
-    INSERT_TIER,
-    SET_BOOKING_STATUS,
-    LedgerView,
-    RowChange,
-)
+from projections.views import LedgerView, PageChanges
 
 
 class LedgerProjection(Projection[LedgerView]):
@@ -51,38 +43,43 @@ class LedgerProjection(Projection[LedgerView]):
 
     def process_events(self, events: Sequence[tuple[Any, int]], after: int, tracking: Tracking) -> None:
         """Apply ``(event, position)`` pairs that follow position ``after``, up to ``tracking``."""
-        self.view.apply([self.change(event, position) for event, position in events], after, tracking)
+        changes = PageChanges()
+        for event, position in events:
+            self.change(event, position, changes)
+        self.view.apply(changes, after, tracking)
 
     @singledispatchmethod
-    def change(self, event: Any, position: int) -> RowChange:
+    def change(self, event: Any, position: int, changes: PageChanges) -> None:
         raise TypeError(f"{type(event).__qualname__} is not one of {self.name}'s topics")
 
     @change.register
-    def tier_created(self, event: TicketTier.Created, position: int) -> RowChange:
-        return RowChange(INSERT_TIER, {
+    def tier_created(self, event: TicketTier.Created, position: int, changes: PageChanges) -> None:
+        changes.new_tiers.append({
             "tier_id": str(event.originator_id), "tier": event.code, "price": event.price,
             "capacity": event.capacity, "position": position,
         })
 
     @change.register
-    def tickets_booked(self, event: TicketTier.TicketsBooked, position: int) -> RowChange:
-        return RowChange(CHANGE_SOLD, {"tier_id": str(event.originator_id), "delta": event.quantity, "position": position})
+    def tickets_booked(self, event: TicketTier.TicketsBooked, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, sold=event.quantity)
 
     @change.register
-    def tickets_released(self, event: TicketTier.TicketsReleased, position: int) -> RowChange:
-        return RowChange(CHANGE_SOLD, {"tier_id": str(event.originator_id), "delta": -event.quantity, "position": position})
+    def tickets_released(self, event: TicketTier.TicketsReleased, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, sold=-event.quantity)
 
     @change.register
-    def capacity_added(self, event: TicketTier.CapacityAdded, position: int) -> RowChange:
-        return RowChange(ADD_CAPACITY, {"tier_id": str(event.originator_id), "quantity": event.quantity, "position": position})
+    def capacity_added(self, event: TicketTier.CapacityAdded, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, capacity=event.quantity)
 
     @change.register
-    def booking_confirmed(self, event: Booking.Confirmed, position: int) -> RowChange:
-        return RowChange(INSERT_BOOKING, {
+    def booking_confirmed(self, event: Booking.Confirmed, position: int, changes: PageChanges) -> None:
+        changes.new_bookings.append({
             "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
             "quantity": event.quantity, "status": CONFIRMED, "at": event.timestamp,
         })
 
     @change.register
-    def booking_cancelled(self, event: Booking.Cancelled, position: int) -> RowChange:
-        return RowChange(SET_BOOKING_STATUS, {"booking_id": str(event.originator_id), "status": CANCELLED, "at": event.timestamp})
+    def booking_cancelled(self, event: Booking.Cancelled, position: int, changes: PageChanges) -> None:
+        changes.booking_statuses.append(
+            {"booking_id": str(event.originator_id), "status": CANCELLED, "at": event.timestamp}
+        )

@@ -12,9 +12,8 @@ the parameter style and the schema prefix differ.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import groupby
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -50,13 +49,9 @@ INSERT_TIER = (
     "INSERT INTO {schema}availability (tier_id, tier, price, capacity, sold, position) "
     "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
 )
-CHANGE_SOLD = (
-    "UPDATE {schema}availability SET sold = sold + :delta, position = :position "
-    "WHERE tier_id = :tier_id"
-)
-ADD_CAPACITY = (
-    "UPDATE {schema}availability SET capacity = capacity + :quantity, position = :position "
-    "WHERE tier_id = :tier_id"
+UPDATE_TIER = (
+    "UPDATE {schema}availability SET sold = sold + :sold, capacity = capacity + :capacity, "
+    "position = :position WHERE tier_id = :tier_id"
 )
 INSERT_BOOKING = (
     "INSERT INTO {schema}bookings "
@@ -89,31 +84,35 @@ MOVE_POSITION = (
 )
 
 
-@dataclass(frozen=True)
-class RowChange:
-    """One statement's parameters: what one event does to the read tables."""
+@dataclass
+class PageChanges:
+    """What a page of events does to the read tables, gathered so that it can be
+    written with one statement per kind of change.
 
-    statement: str
-    params: dict[str, Any]
+    Sales and capacity changes only add up, so each tier gets one ``UPDATE`` per page
+    with the sums and the position of its last event; new rows go in before updates
+    of them. The result equals applying the events one by one.
+    """
 
+    new_tiers: list[dict[str, Any]] = field(default_factory=list)
+    tier_totals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_bookings: list[dict[str, Any]] = field(default_factory=list)
+    booking_statuses: list[dict[str, Any]] = field(default_factory=list)
 
-def coalesce(changes: Sequence[RowChange]) -> Iterator[RowChange]:
-    """Merge runs of sales on the same tier into one update (a batch of bookings
-    becomes one ``UPDATE`` of ``sold`` instead of one per booking)."""
-    merged: RowChange | None = None
-    for change in changes:
-        if (
-            merged is not None
-            and change.statement == merged.statement == CHANGE_SOLD
-            and change.params["tier_id"] == merged.params["tier_id"]
-        ):
-            merged = RowChange(CHANGE_SOLD, {**change.params, "delta": merged.params["delta"] + change.params["delta"]})
-            continue
-        if merged is not None:
-            yield merged
-        merged = change
-    if merged is not None:
-        yield merged
+    def change_tier(self, tier_id: str, position: int, sold: int = 0, capacity: int = 0) -> None:
+        totals = self.tier_totals.setdefault(tier_id, {"tier_id": tier_id, "sold": 0, "capacity": 0})
+        totals["sold"] += sold
+        totals["capacity"] += capacity
+        totals["position"] = position
+
+    def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        batches = [
+            (INSERT_TIER, self.new_tiers),
+            (UPDATE_TIER, list(self.tier_totals.values())),
+            (INSERT_BOOKING, self.new_bookings),
+            (SET_BOOKING_STATUS, self.booking_statuses),
+        ]
+        return [(statement, rows) for statement, rows in batches if rows]
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ class LedgerView(TrackingRecorder):
 
     # Writes: a batch of row changes and the new position, in one transaction.
 
-    def apply(self, changes: Sequence[RowChange], after: int, tracking: Tracking) -> None:
+    def apply(self, changes: PageChanges, after: int, tracking: Tracking) -> None:
         """Apply ``changes`` and move the position from ``after`` to ``tracking``'s.
 
         The move is a compare-and-set: if another projector has moved the position
@@ -181,8 +180,8 @@ class LedgerView(TrackingRecorder):
         """
         with self.datastore.transaction(commit=True) as cursor:
             self._move_position(cursor, tracking.application_name, after, tracking.notification_id)
-            for statement, rows in groupby(coalesce(changes), key=lambda c: c.statement):
-                cursor.executemany(self.sql(statement), [self.adapt_row(c.params) for c in rows])
+            for statement, rows in changes.statements():
+                cursor.executemany(self.sql(statement), [self.adapt_row(row) for row in rows])
 
     def _move_position(self, cursor: Any, application_name: str, after: int, last: int) -> None:
         params = {"name": application_name, "after": after, "last": last}
