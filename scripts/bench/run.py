@@ -45,6 +45,9 @@ LOADS = [(c, tiers) for c in (16, 64, 256) for tiers in ("VIP", "VIP,FRONT_ROW,G
 PG = {k: os.environ.get(k, d) for k, d in [
     ("POSTGRES_HOST", "127.0.0.1"), ("POSTGRES_PORT", "5432"), ("POSTGRES_DBNAME", "test"),
     ("POSTGRES_USER", "postgres"), ("POSTGRES_PASSWORD", "")]}
+# Ours runs with the project's own gunicorn settings (2 gevent workers on PostgreSQL);
+# the baseline with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
+OURS_GUNICORN = ("-k", "gevent", "--workers", "2", "--worker-connections", "1000")
 OURS_ENV = {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": "bench_ours",
             "POSTGRES_POOL_SIZE": "8", "GUNICORN_ACCESSLOG": ""}
 
@@ -59,8 +62,9 @@ def fresh_schema(name: str) -> None:
 class Server:
     """A gunicorn server (and, for ours, the projection process) for the duration of a block."""
 
-    def __init__(self, app_spec: str, env: dict, port: int, workers: int, threads: int, cwd: Path) -> None:
-        self.args = (app_spec, env, f"127.0.0.1:{port}", workers, threads, str(cwd))
+    def __init__(self, app_spec: str, env: dict, port: int, workers: int, threads: int, cwd: Path,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.args = (app_spec, env, f"127.0.0.1:{port}", workers, threads, str(cwd), None, extra_args)
         self.url = f"http://127.0.0.1:{port}"
         self.projector: subprocess.Popen | None = None
 
@@ -105,9 +109,9 @@ def measure_lag(ledger: BookingLedger, follower: Follower, stop: threading.Event
     while not stop.is_set():
         started, head = time.perf_counter(), ledger.recorder.max_notification_id() or 0
         while follower.position < head and not stop.is_set():
-            time.sleep(0.002)
+            time.sleep(0.005)
         samples.append((time.perf_counter() - started) * 1000)
-        stop.wait(0.02)
+        stop.wait(0.05)
 
 
 def load_runs(url: str, seconds: int, books, lag=None) -> list[dict]:
@@ -138,7 +142,7 @@ def bench_ours(seconds: int, port: int) -> dict:
     fresh_schema("bench_ours")
     demo = ",".join(f"{code}:100.00:{cap}" for code, cap in TIERS.items()) + ",SELLOUT:100.00:3000"
     env = {**OURS_ENV, "DEMO_TIERS": demo}
-    with BookingLedger(env=OURS_ENV) as ledger, Server("web:create_app()", env, port, 2, 32, ROOT) as server:
+    with BookingLedger(env=OURS_ENV) as ledger, Server("web:create_app()", env, port, 2, 32, ROOT, OURS_GUNICORN) as server:
         server.with_projections()
         follower = Follower(ledger, open_view(ledger))
         ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
@@ -176,7 +180,7 @@ def bench_history(events: int, port: int) -> dict:
         seeded = time.perf_counter() - started
         print(f"history: {events} events seeded in {seeded:.0f} s", flush=True)
     result = {"events": events, "seed_seconds": round(seeded, 1)}
-    with Server("web:create_app()", {**OURS_ENV, "DEMO_TIERS": ""}, port, 2, 32, ROOT) as server:
+    with Server("web:create_app()", {**OURS_ENV, "DEMO_TIERS": ""}, port, 2, 32, ROOT, OURS_GUNICORN) as server:
         for name in ("FRESH", "HISTORY", "FRESH", "HISTORY"):  # interleaved; the second pair counts
             result[name] = wrk.run_wrk(server.url + "/api/tickets/book", 1, 5, threads=1,
                                        env={"BENCH_TIERS": name})["latency_ms"]
