@@ -1,16 +1,20 @@
-"""Group commit: concurrent bookings of one tier, in one process, share one recording.
+"""Group commit: concurrent bookings in one process share one atomic recording.
 
 During a hot sale every request competes for the same tier version. Saving them one
-by one makes all but one lose each round and retry. Instead, requests for a tier
-queue up here; the first to arrive becomes the *leader*, takes up to ``max_batch``
-queued requests (its own first), and commits them in one go (see
-``BookingLedger._commit_batch``), while later arrivals queue for the next batch. When
-it is done it wakes every request of its batch with its own outcome, and promotes the
-oldest waiting request to lead the next batch. No thread runs in the background, and
-the leader works only until its own batch is saved.
+by one makes all but one lose each round and retry. Instead, requests queue up here;
+the first to arrive becomes the *leader*, takes up to ``max_batch`` queued requests
+(its own first), and has them decided and saved in one go (``BookingLedger.
+_commit_batch``: each tier's bookings are applied to that tier in turn), while later
+arrivals queue for the next batch. When it is done it wakes every request of its
+batch with its own outcome and promotes the oldest waiting request to lead the next
+batch. No thread runs in the background; a leader works only until its batch is saved.
+
+One queue serves all tiers: the library's PostgreSQL recorder serialises every write
+of the application behind a table lock anyway, so one recording per batch beats one
+per tier (measured with three tiers: see README, Performance).
 
 This is not a lock standing in for the version check: two processes still race on
-the tier's version, and the loser reloads and re-applies its batch.
+each tier's version, and the loser reads the winner's events and decides again.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class PendingBooking:
     """One booking request waiting for its batch to be recorded."""
 
     user_id: str
+    tier: str
     quantity: int
     booking_id: UUID = field(default_factory=uuid4)
     wake: threading.Event = field(default_factory=threading.Event)
@@ -42,73 +47,60 @@ class PendingBooking:
         return self.outcome
 
 
-@dataclass(eq=False)
-class TierQueue:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    waiting: deque[PendingBooking] = field(default_factory=deque)
-    busy: bool = False  # a leader is committing a batch of this tier
-
-
 class GroupCommit:
-    """Gathers pending bookings per tier and has ``commit_batch`` record them together.
+    """Gathers pending bookings and has ``commit_batch`` record them together.
 
-    ``commit_batch(tier, batch)`` must set every pending booking's ``outcome``.
-    ``max_wait`` bounds how long a request waits to join a batch; after that it is
-    withdrawn, nothing recorded, with ``LedgerBusyError``.
+    ``commit_batch(batch)`` must set every pending booking's ``outcome``. ``max_wait``
+    bounds how long a request waits to join a batch; after that it is withdrawn,
+    nothing recorded, with ``LedgerBusyError``.
     """
 
-    def __init__(
-        self, commit_batch: Callable[[str, list[PendingBooking]], None], max_batch: int, max_wait: float
-    ) -> None:
+    def __init__(self, commit_batch: Callable[[list[PendingBooking]], None], max_batch: int, max_wait: float) -> None:
         self.commit_batch = commit_batch
         self.max_batch = max_batch
         self.max_wait = max_wait
-        self._queues: dict[str, TierQueue] = {}
-        self._queues_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._waiting: deque[PendingBooking] = deque()
+        self._busy = False  # a leader is committing a batch
 
-    def submit(self, tier: str, pending: PendingBooking) -> Any:
-        """Queue ``pending`` for ``tier``; return its receipt once its batch is saved."""
-        queue = self._queue(tier)
-        with queue.lock:
-            queue.waiting.append(pending)
-            if not queue.busy:
-                queue.busy = pending.leads = True
+    def submit(self, pending: PendingBooking) -> Any:
+        """Queue ``pending``; return its receipt once its batch is saved."""
+        with self._lock:
+            self._waiting.append(pending)
+            if not self._busy:
+                self._busy = pending.leads = True
         if not pending.leads:
-            self._wait(queue, pending)
+            self._wait(pending)
         if pending.leads and pending.outcome is None:
-            self._lead(tier, queue)
+            self._lead()
         return pending.result()
 
-    def _queue(self, tier: str) -> TierQueue:
-        with self._queues_lock:
-            return self._queues.setdefault(tier, TierQueue())
-
-    def _wait(self, queue: TierQueue, pending: PendingBooking) -> None:
+    def _wait(self, pending: PendingBooking) -> None:
         if pending.wake.wait(self.max_wait):
             return
-        with queue.lock:
-            if not pending.leads and pending in queue.waiting:
-                queue.waiting.remove(pending)
+        with self._lock:
+            if not pending.leads and pending in self._waiting:
+                self._waiting.remove(pending)
                 pending.outcome = LedgerBusyError(
                     f"Waited {self.max_wait:.1f} s for a turn without being recorded; retry later."
                 )
                 return
         pending.wake.wait()  # already in a batch being saved: its outcome is moments away
 
-    def _lead(self, tier: str, queue: TierQueue) -> None:
-        with queue.lock:
-            batch = [queue.waiting.popleft() for _ in range(min(self.max_batch, len(queue.waiting)))]
+    def _lead(self) -> None:
+        with self._lock:
+            batch = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
         try:
-            self.commit_batch(tier, batch)
+            self.commit_batch(batch)
         except Exception as error:  # e.g. the store is down: every request learns it
             for pending in batch:
                 pending.outcome = error
         finally:
             for pending in batch:
                 pending.wake.set()
-            with queue.lock:
-                if queue.waiting:
-                    queue.waiting[0].leads = True
-                    queue.waiting[0].wake.set()
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].leads = True
+                    self._waiting[0].wake.set()
                 else:
-                    queue.busy = False
+                    self._busy = False

@@ -21,7 +21,7 @@ class Recorder:
         self.release = threading.Event()
         self.fail_first = fail_first
 
-    def __call__(self, tier: str, batch: list[PendingBooking]) -> None:
+    def __call__(self, batch: list[PendingBooking]) -> None:
         if not self.batches:
             self.first_started.set()
             self.release.wait(5)
@@ -34,11 +34,11 @@ class Recorder:
 
 def submit_while_first_batch_blocks(group: GroupCommit, recorder: Recorder, users: list[str]):
     with ThreadPoolExecutor(len(users) + 1) as pool:
-        first = pool.submit(group.submit, "VIP", PendingBooking("first", 1))
+        first = pool.submit(group.submit, PendingBooking("first", "VIP", 1))
         recorder.first_started.wait(5)
         others = []
         for user in users:  # one at a time, so the queue order is known
-            others.append(pool.submit(group.submit, "VIP", PendingBooking(user, 1)))
+            others.append(pool.submit(group.submit, PendingBooking(user, "VIP", 1)))
             time.sleep(0.01)
         recorder.release.set()
         return first, others
@@ -71,9 +71,9 @@ def test_a_request_that_waits_too_long_is_withdrawn_and_never_recorded():
     recorder = Recorder()
     group = GroupCommit(recorder, max_batch=10, max_wait=0.2)
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(group.submit, "VIP", PendingBooking("first", 1))
+        first = pool.submit(group.submit, PendingBooking("first", "VIP", 1))
         recorder.first_started.wait(5)
-        late = pool.submit(group.submit, "VIP", PendingBooking("late", 1))
+        late = pool.submit(group.submit, PendingBooking("late", "VIP", 1))
         assert isinstance(outcome(late), LedgerBusyError)
         recorder.release.set()
         assert outcome(first) == "receipt for first"
@@ -88,11 +88,10 @@ def test_a_failed_commit_fails_its_own_batch_only():
     assert outcome(others[0]) == "receipt for a"
 
 
-def test_each_tier_has_its_own_queue():
+def test_a_request_alone_leads_its_own_batch_at_once():
     recorder = Recorder()
     recorder.release.set()
     group = GroupCommit(recorder, max_batch=10, max_wait=5)
-    assert group.submit("VIP", PendingBooking("a", 1)) == "receipt for a"
-    assert group.submit("GA", PendingBooking("b", 1)) == "receipt for b"
-    with pytest.raises(LedgerBusyError):
-        PendingBooking("c", 1, outcome=LedgerBusyError("x")).result()
+    assert group.submit(PendingBooking("a", "VIP", 1)) == "receipt for a"
+    assert group.submit(PendingBooking("b", "GA", 1)) == "receipt for b"
+    assert recorder.batches == [["a"], ["b"]]
