@@ -6,10 +6,9 @@ from application.errors import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
-from application.ledger import BookingDetails, BookingLedger, BookingReceipt, TierDetails
+from application.ledger import BookingLedger, BookingReceipt, TierDetails
 
 __all__ = [
-    "BookingDetails",
     "BookingLedger",
     "BookingNotFoundError",
     "BookingReceipt",

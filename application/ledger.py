@@ -17,7 +17,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, TypeVar
 from uuid import UUID
@@ -34,7 +33,7 @@ from application.errors import (
 )
 from application.group_commit import GroupCommit, PendingBooking
 from application.storage import prepare_store
-from domain.bookings import CONFIRMED, Booking
+from domain.bookings import CONFIRMED, Booking, BookingSummary
 from domain.errors import LedgerError
 from domain.tiers import TicketTier, tier_id
 
@@ -58,17 +57,6 @@ class BookingReceipt:
     quantity: int
     remaining: int
     status: str
-
-
-@dataclass(frozen=True)
-class BookingDetails:
-    booking_id: UUID
-    user_id: str
-    tier: str
-    quantity: int
-    status: str
-    created_at: datetime
-    updated_at: datetime
 
 
 class BookingLedger(Application):
@@ -182,16 +170,16 @@ class BookingLedger(Application):
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.outcome = outcome
 
-    def cancel(self, booking_id: UUID, user_id: str) -> BookingDetails:
+    def cancel(self, booking_id: UUID, user_id: str) -> BookingSummary:
         """Cancel a user's booking and release its tickets, in one recording."""
 
-        def attempt() -> BookingDetails:
+        def attempt() -> BookingSummary:
             booking = self._get_booking(booking_id)
             booking.cancel(user_id)
             tier = self._get_tier(booking.tier)
             tier.release(booking.id, booking.quantity)
             self.save(tier, booking)
-            return self._booking_details(booking)
+            return booking.summary()
 
         return self._retrying(attempt)
 
@@ -200,8 +188,8 @@ class BookingLedger(Application):
     def get_tier(self, code: str) -> TierDetails:
         return self._tier_details(self._get_tier(code))
 
-    def get_booking(self, booking_id: UUID) -> BookingDetails:
-        return self._booking_details(self._get_booking(booking_id))
+    def get_booking(self, booking_id: UUID) -> BookingSummary:
+        return self._get_booking(booking_id).summary()
 
     # Helpers.
 
@@ -248,9 +236,3 @@ class BookingLedger(Application):
     def _tier_details(tier: TicketTier) -> TierDetails:
         return TierDetails(tier.code, tier.price, tier.capacity, tier.sold, tier.available, tier.version)
 
-    @staticmethod
-    def _booking_details(booking: Booking) -> BookingDetails:
-        return BookingDetails(
-            booking.id, booking.user_id, booking.tier, booking.quantity, booking.status,
-            booking.created_on, booking.modified_on,
-        )

@@ -6,6 +6,8 @@ released) its tickets, so neither can exist without the other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -15,6 +17,20 @@ from domain.tiers import check_quantity
 
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class BookingSummary:
+    """A booking as the outside world sees it, read from the aggregate (write side)
+    or from the bookings table (read side)."""
+
+    booking_id: UUID
+    user_id: str
+    tier: str
+    quantity: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class Booking(Aggregate):
@@ -52,3 +68,8 @@ class Booking(Aggregate):
     @event(Cancelled)
     def _cancel(self) -> None:
         self.status = CANCELLED
+
+    def summary(self) -> BookingSummary:
+        return BookingSummary(
+            self.id, self.user_id, self.tier, self.quantity, self.status, self.created_on, self.modified_on
+        )

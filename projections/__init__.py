@@ -2,6 +2,6 @@
 
 from projections.follower import Follower, open_view
 from projections.projection import LedgerProjection
-from projections.views import BookingRow, LedgerView, TierAvailability
+from projections.views import LedgerView, TierAvailability
 
-__all__ = ["BookingRow", "Follower", "LedgerProjection", "LedgerView", "TierAvailability", "open_view"]
+__all__ = ["Follower", "LedgerProjection", "LedgerView", "TierAvailability", "open_view"]

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
+
+from domain.bookings import BookingSummary
 
 CREATE_TABLES = (
     """CREATE TABLE IF NOT EXISTS {schema}availability (
@@ -125,17 +128,6 @@ class TierAvailability:
     position: int
 
 
-@dataclass(frozen=True)
-class BookingRow:
-    booking_id: str
-    user_id: str
-    tier: str
-    quantity: int
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
 class LedgerView(TrackingRecorder):
     """Both read tables and their tracking position, in one SQL store.
 
@@ -207,14 +199,14 @@ class LedgerView(TrackingRecorder):
         rows = self._select(SELECT_TIER, tier=tier)
         return self._tier(rows[0]) if rows else None
 
-    def get_booking(self, booking_id: str) -> BookingRow | None:
+    def get_booking(self, booking_id: str) -> BookingSummary | None:
         rows = self._select(SELECT_BOOKING, booking_id=booking_id)
         return self._booking(rows[0]) if rows else None
 
-    def bookings_of_user(self, user_id: str) -> list[BookingRow]:
+    def bookings_of_user(self, user_id: str) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_USER_BOOKINGS, user_id=user_id)]
 
-    def all_bookings(self) -> list[BookingRow]:
+    def all_bookings(self) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]
 
     def _select(self, statement: str, **params: Any) -> Sequence[Mapping[str, Any]]:
@@ -227,11 +219,14 @@ class LedgerView(TrackingRecorder):
         return TierAvailability(**{**row, "price": Decimal(str(row["price"])).quantize(Decimal("0.01"))})
 
     @staticmethod
-    def _booking(row: Mapping[str, Any]) -> BookingRow:
+    def _booking(row: Mapping[str, Any]) -> BookingSummary:
         def when(value: datetime | str) -> datetime:
             return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
-        return BookingRow(**{**row, "created_at": when(row["created_at"]), "updated_at": when(row["updated_at"])})
+        return BookingSummary(**{
+            **row, "booking_id": UUID(row["booking_id"]),
+            "created_at": when(row["created_at"]), "updated_at": when(row["updated_at"]),
+        })
 
 
 class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):

@@ -110,7 +110,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert {
             b.booking_id: (b.user_id, b.tier, b.quantity, b.status) for b in view.all_bookings()
         } == {
-            str(i): (b.user, b.tier, b.quantity, "cancelled" if b.cancelled else "confirmed")
+            i: (b.user, b.tier, b.quantity, "cancelled" if b.cancelled else "confirmed")
             for i, b in self.model.items()
         }
 
