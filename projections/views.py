@@ -74,6 +74,7 @@ SELECT_USER_BOOKINGS = (
     f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE user_id = :user_id "
     "ORDER BY created_at DESC, booking_id"
 )
+SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE tier = :tier ORDER BY booking_id"
 SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings ORDER BY booking_id"
 CLEAR_TABLES = (
     "DELETE FROM {schema}availability",
@@ -205,6 +206,9 @@ class LedgerView(TrackingRecorder):
 
     def bookings_of_user(self, user_id: str) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_USER_BOOKINGS, user_id=user_id)]
+
+    def bookings_of_tier(self, tier: str) -> list[BookingSummary]:
+        return [self._booking(r) for r in self._select(SELECT_TIER_BOOKINGS, tier=tier)]
 
     def all_bookings(self) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]

@@ -20,6 +20,7 @@ from application import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.audit import VersionNotFoundError
 from domain.errors import (
     BookingAlreadyCancelledError,
     InsufficientTicketsError,
@@ -37,6 +38,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     NotBookingOwnerError: (403, "FORBIDDEN"),
     TierNotFoundError: (404, "TICKET_NOT_FOUND"),
     BookingNotFoundError: (404, "BOOKING_NOT_FOUND"),
+    VersionNotFoundError: (404, "VERSION_NOT_FOUND"),
     BookingAlreadyCancelledError: (409, "BOOKING_ALREADY_CANCELLED"),
     TierAlreadyExistsError: (409, "TIER_ALREADY_EXISTS"),
     InsufficientTicketsError: (422, "INSUFFICIENT_TICKETS"),
@@ -87,10 +89,8 @@ def http_error(error: HTTPException) -> tuple[Response, int]:
         messages = data["messages"]
         if messages == {"json": ["Invalid JSON body."]}:
             return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
-        details = [
-            {"path": path, "message": message}
-            for path, message in flatten(messages.get("json", messages))
-        ]
+        located = next(iter(messages.values())) if len(messages) == 1 else messages  # drop "json"/"query"
+        details = [{"path": path, "message": message} for path, message in flatten(located)]
         return error_response(400, "VALIDATION_ERROR", "The request is not valid.", details)
     status = error.code or 500
     code = (error.name or "error").upper().replace(" ", "_").replace("'", "")

@@ -195,6 +195,47 @@ def test_every_route_is_in_the_openapi_document(client, app):
     routes = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("tickets", "bookings", "health")
+        if rule.endpoint.split(".")[0] in ("tickets", "bookings", "tiers", "health")
     }
     assert routes and routes <= set(paths)
+
+
+def test_a_tier_can_be_read_now_and_as_it_was_at_a_version_or_time(client):
+    book(client, quantity=2)
+    now = client.get("/api/tiers/VIP").json
+    assert (now["version"], now["sold"], now["availableQuantity"], now["price"]) == (2, 2, 3, "100.00")
+    then = client.get("/api/tiers/VIP?atVersion=1").json
+    assert (then["version"], then["sold"]) == (1, 0)
+    at_time = client.get(f"/api/tiers/VIP?atTime={then['asOf'].replace('+00:00', 'Z')}").json
+    assert at_time["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("?atVersion=9", 404, "VERSION_NOT_FOUND"),
+        ("?atTime=2000-01-01T00:00:00Z", 404, "VERSION_NOT_FOUND"),
+        ("?atVersion=0", 400, "VALIDATION_ERROR"),
+        ("?atVersion=x", 400, "VALIDATION_ERROR"),
+        ("?atTime=yesterday", 400, "VALIDATION_ERROR"),
+        ("?atVersion=1&atTime=2030-01-01T00:00:00Z", 400, "VALIDATION_ERROR"),
+    ],
+)
+def test_a_bad_point_in_time_is_a_clear_error(client, query, status, code):
+    response = client.get(f"/api/tiers/VIP{query}")
+    assert (response.status_code, error_code(response)) == (status, code)
+
+
+def test_the_history_is_paged_with_the_figures_after_each_event(client):
+    for _ in range(3):
+        book(client)
+    first = client.get("/api/tiers/VIP/history?limit=2").json
+    assert [(i["version"], i["event"], i["availableQuantity"]) for i in first["items"]] == [
+        (1, "Created", 5), (2, "TicketsBooked", 4)]
+    assert first["items"][1]["userId"] == "u1" and first["nextAfter"] == 2
+    rest = client.get(f"/api/tiers/VIP/history?after={first['nextAfter']}&limit=2").json
+    assert [i["availableQuantity"] for i in rest["items"]] == [3, 2] and rest["nextAfter"] == 4
+    assert client.get("/api/tiers/VIP/history?after=4").json == {"tier": "VIP", "items": [], "nextAfter": None}
+    response = client.get("/api/tiers/NOPE/history")
+    assert (response.status_code, error_code(response)) == (404, "TICKET_NOT_FOUND")
+    assert client.get("/api/tiers/VIP/history?limit=1001").status_code == 400

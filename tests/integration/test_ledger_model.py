@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from application import BookingLedger, TierNotFoundError
+from application.audit import TierAudit
 from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, NotBookingOwnerError
 from projections import Follower, open_view
 from tests.conftest import postgres_schema
@@ -48,6 +49,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for code, capacity in TIERS.items():
             self.ledgers[0].create_tier(code, Decimal("5.00"), capacity)
         self.follower = Follower(self.ledgers[1], open_view(self.ledgers[1]))
+        self.states = {code: {1: (capacity, 0)} for code, capacity in TIERS.items()}  # version -> (capacity, sold)
 
     def open_store(self) -> dict[str, str]:
         directory = self.resources.enter_context(tempfile.TemporaryDirectory())
@@ -91,6 +93,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def add_capacity(self, via, tier, quantity):
         self.ledgers[via].add_capacity(tier, quantity)
         self.capacity[tier] += quantity
+
+    @invariant()
+    def the_audit_replay_matches_the_model_at_every_version(self):
+        audit = TierAudit(self.ledgers[0])
+        self.follower.catch_up()
+        for tier, capacity in self.capacity.items():
+            self.states[tier][self.ledgers[0].get_tier(tier).version] = (capacity, self.sold(tier))
+            lines, problems = audit.verify(tier, self.follower.view)
+            assert problems == []
+            assert {line.version: (line.capacity, line.sold) for line in lines} == self.states[tier]
 
     @invariant()
     def aggregates_match_the_model(self):

@@ -1,0 +1,109 @@
+"""Auditing a tier against a real store, and catching tampered read tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from application import BookingLedger, TierNotFoundError
+from application.audit import TierAudit, VersionNotFoundError
+from projections import Follower, open_view
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def audited(ledger: BookingLedger):
+    """A short sale, projected: VIP created (5), ann books 2, bob books 1, ann cancels, +3 capacity."""
+    ledger.create_tier("VIP", Decimal("100.00"), 5)
+    ledger.create_tier("GA", Decimal("10.00"), 9)
+    ann = ledger.book("ann", "VIP", 2)
+    ledger.book("bob", "VIP", 1)
+    ledger.cancel(ann.booking_id, "ann")
+    ledger.add_capacity("VIP", 3)
+    view = open_view(ledger)
+    Follower(ledger, view).catch_up()
+    return TierAudit(ledger), view
+
+
+def test_the_history_gives_each_event_with_the_figures_after_it(audited):
+    audit, _ = audited
+    lines = audit.history("VIP")
+    assert [(l.version, l.event, l.user_id, l.available_change, l.sold, l.available) for l in lines] == [
+        (1, "Created", None, 5, 0, 5),
+        (2, "TicketsBooked", "ann", -2, 2, 3),
+        (3, "TicketsBooked", "bob", -1, 3, 2),
+        (4, "TicketsReleased", None, 2, 1, 4),
+        (5, "CapacityAdded", None, 3, 1, 7),
+    ]
+    assert [l.version for l in audit.history("VIP", after=2, limit=2)] == [3, 4]
+    assert audit.history("VIP", after=3, limit=1)[0].sold == 1
+
+
+def test_the_tier_can_be_rebuilt_as_it_was_at_any_version_or_time(audited):
+    audit, _ = audited
+    assert (audit.tier_at("VIP", version=3).sold, audit.tier_at("VIP", version=3).available) == (3, 2)
+    third = audit.history("VIP")[2].at
+    assert audit.tier_at("VIP", at_time=third).version == 3
+    assert audit.tier_at("VIP", at_time=datetime(2100, 1, 1, tzinfo=timezone.utc)).version == 5
+    with pytest.raises(VersionNotFoundError):
+        audit.tier_at("VIP", version=6)
+    with pytest.raises(VersionNotFoundError):
+        audit.tier_at("VIP", at_time=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    with pytest.raises(TierNotFoundError):
+        audit.tier_at("NOPE")
+
+
+def test_a_sound_sale_verifies_and_every_tier_is_found_in_the_events(audited):
+    audit, view = audited
+    assert audit.verify("VIP", view)[1] == []
+    assert audit.tier_codes() == ["GA", "VIP"]
+
+
+def tamper(view, statement: str) -> None:
+    with view.datastore.transaction(commit=True) as cursor:
+        cursor.execute(view.sql(statement))
+
+
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        ("UPDATE {schema}availability SET sold = sold + 1 WHERE tier = 'VIP'", "availability row for VIP"),
+        ("UPDATE {schema}bookings SET quantity = 7 WHERE user_id = 'bob'", "7 ticket(s), confirmed"),
+        ("UPDATE {schema}bookings SET status = 'confirmed' WHERE user_id = 'ann'", "2 ticket(s), confirmed"),
+        ("DELETE FROM {schema}bookings WHERE user_id = 'bob'", "missing"),
+        ("INSERT INTO {schema}bookings VALUES ('00000000-0000-4000-8000-000000000001', 'eve', 'VIP', 1, "
+         "'confirmed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')", "has no sale"),
+    ],
+)
+def test_a_tampered_read_table_fails_the_audit_naming_the_row(audited, statement, named):
+    audit, view = audited
+    tamper(view, statement)
+    problems = audit.verify("VIP", view)[1]
+    assert len(problems) == 1 and named in problems[0].message
+
+
+def run_audit(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "scripts/audit_tier", *args], cwd=ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_audit_script_prints_json_lines_and_fails_on_a_tampered_row(store_env, audited):
+    audit, view = audited
+    clean = run_audit(store_env, "VIP", "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert [json.loads(line)["available"] for line in clean.stdout.splitlines()] == [5, 3, 2, 4, 7]
+    everything = run_audit(store_env, "--all")
+    assert everything.returncode == 0 and "TOTAL" in everything.stdout and "VIP" in everything.stdout
+    tamper(view, "UPDATE {schema}availability SET capacity = 99 WHERE tier = 'GA'")
+    broken = run_audit(store_env, "--all")
+    assert broken.returncode == 1 and "availability row for GA" in broken.stderr
+    then = run_audit(store_env, "VIP", "--at-version", "2", "--json")
+    assert json.loads(then.stdout)["sold"] == 2

@@ -1,0 +1,81 @@
+"""``/api/tiers/<tier>``: a tier's state now or at any past version or time, and its
+audited history, replayed from its events."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from application.audit import TierAudit
+from web.schemas import CamelCaseSchema
+from web.services import services
+
+blp = Blueprint("tiers", __name__, url_prefix="/api/tiers", description="Tier state and audit history")
+
+
+class TierStateQuerySchema(CamelCaseSchema):
+    at_version = fields.Integer(strict=False, validate=validate.Range(min=1))
+    at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"example": "2026-11-24T08:00:00Z"})
+
+    @validates_schema
+    def one_point_in_time(self, data: dict[str, Any], **_: Any) -> None:
+        if "at_version" in data and "at_time" in data:
+            raise ValidationError("Give atVersion or atTime, not both.", "atTime")
+
+
+class TierStateSchema(CamelCaseSchema):
+    tier = fields.String(attribute="code")
+    price = fields.Decimal(as_string=True, places=2)
+    currency = fields.Constant("USD")
+    capacity = fields.Integer()
+    sold = fields.Integer()
+    available_quantity = fields.Integer(attribute="available")
+    version = fields.Integer()
+    as_of = fields.DateTime(format="iso", attribute="modified_on")
+
+
+class HistoryQuerySchema(CamelCaseSchema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class AuditLineSchema(CamelCaseSchema):
+    version = fields.Integer()
+    event = fields.String()
+    at = fields.DateTime(format="iso")
+    booking_id = fields.UUID(allow_none=True)
+    user_id = fields.String(allow_none=True)
+    available_change = fields.Integer()
+    capacity = fields.Integer()
+    sold = fields.Integer()
+    available_quantity = fields.Integer(attribute="available")
+
+
+class HistorySchema(CamelCaseSchema):
+    tier = fields.String()
+    items = fields.List(fields.Nested(AuditLineSchema()))
+    next_after = fields.Integer(allow_none=True, metadata={"description": "pass as ?after= for the next page"})
+
+
+@blp.route("/<tier>")
+class TierState(MethodView):
+    @blp.arguments(TierStateQuerySchema(), location="query", error_status_code=400)
+    @blp.response(200, TierStateSchema())
+    def get(self, query: dict[str, Any], tier: str) -> Any:
+        """The tier now, or as it was at ``atVersion`` or ``atTime``, rebuilt from its events."""
+        return TierAudit(services().ledger).tier_at(tier, query.get("at_version"), query.get("at_time"))
+
+
+@blp.route("/<tier>/history")
+class TierHistory(MethodView):
+    @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
+    @blp.response(200, HistorySchema())
+    def get(self, query: dict[str, Any], tier: str) -> Any:
+        """The tier's events after version ``after``, with sold and available after each."""
+        items = TierAudit(services().ledger).history(tier, query["after"], query["limit"])
+        full_page = len(items) == query["limit"]
+        return {"tier": tier, "items": items, "next_after": items[-1].version if full_page else None}
