@@ -23,14 +23,15 @@ from projections.projection import LedgerProjection
 from projections.views import LedgerView, PostgresLedgerView, SQLiteLedgerView
 
 
-def open_view(app: Application) -> LedgerView:
-    """The read tables in the same database as ``app``'s events, sharing its pool."""
+def open_view(app: Application, suffix: str = "") -> LedgerView:
+    """The read tables in the same database as ``app``'s events, sharing its pool
+    (with a ``suffix``: a rebuild's fresh tables)."""
     factory = app.factory
     if isinstance(factory, SQLiteFactory):
-        view: LedgerView = SQLiteLedgerView(factory.datastore)
+        view: LedgerView = SQLiteLedgerView(factory.datastore, suffix)
     elif isinstance(factory, PostgresFactory):
         view = PostgresLedgerView(
-            factory.datastore, tracking_table_name=f"{LedgerProjection.name}_tracking"
+            factory.datastore, suffix, tracking_table_name=f"{LedgerProjection.name}_tracking"
         )
     else:
         raise TypeError(f"No read tables for {type(factory).__name__}: use SQLite or PostgreSQL.")
@@ -42,16 +43,19 @@ def open_view(app: Application) -> LedgerView:
 class Follower:
     """Applies an application's new events to the ledger projection, in order."""
 
-    def __init__(self, app: Application, view: LedgerView, batch_size: int = 1000) -> None:
+    def __init__(
+        self, app: Application, view: LedgerView, batch_size: int = 1000, tracking_name: str | None = None
+    ) -> None:
         self.app = app
         self.view = view
+        self.name = tracking_name or app.name  # whose position this is
         self.projection = LedgerProjection(view)
         self.batch_size = batch_size
         self._lock = threading.Lock()
 
     @property
     def position(self) -> int:
-        return self.view.max_tracking_id(self.app.name) or 0
+        return self.view.max_tracking_id(self.name) or 0
 
     def lag(self) -> int:
         """How many notifications the store has that the read tables have not seen."""
@@ -70,7 +74,7 @@ class Follower:
                     return applied
                 events = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
                 try:
-                    self.projection.process_events(events, after, Tracking(self.app.name, notifications[-1].id))
+                    self.projection.process_events(events, after, Tracking(self.name, notifications[-1].id))
                 except IntegrityError:
                     continue  # another projector moved the position first: read it again
                 applied += len(events)
@@ -82,8 +86,3 @@ class Follower:
         while not stop.is_set():
             self.catch_up()
             stop.wait(interval)
-
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Empty the read tables and replay the whole event store into them."""
-        self.view.clear(self.app.name)
-        return self.catch_up(progress)

@@ -27,7 +27,7 @@ from psycopg.sql import SQL
 from domain.bookings import BookingSummary
 
 CREATE_TABLES = (
-    """CREATE TABLE IF NOT EXISTS {schema}availability (
+    """CREATE TABLE IF NOT EXISTS {availability} (
         tier_id TEXT PRIMARY KEY,
         tier TEXT NOT NULL UNIQUE,
         price {money} NOT NULL,
@@ -35,7 +35,7 @@ CREATE_TABLES = (
         sold INTEGER NOT NULL,
         position BIGINT NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS {schema}bookings (
+    """CREATE TABLE IF NOT EXISTS {bookings} (
         booking_id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL,
         tier TEXT NOT NULL,
@@ -44,41 +44,42 @@ CREATE_TABLES = (
         created_at {timestamp} NOT NULL,
         updated_at {timestamp} NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS bookings_by_user ON {schema}bookings (user_id, created_at)",
-    "CREATE INDEX IF NOT EXISTS bookings_by_tier ON {schema}bookings (tier)",
 )
+# Index name and columns. A rebuild's fresh tables get their indexes just before
+# they take the live tables' place (see ``swap_statements``).
+INDEXES = (("bookings_by_user", "(user_id, created_at)"), ("bookings_by_tier", "(tier)"))
 
 INSERT_TIER = (
-    "INSERT INTO {schema}availability (tier_id, tier, price, capacity, sold, position) "
+    "INSERT INTO {availability} (tier_id, tier, price, capacity, sold, position) "
     "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
 )
 UPDATE_TIER = (
-    "UPDATE {schema}availability SET sold = sold + :sold, capacity = capacity + :capacity, "
+    "UPDATE {availability} SET sold = sold + :sold, capacity = capacity + :capacity, "
     "position = :position WHERE tier_id = :tier_id"
 )
 INSERT_BOOKING = (
-    "INSERT INTO {schema}bookings "
+    "INSERT INTO {bookings} "
     "(booking_id, user_id, tier, quantity, status, created_at, updated_at) "
     "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at)"
 )
 SET_BOOKING_STATUS = (
-    "UPDATE {schema}bookings SET status = :status, updated_at = :at "
+    "UPDATE {bookings} SET status = :status, updated_at = :at "
     "WHERE booking_id = :booking_id"
 )
 TIER_COLUMNS = "tier, price, capacity, sold, capacity - sold AS available, position"
-SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{schema}}availability ORDER BY tier"
-SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{schema}}availability WHERE tier = :tier"
+SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
+SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
 BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at"
-SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE booking_id = :booking_id"
+SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
 SELECT_USER_BOOKINGS = (
-    f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE user_id = :user_id "
+    f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
     "ORDER BY created_at DESC, booking_id"
 )
-SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings WHERE tier = :tier ORDER BY booking_id"
-SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{schema}}bookings ORDER BY booking_id"
-CLEAR_TABLES = (
-    "DELETE FROM {schema}availability",
-    "DELETE FROM {schema}bookings",
+SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
+SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
+DROP_TABLES = (
+    "DROP TABLE IF EXISTS {availability}",
+    "DROP TABLE IF EXISTS {bookings}",
     "DELETE FROM {tracking} WHERE application_name = :name",
 )
 START_POSITION = "INSERT INTO {tracking} (application_name, notification_id) VALUES (:name, :last)"
@@ -138,6 +139,7 @@ class LedgerView(TrackingRecorder):
 
     money = "NUMERIC(12, 2)"
     timestamp = "TIMESTAMPTZ"
+    suffix = ""  # table-name suffix: "" for the live tables, SHADOW while rebuilding
 
     @property
     def schema(self) -> str:
@@ -150,7 +152,8 @@ class LedgerView(TrackingRecorder):
 
     def sql(self, statement: str) -> str:
         text = statement.format(
-            schema=self.schema, money=self.money, timestamp=self.timestamp, tracking=self.tracking_table
+            availability=f"{self.schema}availability{self.suffix}", bookings=f"{self.schema}bookings{self.suffix}",
+            schema=self.schema, money=self.money, timestamp=self.timestamp, tracking=self.tracking_table,
         )
         return self.adapt_parameters(text)
 
@@ -160,7 +163,10 @@ class LedgerView(TrackingRecorder):
         return text
 
     def create_tables_statements(self) -> list[str]:
-        return [self.sql(s) for s in CREATE_TABLES]
+        indexes = [] if self.suffix else [
+            f"CREATE INDEX IF NOT EXISTS {name} ON {{bookings}} {columns}" for name, columns in INDEXES
+        ]
+        return [self.sql(s) for s in (*CREATE_TABLES, *indexes)]
 
     # Writes: a batch of row changes and the new position, in one transaction.
 
@@ -185,11 +191,32 @@ class LedgerView(TrackingRecorder):
     def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
         return params
 
-    def clear(self, application_name: str) -> None:
-        """Empty both tables and forget the position, in one transaction (for rebuilds)."""
+    def drop_tables(self, application_name: str) -> None:
+        """Drop both tables and forget the position (what an interrupted rebuild left)."""
+        self._run(DROP_TABLES, {"name": application_name})
+
+    def swap_into_place(self, live_name: str, shadow_name: str) -> None:
+        """Make these (rebuilt) tables and their position the live ones, atomically:
+        readers see either the old tables or the new, never neither."""
+        assert self.suffix, "only a rebuild's tables can replace the live ones"
+        self._run(self.swap_statements(), {"live": live_name, "shadow": shadow_name})
+
+    def swap_statements(self) -> list[str]:
+        """Move the position, drop the live tables, rename these into their place."""
+        return [
+            "DELETE FROM {tracking} WHERE application_name = :live",
+            "UPDATE {tracking} SET application_name = :live WHERE application_name = :shadow",
+            *(f"DROP TABLE {self.schema}{table}" for table in ("availability", "bookings")),
+            *(f"ALTER TABLE {{{table}}} RENAME TO {table}" for table in ("availability", "bookings")),
+        ]
+
+    def prepare_swap(self) -> None:
+        """Work to do before the swap, outside its transaction (none by default)."""
+
+    def _run(self, statements: Sequence[str], params: dict[str, Any]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            for statement in CLEAR_TABLES:
-                cursor.execute(self.sql(statement), {"name": application_name})
+            for statement in statements:
+                cursor.execute(self.sql(statement), params)
 
     # Reads.
 
@@ -248,6 +275,16 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
 
     tracking_table = "tracking"
 
+    def __init__(self, datastore: Any, suffix: str = "") -> None:
+        self.suffix = suffix
+        super().__init__(datastore)
+
+    def swap_statements(self) -> list[str]:
+        """SQLite cannot rename an index: build them on the renamed tables, inside the
+        swap (writers wait for it; readers go on reading the old tables meanwhile)."""
+        return [*super().swap_statements(),
+                *(f"CREATE INDEX {name} ON bookings {columns}" for name, columns in INDEXES)]
+
     def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
         """Timestamps as ISO text and prices as exact decimal text."""
         return {
@@ -259,9 +296,19 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
 class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     """The read tables in PostgreSQL, in the same schema as the events."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, datastore: Any, suffix: str = "", **kwargs: Any) -> None:
+        self.suffix = suffix
+        super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(map(SQL, self.create_tables_statements()))
+
+    def prepare_swap(self) -> None:
+        """Index the rebuilt tables before the swap, so the swap itself is instant."""
+        self._run([f"CREATE INDEX IF NOT EXISTS {name}{self.suffix} ON {{bookings}} {columns}"
+                   for name, columns in INDEXES], {})
+
+    def swap_statements(self) -> list[str]:
+        return [*super().swap_statements(),
+                *(f"ALTER INDEX {self.schema}{name}{self.suffix} RENAME TO {name}" for name, _ in INDEXES)]
 
     @property
     def schema(self) -> str:

@@ -75,11 +75,11 @@ def tamper(view, statement: str) -> None:
 @pytest.mark.parametrize(
     ("statement", "named"),
     [
-        ("UPDATE {schema}availability SET sold = sold + 1 WHERE tier = 'VIP'", "availability row for VIP"),
-        ("UPDATE {schema}bookings SET quantity = 7 WHERE user_id = 'bob'", "7 ticket(s), confirmed"),
-        ("UPDATE {schema}bookings SET status = 'confirmed' WHERE user_id = 'ann'", "2 ticket(s), confirmed"),
-        ("DELETE FROM {schema}bookings WHERE user_id = 'bob'", "missing"),
-        ("INSERT INTO {schema}bookings VALUES ('00000000-0000-4000-8000-000000000001', 'eve', 'VIP', 1, "
+        ("UPDATE {availability} SET sold = sold + 1 WHERE tier = 'VIP'", "availability row for VIP"),
+        ("UPDATE {bookings} SET quantity = 7 WHERE user_id = 'bob'", "7 ticket(s), confirmed"),
+        ("UPDATE {bookings} SET status = 'confirmed' WHERE user_id = 'ann'", "2 ticket(s), confirmed"),
+        ("DELETE FROM {bookings} WHERE user_id = 'bob'", "missing"),
+        ("INSERT INTO {bookings} VALUES ('00000000-0000-4000-8000-000000000001', 'eve', 'VIP', 1, "
          "'confirmed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')", "has no sale"),
     ],
 )
@@ -102,7 +102,7 @@ def test_the_audit_script_prints_json_lines_and_fails_on_a_tampered_row(store_en
     assert [json.loads(line)["available"] for line in clean.stdout.splitlines()] == [5, 3, 2, 4, 7]
     everything = run_audit(store_env, "--all")
     assert everything.returncode == 0 and "TOTAL" in everything.stdout and "VIP" in everything.stdout
-    tamper(view, "UPDATE {schema}availability SET capacity = 99 WHERE tier = 'GA'")
+    tamper(view, "UPDATE {availability} SET capacity = 99 WHERE tier = 'GA'")
     broken = run_audit(store_env, "--all")
     assert broken.returncode == 1 and "availability row for GA" in broken.stderr
     then = run_audit(store_env, "VIP", "--at-version", "2", "--json")

@@ -21,6 +21,7 @@ from application import BookingLedger, TierNotFoundError
 from application.audit import TierAudit
 from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, NotBookingOwnerError
 from projections import Follower, open_view
+from projections.rebuild import rebuild
 from tests.conftest import postgres_schema
 
 TIERS = {"VIP": 4, "GA": 7}
@@ -93,6 +94,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def add_capacity(self, via, tier, quantity):
         self.ledgers[via].add_capacity(tier, quantity)
         self.capacity[tier] += quantity
+
+    @rule()
+    def rebuild_the_read_tables(self):
+        self.follower.catch_up()
+        view = self.follower.view
+        live = (view.list_tiers(), view.all_bookings())
+        rebuild(self.ledgers[0])
+        assert (view.list_tiers(), view.all_bookings()) == live
 
     @invariant()
     def the_audit_replay_matches_the_model_at_every_version(self):
