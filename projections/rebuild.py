@@ -11,6 +11,7 @@ way leaves the live tables untouched, and the next run starts its tables afresh.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from eventsourcing.application import Application
@@ -56,8 +57,14 @@ def differences(app: Application, progress: Callable[[int], None] | None = None)
 
 
 def compare(table: str, live: dict[Any, Any], rebuilt: dict[Any, Any]) -> list[str]:
-    return [
-        f"{table} {key}: live {live.get(key)} != rebuilt {rebuilt.get(key)}"
-        for key in sorted(live.keys() | rebuilt.keys(), key=str)
-        if live.get(key) != rebuilt.get(key)
-    ]
+    """One line per row that differs, naming the fields (or the side it is missing from)."""
+    found = []
+    for key in sorted(live.keys() | rebuilt.keys(), key=str):
+        old, new = live.get(key), rebuilt.get(key)
+        if old is None or new is None:
+            found.append(f"{table} {key}: only in the {'rebuilt' if old is None else 'live'} table")
+        elif old != new:
+            fields = [f"{name} live {value!s}, rebuilt {asdict(new)[name]!s}"
+                      for name, value in asdict(old).items() if value != asdict(new)[name]]
+            found.append(f"{table} {key}: " + "; ".join(fields))
+    return found
