@@ -2,6 +2,7 @@
 
 from application.errors import (
     BookingNotFoundError,
+    IdempotencyKeyReusedError,
     LedgerBusyError,
     TierAlreadyExistsError,
     TierNotFoundError,
@@ -11,6 +12,7 @@ from application.ledger import BookingLedger, BookingReceipt, TierDetails
 __all__ = [
     "BookingLedger",
     "BookingNotFoundError",
+    "IdempotencyKeyReusedError",
     "BookingReceipt",
     "LedgerBusyError",
     "TierAlreadyExistsError",

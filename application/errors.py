@@ -17,6 +17,10 @@ class BookingNotFoundError(LedgerError):
     """Raised when no booking has the given id."""
 
 
+class IdempotencyKeyReusedError(LedgerError):
+    """Raised when an idempotency key comes back with a different request."""
+
+
 class LedgerBusyError(LedgerError):
     """Raised when a command lost the optimistic-concurrency race on every attempt.
 

@@ -36,7 +36,8 @@ class PendingBooking:
     user_id: str
     tier: str
     quantity: int
-    booking_id: UUID = field(default_factory=uuid4)
+    booking_id: UUID = field(default_factory=uuid4)  # derived from an idempotency key, if any
+    replayable: bool = False  # True when the booking may exist already (idempotent retry)
     wake: threading.Event = field(default_factory=threading.Event)
     leads: bool = False
     outcome: Any = None  # a receipt, or the exception to raise

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -27,17 +27,20 @@ from eventsourcing.utils import Environment, EnvType
 
 from application.errors import (
     BookingNotFoundError,
+    IdempotencyKeyReusedError,
     LedgerBusyError,
     TierAlreadyExistsError,
     TierNotFoundError,
 )
 from application.group_commit import GroupCommit, PendingBooking
 from application.storage import prepare_store
-from domain.bookings import CONFIRMED, Booking, BookingSummary
+from domain.bookings import CONFIRMED, Booking, BookingSummary, idempotent_booking_id
 from domain.errors import LedgerError
 from domain.tiers import TicketTier, tier_id
 
 T = TypeVar("T")
+TWIN = object()  # marks a request whose key an earlier request of the same batch used
+
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,10 @@ class BookingReceipt:
     quantity: int
     remaining: int
     status: str
+
+
+def key_reused() -> IdempotencyKeyReusedError:
+    return IdempotencyKeyReusedError("This Idempotency-Key was used for a different booking request.")
 
 
 class BookingLedger(Application):
@@ -126,10 +133,17 @@ class BookingLedger(Application):
 
         return self._retrying(attempt)
 
-    def book(self, user_id: str, tier_code: str, quantity: int) -> BookingReceipt:
+    def book(self, user_id: str, tier_code: str, quantity: int, idempotency_key: str | None = None) -> BookingReceipt:
         """Sell tickets to a user: the tier's sale and the new booking in one recording,
-        shared with whatever other bookings this process has in flight."""
-        return self._group_commit.submit(PendingBooking(user_id, tier_code, quantity))
+        shared with whatever other bookings this process has in flight.
+
+        With an ``idempotency_key`` the booking's id is derived from user and key: the
+        same request again returns the same booking (with the tier's availability now)
+        and books nothing more; the same key with another request is refused."""
+        if idempotency_key is None:
+            return self._group_commit.submit(PendingBooking(user_id, tier_code, quantity))
+        booking_id = idempotent_booking_id(user_id, idempotency_key)
+        return self._group_commit.submit(PendingBooking(user_id, tier_code, quantity, booking_id, replayable=True))
 
     def _commit_batch(self, batch: list[PendingBooking]) -> None:
         """Apply each pending booking to its tier in turn, then save the changed tiers
@@ -141,7 +155,14 @@ class BookingLedger(Application):
             tiers: dict[str, TicketTier | LedgerError] = {}
             outcomes: list[BookingReceipt | LedgerError] = []
             bookings = []
-            for pending in batch:
+            firsts: dict[UUID, int] = {}  # booking id -> index of its first request in the batch
+            for index, pending in enumerate(batch):
+                if firsts.setdefault(pending.booking_id, index) != index:
+                    outcomes.append(TWIN)  # the same key twice in one batch: decided below
+                    continue
+                if pending.replayable and pending.booking_id in self.repository:
+                    outcomes.append(self._existing(pending))
+                    continue
                 try:
                     if pending.tier not in tiers:
                         tiers[pending.tier] = self._get_tier(pending.tier)
@@ -161,7 +182,10 @@ class BookingLedger(Application):
             if bookings:
                 sold = [tier for tier in tiers.values() if isinstance(tier, TicketTier)]
                 self.save(*sold, *bookings)
-            return outcomes
+            return [
+                self._twin(p, batch[firsts[p.booking_id]], outcomes[firsts[p.booking_id]]) if o is TWIN else o
+                for p, o in zip(batch, outcomes, strict=True)
+            ]
 
         try:
             outcomes = self._retrying(attempt)
@@ -169,6 +193,21 @@ class BookingLedger(Application):
             outcomes = [error] * len(batch)
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.outcome = outcome
+
+    def _existing(self, pending: PendingBooking) -> BookingReceipt | LedgerError:
+        """A retried request: the booking its key made before, if it asks for the same."""
+        booking = self._get_booking(pending.booking_id)
+        if (booking.user_id, booking.tier, booking.quantity) != (pending.user_id, pending.tier, pending.quantity):
+            return key_reused()
+        available = self._get_tier(booking.tier).available
+        return BookingReceipt(booking.id, booking.tier, booking.quantity, available, CONFIRMED)
+
+    @staticmethod
+    def _twin(pending: PendingBooking, first: PendingBooking, outcome: Any) -> BookingReceipt | LedgerError:
+        """A request sent twice at once: the first one's outcome, if it asks for the same."""
+        if (first.user_id, first.tier, first.quantity) != (pending.user_id, pending.tier, pending.quantity):
+            return key_reused()
+        return outcome
 
     def cancel(self, booking_id: UUID, user_id: str) -> BookingSummary:
         """Cancel a user's booking and release its tickets, in one recording."""

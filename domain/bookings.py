@@ -6,9 +6,10 @@ released) its tickets, so neither can exist without the other.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -17,6 +18,12 @@ from domain.tiers import check_quantity
 
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
+
+
+def idempotent_booking_id(user_id: str, idempotency_key: str) -> UUID:
+    """The id a user's booking made with an idempotency key always gets, so a retried
+    request names the same booking and the store's uniqueness refuses a second one."""
+    return uuid5(NAMESPACE_URL, "booking:" + json.dumps([user_id, idempotency_key]))
 
 
 @dataclass(frozen=True)

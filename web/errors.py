@@ -12,10 +12,12 @@ from typing import Any
 
 from eventsourcing.persistence import OperationalError, InterfaceError
 from flask import Flask, Response, jsonify, request
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from application import (
     BookingNotFoundError,
+    IdempotencyKeyReusedError,
     LedgerBusyError,
     TierAlreadyExistsError,
     TierNotFoundError,
@@ -42,6 +44,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     BookingAlreadyCancelledError: (409, "BOOKING_ALREADY_CANCELLED"),
     TierAlreadyExistsError: (409, "TIER_ALREADY_EXISTS"),
     InsufficientTicketsError: (422, "INSUFFICIENT_TICKETS"),
+    IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
     LedgerBusyError: (503, "LEDGER_BUSY"),
 }
 
@@ -57,6 +60,7 @@ def register_error_handlers(app: Flask) -> None:
     app.before_request(require_json_body)
     app.register_error_handler(LedgerError, ledger_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(ValidationError, invalid_header)
     app.register_error_handler(OperationalError, store_unavailable)
     app.register_error_handler(InterfaceError, store_unavailable)
     app.register_error_handler(Exception, unexpected_error)
@@ -81,6 +85,11 @@ def ledger_error(error: LedgerError) -> tuple[Response, int]:
 def error_details(error: LedgerError) -> Iterator[dict[str, str]]:
     if isinstance(error, InsufficientTicketsError):
         yield {"path": "quantity", "message": f"{error.available} available"}
+
+
+def invalid_header(error: ValidationError) -> tuple[Response, int]:
+    details = [{"path": path, "message": message} for path, message in flatten(error.normalized_messages())]
+    return error_response(400, "VALIDATION_ERROR", "The request is not valid.", details)
 
 
 def http_error(error: HTTPException) -> tuple[Response, int]:

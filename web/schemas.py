@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import request
 from marshmallow import Schema, ValidationError, fields, validate
 
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*")
@@ -32,6 +33,17 @@ def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
         ],
         **kwargs,
     )
+
+
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+
+
+def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` header: 1 to 255 printable ASCII characters."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationError("Must be 1 to 255 printable ASCII characters.", "Idempotency-Key")
+    return key
 
 
 def check_quantity_limit(quantity: int, limit: int) -> None:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate, validates_schema
 
-from web.schemas import CamelCaseSchema, check_quantity_limit, identifier
+from web.schemas import CamelCaseSchema, check_quantity_limit, identifier, idempotency_key
 from web.services import services
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
@@ -55,6 +55,7 @@ class Book(MethodView):
     @blp.response(201, BookReceiptSchema())
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
-        receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"])
+        key = idempotency_key()
+        receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"], key)
         services().written()
         return receipt

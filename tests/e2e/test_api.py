@@ -239,3 +239,21 @@ def test_the_history_is_paged_with_the_figures_after_each_event(client):
     response = client.get("/api/tiers/NOPE/history")
     assert (response.status_code, error_code(response)) == (404, "TICKET_NOT_FOUND")
     assert client.get("/api/tiers/VIP/history?limit=1001").status_code == 400
+
+
+def test_an_idempotency_key_replays_the_booking_and_refuses_another_body(client):
+    headers = {"Idempotency-Key": "order-42"}
+    first = client.post("/api/tickets/book", json=VALID, headers=headers)
+    again = client.post("/api/tickets/book", json=VALID, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json["bookingId"] == first.json["bookingId"]
+    assert client.get("/api/tickets").json[1]["availableQuantity"] == 4
+    other = client.post("/api/tickets/book", json={**VALID, "quantity": 2}, headers=headers)
+    assert (other.status_code, error_code(other)) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "tab\there"])
+def test_a_malformed_idempotency_key_is_400(client, key):
+    response = client.post("/api/tickets/book", json=VALID, headers={"Idempotency-Key": key})
+    assert (response.status_code, error_code(response)) == (400, "VALIDATION_ERROR")
+    assert response.json["error"]["details"][0]["path"] == "Idempotency-Key"
