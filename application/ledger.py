@@ -51,6 +51,8 @@ class TierDetails:
     sold: int
     available: int
     version: int
+    on_sale: bool
+    per_user_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,9 @@ class BookingLedger(Application):
 
     # Commands.
 
-    def create_tier(self, code: str, price: Decimal, capacity: int) -> TierDetails:
+    def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
         """Create a tier; raise ``TierAlreadyExistsError`` if the code is taken."""
-        tier = TicketTier.open(code, price, capacity)
+        tier = TicketTier.open(code, price, capacity, per_user_limit)
         try:
             self.save(tier)
         except IntegrityError:
@@ -125,9 +127,15 @@ class BookingLedger(Application):
         return True
 
     def add_capacity(self, code: str, quantity: int) -> TierDetails:
+        return self._change_tier(code, lambda tier: tier.add_capacity(quantity))
+
+    def close_sales(self, code: str) -> TierDetails:
+        return self._change_tier(code, TicketTier.close_sales)
+
+    def _change_tier(self, code: str, command: Callable[[TicketTier], None]) -> TierDetails:
         def attempt() -> TierDetails:
             tier = self._get_tier(code)
-            tier.add_capacity(quantity)
+            command(tier)
             self.save(tier)
             return self._tier_details(tier)
 
@@ -216,7 +224,7 @@ class BookingLedger(Application):
             booking = self._get_booking(booking_id)
             booking.cancel(user_id)
             tier = self._get_tier(booking.tier)
-            tier.release(booking.id, booking.quantity)
+            tier.release(booking.id, booking.quantity, booking.user_id)
             self.save(tier, booking)
             return booking.summary()
 
@@ -273,5 +281,7 @@ class BookingLedger(Application):
 
     @staticmethod
     def _tier_details(tier: TicketTier) -> TierDetails:
-        return TierDetails(tier.code, tier.price, tier.capacity, tier.sold, tier.available, tier.version)
+        return TierDetails(
+            tier.code, tier.price, tier.capacity, tier.sold, tier.available, tier.version, tier.on_sale, tier.per_user_limit
+        )
 

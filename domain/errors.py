@@ -31,6 +31,14 @@ class InsufficientTicketsError(LedgerError):
         self.available = available
 
 
+class UserLimitExceededError(LedgerError):
+    """Raised when a booking would give one user more tickets of a tier than its limit."""
+
+
+class SalesClosedError(LedgerError):
+    """Raised when a booking is made on a tier whose sales are closed."""
+
+
 class BookingAlreadyCancelledError(LedgerError):
     """Raised when a booking that is already cancelled is cancelled again."""
 

@@ -13,10 +13,20 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import InsufficientTicketsError, InvalidQuantityError, InvalidTierError
+from domain.errors import (
+    InsufficientTicketsError,
+    InvalidQuantityError,
+    InvalidTierError,
+    SalesClosedError,
+    UserLimitExceededError,
+)
 
 TIER_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 CENT = Decimal("0.01")
+# Bounds that keep every figure inside the read tables' column types (NUMERIC(12, 2),
+# INTEGER): an event the projection could not store would stop it for good.
+MAX_PRICE = Decimal("9999999999.99")
+MAX_CAPACITY = 1_000_000_000
 
 
 def tier_id(code: str) -> UUID:
@@ -33,13 +43,17 @@ def check_quantity(quantity: int) -> None:
 class TicketTier(Aggregate):
     """A priced tier with a capacity; sells tickets while any are available.
 
-    Invariants: ``0 <= sold <= capacity``; every quantity is at least one.
+    Invariants: ``0 <= sold <= capacity``; every quantity is at least one; with a
+    per-user limit, no user holds more than the limit; nothing is sold once closed.
+    Fields added after the first release (``per_user_limit``, ``user_id`` of a release)
+    are optional, so streams recorded before them still load.
     """
 
     class Created(Aggregate.Created):
         code: str
         price: Decimal
         capacity: int
+        per_user_limit: int | None
 
     class TicketsBooked(Aggregate.Event):
         booking_id: UUID
@@ -49,31 +63,40 @@ class TicketTier(Aggregate):
     class TicketsReleased(Aggregate.Event):
         booking_id: UUID
         quantity: int
+        user_id: str | None
 
     class CapacityAdded(Aggregate.Event):
         quantity: int
+
+    class SalesClosed(Aggregate.Event):
+        pass
 
     @staticmethod
     def create_id(code: str, **_: object) -> UUID:
         return tier_id(code)
 
     @classmethod
-    def open(cls, code: str, price: Decimal, capacity: int) -> TicketTier:
+    def open(cls, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TicketTier:
         """Check the tier's terms, then create it (the ``Created`` event)."""
         if not TIER_CODE.fullmatch(code):
             raise InvalidTierError(f"Tier code must match {TIER_CODE.pattern}, got {code!r}.")
-        if not isinstance(price, Decimal) or price < 0 or price != price.quantize(CENT):
-            raise InvalidTierError(f"Price must be a Decimal ≥ 0 in whole cents, got {price!r}.")
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-            raise InvalidTierError(f"Capacity must be a whole number ≥ 0, got {capacity!r}.")
-        return cls(code=code, price=price, capacity=capacity)
+        if not isinstance(price, Decimal) or not 0 <= price <= MAX_PRICE or price != price.quantize(CENT):
+            raise InvalidTierError(f"Price must be a Decimal from 0 to {MAX_PRICE} in whole cents, got {price!r}.")
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 0 <= capacity <= MAX_CAPACITY:
+            raise InvalidTierError(f"Capacity must be a whole number from 0 to {MAX_CAPACITY:,}, got {capacity!r}.")
+        if per_user_limit is not None:
+            check_quantity(per_user_limit)
+        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit)
 
     @event(Created)
-    def __init__(self, code: str, price: Decimal, capacity: int) -> None:
+    def __init__(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> None:
         self.code = code
         self.price = price
         self.capacity = capacity
         self.sold = 0
+        self.per_user_limit = per_user_limit
+        self.sold_to: dict[str, int] = {}  # kept only when there is a per-user limit
+        self.on_sale = True
 
     @property
     def available(self) -> int:
@@ -82,32 +105,54 @@ class TicketTier(Aggregate):
     def book(self, booking_id: UUID, user_id: str, quantity: int) -> None:
         """Sell ``quantity`` tickets to a booking, or raise and record nothing."""
         check_quantity(quantity)
+        if not self.on_sale:
+            raise SalesClosedError(f"Sales of tier {self.code} are closed.")
         if quantity > self.available:
             raise InsufficientTicketsError(self.code, quantity, self.available)
+        held = self.sold_to.get(user_id, 0)
+        if self.per_user_limit is not None and held + quantity > self.per_user_limit:
+            raise UserLimitExceededError(
+                f"Tier {self.code} sells at most {self.per_user_limit} ticket(s) per user; {user_id} holds {held}."
+            )
         self._book(booking_id=booking_id, user_id=user_id, quantity=quantity)
 
     @event(TicketsBooked)
     def _book(self, booking_id: UUID, user_id: str, quantity: int) -> None:
         self.sold += quantity
+        if self.per_user_limit is not None:
+            self.sold_to[user_id] = self.sold_to.get(user_id, 0) + quantity
 
-    def release(self, booking_id: UUID, quantity: int) -> None:
+    def release(self, booking_id: UUID, quantity: int, user_id: str | None = None) -> None:
         """Put a cancelled booking's tickets back on sale."""
         check_quantity(quantity)
         if quantity > self.sold:
             raise InvalidQuantityError(
                 f"Cannot release {quantity} ticket(s): tier {self.code} has sold {self.sold}."
             )
-        self._release(booking_id=booking_id, quantity=quantity)
+        self._release(booking_id=booking_id, quantity=quantity, user_id=user_id)
 
     @event(TicketsReleased)
-    def _release(self, booking_id: UUID, quantity: int) -> None:
+    def _release(self, booking_id: UUID, quantity: int, user_id: str | None = None) -> None:
         self.sold -= quantity
+        if self.per_user_limit is not None and user_id in self.sold_to:
+            self.sold_to[user_id] -= quantity
 
     def add_capacity(self, quantity: int) -> None:
         """Put more tickets on sale."""
         check_quantity(quantity)
+        if self.capacity + quantity > MAX_CAPACITY:
+            raise InvalidQuantityError(f"Capacity would exceed {MAX_CAPACITY:,}.")
         self._add_capacity(quantity=quantity)
 
     @event(CapacityAdded)
     def _add_capacity(self, quantity: int) -> None:
         self.capacity += quantity
+
+    def close_sales(self) -> None:
+        """Stop selling (cancellations still release tickets); closing twice changes nothing."""
+        if self.on_sale:
+            self._close_sales()
+
+    @event(SalesClosed)
+    def _close_sales(self) -> None:
+        self.on_sale = False

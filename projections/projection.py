@@ -31,6 +31,7 @@ class LedgerProjection(Projection[LedgerView]):
             TicketTier.TicketsBooked,
             TicketTier.TicketsReleased,
             TicketTier.CapacityAdded,
+            TicketTier.SalesClosed,
             Booking.Confirmed,
             Booking.Cancelled,
         )
@@ -70,6 +71,10 @@ class LedgerProjection(Projection[LedgerView]):
     @change.register
     def capacity_added(self, event: TicketTier.CapacityAdded, position: int, changes: PageChanges) -> None:
         changes.change_tier(str(event.originator_id), position, capacity=event.quantity)
+
+    @change.register
+    def sales_closed(self, event: TicketTier.SalesClosed, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, closes=True)
 
     @change.register
     def booking_confirmed(self, event: Booking.Confirmed, position: int, changes: PageChanges) -> None:

@@ -33,6 +33,7 @@ CREATE_TABLES = (
         price {money} NOT NULL,
         capacity INTEGER NOT NULL,
         sold INTEGER NOT NULL,
+        on_sale INTEGER NOT NULL DEFAULT 1,
         position BIGINT NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS {bookings} (
@@ -55,7 +56,7 @@ INSERT_TIER = (
 )
 UPDATE_TIER = (
     "UPDATE {availability} SET sold = sold + :sold, capacity = capacity + :capacity, "
-    "position = :position WHERE tier_id = :tier_id"
+    "on_sale = on_sale * :on_sale, position = :position WHERE tier_id = :tier_id"
 )
 INSERT_BOOKING = (
     "INSERT INTO {bookings} "
@@ -66,7 +67,7 @@ SET_BOOKING_STATUS = (
     "UPDATE {bookings} SET status = :status, updated_at = :at "
     "WHERE booking_id = :booking_id"
 )
-TIER_COLUMNS = "tier, price, capacity, sold, capacity - sold AS available, position"
+TIER_COLUMNS = "tier, price, capacity, sold, capacity - sold AS available, on_sale, position"
 SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
 SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
 BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at"
@@ -104,10 +105,13 @@ class PageChanges:
     new_bookings: list[dict[str, Any]] = field(default_factory=list)
     booking_statuses: list[dict[str, Any]] = field(default_factory=list)
 
-    def change_tier(self, tier_id: str, position: int, sold: int = 0, capacity: int = 0) -> None:
-        totals = self.tier_totals.setdefault(tier_id, {"tier_id": tier_id, "sold": 0, "capacity": 0})
+    def change_tier(
+        self, tier_id: str, position: int, sold: int = 0, capacity: int = 0, closes: bool = False
+    ) -> None:
+        totals = self.tier_totals.setdefault(tier_id, {"tier_id": tier_id, "sold": 0, "capacity": 0, "on_sale": 1})
         totals["sold"] += sold
         totals["capacity"] += capacity
+        totals["on_sale"] *= 0 if closes else 1  # closing is for good
         totals["position"] = position
 
     def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -127,6 +131,7 @@ class TierAvailability:
     capacity: int
     sold: int
     available: int
+    on_sale: bool
     position: int
 
 
@@ -247,7 +252,9 @@ class LedgerView(TrackingRecorder):
 
     @staticmethod
     def _tier(row: Mapping[str, Any]) -> TierAvailability:
-        return TierAvailability(**{**row, "price": Decimal(str(row["price"])).quantize(Decimal("0.01"))})
+        return TierAvailability(**{
+            **row, "price": Decimal(str(row["price"])).quantize(Decimal("0.01")), "on_sale": bool(row["on_sale"]),
+        })
 
     @staticmethod
     def _booking(row: Mapping[str, Any]) -> BookingSummary:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from web import bookings, health, tickets, tiers
+from web import admin, bookings, health, protection, tickets, tiers
 from web.errors import register_error_handlers
 from web.services import init_services
 from web.settings import from_environment
@@ -26,8 +26,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
     api = Api(app)
-    for blueprint in (tickets.blp, bookings.blp, tiers.blp, health.blp):
+    for blueprint in (tickets.blp, bookings.blp, tiers.blp, admin.blp, health.blp):
         api.register_blueprint(blueprint)
     register_error_handlers(app)
+    protection.install(app)
     init_services(app)
     return app

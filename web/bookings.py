@@ -56,7 +56,6 @@ class CancelBooking(MethodView):
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale."""
         booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"])
-        services().written()
         return booking
 
 

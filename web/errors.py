@@ -30,6 +30,8 @@ from domain.errors import (
     InvalidTierError,
     LedgerError,
     NotBookingOwnerError,
+    SalesClosedError,
+    UserLimitExceededError,
 )
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     BookingAlreadyCancelledError: (409, "BOOKING_ALREADY_CANCELLED"),
     TierAlreadyExistsError: (409, "TIER_ALREADY_EXISTS"),
     InsufficientTicketsError: (422, "INSUFFICIENT_TICKETS"),
+    UserLimitExceededError: (422, "USER_LIMIT_EXCEEDED"),
+    SalesClosedError: (409, "SALES_CLOSED"),
     IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
     LedgerBusyError: (503, "LEDGER_BUSY"),
 }
@@ -67,8 +71,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def require_json_body() -> None:
-    """Commands take JSON only: anything else is refused before it is parsed."""
-    if request.method == "POST" and not request.is_json:
+    """Commands take JSON only: a body of any other type is refused before it is parsed."""
+    has_body = request.content_length or "Transfer-Encoding" in request.headers
+    if request.method == "POST" and has_body and not request.is_json:
         raise UnsupportedMediaType("Send the request body as application/json.")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteFactory
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
@@ -42,6 +42,15 @@ class Services:
 def init_services(app: Flask) -> Services:
     services = Services(app.config)
     app.extensions["ledger"] = services
+
+    @app.after_request
+    def project_writes(response: Response) -> Response:
+        """After every command that succeeded, bring the read tables up to date
+        (when projecting here), so the client's next read sees its write."""
+        if request.method == "POST" and response.status_code < 400:
+            services.written()
+        return response
+
     return services
 
 

@@ -17,6 +17,12 @@ DEFAULTS: dict[str, Any] = {
     # "auto": project in the web process on SQLite (which has no subscription to
     # follow), leave it to ``python -m projections`` on PostgreSQL.
     "PROJECT_IN_PROCESS": "auto",
+    # Largest request body accepted (Flask answers 413 beyond it).
+    "MAX_CONTENT_LENGTH": 16 * 1024,
+    # Origins allowed to call the API from a browser, comma-separated; empty for none.
+    "CORS_ORIGINS": "",
+    # Bearer token for /api/admin; empty: the admin endpoints are off.
+    "ADMIN_TOKEN": "",
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
 }
@@ -31,10 +37,11 @@ class DemoTier(NamedTuple):
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The settings in ``DEFAULTS`` overridden by the environment."""
     config = dict(DEFAULTS)
-    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS"):
+    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN"):
         config[key] = environ.get(key, config[key])
-    if "MAX_TICKETS_PER_BOOKING" in environ:
-        config["MAX_TICKETS_PER_BOOKING"] = int(environ["MAX_TICKETS_PER_BOOKING"])
+    for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):
+        if key in environ:
+            config[key] = int(environ[key])
     return config
 
 

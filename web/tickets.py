@@ -21,6 +21,7 @@ class TicketSchema(CamelCaseSchema):
     currency = fields.Constant("USD")
     capacity = fields.Integer()
     available_quantity = fields.Integer(attribute="available")
+    on_sale = fields.Boolean()
 
 
 class BookRequestSchema(CamelCaseSchema):
@@ -57,5 +58,4 @@ class Book(MethodView):
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
         key = idempotency_key()
         receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"], key)
-        services().written()
         return receipt

@@ -20,8 +20,8 @@ def test_the_tickets_list_shows_each_demo_tier(client):
     response = client.get("/api/tickets")
     assert response.status_code == 200
     assert response.json == [
-        {"tier": "GA", "price": "10.00", "currency": "USD", "capacity": 50, "availableQuantity": 50},
-        {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 5, "availableQuantity": 5},
+        {"tier": "GA", "price": "10.00", "currency": "USD", "capacity": 50, "availableQuantity": 50, "onSale": True},
+        {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 5, "availableQuantity": 5, "onSale": True},
     ]
 
 
@@ -257,3 +257,28 @@ def test_a_malformed_idempotency_key_is_400(client, key):
     response = client.post("/api/tickets/book", json=VALID, headers={"Idempotency-Key": key})
     assert (response.status_code, error_code(response)) == (400, "VALIDATION_ERROR")
     assert response.json["error"]["details"][0]["path"] == "Idempotency-Key"
+
+
+def test_every_response_carries_security_headers(client):
+    for response in (client.get("/api/tickets"), client.get("/nothing"), book(client, quantity=99)):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_body_over_the_size_limit_is_413_and_books_nothing(client, app):
+    position = app.extensions["ledger"].ledger.recorder.max_notification_id()
+    response = client.post("/api/tickets/book", data='{"userId": "' + "u" * 20_000 + '"}',
+                           content_type="application/json")
+    assert (response.status_code, error_code(response)) == (413, "REQUEST_ENTITY_TOO_LARGE")
+    assert app.extensions["ledger"].ledger.recorder.max_notification_id() == position
+
+
+def test_cors_answers_only_allowed_origins(store_env):
+    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "CORS_ORIGINS": "https://shop.example"})
+    client = app.test_client()
+    allowed = client.get("/api/tickets", headers={"Origin": "https://shop.example"})
+    other = client.get("/api/tickets", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "Access-Control-Allow-Origin" not in other.headers
+    app.extensions["ledger"].close()

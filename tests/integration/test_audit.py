@@ -40,7 +40,7 @@ def test_the_history_gives_each_event_with_the_figures_after_it(audited):
         (1, "Created", None, 5, 0, 5),
         (2, "TicketsBooked", "ann", -2, 2, 3),
         (3, "TicketsBooked", "bob", -1, 3, 2),
-        (4, "TicketsReleased", None, 2, 1, 4),
+        (4, "TicketsReleased", "ann", 2, 1, 4),
         (5, "CapacityAdded", None, 3, 1, 7),
     ]
     assert [l.version for l in audit.history("VIP", after=2, limit=2)] == [3, 4]

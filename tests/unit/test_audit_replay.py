@@ -15,7 +15,7 @@ VIP = tier_id("VIP")
 
 def created(capacity: int = 2):
     return TicketTier.Created(originator_id=VIP, originator_version=1, timestamp=NOW, originator_topic="domain.tiers:TicketTier",
-                              code="VIP", price=Decimal("1.00"), capacity=capacity)
+                              code="VIP", price=Decimal("1.00"), capacity=capacity, per_user_limit=None)
 
 
 def booked(version: int, booking_id, quantity: int = 1):
@@ -25,7 +25,7 @@ def booked(version: int, booking_id, quantity: int = 1):
 
 def released(version: int, booking_id, quantity: int = 1):
     return TicketTier.TicketsReleased(originator_id=VIP, originator_version=version, timestamp=NOW,
-                                      booking_id=booking_id, quantity=quantity)
+                                      booking_id=booking_id, quantity=quantity, user_id=None)
 
 
 def replay(*events) -> Replay:

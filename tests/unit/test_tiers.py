@@ -3,7 +3,13 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import InsufficientTicketsError, InvalidQuantityError, InvalidTierError
+from domain.errors import (
+    InsufficientTicketsError,
+    InvalidQuantityError,
+    InvalidTierError,
+    SalesClosedError,
+    UserLimitExceededError,
+)
 from domain.tiers import TicketTier, tier_id
 
 
@@ -72,6 +78,8 @@ def test_added_capacity_is_available():
         ("VIP", 1.5, 1),
         ("VIP", Decimal("1"), -1),
         ("VIP", Decimal("1"), True),
+        ("VIP", Decimal("10000000000.00"), 1),
+        ("VIP", Decimal("1"), 1_000_000_001),
     ],
 )
 def test_a_tier_needs_a_code_a_price_in_cents_and_a_capacity(code, price, capacity):
@@ -87,3 +95,34 @@ def test_replaying_the_events_rebuilds_the_same_state():
     for event in tier.collect_events():
         replayed = event.mutate(replayed)
     assert (replayed.capacity, replayed.sold, replayed.version) == (6, 3, tier.version)
+
+
+def test_capacity_cannot_grow_past_what_the_read_tables_can_hold():
+    tier = TicketTier.open("VIP", Decimal("1.00"), 999_999_999)
+    tier.add_capacity(1)
+    with pytest.raises(InvalidQuantityError):
+        tier.add_capacity(1)
+
+
+def test_a_per_user_limit_counts_each_users_tickets_and_releases():
+    tier = TicketTier.open("VIP", Decimal("1.00"), 10, per_user_limit=3)
+    first = uuid4()
+    tier.book(first, "ann", 2)
+    with pytest.raises(UserLimitExceededError):
+        tier.book(uuid4(), "ann", 2)
+    tier.book(uuid4(), "bob", 3)
+    tier.release(first, 2, "ann")
+    tier.book(uuid4(), "ann", 3)
+    assert tier.sold_to == {"ann": 3, "bob": 3}
+
+
+def test_a_closed_tier_sells_nothing_but_takes_cancellations():
+    tier = TicketTier.open("VIP", Decimal("1.00"), 10)
+    booking = uuid4()
+    tier.book(booking, "ann", 2)
+    tier.close_sales()
+    tier.close_sales()
+    with pytest.raises(SalesClosedError):
+        tier.book(uuid4(), "bob", 1)
+    tier.release(booking, 2, "ann")
+    assert (tier.available, tier.on_sale, len(tier.collect_events())) == (10, False, 4)

@@ -1,0 +1,78 @@
+"""``/api/admin``: create tiers, add capacity, close sales. Behind a bearer token read
+from ``ADMIN_TOKEN``; with no token configured the admin endpoints do not exist (404).
+A wrong or missing token gets 401 and no hint; tokens are compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import NotFound, Unauthorized
+
+from web.schemas import CamelCaseSchema
+from web.services import services
+
+blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale administration (bearer token)")
+
+
+@blp.before_request
+def require_admin_token() -> None:
+    token = current_app.config["ADMIN_TOKEN"]
+    if not token:
+        raise NotFound()
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
+
+
+class NewTierSchema(CamelCaseSchema):
+    tier = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]{0,31}$"))
+    price = fields.Decimal(required=True, places=None, validate=validate.Range(min=0), metadata={"example": "25.00"})
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10_000_000))
+    per_user_limit = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1))
+
+
+class QuantitySchema(CamelCaseSchema):
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000_000))
+
+
+class AdminTierSchema(CamelCaseSchema):
+    tier = fields.String(attribute="code")
+    price = fields.Decimal(as_string=True, places=2)
+    capacity = fields.Integer()
+    sold = fields.Integer()
+    available_quantity = fields.Integer(attribute="available")
+    version = fields.Integer()
+    on_sale = fields.Boolean()
+    per_user_limit = fields.Integer(allow_none=True)
+
+
+@blp.route("/tiers")
+class NewTier(MethodView):
+    @blp.arguments(NewTierSchema(), error_status_code=400)
+    @blp.response(201, AdminTierSchema())
+    def post(self, new: dict[str, Any]) -> Any:
+        """Create a tier (409 ``TIER_ALREADY_EXISTS`` if the code is taken)."""
+        return services().ledger.create_tier(new["tier"], new["price"], new["capacity"], new["per_user_limit"])
+
+
+@blp.route("/tiers/<tier>/capacity")
+class Capacity(MethodView):
+    @blp.arguments(QuantitySchema(), error_status_code=400)
+    @blp.response(200, AdminTierSchema())
+    def post(self, body: dict[str, Any], tier: str) -> Any:
+        """Put more tickets of a tier on sale."""
+        return services().ledger.add_capacity(tier, body["quantity"])
+
+
+@blp.route("/tiers/<tier>/close")
+class CloseSales(MethodView):
+    @blp.response(200, AdminTierSchema())
+    def post(self, tier: str) -> Any:
+        """Stop selling a tier; cancellations still put tickets back."""
+        return services().ledger.close_sales(tier)

@@ -1,0 +1,33 @@
+"""What every response carries and what every request must respect: security headers,
+a CORS allow-list, and a body size limit (413 before anything is parsed)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def install(app: Flask) -> None:
+    """``MAX_CONTENT_LENGTH`` is Flask's own limit; ``CORS_ORIGINS`` is a comma-separated
+    allow-list (empty: no cross-origin access)."""
+    allowed = {o.strip() for o in str(app.config["CORS_ORIGINS"]).split(",") if o.strip()}
+
+    @app.after_request
+    def protect(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        origin = request.headers.get("Origin")
+        if origin and origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key, Authorization"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Vary"] = "Origin"
+        return response
