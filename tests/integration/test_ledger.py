@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from uuid import uuid4
 
@@ -185,3 +186,25 @@ def test_a_process_with_a_stale_cache_never_refuses_tickets_another_released(sto
         assert one.book("u2", "VIP", 3).remaining == 0
         with pytest.raises(BookingAlreadyCancelledError):  # `one` still caches it confirmed
             one.cancel(receipt.booking_id, "u1")
+
+
+def test_streams_recorded_before_the_optional_fields_still_load(ledger: BookingLedger):
+    """Created gained per_user_limit and TicketsReleased user_id after the first release."""
+    ledger.create_tier("VIP", Decimal("1.00"), 5)
+    receipt = ledger.book("u1", "VIP", 2)
+    ledger.cancel(receipt.booking_id, "u1")
+    table = getattr(ledger.recorder, "events_table_name", "stored_events")
+    schema = getattr(ledger.recorder.datastore, "schema", None)
+    qualified = f'"{schema}".{table}' if schema else table
+    marker = "%s" if schema else "?"
+    where = f"WHERE originator_version = {marker} AND topic = {marker}"
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+        for version, event, field in ((1, "Created", "per_user_limit"), (3, "TicketsReleased", "user_id")):
+            topic = f"domain.tiers:TicketTier.{event}"
+            cursor.execute(f"SELECT state FROM {qualified} {where}", (version, topic))
+            state = json.loads(bytes(cursor.fetchone()["state"]))
+            del state[field]
+            cursor.execute(f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), version, topic))
+    with BookingLedger(env=ledger.env) as fresh:
+        tier = fresh.repository.get(tier_id("VIP"))
+        assert (tier.version, tier.sold, tier.per_user_limit, tier.on_sale) == (3, 0, None, True)
