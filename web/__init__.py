@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from web import admin, bookings, health, protection, tickets, tiers
+from web import admin, bookings, health, limits, protection, tickets, tiers
 from web.errors import register_error_handlers
 from web.services import init_services
 from web.settings import from_environment
@@ -30,5 +30,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         api.register_blueprint(blueprint)
     register_error_handlers(app)
     protection.install(app)
+    limits.install(app)
     init_services(app)
     return app

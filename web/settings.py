@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "CORS_ORIGINS": "",
     # Bearer token for /api/admin; empty: the admin endpoints are off.
     "ADMIN_TOKEN": "",
+    # Bookings per client address (Flask-Limiter syntax); empty: no limit.
+    "BOOKING_RATE_LIMIT": "20 per second",
+    # Where the counts live: "memory://" (one process) or e.g. "redis://127.0.0.1:6379/0".
+    "RATE_LIMIT_STORAGE_URI": "memory://",
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
 }
@@ -37,7 +41,8 @@ class DemoTier(NamedTuple):
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The settings in ``DEFAULTS`` overridden by the environment."""
     config = dict(DEFAULTS)
-    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN"):
+    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN", "BOOKING_RATE_LIMIT",
+                "RATE_LIMIT_STORAGE_URI"):
         config[key] = environ.get(key, config[key])
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):
         if key in environ:

@@ -50,7 +50,7 @@ PG = {k: os.environ.get(k, d) for k, d in [
 # the baseline with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
 OURS_GUNICORN = ("-k", "gevent", "--workers", "2", "--worker-connections", "1000")
 OURS_ENV = {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": "bench_ours",
-            "POSTGRES_POOL_SIZE": "8", "GUNICORN_ACCESSLOG": ""}
+            "POSTGRES_POOL_SIZE": "8", "GUNICORN_ACCESSLOG": "", "BOOKING_RATE_LIMIT": ""}
 
 
 def fresh_schema(name: str) -> None:

@@ -51,7 +51,7 @@ def wait_until_up(url: str, server: subprocess.Popen) -> None:
 def test_eight_workers_start_together_and_create_each_demo_tier_once(postgres_env, tmp_path):
     port = free_port()
     env = {**os.environ, **postgres_env, "BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "8",
-           "PROJECT_IN_PROCESS": "yes", "DEMO_TIERS": "VIP:100.00:100,GA:10.00:1000"}
+           "PROJECT_IN_PROCESS": "yes", "DEMO_TIERS": "VIP:100.00:100,GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
     log = open(tmp_path / "gunicorn.log", "w+")
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -12,10 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_runs_postgres_the_web_app_and_the_projection_process():
+def test_compose_runs_postgres_redis_the_web_app_and_the_projection_process():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "web", "projections"}
-    assert all("healthcheck" in services[name] for name in ("postgres", "web"))
+    assert set(services) == {"postgres", "redis", "web", "projections"}
+    assert all("healthcheck" in services[name] for name in ("postgres", "redis", "web"))
+    assert services["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["web"]["environment"]["RATE_LIMIT_STORAGE_URI"].startswith("redis://redis:")
     for name in ("web", "projections"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert services[name]["environment"]["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
