@@ -15,6 +15,8 @@ Chosen by measurement on 2 cores, one hot tier, 64 connections (README, Performa
 """
 
 import os
+import shutil
+import tempfile
 
 on_sqlite = os.environ.get("PERSISTENCE_MODULE", "eventsourcing.sqlite") == "eventsourcing.sqlite"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -24,8 +26,23 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))  # gthread only
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # gevent only
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
+# The app logs one JSON line per request itself (web/logs.py); set "-" for gunicorn's too.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 wsgi_app = "web:create_app()"
+
+
+def on_starting(server):
+    """Give the workers a fresh folder to count Prometheus metrics in (web/metrics.py)."""
+    folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ledger-metrics-"))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def worker_exit(server, worker):

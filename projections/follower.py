@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -60,6 +61,14 @@ class Follower:
     def lag(self) -> int:
         """How many notifications the store has that the read tables have not seen."""
         return (self.app.recorder.max_notification_id() or 0) - self.position
+
+    def lag_seconds(self) -> float:
+        """How long the oldest event not yet in the read tables has been waiting."""
+        waiting = self.app.recorder.select_notifications(self.position + 1, 1, topics=self.projection.topics)
+        if not waiting:
+            return 0.0
+        recorded = self.app.mapper.to_domain_event(waiting[0]).timestamp
+        return max(0.0, (datetime.now(timezone.utc) - recorded).total_seconds())
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply every event recorded so far, a page per transaction; return how many."""

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from web import admin, bookings, health, limits, protection, tickets, tiers
+from web import admin, bookings, health, limits, logs, metrics, protection, tickets, tiers
 from web.errors import register_error_handlers
 from web.services import init_services
 from web.settings import from_environment
@@ -29,7 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (tickets.blp, bookings.blp, tiers.blp, admin.blp, health.blp):
         api.register_blueprint(blueprint)
     register_error_handlers(app)
+    logs.install(app)
     protection.install(app)
     limits.install(app)
-    init_services(app)
+    metrics.install(app, init_services(app))
     return app

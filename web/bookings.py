@@ -11,6 +11,7 @@ from marshmallow import fields
 
 from application import BookingNotFoundError
 from web.schemas import CamelCaseSchema, identifier
+from web.logs import event
 from web.services import services
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
@@ -56,6 +57,7 @@ class CancelBooking(MethodView):
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale."""
         booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"])
+        event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from web.errors import error_response
 from web.services import services
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
@@ -22,6 +24,12 @@ class Health(MethodView):
 @blp.route("/ready")
 class Ready(MethodView):
     def get(self) -> Any:
-        """The event store answers; also reports how far the read tables lag behind it."""
+        """The event store answers and the read tables are at most
+        ``READY_MAX_LAG_SECONDS`` behind it (503 otherwise)."""
         follower = services().follower
-        return {"status": "ready", "projectionLag": follower.lag()}
+        lag, seconds = follower.lag(), round(follower.lag_seconds(), 3)
+        limit = current_app.config["READY_MAX_LAG_SECONDS"]
+        if seconds > limit:
+            return error_response(503, "PROJECTION_LAGGING", f"The read tables are {seconds} s behind (limit {limit} s).",
+                                  [{"path": "projectionLagSeconds", "message": str(seconds)}])
+        return {"status": "ready", "projectionLag": lag, "projectionLagSeconds": seconds}

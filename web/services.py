@@ -40,6 +40,7 @@ class Services:
 
 
 def init_services(app: Flask) -> Services:
+    """Build the services, keep them in ``app.extensions``, and project after writes."""
     services = Services(app.config)
     app.extensions["ledger"] = services
 

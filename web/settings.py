@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "BOOKING_RATE_LIMIT": "20 per second",
     # Where the counts live: "memory://" (one process) or e.g. "redis://127.0.0.1:6379/0".
     "RATE_LIMIT_STORAGE_URI": "memory://",
+    # /ready answers 503 when the read tables lag the store by more than this.
+    "READY_MAX_LAG_SECONDS": 30.0,
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
 }
@@ -47,6 +49,8 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):
         if key in environ:
             config[key] = int(environ[key])
+    if "READY_MAX_LAG_SECONDS" in environ:
+        config["READY_MAX_LAG_SECONDS"] = float(environ["READY_MAX_LAG_SECONDS"])
     return config
 
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate, validates_schema
 
 from web.schemas import CamelCaseSchema, check_quantity_limit, identifier, idempotency_key
+from web.logs import event
 from web.services import services
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
@@ -58,4 +59,5 @@ class Book(MethodView):
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
         key = idempotency_key()
         receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"], key)
+        event("booked", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt

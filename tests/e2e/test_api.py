@@ -177,7 +177,7 @@ def test_an_empty_demo_tiers_setting_creates_nothing(store_env):
 def test_health_and_readiness(client):
     assert client.get("/health").json == {"status": "ok"}
     ready = client.get("/ready")
-    assert (ready.status_code, ready.json) == (200, {"status": "ready", "projectionLag": 0})
+    assert (ready.status_code, ready.json) == (200, {"status": "ready", "projectionLag": 0, "projectionLagSeconds": 0.0})
 
 
 def test_not_ready_when_the_store_does_not_answer(client, app, monkeypatch):

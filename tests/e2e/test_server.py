@@ -34,6 +34,11 @@ def call(url: str, body: dict | None = None) -> tuple[int, object]:
         return error.code, json.load(error)
 
 
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
 def wait_until_up(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -61,6 +66,7 @@ def test_eight_workers_start_together_and_create_each_demo_tier_once(postgres_en
         statuses = [call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1})[0]
                     for n in range(16)]
         status, tiers = call(f"{base}/api/tickets")
+        scrapes = [scrape(f"{base}/metrics") for _ in range(8)]  # answered by various workers
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -72,3 +78,4 @@ def test_eight_workers_start_together_and_create_each_demo_tier_once(postgres_en
     with BookingLedger(env=postgres_env) as ledger:
         created = [n for n in ledger.recorder.select_notifications(1, 1000) if n.topic.endswith("TicketTier.Created")]
     assert len(created) == 2
+    assert all('ledger_bookings_total{tier="VIP"} 16.0' in text for text in scrapes)

@@ -1,0 +1,18 @@
+"""What the ledger reports while it works, for whoever wants to measure it.
+
+The default observer ignores everything; the web app plugs in Prometheus counters. The
+application itself stays free of any metrics library.
+"""
+
+from __future__ import annotations
+
+
+class LedgerObserver:
+    def conflict(self) -> None:
+        """A recording lost the optimistic-concurrency race and will be retried."""
+
+    def batch(self, size: int) -> None:
+        """A group-commit batch of ``size`` requests was decided."""
+
+    def booked(self, tier: str, quantity: int) -> None:
+        """A booking of ``quantity`` tickets of ``tier`` was recorded."""

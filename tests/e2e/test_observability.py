@@ -1,0 +1,54 @@
+"""Metrics, JSON logs with request ids, and readiness that knows about projection lag."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from tests.e2e.conftest import book
+from web import create_app
+from web.logs import JsonFormatter
+
+
+def metric(client, line_start: str) -> float:
+    """The value of one sample (0 if it has not been counted yet in this process)."""
+    text = client.get("/metrics").get_data(as_text=True)
+    lines = [line for line in text.splitlines() if line.startswith(line_start)]
+    return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+
+def test_metrics_count_requests_bookings_tickets_and_the_projection_lag(client):
+    before = metric(client, 'ledger_tickets_sold_total{tier="GA"}')  # counters are per process
+    book(client, tier="GA", quantity=3)
+    book(client, tier="GA", quantity=2)
+    assert metric(client, 'ledger_tickets_sold_total{tier="GA"}') == before + 5
+    assert metric(client, 'http_requests_total{method="POST",route="/api/tickets/book",status="201"}') >= 2
+    assert metric(client, "projection_lag_events ") == 0
+    assert "ledger_batch_size_bucket" in client.get("/metrics").get_data(as_text=True)
+
+
+def test_each_request_logs_one_json_line_with_its_request_id(client, caplog):
+    caplog.set_level(logging.INFO, logger="ledger")
+    given = client.get("/api/tickets", headers={"X-Request-ID": "abc-123"})
+    made = client.get("/api/tickets", headers={"X-Request-ID": "not a sane id"})
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert len(made.headers["X-Request-ID"]) == 32  # replaced by one of ours
+    booked = book(client)
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "ledger"]
+    access = [l for l in lines if l["message"] == "request"]
+    assert access[0]["request_id"] == "abc-123" and access[0]["status"] == 200 and "duration_ms" in access[0]
+    (booking_line,) = [l for l in lines if l["message"] == "booked"]
+    assert booking_line["booking_id"] == booked.json["bookingId"] and booking_line["quantity"] == 1
+    assert booking_line["request_id"] == booked.headers["X-Request-ID"]
+
+
+def test_ready_turns_503_when_the_read_tables_lag_too_far(store_env):
+    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:1.00:5", "PROJECT_IN_PROCESS": "no",
+                      "READY_MAX_LAG_SECONDS": 0.0})
+    client = app.test_client()
+    assert client.get("/ready").status_code == 503  # the demo tier was never projected
+    body = client.get("/ready").json
+    assert body["error"]["code"] == "PROJECTION_LAGGING"
+    app.extensions["ledger"].follower.catch_up()
+    assert client.get("/ready").json["projectionLag"] == 0
+    app.extensions["ledger"].close()

@@ -1,0 +1,86 @@
+"""Prometheus metrics at ``/metrics``.
+
+Under gunicorn every worker counts into files in ``PROMETHEUS_MULTIPROC_DIR`` (set up by
+``gunicorn.conf.py``) and a scrape sums them, so the numbers are right whichever worker
+answers. Without that variable (tests, ``flask run``) the process's own registry is used.
+The projection lag is measured at scrape time from the store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from application.observer import LedgerObserver
+from web.services import Services
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+BOOKINGS = Counter("ledger_bookings_total", "Bookings recorded", ["tier"])
+TICKETS = Counter("ledger_tickets_sold_total", "Tickets sold by bookings recorded", ["tier"])
+CONFLICTS = Counter("ledger_conflicts_total", "Optimistic-concurrency conflicts (each is retried)")
+BATCHES = Histogram("ledger_batch_size", "Booking requests per group-commit batch",
+                    buckets=(1, 2, 5, 10, 20, 50, 100, 200))
+
+
+class PrometheusObserver(LedgerObserver):
+    def conflict(self) -> None:
+        CONFLICTS.inc()
+
+    def batch(self, size: int) -> None:
+        BATCHES.observe(size)
+
+    def booked(self, tier: str, quantity: int) -> None:
+        BOOKINGS.labels(tier).inc()
+        TICKETS.labels(tier).inc(quantity)
+
+
+def install(app: Flask, services: Services) -> None:
+    services.ledger.observer = PrometheusObserver()
+
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        LATENCY.labels(route, request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus text format: the counters above plus the projection lag now."""
+        return Response(scrape(services), content_type=CONTENT_TYPE_LATEST)
+
+
+def scrape(services: Services) -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry) + generate_latest(lag_registry(services))
+
+
+def lag_registry(services: Services) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    follower = services.follower
+    events, seconds = follower.lag(), follower.lag_seconds()
+    Gauge("projection_lag_events", "Events recorded but not yet in the read tables", registry=registry).set(events)
+    Gauge("projection_lag_seconds", "Age of the oldest event not yet in the read tables", registry=registry).set(seconds)
+    return registry
+
