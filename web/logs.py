@@ -1,11 +1,14 @@
-"""Structured JSON logs: one line per request (method, path, status, duration, request
-id) and one per booking or cancellation. The request id comes from ``X-Request-ID``
-(when it is sane) or is made here, and is echoed back on the response."""
+"""Structured JSON logs: one line per request with method, path, status, duration and
+request id, and, for a booking or cancellation, its booking id, tier and quantity (one
+line, not two: logging costs measurable throughput at thousands of requests a second).
+The request id comes from ``X-Request-ID`` (when it is sane) or is made here, and is
+echoed back on the response."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -38,7 +41,7 @@ def configure() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 
 def install(app: Flask) -> None:
@@ -55,11 +58,13 @@ def install(app: Flask) -> None:
         request_id = g.get("request_id", "")
         response.headers["X-Request-ID"] = request_id
         duration = round((time.perf_counter() - g.get("log_started", time.perf_counter())) * 1000, 2)
-        log.info("request", extra={"request_id": request_id, "method": request.method, "path": request.path,
-                                   "status": response.status_code, "duration_ms": duration})
+        log.info(g.get("log_event", "request"), extra={
+            "request_id": request_id, "method": request.method, "path": request.path,
+            "status": response.status_code, "duration_ms": duration, **g.get("log_fields", {}),
+        })
         return response
 
 
-def event(message: str, **fields: Any) -> None:
-    """A business event (booked, cancelled) with the current request's id."""
-    log.info(message, extra={"request_id": g.get("request_id"), **fields})
+def event(name: str, **fields: Any) -> None:
+    """Name the request's log line after a business event (booked, cancelled) and add its fields."""
+    g.log_event, g.log_fields = name, fields
