@@ -87,10 +87,16 @@ class Server:
 
 
 def our_books(ledger: BookingLedger, follower: Follower) -> dict:
-    """Sold per tier from the aggregates and from both read tables, once caught up."""
-    deadline = time.monotonic() + 60
-    while follower.lag() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    """Sold per tier from the aggregates and from both read tables, once the requests
+    still in flight when wrk stopped have been recorded and projected (reading earlier
+    races them: up to one booking per connection lands between two reads)."""
+    deadline, head = time.monotonic() + 60, -1
+    while time.monotonic() < deadline:
+        latest = ledger.recorder.max_notification_id() or 0
+        if latest == head and follower.position >= latest:
+            break
+        head = latest
+        time.sleep(0.3)
     view = follower.view
     confirmed: dict[str, int] = {}
     for booking in view.all_bookings():
