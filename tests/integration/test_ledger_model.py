@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from application import BookingLedger, TierNotFoundError
 from application.audit import TierAudit

@@ -6,7 +6,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from application.errors import LedgerBusyError
 from application.group_commit import GroupCommit, PendingBooking
