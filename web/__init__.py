@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, send_from_directory
 from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
 
 from web import admin, bookings, health, limits, logs, metrics, protection, tickets, tiers
 from web.errors import register_error_handlers
@@ -23,9 +24,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        # Swagger UI at /docs, its files served from the swagger-ui-bundle package
+        # (no CDN: the service must document itself offline too).
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
     )
     app.config.update(config or {})
     api = Api(app)
+    app.add_url_rule("/docs/assets/<path:filename>", "docs_assets",
+                     lambda filename: send_from_directory(swagger_ui_path, filename))
     for blueprint in (tickets.blp, bookings.blp, tiers.blp, admin.blp, health.blp):
         api.register_blueprint(blueprint)
     register_error_handlers(app)

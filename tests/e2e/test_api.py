@@ -282,3 +282,12 @@ def test_cors_answers_only_allowed_origins(store_env):
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "Access-Control-Allow-Origin" not in other.headers
     app.extensions["ledger"].close()
+
+
+def test_swagger_ui_is_served_from_the_service_itself(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.get_data(as_text=True)
+    assert "script-src 'self' 'unsafe-inline'" in page.headers["Content-Security-Policy"]
+    script = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.data
+    assert client.get("/docs/assets/../../setup.py").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shlex
 from pathlib import Path
 
@@ -47,3 +48,18 @@ def test_the_dockerfile_copies_every_package_and_runs_as_a_user():
     for package in ("domain", "application", "projections", "web"):
         assert f"COPY {package} {package}" in lines
     assert any(shlex.split(line)[:1] == ["USER"] for line in lines if line.strip())
+
+
+def test_env_example_lists_every_setting_the_readme_documents():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):readme.index("## PostgreSQL mode")]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(l.split("|")[1] for l in table.splitlines() if l.startswith("| `"))))
+    example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#")}
+    assert documented and documented == example
+
+
+def test_every_setting_the_web_app_reads_is_documented():
+    from web.settings import DEFAULTS
+
+    example = (ROOT / ".env.example").read_text()
+    assert all(f"\n{key}=" in example for key in DEFAULTS if key != "LEDGER_ENV")
