@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording
+from eventsourcing.persistence import EventStore, InfrastructureFactory, IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType
 
 from application.errors import (
@@ -34,7 +34,7 @@ from application.errors import (
 )
 from application.group_commit import GroupCommit, PendingBooking
 from application.observer import LedgerObserver
-from application.storage import prepare_store
+from application.storage import again_if_created_meanwhile, prepare_store
 from domain.bookings import CONFIRMED, Booking, BookingSummary, idempotent_booking_id
 from domain.errors import LedgerError
 from domain.tiers import TicketTier, tier_id
@@ -102,6 +102,10 @@ class BookingLedger(Application):
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         prepare_store(env)
         return super().construct_factory(env)
+
+    def construct_snapshot_store(self) -> EventStore:
+        # The library's snapshot table has no lock of ours around its creation.
+        return again_if_created_meanwhile(super().construct_snapshot_store)
 
     # Commands.
 

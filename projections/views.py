@@ -328,10 +328,12 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         transaction, and records a migration row if it did not; a process that lost
         that race is refused the row. On the second try the check sees the table.
         """
-        try:
-            super().create_table()
-        except IntegrityError:
-            super().create_table()
+        for _ in range(2):
+            try:
+                return super().create_table()
+            except IntegrityError:
+                pass
+        super().create_table()
 
     def _create_table(self, curs: Any) -> None:
         """Create the tables under the ledger's DDL lock (see ``application.storage``)."""
