@@ -42,6 +42,10 @@ class PendingBooking:
     leads: bool = False
     outcome: Any = None  # a receipt, or the exception to raise
 
+    def asks_for(self) -> tuple[str, str, int]:
+        """What the request asks for: a retry with the same key must ask for the same."""
+        return self.user_id, self.tier, self.quantity
+
     def result(self) -> Any:
         if isinstance(self.outcome, Exception):
             raise self.outcome

@@ -166,7 +166,7 @@ class BookingLedger(Application):
         conflict, all of it is decided again."""
 
         def attempt() -> tuple[list[BookingReceipt | LedgerError], list[Booking]]:
-            tiers: dict[str, TicketTier | LedgerError] = {}
+            tiers: dict[str, TicketTier | None] = {}  # each loaded once; None: no such tier
             outcomes: list[BookingReceipt | LedgerError] = []
             bookings = []
             firsts: dict[UUID, int] = {}  # booking id -> index of its first request in the batch
@@ -177,25 +177,21 @@ class BookingLedger(Application):
                 if pending.replayable and pending.booking_id in self.repository:
                     outcomes.append(self._existing(pending))
                     continue
-                try:
-                    if pending.tier not in tiers:
-                        tiers[pending.tier] = self._get_tier(pending.tier)
-                    tier = tiers[pending.tier]
-                    if isinstance(tier, LedgerError):
-                        raise tier
-                    tier.book(pending.booking_id, pending.user_id, pending.quantity)
-                except TierNotFoundError as missing:
-                    tiers[pending.tier] = missing
-                    outcomes.append(missing)
+                if pending.tier not in tiers:
+                    tiers[pending.tier] = self._find_tier(pending.tier)
+                tier = tiers[pending.tier]
+                if tier is None:
+                    outcomes.append(TierNotFoundError(f"No tier {pending.tier!r}."))
                     continue
+                try:
+                    tier.book(pending.booking_id, pending.user_id, pending.quantity)
                 except LedgerError as refused:
                     outcomes.append(refused)
                     continue
                 bookings.append(Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity))
                 outcomes.append(BookingReceipt(pending.booking_id, tier.code, pending.quantity, tier.available, CONFIRMED))
             if bookings:
-                sold = [tier for tier in tiers.values() if isinstance(tier, TicketTier)]
-                self.save(*sold, *bookings)
+                self.save(*(tier for tier in tiers.values() if tier is not None), *bookings)
             return [
                 self._twin(p, batch[firsts[p.booking_id]], outcomes[firsts[p.booking_id]]) if o is TWIN else o
                 for p, o in zip(batch, outcomes, strict=True)
@@ -214,7 +210,7 @@ class BookingLedger(Application):
     def _existing(self, pending: PendingBooking) -> BookingReceipt | LedgerError:
         """A retried request: the booking its key made before, if it asks for the same."""
         booking = self._get_booking(pending.booking_id)
-        if (booking.user_id, booking.tier, booking.quantity) != (pending.user_id, pending.tier, pending.quantity):
+        if (booking.user_id, booking.tier, booking.quantity) != pending.asks_for():
             return key_reused()
         available = self._get_tier(booking.tier).available
         return BookingReceipt(booking.id, booking.tier, booking.quantity, available, CONFIRMED)
@@ -222,7 +218,7 @@ class BookingLedger(Application):
     @staticmethod
     def _twin(pending: PendingBooking, first: PendingBooking, outcome: Any) -> BookingReceipt | LedgerError:
         """A request sent twice at once: the first one's outcome, if it asks for the same."""
-        if (first.user_id, first.tier, first.quantity) != (pending.user_id, pending.tier, pending.quantity):
+        if first.asks_for() != pending.asks_for():
             return key_reused()
         return outcome
 
@@ -275,10 +271,16 @@ class BookingLedger(Application):
         return recordings
 
     def _get_tier(self, code: str) -> TicketTier:
+        tier = self._find_tier(code)
+        if tier is None:
+            raise TierNotFoundError(f"No tier {code!r}.")
+        return tier
+
+    def _find_tier(self, code: str) -> TicketTier | None:
         try:
             return self.repository.get(tier_id(code))
         except AggregateNotFoundError:
-            raise TierNotFoundError(f"No tier {code!r}.") from None
+            return None
 
     def _get_booking(self, booking_id: UUID) -> Booking:
         try:
