@@ -93,6 +93,8 @@ class BookingLedger(Application):
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
         self.observer = LedgerObserver()
+        self._max_attempts = int(self.env.get("BOOKING_MAX_ATTEMPTS", "40"))
+        self._backoff_cap = int(self.env.get("BOOKING_BACKOFF_CAP_MS", "50")) / 1000
         self._group_commit = GroupCommit(
             self._commit_batch,
             max_batch=int(self.env.get("BOOKING_BATCH_MAX", "200")),
@@ -247,9 +249,7 @@ class BookingLedger(Application):
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it records without an optimistic-concurrency conflict."""
-        max_attempts = int(self.env.get("BOOKING_MAX_ATTEMPTS", "40"))
-        cap = int(self.env.get("BOOKING_BACKOFF_CAP_MS", "50")) / 1000
-        for n in range(max_attempts):
+        for n in range(self._max_attempts):
             try:
                 return attempt()
             except IntegrityError:
@@ -258,8 +258,8 @@ class BookingLedger(Application):
                 # it win again (measured: p99 541 ms at 16 connections). Only a run of
                 # losses, a sign of many writers, backs off with "full jitter".
                 if n >= 3:
-                    time.sleep(random.uniform(0, min(cap, 0.001 * 2 ** (n - 3))))
-        raise LedgerBusyError(f"Gave up after {max_attempts} conflicting attempts; retry later.")
+                    time.sleep(random.uniform(0, min(self._backoff_cap, 0.001 * 2 ** (n - 3))))
+        raise LedgerBusyError(f"Gave up after {self._max_attempts} conflicting attempts; retry later.")
 
     def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
         """Also cache what was just saved, so the next get need not read back this
