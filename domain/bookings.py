@@ -1,7 +1,13 @@
 """The booking: one event-sourced aggregate per customer booking.
 
-A booking is always saved in the same recording as the tier event that sold (or
-released) its tickets, so neither can exist without the other.
+A booking is always saved in the same recording as the tier event that sold, held or
+released its tickets, so neither can exist without the other.
+
+A booking starts either ``confirmed`` (booked outright) or ``held`` (the cart pattern:
+tickets set aside until ``expires_at``). A hold ends exactly once: confirmed by its
+user before it expires, released by its user, or expired by the hold-expiry process.
+Each ending is an event on this aggregate, so of a confirm and an expiry that race, the
+version check lets exactly one be recorded; the other sees the new status.
 """
 
 from __future__ import annotations
@@ -13,11 +19,20 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import BookingAlreadyCancelledError, NotBookingOwnerError
+from domain.errors import (
+    BookingAlreadyCancelledError,
+    BookingNotConfirmedError,
+    HoldExpiredError,
+    HoldNotActiveError,
+    NotBookingOwnerError,
+)
 from domain.tiers import check_quantity
 
+HELD = "held"
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
+RELEASED = "released"
+EXPIRED = "expired"
 
 
 def idempotent_booking_id(user_id: str, idempotency_key: str) -> UUID:
@@ -38,18 +53,34 @@ class BookingSummary:
     status: str
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None  # holds only
 
 
 class Booking(Aggregate):
-    """A user's confirmed tickets on one tier, until cancelled."""
+    """A user's tickets on one tier: held until a time, or confirmed until cancelled."""
+
+    expires_at: datetime | None = None  # class defaults for bookings recorded before holds
+    cancelled_with: str | None = None
 
     class Confirmed(Aggregate.Created):
         user_id: str
         tier: str
         quantity: int
 
-    class Cancelled(Aggregate.Event):
+    class Held(Aggregate.Created):
+        user_id: str
+        tier: str
+        quantity: int
+        expires_at: datetime
+
+    class HoldConfirmed(Aggregate.Event):
         pass
+
+    class HoldReleased(Aggregate.Event):
+        reason: str  # RELEASED or EXPIRED
+
+    class Cancelled(Aggregate.Event):
+        idempotency_key: str | None  # the cancel request's key, so that its retries succeed
 
     @classmethod
     def confirm(cls, booking_id: UUID, user_id: str, tier: str, quantity: int) -> Booking:
@@ -57,26 +88,83 @@ class Booking(Aggregate):
         check_quantity(quantity)
         return cls._create(cls.Confirmed, id=booking_id, user_id=user_id, tier=tier, quantity=quantity)
 
-    @event(Confirmed)
-    def __init__(self, user_id: str, tier: str, quantity: int) -> None:
+    @classmethod
+    def hold(cls, booking_id: UUID, user_id: str, tier: str, quantity: int, expires_at: datetime) -> Booking:
+        """Create a held booking with the id the tier's ``TicketsHeld`` event refers to."""
+        check_quantity(quantity)
+        return cls._create(
+            cls.Held, id=booking_id, user_id=user_id, tier=tier, quantity=quantity, expires_at=expires_at
+        )
+
+    @event(Confirmed)  # ``Held`` creates a booking too, with an ``expires_at``
+    def __init__(self, user_id: str, tier: str, quantity: int, expires_at: datetime | None = None) -> None:
         self.user_id = user_id
         self.tier = tier
         self.quantity = quantity
+        self.status = CONFIRMED if expires_at is None else HELD
+        self.expires_at = expires_at
+
+    def confirm_hold(self, user_id: str, now: datetime) -> None:
+        """Turn the user's active hold into a confirmed booking (again: no change)."""
+        self._check_owner(user_id)
+        if self.status == CONFIRMED:
+            return
+        self._check_active_hold(now)
+        self._confirm_hold()
+
+    @event(HoldConfirmed)
+    def _confirm_hold(self) -> None:
         self.status = CONFIRMED
 
-    def cancel(self, user_id: str) -> None:
-        """Cancel on behalf of ``user_id``, who must own the booking; only once."""
-        if user_id != self.user_id:
-            raise NotBookingOwnerError(f"Booking {self.id} belongs to another user.")
+    def release_hold(self, user_id: str, now: datetime) -> None:
+        """Give the user's active hold up before it expires (again: no change)."""
+        self._check_owner(user_id)
+        if self.status == RELEASED:
+            return
+        self._check_active_hold(now)
+        self._end_hold(reason=RELEASED)
+
+    def expire(self, now: datetime) -> None:
+        """End a hold whose time has come (the hold-expiry process calls this)."""
+        if self.status == EXPIRED:
+            return
+        if self.status != HELD or now < self.expires_at:
+            raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not a hold that is due.")
+        self._end_hold(reason=EXPIRED)
+
+    @event(HoldReleased)
+    def _end_hold(self, reason: str) -> None:
+        self.status = reason
+
+    def _check_active_hold(self, now: datetime) -> None:
+        if self.status == EXPIRED or (self.status == HELD and now >= self.expires_at):
+            raise HoldExpiredError(f"Hold {self.id} expired at {self.expires_at.isoformat()}.")
+        if self.status != HELD:
+            raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not held.")
+
+    def cancel(self, user_id: str, idempotency_key: str | None = None) -> None:
+        """Cancel on behalf of ``user_id``, who must own the confirmed booking; only
+        once, except that a retry with the cancellation's own key changes nothing."""
+        self._check_owner(user_id)
+        if self.status == CANCELLED and idempotency_key is not None and idempotency_key == self.cancelled_with:
+            return
         if self.status == CANCELLED:
             raise BookingAlreadyCancelledError(f"Booking {self.id} is already cancelled.")
-        self._cancel()
+        if self.status != CONFIRMED:
+            raise BookingNotConfirmedError(f"Booking {self.id} is {self.status}; only a confirmed booking is cancelled.")
+        self._cancel(idempotency_key=idempotency_key)
 
     @event(Cancelled)
-    def _cancel(self) -> None:
+    def _cancel(self, idempotency_key: str | None = None) -> None:
         self.status = CANCELLED
+        self.cancelled_with = idempotency_key
+
+    def _check_owner(self, user_id: str) -> None:
+        if user_id != self.user_id:
+            raise NotBookingOwnerError(f"Booking {self.id} belongs to another user.")
 
     def summary(self) -> BookingSummary:
         return BookingSummary(
-            self.id, self.user_id, self.tier, self.quantity, self.status, self.created_on, self.modified_on
+            self.id, self.user_id, self.tier, self.quantity, self.status, self.created_on, self.modified_on,
+            self.expires_at,
         )

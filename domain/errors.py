@@ -45,3 +45,15 @@ class BookingAlreadyCancelledError(LedgerError):
 
 class NotBookingOwnerError(LedgerError):
     """Raised when a user tries to change a booking that belongs to someone else."""
+
+
+class BookingNotConfirmedError(LedgerError):
+    """Raised when a booking that is not confirmed (a hold, or one that ended) is cancelled."""
+
+
+class HoldNotActiveError(LedgerError):
+    """Raised when a hold is confirmed, released or expired after it has ended."""
+
+
+class HoldExpiredError(HoldNotActiveError):
+    """Raised when a hold is confirmed or released at or after its expiry time."""

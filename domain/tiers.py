@@ -8,6 +8,7 @@ second one reloads and decides again. That is what stops overselling, with no lo
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -43,11 +44,17 @@ def check_quantity(quantity: int) -> None:
 class TicketTier(Aggregate):
     """A priced tier with a capacity; sells tickets while any are available.
 
-    Invariants: ``0 <= sold <= capacity``; every quantity is at least one; with a
-    per-user limit, no user holds more than the limit; nothing is sold once closed.
-    Fields added after the first release (``per_user_limit``, ``user_id`` of a release)
-    are optional, so streams recorded before them still load.
+    Tickets are either sold or *held*: set aside for a hold (a booking in status
+    ``held``, see ``domain.bookings``) until it is confirmed (then sold) or released or
+    expired (then available again). Invariants: ``0 <= sold + held <= capacity``; every
+    quantity is at least one; with a per-user limit, no user has more tickets sold to or
+    held for them than the limit; nothing is sold or held once closed (a hold granted
+    before may still be confirmed). Fields added after the first release
+    (``per_user_limit``, ``user_id`` of a release, ``held``) are optional or default,
+    so streams and snapshots recorded before them still load.
     """
+
+    held = 0  # class default: snapshots taken before holds existed have no ``held``
 
     class Created(Aggregate.Created):
         code: str
@@ -64,6 +71,22 @@ class TicketTier(Aggregate):
         booking_id: UUID
         quantity: int
         user_id: str | None
+
+    class TicketsHeld(Aggregate.Event):
+        booking_id: UUID
+        user_id: str
+        quantity: int
+        expires_at: datetime
+
+    class HoldConfirmed(Aggregate.Event):
+        booking_id: UUID
+        quantity: int
+
+    class HoldReleased(Aggregate.Event):
+        booking_id: UUID
+        user_id: str
+        quantity: int
+        reason: str  # "released" by the user or "expired"
 
     class CapacityAdded(Aggregate.Event):
         quantity: int
@@ -95,32 +118,74 @@ class TicketTier(Aggregate):
         self.capacity = capacity
         self.sold = 0
         self.per_user_limit = per_user_limit
-        self.sold_to: dict[str, int] = {}  # kept only when there is a per-user limit
+        self.sold_to: dict[str, int] = {}  # sold or held, per user; only with a per-user limit
         self.on_sale = True
 
     @property
     def available(self) -> int:
-        return self.capacity - self.sold
+        return self.capacity - self.sold - self.held
 
     def book(self, booking_id: UUID, user_id: str, quantity: int) -> None:
         """Sell ``quantity`` tickets to a booking, or raise and record nothing."""
+        self._check_can_take(user_id, quantity)
+        self._book(booking_id=booking_id, user_id=user_id, quantity=quantity)
+
+    def hold(self, booking_id: UUID, user_id: str, quantity: int, expires_at: datetime) -> None:
+        """Set ``quantity`` tickets aside for a hold until ``expires_at``, on the same
+        terms as a sale, or raise and record nothing."""
+        self._check_can_take(user_id, quantity)
+        self._hold(booking_id=booking_id, user_id=user_id, quantity=quantity, expires_at=expires_at)
+
+    def _check_can_take(self, user_id: str, quantity: int) -> None:
         check_quantity(quantity)
         if not self.on_sale:
             raise SalesClosedError(f"Sales of tier {self.code} are closed.")
         if quantity > self.available:
             raise InsufficientTicketsError(self.code, quantity, self.available)
-        held = self.sold_to.get(user_id, 0)
-        if self.per_user_limit is not None and held + quantity > self.per_user_limit:
+        taken = self.sold_to.get(user_id, 0)
+        if self.per_user_limit is not None and taken + quantity > self.per_user_limit:
             raise UserLimitExceededError(
-                f"Tier {self.code} sells at most {self.per_user_limit} ticket(s) per user; {user_id} holds {held}."
+                f"Tier {self.code} sells at most {self.per_user_limit} ticket(s) per user; {user_id} has {taken}."
             )
-        self._book(booking_id=booking_id, user_id=user_id, quantity=quantity)
 
     @event(TicketsBooked)
     def _book(self, booking_id: UUID, user_id: str, quantity: int) -> None:
         self.sold += quantity
-        if self.per_user_limit is not None:
+        self._count_for(user_id, quantity)
+
+    @event(TicketsHeld)
+    def _hold(self, booking_id: UUID, user_id: str, quantity: int, expires_at: datetime) -> None:
+        self.held += quantity
+        self._count_for(user_id, quantity)
+
+    def _count_for(self, user_id: str | None, quantity: int) -> None:
+        if self.per_user_limit is not None and user_id is not None:
             self.sold_to[user_id] = self.sold_to.get(user_id, 0) + quantity
+
+    def confirm_hold(self, booking_id: UUID, quantity: int) -> None:
+        """Sell a hold's tickets (the booking checks that the hold is still active)."""
+        self._check_held(quantity)
+        self._confirm_hold(booking_id=booking_id, quantity=quantity)
+
+    @event(HoldConfirmed)
+    def _confirm_hold(self, booking_id: UUID, quantity: int) -> None:
+        self.held -= quantity
+        self.sold += quantity
+
+    def release_hold(self, booking_id: UUID, user_id: str, quantity: int, reason: str) -> None:
+        """Put a released or expired hold's tickets back on sale."""
+        self._check_held(quantity)
+        self._release_hold(booking_id=booking_id, user_id=user_id, quantity=quantity, reason=reason)
+
+    @event(HoldReleased)
+    def _release_hold(self, booking_id: UUID, user_id: str, quantity: int, reason: str) -> None:
+        self.held -= quantity
+        self._count_for(user_id, -quantity)
+
+    def _check_held(self, quantity: int) -> None:
+        check_quantity(quantity)
+        if quantity > self.held:
+            raise InvalidQuantityError(f"Tier {self.code} holds {self.held} ticket(s), not {quantity}.")
 
     def release(self, booking_id: UUID, quantity: int, user_id: str | None = None) -> None:
         """Put a cancelled booking's tickets back on sale."""
@@ -134,8 +199,7 @@ class TicketTier(Aggregate):
     @event(TicketsReleased)
     def _release(self, booking_id: UUID, quantity: int, user_id: str | None = None) -> None:
         self.sold -= quantity
-        if self.per_user_limit is not None and user_id in self.sold_to:
-            self.sold_to[user_id] -= quantity
+        self._count_for(user_id, -quantity)
 
     def add_capacity(self, quantity: int) -> None:
         """Put more tickets on sale."""
