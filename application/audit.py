@@ -37,6 +37,7 @@ class AuditLine:
     available_change: int
     capacity: int
     sold: int
+    held: int
     available: int
 
 
@@ -51,14 +52,22 @@ class Problem:
 @dataclass
 class Replay:
     """The running figures of a tier while its events are replayed, and what they
-    say about its bookings."""
+    say about its bookings: each booking is sold at most once, held at most once,
+    and each sale or hold ends at most once, with the quantity it began with."""
 
     capacity: int = 0
     sold: int = 0
+    held: int = 0
     version: int = 0
-    booked: dict[UUID, int] = field(default_factory=dict)
-    released: set[UUID] = field(default_factory=set)
+    booked: dict[UUID, int] = field(default_factory=dict)  # sold outright or by a confirmed hold
+    released: set[UUID] = field(default_factory=set)  # cancelled after the sale
+    holds: dict[UUID, int] = field(default_factory=dict)  # holds not ended yet
+    ended_holds: dict[UUID, tuple[int, str]] = field(default_factory=dict)  # released or expired
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        return self.capacity - self.sold - self.held
 
     def apply(self, event: Any) -> AuditLine:
         """Account for one event; note every invariant it breaks."""
@@ -68,43 +77,78 @@ class Replay:
         self.version = v
         booking_id = getattr(event, "booking_id", None)
         change = self._change(event, booking_id)
-        if self.capacity - self.sold < 0:
-            self.problems.append(Problem(v, f"available is {self.capacity - self.sold} after {type(event).__name__}"))
+        if self.available < 0:
+            self.problems.append(Problem(v, f"available is {self.available} after {type(event).__name__}"))
         return AuditLine(
             v, type(event).__name__, event.timestamp, booking_id, getattr(event, "user_id", None),
-            change, self.capacity, self.sold, self.capacity - self.sold,
+            change, self.capacity, self.sold, self.held, self.available,
         )
 
     def _change(self, event: Any, booking_id: UUID | None) -> int:
-        v = event.originator_version
+        """Apply the event's figures; return how it changed the tickets available."""
         if isinstance(event, TicketTier.Created):
             self.capacity = event.capacity
             return event.capacity
         if isinstance(event, TicketTier.CapacityAdded):
             self.capacity += event.quantity
             return event.quantity
-        if isinstance(event, TicketTier.TicketsBooked):
-            if booking_id in self.booked:
-                self.problems.append(Problem(v, f"booking {booking_id} is booked a second time"))
+        if isinstance(event, (TicketTier.TicketsBooked, TicketTier.TicketsHeld)):
+            self._begins(event, booking_id)
+            return -event.quantity
+        if isinstance(event, TicketTier.HoldConfirmed):
+            self._ends_hold(event, booking_id, "confirmed")
             self.booked[booking_id] = event.quantity
             self.sold += event.quantity
-            return -event.quantity
+            return 0
+        if isinstance(event, TicketTier.HoldReleased):
+            self._ends_hold(event, booking_id, event.reason)
+            return event.quantity
         if isinstance(event, TicketTier.TicketsReleased):
             if booking_id in self.released:
-                self.problems.append(Problem(v, f"booking {booking_id} is cancelled a second time"))
+                self._problem(event, f"booking {booking_id} is cancelled a second time")
             elif self.booked.get(booking_id) != event.quantity:
-                self.problems.append(Problem(v, f"booking {booking_id} releases {event.quantity} "
-                                                f"ticket(s) but booked {self.booked.get(booking_id)}"))
+                self._problem(event, f"booking {booking_id} releases {event.quantity} "
+                                     f"ticket(s) but booked {self.booked.get(booking_id)}")
             self.released.add(booking_id)
             self.sold -= event.quantity
             return event.quantity
         if not isinstance(event, TicketTier.SalesClosed):
-            self.problems.append(Problem(v, f"unknown event {type(event).__qualname__}"))
+            self._problem(event, f"unknown event {type(event).__qualname__}")
         return 0
+
+    def _begins(self, event: Any, booking_id: UUID) -> None:
+        if booking_id in self.booked or booking_id in self.holds or booking_id in self.ended_holds:
+            self._problem(event, f"booking {booking_id} is booked a second time")
+        if isinstance(event, TicketTier.TicketsHeld):
+            self.holds[booking_id] = event.quantity
+            self.held += event.quantity
+        else:
+            self.booked[booking_id] = event.quantity
+            self.sold += event.quantity
+
+    def _ends_hold(self, event: Any, booking_id: UUID, how: str) -> None:
+        quantity = self.holds.pop(booking_id, None)
+        if quantity != event.quantity:
+            self._problem(event, f"hold {booking_id} is {how} with {event.quantity} ticket(s) "
+                                 f"but holds {quantity or 'none (not an active hold)'}")
+        self.held -= event.quantity
+        if how != "confirmed":
+            self.ended_holds[booking_id] = (event.quantity, how)
+
+    def _problem(self, event: Any, message: str) -> None:
+        self.problems.append(Problem(event.originator_version, message))
 
     @property
     def confirmed(self) -> dict[UUID, int]:
         return {b: q for b, q in self.booked.items() if b not in self.released}
+
+    def statuses(self) -> dict[UUID, tuple[int, str]]:
+        """Each booking's quantity and the status the events give it."""
+        return {
+            **{b: (q, "cancelled" if b in self.released else "confirmed") for b, q in self.booked.items()},
+            **{b: (q, "held") for b, q in self.holds.items()},
+            **self.ended_holds,
+        }
 
 
 class TierAudit:
@@ -136,7 +180,7 @@ class TierAudit:
             self._require(code)
             return Replay()
         tier = self._tier_at_version(code, version)
-        return Replay(capacity=tier.capacity, sold=tier.sold, version=tier.version)
+        return Replay(capacity=tier.capacity, sold=tier.sold, held=tier.held, version=tier.version)
 
     def tier_at(self, code: str, version: int | None = None, at_time: datetime | None = None) -> TicketTier:
         """The tier as it was at ``version``, or just after its last event at or before ``at_time``."""
@@ -174,7 +218,7 @@ class TierAudit:
         if not lines:
             raise TierNotFoundError(f"No tier {code!r}.")
         tier = self.ledger.repository.get(tier_id(code))
-        if (tier.capacity, tier.sold, tier.version) != (replay.capacity, replay.sold, replay.version):
+        if (tier.capacity, tier.sold, tier.held, tier.version) != (replay.capacity, replay.sold, replay.held, replay.version):
             replay.problems.append(Problem(replay.version, "the replay disagrees with the aggregate"))
         if sum(replay.confirmed.values()) != replay.sold:
             replay.problems.append(Problem(replay.version, "sold is not the sum of confirmed bookings"))
@@ -188,13 +232,13 @@ class TierAudit:
         row = view.get_tier(code)
         if row is None:
             return [Problem(None, f"availability has no row for {code}")]
-        if (row.capacity, row.sold, row.available) != (replay.capacity, replay.sold, replay.capacity - replay.sold):
-            problems.append(Problem(None, f"availability row for {code} says capacity {row.capacity}, sold {row.sold}, "
-                                          f"available {row.available}; the events say {replay.capacity}, {replay.sold}, "
-                                          f"{replay.capacity - replay.sold}"))
+        figures = (replay.capacity, replay.sold, replay.held, replay.available)
+        if (row.capacity, row.sold, row.held, row.available) != figures:
+            problems.append(Problem(None, f"availability row for {code} says capacity, sold, held, available "
+                                          f"{row.capacity}, {row.sold}, {row.held}, {row.available}; "
+                                          f"the events say {', '.join(map(str, figures))}"))
         bookings = {b.booking_id: b for b in view.bookings_of_tier(code)}
-        for booking_id, quantity in replay.booked.items():
-            status = "cancelled" if booking_id in replay.released else "confirmed"
+        for booking_id, (quantity, status) in replay.statuses().items():
             found = bookings.pop(booking_id, None)
             if found is None or (found.quantity, found.status) != (quantity, status):
                 seen = "missing" if found is None else f"{found.quantity} ticket(s), {found.status}"

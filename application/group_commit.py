@@ -23,6 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -31,20 +32,22 @@ from application.errors import LedgerBusyError
 
 @dataclass(eq=False)
 class PendingBooking:
-    """One booking request waiting for its batch to be recorded."""
+    """One booking or hold request waiting for its batch to be recorded."""
 
     user_id: str
     tier: str
     quantity: int
     booking_id: UUID = field(default_factory=uuid4)  # derived from an idempotency key, if any
     replayable: bool = False  # True when the booking may exist already (idempotent retry)
+    expires_at: datetime | None = None  # set for a hold: when its tickets go back on sale
     wake: threading.Event = field(default_factory=threading.Event)
     leads: bool = False
     outcome: Any = None  # a receipt, or the exception to raise
 
-    def asks_for(self) -> tuple[str, str, int]:
-        """What the request asks for: a retry with the same key must ask for the same."""
-        return self.user_id, self.tier, self.quantity
+    def asks_for(self) -> tuple[str, str, int, bool]:
+        """What the request asks for: a retry with the same key must ask for the same
+        (a hold's retry comes later, so its expiry time differs and is not compared)."""
+        return self.user_id, self.tier, self.quantity, self.expires_at is not None
 
     def result(self) -> Any:
         if isinstance(self.outcome, Exception):

@@ -1,4 +1,4 @@
-"""The ``BookingLedger`` application: create tiers, book, cancel, and read aggregates.
+"""The ``BookingLedger`` application: create tiers, book, hold, cancel, and read aggregates.
 
 Every command follows the same shape: get the aggregates, let the domain decide, then
 ``save`` everything the decision changed in *one* atomic recording. If another writer
@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -35,13 +36,16 @@ from application.errors import (
 from application.group_commit import GroupCommit, PendingBooking
 from application.observer import LedgerObserver
 from application.storage import again_if_created_meanwhile, prepare_store
-from domain.bookings import CONFIRMED, Booking, BookingSummary, idempotent_booking_id
+from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.errors import LedgerError
 from domain.tiers import TicketTier, tier_id
 
 T = TypeVar("T")
 TWIN = object()  # marks a request whose key an earlier request of the same batch used
 
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class TierDetails:
     capacity: int
     sold: int
     available: int
+    held: int
     version: int
     on_sale: bool
     per_user_limit: int | None
@@ -63,6 +68,7 @@ class BookingReceipt:
     quantity: int
     remaining: int
     status: str
+    expires_at: datetime | None = None  # holds only
 
 
 def key_reused() -> IdempotencyKeyReusedError:
@@ -85,6 +91,7 @@ class BookingLedger(Application):
         "BOOKING_BACKOFF_CAP_MS": "50",
         "BOOKING_BATCH_MAX": "200",
         "BOOKING_MAX_WAIT_MS": "5000",
+        "HOLD_SECONDS": "600",  # how long a hold keeps its tickets out of sale
     }
     # A snapshot every 500 tier events: a process that has not cached a tier yet loads
     # the latest snapshot and at most 499 events, however long the tier's history is.
@@ -93,6 +100,9 @@ class BookingLedger(Application):
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
         self.observer = LedgerObserver()
+        # What time it is, for holds: tests replace it to move time on.
+        self.clock: Callable[[], datetime] = utc_now
+        self._hold_for = timedelta(seconds=float(self.env.get("HOLD_SECONDS", "600")))
         self._max_attempts = int(self.env.get("BOOKING_MAX_ATTEMPTS", "40"))
         self._backoff_cap = int(self.env.get("BOOKING_BACKOFF_CAP_MS", "50")) / 1000
         self._group_commit = GroupCommit(
@@ -156,10 +166,20 @@ class BookingLedger(Application):
         With an ``idempotency_key`` the booking's id is derived from user and key: the
         same request again returns the same booking (with the tier's availability now)
         and books nothing more; the same key with another request is refused."""
-        if idempotency_key is None:
-            return self._group_commit.submit(PendingBooking(user_id, tier_code, quantity))
-        booking_id = idempotent_booking_id(user_id, idempotency_key)
-        return self._group_commit.submit(PendingBooking(user_id, tier_code, quantity, booking_id, replayable=True))
+        return self._submit(PendingBooking(user_id, tier_code, quantity), idempotency_key)
+
+    def hold(self, user_id: str, tier_code: str, quantity: int, idempotency_key: str | None = None) -> BookingReceipt:
+        """Set tickets aside for the user until ``HOLD_SECONDS`` from now: a booking in
+        status ``held``, to be confirmed, released, or expired by the hold-expiry
+        process. Batched and idempotent exactly like ``book``."""
+        expires_at = self.clock() + self._hold_for
+        return self._submit(PendingBooking(user_id, tier_code, quantity, expires_at=expires_at), idempotency_key)
+
+    def _submit(self, pending: PendingBooking, idempotency_key: str | None) -> BookingReceipt:
+        if idempotency_key is not None:
+            pending.booking_id = idempotent_booking_id(pending.user_id, idempotency_key)
+            pending.replayable = True
+        return self._group_commit.submit(pending)
 
     def _commit_batch(self, batch: list[PendingBooking]) -> None:
         """Apply each pending booking to its tier in turn, then save the changed tiers
@@ -186,12 +206,14 @@ class BookingLedger(Application):
                     outcomes.append(TierNotFoundError(f"No tier {pending.tier!r}."))
                     continue
                 try:
-                    tier.book(pending.booking_id, pending.user_id, pending.quantity)
+                    bookings.append(self._take(tier, pending))
                 except LedgerError as refused:
                     outcomes.append(refused)
                     continue
-                bookings.append(Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity))
-                outcomes.append(BookingReceipt(pending.booking_id, tier.code, pending.quantity, tier.available, CONFIRMED))
+                outcomes.append(BookingReceipt(
+                    pending.booking_id, tier.code, pending.quantity, tier.available, bookings[-1].status,
+                    pending.expires_at,
+                ))
             if bookings:
                 self.save(*(tier for tier in tiers.values() if tier is not None), *bookings)
             return [
@@ -209,13 +231,24 @@ class BookingLedger(Application):
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.outcome = outcome
 
+    @staticmethod
+    def _take(tier: TicketTier, pending: PendingBooking) -> Booking:
+        """Sell or hold the tickets on the tier, or raise; return the new booking."""
+        if pending.expires_at is None:
+            tier.book(pending.booking_id, pending.user_id, pending.quantity)
+            return Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity)
+        tier.hold(pending.booking_id, pending.user_id, pending.quantity, pending.expires_at)
+        return Booking.hold(pending.booking_id, pending.user_id, tier.code, pending.quantity, pending.expires_at)
+
     def _existing(self, pending: PendingBooking) -> BookingReceipt | LedgerError:
-        """A retried request: the booking its key made before, if it asks for the same."""
+        """A retried request: the booking its key made before (as it is now), if it
+        asks for the same."""
         booking = self._get_booking(pending.booking_id)
-        if (booking.user_id, booking.tier, booking.quantity) != pending.asks_for():
+        made = (booking.user_id, booking.tier, booking.quantity, booking.expires_at is not None)
+        if made != pending.asks_for():
             return key_reused()
         available = self._get_tier(booking.tier).available
-        return BookingReceipt(booking.id, booking.tier, booking.quantity, available, CONFIRMED)
+        return BookingReceipt(booking.id, booking.tier, booking.quantity, available, booking.status, booking.expires_at)
 
     @staticmethod
     def _twin(pending: PendingBooking, first: PendingBooking, outcome: Any) -> BookingReceipt | LedgerError:
@@ -224,15 +257,46 @@ class BookingLedger(Application):
             return key_reused()
         return outcome
 
-    def cancel(self, booking_id: UUID, user_id: str) -> BookingSummary:
-        """Cancel a user's booking and release its tickets, in one recording."""
+    def cancel(self, booking_id: UUID, user_id: str, idempotency_key: str | None = None) -> BookingSummary:
+        """Cancel a user's booking and release its tickets, in one recording. A retry
+        with the cancellation's ``idempotency_key`` gets the cancelled booking again."""
+        return self._end_booking(
+            booking_id,
+            lambda booking: booking.cancel(user_id, idempotency_key),
+            lambda tier, booking: tier.release(booking.id, booking.quantity, booking.user_id),
+        )
+
+    def confirm_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
+        """Sell the user's active hold: the booking becomes ``confirmed``."""
+        return self._end_booking(
+            booking_id,
+            lambda booking: booking.confirm_hold(user_id, self.clock()),
+            lambda tier, booking: tier.confirm_hold(booking.id, booking.quantity),
+        )
+
+    def release_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
+        """Give the user's active hold up: its tickets go back on sale."""
+        return self._end_booking(booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back)
+
+    def expire_hold(self, booking_id: UUID) -> BookingSummary:
+        """Expire a hold whose time has come; raises ``HoldNotActiveError`` if it was
+        confirmed or released first (the version check decides which came first)."""
+        return self._end_booking(booking_id, lambda booking: booking.expire(self.clock()), give_back)
+
+    def _end_booking(
+        self, booking_id: UUID, change: Callable[[Booking], None], change_tier: Callable[[TicketTier, Booking], None]
+    ) -> BookingSummary:
+        """Change a booking's status and its tier's counts in one recording. A change
+        that was recorded already (a retried request) records nothing more."""
 
         def attempt() -> BookingSummary:
             booking = self._get_booking(booking_id)
-            booking.cancel(user_id)
-            tier = self._get_tier(booking.tier)
-            tier.release(booking.id, booking.quantity, booking.user_id)
-            self.save(tier, booking)
+            status = booking.status
+            change(booking)
+            if booking.status != status:
+                tier = self._get_tier(booking.tier)
+                change_tier(tier, booking)
+                self.save(tier, booking)
             return booking.summary()
 
         return self._retrying(attempt)
@@ -294,6 +358,11 @@ class BookingLedger(Application):
     @staticmethod
     def _tier_details(tier: TicketTier) -> TierDetails:
         return TierDetails(
-            tier.code, tier.price, tier.capacity, tier.sold, tier.available, tier.version, tier.on_sale, tier.per_user_limit
+            tier.code, tier.price, tier.capacity, tier.sold, tier.available, tier.held, tier.version, tier.on_sale, tier.per_user_limit
         )
 
+
+
+def give_back(tier: TicketTier, booking: Booking) -> None:
+    """A released or expired hold's tickets go back on sale."""
+    tier.release_hold(booking.id, booking.user_id, booking.quantity, reason=booking.status)
