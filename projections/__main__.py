@@ -1,4 +1,5 @@
-"""``python -m projections``: keep the read tables up to date until SIGTERM or SIGINT.
+"""``python -m projections``: keep the read tables up to date, and expire holds as
+they fall due (``projections.expiry``), until SIGTERM or SIGINT.
 
 An entry point (like ``scripts/``), so it may build the ``BookingLedger`` it follows.
 It resumes from the tracked position, so it can be stopped and restarted at any time,
@@ -19,7 +20,7 @@ import signal
 import threading
 
 from application import BookingLedger
-from projections import Follower, open_view
+from projections import Follower, HoldExpiry, open_view
 
 log = logging.getLogger("projections")
 
@@ -30,8 +31,10 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with BookingLedger() as ledger:
-        follower = Follower(ledger, open_view(ledger))
-        log.info("projecting %s from position %s", ledger.name, follower.position)
+        view = open_view(ledger)
+        follower = Follower(ledger, view)
+        HoldExpiry(ledger, view).start(stop)
+        log.info("projecting %s from position %s, expiring holds", ledger.name, follower.position)
         follower.follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.05")))
         log.info("stopped at position %s", follower.position)
 

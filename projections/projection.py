@@ -15,7 +15,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from domain.bookings import CANCELLED, CONFIRMED, Booking
+from domain.bookings import CANCELLED, CONFIRMED, HELD, Booking
 from domain.tiers import TicketTier
 from projections.views import LedgerView, PageChanges
 
@@ -30,9 +30,15 @@ class LedgerProjection(Projection[LedgerView]):
             TicketTier.Created,
             TicketTier.TicketsBooked,
             TicketTier.TicketsReleased,
+            TicketTier.TicketsHeld,
+            TicketTier.HoldConfirmed,
+            TicketTier.HoldReleased,
             TicketTier.CapacityAdded,
             TicketTier.SalesClosed,
             Booking.Confirmed,
+            Booking.Held,
+            Booking.HoldConfirmed,
+            Booking.HoldReleased,
             Booking.Cancelled,
         )
     )
@@ -69,6 +75,18 @@ class LedgerProjection(Projection[LedgerView]):
         changes.change_tier(str(event.originator_id), position, sold=-event.quantity)
 
     @change.register
+    def tickets_held(self, event: TicketTier.TicketsHeld, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=event.quantity)
+
+    @change.register
+    def hold_confirmed(self, event: TicketTier.HoldConfirmed, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=-event.quantity, sold=event.quantity)
+
+    @change.register
+    def hold_released(self, event: TicketTier.HoldReleased, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=-event.quantity)
+
+    @change.register
     def capacity_added(self, event: TicketTier.CapacityAdded, position: int, changes: PageChanges) -> None:
         changes.change_tier(str(event.originator_id), position, capacity=event.quantity)
 
@@ -78,13 +96,20 @@ class LedgerProjection(Projection[LedgerView]):
 
     @change.register
     def booking_confirmed(self, event: Booking.Confirmed, position: int, changes: PageChanges) -> None:
-        changes.new_bookings.append({
-            "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
-            "quantity": event.quantity, "status": CONFIRMED, "at": event.timestamp,
-        })
+        changes.new_booking(event, CONFIRMED, expires_at=None)
+
+    @change.register
+    def booking_held(self, event: Booking.Held, position: int, changes: PageChanges) -> None:
+        changes.new_booking(event, HELD, expires_at=event.expires_at)
+
+    @change.register
+    def booking_hold_confirmed(self, event: Booking.HoldConfirmed, position: int, changes: PageChanges) -> None:
+        changes.booking_status(event, CONFIRMED)
+
+    @change.register
+    def booking_hold_released(self, event: Booking.HoldReleased, position: int, changes: PageChanges) -> None:
+        changes.booking_status(event, event.reason)
 
     @change.register
     def booking_cancelled(self, event: Booking.Cancelled, position: int, changes: PageChanges) -> None:
-        changes.booking_statuses.append(
-            {"booking_id": str(event.originator_id), "status": CANCELLED, "at": event.timestamp}
-        )
+        changes.booking_status(event, CANCELLED)

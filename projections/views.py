@@ -33,6 +33,7 @@ CREATE_TABLES = (
         price {money} NOT NULL,
         capacity INTEGER NOT NULL,
         sold INTEGER NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
         on_sale INTEGER NOT NULL DEFAULT 1,
         position BIGINT NOT NULL
     )""",
@@ -43,34 +44,39 @@ CREATE_TABLES = (
         quantity INTEGER NOT NULL,
         status TEXT NOT NULL,
         created_at {timestamp} NOT NULL,
-        updated_at {timestamp} NOT NULL
+        updated_at {timestamp} NOT NULL,
+        expires_at {timestamp}
     )""",
 )
 # Index name and columns. A rebuild's fresh tables get their indexes just before
 # they take the live tables' place (see ``swap_statements``).
-INDEXES = (("bookings_by_user", "(user_id, created_at)"), ("bookings_by_tier", "(tier)"))
+INDEXES = (
+    ("bookings_by_user", "(user_id, created_at)"),
+    ("bookings_by_tier", "(tier)"),
+    ("bookings_by_expiry", "(status, expires_at)"),  # the holds that are due
+)
 
 INSERT_TIER = (
     "INSERT INTO {availability} (tier_id, tier, price, capacity, sold, position) "
     "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
 )
 UPDATE_TIER = (
-    "UPDATE {availability} SET sold = sold + :sold, capacity = capacity + :capacity, "
+    "UPDATE {availability} SET sold = sold + :sold, held = held + :held, capacity = capacity + :capacity, "
     "on_sale = on_sale * :on_sale, position = :position WHERE tier_id = :tier_id"
 )
 INSERT_BOOKING = (
     "INSERT INTO {bookings} "
-    "(booking_id, user_id, tier, quantity, status, created_at, updated_at) "
-    "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at)"
+    "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
+    "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
 )
 SET_BOOKING_STATUS = (
     "UPDATE {bookings} SET status = :status, updated_at = :at "
     "WHERE booking_id = :booking_id"
 )
-TIER_COLUMNS = "tier, price, capacity, sold, capacity - sold AS available, on_sale, position"
+TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
 SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
 SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
-BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at"
+BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at"
 SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
 SELECT_USER_BOOKINGS = (
     f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
@@ -78,6 +84,11 @@ SELECT_USER_BOOKINGS = (
 )
 SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
 SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
+SELECT_DUE_HOLDS = (
+    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now "
+    "ORDER BY expires_at LIMIT :limit"
+)
+SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
 DROP_TABLES = (
     "DROP TABLE IF EXISTS {availability}",
     "DROP TABLE IF EXISTS {bookings}",
@@ -106,13 +117,25 @@ class PageChanges:
     booking_statuses: list[dict[str, Any]] = field(default_factory=list)
 
     def change_tier(
-        self, tier_id: str, position: int, sold: int = 0, capacity: int = 0, closes: bool = False
+        self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
     ) -> None:
-        totals = self.tier_totals.setdefault(tier_id, {"tier_id": tier_id, "sold": 0, "capacity": 0, "on_sale": 1})
+        totals = self.tier_totals.setdefault(
+            tier_id, {"tier_id": tier_id, "sold": 0, "held": 0, "capacity": 0, "on_sale": 1}
+        )
         totals["sold"] += sold
+        totals["held"] += held
         totals["capacity"] += capacity
         totals["on_sale"] *= 0 if closes else 1  # closing is for good
         totals["position"] = position
+
+    def new_booking(self, event: Any, status: str, expires_at: datetime | None) -> None:
+        self.new_bookings.append({
+            "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
+            "quantity": event.quantity, "status": status, "at": event.timestamp, "expires_at": expires_at,
+        })
+
+    def booking_status(self, event: Any, status: str) -> None:
+        self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})
 
     def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
         batches = [
@@ -130,6 +153,7 @@ class TierAvailability:
     price: Decimal
     capacity: int
     sold: int
+    held: int
     available: int
     on_sale: bool
     position: int
@@ -245,9 +269,17 @@ class LedgerView(TrackingRecorder):
     def all_bookings(self) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]
 
+    def due_holds(self, now: datetime, limit: int = 100) -> list[UUID]:
+        """The holds still held at ``now`` that should have expired, earliest first."""
+        return [UUID(row["booking_id"]) for row in self._select(SELECT_DUE_HOLDS, now=now, limit=limit)]
+
+    def next_expiry(self) -> datetime | None:
+        """When the next hold is due, if any is held."""
+        return when(self._select(SELECT_NEXT_EXPIRY)[0]["next"])
+
     def _select(self, statement: str, **params: Any) -> Sequence[Mapping[str, Any]]:
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self.sql(statement), params)
+            cursor.execute(self.sql(statement), self.adapt_row(params))
             return [dict(row) for row in cursor.fetchall()]
 
     @staticmethod
@@ -258,13 +290,15 @@ class LedgerView(TrackingRecorder):
 
     @staticmethod
     def _booking(row: Mapping[str, Any]) -> BookingSummary:
-        def when(value: datetime | str) -> datetime:
-            return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
         return BookingSummary(**{
-            **row, "booking_id": UUID(row["booking_id"]),
-            "created_at": when(row["created_at"]), "updated_at": when(row["updated_at"]),
+            **row, "booking_id": UUID(row["booking_id"]), "created_at": when(row["created_at"]),
+            "updated_at": when(row["updated_at"]), "expires_at": when(row["expires_at"]),
         })
+
+
+def when(value: datetime | str | None) -> datetime | None:
+    """A timestamp column's value (SQLite keeps ISO text)."""
+    return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):

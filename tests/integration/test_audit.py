@@ -80,7 +80,7 @@ def tamper(view, statement: str) -> None:
         ("UPDATE {bookings} SET status = 'confirmed' WHERE user_id = 'ann'", "2 ticket(s), confirmed"),
         ("DELETE FROM {bookings} WHERE user_id = 'bob'", "missing"),
         ("INSERT INTO {bookings} VALUES ('00000000-0000-4000-8000-000000000001', 'eve', 'VIP', 1, "
-         "'confirmed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')", "has no sale"),
+         "'confirmed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', NULL)", "has no sale"),
     ],
 )
 def test_a_tampered_read_table_fails_the_audit_naming_the_row(audited, statement, named):
