@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from application import BookingNotFoundError
-from web.schemas import CamelCaseSchema, identifier
+from web.schemas import CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 
@@ -25,9 +25,12 @@ class BookingSchema(CamelCaseSchema):
     status = fields.String()
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
+    expires_at = fields.DateTime(format="iso", allow_none=True, metadata={"description": "Holds only."})
 
 
 class CancelRequestSchema(CamelCaseSchema):
+    """Who asks: only a booking's own user may cancel it, or confirm or release its hold."""
+
     user_id = identifier()
 
 
@@ -55,8 +58,9 @@ class CancelBooking(MethodView):
     @blp.arguments(CancelRequestSchema(), error_status_code=400)
     @blp.response(200, BookingSchema())
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
-        """Cancel the user's own booking and put its tickets back on sale."""
-        booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"])
+        """Cancel the user's own booking and put its tickets back on sale. A retry
+        with the same ``Idempotency-Key`` returns the cancelled booking again."""
+        booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"], idempotency_key())
         event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 

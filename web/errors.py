@@ -25,6 +25,9 @@ from application import (
 from application.audit import VersionNotFoundError
 from domain.errors import (
     BookingAlreadyCancelledError,
+    BookingNotConfirmedError,
+    HoldExpiredError,
+    HoldNotActiveError,
     InsufficientTicketsError,
     InvalidQuantityError,
     InvalidTierError,
@@ -44,6 +47,9 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     BookingNotFoundError: (404, "BOOKING_NOT_FOUND"),
     VersionNotFoundError: (404, "VERSION_NOT_FOUND"),
     BookingAlreadyCancelledError: (409, "BOOKING_ALREADY_CANCELLED"),
+    BookingNotConfirmedError: (409, "BOOKING_NOT_CONFIRMED"),
+    HoldNotActiveError: (409, "HOLD_NOT_ACTIVE"),
+    HoldExpiredError: (409, "HOLD_EXPIRED"),
     TierAlreadyExistsError: (409, "TIER_ALREADY_EXISTS"),
     InsufficientTicketsError: (422, "INSUFFICIENT_TICKETS"),
     UserLimitExceededError: (422, "USER_LIMIT_EXCEEDED"),

@@ -1,4 +1,4 @@
-"""Per-client rate limits on the booking endpoint (Flask-Limiter), counted in a storage
+"""Per-client rate limits on the booking and hold endpoints (Flask-Limiter), counted in a storage
 every gunicorn worker shares: Redis in server mode (``RATE_LIMIT_STORAGE_URI``), memory
 for the single-process SQLite default. Over the limit: 429 with ``Retry-After``."""
 
@@ -8,7 +8,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from web import tickets
+from web import holds, tickets
 
 
 def install(app: Flask) -> None:
@@ -21,4 +21,5 @@ def install(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "ticket-ledger")
     limiter = Limiter(get_remote_address, app=app)
-    limiter.limit(rate, methods=["POST"])(tickets.blp)
+    for blueprint in (tickets.blp, holds.blp):
+        limiter.limit(rate, methods=["POST"])(blueprint)

@@ -6,13 +6,14 @@ with ``--preload``), so every worker has its own connection pool.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteFactory
 from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
-from projections import Follower, LedgerView, open_view
+from projections import Follower, HoldExpiry, LedgerView, open_view
 from web.settings import parse_demo_tiers
 
 
@@ -23,9 +24,11 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.follower = Follower(self.ledger, self.view)
-        setting = str(config["PROJECT_IN_PROCESS"]).lower()
-        is_sqlite = isinstance(self.ledger.factory, SQLiteFactory)
-        self.project_in_process = is_sqlite if setting == "auto" else setting in ("1", "true", "yes", "y")
+        self.expiry = HoldExpiry(self.ledger, self.view)
+        self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
+        self._stop = threading.Event()
+        if switch(config["EXPIRE_HOLDS_IN_PROCESS"], self.project_in_process):
+            self.expiry.start(self._stop)
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
         self.written()
@@ -36,7 +39,14 @@ class Services:
             self.follower.catch_up()
 
     def close(self) -> None:
+        self._stop.set()
         self.ledger.close()
+
+
+def switch(setting: object, auto: bool) -> bool:
+    """A yes/no setting that may be "auto"."""
+    text = str(setting).lower()
+    return auto if text == "auto" else text in ("1", "true", "yes", "y")
 
 
 def init_services(app: Flask) -> Services:

@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     # "auto": project in the web process on SQLite (which has no subscription to
     # follow), leave it to ``python -m projections`` on PostgreSQL.
     "PROJECT_IN_PROCESS": "auto",
+    # "auto": expire holds in a thread of the web process wherever it projects too;
+    # otherwise ``python -m projections`` does it.
+    "EXPIRE_HOLDS_IN_PROCESS": "auto",
     # Largest request body accepted (Flask answers 413 beyond it).
     "MAX_CONTENT_LENGTH": 16 * 1024,
     # Origins allowed to call the API from a browser, comma-separated; empty for none.
@@ -43,7 +46,7 @@ class DemoTier(NamedTuple):
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The settings in ``DEFAULTS`` overridden by the environment."""
     config = dict(DEFAULTS)
-    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN", "BOOKING_RATE_LIMIT",
+    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "EXPIRE_HOLDS_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN", "BOOKING_RATE_LIMIT",
                 "RATE_LIMIT_STORAGE_URI"):
         config[key] = environ.get(key, config[key])
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):

@@ -13,7 +13,7 @@ from web import create_app
 def app(store_env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(
         {"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:100.00:5,GA:10.00:50", "PROJECT_IN_PROCESS": "yes",
-         "BOOKING_RATE_LIMIT": ""}
+         "EXPIRE_HOLDS_IN_PROCESS": "no", "BOOKING_RATE_LIMIT": ""}
     )
     yield app
     app.extensions["ledger"].close()
