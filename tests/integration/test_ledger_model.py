@@ -1,8 +1,10 @@
 """Hypothesis drives two ledger instances sharing one store and checks them against a model.
 
-The model is a plain dict of tiers and bookings. Each step books, cancels or adds
-capacity through either instance (so their caches and versions interleave); after each
-step the aggregates and, after catch-up, the read tables must equal the model.
+The model is a plain dict of tiers and bookings. Each step books, holds, confirms or
+releases a hold, cancels, adds capacity, moves the shared clock on or runs the
+hold-expiry process, through either instance (so their caches and versions
+interleave); after each step the aggregates and, after catch-up, the read tables must
+equal the model, and the audit must agree with it at every version.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -19,14 +22,23 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from application import BookingLedger, TierNotFoundError
 from application.audit import TierAudit
-from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, NotBookingOwnerError
-from projections import Follower, open_view
+from domain.errors import (
+    BookingAlreadyCancelledError,
+    BookingNotConfirmedError,
+    HoldExpiredError,
+    HoldNotActiveError,
+    InsufficientTicketsError,
+    NotBookingOwnerError,
+)
+from projections import Follower, HoldExpiry, open_view
 from projections.rebuild import rebuild
 from tests.conftest import postgres_schema
 
 TIERS = {"VIP": 4, "GA": 7}
 USERS = st.sampled_from(["ann", "bob"])
 QUANTITIES = st.integers(min_value=1, max_value=5)
+VIA = st.sampled_from([0, 1])
+HOLD = timedelta(seconds=60)
 
 
 @dataclass
@@ -34,7 +46,11 @@ class ModelBooking:
     user: str
     tier: str
     quantity: int
-    cancelled: bool = False
+    status: str = "confirmed"
+    expires_at: datetime | None = None
+
+    def hold_is_due(self, now: datetime) -> bool:
+        return self.status == "expired" or (self.status == "held" and now >= self.expires_at)
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -44,53 +60,99 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.resources = ExitStack()
         self.env = self.open_store()
-        self.ledgers = [self.resources.enter_context(BookingLedger(env=self.env)) for _ in range(2)]
+        self.ledgers = [
+            self.resources.enter_context(BookingLedger(env={**self.env, "HOLD_SECONDS": "60"})) for _ in range(2)
+        ]
+        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        for ledger in self.ledgers:
+            ledger.clock = lambda: self.now
         self.capacity = dict(TIERS)
         self.model: dict = {}
         for code, capacity in TIERS.items():
             self.ledgers[0].create_tier(code, Decimal("5.00"), capacity)
         self.follower = Follower(self.ledgers[1], open_view(self.ledgers[1]))
-        self.states = {code: {1: (capacity, 0)} for code, capacity in TIERS.items()}  # version -> (capacity, sold)
+        self.states = {code: {1: (capacity, 0, 0)} for code, capacity in TIERS.items()}  # version -> figures
 
     def open_store(self) -> dict[str, str]:
         directory = self.resources.enter_context(tempfile.TemporaryDirectory())
         return {"SQLITE_DBNAME": f"{directory}/ledger.sqlite3"}
 
-    def sold(self, tier: str) -> int:
-        return sum(b.quantity for b in self.model.values() if b.tier == tier and not b.cancelled)
+    def counted(self, tier: str, status: str) -> int:
+        return sum(b.quantity for b in self.model.values() if b.tier == tier and b.status == status)
 
-    @rule(target=bookings, via=st.sampled_from([0, 1]), user=USERS, tier=st.sampled_from([*TIERS, "NONE"]), quantity=QUANTITIES)
-    def book(self, via, user, tier, quantity):
-        if tier not in TIERS:
-            with pytest.raises(TierNotFoundError):
-                self.ledgers[via].book(user, tier, quantity)
+    def figures(self, tier: str) -> tuple[int, int, int]:
+        """Capacity, sold and held, as the model has them."""
+        return self.capacity[tier], self.counted(tier, "confirmed"), self.counted(tier, "held")
+
+    def available(self, tier: str) -> int:
+        capacity, sold, held = self.figures(tier)
+        return capacity - sold - held
+
+    @rule(target=bookings, via=VIA, user=USERS, tier=st.sampled_from([*TIERS, "NONE"]), quantity=QUANTITIES,
+          holds=st.booleans())
+    def book_or_hold(self, via, user, tier, quantity, holds):
+        take = self.ledgers[via].hold if holds else self.ledgers[via].book
+        expected = TierNotFoundError if tier not in TIERS else (
+            InsufficientTicketsError if quantity > self.available(tier) else None)
+        if expected:
+            with pytest.raises(expected):
+                take(user, tier, quantity)
             return None
-        if quantity > self.capacity[tier] - self.sold(tier):
-            with pytest.raises(InsufficientTicketsError):
-                self.ledgers[via].book(user, tier, quantity)
-            return None
-        receipt = self.ledgers[via].book(user, tier, quantity)
-        self.model[receipt.booking_id] = ModelBooking(user, tier, quantity)
-        assert receipt.remaining == self.capacity[tier] - self.sold(tier)
+        receipt = take(user, tier, quantity)
+        self.model[receipt.booking_id] = ModelBooking(
+            user, tier, quantity, "held" if holds else "confirmed", self.now + HOLD if holds else None)
+        assert (receipt.remaining, receipt.status) == (self.available(tier), self.model[receipt.booking_id].status)
         return receipt.booking_id
 
-    @rule(via=st.sampled_from([0, 1]), booking_id=bookings, as_owner=st.booleans())
+    def act(self, command, booking_id, as_owner, expected, new_status):
+        """Run a booking command as its owner or someone else; check the outcome."""
+        booking = self.model[booking_id]
+        user = booking.user if as_owner else f"not-{booking.user}"
+        if not as_owner:
+            expected = NotBookingOwnerError
+        if expected:
+            with pytest.raises(expected):
+                command(booking_id, user)
+        else:
+            assert command(booking_id, user).status == new_status
+            booking.status = new_status
+
+    @rule(via=VIA, booking_id=bookings, as_owner=st.booleans())
     def cancel(self, via, booking_id, as_owner):
         if booking_id is None:
             return
-        booking = self.model[booking_id]
-        user = booking.user if as_owner else f"not-{booking.user}"
-        expected = None if as_owner else NotBookingOwnerError
-        if as_owner and booking.cancelled:
-            expected = BookingAlreadyCancelledError
-        if expected:
-            with pytest.raises(expected):
-                self.ledgers[via].cancel(booking_id, user)
-        else:
-            assert self.ledgers[via].cancel(booking_id, user).status == "cancelled"
-            booking.cancelled = True
+        status = self.model[booking_id].status
+        expected = {"confirmed": None, "cancelled": BookingAlreadyCancelledError}.get(status, BookingNotConfirmedError)
+        self.act(self.ledgers[via].cancel, booking_id, as_owner, expected, "cancelled")
 
-    @rule(via=st.sampled_from([0, 1]), tier=st.sampled_from(list(TIERS)), quantity=QUANTITIES)
+    @rule(via=VIA, booking_id=bookings, as_owner=st.booleans(), confirms=st.booleans())
+    def confirm_or_release_hold(self, via, booking_id, as_owner, confirms):
+        if booking_id is None:
+            return
+        booking = self.model[booking_id]
+        new_status = "confirmed" if confirms else "released"
+        if booking.status == new_status:
+            expected = None  # a retry: no change
+        elif booking.hold_is_due(self.now):
+            expected = HoldExpiredError
+        else:
+            expected = None if booking.status == "held" else HoldNotActiveError
+        command = self.ledgers[via].confirm_hold if confirms else self.ledgers[via].release_hold
+        self.act(command, booking_id, as_owner, expected, new_status)
+
+    @rule(seconds=st.sampled_from([1, 30, 59, 61]))  # around the 60 s hold, to meet its edges
+    def time_passes(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+    @rule(via=VIA)
+    def expire_due_holds(self, via):
+        self.follower.catch_up()
+        due = [b for b in self.model.values() if b.status == "held" and self.now >= b.expires_at]
+        assert HoldExpiry(self.ledgers[via], self.follower.view).expire_due() == len(due)
+        for booking in due:
+            booking.status = "expired"
+
+    @rule(via=VIA, tier=st.sampled_from(list(TIERS)), quantity=QUANTITIES)
     def add_capacity(self, via, tier, quantity):
         self.ledgers[via].add_capacity(tier, quantity)
         self.capacity[tier] += quantity
@@ -107,33 +169,30 @@ class LedgerMachine(RuleBasedStateMachine):
     def the_audit_replay_matches_the_model_at_every_version(self):
         audit = TierAudit(self.ledgers[0])
         self.follower.catch_up()
-        for tier, capacity in self.capacity.items():
-            self.states[tier][self.ledgers[0].get_tier(tier).version] = (capacity, self.sold(tier))
+        for tier in self.capacity:
+            self.states[tier][self.ledgers[0].get_tier(tier).version] = self.figures(tier)
             lines, problems = audit.verify(tier, self.follower.view)
             assert problems == []
-            assert {line.version: (line.capacity, line.sold) for line in lines} == self.states[tier]
+            assert {line.version: (line.capacity, line.sold, line.held) for line in lines} == self.states[tier]
 
     @invariant()
     def aggregates_match_the_model(self):
-        for tier, capacity in self.capacity.items():
+        for tier in self.capacity:
             for ledger in self.ledgers:
                 state = ledger.get_tier(tier)
-                assert (state.capacity, state.sold) == (capacity, self.sold(tier))
-                assert state.available >= 0
+                assert (state.capacity, state.sold, state.held) == self.figures(tier)
+                assert state.available == self.available(tier) >= 0
 
     @invariant()
     def read_tables_match_the_model_after_catch_up(self):
         self.follower.catch_up()
         view = self.follower.view
-        assert {t.tier: (t.capacity, t.sold) for t in view.list_tiers()} == {
-            tier: (capacity, self.sold(tier)) for tier, capacity in self.capacity.items()
+        assert {t.tier: (t.capacity, t.sold, t.held) for t in view.list_tiers()} == {
+            tier: self.figures(tier) for tier in self.capacity
         }
         assert {
-            b.booking_id: (b.user_id, b.tier, b.quantity, b.status) for b in view.all_bookings()
-        } == {
-            i: (b.user, b.tier, b.quantity, "cancelled" if b.cancelled else "confirmed")
-            for i, b in self.model.items()
-        }
+            b.booking_id: (b.user_id, b.tier, b.quantity, b.status, b.expires_at) for b in view.all_bookings()
+        } == {i: (b.user, b.tier, b.quantity, b.status, b.expires_at) for i, b in self.model.items()}
 
     def teardown(self):
         self.resources.close()
@@ -146,7 +205,7 @@ class PostgresLedgerMachine(LedgerMachine):
         return next(schema)
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+LedgerMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 PostgresLedgerMachine.TestCase.settings = LedgerMachine.TestCase.settings
 TestLedgerOnSQLite = LedgerMachine.TestCase
 TestLedgerOnPostgres = pytest.mark.postgres(PostgresLedgerMachine.TestCase)
