@@ -43,12 +43,13 @@
     return data;
   }
 
-  // The API's {"error": {"code", "message", "details": [{"path", "message"}]}} as one sentence.
+  // The API's {"error": {"code", "message", "details": [{"path", "message"}]}} as one text: the
+  // message, and for a validation error (whose message is general) what is wrong with which field.
   function errorText(data) {
     const error = data && data.error;
     if (!error) return "";
-    const details = (error.details || []).map((d) => (d.path ? `${d.path}: ${d.message}` : d.message));
-    return [error.message, ...details].join(" ");
+    const details = error.code === "VALIDATION_ERROR" ? error.details || [] : [];
+    return [error.message, ...details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message))].join(" ");
   }
 
   function say(message, isError) {
