@@ -1,4 +1,4 @@
-"""The HTTP API: ``create_app`` builds the Flask app, its ledger and its read tables."""
+"""The HTTP API and its web page: ``create_app`` builds the Flask app, its ledger and its read tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, health, holds, limits, logs, metrics, protection, tickets, tiers
+from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, tickets, tiers
 from web.errors import register_error_handlers
 from web.services import init_services
 from web.settings import from_environment
@@ -35,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, health.blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(page.blp)  # HTML, not part of the API document
     register_error_handlers(app)
     logs.install(app)
     protection.install(app)

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_STORAGE_URI": "memory://",
     # /ready answers 503 when the read tables lag the store by more than this.
     "READY_MAX_LAG_SECONDS": 30.0,
+    # Longest one /api/tickets/stream response lasts before the browser reconnects: each
+    # open stream holds a gthread thread (32 on SQLite), so none may last for ever.
+    "SSE_MAX_SECONDS": 30.0,
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
 }
@@ -52,8 +55,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):
         if key in environ:
             config[key] = int(environ[key])
-    if "READY_MAX_LAG_SECONDS" in environ:
-        config["READY_MAX_LAG_SECONDS"] = float(environ["READY_MAX_LAG_SECONDS"])
+    for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS"):
+        if key in environ:
+            config[key] = float(environ[key])
     return config
 
 

@@ -1,10 +1,12 @@
-"""``/api/tickets``: what is on sale (from the read tables) and booking (a command)."""
+"""``/api/tickets``: what is on sale (from the read tables, also as a live stream) and
+booking (a command)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate, validates_schema
@@ -12,6 +14,7 @@ from marshmallow import fields, validate, validates_schema
 from web.schemas import CamelCaseSchema, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
 from web.services import services
+from web.stream import tier_events
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
 
@@ -49,6 +52,24 @@ class Tickets(MethodView):
     def get(self) -> Any:
         """List the tiers with price and available tickets."""
         return services().view.list_tiers()
+
+
+@blp.route("/stream")
+class TicketStream(MethodView):
+    @blp.alt_response(200, success=True, schema={"type": "string"}, content_type="text/event-stream",
+                      description="Server-Sent Events: each `data:` is the tier list as `GET /api/tickets` "
+                                  "gives it, sent first and then whenever it changes; the stream ends after "
+                                  "`SSE_MAX_SECONDS` and its `retry:` tells the browser when to reconnect.")
+    def get(self) -> Response:
+        """The tier list, live (for the web page)."""
+        view, schema = services().view, TicketSchema(many=True)
+
+        def read() -> str:
+            return json.dumps(schema.dump(view.list_tiers()), separators=(",", ":"))
+
+        events = tier_events(read, current_app.config["SSE_MAX_SECONDS"])
+        # X-Accel-Buffering: a buffering proxy (nginx) would hold the events back.
+        return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
 
 @blp.route("/book")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -63,3 +65,12 @@ def test_every_setting_the_web_app_reads_is_documented():
 
     example = (ROOT / ".env.example").read_text()
     assert all(f"\n{key}=" in example for key in DEFAULTS if key != "LEDGER_ENV")
+
+
+def test_the_package_data_takes_every_file_of_the_web_page():
+    """An installed wheel (the Dockerfile's) must serve the page too, not only a checkout."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["web"]
+    files = [p.relative_to(ROOT / "web").as_posix() for folder in ("templates", "static")
+             for p in (ROOT / "web" / folder).rglob("*") if p.is_file()]
+    assert "templates/index.html" in files and "static/app.js" in files
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []

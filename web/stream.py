@@ -1,0 +1,58 @@
+"""Server-Sent Events of the tier list, for the web page's live availability.
+
+The stream polls the read tables (cheap: one small ``SELECT``) rather than subscribing
+to anything, so it works the same on SQLite, where there is nothing to subscribe to,
+and on PostgreSQL. It sends the list only when it changed, a comment now and then so
+proxies keep the connection open, and ends by itself after ``max_seconds``: under the
+SQLite server's gthread worker each open stream holds one of its 32 threads, and the
+browser's ``EventSource`` reconnects on its own after the ``retry`` delay sent first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 1000
+
+log = logging.getLogger(__name__)
+
+
+def tier_events(
+    read: Callable[[], str],
+    max_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """The stream's text, as ``text/event-stream`` chunks; ``read`` gives the tier list as JSON.
+
+    The first read happens now, not when the response is sent: a store that does not
+    answer is then an ordinary 503 (and the page falls back to polling) rather than a
+    stream that breaks after its headers.
+    """
+    first = read()
+    return _events(read, first, clock() + max_seconds, clock, sleep)
+
+
+def _events(read: Callable[[], str], data: str, deadline: float, clock: Callable[[], float],
+            sleep: Callable[[float], None]) -> Iterator[str]:
+    yield f"retry: {RETRY_MS}\n\ndata: {data}\n\n"
+    last_sent = clock()
+    while (now := clock()) < deadline:
+        sleep(min(POLL_SECONDS, deadline - now))
+        try:
+            latest = read()
+        except (OperationalError, InterfaceError) as error:
+            log.warning("tier stream ended, event store unavailable: %s", error)
+            return  # the browser reconnects and gets the 503, or the list when it is back
+        if latest != data:
+            data, last_sent = latest, clock()
+            yield f"data: {data}\n\n"
+        elif clock() - last_sent >= HEARTBEAT_SECONDS:
+            last_sent = clock()
+            yield ": heartbeat\n\n"
