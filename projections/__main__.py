@@ -1,9 +1,10 @@
-"""``python -m projections``: keep the read tables up to date until SIGTERM or SIGINT.
+"""Keep the read tables up to date (the projection process).
 
-An entry point (like ``scripts/``), so it may build the ``BookingLedger`` it follows.
-It resumes from the tracked position, so it can be stopped and restarted at any time,
-and it is safe beside web workers that also project: positions move by
-compare-and-set, so each event is applied once.
+    ticketledger projections        # or: python -m projections
+
+Runs until SIGTERM or SIGINT. It resumes from the tracked position, so it can be
+stopped and restarted at any time, and it is safe beside web workers that also
+project: positions move by compare-and-set, so each event is applied once.
 
 It polls the event store every ``PROJECTION_POLL_INTERVAL`` seconds (default 0.05) and
 applies each new page of up to 1,000 events in one transaction. The library's
@@ -13,18 +14,21 @@ group-committed bookings, and SQLite has no subscription at all (see README).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import threading
 
+# An entry point (like scripts/), so it may build the BookingLedger it follows.
 from application import BookingLedger
 from projections import Follower, open_view
 
 log = logging.getLogger("projections")
 
 
-def main() -> None:
+def run(args: argparse.Namespace | None = None) -> None:
+    """Project until stopped; there are no options, the settings are all in the environment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -37,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()
