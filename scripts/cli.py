@@ -1,9 +1,11 @@
 """``ticketledger``: one command for the processes and tools that run beside the web app.
 
 The subcommands are the modules below; each fills the subparser it is given
-(``add_arguments``) and runs the parsed arguments (``run``), so an option is defined in
-one place. A subcommand's help is its module's docstring: the first line is the summary
-in ``ticketledger --help``, the rest (with examples) its own ``--help``.
+(``add_arguments``, if it has options) and runs the parsed arguments (``run``), so an
+option is defined in one place. A subcommand's help is its module's docstring: the first
+line is the summary in ``ticketledger --help``, the rest (with examples) its own
+``--help``. Options a subcommand does not define are refused, unless it asks for them
+with a ``passthrough`` default (serve hands them to gunicorn).
 """
 
 import argparse
@@ -69,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and "passthrough" not in args:
+    if "passthrough" in args:
+        args.passthrough = extra
+    elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.passthrough = extra
     return args.run(args) or 0
