@@ -6,6 +6,7 @@ COPY domain domain
 COPY application application
 COPY projections projections
 COPY web web
+COPY scripts scripts
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
@@ -14,7 +15,6 @@ WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 COPY gunicorn.conf.py ./
-COPY scripts scripts
 USER ledger
 ENV BIND=0.0.0.0:8000 PYTHONUNBUFFERED=1
 EXPOSE 8000

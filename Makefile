@@ -1,6 +1,7 @@
 # The README's commands. `make serve` and `make test` each build .venv first if needed.
 VENV := .venv
 PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/ticketledger
 
 .PHONY: install serve projections rebuild test bench
 
@@ -13,16 +14,16 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 serve: install  ## the API on http://127.0.0.1:8000 (SQLite in var/ unless PERSISTENCE_MODULE says otherwise)
-	$(VENV)/bin/gunicorn -c gunicorn.conf.py
+	$(CLI) serve
 
 projections: install  ## the projection process (needed on PostgreSQL)
-	$(PY) -m projections
+	$(CLI) projections
 
-rebuild: install  ## empty and replay the read tables
-	$(PY) scripts/rebuild_projections
+rebuild: install  ## rebuild the read tables beside the live ones, then swap them in
+	$(CLI) rebuild
 
 test: install  ## the whole suite, PostgreSQL included (it must be running)
 	$(PY) -m pytest
 
 bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)
-	$(PY) scripts/bench/run.py
+	$(CLI) bench

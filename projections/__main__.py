@@ -1,10 +1,10 @@
-"""``python -m projections``: keep the read tables up to date, and expire holds as
-they fall due (``projections.expiry``), until SIGTERM or SIGINT.
+"""Keep the read tables up to date (the projection process).
 
-An entry point (like ``scripts/``), so it may build the ``BookingLedger`` it follows.
-It resumes from the tracked position, so it can be stopped and restarted at any time,
-and it is safe beside web workers that also project: positions move by
-compare-and-set, so each event is applied once.
+    ticketledger projections        # or: python -m projections
+
+It also expires holds as they fall due (projections.expiry). Runs until SIGTERM or SIGINT. It resumes from the tracked position, so it can be
+stopped and restarted at any time, and it is safe beside web workers that also
+project: positions move by compare-and-set, so each event is applied once.
 
 It polls the event store every ``PROJECTION_POLL_INTERVAL`` seconds (default 0.05) and
 applies each new page of up to 1,000 events in one transaction. The library's
@@ -14,18 +14,21 @@ group-committed bookings, and SQLite has no subscription at all (see README).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import threading
 
+# An entry point (like scripts/), so it may build the BookingLedger it follows.
 from application import BookingLedger
 from projections import Follower, HoldExpiry, open_view
 
 log = logging.getLogger("projections")
 
 
-def main() -> None:
+def run(args: argparse.Namespace | None = None) -> None:
+    """Project until stopped; there are no options, the settings are all in the environment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -33,11 +36,12 @@ def main() -> None:
     with BookingLedger() as ledger:
         view = open_view(ledger)
         follower = Follower(ledger, view)
-        HoldExpiry(ledger, view).start(stop)
+        expiring = HoldExpiry(ledger, view).start(stop)
         log.info("projecting %s from position %s, expiring holds", ledger.name, follower.position)
         follower.follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.05")))
+        expiring.join(timeout=10)  # let a tick in progress finish before the store closes
         log.info("stopped at position %s", follower.position)
 
 
 if __name__ == "__main__":
-    main()
+    run()

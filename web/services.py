@@ -27,8 +27,9 @@ class Services:
         self.expiry = HoldExpiry(self.ledger, self.view)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
+        self._expiring: threading.Thread | None = None
         if switch(config["EXPIRE_HOLDS_IN_PROCESS"], self.project_in_process):
-            self.expiry.start(self._stop)
+            self._expiring = self.expiry.start(self._stop)
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
         self.written()
@@ -39,7 +40,10 @@ class Services:
             self.follower.catch_up()
 
     def close(self) -> None:
+        """Stop expiring holds (let a tick in progress finish), then close the store."""
         self._stop.set()
+        if self._expiring is not None:
+            self._expiring.join(timeout=10)
         self.ledger.close()
 
 

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
-"""The hot-sale benchmark: our ledger against the row-locking baseline, side by side.
+"""Benchmark a hot sale against the row-locking baseline.
 
-    make bench                       # or: .venv/bin/python scripts/bench/run.py [--seconds 10]
+    ticketledger bench                       # or: make bench
+    ticketledger bench --seconds 5 --history-events 0
 
 Both servers run under gunicorn against the local PostgreSQL (``POSTGRES_*``, default
 127.0.0.1:5432 user postgres, database test), each in its own schema, and are loaded by
@@ -29,17 +29,14 @@ from pathlib import Path
 
 import psycopg
 
+from application import BookingLedger
+from domain.tiers import tier_id
+from projections import Follower, open_view
+from projections.rebuild import rebuild
+from scripts.bench import baseline_app, wrk
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(ROOT)]
-
-import baseline_app  # noqa: E402
-import wrk  # noqa: E402
-
-from application import BookingLedger  # noqa: E402
-from domain.tiers import tier_id  # noqa: E402
-from projections import Follower, open_view  # noqa: E402
-from projections.rebuild import rebuild  # noqa: E402
 
 TIERS = {"VIP": 10_000_000, "FRONT_ROW": 10_000_000, "GA": 10_000_000}
 LOADS = [(c, tiers) for c in (16, 64, 256) for tiers in ("VIP", "VIP,FRONT_ROW,GA")]
@@ -234,11 +231,13 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
-    parser.add_argument("--history-events", type=int, default=1_000_000, help="0 skips the history test")
-    args = parser.parse_args()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=int, metavar="N", default=10, help="length of each load run (default 10)")
+    parser.add_argument("--history-events", type=int, default=1_000_000, metavar="N",
+                        help="prior events of the history test's tier (default 1,000,000; 0 skips the test)")
+
+
+def run(args: argparse.Namespace) -> int:
     if not shutil.which("wrk"):
         return print("wrk is missing: apt-get install wrk", file=sys.stderr) or 2
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -256,7 +255,3 @@ def main() -> int:
     print(f"\nresults: {out.relative_to(ROOT)}")
     balanced = all(t["ok"] for side in ("ours", "baseline") for run in result[side]["runs"] for t in run["books"].values())
     return 0 if balanced else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

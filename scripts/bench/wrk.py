@@ -1,7 +1,6 @@
 """Run wrk and gunicorn from Python, so every benchmark drives load the same way.
 
-Standard library only: the bench scripts import it as plain ``import wrk`` (with this
-folder on ``sys.path``) and must not depend on what the project's venv happens to hold.
+Standard library only, so it does not depend on what the project's venv happens to hold.
 wrk prints one ``BENCH_JSON {...}`` line (see book.lua); ``run_wrk`` returns it as a dict.
 """
 

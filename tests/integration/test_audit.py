@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from application import BookingLedger, TierNotFoundError
 from application.audit import TierAudit, VersionNotFoundError
 from projections import Follower, open_view
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import ticketledger
 
 
 @pytest.fixture
@@ -91,8 +87,7 @@ def test_a_tampered_read_table_fails_the_audit_naming_the_row(audited, statement
 
 
 def run_audit(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "scripts/audit_tier", *args], cwd=ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return ticketledger("audit", *args, env=env)
 
 
 def test_the_audit_script_prints_json_lines_and_fails_on_a_tampered_row(store_env, audited):

@@ -173,7 +173,9 @@ class LedgerMachine(RuleBasedStateMachine):
             self.states[tier][self.ledgers[0].get_tier(tier).version] = self.figures(tier)
             lines, problems = audit.verify(tier, self.follower.view)
             assert problems == []
-            assert {line.version: (line.capacity, line.sold, line.held) for line in lines} == self.states[tier]
+            replayed = {line.version: (line.capacity, line.sold, line.held) for line in lines}
+            # One expiry step may record several versions; the model knows those it saw.
+            assert {version: replayed[version] for version in self.states[tier]} == self.states[tier]
 
     @invariant()
     def aggregates_match_the_model(self):

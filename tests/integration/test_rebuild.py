@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from application import BookingLedger
 from projections import Follower, open_view
 from projections.rebuild import differences, rebuild
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import ticketledger
 
 
 def dump(view) -> tuple[list, list]:
@@ -94,8 +89,7 @@ def test_verify_finds_no_difference_then_names_a_tampered_row(ledger, live):
 
 def test_the_script_verifies_and_rebuilds(store_env, ledger, live):
     def run(*args):
-        return subprocess.run([sys.executable, "scripts/rebuild_projections", *args], cwd=ROOT,
-                              env={**os.environ, **store_env}, capture_output=True, text=True, timeout=120)
+        return ticketledger("rebuild", *args, env=store_env)
 
     verified = run("--verify")
     assert verified.returncode == 0 and "equal the live ones" in verified.stdout, verified.stderr

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 from application import BookingLedger
 from projections import Follower, open_view
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import ticketledger
 
 
 def test_the_rebuild_script_replays_every_event_and_says_how_many(store_env):
@@ -21,10 +16,7 @@ def test_the_rebuild_script_replays_every_event_and_says_how_many(store_env):
         view = open_view(ledger)
         Follower(ledger, view).catch_up()
         live = view.list_tiers(), view.all_bookings()
-        result = subprocess.run(
-            [sys.executable, "scripts/rebuild_projections"], cwd=ROOT, env={**os.environ, **store_env},
-            capture_output=True, text=True, timeout=120,
-        )
+        result = ticketledger("rebuild", env=store_env)
         assert result.returncode == 0, result.stderr
         assert "applied 9 events" in result.stdout
         assert (view.list_tiers(), view.all_bookings()) == live
@@ -38,8 +30,7 @@ def test_projection_status_reports_the_lag_in_events_and_seconds(store_env):
         ledger.book("u1", "VIP", 2)
 
         def status() -> dict:
-            result = subprocess.run([sys.executable, "scripts/projection_status", "--json"], cwd=ROOT,
-                                    env={**os.environ, **store_env}, capture_output=True, text=True, timeout=60)
+            result = ticketledger("status", "--json", env=store_env, timeout=60)
             assert result.returncode == 0, result.stderr
             return json.loads(result.stdout)
 

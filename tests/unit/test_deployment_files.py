@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import json
 import re
 import shlex
 import tomllib
@@ -11,8 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from scripts.cli import COMMANDS
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text().splitlines()
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
 
 
 def test_compose_runs_postgres_redis_the_web_app_and_the_projection_process():
@@ -27,14 +32,23 @@ def test_compose_runs_postgres_redis_the_web_app_and_the_projection_process():
     assert "pgdata" in COMPOSE["volumes"]
 
 
-def test_every_service_command_exists_in_the_project():
-    for name in ("web", "projections"):
-        program, *args = COMPOSE["services"][name]["command"]
-        if program == "gunicorn":
-            assert (ROOT / args[args.index("-c") + 1]).is_file()
-        else:
-            assert (program, args[0]) == ("python", "-m")
-            assert importlib.util.find_spec(args[1]) is not None
+def assert_resolves(command: list[str]) -> None:
+    """A command the image runs: gunicorn with a config the image has, or a ticketledger command."""
+    program, *args = command
+    if program == "gunicorn":
+        config = args[args.index("-c") + 1]
+        assert (ROOT / config).is_file() and f"COPY {config} ./" in DOCKERFILE
+    else:
+        assert program == "ticketledger" and args[0] in COMMANDS, command
+
+
+def test_every_command_of_the_image_exists_in_the_project():
+    built = [service for service in COMPOSE["services"].values() if "build" in service]
+    assert len(built) == 2
+    for service in built:
+        assert_resolves(service["command"])
+    (cmd,) = [line.removeprefix("CMD ") for line in DOCKERFILE if line.startswith("CMD ")]
+    assert_resolves(json.loads(cmd))
 
 
 def test_the_compose_database_settings_agree_with_the_postgres_service():
@@ -46,10 +60,9 @@ def test_the_compose_database_settings_agree_with_the_postgres_service():
 
 
 def test_the_dockerfile_copies_every_package_and_runs_as_a_user():
-    lines = (ROOT / "Dockerfile").read_text().splitlines()
-    for package in ("domain", "application", "projections", "web"):
-        assert f"COPY {package} {package}" in lines
-    assert any(shlex.split(line)[:1] == ["USER"] for line in lines if line.strip())
+    for package in {name.split(".")[0] for name in PACKAGES}:
+        assert f"COPY {package} {package}" in DOCKERFILE
+    assert any(shlex.split(line)[:1] == ["USER"] for line in DOCKERFILE if line.strip())
 
 
 def test_env_example_lists_every_setting_the_readme_documents():

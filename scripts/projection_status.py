@@ -1,22 +1,24 @@
-#!/usr/bin/env python3
-"""Where the read tables stand: their tracked position, the event store's head, and
-the lag in events and in seconds (the age of the oldest event not yet applied).
+"""Show how far the read tables lag behind the event store.
 
-    scripts/projection_status [--json]
+    ticketledger status          # position, head, lag_events, lag_seconds
+    ticketledger status --json   # the same as one JSON object
+
+The position is the last event applied to the read tables, the head the event store's
+last event, and lag_seconds the age of the oldest event not yet applied.
 """
 
 import argparse
 import json
-import sys
 
 from application import BookingLedger
 from projections import Follower, LedgerProjection, open_view
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object instead of lines")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
     with BookingLedger() as ledger:
         follower = Follower(ledger, open_view(ledger))
         position, head = follower.position, ledger.recorder.max_notification_id() or 0
@@ -24,7 +26,3 @@ def main() -> int:
                   "lag_events": head - position, "lag_seconds": round(follower.lag_seconds(), 3)}
     print(json.dumps(status) if args.json else "\n".join(f"{k:<12} {v}" for k, v in status.items()))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
-"""Rebuild the read tables from the event store, without downtime.
+"""Rebuild the read tables from the events, without downtime.
 
-    scripts/rebuild_projections            # build beside the live tables, then swap in
-    scripts/rebuild_projections --verify   # build beside them and compare row by row; no swap
+    ticketledger rebuild            # build beside the live tables, then swap them in
+    ticketledger rebuild --verify   # build beside them and compare row by row; no swap
 
 The store is chosen by the same environment as the app. GET endpoints keep answering
 from the live tables until the swap, which is one transaction. Stopped half way (even
@@ -20,10 +19,11 @@ from application import BookingLedger
 from projections.rebuild import differences, rebuild
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify", action="store_true", help="compare a rebuild with the live tables, change nothing")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
     with BookingLedger() as ledger:
         head = ledger.recorder.max_notification_id() or 0
         bar = tqdm(total=head, unit="event", disable=None, file=sys.stderr, mininterval=0.5)
@@ -47,7 +47,3 @@ def main() -> int:
     print(f"Rebuilt the read tables: applied {applied} events in {seconds:.2f} s "
           f"({applied / seconds if seconds else 0:,.0f} events/s), then swapped them in.")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
-"""Audit a tier's full history, or reconcile every tier.
+"""Audit a tier's history, or every tier, from the events.
 
-    scripts/audit_tier VIP                      # every event, with sold/available after it
-    scripts/audit_tier VIP --at-version 120     # the tier as it was then
-    scripts/audit_tier VIP --at-time 2026-11-24T08:00:00Z
-    scripts/audit_tier --all                    # one line per tier and a total
-    ... --json                                  # JSON Lines instead of a table
+    ticketledger audit VIP                      # every event, with sold/available after it
+    ticketledger audit VIP --at-version 120     # the tier as it was then
+    ticketledger audit VIP --at-time 2026-11-24T08:00:00Z
+    ticketledger audit --all                    # one line per tier and a total
+    ticketledger audit --all --json             # JSON Lines instead of a table
 
 Checks the invariants over the whole history (versions contiguous, available never
 negative, each booking booked and cancelled at most once, sold == confirmed bookings) and
@@ -82,16 +81,16 @@ def audit_all(audit: TierAudit, view, as_json: bool) -> int:
     return report(problems, as_json)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tier", nargs="?", help="tier code, e.g. VIP")
-    parser.add_argument("--all", action="store_true", help="reconcile every tier")
-    parser.add_argument("--at-version", type=int, help="show the tier as it was at this version")
-    parser.add_argument("--at-time", type=parse_time, help="show the tier as it was at this ISO-8601 time")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("tier", nargs="?", metavar="TIER", help="tier code, e.g. VIP")
+    which.add_argument("--all", action="store_true", help="reconcile every tier")
+    parser.add_argument("--at-version", type=int, metavar="N", help="show the tier as it was at this version")
+    parser.add_argument("--at-time", type=parse_time, metavar="TIME", help="show the tier as it was at this ISO-8601 time")
     parser.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
-    args = parser.parse_args()
-    if bool(args.tier) == args.all:
-        parser.error("name one tier or --all")
+
+
+def run(args: argparse.Namespace) -> int:
     with BookingLedger() as ledger:
         view = open_view(ledger)
         audit = TierAudit(ledger)
@@ -104,7 +103,3 @@ def main() -> int:
             print(json.dumps(state, default=plain) if args.json else "\n".join(f"{k:<10} {plain(v)}" for k, v in state.items()))
             return 0
         return audit_one(audit, view, args.tier, args.json)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
