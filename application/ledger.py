@@ -287,14 +287,21 @@ class BookingLedger(Application):
         self, booking_id: UUID, change: Callable[[Booking], None], change_tier: Callable[[TicketTier, Booking], None]
     ) -> BookingSummary:
         """Change a booking's status and its tier's counts in one recording. A change
-        that was recorded already (a retried request) records nothing more."""
+        that was recorded already (a retried request) records nothing more.
+
+        The tier is read *before* the booking it decides on (the first read only finds
+        the tier's code): both are always saved together, so the booking is then at
+        least as recent as the tier, and a tier that is older fails the version check.
+        Read the other way round, a confirm could meet a tier that an expiry had just
+        changed, beside the booking from before it (found by a race test on PostgreSQL).
+        """
 
         def attempt() -> BookingSummary:
+            tier = self._get_tier(self._get_booking(booking_id).tier)
             booking = self._get_booking(booking_id)
             status = booking.status
             change(booking)
             if booking.status != status:
-                tier = self._get_tier(booking.tier)
                 change_tier(tier, booking)
                 self.save(tier, booking)
             return booking.summary()
