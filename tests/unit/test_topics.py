@@ -1,9 +1,11 @@
 """Event topics are stored in every row: renaming a module orphans the history."""
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.bookings import Booking
 from domain.tiers import TicketTier
+from projections import LedgerProjection
 
 
 def test_event_topics_are_the_stored_names():
@@ -12,3 +14,12 @@ def test_event_topics_are_the_stored_names():
         "domain.tiers:TicketTier.TicketsBooked",
         "domain.bookings:Booking.Cancelled",
     ]
+
+
+def test_the_projection_follows_every_event_class_of_both_aggregates():
+    events = {
+        get_topic(cls) for aggregate in (TicketTier, Booking) for cls in vars(aggregate).values()
+        if isinstance(cls, type) and issubclass(cls, Aggregate.Event)
+        and cls not in (aggregate.Event, Booking.Created)  # base classes the library adds, never recorded
+    }
+    assert events and set(LedgerProjection.topics) == events

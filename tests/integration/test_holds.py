@@ -1,0 +1,160 @@
+"""Holds through the ledger and the read tables, on both stores, with a controllable
+clock, and the races that matter: a confirm against an expiry, and many holds at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from application import BookingLedger, IdempotencyKeyReusedError
+from application.audit import TierAudit
+from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError
+from projections import Follower, HoldExpiry, open_view
+
+START = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """The time the ledgers see; tests move it on."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def ledger_on(env: dict[str, str], clock: Clock) -> BookingLedger:
+    ledger = BookingLedger(env={**env, "HOLD_SECONDS": "600"})
+    ledger.clock = clock
+    return ledger
+
+
+def audited(ledger: BookingLedger, follower: Follower, tier: str = "VIP") -> None:
+    follower.catch_up()
+    assert TierAudit(ledger).verify(tier, follower.view)[1] == []
+
+
+def test_a_hold_expires_by_the_expiry_process_once_its_time_has_come(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("100.00"), 5)
+        follower = Follower(ledger, open_view(ledger))
+        expiry = HoldExpiry(ledger, follower.view)
+        receipt = ledger.hold("ann", "VIP", 3)
+        assert (receipt.status, receipt.remaining, receipt.expires_at) == ("held", 2, START + timedelta(minutes=10))
+        follower.catch_up()
+        assert follower.view.get_tier("VIP").available == 2
+        assert expiry.seconds_to_next() == 600
+
+        clock.now += timedelta(minutes=10) - timedelta(microseconds=1)
+        assert expiry.expire_due() == 0
+        clock.now += timedelta(microseconds=1)
+        assert expiry.expire_due() == 1
+        follower.catch_up()
+        assert (follower.view.get_tier("VIP").available, ledger.get_tier("VIP").held) == (5, 0)
+        assert follower.view.get_booking(str(receipt.booking_id)).status == "expired"
+        assert expiry.expire_due() == 0 and expiry.seconds_to_next() is None
+        with pytest.raises(HoldExpiredError):
+            ledger.confirm_hold(receipt.booking_id, "ann")
+        audited(ledger, follower)
+
+
+def test_a_confirmed_hold_is_a_booking_and_the_expiry_process_leaves_it_alone(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("100.00"), 5)
+        follower = Follower(ledger, open_view(ledger))
+        hold = ledger.hold("ann", "VIP", 2)
+        follower.catch_up()  # the read tables still say "held" when the expiry runs
+        assert ledger.confirm_hold(hold.booking_id, "ann").status == "confirmed"
+        clock.now += timedelta(hours=1)
+        assert HoldExpiry(ledger, follower.view).expire_due() == 0
+        tier = ledger.get_tier("VIP")
+        assert (tier.sold, tier.held, tier.available) == (2, 0, 3)
+        assert ledger.cancel(hold.booking_id, "ann").status == "cancelled"
+        audited(ledger, follower)
+
+
+def test_a_hold_is_idempotent_like_a_booking_and_a_key_cannot_switch_between_them(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("100.00"), 5)
+        first = ledger.hold("ann", "VIP", 2, idempotency_key="cart-1")
+        clock.now += timedelta(seconds=5)
+        again = ledger.hold("ann", "VIP", 2, idempotency_key="cart-1")
+        assert again == first and ledger.get_tier("VIP").held == 2
+        with pytest.raises(IdempotencyKeyReusedError):
+            ledger.book("ann", "VIP", 2, idempotency_key="cart-1")
+
+
+def test_a_confirm_that_races_the_expiry_has_exactly_one_winner(store_env, clock):
+    """Each round, one ledger confirms a hold at the last moment its clock allows while
+    another expires it at its expiry time; the version check picks one winner."""
+    late = Clock()
+    with ledger_on(store_env, clock) as holder, ledger_on(store_env, late) as expirer:
+        holder.create_tier("VIP", Decimal("100.00"), 1_000)
+        winners = Counter()
+        for _ in range(30):
+            hold = holder.hold("ann", "VIP", 1)
+            clock.now = hold.expires_at - timedelta(microseconds=1)
+            late.now = hold.expires_at
+            start = threading.Barrier(2)
+
+            def confirm():
+                start.wait()
+                try:
+                    return holder.confirm_hold(hold.booking_id, "ann").status
+                except HoldExpiredError:
+                    return "lost"
+
+            def expire():
+                start.wait()
+                try:
+                    return expirer.expire_hold(hold.booking_id).status
+                except HoldNotActiveError:
+                    return "lost"
+
+            with ThreadPoolExecutor(2) as pool:
+                outcome = sorted(f.result() for f in (pool.submit(confirm), pool.submit(expire)))
+            assert outcome in (["confirmed", "lost"], ["expired", "lost"])
+            assert holder.get_booking(hold.booking_id).status == next(o for o in outcome if o != "lost")
+            winners[outcome[0]] += 1
+            clock.now = late.now = START
+        tier = holder.get_tier("VIP")
+        assert (tier.sold, tier.held) == (winners["confirmed"], 0)
+        audited(holder, Follower(holder, open_view(holder)))
+
+
+def test_many_holds_and_bookings_at_once_never_take_more_than_the_capacity(store_env, clock):
+    with ledger_on(store_env, clock) as one, ledger_on(store_env, clock) as two:
+        one.create_tier("VIP", Decimal("100.00"), 20)
+        start = threading.Barrier(40)
+
+        def take(n: int) -> str:
+            ledger = one if n % 2 else two
+            start.wait()
+            try:
+                (ledger.hold if n % 3 else ledger.book)(f"user-{n}", "VIP", 1)
+            except InsufficientTicketsError:
+                return "refused"
+            return "taken"
+
+        with ThreadPoolExecutor(40) as pool:
+            outcomes = Counter(pool.map(take, range(40)))
+        assert outcomes == {"taken": 20, "refused": 20}
+        tier = one.get_tier("VIP")
+        assert (tier.sold + tier.held, tier.available) == (20, 0)
+        follower = Follower(one, open_view(one))
+        clock.now += timedelta(hours=1)
+        follower.catch_up()
+        assert HoldExpiry(two, follower.view).expire_due() == tier.held
+        assert one.get_tier("VIP").available == tier.held
+        audited(one, follower)
