@@ -6,10 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from application import BookingNotFoundError
+from web.apidoc import BOOKING_ID, COMMAND, JSON_BODY, Blueprint
 from web.schemas import CamelCaseSchema, identifier
 from web.logs import event
 from web.services import services
@@ -22,13 +22,18 @@ class BookingSchema(CamelCaseSchema):
     user_id = fields.String()
     tier = fields.String()
     quantity = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["confirmed", "cancelled"]})
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
 
 
 class CancelRequestSchema(CamelCaseSchema):
     user_id = identifier()
+
+
+BOOKING = {"bookingId": BOOKING_ID, "userId": "alice", "tier": "VIP", "quantity": 2, "status": "confirmed",
+           "createdAt": "2026-11-24T08:41:16.609600+00:00", "updatedAt": "2026-11-24T08:41:16.609600+00:00"}
+CANCELLED = {**BOOKING, "status": "cancelled", "updatedAt": "2026-11-24T08:45:02.120311+00:00"}
 
 
 def parse_booking_id(text: str) -> UUID:
@@ -41,7 +46,8 @@ def parse_booking_id(text: str) -> UUID:
 
 @blp.route("/bookings/<booking_id>")
 class BookingResource(MethodView):
-    @blp.response(200, BookingSchema())
+    @blp.response(200, BookingSchema(), example=BOOKING)
+    @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
         """One booking, from the bookings read table."""
         row = services().view.get_booking(str(parse_booking_id(booking_id)))
@@ -52,8 +58,9 @@ class BookingResource(MethodView):
 
 @blp.route("/bookings/<booking_id>/cancel")
 class CancelBooking(MethodView):
-    @blp.arguments(CancelRequestSchema(), error_status_code=400)
-    @blp.response(200, BookingSchema())
+    @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
+    @blp.response(200, BookingSchema(), example=CANCELLED)
+    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "BOOKING_ALREADY_CANCELLED")
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale."""
         booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"])
@@ -63,7 +70,8 @@ class CancelBooking(MethodView):
 
 @blp.route("/users/<user_id>/bookings")
 class UserBookings(MethodView):
-    @blp.response(200, BookingSchema(many=True))
+    @blp.response(200, BookingSchema(many=True), example=[BOOKING])
+    @blp.errors("STORE_UNAVAILABLE")
     def get(self, user_id: str) -> Any:
         """A user's bookings, newest first."""
         return services().view.bookings_of_user(user_id)

@@ -23,6 +23,23 @@ class CamelCaseSchema(Schema):
         field_obj.data_key = camel(field_obj.data_key or field_name)
 
 
+PRICE = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
+
+
+class Money(fields.Decimal):
+    """A price as a decimal string in whole cents (``"25.00"``), in and out. A JSON number
+    is refused: it may be a float, and prices are never floats."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "pattern": f"^{PRICE.pattern}$", "example": "100.00", **kwargs.pop("metadata", {})}
+        super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not PRICE.fullmatch(value):
+            raise ValidationError('Must be a decimal string in whole cents, such as "25.00".')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
     """A required id: 1..max_length printable characters, not only white space."""
     return fields.String(

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate, validates_schema
 
-from web.schemas import CamelCaseSchema, check_quantity_limit, identifier, idempotency_key
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY, JSON_BODY, Blueprint
+from web.schemas import CamelCaseSchema, Money, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 
@@ -18,8 +18,8 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tic
 
 class TicketSchema(CamelCaseSchema):
     tier = fields.String()
-    price = fields.Decimal(as_string=True, places=2, metadata={"example": "100.00"})
-    currency = fields.Constant("USD")
+    price = Money()
+    currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
     capacity = fields.Integer()
     available_quantity = fields.Integer(attribute="available")
     on_sale = fields.Boolean()
@@ -40,12 +40,14 @@ class BookReceiptSchema(CamelCaseSchema):
     tier = fields.String()
     booked_quantity = fields.Integer(attribute="quantity")
     remaining_quantity = fields.Integer(attribute="remaining")
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["confirmed"]})
 
 
 @blp.route("")
 class Tickets(MethodView):
-    @blp.response(200, TicketSchema(many=True))
+    @blp.response(200, TicketSchema(many=True), example=[
+        {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "availableQuantity": 97, "onSale": True}])
+    @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Any:
         """List the tiers with price and available tickets."""
         return services().view.list_tiers()
@@ -53,8 +55,12 @@ class Tickets(MethodView):
 
 @blp.route("/book")
 class Book(MethodView):
-    @blp.arguments(BookRequestSchema(), error_status_code=400)
-    @blp.response(201, BookReceiptSchema())
+    @blp.arguments(BookRequestSchema(), error_status_code=400, example={"userId": "alice", "tier": "VIP", "quantity": 2})
+    @blp.response(201, BookReceiptSchema(), example={
+        "bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"})
+    @blp.errors(*JSON_BODY, *COMMAND, "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
+                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
         key = idempotency_key()
