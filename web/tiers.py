@@ -17,8 +17,12 @@ from web.services import services
 blp = Blueprint("tiers", __name__, url_prefix="/api/tiers", description="Tier state and audit history")
 
 
+# Both stores keep versions as 64-bit integers; a larger one would not reach the query.
+MAX_VERSION = 2**63 - 1
+
+
 class TierStateQuerySchema(CamelCaseSchema):
-    at_version = fields.Integer(strict=False, validate=validate.Range(min=1))
+    at_version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
     at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"example": "2026-11-24T08:00:00Z"})
 
     @validates_schema
@@ -39,7 +43,7 @@ class TierStateSchema(CamelCaseSchema):
 
 
 class HistoryQuerySchema(CamelCaseSchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -86,7 +90,7 @@ class TierState(MethodView):
 class TierHistory(MethodView):
     @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, HistorySchema(), example=HISTORY)
-    @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "STORE_UNAVAILABLE")
+    @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, query: dict[str, Any], tier: str) -> Any:
         """The tier's events after version ``after``, with sold and available after each."""
         items = TierAudit(services().ledger).history(tier, query["after"], query["limit"])
