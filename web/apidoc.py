@@ -118,7 +118,9 @@ class Blueprint(flask_smorest.Blueprint):
 
 class Api(flask_smorest.Api):
     """Errors use our own body, and no catch-all ``default`` response: every status an
-    endpoint can answer with is listed, so a fuzzer flags any other."""
+    endpoint can answer with is listed, so a fuzzer flags any other. A field whose bound is
+    a setting says so with ``metadata={"maximum_setting": NAME}``; the document shows this
+    app's value."""
 
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
@@ -127,3 +129,10 @@ class Api(flask_smorest.Api):
         super().__init__(app)
         self.spec.components.security_scheme(
             "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"})
+        config = app.config
+
+        def maximum_setting(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
+            name = field.metadata.get("maximum_setting")
+            return {"maximum": config[name]} if name else {}
+
+        self.ma_plugin.converter.add_attribute_function(maximum_setting)

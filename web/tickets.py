@@ -28,7 +28,8 @@ class TicketSchema(CamelCaseSchema):
 class BookRequestSchema(CamelCaseSchema):
     user_id = identifier()
     tier = identifier(max_length=32)
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
+                              metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"})
 
     @validates_schema
     def quantity_within_limit(self, data: dict[str, Any], **_: Any) -> None:
