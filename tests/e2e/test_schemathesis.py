@@ -4,19 +4,14 @@ match the response schemas, invalid data refused and valid data accepted."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, seed, settings
-
 from schemathesis.config import SchemathesisConfig
 
-from web import create_app
+from tests.e2e.conftest import ADMIN_TOKEN
 
-TOKEN = "fuzz-admin-token"
 ACCEPTED = ["2xx", "401", "403", "404", "409", "422"]
 CONFIG = SchemathesisConfig.from_dict({
     "generation": {"mode": "all"},  # invalid requests too, which must be refused with a 4xx
@@ -30,27 +25,12 @@ CONFIG = SchemathesisConfig.from_dict({
         "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
     }],
 })
-CASES: Counter[str] = Counter()
 
 
 @pytest.fixture
-def fuzzed_app(store_env: dict[str, str]) -> Iterator[Flask]:
-    """Seeded tiers, the admin endpoints on, no rate limit (one client sends everything)."""
-    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:100.00:5,GA:10.00:50", "PROJECT_IN_PROCESS": "yes",
-                      "BOOKING_RATE_LIMIT": "", "ADMIN_TOKEN": TOKEN})
-    yield app
-    app.extensions["ledger"].close()
-
-
-@pytest.fixture
-def api_schema(fuzzed_app: Flask):
-    return schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app, config=CONFIG)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def count_cases() -> Iterator[None]:
-    yield
-    print(f"\nschemathesis cases: {dict(CASES)}, total {CASES.total()}")
+def api_schema(admin_app: Flask):
+    """The app's own document, against the app: seeded tiers, admin on, no rate limit."""
+    return schemathesis.openapi.from_wsgi("/openapi.json", admin_app, config=CONFIG)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -59,6 +39,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @seed(20261124)
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-def test_the_api_keeps_its_documented_promises(case, store_env):
-    CASES[store_env["PERSISTENCE_MODULE"]] += 1
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+def test_the_api_keeps_its_documented_promises(case, store_env, cases):
+    cases[store_env["PERSISTENCE_MODULE"]] += 1
+    case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
