@@ -10,7 +10,7 @@ from marshmallow import fields
 
 from application import BookingNotFoundError
 from web.apidoc import BOOKING_ID, COMMAND, JSON_BODY, Blueprint
-from web.schemas import CamelCaseSchema, identifier
+from web.schemas import PRINTABLE, CamelCaseSchema, identifier
 from web.logs import event
 from web.services import services
 
@@ -74,4 +74,6 @@ class UserBookings(MethodView):
     @blp.errors("STORE_UNAVAILABLE")
     def get(self, user_id: str) -> Any:
         """A user's bookings, newest first."""
+        if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
+            return []
         return services().view.bookings_of_user(user_id)

@@ -8,7 +8,9 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError, fields, validate
 
-PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*")
+# No control characters (PostgreSQL text cannot hold NUL), at least one non-blank character;
+# anchored, as the OpenAPI document shows it.
+PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s][^\x00-\x1f\x7f]*$")
 
 
 def camel(name: str) -> str:
@@ -40,13 +42,32 @@ class Money(fields.Decimal):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class FullMatch(validate.Regexp):
+    """The whole value must match: ``Regexp`` uses ``re.match``, which lets anything follow
+    a matching start (``"a\\x00"``) and lets ``$`` match before a final newline. And it must
+    be UTF-8: JSON can carry a lone surrogate (``"\\ud800"``), which no store can keep."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None or not is_utf8(value):
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
     """A required id: 1..max_length printable characters, not only white space."""
     return fields.String(
         required=True,
         validate=[
             validate.Length(min=1, max=max_length),
-            validate.Regexp(PRINTABLE, error="Must contain a printable, non-blank character."),
+            FullMatch(PRINTABLE, error="Must be printable characters, not only blanks."),
         ],
         **kwargs,
     )
