@@ -16,6 +16,7 @@ import flask_smorest
 from flask import Flask
 from marshmallow import Schema, fields
 
+from web import schemas
 from web.errors import ERROR_STATUS
 
 
@@ -79,11 +80,11 @@ JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_ENTITY_TOO_LARGE", "UN
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND")
 
-IDEMPOTENCY_KEY = {
+IDEMPOTENCY_KEY_HEADER = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "description": "Names the booking: the same key (for the same user) again returns the same booking "
                    "and books nothing more; another booking under it is 422 `IDEMPOTENCY_KEY_REUSED`.",
-    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"},
+    "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_KEY.pattern},
     "example": "order-42",
 }
 ADMIN_SECURITY = [{"adminToken": []}]

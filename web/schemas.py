@@ -73,7 +73,8 @@ def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
     )
 
 
-IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+# HTTP drops spaces around a header's value, so a key neither starts nor ends with one.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")
 
 
 def idempotency_key() -> str | None:

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY, JSON_BODY, Blueprint
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.schemas import CamelCaseSchema, Money, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
 from web.services import services
@@ -61,7 +61,7 @@ class Book(MethodView):
         "bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"})
     @blp.errors(*JSON_BODY, *COMMAND, "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
                 "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
         key = idempotency_key()
