@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
-from web.schemas import CamelCaseSchema
+from web.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
+from web.schemas import CamelCaseSchema, Money
 from web.services import services
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale administration (bearer token)")
@@ -32,7 +32,7 @@ def require_admin_token() -> None:
 
 class NewTierSchema(CamelCaseSchema):
     tier = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]{0,31}$"))
-    price = fields.Decimal(required=True, places=None, validate=validate.Range(min=0), metadata={"example": "25.00"})
+    price = Money(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10_000_000))
     per_user_limit = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1))
 
@@ -43,7 +43,7 @@ class QuantitySchema(CamelCaseSchema):
 
 class AdminTierSchema(CamelCaseSchema):
     tier = fields.String(attribute="code")
-    price = fields.Decimal(as_string=True, places=2)
+    price = Money()
     capacity = fields.Integer()
     sold = fields.Integer()
     available_quantity = fields.Integer(attribute="available")
@@ -52,10 +52,17 @@ class AdminTierSchema(CamelCaseSchema):
     per_user_limit = fields.Integer(allow_none=True)
 
 
+TIER = {"tier": "VIP", "price": "100.00", "capacity": 100, "sold": 2, "availableQuantity": 98, "version": 3,
+        "onSale": True, "perUserLimit": 4}
+
+
 @blp.route("/tiers")
 class NewTier(MethodView):
-    @blp.arguments(NewTierSchema(), error_status_code=400)
-    @blp.response(201, AdminTierSchema())
+    @blp.arguments(NewTierSchema(), error_status_code=400,
+                   example={"tier": "VIP", "price": "100.00", "capacity": 100, "perUserLimit": 4})
+    @blp.response(201, AdminTierSchema(), example={**TIER, "sold": 0, "availableQuantity": 100, "version": 1})
+    @blp.errors(*ADMIN, *JSON_BODY, *COMMAND, "TIER_ALREADY_EXISTS")
+    @blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Create a tier (409 ``TIER_ALREADY_EXISTS`` if the code is taken)."""
         return services().ledger.create_tier(new["tier"], new["price"], new["capacity"], new["per_user_limit"])
@@ -63,8 +70,10 @@ class NewTier(MethodView):
 
 @blp.route("/tiers/<tier>/capacity")
 class Capacity(MethodView):
-    @blp.arguments(QuantitySchema(), error_status_code=400)
-    @blp.response(200, AdminTierSchema())
+    @blp.arguments(QuantitySchema(), error_status_code=400, example={"quantity": 50})
+    @blp.response(200, AdminTierSchema(), example={**TIER, "capacity": 150, "availableQuantity": 148, "version": 4})
+    @blp.errors(*ADMIN, *JSON_BODY, *COMMAND, "TICKET_NOT_FOUND")
+    @blp.doc(security=ADMIN_SECURITY)
     def post(self, body: dict[str, Any], tier: str) -> Any:
         """Put more tickets of a tier on sale."""
         return services().ledger.add_capacity(tier, body["quantity"])
@@ -72,7 +81,9 @@ class Capacity(MethodView):
 
 @blp.route("/tiers/<tier>/close")
 class CloseSales(MethodView):
-    @blp.response(200, AdminTierSchema())
+    @blp.response(200, AdminTierSchema(), example={**TIER, "onSale": False, "version": 4})
+    @blp.errors(*ADMIN, "UNSUPPORTED_MEDIA_TYPE", *COMMAND, "TICKET_NOT_FOUND")
+    @blp.doc(security=ADMIN_SECURITY)
     def post(self, tier: str) -> Any:
         """Stop selling a tier; cancellations still put tickets back."""
         return services().ledger.close_sales(tier)

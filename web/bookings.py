@@ -6,11 +6,11 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from application import BookingNotFoundError
-from web.schemas import CamelCaseSchema, identifier, idempotency_key
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 
@@ -22,16 +22,23 @@ class BookingSchema(CamelCaseSchema):
     user_id = fields.String()
     tier = fields.String()
     quantity = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["held", "confirmed", "cancelled", "released", "expired"]})
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
-    expires_at = fields.DateTime(format="iso", allow_none=True, metadata={"description": "Holds only."})
+    expires_at = fields.DateTime(format="iso", allow_none=True,
+                                 metadata={"description": "when a hold ends unless confirmed; null if booked outright"})
 
 
 class CancelRequestSchema(CamelCaseSchema):
     """Who asks: only a booking's own user may cancel it, or confirm or release its hold."""
 
     user_id = identifier()
+
+
+BOOKING = {"bookingId": BOOKING_ID, "userId": "alice", "tier": "VIP", "quantity": 2, "status": "confirmed",
+           "createdAt": "2026-11-24T08:41:16.609600+00:00", "updatedAt": "2026-11-24T08:41:16.609600+00:00",
+           "expiresAt": None}
+CANCELLED = {**BOOKING, "status": "cancelled", "updatedAt": "2026-11-24T08:45:02.120311+00:00"}
 
 
 def parse_booking_id(text: str) -> UUID:
@@ -44,7 +51,8 @@ def parse_booking_id(text: str) -> UUID:
 
 @blp.route("/bookings/<booking_id>")
 class BookingResource(MethodView):
-    @blp.response(200, BookingSchema())
+    @blp.response(200, BookingSchema(), example=BOOKING)
+    @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
         """One booking, from the bookings read table."""
         row = services().view.get_booking(str(parse_booking_id(booking_id)))
@@ -55,8 +63,11 @@ class BookingResource(MethodView):
 
 @blp.route("/bookings/<booking_id>/cancel")
 class CancelBooking(MethodView):
-    @blp.arguments(CancelRequestSchema(), error_status_code=400)
-    @blp.response(200, BookingSchema())
+    @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
+    @blp.response(200, BookingSchema(), example=CANCELLED)
+    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "BOOKING_ALREADY_CANCELLED",
+                "BOOKING_NOT_CONFIRMED")
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale. A retry
         with the same ``Idempotency-Key`` returns the cancelled booking again."""
@@ -67,7 +78,10 @@ class CancelBooking(MethodView):
 
 @blp.route("/users/<user_id>/bookings")
 class UserBookings(MethodView):
-    @blp.response(200, BookingSchema(many=True))
+    @blp.response(200, BookingSchema(many=True), example=[BOOKING])
+    @blp.errors("STORE_UNAVAILABLE")
     def get(self, user_id: str) -> Any:
         """A user's bookings, newest first."""
+        if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
+            return []
         return services().view.bookings_of_user(user_id)

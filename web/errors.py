@@ -14,6 +14,7 @@ from eventsourcing.persistence import OperationalError, InterfaceError
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.http import HTTP_STATUS_CODES
 
 from application import (
     BookingNotFoundError,
@@ -59,10 +60,29 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
 }
 
 
+def http_code(status: int) -> str:
+    """The code of an HTTP-level error: its name in capitals (404 ``Not Found``: ``NOT_FOUND``)."""
+    return HTTP_STATUS_CODES.get(status, "error").upper().replace(" ", "_").replace("'", "")
+
+
+# Every code the API answers with, and its status: what the OpenAPI description lists.
+ERROR_STATUS: dict[str, int] = {
+    **{code: status for status, code in STATUS_AND_CODE.values()},
+    **{http_code(status): status for status in (401, 404, 405, 413, 415, 429)},
+    "INVALID_JSON": 400,
+    "STORE_UNAVAILABLE": 503,
+    "PROJECTION_LAGGING": 503,
+}
+
+
 def error_response(
     status: int, code: str, message: str, details: list[dict[str, str]] | None = None
 ) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message, "details": details or []}}), status
+    """The one error body; a 503 always says when to retry (``Retry-After: 1``)."""
+    response = jsonify({"error": {"code": code, "message": message, "details": details or []}})
+    if status == 503:
+        response.headers["Retry-After"] = "1"
+    return response, status
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -87,10 +107,7 @@ def ledger_error(error: LedgerError) -> tuple[Response, int]:
     status, code = next(
         STATUS_AND_CODE[cls] for cls in type(error).__mro__ if cls in STATUS_AND_CODE
     )
-    response = error_response(status, code, str(error), list(error_details(error)))
-    if status == 503:
-        response[0].headers["Retry-After"] = "1"
-    return response
+    return error_response(status, code, str(error), list(error_details(error)))
 
 
 def error_details(error: LedgerError) -> Iterator[dict[str, str]]:
@@ -113,8 +130,7 @@ def http_error(error: HTTPException) -> tuple[Response, int]:
         details = [{"path": path, "message": message} for path, message in flatten(located)]
         return error_response(400, "VALIDATION_ERROR", "The request is not valid.", details)
     status = error.code or 500
-    code = (error.name or "error").upper().replace(" ", "_").replace("'", "")
-    response = error_response(status, code, error.description or error.name)
+    response = error_response(status, http_code(status), error.description or error.name)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response[0].headers[name] = value
@@ -136,9 +152,7 @@ def flatten(messages: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 def store_unavailable(error: Exception) -> tuple[Response, int]:
     log.warning("event store unavailable: %s", error)
-    response = error_response(503, "STORE_UNAVAILABLE", "The event store is not answering; retry later.")
-    response[0].headers["Retry-After"] = "1"
-    return response
+    return error_response(503, "STORE_UNAVAILABLE", "The event store is not answering; retry later.")
 
 
 def unexpected_error(error: Exception) -> tuple[Response, int]:

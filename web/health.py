@@ -6,16 +6,28 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
+from web.apidoc import Blueprint
 from web.errors import error_response
 from web.services import services
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
+class HealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok"]})
+
+
+class ReadySchema(Schema):
+    status = fields.String(metadata={"enum": ["ready"]})
+    projectionLag = fields.Integer(metadata={"description": "events recorded but not yet in the read tables"})
+    projectionLagSeconds = fields.Float(metadata={"description": "age of the oldest of them"})
+
+
 @blp.route("/health")
 class Health(MethodView):
+    @blp.response(200, HealthSchema(), example={"status": "ok"})
     def get(self) -> Any:
         """The process is up."""
         return {"status": "ok"}
@@ -23,6 +35,8 @@ class Health(MethodView):
 
 @blp.route("/ready")
 class Ready(MethodView):
+    @blp.response(200, ReadySchema(), example={"status": "ready", "projectionLag": 0, "projectionLagSeconds": 0.0})
+    @blp.errors("PROJECTION_LAGGING", "STORE_UNAVAILABLE")
     def get(self) -> Any:
         """The event store answers and the read tables are at most
         ``READY_MAX_LAG_SECONDS`` behind it (503 otherwise)."""

@@ -4,7 +4,7 @@ A hold is a booking in status ``held``: its tickets are out of sale until ``expi
 (``HOLD_SECONDS`` after it was placed, default 10 minutes). Its user confirms it (the
 booking becomes ``confirmed``, with the same id) or releases it; otherwise the
 hold-expiry process ends it (``expired``). Confirming or releasing twice returns the
-same booking; confirming after ``expiresAt`` is refused with ``HOLD_EXPIRED``.
+same booking; confirming at or after ``expiresAt`` is refused with ``HOLD_EXPIRED``.
 """
 
 from __future__ import annotations
@@ -12,34 +12,46 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
-from web.bookings import BookingSchema, CancelRequestSchema, parse_booking_id
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
 from web.logs import event
 from web.schemas import CamelCaseSchema, idempotency_key
 from web.services import services
-from web.tickets import BookRequestSchema
+from web.tickets import BOOK_REQUEST, BookRequestSchema
 
 blp = Blueprint("holds", __name__, url_prefix="/api", description="Holds: tickets set aside until confirmed or expired")
 
+EXPIRES_AT = "2026-11-24T08:51:16.609600+00:00"
+HELD = {**BOOKING, "status": "held", "expiresAt": EXPIRES_AT}
+# Ending a hold: who asks, and the codes it may meet besides the command's own.
+ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED",
+          "TOO_MANY_REQUESTS")
+
 
 class HoldReceiptSchema(CamelCaseSchema):
-    hold_id = fields.UUID(attribute="booking_id")
+    hold_id = fields.UUID(attribute="booking_id", metadata={"description": "the id of the booking it becomes"})
     tier = fields.String()
     held_quantity = fields.Integer(attribute="quantity")
     remaining_quantity = fields.Integer(attribute="remaining")
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["held", "confirmed", "released", "expired", "cancelled"],
+                                     "description": "`held`, or what became of it (a retry with its key)"})
     expires_at = fields.DateTime(format="iso")
 
 
 @blp.route("/tickets/hold")
 class PlaceHold(MethodView):
-    @blp.arguments(BookRequestSchema(), error_status_code=400)
-    @blp.response(201, HoldReceiptSchema())
+    @blp.arguments(BookRequestSchema(), error_status_code=400, example=BOOK_REQUEST)
+    @blp.response(201, HoldReceiptSchema(), example={
+        "holdId": BOOKING_ID, "tier": "VIP", "heldQuantity": 2, "remainingQuantity": 95, "status": "held",
+        "expiresAt": EXPIRES_AT})
+    @blp.errors(*JSON_BODY, *COMMAND, "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
+                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
-        """Hold tickets for the user until ``expiresAt``; takes an ``Idempotency-Key``
-        exactly like booking."""
+        """Hold tickets for the user until ``expiresAt``; an ``Idempotency-Key`` works as
+        on booking (one key names one booking or hold)."""
         receipt = services().ledger.hold(request["user_id"], request["tier"], request["quantity"], idempotency_key())
         event("held", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt
@@ -47,8 +59,9 @@ class PlaceHold(MethodView):
 
 @blp.route("/holds/<hold_id>/confirm")
 class ConfirmHold(MethodView):
-    @blp.arguments(CancelRequestSchema(), error_status_code=400)
-    @blp.response(200, BookingSchema())
+    @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
+    @blp.response(200, BookingSchema(), example={**HELD, "status": "confirmed"})
+    @blp.errors(*ENDING)
     def post(self, request: dict[str, Any], hold_id: str) -> Any:
         """Confirm the user's hold before it expires: it becomes a confirmed booking."""
         booking = services().ledger.confirm_hold(parse_booking_id(hold_id), request["user_id"])
@@ -58,8 +71,9 @@ class ConfirmHold(MethodView):
 
 @blp.route("/holds/<hold_id>/release")
 class ReleaseHold(MethodView):
-    @blp.arguments(CancelRequestSchema(), error_status_code=400)
-    @blp.response(200, BookingSchema())
+    @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
+    @blp.response(200, BookingSchema(), example={**HELD, "status": "released"})
+    @blp.errors(*ENDING)
     def post(self, request: dict[str, Any], hold_id: str) -> Any:
         """Give the user's hold up: its tickets go back on sale at once."""
         booking = services().ledger.release_hold(parse_booking_id(hold_id), request["user_id"])

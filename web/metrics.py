@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from flask import Flask, Response, g, request
+from flask.views import MethodView
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -23,7 +24,10 @@ from prometheus_client import (
 )
 
 from application.observer import LedgerObserver
-from web.services import Services
+from web.apidoc import Blueprint
+from web.services import Services, services
+
+blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
@@ -47,8 +51,8 @@ class PrometheusObserver(LedgerObserver):
         TICKETS.labels(tier).inc(quantity)
 
 
-def install(app: Flask, services: Services) -> None:
-    services.ledger.observer = PrometheusObserver()
+def install(app: Flask, ledger_services: Services) -> None:
+    ledger_services.ledger.observer = PrometheusObserver()
 
     @app.before_request
     def start_clock() -> None:
@@ -61,10 +65,15 @@ def install(app: Flask, services: Services) -> None:
         LATENCY.labels(route, request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
-    @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus text format: the counters above plus the projection lag now."""
-        return Response(scrape(services), content_type=CONTENT_TYPE_LATEST)
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.response(200, content_type="text/plain", description="Prometheus text format",
+                  example="# TYPE projection_lag_events gauge\nprojection_lag_events 0.0\n")
+    @blp.errors("STORE_UNAVAILABLE")
+    def get(self) -> Response:
+        """The request, booking, conflict and batch counters, plus the projection lag now."""
+        return Response(scrape(services()), content_type=CONTENT_TYPE_LATEST)
 
 
 def scrape(services: Services) -> bytes:

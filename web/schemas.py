@@ -8,7 +8,9 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError, fields, validate
 
-PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*")
+# No control characters (PostgreSQL text cannot hold NUL), at least one non-blank character;
+# anchored, as the OpenAPI document shows it.
+PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s][^\x00-\x1f\x7f]*$")
 
 
 def camel(name: str) -> str:
@@ -23,19 +25,56 @@ class CamelCaseSchema(Schema):
         field_obj.data_key = camel(field_obj.data_key or field_name)
 
 
+PRICE = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
+
+
+class Money(fields.Decimal):
+    """A price as a decimal string in whole cents (``"25.00"``), in and out. A JSON number
+    is refused: it may be a float, and prices are never floats."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "pattern": f"^{PRICE.pattern}$", "example": "100.00", **kwargs.pop("metadata", {})}
+        super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not PRICE.fullmatch(value):
+            raise ValidationError('Must be a decimal string in whole cents, such as "25.00".')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class FullMatch(validate.Regexp):
+    """The whole value must match: ``Regexp`` uses ``re.match``, which lets anything follow
+    a matching start (``"a\\x00"``) and lets ``$`` match before a final newline. And it must
+    be UTF-8: JSON can carry a lone surrogate (``"\\ud800"``), which no store can keep."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None or not is_utf8(value):
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
     """A required id: 1..max_length printable characters, not only white space."""
     return fields.String(
         required=True,
         validate=[
             validate.Length(min=1, max=max_length),
-            validate.Regexp(PRINTABLE, error="Must contain a printable, non-blank character."),
+            FullMatch(PRINTABLE, error="Must be printable characters, not only blanks."),
         ],
         **kwargs,
     )
 
 
-IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+# HTTP drops spaces around a header's value, so a key neither starts nor ends with one.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")
 
 
 def idempotency_key() -> str | None:

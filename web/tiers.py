@@ -7,18 +7,22 @@ from datetime import timezone
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from application.audit import TierAudit
-from web.schemas import CamelCaseSchema
+from web.apidoc import BOOKING_ID, Blueprint
+from web.schemas import CamelCaseSchema, Money
 from web.services import services
 
 blp = Blueprint("tiers", __name__, url_prefix="/api/tiers", description="Tier state and audit history")
 
 
+# Both stores keep versions as 64-bit integers; a larger one would not reach the query.
+MAX_VERSION = 2**63 - 1
+
+
 class TierStateQuerySchema(CamelCaseSchema):
-    at_version = fields.Integer(strict=False, validate=validate.Range(min=1))
+    at_version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
     at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"example": "2026-11-24T08:00:00Z"})
 
     @validates_schema
@@ -29,8 +33,8 @@ class TierStateQuerySchema(CamelCaseSchema):
 
 class TierStateSchema(CamelCaseSchema):
     tier = fields.String(attribute="code")
-    price = fields.Decimal(as_string=True, places=2)
-    currency = fields.Constant("USD")
+    price = Money()
+    currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
     capacity = fields.Integer()
     sold = fields.Integer()
     available_quantity = fields.Integer(attribute="available")
@@ -39,7 +43,7 @@ class TierStateSchema(CamelCaseSchema):
 
 
 class HistoryQuerySchema(CamelCaseSchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -61,10 +65,22 @@ class HistorySchema(CamelCaseSchema):
     next_after = fields.Integer(allow_none=True, metadata={"description": "pass as ?after= for the next page"})
 
 
+AT = "2026-11-24T08:41:16.609600+00:00"
+HISTORY = {"tier": "VIP", "nextAfter": 2, "items": [
+    {"version": 1, "event": "Created", "at": AT, "bookingId": None, "userId": None, "availableChange": 100,
+     "capacity": 100, "sold": 0, "availableQuantity": 100},
+    {"version": 2, "event": "TicketsBooked", "at": AT, "bookingId": BOOKING_ID, "userId": "alice",
+     "availableChange": -2, "capacity": 100, "sold": 2, "availableQuantity": 98},
+]}
+
+
 @blp.route("/<tier>")
 class TierState(MethodView):
     @blp.arguments(TierStateQuerySchema(), location="query", error_status_code=400)
-    @blp.response(200, TierStateSchema())
+    @blp.response(200, TierStateSchema(), example={
+        "tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "sold": 2, "availableQuantity": 98,
+        "version": 2, "asOf": AT})
+    @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, query: dict[str, Any], tier: str) -> Any:
         """The tier now, or as it was at ``atVersion`` or ``atTime``, rebuilt from its events."""
         return TierAudit(services().ledger).tier_at(tier, query.get("at_version"), query.get("at_time"))
@@ -73,7 +89,8 @@ class TierState(MethodView):
 @blp.route("/<tier>/history")
 class TierHistory(MethodView):
     @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
-    @blp.response(200, HistorySchema())
+    @blp.response(200, HistorySchema(), example=HISTORY)
+    @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, query: dict[str, Any], tier: str) -> Any:
         """The tier's events after version ``after``, with sold and available after each."""
         items = TierAudit(services().ledger).history(tier, query["after"], query["limit"])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -8,13 +10,27 @@ from flask.testing import FlaskClient
 
 from web import create_app
 
+ADMIN_TOKEN = "e2e-admin-token"
+
+
+def make_app(store_env: dict[str, str], **config: Any) -> Flask:
+    """An app on the test's store with two demo tiers, no rate limit, holds expired only
+    when a test says so, and live streams that end at once (fuzzers call them too)."""
+    return create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:100.00:5,GA:10.00:50", "PROJECT_IN_PROCESS": "yes",
+                       "EXPIRE_HOLDS_IN_PROCESS": "no", "BOOKING_RATE_LIMIT": "", "SSE_MAX_SECONDS": 0.1, **config})
+
 
 @pytest.fixture
 def app(store_env: dict[str, str]) -> Iterator[Flask]:
-    app = create_app(
-        {"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:100.00:5,GA:10.00:50", "PROJECT_IN_PROCESS": "yes",
-         "EXPIRE_HOLDS_IN_PROCESS": "no", "BOOKING_RATE_LIMIT": ""}
-    )
+    app = make_app(store_env)
+    yield app
+    app.extensions["ledger"].close()
+
+
+@pytest.fixture
+def admin_app(store_env: dict[str, str]) -> Iterator[Flask]:
+    """The same, with the admin endpoints on (``ADMIN_TOKEN``): for the fuzzers, which reach everything."""
+    app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN)
     yield app
     app.extensions["ledger"].close()
 
@@ -22,6 +38,14 @@ def app(store_env: dict[str, str]) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def cases(request: pytest.FixtureRequest) -> Iterator[Counter[str]]:
+    """What a fuzzing module sent, by kind; printed at its end (``pytest -s`` shows it)."""
+    counter: Counter[str] = Counter()
+    yield counter
+    print(f"\n{request.module.__name__}: {dict(counter)}, {counter.total()} requests")
 
 
 def book(client: FlaskClient, user: str = "u1", tier: str = "VIP", quantity: int = 1):

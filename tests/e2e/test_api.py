@@ -44,6 +44,7 @@ def test_a_booking_can_be_read_back_and_listed_newest_first(client):
     assert booking["createdAt"] == booking["updatedAt"]
     assert [b["bookingId"] for b in client.get("/api/users/u1/bookings").json] == [second, first]
     assert client.get("/api/users/nobody/bookings").json == []
+    assert client.get("/api/users/a%00b/bookings").json == []
 
 
 def test_cancelling_returns_the_booking_and_the_tickets(client):
@@ -125,6 +126,9 @@ VALID = {"userId": "u1", "tier": "VIP", "quantity": 1}
         ({**VALID, "userId": "   "}, "userId"),
         ({**VALID, "userId": "u" * 65}, "userId"),
         ({**VALID, "userId": 7}, "userId"),
+        ({**VALID, "userId": "a\x00b"}, "userId"),  # PostgreSQL text cannot hold NUL
+        ({**VALID, "userId": "a\n"}, "userId"),
+        ({**VALID, "userId": "a\ud800"}, "userId"),  # a lone surrogate is not UTF-8
         ({**VALID, "tier": "T" * 33}, "tier"),
         ([VALID], ""),
         ("VIP", ""),
@@ -188,16 +192,6 @@ def test_not_ready_when_the_store_does_not_answer(client, app, monkeypatch):
     response = client.get("/ready")
     assert (response.status_code, error_code(response)) == (503, "STORE_UNAVAILABLE")
     assert client.get("/health").status_code == 200
-
-
-def test_every_route_is_in_the_openapi_document(client, app):
-    paths = client.get("/openapi.json").json["paths"]
-    routes = {
-        rule.rule.replace("<", "{").replace(">", "}")
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("tickets", "bookings", "tiers", "health")
-    }
-    assert routes and routes <= set(paths)
 
 
 def test_a_tier_can_be_read_now_and_as_it_was_at_a_version_or_time(client):

@@ -16,6 +16,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -57,7 +58,13 @@ def browser() -> Iterator[WebDriver]:
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], object], what: str) -> None:
-    WebDriverWait(driver, 10, poll_frequency=0.1).until(condition, message=f"waited 10 s for {what}")
+    """Wait for ``condition``; an element the page re-rendered meanwhile is looked up again."""
+    WebDriverWait(driver, 10, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(
+        condition, message=f"waited 10 s for {what}")
+
+
+def click(driver: WebDriver, selector: str) -> None:
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True, f"{selector} to click")
 
 
 def text_of(driver: WebDriver, selector: str) -> str:
@@ -111,7 +118,7 @@ def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver,
     assert call(f"{server}/api/tickets/book", {"userId": "someone-else", "tier": "VIP", "quantity": 1})[0] == 201
     wait_for_text(browser, availability("VIP"), "1 of 4 left")
 
-    browser.find_element(By.CSS_SELECTOR, '#bookings [data-status="confirmed"] .cancel').click()
+    click(browser, '#bookings [data-status="confirmed"] .cancel')
     wait_for_text(browser, "#notice", "Cancelled 2 × VIP.")
     wait_for_text(browser, availability("VIP"), "3 of 4 left")
     wait_for_text(browser, "#bookings .booking .status", "Cancelled")  # CSS capitalises "cancelled"
