@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -15,6 +11,7 @@ import pytest
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
 from projections.rebuild import rebuild
+from tests.processes import run_projection_process, wait_for
 
 
 def tables(view: LedgerView) -> tuple[list, list]:
@@ -92,23 +89,6 @@ def test_two_projectors_side_by_side_apply_each_event_once(store_env):
             t.join()
         (tier,) = followers[0].view.list_tiers()
         assert tier.sold == 60 and len(followers[1].view.all_bookings()) == 60
-
-
-def run_projection_process(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "projections"],
-        env={**os.environ, **env, "PROJECTION_POLL_INTERVAL": "0.05"},
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.mark.slow
