@@ -7,6 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
@@ -113,3 +114,22 @@ def test_the_projection_process_follows_new_events_and_resumes_after_a_restart(s
             process.communicate(timeout=20)
         assert process.returncode == 0
         assert len(view.all_bookings()) == 2
+
+
+def test_following_outlives_the_store_not_answering(ledger: BookingLedger):
+    """``python -m projections`` keeps polling through a database restart (the fault
+    tests restart a real PostgreSQL under it: tests/e2e/test_faults.py)."""
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    follower, stop = Follower(ledger, open_view(ledger)), threading.Event()
+    outage = iter([OperationalError("server closed the connection unexpectedly"), InterfaceError("connection closed")])
+
+    def catch_up_after_the_outage() -> int:
+        error = next(outage, None)
+        if error is not None:
+            raise error
+        stop.set()
+        return Follower.catch_up(follower)
+
+    follower.catch_up = catch_up_after_the_outage
+    follower.follow(stop, interval=0.01)
+    assert follower.view.get_tier("VIP").capacity == 10
