@@ -109,6 +109,7 @@ class Burst:
         self._stop.set()
         for thread in self._threads:
             thread.join(KEY_DEADLINE + ATTEMPT_TIMEOUT)
+        assert not any(t.is_alive() for t in self._threads), "a client is still sending: its outcome is missing"
 
     def _client(self, n: int) -> None:
         for i in itertools.count():
@@ -144,6 +145,8 @@ class Service:
         self.projector.terminate()
         self.projector.wait(timeout=30)
         self._serving.__exit__(*exc)
+        self.server_log.close()
+        self.projector_log.close()
 
     def workers(self) -> list[int]:
         """The gunicorn master's children."""
