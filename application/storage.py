@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, ProgrammingError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import Environment, get_topic
+from psycopg.errors import DuplicateObject, DuplicateTable
 
 T = TypeVar("T")
 SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))"
@@ -36,15 +37,24 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
 
 def again_if_created_meanwhile(create: Callable[[], T]) -> T:
     """Run ``create`` (DDL); if a process starting at the same moment created the same
-    catalog entry first (PostgreSQL: unique violation on ``pg_type``, seen in 2 of 15
-    starts of 8 processes), run it again: it then finds everything in place. Three
+    catalog entry first, run it again: it then finds everything in place. Three
     tries, since a third process can win the second round."""
     for _ in range(2):
         try:
             return create()
-        except IntegrityError:
-            pass
+        except (IntegrityError, ProgrammingError) as error:
+            if not created_meanwhile(error):
+                raise
     return create()
+
+
+def created_meanwhile(error: Exception) -> bool:
+    """How PostgreSQL refuses the loser of two concurrent creations: a unique violation
+    on ``pg_type`` (seen in 2 of 15 starts of 8 processes), or, despite ``IF NOT
+    EXISTS``, "relation already exists" (``DuplicateTable``, which the library reports
+    as a ``ProgrammingError``: seen when a gunicorn worker and the projection process
+    started together on an empty schema; gunicorn then shut down, "Worker failed to boot")."""
+    return isinstance(error, IntegrityError) or isinstance(error.__cause__, (DuplicateTable, DuplicateObject))
 
 
 def prepare_store(env: Environment) -> None:

@@ -11,17 +11,20 @@ has one writer at a time), so no event can later appear behind the position.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 
 from projections.projection import LedgerProjection
 from projections.views import LedgerView, PostgresLedgerView, SQLiteLedgerView
+
+log = logging.getLogger(__name__)
 
 
 def open_view(app: Application, suffix: str = "") -> LedgerView:
@@ -91,7 +94,15 @@ class Follower:
                     progress(applied)
 
     def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
-        """Catch up, then poll every ``interval`` seconds until ``stop`` is set."""
+        """Catch up, then poll every ``interval`` seconds until ``stop`` is set.
+
+        While the store does not answer (a restart, a crash, a failover) it keeps
+        trying, so the read tables resume by themselves when the store is back: a page
+        commits with its position in one transaction, so a page cut off is applied again
+        whole. (Exiting instead left the read tables stale after a PostgreSQL restart.)"""
         while not stop.is_set():
-            self.catch_up()
+            try:
+                self.catch_up()
+            except (OperationalError, InterfaceError) as error:
+                log.warning("event store unavailable, trying again: %s", error)
             stop.wait(interval)

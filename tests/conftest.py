@@ -29,8 +29,9 @@ def postgres_settings() -> dict[str, str]:
     }
 
 
-def connect_postgres() -> psycopg.Connection:
-    s = postgres_settings()
+def connect_postgres(settings: dict[str, str] | None = None) -> psycopg.Connection:
+    """A connection to the shared server, or to the one ``settings`` names."""
+    s = settings or postgres_settings()
     try:
         return psycopg.connect(
             dbname=s["POSTGRES_DBNAME"], host=s["POSTGRES_HOST"], port=s["POSTGRES_PORT"],
@@ -55,12 +56,15 @@ def postgres_env() -> Iterator[dict[str, str]]:
     yield from postgres_schema()
 
 
-def postgres_schema() -> Iterator[dict[str, str]]:
+def postgres_schema(settings: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """Create a fresh schema (on the shared server unless ``settings`` name another),
+    yield the settings for it, drop it."""
+    settings = settings or postgres_settings()
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    with connect_postgres() as conn:
+    with connect_postgres(settings) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield {**postgres_settings(), "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "10", "POSTGRES_MAX_OVERFLOW": "60"}
-    with connect_postgres() as conn:
+    yield {**settings, "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "10", "POSTGRES_MAX_OVERFLOW": "60"}
+    with connect_postgres(settings) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

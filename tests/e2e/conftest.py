@@ -8,6 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import postgres_schema
+from tests.e2e.private_postgres import PrivatePostgres
 from web import create_app
 
 ADMIN_TOKEN = "e2e-admin-token"
@@ -50,3 +52,17 @@ def cases(request: pytest.FixtureRequest) -> Iterator[Counter[str]]:
 
 def book(client: FlaskClient, user: str = "u1", tier: str = "VIP", quantity: int = 1):
     return client.post("/api/tickets/book", json={"userId": user, "tier": tier, "quantity": quantity})
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the module's own, which its tests may crash."""
+    cluster = PrivatePostgres()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture
+def private_postgres_env(private_postgres: PrivatePostgres) -> Iterator[dict[str, str]]:
+    """Settings for a fresh schema in the private cluster."""
+    yield from postgres_schema(private_postgres.settings)

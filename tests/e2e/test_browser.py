@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.server import ROOT, call, gunicorn
+from tests.processes import ROOT, call, gunicorn
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -35,9 +35,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
-    with gunicorn({**store, **SETTINGS}, tmp_path / "gunicorn.log") as (base, log):
-        yield base
-    output = log.read_text()
+    with open(tmp_path / "gunicorn.log", "w+") as log:
+        with gunicorn({**store, **SETTINGS}, log) as (base, _):
+            yield base
+        log.seek(0)
+        output = log.read()
     assert "Traceback" not in output, output
 
 

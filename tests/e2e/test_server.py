@@ -5,20 +5,22 @@ from __future__ import annotations
 import pytest
 
 from application import BookingLedger
-from tests.e2e.server import call, gunicorn, scrape
+from tests.processes import call, gunicorn, scrape
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_eight_workers_start_together_and_create_each_demo_tier_once(postgres_env, tmp_path):
-    settings = {**postgres_env, "GUNICORN_WORKERS": "8", "PROJECT_IN_PROCESS": "yes",
-                "DEMO_TIERS": "VIP:100.00:100,GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
-    with gunicorn(settings, tmp_path / "gunicorn.log") as (base, log):
-        statuses = [call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1})[0]
+    env = {**postgres_env, "GUNICORN_WORKERS": "8", "PROJECT_IN_PROCESS": "yes",
+           "DEMO_TIERS": "VIP:100.00:100,GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
+    log = open(tmp_path / "gunicorn.log", "w+")
+    with gunicorn(env, log) as (base, _):
+        statuses = [call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1}).status
                     for n in range(16)]
-        status, tiers = call(f"{base}/api/tickets")
+        status, tiers, _ = call(f"{base}/api/tickets")
         scrapes = [scrape(f"{base}/metrics") for _ in range(8)]  # answered by various workers
-    output = log.read_text()
+    log.seek(0)
+    output = log.read()
     assert "Traceback" not in output and "Worker failed" not in output, output
     assert statuses == [201] * 16
     assert (status, [(t["tier"], t["availableQuantity"]) for t in tiers]) == (200, [("GA", 1000), ("VIP", 84)])

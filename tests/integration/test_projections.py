@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from decimal import Decimal
 
 import pytest
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
 from projections.rebuild import rebuild
+from tests.processes import run_projection_process, wait_for
 
 
 def tables(view: LedgerView) -> tuple[list, list]:
@@ -94,23 +92,6 @@ def test_two_projectors_side_by_side_apply_each_event_once(store_env):
         assert tier.sold == 60 and len(followers[1].view.all_bookings()) == 60
 
 
-def run_projection_process(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "projections"],
-        env={**os.environ, **env, "PROJECTION_POLL_INTERVAL": "0.05"},
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_the_projection_process_follows_new_events_and_resumes_after_a_restart(store_env):
     with BookingLedger(env=store_env) as ledger:
@@ -133,3 +114,22 @@ def test_the_projection_process_follows_new_events_and_resumes_after_a_restart(s
             process.communicate(timeout=20)
         assert process.returncode == 0
         assert len(view.all_bookings()) == 2
+
+
+def test_following_outlives_the_store_not_answering(ledger: BookingLedger):
+    """``python -m projections`` keeps polling through a database restart (the fault
+    tests restart a real PostgreSQL under it: tests/e2e/test_faults.py)."""
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    follower, stop = Follower(ledger, open_view(ledger)), threading.Event()
+    outage = iter([OperationalError("server closed the connection unexpectedly"), InterfaceError("connection closed")])
+
+    def catch_up_after_the_outage() -> int:
+        error = next(outage, None)
+        if error is not None:
+            raise error
+        stop.set()
+        return Follower.catch_up(follower)
+
+    follower.catch_up = catch_up_after_the_outage
+    follower.follow(stop, interval=0.01)
+    assert follower.view.get_tier("VIP").capacity == 10
