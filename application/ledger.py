@@ -185,9 +185,14 @@ class BookingLedger(Application):
         """Apply each pending booking to its tier in turn, then save the changed tiers
         and every accepted booking in one recording. A refused request (no such tier,
         not enough left) gets its own error; the others still go through. On a
-        conflict, all of it is decided again."""
+        conflict, all of it is decided again, unless the previous attempt's recording
+        turns out to be in the store after all (its commit went through but the answer
+        was lost, and the library's retry of it was refused): then that is the outcome."""
+        unanswered: list[Any] = []  # the last attempt whose save raised: (outcomes, bookings)
 
         def attempt() -> tuple[list[BookingReceipt | LedgerError], list[Booking]]:
+            if unanswered and unanswered[0][1][0].id in self.repository:
+                return unanswered[0]
             tiers: dict[str, TicketTier | None] = {}  # each loaded once; None: no such tier
             outcomes: list[BookingReceipt | LedgerError] = []
             bookings = []
@@ -214,12 +219,14 @@ class BookingLedger(Application):
                     pending.booking_id, tier.code, pending.quantity, tier.available, bookings[-1].status,
                     pending.expires_at,
                 ))
-            if bookings:
-                self.save(*(tier for tier in tiers.values() if tier is not None), *bookings)
-            return [
+            decided = [
                 self._twin(p, batch[firsts[p.booking_id]], outcomes[firsts[p.booking_id]]) if o is TWIN else o
                 for p, o in zip(batch, outcomes, strict=True)
             ], bookings
+            if bookings:
+                unanswered[:] = [decided]
+                self.save(*(tier for tier in tiers.values() if tier is not None), *bookings)
+            return decided
 
         self.observer.batch(len(batch))
         try:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from application import BookingLedger, IdempotencyKeyReusedError
 from application.group_commit import PendingBooking
@@ -69,3 +70,23 @@ def test_fifty_concurrent_identical_requests_make_one_booking(store_env):
             receipts = list(pool.map(book, range(50)))
         assert {r.booking_id for r in receipts} == {idempotent_booking_id("u1", "retry-me")}
         assert one.get_tier("VIP").sold == 3 and confirmed_bookings(one) == 1
+
+
+def test_a_batch_whose_commit_went_through_unanswered_is_not_refused_or_booked_twice(ledger: BookingLedger):
+    """The store records the batch, then the connection fails before the answer, and
+    the library's retry of the same insert is refused: the batch still gets its receipts."""
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    insert = ledger.recorder.insert_events
+    calls = []
+
+    def recorded_then_refused(*args, **kwargs):
+        result = insert(*args, **kwargs)
+        calls.append(result)
+        if len(calls) == 1:
+            raise IntegrityError("the retried insert of what was just committed")
+        return result
+
+    ledger.recorder.insert_events = recorded_then_refused
+    receipt = ledger.book("u1", "VIP", 2)
+    assert (receipt.remaining, ledger.get_booking(receipt.booking_id).status) == (8, "confirmed")
+    assert ledger.get_tier("VIP").sold == 2 and confirmed_bookings(ledger) == 1 and len(calls) == 1
