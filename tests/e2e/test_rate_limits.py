@@ -30,6 +30,15 @@ def test_over_the_limit_a_client_gets_429_with_retry_after_and_books_nothing(sto
     app.extensions["ledger"].close()
 
 
+def test_holds_are_rate_limited_too(store_env):
+    app = limited_app(store_env, "memory://")
+    client = app.test_client()
+    body = {"userId": "u1", "tier": "VIP", "quantity": 1}
+    statuses = [client.post("/api/tickets/hold", json=body).status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    app.extensions["ledger"].close()
+
+
 @pytest.mark.postgres
 def test_two_workers_share_one_count_in_redis(postgres_env):
     try:
