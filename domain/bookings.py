@@ -125,9 +125,8 @@ class Booking(Aggregate):
         self._end_hold(reason=RELEASED)
 
     def expire(self, now: datetime) -> None:
-        """End a hold whose time has come (the hold-expiry process calls this)."""
-        if self.status == EXPIRED:
-            return
+        """End a hold whose time has come (the hold-expiry process calls this). An
+        expired hold is not expired again: the process learns it had nothing to do."""
         if self.status != HELD or now < self.expires_at:
             raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not a hold that is due.")
         self._end_hold(reason=EXPIRED)

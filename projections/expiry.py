@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from application import BookingLedger, LedgerBusyError
 from domain.errors import HoldNotActiveError
@@ -23,10 +24,16 @@ log = logging.getLogger(__name__)
 class HoldExpiry:
     """Expires due holds now, and knows how long to sleep until the next is due."""
 
-    def __init__(self, ledger: BookingLedger, view: LedgerView, batch_size: int = 100) -> None:
+    def __init__(
+        self, ledger: BookingLedger, view: LedgerView, batch_size: int = 100,
+        expired: Callable[[], object] | None = None,
+    ) -> None:
+        """``expired`` is called after holds were expired: where nothing else keeps the
+        read tables up to date (the web process on SQLite), it should."""
         self.ledger = ledger
         self.view = view
         self.batch_size = batch_size
+        self.expired = expired
 
     def expire_due(self) -> int:
         """Expire up to ``batch_size`` holds due by the ledger's clock (as far as the
@@ -37,9 +44,11 @@ class HoldExpiry:
                 self.ledger.expire_hold(booking_id)
                 ended += 1
             except HoldNotActiveError:
-                pass  # confirmed or released first; its row changes when the projection catches up
+                pass  # it ended first (confirmed, released, or expired by another process)
             except LedgerBusyError:
                 break  # the tier is hot: the rest on the next tick
+        if ended and self.expired:
+            self.expired()
         return ended
 
     def seconds_to_next(self) -> float | None:
@@ -60,7 +69,9 @@ class HoldExpiry:
             except Exception:  # e.g. the store restarts: log it and try again next tick
                 log.exception("hold expiry failed; retrying")
                 wait = None
-            stop.wait(longest_sleep if wait is None else min(max(wait, 0.01), longest_sleep))
+            # At least 50 ms: holds the read tables still show as held after they ended
+            # are due at once until the projection catches up.
+            stop.wait(longest_sleep if wait is None else min(max(wait, 0.05), longest_sleep))
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(stop,), name="hold-expiry", daemon=True)

@@ -24,7 +24,7 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.follower = Follower(self.ledger, self.view)
-        self.expiry = HoldExpiry(self.ledger, self.view)
+        self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
         self._expiring: threading.Thread | None = None

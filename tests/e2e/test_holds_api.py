@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import time
+
 import pytest
 
-from tests.e2e.conftest import book
+from tests.e2e.conftest import book, make_app
 from tests.e2e.test_api import error_code
 
 
@@ -61,7 +63,6 @@ def test_the_expiry_process_ends_a_hold_on_time_and_a_late_confirm_is_refused(ap
     late = end(client, hold_id, "confirm")
     assert (late.status_code, error_code(late)) == (409, "HOLD_EXPIRED")
     assert services.expiry.expire_due() == 1
-    services.written()
     assert client.get(f"/api/bookings/{hold_id}").json["status"] == "expired"
     assert vip_available(client) == 5
     assert error_code(end(client, hold_id, "release")) == "HOLD_EXPIRED"
@@ -98,3 +99,16 @@ def test_a_cancellation_retried_with_its_key_gets_the_same_answer(client):
     other = cancel("undo-2")
     assert (other.status_code, error_code(other)) == (409, "BOOKING_ALREADY_CANCELLED")
     assert vip_available(client) == 5
+
+
+def test_the_web_process_expires_holds_by_itself_where_it_projects(store_env):
+    """No request is needed: the expiry thread ends the hold and updates the read tables."""
+    app = make_app({**store_env, "HOLD_SECONDS": "0.3"}, EXPIRE_HOLDS_IN_PROCESS="yes")
+    client = app.test_client()
+    hold_id = hold(client).json["holdId"]
+    deadline = time.monotonic() + 5
+    while client.get(f"/api/bookings/{hold_id}").json["status"] == "held":
+        assert time.monotonic() < deadline, "the hold did not expire"
+        time.sleep(0.05)
+    assert client.get(f"/api/bookings/{hold_id}").json["status"] == "expired" and vip_available(client) == 5
+    app.extensions["ledger"].close()

@@ -71,7 +71,8 @@ def test_only_a_due_hold_expires_and_only_once():
         booking.expire(EXPIRES - timedelta(microseconds=1))
     booking.expire(EXPIRES)
     booking.collect_events()
-    booking.expire(EXPIRES)
+    with pytest.raises(HoldNotActiveError):
+        booking.expire(EXPIRES)
     assert booking.status == "expired" and booking.collect_events() == []
     with pytest.raises(HoldExpiredError):
         booking.confirm_hold("ann", NOW)
