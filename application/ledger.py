@@ -234,7 +234,7 @@ class BookingLedger(Application):
         except LedgerBusyError as error:
             outcomes, recorded = [error] * len(batch), []
         for booking in recorded:
-            self.observer.booked(booking.tier, booking.quantity)
+            (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.outcome = outcome
 
@@ -279,22 +279,33 @@ class BookingLedger(Application):
             booking_id,
             lambda booking: booking.confirm_hold(user_id, self.clock()),
             lambda tier, booking: tier.confirm_hold(booking.id, booking.quantity),
+            lambda booking: self.observer.booked(booking.tier, booking.quantity),
         )
 
     def release_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
         """Give the user's active hold up: its tickets go back on sale."""
-        return self._end_booking(booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back)
+        return self._end_booking(
+            booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back, self._hold_ended
+        )
 
     def expire_hold(self, booking_id: UUID) -> BookingSummary:
         """Expire a hold whose time has come; raises ``HoldNotActiveError`` if it was
         confirmed or released first (the version check decides which came first)."""
-        return self._end_booking(booking_id, lambda booking: booking.expire(self.clock()), give_back)
+        return self._end_booking(booking_id, lambda booking: booking.expire(self.clock()), give_back, self._hold_ended)
+
+    def _hold_ended(self, booking: Booking) -> None:
+        self.observer.hold_ended(booking.tier, booking.status)
 
     def _end_booking(
-        self, booking_id: UUID, change: Callable[[Booking], None], change_tier: Callable[[TicketTier, Booking], None]
+        self,
+        booking_id: UUID,
+        change: Callable[[Booking], None],
+        change_tier: Callable[[TicketTier, Booking], None],
+        recorded: Callable[[Booking], None] | None = None,
     ) -> BookingSummary:
-        """Change a booking's status and its tier's counts in one recording. A change
-        that was recorded already (a retried request) records nothing more.
+        """Change a booking's status and its tier's counts in one recording, then tell
+        ``recorded``. A change that was recorded already (a retried request) records
+        nothing more.
 
         The tier is read *before* the booking it decides on (the first read only finds
         the tier's code): both are always saved together, so the booking is then at
@@ -311,6 +322,8 @@ class BookingLedger(Application):
             if booking.status != status:
                 change_tier(tier, booking)
                 self.save(tier, booking)
+                if recorded:
+                    recorded(booking)
             return booking.summary()
 
         return self._retrying(attempt)

@@ -15,4 +15,10 @@ class LedgerObserver:
         """A group-commit batch of ``size`` requests was decided."""
 
     def booked(self, tier: str, quantity: int) -> None:
-        """A booking of ``quantity`` tickets of ``tier`` was recorded."""
+        """``quantity`` tickets of ``tier`` were sold: a booking, or a hold confirmed."""
+
+    def held(self, tier: str, quantity: int) -> None:
+        """A hold of ``quantity`` tickets of ``tier`` was recorded."""
+
+    def hold_ended(self, tier: str, reason: str) -> None:
+        """A hold of ``tier`` ended without a sale: ``released`` or ``expired``."""

@@ -34,6 +34,8 @@ LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["r
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 BOOKINGS = Counter("ledger_bookings_total", "Bookings recorded", ["tier"])
 TICKETS = Counter("ledger_tickets_sold_total", "Tickets sold by bookings recorded", ["tier"])
+HOLDS = Counter("ledger_holds_total", "Holds recorded", ["tier"])
+HOLDS_ENDED = Counter("ledger_holds_ended_total", "Holds that ended without a sale", ["tier", "reason"])
 CONFLICTS = Counter("ledger_conflicts_total", "Optimistic-concurrency conflicts (each is retried)")
 BATCHES = Histogram("ledger_batch_size", "Booking requests per group-commit batch",
                     buckets=(1, 2, 5, 10, 20, 50, 100, 200))
@@ -49,6 +51,12 @@ class PrometheusObserver(LedgerObserver):
     def booked(self, tier: str, quantity: int) -> None:
         BOOKINGS.labels(tier).inc()
         TICKETS.labels(tier).inc(quantity)
+
+    def held(self, tier: str, quantity: int) -> None:
+        HOLDS.labels(tier).inc()
+
+    def hold_ended(self, tier: str, reason: str) -> None:
+        HOLDS_ENDED.labels(tier, reason).inc()
 
 
 def install(app: Flask, ledger_services: Services) -> None:

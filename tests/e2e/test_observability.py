@@ -27,6 +27,20 @@ def test_metrics_count_requests_bookings_tickets_and_the_projection_lag(client):
     assert "ledger_batch_size_bucket" in client.get("/metrics").get_data(as_text=True)
 
 
+def test_a_hold_counts_as_sold_only_once_confirmed(client):
+    def counts():
+        return [metric(client, name) for name in (
+            'ledger_tickets_sold_total{tier="GA"}', 'ledger_holds_total{tier="GA"}',
+            'ledger_holds_ended_total{reason="released",tier="GA"}')]
+
+    before = counts()
+    body = {"userId": "u1", "tier": "GA", "quantity": 2}
+    kept, dropped = (client.post("/api/tickets/hold", json=body).json["holdId"] for _ in range(2))
+    client.post(f"/api/holds/{kept}/confirm", json={"userId": "u1"})
+    client.post(f"/api/holds/{dropped}/release", json={"userId": "u1"})
+    assert [after - was for after, was in zip(counts(), before)] == [2, 2, 1]
+
+
 def test_each_request_logs_one_json_line_with_its_request_id(client, caplog):
     caplog.set_level(logging.INFO, logger="ledger")
     given = client.get("/api/tickets", headers={"X-Request-ID": "abc-123"})
