@@ -82,6 +82,12 @@ class BookingLedger(Application):
     env: ClassVar[dict[str, str]] = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": "var/ledger.sqlite3",
+        # Seconds a statement waits for a pooled connection (the library's default: 30).
+        # While PostgreSQL is down there is none to be had, so this, times the tries of
+        # a statement (application/storage.py), is how long a request takes to learn
+        # it. Under load a connection comes in milliseconds (one per batch of bookings),
+        # so waiting longer than this means the pool is overloaded: 503 is right then too.
+        "POSTGRES_CONNECT_TIMEOUT": "1",
         # Hot tiers stay in memory; every get reads only the events other processes
         # recorded since (the library's fast-forward), so a decision is never based on
         # stale state. Deciding on the cache without that read was measured too: the
