@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    InfrastructureFactory,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -139,3 +140,13 @@ def prepare_store(env: Environment) -> None:
     elif module == "eventsourcing.postgres":
         env["PERSISTENCE_MODULE"] = get_topic(LedgerPostgresFactory)
 
+
+def probe_store(factory: InfrastructureFactory, timeout: float) -> None:
+    """Raise the store's error (``OperationalError`` when PostgreSQL is down) unless it
+    answers a trivial statement now: one try, where the recorders retry, and on
+    PostgreSQL a ``statement_timeout`` of ``timeout`` seconds, so that a store that
+    accepts connections but does not answer fails the probe too."""
+    with factory.datastore.transaction(commit=False) as cursor:
+        if isinstance(factory, PostgresFactory):
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{round(timeout * 1000)}ms"])
+        cursor.execute("SELECT 1")
