@@ -23,7 +23,14 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import EventStore, InfrastructureFactory, IntegrityError, Recording
+from eventsourcing.persistence import (
+    EventStore,
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    Recording,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from application.errors import (
@@ -115,6 +122,7 @@ class BookingLedger(Application):
             self._commit_batch,
             max_batch=int(self.env.get("BOOKING_BATCH_MAX", "200")),
             max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS", "5000")) / 1000,
+            unavailable=(OperationalError, InterfaceError),
         )
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
