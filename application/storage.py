@@ -143,9 +143,9 @@ def prepare_store(env: Environment) -> None:
 
 def probe_store(factory: InfrastructureFactory, timeout: float) -> None:
     """Raise the store's error (``OperationalError`` when PostgreSQL is down) unless it
-    answers a trivial statement now: one try, where the recorders retry, and on
-    PostgreSQL a ``statement_timeout`` of ``timeout`` seconds, so that a store that
-    accepts connections but does not answer fails the probe too."""
+    answers a trivial statement now: one try (the recorders would try twice), and on
+    PostgreSQL a ``statement_timeout`` of ``timeout`` seconds for this transaction only,
+    so that a server that accepts connections but does not answer fails it too."""
     with factory.datastore.transaction(commit=False) as cursor:
         if isinstance(factory, PostgresFactory):
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{round(timeout * 1000)}ms"])
