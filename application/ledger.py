@@ -23,7 +23,14 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import EventStore, InfrastructureFactory, IntegrityError, Recording
+from eventsourcing.persistence import (
+    EventStore,
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    Recording,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from application.errors import (
@@ -82,6 +89,12 @@ class BookingLedger(Application):
     env: ClassVar[dict[str, str]] = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": "var/ledger.sqlite3",
+        # Seconds a statement waits for a pooled connection (the library's default: 30).
+        # While PostgreSQL is down there is none to be had, so this, times the tries of
+        # a statement (application/storage.py), is how long a request takes to learn
+        # it. Under load a connection comes in milliseconds (one per batch of bookings),
+        # so waiting longer than this means the pool is overloaded: 503 is right then too.
+        "POSTGRES_CONNECT_TIMEOUT": "1",
         # Hot tiers stay in memory; every get reads only the events other processes
         # recorded since (the library's fast-forward), so a decision is never based on
         # stale state. Deciding on the cache without that read was measured too: the
@@ -109,6 +122,7 @@ class BookingLedger(Application):
             self._commit_batch,
             max_batch=int(self.env.get("BOOKING_BATCH_MAX", "200")),
             max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS", "5000")) / 1000,
+            unavailable=(OperationalError, InterfaceError),
         )
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:

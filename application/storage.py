@@ -5,25 +5,73 @@ each create the tables if needed. PostgreSQL refuses concurrent ``CREATE OR REPL
 of one object ("tuple concurrently updated"), and the library's recorder replaces its
 insert function on every start, so the DDL runs under a transaction-level advisory
 lock: one process at a time, the others wait a moment and find everything in place.
+
+When PostgreSQL goes away, a request should learn it within a few seconds (503
+``STORE_UNAVAILABLE``), and the service should reconnect as soon as it is back. With
+the library's defaults it takes minutes: it retries each statement 10 times, and each
+try waits up to ``POSTGRES_CONNECT_TIMEOUT`` (30 s) for a pooled connection. So the
+ledger's default pool wait is short (``BookingLedger.env``), and ``LedgerPostgresFactory``
+gives the library's recorders fewer tries and its pool no reconnection back-off. Only
+a process's start waits for PostgreSQL for as long as it takes.
+README, "When PostgreSQL goes away", has the measurements.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import IntegrityError, ProgrammingError
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.utils import Environment, get_topic
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.utils import Environment, EnvType, get_topic, retry
 from psycopg.errors import DuplicateObject, DuplicateTable
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))"
+# Tries of a statement whose connection failed. The second, 0.2 s later, replaces a
+# connection that a restart of PostgreSQL cut, which is what the library's retry is
+# for; more tries only make a request wait longer while PostgreSQL is down, each up to
+# POSTGRES_CONNECT_TIMEOUT for the pool. The library makes 10.
+STORE_ATTEMPTS = 2
+# Seconds psycopg_pool keeps trying to replace a lost connection (default 300), with
+# waits from 1 s that double after each failure: after an 8 s outage its next try could
+# come 7 s after PostgreSQL is back. Given up at once (after a second immediate try),
+# the connection is made again when a request next finds the pool empty: straight away.
+RECONNECT_TIMEOUT = 0.0
+
+
+def bounded_retries(method: Callable[..., T]) -> Callable[..., T]:
+    """A recorder ``method`` of the library, which its ``retry`` decorator wraps, retried
+    the same way but ``STORE_ATTEMPTS`` times."""
+    return retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)(method.__wrapped__)
+
+
+class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
+    """The library's aggregate recorder (the snapshots' store), with fewer tries."""
+
+    insert_events = bounded_retries(PostgresAggregateRecorder.insert_events)
+    select_events = bounded_retries(PostgresAggregateRecorder.select_events)
 
 
 class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
-    """The library's recorder, with its table creation serialised across processes."""
+    """The library's application recorder, with its table creation serialised across
+    processes and fewer tries."""
+
+    insert_events = bounded_retries(PostgresApplicationRecorder.insert_events)
+    select_events = bounded_retries(PostgresApplicationRecorder.select_events)
+    select_notifications = bounded_retries(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = bounded_retries(PostgresApplicationRecorder.max_notification_id)
 
     def create_table(self) -> None:
         # The library creates its composite type in a transaction of its own, before
@@ -33,6 +81,31 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
     def _create_table(self, curs: Any) -> None:
         curs.execute(SCHEMA_LOCK)
         super()._create_table(curs)
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making the recorders above, with its connection
+    pool set to reconnect on demand (psycopg_pool's ``reconnect_timeout``, for which the
+    library has no setting), and waiting for PostgreSQL at start-up."""
+
+    aggregate_recorder_class = BoundedRetriesAggregateRecorder
+    application_recorder_class = LockedDDLPostgresRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT  # the pool opens on first use
+
+    def application_recorder(self) -> ApplicationRecorder:
+        """The application's first use of the store (type look-up, tables): tried again
+        until PostgreSQL answers. Statements fail within seconds when it does not, but a
+        process that starts during an outage must not fail with them: a gunicorn worker
+        that fails to boot stops the whole server, and the projection process would exit."""
+        while True:
+            try:
+                return super().application_recorder()
+            except (OperationalError, InterfaceError) as error:
+                log.warning("waiting for PostgreSQL: %s", error)
+                time.sleep(1)
 
 
 def again_if_created_meanwhile(create: Callable[[], T]) -> T:
@@ -65,4 +138,15 @@ def prepare_store(env: Environment) -> None:
         if db_name and ":memory:" not in db_name and "mode=memory" not in db_name:
             Path(db_name.removeprefix("file:").split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
     elif module == "eventsourcing.postgres":
-        env.setdefault("APPLICATION_RECORDER_TOPIC", get_topic(LockedDDLPostgresRecorder))
+        env["PERSISTENCE_MODULE"] = get_topic(LedgerPostgresFactory)
+
+
+def probe_store(factory: InfrastructureFactory, timeout: float) -> None:
+    """Raise the store's error (``OperationalError`` when PostgreSQL is down) unless it
+    answers a trivial statement now: one try (the recorders would try twice), and on
+    PostgreSQL a ``statement_timeout`` of ``timeout`` seconds for this transaction only,
+    so that a server that accepts connections but does not answer fails it too."""
+    with factory.datastore.transaction(commit=False) as cursor:
+        if isinstance(factory, PostgresFactory):
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{round(timeout * 1000)}ms"])
+        cursor.execute("SELECT 1")

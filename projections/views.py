@@ -24,6 +24,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
+from application.storage import bounded_retries
 from domain.bookings import BookingSummary
 
 CREATE_TABLES = (
@@ -336,6 +337,10 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
 
 class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     """The read tables in PostgreSQL, in the same schema as the events."""
+
+    # Read by /ready and before each page a projector applies: no longer than a statement
+    # of the ledger's own recorder when PostgreSQL is down.
+    max_tracking_id = bounded_retries(PostgresTrackingRecorder.max_tracking_id)
 
     def __init__(self, datastore: Any, suffix: str = "", **kwargs: Any) -> None:
         self.suffix = suffix

@@ -8,11 +8,16 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from application.storage import probe_store
 from web.apidoc import Blueprint
 from web.errors import error_response
 from web.services import services
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
+# Seconds /ready lets PostgreSQL take to answer its probe: what a load balancer polls
+# must answer before the balancer's own timeout (it then waits at most this plus
+# POSTGRES_CONNECT_TIMEOUT for a pooled connection).
+PROBE_TIMEOUT = 1.0
 
 
 class HealthSchema(Schema):
@@ -40,6 +45,7 @@ class Ready(MethodView):
     def get(self) -> Any:
         """The event store answers and the read tables are at most
         ``READY_MAX_LAG_SECONDS`` behind it (503 otherwise)."""
+        probe_store(services().ledger.factory, PROBE_TIMEOUT)
         follower = services().follower
         lag, seconds = follower.lag(), round(follower.lag_seconds(), 3)
         limit = current_app.config["READY_MAX_LAG_SECONDS"]

@@ -22,6 +22,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from decimal import Decimal
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
@@ -32,7 +33,7 @@ from application import BookingLedger
 from application.audit import TierAudit
 from domain.bookings import CONFIRMED, Booking, idempotent_booking_id
 from projections import Follower, open_view
-from tests.processes import call, gunicorn, run_projection_process, wait_for
+from tests.processes import Reply, call, gunicorn, run_projection_process, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -41,12 +42,43 @@ CLIENTS = 24
 ATTEMPT_TIMEOUT = 3.0  # seconds for one HTTP attempt
 KEY_DEADLINE = 30.0  # seconds for one logical booking, all its retries included
 RECOVERY_DEADLINE = 15.0  # seconds from the end of a fault until bookings succeed again
-# Seconds PostgreSQL stays down. Requests wait for the store meanwhile (the library
-# retries, the pool waits for a connection), so a short outage is ridden through unseen
-# (2 s: no client saw an error); 5 s makes clients time out and retry, and requests
-# queued behind the stalled batch get 503 LEDGER_BUSY after BOOKING_MAX_WAIT_MS.
+# Seconds PostgreSQL stays down: each booking meanwhile gets 503 STORE_UNAVAILABLE
+# within about 2 s (README, "When PostgreSQL goes away") and is sent again.
 OUTAGE = 5.0
+LONG_OUTAGE = 8.0  # seconds PostgreSQL stays down in the test of how fast the service answers meanwhile
+ANSWER_BOUND = 6.0  # seconds any request may take during an outage (generous for CI; measured: see README)
+READY_BOUND = 3.0  # seconds /ready may take, what a load balancer polls (measured: 1.0 s during an outage)
+BACK_BOUND = 5.0  # seconds from PostgreSQL's restart until bookings and /ready succeed again
 TRANSIENT = (OSError, http.client.HTTPException)  # refused, reset, cut off, timed out
+
+
+@dataclass
+class Attempt:
+    """One HTTP request and what came back: an answer, or the error it met instead."""
+
+    path: str
+    sent: float  # monotonic
+    took: float = 0.0
+    status: int | None = None  # None: no answer (see ``error``)
+    code: str | None = None
+    retry_after: str | None = None
+    error: str | None = None
+
+    @property
+    def what(self) -> str:
+        return self.error or f"{self.status} {self.code} Retry-After {self.retry_after}"
+
+
+def attempt(base: str, path: str, body: dict | None = None, headers: dict[str, str] | None = None,
+            timeout: float = ATTEMPT_TIMEOUT) -> tuple[Attempt, Reply | None]:
+    """Send one request; time it, and note its answer or the transport error it met."""
+    sent = time.monotonic()
+    try:
+        reply = call(f"{base}{path}", body, headers, timeout=timeout)
+    except TRANSIENT as error:
+        return Attempt(path, sent, time.monotonic() - sent, error=type(error).__name__), None
+    code = reply.body.get("error", {}).get("code") if isinstance(reply.body, dict) else None
+    return Attempt(path, sent, time.monotonic() - sent, reply.status, code, reply.headers.get("Retry-After")), reply
 
 
 @dataclass
@@ -59,32 +91,37 @@ class Outcome:
     status: int | None = None  # the final answer: 201 or a definitive 4xx; None: gave up
     code: str | None = None
     booking_id: str | None = None
-    failures: list[tuple[float, str]] = field(default_factory=list)  # (when, what) of each retried attempt
-    sent_at: float = 0.0  # the last attempt's (monotonic)
-    sent_wall: float = 0.0  # the same, as a Unix time, to compare with event timestamps
-    answered_at: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    sent_wall: float = 0.0  # when the last attempt was sent, as a Unix time, to compare with event timestamps
+
+    @property
+    def failures(self) -> list[Attempt]:
+        """The attempts that were sent again: no answer, or a 503."""
+        return [a for a in self.attempts if a.status in (None, 503)]
+
+    @property
+    def sent_at(self) -> float:
+        return self.attempts[-1].sent
+
+    @property
+    def answered_at(self) -> float:
+        return self.attempts[-1].sent + self.attempts[-1].took
 
 
-def book_until_final(base: str, user: str, key: str, quantity: int) -> Outcome:
+def book_until_final(base: str, user: str, key: str, quantity: int, timeout: float = ATTEMPT_TIMEOUT) -> Outcome:
     """Send one booking until it gets 201 or a definitive 4xx: after a connection error,
     a timeout or a 503, the same request again with the same key, after a short back-off."""
     outcome = Outcome(user, key, quantity)
     body = {"userId": user, "tier": TIER, "quantity": quantity}
     deadline, pause = time.monotonic() + KEY_DEADLINE, 0.02
     while time.monotonic() < deadline:
-        outcome.sent_at, outcome.sent_wall = time.monotonic(), time.time()
-        try:
-            reply = call(f"{base}/api/tickets/book", body, {"Idempotency-Key": key}, timeout=ATTEMPT_TIMEOUT)
-        except TRANSIENT as error:
-            outcome.failures.append((time.monotonic(), type(error).__name__))
-        else:
-            if reply.status != 503:
-                outcome.status, outcome.answered_at = reply.status, time.monotonic()
-                outcome.booking_id = reply.body.get("bookingId")
-                outcome.code = reply.body.get("error", {}).get("code")
-                return outcome
-            retry_after = reply.headers.get("Retry-After")
-            outcome.failures.append((time.monotonic(), f"503 {reply.body['error']['code']} Retry-After {retry_after}"))
+        outcome.sent_wall = time.time()
+        sent, reply = attempt(base, "/api/tickets/book", body, {"Idempotency-Key": key}, timeout)
+        outcome.attempts.append(sent)
+        if reply is not None and reply.status != 503:
+            outcome.status, outcome.code = sent.status, sent.code
+            outcome.booking_id = reply.body.get("bookingId")
+            return outcome
         time.sleep(pause)
         pause = min(2 * pause, 0.5)
     return outcome
@@ -94,8 +131,9 @@ class Burst:
     """``CLIENTS`` threads, each booking under a new key of its own, one logical booking
     after another, until the ``with`` block ends (each finishes its current one)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, timeout: float = ATTEMPT_TIMEOUT) -> None:
         self.base = base
+        self.timeout = timeout  # for one attempt
         self.outcomes: list[Outcome] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(CLIENTS)]
@@ -108,19 +146,43 @@ class Burst:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(KEY_DEADLINE + ATTEMPT_TIMEOUT)
+            thread.join(KEY_DEADLINE + self.timeout)
         assert not any(t.is_alive() for t in self._threads), "a client is still sending: its outcome is missing"
 
     def _client(self, n: int) -> None:
         for i in itertools.count():
             if self._stop.is_set():
                 return
-            self.outcomes.append(book_until_final(self.base, f"user-{n}", f"key-{n}-{i}", 1 + i % 3))
+            self.outcomes.append(book_until_final(self.base, f"user-{n}", f"key-{n}-{i}", 1 + i % 3, self.timeout))
 
     def wait_for_answers(self, count: int, sent_after: float = 0.0) -> None:
         """Until ``count`` logical bookings sent (last attempt) after ``sent_after`` got their final answer."""
         wait_for(lambda: sum(o.sent_at >= sent_after for o in list(self.outcomes)) >= count,
                  RECOVERY_DEADLINE, f"{count} answers")
+
+
+class Poller:
+    """One thread per path, each sending GET again and again (0.1 s apart) until the
+    ``with`` block ends, and keeping every attempt."""
+
+    def __init__(self, base: str, paths: list[str], timeout: float) -> None:
+        self.attempts: list[Attempt] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._poll, args=(base, path, timeout)) for path in paths]
+
+    def __enter__(self) -> Poller:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _poll(self, base: str, path: str, timeout: float) -> None:
+        while not self._stop.wait(0.1):
+            self.attempts.append(attempt(base, path, timeout=timeout)[0])
 
 
 class Service:
@@ -139,6 +201,7 @@ class Service:
         self._serving = gunicorn(self.server_env, self.server_log)
         self.base, self.server = self._serving.__enter__()
         self.projector = run_projection_process(self.env, self.projector_log)
+        wait_for(lambda: "projecting" in self.projector_output(), what="the projection process to start")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -171,6 +234,10 @@ class Service:
     def server_output(self) -> str:
         self.server_log.seek(0)
         return self.server_log.read()
+
+    def projector_output(self) -> str:
+        self.projector_log.seek(0)
+        return self.projector_log.read()
 
     def wait_until_ready(self) -> None:
         """``/ready`` answers 200 (the store answers, the read tables are close enough)."""
@@ -206,6 +273,70 @@ def test_a_postgres_crash_mid_burst_loses_and_doubles_nothing(private_postgres, 
         assert service.projector.poll() is None, "the projection process did not outlive the outage"
 
 
+def test_during_a_long_postgres_outage_every_request_is_answered_at_once(private_postgres, private_postgres_env,
+                                                                         tmp_path):
+    """Bookings, reads and ``/ready`` while PostgreSQL is down for longer than any retry
+    rides out: each gets 503 with ``Retry-After`` within ``ANSWER_BOUND`` (clients wait
+    twice that, so a slow answer is seen as slow, not as a timeout), ``/ready`` says 503
+    throughout, and soon after the restart bookings and ``/ready`` succeed again."""
+    with Service(private_postgres_env, tmp_path, capacity=1_000_000) as service:
+        polled = ["/ready", "/api/tickets"]
+        with Burst(service.base, timeout=2 * ANSWER_BOUND) as burst, \
+                Poller(service.base, polled, timeout=2 * ANSWER_BOUND) as poller:
+            burst.wait_for_answers(50)
+            private_postgres.crash()
+            fault = time.monotonic()
+            time.sleep(LONG_OUTAGE)
+            restart = time.monotonic()  # it accepts connections before start() returns
+            private_postgres.start()
+            back = time.monotonic()
+            burst.wait_for_answers(50, sent_after=back)
+            wait_for(lambda: any(a.path == "/ready" and a.status == 200 and a.sent >= back for a in list(poller.attempts)),
+                     BACK_BOUND, "/ready to answer 200")
+        check_after_the_fault(service, burst.outcomes, 1_000_000, "long postgres outage", fault, back)
+    bookings = [a for o in burst.outcomes for a in o.attempts]
+    kinds = {"bookings": bookings, **{path: [a for a in poller.attempts if a.path == path] for path in polled}}
+    ready = kinds["/ready"]
+    first_booked = min(o.answered_at for o in burst.outcomes if o.status == 201 and o.sent_at >= back) - back
+    first_ready = min(a.sent + a.took for a in ready if a.status == 200 and a.sent >= back) - back
+    for name, kind in kinds.items():
+        took = sorted(a.took for a in kind if a.sent < back and a.sent + a.took > fault)
+        print(f"{name} during the outage: {len(took)}, median {took[len(took) // 2]:.2f} s, slowest {took[-1]:.2f} s")
+    print(f"after the restart: first 201 {first_booked:.2f} s, first /ready 200 {first_ready:.2f} s")
+
+    allowed = {"201 None Retry-After None", "200 None Retry-After None",
+               "503 STORE_UNAVAILABLE Retry-After 1", "503 LEDGER_BUSY Retry-After 1"}
+    everything = bookings + poller.attempts
+    assert {a.what for a in everything} <= allowed, Counter(a.what for a in everything)  # no 500, no timeout
+    slowest = max(everything, key=lambda a: a.took)
+    assert slowest.took <= ANSWER_BOUND, slowest
+    within = [a for a in everything if fault <= a.sent and a.sent + a.took < restart]
+    assert {a.what for a in within if a.path != "/ready"} <= {"503 STORE_UNAVAILABLE Retry-After 1",
+                                                             "503 LEDGER_BUSY Retry-After 1"}
+    assert {a.what for a in within if a.path == "/ready"} == {"503 STORE_UNAVAILABLE Retry-After 1"}
+    assert max(a.took for a in ready) <= READY_BOUND
+    assert max(first_booked, first_ready) <= BACK_BOUND
+
+
+def test_a_process_that_starts_during_an_outage_waits_for_postgres(private_postgres, private_postgres_env):
+    """Statements fail fast while PostgreSQL is down, but building the ledger (a gunicorn
+    worker booting, the projection process starting) waits for it: a worker that failed
+    to boot would stop gunicorn altogether."""
+    private_postgres.crash()
+    built: list[BookingLedger] = []
+    starting = threading.Thread(target=lambda: built.append(BookingLedger(env=private_postgres_env)))
+    try:
+        starting.start()
+        starting.join(3.0)
+        assert starting.is_alive() and not built, "the ledger did not wait for PostgreSQL"
+    finally:
+        private_postgres.start()
+    starting.join(10)
+    assert built, "the ledger did not start once PostgreSQL was back"
+    with built[0] as ledger:
+        assert ledger.create_tier("VIP", Decimal("1.00"), 1).available == 1
+
+
 def check_after_the_fault(service: Service, outcomes: list[Outcome], capacity: int, fault_name: str,
                           fault: float, back: float) -> None:
     """Everything the fault must not have broken (the service is still running)."""
@@ -219,7 +350,7 @@ def check_after_the_fault(service: Service, outcomes: list[Outcome], capacity: i
 
 def report(fault_name: str, outcomes: list[Outcome], fault: float, back: float, replayed: int) -> None:
     """What the clients saw (shown with ``pytest -s``)."""
-    failures = [(at, what) for o in outcomes for at, what in o.failures]
+    failures = [(a.sent + a.took, a.what) for o in outcomes for a in o.failures]
     after_back = [o.answered_at - back for o in outcomes if o.sent_at >= back]
     print(f"\n{fault_name}: {len(outcomes)} logical bookings, final {dict(Counter(o.status for o in outcomes))}; "
           f"{len(failures)} failed attempts {dict(Counter(what for _, what in failures))}, the last "
@@ -236,7 +367,7 @@ def assert_no_500s_and_every_key_answered(outcomes: list[Outcome], sold_out: boo
     assert set(finals) <= allowed, finals
     if sold_out:
         assert finals[(422, "INSUFFICIENT_TICKETS")] > 0, "the tier never sold out"
-    unavailable = {what for o in outcomes for _, what in o.failures if what.startswith("503")}
+    unavailable = {a.what for o in outcomes for a in o.failures if a.status == 503}
     assert unavailable <= {"503 STORE_UNAVAILABLE Retry-After 1", "503 LEDGER_BUSY Retry-After 1"}, unavailable
 
 

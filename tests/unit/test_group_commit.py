@@ -87,6 +87,15 @@ def test_a_failed_commit_fails_its_own_batch_only():
     assert outcome(others[0]) == "receipt for a"
 
 
+def test_when_the_store_is_unavailable_the_queued_requests_fail_with_the_batch():
+    recorder = Recorder(fail_first=True)
+    group = GroupCommit(recorder, max_batch=1, max_wait=5, unavailable=(ConnectionError,))
+    first, others = submit_while_first_batch_blocks(group, recorder, ["a", "b"])
+    assert all(isinstance(outcome(f), ConnectionError) for f in [first, *others])
+    assert recorder.batches == [["first"]]
+    assert group.submit(PendingBooking("c", "VIP", 1)) == "receipt for c"  # the queue works on
+
+
 def test_a_request_alone_leads_its_own_batch_at_once():
     recorder = Recorder()
     recorder.release.set()
