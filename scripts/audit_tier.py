@@ -1,13 +1,14 @@
 """Audit a tier's history, or every tier, from the events.
 
-    ticketledger audit VIP                      # every event, with sold/available after it
+    ticketledger audit VIP                      # every event, with sold/held/available after it
     ticketledger audit VIP --at-version 120     # the tier as it was then
     ticketledger audit VIP --at-time 2026-11-24T08:00:00Z
     ticketledger audit --all                    # one line per tier and a total
     ticketledger audit --all --json             # JSON Lines instead of a table
 
 Checks the invariants over the whole history (versions contiguous, available never
-negative, each booking booked and cancelled at most once, sold == confirmed bookings) and
+negative, each booking booked and cancelled at most once, each hold ended at most once,
+sold == confirmed bookings) and
 cross-checks the read tables. Exits 1 and names the first bad event if anything disagrees.
 """
 
@@ -39,8 +40,9 @@ def emit(record: dict, as_json: bool, columns: list[tuple[str, int]]) -> None:
 
 
 LINE = [("version", 8), ("event", 16), ("at", 33), ("booking_id", 37), ("user_id", 14),
-        ("available_change", 6), ("capacity", 9), ("sold", 9), ("available", 9)]
-SUMMARY = [("tier", 12), ("events", 9), ("capacity", 10), ("sold", 10), ("available", 10), ("ok", 5)]
+        ("available_change", 6), ("capacity", 9), ("sold", 9), ("held", 9), ("available", 9)]
+SUMMARY = [("tier", 12), ("events", 9), ("capacity", 10), ("sold", 10), ("held", 10), ("available", 10), ("ok", 5)]
+FIGURES = ("capacity", "sold", "held", "available")
 
 
 def audit_one(audit: TierAudit, view, code: str, as_json: bool) -> int:
@@ -65,14 +67,13 @@ def report(problems, as_json: bool) -> int:
 def audit_all(audit: TierAudit, view, as_json: bool) -> int:
     if not as_json:
         print("  ".join(f"{name:<{width}}" for name, width in SUMMARY))
-    total = {"tier": "TOTAL", "events": 0, "capacity": 0, "sold": 0, "available": 0, "ok": True}
+    total = {"tier": "TOTAL", "events": 0, **dict.fromkeys(FIGURES, 0), "ok": True}
     problems = []
     for code in audit.tier_codes():
         lines, found = audit.verify(code, view)
         last = lines[-1]
-        row = {"tier": code, "events": len(lines), "capacity": last.capacity, "sold": last.sold,
-               "available": last.available, "ok": not found}
-        for key in ("events", "capacity", "sold", "available"):
+        row = {"tier": code, "events": len(lines), **{key: getattr(last, key) for key in FIGURES}, "ok": not found}
+        for key in ("events", *FIGURES):
             total[key] += row[key]
         total["ok"] &= row["ok"]
         problems += found
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if args.at_version is not None or args.at_time is not None:
             tier = audit.tier_at(args.tier, args.at_version, args.at_time)
             state = {"tier": tier.code, "version": tier.version, "at": tier.modified_on, "price": tier.price,
-                     "capacity": tier.capacity, "sold": tier.sold, "available": tier.available}
+                     **{key: getattr(tier, key) for key in FIGURES}}
             print(json.dumps(state, default=plain) if args.json else "\n".join(f"{k:<10} {plain(v)}" for k, v in state.items()))
             return 0
         return audit_one(audit, view, args.tier, args.json)

@@ -37,6 +37,7 @@ class TierStateSchema(CamelCaseSchema):
     currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
     capacity = fields.Integer()
     sold = fields.Integer()
+    held = fields.Integer(metadata={"description": "set aside for holds: neither sold nor available"})
     available_quantity = fields.Integer(attribute="available")
     version = fields.Integer()
     as_of = fields.DateTime(format="iso", attribute="modified_on")
@@ -56,6 +57,7 @@ class AuditLineSchema(CamelCaseSchema):
     available_change = fields.Integer()
     capacity = fields.Integer()
     sold = fields.Integer()
+    held = fields.Integer()
     available_quantity = fields.Integer(attribute="available")
 
 
@@ -68,9 +70,9 @@ class HistorySchema(CamelCaseSchema):
 AT = "2026-11-24T08:41:16.609600+00:00"
 HISTORY = {"tier": "VIP", "nextAfter": 2, "items": [
     {"version": 1, "event": "Created", "at": AT, "bookingId": None, "userId": None, "availableChange": 100,
-     "capacity": 100, "sold": 0, "availableQuantity": 100},
+     "capacity": 100, "sold": 0, "held": 0, "availableQuantity": 100},
     {"version": 2, "event": "TicketsBooked", "at": AT, "bookingId": BOOKING_ID, "userId": "alice",
-     "availableChange": -2, "capacity": 100, "sold": 2, "availableQuantity": 98},
+     "availableChange": -2, "capacity": 100, "sold": 2, "held": 0, "availableQuantity": 98},
 ]}
 
 
@@ -78,7 +80,7 @@ HISTORY = {"tier": "VIP", "nextAfter": 2, "items": [
 class TierState(MethodView):
     @blp.arguments(TierStateQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, TierStateSchema(), example={
-        "tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "sold": 2, "availableQuantity": 98,
+        "tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "sold": 2, "held": 0, "availableQuantity": 98,
         "version": 2, "asOf": AT})
     @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, query: dict[str, Any], tier: str) -> Any:

@@ -64,12 +64,13 @@ def test_audit_needs_a_tier_or_all():
 def test_audit_all_reconciles_a_fresh_store(sqlite_env):
     with BookingLedger(env=sqlite_env) as ledger:
         ledger.create_tier("VIP", Decimal("100.00"), 4)
-        ledger.book("alice", "VIP", 3)
+        ledger.book("alice", "VIP", 2)
+        ledger.hold("bob", "VIP", 1)
         Follower(ledger, open_view(ledger)).catch_up()  # the audit cross-checks the read tables
     result = ticketledger("audit", "--all", "--json", env=sqlite_env)
     assert result.returncode == 0, result.stderr
     vip, total = map(json.loads, result.stdout.splitlines())
-    assert vip == {"tier": "VIP", "events": 2, "capacity": 4, "sold": 3, "available": 1, "ok": True}
+    assert vip == {"tier": "VIP", "events": 3, "capacity": 4, "sold": 2, "held": 1, "available": 1, "ok": True}
     assert total["tier"] == "TOTAL" and total["ok"] is True
 
 
