@@ -220,7 +220,13 @@ class Service:
         """The worker with the most open sockets (client connections and pooled database
         connections): killing it cuts off the most requests in flight."""
         def sockets(pid: int) -> int:
-            return sum(os.readlink(fd).startswith("socket:") for fd in Path(f"/proc/{pid}/fd").iterdir())
+            return sum(link(fd).startswith("socket:") for fd in Path(f"/proc/{pid}/fd").iterdir())
+
+        def link(fd: Path) -> str:
+            try:
+                return os.readlink(fd)
+            except FileNotFoundError:  # closed since the listing: a busy worker's sockets come and go
+                return ""
 
         return max(self.workers(), key=sockets)
 
