@@ -33,10 +33,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The server with ``SETTINGS``, and a test's own on top (parametrised ``indirect``)."""
     store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
+    own = getattr(request, "param", {})
     with open(tmp_path / "gunicorn.log", "w+") as log:
-        with gunicorn({**store, **SETTINGS}, log) as (base, _):
+        with gunicorn({**store, **SETTINGS, **own}, log) as (base, _):
             yield base
         log.seek(0)
         output = log.read()
@@ -79,16 +81,30 @@ def wait_for_text(driver: WebDriver, selector: str, expected: str) -> None:
              f"{selector} to read {expected!r}")
 
 
+def wait_for_match(driver: WebDriver, selector: str, pattern: str) -> None:
+    wait_for(driver, lambda d: re.fullmatch(pattern, text_of(d, selector)), f"{selector} to match {pattern!r}")
+
+
 def availability(tier: str) -> str:
     return f'#tiers [data-tier="{tier}"] .available'
 
 
-def book_on_page(driver: WebDriver, tier: str, quantity: int) -> None:
+def book_on_page(driver: WebDriver, tier: str, quantity: int, button: str = "book-button") -> None:
     Select(driver.find_element(By.ID, "tier")).select_by_value(tier)
     field = driver.find_element(By.ID, "quantity")
     field.clear()
     field.send_keys(str(quantity))
-    driver.find_element(By.ID, "book-button").click()
+    driver.find_element(By.ID, button).click()
+
+
+def hold_on_page(driver: WebDriver, tier: str, quantity: int) -> None:
+    book_on_page(driver, tier, quantity, "hold-button")
+
+
+def severe_messages(driver: WebDriver) -> list[str]:
+    """What chromium logged as severe (a CSP violation, a script error, a refused request), without the origin."""
+    return [re.sub(r"^http://[^/]+", "", entry["message"])
+            for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:
@@ -151,8 +167,7 @@ def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver,
     assert browser.find_element(By.ID, "connection").get_attribute("data-mode") == "live"
     assert browser.execute_script("return window.notReloaded") is True
     # Chromium reports the two refused bookings; a CSP violation or a script error would be here too.
-    severe = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert [re.sub(r"^http://[^/]+", "", message) for message in severe] == [
+    assert severe_messages(browser) == [
         f"/api/tickets/book - Failed to load resource: the server responded with a status of {status}"
         for status in ("422 (UNPROCESSABLE ENTITY)", "400 (BAD REQUEST)")]
 
@@ -170,3 +185,55 @@ def test_without_event_source_the_page_polls(server: str, browser: WebDriver) ->
     assert call(f"{server}/api/tickets/book", {"userId": "someone-else", "tier": "GA", "quantity": 4})[0] == 201
     wait_for_text(browser, availability("GA"), "46 of 50 left")
     screenshot(browser, "7-polling")
+
+
+HELD = '#bookings [data-status="held"]'
+
+
+def test_hold_then_confirm_and_hold_then_release(server: str, browser: WebDriver) -> None:
+    browser.set_window_size(390, 844)  # a phone: the hold's countdown and two buttons must fit
+    browser.get(f"{server}/")
+    wait_for_text(browser, availability("VIP"), "4 of 4 left")
+    browser.execute_script("window.notReloaded = true")
+
+    hold_on_page(browser, "VIP", 1)
+    wait_for_text(browser, "#notice", "Held 1 × VIP. 3 left.")
+    wait_for_text(browser, availability("VIP"), "3 of 4 left")
+    wait_for_text(browser, f"{HELD} .status", "Held")  # CSS capitalises "held"
+    wait_for_match(browser, f"{HELD} .expires", r"expires in (10:00|9:[0-5]\d)")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, HELD))
+    screenshot(browser, "8-held")
+
+    click(browser, f"{HELD} .confirm")
+    wait_for_text(browser, "#notice", "Confirmed 1 × VIP.")
+    wait_for_text(browser, '#bookings [data-status="confirmed"] .status', "Confirmed")
+    assert browser.find_element(By.CSS_SELECTOR, '#bookings [data-status="confirmed"] .cancel').is_enabled()
+    assert text_of(browser, availability("VIP")) == "3 of 4 left"
+
+    hold_on_page(browser, "VIP", 1)
+    wait_for_text(browser, availability("VIP"), "2 of 4 left")
+    click(browser, f"{HELD} .release")
+    wait_for_text(browser, "#notice", "Released 1 × VIP.")
+    wait_for_text(browser, availability("VIP"), "3 of 4 left")
+    wait_for_text(browser, '#bookings [data-status="released"] .status', "Released")
+    assert browser.find_elements(By.CSS_SELECTOR, '#bookings [data-status="released"] button') == []
+    assert browser.execute_script("return window.notReloaded") is True
+    assert severe_messages(browser) == []
+    screenshot(browser, "9-released")
+
+
+@pytest.mark.parametrize("server", [{"HOLD_SECONDS": "3"}], indirect=True)
+def test_a_hold_expires_on_the_page_by_itself(server: str, browser: WebDriver) -> None:
+    browser.get(f"{server}/")
+    wait_for_text(browser, availability("GA"), "50 of 50 left")
+    hold_on_page(browser, "GA", 2)
+    wait_for_text(browser, availability("GA"), "48 of 50 left")
+    wait_for_match(browser, f"{HELD} .expires", r"expires in 0:0[1-3]")
+
+    # No click from here: the countdown runs out, then the server's expiry process ends the hold.
+    expired = '#bookings [data-status="expired"]'
+    wait_for_text(browser, f"{expired} .status", "Expired")
+    wait_for_text(browser, availability("GA"), "50 of 50 left")
+    assert browser.find_elements(By.CSS_SELECTOR, f"{expired} button") == []
+    screenshot(browser, "10-expired")

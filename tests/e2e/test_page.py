@@ -4,6 +4,7 @@ its security policy, and the live tier stream. The browser test drives the page 
 from __future__ import annotations
 
 import json
+import re
 import time
 from html.parser import HTMLParser
 
@@ -48,6 +49,16 @@ def test_the_page_is_html_with_a_label_for_every_field_and_a_strict_policy(clien
     assert all(part in policy for part in ("script-src 'self';", "style-src 'self';", "connect-src 'self';"))
     assert "unsafe-inline" not in policy and "<script>" not in html and "style=" not in html
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_page_has_a_hold_button_with_an_accessible_label(client):
+    html = client.get("/").get_data(as_text=True)
+    button = re.search(r'<button id="hold-button"([^>]*)>([^<]*)</button>', html)
+    assert button and button[2] == "Hold"
+    attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', button[1]))
+    # The accessible name contains the visible text; the description says what a hold is.
+    assert attributes["type"] == "submit" and attributes["aria-label"] == "Hold tickets"
+    assert re.search(f'id="{attributes["aria-describedby"]}"[^>]*>Hold sets the tickets aside', html)
 
 
 def test_the_page_files_are_served_from_the_package(client):

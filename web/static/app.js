@@ -1,13 +1,16 @@
 // The booking page (web/templates/index.html), on the JSON API only.
 // Availability arrives live from /api/tickets/stream (Server-Sent Events); when the
 // browser has no EventSource or the stream keeps failing, /api/tickets is polled instead.
-// Everything the server sends is put on the page as text, never as HTML.
+// Everything the server sends is put on the page as text, never as HTML. A hold (the API's
+// cart pattern) shows with a countdown to its expiresAt and Confirm and Release buttons.
 "use strict";
 
 (() => {
   const USER_KEY = "ticket-ledger.userId";
   const POLL_MS = 2000;
   const MAX_STREAM_ERRORS = 3; // failures in a row, without an event between, before polling
+  const COUNTDOWN_MS = 250; // redraws often enough that a countdown's second never shows late
+  const EXPIRED_RELOAD_MS = 1500; // the server's expiry process ends a hold within ~1 s of expiresAt
   const MODES = {
     connecting: "Connecting…",
     live: "Live: availability updates as it changes.",
@@ -18,12 +21,12 @@
   const byId = (id) => document.getElementById(id);
   const page = {
     connection: byId("connection"), tiers: byId("tiers"), form: byId("book-form"), user: byId("user-id"),
-    tier: byId("tier"), quantity: byId("quantity"), button: byId("book-button"), notice: byId("notice"),
-    error: byId("error"), bookings: byId("bookings"), noBookings: byId("no-bookings"),
+    tier: byId("tier"), quantity: byId("quantity"), button: byId("book-button"), hold: byId("hold-button"),
+    notice: byId("notice"), error: byId("error"), bookings: byId("bookings"), noBookings: byId("no-bookings"),
   };
   let tiers = [];
   let tierPicked = false;
-  let busy = false; // a booking request is on its way
+  let busy = false; // a booking or hold request is on its way
   let bookingsStale = false; // reload the bookings on the next availability change too (read tables may lag)
 
   // --- talking to the API -------------------------------------------------------------
@@ -130,7 +133,7 @@
       }
     }
     const selected = tiers.find((t) => t.tier === page.tier.value);
-    page.button.disabled = busy || !selected || !bookable(selected);
+    page.button.disabled = page.hold.disabled = busy || !selected || !bookable(selected);
   }
 
   function showTiers(list) {
@@ -183,6 +186,13 @@
 
   // --- bookings -------------------------------------------------------------------------
 
+  // What each status lets its user do: the button, the request's path and what to say after.
+  const ACTIONS = {
+    confirmed: [{ name: "cancel", label: "Cancel", kind: "bookings", done: "Cancelled", noun: "booking" }],
+    held: [{ name: "confirm", label: "Confirm", kind: "holds", done: "Confirmed", noun: "hold" },
+           { name: "release", label: "Release", kind: "holds", done: "Released", noun: "hold", className: "secondary" }],
+  };
+
   function bookingItem(booking) {
     const item = element("li", `booking ${booking.status}`);
     item.dataset.bookingId = booking.bookingId;
@@ -190,14 +200,54 @@
     const when = new Date(booking.createdAt).toLocaleString();
     item.append(element("span", "what", `${booking.quantity} × ${booking.tier}`),
                 element("span", "status", booking.status), element("span", "when", when));
-    if (booking.status === "confirmed") {
-      const button = element("button", "cancel", "Cancel");
-      button.type = "button";
-      button.setAttribute("aria-label", `Cancel booking of ${booking.quantity} × ${booking.tier}`);
-      button.addEventListener("click", () => cancel(booking, button));
-      item.append(button);
+    const actions = ACTIONS[booking.status] || [];
+    if (actions.length) {
+      const buttons = element("span", "buttons");
+      buttons.append(...actions.map((action) => actionButton(booking, action)));
+      item.append(buttons);
+    }
+    if (booking.status === "held") {
+      const expires = element("span", "expires");
+      expires.setAttribute("role", "timer"); // a timer is not read out on every tick
+      item.dataset.expiresAt = booking.expiresAt;
+      item.querySelector(".status").after(expires);
+      if (countDown(item)) bookingsStale = true; // already up: the expiry's availability change reloads
     }
     return item;
+  }
+
+  function actionButton(booking, action) {
+    const button = element("button", [action.name, action.className].filter(Boolean).join(" "), action.label);
+    button.type = "button";
+    button.setAttribute("aria-label", `${action.label} ${action.noun} of ${booking.quantity} × ${booking.tier}`);
+    button.addEventListener("click", () => act(booking, action, button));
+    return button;
+  }
+
+  // Shows a held booking's time left. Once it is up the server refuses to confirm or release it,
+  // so it shows as expired at once, before the expiry process says so. Returns whether it is up.
+  function countDown(item) {
+    const left = Math.ceil((Date.parse(item.dataset.expiresAt) - Date.now()) / 1000);
+    if (left > 0) {
+      const seconds = String(left % 60).padStart(2, "0");
+      item.querySelector(".expires").textContent = `expires in ${Math.floor(left / 60)}:${seconds}`;
+      return false;
+    }
+    item.classList.replace("held", "expired"); // out of tick()'s reach from now on
+    item.querySelector(".status").textContent = "expired";
+    item.querySelector(".expires").textContent = "";
+    item.querySelectorAll("button").forEach((button) => { button.disabled = true; });
+    return true;
+  }
+
+  // When a countdown runs out, reloads the bookings for the server's word on it: shortly after,
+  // and again with the availability change that the expiry brings (read tables may lag).
+  function tick() {
+    const held = Array.from(page.bookings.querySelectorAll(".booking.held"));
+    if (held.map(countDown).some(Boolean)) {
+      bookingsStale = true;
+      setTimeout(loadBookings, EXPIRED_RELOAD_MS);
+    }
   }
 
   async function loadBookings() {
@@ -215,11 +265,12 @@
     page.noBookings.hidden = list.length > 0;
   }
 
-  async function cancel(booking, button) {
+  async function act(booking, action, button) {
     button.disabled = true;
+    const path = `/api/${action.kind}/${encodeURIComponent(booking.bookingId)}/${action.name}`;
     try {
-      await api(`/api/bookings/${encodeURIComponent(booking.bookingId)}/cancel`, { userId: booking.userId });
-      say(`Cancelled ${booking.quantity} × ${booking.tier}.`, false);
+      await api(path, { userId: booking.userId });
+      say(`${action.done} ${booking.quantity} × ${booking.tier}.`, false);
     } catch (error) {
       button.disabled = false;
       return say(error.message, true);
@@ -228,15 +279,18 @@
     await loadBookings();
   }
 
+  // Book and Hold both submit the form (Enter books); the button pressed picks the request.
   async function book(event) {
     event.preventDefault();
+    const holding = event.submitter === page.hold;
     busy = true;
     updateForm();
     try {
-      const receipt = await api("/api/tickets/book", {
+      const receipt = await api(holding ? "/api/tickets/hold" : "/api/tickets/book", {
         userId: userId(), tier: page.tier.value, quantity: Number(page.quantity.value),
       });
-      say(`Booked ${receipt.bookedQuantity} × ${receipt.tier}. ${receipt.remainingQuantity} left.`, false);
+      const what = holding ? `Held ${receipt.heldQuantity}` : `Booked ${receipt.bookedQuantity}`;
+      say(`${what} × ${receipt.tier}. ${receipt.remainingQuantity} left.`, false);
       bookingsStale = true;
       await loadBookings();
     } catch (error) {
@@ -260,4 +314,5 @@
   page.form.addEventListener("submit", book);
   listen();
   loadBookings();
+  setInterval(tick, COUNTDOWN_MS);
 })();
