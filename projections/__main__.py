@@ -2,9 +2,10 @@
 
     ticketledger projections        # or: python -m projections
 
-It also expires holds as they fall due (projections.expiry). Runs until SIGTERM or SIGINT. It resumes from the tracked position, so it can be
-stopped and restarted at any time, and it is safe beside web workers that also
-project: positions move by compare-and-set, so each event is applied once.
+It also expires holds as they fall due (projections.expiry). Runs until SIGTERM or
+SIGINT. It resumes from the tracked position, so it can be stopped and restarted at
+any time, and it is safe beside web workers that also project: positions move by
+compare-and-set, so each event is applied once.
 
 It polls the event store every ``PROJECTION_POLL_INTERVAL`` seconds (default 0.05) and
 applies each new page of up to 1,000 events in one transaction. The library's

@@ -24,7 +24,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from application.storage import bounded_retries
+from application.storage import SCHEMA_LOCK, again_if_created_meanwhile, bounded_retries
 from domain.bookings import BookingSummary
 
 CREATE_TABLES = (
@@ -367,16 +367,11 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         transaction, and records a migration row if it did not; a process that lost
         that race is refused the row. On the second try the check sees the table.
         """
-        for _ in range(2):
-            try:
-                return super().create_table()
-            except IntegrityError:
-                pass
-        super().create_table()
+        again_if_created_meanwhile(super().create_table)
 
     def _create_table(self, curs: Any) -> None:
         """Create the tables under the ledger's DDL lock (see ``application.storage``)."""
-        curs.execute("SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))")
+        curs.execute(SCHEMA_LOCK)
         super()._create_table(curs)
 
     @staticmethod
