@@ -127,18 +127,17 @@ def book_until_final(base: str, user: str, key: str, quantity: int, timeout: flo
     return outcome
 
 
-class Burst:
-    """``CLIENTS`` threads, each booking under a new key of its own, one logical booking
-    after another, until the ``with`` block ends (each finishes its current one)."""
+class Clients:
+    """Threads that send requests until the ``with`` block ends; then each finishes what
+    it is doing and is joined (within ``join_timeout`` seconds, if set)."""
 
-    def __init__(self, base: str, timeout: float = ATTEMPT_TIMEOUT) -> None:
-        self.base = base
-        self.timeout = timeout  # for one attempt
-        self.outcomes: list[Outcome] = []
+    join_timeout: float | None = None
+
+    def __init__(self, threads: list[threading.Thread]) -> None:
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(CLIENTS)]
+        self._threads = threads
 
-    def __enter__(self) -> Burst:
+    def __enter__(self) -> Clients:
         for thread in self._threads:
             thread.start()
         return self
@@ -146,8 +145,20 @@ class Burst:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(KEY_DEADLINE + self.timeout)
+            thread.join(self.join_timeout)
         assert not any(t.is_alive() for t in self._threads), "a client is still sending: its outcome is missing"
+
+
+class Burst(Clients):
+    """``CLIENTS`` threads, each booking under a new key of its own, one logical booking
+    after another, until the ``with`` block ends (each finishes its current one)."""
+
+    def __init__(self, base: str, timeout: float = ATTEMPT_TIMEOUT) -> None:
+        self.base = base
+        self.timeout = timeout  # for one attempt
+        self.join_timeout = KEY_DEADLINE + timeout
+        self.outcomes: list[Outcome] = []
+        super().__init__([threading.Thread(target=self._client, args=(n,)) for n in range(CLIENTS)])
 
     def _client(self, n: int) -> None:
         for i in itertools.count():
@@ -161,24 +172,13 @@ class Burst:
                  RECOVERY_DEADLINE, f"{count} answers")
 
 
-class Poller:
+class Poller(Clients):
     """One thread per path, each sending GET again and again (0.1 s apart) until the
     ``with`` block ends, and keeping every attempt."""
 
     def __init__(self, base: str, paths: list[str], timeout: float) -> None:
         self.attempts: list[Attempt] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._poll, args=(base, path, timeout)) for path in paths]
-
-    def __enter__(self) -> Poller:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__([threading.Thread(target=self._poll, args=(base, path, timeout)) for path in paths])
 
     def _poll(self, base: str, path: str, timeout: float) -> None:
         while not self._stop.wait(0.1):
