@@ -202,11 +202,12 @@ class BookingLedger(Application):
         conflict, all of it is decided again, unless the previous attempt's recording
         turns out to be in the store after all (its commit went through but the answer
         was lost, and the library's retry of it was refused): then that is the outcome."""
-        unanswered: list[Any] = []  # the last attempt whose save raised: (outcomes, bookings)
+        unanswered = None  # the last attempt that saved (or tried to): (outcomes, bookings)
 
         def attempt() -> tuple[list[BookingReceipt | LedgerError], list[Booking]]:
-            if unanswered and unanswered[0][1][0].id in self.repository:
-                return unanswered[0]
+            nonlocal unanswered
+            if unanswered and unanswered[1][0].id in self.repository:
+                return unanswered
             tiers: dict[str, TicketTier | None] = {}  # each loaded once; None: no such tier
             outcomes: list[BookingReceipt | LedgerError] = []
             bookings = []
@@ -238,7 +239,7 @@ class BookingLedger(Application):
                 for p, o in zip(batch, outcomes, strict=True)
             ], bookings
             if bookings:
-                unanswered[:] = [decided]
+                unanswered = decided
                 self.save(*(tier for tier in tiers.values() if tier is not None), *bookings)
             return decided
 
