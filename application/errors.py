@@ -26,3 +26,12 @@ class LedgerBusyError(LedgerError):
 
     Nothing was recorded; the client may retry later (HTTP 503).
     """
+
+
+class OutcomeUnknownError(LedgerError):
+    """Raised when a booking's recording was interrupted or overran its wait, so this
+    process cannot tell whether it was stored.
+
+    Never a receipt: the client retries with the same Idempotency-Key, which returns
+    the booking if it was stored and makes it once if not (HTTP 503).
+    """

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
 from eventsourcing.persistence import (
     EventStore,
     InfrastructureFactory,
@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
     OperationalError,
     Recording,
 )
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.utils import Environment, EnvType, strtobool
 
 from application.errors import (
     BookingNotFoundError,
@@ -40,15 +40,16 @@ from application.errors import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.decisions import BatchDecision
 from application.group_commit import GroupCommit, PendingBooking
 from application.observer import LedgerObserver
+from application.repository import CopyOnWriteRepository
 from application.storage import again_if_created_meanwhile, prepare_store
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.errors import LedgerError
 from domain.tiers import TicketTier, tier_id
 
 T = TypeVar("T")
-TWIN = object()  # marks a request whose key an earlier request of the same batch used
 
 
 def utc_now() -> datetime:
@@ -129,6 +130,18 @@ class BookingLedger(Application):
         prepare_store(env)
         return super().construct_factory(env)
 
+    def construct_repository(self) -> Repository:
+        """The library's repository, with its cache made copy-on-write
+        (``application.repository``), always fast-forwarded, and always copied for the
+        caller: the ledger changes the aggregates it gets."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return CopyOnWriteRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward_skipping=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")),
+        )
+
     def construct_snapshot_store(self) -> EventStore:
         # The library's snapshot table has no lock of ours around its creation.
         return again_if_created_meanwhile(super().construct_snapshot_store)
@@ -196,62 +209,70 @@ class BookingLedger(Application):
         return self._group_commit.submit(pending)
 
     def _commit_batch(self, batch: list[PendingBooking]) -> None:
-        """Apply each pending booking to its tier in turn, then save the changed tiers
-        and every accepted booking in one recording. A refused request (no such tier,
-        not enough left) gets its own error; the others still go through. On a
-        conflict, all of it is decided again, unless the previous attempt's recording
-        turns out to be in the store after all (its commit went through but the answer
-        was lost, and the library's retry of it was refused): then that is the outcome."""
-        unanswered = None  # the last attempt that saved (or tried to): (outcomes, bookings)
+        """Decide the batch (``_decide``) and save the changed tiers and every accepted
+        booking in one recording. On a conflict, the batch is decided again against the
+        tiers as they are now, unless an earlier decision of it turns out to be stored
+        after all (its commit went through but the answer was lost, and the library's
+        retry of it was refused as a conflict): then that decision's answers are true.
+        Whether a decision is stored is checked on what only it could have written, its
+        own tier events, never on a booking id that another process may also record."""
+        tried: list[BatchDecision] = []  # decisions whose recording was attempted
 
-        def attempt() -> tuple[list[BookingReceipt | LedgerError], list[Booking]]:
-            nonlocal unanswered
-            if unanswered and unanswered[1][0].id in self.repository:
-                return unanswered
-            tiers: dict[str, TicketTier | None] = {}  # each loaded once; None: no such tier
-            outcomes: list[BookingReceipt | LedgerError] = []
-            bookings = []
-            firsts: dict[UUID, int] = {}  # booking id -> index of its first request in the batch
-            for index, pending in enumerate(batch):
-                if firsts.setdefault(pending.booking_id, index) != index:
-                    outcomes.append(TWIN)  # the same key twice in one batch: decided below
-                    continue
-                if pending.replayable and pending.booking_id in self.repository:
-                    outcomes.append(self._existing(pending))
-                    continue
-                if pending.tier not in tiers:
-                    tiers[pending.tier] = self._find_tier(pending.tier)
-                tier = tiers[pending.tier]
-                if tier is None:
-                    outcomes.append(TierNotFoundError(f"No tier {pending.tier!r}."))
-                    continue
-                try:
-                    bookings.append(self._take(tier, pending))
-                except LedgerError as refused:
-                    outcomes.append(refused)
-                    continue
-                outcomes.append(BookingReceipt(
-                    pending.booking_id, tier.code, pending.quantity, tier.available, bookings[-1].status,
-                    pending.expires_at,
-                ))
-            decided = [
-                self._twin(p, batch[firsts[p.booking_id]], outcomes[firsts[p.booking_id]]) if o is TWIN else o
-                for p, o in zip(batch, outcomes, strict=True)
-            ], bookings
-            if bookings:
-                unanswered = decided
-                self.save(*(tier for tier in tiers.values() if tier is not None), *bookings)
-            return decided
+        def stored() -> BatchDecision | None:
+            return next((decision for decision in tried if decision.is_stored_in(self.events)), None)
+
+        def attempt() -> BatchDecision:
+            decision = stored() or self._decide(batch)
+            if decision.bookings and decision not in tried:
+                tried.append(decision)
+                self.save(*decision.tiers, *decision.bookings)
+            return decision
 
         self.observer.batch(len(batch))
         try:
-            outcomes, recorded = self._retrying(attempt)
+            decision = self._retrying(attempt)
         except LedgerBusyError as error:
-            outcomes, recorded = [error] * len(batch), []
-        for booking in recorded:
+            decision = stored() or BatchDecision.refused(len(batch), error)
+        for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)
-        for pending, outcome in zip(batch, outcomes, strict=True):
+        for pending, outcome in zip(batch, decision.outcomes, strict=True):
             pending.outcome = outcome
+
+    def _decide(self, batch: list[PendingBooking]) -> BatchDecision:
+        """Apply each request to its tier in turn, each tier read once. A refused request
+        (no such tier, not enough left) gets its own error; the others still go through.
+        A request whose key an earlier request of the batch used gets that one's answer."""
+        tiers: dict[str, TicketTier | None] = {}  # None: no such tier
+        bookings: list[Booking] = []
+        outcomes: list[BookingReceipt | LedgerError] = []
+        firsts: dict[UUID, int] = {}  # booking id -> index of its first request in the batch
+        for index, pending in enumerate(batch):
+            first = firsts.setdefault(pending.booking_id, index)
+            if first != index:
+                outcomes.append(self._twin(pending, batch[first], outcomes[first]))
+            elif pending.replayable and pending.booking_id in self.repository:
+                outcomes.append(self._existing(pending))
+            else:
+                if pending.tier not in tiers:
+                    tiers[pending.tier] = self._find_tier(pending.tier)
+                outcomes.append(self._decide_one(tiers[pending.tier], pending, bookings))
+        changed = [tier for tier in tiers.values() if tier is not None and tier.pending_events]
+        return BatchDecision(outcomes, changed, bookings)
+
+    def _decide_one(
+        self, tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking]
+    ) -> BookingReceipt | LedgerError:
+        """The answer to one request: a receipt (its booking added to ``bookings``) or why not."""
+        if tier is None:
+            return TierNotFoundError(f"No tier {pending.tier!r}.")
+        try:
+            booking = self._take(tier, pending)
+        except LedgerError as refused:
+            return refused
+        bookings.append(booking)
+        return BookingReceipt(
+            pending.booking_id, tier.code, pending.quantity, tier.available, booking.status, pending.expires_at
+        )
 
     @staticmethod
     def _take(tier: TicketTier, pending: PendingBooking) -> Booking:
@@ -273,7 +294,9 @@ class BookingLedger(Application):
         return BookingReceipt(booking.id, booking.tier, booking.quantity, available, booking.status, booking.expires_at)
 
     @staticmethod
-    def _twin(pending: PendingBooking, first: PendingBooking, outcome: Any) -> BookingReceipt | LedgerError:
+    def _twin(
+        pending: PendingBooking, first: PendingBooking, outcome: BookingReceipt | LedgerError
+    ) -> BookingReceipt | LedgerError:
         """A request sent twice at once: the first one's outcome, if it asks for the same."""
         if first.asks_for() != pending.asks_for():
             return key_reused()
@@ -369,7 +392,9 @@ class BookingLedger(Application):
 
     def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
         """Also cache what was just saved, so the next get need not read back this
-        process's own events (the library caches on save only without fast-forward)."""
+        process's own events (the library caches on save only without fast-forward).
+        Safe because the cache is copy-on-write and the ledger never changes an
+        aggregate after saving it."""
         recordings = super()._record(processing_event)
         if self.repository.cache is not None:
             for aggregate_id, aggregate in processing_event.aggregates.items():

@@ -1,0 +1,38 @@
+"""The aggregate cache, made safe for threads that read a tier while others advance it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from copy import deepcopy
+from typing import Any
+
+from eventsourcing.application import ProjectorFunction, Repository, project_aggregate
+
+
+class CopyOnWriteRepository(Repository):
+    """The library's repository, except that an aggregate in the cache is never changed.
+
+    The library fast-forwards a cached aggregate in place, under a lock, but copies it
+    for the caller only after releasing that lock, so a reader could copy a tier that
+    another thread was half-way through advancing (its version one ahead of its sales).
+    Here fast-forwarding advances a copy and caches that instead: cached objects are
+    only ever replaced. The application's own ``save`` caches what it saved, so a saved
+    aggregate must not be changed afterwards (the ledger decides on fresh copies).
+    """
+
+    def get(self, aggregate_id: Any, *, version: int | None = None,
+            projector_func: ProjectorFunction[Any, Any] = project_aggregate, **kwargs: Any) -> Any:
+        if version is None and self.cache is not None:
+            projector_func = self._advancing_a_copy(projector_func)
+        return super().get(aggregate_id, version=version, projector_func=projector_func, **kwargs)
+
+    def _advancing_a_copy(self, project: ProjectorFunction[Any, Any]) -> ProjectorFunction[Any, Any]:
+        def advance(aggregate: Any, events: Iterable[Any]) -> Any:
+            events = list(events)
+            if aggregate is None or not events:  # rebuilt from the store, or nothing new
+                return project(aggregate, events)
+            advanced = project(deepcopy(aggregate), events)
+            self.cache.put(advanced.id, advanced)
+            return advanced
+
+        return advance

@@ -1,0 +1,52 @@
+"""Readers of a cached tier never see it half-way through being brought up to date."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+from application import BookingLedger
+
+
+@contextmanager
+def frequent_thread_switches() -> Iterator[None]:
+    """Let the interpreter switch threads after every few bytecodes, not every 5 ms,
+    so that a window of a few instructions is hit within a short test."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_a_tier_read_while_other_threads_advance_it_is_always_whole(store_env):
+    """One ledger books one ticket at a time; another, whose cache must be fast-forwarded
+    on every read, is read by four threads. A tier is whole when its version is one more
+    than its sales (it was created at version 1, and each booking adds one event)."""
+    with BookingLedger(env=store_env) as reader, BookingLedger(env=store_env) as writer:
+        writer.create_tier("GA", Decimal("1.00"), 100_000)
+        done = threading.Event()
+        torn: list[tuple[int, int]] = []
+
+        def read() -> None:
+            while not done.is_set():
+                tier = reader.get_tier("GA")
+                if tier.version != tier.sold + 1:
+                    torn.append((tier.version, tier.sold))
+
+        def write() -> None:
+            for n in range(1500):
+                writer.book(f"user-{n}", "GA", 1)
+            done.set()
+
+        threads = [threading.Thread(target=read) for _ in range(4)] + [threading.Thread(target=write)]
+        with frequent_thread_switches():
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert torn == [], f"{len(torn)} reads saw a tier half-way through an update, e.g. {torn[:3]}"
