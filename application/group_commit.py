@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from application.errors import LedgerBusyError
+from application.errors import LedgerBusyError, OutcomeUnknownError
 
 
 @dataclass(eq=False)
@@ -58,9 +58,12 @@ class PendingBooking:
 class GroupCommit:
     """Gathers pending bookings and has ``commit_batch`` record them together.
 
-    ``commit_batch(batch)`` must set every pending booking's ``outcome``. ``max_wait``
-    bounds how long a request waits to join a batch; after that it is withdrawn,
-    nothing recorded, with ``LedgerBusyError``. When ``commit_batch`` raises one of the
+    ``commit_batch(batch)`` must set every pending booking's ``outcome``; one it leaves
+    unset, as when the leader is interrupted by a ``BaseException``, becomes
+    ``OutcomeUnknownError``, never a receipt. ``max_wait`` bounds how long a request
+    waits to join a batch; after that it is withdrawn, nothing recorded, with
+    ``LedgerBusyError``. A request whose batch is still being saved ``max_wait`` later
+    gets ``OutcomeUnknownError``. When ``commit_batch`` raises one of the
     ``unavailable`` errors (the store is down), the requests queued meanwhile fail with
     it too, nothing recorded: as the next batch they would only wait as long again to
     meet the same error (measured during a PostgreSQL outage: up to 4.4 s instead of 2.2 s).
@@ -82,23 +85,28 @@ class GroupCommit:
             self._waiting.append(pending)
             if not self._busy:
                 self._busy = pending.leads = True
-        if not pending.leads:
-            self._wait(pending)
+        if not pending.leads and not self._wait(pending):
+            raise OutcomeUnknownError(
+                f"The recording of this request took over {2 * self.max_wait:.1f} s; whether it was stored is "
+                "unknown. Retry with the same Idempotency-Key."
+            )
         if pending.leads and pending.outcome is None:
             self._lead()
         return pending.result()
 
-    def _wait(self, pending: PendingBooking) -> None:
+    def _wait(self, pending: PendingBooking) -> bool:
+        """Wait for a turn. True once woken (to lead, or with an outcome); False if the
+        request's batch is still being saved after ``max_wait`` seconds more."""
         if pending.wake.wait(self.max_wait):
-            return
+            return True
         with self._lock:
             if not pending.leads and pending in self._waiting:
                 self._waiting.remove(pending)
                 pending.outcome = LedgerBusyError(
                     f"Waited {self.max_wait:.1f} s for a turn without being recorded; retry later."
                 )
-                return
-        pending.wake.wait()  # already in a batch being saved: its outcome is moments away
+                return True
+        return pending.wake.wait(self.max_wait)  # in a batch being saved: its outcome is moments away
 
     def _lead(self) -> None:
         with self._lock:
@@ -114,6 +122,11 @@ class GroupCommit:
                 pending.outcome = error
         finally:
             for pending in batch:
+                if pending.outcome is None:  # the leader was interrupted (e.g. a gevent Timeout)
+                    pending.outcome = OutcomeUnknownError(
+                        "The recording of this request was interrupted; whether it was stored is unknown. "
+                        "Retry with the same Idempotency-Key."
+                    )
                 pending.wake.set()
             with self._lock:
                 if self._waiting:

@@ -7,7 +7,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 
-from application.errors import LedgerBusyError
+import pytest
+
+from application.errors import LedgerBusyError, OutcomeUnknownError
 from application.group_commit import GroupCommit, PendingBooking
 
 
@@ -103,3 +105,51 @@ def test_a_request_alone_leads_its_own_batch_at_once():
     assert group.submit(PendingBooking("a", "VIP", 1)) == "receipt for a"
     assert group.submit(PendingBooking("b", "GA", 1)) == "receipt for b"
     assert recorder.batches == [["a"], ["b"]]
+
+
+class Interrupted(BaseException):
+    """Like gevent's ``Timeout`` or ``GreenletExit``: not an ``Exception``."""
+
+
+def test_a_leader_interrupted_mid_commit_gives_its_batch_no_receipt():
+    recorder = Recorder()
+    interrupting = recorder.__call__
+
+    def commit(batch: list[PendingBooking]) -> None:
+        if len(recorder.batches) == 1:  # the second batch: "a" leads "b" and "c"
+            recorder.batches.append([p.user_id for p in batch])
+            raise Interrupted()
+        interrupting(batch)
+
+    group = GroupCommit(commit, max_batch=10, max_wait=5)
+    first, others = submit_while_first_batch_blocks(group, recorder, ["a", "b", "c"])
+    assert outcome(first) == "receipt for first"
+    assert isinstance(others[0].exception(5), Interrupted)  # the leader's own request
+    assert all(isinstance(outcome(f), OutcomeUnknownError) for f in others[1:])
+    assert group.submit(PendingBooking("d", "VIP", 1)) == "receipt for d"  # the queue works on
+
+
+def test_a_request_the_commit_left_unanswered_gets_no_receipt():
+    def answer_all_but_the_last(batch: list[PendingBooking]) -> None:
+        for pending in batch[:-1]:
+            pending.outcome = "receipt"
+
+    group = GroupCommit(answer_all_but_the_last, max_batch=10, max_wait=5)
+    with pytest.raises(OutcomeUnknownError):
+        group.submit(PendingBooking("a", "VIP", 1))
+
+
+def test_a_request_whose_batch_hangs_is_answered_within_twice_the_wait():
+    recorder = Recorder()
+    group = GroupCommit(recorder, max_batch=10, max_wait=0.3)
+    with ThreadPoolExecutor(3) as pool:
+        pool.submit(group.submit, PendingBooking("first", "VIP", 1))
+        recorder.first_started.wait(5)
+        stuck = pool.submit(group.submit, PendingBooking("stuck", "VIP", 1))
+        time.sleep(0.05)
+        with group._lock:  # the queued request joins the (hanging) batch being saved
+            group._waiting.remove(stuck_pending := next(iter(group._waiting)))
+        started = time.monotonic()
+        assert isinstance(outcome(stuck), OutcomeUnknownError) and stuck_pending.user_id == "stuck"
+        assert time.monotonic() - started < 1.0
+        recorder.release.set()
