@@ -4,6 +4,7 @@ from application.errors import (
     BookingNotFoundError,
     IdempotencyKeyReusedError,
     LedgerBusyError,
+    OutcomeUnknownError,
     TierAlreadyExistsError,
     TierNotFoundError,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "BookingReceipt",
     "LedgerBusyError",
+    "OutcomeUnknownError",
     "TierAlreadyExistsError",
     "TierDetails",
     "TierNotFoundError",

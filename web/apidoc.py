@@ -64,6 +64,8 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "IDEMPOTENCY_KEY_REUSED": ("Idempotency-Key 'order-42' was used for another booking.", []),
     "TOO_MANY_REQUESTS": ("20 per 1 second", []),
     "LEDGER_BUSY": ("Gave up after 40 conflicting attempts; retry later.", []),
+    "OUTCOME_UNKNOWN": ("The recording of this request was interrupted; whether it was stored is unknown. "
+                        "Retry with the same Idempotency-Key.", []),
     "STORE_UNAVAILABLE": ("The event store is not answering; retry later.", []),
     "PROJECTION_LAGGING": ("The read tables are 42.5 s behind (limit 30.0 s).",
                            [{"path": "projectionLagSeconds", "message": "42.5"}]),

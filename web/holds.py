@@ -46,7 +46,7 @@ class PlaceHold(MethodView):
     @blp.response(201, HoldReceiptSchema(), example={
         "holdId": BOOKING_ID, "tier": "VIP", "heldQuantity": 2, "remainingQuantity": 95, "status": "held",
         "expiresAt": EXPIRES_AT})
-    @blp.errors(*JSON_BODY, *COMMAND, "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
+    @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
                 "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
