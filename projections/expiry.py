@@ -14,6 +14,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from application import BookingLedger, LedgerBusyError
 from domain.errors import HoldNotActiveError
 from projections.views import LedgerView
@@ -47,6 +49,10 @@ class HoldExpiry:
                 pass  # it ended first (confirmed, released, or expired by another process)
             except LedgerBusyError:
                 break  # the tier is hot: the rest on the next tick
+            except (OperationalError, InterfaceError):
+                raise  # the store is away: the whole tick is tried again
+            except Exception:  # this hold's problem must not stall every hold due after it
+                log.exception("could not expire hold %s; going on with the others", booking_id)
         if ended and self.expired:
             self.expired()
         return ended

@@ -88,6 +88,8 @@ class Follower:
                 try:
                     self.projection.process_events(events, after, Tracking(self.name, notifications[-1].id))
                 except IntegrityError:
+                    if self.position == after:
+                        raise  # not a lost race: the page itself could not be written
                     continue  # another projector moved the position first: read it again
                 applied += len(events)
                 if progress:
@@ -99,10 +101,17 @@ class Follower:
         While the store does not answer (a restart, a crash, a failover) it keeps
         trying, so the read tables resume by themselves when the store is back: a page
         commits with its position in one transaction, so a page cut off is applied again
-        whole. (Exiting instead left the read tables stale after a PostgreSQL restart.)"""
+        whole. (Exiting instead left the read tables stale after a PostgreSQL restart.)
+        A page that cannot be applied for another reason is logged with its traceback
+        and tried again a second later: the read tables stop there, loudly, and
+        ``/ready`` reports the growing lag."""
         while not stop.is_set():
+            wait = interval
             try:
                 self.catch_up()
             except (OperationalError, InterfaceError) as error:
                 log.warning("event store unavailable, trying again: %s", error)
-            stop.wait(interval)
+            except Exception:
+                log.exception("could not apply the events after position %s; trying again", self.position)
+                wait = max(interval, 1.0)
+            stop.wait(wait)

@@ -158,3 +158,24 @@ def test_many_holds_and_bookings_at_once_never_take_more_than_the_capacity(store
         assert HoldExpiry(two, follower.view).expire_due() == tier.held
         assert one.get_tier("VIP").available == tier.held
         audited(one, follower)
+
+
+def test_a_hold_that_cannot_be_expired_does_not_stall_the_holds_due_after_it(store_env, clock, monkeypatch):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("100.00"), 5)
+        follower = Follower(ledger, open_view(ledger))
+        broken = ledger.hold("ann", "VIP", 1).booking_id
+        clock.now += timedelta(seconds=1)
+        fine = ledger.hold("bob", "VIP", 1).booking_id
+        follower.catch_up()
+        expire = ledger.expire_hold
+
+        def expire_all_but_the_broken_one(booking_id):
+            if booking_id == broken:
+                raise RuntimeError("an unexpected problem with this one hold")
+            return expire(booking_id)
+
+        monkeypatch.setattr(ledger, "expire_hold", expire_all_but_the_broken_one)
+        clock.now += timedelta(minutes=11)
+        assert HoldExpiry(ledger, follower.view).expire_due() == 1
+        assert (ledger.get_booking(fine).status, ledger.get_booking(broken).status) == ("expired", "held")

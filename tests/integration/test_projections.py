@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
@@ -133,3 +133,28 @@ def test_following_outlives_the_store_not_answering(ledger: BookingLedger):
     follower.catch_up = catch_up_after_the_outage
     follower.follow(stop, interval=0.01)
     assert follower.view.get_tier("VIP").capacity == 10
+
+
+def test_a_page_that_fails_for_another_reason_than_a_lost_race_is_not_retried_silently(ledger, monkeypatch):
+    """Only an ``IntegrityError`` that came with the position moving on is a lost race;
+    any other (a bad row, a broken table) must surface, not loop for ever."""
+    some_history(ledger)
+    follower = Follower(ledger, open_view(ledger))
+
+    def duplicate_row(*_):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(follower.view, "apply", duplicate_row)
+    outcome: list[BaseException | None] = []
+    catching_up = threading.Thread(target=lambda: outcome.append(raised(follower.catch_up)), daemon=True)
+    catching_up.start()
+    catching_up.join(timeout=10)
+    assert outcome and isinstance(outcome[0], IntegrityError), "catch_up looped on an error that was no lost race"
+
+
+def raised(call) -> BaseException | None:
+    try:
+        call()
+    except BaseException as error:  # noqa: BLE001 - the test looks at what it was
+        return error
+    return None
