@@ -65,6 +65,12 @@ class Follower:
         """How many notifications the store has that the read tables have not seen."""
         return (self.app.recorder.max_notification_id() or 0) - self.position
 
+    def caught_up(self) -> bool:
+        """Whether the read tables hold every event of theirs that is stored now: then
+        they show every write that finished before this call."""
+        position = self.position
+        return not self.app.recorder.select_notifications(position + 1, 1, topics=self.projection.topics)
+
     def lag_seconds(self) -> float:
         """How long the oldest event not yet in the read tables has been waiting."""
         waiting = self.app.recorder.select_notifications(self.position + 1, 1, topics=self.projection.topics)
@@ -115,3 +121,9 @@ class Follower:
                 log.exception("could not apply the events after position %s; trying again", self.position)
                 wait = max(interval, 1.0)
             stop.wait(wait)
+
+    def start(self, stop: threading.Event, interval: float) -> threading.Thread:
+        """``follow`` in a thread of its own (the web process on SQLite)."""
+        thread = threading.Thread(target=self.follow, args=(stop, interval), name="read-tables", daemon=True)
+        thread.start()
+        return thread

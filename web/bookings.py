@@ -54,8 +54,14 @@ class BookingResource(MethodView):
     @blp.response(200, BookingSchema(), example=BOOKING)
     @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
-        """One booking, from the bookings read table."""
-        row = services().view.get_booking(str(parse_booking_id(booking_id)))
+        """One booking, as it is now: from the bookings read table when it holds every
+        event stored so far, otherwise (for the few milliseconds it lags, on PostgreSQL)
+        from the ledger itself. So a client always reads its own write: the booking it
+        was just sent a 201 for, the cancellation it was just told of."""
+        booking = parse_booking_id(booking_id)
+        if not services().follower.caught_up():
+            return services().ledger.get_booking(booking)
+        row = services().view.get_booking(str(booking))
         if row is None:
             raise BookingNotFoundError(f"No booking {booking_id!r}.")
         return row

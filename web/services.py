@@ -6,6 +6,7 @@ with ``--preload``), so every worker has its own connection pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -15,6 +16,8 @@ from flask import Flask, Response, current_app, request
 from application import BookingLedger
 from projections import Follower, HoldExpiry, LedgerView, open_view
 from web.settings import parse_demo_tiers
+
+log = logging.getLogger(__name__)
 
 
 class Services:
@@ -27,23 +30,32 @@ class Services:
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
-        self._expiring: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         if switch(config["EXPIRE_HOLDS_IN_PROCESS"], self.project_in_process):
-            self._expiring = self.expiry.start(self._stop)
+            self._threads.append(self.expiry.start(self._stop))
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
-        self.written()
-
-    def written(self) -> None:
-        """Call after a command: brings the read tables up to date when projecting here."""
         if self.project_in_process:
             self.follower.catch_up()
+            self._threads.append(self.follower.start(self._stop, interval=1.0))
+
+    def written(self) -> None:
+        """Call after a command: brings the read tables up to date when projecting here,
+        so the client's next read sees its write. Never raises: the command is recorded
+        and its client must hear so. Read tables that could not be brought up to date
+        now (SQLite busy, say) are by the next command or the following thread, within
+        a second."""
+        if self.project_in_process:
+            try:
+                self.follower.catch_up()
+            except Exception:
+                log.exception("the read tables could not catch up after a command; the following thread will")
 
     def close(self) -> None:
-        """Stop expiring holds (let a tick in progress finish), then close the store."""
+        """Stop expiring holds and following (let a tick in progress finish), then close the store."""
         self._stop.set()
-        if self._expiring is not None:
-            self._expiring.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.ledger.close()
 
 
