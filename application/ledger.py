@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
     OperationalError,
     Recording,
 )
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import Environment, EnvType, strtobool
 
 from application.errors import (
@@ -44,6 +45,7 @@ from application.decisions import BatchDecision
 from application.group_commit import GroupCommit, PendingBooking
 from application.observer import LedgerObserver
 from application.repository import CopyOnWriteRepository
+from application.turns import NoTurns, TierTurns
 from application.storage import again_if_created_meanwhile, prepare_store
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.errors import LedgerError
@@ -125,6 +127,8 @@ class BookingLedger(Application):
             max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS", "5000")) / 1000,
             unavailable=(OperationalError, InterfaceError),
         )
+        datastore = getattr(self.factory, "datastore", None)
+        self._turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         prepare_store(env)
@@ -229,10 +233,11 @@ class BookingLedger(Application):
             return decision
 
         self.observer.batch(len(batch))
-        try:
-            decision = self._retrying(attempt)
-        except LedgerBusyError as error:
-            decision = stored() or BatchDecision.refused(len(batch), error)
+        with self._turns.of(pending.tier for pending in batch):
+            try:
+                decision = self._retrying(attempt)
+            except LedgerBusyError as error:
+                decision = stored() or BatchDecision.refused(len(batch), error)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)
         for pending, outcome in zip(batch, decision.outcomes, strict=True):
