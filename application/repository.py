@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any
 
-from eventsourcing.application import ProjectorFunction, Repository, project_aggregate
+from eventsourcing.application import ProjectorFunction, Repository
 
 
 class CopyOnWriteRepository(Repository):
@@ -21,7 +21,8 @@ class CopyOnWriteRepository(Repository):
     """
 
     def get(self, aggregate_id: Any, *, version: int | None = None,
-            projector_func: ProjectorFunction[Any, Any] = project_aggregate, **kwargs: Any) -> Any:
+            projector_func: ProjectorFunction[Any, Any] | None = None, **kwargs: Any) -> Any:
+        projector_func = projector_func or mutate_in_turn
         if version is None and self.cache is not None:
             projector_func = self._advancing_a_copy(projector_func)
         return super().get(aggregate_id, version=version, projector_func=projector_func, **kwargs)
@@ -36,3 +37,11 @@ class CopyOnWriteRepository(Repository):
             return advanced
 
         return advance
+
+
+def mutate_in_turn(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's ``project_aggregate`` without its ``isinstance`` check of each event
+    against a runtime-checkable ``Protocol``, which took 1-2 % of a booking's CPU."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
