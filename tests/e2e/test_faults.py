@@ -9,7 +9,7 @@ tables with its quantity, each key made exactly one booking, nothing was sold tw
 sold == the sum of confirmed bookings == capacity - available everywhere, the audit
 finds nothing, and the service answered again with no one stepping in.
 
-PostgreSQL is a private cluster (``private_postgres.py``): the shared server is never
+PostgreSQL is a private cluster (``scripts/private_postgres.py``): the shared server is never
 restarted.
 """
 
@@ -33,7 +33,7 @@ from application import BookingLedger
 from application.audit import TierAudit
 from domain.bookings import CONFIRMED, Booking, idempotent_booking_id
 from projections import Follower, open_view
-from tests.processes import Reply, call, gunicorn, run_projection_process, wait_for
+from scripts.processes import Reply, call, gunicorn, run_projection_process, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
