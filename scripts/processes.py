@@ -112,6 +112,29 @@ def run_projection_process(env: dict[str, str], output: IO[str] | int = subproce
     )
 
 
+def children(pid: int) -> list[int]:
+    """A process's children (a gunicorn master's: its workers)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def busiest(pids: list[int]) -> int:
+    """The process with the most open sockets (client connections and pooled database
+    connections): killing it cuts off the most requests in flight."""
+    def sockets(pid: int) -> int:
+        try:
+            return sum(link(fd).startswith("socket:") for fd in Path(f"/proc/{pid}/fd").iterdir())
+        except FileNotFoundError:  # it has just exited
+            return -1
+
+    def link(fd: Path) -> str:
+        try:
+            return os.readlink(fd)
+        except FileNotFoundError:  # closed since the listing: a busy worker's sockets come and go
+            return ""
+
+    return max(pids, key=sockets)
+
+
 def stop(process: subprocess.Popen, grace: float = 30.0) -> None:
     """SIGTERM, then wait up to ``grace`` seconds; whatever of its session is left then
     gets SIGKILL."""
