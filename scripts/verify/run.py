@@ -82,6 +82,11 @@ class Settings:
                 "HOLD_SECONDS": str(self.hold_seconds), "GUNICORN_WORKERS": "2", "LOG_LEVEL": "WARNING",
                 "POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"}
 
+    def described(self, history: Path) -> dict[str, object]:
+        """The run's settings, for the history's first line."""
+        return {"seconds": self.seconds, "clients": self.clients, "servers": self.servers, "faults": list(self.faults),
+                "hold_seconds": self.hold_seconds, "seed": self.seed, "history": str(history), "began": time.time()}
+
     def fault_times(self) -> tuple[float, float]:
         """When the first fault strikes, and the latest a fault may start: late enough
         for the service to have warmed up, early enough to recover before the end."""
@@ -110,36 +115,40 @@ def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
     folder = settings.output or ROOT / "var" / "verify" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    rng = random.Random(settings.seed)
     hosts = Hosts(settings.servers, folder, settings.service())
-    log = HistoryLog(folder / "history.jsonl", {
-        "seconds": settings.seconds, "clients": settings.clients, "servers": settings.servers,
-        "faults": list(settings.faults), "hold_seconds": settings.hold_seconds, "seed": settings.seed,
-        "history": str(folder / "history.jsonl"), "began": time.time()})
-    stop = threading.Event()
+    log: HistoryLog | None = None
     try:
         hosts.start()
-        clients = [Client(n, Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE,
-                                    random.Random(rng.random())),
-                          list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
-                   for n in range(settings.clients)]
-        faults = FaultInjector(hosts, log, list(settings.faults), random.Random(rng.random()))
-        if settings.faults:
-            first, last = settings.fault_times()
-            faults.start(first, settings.fault_every, last)
-        try:
-            run_clients(clients, settings.seconds, stop, REQUEST_DEADLINE + ATTEMPT_TIMEOUT)
-        finally:
-            faults.stop()
+        log = HistoryLog(folder / "history.jsonl", settings.described(folder / "history.jsonl"))
+        exercise(hosts, log, settings)
         store = quiesce_and_read(hosts, settings.hold_seconds)
     finally:
-        stop.set()
         hosts.close()
-        log.close()
+        if log is not None:
+            log.close()
     store_file.save(store, folder / "store.json")
     report = Report(log.history, store, check(log.history, store), folder)
     report.save()
     return report
+
+
+def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:
+    """The clients for ``settings.seconds``, and the faults meanwhile."""
+    rng = random.Random(settings.seed)
+    clients = [Client(n, Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE,
+                                random.Random(rng.random())),
+                      list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
+               for n in range(settings.clients)]
+    faults = FaultInjector(hosts, log, list(settings.faults), random.Random(rng.random()))
+    if settings.faults:
+        first, last = settings.fault_times()
+        faults.start(first, settings.fault_every, last)
+    stop = threading.Event()
+    try:
+        run_clients(clients, settings.seconds, stop, REQUEST_DEADLINE + ATTEMPT_TIMEOUT)
+    finally:
+        stop.set()
+        faults.stop()
 
 
 def recheck(folder: Path) -> Report:
