@@ -51,7 +51,7 @@ EXPECTED = {
     "release": {"200", "409 HOLD_EXPIRED", "409 HOLD_NOT_ACTIVE"},
     "cancel": {"200", "409 BOOKING_ALREADY_CANCELLED"},  # an unkeyed retry of a cancel that was recorded
 }
-UNAVAILABLE = {"503 LEDGER_BUSY", "503 STORE_UNAVAILABLE"}
+UNAVAILABLE = {"503 LEDGER_BUSY", "503 STORE_UNAVAILABLE", "503 OUTCOME_UNKNOWN"}
 ACKNOWLEDGED_STATUS = {"confirm": "confirmed", "release": "released", "cancel": "cancelled"}
 CHANGE = {"confirm": ("HoldConfirmed", "HoldConfirmed"), "release": ("HoldReleased", "HoldReleased"),
           "cancel": ("Cancelled", "TicketsReleased")}  # op: (the booking's event, the tier's event)
