@@ -56,13 +56,19 @@ class TierTimeline:
 
     def __init__(self, steps: list[TierStep], acknowledged: list[tuple[Attempt, int]]) -> None:
         self.steps = steps
-        # The highest version acknowledged by the time t: bisect the answers.
-        ordered = sorted(acknowledged, key=lambda pair: pair[0].answered)
+        # The highest version acknowledged by the time t: bisect the answers. An answer
+        # that came before its event existed proves nothing about what was recorded by
+        # then (it is an anomaly of its own), so it does not count here.
+        ordered = sorted(((a, v) for a, v in acknowledged if not self.premature(a, v)), key=lambda pair: pair[0].answered)
         self._answered = [a.answered for a, _ in ordered]
         self._highest = list(accumulate((v for _, v in ordered), max))
         # The highest version whose event was created by the time t: bisect the suffix
         # minima of the timestamps (they rise with the version, but nothing relies on it).
         self._created = list(reversed(list(accumulate(reversed([s.at for s in steps]), min))))
+
+    def premature(self, a: Attempt, version: int) -> bool:
+        """Was ``a`` answered before the event of its effect was even created?"""
+        return self.steps[version - 1].at > a.answered + SLACK
 
     def acknowledged_before(self, t: float) -> int:
         """The highest version acknowledged strictly before ``t`` (0: none)."""
@@ -101,11 +107,10 @@ def check(attempts: list[Attempt], store: Store) -> list[Anomaly]:
 
 
 def order(a: Attempt, version: int, began: float, timeline: TierTimeline, code: str) -> Iterable[Anomaly]:
-    step = timeline.steps[version - 1]
-    if step.at > a.answered + SLACK:
+    if timeline.premature(a, version):
         yield Anomaly("real-time-order", f"attempt {a.id} ({a.op} {a.request}) was answered at {a.answered:.6f}, "
                                          f"before its event (tier {code} version {version}) was created at "
-                                         f"{step.at:.6f}", (a.id,))
+                                         f"{timeline.steps[version - 1].at:.6f}", (a.id,))
     before = timeline.acknowledged_before(began)
     if version <= before:
         yield Anomaly("real-time-order", f"attempt {a.id} ({a.op} {a.request}) is recorded at tier {code} version "

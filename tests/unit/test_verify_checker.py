@@ -17,6 +17,7 @@ import pytest
 
 from application import BookingLedger, BookingReceipt
 from domain.bookings import BookingSummary
+from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import check
 from scripts.verify.history import Attempt, History
 from scripts.verify.store import read_store
@@ -54,9 +55,11 @@ class Service:
         return self.answer(Attempt(len(self.attempts) + 1, 0, request, "in-process", op, args, key, sent,
                                    time.time(), status, body))
 
+    def check(self) -> list[Anomaly]:
+        return check(History(attempts=self.attempts), read_store(self.ledger, None, time.time()))
+
     def anomalies(self) -> set[str]:
-        store = read_store(self.ledger, None, time.time())
-        return {anomaly.kind for anomaly in check(History(attempts=self.attempts), store)}
+        return {anomaly.kind for anomaly in self.check()}
 
 
 def receipt_body(receipt: BookingReceipt) -> dict:
@@ -128,13 +131,20 @@ def test_a_replayed_answer_must_report_an_availability_of_its_own_interval(servi
     assert service.anomalies() == {"wrong-remaining"}
 
 
-def test_an_answer_before_its_event_or_out_of_real_time_order_is_found(service):
-    """B answered before A was sent, yet A is recorded first: no serial order fits."""
-    first = service.book("kim", 1)
-    second = service.book("lee", 1)
-    earlier = first.sent - 10
-    service.attempts[-1] = dataclasses.replace(second, sent=earlier, answered=earlier + 0.01)
-    assert service.anomalies() == {"real-time-order"}
+def test_a_request_recorded_before_one_acknowledged_before_it_was_sent_is_out_of_real_time_order(service):
+    """A was answered before B was sent, yet B's booking has the lower version."""
+    b = service.book("kim", 1)
+    a = service.book("lee", 1)
+    service.attempts[0] = dataclasses.replace(b, sent=a.answered + 0.01, answered=a.answered + 0.02)
+    assert [(x.kind, x.attempts) for x in service.check()] == [("real-time-order", (b.id,))]
+
+
+def test_an_answer_before_its_event_existed_is_found_and_is_no_evidence_against_later_requests(service):
+    earlier = service.book("kim", 1)
+    premature = service.book("lee", 1)
+    before = earlier.sent - 2  # answered before its event was created, and before kim's request was sent
+    service.attempts[-1] = dataclasses.replace(premature, sent=before, answered=before + 0.01)
+    assert [(x.kind, x.attempts) for x in service.check()] == [("real-time-order", (premature.id,))]
 
 
 def test_a_booking_no_request_accounts_for_is_found(service):
