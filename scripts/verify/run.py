@@ -26,7 +26,8 @@ by a request (each unanswered one happened once or not at all), the books of eve
 tier balanced at every version, the read tables equal to the events, and the tier
 counter linearizable (scripts/verify/checker.py, linearizability.py).
 
-Prints a summary; exits 1 if any anomaly was found. The run's folder keeps the history
+Prints a summary; exits 1 if any anomaly was found, 2 if the run itself failed (a
+process that would not start again, say). The run's folder keeps the history
 (history.jsonl), the store as read (store.json), every anomaly (anomalies.jsonl), the
 summary and the processes' logs.
 """
@@ -37,6 +38,7 @@ import argparse
 import json
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -211,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: every process stopped, the cluster removed", flush=True)
         return 130
+    except (RuntimeError, TimeoutError) as error:  # the run itself failed: nothing was checked
+        print(f"the run failed, nothing was checked: {error}", file=sys.stderr, flush=True)
+        return 2
     print(report.text, flush=True)
     return 1 if report.anomalies else 0
 
