@@ -175,20 +175,23 @@ def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
         return read_store(ledger, view, time.time())
 
 
+NUMBERS = [  # option, type, what it sets (the Settings field of the same name)
+    ("--seconds", float, "how long the clients run"),
+    ("--clients", int, "client threads"),
+    ("--servers", int, "gunicorn servers on one store"),
+    ("--fault-every", float, "seconds between faults"),
+    ("--hold-seconds", float, "HOLD_SECONDS of the service"),
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
-    parser.add_argument("--seconds", type=float, default=defaults.seconds, metavar="S",
-                        help=f"how long the clients run (default {defaults.seconds:g})")
-    parser.add_argument("--clients", type=int, default=defaults.clients, metavar="N",
-                        help=f"client threads (default {defaults.clients})")
-    parser.add_argument("--servers", type=int, default=defaults.servers, metavar="N",
-                        help=f"gunicorn servers on one store (default {defaults.servers})")
+    for option, kind, text in NUMBERS:
+        default = getattr(defaults, option[2:].replace("-", "_"))
+        parser.add_argument(option, type=kind, default=default, metavar="N",
+                            help=f"{text} (default {default:g})")
     parser.add_argument("--faults", type=fault_kinds, default=defaults.faults, metavar="KINDS",
                         help=f"comma-separated, injected in turn: {','.join(KINDS)} (the default), or none")
-    parser.add_argument("--fault-every", type=float, default=defaults.fault_every, metavar="S",
-                        help=f"seconds between faults (default {defaults.fault_every:g})")
-    parser.add_argument("--hold-seconds", type=float, default=defaults.hold_seconds, metavar="S",
-                        help=f"HOLD_SECONDS of the service (default {defaults.hold_seconds:g})")
     parser.add_argument("--seed", type=int, default=None, help="the clients' random choices (default: random)")
     parser.add_argument("--output", type=Path, default=None, metavar="DIR",
                         help="folder for the run's files (default var/verify/<time>)")
