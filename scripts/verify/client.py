@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -91,8 +92,9 @@ class Sender:
     """Sends logical requests for one client, records each attempt, retries as above."""
 
     def __init__(self, client: int, servers: list[str], log: HistoryLog, timeout: float, max_attempts: int,
-                 deadline: float, rng: random.Random) -> None:
+                 deadline: float, rng: random.Random, stop: threading.Event) -> None:
         self.client = client
+        self.stop = stop  # set when the run is cut short: no more retries
         self.servers = servers
         self.log = log
         self.max_attempts = max_attempts
@@ -108,7 +110,8 @@ class Sender:
             attempt = self.once(request, self.servers[(first_server + n) % len(self.servers)], self.lanes[lane])
             if not attempt.indeterminate or time.monotonic() + pause > give_up:
                 return attempt
-            time.sleep(pause * self.rng.uniform(0.5, 1.5))
+            if self.stop.wait(pause * self.rng.uniform(0.5, 1.5)):
+                return attempt
             pause = min(2 * pause, 1.0)
         return attempt
 

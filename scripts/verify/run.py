@@ -136,16 +136,15 @@ def verify(settings: Settings) -> Report:
 
 def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:
     """The clients for ``settings.seconds``, and the faults meanwhile."""
-    rng = random.Random(settings.seed)
+    rng, stop = random.Random(settings.seed), threading.Event()
     clients = [Client(n, Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE,
-                                random.Random(rng.random())),
+                                random.Random(rng.random()), stop),
                       list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
                for n in range(settings.clients)]
     faults = FaultInjector(hosts, log, list(settings.faults), random.Random(rng.random()))
     if settings.faults:
         first, last = settings.fault_times()
         faults.start(first, settings.fault_every, last)
-    stop = threading.Event()
     try:
         run_clients(clients, settings.seconds, stop, REQUEST_DEADLINE + ATTEMPT_TIMEOUT)
     finally:
