@@ -48,12 +48,12 @@ from pathlib import Path
 from application import BookingLedger
 from projections import Follower, open_view
 from scripts.processes import ROOT, wait_for
+from scripts.verify import history as history_file
+from scripts.verify import store as store_file
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import check
 from scripts.verify.client import Sender
 from scripts.verify.faults import KINDS, FaultInjector
-from scripts.verify import history as history_file
-from scripts.verify import store as store_file
 from scripts.verify.history import History, HistoryLog
 from scripts.verify.hosts import Hosts
 from scripts.verify.store import Store, read_store
