@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test bench
+.PHONY: install serve projections rebuild test bench verify
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,3 +27,6 @@ test: install  ## the whole suite, PostgreSQL included (it must be running)
 
 bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)
 	$(CLI) bench
+
+verify: install  ## 90 s of clients on two servers under every kind of fault, then every answer checked against the store
+	$(CLI) verify --seconds 90 --faults worker,server,postgres,projector

@@ -14,6 +14,7 @@ from types import ModuleType
 import projections.__main__ as projections
 from scripts import audit_tier, projection_status, rebuild_projections, serve
 from scripts.bench import run as bench
+from scripts.verify import run as verify
 
 COMMANDS: dict[str, ModuleType] = {
     "serve": serve,
@@ -22,6 +23,7 @@ COMMANDS: dict[str, ModuleType] = {
     "audit": audit_tier,
     "status": projection_status,
     "bench": bench,
+    "verify": verify,
 }
 
 EPILOG = """\
@@ -31,6 +33,7 @@ examples:
   ticketledger audit --all            reconcile every tier with its events
   ticketledger rebuild --verify       compare a fresh rebuild with the live read tables
   ticketledger status --json          how far the read tables lag behind
+  ticketledger verify --seconds 30    check every answer against the event store, under faults
 
 Every command reads its settings from environment variables, as the web app does
 (README: Configuration). The store: PERSISTENCE_MODULE (eventsourcing.sqlite by

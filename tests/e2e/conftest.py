@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import postgres_schema
-from tests.e2e.private_postgres import PrivatePostgres
+from scripts.private_postgres import PrivatePostgres
 from web import create_app
 
 ADMIN_TOKEN = "e2e-admin-token"

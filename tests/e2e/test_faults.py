@@ -9,7 +9,7 @@ tables with its quantity, each key made exactly one booking, nothing was sold tw
 sold == the sum of confirmed bookings == capacity - available everywhere, the audit
 finds nothing, and the service answered again with no one stepping in.
 
-PostgreSQL is a private cluster (``private_postgres.py``): the shared server is never
+PostgreSQL is a private cluster (``scripts/private_postgres.py``): the shared server is never
 restarted.
 """
 
@@ -33,7 +33,7 @@ from application import BookingLedger
 from application.audit import TierAudit
 from domain.bookings import CONFIRMED, Booking, idempotent_booking_id
 from projections import Follower, open_view
-from tests.processes import Reply, call, gunicorn, run_projection_process, wait_for
+from scripts.processes import Reply, busiest, call, children, gunicorn, run_projection_process, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -212,23 +212,10 @@ class Service:
         self.projector_log.close()
 
     def workers(self) -> list[int]:
-        """The gunicorn master's children."""
-        children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children").read_text().split()
-        return [int(pid) for pid in children]
+        return children(self.server.pid)
 
     def busiest_worker(self) -> int:
-        """The worker with the most open sockets (client connections and pooled database
-        connections): killing it cuts off the most requests in flight."""
-        def sockets(pid: int) -> int:
-            return sum(link(fd).startswith("socket:") for fd in Path(f"/proc/{pid}/fd").iterdir())
-
-        def link(fd: Path) -> str:
-            try:
-                return os.readlink(fd)
-            except FileNotFoundError:  # closed since the listing: a busy worker's sockets come and go
-                return ""
-
-        return max(self.workers(), key=sockets)
+        return busiest(self.workers())
 
     def kill_projector_and_restart_it(self) -> None:
         """SIGKILL the projection process and start another, as its supervisor

@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
 from projections.rebuild import rebuild
-from tests.processes import run_projection_process, wait_for
+from scripts.processes import run_projection_process, wait_for
 
 
 def tables(view: LedgerView) -> tuple[list, list]:

@@ -1,7 +1,7 @@
-"""A throwaway PostgreSQL cluster of the test's own, which it may crash and restart.
+"""A throwaway PostgreSQL cluster of one's own, which may be crashed and restarted.
 
-The shared server on 5432 serves other people's tests and must never be restarted, so
-fault tests get a cluster of their own: ``initdb`` into a temporary folder, started on
+The shared server on 5432 serves other people's work and must never be restarted, so
+the fault tests and ``ticketledger verify`` get a cluster of their own: ``initdb`` into a temporary folder, started on
 a free port with ``pg_ctl``. Durability is what is being tested, so ``fsync`` stays on.
 ``initdb`` refuses to run as root: as root, every PostgreSQL command runs as the
 ``postgres`` OS user, who owns the folder.
@@ -17,16 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.processes import free_port
+from scripts.processes import free_port
 
 
 def postgres_bin() -> Path:
     """The newest installed PostgreSQL's programs (Debian layout: /usr/lib/postgresql/<version>/bin)."""
     versions = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "pg_ctl").exists()]
     if not versions:
-        pytest.fail("No PostgreSQL server programs under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+        raise RuntimeError("No PostgreSQL server programs under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
     return max(versions, key=lambda p: int(p.parent.name))
 
 
@@ -36,14 +34,18 @@ class PrivatePostgres:
     def __init__(self) -> None:
         self.bin = postgres_bin()
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.folder = Path(tempfile.mkdtemp(prefix="ledger-pg-"))  # not under pytest's root-only tmp
+        self.folder = Path(tempfile.mkdtemp(prefix="ledger-pg-"))  # not under a root-only folder such as pytest's
         if self.as_postgres:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         self.data = self.folder / "data"
         self.port = free_port()
-        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self.start()
+        try:
+            self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+            self.start()
+        except BaseException:
+            self.remove()  # nothing left behind by a cluster that never came up
+            raise
 
     @property
     def settings(self) -> dict[str, str]:
@@ -64,6 +66,7 @@ class PrivatePostgres:
         return time.monotonic() - began
 
     def remove(self) -> None:
+        """Stop it (if it runs) and delete its folder."""
         subprocess.run([*self.as_postgres, self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"],
                        capture_output=True)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -72,4 +75,4 @@ class PrivatePostgres:
         done = subprocess.run([*self.as_postgres, self.bin / program, *map(str, args)], capture_output=True,
                               text=True, timeout=60)
         if done.returncode:
-            pytest.fail(f"{program} failed ({done.returncode}): {done.stdout}{done.stderr}")
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stdout}{done.stderr}")

@@ -1,0 +1,227 @@
+"""Check every answer against the event store, under faults.
+
+A Jepsen-style history checker: the proof from outside that every 201 is a recorded
+booking.
+
+    ticketledger verify                       # or: make verify (longer, every fault)
+    ticketledger verify --seconds 30 --faults worker
+    ticketledger verify --faults none         # concurrency alone
+    ticketledger verify --recheck var/verify/20261124T083000   # check a run's files again
+
+Deploys the service as production does, on a private PostgreSQL cluster of its own
+(initdb on a free port, removed afterwards; the shared server is never touched): two
+gunicorn servers on ports of their own and python -m projections (which also expires
+holds, here after HOLD_SECONDS=3). Client threads book, hold, confirm, release and
+cancel against both servers, with and without Idempotency-Key, a third of the keyed
+requests sent to both servers at once, each retried after a timeout, a connection error
+or a 5xx (to the other server, with the same key). Meanwhile faults strike in turn:
+a gunicorn worker SIGKILLed, a whole server SIGKILLed and restarted, PostgreSQL crashed
+(pg_ctl stop -m immediate) and restarted, the projection process SIGKILLed and
+restarted. Every attempt goes to a JSON-lines history.
+
+Then, once the holds have expired and the read tables caught up, it reads the event
+store directly and checks the history against it: every 201 and 200 recorded as
+answered, no key with two bookings or two ids, every booking and change accounted for
+by a request (each unanswered one happened once or not at all), the books of every
+tier balanced at every version, the read tables equal to the events, and the tier
+counter linearizable (scripts/verify/checker.py, linearizability.py).
+
+Prints a summary; exits 1 if any anomaly was found, 2 if the run itself failed (a
+process that would not start again, say). The run's folder keeps the history
+(history.jsonl), the store as read (store.json), every anomaly (anomalies.jsonl), the
+summary and the processes' logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from application import BookingLedger
+from projections import Follower, open_view
+from scripts.processes import ROOT, wait_for
+from scripts.verify import history as history_file
+from scripts.verify import store as store_file
+from scripts.verify.anomaly import Anomaly
+from scripts.verify.checker import check
+from scripts.verify.client import Sender
+from scripts.verify.faults import KINDS, FaultInjector
+from scripts.verify.history import History, HistoryLog
+from scripts.verify.hosts import Hosts
+from scripts.verify.store import Store, read_store
+from scripts.verify.summary import summary
+from scripts.verify.workload import Client, Mix, Tier, run_clients
+
+TIERS = (Tier("HOT", "10.00", 1_000_000, 0.8), Tier("SMALL", "50.00", 60, 0.2))  # one never sells out, one does
+ATTEMPT_TIMEOUT = 10.0  # seconds a client waits for one answer
+MAX_ATTEMPTS = 10  # of one logical request
+REQUEST_DEADLINE = 30.0  # seconds one logical request may take, retries included
+QUIET_TIMEOUT = 60.0  # seconds for the last holds to expire and the read tables to catch up
+
+
+@dataclass(frozen=True)
+class Settings:
+    seconds: float = 90.0
+    clients: int = 24
+    servers: int = 2
+    faults: tuple[str, ...] = KINDS
+    fault_every: float = 10.0  # seconds between faults
+    hold_seconds: float = 3.0
+    seed: int = field(default_factory=lambda: random.randrange(1_000_000))
+    output: Path | None = None  # folder for the history, logs and summary; default var/verify/<time>
+
+    def service(self) -> dict[str, str]:
+        """The servers' and the projection process's settings, on top of the store's."""
+        return {"DEMO_TIERS": ",".join(f"{t.code}:{t.price}:{t.capacity}" for t in TIERS), "BOOKING_RATE_LIMIT": "",
+                "HOLD_SECONDS": str(self.hold_seconds), "GUNICORN_WORKERS": "2", "LOG_LEVEL": "WARNING",
+                "POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"}
+
+    def described(self, history: Path) -> dict[str, object]:
+        """The run's settings, for the history's first line."""
+        return {"seconds": self.seconds, "clients": self.clients, "servers": self.servers, "faults": list(self.faults),
+                "hold_seconds": self.hold_seconds, "seed": self.seed, "history": str(history), "began": time.time()}
+
+    def fault_times(self) -> tuple[float, float]:
+        """When the first fault strikes, and the latest a fault may start: late enough
+        for the service to have warmed up, early enough to recover before the end."""
+        return max(3.0, 0.15 * self.seconds), max(3.0, self.seconds - 15.0)
+
+
+@dataclass
+class Report:
+    history: History
+    store: Store
+    anomalies: list[Anomaly]
+    folder: Path
+
+    @property
+    def text(self) -> str:
+        return summary(self.history, self.store, self.anomalies)
+
+    def save(self) -> None:
+        """The anomalies, one JSON line each, and the summary, beside the history."""
+        with open(self.folder / "anomalies.jsonl", "w") as out:
+            out.writelines(json.dumps(asdict(anomaly)) + "\n" for anomaly in self.anomalies)
+        (self.folder / "summary.txt").write_text(self.text + "\n")
+
+
+def verify(settings: Settings) -> Report:
+    """Run the service under load and faults, then check the history against the store.
+    Every process it started is ended, and the cluster removed, however it ends."""
+    folder = settings.output or ROOT / "var" / "verify" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    hosts = Hosts(settings.servers, folder, settings.service())
+    log: HistoryLog | None = None
+    try:
+        hosts.start()
+        log = HistoryLog(folder / "history.jsonl", settings.described(folder / "history.jsonl"))
+        exercise(hosts, log, settings)
+        store = quiesce_and_read(hosts, settings.hold_seconds)
+    finally:
+        hosts.close()
+        if log is not None:
+            log.close()
+    store_file.save(store, folder / "store.json")
+    report = Report(log.history, store, check(log.history, store), folder)
+    report.save()
+    return report
+
+
+def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:
+    """The clients for ``settings.seconds``, and the faults meanwhile."""
+    rng, stop = random.Random(settings.seed), threading.Event()
+    clients = [Client(n, Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE,
+                                random.Random(rng.random()), stop),
+                      list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
+               for n in range(settings.clients)]
+    faults = FaultInjector(hosts, log, list(settings.faults), random.Random(rng.random()))
+    if settings.faults:
+        first, last = settings.fault_times()
+        faults.start(first, settings.fault_every, last)
+    try:
+        run_clients(clients, settings.seconds, stop, REQUEST_DEADLINE + ATTEMPT_TIMEOUT)
+    finally:
+        stop.set()
+        faults.stop()
+
+
+def recheck(folder: Path) -> Report:
+    """Check a finished run's history against its saved store again."""
+    history, store = history_file.load(folder / "history.jsonl"), store_file.load(folder / "store.json")
+    return Report(history, store, check(history, store), folder)
+
+
+def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
+    """Stop the servers, let the projection process expire the last holds and catch up,
+    stop it, and read the quiet store."""
+    hosts.stop_servers()
+    with BookingLedger(env=hosts.store_env) as ledger:
+        view = open_view(ledger)
+        follower = Follower(ledger, view)  # only to measure the lag: the projection process does the work
+        try:
+            wait_for(lambda: view.next_expiry() is None and follower.lag() == 0, hold_seconds + QUIET_TIMEOUT,
+                     "the last holds to expire and the read tables to catch up")
+        except TimeoutError:
+            pass  # the checker reports what was left undone
+        hosts.stop_projector()
+        return read_store(ledger, view, time.time())
+
+
+NUMBERS = [  # option, type, what it sets (the Settings field of the same name)
+    ("--seconds", float, "how long the clients run"),
+    ("--clients", int, "client threads"),
+    ("--servers", int, "gunicorn servers on one store"),
+    ("--fault-every", float, "seconds between faults"),
+    ("--hold-seconds", float, "HOLD_SECONDS of the service"),
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    for option, kind, text in NUMBERS:
+        default = getattr(defaults, option[2:].replace("-", "_"))
+        parser.add_argument(option, type=kind, default=default, metavar="N",
+                            help=f"{text} (default {default:g})")
+    parser.add_argument("--faults", type=fault_kinds, default=defaults.faults, metavar="KINDS",
+                        help=f"comma-separated, injected in turn: {','.join(KINDS)} (the default), or none")
+    parser.add_argument("--seed", type=int, default=None, help="the clients' random choices (default: random)")
+    parser.add_argument("--output", type=Path, default=None, metavar="DIR",
+                        help="folder for the run's files (default var/verify/<time>)")
+    parser.add_argument("--recheck", type=Path, default=None, metavar="DIR",
+                        help="run nothing: check the history in DIR against its store.json again")
+
+
+def fault_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k for k in text.split(",") if k and k != "none")
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown fault {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
+    return kinds
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings(args.seconds, args.clients, args.servers, args.faults, args.fault_every, args.hold_seconds,
+                        output=args.output, **({"seed": args.seed} if args.seed is not None else {}))
+    signal.signal(signal.SIGTERM, interrupt)  # cleaned up like Ctrl-C
+    try:
+        report = recheck(args.recheck) if args.recheck else verify(settings)
+    except KeyboardInterrupt:
+        print("interrupted: every process stopped, the cluster removed", flush=True)
+        return 130
+    except (RuntimeError, TimeoutError) as error:  # the run itself failed: nothing was checked
+        print(f"the run failed, nothing was checked: {error}", file=sys.stderr, flush=True)
+        return 2
+    print(report.text, flush=True)
+    return 1 if report.anomalies else 0
+
+
+def interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+

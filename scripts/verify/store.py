@@ -1,0 +1,127 @@
+"""What the event store recorded, read directly (never through the service's API), as
+plain data for the checker: every tier's events with its figures after each (the audit's
+replay), every booking's own events, and what the audit finds wrong, read tables
+included.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from application import BookingLedger
+from application.audit import Problem, Replay, TierAudit
+from domain.bookings import Booking
+from projections import LedgerView
+
+BOOKING_EVENTS = (Booking.Confirmed, Booking.Held, Booking.HoldConfirmed, Booking.HoldReleased, Booking.Cancelled)
+
+
+@dataclass(frozen=True)
+class TierStep:
+    """One event of a tier, and the tier's figures right after it."""
+
+    version: int
+    event: str  # the class name: TicketsBooked, TicketsHeld, HoldConfirmed, HoldReleased, TicketsReleased, ...
+    at: float  # the event's timestamp, Unix seconds
+    booking_id: str | None
+    user_id: str | None
+    quantity: int | None
+    capacity: int
+    sold: int
+    held: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """An event that changed a booking's status after it was made."""
+
+    event: str  # HoldConfirmed, HoldReleased or Cancelled
+    at: float
+    reason: str | None = None  # HoldReleased: "released" or "expired"
+
+
+@dataclass
+class StoredBooking:
+    booking_id: str
+    user_id: str
+    tier: str
+    quantity: int
+    held: bool  # began as a hold
+    created_at: float
+    expires_at: float | None = None
+    changes: list[Change] = field(default_factory=list)
+    status: str = ""
+
+
+@dataclass
+class Store:
+    """Everything the checker needs to know about the recorded store."""
+
+    tiers: dict[str, list[TierStep]] = field(default_factory=dict)  # step i is version i + 1
+    bookings: dict[str, StoredBooking] = field(default_factory=dict)
+    problems: list[tuple[str, Problem]] = field(default_factory=list)  # (tier, what the audit found)
+    read_at: float = 0.0
+
+
+def save(store: Store, path: Path) -> None:
+    """Keep what was read as JSON, beside the history, so the run can be checked again."""
+    path.write_text(json.dumps(asdict(store)))
+
+
+def load(path: Path) -> Store:
+    data = json.loads(path.read_text())
+    return Store(
+        tiers={code: [TierStep(**s) for s in steps] for code, steps in data["tiers"].items()},
+        bookings={b["booking_id"]: StoredBooking(**{**b, "changes": [Change(**c) for c in b["changes"]]})
+                  for b in data["bookings"].values()},
+        problems=[(code, Problem(**problem)) for code, problem in data["problems"]],
+        read_at=data["read_at"])
+
+
+def read_store(ledger: BookingLedger, view: LedgerView | None, read_at: float) -> Store:
+    """Read every tier and booking; with ``view``, also compare the read tables (they
+    must have caught up: read a quiet store)."""
+    audit = TierAudit(ledger)
+    store = Store(read_at=read_at)
+    for code in audit.tier_codes():
+        replay = Replay()
+        store.tiers[code] = [step(replay, event) for event in audit.events(code)]
+        store.problems += [(code, problem) for problem in audit.verify(code, view)[1]]
+    for event in booking_events(ledger):
+        apply_booking_event(store.bookings, event)
+    return store
+
+
+def step(replay: Replay, event: Any) -> TierStep:
+    line = replay.apply(event)
+    return TierStep(line.version, line.event, line.at.timestamp(), str(line.booking_id) if line.booking_id else None,
+                    line.user_id, getattr(event, "quantity", None), line.capacity, line.sold, line.held,
+                    line.available)
+
+
+def booking_events(ledger: BookingLedger) -> list[Any]:
+    """Every booking event in the store, in the order they were recorded."""
+    topics = [f"{cls.__module__}:{cls.__qualname__}" for cls in BOOKING_EVENTS]
+    events, start = [], 1
+    while page := ledger.recorder.select_notifications(start, 1000, topics=topics):
+        events += [ledger.mapper.to_domain_event(n) for n in page]
+        start = page[-1].id + 1
+    return events
+
+
+def apply_booking_event(bookings: dict[str, StoredBooking], event: Any) -> None:
+    booking_id, at = str(event.originator_id), event.timestamp.timestamp()
+    if isinstance(event, (Booking.Confirmed, Booking.Held)):
+        held = isinstance(event, Booking.Held)
+        bookings[booking_id] = StoredBooking(
+            booking_id, event.user_id, event.tier, event.quantity, held, at,
+            event.expires_at.timestamp() if held else None, status="held" if held else "confirmed")
+        return
+    booking = bookings[booking_id]
+    reason = getattr(event, "reason", None)
+    booking.changes.append(Change(type(event).__name__, at, reason))
+    booking.status = {"HoldConfirmed": "confirmed", "Cancelled": "cancelled"}.get(type(event).__name__, reason)

@@ -1,0 +1,87 @@
+"""The summary of a verification run, as plain-text tables: what the clients sent and
+got, the faults, the tiers as recorded, and the anomalies by kind with examples."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from scripts.verify.anomaly import Anomaly
+from scripts.verify.checker import KINDS
+from scripts.verify.history import History
+from scripts.verify.store import Store
+
+EXAMPLES = 3  # anomalies shown per kind
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    cells = [list(map(str, header)), *[list(map(str, row)) for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+
+
+def requests_table(history: History) -> list[str]:
+    by_op: dict[str, Counter[str]] = defaultdict(Counter)
+    requests: dict[str, set[str]] = defaultdict(set)
+    for a in history.attempts:
+        requests[a.op].add(a.request)
+        by_op[a.op]["attempts"] += 1
+        by_op[a.op]["acknowledged" if a.acknowledged else "indeterminate" if a.indeterminate else "refused"] += 1
+        by_op[a.op]["keyed"] += a.key is not None
+    rows = [(op, len(requests[op]), c["attempts"], c["keyed"], c["acknowledged"], c["refused"], c["indeterminate"])
+            for op, c in by_op.items()]
+    return table(("op", "requests", "attempts", "keyed", "acknowledged", "refused", "indeterminate"), rows)
+
+
+def outcomes_line(history: History) -> str:
+    outcomes = Counter(a.outcome.split(":")[0] for a in history.attempts)
+    return "answers: " + ", ".join(f"{what} × {n:,}" for what, n in outcomes.most_common())
+
+
+def faults_table(history: History) -> list[str]:
+    if not history.faults:
+        return ["faults: none"]
+    rows = [(f.kind, f.target, f"{f.began - history.run['began']:.1f}", f"{f.ended - f.began:.1f}")
+            for f in history.faults]
+    return table(("fault", "target", "at s", "until recovered s"), rows)
+
+
+def store_table(store: Store) -> list[str]:
+    bookings = Counter(b.tier for b in store.bookings.values())
+    rows = [(code, steps[-1].version, steps[-1].capacity, steps[-1].sold, steps[-1].held, steps[-1].available,
+             bookings[code]) for code, steps in store.tiers.items()]
+    return table(("tier", "version", "capacity", "sold", "held", "available", "bookings"), rows)
+
+
+def anomalies_table(anomalies: list[Anomaly]) -> list[str]:
+    if not anomalies:
+        return ["anomalies: none"]
+    by_kind: dict[str, list[Anomaly]] = defaultdict(list)
+    for anomaly in anomalies:
+        by_kind[anomaly.kind].append(anomaly)
+    lines = table(("anomaly", "count", "meaning"), [(k, len(found), KINDS[k]) for k, found in by_kind.items()])
+    for kind, found in by_kind.items():
+        lines += [f"  {kind}: {anomaly.message}" for anomaly in found[:EXAMPLES]]
+    return lines
+
+
+def summary(history: History, store: Store, anomalies: list[Anomaly]) -> str:
+    run = history.run
+    acknowledged = sum(a.acknowledged for a in history.attempts if a.op in ("book", "hold"))
+    lost = sum(anomaly.kind == "lost-receipt" for anomaly in anomalies)
+    lines = [
+        f"ticketledger verify: {run['seconds']} s, {run['servers']} servers, {run['clients']} clients, "
+        f"faults {', '.join(run['faults']) or 'none'}, seed {run['seed']}",
+        f"history: {run['history']}",
+        "",
+        *requests_table(history),
+        outcomes_line(history),
+        "",
+        *faults_table(history),
+        "",
+        *store_table(store),
+        "",
+        f"bookings and holds answered 201: {acknowledged:,}; not in the event store: {lost:,}",
+        *anomalies_table(anomalies),
+    ]
+    return "\n".join(lines)

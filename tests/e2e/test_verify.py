@@ -1,0 +1,45 @@
+"""``ticketledger verify``, short: two gunicorn servers and the projection process on a
+private PostgreSQL cluster, clients booking, holding, confirming, releasing and
+cancelling against both (the same key sent to both servers at once), a worker and then a
+whole server SIGKILLed; afterwards the history must agree with the event store in every
+respect the checker knows (scripts/verify/checker.py, linearizability.py).
+
+``make verify`` runs the same for longer, with PostgreSQL crashes too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+
+import pytest
+
+from scripts.verify.history import Attempt, load
+from scripts.verify.run import Settings, verify
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def sent_to_two_servers_at_once(attempts: list[Attempt]) -> int:
+    """Keyed requests with attempts on different servers that were in flight together."""
+    by_request: dict[str, list[Attempt]] = defaultdict(list)
+    for a in attempts:
+        if a.key is not None:
+            by_request[a.request].append(a)
+    return sum(any(a.server != b.server and a.sent < b.answered and b.sent < a.answered
+                   for a, b in combinations(found, 2))
+               for found in by_request.values())
+
+
+def test_a_short_run_with_a_worker_and_a_server_killed_finds_no_anomaly():
+    """The run's files stay in var/verify/ (its summary names the folder) for a look after a failure."""
+    report = verify(Settings(seconds=30, clients=12, faults=("worker", "server"), fault_every=10))
+    print(report.text)
+
+    attempts = report.history.attempts
+    assert load(report.folder / "history.jsonl").attempts == attempts  # every attempt is in the file
+    assert [f.kind for f in report.history.faults] == ["worker", "server"]
+    assert any(a.indeterminate for a in attempts), "no client noticed a fault: it tested nothing"
+    assert sent_to_two_servers_at_once(attempts) >= 20
+    assert {a.op for a in attempts if a.acknowledged} == {"book", "hold", "confirm", "release", "cancel"}
+    assert report.anomalies == [], report.text
