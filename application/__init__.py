@@ -6,6 +6,7 @@ from application.errors import (
     LedgerBusyError,
     TierAlreadyExistsError,
     TierNotFoundError,
+    no_booking,
 )
 from application.ledger import BookingLedger, BookingReceipt, TierDetails
 
@@ -18,4 +19,5 @@ __all__ = [
     "TierAlreadyExistsError",
     "TierDetails",
     "TierNotFoundError",
+    "no_booking",
 ]

@@ -39,6 +39,7 @@ from application.errors import (
     LedgerBusyError,
     TierAlreadyExistsError,
     TierNotFoundError,
+    no_booking,
 )
 from application.group_commit import GroupCommit, PendingBooking
 from application.observer import LedgerObserver
@@ -286,6 +287,7 @@ class BookingLedger(Application):
             booking_id,
             lambda booking: booking.cancel(user_id, idempotency_key),
             lambda tier, booking: tier.release(booking.id, booking.quantity, booking.user_id),
+            owner=user_id,
         )
 
     def confirm_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
@@ -295,12 +297,14 @@ class BookingLedger(Application):
             lambda booking: booking.confirm_hold(user_id, self.clock()),
             lambda tier, booking: tier.confirm_hold(booking.id, booking.quantity),
             lambda booking: self.observer.booked(booking.tier, booking.quantity),
+            owner=user_id,
         )
 
     def release_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
         """Give the user's active hold up: its tickets go back on sale."""
         return self._end_booking(
-            booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back, self._hold_ended
+            booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back, self._hold_ended,
+            owner=user_id,
         )
 
     def expire_hold(self, booking_id: UUID) -> BookingSummary:
@@ -317,10 +321,12 @@ class BookingLedger(Application):
         change: Callable[[Booking], None],
         change_tier: Callable[[TicketTier, Booking], None],
         recorded: Callable[[Booking], None] | None = None,
+        owner: str | None = None,
     ) -> BookingSummary:
         """Change a booking's status and its tier's counts in one recording, then tell
         ``recorded``. A change that was recorded already (a retried request) records
-        nothing more.
+        nothing more. A booking that is not ``owner``'s is not found, exactly as an
+        unknown one: refused at the first read, before anything else is read or said.
 
         The tier is read *before* the booking it decides on (the first read only finds
         the tier's code): both are always saved together, so the booking is then at
@@ -330,7 +336,7 @@ class BookingLedger(Application):
         """
 
         def attempt() -> BookingSummary:
-            tier = self._get_tier(self._get_booking(booking_id).tier)
+            tier = self._get_tier(self._get_booking(booking_id, owner).tier)
             booking = self._get_booking(booking_id)
             status = booking.status
             change(booking)
@@ -388,13 +394,16 @@ class BookingLedger(Application):
         except AggregateNotFoundError:
             return None
 
-    def _get_booking(self, booking_id: UUID) -> Booking:
+    def _get_booking(self, booking_id: UUID, owner: str | None = None) -> Booking:
+        """The booking, if it exists (and, given an ``owner``, is theirs)."""
         try:
             booking = self.repository.get(booking_id)
         except AggregateNotFoundError:
             booking = None
         if not isinstance(booking, Booking):  # e.g. a tier's id passed as a booking id
-            raise BookingNotFoundError(f"No booking {booking_id}.")
+            raise no_booking(booking_id)
+        if owner is not None and not booking.belongs_to(owner):
+            raise no_booking(booking_id)
         return booking
 
     @staticmethod

@@ -158,9 +158,12 @@ class Booking(Aggregate):
         self.status = CANCELLED
         self.cancelled_with = idempotency_key
 
+    def belongs_to(self, user_id: str) -> bool:
+        return user_id == self.user_id
+
     def _check_owner(self, user_id: str) -> None:
-        if user_id != self.user_id:
-            raise NotBookingOwnerError(f"Booking {self.id} belongs to another user.")
+        if not self.belongs_to(user_id):
+            raise NotBookingOwnerError(f"No booking '{self.id}'.")  # to a stranger, it is not there
 
     def summary(self) -> BookingSummary:
         return BookingSummary(

@@ -45,7 +45,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "VALIDATION_ERROR": ("The request is not valid.", [{"path": "quantity", "message": "Missing data for required field."}]),
     "INVALID_JSON": ("The request body is not valid JSON.", []),
     "UNAUTHORIZED": ("Authentication required.", []),
-    "FORBIDDEN": (f"Booking {BOOKING_ID} belongs to another user.", []),
+    "FORBIDDEN": ("userId is not the user of the bearer token.", []),
     "NOT_FOUND": ("The requested URL was not found on the server.", []),
     "TICKET_NOT_FOUND": ("No tier 'VIP'.", []),
     "BOOKING_NOT_FOUND": (f"No booking '{BOOKING_ID}'.", []),

@@ -8,7 +8,7 @@ from uuid import UUID
 from flask.views import MethodView
 from marshmallow import fields
 
-from application import BookingNotFoundError
+from application import no_booking
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
@@ -30,7 +30,8 @@ class BookingSchema(CamelCaseSchema):
 
 
 class CancelRequestSchema(CamelCaseSchema):
-    """Who asks: only a booking's own user may cancel it, or confirm or release its hold."""
+    """Who asks: only a booking's own user may cancel it, or confirm or release its hold;
+    to anyone else it does not exist (404, as an unknown id)."""
 
     user_id = identifier()
 
@@ -46,7 +47,7 @@ def parse_booking_id(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
-        raise BookingNotFoundError(f"No booking {text!r}.") from None
+        raise no_booking(text) from None
 
 
 @blp.route("/bookings/<booking_id>")
@@ -55,9 +56,10 @@ class BookingResource(MethodView):
     @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
         """One booking, from the bookings read table."""
-        row = services().view.get_booking(str(parse_booking_id(booking_id)))
+        found = parse_booking_id(booking_id)
+        row = services().view.get_booking(str(found))
         if row is None:
-            raise BookingNotFoundError(f"No booking {booking_id!r}.")
+            raise no_booking(found)
         return row
 
 
@@ -65,8 +67,7 @@ class BookingResource(MethodView):
 class CancelBooking(MethodView):
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example=CANCELLED)
-    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "BOOKING_ALREADY_CANCELLED",
-                "BOOKING_NOT_CONFIRMED")
+    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "BOOKING_ALREADY_CANCELLED", "BOOKING_NOT_CONFIRMED")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale. A retry

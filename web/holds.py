@@ -26,7 +26,7 @@ blp = Blueprint("holds", __name__, url_prefix="/api", description="Holds: ticket
 EXPIRES_AT = "2026-11-24T08:51:16.609600+00:00"
 HELD = {**BOOKING, "status": "held", "expiresAt": EXPIRES_AT}
 # Ending a hold: who asks, and the codes it may meet besides the command's own.
-ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED",
+ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED",
           "TOO_MANY_REQUESTS")
 
 

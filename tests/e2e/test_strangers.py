@@ -61,3 +61,32 @@ def test_the_full_history_with_bookings_and_users_is_the_admins(admin_app, victi
     assert (refused.status_code, error_code(refused)) == (401, "UNAUTHORIZED")
     paged = client.get("/api/admin/tiers/GA/history?after=1&limit=2", headers=ADMIN).json
     assert ([i["version"] for i in paged["items"]], paged["nextAfter"]) == ([2, 3], 3)
+
+
+ENDINGS = [("bookings", "cancel", 0), ("holds", "confirm", 1), ("holds", "release", 1)]
+
+
+@pytest.mark.parametrize(("kind", "action", "which"), ENDINGS)
+def test_a_strangers_booking_is_not_found_exactly_like_an_unknown_one(admin_app, victims_bookings, kind, action,
+                                                                      which):
+    client = admin_app.test_client()
+    booking_id, unknown = victims_bookings[which], str(uuid.uuid4())
+    strangers = client.post(f"/api/{kind}/{booking_id}/{action}", json={"userId": "mallory"})
+    nobodys = client.post(f"/api/{kind}/{unknown}/{action}", json={"userId": "mallory"})
+    assert (strangers.status_code, error_code(strangers)) == (404, "BOOKING_NOT_FOUND")
+    assert strangers.get_data(as_text=True).replace(booking_id, "ID") == nobodys.get_data(as_text=True).replace(
+        unknown, "ID")
+    assert strangers.headers.get("Content-Length") == nobodys.headers.get("Content-Length")
+    assert client.get(f"/api/bookings/{booking_id}").json["status"] == ["confirmed", "held"][which]
+
+
+@pytest.mark.parametrize(("kind", "action", "which"), ENDINGS)
+def test_a_strangers_request_on_an_ended_booking_learns_nothing_of_its_state(admin_app, victims_bookings, kind,
+                                                                            action, which):
+    """A cancelled booking and a confirmed hold: the owner hears 409, a stranger 404."""
+    client = admin_app.test_client()
+    ended = victims_bookings[2 if kind == "bookings" else 3]
+    owner = client.post(f"/api/{kind}/{ended}/{action}", json={"userId": VICTIM})
+    stranger = client.post(f"/api/{kind}/{ended}/{action}", json={"userId": "mallory"})
+    assert owner.status_code in (200, 409)
+    assert (stranger.status_code, error_code(stranger)) == (404, "BOOKING_NOT_FOUND")
