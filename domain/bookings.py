@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from unicodedata import normalize
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -159,7 +160,10 @@ class Booking(Aggregate):
         self.cancelled_with = idempotency_key
 
     def belongs_to(self, user_id: str) -> bool:
-        return user_id == self.user_id
+        """Whether ``user_id`` names this booking's user: in Unicode NFC, the form new
+        user ids are recorded in, so that one recorded before in another form is still
+        its user's."""
+        return normalize("NFC", user_id) == normalize("NFC", self.user_id)
 
     def _check_owner(self, user_id: str) -> None:
         if not self.belongs_to(user_id):

@@ -13,6 +13,7 @@ from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, B
 from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
+from web.user_ids import stored_forms
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 
@@ -85,4 +86,7 @@ class UserBookings(MethodView):
         """A user's bookings, newest first."""
         if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
             return []
-        return services().view.bookings_of_user(user_id)
+        view = services().view
+        found = [booking for user in stored_forms(user_id) for booking in view.bookings_of_user(user)]
+        by_id = sorted(found, key=lambda booking: booking.booking_id)
+        return sorted(by_id, key=lambda booking: booking.created_at, reverse=True)  # as the table orders them

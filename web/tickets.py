@@ -15,6 +15,7 @@ from web.schemas import CamelCaseSchema, Money, check_quantity_limit, identifier
 from web.logs import event
 from web.services import services
 from web.stream import tier_events
+from web.user_ids import UserId
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
 
@@ -40,7 +41,7 @@ TIER_EVENT = {  # one Server-Sent Event, as OpenAPI 3.2 describes them
 
 
 class BookRequestSchema(CamelCaseSchema):
-    user_id = identifier()
+    user_id = UserId()
     tier = identifier(max_length=32)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
                               metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"})
