@@ -42,6 +42,7 @@ from application.errors import (
     no_booking,
 )
 from application.group_commit import GroupCommit, PendingBooking
+from application.idempotency import IdempotencySecretError, idempotency_secret
 from application.observer import LedgerObserver
 from application.storage import again_if_created_meanwhile, prepare_store
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
@@ -125,6 +126,11 @@ class BookingLedger(Application):
             max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS", "5000")) / 1000,
             unavailable=(OperationalError, InterfaceError),
         )
+        try:
+            self._idempotency_secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.factory)
+        except IdempotencySecretError:
+            self.close()  # this process does not start: let go of the store
+            raise
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         prepare_store(env)
@@ -178,8 +184,8 @@ class BookingLedger(Application):
         """Sell tickets to a user: the tier's sale and the new booking in one recording,
         shared with whatever other bookings this process has in flight.
 
-        With an ``idempotency_key`` the booking's id is derived from user and key: the
-        same request again returns the same booking (with the tier's availability now)
+        With an ``idempotency_key`` the booking's id is derived from user and key (and
+        the server's secret): the same request again returns the same booking (with the tier's availability now)
         and books nothing more; the same key with another request is refused."""
         return self._submit(PendingBooking(user_id, tier_code, quantity), idempotency_key)
 
@@ -192,9 +198,13 @@ class BookingLedger(Application):
 
     def _submit(self, pending: PendingBooking, idempotency_key: str | None) -> BookingReceipt:
         if idempotency_key is not None:
-            pending.booking_id = idempotent_booking_id(pending.user_id, idempotency_key)
+            pending.booking_id = self.idempotent_id(pending.user_id, idempotency_key)
             pending.replayable = True
         return self._group_commit.submit(pending)
+
+    def idempotent_id(self, user_id: str, idempotency_key: str) -> UUID:
+        """The id of the user's booking or hold made with this key (see ``application.idempotency``)."""
+        return idempotent_booking_id(self._idempotency_secret, user_id, idempotency_key)
 
     def _commit_batch(self, batch: list[PendingBooking]) -> None:
         """Apply each pending booking to its tier in turn, then save the changed tiers

@@ -12,11 +12,13 @@ version check lets exactly one be recorded; the other sees the new status.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from unicodedata import normalize
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -36,10 +38,15 @@ RELEASED = "released"
 EXPIRED = "expired"
 
 
-def idempotent_booking_id(user_id: str, idempotency_key: str) -> UUID:
+def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str) -> UUID:
     """The id a user's booking made with an idempotency key always gets, so a retried
-    request names the same booking and the store's uniqueness refuses a second one."""
-    return uuid5(NAMESPACE_URL, "booking:" + json.dumps([user_id, idempotency_key]))
+    request names the same booking and the store's uniqueness refuses a second one.
+
+    An HMAC under the server's ``secret`` (the application provides it): without the
+    secret, a known or guessed key does not give the booking's id, and the id looks like
+    any other (a random UUID)."""
+    digest = hmac.new(secret, json.dumps([user_id, idempotency_key]).encode(), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=4)
 
 
 @dataclass(frozen=True)
