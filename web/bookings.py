@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 from web.user_ids import stored_forms
+from web.users import acting_user, token_user, user_endpoint
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 
@@ -53,19 +55,22 @@ def parse_booking_id(text: str) -> UUID:
 
 @blp.route("/bookings/<booking_id>")
 class BookingResource(MethodView):
+    @user_endpoint
     @blp.response(200, BookingSchema(), example=BOOKING)
     @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
-        """One booking, from the bookings read table."""
+        """One booking, from the bookings read table (in token mode, only the user's own)."""
         found = parse_booking_id(booking_id)
         row = services().view.get_booking(str(found))
-        if row is None:
+        reader = token_user()
+        if row is None or (reader is not None and unicodedata.normalize("NFC", row.user_id) != reader):
             raise no_booking(found)
         return row
 
 
 @blp.route("/bookings/<booking_id>/cancel")
 class CancelBooking(MethodView):
+    @user_endpoint
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example=CANCELLED)
     @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "BOOKING_ALREADY_CANCELLED", "BOOKING_NOT_CONFIRMED")
@@ -73,17 +78,20 @@ class CancelBooking(MethodView):
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale. A retry
         with the same ``Idempotency-Key`` returns the cancelled booking again."""
-        booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"], idempotency_key())
+        user = acting_user(request["user_id"])
+        booking = services().ledger.cancel(parse_booking_id(booking_id), user, idempotency_key())
         event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 
 
 @blp.route("/users/<user_id>/bookings")
 class UserBookings(MethodView):
+    @user_endpoint
     @blp.response(200, BookingSchema(many=True), example=[BOOKING])
     @blp.errors("STORE_UNAVAILABLE")
     def get(self, user_id: str) -> Any:
-        """A user's bookings, newest first."""
+        """A user's bookings, newest first (in token mode, only to that user)."""
+        user_id = acting_user(user_id)
         if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
             return []
         view = services().view
