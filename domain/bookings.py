@@ -49,6 +49,12 @@ def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str) -> 
     return UUID(bytes=digest[:16], version=4)
 
 
+def same_user(one: str, other: str) -> bool:
+    """Whether two user ids name one user: equal in Unicode NFC, the form new user ids are
+    recorded in, so that a booking recorded before in another form is still its user's."""
+    return normalize("NFC", one) == normalize("NFC", other)
+
+
 @dataclass(frozen=True)
 class BookingSummary:
     """A booking as the outside world sees it, read from the aggregate (write side)
@@ -167,10 +173,7 @@ class Booking(Aggregate):
         self.cancelled_with = idempotency_key
 
     def belongs_to(self, user_id: str) -> bool:
-        """Whether ``user_id`` names this booking's user: in Unicode NFC, the form new
-        user ids are recorded in, so that one recorded before in another form is still
-        its user's."""
-        return normalize("NFC", user_id) == normalize("NFC", self.user_id)
+        return same_user(user_id, self.user_id)
 
     def _check_owner(self, user_id: str) -> None:
         if not self.belongs_to(user_id):

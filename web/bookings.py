@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +9,7 @@ from flask.views import MethodView
 from marshmallow import fields
 
 from application import no_booking
+from domain.bookings import same_user
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
@@ -63,7 +63,7 @@ class BookingResource(MethodView):
         found = parse_booking_id(booking_id)
         row = services().view.get_booking(str(found))
         reader = token_user()
-        if row is None or (reader is not None and unicodedata.normalize("NFC", row.user_id) != reader):
+        if row is None or (reader is not None and not same_user(row.user_id, reader)):
             raise no_booking(found)
         return row
 

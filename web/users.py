@@ -31,6 +31,7 @@ from flask import Flask, current_app, g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, ServiceUnavailable, Unauthorized
 
+from domain.bookings import same_user
 from web.user_ids import problem
 
 # The asymmetric algorithms, by the type of key that verifies them. A token is verified only
@@ -124,7 +125,7 @@ def acting_user(named: str) -> str:
     token_user = g.get("token_user")
     if token_user is None:
         return named
-    if unicodedata.normalize("NFC", named) != token_user:
+    if not same_user(named, token_user):
         raise Forbidden("userId is not the user of the bearer token.")
     return token_user
 
