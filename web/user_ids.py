@@ -29,8 +29,9 @@ MAX_LENGTH = 64
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 # Unicode's Default_Ignorable_Code_Point characters outside Cf and Cn (which are refused
 # anyway): they show as nothing, so "ann" followed by one looks like "ann".
-INVISIBLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180D), (0x180F, 0x180F),
-             (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF))
+INVISIBLE = frozenset(chr(point) for low, high in (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180D), (0x180F, 0x180F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF)) for point in range(low, high + 1))
 DESCRIPTION = (
     "1 to 64 characters: letters, marks, digits, punctuation, symbols and the plain space (U+0020); no control, "
     "format, separator, private-use, unassigned or invisible character, no other space, no character that Unicode "
@@ -39,16 +40,17 @@ DESCRIPTION = (
 
 
 def refusal(character: str) -> str | None:
-    """Why this character may not be in a user id, or None if it may."""
+    """Why this character may not be in a user id (a fixed phrase: ``pattern`` asks about
+    every code point, so this must be quick), or None if it may."""
     category = unicodedata.category(character)
     if category in REFUSED_CATEGORIES or (category == "Zs" and character != " "):
-        return f"{category} characters are not allowed"
+        return "characters of its Unicode category are not allowed"
     if character == "/":
         return "'/' is not allowed"
-    if any(low <= ord(character) <= high for low, high in INVISIBLE):
+    if character in INVISIBLE:
         return "invisible characters are not allowed"
     if unicodedata.decomposition(character)[:1] not in ("", "<") and unicodedata.normalize("NFC", character) != character:
-        return f"Unicode normalisation replaces it with U+{ord(unicodedata.normalize('NFC', character)[0]):04X}"
+        return "Unicode normalisation replaces it with another character"
     return None
 
 
@@ -59,7 +61,8 @@ def problem(user_id: str) -> str | None:
     for character in user_id:
         reason = refusal(character)
         if reason:
-            return f"U+{ord(character):04X} {unicodedata.name(character, '(unnamed)')}: {reason}."
+            name = unicodedata.name(character, "(unnamed)")
+            return f"U+{ord(character):04X} {name} ({unicodedata.category(character)}): {reason}."
     if user_id in (".", ".."):
         return "'.' and '..' are not user ids."
     if user_id[:1] == " " or unicodedata.category(user_id[:1]).startswith("M"):

@@ -51,7 +51,7 @@ def test_a_decomposed_accent_is_stored_composed():
 
 
 def test_the_reason_names_the_character():
-    assert problem("ann\u200d") == "U+200D ZERO WIDTH JOINER: Cf characters are not allowed."
+    assert problem("ann\u200d") == "U+200D ZERO WIDTH JOINER (Cf): characters of its Unicode category are not allowed."
 
 
 CATEGORIES = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
