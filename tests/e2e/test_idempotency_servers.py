@@ -5,9 +5,9 @@ configured with another secret refuses to start."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
