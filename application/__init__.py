@@ -7,6 +7,7 @@ from application.errors import (
     OutcomeUnknownError,
     TierAlreadyExistsError,
     TierNotFoundError,
+    no_booking,
 )
 from application.ledger import BookingLedger, BookingReceipt, TierDetails
 
@@ -20,4 +21,5 @@ __all__ = [
     "TierAlreadyExistsError",
     "TierDetails",
     "TierNotFoundError",
+    "no_booking",
 ]

@@ -14,7 +14,13 @@ class TierAlreadyExistsError(LedgerError):
 
 
 class BookingNotFoundError(LedgerError):
-    """Raised when no booking has the given id."""
+    """Raised when no booking has the given id, or none of the given user's has it:
+    a stranger learns no more about a booking than about an id that names none."""
+
+
+def no_booking(booking_id: object) -> BookingNotFoundError:
+    """The one answer for an unknown booking and for someone else's: the same text."""
+    return BookingNotFoundError(f"No booking '{booking_id}'.")
 
 
 class IdempotencyKeyReusedError(LedgerError):

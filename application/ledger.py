@@ -40,9 +40,11 @@ from application.errors import (
     LedgerBusyError,
     TierAlreadyExistsError,
     TierNotFoundError,
+    no_booking,
 )
 from application.decisions import BatchDecision
 from application.group_commit import GroupCommit, PendingBooking
+from application.idempotency import IdempotencySecretError, idempotency_secret
 from application.observer import LedgerObserver
 from application.repository import CopyOnWriteRepository
 from application.turns import NoTurns, TierTurns
@@ -129,6 +131,11 @@ class BookingLedger(Application):
         )
         datastore = getattr(self.factory, "datastore", None)
         self._turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
+        try:
+            self._idempotency_secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.factory)
+        except IdempotencySecretError:
+            self.close()  # this process does not start: let go of the store
+            raise
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         prepare_store(env)
@@ -194,8 +201,8 @@ class BookingLedger(Application):
         """Sell tickets to a user: the tier's sale and the new booking in one recording,
         shared with whatever other bookings this process has in flight.
 
-        With an ``idempotency_key`` the booking's id is derived from user and key: the
-        same request again returns the same booking (with the tier's availability now)
+        With an ``idempotency_key`` the booking's id is derived from user and key (and
+        the server's secret): the same request again returns the same booking (with the tier's availability now)
         and books nothing more; the same key with another request is refused."""
         return self._submit(PendingBooking(user_id, tier_code, quantity), idempotency_key)
 
@@ -208,9 +215,13 @@ class BookingLedger(Application):
 
     def _submit(self, pending: PendingBooking, idempotency_key: str | None) -> BookingReceipt:
         if idempotency_key is not None:
-            pending.booking_id = idempotent_booking_id(pending.user_id, idempotency_key)
+            pending.booking_id = self.idempotent_id(pending.user_id, idempotency_key)
             pending.replayable = True
         return self._group_commit.submit(pending)
+
+    def idempotent_id(self, user_id: str, idempotency_key: str) -> UUID:
+        """The id of the user's booking or hold made with this key (see ``application.idempotency``)."""
+        return idempotent_booking_id(self._idempotency_secret, user_id, idempotency_key)
 
     def _commit_batch(self, batch: list[PendingBooking]) -> None:
         """Decide the batch (``_decide``) and save the changed tiers and every accepted
@@ -314,6 +325,7 @@ class BookingLedger(Application):
             booking_id,
             lambda booking: booking.cancel(user_id, idempotency_key),
             lambda tier, booking: tier.release(booking.id, booking.quantity, booking.user_id),
+            owner=user_id,
         )
 
     def confirm_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
@@ -323,12 +335,14 @@ class BookingLedger(Application):
             lambda booking: booking.confirm_hold(user_id, self.clock()),
             lambda tier, booking: tier.confirm_hold(booking.id, booking.quantity),
             lambda booking: self.observer.booked(booking.tier, booking.quantity),
+            owner=user_id,
         )
 
     def release_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
         """Give the user's active hold up: its tickets go back on sale."""
         return self._end_booking(
-            booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back, self._hold_ended
+            booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back, self._hold_ended,
+            owner=user_id,
         )
 
     def expire_hold(self, booking_id: UUID) -> BookingSummary:
@@ -345,10 +359,12 @@ class BookingLedger(Application):
         change: Callable[[Booking], None],
         change_tier: Callable[[TicketTier, Booking], None],
         recorded: Callable[[Booking], None] | None = None,
+        owner: str | None = None,
     ) -> BookingSummary:
         """Change a booking's status and its tier's counts in one recording, then tell
         ``recorded``. A change that was recorded already (a retried request) records
-        nothing more.
+        nothing more. A booking that is not ``owner``'s is not found, exactly as an
+        unknown one: refused at the first read, before anything else is read or said.
 
         The tier is read *before* the booking it decides on (the first read only finds
         the tier's code): both are always saved together, so the booking is then at
@@ -358,7 +374,7 @@ class BookingLedger(Application):
         """
 
         def attempt() -> BookingSummary:
-            tier = self._get_tier(self._get_booking(booking_id).tier)
+            tier = self._get_tier(self._get_booking(booking_id, owner).tier)
             booking = self._get_booking(booking_id)
             status = booking.status
             change(booking)
@@ -418,13 +434,16 @@ class BookingLedger(Application):
         except AggregateNotFoundError:
             return None
 
-    def _get_booking(self, booking_id: UUID) -> Booking:
+    def _get_booking(self, booking_id: UUID, owner: str | None = None) -> Booking:
+        """The booking, if it exists (and, given an ``owner``, is theirs)."""
         try:
             booking = self.repository.get(booking_id)
         except AggregateNotFoundError:
             booking = None
         if not isinstance(booking, Booking):  # e.g. a tier's id passed as a booking id
-            raise BookingNotFoundError(f"No booking {booking_id}.")
+            raise no_booking(booking_id)
+        if owner is not None and not booking.belongs_to(owner):
+            raise no_booking(booking_id)
         return booking
 
     @staticmethod

@@ -12,10 +12,13 @@ version check lets exactly one be recorded; the other sees the new status.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
+from unicodedata import normalize
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -35,10 +38,21 @@ RELEASED = "released"
 EXPIRED = "expired"
 
 
-def idempotent_booking_id(user_id: str, idempotency_key: str) -> UUID:
+def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str) -> UUID:
     """The id a user's booking made with an idempotency key always gets, so a retried
-    request names the same booking and the store's uniqueness refuses a second one."""
-    return uuid5(NAMESPACE_URL, "booking:" + json.dumps([user_id, idempotency_key]))
+    request names the same booking and the store's uniqueness refuses a second one.
+
+    An HMAC under the server's ``secret`` (the application provides it): without the
+    secret, a known or guessed key does not give the booking's id, and the id looks like
+    any other (a random UUID)."""
+    digest = hmac.new(secret, json.dumps([user_id, idempotency_key]).encode(), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=4)
+
+
+def same_user(one: str, other: str) -> bool:
+    """Whether two user ids name one user: equal in Unicode NFC, the form new user ids are
+    recorded in, so that a booking recorded before in another form is still its user's."""
+    return normalize("NFC", one) == normalize("NFC", other)
 
 
 @dataclass(frozen=True)
@@ -158,9 +172,12 @@ class Booking(Aggregate):
         self.status = CANCELLED
         self.cancelled_with = idempotency_key
 
+    def belongs_to(self, user_id: str) -> bool:
+        return same_user(user_id, self.user_id)
+
     def _check_owner(self, user_id: str) -> None:
-        if user_id != self.user_id:
-            raise NotBookingOwnerError(f"Booking {self.id} belongs to another user.")
+        if not self.belongs_to(user_id):
+            raise NotBookingOwnerError(f"No booking '{self.id}'.")  # to a stranger, it is not there
 
     def summary(self) -> BookingSummary:
         return BookingSummary(

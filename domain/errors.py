@@ -44,7 +44,8 @@ class BookingAlreadyCancelledError(LedgerError):
 
 
 class NotBookingOwnerError(LedgerError):
-    """Raised when a user tries to change a booking that belongs to someone else."""
+    """Raised when a user tries to change a booking that belongs to someone else; its
+    message is that of a booking that does not exist, which is all a stranger may learn."""
 
 
 class BookingNotConfirmedError(LedgerError):

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, tickets, tiers
+from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, tickets, tiers, users
 from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
     )
     app.config.update(config or {})
+    users.install(app)
     api = Api(app)
     app.add_url_rule("/docs/assets/<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_path, filename))

@@ -1,4 +1,5 @@
-"""``/api/admin``: create tiers, add capacity, close sales. Behind a bearer token read
+"""``/api/admin``: create tiers, add capacity, close sales, read a tier's full history
+(with the booking and user of each event). Behind a bearer token read
 from ``ADMIN_TOKEN``; with no token configured the admin endpoints do not exist (404).
 A wrong or missing token gets 401 and no hint; tokens are compared in constant time."""
 
@@ -16,6 +17,7 @@ from werkzeug.exceptions import NotFound, Unauthorized
 from web.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
 from web.schemas import CamelCaseSchema, Money
 from web.services import services
+from web.tiers import HISTORY, HISTORY_ERRORS, HistoryQuerySchema, HistorySchema, history_page
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale administration (bearer token)")
 
@@ -87,3 +89,14 @@ class CloseSales(MethodView):
     def post(self, tier: str) -> Any:
         """Stop selling a tier; cancellations still put tickets back."""
         return services().ledger.close_sales(tier)
+
+
+@blp.route("/tiers/<tier>/history")
+class FullHistory(MethodView):
+    @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
+    @blp.response(200, HistorySchema(), example=HISTORY)
+    @blp.errors(*ADMIN, *HISTORY_ERRORS)
+    @blp.doc(security=ADMIN_SECURITY)
+    def get(self, query: dict[str, Any], tier: str) -> Any:
+        """The tier's events after version ``after``, with the booking and user each concerns."""
+        return history_page(tier, query)

@@ -18,6 +18,7 @@ from marshmallow import Schema, fields
 
 from web import schemas
 from web.errors import ERROR_STATUS
+from web.users import USER_ENDPOINT
 
 
 class ErrorDetailSchema(Schema):
@@ -45,7 +46,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "VALIDATION_ERROR": ("The request is not valid.", [{"path": "quantity", "message": "Missing data for required field."}]),
     "INVALID_JSON": ("The request body is not valid JSON.", []),
     "UNAUTHORIZED": ("Authentication required.", []),
-    "FORBIDDEN": (f"Booking {BOOKING_ID} belongs to another user.", []),
+    "FORBIDDEN": ("userId is not the user of the bearer token.", []),
     "NOT_FOUND": ("The requested URL was not found on the server.", []),
     "TICKET_NOT_FOUND": ("No tier 'VIP'.", []),
     "BOOKING_NOT_FOUND": (f"No booking '{BOOKING_ID}'.", []),
@@ -67,6 +68,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "OUTCOME_UNKNOWN": ("The recording of this request was interrupted; whether it was stored is unknown. "
                         "Retry with the same Idempotency-Key.", []),
     "STORE_UNAVAILABLE": ("The event store is not answering; retry later.", []),
+    "SERVICE_UNAVAILABLE": ("The token issuer's keys cannot be fetched; retry later.", []),
     "PROJECTION_LAGGING": ("The read tables are 42.5 s behind (limit 30.0 s).",
                            [{"path": "projectionLagSeconds", "message": "42.5"}]),
 }
@@ -94,6 +96,9 @@ IDEMPOTENCY_KEY_HEADER = {
     "example": "order-42",
 }
 ADMIN_SECURITY = [{"adminToken": []}]
+# In token mode (web/users.py), what every user endpoint needs and may answer besides its own.
+USER_SECURITY = [{"userToken": []}]
+USER_TOKEN_ERRORS = ("UNAUTHORIZED", "FORBIDDEN", "SERVICE_UNAVAILABLE")
 
 
 def error_example(code: str) -> dict[str, Any]:
@@ -101,26 +106,52 @@ def error_example(code: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def error_responses(codes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
+    """The documented answer for each status these codes have: the codes in its
+    description, an example each, and the headers that come with the status."""
+    by_status: dict[int, list[str]] = {}
+    for code in dict.fromkeys(codes):
+        by_status.setdefault(ERROR_STATUS[code], []).append(code)
+    return {status: {"schema": ErrorSchema(), "headers": HEADERS.get(status),
+                     "description": " or ".join(f"`{code}`" for code in status_codes),
+                     "examples": {code: {"value": error_example(code)} for code in status_codes}}
+            for status, status_codes in by_status.items()}
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's blueprint that can also document its error answers."""
+    """flask-smorest's blueprint that can also document its error answers, and, in token
+    mode, what its user endpoints (``web.users.user_endpoint``) need and answer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.insert(0, self._prepare_user_doc)
 
     def errors(self, *codes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Document the answers for these error codes: one response per status, with the
         codes in its description and an example each."""
-        by_status: dict[int, list[str]] = {}
-        for code in dict.fromkeys(codes):
-            by_status.setdefault(ERROR_STATUS[code], []).append(code)
 
         def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-            for status, status_codes in by_status.items():
-                view = self.alt_response(
-                    status, schema=ErrorSchema, headers=HEADERS.get(status),
-                    description=" or ".join(f"`{code}`" for code in status_codes),
-                    examples={code: {"value": error_example(code)} for code in status_codes},
-                )(view)
+            for status, response in error_responses(codes).items():
+                view = self.alt_response(status, **response)(view)
             return view
 
         return decorate
+
+    @staticmethod
+    def _prepare_user_doc(doc: dict[str, Any], doc_info: dict[str, Any], *, app: Flask, **_: Any) -> dict[str, Any]:
+        """A user endpoint in token mode: the bearer token, and its 401, 403 and 503."""
+        if not doc_info.get(USER_ENDPOINT) or not app.config["USER_TOKEN_ISSUER"]:
+            return doc
+        responses = doc_info.setdefault("response", {}).setdefault("responses", {})
+        for status, extra in error_responses(USER_TOKEN_ERRORS).items():
+            documented = responses.setdefault(status, [])
+            if documented:  # the endpoint's own codes of that status, and these
+                first = documented[0]
+                documented[0] = {**first, "description": f"{first['description']} or {extra['description']}",
+                                 "examples": {**first["examples"], **extra["examples"]}}
+            else:
+                documented.append({**{k: v for k, v in extra.items() if v is not None}, "content_type": None})
+        return {**doc, "security": USER_SECURITY}
 
 
 class Api(flask_smorest.Api):
@@ -137,6 +168,11 @@ class Api(flask_smorest.Api):
         self.spec.components.security_scheme(
             "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"})
         config = app.config
+        if config["USER_TOKEN_ISSUER"]:
+            self.spec.components.security_scheme("userToken", {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": f"a token of `{config['USER_TOKEN_ISSUER']}` for `{config['USER_TOKEN_AUDIENCE']}`; "
+                               "its `sub` is the user, and a `userId` naming anyone else is 403"})
 
         def maximum_setting(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
             name = field.metadata.get("maximum_setting")

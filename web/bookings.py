@@ -8,11 +8,14 @@ from uuid import UUID
 from flask.views import MethodView
 from marshmallow import fields
 
-from application import BookingNotFoundError
+from application import no_booking
+from domain.bookings import same_user
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
+from web.user_ids import stored_forms
+from web.users import acting_user, token_user, user_endpoint
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 
@@ -30,7 +33,8 @@ class BookingSchema(CamelCaseSchema):
 
 
 class CancelRequestSchema(CamelCaseSchema):
-    """Who asks: only a booking's own user may cancel it, or confirm or release its hold."""
+    """Who asks: only a booking's own user may cancel it, or confirm or release its hold;
+    to anyone else it does not exist (404, as an unknown id)."""
 
     user_id = identifier()
 
@@ -46,48 +50,58 @@ def parse_booking_id(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
-        raise BookingNotFoundError(f"No booking {text!r}.") from None
+        raise no_booking(text) from None
 
 
 @blp.route("/bookings/<booking_id>")
 class BookingResource(MethodView):
+    @user_endpoint
     @blp.response(200, BookingSchema(), example=BOOKING)
     @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
-        """One booking, as it is now: from the bookings read table when it holds every
-        event stored so far, otherwise (for the few milliseconds it lags, on PostgreSQL)
-        from the ledger itself. So a client always reads its own write: the booking it
-        was just sent a 201 for, the cancellation it was just told of."""
-        booking = parse_booking_id(booking_id)
-        if not services().follower.caught_up():
-            return services().ledger.get_booking(booking)
-        row = services().view.get_booking(str(booking))
-        if row is None:
-            raise BookingNotFoundError(f"No booking {booking_id!r}.")
+        """One booking, as it is now (in token mode, only the user's own): from the
+        bookings read table when it holds every event stored so far, otherwise (for the
+        few milliseconds it lags, on PostgreSQL) from the ledger itself. So a client
+        always reads its own write: the booking it was just sent a 201 for, the
+        cancellation it was just told of."""
+        found = parse_booking_id(booking_id)
+        if services().follower.caught_up():
+            row = services().view.get_booking(str(found))
+        else:
+            row = services().ledger.get_booking(found)  # no booking: the same 404 as below
+        reader = token_user()
+        if row is None or (reader is not None and not same_user(row.user_id, reader)):
+            raise no_booking(found)
         return row
 
 
 @blp.route("/bookings/<booking_id>/cancel")
 class CancelBooking(MethodView):
+    @user_endpoint
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example=CANCELLED)
-    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "BOOKING_ALREADY_CANCELLED",
-                "BOOKING_NOT_CONFIRMED")
+    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "BOOKING_ALREADY_CANCELLED", "BOOKING_NOT_CONFIRMED")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale. A retry
         with the same ``Idempotency-Key`` returns the cancelled booking again."""
-        booking = services().ledger.cancel(parse_booking_id(booking_id), request["user_id"], idempotency_key())
+        user = acting_user(request["user_id"])
+        booking = services().ledger.cancel(parse_booking_id(booking_id), user, idempotency_key())
         event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 
 
 @blp.route("/users/<user_id>/bookings")
 class UserBookings(MethodView):
+    @user_endpoint
     @blp.response(200, BookingSchema(many=True), example=[BOOKING])
     @blp.errors("STORE_UNAVAILABLE")
     def get(self, user_id: str) -> Any:
-        """A user's bookings, newest first."""
+        """A user's bookings, newest first (in token mode, only to that user)."""
+        user_id = acting_user(user_id)
         if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
             return []
-        return services().view.bookings_of_user(user_id)
+        view = services().view
+        found = [booking for user in stored_forms(user_id) for booking in view.bookings_of_user(user)]
+        by_id = sorted(found, key=lambda booking: booking.booking_id)
+        return sorted(by_id, key=lambda booking: booking.created_at, reverse=True)  # as the table orders them

@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     InvalidQuantityError: (400, "VALIDATION_ERROR"),
     InvalidTierError: (400, "VALIDATION_ERROR"),
-    NotBookingOwnerError: (403, "FORBIDDEN"),
+    # The ledger answers "not found" before the booking's own check is reached; that
+    # check's answer is the same.
+    NotBookingOwnerError: (404, "BOOKING_NOT_FOUND"),
     TierNotFoundError: (404, "TICKET_NOT_FOUND"),
     BookingNotFoundError: (404, "BOOKING_NOT_FOUND"),
     VersionNotFoundError: (404, "VERSION_NOT_FOUND"),
@@ -70,7 +72,7 @@ def http_code(status: int) -> str:
 # Every code the API answers with, and its status: what the OpenAPI description lists.
 ERROR_STATUS: dict[str, int] = {
     **{code: status for status, code in STATUS_AND_CODE.values()},
-    **{http_code(status): status for status in (401, 404, 405, 413, 415, 429)},
+    **{http_code(status): status for status in (401, 403, 404, 405, 413, 415, 429, 503)},
     "INVALID_JSON": 400,
     "STORE_UNAVAILABLE": 503,
     "PROJECTION_LAGGING": 503,

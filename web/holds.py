@@ -20,13 +20,14 @@ from web.logs import event
 from web.schemas import CamelCaseSchema, idempotency_key
 from web.services import services
 from web.tickets import BOOK_REQUEST, BookRequestSchema
+from web.users import acting_user, user_endpoint
 
 blp = Blueprint("holds", __name__, url_prefix="/api", description="Holds: tickets set aside until confirmed or expired")
 
 EXPIRES_AT = "2026-11-24T08:51:16.609600+00:00"
 HELD = {**BOOKING, "status": "held", "expiresAt": EXPIRES_AT}
 # Ending a hold: who asks, and the codes it may meet besides the command's own.
-ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "FORBIDDEN", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED",
+ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED",
           "TOO_MANY_REQUESTS")
 
 
@@ -42,6 +43,7 @@ class HoldReceiptSchema(CamelCaseSchema):
 
 @blp.route("/tickets/hold")
 class PlaceHold(MethodView):
+    @user_endpoint
     @blp.arguments(BookRequestSchema(), error_status_code=400, example=BOOK_REQUEST)
     @blp.response(201, HoldReceiptSchema(), example={
         "holdId": BOOKING_ID, "tier": "VIP", "heldQuantity": 2, "remainingQuantity": 95, "status": "held",
@@ -52,30 +54,33 @@ class PlaceHold(MethodView):
     def post(self, request: dict[str, Any]) -> Any:
         """Hold tickets for the user until ``expiresAt``; an ``Idempotency-Key`` works as
         on booking (one key names one booking or hold)."""
-        receipt = services().ledger.hold(request["user_id"], request["tier"], request["quantity"], idempotency_key())
+        user = acting_user(request["user_id"])
+        receipt = services().ledger.hold(user, request["tier"], request["quantity"], idempotency_key())
         event("held", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt
 
 
 @blp.route("/holds/<hold_id>/confirm")
 class ConfirmHold(MethodView):
+    @user_endpoint
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example={**HELD, "status": "confirmed"})
     @blp.errors(*ENDING)
     def post(self, request: dict[str, Any], hold_id: str) -> Any:
         """Confirm the user's hold before it expires: it becomes a confirmed booking."""
-        booking = services().ledger.confirm_hold(parse_booking_id(hold_id), request["user_id"])
+        booking = services().ledger.confirm_hold(parse_booking_id(hold_id), acting_user(request["user_id"]))
         event("confirmed", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 
 
 @blp.route("/holds/<hold_id>/release")
 class ReleaseHold(MethodView):
+    @user_endpoint
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example={**HELD, "status": "released"})
     @blp.errors(*ENDING)
     def post(self, request: dict[str, Any], hold_id: str) -> Any:
         """Give the user's hold up: its tickets go back on sale at once."""
-        booking = services().ledger.release_hold(parse_booking_id(hold_id), request["user_id"])
+        booking = services().ledger.release_hold(parse_booking_id(hold_id), acting_user(request["user_id"]))
         event("released", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking

@@ -38,6 +38,17 @@ DEFAULTS: dict[str, Any] = {
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
 }
+# Token mode (web/users.py): the user is the subject of a bearer token from this issuer;
+# empty issuer: the open default. Then the audience, and the issuer's PEM public key or
+# its JWKS URL, are required.
+USER_TOKEN_SETTINGS: dict[str, str] = {
+    "USER_TOKEN_ISSUER": "",
+    "USER_TOKEN_AUDIENCE": "",
+    "USER_TOKEN_ALGORITHMS": "RS256,ES256",
+    "USER_TOKEN_KEY": "",
+    "USER_TOKEN_JWKS_URL": "",
+}
+DEFAULTS.update(USER_TOKEN_SETTINGS)
 
 
 class DemoTier(NamedTuple):
@@ -58,6 +69,8 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS"):
         if key in environ:
             config[key] = float(environ[key])
+    for key in USER_TOKEN_SETTINGS:
+        config[key] = environ.get(key, config[key])
     return config
 
 

@@ -15,6 +15,8 @@ from web.schemas import CamelCaseSchema, Money, check_quantity_limit, identifier
 from web.logs import event
 from web.services import services
 from web.stream import tier_events
+from web.user_ids import UserId
+from web.users import acting_user, user_endpoint
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
 
@@ -40,7 +42,7 @@ TIER_EVENT = {  # one Server-Sent Event, as OpenAPI 3.2 describes them
 
 
 class BookRequestSchema(CamelCaseSchema):
-    user_id = identifier()
+    user_id = UserId()
     tier = identifier(max_length=32)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
                               metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"})
@@ -93,6 +95,7 @@ class TicketStream(MethodView):
 
 @blp.route("/book")
 class Book(MethodView):
+    @user_endpoint
     @blp.arguments(BookRequestSchema(), error_status_code=400, example=BOOK_REQUEST)
     @blp.response(201, BookReceiptSchema(), example={
         "bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"})
@@ -102,6 +105,6 @@ class Book(MethodView):
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
         key = idempotency_key()
-        receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"], key)
+        receipt = services().ledger.book(acting_user(request["user_id"]), request["tier"], request["quantity"], key)
         event("booked", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt

@@ -1,5 +1,10 @@
 """``/api/tiers/<tier>``: a tier's state now or at any past version or time, and its
-audited history, replayed from its events."""
+audited history, replayed from its events.
+
+The public history gives figures only: which booking and which user an event concerns
+is the admin's view (``/api/admin/tiers/<tier>/history``). A booking id and its user id
+are all it takes to cancel a booking or confirm a stranger's hold when users are not
+authenticated (the open default), so no public answer names either."""
 
 from __future__ import annotations
 
@@ -48,12 +53,12 @@ class HistoryQuerySchema(CamelCaseSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
-class AuditLineSchema(CamelCaseSchema):
+class PublicAuditLineSchema(CamelCaseSchema):
+    """One event of the tier and its figures after it; not whose booking it was."""
+
     version = fields.Integer()
     event = fields.String()
     at = fields.DateTime(format="iso")
-    booking_id = fields.UUID(allow_none=True)
-    user_id = fields.String(allow_none=True)
     available_change = fields.Integer()
     capacity = fields.Integer()
     sold = fields.Integer()
@@ -61,19 +66,35 @@ class AuditLineSchema(CamelCaseSchema):
     available_quantity = fields.Integer(attribute="available")
 
 
-class HistorySchema(CamelCaseSchema):
+class AuditLineSchema(PublicAuditLineSchema):
+    """The admin's line: also the booking and the user the event concerns."""
+
+    booking_id = fields.UUID(allow_none=True)
+    user_id = fields.String(allow_none=True)
+
+
+class PublicHistorySchema(CamelCaseSchema):
     tier = fields.String()
-    items = fields.List(fields.Nested(AuditLineSchema()))
+    items = fields.List(fields.Nested(PublicAuditLineSchema()))
     next_after = fields.Integer(allow_none=True, metadata={"description": "pass as ?after= for the next page"})
 
 
+class HistorySchema(PublicHistorySchema):
+    items = fields.List(fields.Nested(AuditLineSchema()))
+
+
 AT = "2026-11-24T08:41:16.609600+00:00"
-HISTORY = {"tier": "VIP", "nextAfter": 2, "items": [
-    {"version": 1, "event": "Created", "at": AT, "bookingId": None, "userId": None, "availableChange": 100,
+PUBLIC_HISTORY = {"tier": "VIP", "nextAfter": 2, "items": [
+    {"version": 1, "event": "Created", "at": AT, "availableChange": 100,
      "capacity": 100, "sold": 0, "held": 0, "availableQuantity": 100},
-    {"version": 2, "event": "TicketsBooked", "at": AT, "bookingId": BOOKING_ID, "userId": "alice",
+    {"version": 2, "event": "TicketsBooked", "at": AT,
      "availableChange": -2, "capacity": 100, "sold": 2, "held": 0, "availableQuantity": 98},
 ]}
+HISTORY = {**PUBLIC_HISTORY, "items": [
+    {**PUBLIC_HISTORY["items"][0], "bookingId": None, "userId": None},
+    {**PUBLIC_HISTORY["items"][1], "bookingId": BOOKING_ID, "userId": "alice"},
+]}
+HISTORY_ERRORS = ("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
 
 
 @blp.route("/<tier>")
@@ -91,10 +112,16 @@ class TierState(MethodView):
 @blp.route("/<tier>/history")
 class TierHistory(MethodView):
     @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
-    @blp.response(200, HistorySchema(), example=HISTORY)
-    @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
+    @blp.response(200, PublicHistorySchema(), example=PUBLIC_HISTORY)
+    @blp.errors(*HISTORY_ERRORS)
     def get(self, query: dict[str, Any], tier: str) -> Any:
-        """The tier's events after version ``after``, with sold and available after each."""
-        items = TierAudit(services().ledger).history(tier, query["after"], query["limit"])
-        full_page = len(items) == query["limit"]
-        return {"tier": tier, "items": items, "next_after": items[-1].version if full_page else None}
+        """The tier's events after version ``after``, with sold and available after each
+        (which booking and user each concerns: the admin's history)."""
+        return history_page(tier, query)
+
+
+def history_page(tier: str, query: dict[str, Any]) -> dict[str, Any]:
+    """A page of the tier's audited history: ``query["limit"]`` events after ``query["after"]``."""
+    items = TierAudit(services().ledger).history(tier, query["after"], query["limit"])
+    full_page = len(items) == query["limit"]
+    return {"tier": tier, "items": items, "next_after": items[-1].version if full_page else None}

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from domain.bookings import idempotent_booking_id
 from scripts.verify import linearizability
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.history import Attempt, History
@@ -131,7 +130,7 @@ def idempotency(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
         if a.op in ("book", "hold") and a.key is not None and a.acknowledged:
             answered[(a.args["userId"], a.key)][a.booking_id].append(a.id)
     for (user, key), ids in answered.items():
-        named = str(idempotent_booking_id(user, key))
+        named = store.named(user, key)
         if len(ids) > 1 or named not in ids:
             yield Anomaly("key-two-ids", f"key {key!r} of {user} was answered with booking ids {sorted(ids)}; "
                                          f"the key names {named}", tuple(i for group in ids.values() for i in group))
@@ -154,12 +153,12 @@ def attribution(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
     for booking in store.bookings.values():
         by_user[booking.user_id].append(booking)
     for user, bookings in by_user.items():
-        yield from attribute(user, bookings, asked.get(user, []))
+        yield from attribute(user, bookings, asked.get(user, []), store)
     for booking in store.bookings.values():
         yield from attribute_changes(booking, follow_ups)
 
 
-def attribute(user: str, bookings: list[StoredBooking], attempts: list[Attempt]) -> Iterable[Anomaly]:
+def attribute(user: str, bookings: list[StoredBooking], attempts: list[Attempt], store: Store) -> Iterable[Anomaly]:
     ids = [b.booking_id for b in bookings]
     if not attempts:
         yield Anomaly("unattributed-booking", f"bookings {ids} of {user}: no request of the history was {user}'s")
@@ -170,7 +169,7 @@ def attribute(user: str, bookings: list[StoredBooking], attempts: list[Attempt])
         yield Anomaly("unattributed-booking", f"bookings {ids} of {user} are {made}; the request was "
                                               f"{first.op} {first.args}", tuple(a.id for a in attempts))
     if first.key is not None:
-        named = str(idempotent_booking_id(user, first.key))
+        named = store.named(user, first.key)
         if len(bookings) > 1:
             yield Anomaly("key-two-bookings", f"the request with key {first.key!r} made {len(bookings)} bookings: "
                                               f"{ids}", tuple(a.id for a in attempts))

@@ -13,7 +13,8 @@ from typing import Any
 
 from application import BookingLedger
 from application.audit import Problem, Replay, TierAudit
-from domain.bookings import Booking
+from application.idempotency import idempotency_secret
+from domain.bookings import Booking, idempotent_booking_id
 from projections import LedgerView
 
 BOOKING_EVENTS = (Booking.Confirmed, Booking.Held, Booking.HoldConfirmed, Booking.HoldReleased, Booking.Cancelled)
@@ -65,6 +66,11 @@ class Store:
     bookings: dict[str, StoredBooking] = field(default_factory=dict)
     problems: list[tuple[str, Problem]] = field(default_factory=list)  # (tier, what the audit found)
     read_at: float = 0.0
+    idempotency_secret: str = ""  # hex: which booking id each key names (application.idempotency)
+
+    def named(self, user_id: str, key: str) -> str:
+        """The id of the booking that ``user_id``'s request with ``key`` makes."""
+        return str(idempotent_booking_id(bytes.fromhex(self.idempotency_secret), user_id, key))
 
 
 def save(store: Store, path: Path) -> None:
@@ -79,14 +85,15 @@ def load(path: Path) -> Store:
         bookings={b["booking_id"]: StoredBooking(**{**b, "changes": [Change(**c) for c in b["changes"]]})
                   for b in data["bookings"].values()},
         problems=[(code, Problem(**problem)) for code, problem in data["problems"]],
-        read_at=data["read_at"])
+        read_at=data["read_at"], idempotency_secret=data["idempotency_secret"])
 
 
 def read_store(ledger: BookingLedger, view: LedgerView | None, read_at: float) -> Store:
     """Read every tier and booking; with ``view``, also compare the read tables (they
     must have caught up: read a quiet store)."""
     audit = TierAudit(ledger)
-    store = Store(read_at=read_at)
+    secret = idempotency_secret(ledger.env.get("IDEMPOTENCY_SECRET"), ledger.factory)
+    store = Store(read_at=read_at, idempotency_secret=secret.hex())
     for code in audit.tier_codes():
         replay = Replay()
         store.tiers[code] = [step(replay, event) for event in audit.events(code)]

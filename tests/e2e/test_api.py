@@ -56,10 +56,10 @@ def test_cancelling_returns_the_booking_and_the_tickets(client):
     assert client.get(f"/api/bookings/{booking_id}").json["status"] == "cancelled"
 
 
-def test_cancelling_someone_elses_booking_is_forbidden(client):
+def test_someone_elses_booking_is_not_found_to_cancel(client):
     booking_id = book(client).json["bookingId"]
     response = client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "u2"})
-    assert (response.status_code, error_code(response)) == (403, "FORBIDDEN")
+    assert (response.status_code, error_code(response)) == (404, "BOOKING_NOT_FOUND")
 
 
 def test_cancelling_twice_is_a_conflict(client):
@@ -226,7 +226,7 @@ def test_the_history_is_paged_with_the_figures_after_each_event(client):
     first = client.get("/api/tiers/VIP/history?limit=2").json
     assert [(i["version"], i["event"], i["availableQuantity"]) for i in first["items"]] == [
         (1, "Created", 5), (2, "TicketsBooked", 4)]
-    assert first["items"][1]["userId"] == "u1" and first["nextAfter"] == 2
+    assert "userId" not in first["items"][1] and first["nextAfter"] == 2  # the admin's history has it
     rest = client.get(f"/api/tiers/VIP/history?after={first['nextAfter']}&limit=2").json
     assert [i["availableQuantity"] for i in rest["items"]] == [3, 2] and rest["nextAfter"] == 4
     assert client.get("/api/tiers/VIP/history?after=4").json == {"tier": "VIP", "items": [], "nextAfter": None}

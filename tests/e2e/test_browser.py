@@ -121,7 +121,7 @@ def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver,
     wait_for(browser, lambda d: d.find_element(By.ID, "connection").get_attribute("data-mode") == "live",
              "the live stream")
     user = browser.find_element(By.ID, "user-id").get_attribute("value")
-    assert re.fullmatch(r"user-[0-9a-f]{8}", user)
+    assert re.fullmatch(r"user-[0-9a-f]{32}", user)
     assert text_of(browser, '#tiers [data-tier="VIP"] .price') == "$100.00"
     browser.execute_script("window.notReloaded = true")
     screenshot(browser, "1-loaded")

@@ -31,7 +31,7 @@ import pytest
 
 from application import BookingLedger
 from application.audit import TierAudit
-from domain.bookings import CONFIRMED, Booking, idempotent_booking_id
+from domain.bookings import CONFIRMED, Booking
 from projections import Follower, open_view
 from scripts.processes import Reply, busiest, call, children, gunicorn, run_projection_process, wait_for
 
@@ -370,9 +370,9 @@ def assert_the_books_balance(env: dict[str, str], outcomes: list[Outcome], capac
     earlier attempt recorded although its client saw only an error (the retry with
     the same key found the booking instead of making another)."""
     booked = {UUID(o.booking_id): o for o in outcomes if o.status == 201}
-    assert all(b == idempotent_booking_id(o.user, o.key) for b, o in booked.items())
     sold = sum(o.quantity for o in booked.values())
     with BookingLedger(env=env) as ledger:
+        assert all(b == ledger.idempotent_id(o.user, o.key) for b, o in booked.items())
         view = open_view(ledger)
         wait_for(lambda: Follower(ledger, view).lag() == 0, what="the read tables to catch up")
         assert sorted(confirmed_booking_ids(ledger)) == sorted(booked), "a booking lost, doubled, or without a 201"

@@ -48,6 +48,7 @@ ENDPOINTS = {
     "/api/admin/tiers/{tier}/close": fields(),
     "/api/tiers/{tier}": query(atVersion=NUMBER, atTime=st.datetimes().map(lambda t: t.isoformat())),
     "/api/tiers/{tier}/history": query(after=NUMBER, limit=NUMBER),
+    "/api/admin/tiers/{tier}/history": query(after=NUMBER, limit=NUMBER),
 }
 
 

@@ -72,7 +72,7 @@ def test_the_expiry_process_ends_a_hold_on_time_and_a_late_confirm_is_refused(ap
 def test_only_the_holder_ends_a_hold_and_unknown_holds_are_404(client, how):
     hold_id = hold(client).json["holdId"]
     stranger = end(client, hold_id, how, user="u2")
-    assert (stranger.status_code, error_code(stranger)) == (403, "FORBIDDEN")
+    assert (stranger.status_code, error_code(stranger)) == (404, "BOOKING_NOT_FOUND")
     assert error_code(end(client, "not-a-uuid", how)) == "BOOKING_NOT_FOUND"
     assert end(client, "00000000-0000-4000-8000-000000000000", how).status_code == 404
     assert client.get(f"/api/bookings/{hold_id}").json["status"] == "held"

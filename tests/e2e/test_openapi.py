@@ -42,7 +42,7 @@ def test_every_route_and_method_is_documented(document):
         for method in rule.methods - IMPLICIT_METHODS
     }
     documented = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
-    assert len(routes) == 17
+    assert len(routes) == 18
     assert routes == documented
 
 
@@ -102,3 +102,12 @@ def test_an_example_that_breaks_its_schema_is_caught(document):
     schema = {**doc["paths"]["/api/tickets/book"]["post"]["requestBody"]["content"]["application/json"]["schema"],
               "components": doc["components"]}
     assert not OAS30Validator(schema).is_valid({"userId": "alice", "tier": "VIP", "quantity": "2"})
+
+
+def test_a_new_user_id_is_documented_with_its_rule_and_a_pattern_that_enforces_it(document):
+    _, doc = document
+    user_id = doc["components"]["schemas"]["BookRequest"]["properties"]["userId"]
+    assert "NFC" in user_id["description"] and "`/`" in user_id["description"]
+    assert (user_id["minLength"], user_id["maxLength"]) == (1, 64)
+    checker = OAS30Validator(user_id)
+    assert checker.is_valid("Zoë") and not checker.is_valid("\u202eecila") and not checker.is_valid("a/b")

@@ -1,6 +1,6 @@
 """The history checker of ``ticketledger verify`` on small hand-made histories.
 
-The store is a real ledger in memory; the history is what a service would have
+The store is a real ledger in a SQLite file; the history is what a service would have
 answered, written here attempt by attempt (``Service``). A clean history passes; each
 broken promise is found as the anomaly of its kind, and only that one.
 """
@@ -73,8 +73,9 @@ def summary_body(summary: BookingSummary) -> dict:
 
 
 @pytest.fixture
-def service() -> Iterator[Service]:
-    with BookingLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}) as ledger:
+def service(tmp_path) -> Iterator[Service]:
+    with BookingLedger(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                            "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}) as ledger:
         ledger.create_tier("HOT", Decimal("10.00"), 100)
         yield Service(ledger)
 

@@ -78,8 +78,9 @@
     }
   }
 
+  // In the API's open default the user id is all it takes to act as that user: 128 random bits.
   function newUserId() {
-    const bytes = crypto.getRandomValues(new Uint8Array(4));
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
     return "user-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
