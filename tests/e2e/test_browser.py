@@ -2,7 +2,7 @@
 a real gunicorn server on SQLite (one gthread worker, as ``make serve`` runs it).
 
 Fails, never skips, when chromium or chromedriver is missing (``apt-get install chromium
-chromium-driver``; ``.ci/run`` does it). Screenshots of each step go to
+chromium-driver``; ``make test`` does it). Screenshots of each step go to
 ``var/screenshots/`` (git-ignored), replaced on every run.
 """
 
