@@ -10,14 +10,14 @@ from marshmallow import fields
 
 from application import BookingNotFoundError
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
-from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
+from web.schemas import PRINTABLE, CamelCaseSchema, ResponseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 
 
-class BookingSchema(CamelCaseSchema):
+class BookingSchema(ResponseSchema):
     booking_id = fields.UUID()
     user_id = fields.String()
     tier = fields.String()

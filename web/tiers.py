@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from application.audit import TierAudit
 from web.apidoc import BOOKING_ID, Blueprint
-from web.schemas import CamelCaseSchema, Money
+from web.schemas import CamelCaseSchema, Money, QueryInteger, ResponseSchema
 from web.services import services
 
 blp = Blueprint("tiers", __name__, url_prefix="/api/tiers", description="Tier state and audit history")
@@ -22,8 +22,15 @@ MAX_VERSION = 2**63 - 1
 
 
 class TierStateQuerySchema(CamelCaseSchema):
-    at_version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
-    at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"example": "2026-11-24T08:00:00Z"})
+    """One point in time or the other: both at once is 400 ``VALIDATION_ERROR``, which the
+    document can only say in words (OpenAPI 3.0 parameters cannot exclude each other)."""
+
+    at_version = QueryInteger(validate=validate.Range(min=1, max=MAX_VERSION), metadata={
+        "description": "the tier as it was at this version; not together with `atTime`"})
+    at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={
+        "example": "2026-11-24T08:00:00Z",
+        "description": "the tier as it was just after its last event at or before this time; not together "
+                       "with `atVersion`"})
 
     @validates_schema
     def one_point_in_time(self, data: dict[str, Any], **_: Any) -> None:
@@ -31,7 +38,7 @@ class TierStateQuerySchema(CamelCaseSchema):
             raise ValidationError("Give atVersion or atTime, not both.", "atTime")
 
 
-class TierStateSchema(CamelCaseSchema):
+class TierStateSchema(ResponseSchema):
     tier = fields.String(attribute="code")
     price = Money()
     currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
@@ -44,11 +51,11 @@ class TierStateSchema(CamelCaseSchema):
 
 
 class HistoryQuerySchema(CamelCaseSchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = QueryInteger(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
-class AuditLineSchema(CamelCaseSchema):
+class AuditLineSchema(ResponseSchema):
     version = fields.Integer()
     event = fields.String()
     at = fields.DateTime(format="iso")
@@ -61,7 +68,7 @@ class AuditLineSchema(CamelCaseSchema):
     available_quantity = fields.Integer(attribute="available")
 
 
-class HistorySchema(CamelCaseSchema):
+class HistorySchema(ResponseSchema):
     tier = fields.String()
     items = fields.List(fields.Nested(AuditLineSchema()))
     next_after = fields.Integer(allow_none=True, metadata={"description": "pass as ?after= for the next page"})
