@@ -87,6 +87,18 @@ def gunicorn(env: dict[str, str], log: IO[str]) -> Iterator[tuple[str, subproces
         server.wait(timeout=30)
 
 
+@contextmanager
+def clean_gunicorn(env: dict[str, str], folder: Path) -> Iterator[str]:
+    """``gunicorn`` with its log in ``folder/gunicorn.log``; yield the base URL. At the end
+    the log must hold no traceback: an error the answers hid still fails the test."""
+    with open(folder / "gunicorn.log", "w+") as log:
+        with gunicorn(env, log) as (base, _):
+            yield base
+        log.seek(0)
+        output = log.read()
+    assert "Traceback" not in output, output
+
+
 def run_projection_process(env: dict[str, str], output: IO[str] | int = subprocess.PIPE) -> subprocess.Popen:
     """``python -m projections`` with ``env`` on top of the OS environment; its log goes
     to ``output`` (a pipe unless given a file)."""
