@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test-setup test bench
+.PHONY: install serve projections rebuild test-setup test screenshots bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,9 @@ test-setup:  ## install or start what the suite needs besides .venv: chromium, P
 
 test: test-setup install  ## the whole suite, PostgreSQL included
 	$(PY) -m pytest
+
+screenshots: test-setup install  ## the dashboard's pictures in the README (web/static/screenshots/), from its browser test
+	DASHBOARD_SCREENSHOTS=web/static/screenshots $(PY) -m pytest -q tests/e2e/test_dashboard.py
 
 bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)
 	$(CLI) bench
