@@ -64,14 +64,27 @@ start_local_postgres() {
   fail "PostgreSQL $version/main started but does not answer on $PG_HOST:$PG_PORT after 20 s"
 }
 
+# What psql answers (the first line of its error if it fails). A server busy with other test
+# runs ("too many clients") or still starting up is given ten seconds.
+ask_postgres() {
+  local answer
+  for _ in $(seq 10); do
+    answer=$(psql -w -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc "$1" 2>&1) && echo "$answer" && return
+    [[ $answer == *"too many clients"* || $answer == *"starting up"* ]] || break
+    sleep 1
+  done
+  echo "${answer%%$'\n'*}"
+  return 1
+}
+
 create_test_database() {
-  local found
-  found=$(psql -w -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
-    "SELECT 1 FROM pg_database WHERE datname = '$PG_DBNAME'" 2>&1) ||
-    fail "PostgreSQL refused user $PG_USER: set POSTGRES_PASSWORD, or allow trust for 127.0.0.1 (${found%%$'\n'*})"
-  [[ $found == 1 ]] && return
-  psql -w -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -c "CREATE DATABASE \"$PG_DBNAME\"" >>"$LOG" 2>&1 ||
-    fail "could not create the database $PG_DBNAME (see $LOG)"
+  local answer
+  if ! answer=$(ask_postgres "SELECT 1 FROM pg_database WHERE datname = '$PG_DBNAME'"); then
+    [[ $answer != *authentication* ]] || answer+=" (set POSTGRES_PASSWORD, or trust 127.0.0.1 in pg_hba.conf)"
+    fail "PostgreSQL at $PG_HOST:$PG_PORT does not let user $PG_USER in: $answer"
+  fi
+  [[ $answer == 1 ]] && return
+  answer=$(ask_postgres "CREATE DATABASE \"$PG_DBNAME\"") || fail "could not create the database $PG_DBNAME: $answer"
 }
 
 start_redis() {

@@ -65,6 +65,19 @@ def test_postgresql_that_cannot_be_installed_stops_it_with_one_line(tmp_path: Pa
         assert progress == []
 
 
+@pytest.mark.postgres
+def test_a_postgresql_busy_with_other_test_runs_gets_a_few_seconds(tmp_path: Path) -> None:
+    """psql refused twice with "too many clients", then answering: no error, nothing said."""
+    calls = tmp_path / "calls"
+    (tmp_path / "psql").write_text(f'#!/bin/bash\necho "psql" >> {calls}\n'
+                                   f'[ $(wc -l < {calls}) -gt 2 ] && exec {shutil.which("psql")} "$@"\n'
+                                   'echo "psql: error: FATAL:  sorry, too many clients already" >&2; exit 2\n')
+    (tmp_path / "psql").chmod(0o755)
+    result = run(f"{tmp_path}:{os.environ['PATH']}")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert calls.read_text().count("psql") == 3
+
+
 def test_a_remote_postgresql_that_does_not_answer_stops_it_with_one_line() -> None:
     """Not on this machine, so nothing to start: it says so."""
     port = free_port()
