@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test bench verify
+.PHONY: install serve projections rebuild test-setup test screenshots bench verify
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,8 +22,14 @@ projections: install  ## the projection process (needed on PostgreSQL)
 rebuild: install  ## rebuild the read tables beside the live ones, then swap them in
 	$(CLI) rebuild
 
-test: install  ## the whole suite, PostgreSQL included (it must be running)
+test-setup:  ## install or start what the suite needs besides .venv: chromium, PostgreSQL, Redis
+	@bash scripts/prepare_tests.sh
+
+test: test-setup install  ## the whole suite, PostgreSQL included
 	$(PY) -m pytest
+
+screenshots: test-setup install  ## the dashboard's pictures in the README (web/static/screenshots/), from its browser test
+	DASHBOARD_SCREENSHOTS=web/static/screenshots $(PY) -m pytest -q tests/e2e/test_dashboard.py
 
 bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)
 	$(CLI) bench

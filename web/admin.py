@@ -15,7 +15,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from web.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
-from web.schemas import CamelCaseSchema, Money
+from web.schemas import CamelCaseSchema, Money, ResponseSchema
 from web.services import services
 from web.tiers import HISTORY, HISTORY_ERRORS, HistoryQuerySchema, HistorySchema, history_page
 
@@ -43,7 +43,7 @@ class QuantitySchema(CamelCaseSchema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000_000))
 
 
-class AdminTierSchema(CamelCaseSchema):
+class AdminTierSchema(ResponseSchema):
     tier = fields.String(attribute="code")
     price = Money()
     capacity = fields.Integer()

@@ -1,10 +1,11 @@
 """The shared parts of the OpenAPI description (served at ``/openapi.json``).
 
 Each endpoint lists the error codes it can answer with (``@blp.errors(...)``); the status,
-the one error body schema, an example per code and the headers that come with the status
-(``Retry-After``, ``WWW-Authenticate``, ``Allow``) are filled in here, from the same table the
-error handlers use (``web.errors.ERROR_STATUS``), so a new blueprint documents its errors in
-one line and the document cannot drift from the codes the API really sends.
+the one error body schema and an example per code are filled in here, from the same table
+the error handlers use (``web.errors.ERROR_STATUS``), so a new blueprint documents its errors
+in one line and the document cannot drift from the codes the API really sends. The headers
+are documented from one table too (``EVERY_ANSWER``, ``BY_STATUS``, ``RATE_LIMITED``, applied by
+``DocumentedHeaders`` to every operation), so a new endpoint gets them without a line of its own.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Flask
 from marshmallow import Schema, fields
 
-from web import schemas
+from web import logs, schemas
 from web.errors import ERROR_STATUS
 from web.users import USER_ENDPOINT
 
@@ -74,13 +76,61 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
 }
 assert EXAMPLES.keys() == ERROR_STATUS.keys(), "every error code needs its example"
 
-RETRY_AFTER = {"description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}
-HEADERS: dict[int, dict[str, Any]] = {
-    401: {"WWW-Authenticate": {"description": "always `Bearer`", "schema": {"type": "string"}}},
-    405: {"Allow": {"description": "the methods the path accepts", "schema": {"type": "string"}}},
+
+def header(description: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": schema}
+
+
+SECONDS = {"type": "integer", "minimum": 0}
+REQUEST_ID = header(f"the request's own `X-Request-ID` if it matches `{logs.REQUEST_ID.pattern}`, else a "
+                    "new one; every log line of the request carries it", {"type": "string"})
+RETRY_AFTER = header("seconds to wait before retrying", SECONDS)
+# Which answers carry which headers: every answer; answers of a status; and every answer of a
+# rate-limited operation, which is one that documents 429 `TOO_MANY_REQUESTS` (web/limits.py),
+# except a 415: a body that is not JSON is refused before the limiter counts the request.
+EVERY_ANSWER = {"X-Request-ID": REQUEST_ID}
+BY_STATUS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": header("always `Bearer`", {"type": "string"})},
+    405: {"Allow": header("the methods the path accepts", {"type": "string"})},
     429: {"Retry-After": RETRY_AFTER},
     503: {"Retry-After": RETRY_AFTER},
 }
+RATE_LIMITED = {
+    "X-RateLimit-Limit": header("requests allowed per window (`BOOKING_RATE_LIMIT`)", SECONDS),
+    "X-RateLimit-Remaining": header("requests left in this window", SECONDS),
+    "X-RateLimit-Reset": header("when the window resets, in seconds since the Unix epoch", SECONDS),
+    "Retry-After": header("seconds until the window resets (on 429, until a retry can pass)", SECONDS),
+}
+NOT_COUNTED = {415}
+REQUEST_ID_HEADER = {
+    "in": "header", "name": "X-Request-ID", "required": False, "schema": {"type": "string"},
+    "description": f"names the request in the logs and comes back on the answer if it matches "
+                   f"`{logs.REQUEST_ID.pattern}` (otherwise the answer carries a new one instead)",
+    "example": "checkout-7f3a",
+}
+
+
+class DocumentedHeaders(BasePlugin):
+    """Puts the headers into every operation as flask-smorest registers it: the request id as
+    a parameter and on every response, the headers of each status, and the rate limit's
+    headers when ``BOOKING_RATE_LIMIT`` is on."""
+
+    def __init__(self, rate_limited: bool) -> None:
+        self.rate_limited = rate_limited
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **_: Any) -> None:
+        for operation in (operations or {}).values():
+            operation.setdefault("parameters", []).append(dict(REQUEST_ID_HEADER))
+            responses = operation.get("responses", {})
+            limited = self.rate_limited and "429" in map(str, responses)
+            for status, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers.update(EVERY_ANSWER)
+                if limited and int(status) not in NOT_COUNTED:
+                    headers.update(RATE_LIMITED)
+                headers.update(BY_STATUS.get(int(status), {}))
+
 
 # The codes shared by kinds of endpoint; each endpoint adds its own.
 JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
@@ -108,11 +158,11 @@ def error_example(code: str) -> dict[str, Any]:
 
 def error_responses(codes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
     """The documented answer for each status these codes have: the codes in its
-    description, an example each, and the headers that come with the status."""
+    description and an example each (``DocumentedHeaders`` adds the headers)."""
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys(codes):
         by_status.setdefault(ERROR_STATUS[code], []).append(code)
-    return {status: {"schema": ErrorSchema(), "headers": HEADERS.get(status),
+    return {status: {"schema": ErrorSchema(),
                      "description": " or ".join(f"`{code}`" for code in status_codes),
                      "examples": {code: {"value": error_example(code)} for code in status_codes}}
             for status, status_codes in by_status.items()}
@@ -164,7 +214,8 @@ class Api(flask_smorest.Api):
     DEFAULT_ERROR_RESPONSE_NAME = None
 
     def __init__(self, app: Flask) -> None:
-        super().__init__(app)
+        super().__init__(app, spec_kwargs={
+            "extra_plugins": [DocumentedHeaders(rate_limited=bool(app.config["BOOKING_RATE_LIMIT"]))]})
         self.spec.components.security_scheme(
             "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"})
         config = app.config

@@ -11,7 +11,7 @@ from marshmallow import fields
 from application import no_booking
 from domain.bookings import same_user
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
-from web.schemas import PRINTABLE, CamelCaseSchema, identifier, idempotency_key
+from web.schemas import PRINTABLE, CamelCaseSchema, ResponseSchema, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 from web.user_ids import stored_forms
@@ -20,7 +20,7 @@ from web.users import acting_user, token_user, user_endpoint
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 
 
-class BookingSchema(CamelCaseSchema):
+class BookingSchema(ResponseSchema):
     booking_id = fields.UUID()
     user_id = fields.String()
     tier = fields.String()

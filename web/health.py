@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from application.storage import probe_store
 from web.apidoc import Blueprint
 from web.errors import error_response
+from web.schemas import ResponseSchema
 from web.services import services
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
@@ -20,11 +21,11 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 PROBE_TIMEOUT = 1.0
 
 
-class HealthSchema(Schema):
+class HealthSchema(ResponseSchema):
     status = fields.String(metadata={"enum": ["ok"]})
 
 
-class ReadySchema(Schema):
+class ReadySchema(ResponseSchema):
     status = fields.String(metadata={"enum": ["ready"]})
     projectionLag = fields.Integer(metadata={"description": "events recorded but not yet in the read tables"})
     projectionLagSeconds = fields.Float(metadata={"description": "age of the oldest of them"})

@@ -17,7 +17,7 @@ from marshmallow import fields
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
 from web.logs import event
-from web.schemas import CamelCaseSchema, idempotency_key
+from web.schemas import ResponseSchema, idempotency_key
 from web.services import services
 from web.tickets import BOOK_REQUEST, BookRequestSchema
 from web.users import acting_user, user_endpoint
@@ -31,7 +31,7 @@ ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "HOLD_NOT_ACTIVE", "HOLD_EX
           "TOO_MANY_REQUESTS")
 
 
-class HoldReceiptSchema(CamelCaseSchema):
+class HoldReceiptSchema(ResponseSchema):
     hold_id = fields.UUID(attribute="booking_id", metadata={"description": "the id of the booking it becomes"})
     tier = fields.String()
     held_quantity = fields.Integer(attribute="quantity")

@@ -85,12 +85,31 @@ class Metrics(MethodView):
 
 
 def scrape(services: Services) -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return generate_latest(registry) + generate_latest(lag_registry(services))
+    return generate_latest(counted()) + generate_latest(lag_registry(services))
+
+
+def counted() -> CollectorRegistry:
+    """What every worker counted: their files summed under gunicorn, else this process's own."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+# The dashboard's names for the ledger's counters (web/dashboard.py), summed over labels.
+TOTALS = {"ledger_bookings_total": "bookings", "ledger_tickets_sold_total": "tickets_sold",
+          "ledger_holds_total": "holds", "ledger_conflicts_total": "conflicts",
+          "ledger_batch_size_count": "batches", "ledger_batch_size_sum": "batched_requests"}
+
+
+def counter_totals() -> dict[str, int]:
+    totals = dict.fromkeys(TOTALS.values(), 0)
+    for family in counted().collect():
+        for sample in family.samples:
+            if sample.name in TOTALS:
+                totals[TOTALS[sample.name]] += int(sample.value)
+    return totals
 
 
 def lag_registry(services: Services) -> CollectorRegistry:

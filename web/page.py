@@ -1,6 +1,7 @@
-"""The web page at ``/``: one server-rendered shell, filled in by ``static/app.js`` from
-the JSON API (no build step, nothing fetched from elsewhere: the page's CSP allows only
-this origin, see ``web/protection.py``)."""
+"""The web pages: the booking page at ``/`` and the organizer dashboard at ``/admin``. Each
+is one server-rendered shell, filled in by its script in ``static/`` from the JSON API (no
+build step, nothing fetched from elsewhere: the pages' CSP allows only this origin, see
+``web/protection.py``). The dashboard asks for the admin token on the page itself."""
 
 from __future__ import annotations
 
@@ -13,3 +14,9 @@ blp = Blueprint("page", __name__)
 def index() -> str:
     """The booking page; the quantity field's limit is the API's."""
     return render_template("index.html", max_quantity=current_app.config["MAX_TICKETS_PER_BOOKING"])
+
+
+@blp.get("/admin")
+def admin() -> str:
+    """The organizer dashboard (``static/admin.js``, on ``/api/admin``)."""
+    return render_template("admin.html")

@@ -15,9 +15,10 @@ SECURITY_HEADERS = {
 }
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data:; frame-ancestors 'none'")
-# The web page (web/page.py): its own script, style sheet and icon, and calls to this API.
+# The web pages (web/page.py): their own scripts, style sheets and icon, and calls to this API.
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PAGES = ("/", "/admin")
 
 
 def install(app: Flask) -> None:
@@ -31,7 +32,7 @@ def install(app: Flask) -> None:
             response.headers.setdefault(name, value)
         if request.path.startswith("/docs"):  # Swagger UI: own scripts, styles and one inline script
             response.headers["Content-Security-Policy"] = DOCS_POLICY
-        elif request.path == "/":
+        elif request.path in PAGES:
             response.headers["Content-Security-Policy"] = PAGE_POLICY
         origin = request.headers.get("Origin")
         if origin and origin in allowed:

@@ -25,6 +25,25 @@ class CamelCaseSchema(Schema):
         field_obj.data_key = camel(field_obj.data_key or field_name)
 
 
+class ResponseSchema(CamelCaseSchema):
+    """An answer's body. Every field is always sent (``null`` where it allows none), so each
+    is marked required and a generated client's models have no "maybe unset" fields."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        field_obj.required = True
+
+
+class QueryInteger(fields.Integer):
+    """A whole number in a query string: ASCII digits only, as the document's ``integer``
+    says. ``int()`` alone would also take ``"1_0"``, ``" 2"`` and other scripts' digits."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 PRICE = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 
 

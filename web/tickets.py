@@ -11,7 +11,7 @@ from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
-from web.schemas import CamelCaseSchema, Money, check_quantity_limit, identifier, idempotency_key
+from web.schemas import CamelCaseSchema, Money, ResponseSchema, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
 from web.services import services
 from web.stream import tier_events
@@ -21,7 +21,7 @@ from web.users import acting_user, user_endpoint
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
 
 
-class TicketSchema(CamelCaseSchema):
+class TicketSchema(ResponseSchema):
     tier = fields.String()
     price = Money()
     currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
@@ -34,11 +34,10 @@ TIERS_EXAMPLE = [
     {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "availableQuantity": 97, "onSale": True}]
 
 
-TIER_EVENT = {  # one Server-Sent Event, as OpenAPI 3.2 describes them
-    "type": "object", "required": ["data"],
-    "properties": {"data": {"type": "string", "description": "JSON: the tier list"},
-                   "retry": {"type": "integer", "description": "milliseconds to wait before reconnecting"}},
-}
+# The stream as text: OpenAPI 3.0 has no schema for a sequence of events, so the document
+# gives a string and says in words what is in it (a generated client gets the text).
+STREAM = {"type": "string", "description": "`text/event-stream`: `retry:` and `data:` lines, events apart by a blank line"}
+STREAM_EXAMPLE = f"retry: 1000\n\ndata: {json.dumps(TIERS_EXAMPLE, separators=(',', ':'))}\n\n: heartbeat\n\n"
 
 
 class BookRequestSchema(CamelCaseSchema):
@@ -55,12 +54,14 @@ class BookRequestSchema(CamelCaseSchema):
 BOOK_REQUEST = {"userId": "alice", "tier": "VIP", "quantity": 2}
 
 
-class BookReceiptSchema(CamelCaseSchema):
+class BookReceiptSchema(ResponseSchema):
     booking_id = fields.UUID()
     tier = fields.String()
     booked_quantity = fields.Integer(attribute="quantity")
     remaining_quantity = fields.Integer(attribute="remaining")
-    status = fields.String(metadata={"enum": ["confirmed"]})
+    status = fields.String(metadata={"enum": ["confirmed", "cancelled"],
+                                     "description": "`confirmed`, or `cancelled` when a retry under its "
+                                                    "`Idempotency-Key` finds it cancelled since"})
 
 
 @blp.route("")
@@ -74,12 +75,13 @@ class Tickets(MethodView):
 
 @blp.route("/stream")
 class TicketStream(MethodView):
-    @blp.alt_response(200, success=True, schema=TIER_EVENT, content_type="text/event-stream",
-                      description="Server-Sent Events (this schema: one event): each `data:` is the tier list "
-                                  "as `GET /api/tickets` gives it, in JSON, sent first and then whenever it "
-                                  "changes; the stream ends after `SSE_MAX_SECONDS` and its `retry:` tells the "
-                                  "browser when to reconnect.",
-                      example={"data": json.dumps(TIERS_EXAMPLE, separators=(",", ":")), "retry": 1000})
+    @blp.alt_response(200, success=True, schema=STREAM, content_type="text/event-stream",
+                      description="Server-Sent Events: first `retry: 1000` (milliseconds a browser waits "
+                                  "before reconnecting), then an event whose one `data:` line is the tier list "
+                                  "as `GET /api/tickets` gives it (JSON on one line), sent at once and again "
+                                  "whenever it changes; a `: heartbeat` comment every 15 s without a change. "
+                                  "The stream ends after `SSE_MAX_SECONDS`.",
+                      example=STREAM_EXAMPLE)
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The tier list, live (for the web page)."""

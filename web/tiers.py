@@ -16,7 +16,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from application.audit import TierAudit
 from web.apidoc import BOOKING_ID, Blueprint
-from web.schemas import CamelCaseSchema, Money
+from web.schemas import CamelCaseSchema, Money, QueryInteger, ResponseSchema
 from web.services import services
 
 blp = Blueprint("tiers", __name__, url_prefix="/api/tiers", description="Tier state and audit history")
@@ -27,8 +27,15 @@ MAX_VERSION = 2**63 - 1
 
 
 class TierStateQuerySchema(CamelCaseSchema):
-    at_version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
-    at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"example": "2026-11-24T08:00:00Z"})
+    """One point in time or the other: both at once is 400 ``VALIDATION_ERROR``, which the
+    document can only say in words (OpenAPI 3.0 parameters cannot exclude each other)."""
+
+    at_version = QueryInteger(validate=validate.Range(min=1, max=MAX_VERSION), metadata={
+        "description": "the tier as it was at this version; not together with `atTime`"})
+    at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={
+        "example": "2026-11-24T08:00:00Z",
+        "description": "the tier as it was just after its last event at or before this time; not together "
+                       "with `atVersion`"})
 
     @validates_schema
     def one_point_in_time(self, data: dict[str, Any], **_: Any) -> None:
@@ -36,7 +43,7 @@ class TierStateQuerySchema(CamelCaseSchema):
             raise ValidationError("Give atVersion or atTime, not both.", "atTime")
 
 
-class TierStateSchema(CamelCaseSchema):
+class TierStateSchema(ResponseSchema):
     tier = fields.String(attribute="code")
     price = Money()
     currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
@@ -49,11 +56,11 @@ class TierStateSchema(CamelCaseSchema):
 
 
 class HistoryQuerySchema(CamelCaseSchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = QueryInteger(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
-class PublicAuditLineSchema(CamelCaseSchema):
+class PublicAuditLineSchema(ResponseSchema):
     """One event of the tier and its figures after it; not whose booking it was."""
 
     version = fields.Integer()
@@ -73,7 +80,7 @@ class AuditLineSchema(PublicAuditLineSchema):
     user_id = fields.String(allow_none=True)
 
 
-class PublicHistorySchema(CamelCaseSchema):
+class PublicHistorySchema(ResponseSchema):
     tier = fields.String()
     items = fields.List(fields.Nested(PublicAuditLineSchema()))
     next_after = fields.Integer(allow_none=True, metadata={"description": "pass as ?after= for the next page"})

@@ -8,8 +8,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from selenium.webdriver.remote.webdriver import WebDriver
+
 from tests.conftest import postgres_schema
 from scripts.private_postgres import PrivatePostgres
+from tests.e2e.browser import open_browser
 from web import create_app
 
 ADMIN_TOKEN = "e2e-admin-token"
@@ -52,6 +55,14 @@ def cases(request: pytest.FixtureRequest) -> Iterator[Counter[str]]:
 
 def book(client: FlaskClient, user: str = "u1", tier: str = "VIP", quantity: int = 1):
     return client.post("/api/tickets/book", json={"userId": user, "tier": tier, "quantity": quantity})
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """Headless chromium (tests/e2e/browser.py), quit at the end."""
+    driver = open_browser()
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture(scope="module")

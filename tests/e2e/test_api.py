@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -218,6 +219,16 @@ def test_a_tier_can_be_read_now_and_as_it_was_at_a_version_or_time(client):
 def test_a_bad_point_in_time_is_a_clear_error(client, query, status, code):
     response = client.get(f"/api/tiers/VIP{query}")
     assert (response.status_code, error_code(response)) == (status, code)
+
+
+@pytest.mark.parametrize("number", ["1_0", " 2", "2 ", "+1", "\u0661", "\uff11", "0x1"])
+@pytest.mark.parametrize("query", ["/api/tiers/VIP?atVersion=", "/api/tiers/VIP/history?after=",
+                                   "/api/tiers/VIP/history?limit="])
+def test_a_version_or_count_in_a_query_is_plain_ascii_digits(client, query, number):
+    """What the document's ``integer`` allows; Python's ``int()`` would take each of these."""
+    response = client.get(query + quote(number))
+    assert (response.status_code, error_code(response)) == (400, "VALIDATION_ERROR")
+    assert response.json["error"]["details"][0]["message"] == "Not a valid integer."
 
 
 def test_the_history_is_paged_with_the_figures_after_each_event(client):

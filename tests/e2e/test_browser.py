@@ -2,30 +2,25 @@
 a real gunicorn server on SQLite (one gthread worker, as ``make serve`` runs it).
 
 Fails, never skips, when chromium or chromedriver is missing (``apt-get install chromium
-chromium-driver``; ``.ci/run`` does it). Screenshots of each step go to
+chromium-driver``; ``make test`` does it). Screenshots of each step go to
 ``var/screenshots/`` (git-ignored), replaced on every run.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from scripts.processes import ROOT, call, gunicorn
+from scripts.processes import ROOT, call
+from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for, wait_for_match, wait_for_text
+from tests.processes import clean_gunicorn
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = ROOT / "var" / "screenshots"
 # A stream lasts 1 s here, so the page has to reconnect several times during a test.
 SETTINGS = {"DEMO_TIERS": "VIP:100.00:4,GA:10.00:50", "BOOKING_RATE_LIMIT": "", "SSE_MAX_SECONDS": "1"}
 
@@ -36,53 +31,8 @@ pytestmark = pytest.mark.slow
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The server with ``SETTINGS``, and a test's own on top (parametrised ``indirect``)."""
     store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
-    own = getattr(request, "param", {})
-    with open(tmp_path / "gunicorn.log", "w+") as log:
-        with gunicorn({**store, **SETTINGS, **own}, log) as (base, _):
-            yield base
-        log.seek(0)
-        output = log.read()
-    assert "Traceback" not in output, output
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.fail(f"{' and '.join(missing)} missing: apt-get install chromium chromium-driver")
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--window-size=1280,1000"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to check for CSP violations
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    yield driver
-    driver.quit()
-
-
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], object], what: str) -> None:
-    """Wait for ``condition``; an element the page re-rendered meanwhile is looked up again."""
-    WebDriverWait(driver, 10, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(
-        condition, message=f"waited 10 s for {what}")
-
-
-def click(driver: WebDriver, selector: str) -> None:
-    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True, f"{selector} to click")
-
-
-def text_of(driver: WebDriver, selector: str) -> str:
-    found = driver.find_elements(By.CSS_SELECTOR, selector)
-    return found[0].text if found else ""
-
-
-def wait_for_text(driver: WebDriver, selector: str, expected: str) -> None:
-    wait_for(driver, lambda d: text_of(d, selector) == expected,
-             f"{selector} to read {expected!r}")
-
-
-def wait_for_match(driver: WebDriver, selector: str, pattern: str) -> None:
-    wait_for(driver, lambda d: re.fullmatch(pattern, text_of(d, selector)), f"{selector} to match {pattern!r}")
+    with clean_gunicorn({**store, **SETTINGS, **getattr(request, "param", {})}, tmp_path) as base:
+        yield base
 
 
 def availability(tier: str) -> str:
@@ -99,20 +49,6 @@ def book_on_page(driver: WebDriver, tier: str, quantity: int, button: str = "boo
 
 def hold_on_page(driver: WebDriver, tier: str, quantity: int) -> None:
     book_on_page(driver, tier, quantity, "hold-button")
-
-
-def severe_messages(driver: WebDriver) -> list[str]:
-    """What chromium logged as severe (a CSP violation, a script error, a refused request), without the origin."""
-    return [re.sub(r"^http://[^/]+", "", entry["message"])
-            for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-
-
-def screenshot(driver: WebDriver, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    assert driver.save_screenshot(str(path)), path
-    print(f"screenshot: {path}")
-    return path
 
 
 def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from openapi_spec_validator import validate as validate_spec
 from web import create_app
 
 # Not API endpoints: Flask's static files, the web page, the document itself and Swagger UI with its assets.
-UNDOCUMENTED = {"static", "page.index", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_assets"}
+UNDOCUMENTED = {"static", "page.index", "page.admin", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_assets"}
 # Flask adds these to every rule; they behave the same everywhere.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
@@ -42,7 +42,7 @@ def test_every_route_and_method_is_documented(document):
         for method in rule.methods - IMPLICIT_METHODS
     }
     documented = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
-    assert len(routes) == 18
+    assert len(routes) == 21
     assert routes == documented
 
 
@@ -57,6 +57,61 @@ def test_every_body_has_an_example_and_every_error_the_error_schema(document):
             if status != "request" and int(status) >= 400:
                 assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
         assert ("security" in operation) == path.startswith("/api/admin"), path
+
+
+def objects(schema: dict[str, Any], components: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every object schema in ``schema``, through references, arrays and properties."""
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    if schema.get("type") == "array":
+        yield from objects(schema["items"], components)
+    elif schema.get("type") == "object":
+        yield schema
+        for prop in schema.get("properties", {}).values():
+            yield from objects(prop, components)
+
+
+def test_every_field_of_every_answer_is_required(document):
+    """The API always sends every field (null where it may be none): a generated client's
+    models then need no "maybe unset" fields."""
+    _, doc = document
+    seen = set()
+    for path, method, operation in operations(doc):
+        for status, response in operation["responses"].items():
+            for content in response.get("content", {}).values():
+                for schema in objects(content.get("schema", {}), doc["components"]["schemas"]):
+                    assert sorted(schema.get("required", [])) == sorted(schema["properties"]), (method, path, status)
+                    seen.add(tuple(sorted(schema["properties"])))
+    assert len(seen) > 10
+
+
+def test_every_answer_documents_its_headers(document):
+    """The request id on every answer (and as a parameter); the rate limit's headers on every
+    answer of a rate-limited operation but a 415; Retry-After on every 503."""
+    _, doc = document
+    limited = set()
+    for path, method, operation in operations(doc):
+        assert "X-Request-ID" in {parameter["name"] for parameter in operation["parameters"]}, (method, path)
+        for status, response in operation["responses"].items():
+            headers = response["headers"]
+            assert headers["X-Request-ID"]["required"], (method, path, status)
+            if "429" in operation["responses"] and status != "415":
+                assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(headers)
+                limited.add(path)
+            elif status == "503":
+                assert set(headers) == {"X-Request-ID", "Retry-After"}
+            else:
+                assert "X-RateLimit-Limit" not in headers, (method, path, status)
+    assert limited == {"/api/tickets/book", "/api/tickets/hold", "/api/holds/{hold_id}/confirm",
+                       "/api/holds/{hold_id}/release"}
+
+
+def test_the_stream_is_documented_as_text_a_generated_client_can_take(document):
+    _, doc = document
+    content = doc["paths"]["/api/tickets/stream"]["get"]["responses"]["200"]["content"]
+    assert list(content) == ["text/event-stream"]
+    assert content["text/event-stream"]["schema"]["type"] == "string"
+    assert content["text/event-stream"]["example"].startswith("retry: 1000\n\ndata: [{")
 
 
 def examples(doc: dict[str, Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:

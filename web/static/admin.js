@@ -1,0 +1,386 @@
+// The organizer dashboard (web/templates/admin.html), on the admin JSON API only.
+// The admin token is asked for on the page and kept in this tab's sessionStorage, never
+// elsewhere. Polled: /api/admin/overview every 2 s (tiers, the server's counters, the
+// projection lag; rates are differences between two readings), each tier's sales per
+// minute every 15 s, the audit when asked. Charts are uPlot (web/static/uPlot.iife.min.js).
+// Everything the server sends is put on the page as text, never as HTML.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "ticket-ledger.adminToken";
+  const OVERVIEW_MS = 2000;
+  const SALES_MS = 15000;
+  const LIVE_POINTS = 150; // 5 minutes of readings, one every 2 s
+  const CONFIRM_MS = 5000; // how long "Close sales" waits for its second click
+  const COLORS = { sold: "#0b5fff", cancelled: "#a40e26", held: "#bf8700", batch: "#57606a" };
+
+  const byId = (id) => document.getElementById(id);
+  const page = {
+    connection: byId("connection"), signOut: byId("sign-out"), login: byId("login"), loginForm: byId("login-form"),
+    token: byId("token"), loginError: byId("login-error"), board: byId("board"), notice: byId("notice"),
+    error: byId("error"), tiers: byId("tiers"), audit: byId("audit"), verify: byId("verify"),
+    liveChart: byId("live-chart"), bookingsRate: byId("bookings-rate"), heldNow: byId("held-now"),
+    lag: byId("lag"), conflictsRate: byId("conflicts-rate"), batchSize: byId("batch-size"),
+  };
+  const cards = new Map(); // tier code -> {item, parts, chart}
+  const live = { times: [], bookings: [], conflicts: [], batch: [], last: null, chart: null };
+  let timers = [];
+
+  // --- talking to the API -------------------------------------------------------------
+
+  class SignedOut extends Error {}
+
+  async function api(path, body) {
+    const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+    const init = body === undefined ? { headers } : {
+      method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body),
+    };
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch {
+      throw new Error("The server cannot be reached; trying again.");
+    }
+    const data = await response.json().catch(() => null);
+    const error = data && data.error;
+    if (response.status === 401) throw new SignedOut("The server refused that token.");
+    if (response.status === 404 && error && error.code === "NOT_FOUND") {
+      throw new SignedOut("The admin API is off on this server (its ADMIN_TOKEN is empty).");
+    }
+    if (!response.ok) throw new Error(error ? error.message : `The server answered ${response.status}.`);
+    return data;
+  }
+
+  function say(message, isError) {
+    page.notice.textContent = isError ? "" : message;
+    page.error.textContent = isError ? message : "";
+  }
+
+  function failed(error) {
+    if (error instanceof SignedOut) signOut(error.message);
+    else say(error.message, true);
+  }
+
+  // --- signing in and out --------------------------------------------------------------
+
+  async function signIn(token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    try {
+      await refreshOverview();
+    } catch (error) {
+      signOut(error.message);
+      return;
+    }
+    page.login.hidden = true;
+    page.board.hidden = false;
+    page.signOut.hidden = false;
+    page.token.value = "";
+    page.loginError.textContent = "";
+    setConnection("live", "Live: figures update every 2 seconds.");
+    drawLiveChart();
+    refreshSales();
+    refreshAudit();
+    timers = [setInterval(() => refreshOverview().catch(failed), OVERVIEW_MS),
+              setInterval(refreshSales, SALES_MS)];
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    timers.forEach(clearInterval);
+    timers = [];
+    page.board.hidden = true;
+    page.login.hidden = false;
+    page.signOut.hidden = true;
+    page.loginError.textContent = message || "";
+    setConnection("signed-out", "Signed out.");
+    page.token.focus();
+  }
+
+  function setConnection(mode, text) {
+    page.connection.dataset.mode = mode;
+    page.connection.textContent = text;
+  }
+
+  // --- live figures --------------------------------------------------------------------
+
+  async function refreshOverview() {
+    const overview = await api("/api/admin/overview");
+    overview.tiers.forEach(showTier);
+    page.tiers.removeAttribute("aria-busy");
+    page.heldNow.textContent = String(overview.tiers.reduce((sum, tier) => sum + tier.held, 0));
+    page.lag.textContent = `${overview.projectionLag} · ${overview.projectionLagSeconds.toFixed(2)} s`;
+    addReading(Date.parse(overview.at) / 1000, overview.counters);
+    if (page.error.textContent.startsWith("The server cannot be reached")) say("");
+  }
+
+  // Rates from two readings of the counters; a server restart (counters going down) starts over.
+  function addReading(at, counters) {
+    const last = live.last;
+    live.last = { at, counters };
+    if (!last || at <= last.at || counters.bookings < last.counters.bookings) return;
+    const seconds = at - last.at;
+    const batches = counters.batches - last.counters.batches;
+    const point = {
+      bookings: (counters.bookings - last.counters.bookings) / seconds,
+      conflicts: (counters.conflicts - last.counters.conflicts) / seconds,
+      batch: batches ? (counters.batchedRequests - last.counters.batchedRequests) / batches : null,
+    };
+    live.times.push(at);
+    for (const key of ["bookings", "conflicts", "batch"]) live[key].push(point[key]);
+    if (live.times.length > LIVE_POINTS) for (const key of ["times", "bookings", "conflicts", "batch"]) live[key].shift();
+    page.bookingsRate.textContent = point.bookings.toFixed(1);
+    page.conflictsRate.textContent = point.conflicts.toFixed(1);
+    page.batchSize.textContent = point.batch === null ? "no batches" : point.batch.toFixed(1);
+    // (One point alone would give the time scale no width to go by.)
+    if (live.chart && live.times.length > 1) live.chart.setData([live.times, live.bookings, live.conflicts, live.batch]);
+    page.liveChart.dataset.readings = String(live.times.length);
+  }
+
+  function drawLiveChart() {
+    if (live.chart) return;
+    live.chart = new uPlot({
+      ...chartSize(page.liveChart, 220),
+      legend: { live: false },
+      // The readings so far, at least a minute's worth and at most the last five minutes.
+      scales: { x: { time: true, range: (u, min, max) => liveWindow(max) },
+                rate: { range: (u, min, max) => [0, Math.max(1, max)] },
+                batch: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      axes: [{}, { scale: "rate", label: "per second" }, { scale: "batch", side: 1, label: "batch size", grid: { show: false } }],
+      series: [{}, { label: "Bookings/s", scale: "rate", stroke: COLORS.sold, width: 2 },
+               { label: "Conflicts/s", scale: "rate", stroke: COLORS.cancelled, width: 2 },
+               { label: "Batch size", scale: "batch", stroke: COLORS.batch, dash: [4, 4], spanGaps: true }],
+    }, [live.times, live.bookings, live.conflicts, live.batch], page.liveChart);
+  }
+
+  // The readings' times, or a minute from the first reading until there are more.
+  function liveWindow(last) {
+    const end = last == null ? Date.now() / 1000 : last;
+    const start = live.times.length ? live.times[0] : end;
+    return [start, Math.max(end, start + 60)];
+  }
+
+  function chartSize(element, height) {
+    return { width: Math.max(240, element.clientWidth), height };
+  }
+
+  // --- tiers ---------------------------------------------------------------------------
+
+  function showTier(tier) {
+    const card = cards.get(tier.tier) || addCard(tier.tier);
+    const { parts } = card;
+    card.item.classList.toggle("closed", !tier.onSale);
+    card.item.classList.toggle("sold-out", tier.availableQuantity === 0);
+    parts.price.textContent = `$${tier.price}`;
+    parts.state.textContent = tier.onSale ? "On sale" : "Sales closed";
+    const capacity = Math.max(tier.capacity, 1);
+    parts.sold.style.width = `${(100 * tier.sold) / capacity}%`;
+    parts.held.style.width = `${(100 * tier.held) / capacity}%`;
+    parts.available.style.width = `${(100 * tier.availableQuantity) / capacity}%`;
+    const figures = `${tier.sold} sold · ${tier.held} held · ${tier.availableQuantity} available · capacity ${tier.capacity}`;
+    parts.figures.textContent = figures;
+    parts.bar.setAttribute("aria-label", figures);
+    parts.close.hidden = !tier.onSale;
+    // Selling out (or tickets coming back) shows at once, not at the next sales reading.
+    const soldOut = tier.availableQuantity === 0;
+    if (card.soldOut !== undefined && card.soldOut !== soldOut) {
+      refreshTierSales(tier.tier).then(refreshAudit, failed);
+    }
+    card.soldOut = soldOut;
+  }
+
+  function addCard(code) {
+    const item = element("li", "tier-card");
+    item.dataset.tier = code;
+    const head = element("div", "head");
+    head.append(element("span", "name", code), element("span", "price"), element("span", "state"));
+    const bar = element("div", "bar");
+    bar.setAttribute("role", "img");
+    const sold = element("span", "sold"), held = element("span", "held"), available = element("span", "available");
+    bar.append(sold, held, available);
+    const legend = element("p", "legend");
+    legend.append(element("span", "key sold", "sold"), element("span", "key held", "held"),
+                  element("span", "key available", "available"));
+    const figures = element("p", "figures"), soldOut = element("p", "sold-out-at");
+    const chartTitle = element("h3", "", "Sales per minute");
+    const chartBox = element("div", "chart sales-chart");
+    const form = element("form", "capacity");
+    form.noValidate = true;
+    const field = element("input");
+    Object.assign(field, { type: "number", min: "1", value: "10", inputMode: "numeric" });
+    field.setAttribute("aria-label", `Tickets to add to ${code}`);
+    const add = element("button", "add", "Add capacity");
+    add.type = "submit";
+    const close = element("button", "close", "Close sales");
+    close.type = "button";
+    form.append(field, add, close);
+    form.addEventListener("submit", (event) => { event.preventDefault(); addCapacity(code, field, add); });
+    close.addEventListener("click", () => closeSales(code, close));
+    item.append(head, bar, legend, figures, soldOut, chartTitle, chartBox, form);
+    insertSorted(item, code);
+    const card = { item, chart: null, chartBox, parts: { price: head.children[1], state: head.children[2], bar, sold, held,
+                   available, figures, soldOut, close } };
+    cards.set(code, card);
+    return card;
+  }
+
+  function insertSorted(item, code) {
+    const after = [...page.tiers.children].find((other) => other.dataset.tier > code);
+    page.tiers.insertBefore(item, after || null);
+  }
+
+  function element(tag, className, text) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined) made.textContent = text;
+    return made;
+  }
+
+  // --- sales per minute ------------------------------------------------------------------
+
+  async function refreshSales() {
+    try {
+      for (const code of cards.keys()) await refreshTierSales(code);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  async function refreshTierSales(code) {
+    showSales(await api(`/api/admin/tiers/${encodeURIComponent(code)}/sales`));
+  }
+
+  function showSales(sales) {
+    const card = cards.get(sales.tier);
+    card.parts.soldOut.textContent = sales.soldOutAt ? `Sold out since ${utc(sales.soldOutAt)}` : "";
+    const data = perMinute(sales.minutes);
+    if (card.chart) {
+      card.chart.setData(data);
+      return;
+    }
+    const bars = uPlot.paths.bars({ size: [0.6, 40], align: 0 });
+    card.chart = new uPlot({
+      ...chartSize(card.chartBox, 160),
+      legend: { live: false },
+      scales: { x: { time: true, range: (u, min, max) => [min - 30, max + 30] },  // whole bars at the ends
+                y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      axes: [{}, { label: "tickets" }],
+      series: [{}, { label: "Sold", fill: COLORS.sold, stroke: COLORS.sold, paths: bars, points: { show: false } },
+               { label: "Held", stroke: COLORS.held, width: 2, points: { size: 5 } },
+               { label: "Cancelled", stroke: COLORS.cancelled, width: 2, points: { size: 5 } }],
+    }, data, card.chartBox);
+  }
+
+  // Every minute of the last ten, or since the first sale (two hours at most), with zeros
+  // where the API left a minute out.
+  function perMinute(minutes) {
+    const byMinute = new Map(minutes.map((m) => [Date.parse(m.minute) / 1000, m]));
+    const now = Math.floor(Date.now() / 60000) * 60;
+    const first = minutes.length ? Date.parse(minutes[0].minute) / 1000 : now;
+    const data = [[], [], [], []];
+    for (let t = Math.max(Math.min(first, now - 9 * 60), now - 119 * 60); t <= now; t += 60) {
+      const m = byMinute.get(t) || { sold: 0, held: 0, cancelled: 0 };
+      data[0].push(t);
+      data[1].push(m.sold);
+      data[2].push(m.held);
+      data[3].push(m.cancelled);
+    }
+    return data;
+  }
+
+  function utc(iso) {
+    return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  }
+
+  // --- audit -----------------------------------------------------------------------------
+
+  async function refreshAudit() {
+    page.verify.disabled = true;
+    page.audit.setAttribute("aria-busy", "true");
+    try {
+      const results = await api("/api/admin/audit");
+      page.audit.replaceChildren(...results.map(auditLine));
+    } catch (error) {
+      failed(error);
+    } finally {
+      page.verify.disabled = false;
+      page.audit.removeAttribute("aria-busy");
+    }
+  }
+
+  function auditLine(result) {
+    const item = element("li", result.ok ? "ok" : "problem");
+    item.dataset.tier = result.tier;
+    const verdict = result.ok
+      ? `${result.tier}: verified, ${result.events} events add up`
+      : `${result.tier}: ${result.problems.length} problem(s), first: ${result.problems[0].message}`;
+    const link = element("a", "history", "history");
+    link.href = `/api/tiers/${encodeURIComponent(result.tier)}/history?limit=1000`;
+    item.append(element("span", "verdict", verdict), link);
+    return item;
+  }
+
+  // --- actions ---------------------------------------------------------------------------
+
+  async function addCapacity(code, field, button) {
+    const quantity = Number(field.value);
+    button.disabled = true;
+    try {
+      const tier = await api(`/api/admin/tiers/${encodeURIComponent(code)}/capacity`, { quantity });
+      say(`Added ${quantity} tickets to ${code}: capacity ${tier.capacity}.`);
+      await afterAction();
+    } catch (error) {
+      failed(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function closeSales(code, button) {
+    if (!button.classList.contains("confirming")) {
+      button.classList.add("confirming");
+      button.textContent = `Click again to close ${code}`;
+      setTimeout(() => { button.classList.remove("confirming"); button.textContent = "Close sales"; }, CONFIRM_MS);
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api(`/api/admin/tiers/${encodeURIComponent(code)}/close`, {});
+      say(`Closed sales of ${code}.`);
+      await afterAction();
+    } catch (error) {
+      failed(error);
+    } finally {
+      button.disabled = false;
+      button.classList.remove("confirming");
+      button.textContent = "Close sales";
+    }
+  }
+
+  async function afterAction() {
+    await refreshOverview();
+    await refreshSales();
+    await refreshAudit();
+  }
+
+  // --- start -------------------------------------------------------------------------------
+
+  page.loginForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = page.token.value.trim();
+    if (!token) {
+      page.loginError.textContent = "Enter the admin token.";
+      return;
+    }
+    signIn(token);
+  });
+  page.signOut.addEventListener("click", () => signOut(""));
+  page.verify.addEventListener("click", refreshAudit);
+  window.addEventListener("resize", () => {
+    if (live.chart) live.chart.setSize(chartSize(page.liveChart, 220));
+    for (const card of cards.values()) if (card.chart) card.chart.setSize(chartSize(card.chartBox, 160));
+  });
+
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) signIn(saved);
+  else signOut("");
+})();
