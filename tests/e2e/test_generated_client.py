@@ -60,7 +60,7 @@ def api(server: str, tmp_path: Path) -> Iterator[SimpleNamespace]:
             "api.bookings.get_api_users_user_id_bookings", "api.bookings.get_api_bookings_booking_id",
             "api.tiers.get_api_tiers_tier", "api.tiers.get_api_tiers_tier_history", "api.health.get_ready",
             "api.admin.post_api_admin_tiers", "api.admin.post_api_admin_tiers_tier_capacity",
-            "api.admin.post_api_admin_tiers_tier_close", "models")}
+            "api.admin.post_api_admin_tiers_tier_close", "api.admin.get_api_admin_tiers_tier_history", "models")}
         yield SimpleNamespace(
             **modules,
             client=client.Client(base_url=server, raise_on_unexpected_status=True),
@@ -123,7 +123,9 @@ def test_a_generated_client_reads_a_tier_its_history_and_the_stream(api: SimpleN
     assert (both.status_code, both.parsed.error.details[0].path) == (400, "atTime")
     history = api.get_api_tiers_tier_history.sync("VIP", client=c, limit=1)
     assert ([line.event for line in history.items], history.next_after) == (["Created"], 1)
-    assert history.items[0].booking_id is None
+    assert "bookingId" not in history.items[0].to_dict()  # whose booking it was: the admin's view only
+    full = api.get_api_admin_tiers_tier_history.sync("VIP", client=api.admin, after=1)
+    assert ([line.event for line in full.items], full.items[0].user_id) == (["TicketsBooked"], "carol")
 
     stream = api.get_api_tickets_stream.sync(client=c)  # ends after SSE_MAX_SECONDS
     assert stream.startswith("retry: 1000\n\ndata: [{") and '"availableQuantity":4' in stream
