@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, tickets, tiers
+from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, request_body, tickets, tiers
 from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(page.blp)  # HTML, not part of the API document
     register_error_handlers(app)
     logs.install(app)
+    request_body.install(app)
     protection.install(app)
     limits.install(app)
     metrics.install(app, init_services(app))

@@ -18,6 +18,7 @@ from marshmallow import Schema, fields
 
 from web import schemas
 from web.errors import ERROR_STATUS
+from web.request_body import JsonBodyParser
 
 
 class ErrorDetailSchema(Schema):
@@ -57,6 +58,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "HOLD_EXPIRED": (f"Hold {BOOKING_ID} expired at 2026-11-24T08:51:16.609600+00:00.", []),
     "TIER_ALREADY_EXISTS": ("Tier VIP already exists.", []),
     "SALES_CLOSED": ("Sales of tier VIP are closed.", []),
+    "REQUEST_TIMEOUT": ("The request body did not arrive within 5 s.", []),
     "REQUEST_ENTITY_TOO_LARGE": ("The data value transmitted exceeds the capacity limit.", []),
     "UNSUPPORTED_MEDIA_TYPE": ("Send the request body as application/json.", []),
     "INSUFFICIENT_TICKETS": ("Only 3 VIP ticket(s) left, 5 requested.", [{"path": "quantity", "message": "3 available"}]),
@@ -79,7 +81,7 @@ HEADERS: dict[int, dict[str, Any]] = {
 }
 
 # The codes shared by kinds of endpoint; each endpoint adds its own.
-JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
+JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_TIMEOUT", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND")
 
@@ -100,7 +102,10 @@ def error_example(code: str) -> dict[str, Any]:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's blueprint that can also document its error answers."""
+    """flask-smorest's blueprint that can also document its error answers, and whose
+    bodies are parsed by ``JsonBodyParser``."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
     def errors(self, *codes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Document the answers for these error codes: one response per status, with the

@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "EXPIRE_HOLDS_IN_PROCESS": "auto",
     # Largest request body accepted (Flask answers 413 beyond it).
     "MAX_CONTENT_LENGTH": 16 * 1024,
+    # Seconds a request body may take to arrive after its headers (408 beyond).
+    "REQUEST_BODY_TIMEOUT": 5.0,
     # Origins allowed to call the API from a browser, comma-separated; empty for none.
     "CORS_ORIGINS": "",
     # Bearer token for /api/admin; empty: the admin endpoints are off.
@@ -55,7 +57,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):
         if key in environ:
             config[key] = int(environ[key])
-    for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS"):
+    for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS", "REQUEST_BODY_TIMEOUT"):
         if key in environ:
             config[key] = float(environ[key])
     return config
