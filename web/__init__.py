@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, request_body, tickets, tiers
+from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, proxies, request_body, tickets, tiers
 from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
@@ -41,5 +41,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     request_body.install(app)
     protection.install(app)
     limits.install(app)
+    proxies.install(app)
     metrics.install(app, init_services(app))
     return app

@@ -83,7 +83,7 @@ HEADERS: dict[int, dict[str, Any]] = {
 # The codes shared by kinds of endpoint; each endpoint adds its own.
 JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_TIMEOUT", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
-ADMIN = ("UNAUTHORIZED", "NOT_FOUND")
+ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
 
 IDEMPOTENCY_KEY_HEADER = {
     "in": "header", "name": "Idempotency-Key", "required": False,
