@@ -124,7 +124,11 @@ def test_gunicorn_with_two_workers_will_not_start_on_counts_in_memory(postgres_e
                                   env={**os.environ, **postgres_env, "BIND": f"127.0.0.1:{free_port()}",
                                        "GUNICORN_WORKERS": "2", "RATE_LIMIT_STORAGE_URI": "memory://"},
                                   stdout=output, stderr=subprocess.STDOUT)
-        assert server.wait(timeout=60) != 0
+        try:
+            assert server.wait(timeout=60) != 0
+        finally:
+            server.kill()  # if it did start
+            server.wait()
     assert "RATE_LIMIT_STORAGE_URI is memory://" in log.read_text()
 
 
