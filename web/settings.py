@@ -43,8 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": "",
     # /ready answers 503 when the read tables lag the store by more than this.
     "READY_MAX_LAG_SECONDS": 30.0,
-    # Longest one /api/tickets/stream response lasts before the browser reconnects: each
-    # open stream holds a gthread thread (32 on SQLite), so none may last for ever.
+    # Longest one /api/tickets/stream response lasts before the browser reconnects.
     "SSE_MAX_SECONDS": 30.0,
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
