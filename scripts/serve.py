@@ -5,19 +5,19 @@
     ticketledger serve -c other.conf.py    # gunicorn's last -c wins
     ticketledger serve -- --help           # gunicorn's own options
 
-Options other than -h go to gunicorn as they are, after ``-c gunicorn.conf.py``, so they
-win over the settings the config reads from the environment (BIND, GUNICORN_WORKERS,
-GUNICORN_WORKER_CLASS, GUNICORN_THREADS, ...; README: Configuration). The config is
-found beside this package, not in the current folder, so serve works from anywhere in
-a checkout. gunicorn replaces this process, so signals reach it directly.
+Options other than -h go to gunicorn as they are, after the packaged settings
+(``-c python:scripts.gunicorn_settings``), so they win over the settings read from the
+environment (BIND, GUNICORN_WORKERS, GUNICORN_WORKER_CLASS, ...; README: Configuration).
+The settings are a module of the package, so serve works from any folder, from a
+checkout or from an installed wheel. gunicorn replaces this process, so signals reach
+it directly.
 """
 
 import argparse
 import os
 import sys
-from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+CONFIG = "python:scripts.gunicorn_settings"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,4 +27,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     extra = args.passthrough[1:] if args.passthrough[:1] == ["--"] else args.passthrough
-    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), *extra])
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", CONFIG, *extra])

@@ -7,7 +7,10 @@ from typing import Any
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, dashboard, health, holds, limits, logs, metrics, page, protection, tickets, tiers, users
+from web import (
+    admin, bookings, dashboard, health, holds, limits, logs, metrics, page, protection, proxies, request_body, tickets,
+    tiers, users,
+)
 from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
@@ -40,7 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(page.blp)  # HTML pages, not part of the API document
     register_error_handlers(app)
     logs.install(app)
+    request_body.install(app)
     protection.install(app)
     limits.install(app)
+    proxies.install(app)
     metrics.install(app, init_services(app))
     return app

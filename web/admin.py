@@ -24,12 +24,18 @@ blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale ad
 
 @blp.before_request
 def require_admin_token() -> None:
-    token = current_app.config["ADMIN_TOKEN"]
-    if not token:
+    """A CORS preflight (``OPTIONS``) never carries credentials: it is answered without
+    them (by Flask, with the CORS headers of ``web/protection.py``)."""
+    if not current_app.config["ADMIN_TOKEN"]:
         raise NotFound()
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+    if request.method != "OPTIONS" and not has_admin_token():
         raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
+
+
+def has_admin_token() -> bool:
+    token = current_app.config["ADMIN_TOKEN"]
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
 class NewTierSchema(CamelCaseSchema):

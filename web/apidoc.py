@@ -20,6 +20,7 @@ from marshmallow import Schema, fields
 
 from web import logs, schemas
 from web.errors import ERROR_STATUS
+from web.request_body import JsonBodyParser
 from web.users import USER_ENDPOINT
 
 
@@ -60,6 +61,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "HOLD_EXPIRED": (f"Hold {BOOKING_ID} expired at 2026-11-24T08:51:16.609600+00:00.", []),
     "TIER_ALREADY_EXISTS": ("Tier VIP already exists.", []),
     "SALES_CLOSED": ("Sales of tier VIP are closed.", []),
+    "REQUEST_TIMEOUT": ("The request body did not arrive within 5 s.", []),
     "REQUEST_ENTITY_TOO_LARGE": ("The data value transmitted exceeds the capacity limit.", []),
     "UNSUPPORTED_MEDIA_TYPE": ("Send the request body as application/json.", []),
     "INSUFFICIENT_TICKETS": ("Only 3 VIP ticket(s) left, 5 requested.", [{"path": "quantity", "message": "3 available"}]),
@@ -87,7 +89,9 @@ REQUEST_ID = header(f"the request's own `X-Request-ID` if it matches `{logs.REQU
 RETRY_AFTER = header("seconds to wait before retrying", SECONDS)
 # Which answers carry which headers: every answer; answers of a status; and every answer of a
 # rate-limited operation, which is one that documents 429 `TOO_MANY_REQUESTS` (web/limits.py),
-# except a 415: a body that is not JSON is refused before the limiter counts the request.
+# except a 415: a body that is not JSON is refused before the limiter counts the request. The
+# admin endpoints' 429 is the failed sign-in limit, which counts only refusals and sends only
+# `Retry-After` with its 429.
 EVERY_ANSWER = {"X-Request-ID": REQUEST_ID}
 BY_STATUS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": header("always `Bearer`", {"type": "string"})},
@@ -123,7 +127,8 @@ class DocumentedHeaders(BasePlugin):
         for operation in (operations or {}).values():
             operation.setdefault("parameters", []).append(dict(REQUEST_ID_HEADER))
             responses = operation.get("responses", {})
-            limited = self.rate_limited and "429" in map(str, responses)
+            admin = (path or "").startswith("/api/admin")
+            limited = self.rate_limited and not admin and "429" in map(str, responses)
             for status, response in responses.items():
                 headers = response.setdefault("headers", {})
                 headers.update(EVERY_ANSWER)
@@ -133,9 +138,9 @@ class DocumentedHeaders(BasePlugin):
 
 
 # The codes shared by kinds of endpoint; each endpoint adds its own.
-JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
+JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_TIMEOUT", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
-ADMIN = ("UNAUTHORIZED", "NOT_FOUND")
+ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
 
 IDEMPOTENCY_KEY_HEADER = {
     "in": "header", "name": "Idempotency-Key", "required": False,
@@ -169,8 +174,11 @@ def error_responses(codes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's blueprint that can also document its error answers, and, in token
-    mode, what its user endpoints (``web.users.user_endpoint``) need and answer."""
+    """flask-smorest's blueprint that can also document its error answers, whose bodies
+    are parsed by ``JsonBodyParser``, and which, in token mode, documents what its user
+    endpoints (``web.users.user_endpoint``) need and answer."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

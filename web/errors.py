@@ -72,7 +72,7 @@ def http_code(status: int) -> str:
 # Every code the API answers with, and its status: what the OpenAPI description lists.
 ERROR_STATUS: dict[str, int] = {
     **{code: status for status, code in STATUS_AND_CODE.values()},
-    **{http_code(status): status for status in (401, 403, 404, 405, 413, 415, 429, 503)},
+    **{http_code(status): status for status in (401, 403, 404, 405, 408, 413, 415, 429, 503)},
     "INVALID_JSON": 400,
     "STORE_UNAVAILABLE": 503,
     "PROJECTION_LAGGING": 503,

@@ -1,15 +1,22 @@
 """Prometheus metrics at ``/metrics``.
 
 Under gunicorn every worker counts into files in ``PROMETHEUS_MULTIPROC_DIR`` (set up by
-``gunicorn.conf.py``) and a scrape sums them, so the numbers are right whichever worker
+``scripts/gunicorn_settings.py``) and a scrape sums them, so the numbers are right whichever worker
 answers. Without that variable (tests, ``flask run``) the process's own registry is used.
-The projection lag is measured at scrape time from the store.
+The projection lag is measured at scrape time from the store, by a collector that
+writes nothing to that folder (a ``Gauge`` would, and then appear twice).
+
+Every label takes values from a known set, so no request can add series: routes are the
+app's URL rules (``unmatched`` for any other path), methods the standard ones
+(``other`` for any other), tiers those created by an admin.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+
 from flask import Flask, Response, g, request
 from flask.views import MethodView
 from prometheus_client import (
@@ -17,17 +24,19 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from application.observer import LedgerObserver
 from web.apidoc import Blueprint
 from web.services import Services, services
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics")
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
@@ -69,8 +78,9 @@ def install(app: Flask, ledger_services: Services) -> None:
     @app.after_request
     def count(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        LATENCY.labels(route, request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        REQUESTS.labels(route, method, str(response.status_code)).inc()
+        LATENCY.labels(route, method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
 
@@ -113,10 +123,20 @@ def counter_totals() -> dict[str, int]:
 
 
 def lag_registry(services: Services) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    follower = services.follower
-    events, seconds = follower.lag(), follower.lag_seconds()
-    Gauge("projection_lag_events", "Events recorded but not yet in the read tables", registry=registry).set(events)
-    Gauge("projection_lag_seconds", "Age of the oldest event not yet in the read tables", registry=registry).set(seconds)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ProjectionLag(services))
     return registry
+
+
+class ProjectionLag:
+    """The projection lag, read from the store when scraped."""
+
+    def __init__(self, services: Services) -> None:
+        self.follower = services.follower
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("projection_lag_events", "Events recorded but not yet in the read tables",
+                                value=self.follower.lag())
+        yield GaugeMetricFamily("projection_lag_seconds", "Age of the oldest event not yet in the read tables",
+                                value=self.follower.lag_seconds())
 

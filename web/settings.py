@@ -22,18 +22,28 @@ DEFAULTS: dict[str, Any] = {
     "EXPIRE_HOLDS_IN_PROCESS": "auto",
     # Largest request body accepted (Flask answers 413 beyond it).
     "MAX_CONTENT_LENGTH": 16 * 1024,
+    # Seconds a request body may take to arrive after its headers (408 beyond).
+    "REQUEST_BODY_TIMEOUT": 5.0,
     # Origins allowed to call the API from a browser, comma-separated; empty for none.
     "CORS_ORIGINS": "",
     # Bearer token for /api/admin; empty: the admin endpoints are off.
     "ADMIN_TOKEN": "",
+    # Failed admin sign-ins per client address (Flask-Limiter syntax); empty: no limit.
+    "ADMIN_AUTH_RATE_LIMIT": "10 per minute",
     # Bookings per client address (Flask-Limiter syntax); empty: no limit.
     "BOOKING_RATE_LIMIT": "20 per second",
     # Where the counts live: "memory://" (one process) or e.g. "redis://127.0.0.1:6379/0".
     "RATE_LIMIT_STORAGE_URI": "memory://",
+    # Prefix of the counts' keys, so services can share one Redis.
+    "RATE_LIMIT_KEY_PREFIX": "ticket-ledger",
+    # Processes serving the app (set by the gunicorn settings to its workers; set it when
+    # several servers share one address space of clients): more than 1 needs shared counts.
+    "WEB_CONCURRENCY": 1,
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated).
+    "TRUSTED_PROXIES": "",
     # /ready answers 503 when the read tables lag the store by more than this.
     "READY_MAX_LAG_SECONDS": 30.0,
-    # Longest one /api/tickets/stream response lasts before the browser reconnects: each
-    # open stream holds a gthread thread (32 on SQLite), so none may last for ever.
+    # Longest one /api/tickets/stream response lasts before the browser reconnects.
     "SSE_MAX_SECONDS": 30.0,
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
@@ -61,12 +71,12 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The settings in ``DEFAULTS`` overridden by the environment."""
     config = dict(DEFAULTS)
     for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "EXPIRE_HOLDS_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN", "BOOKING_RATE_LIMIT",
-                "RATE_LIMIT_STORAGE_URI"):
+                "ADMIN_AUTH_RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "RATE_LIMIT_KEY_PREFIX", "TRUSTED_PROXIES"):
         config[key] = environ.get(key, config[key])
-    for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH"):
+    for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH", "WEB_CONCURRENCY"):
         if key in environ:
             config[key] = int(environ[key])
-    for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS"):
+    for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS", "REQUEST_BODY_TIMEOUT"):
         if key in environ:
             config[key] = float(environ[key])
     for key in USER_TOKEN_SETTINGS:

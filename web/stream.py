@@ -3,14 +3,19 @@
 The stream polls the read tables (cheap: one small ``SELECT``) rather than subscribing
 to anything, so it works the same on SQLite, where there is nothing to subscribe to,
 and on PostgreSQL. It sends the list only when it changed, a comment now and then so
-proxies keep the connection open, and ends by itself after ``max_seconds``: under the
-SQLite server's gthread worker each open stream holds one of its 32 threads, and the
-browser's ``EventSource`` reconnects on its own after the ``retry`` delay sent first.
+proxies keep the connection open, and ends by itself after ``max_seconds`` (so no
+stream holds server resources for ever); the browser's ``EventSource`` reconnects on
+its own after the ``retry`` delay sent first.
+
+All the streams of a process share one read (``SharedRead``): at most one query per poll
+interval, however many streams are open. Each stream reading for itself cost a query
+every 0.5 s per stream: 256 open streams took bookings on PostgreSQL to p95 1.6 s.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -21,6 +26,23 @@ HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
 
 log = logging.getLogger(__name__)
+
+
+class SharedRead:
+    """``read``, called at most once per ``max_age`` seconds: callers meanwhile get its
+    last result. A read that fails raises to its caller and is tried again by the next."""
+
+    def __init__(self, read: Callable[[], str], max_age: float = POLL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.read, self.max_age, self.clock = read, max_age, clock
+        self._lock = threading.Lock()
+        self._latest: tuple[float, str] | None = None
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._latest is None or self.clock() - self._latest[0] >= self.max_age:
+                self._latest = (self.clock(), self.read())
+            return self._latest[1]
 
 
 def tier_events(

@@ -14,7 +14,7 @@ from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, B
 from web.schemas import CamelCaseSchema, Money, ResponseSchema, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
 from web.services import services
-from web.stream import tier_events
+from web.stream import SharedRead, tier_events
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 
@@ -85,14 +85,18 @@ class TicketStream(MethodView):
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
-        view, schema = services().view, TicketSchema(many=True)
-
-        def read() -> str:
-            return json.dumps(schema.dump(view.list_tiers()), separators=(",", ":"))
-
-        events = tier_events(read, current_app.config["SSE_MAX_SECONDS"])
+        events = tier_events(shared_tier_list(), current_app.config["SSE_MAX_SECONDS"])
         # X-Accel-Buffering: a buffering proxy (nginx) would hold the events back.
         return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+def shared_tier_list() -> SharedRead:
+    """The app's one reader of the tier list as JSON for every open stream (made at first use)."""
+    if "tier_stream" not in current_app.extensions:
+        view, schema = services().view, TicketSchema(many=True)
+        current_app.extensions["tier_stream"] = SharedRead(
+            lambda: json.dumps(schema.dump(view.list_tiers()), separators=(",", ":")))
+    return current_app.extensions["tier_stream"]
 
 
 @blp.route("/book")

@@ -75,3 +75,17 @@ def test_a_bad_tier_is_400_and_creates_nothing(admin, body):
 def test_unknown_tiers_are_404_for_admins_too(admin):
     response = admin.post("/api/admin/tiers/NOPE/close", headers=AUTH)
     assert (response.status_code, response.json["error"]["code"]) == (404, "TICKET_NOT_FOUND")
+
+
+def test_a_cors_preflight_to_the_admin_api_is_answered_without_a_token(store_env):
+    """A browser asks first (OPTIONS, never with credentials), then sends the token."""
+    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "ADMIN_TOKEN": TOKEN,
+                      "CORS_ORIGINS": "https://admin.example"})
+    preflight = app.test_client().options("/api/admin/tiers", headers={
+        "Origin": "https://admin.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://admin.example"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    app.extensions["ledger"].close()

@@ -1,5 +1,5 @@
 """The web page in a real browser: Debian's headless chromium, driven by Selenium, against
-a real gunicorn server on SQLite (one gthread worker, as ``make serve`` runs it).
+a real gunicorn server on SQLite (one gevent worker, as ``make serve`` runs it).
 
 Fails, never skips, when chromium or chromedriver is missing (``apt-get install chromium
 chromium-driver``; ``make test`` does it). Screenshots of each step go to

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -25,15 +26,17 @@ PACKAGE = "ledger_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 # No formatting step (it would need ruff on the PATH): the code is only imported.
 CONFIG = f"package_name_override: {PACKAGE}\nproject_name_override: ledger-client\npost_hooks: []\n"
+# The rate limit on (its headers are in the document), counted in Redis as several workers need.
 SETTINGS = {"DEMO_TIERS": "VIP:100.00:5", "ADMIN_TOKEN": ADMIN_TOKEN, "PROJECT_IN_PROCESS": "yes",
-            "BOOKING_RATE_LIMIT": "1000 per second", "SSE_MAX_SECONDS": "0.5"}
+            "BOOKING_RATE_LIMIT": "1000 per second", "RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+            "SSE_MAX_SECONDS": "0.5"}
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def server(store_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    with clean_gunicorn({**store_env, **SETTINGS}, tmp_path) as base:
+    with clean_gunicorn({**store_env, **SETTINGS, "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex}, tmp_path) as base:
         yield base
 
 
