@@ -182,7 +182,7 @@ class IntegrationTables:
         if self.postgres:
             text = statement.format(p=f'"{self.datastore.schema}".', timestamp="TIMESTAMPTZ",
                                     serial="BIGSERIAL PRIMARY KEY", **extra)
-            return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", text)
+            return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", text)
         return statement.format(p="", timestamp="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", **extra)
 
     def adapt(self, params: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,0 +1,203 @@
+"""Deliver the outbox to webhook endpoints: at least once, in order, per endpoint.
+
+Each active endpoint has a worker thread of its own, so a slow or dead endpoint delays
+nobody else; a request never waits longer than ``WEBHOOK_TIMEOUT`` seconds per socket
+operation. A worker posts its endpoint's events one at a time, in position order, and
+the endpoint's position moves past an event only when a 2xx answer came back, in the
+same transaction as the delivery log's row, by compare-and-set (an admin's replay or
+pause meanwhile wins). So an event is delivered again only if the worker was stopped
+between the answer and that commit, or the answer did not arrive: receivers
+de-duplicate by the event's ``id``.
+
+A failed attempt (no answer, a timeout, or any status but 2xx, redirects included: they
+are not followed, since a signed delivery must not be forwarded where the admin did not
+register it) is logged, and tried again after an exponential back-off with full jitter
+(a random wait from 0 to ``WEBHOOK_BACKOFF_BASE`` × 2^attempt, at most
+``WEBHOOK_BACKOFF_CAP``), for ``WEBHOOK_RETRY_SECONDS``. Then the endpoint is marked
+``failing``: delivery stops at that event, nothing is skipped, and an admin's
+``resume`` carries on from it.
+
+Outbound requests use the standard library (no proxy from the environment, no
+redirects, a timeout always): one POST at a time per endpoint needs no client library.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.client import HTTPException
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+from projections.integration_store import StoredEvent, utc_now
+from projections.outbox import wait_for_news
+from projections.webhooks import ACTIVE, SIGNATURE_HEADER, Attempt, Endpoint, WebhookEndpoints, WebhookNotFoundError, sign
+
+log = logging.getLogger(__name__)
+USER_AGENT = "ticketledger-webhooks/1"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    timeout: float = 5.0  # seconds per socket operation of one attempt
+    retry_seconds: float = 86_400.0  # how long an event is retried before the endpoint is failing
+    backoff_base: float = 1.0
+    backoff_cap: float = 600.0
+    poll_interval: float = 0.05  # seconds between reads of the outbox when it has nothing new
+    page: int = 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DeliverySettings:
+        names = {"timeout": "WEBHOOK_TIMEOUT", "retry_seconds": "WEBHOOK_RETRY_SECONDS",
+                 "backoff_base": "WEBHOOK_BACKOFF_BASE", "backoff_cap": "WEBHOOK_BACKOFF_CAP",
+                 "poll_interval": "PROJECTION_POLL_INTERVAL"}
+        return cls(**{field: float(env[name]) for field, name in names.items() if env.get(name)})
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: a random wait up to the capped exponential step."""
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer is a failed attempt, never followed."""
+
+    def redirect_request(self, *_: object, **__: object) -> None:
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirects, urllib.request.ProxyHandler({}))
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
+    """POST once; return the status (None if none came) and what went wrong (None on 2xx)."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with OPENER.open(request, timeout=timeout) as response:
+            response.read(65536)
+            status = response.status
+    except urllib.error.HTTPError as error:
+        return error.code, f"HTTP {error.code} {error.reason}"
+    except (OSError, HTTPException, ValueError) as error:  # refused, reset, timeout, bad URL or port
+        return None, f"{type(error).__name__}: {error}"
+    return status, None if 200 <= status < 300 else f"HTTP {status}"
+
+
+class EndpointWorker:
+    """Delivers one endpoint's events, in order, until it is paused, failing or stopped."""
+
+    def __init__(self, endpoints: WebhookEndpoints, endpoint_id: str, settings: DeliverySettings,
+                 stop: threading.Event, news: threading.Condition | None = None,
+                 send: Callable[[str, bytes, dict[str, str], float], tuple[int | None, str | None]] = post) -> None:
+        self.endpoints = endpoints
+        self.endpoint_id = endpoint_id
+        self.settings = settings
+        self.stop = stop
+        self.news = news
+        self.send = send
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                if not self.deliver_page():
+                    return
+            except (OperationalError, InterfaceError) as error:
+                log.warning("webhook %s: store unavailable, trying again: %s", self.endpoint_id, error)
+                self.stop.wait(1.0)
+            except Exception:
+                log.exception("webhook %s: delivery failed; trying again", self.endpoint_id)
+                self.stop.wait(1.0)
+
+    def deliver_page(self) -> bool:
+        """Deliver the next page of the endpoint's events; False once it is not active."""
+        try:
+            endpoint = self.endpoints.get(self.endpoint_id)
+        except WebhookNotFoundError:
+            return False
+        if endpoint.status != ACTIVE:
+            return False
+        events = self.endpoints.tables.events_after(endpoint.position, self.settings.page, endpoint.event_types)
+        if not events:
+            wait_for_news(self.news, self.stop, self.settings.poll_interval)
+        position = endpoint.position
+        for event in events:
+            if not self.deliver(endpoint, event, position):
+                break  # stopped, paused, replayed or failing: read the endpoint again
+            position = event.position
+        return True
+
+    def deliver(self, endpoint: Endpoint, event: StoredEvent, position: int) -> bool:
+        """Post ``event`` until it is delivered and the position moved from ``position`` to
+        it (True), or delivery should stop here (False)."""
+        failing_since = None
+        for n in itertools.count(1):
+            attempt = self.attempt(endpoint, event, n)
+            moved = self.endpoints.record(endpoint.endpoint_id, attempt, position)
+            if attempt.delivered:
+                return moved
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since >= self.settings.retry_seconds:
+                reason = f"event {event.position} undelivered for {self.settings.retry_seconds:g} s: {attempt.error}"
+                self.endpoints.mark_failing(endpoint.endpoint_id, position, reason)
+                log.warning("webhook %s is failing: %s", endpoint.endpoint_id, reason)
+                return False
+            if self.stop.wait(self.settings.backoff(n)) or not self._still_at(position):
+                return False
+        raise AssertionError("unreachable")
+
+    def attempt(self, endpoint: Endpoint, event: StoredEvent, n: int) -> Attempt:
+        headers = {
+            "Content-Type": "application/json", "User-Agent": USER_AGENT,
+            "Ticketledger-Event-Id": event.id, "Ticketledger-Event-Type": event.type,
+            "Ticketledger-Delivery-Attempt": str(n),
+            SIGNATURE_HEADER: sign(endpoint.secret, event.body, int(time.time())),
+        }
+        at, started = utc_now(), time.perf_counter()
+        status, error = self.send(endpoint.url, event.body.encode(), headers, self.settings.timeout)
+        latency_ms = (time.perf_counter() - started) * 1000
+        return Attempt(event.position, event.id, n, at, error is None, status, error, round(latency_ms, 3))
+
+    def _still_at(self, position: int) -> bool:
+        try:
+            endpoint = self.endpoints.get(self.endpoint_id)
+        except WebhookNotFoundError:
+            return False
+        return endpoint.status == ACTIVE and endpoint.position == position
+
+
+class WebhookDelivery:
+    """Keeps one worker thread running per active endpoint (checked every ``refresh`` s)."""
+
+    def __init__(self, endpoints: WebhookEndpoints, settings: DeliverySettings,
+                 news: threading.Condition | None = None, refresh: float = 1.0) -> None:
+        self.endpoints = endpoints
+        self.settings = settings
+        self.news = news
+        self.refresh = refresh
+        self.workers: dict[str, threading.Thread] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.start_workers(stop)
+            except (OperationalError, InterfaceError) as error:
+                log.warning("webhooks: store unavailable, trying again: %s", error)
+            stop.wait(self.refresh)
+        for worker in self.workers.values():
+            worker.join(timeout=self.settings.timeout + 1)
+
+    def start_workers(self, stop: threading.Event) -> None:
+        for endpoint in self.endpoints.list():
+            worker = self.workers.get(endpoint.endpoint_id)
+            if endpoint.status == ACTIVE and (worker is None or not worker.is_alive()):
+                worker = threading.Thread(
+                    target=EndpointWorker(self.endpoints, endpoint.endpoint_id, self.settings, stop, self.news).run,
+                    name=f"webhook-{endpoint.endpoint_id}", daemon=True)
+                self.workers[endpoint.endpoint_id] = worker
+                worker.start()
