@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, tickets, tiers
+from web import admin, bookings, feed, health, holds, limits, logs, metrics, page, protection, tickets, tiers, webhooks_admin
 from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
@@ -33,7 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = Api(app)
     app.add_url_rule("/docs/assets/<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
-    for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, health.blp, metrics.blp):
+    for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, webhooks_admin.blp, feed.blp,
+                      health.blp, metrics.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(page.blp)  # HTML, not part of the API document
     register_error_handlers(app)

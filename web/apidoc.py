@@ -65,6 +65,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "TOO_MANY_REQUESTS": ("20 per 1 second", []),
     "LEDGER_BUSY": ("Gave up after 40 conflicting attempts; retry later.", []),
     "STORE_UNAVAILABLE": ("The event store is not answering; retry later.", []),
+    "WEBHOOK_NOT_FOUND": ("No webhook endpoint 'we_4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a'.", []),
     "PROJECTION_LAGGING": ("The read tables are 42.5 s behind (limit 30.0 s).",
                            [{"path": "projectionLagSeconds", "message": "42.5"}]),
 }
@@ -92,6 +93,7 @@ IDEMPOTENCY_KEY_HEADER = {
     "example": "order-42",
 }
 ADMIN_SECURITY = [{"adminToken": []}]
+FEED_SECURITY = [{"adminToken": []}, {"feedToken": []}]  # either one
 
 
 def error_example(code: str) -> dict[str, Any]:
@@ -134,6 +136,8 @@ class Api(flask_smorest.Api):
         super().__init__(app)
         self.spec.components.security_scheme(
             "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"})
+        self.spec.components.security_scheme(
+            "feedToken", {"type": "http", "scheme": "bearer", "description": "the `FEED_TOKEN` setting"})
         config = app.config
 
         def maximum_setting(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:

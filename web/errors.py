@@ -37,6 +37,7 @@ from domain.errors import (
     SalesClosedError,
     UserLimitExceededError,
 )
+from projections.webhooks import InvalidWebhookError, WebhookNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     SalesClosedError: (409, "SALES_CLOSED"),
     IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
     LedgerBusyError: (503, "LEDGER_BUSY"),
+    WebhookNotFoundError: (404, "WEBHOOK_NOT_FOUND"),
+    InvalidWebhookError: (400, "VALIDATION_ERROR"),
 }
 
 

@@ -14,6 +14,7 @@ from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
 from projections import Follower, HoldExpiry, LedgerView, open_view
+from projections.integrations import Integrations
 from web.settings import parse_demo_tiers
 
 
@@ -30,6 +31,10 @@ class Services:
         self._expiring: threading.Thread | None = None
         if switch(config["EXPIRE_HOLDS_IN_PROCESS"], self.project_in_process):
             self._expiring = self.expiry.start(self._stop)
+        self.integrations = Integrations(self.ledger)
+        self._integrating: list[threading.Thread] = []
+        if switch(config["INTEGRATIONS_IN_PROCESS"], self.project_in_process):
+            self._integrating = self.integrations.start(self._stop)
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
         self.written()
@@ -40,10 +45,11 @@ class Services:
             self.follower.catch_up()
 
     def close(self) -> None:
-        """Stop expiring holds (let a tick in progress finish), then close the store."""
+        """Stop expiring holds and the integrations (let a tick in progress finish),
+        then close the store."""
         self._stop.set()
-        if self._expiring is not None:
-            self._expiring.join(timeout=10)
+        for thread in ([self._expiring] if self._expiring else []) + self._integrating:
+            thread.join(timeout=10)
         self.ledger.close()
 
 
