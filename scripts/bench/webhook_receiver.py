@@ -8,6 +8,7 @@ integrations benchmark, and for the tests, which also make it fail requests on p
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -81,3 +82,17 @@ class Receiver:
                 pass
 
         return Handler
+
+
+class BlackHole:
+    """A URL whose server accepts connections and never answers: every delivery attempt
+    to it times out (a dead endpoint, the worst kind: it costs the full timeout)."""
+
+    def __enter__(self) -> str:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(64)
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
+
+    def __exit__(self, *_: object) -> None:
+        self.socket.close()

@@ -5,7 +5,6 @@ replay; an endpoint that keeps failing stops where it failed, and redirects are 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from projections.integration_store import IntegrationTables
 from projections.outbox import Outbox
 from projections.webhook_delivery import DeliverySettings, EndpointWorker, WebhookDelivery
 from projections.webhooks import SIGNATURE_HEADER, InvalidWebhookError, WebhookEndpoints, check_url, sign, verify
-from scripts.bench.webhook_receiver import Receiver
+from scripts.bench.webhook_receiver import BlackHole, Receiver
 from tests.processes import wait_for
 
 FAST = DeliverySettings(timeout=2.0, backoff_base=0.01, backoff_cap=0.05, poll_interval=0.01)
@@ -106,7 +105,7 @@ def test_a_dead_endpoint_with_ten_thousand_queued_events_holds_up_no_other(ledge
     for thread in threads:
         thread.join()
     outbox.catch_up()
-    with black_hole() as dead_url, Receiver() as healthy:
+    with BlackHole() as dead_url, Receiver() as healthy:
         dead = endpoints.replay(endpoints.add(dead_url).endpoint_id, after=0)  # 10,000 events queued for it
         live = endpoints.add(healthy.url)
         assert len(outbox.tables.events_after(dead.position, 20_000)) > 10_000
@@ -185,15 +184,3 @@ def test_a_signature_checks_body_secret_and_age():
     assert not verify("whsec_x", '{"id":"1"}', header, now=1_800_000_301)
     assert not verify("whsec_x", '{"id":"1"}', "v1=abc", now=1_800_000_000)
 
-
-class black_hole:
-    """A URL whose server accepts connections and never answers: every attempt times out."""
-
-    def __enter__(self) -> str:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(64)
-        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
-
-    def __exit__(self, *_: object) -> None:
-        self.socket.close()
