@@ -23,7 +23,10 @@ message, that is the only send. If it died in the milliseconds between the serve
 acceptance and the finish, the message goes out a second time, with the same
 Message-ID, which mail stores de-duplicate. So: exactly once, except for a crash
 inside that window, where it is at least once with the same Message-ID. No protocol
-can do better: SMTP cannot be asked whether it already has a message.
+can do better: SMTP cannot be asked whether it already has a message. (The claim's
+lifetime must be longer than a live send can take, or a slow sender's message is taken
+over and sent twice: the default, 300 s, covers the connection and a message's five
+commands at the default ``SMTP_TIMEOUT`` of 30 s.)
 
 The ledger knows users only by id: the address is ``EMAIL_TO`` with ``{user_id}``
 filled in (by default the user id itself). A user id that makes no valid address is
@@ -95,7 +98,9 @@ class EmailSettings:
     timeout: float = 30.0
     sender: str = "tickets@localhost"
     recipient: str = "{user_id}"
-    claim_seconds: float = 120.0  # after this, another sender takes over an unfinished send
+    # After this, another sender takes over an unfinished send: longer than a live send
+    # can take (a connection and a message's five commands, each up to ``timeout``).
+    claim_seconds: float = 300.0
     poll_interval: float = 0.05
 
     @classmethod

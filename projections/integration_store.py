@@ -61,7 +61,9 @@ TABLES = (
         status TEXT NOT NULL,
         status_reason TEXT,
         position BIGINT NOT NULL,
-        created_at {timestamp} NOT NULL
+        created_at {timestamp} NOT NULL,
+        leased_by TEXT,
+        lease_until {timestamp}
     )""",
     """CREATE TABLE IF NOT EXISTS {p}webhook_deliveries (
         delivery_id {serial},

@@ -9,6 +9,12 @@ pause meanwhile wins). So an event is delivered again only if the worker was sto
 between the answer and that commit, or the answer did not arrive: receivers
 de-duplicate by the event's ``id``.
 
+One process delivers to an endpoint at a time: a worker holds a lease on it
+(``WEBHOOK_LEASE_SECONDS``, renewed with every position it moves and every retry), so
+a second projection process waits rather than posting the same events beside it; if
+the holder dies, its lease lapses and another worker (or the restarted process) carries
+on from the position.
+
 A failed attempt (no answer, a timeout, or any status but 2xx, redirects included: they
 are not followed, since a signed delivery must not be forwarded where the admin did not
 register it) is logged, and tried again after an exponential back-off with full jitter
@@ -31,7 +37,9 @@ import random
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
+from uuid import uuid4
 
 import requests
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -51,13 +59,14 @@ class DeliverySettings:
     backoff_base: float = 1.0
     backoff_cap: float = 600.0
     poll_interval: float = 0.05  # seconds between reads of the outbox when it has nothing new
+    lease_seconds: float = 30.0  # how long a dead worker keeps others from its endpoint
     page: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeliverySettings:
         names = {"timeout": "WEBHOOK_TIMEOUT", "retry_seconds": "WEBHOOK_RETRY_SECONDS",
                  "backoff_base": "WEBHOOK_BACKOFF_BASE", "backoff_cap": "WEBHOOK_BACKOFF_CAP",
-                 "poll_interval": "PROJECTION_POLL_INTERVAL"}
+                 "lease_seconds": "WEBHOOK_LEASE_SECONDS", "poll_interval": "PROJECTION_POLL_INTERVAL"}
         return cls(**{field: float(env[name]) for field, name in names.items() if env.get(name)})
 
     def backoff(self, attempt: int) -> float:
@@ -90,17 +99,20 @@ class EndpointWorker:
     """Delivers one endpoint's events, in order, until it is paused, failing or stopped."""
 
     def __init__(self, endpoints: WebhookEndpoints, endpoint_id: str, settings: DeliverySettings,
-                 stop: threading.Event, news: threading.Condition | None = None) -> None:
+                 stop: threading.Event, news: threading.Condition | None = None, owner: str | None = None) -> None:
         self.endpoints = endpoints
         self.endpoint_id = endpoint_id
         self.settings = settings
         self.stop = stop
         self.news = news
         self.http = session()
+        self.owner = owner or uuid4().hex  # whose lease: this process's
 
     def run(self) -> None:
         with self.http:
             self._run()
+        with suppress(OperationalError, InterfaceError):
+            self.endpoints.release(self.endpoint_id, self.owner)  # a restart need not wait for it
 
     def _run(self) -> None:
         while not self.stop.is_set():
@@ -125,7 +137,13 @@ class EndpointWorker:
         events = self.endpoints.tables.events_after(endpoint.position, self.settings.page, endpoint.event_types)
         if not events:
             wait_for_news(self.news, self.stop, self.settings.poll_interval)
-        position = endpoint.position
+            return True
+        position = self.endpoints.lease(self.endpoint_id, self.owner, self.settings.lease_seconds)
+        if position is None:  # another process delivers to it now (or it was just paused)
+            self.stop.wait(min(1.0, self.settings.lease_seconds / 3))
+            return True
+        if position != endpoint.position:
+            return True  # it moved meanwhile: read from where it is now
         for event in events:
             if not self.deliver(endpoint, event, position):
                 break  # stopped, paused, replayed or failing: read the endpoint again
@@ -138,7 +156,8 @@ class EndpointWorker:
         failing_since = None
         for n in itertools.count(1):
             attempt = self.attempt(endpoint, event, n)
-            moved = self.endpoints.record(endpoint.endpoint_id, attempt, position)
+            moved = self.endpoints.record(endpoint.endpoint_id, attempt, position, self.owner,
+                                          self.settings.lease_seconds)
             if attempt.delivered:
                 return moved
             failing_since = failing_since or time.monotonic()
@@ -150,6 +169,10 @@ class EndpointWorker:
             if self.stop.wait(self.settings.backoff(n)) or not self._still_at(position):
                 return False
         raise AssertionError("unreachable")
+
+    def _still_at(self, position: int) -> bool:
+        """Renew the lease; whether the endpoint is still active and at ``position``."""
+        return self.endpoints.lease(self.endpoint_id, self.owner, self.settings.lease_seconds) == position
 
     def attempt(self, endpoint: Endpoint, event: StoredEvent, n: int) -> Attempt:
         headers = {
@@ -163,13 +186,6 @@ class EndpointWorker:
         latency_ms = (time.perf_counter() - started) * 1000
         return Attempt(event.position, event.id, n, at, error is None, status, error, round(latency_ms, 3))
 
-    def _still_at(self, position: int) -> bool:
-        try:
-            endpoint = self.endpoints.get(self.endpoint_id)
-        except WebhookNotFoundError:
-            return False
-        return endpoint.status == ACTIVE and endpoint.position == position
-
 
 class WebhookDelivery:
     """Keeps one worker thread running per active endpoint (checked every ``refresh`` s)."""
@@ -181,6 +197,7 @@ class WebhookDelivery:
         self.news = news
         self.refresh = refresh
         self.workers: dict[str, threading.Thread] = {}
+        self.owner = uuid4().hex  # the leases of this process's workers
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -197,7 +214,8 @@ class WebhookDelivery:
             worker = self.workers.get(endpoint.endpoint_id)
             if endpoint.status == ACTIVE and (worker is None or not worker.is_alive()):
                 worker = threading.Thread(
-                    target=EndpointWorker(self.endpoints, endpoint.endpoint_id, self.settings, stop, self.news).run,
+                    target=EndpointWorker(self.endpoints, endpoint.endpoint_id, self.settings, stop, self.news,
+                                          self.owner).run,
                     name=f"webhook-{endpoint.endpoint_id}", daemon=True)
                 self.workers[endpoint.endpoint_id] = worker
                 worker.start()

@@ -19,7 +19,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -52,9 +52,16 @@ REPLAY = (
     "UPDATE {p}webhook_endpoints SET position = :position, status = 'active', status_reason = NULL "
     "WHERE endpoint_id = :endpoint_id RETURNING endpoint_id"
 )
+LEASE = (
+    "UPDATE {p}webhook_endpoints SET leased_by = :owner, lease_until = :until "
+    "WHERE endpoint_id = :endpoint_id AND status = 'active' "
+    "AND (leased_by IS NULL OR leased_by = :owner OR lease_until < :now) RETURNING position"
+)
+RELEASE = "UPDATE {p}webhook_endpoints SET leased_by = NULL WHERE endpoint_id = :endpoint_id AND leased_by = :owner"
 MOVE = (
-    "UPDATE {p}webhook_endpoints SET position = :new "
-    "WHERE endpoint_id = :endpoint_id AND position = :old AND status = 'active' RETURNING endpoint_id"
+    "UPDATE {p}webhook_endpoints SET position = :new, lease_until = :until "
+    "WHERE endpoint_id = :endpoint_id AND position = :old AND status = 'active' AND leased_by = :owner "
+    "RETURNING endpoint_id"
 )
 INSERT_DELIVERY = (
     "INSERT INTO {p}webhook_deliveries (endpoint_id, position, event_id, attempt, at, delivered, status_code, "
@@ -197,13 +204,28 @@ class WebhookEndpoints:
                    attempt=attempt.attempt, at=attempt.at, delivered=int(attempt.delivered),
                    status_code=attempt.status_code, error=attempt.error, latency_ms=attempt.latency_ms)
 
-    def record(self, endpoint_id: str, attempt: Attempt, old: int) -> bool:
+    def lease(self, endpoint_id: str, owner: str, seconds: float) -> int | None:
+        """Make ``owner`` the endpoint's only deliverer for ``seconds`` (or renew it);
+        return its position, or None if it is not active or another owner's lease runs."""
+        now = utc_now()
+        with self.tables.transaction() as tx:
+            found = tx.rows(LEASE, endpoint_id=endpoint_id, owner=owner, now=now, until=now + timedelta(seconds=seconds))
+        return found[0]["position"] if found else None
+
+    def release(self, endpoint_id: str, owner: str) -> None:
+        with self.tables.transaction() as tx:
+            tx.execute(RELEASE, endpoint_id=endpoint_id, owner=owner)
+
+    def record(self, endpoint_id: str, attempt: Attempt, old: int, owner: str, seconds: float) -> bool:
         """Log an attempt; if it delivered, move the endpoint's position from ``old`` to
-        the event's, in the same transaction. False if the position was no longer
-        ``old`` or the endpoint not active (an admin replayed or paused it meanwhile)."""
+        the event's and renew ``owner``'s lease, in the same transaction. False if the
+        position was no longer ``old``, the endpoint not active (an admin replayed or
+        paused it meanwhile), or the lease lost."""
+        until = utc_now() + timedelta(seconds=seconds)
         with self.tables.transaction() as tx:
             self.log(tx, endpoint_id, attempt)
-            return attempt.delivered and bool(tx.rows(MOVE, endpoint_id=endpoint_id, old=old, new=attempt.position))
+            return attempt.delivered and bool(tx.rows(
+                MOVE, endpoint_id=endpoint_id, old=old, new=attempt.position, owner=owner, until=until))
 
     def mark_failing(self, endpoint_id: str, position: int, reason: str) -> None:
         """Stop delivering to an active endpoint still at ``position``."""

@@ -30,7 +30,8 @@ def test_a_killed_delivery_process_resumes_from_its_positions_and_loses_nothing(
         tables = IntegrationTables(ledger)
         endpoint = WebhookEndpoints(tables).add(receiver.url)
         env = {**store_env, "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none",
-               "EMAIL_FROM": smtp.sender, "EMAIL_TO": smtp.recipient, "EMAIL_CLAIM_SECONDS": "1"}
+               "EMAIL_FROM": smtp.sender, "EMAIL_TO": smtp.recipient, "EMAIL_CLAIM_SECONDS": "1",
+               "WEBHOOK_LEASE_SECONDS": "2"}
         process = run_projection_process(env)
         wait_for(lambda: tables.position("emails") is not None, what="emails to start")
         booking = threading.Thread(target=lambda: [ledger.book(f"u{n}", "VIP", 1) for n in range(BOOKINGS)])
