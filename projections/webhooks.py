@@ -216,16 +216,17 @@ class WebhookEndpoints:
         with self.tables.transaction() as tx:
             tx.execute(RELEASE, endpoint_id=endpoint_id, owner=owner)
 
-    def record(self, endpoint_id: str, attempt: Attempt, old: int, owner: str, seconds: float) -> bool:
-        """Log an attempt; if it delivered, move the endpoint's position from ``old`` to
-        the event's and renew ``owner``'s lease, in the same transaction. False if the
-        position was no longer ``old``, the endpoint not active (an admin replayed or
-        paused it meanwhile), or the lease lost."""
+    def record(self, endpoint_id: str, attempts: list[Attempt], old: int, owner: str, seconds: float) -> bool:
+        """Log attempts; if the last one delivered, move the endpoint's position from
+        ``old`` to its event's and renew ``owner``'s lease, in the same transaction. False
+        if the position was no longer ``old``, the endpoint not active (an admin replayed
+        or paused it meanwhile), or the lease lost; the attempts are logged all the same."""
         until = utc_now() + timedelta(seconds=seconds)
         with self.tables.transaction() as tx:
-            self.log(tx, endpoint_id, attempt)
-            return attempt.delivered and bool(tx.rows(
-                MOVE, endpoint_id=endpoint_id, old=old, new=attempt.position, owner=owner, until=until))
+            for attempt in attempts:
+                self.log(tx, endpoint_id, attempt)
+            return attempts[-1].delivered and bool(tx.rows(
+                MOVE, endpoint_id=endpoint_id, old=old, new=attempts[-1].position, owner=owner, until=until))
 
     def mark_failing(self, endpoint_id: str, position: int, reason: str) -> None:
         """Stop delivering to an active endpoint still at ``position``."""
