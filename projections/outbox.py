@@ -11,17 +11,14 @@ position. A crash mid-page leaves nothing of the page.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError
 
+from projections.follower import Follower
 from projections.integration_events import TOPICS, IntegrationMapper, needs
 from projections.integration_store import OUTBOX, IntegrationTables
-
-log = logging.getLogger(__name__)
-
 
 class Outbox:
     """Maps an application's new tier events to integration events, in order."""
@@ -63,15 +60,8 @@ class Outbox:
             mapper = IntegrationMapper(state)
             self.tables.append(tx, [e for event, n in events for e in mapper.map(event, n)], state)
 
-    def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
-        """Catch up, then poll every ``interval`` seconds until ``stop`` is set; keep
-        trying while the store does not answer (a page cut off is written again whole)."""
-        while not stop.is_set():
-            try:
-                self.catch_up()
-            except (OperationalError, InterfaceError) as error:
-                log.warning("event store unavailable, trying again: %s", error)
-            stop.wait(interval)
+    # Catch up, then poll until stopped, riding out store outages: the read tables' loop.
+    follow = Follower.follow
 
 
 def wait_for_news(news: threading.Condition | None, stop: threading.Event, interval: float) -> None:
