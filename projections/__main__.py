@@ -2,7 +2,9 @@
 
     ticketledger projections        # or: python -m projections
 
-It also expires holds as they fall due (projections.expiry). Runs until SIGTERM or
+It also expires holds as they fall due (projections.expiry), and serves the
+integrations: the outbox of integration events, webhook delivery and, if SMTP_HOST is
+set, confirmation emails (projections.integrations). Runs until SIGTERM or
 SIGINT. It resumes from the tracked position, so it can be stopped and restarted at
 any time, and it is safe beside web workers that also project: positions move by
 compare-and-set, so each event is applied once.
@@ -24,6 +26,7 @@ import threading
 # An entry point (like scripts/), so it may build the BookingLedger it follows.
 from application import BookingLedger
 from projections import Follower, HoldExpiry, open_view
+from projections.integrations import Integrations
 
 log = logging.getLogger("projections")
 
@@ -38,9 +41,11 @@ def run(args: argparse.Namespace | None = None) -> None:
         view = open_view(ledger)
         follower = Follower(ledger, view)
         expiring = HoldExpiry(ledger, view).start(stop)
+        integrating = Integrations(ledger).start(stop)
         log.info("projecting %s from position %s, expiring holds", ledger.name, follower.position)
         follower.follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.05")))
-        expiring.join(timeout=10)  # let a tick in progress finish before the store closes
+        for thread in (expiring, *integrating):
+            thread.join(timeout=10)  # let a tick in progress finish before the store closes
         log.info("stopped at position %s", follower.position)
 
 

@@ -12,7 +12,7 @@ import argparse
 from types import ModuleType
 
 import projections.__main__ as projections
-from scripts import audit_tier, projection_status, rebuild_projections, serve
+from scripts import audit_tier, feed, projection_status, rebuild_projections, serve, webhooks
 from scripts.bench import run as bench
 from scripts.verify import run as verify
 
@@ -22,6 +22,8 @@ COMMANDS: dict[str, ModuleType] = {
     "rebuild": rebuild_projections,
     "audit": audit_tier,
     "status": projection_status,
+    "webhooks": webhooks,
+    "feed": feed,
     "bench": bench,
     "verify": verify,
 }
@@ -34,6 +36,8 @@ examples:
   ticketledger rebuild --verify       compare a fresh rebuild with the live read tables
   ticketledger status --json          how far the read tables lag behind
   ticketledger verify --seconds 30    check every answer against the event store, under faults
+  ticketledger webhooks list          registered webhook endpoints and their positions
+  ticketledger feed --follow          print integration events as they happen
 
 Every command reads its settings from environment variables, as the web app does
 (README: Configuration). The store: PERSISTENCE_MODULE (eventsourcing.sqlite by

@@ -8,8 +8,8 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from web import (
-    admin, bookings, dashboard, health, holds, limits, logs, metrics, page, protection, proxies, request_body, tickets,
-    tiers, users,
+    admin, bookings, dashboard, feed, health, holds, limits, logs, metrics, page, protection, proxies, request_body,
+    tickets, tiers, users, webhooks_admin,
 )
 from web.apidoc import Api
 from web.errors import register_error_handlers
@@ -37,8 +37,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = Api(app)
     app.add_url_rule("/docs/assets/<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
-    for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, dashboard.blp, health.blp,
-                      metrics.blp):
+    for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, webhooks_admin.blp, feed.blp,
+                      dashboard.blp, health.blp, metrics.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(page.blp)  # HTML pages, not part of the API document
     register_error_handlers(app)

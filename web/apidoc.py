@@ -73,6 +73,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
                         "Retry with the same Idempotency-Key.", []),
     "STORE_UNAVAILABLE": ("The event store is not answering; retry later.", []),
     "SERVICE_UNAVAILABLE": ("The token issuer's keys cannot be fetched; retry later.", []),
+    "WEBHOOK_NOT_FOUND": ("No webhook endpoint 'we_4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a'.", []),
     "PROJECTION_LAGGING": ("The read tables are 42.5 s behind (limit 30.0 s).",
                            [{"path": "projectionLagSeconds", "message": "42.5"}]),
 }
@@ -154,6 +155,7 @@ ADMIN_SECURITY = [{"adminToken": []}]
 # In token mode (web/users.py), what every user endpoint needs and may answer besides its own.
 USER_SECURITY = [{"userToken": []}]
 USER_TOKEN_ERRORS = ("UNAUTHORIZED", "FORBIDDEN", "SERVICE_UNAVAILABLE")
+FEED_SECURITY = [{"adminToken": []}, {"feedToken": []}]  # either one
 
 
 def error_example(code: str) -> dict[str, Any]:
@@ -226,6 +228,8 @@ class Api(flask_smorest.Api):
             "extra_plugins": [DocumentedHeaders(rate_limited=bool(app.config["BOOKING_RATE_LIMIT"]))]})
         self.spec.components.security_scheme(
             "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"})
+        self.spec.components.security_scheme(
+            "feedToken", {"type": "http", "scheme": "bearer", "description": "the `FEED_TOKEN` setting"})
         config = app.config
         if config["USER_TOKEN_ISSUER"]:
             self.spec.components.security_scheme("userToken", {

@@ -38,6 +38,7 @@ from domain.errors import (
     SalesClosedError,
     UserLimitExceededError,
 )
+from projections.webhooks import InvalidWebhookError, WebhookNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
     LedgerBusyError: (503, "LEDGER_BUSY"),
     OutcomeUnknownError: (503, "OUTCOME_UNKNOWN"),
+    WebhookNotFoundError: (404, "WEBHOOK_NOT_FOUND"),
+    InvalidWebhookError: (400, "VALIDATION_ERROR"),
 }
 
 

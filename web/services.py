@@ -15,6 +15,7 @@ from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
 from projections import Follower, HoldExpiry, LedgerView, open_view
+from projections.integrations import Integrations
 from web.settings import parse_demo_tiers
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class Services:
         self._threads: list[threading.Thread] = []
         if switch(config["EXPIRE_HOLDS_IN_PROCESS"], self.project_in_process):
             self._threads.append(self.expiry.start(self._stop))
+        self.integrations = Integrations(self.ledger)
+        if switch(config["INTEGRATIONS_IN_PROCESS"], self.project_in_process):
+            self._threads += self.integrations.start(self._stop)
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
         if self.project_in_process:
@@ -52,7 +56,8 @@ class Services:
                 log.exception("the read tables could not catch up after a command; the following thread will")
 
     def close(self) -> None:
-        """Stop expiring holds and following (let a tick in progress finish), then close the store."""
+        """Stop expiring holds, following and the integrations (let a tick in progress
+        finish), then close the store."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)

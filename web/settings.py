@@ -45,6 +45,13 @@ DEFAULTS: dict[str, Any] = {
     "READY_MAX_LAG_SECONDS": 30.0,
     # Longest one /api/tickets/stream response lasts before the browser reconnects.
     "SSE_MAX_SECONDS": 30.0,
+    # Bearer token for /api/feed besides the admin token (read-only, for integrators); empty: none.
+    "FEED_TOKEN": "",
+    # Longest a /api/feed long-poll (?wait=) is held open, in whole seconds.
+    "FEED_MAX_WAIT_SECONDS": 25,
+    # "auto": run the outbox, webhook delivery and emails in a thread of the web process
+    # wherever it projects too; otherwise ``python -m projections`` does.
+    "INTEGRATIONS_IN_PROCESS": "auto",
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
 }
@@ -71,9 +78,10 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The settings in ``DEFAULTS`` overridden by the environment."""
     config = dict(DEFAULTS)
     for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "EXPIRE_HOLDS_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN", "BOOKING_RATE_LIMIT",
-                "ADMIN_AUTH_RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "RATE_LIMIT_KEY_PREFIX", "TRUSTED_PROXIES"):
+                "ADMIN_AUTH_RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "RATE_LIMIT_KEY_PREFIX", "TRUSTED_PROXIES",
+                "FEED_TOKEN", "INTEGRATIONS_IN_PROCESS"):
         config[key] = environ.get(key, config[key])
-    for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH", "WEB_CONCURRENCY"):
+    for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH", "WEB_CONCURRENCY", "FEED_MAX_WAIT_SECONDS"):
         if key in environ:
             config[key] = int(environ[key])
     for key in ("READY_MAX_LAG_SECONDS", "SSE_MAX_SECONDS", "REQUEST_BODY_TIMEOUT"):

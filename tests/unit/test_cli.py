@@ -14,7 +14,7 @@ from projections import Follower, open_view
 from scripts.cli import COMMANDS
 from tests.cli import ROOT, ticketledger
 
-EXPECTED = ["serve", "projections", "rebuild", "audit", "status", "bench", "verify"]
+EXPECTED = ["serve", "projections", "rebuild", "audit", "status", "webhooks", "feed", "bench", "verify"]
 
 
 @pytest.fixture

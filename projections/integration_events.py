@@ -1,0 +1,229 @@
+"""Integration events: the ledger's public vocabulary for other systems.
+
+The stored domain events are the ledger's own business and may evolve (fields added,
+events split or renamed with their old topics registered); other systems (payment,
+email, CRM, door scanning) need a contract that does not. These ten types are that
+contract, served by the feed (``GET /api/feed``), webhooks and confirmation emails:
+
+    booking.confirmed   booking.cancelled
+    hold.placed         hold.confirmed      hold.released      hold.expired
+    tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
+
+Each is derived **once**, from the tier's events: every sale, hold, hold ending and
+cancellation is recorded on the tier with its booking id, user and quantity, in the
+same recording as the booking's own event, which says nothing more. (Mapping both would
+announce every booking twice.) The tier's events lack two things, which the mapping
+keeps as state: the tier's code and figures (for ``tier.sold_out`` and the counts each
+event carries) and the user of each open hold (the tier's ``HoldConfirmed`` has none).
+
+``tier.sold_out`` follows the sale or hold that took the last available ticket
+(``availableQuantity`` 0, tickets sold or held). Only a sale or a hold lowers
+availability, and none can follow at 0, so it is emitted once per sell-out with no flag
+to keep; when tickets come back (a cancellation, a hold ending, more capacity) the next
+sell-out emits it again. A tier created with no capacity, or closed, is not "sold out".
+Every event carries the tier's figures after it, so a consumer always knows what is left.
+
+Ids and positions are derived, never drawn: the id from the domain event's identity
+(its aggregate id and version) and the type, the position from the store's notification
+id and the event's index among those one notification gives (at most two: an event and
+the ``tier.sold_out`` it caused). So replaying history gives identical ids, positions
+and bodies, which lets receivers de-duplicate by id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.utils import get_topic
+
+from domain.tiers import TicketTier
+
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+HOLD_PLACED = "hold.placed"
+HOLD_CONFIRMED = "hold.confirmed"
+HOLD_RELEASED = "hold.released"
+HOLD_EXPIRED = "hold.expired"
+TIER_CREATED = "tier.created"
+TIER_CAPACITY_ADDED = "tier.capacity_added"
+TIER_SALES_CLOSED = "tier.sales_closed"
+TIER_SOLD_OUT = "tier.sold_out"
+TYPES = (
+    BOOKING_CONFIRMED, BOOKING_CANCELLED, HOLD_PLACED, HOLD_CONFIRMED, HOLD_RELEASED, HOLD_EXPIRED,
+    TIER_CREATED, TIER_CAPACITY_ADDED, TIER_SALES_CLOSED, TIER_SOLD_OUT,
+)
+# Positions are notification id × this + index: room for the index, readable in decimal.
+PER_NOTIFICATION = 10
+NAMESPACE = uuid5(NAMESPACE_URL, "ticketledger:integration-events")
+# The domain events the mapping reads: the tier's, all of them.
+TOPICS = tuple(get_topic(cls) for cls in (
+    TicketTier.Created, TicketTier.TicketsBooked, TicketTier.TicketsReleased, TicketTier.TicketsHeld,
+    TicketTier.HoldConfirmed, TicketTier.HoldReleased, TicketTier.CapacityAdded, TicketTier.SalesClosed,
+))
+
+
+@dataclass(frozen=True)
+class IntegrationEvent:
+    """One integration event; ``body()`` is its JSON, exactly as the feed and webhooks send it."""
+
+    position: int
+    id: str
+    type: str
+    occurred_at: datetime
+    tier: str
+    booking_id: str | None
+    user_id: str | None
+    quantity: int | None  # the booking's or hold's tickets, or the capacity added
+    expires_at: datetime | None  # hold.placed only
+    capacity: int  # the tier's figures right after the event
+    sold: int
+    held: int
+    available: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "type": self.type, "position": self.position,
+            "occurredAt": self.occurred_at.isoformat(), "tier": self.tier, "bookingId": self.booking_id,
+            "userId": self.user_id, "quantity": self.quantity,
+            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
+            "capacity": self.capacity, "sold": self.sold, "held": self.held, "availableQuantity": self.available,
+        }
+
+    def body(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+
+@dataclass
+class TierFigures:
+    """What the mapping knows of a tier: its code and counts."""
+
+    code: str
+    capacity: int
+    sold: int = 0
+    held: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.capacity - self.sold - self.held
+
+
+@dataclass
+class MappingState:
+    """The state the mapping reads and changes: figures of tiers by tier id, and users of
+    open holds by booking id (``closed_holds``: those that ended, to be forgotten)."""
+
+    tiers: dict[str, TierFigures] = field(default_factory=dict)
+    hold_users: dict[str, str] = field(default_factory=dict)
+    closed_holds: set[str] = field(default_factory=set)
+
+    def open_hold(self, booking_id: str, user_id: str) -> None:
+        self.hold_users[booking_id] = user_id
+        self.closed_holds.discard(booking_id)
+
+    def close_hold(self, booking_id: str) -> str | None:
+        self.closed_holds.add(booking_id)
+        return self.hold_users.pop(booking_id, None)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a domain event means publicly, before the tier's figures are added."""
+
+    type: str
+    booking_id: UUID | None = None
+    user_id: str | None = None
+    quantity: int | None = None
+    expires_at: datetime | None = None
+
+
+def needs(domain_event: Any) -> tuple[str, str | None]:
+    """The state one event needs loaded: its tier's id, and the booking id of a hold it ends."""
+    ends_hold = isinstance(domain_event, (TicketTier.HoldConfirmed, TicketTier.HoldReleased))
+    return str(domain_event.originator_id), str(domain_event.booking_id) if ends_hold else None
+
+
+class IntegrationMapper:
+    """Maps the tier's domain events, in store order, to integration events, changing
+    ``state`` as it goes."""
+
+    def __init__(self, state: MappingState) -> None:
+        self.state = state
+
+    def map(self, domain_event: Any, notification_id: int) -> list[IntegrationEvent]:
+        tier_id = str(domain_event.originator_id)
+        change = self.change(domain_event)
+        figures = self.state.tiers[tier_id]
+        events = [self._event(domain_event, notification_id, 0, change, figures)]
+        if change.type in (BOOKING_CONFIRMED, HOLD_PLACED) and figures.available == 0:
+            events.append(self._event(domain_event, notification_id, 1, Change(TIER_SOLD_OUT), figures))
+        return events
+
+    @staticmethod
+    def _event(domain_event: Any, notification_id: int, index: int, change: Change,
+               figures: TierFigures) -> IntegrationEvent:
+        identity = f"{domain_event.originator_id}/{domain_event.originator_version}/{change.type}"
+        return IntegrationEvent(
+            position=notification_id * PER_NOTIFICATION + index, id=str(uuid5(NAMESPACE, identity)),
+            type=change.type, occurred_at=domain_event.timestamp, tier=figures.code,
+            booking_id=str(change.booking_id) if change.booking_id else None, user_id=change.user_id,
+            quantity=change.quantity, expires_at=change.expires_at, capacity=figures.capacity,
+            sold=figures.sold, held=figures.held, available=figures.available,
+        )
+
+    def _figures(self, event: Any) -> TierFigures:
+        return self.state.tiers[str(event.originator_id)]
+
+    @singledispatchmethod
+    def change(self, event: Any) -> Change:
+        raise TypeError(f"{type(event).__qualname__} has no integration event")
+
+    @change.register
+    def _created(self, event: TicketTier.Created) -> Change:
+        self.state.tiers[str(event.originator_id)] = TierFigures(event.code, event.capacity)
+        return Change(TIER_CREATED)
+
+    @change.register
+    def _booked(self, event: TicketTier.TicketsBooked) -> Change:
+        self._figures(event).sold += event.quantity
+        return Change(BOOKING_CONFIRMED, event.booking_id, event.user_id, event.quantity)
+
+    @change.register
+    def _cancelled(self, event: TicketTier.TicketsReleased) -> Change:
+        self._figures(event).sold -= event.quantity
+        # user_id is None on cancellations recorded before the tier's event carried it
+        return Change(BOOKING_CANCELLED, event.booking_id, event.user_id, event.quantity)
+
+    @change.register
+    def _held(self, event: TicketTier.TicketsHeld) -> Change:
+        self._figures(event).held += event.quantity
+        self.state.open_hold(str(event.booking_id), event.user_id)
+        return Change(HOLD_PLACED, event.booking_id, event.user_id, event.quantity, event.expires_at)
+
+    @change.register
+    def _hold_confirmed(self, event: TicketTier.HoldConfirmed) -> Change:
+        figures = self._figures(event)
+        figures.held -= event.quantity
+        figures.sold += event.quantity
+        user_id = self.state.close_hold(str(event.booking_id))
+        return Change(HOLD_CONFIRMED, event.booking_id, user_id, event.quantity)
+
+    @change.register
+    def _hold_released(self, event: TicketTier.HoldReleased) -> Change:
+        self._figures(event).held -= event.quantity
+        self.state.close_hold(str(event.booking_id))
+        kind = HOLD_EXPIRED if event.reason == "expired" else HOLD_RELEASED
+        return Change(kind, event.booking_id, event.user_id, event.quantity)
+
+    @change.register
+    def _capacity_added(self, event: TicketTier.CapacityAdded) -> Change:
+        self._figures(event).capacity += event.quantity
+        return Change(TIER_CAPACITY_ADDED, quantity=event.quantity)
+
+    @change.register
+    def _sales_closed(self, event: TicketTier.SalesClosed) -> Change:
+        return Change(TIER_SALES_CLOSED)

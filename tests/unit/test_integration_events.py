@@ -1,0 +1,110 @@
+"""The public vocabulary: each tier event maps to one integration event (plus
+``tier.sold_out`` after the sale or hold that takes the last ticket), with the tier's
+figures after it, and ids and positions that a replay reproduces."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+from domain.tiers import TicketTier
+from projections.integration_events import PER_NOTIFICATION, TYPES, IntegrationMapper, MappingState
+
+EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=timezone.utc)
+
+
+def mapped(events: list[Any], state: MappingState | None = None, first: int = 1) -> list:
+    mapper = IntegrationMapper(state or MappingState())
+    return [e for n, event in enumerate(events, first) for e in mapper.map(event, n)]
+
+
+def history() -> list[Any]:
+    """A tier's life touching every type: sell out by a hold, confirm it, cancel, add, close."""
+    tier = TicketTier.open("VIP", Decimal("10.00"), 3)
+    alice, bob, carol, dave = uuid4(), uuid4(), uuid4(), uuid4()
+    tier.book(alice, "alice", 2)
+    tier.hold(bob, "bob", 1, EXPIRES)  # the last ticket: sold out
+    tier.confirm_hold(bob, 1)
+    tier.release(alice, 2, "alice")
+    tier.hold(carol, "carol", 1, EXPIRES)
+    tier.release_hold(carol, "carol", 1, reason="released")
+    tier.hold(dave, "dave", 2, EXPIRES)  # sold out again
+    tier.release_hold(dave, "dave", 2, reason="expired")
+    tier.add_capacity(1)
+    tier.close_sales()
+    return list(tier.collect_events())
+
+
+def test_every_tier_event_has_its_type_and_each_type_appears():
+    events = mapped(history())
+    assert [e.type for e in events] == [
+        "tier.created", "booking.confirmed", "hold.placed", "tier.sold_out", "hold.confirmed", "booking.cancelled",
+        "hold.placed", "hold.released", "hold.placed", "tier.sold_out", "hold.expired", "tier.capacity_added",
+        "tier.sales_closed",
+    ]
+    assert {e.type for e in events} == set(TYPES)
+
+
+def test_each_event_carries_the_tiers_figures_after_it():
+    events = mapped(history())
+    figures = [(e.type, e.capacity, e.sold, e.held, e.available) for e in events]
+    assert figures[:6] == [
+        ("tier.created", 3, 0, 0, 3), ("booking.confirmed", 3, 2, 0, 1), ("hold.placed", 3, 2, 1, 0),
+        ("tier.sold_out", 3, 2, 1, 0), ("hold.confirmed", 3, 3, 0, 0), ("booking.cancelled", 3, 1, 0, 2),
+    ]
+    assert figures[-2:] == [("tier.capacity_added", 4, 1, 0, 3), ("tier.sales_closed", 4, 1, 0, 3)]
+    assert all(e.tier == "VIP" for e in events)
+
+
+def test_a_confirmed_hold_names_its_user_although_the_tier_event_does_not():
+    confirmed = next(e for e in mapped(history()) if e.type == "hold.confirmed")
+    assert (confirmed.user_id, confirmed.quantity) == ("bob", 1)
+
+
+def test_sold_out_follows_the_event_that_took_the_last_ticket_at_the_next_index():
+    events = mapped(history())
+    placed, sold_out = events[2], events[3]
+    assert placed.position == 3 * PER_NOTIFICATION and sold_out.position == 3 * PER_NOTIFICATION + 1
+    assert sold_out.occurred_at == placed.occurred_at and sold_out.booking_id is None
+
+
+def test_sold_out_is_emitted_again_only_after_tickets_came_back():
+    tier = TicketTier.open("GA", Decimal("1.00"), 1)
+    tier.book(uuid4(), "a", 1)
+    tier.add_capacity(2)
+    tier.book(uuid4(), "b", 1)
+    tier.book(uuid4(), "c", 1)
+    types = [e.type for e in mapped(list(tier.collect_events()))]
+    assert types == ["tier.created", "booking.confirmed", "tier.sold_out", "tier.capacity_added",
+                     "booking.confirmed", "booking.confirmed", "tier.sold_out"]
+
+
+def test_a_tier_without_capacity_or_closed_is_not_sold_out():
+    tier = TicketTier.open("FREE", Decimal("0.00"), 0)
+    tier.close_sales()
+    assert [e.type for e in mapped(list(tier.collect_events()))] == ["tier.created", "tier.sales_closed"]
+
+
+def test_a_replay_gives_identical_ids_positions_and_bodies():
+    events = history()
+    assert [e.body() for e in mapped(events)] == [e.body() for e in mapped(events)]
+    ids = [e.id for e in mapped(events)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_mapping_resumes_from_the_state_a_page_left():
+    events = history()
+    state = MappingState()
+    first = mapped(events[:3], state)
+    rest = mapped(events[3:], MappingState(tiers=state.tiers, hold_users=dict(state.hold_users)), first=4)
+    assert [e.body() for e in first + rest] == [e.body() for e in mapped(events)]
+
+
+def test_a_body_is_compact_json_with_camel_case_names_and_utc_times():
+    placed = mapped(history())[2]
+    body = placed.body()
+    assert body.startswith('{"id":"') and '"type":"hold.placed"' in body and '"userId":"bob"' in body
+    assert f'"expiresAt":"{EXPIRES.isoformat()}"' in body and placed.to_json()["occurredAt"].endswith("+00:00")
+    assert placed.expires_at - EXPIRES == timedelta(0)
