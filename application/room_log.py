@@ -73,7 +73,8 @@ class WaitingRoomLog(Application):
     def is_open(self, room_id: UUID) -> bool:
         return self._get(room_id).is_open
 
-    def events(self, room_id: UUID) -> list[RoomEvent]:
+    def trail(self, room_id: UUID) -> list[RoomEvent]:
+        """The room's events, oldest first."""
         self._get(room_id)
         return [RoomEvent(e.originator_version, type(e).__name__, e.timestamp, details(e))
                 for e in self.repository.event_store.get(room_id)]
@@ -89,7 +90,6 @@ class WaitingRoomLog(Application):
 
 
 def details(event: Any) -> dict[str, Any]:
-    """An event's own fields (without the library's id, version and time)."""
-    own = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version", "timestamp")}
-    own.pop("originator_topic", None)
-    return own
+    """An event's own fields (without the library's id, version, time and topic), times in ISO 8601."""
+    library = ("originator_id", "originator_version", "timestamp", "originator_topic")
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(event).items() if k not in library}

@@ -181,7 +181,7 @@ class WaitingRooms:
 
     def events(self, room_id: str) -> list[RoomEvent]:
         try:
-            return self.log.events(uuid.UUID(room_id))
+            return self.log.trail(uuid.UUID(room_id))
         except ValueError:
             raise WaitingRoomNotFoundError(f"No waiting room {room_id!r}.") from None
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, tickets, tiers
+from web import admin, bookings, health, holds, limits, logs, metrics, page, protection, queue, queue_admin, tickets, tiers
 from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
@@ -35,10 +35,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, health.blp, metrics.blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(queue.blp)
+    api.register_blueprint(queue_admin.blp)
     app.register_blueprint(page.blp)  # HTML, not part of the API document
     register_error_handlers(app)
     logs.install(app)
     protection.install(app)
     limits.install(app)
     metrics.install(app, init_services(app))
+    queue.install(app)
     return app

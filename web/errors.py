@@ -23,6 +23,14 @@ from application import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.errors import (
+    QueuePassExpiredError,
+    QueuePassRequiredError,
+    QueueTicketNotFoundError,
+    WaitingRoomAlreadyOnError,
+    WaitingRoomNotFoundError,
+    WaitingRoomOffError,
+)
 from application.audit import VersionNotFoundError
 from domain.errors import (
     BookingAlreadyCancelledError,
@@ -32,10 +40,12 @@ from domain.errors import (
     InsufficientTicketsError,
     InvalidQuantityError,
     InvalidTierError,
+    InvalidWaitingRoomError,
     LedgerError,
     NotBookingOwnerError,
     SalesClosedError,
     UserLimitExceededError,
+    WaitingRoomClosedError,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,15 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     SalesClosedError: (409, "SALES_CLOSED"),
     IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
     LedgerBusyError: (503, "LEDGER_BUSY"),
+    # The waiting room (web/queue.py).
+    InvalidWaitingRoomError: (400, "VALIDATION_ERROR"),
+    QueuePassRequiredError: (403, "QUEUE_PASS_REQUIRED"),
+    QueuePassExpiredError: (403, "QUEUE_PASS_EXPIRED"),
+    QueueTicketNotFoundError: (404, "QUEUE_TICKET_NOT_FOUND"),
+    WaitingRoomNotFoundError: (404, "WAITING_ROOM_NOT_FOUND"),
+    WaitingRoomOffError: (409, "WAITING_ROOM_OFF"),
+    WaitingRoomClosedError: (409, "WAITING_ROOM_OFF"),
+    WaitingRoomAlreadyOnError: (409, "WAITING_ROOM_ALREADY_ON"),
 }
 
 
@@ -72,6 +91,7 @@ ERROR_STATUS: dict[str, int] = {
     "INVALID_JSON": 400,
     "STORE_UNAVAILABLE": 503,
     "PROJECTION_LAGGING": 503,
+    "QUEUE_UNAVAILABLE": 503,
 }
 
 

@@ -15,6 +15,7 @@ from flask import Flask, Response, current_app, request
 from application import BookingLedger
 from projections import Follower, HoldExpiry, LedgerView, open_view
 from web.settings import parse_demo_tiers
+from web.waiting_rooms import open_waiting_rooms
 
 
 class Services:
@@ -24,6 +25,7 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.follower = Follower(self.ledger, self.view)
+        self.rooms = open_waiting_rooms(config, self.ledger, self.view)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
@@ -44,6 +46,7 @@ class Services:
         self._stop.set()
         if self._expiring is not None:
             self._expiring.join(timeout=10)
+        self.rooms.close()
         self.ledger.close()
 
 

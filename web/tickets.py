@@ -10,9 +10,10 @@ from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
 from web.schemas import CamelCaseSchema, Money, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
+from web.queue import require_pass
 from web.services import services
 from web.stream import tier_events
 
@@ -97,10 +98,12 @@ class Book(MethodView):
     @blp.response(201, BookReceiptSchema(), example={
         "bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"})
     @blp.errors(*JSON_BODY, *COMMAND, "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
-                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
+                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
-        """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
+        """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved. While a
+        waiting room is on for the tier, only with the user's pass (``Queue-Pass``)."""
+        require_pass(request["user_id"], request["tier"])
         key = idempotency_key()
         receipt = services().ledger.book(request["user_id"], request["tier"], request["quantity"], key)
         event("booked", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
