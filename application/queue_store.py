@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-# How long a closed room's data stays in Redis (its tickets then answer "closed").
+# How long a closed room's places stay in Redis (for a look by hand; its tickets answer "closed").
 CLOSED_ROOM_TTL = 3600
 # Per-period keys (ticks and latency counts) outlive their period by this much.
 PERIOD_TTL = 120
@@ -348,9 +348,10 @@ return 1
 LUA_TURN_OFF = """
 if redis.call('GET', current) ~= ARGV[2] then return nil end
 local g = advance()
-redis.call('DEL', current)
-for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
-return reply(g)
+local final = reply(g)
+redis.call('DEL', current, gate)  -- without its gate, no step finds the room any more
+for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
+return final
 """
 
 LUA_SET_RATE = """

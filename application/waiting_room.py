@@ -206,6 +206,8 @@ class WaitingRooms:
         self._tick(terms)
         place = self.store.place(room_id, ticket_id)
         if place is None:
+            if self._terms_now() != terms:  # turned off meanwhile
+                return self.ticket(ticket_id)
             raise QueueTicketNotFoundError(f"No queue ticket {ticket_id!r}.")
         return self._ticket(terms, place)
 
