@@ -43,7 +43,7 @@ from application.errors import (
 from application.queue_pass import Pass, PassSigner
 from application.queue_store import Gate, Place, QueueStore, RoomTerms
 from application.room_log import RoomEvent, WaitingRoomLog
-from domain.errors import InvalidWaitingRoomError, LedgerError
+from domain.errors import LedgerError
 from domain.waiting_room import WaitingRoom, check_rate
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,10 @@ class WaitingRooms:
 
     def turn_on(self, tiers: list[str] | None, opens_at: datetime | None, rate: float, auto_rate: bool,
                 max_rate: float, pass_seconds: int) -> RoomStatus:
-        """Turn a room on; ``WaitingRoomAlreadyOnError`` if one is on."""
+        """Turn a room on; ``WaitingRoomAlreadyOnError`` if one is on. An automatic rate
+        starts at ``rate`` or ``max_rate``, whichever is lower, and never goes above the latter."""
         check_rate(max_rate)
-        if auto_rate and rate > max_rate:
-            raise InvalidWaitingRoomError(f"The starting rate {rate:g} is above the ceiling {max_rate:g}.")
+        rate = min(rate, max_rate) if auto_rate else rate
         if self.store.current() is not None:
             raise WaitingRoomAlreadyOnError("A waiting room is on already; close it first.")
         room = WaitingRoom.open(tiers, opens_at or from_epoch(self.clock()), rate, auto_rate, pass_seconds)
@@ -155,9 +155,7 @@ class WaitingRooms:
 
     def change_rate(self, rate: float, auto_rate: bool) -> RoomStatus:
         terms = self._current()
-        check_rate(rate)
-        if auto_rate and rate > terms.max_rate:
-            raise InvalidWaitingRoomError(f"The rate {rate:g} is above the ceiling {terms.max_rate:g}.")
+        rate = min(rate, terms.max_rate) if auto_rate else rate
         self.log.change(uuid.UUID(terms.room_id), lambda room: room.change_rate(rate, auto_rate, "set by an admin"))
         return self._status(terms, self._applied(self.store.set_rate(terms.room_id, rate, auto_rate)))
 

@@ -105,8 +105,9 @@ IDEMPOTENCY_KEY_HEADER = {
 QUEUE_PASS_HEADER = {
     "in": "header", "name": "Queue-Pass", "required": False,
     "description": "While a waiting room is on for the tier: the pass `GET /api/queue/{ticketId}` gave the user "
-                   "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed).",
-    "schema": {"type": "string", "maxLength": 1000},
+                   "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed); "
+                   "ignored otherwise.",
+    "schema": {"type": "string"},
 }
 ADMIN_SECURITY = [{"adminToken": []}]
 

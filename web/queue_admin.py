@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate
 
 from domain.tiers import TIER_CODE
 from domain.waiting_room import MAX_PASS_SECONDS, MAX_RATE, MIN_PASS_SECONDS
@@ -24,14 +24,32 @@ blp.before_request(require_admin_token)
 CHANGE = (*ADMIN, *JSON_BODY, *QUEUE, "STORE_UNAVAILABLE")
 
 
+class Number(fields.Float):
+    """A JSON number only: no numeric string, no boolean (which marshmallow would take)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Boolean):
+    """``true`` or ``false`` only (marshmallow would take 0, 1, "yes" and more)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
 def rate_field(**kwargs: Any) -> fields.Float:
-    return fields.Float(validate=validate.Range(min=0, max=MAX_RATE), **kwargs)
+    return Number(validate=validate.Range(min=0, max=MAX_RATE), **kwargs)
 
 
 class RateSchema(CamelCaseSchema):
     rate = rate_field(required=True, metadata={
         "description": "buyers admitted per second (0 pauses admission); with `autoRate`, the rate to start from"})
-    auto_rate = fields.Boolean(load_default=False, metadata={
+    auto_rate = Flag(load_default=False, metadata={
         "description": "let the rate follow what the ledger sustains (AIMD on admitted buyers' booking p95)"})
 
 
@@ -40,15 +58,10 @@ class OpenRoomSchema(RateSchema):
                         validate=validate.Length(min=1, max=100), metadata={"description": "omit for every tier"})
     opens_at = fields.AwareDateTime(format="iso", load_default=None, metadata={
         "description": "omit to open now; joins before it form a pre-queue whose order is drawn at random"})
-    max_rate = rate_field(load_default=None, metadata={"description": "the automatic rate's ceiling (default: no ceiling)"})
+    max_rate = rate_field(load_default=None, metadata={"description": "the automatic rate's ceiling (default: none); an automatic rate starts at most here"})
     pass_seconds = fields.Integer(strict=True, load_default=None,
                                   validate=validate.Range(min=MIN_PASS_SECONDS, max=MAX_PASS_SECONDS),
                                   metadata={"description": "how long a pass lasts (default `QUEUE_PASS_SECONDS`)"})
-
-    @validates_schema
-    def start_within_ceiling(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("max_rate") is not None and data["rate"] > data["max_rate"]:
-            raise ValidationError("The rate must not be above maxRate.", "rate")
 
 
 class RoomEventSchema(CamelCaseSchema):

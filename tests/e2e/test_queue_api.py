@@ -157,8 +157,8 @@ def test_the_admin_turns_the_room_on_changes_its_rate_closes_it_and_reads_its_tr
 
 @pytest.mark.parametrize("terms", [
     {}, {"rate": -1}, {"rate": "fast"}, {"rate": 1, "tiers": []}, {"rate": 1, "tiers": ["vip"]},
-    {"rate": 1, "opensAt": "2026-11-24T10:00:00"}, {"rate": 1, "passSeconds": 0}, {"rate": 5, "maxRate": 4},
-    {"rate": 1, "surprise": True}, {"rate": float("1e9")},
+    {"rate": 1, "opensAt": "2026-11-24T10:00:00"}, {"rate": 1, "passSeconds": 0},
+    {"rate": 1, "surprise": True}, {"rate": float("1e9")}, {"rate": "1"}, {"rate": True}, {"rate": 1, "autoRate": 0},
 ])
 def test_bad_room_terms_are_400_and_turn_nothing_on(queue_client: FlaskClient, terms):
     assert code(queue_client.post(ROOM, json=terms, headers=AUTH)) == (400, "VALIDATION_ERROR")
@@ -176,3 +176,10 @@ def test_a_queue_store_that_does_not_answer_is_503_on_the_queue_and_on_booking(s
     for response in (client.get("/api/queue"), client.post("/api/queue", json={"userId": "ann"}), book(client)):
         assert code(response) == (503, "QUEUE_UNAVAILABLE") and response.headers["Retry-After"] == "1"
     app.extensions["ledger"].close()
+
+
+def test_an_automatic_rate_starts_at_most_at_its_ceiling(queue_client: FlaskClient):
+    assert turn_on(queue_client, rate=500, autoRate=True, maxRate=100)["rate"] == 100.0
+    changed = queue_client.post(f"{ROOM}/rate", json={"rate": 700, "autoRate": True}, headers=AUTH).json
+    assert changed["rate"] == 100.0
+    assert queue_client.post(f"{ROOM}/rate", json={"rate": 700}, headers=AUTH).json["rate"] == 700.0  # fixed: as set
