@@ -226,7 +226,7 @@ class WaitingRooms:
         if admission.user_id != user_id:
             raise QueuePassRequiredError("This queue pass belongs to another user: join the queue (POST /api/queue).")
         if self.clock() >= admission.expires_at:
-            raise QueuePassExpiredError(f"Your queue pass expired at {from_epoch(admission.expires_at).isoformat()}: "
+            raise QueuePassExpiredError(f"Your queue pass expired at {from_epoch(admission.expires_at).isoformat(timespec='seconds')}: "
                                         "join the queue again (POST /api/queue).")
         return True
 
@@ -262,7 +262,7 @@ class WaitingRooms:
                                 message=f"Your turn: book within {math.ceil(expires_at - now)} s, with this pass.")
         wait = estimated_wait(place, terms.opens_at)
         if now < terms.opens_at:
-            message = (f"The sale opens at {from_epoch(terms.opens_at).isoformat()}. Everyone who joins before then "
+            message = (f"The sale opens at {from_epoch(terms.opens_at).isoformat(timespec='seconds')}. Everyone who joins before then "
                        "gets a place drawn at random at the opening: arriving early gives no edge.")
             position = None
         else:
