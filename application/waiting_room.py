@@ -186,8 +186,10 @@ class WaitingRooms:
     # Buyers.
 
     def join(self, user_id: str) -> tuple[TicketStatus, bool]:
-        """The user's ticket (the one they have, unless its pass lapsed) and whether it is new."""
-        terms = self._current()
+        """The user's ticket (the one they have, unless its pass lapsed) and whether it is new.
+        The room's terms may be a moment old (``terms_seconds``): a room turned off
+        meanwhile is found gone by the store's step, which then changes nothing."""
+        terms = self._terms_cached() or self._current()
         self._tick(terms)
         ticket_id = f"{terms.room_id}.{secrets.token_urlsafe(16)}"
         joined = self.store.join(terms.room_id, user_id, ticket_id, secrets.randbits(52), terms.pass_seconds)
@@ -198,7 +200,9 @@ class WaitingRooms:
 
     def ticket(self, ticket_id: str) -> TicketStatus:
         room_id = ticket_room(ticket_id)
-        terms = self._terms_now()
+        terms = self._terms_cached()
+        if terms is None or terms.room_id != room_id:  # maybe news this process has not heard yet
+            terms = self._terms_now()
         if terms is None or terms.room_id != room_id:
             return TicketStatus(ticket_id, None, CLOSED, "The waiting room is off: book directly.")
         self._tick(terms)
