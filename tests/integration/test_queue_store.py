@@ -95,6 +95,16 @@ def test_the_frontier_grows_at_the_rate_from_the_opening(store: QueueStore, cloc
     assert store.gate("room-1").frontier == 10  # never beyond those who joined
 
 
+def test_one_who_joins_a_queue_that_kept_up_is_admitted_at_once_at_most_one_per_interval(store, clock):
+    clock.now = OPENS + 10  # at 2/s, time for many
+    first = store.join("room-1", "a", "t-a", 0, PASS_SECONDS)[0]
+    second = store.join("room-1", "b", "t-b", 0, PASS_SECONDS)[0]  # the same instant: no time for another
+    assert (first.admitted_at, second.admitted_at) == (clock.now, None)
+    clock.advance(0.5)
+    assert store.join("room-1", "c", "t-c", 0, PASS_SECONDS)[0].admitted_at is None  # b's turn came first
+    assert store.place("room-1", "t-b").admitted_at == clock.now
+
+
 def test_unused_admissions_are_not_banked(store: QueueStore, clock: FakeClock):
     clock.now = OPENS
     join(store, "a")
