@@ -59,8 +59,24 @@ def ours_env(schema: str, capacity: int) -> dict[str, str]:
             "ADMIN_TOKEN": secrets.token_hex(16)}
 
 
+def server_latencies(log_path: str) -> dict[str, dict]:
+    """The server's own view, from its JSON request log: time spent inside the app per
+    endpoint (not the wait in the accept queue or for a worker, which the clients see)."""
+    durations: dict[str, list[float]] = {}
+    with open(log_path) as log:
+        for line in log:
+            if line.startswith("{") and '"duration_ms"' in line:
+                record = json.loads(line)
+                path = record["path"]
+                endpoint = "status" if path.startswith("/api/queue/") else {"/api/queue": "join", "/api/tickets/book": "book"}.get(path)
+                if endpoint and record["method"] in ("GET", "POST"):
+                    durations.setdefault(endpoint, []).append(record["duration_ms"] / 1000)
+    return {endpoint: quantiles(values) for endpoint, values in durations.items()}
+
+
 @contextmanager
-def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dict[str, str]]]:
+def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dict[str, str], str]]:
+    """Our service on a fresh schema: its URL, its settings and its log's path."""
     fresh_schema(schema)
     env = ours_env(schema, capacity)
     server = wrk.start_gunicorn("web:create_app()", env, f"127.0.0.1:{port}", 2, 32, str(ROOT), None, GUNICORN)
@@ -68,12 +84,11 @@ def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dic
                                  stderr=subprocess.DEVNULL)
     try:
         wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
-        yield f"http://127.0.0.1:{port}", env
+        yield f"http://127.0.0.1:{port}", env, server.log_path
     finally:
         wrk.stop(server)
         projector.terminate()
         projector.wait(30)
-        print(f"  server log: {server.log_path}", flush=True)
 
 
 @contextmanager
@@ -118,12 +133,15 @@ def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: d
         "out_of_order_pairs": inverted, "ordered_pairs": ordered,
         "inconsistent_answers": seen.inconsistent,
         "buyers_who_bought": sum(1 for b in buyers if b.bought),
+        "client_cpu_s": round(seen.client_cpu_seconds, 1), "load_average_after": round(os.getloadavg()[0], 1),
     }
 
 
 def run_flood(base: str, buyers: list[Buyer], queue: bool, connections: int, capacity: int) -> tuple[Seen, float]:
-    started = time.perf_counter()
+    """The flood, and how long it took; the clients' own CPU time goes on ``seen``."""
+    started, cpu = time.perf_counter(), time.process_time()
     seen = asyncio.run(flood(base, buyers, queue, connections, capacity))
+    seen.client_cpu_seconds = time.process_time() - cpu
     return seen, time.perf_counter() - started
 
 
@@ -131,7 +149,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
     results = []
     buyers = lambda: make_buyers(args.buyers, args.seconds, args.seed)  # noqa: E731 - a fresh crowd per mode
     if "room" in args.modes:
-        with our_server("onsale_room", args.tickets, args.port) as (base, env):
+        with our_server("onsale_room", args.tickets, args.port) as (base, env, log_path):
             auto = args.rate == "auto"
             opens = datetime.now(timezone.utc) + timedelta(seconds=args.lead)
             admin(base, env, "/api/admin/waiting-room", {
@@ -143,12 +161,14 @@ def bench(args: argparse.Namespace) -> list[dict]:
             room = admin(base, env, "/api/admin/waiting-room/close", {})
         # The books are read once the servers are gone (PostgreSQL's connections are shared).
         results.append(summary("room", seen, crowd, seconds, {**our_books(env), "room": room}))
+        results[-1]["server_latency_ms"] = server_latencies(log_path)
         print_one(results[-1])
     if "direct" in args.modes:
-        with our_server("onsale_direct", args.tickets, args.port) as (base, env):
+        with our_server("onsale_direct", args.tickets, args.port) as (base, env, log_path):
             crowd = buyers()
             seen, seconds = run_flood(base, crowd, False, args.connections, args.tickets)
         results.append(summary("direct", seen, crowd, seconds, our_books(env)))
+        results[-1]["server_latency_ms"] = server_latencies(log_path)
         print_one(results[-1])
     if "baseline" in args.modes:
         with baseline_server(args.tickets, args.port + 1) as base:
@@ -167,7 +187,8 @@ def print_one(result: dict) -> None:
           f"{fmt(lat['status'])} ms, book {fmt(lat['book'])} ms; sold {result['sold_by_clients']} of "
           f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s; "
           f"out of order {result['out_of_order_pairs']} of {result['ordered_pairs']} pairs; "
-          f"inconsistent answers {result['inconsistent_answers']}", flush=True)
+          f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s; "
+          f"inside the server {({e: fmt(q) for e, q in result.get('server_latency_ms', {}).items()})}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

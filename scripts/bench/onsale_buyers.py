@@ -53,6 +53,7 @@ class Seen:
     sold: int = 0
     sold_out_after: float | None = None  # seconds from the start to the booking that sold the last ticket
     inconsistent: int = 0  # answers whose state contradicts their own place and frontier
+    client_cpu_seconds: float = 0.0
 
     def now(self) -> float:
         return time.perf_counter() - self.started
