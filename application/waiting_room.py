@@ -19,15 +19,13 @@ nothing) and applies what was left.
 from __future__ import annotations
 
 import logging
-import math
-import random
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
@@ -40,8 +38,9 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
-from application.queue_pass import Pass, PassSigner
+from application.queue_pass import PassSigner
 from application.queue_store import Gate, Place, QueueStore, RoomTerms
+from application.queue_ticket import CLOSED, TicketStatus, describe, from_epoch
 from application.room_log import RoomEvent, WaitingRoomLog
 from domain.errors import LedgerError
 from domain.waiting_room import WaitingRoom, check_rate
@@ -49,35 +48,6 @@ from domain.waiting_room import WaitingRoom, check_rate
 log = logging.getLogger(__name__)
 
 COUNT_EVERY_SECONDS = 10
-# A waiting buyer is told to look again after half its estimated wait, within these
-# bounds, give or take a tenth (so that buyers who joined together do not come back together).
-MIN_POLL_SECONDS = 0.5
-MAX_POLL_SECONDS = 20.0
-POLL_JITTER = 0.1
-
-WAITING, ADMITTED, EXPIRED, SOLD_OUT, CLOSED = "waiting", "admitted", "expired", "soldOut", "closed"
-
-
-def from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
-
-
-@dataclass(frozen=True)
-class TicketStatus:
-    """A buyer's place, as the queue endpoints show it."""
-
-    ticket_id: str
-    user_id: str | None
-    state: str
-    message: str
-    position: int | None = None  # 1: next to be admitted
-    joined: int | None = None
-    admitted: int | None = None
-    estimated_wait: float | None = None  # seconds
-    poll_after: float | None = None  # seconds; None: no need to look again
-    opens_at: datetime | None = None
-    queue_pass: str | None = None
-    pass_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +166,7 @@ class WaitingRooms:
         if joined is None:
             raise WaitingRoomOffError("The waiting room has just been turned off: book directly.")
         place, new = joined
-        return self._ticket(terms, place), new
+        return self._describe(terms, place), new
 
     def ticket(self, ticket_id: str) -> TicketStatus:
         room_id = ticket_room(ticket_id)
@@ -211,7 +181,7 @@ class WaitingRooms:
             if self._terms_now() != terms:  # turned off meanwhile
                 return self.ticket(ticket_id)
             raise QueueTicketNotFoundError(f"No queue ticket {ticket_id!r}.")
-        return self._ticket(terms, place)
+        return self._describe(terms, place)
 
     def check_pass(self, token: str | None, user_id: str, tier: str) -> bool:
         """Raise unless booking ``tier`` for ``user_id`` may go ahead; return whether a
@@ -249,31 +219,8 @@ class WaitingRooms:
 
     # Helpers.
 
-    def _ticket(self, terms: RoomTerms, place: Place) -> TicketStatus:
-        gate, now = place.gate, place.gate.now
-        base = {"ticket_id": place.ticket_id, "user_id": place.user_id, "joined": gate.joined,
-                "admitted": gate.admitted, "opens_at": from_epoch(terms.opens_at)}
-        if self.sold_out(terms.tiers):
-            return TicketStatus(**base, state=SOLD_OUT, message="Sold out while you waited: nothing is left to book.")
-        if place.admitted_at is not None:
-            expires_at = place.admitted_at + terms.pass_seconds
-            if now >= expires_at:
-                return TicketStatus(**base, state=EXPIRED, pass_expires_at=from_epoch(expires_at),
-                                    message="Your pass has expired: join again for a new place at the back.")
-            token = self.signer.sign(Pass(terms.room_id, place.user_id, expires_at))
-            return TicketStatus(**base, state=ADMITTED, queue_pass=token, pass_expires_at=from_epoch(expires_at),
-                                estimated_wait=0.0, position=0,
-                                message=f"Your turn: book within {math.ceil(expires_at - now)} s, with this pass.")
-        wait = estimated_wait(place, terms.opens_at)
-        if now < terms.opens_at:
-            message = (f"The sale opens at {from_epoch(terms.opens_at).isoformat(timespec='seconds')}. Everyone who joins before then "
-                       "gets a place drawn at random at the opening: arriving early gives no edge.")
-            position = None
-        else:
-            position = place.place - gate.admitted
-            message = f"You are number {position} in the queue."
-        return TicketStatus(**base, state=WAITING, position=position, estimated_wait=wait,
-                            poll_after=poll_after(wait), message=message)
+    def _describe(self, terms: RoomTerms, place: Place) -> TicketStatus:
+        return describe(terms, place, self.sold_out(terms.tiers), self.signer.sign)
 
     def _status(self, terms: RoomTerms, gate: Gate) -> RoomStatus:
         return RoomStatus(terms.room_id, terms.tiers, from_epoch(terms.opens_at), gate.now >= terms.opens_at, gate.rate,
@@ -328,21 +275,6 @@ class WaitingRooms:
         if rate != gate.rate:
             self.log.change(uuid.UUID(terms.room_id), lambda r: r.change_rate(rate, True, f"automatic: {reason}"))
             self.store.set_rate(terms.room_id, rate, True)
-
-
-def estimated_wait(place: Place, opens_at: float) -> float | None:
-    """Seconds until ``place`` is admitted at the current rate (``None`` while paused)."""
-    gate = place.gate
-    if gate.rate <= 0:
-        return None
-    return round(max(0.0, opens_at - gate.now) + max(0.0, place.place - gate.frontier) / gate.rate, 1)
-
-
-def poll_after(wait: float | None) -> float:
-    if wait is None:
-        return MAX_POLL_SECONDS
-    middle = min(MAX_POLL_SECONDS, max(MIN_POLL_SECONDS, wait / 2))
-    return round(middle * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER), 2)
 
 
 def ticket_room(ticket_id: str) -> str:

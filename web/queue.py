@@ -19,7 +19,8 @@ from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
 
-from application.waiting_room import ADMITTED, CLOSED, EXPIRED, SOLD_OUT, WAITING, RoomStatus, TicketStatus
+from application.queue_ticket import ADMITTED, CLOSED, EXPIRED, SOLD_OUT, WAITING
+from application.waiting_room import RoomStatus
 from web.apidoc import JSON_BODY, Blueprint
 from web.errors import error_response
 from web.schemas import CamelCaseSchema, identifier
