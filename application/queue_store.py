@@ -42,8 +42,10 @@ import redis
 CLOSED_ROOM_TTL = 3600
 # Per-period keys (ticks and latency counts) outlive their period by this much.
 PERIOD_TTL = 120
-# Connections to Redis per process, and how long a request waits for one or an answer.
-POOL_SIZE = 32
+# Connections to Redis per process (a gevent worker serves up to 1,000 requests at once),
+# how long a request waits for one, and for Redis to answer (or accept a connection).
+POOL_SIZE = 256
+POOL_WAIT = 10.0
 TIMEOUT = 2.0
 
 
@@ -421,11 +423,11 @@ class RedisQueueStore(QueueStore):
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> RedisQueueStore:
-        """A client whose requests wait for one of ``POOL_SIZE`` connections, rather than
-        each of a flood's thousand concurrent requests opening its own (measured: slower),
-        and learn within ``TIMEOUT`` seconds that Redis is gone (503)."""
+        """A client with at most ``POOL_SIZE`` connections, for which a request waits up to
+        ``POOL_WAIT`` seconds in a flood (32 were too few: 503s), and which learns within
+        ``TIMEOUT`` seconds that Redis is gone (503)."""
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, timeout=TIMEOUT, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         return cls(redis.Redis(connection_pool=pool), prefix)
 
     def current(self) -> RoomTerms | None:

@@ -41,6 +41,7 @@ from application.errors import (
 from application.queue_pass import PassSigner
 from application.queue_store import Gate, Place, QueueStore, RoomTerms
 from application.queue_ticket import CLOSED, TicketStatus, describe, from_epoch
+from application.recent import Recent
 from application.room_log import RoomEvent, WaitingRoomLog
 from domain.errors import LedgerError
 from domain.waiting_room import WaitingRoom, check_rate
@@ -88,8 +89,7 @@ class WaitingRooms:
         self._log: WaitingRoomLog | None = None
         self._signer: PassSigner | None = None
         self._lock = threading.Lock()
-        self._terms_seconds = terms_seconds
-        self._terms: tuple[float, RoomTerms | None] | None = None  # (read at, terms)
+        self._terms = Recent(store.current, terms_seconds)
         self._last_period = -1
 
     @property
@@ -120,7 +120,7 @@ class WaitingRooms:
         if not self.store.turn_on(terms, room.rate, auto_rate):  # another admin was quicker
             self.log.change(room.id, lambda r: r.close(0, 0, 0))
             raise WaitingRoomAlreadyOnError("A waiting room is on already; close it first.")
-        self._terms = None
+        self._terms.forget()
         return self._status(terms, self.store.gate(terms.room_id))
 
     def change_rate(self, rate: float, auto_rate: bool) -> RoomStatus:
@@ -137,7 +137,7 @@ class WaitingRooms:
         if self.log.is_open(room_id):  # else a retry: closed in the log, still on in the store
             self.log.change(room_id, lambda r: r.close(gate.joined, gate.admitted, gate.passes))
         final = self.store.turn_off(terms.room_id) or gate
-        self._terms = None
+        self._terms.forget()
         return self._status(terms, final)
 
     def status(self) -> RoomStatus | None:
@@ -233,15 +233,10 @@ class WaitingRooms:
         return terms
 
     def _terms_now(self) -> RoomTerms | None:
-        terms = self.store.current()
-        self._terms = (time.monotonic(), terms)
-        return terms
+        return self._terms.refresh()
 
     def _terms_cached(self) -> RoomTerms | None:
-        cached = self._terms
-        if cached is None or time.monotonic() - cached[0] >= self._terms_seconds:
-            return self._terms_now()
-        return cached[1]
+        return self._terms.get()
 
     @staticmethod
     def _applied(gate: Gate | None) -> Gate:

@@ -9,12 +9,11 @@ read at most once a second per process however many buyers ask.
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from application import BookingLedger
 from application.queue_store import MemoryQueueStore, QueueStore, RedisQueueStore
+from application.recent import Recent
 from application.room_log import WaitingRoomLog
 from application.waiting_room import WaitingRooms
 from projections import LedgerView
@@ -26,36 +25,16 @@ LOG_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
 
 class Availability:
     """Sold-out answers from the read tables, at most ``AVAILABILITY_SECONDS`` old (plus
-    one read). One request at a time reads them again; the others meanwhile use what was
-    read last: thousands of buyers asking at once must not all wait for a pooled
-    connection (measured: they did, and got 503s, when each one read when it found the
-    answer old)."""
+    one read), read by one request at a time (``application/recent.py``)."""
 
     def __init__(self, view: LedgerView, seconds: float = AVAILABILITY_SECONDS) -> None:
-        self.view = view
-        self.seconds = seconds
-        self._read: tuple[float, list[Any]] | None = None
-        self._reading = threading.Lock()
+        self._rows = Recent(view.list_tiers, seconds)
 
     def sold_out(self, tiers: tuple[str, ...] | None) -> bool:
         """Nothing left to book, nor held (held tickets may come back), in any of ``tiers``
         (``None``: every tier) that exists; a tier off sale counts as sold out."""
-        rows = self._rows()
-        concerned = [row for row in rows if tiers is None or row.tier in tiers]
+        concerned = [row for row in self._rows.get() if tiers is None or row.tier in tiers]
         return bool(concerned) and all(not row.on_sale or row.available + row.held == 0 for row in concerned)
-
-    def _rows(self) -> list[Any]:
-        read = self._read
-        if read is not None and time.monotonic() - read[0] < self.seconds:
-            return read[1]
-        if not self._reading.acquire(blocking=read is None):  # another request is reading them
-            return read[1]
-        try:
-            rows = self.view.list_tiers()
-            self._read = (time.monotonic(), rows)
-            return rows
-        finally:
-            self._reading.release()
 
 
 def queue_store(config: dict[str, Any]) -> QueueStore:
