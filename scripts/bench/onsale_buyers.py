@@ -27,6 +27,9 @@ from typing import Any
 import aiohttp
 
 RETRIES = 5
+# A client gives up on a request after this long, waiting for a pooled connection included
+# (counted as a connection error): patient, to see whether every buyer gets an answer.
+CLIENT_TIMEOUT = 300
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -153,7 +156,7 @@ async def buyer_task(client: Client, buyer: Buyer, queue: bool) -> None:
 async def flood(base: str, buyers: list[Buyer], queue: bool, connections: int, capacity: int) -> Seen:
     seen = Seen(capacity)
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None)
-    timeout = aiohttp.ClientTimeout(total=120)
+    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         client = Client(session, base, seen)
         seen.started = time.perf_counter()
