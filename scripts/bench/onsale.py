@@ -44,6 +44,20 @@ GUNICORN = ("-c", "gunicorn.conf.py", "-k", "gevent", "--workers", "2", "--worke
             "--backlog", "4096")
 
 
+def cpu_seconds(parent: int) -> float:
+    """CPU time (user + system) used so far by the children of process ``parent`` (the
+    gunicorn workers), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def raise_file_limit() -> int:
     """As many descriptors as the hard limit allows: every pooled connection takes one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -75,8 +89,8 @@ def server_latencies(log_path: str) -> dict[str, dict]:
 
 
 @contextmanager
-def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dict[str, str], str]]:
-    """Our service on a fresh schema: its URL, its settings and its log's path."""
+def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dict[str, str], subprocess.Popen]]:
+    """Our service on a fresh schema: its URL, its settings and the gunicorn master (with its ``log_path``)."""
     fresh_schema(schema)
     env = ours_env(schema, capacity)
     server = wrk.start_gunicorn("web:create_app()", env, f"127.0.0.1:{port}", 2, 32, str(ROOT), None, GUNICORN)
@@ -84,7 +98,7 @@ def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dic
                                  stderr=subprocess.DEVNULL)
     try:
         wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
-        yield f"http://127.0.0.1:{port}", env, server.log_path
+        yield f"http://127.0.0.1:{port}", env, server
     finally:
         wrk.stop(server)
         projector.terminate()
@@ -92,14 +106,14 @@ def our_server(schema: str, capacity: int, port: int) -> Iterator[tuple[str, dic
 
 
 @contextmanager
-def baseline_server(capacity: int, port: int) -> Iterator[str]:
+def baseline_server(capacity: int, port: int) -> Iterator[tuple[str, subprocess.Popen]]:
     env = {**PG, "POSTGRES_SCHEMA": "onsale_baseline", "POSTGRES_POOL_SIZE": "4"}
     fresh_schema("onsale_baseline")
     baseline_app.seed(None, "onsale_baseline", {"ONSALE": capacity})
     server = wrk.start_gunicorn("baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE))
     try:
         wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         wrk.stop(server)
 
@@ -133,15 +147,19 @@ def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: d
         "out_of_order_pairs": inverted, "ordered_pairs": ordered,
         "inconsistent_answers": seen.inconsistent,
         "buyers_who_bought": sum(1 for b in buyers if b.bought),
-        "client_cpu_s": round(seen.client_cpu_seconds, 1), "load_average_after": round(os.getloadavg()[0], 1),
+        "client_cpu_s": round(seen.client_cpu_seconds, 1), "server_cpu_s": round(seen.server_cpu_seconds, 1),
+        "server_cpu_ms_per_request": round(seen.server_cpu_seconds * 1000 / max(1, sum(seen.statuses.values())), 2),
+        "load_average_after": round(os.getloadavg()[0], 1),
     }
 
 
-def run_flood(base: str, buyers: list[Buyer], queue: bool, connections: int, capacity: int) -> tuple[Seen, float]:
-    """The flood, and how long it took; the clients' own CPU time goes on ``seen``."""
-    started, cpu = time.perf_counter(), time.process_time()
+def run_flood(base: str, server: subprocess.Popen, buyers: list[Buyer], queue: bool, connections: int,
+              capacity: int) -> tuple[Seen, float]:
+    """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``."""
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server.pid)
     seen = asyncio.run(flood(base, buyers, queue, connections, capacity))
     seen.client_cpu_seconds = time.process_time() - cpu
+    seen.server_cpu_seconds = cpu_seconds(server.pid) - server_cpu
     return seen, time.perf_counter() - started
 
 
@@ -149,7 +167,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
     results = []
     buyers = lambda: make_buyers(args.buyers, args.seconds, args.seed)  # noqa: E731 - a fresh crowd per mode
     if "room" in args.modes:
-        with our_server("onsale_room", args.tickets, args.port) as (base, env, log_path):
+        with our_server("onsale_room", args.tickets, args.port) as (base, env, server):
             auto = args.rate == "auto"
             opens = datetime.now(timezone.utc) + timedelta(seconds=args.lead)
             admin(base, env, "/api/admin/waiting-room", {
@@ -157,23 +175,23 @@ def bench(args: argparse.Namespace) -> list[dict]:
                 "opensAt": opens.isoformat(), "passSeconds": 300})
             time.sleep(max(0.0, (opens - datetime.now(timezone.utc)).total_seconds()))  # the first buyer arrives at the opening
             crowd = buyers()
-            seen, seconds = run_flood(base, crowd, True, args.connections, args.tickets)
+            seen, seconds = run_flood(base, server, crowd, True, args.connections, args.tickets)
             room = admin(base, env, "/api/admin/waiting-room/close", {})
         # The books are read once the servers are gone (PostgreSQL's connections are shared).
         results.append(summary("room", seen, crowd, seconds, {**our_books(env), "room": room}))
-        results[-1]["server_latency_ms"] = server_latencies(log_path)
+        results[-1]["server_latency_ms"] = server_latencies(server.log_path)
         print_one(results[-1])
     if "direct" in args.modes:
-        with our_server("onsale_direct", args.tickets, args.port) as (base, env, log_path):
+        with our_server("onsale_direct", args.tickets, args.port) as (base, env, server):
             crowd = buyers()
-            seen, seconds = run_flood(base, crowd, False, args.connections, args.tickets)
+            seen, seconds = run_flood(base, server, crowd, False, args.connections, args.tickets)
         results.append(summary("direct", seen, crowd, seconds, our_books(env)))
-        results[-1]["server_latency_ms"] = server_latencies(log_path)
+        results[-1]["server_latency_ms"] = server_latencies(server.log_path)
         print_one(results[-1])
     if "baseline" in args.modes:
-        with baseline_server(args.tickets, args.port + 1) as base:
+        with baseline_server(args.tickets, args.port + 1) as (base, server):
             crowd = buyers()
-            seen, seconds = run_flood(base, crowd, False, args.connections, args.tickets)
+            seen, seconds = run_flood(base, server, crowd, False, args.connections, args.tickets)
         results.append(summary("baseline", seen, crowd, seconds, baseline_app.check("onsale_baseline")["ONSALE"]))
         print_one(results[-1])
     return results
@@ -187,7 +205,8 @@ def print_one(result: dict) -> None:
           f"{fmt(lat['status'])} ms, book {fmt(lat['book'])} ms; sold {result['sold_by_clients']} of "
           f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s; "
           f"out of order {result['out_of_order_pairs']} of {result['ordered_pairs']} pairs; "
-          f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s; "
+          f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s, server "
+          f"workers' {result['server_cpu_s']} s ({result['server_cpu_ms_per_request']} ms a request); "
           f"inside the server {({e: fmt(q) for e, q in result.get('server_latency_ms', {}).items()})}", flush=True)
 
 

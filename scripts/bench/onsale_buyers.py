@@ -57,6 +57,7 @@ class Seen:
     sold_out_after: float | None = None  # seconds from the start to the booking that sold the last ticket
     inconsistent: int = 0  # answers whose state contradicts their own place and frontier
     client_cpu_seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
 
     def now(self) -> float:
         return time.perf_counter() - self.started
@@ -76,7 +77,7 @@ class Client:
                 data = await response.json(content_type=None)
                 status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as error:
-            self.seen.errors[(endpoint, type(error).__name__)] += 1
+            self.seen.errors[(endpoint, f"{type(error).__name__}: {error}"[:120])] += 1
             return None
         self.seen.latencies[endpoint].append(time.perf_counter() - started)
         self.seen.statuses[(endpoint, status)] += 1
