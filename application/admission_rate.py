@@ -15,7 +15,12 @@ Rule, once a period (``PERIOD_SECONDS``), the way TCP finds a link's capacity:
   buyers really book (at least ``DEMAND_SHARE`` of a booking per admission): throughput
   is the ceiling, so a rate that nobody uses cannot climb and later let a flood in;
 - too few bookings to judge (``MIN_SAMPLES``): no change;
-- always within ``[MIN_RATE, max_rate]``.
+- always within ``[floor, max_rate]``, the floor being ``FLOOR_SHARE`` of the starting rate
+  (at least ``MIN_RATE``). The latency cannot tell the ledger's queueing from a CPU shared
+  with the flood of joins and looks, which cutting admissions does not relieve; measured
+  without a floor, a flood on a busy 2-core host drove the rate to 4/s and the sale to a
+  crawl. The admin's starting rate is their judgement of a safe rate; a quarter of it
+  keeps the sale moving.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ STEP = 0.1
 DEMAND_SHARE = 0.5
 MIN_SAMPLES = 10
 MIN_RATE = 1.0
+FLOOR_SHARE = 0.25
 # Upper edges (ms) of the latency buckets a booking is counted in; the last is open.
 BUCKETS_MS = (5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000)
 
@@ -72,7 +78,8 @@ def next_rate(measured: Measured, target_p95_ms: float) -> tuple[float, str]:
         return m.rate, f"{bookings} bookings: too few to judge"
     seen = f"p95 {p95:g} ms over {bookings} bookings, target {target_p95_ms:g} ms"
     if p95 > target_p95_ms:
-        return max(MIN_RATE, m.rate * DECREASE), f"{seen}: decrease"
+        floor = max(MIN_RATE, FLOOR_SHARE * m.start_rate)
+        return max(min(floor, m.rate), m.rate * DECREASE), f"{seen}: decrease"
     if not m.waiting:
         return m.rate, f"{seen}; nobody waiting: hold"
     if bookings < DEMAND_SHARE * m.admitted:

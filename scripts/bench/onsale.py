@@ -39,9 +39,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # The project's gunicorn.conf.py (metrics folder, closing the ledger at exit), and its
-# PostgreSQL settings spelt out: 2 gevent workers.
+# PostgreSQL settings spelt out: 2 gevent workers. Both servers keep idle connections 75 s,
+# as behind a load balancer (whose upstream connections close before the server's): with
+# gunicorn's 2 s, a buyer's next look after a pause met a connection the server had just
+# closed ("Connection reset by peer").
+KEEP_ALIVE = ("--keep-alive", "75")
 GUNICORN = ("-c", "gunicorn.conf.py", "-k", "gevent", "--workers", "2", "--worker-connections", "1000",
-            "--backlog", "4096")
+            "--backlog", "4096", *KEEP_ALIVE)
 
 
 def cpu_seconds(parent: int) -> float:
@@ -110,7 +114,8 @@ def baseline_server(capacity: int, port: int) -> Iterator[tuple[str, subprocess.
     env = {**PG, "POSTGRES_SCHEMA": "onsale_baseline", "POSTGRES_POOL_SIZE": "4"}
     fresh_schema("onsale_baseline")
     baseline_app.seed(None, "onsale_baseline", {"ONSALE": capacity})
-    server = wrk.start_gunicorn("baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE))
+    server = wrk.start_gunicorn("baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE),
+                                extra_args=("--backlog", "4096", *KEEP_ALIVE))
     try:
         wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
         yield f"http://127.0.0.1:{port}", server

@@ -40,8 +40,11 @@ def test_over_the_target_the_rate_backs_off():
     assert rate == 100 * DECREASE and "decrease" in reason
 
 
-def test_the_rate_never_backs_off_below_the_minimum():
-    assert next_rate(period(bucket_of(500), rate=1.2), TARGET)[0] == MIN_RATE
+def test_the_rate_never_backs_off_below_a_quarter_of_its_start_nor_one_a_second():
+    assert next_rate(period(bucket_of(500), rate=30.0), TARGET)[0] == 25.0  # start 100
+    assert next_rate(period(bucket_of(500), rate=20.0), TARGET)[0] == 20.0  # set lower by hand: stays
+    low_start = Measured(1.2, 2.0, 1000.0, {bucket_of(500): 200}, 2, True)
+    assert next_rate(low_start, TARGET)[0] == MIN_RATE
 
 
 def test_far_under_the_target_it_grows_fast_and_near_it_gently():
