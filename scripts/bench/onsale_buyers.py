@@ -64,15 +64,19 @@ class Seen:
 
 
 class Client:
-    def __init__(self, session: aiohttp.ClientSession, base: str, seen: Seen) -> None:
-        self.session, self.base, self.seen = session, base, seen
+    """Sends ``/api/queue`` requests to ``queue_base`` and the rest to ``base`` (the same
+    server, unless the queue has servers of its own)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, queue_base: str, seen: Seen) -> None:
+        self.session, self.base, self.queue_base, self.seen = session, base, queue_base, seen
 
     async def call(self, endpoint: str, method: str, path: str, body: Any = None,
                    headers: dict[str, str] | None = None) -> tuple[int, Any] | None:
         """One request; ``None`` after a connection error (counted)."""
         started = time.perf_counter()
         try:
-            async with self.session.request(method, self.base + path, headers={**JSON_HEADERS, **(headers or {})},
+            base = self.queue_base if path.startswith("/api/queue") else self.base
+            async with self.session.request(method, base + path, headers={**JSON_HEADERS, **(headers or {})},
                                             data=None if body is None else json.dumps(body)) as response:
                 data = await response.json(content_type=None)
                 status = response.status
@@ -154,12 +158,12 @@ async def buyer_task(client: Client, buyer: Buyer, queue: bool) -> None:
     await (queue_then_book(client, buyer) if queue else book(client, buyer))
 
 
-async def flood(base: str, buyers: list[Buyer], queue: bool, connections: int, capacity: int) -> Seen:
+async def flood(bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int) -> Seen:
     seen = Seen(capacity)
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        client = Client(session, base, seen)
+        client = Client(session, *bases, seen)
         seen.started = time.perf_counter()
         await asyncio.gather(*(buyer_task(client, buyer, queue) for buyer in buyers))
     return seen
