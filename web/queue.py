@@ -62,20 +62,24 @@ class QueueTicketSchema(CamelCaseSchema):
 
 
 class RoomSchema(CamelCaseSchema):
-    active = fields.Boolean(metadata={"description": "whether a waiting room is on; the rest is there only then "
-                                                     "(or, answering a close, the room's final counts)"})
-    room_id = fields.String()
-    tiers = fields.List(fields.String(), allow_none=True, metadata={"description": "null: every tier"})
-    opens_at = fields.DateTime(format="iso")
-    opened = fields.Boolean(metadata={"description": "the opening time has passed"})
-    rate = fields.Float(metadata={"description": "buyers admitted per second now"})
-    auto_rate = fields.Boolean()
-    max_rate = fields.Float()
-    pass_seconds = fields.Integer()
-    joined = fields.Integer()
-    admitted = fields.Integer()
-    waiting = fields.Integer()
-    passes = fields.Integer(metadata={"description": "admitted buyers who collected their pass"})
+    """Every field is always there: null while no room is on."""
+
+    active = fields.Boolean(required=True, metadata={
+        "description": "whether a waiting room is on (answering a close: false, with the room's final counts)"})
+    room_id = fields.String(required=True, allow_none=True)
+    tiers = fields.List(fields.String(), required=True, allow_none=True,
+                        metadata={"description": "null: every tier (or no room)"})
+    opens_at = fields.DateTime(format="iso", required=True, allow_none=True)
+    opened = fields.Boolean(required=True, allow_none=True, metadata={"description": "the opening time has passed"})
+    rate = fields.Float(required=True, allow_none=True, metadata={"description": "buyers admitted per second now"})
+    auto_rate = fields.Boolean(required=True, allow_none=True)
+    max_rate = fields.Float(required=True, allow_none=True)
+    pass_seconds = fields.Integer(required=True, allow_none=True)
+    joined = fields.Integer(required=True, allow_none=True)
+    admitted = fields.Integer(required=True, allow_none=True)
+    waiting = fields.Integer(required=True, allow_none=True)
+    passes = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "admitted buyers who collected their pass"})
 
 
 OPENS_AT = "2026-11-24T10:00:00+00:00"
@@ -92,10 +96,13 @@ ROOM_EXAMPLE = {"active": True, "roomId": ROOM_ID, "tiers": ["VIP"], "opensAt": 
                 "admitted": 1200, "waiting": 19280, "passes": 1187}
 
 
+NO_ROOM = {"active": False, **{name: None for name in RoomSchema().fields if name != "active"}}
+
+
 def room_answer(room: RoomStatus | None, active: bool = True) -> dict[str, Any]:
     """The room as the API shows it; ``active=False`` with a room: its final counts at close."""
     if room is None:
-        return {"active": False}
+        return NO_ROOM
     return {"active": active, **vars(room), "waiting": room.waiting}
 
 

@@ -32,6 +32,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
+import redis
+
 from application import BookingLedger
 from scripts.bench import baseline_app, wrk
 from scripts.bench.onsale_buyers import Buyer, Seen, flood, make_buyers, out_of_order, quantiles
@@ -142,6 +144,14 @@ def our_service(schema: str, capacity: int, port: int, queue_apart: bool) -> Ite
             wrk.stop(server)
         projector.terminate()
         projector.wait(30)
+        forget_queue(env["QUEUE_REDIS_PREFIX"])
+
+
+def forget_queue(prefix: str) -> None:
+    """Delete the run's keys (Redis may be shared: never FLUSHDB)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
 
 
 @contextmanager
