@@ -90,6 +90,6 @@ class WaitingRoomLog(Application):
 
 
 def details(event: Any) -> dict[str, Any]:
-    """An event's own fields (without the library's id, version, time and topic), times in ISO 8601."""
+    """An event's own fields (without the library's id, version, time and topic)."""
     library = ("originator_id", "originator_version", "timestamp", "originator_topic")
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(event).items() if k not in library}
+    return {k: v for k, v in vars(event).items() if k not in library}

@@ -64,19 +64,38 @@ class OpenRoomSchema(RateSchema):
                                   metadata={"description": "how long a pass lasts (default `QUEUE_PASS_SECONDS`)"})
 
 
+class RoomEventDetailsSchema(CamelCaseSchema):
+    """An event's own fields: every one is there, null where the event has none."""
+
+    tiers = fields.List(fields.String(), allow_none=True, metadata={"description": "Opened: null for every tier"})
+    opens_at = fields.DateTime(format="iso", allow_none=True, metadata={"description": "Opened"})
+    rate = fields.Float(allow_none=True, metadata={"description": "Opened, RateChanged"})
+    auto_rate = fields.Boolean(allow_none=True, metadata={"description": "Opened, RateChanged"})
+    pass_seconds = fields.Integer(allow_none=True, metadata={"description": "Opened"})
+    reason = fields.String(allow_none=True, metadata={"description": "RateChanged: who or what changed it, and why"})
+    joined = fields.Integer(allow_none=True, metadata={"description": "AdmissionsCounted, Closed"})
+    admitted = fields.Integer(allow_none=True, metadata={"description": "AdmissionsCounted, Closed"})
+    passes = fields.Integer(allow_none=True, metadata={"description": "AdmissionsCounted, Closed"})
+
+
+NO_DETAILS = dict.fromkeys(RoomEventDetailsSchema().fields)
+
+
 class RoomEventSchema(CamelCaseSchema):
     version = fields.Integer()
     event = fields.String(metadata={"enum": ["Opened", "RateChanged", "AdmissionsCounted", "Closed"]})
     at = fields.DateTime(format="iso")
-    details = fields.Dict(metadata={"description": "the event's own fields"})
+    details = fields.Nested(RoomEventDetailsSchema())
 
 
+NULLS = {"tiers": None, "opensAt": None, "rate": None, "autoRate": None, "passSeconds": None, "reason": None,
+         "joined": None, "admitted": None, "passes": None}
 EVENTS_EXAMPLE = [
     {"version": 1, "event": "Opened", "at": "2026-11-24T09:55:00+00:00", "details": {
-        "tiers": ["VIP"], "opens_at": "2026-11-24T10:00:00+00:00", "rate": 250.0, "auto_rate": False,
-        "pass_seconds": 300}},
+        **NULLS, "tiers": ["VIP"], "opensAt": "2026-11-24T10:00:00+00:00", "rate": 250.0, "autoRate": False,
+        "passSeconds": 300}},
     {"version": 2, "event": "AdmissionsCounted", "at": "2026-11-24T10:00:10+00:00",
-     "details": {"joined": 20480, "admitted": 2500, "passes": 2461}},
+     "details": {**NULLS, "joined": 20480, "admitted": 2500, "passes": 2461}},
 ]
 
 
@@ -130,4 +149,4 @@ class Events(MethodView):
     @blp.doc(security=ADMIN_SECURITY)
     def get(self, room_id: str) -> Any:
         """A room's audit trail: opened, rate changes and why, admission counts, closed."""
-        return services().rooms.events(room_id)
+        return [{**vars(event), "details": {**NO_DETAILS, **event.details}} for event in services().rooms.events(room_id)]
