@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from application import BookingLedger
-from application.queue_store import MemoryQueueStore, QueueStore, RedisQueueStore
+from application.queue_memory import MemoryQueueStore
+from application.queue_redis import RedisQueueStore
+from application.queue_store import QueueStore
 from application.recent import Recent
 from application.room_log import WaitingRoomLog
 from application.waiting_room import WaitingRooms

@@ -21,7 +21,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from application.queue_store import MemoryQueueStore, QueueStore, RedisQueueStore, RoomTerms
+from application.queue_memory import MemoryQueueStore
+from application.queue_redis import RedisQueueStore
+from application.queue_store import QueueStore, RoomTerms
 from tests.queue_stores import FakeClock, redis_client, redis_prefix
 
 OPENS = 1_000_010.0

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from application.queue_store import QueueStore, RedisQueueStore, RoomTerms
+from application.queue_redis import RedisQueueStore
+from application.queue_store import QueueStore, RoomTerms
 from tests.queue_stores import FakeClock, queue_kind, redis_client, redis_prefix, store_of_kind  # noqa: F401
 
 OPENS = 1_000_010.0
