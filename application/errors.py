@@ -41,3 +41,28 @@ class OutcomeUnknownError(LedgerError):
     Never a receipt: the client retries with the same Idempotency-Key, which returns
     the booking if it was stored and makes it once if not (HTTP 503).
     """
+
+
+class WaitingRoomNotFoundError(LedgerError):
+    """Raised when no waiting room has the given id."""
+
+
+class WaitingRoomOffError(LedgerError):
+    """Raised when the waiting room is asked for while none is on."""
+
+
+class WaitingRoomAlreadyOnError(LedgerError):
+    """Raised when a waiting room is turned on while another one is on."""
+
+
+class QueueTicketNotFoundError(LedgerError):
+    """Raised when no queue ticket has the given id in the room that is on."""
+
+
+class QueuePassRequiredError(LedgerError):
+    """Raised when a booking or hold on a tier behind the waiting room has no valid pass
+    (none, forged, another user's, or an earlier room's): the buyer must join the queue."""
+
+
+class QueuePassExpiredError(QueuePassRequiredError):
+    """Raised when a booking or hold comes with a pass whose time is up: join again."""

@@ -58,3 +58,12 @@ class HoldNotActiveError(LedgerError):
 
 class HoldExpiredError(HoldNotActiveError):
     """Raised when a hold is confirmed or released at or after its expiry time."""
+
+
+class InvalidWaitingRoomError(LedgerError, ValueError):
+    """Raised when a waiting room would be opened or changed with bad terms (a negative
+    rate, a pass window under a second, a malformed tier code)."""
+
+
+class WaitingRoomClosedError(LedgerError):
+    """Raised when a waiting room that is closed is changed again."""

@@ -8,8 +8,8 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from web import (
-    admin, bookings, dashboard, feed, health, holds, limits, logs, metrics, page, protection, proxies, request_body,
-    tickets, tiers, users, webhooks_admin,
+    admin, bookings, dashboard, feed, health, holds, limits, logs, metrics, page, protection, proxies, queue, queue_admin,
+    request_body, tickets, tiers, users, webhooks_admin,
 )
 from web.apidoc import Api
 from web.errors import register_error_handlers
@@ -40,6 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, webhooks_admin.blp, feed.blp,
                       dashboard.blp, health.blp, metrics.blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(queue.blp)
+    api.register_blueprint(queue_admin.blp)
     app.register_blueprint(page.blp)  # HTML pages, not part of the API document
     register_error_handlers(app)
     logs.install(app)
@@ -48,4 +50,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limits.install(app)
     proxies.install(app)
     metrics.install(app, init_services(app))
+    queue.install(app)
     return app

@@ -76,6 +76,15 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "WEBHOOK_NOT_FOUND": ("No webhook endpoint 'we_4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a'.", []),
     "PROJECTION_LAGGING": ("The read tables are 42.5 s behind (limit 30.0 s).",
                            [{"path": "projectionLagSeconds", "message": "42.5"}]),
+    "QUEUE_PASS_REQUIRED": ("A waiting room is on for this sale: join the queue (POST /api/queue) and book with "
+                            "the pass it gives you (Queue-Pass header).", []),
+    "QUEUE_PASS_EXPIRED": ("Your queue pass expired at 2026-11-24T10:05:04+00:00: join the queue again "
+                           "(POST /api/queue).", []),
+    "QUEUE_TICKET_NOT_FOUND": ("No queue ticket 'abc'.", []),
+    "WAITING_ROOM_NOT_FOUND": ("No waiting room '0b9c6f0e'.", []),
+    "WAITING_ROOM_OFF": ("No waiting room is on: book directly.", []),
+    "WAITING_ROOM_ALREADY_ON": ("A waiting room is on already; close it first.", []),
+    "QUEUE_UNAVAILABLE": ("The waiting room's queue is not answering; retry later.", []),
 }
 assert EXAMPLES.keys() == ERROR_STATUS.keys(), "every error code needs its example"
 
@@ -142,6 +151,8 @@ class DocumentedHeaders(BasePlugin):
 JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_TIMEOUT", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
+# Booking and holding while a waiting room is on (web/queue.py).
+QUEUE_PASS = ("QUEUE_PASS_REQUIRED", "QUEUE_PASS_EXPIRED", "QUEUE_UNAVAILABLE")
 
 IDEMPOTENCY_KEY_HEADER = {
     "in": "header", "name": "Idempotency-Key", "required": False,
@@ -150,6 +161,13 @@ IDEMPOTENCY_KEY_HEADER = {
                    "422 `IDEMPOTENCY_KEY_REUSED`.",
     "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_KEY.pattern},
     "example": "order-42",
+}
+QUEUE_PASS_HEADER = {
+    "in": "header", "name": "Queue-Pass", "required": False,
+    "description": "While a waiting room is on for the tier: the pass `GET /api/queue/{ticketId}` gave the user "
+                   "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed); "
+                   "ignored otherwise.",
+    "schema": {"type": "string"},
 }
 ADMIN_SECURITY = [{"adminToken": []}]
 # In token mode (web/users.py), what every user endpoint needs and may answer besides its own.

@@ -24,6 +24,14 @@ from application import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
+from application.errors import (
+    QueuePassExpiredError,
+    QueuePassRequiredError,
+    QueueTicketNotFoundError,
+    WaitingRoomAlreadyOnError,
+    WaitingRoomNotFoundError,
+    WaitingRoomOffError,
+)
 from application.audit import VersionNotFoundError
 from domain.errors import (
     BookingAlreadyCancelledError,
@@ -33,10 +41,12 @@ from domain.errors import (
     InsufficientTicketsError,
     InvalidQuantityError,
     InvalidTierError,
+    InvalidWaitingRoomError,
     LedgerError,
     NotBookingOwnerError,
     SalesClosedError,
     UserLimitExceededError,
+    WaitingRoomClosedError,
 )
 from projections.webhooks import InvalidWebhookError, WebhookNotFoundError
 
@@ -64,6 +74,15 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     OutcomeUnknownError: (503, "OUTCOME_UNKNOWN"),
     WebhookNotFoundError: (404, "WEBHOOK_NOT_FOUND"),
     InvalidWebhookError: (400, "VALIDATION_ERROR"),
+    # The waiting room (web/queue.py).
+    InvalidWaitingRoomError: (400, "VALIDATION_ERROR"),
+    QueuePassRequiredError: (403, "QUEUE_PASS_REQUIRED"),
+    QueuePassExpiredError: (403, "QUEUE_PASS_EXPIRED"),
+    QueueTicketNotFoundError: (404, "QUEUE_TICKET_NOT_FOUND"),
+    WaitingRoomNotFoundError: (404, "WAITING_ROOM_NOT_FOUND"),
+    WaitingRoomOffError: (409, "WAITING_ROOM_OFF"),
+    WaitingRoomClosedError: (409, "WAITING_ROOM_OFF"),
+    WaitingRoomAlreadyOnError: (409, "WAITING_ROOM_ALREADY_ON"),
 }
 
 
@@ -79,6 +98,7 @@ ERROR_STATUS: dict[str, int] = {
     "INVALID_JSON": 400,
     "STORE_UNAVAILABLE": 503,
     "PROJECTION_LAGGING": 503,
+    "QUEUE_UNAVAILABLE": 503,
 }
 
 

@@ -14,9 +14,10 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
 from web.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
 from web.logs import event
+from web.queue import require_pass
 from web.schemas import ResponseSchema, idempotency_key
 from web.services import services
 from web.tickets import BOOK_REQUEST, BookRequestSchema
@@ -49,12 +50,13 @@ class PlaceHold(MethodView):
         "holdId": BOOKING_ID, "tier": "VIP", "heldQuantity": 2, "remainingQuantity": 95, "status": "held",
         "expiresAt": EXPIRES_AT})
     @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
-                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
+                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Hold tickets for the user until ``expiresAt``; an ``Idempotency-Key`` works as
-        on booking (one key names one booking or hold)."""
+        on booking (one key names one booking or hold), and so does the waiting room's pass."""
         user = acting_user(request["user_id"])
+        require_pass(user, request["tier"])
         receipt = services().ledger.hold(user, request["tier"], request["quantity"], idempotency_key())
         event("held", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt

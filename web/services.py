@@ -17,6 +17,7 @@ from application import BookingLedger
 from projections import Follower, HoldExpiry, LedgerView, open_view
 from projections.integrations import Integrations
 from web.settings import parse_demo_tiers
+from web.waiting_rooms import open_waiting_rooms
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.follower = Follower(self.ledger, self.view)
+        self.rooms = open_waiting_rooms(config, self.ledger, self.view)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
@@ -61,6 +63,7 @@ class Services:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.rooms.close()
         self.ledger.close()
 
 

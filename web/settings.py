@@ -54,6 +54,17 @@ DEFAULTS: dict[str, Any] = {
     "INTEGRATIONS_IN_PROCESS": "auto",
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
+    # The waiting room (web/waiting_rooms.py; README, "Running an on-sale"). Its queue:
+    # "memory://" (one server process) or e.g. "redis://127.0.0.1:6379/0" (shared).
+    "QUEUE_STORAGE_URI": "memory://",
+    # Prefix of the queue's Redis keys: one per deployment (and per test run).
+    "QUEUE_REDIS_PREFIX": "ticket-ledger:queue",
+    # How long an admitted buyer's pass lasts, unless the admin says otherwise.
+    "QUEUE_PASS_SECONDS": 300,
+    # The automatic rate keeps admitted buyers' server-side booking p95 under this.
+    "QUEUE_TARGET_P95_MS": 50.0,
+    # How long a process uses the room's terms it last read (a booking then costs no look-up).
+    "QUEUE_TERMS_SECONDS": 1.0,
 }
 # Token mode (web/users.py): the user is the subject of a bearer token from this issuer;
 # empty issuer: the open default. Then the audience, and the issuer's PEM public key or
@@ -89,6 +100,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
             config[key] = float(environ[key])
     for key in USER_TOKEN_SETTINGS:
         config[key] = environ.get(key, config[key])
+    for key, default in DEFAULTS.items():  # the waiting room's, each of its default's type
+        if key.startswith("QUEUE_") and key in environ:
+            config[key] = type(default)(environ[key])
     return config
 
 

@@ -28,6 +28,10 @@ RETRY_MS = 1000
 log = logging.getLogger(__name__)
 
 
+# A stream in the API document: OpenAPI 3.0 has no schema for a sequence of events, so the
+# document gives a string and says in words what is in it (a generated client gets the text).
+STREAM = {"type": "string", "description": "`text/event-stream`: `retry:` and `data:` lines, events apart by a blank line"}
+
 class SharedRead:
     """``read``, called at most once per ``max_age`` seconds: callers meanwhile get its
     last result. A read that fails raises to its caller and is tried again by the next."""
@@ -50,27 +54,30 @@ def tier_events(
     max_seconds: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    unavailable: tuple[type[Exception], ...] = (OperationalError, InterfaceError),
 ) -> Iterator[str]:
-    """The stream's text, as ``text/event-stream`` chunks; ``read`` gives the tier list as JSON.
+    """The stream's text, as ``text/event-stream`` chunks; ``read`` gives the tier list as JSON
+    (or, for a queue ticket's stream, the ticket's status; ``unavailable`` are the errors
+    of the store it reads that end a stream quietly).
 
     The first read happens now, not when the response is sent: a store that does not
     answer is then an ordinary 503 (and the page falls back to polling) rather than a
     stream that breaks after its headers.
     """
     first = read()
-    return _events(read, first, clock() + max_seconds, clock, sleep)
+    return _events(read, first, clock() + max_seconds, clock, sleep, unavailable)
 
 
 def _events(read: Callable[[], str], data: str, deadline: float, clock: Callable[[], float],
-            sleep: Callable[[float], None]) -> Iterator[str]:
+            sleep: Callable[[float], None], unavailable: tuple[type[Exception], ...]) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\n\ndata: {data}\n\n"
     last_sent = clock()
     while (now := clock()) < deadline:
         sleep(min(POLL_SECONDS, deadline - now))
         try:
             latest = read()
-        except (OperationalError, InterfaceError) as error:
-            log.warning("tier stream ended, event store unavailable: %s", error)
+        except unavailable as error:
+            log.warning("stream ended, store unavailable: %s", error)
             return  # the browser reconnects and gets the 503, or the list when it is back
         if latest != data:
             data, last_sent = latest, clock()

@@ -10,11 +10,12 @@ from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
 from web.schemas import CamelCaseSchema, Money, ResponseSchema, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
+from web.queue import require_pass
 from web.services import services
-from web.stream import SharedRead, tier_events
+from web.stream import STREAM, SharedRead, tier_events
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 
@@ -34,9 +35,6 @@ TIERS_EXAMPLE = [
     {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "availableQuantity": 97, "onSale": True}]
 
 
-# The stream as text: OpenAPI 3.0 has no schema for a sequence of events, so the document
-# gives a string and says in words what is in it (a generated client gets the text).
-STREAM = {"type": "string", "description": "`text/event-stream`: `retry:` and `data:` lines, events apart by a blank line"}
 STREAM_EXAMPLE = f"retry: 1000\n\ndata: {json.dumps(TIERS_EXAMPLE, separators=(',', ':'))}\n\n: heartbeat\n\n"
 
 
@@ -106,11 +104,13 @@ class Book(MethodView):
     @blp.response(201, BookReceiptSchema(), example={
         "bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"})
     @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
-                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
+                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
-        """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved."""
-        key = idempotency_key()
-        receipt = services().ledger.book(acting_user(request["user_id"]), request["tier"], request["quantity"], key)
+        """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved. While a
+        waiting room is on for the tier, only with the user's pass (``Queue-Pass``)."""
+        user = acting_user(request["user_id"])
+        require_pass(user, request["tier"])
+        receipt = services().ledger.book(user, request["tier"], request["quantity"], idempotency_key())
         event("booked", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt

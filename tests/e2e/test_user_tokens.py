@@ -189,7 +189,7 @@ def test_the_document_shows_the_bearer_token_and_its_answers_on_every_user_endpo
     assert set(user_operations) == {
         ("/api/tickets/book", "post"), ("/api/tickets/hold", "post"), ("/api/holds/{hold_id}/confirm", "post"),
         ("/api/holds/{hold_id}/release", "post"), ("/api/bookings/{booking_id}/cancel", "post"),
-        ("/api/bookings/{booking_id}", "get"), ("/api/users/{user_id}/bookings", "get")}
+        ("/api/bookings/{booking_id}", "get"), ("/api/users/{user_id}/bookings", "get"), ("/api/queue", "post")}
     for operation in user_operations.values():
         assert {"401", "403", "503"} <= set(operation["responses"])
         assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]

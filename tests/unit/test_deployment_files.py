@@ -25,6 +25,7 @@ def test_compose_runs_postgres_redis_the_web_app_and_the_projection_process():
     assert all("healthcheck" in services[name] for name in ("postgres", "redis", "web"))
     assert services["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["web"]["environment"]["RATE_LIMIT_STORAGE_URI"].startswith("redis://redis:")
+    assert services["web"]["environment"]["QUEUE_STORAGE_URI"].startswith("redis://redis:")
     for name in ("web", "projections"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert services[name]["environment"]["PERSISTENCE_MODULE"] == "eventsourcing.postgres"

@@ -3,6 +3,9 @@
 // browser has no EventSource or the stream keeps failing, /api/tickets is polled instead.
 // Everything the server sends is put on the page as text, never as HTML. A hold (the API's
 // cart pattern) shows with a countdown to its expiresAt and Confirm and Release buttons.
+// While the sale's waiting room is on (GET /api/queue), booking its tiers needs a pass: the page
+// joins the queue, shows the place live (/api/queue/<id>/stream, or polls at the suggested
+// interval), and once admitted sends the pass with each booking and counts its time down.
 "use strict";
 
 (() => {
@@ -11,6 +14,8 @@
   const MAX_STREAM_ERRORS = 3; // failures in a row, without an event between, before polling
   const COUNTDOWN_MS = 250; // redraws often enough that a countdown's second never shows late
   const EXPIRED_RELOAD_MS = 1500; // the server's expiry process ends a hold within ~1 s of expiresAt
+  const ROOM_CHECK_MS = 5000; // how often the page asks whether a waiting room is on
+  const TICKET_KEY = "ticket-ledger.queueTicket."; // + user id: the ticket survives a reload
   const MODES = {
     connecting: "Connecting…",
     live: "Live: availability updates as it changes.",
@@ -23,6 +28,9 @@
     connection: byId("connection"), tiers: byId("tiers"), form: byId("book-form"), user: byId("user-id"),
     tier: byId("tier"), quantity: byId("quantity"), button: byId("book-button"), hold: byId("hold-button"),
     notice: byId("notice"), error: byId("error"), bookings: byId("bookings"), noBookings: byId("no-bookings"),
+    queue: byId("queue"), queueMessage: byId("queue-message"), queueProgress: byId("queue-progress"),
+    queueBar: byId("queue-bar"), queuePosition: byId("queue-position"), queueEta: byId("queue-eta"),
+    queuePass: byId("queue-pass"), join: byId("join-button"),
   };
   let tiers = [];
   let tierPicked = false;
@@ -31,9 +39,9 @@
 
   // --- talking to the API -------------------------------------------------------------
 
-  async function api(path, body) {
+  async function api(path, body, headers = {}) {
     const init = body === undefined ? {} : {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body),
     };
     let response;
     try {
@@ -42,7 +50,11 @@
       throw new Error("The server cannot be reached. Check your connection and try again.");
     }
     const data = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(errorText(data) || `The server answered ${response.status}.`);
+    if (!response.ok) {
+      const error = new Error(errorText(data) || `The server answered ${response.status}.`);
+      error.code = data && data.error && data.error.code;
+      throw error;
+    }
     return data;
   }
 
@@ -134,7 +146,8 @@
       }
     }
     const selected = tiers.find((t) => t.tier === page.tier.value);
-    page.button.disabled = page.hold.disabled = busy || !selected || !bookable(selected);
+    const waiting = selected && gated(selected.tier) && !passValid();
+    page.button.disabled = page.hold.disabled = busy || !selected || !bookable(selected) || waiting;
   }
 
   function showTiers(list) {
@@ -183,6 +196,155 @@
       setTimeout(tick, POLL_MS);
     };
     tick();
+  }
+
+  // --- the waiting room ------------------------------------------------------------------
+
+  let room = null; // the room that is on, or null
+  let ticket = null; // this user's queue ticket, as the server last described it
+  let firstPosition = null; // the first place seen: the progress bar's start
+  let following = null; // the EventSource or poll timer following the ticket
+
+  const gated = (tier) => Boolean(room) && (room.tiers === null || room.tiers.includes(tier));
+  const passValid = () => Boolean(ticket && ticket.state === "admitted" && Date.parse(ticket.passExpiresAt) > Date.now());
+  const storage = {
+    get: () => { try { return localStorage.getItem(TICKET_KEY + userId()); } catch { return null; } },
+    set: (id) => { try { localStorage.setItem(TICKET_KEY + userId(), id); } catch { /* the page's life only */ } },
+  };
+
+  async function loadRoom() {
+    let answer;
+    try {
+      answer = await api("/api/queue");
+    } catch {
+      return; // the queue's store is not answering: leave things as they are
+    }
+    const before = room && room.roomId;
+    room = answer.active ? answer : null;
+    if (!room) {
+      stopFollowing();
+      ticket = null;
+    } else if (room.roomId !== before) {
+      const stored = storage.get();
+      if (stored && stored.startsWith(room.roomId + ".")) follow(stored);
+    }
+    showQueue();
+    updateForm();
+  }
+
+  async function join() {
+    page.join.disabled = true;
+    try {
+      firstPosition = null; // a new place (after a lapsed pass) starts a new bar
+      showTicket(await api("/api/queue", { userId: userId() }));
+      storage.set(ticket.ticketId);
+      follow(ticket.ticketId);
+    } catch (error) {
+      say(error.message, true);
+      if (error.code === "WAITING_ROOM_OFF") loadRoom();
+    } finally {
+      page.join.disabled = false;
+    }
+  }
+
+  function stopFollowing() {
+    if (following && following.close) following.close();
+    if (following && !following.close) clearTimeout(following);
+    following = null;
+  }
+
+  // Live updates of the ticket from its event stream, or by polling at the interval it suggests.
+  function follow(ticketId) {
+    stopFollowing();
+    if (!window.EventSource) return pollTicket(ticketId, 0);
+    const source = new EventSource(`/api/queue/${encodeURIComponent(ticketId)}/stream`);
+    let errors = 0;
+    following = source;
+    source.onmessage = (event) => {
+      errors = 0;
+      showTicket(JSON.parse(event.data));
+      if (ticket.state !== "waiting") stopFollowing();
+    };
+    source.onerror = () => {
+      errors += 1;
+      if (source.readyState === EventSource.CLOSED || errors >= MAX_STREAM_ERRORS) {
+        source.close();
+        if (following === source) pollTicket(ticketId, 1);
+      }
+    };
+  }
+
+  function pollTicket(ticketId, seconds) {
+    following = setTimeout(async () => {
+      try {
+        showTicket(await api(`/api/queue/${encodeURIComponent(ticketId)}`));
+      } catch {
+        return pollTicket(ticketId, 2);
+      }
+      if (ticket.state === "waiting") pollTicket(ticketId, ticket.pollAfterSeconds);
+    }, seconds * 1000);
+  }
+
+  function showTicket(next) {
+    if (next.state === "closed") {
+      ticket = null;
+      loadRoom();
+      return;
+    }
+    ticket = next;
+    if (ticket.position && (firstPosition === null || ticket.position > firstPosition)) firstPosition = ticket.position;
+    showQueue();
+    updateForm();
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "waiting for admissions to resume";
+    if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
+    return `about ${Math.round(seconds / 60)} min`;
+  }
+
+  // Puts the room and the ticket on the page; the form stays for tiers outside the room.
+  function showQueue() {
+    page.queue.hidden = !room;
+    if (!room) return;
+    const state = ticket ? ticket.state : "none";
+    page.queue.dataset.state = state;
+    page.join.hidden = !(state === "none" || state === "expired");
+    page.queueProgress.hidden = state !== "waiting";
+    page.queuePass.hidden = state !== "admitted";
+    const what = room.tiers === null ? "this sale" : room.tiers.join(", ");
+    page.queueMessage.textContent = ticket ? ticket.message : `A waiting room is on for ${what}: join the queue to book.`;
+    if (state === "waiting" && ticket.position === null) {
+      const opens = new Date(ticket.opensAt).toLocaleTimeString();
+      page.queueMessage.textContent = `The sale opens at ${opens}. Everyone who joins before then gets a place ` +
+        "drawn at random at the opening: arriving early gives no edge.";
+    }
+    if (state === "admitted") page.queueMessage.textContent = "Your turn: book now, with the form below.";
+    if (state === "waiting") {
+      if (ticket.position === null) {
+        page.queueBar.removeAttribute("value"); // before the opening: no place yet
+        page.queuePosition.textContent = "Places are drawn at the opening.";
+      } else {
+        page.queueBar.value = firstPosition > 0 ? (firstPosition - ticket.position + 1) / (firstPosition + 1) : 0;
+        page.queuePosition.textContent = `Number ${ticket.position} in the queue`;
+      }
+      page.queueEta.textContent = `· ${duration(ticket.estimatedWaitSeconds)}`;
+    }
+    if (state === "admitted") countDownPass();
+  }
+
+  // The pass's time left; when it is up the page says so (the server would refuse it now).
+  function countDownPass() {
+    if (!ticket || ticket.state !== "admitted") return;
+    const left = Math.ceil((Date.parse(ticket.passExpiresAt) - Date.now()) / 1000);
+    if (left > 0) {
+      const seconds = String(left % 60).padStart(2, "0");
+      page.queuePass.textContent = `Your pass: book within ${Math.floor(left / 60)}:${seconds}`;
+      return;
+    }
+    ticket = { ...ticket, state: "expired", message: "Your pass has expired: join again for a new place at the back." };
+    showQueue();
+    updateForm();
   }
 
   // --- bookings -------------------------------------------------------------------------
@@ -244,6 +406,7 @@
   // When a countdown runs out, reloads the bookings for the server's word on it: shortly after,
   // and again with the availability change that the expiry brings (read tables may lag).
   function tick() {
+    countDownPass();
     const held = Array.from(page.bookings.querySelectorAll(".booking.held"));
     if (held.map(countDown).some(Boolean)) {
       bookingsStale = true;
@@ -287,15 +450,17 @@
     busy = true;
     updateForm();
     try {
+      const headers = gated(page.tier.value) && passValid() ? { "Queue-Pass": ticket.queuePass } : {};
       const receipt = await api(holding ? "/api/tickets/hold" : "/api/tickets/book", {
         userId: userId(), tier: page.tier.value, quantity: Number(page.quantity.value),
-      });
+      }, headers);
       const what = holding ? `Held ${receipt.heldQuantity}` : `Booked ${receipt.bookedQuantity}`;
       say(`${what} × ${receipt.tier}. ${receipt.remainingQuantity} left.`, false);
       bookingsStale = true;
       await loadBookings();
     } catch (error) {
       say(error.message, true);
+      if (error.code === "QUEUE_PASS_REQUIRED" || error.code === "QUEUE_PASS_EXPIRED") loadRoom();
     } finally {
       busy = false;
       updateForm();
@@ -310,10 +475,17 @@
     remember(userId());
     say("", false);
     loadBookings();
+    stopFollowing(); // another user: another place in the queue
+    ticket = null;
+    room = null;
+    loadRoom();
   });
+  page.join.addEventListener("click", join);
   page.tier.addEventListener("change", updateForm);
   page.form.addEventListener("submit", book);
   listen();
   loadBookings();
+  loadRoom();
+  setInterval(loadRoom, ROOM_CHECK_MS);
   setInterval(tick, COUNTDOWN_MS);
 })();

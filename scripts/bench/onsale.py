@@ -1,0 +1,295 @@
+"""The on-sale flood: N buyers arriving within seconds, with the waiting room and without.
+
+    python -m scripts.bench.onsale --buyers 5000 --seconds 10 --tickets 5000 --rate 1000
+    python -m scripts.bench.onsale --buyers 50000 --rate auto
+
+In one run, against the local PostgreSQL (``POSTGRES_*``) and Redis (``REDIS_URL``), each
+mode on a fresh schema: our service with the waiting room on (its queue in Redis, the
+room opening as the first buyer arrives), the same with the queue's requests served by
+processes of their own at a lower CPU priority (``room-apart``), the service with the room
+off, and the row-locking baseline (``scripts/bench/baseline_app.py``). Our service runs as in
+production (2 gevent workers, the projection process beside it, JSON logs) but without
+the per-client rate limit: every buyer comes from 127.0.0.1. The buyers are in
+``scripts/bench/onsale_buyers.py``. Prints a table and keeps the numbers in
+``var/bench/onsale-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import redis
+
+from application import BookingLedger
+from scripts.bench import baseline_app, wrk
+from scripts.bench.onsale_buyers import Buyer, Seen, flood, make_buyers, out_of_order, quantiles
+from scripts.bench.run import PG, fresh_schema
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The project's gunicorn.conf.py (metrics folder, closing the ledger at exit), and its
+# PostgreSQL settings spelt out: 2 gevent workers. Both servers keep idle connections 75 s,
+# as behind a load balancer (whose upstream connections close before the server's): with
+# gunicorn's 2 s, a buyer's next look after a pause met a connection the server had just
+# closed ("Connection reset by peer").
+KEEP_ALIVE = ("--keep-alive", "75")
+GUNICORN = ("-c", "gunicorn.conf.py", "-k", "gevent", "--workers", "2", "--worker-connections", "1000",
+            "--backlog", "4096", *KEEP_ALIVE)
+
+
+def cpu_seconds(parent: int) -> float:
+    """CPU time (user + system) used so far by the children of process ``parent`` (the
+    gunicorn workers), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def raise_file_limit() -> int:
+    """As many descriptors as the hard limit allows: every pooled connection takes one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def ours_env(schema: str, capacity: int) -> dict[str, str]:
+    return {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "BOOKING_RATE_LIMIT": "", "DEMO_TIERS": f"ONSALE:50.00:{capacity}", "GUNICORN_ACCESSLOG": "",
+            "QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": f"onsale-bench:{secrets.token_hex(6)}",
+            "ADMIN_TOKEN": secrets.token_hex(16)}
+
+
+def merged_latencies(servers: list[subprocess.Popen]) -> dict[str, dict]:
+    """The servers' own view, from their JSON request logs: time spent inside the app per
+    endpoint (not the wait in the accept queue or for a worker, which the clients see)."""
+    durations: dict[str, list[float]] = {}
+    for server in servers:
+        with open(server.log_path) as log:
+            for line in log:
+                if line.startswith("{") and '"duration_ms"' in line:
+                    record = json.loads(line)
+                    path = record["path"]
+                    endpoint = "status" if path.startswith("/api/queue/") else {
+                        "/api/queue": "join", "/api/tickets/book": "book"}.get(path)
+                    if endpoint and record["method"] in ("GET", "POST"):
+                        durations.setdefault(endpoint, []).append(record["duration_ms"] / 1000)
+    return {endpoint: quantiles(values) for endpoint, values in durations.items()}
+
+
+@dataclass
+class Ours:
+    """Our service as one run sees it."""
+
+    base: str  # the API
+    queue_base: str  # where the buyers send /api/queue requests: the same, or the queue's own server
+    env: dict[str, str]
+    servers: list[subprocess.Popen]  # gunicorn masters (each with its ``log_path``)
+
+
+def renice(master: subprocess.Popen, niceness: int) -> None:
+    """Lower the CPU priority of a gunicorn master and its workers."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if master.pid in (pid, ppid):
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+
+
+@contextmanager
+def our_service(schema: str, capacity: int, port: int, queue_apart: bool) -> Iterator[Ours]:
+    """Our service on a fresh schema, with the projection process. With ``queue_apart``, a
+    second server of the same app (2 gevent workers, CPU priority lowered by 10) takes the
+    queue's requests, as a load balancer routing ``/api/queue`` would: the queue's processes
+    then never take the CPU from the ledger's, which on a real site are other hosts."""
+    fresh_schema(schema)
+    env = ours_env(schema, capacity)
+    servers = [wrk.start_gunicorn("web:create_app()", env, f"127.0.0.1:{port}", 2, 32, str(ROOT), None, GUNICORN)]
+    if queue_apart:
+        servers.append(wrk.start_gunicorn("web:create_app()", env, f"127.0.0.1:{port + 2}", 2, 32, str(ROOT), None,
+                                          GUNICORN))
+    projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | env,
+                                 stderr=subprocess.DEVNULL)
+    try:
+        for n, server in enumerate(servers):
+            wrk.wait_http(f"http://127.0.0.1:{port + 2 * n}/health", proc=server)
+        if queue_apart:
+            renice(servers[1], 10)
+        yield Ours(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 2 * (len(servers) - 1)}", env, servers)
+    finally:
+        for server in servers:
+            wrk.stop(server)
+        projector.terminate()
+        projector.wait(30)
+        forget_queue(env["QUEUE_REDIS_PREFIX"])
+
+
+def forget_queue(prefix: str) -> None:
+    """Delete the run's keys (Redis may be shared: never FLUSHDB)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
+@contextmanager
+def baseline_server(capacity: int, port: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    env = {**PG, "POSTGRES_SCHEMA": "onsale_baseline", "POSTGRES_POOL_SIZE": "4"}
+    fresh_schema("onsale_baseline")
+    baseline_app.seed(None, "onsale_baseline", {"ONSALE": capacity})
+    server = wrk.start_gunicorn("baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE),
+                                extra_args=("--backlog", "4096", *KEEP_ALIVE))
+    try:
+        wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        wrk.stop(server)
+
+
+def admin(ours: Ours, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{ours.base}{path}", data=json.dumps(body).encode(), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {ours.env['ADMIN_TOKEN']}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def our_books(env: dict[str, str]) -> dict:
+    """Sold, by the tier's events."""
+    with BookingLedger(env={**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}) as ledger:
+        sold = ledger.get_tier("ONSALE").sold
+    return {"sold_events": sold}
+
+
+def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: dict) -> dict:
+    inverted, ordered = out_of_order(buyers)
+    statuses: dict[str, dict[str, int]] = {}
+    for (endpoint, status), count in sorted(seen.statuses.items()):
+        statuses.setdefault(endpoint, {})[str(status)] = count
+    return {
+        "mode": mode, "buyers": len(buyers), "duration_s": round(seconds, 1),
+        "statuses": statuses, "connection_errors": {f"{e} {x}": n for (e, x), n in seen.errors.items()},
+        "server_errors": sum(n for (_, status), n in seen.statuses.items() if status >= 500),
+        "latency_ms": {endpoint: quantiles(values) for endpoint, values in seen.latencies.items()},
+        "sold_by_clients": seen.sold, "capacity": seen.capacity, "books": books,
+        "sold_out_after_s": round(seen.sold_out_after, 2) if seen.sold_out_after is not None else None,
+        "out_of_order_pairs": inverted, "ordered_pairs": ordered,
+        "inconsistent_answers": seen.inconsistent,
+        "buyers_who_bought": sum(1 for b in buyers if b.bought),
+        "client_cpu_s": round(seen.client_cpu_seconds, 1), "server_cpu_s": round(seen.server_cpu_seconds, 1),
+        "server_cpu_ms_per_request": round(seen.server_cpu_seconds * 1000 / max(1, sum(seen.statuses.values())), 2),
+        "load_average_after": round(os.getloadavg()[0], 1),
+    }
+
+
+def run_flood(bases: tuple[str, str], servers: list[subprocess.Popen], buyers: list[Buyer], queue: bool,
+              connections: int, capacity: int) -> tuple[Seen, float]:
+    """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``."""
+    server_cpu = lambda: sum(cpu_seconds(server.pid) for server in servers)  # noqa: E731
+    started, cpu, before = time.perf_counter(), time.process_time(), server_cpu()
+    seen = asyncio.run(flood(bases, buyers, queue, connections, capacity))
+    seen.client_cpu_seconds = time.process_time() - cpu
+    seen.server_cpu_seconds = server_cpu() - before
+    return seen, time.perf_counter() - started
+
+
+def bench(args: argparse.Namespace) -> list[dict]:
+    results = []
+    buyers = lambda: make_buyers(args.buyers, args.seconds, args.seed)  # noqa: E731 - a fresh crowd per mode
+    for mode in ("room", "room-apart"):
+        if mode in args.modes:
+            with our_service(f"onsale_{mode.replace('-', '_')}", args.tickets, args.port, mode == "room-apart") as ours:
+                auto = args.rate == "auto"
+                opens = datetime.now(timezone.utc) + timedelta(seconds=args.lead)
+                admin(ours, "/api/admin/waiting-room", {
+                    "tiers": ["ONSALE"], "rate": args.start_rate if auto else float(args.rate), "autoRate": auto,
+                    "opensAt": opens.isoformat(), "passSeconds": 300})
+                time.sleep(max(0.0, (opens - datetime.now(timezone.utc)).total_seconds()))  # the first buyer comes at the opening
+                crowd = buyers()
+                seen, seconds = run_flood((ours.base, ours.queue_base), ours.servers, crowd, True, args.connections,
+                                          args.tickets)
+                room = admin(ours, "/api/admin/waiting-room/close", {})
+            # The books are read once the servers are gone (PostgreSQL's connections are shared).
+            results.append(summary(mode, seen, crowd, seconds, {**our_books(ours.env), "room": room}))
+            results[-1]["server_latency_ms"] = merged_latencies(ours.servers)
+            print_one(results[-1])
+    if "direct" in args.modes:
+        with our_service("onsale_direct", args.tickets, args.port, False) as ours:
+            crowd = buyers()
+            seen, seconds = run_flood((ours.base, ours.base), ours.servers, crowd, False, args.connections, args.tickets)
+        results.append(summary("direct", seen, crowd, seconds, our_books(ours.env)))
+        results[-1]["server_latency_ms"] = merged_latencies(ours.servers)
+        print_one(results[-1])
+    if "baseline" in args.modes:
+        with baseline_server(args.tickets, args.port + 1) as (base, server):
+            crowd = buyers()
+            seen, seconds = run_flood((base, base), [server], crowd, False, args.connections, args.tickets)
+        results.append(summary("baseline", seen, crowd, seconds, baseline_app.check("onsale_baseline")["ONSALE"]))
+        print_one(results[-1])
+    return results
+
+
+def print_one(result: dict) -> None:
+    lat = result["latency_ms"]
+    fmt = lambda q: "/".join(str(q.get(p, "-")) for p in ("p50", "p95", "p99"))  # noqa: E731
+    print(f"{result['mode']:>8}: {result['buyers']} buyers in {result['duration_s']} s; answers {result['statuses']}; "
+          f"connection errors {result['connection_errors'] or 0}; join {fmt(lat['join'])} ms, status "
+          f"{fmt(lat['status'])} ms, book {fmt(lat['book'])} ms; sold {result['sold_by_clients']} of "
+          f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s; "
+          f"out of order {result['out_of_order_pairs']} of {result['ordered_pairs']} pairs; "
+          f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s, server "
+          f"workers' {result['server_cpu_s']} s ({result['server_cpu_ms_per_request']} ms a request); "
+          f"inside the server {({e: fmt(q) for e, q in result.get('server_latency_ms', {}).items()})}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.onsale", description=__doc__.splitlines()[0])
+    parser.add_argument("--buyers", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="they all arrive within this (default 10)")
+    parser.add_argument("--tickets", type=int, default=5000, help="capacity of the one tier on sale")
+    parser.add_argument("--rate", default="1000", help="buyers admitted per second, or 'auto' (default 1000)")
+    parser.add_argument("--start-rate", type=float, default=200.0, help="the automatic rate's start (default 200)")
+    parser.add_argument("--connections", type=int, default=1000, help="the clients' connection pool (default 1000)")
+    parser.add_argument("--modes", default="room,room-apart,direct,baseline",
+                        help="any of room, room-apart (the queue on servers of its own), direct, baseline")
+    parser.add_argument("--lead", type=float, default=2.0, help="seconds between turning the room on and the opening")
+    parser.add_argument("--port", type=int, default=8441)
+    parser.add_argument("--seed", type=int, default=20261124)
+    args = parser.parse_args(argv)
+    args.modes = args.modes.split(",")
+    limit = raise_file_limit()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    print(f"on-sale flood {started}: {args.buyers} buyers within {args.seconds} s, {args.tickets} tickets, "
+          f"rate {args.rate}, {args.connections} connections, RLIMIT_NOFILE {limit}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    results = bench(args)
+    out = ROOT / "var" / "bench" / f"onsale-{started.replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"started": started, "args": vars(args), "results": results}, indent=2))
+    print(f"results: {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

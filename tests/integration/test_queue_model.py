@@ -1,0 +1,163 @@
+"""Hypothesis drives the queue store against a plain model, on both store kinds (in Redis
+through two store objects, as two processes would).
+
+Each step joins a user (before or after the opening, with a random pre-queue rank),
+looks at a ticket, moves the clock on, or changes the rate. The model is a list of places
+and a frontier that grows at the rate and never beyond those who joined. After every
+step: every place is taken exactly once (1..joined); the pre-queue is in rank order
+ahead of everyone who came later, and later arrivals are in arrival order; a user has one
+place unless their pass lapsed; the store's frontier is the model's, never more than the
+rate's integral since the opening; and a ticket is admitted exactly when its place is
+within the frontier (so nobody is admitted out of order).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from application.queue_memory import MemoryQueueStore
+from application.queue_redis import RedisQueueStore
+from application.queue_store import QueueStore, RoomTerms
+from tests.queue_stores import FakeClock, redis_client, redis_prefix
+
+OPENS = 1_000_010.0
+PASS_SECONDS = 6
+USERS = st.sampled_from(["ann", "bob", "cat", "dan", "eve", "fay", "gus"])
+RANKS = st.integers(min_value=0, max_value=2**52)
+RATES = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])
+
+
+@dataclass
+class ModelTicket:
+    user: str
+    pre_rank: int | None  # None: joined after the opening
+    arrival: int  # order of joining
+    admitted_at: float | None = None
+
+
+class QueueMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock(OPENS - 8)
+        self.resources = ExitStack()
+        self.stores = self.make_stores()
+        assert self.stores[0].turn_on(RoomTerms("r", None, OPENS, PASS_SECONDS, 1.0, 10.0), 1.0, False)
+        self.tickets: dict[str, ModelTicket] = {}
+        self.users: dict[str, str] = {}
+        self.frontier, self.rate, self.since, self.integral = 0.0, 1.0, OPENS, 0.0
+        self.next_id = 0
+
+    def make_stores(self) -> list[QueueStore]:
+        store = MemoryQueueStore(clock=self.clock)
+        return [store, store]
+
+    def teardown(self) -> None:
+        self.resources.close()
+
+    # The model.
+
+    def order(self) -> list[str]:
+        """Every ticket in the order of service."""
+        pre = sorted((t for t in self.tickets if self.tickets[t].pre_rank is not None),
+                     key=lambda t: (self.tickets[t].pre_rank, t))
+        later = sorted((t for t in self.tickets if self.tickets[t].pre_rank is None), key=lambda t: self.tickets[t].arrival)
+        return pre + later
+
+    def model_advance(self) -> None:
+        """Up to now: the frontier at the rate, capped by those who joined; the rate's integral."""
+        since = max(self.since, OPENS)
+        if self.clock.now > since:
+            self.frontier = min(self.frontier + self.rate * (self.clock.now - since), len(self.tickets))
+            self.integral += self.rate * (self.clock.now - since)
+            self.since = self.clock.now
+
+    def lapsed(self, ticket: ModelTicket) -> bool:
+        return ticket.admitted_at is not None and self.clock.now >= ticket.admitted_at + PASS_SECONDS
+
+    # Steps.
+
+    @rule(user=USERS, rank=RANKS, via=st.sampled_from([0, 1]))
+    def join(self, user: str, rank: int, via: int) -> None:
+        ticket_id = f"t{self.next_id:03d}"
+        self.next_id += 1
+        place, new = self.stores[via].join("r", user, ticket_id, rank, PASS_SECONDS)
+        existing = self.users.get(user)
+        if existing is not None and not self.lapsed(self.tickets[existing]):
+            assert (place.ticket_id, new) == (existing, False)
+        else:
+            assert (place.ticket_id, new) == (ticket_id, True)
+            pre = rank if self.clock.now < OPENS else None
+            self.tickets[ticket_id] = ModelTicket(user, pre, len(self.tickets))
+            self.users[user] = ticket_id
+            assert place.pre_queue == (pre is not None)
+        self.model_advance()  # with the newcomer counted
+        self.check_place(place)
+
+    @precondition(lambda self: self.tickets)
+    @rule(data=st.data(), via=st.sampled_from([0, 1]))
+    def look(self, data: st.DataObject, via: int) -> None:
+        self.model_advance()
+        ticket_id = data.draw(st.sampled_from(sorted(self.tickets)))
+        self.check_place(self.stores[via].place("r", ticket_id))
+
+    @rule(seconds=st.sampled_from([0.1, 0.25, 0.5, 1.0, 2.0, 3.0]))
+    def wait(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @rule(rate=RATES, via=st.sampled_from([0, 1]))
+    def change_rate(self, rate: float, via: int) -> None:
+        self.model_advance()
+        gate = self.stores[via].set_rate("r", rate, False)
+        self.rate = rate
+        assert gate.frontier == pytest.approx(self.frontier)
+
+    def check_place(self, place) -> None:
+        ticket = self.tickets[place.ticket_id]
+        assert place.user_id == ticket.user
+        if self.clock.now >= OPENS or ticket.pre_rank is None:
+            assert place.place == self.order().index(place.ticket_id) + 1
+        assert place.gate.frontier == pytest.approx(self.frontier)
+        due = self.clock.now >= OPENS and place.place <= int(self.frontier + 1e-9)
+        if ticket.admitted_at is None and due:
+            ticket.admitted_at = self.clock.now
+        # Redis keeps times to 14 significant digits (Lua's numbers as text): 0.1 ms here.
+        assert place.admitted_at == pytest.approx(ticket.admitted_at, abs=1e-3)
+
+    @invariant()
+    def the_gate_agrees_with_the_model(self) -> None:
+        self.model_advance()
+        gate = self.stores[0].gate("r")
+        assert gate.joined == len(self.tickets)
+        assert gate.frontier == pytest.approx(self.frontier)
+        assert gate.frontier <= self.integral + 1e-6  # admitted <= integral of rate dt since opening
+        assert gate.frontier <= gate.joined
+        assert gate.passes == sum(t.admitted_at is not None for t in self.tickets.values())
+
+    @invariant()
+    def nobody_is_admitted_out_of_order(self) -> None:
+        admitted = [self.tickets[t].admitted_at is not None for t in self.order()]
+        seen_waiting = False
+        for flag, ticket_id in zip(admitted, self.order(), strict=True):
+            # A ticket admitted after one ahead of it is still waiting would be out of order;
+            # one ahead that simply has not looked yet is within the frontier too.
+            if not flag and self.order().index(ticket_id) + 1 > int(self.frontier + 1e-9):
+                seen_waiting = True
+            assert not (flag and seen_waiting)
+
+
+class RedisQueueMachine(QueueMachine):
+    def make_stores(self) -> list[QueueStore]:
+        prefix = self.resources.enter_context(redis_prefix())
+        return [RedisQueueStore(redis_client(), prefix, clock=self.clock) for _ in range(2)]
+
+
+QueueMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+RedisQueueMachine.TestCase.settings = QueueMachine.TestCase.settings
+TestQueueInProcess = QueueMachine.TestCase
+TestQueueInRedis = RedisQueueMachine.TestCase

@@ -1,0 +1,199 @@
+"""The waiting room's use cases over both queue stores, with the room log on SQLite and
+PostgreSQL: passes, the states a ticket goes through, the automatic rate and the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timezone
+
+import pytest
+
+from application.admission_rate import PERIOD_SECONDS, bucket_of
+from application.errors import QueuePassExpiredError, QueuePassRequiredError, WaitingRoomAlreadyOnError, WaitingRoomOffError
+from application.queue_pass import Pass
+from application.room_log import WaitingRoomLog
+from application.waiting_room import COUNT_EVERY_SECONDS, WaitingRooms, from_epoch
+from tests.queue_stores import FakeClock, queue_kind, store_of_kind  # noqa: F401
+
+START = 1_000_000.0  # a multiple of the periods, so ticks fall on known times
+
+
+class SoldOut:
+    def __init__(self) -> None:
+        self.tiers: set[str] = set()
+
+    def __call__(self, tiers: tuple[str, ...] | None) -> bool:
+        return tiers is not None and set(tiers) <= self.tiers
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def sold_out() -> SoldOut:
+    return SoldOut()
+
+
+@pytest.fixture
+def rooms(queue_kind: str, store_env: dict[str, str], clock: FakeClock, sold_out: SoldOut) -> Iterator[WaitingRooms]:
+    with store_of_kind(queue_kind, clock) as store:
+        rooms = WaitingRooms(store, lambda: WaitingRoomLog(env=store_env), sold_out, target_p95_ms=50,
+                             terms_seconds=0, clock=clock)
+        yield rooms
+        rooms.close()
+
+
+def turn_on(rooms: WaitingRooms, rate: float = 2.0, opens_in: float = 0.0, auto: bool = False,
+            tiers: list[str] | None = None, pass_seconds: int = 60):
+    return rooms.turn_on(tiers or ["VIP"], from_epoch(rooms.clock() + opens_in), rate, auto, 1000.0, pass_seconds)
+
+
+def admitted_pass(rooms: WaitingRooms, clock: FakeClock, user: str) -> str:
+    ticket, _ = rooms.join(user)
+    clock.advance(5)
+    status = rooms.ticket(ticket.ticket_id)
+    assert status.state == "admitted"
+    return status.queue_pass
+
+
+def test_while_no_room_is_on_nothing_needs_a_pass_and_nobody_can_join(rooms: WaitingRooms):
+    assert rooms.status() is None and rooms.check_pass(None, "alice", "VIP") is False
+    with pytest.raises(WaitingRoomOffError):
+        rooms.join("alice")
+
+
+def test_only_the_rooms_tiers_need_a_pass(rooms: WaitingRooms):
+    turn_on(rooms)
+    assert rooms.check_pass(None, "alice", "GA") is False
+    with pytest.raises(QueuePassRequiredError, match="join the queue"):
+        rooms.check_pass(None, "alice", "VIP")
+
+
+def test_a_valid_pass_lets_its_user_book_until_it_expires(rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms, pass_seconds=60)
+    token = admitted_pass(rooms, clock, "alice")
+    assert rooms.check_pass(token, "alice", "VIP") is True
+    clock.advance(59.9)
+    assert rooms.check_pass(token, "alice", "VIP") is True
+    clock.advance(0.1)
+    with pytest.raises(QueuePassExpiredError):
+        rooms.check_pass(token, "alice", "VIP")
+
+
+def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms)
+    token = admitted_pass(rooms, clock, "alice")
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for given, user, why in [(token, "bob", "another user"), (forged, "alice", "not valid"),
+                             ("garbage", "alice", "not valid")]:
+        with pytest.raises(QueuePassRequiredError, match=why) as refused:
+            rooms.check_pass(given, user, "VIP")
+        assert type(refused.value) is QueuePassRequiredError
+    rooms.turn_off()
+    turn_on(rooms)
+    with pytest.raises(QueuePassRequiredError, match="earlier sale"):
+        rooms.check_pass(token, "alice", "VIP")
+    other_room = rooms.signer.sign(Pass("not-the-room", "alice", clock() + 60))
+    with pytest.raises(QueuePassRequiredError, match="earlier sale"):
+        rooms.check_pass(other_room, "alice", "VIP")
+
+
+def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms, rate=1.0, opens_in=10, pass_seconds=30)
+    first, new = rooms.join("ann")
+    second, _ = rooms.join("bob")
+    assert new and (first.state, first.position) == ("waiting", None)
+    assert "drawn at random" in first.message and first.estimated_wait >= 10 and first.poll_after >= 0.45
+    clock.advance(10)  # the opening: the pre-queue's order is final
+    places = sorted([rooms.ticket(first.ticket_id).position, rooms.ticket(second.ticket_id).position])
+    assert places == [1, 2]
+    late, _ = rooms.join("cat")
+    assert (late.position, late.estimated_wait) == (3, 3.0)
+    clock.advance(3)
+    admitted = rooms.ticket(late.ticket_id)
+    assert (admitted.state, admitted.pass_expires_at.timestamp(), admitted.poll_after) == ("admitted", clock() + 30, None)
+    assert rooms.join("cat")[0].queue_pass == admitted.queue_pass  # joining again: the same ticket
+    clock.advance(30)
+    assert rooms.ticket(late.ticket_id).state == "expired"
+    again, new = rooms.join("cat")
+    assert new and again.ticket_id != late.ticket_id and again.state == "waiting" and again.position == 1
+
+
+def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRooms, sold_out: SoldOut):
+    turn_on(rooms, rate=0.0)
+    ticket, _ = rooms.join("ann")
+    assert (ticket.state, ticket.estimated_wait) == ("waiting", None)
+    sold_out.tiers.add("VIP")
+    gone = rooms.ticket(ticket.ticket_id)
+    assert (gone.state, gone.poll_after, gone.queue_pass) == ("soldOut", None, None)
+
+
+def test_a_closed_rooms_tickets_say_so_and_booking_needs_no_pass(rooms: WaitingRooms):
+    turn_on(rooms)
+    ticket, _ = rooms.join("ann")
+    rooms.turn_off()
+    assert rooms.ticket(ticket.ticket_id).state == "closed"
+    assert rooms.check_pass(None, "ann", "VIP") is False
+    with pytest.raises(WaitingRoomOffError):
+        rooms.turn_off()
+
+
+def test_the_audit_trail_records_opening_rate_changes_counts_and_close(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms, rate=2.0)
+    with pytest.raises(WaitingRoomAlreadyOnError):
+        turn_on(rooms)
+    rooms.change_rate(4.0, False)
+    for user in ("ann", "bob", "cat"):
+        rooms.join(user)
+    clock.advance(COUNT_EVERY_SECONDS)  # a counting period
+    rooms.join("dan")
+    rooms.turn_off()
+    trail = rooms.events(room.room_id)
+    assert [e.event for e in trail] == ["Opened", "RateChanged", "AdmissionsCounted", "Closed"]
+    assert trail[0].details["tiers"] == ["VIP"] and trail[1].details == {"rate": 4.0, "auto_rate": False,
+                                                                           "reason": "set by an admin"}
+    assert trail[2].details == {"joined": 3, "admitted": 3, "passes": 0}
+    assert trail[3].details == {"joined": 4, "admitted": 3, "passes": 0}
+    assert all(e.at.tzinfo == timezone.utc for e in trail)
+
+
+def test_the_automatic_rate_grows_while_bookings_are_fast_and_backs_off_when_slow(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms, rate=10.0, auto=True)
+    for n in range(100):
+        rooms.join(f"u{n}")
+    for _ in range(20):
+        rooms.booked(0.004)  # 4 ms each, counted in this period
+    clock.advance(PERIOD_SECONDS)
+    rooms.join("next")  # the first request of the next period ticks
+    assert rooms.status().rate == 15.0
+    for _ in range(20):
+        rooms.booked(0.4)
+    clock.advance(PERIOD_SECONDS)
+    rooms.join("later")
+    assert rooms.status().rate == pytest.approx(10.5)
+    reasons = [e.details["reason"] for e in rooms.events(room.room_id) if e.event == "RateChanged"]
+    assert reasons[0].startswith("automatic: p95 5 ms") and "increase" in reasons[0]
+    assert reasons[1].startswith("automatic: p95 500 ms") and "decrease" in reasons[1]
+
+
+def test_a_close_that_failed_half_way_completes_when_retried(rooms: WaitingRooms):
+    room = turn_on(rooms)
+    store_turn_off = rooms.store.turn_off
+    rooms.store.turn_off = lambda room_id: (_ for _ in ()).throw(ConnectionError("store down"))
+    with pytest.raises(ConnectionError):
+        rooms.turn_off()
+    assert rooms.status() is not None  # still on: its close is recorded, not applied
+    rooms.store.turn_off = store_turn_off
+    rooms.turn_off()
+    assert rooms.status() is None
+    assert [e.event for e in rooms.events(room.room_id)] == ["Opened", "Closed"]
+
+
+def test_the_latency_buckets_count_admitted_bookings(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms)
+    rooms.booked(0.012)
+    rooms.booked(0.012)
+    period = int(clock() // PERIOD_SECONDS)
+    assert rooms.store.latencies(room.room_id, period) == {bucket_of(12): 2}

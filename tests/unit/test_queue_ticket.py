@@ -1,0 +1,51 @@
+"""What a queue ticket tells its buyer, from its place and the room's gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from application.queue_store import Gate, Place, RoomTerms
+from application.queue_ticket import MAX_POLL_SECONDS, MIN_POLL_SECONDS, describe, poll_after
+
+TERMS = RoomTerms("room", ("VIP",), 1000.0, 60, 10.0, 10.0)
+
+
+def place(at: int, now: float, frontier: float, admitted_at: float | None = None, rate: float = 10.0) -> Place:
+    return Place("room.t", "ann", at, False, admitted_at, Gate(now, rate, False, frontier, 500, 0))
+
+
+def sign(admission) -> str:
+    return f"signed:{admission.user_id}:{admission.expires_at}"
+
+
+def test_a_waiting_ticket_has_its_position_and_wait_at_the_rate():
+    ticket = describe(TERMS, place(105, 1010.0, 100.0), False, sign)
+    assert (ticket.state, ticket.position, ticket.estimated_wait) == ("waiting", 5, 0.5)
+    assert MIN_POLL_SECONDS * 0.9 <= ticket.poll_after <= MIN_POLL_SECONDS * 1.1 and ticket.queue_pass is None
+
+
+def test_before_the_opening_there_is_no_position_and_the_wait_includes_the_opening():
+    ticket = describe(TERMS, place(3, 990.0, 0.0), False, sign)
+    assert (ticket.position, ticket.estimated_wait) == (None, 10.3)
+    assert "drawn at random" in ticket.message
+
+
+def test_an_admitted_ticket_carries_its_pass_until_it_expires():
+    ticket = describe(TERMS, place(5, 1020.0, 100.0, admitted_at=1015.0), False, sign)
+    assert (ticket.state, ticket.queue_pass, ticket.poll_after) == ("admitted", "signed:ann:1075.0", None)
+    lapsed = describe(TERMS, place(5, 1075.0, 100.0, admitted_at=1015.0), False, sign)
+    assert (lapsed.state, lapsed.queue_pass) == ("expired", None)
+
+
+def test_sold_out_comes_before_anything_else():
+    assert describe(TERMS, place(5, 1020.0, 100.0, admitted_at=1015.0), True, sign).state == "soldOut"
+
+
+def test_a_paused_room_has_no_estimate_and_asks_for_the_longest_interval():
+    ticket = describe(TERMS, place(105, 1010.0, 100.0, rate=0.0), False, sign)
+    assert ticket.estimated_wait is None and MAX_POLL_SECONDS * 0.9 <= ticket.poll_after <= MAX_POLL_SECONDS * 1.1
+
+
+@pytest.mark.parametrize("wait, low, high", [(0.1, 0.45, 0.55), (8.0, 3.6, 4.4), (1000.0, 18.0, 22.0)])
+def test_buyers_look_again_after_half_their_wait_within_bounds(wait, low, high):
+    assert all(low <= poll_after(wait) <= high for _ in range(50))

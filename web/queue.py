@@ -1,0 +1,189 @@
+"""``/api/queue``: the on-sale waiting room, as buyers see it.
+
+Join with your user id and get a ticket; follow it (``GET``, at the ``pollAfterSeconds``
+it suggests, or as Server-Sent Events) until it says you are admitted, with a pass to
+send as the ``Queue-Pass`` header when booking or holding. While no room is on these
+endpoints say so (``GET /api/queue``: ``active: false``; joining: 409) and booking needs
+no pass. The room's logic is in ``application/waiting_room.py``; README, "Running an on-sale".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask.views import MethodView
+from marshmallow import fields
+from redis.exceptions import RedisError
+
+from application.queue_ticket import ADMITTED, CLOSED, EXPIRED, SOLD_OUT, WAITING
+from application.waiting_room import RoomStatus
+from web.apidoc import JSON_BODY, Blueprint
+from web.errors import error_response
+from web.schemas import CamelCaseSchema, ResponseSchema
+from web.services import services
+from web.stream import STREAM, tier_events
+from web.user_ids import UserId
+from web.users import acting_user, user_endpoint
+
+blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The waiting room of an on-sale")
+log = logging.getLogger(__name__)
+
+PASS_HEADER = "Queue-Pass"
+ROOM_ID = "0b9c6f0e-5d0c-4a57-9d43-1c5f0a4f7e21"  # of the examples
+TICKET_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
+PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
+# The queue's own answers besides the body's: its store not answering.
+QUEUE = ("QUEUE_UNAVAILABLE",)
+
+
+class JoinRequestSchema(CamelCaseSchema):
+    user_id = UserId()
+
+
+class QueueTicketSchema(ResponseSchema):
+    ticket_id = fields.String(metadata={"description": "keep it to yourself: it is how you collect your pass"})
+    user_id = fields.String(allow_none=True)
+    state = fields.String(metadata={"enum": [WAITING, ADMITTED, EXPIRED, SOLD_OUT, CLOSED], "description":
+                                    "`waiting`; `admitted` (book with `queuePass` before `passExpiresAt`); "
+                                    "`expired` (join again, at the back); `soldOut`; `closed` (no room: book directly)"})
+    message = fields.String(metadata={"description": "for people"})
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "1: next to be admitted; null before the opening (places are drawn then)"})
+    joined = fields.Integer(allow_none=True, metadata={"description": "buyers who have joined"})
+    admitted = fields.Integer(allow_none=True, metadata={"description": "places admitted so far"})
+    estimated_wait_seconds = fields.Float(attribute="estimated_wait", allow_none=True)
+    poll_after_seconds = fields.Float(attribute="poll_after", allow_none=True, metadata={
+        "description": "when to look again; null: no need to"})
+    opens_at = fields.DateTime(format="iso", allow_none=True)
+    queue_pass = fields.String(allow_none=True, metadata={"description": f"send as the `{PASS_HEADER}` header"})
+    pass_expires_at = fields.DateTime(format="iso", allow_none=True)
+
+
+class RoomSchema(ResponseSchema):
+    """Every field is always there: null while no room is on."""
+
+    active = fields.Boolean(required=True, metadata={
+        "description": "whether a waiting room is on (answering a close: false, with the room's final counts)"})
+    room_id = fields.String(required=True, allow_none=True)
+    tiers = fields.List(fields.String(), required=True, allow_none=True,
+                        metadata={"description": "null: every tier (or no room)"})
+    opens_at = fields.DateTime(format="iso", required=True, allow_none=True)
+    opened = fields.Boolean(required=True, allow_none=True, metadata={"description": "the opening time has passed"})
+    rate = fields.Float(required=True, allow_none=True, metadata={"description": "buyers admitted per second now"})
+    auto_rate = fields.Boolean(required=True, allow_none=True)
+    max_rate = fields.Float(required=True, allow_none=True)
+    pass_seconds = fields.Integer(required=True, allow_none=True)
+    joined = fields.Integer(required=True, allow_none=True)
+    admitted = fields.Integer(required=True, allow_none=True)
+    waiting = fields.Integer(required=True, allow_none=True)
+    passes = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "admitted buyers who collected their pass"})
+
+
+OPENS_AT = "2026-11-24T10:00:00+00:00"
+WAITING_EXAMPLE = {
+    "ticketId": TICKET_ID, "userId": "alice", "state": WAITING, "message": "You are number 412 in the queue.",
+    "position": 412, "joined": 20480, "admitted": 1200, "estimatedWaitSeconds": 4.1, "pollAfterSeconds": 2.05,
+    "opensAt": OPENS_AT, "queuePass": None, "passExpiresAt": None}
+ADMITTED_EXAMPLE = {
+    **WAITING_EXAMPLE, "state": ADMITTED, "message": "Your turn: book within 300 s, with this pass.", "position": 0,
+    "estimatedWaitSeconds": 0.0, "pollAfterSeconds": None, "queuePass": PASS,
+    "passExpiresAt": "2026-11-24T10:05:04+00:00"}
+ROOM_EXAMPLE = {"active": True, "roomId": ROOM_ID, "tiers": ["VIP"], "opensAt": OPENS_AT, "opened": True,
+                "rate": 250.0, "autoRate": False, "maxRate": 250.0, "passSeconds": 300, "joined": 20480,
+                "admitted": 1200, "waiting": 19280, "passes": 1187}
+
+
+NO_ROOM = {"active": False, **{name: None for name in RoomSchema().fields if name != "active"}}
+
+
+def room_answer(room: RoomStatus | None, active: bool = True) -> dict[str, Any]:
+    """The room as the API shows it; ``active=False`` with a room: its final counts at close."""
+    if room is None:
+        return NO_ROOM
+    return {"active": active, **vars(room), "waiting": room.waiting}
+
+
+@blp.route("")
+class Queue(MethodView):
+    @blp.response(200, RoomSchema(), example=ROOM_EXAMPLE)
+    @blp.errors(*QUEUE)
+    def get(self) -> Any:
+        """Whether a waiting room is on, for which tiers, from when, and how long the queue is."""
+        return room_answer(services().rooms.status())
+
+    @user_endpoint
+    @blp.arguments(JoinRequestSchema(), error_status_code=400, example={"userId": "alice"})
+    @blp.response(201, QueueTicketSchema(), example=WAITING_EXAMPLE,
+                  description="a new place (at the back, or drawn at the opening if it is still to come)")
+    @blp.alt_response(200, schema=QueueTicketSchema(), example=WAITING_EXAMPLE,
+                      description="the place the user has already (one place per user)")
+    @blp.errors(*JSON_BODY, *QUEUE, "WAITING_ROOM_OFF")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Join the queue. Joining again returns the same ticket, unless its pass lapsed:
+        then a new place at the back."""
+        ticket, new = services().rooms.join(acting_user(body["user_id"]))
+        return ticket, 201 if new else 200
+
+
+@blp.route("/<ticket_id>")
+class Ticket(MethodView):
+    @blp.response(200, QueueTicketSchema(), example=ADMITTED_EXAMPLE)
+    @blp.errors(*QUEUE, "QUEUE_TICKET_NOT_FOUND")
+    def get(self, ticket_id: str) -> Any:
+        """A ticket's place, estimated wait and when to look again; once admitted, the pass."""
+        return services().rooms.ticket(ticket_id)
+
+
+TICKET_STREAM_EXAMPLE = f"retry: 1000\n\ndata: {json.dumps(WAITING_EXAMPLE, separators=(',', ':'))}\n\n"
+
+
+@blp.route("/<ticket_id>/stream")
+class TicketStream(MethodView):
+    @blp.alt_response(200, success=True, schema=STREAM, content_type="text/event-stream",
+                      description="Server-Sent Events: first `retry: 1000`, then an event whose one `data:` "
+                                  "line is the ticket as `GET /api/queue/{ticketId}` gives it (JSON on one line), "
+                                  "sent at once and again whenever it changes; a `: heartbeat` comment every 15 s "
+                                  "without a change. The stream ends after `SSE_MAX_SECONDS`.",
+                      example=TICKET_STREAM_EXAMPLE)
+    @blp.errors(*QUEUE, "QUEUE_TICKET_NOT_FOUND")
+    def get(self, ticket_id: str) -> Response:
+        """A ticket's place, live (for the web page)."""
+        rooms, schema = services().rooms, QueueTicketSchema()
+
+        def read() -> str:
+            return json.dumps(schema.dump(rooms.ticket(ticket_id)), separators=(",", ":"))
+
+        events = tier_events(read, current_app.config["SSE_MAX_SECONDS"], unavailable=(RedisError,))
+        return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+def require_pass(user_id: str, tier: str) -> None:
+    """For booking and holding: raise unless the waiting room lets this user book this
+    tier now (no room, a tier outside it, or a valid pass); an admitted buyer's booking
+    is timed for the automatic rate."""
+    if services().rooms.check_pass(request.headers.get(PASS_HEADER), user_id, tier):
+        g.admitted_since = time.perf_counter()
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(RedisError, queue_unavailable)
+
+    @app.after_request
+    def time_admitted_booking(response: Response) -> Response:
+        started = g.pop("admitted_since", None)
+        if started is not None:
+            try:
+                services().rooms.booked(time.perf_counter() - started)
+            except RedisError as error:  # the booking is done; only its timing is lost
+                log.warning("admitted booking not timed: %s", error)
+        return response
+
+
+def queue_unavailable(error: RedisError) -> tuple[Response, int]:
+    log.warning("queue store unavailable: %s", error)
+    return error_response(503, "QUEUE_UNAVAILABLE", "The waiting room's queue is not answering; retry later.")
