@@ -5,11 +5,14 @@
 
 Both servers run under gunicorn against the local PostgreSQL (``POSTGRES_*``, default
 127.0.0.1:5432 user postgres, database test), each in its own schema, and are loaded by
-wrk (scripts/bench/book.lua) at 16, 64 and 256 connections on one hot tier and spread
-over three. After every run the books must balance. Also measured: /health as the
-ceiling, projection lag while booking, a sell-out at 256 connections, booking latency on
-a tier with 1,000,000 prior events, and the rebuild rate. Results go to
-var/bench/<time>.json and a table is printed.
+wrk (scripts/bench/book.lua): one hot tier at 16, 64, 256, 1,024 and 4,096 connections,
+three tiers at once at 64 and 1,024, and ours again with twice its worker processes on
+the hot tier. Ours runs with the project's own gunicorn settings and the projection
+process, as the README runs it. After every run the books must balance. Also measured:
+/health as the ceiling, projection lag while booking, each worker's memory after 4,096
+connections, a sell-out at 256 connections, booking latency on a tier with 1,000,000
+prior events, and the rebuild rate. Results go to var/bench/<time>.json and a table is
+printed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,18 +38,22 @@ from domain.tiers import tier_id
 from projections import Follower, open_view
 from projections.rebuild import rebuild
 from scripts.bench import baseline_app, wrk
+from scripts.processes import children
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 TIERS = {"VIP": 10_000_000, "FRONT_ROW": 10_000_000, "GA": 10_000_000}
-LOADS = [(c, tiers) for c in (16, 64, 256) for tiers in ("VIP", "VIP,FRONT_ROW,GA")]
+HOT, SPREAD = "VIP", "VIP,FRONT_ROW,GA"
+LOADS = [*((connections, HOT) for connections in (16, 64, 256, 1024, 4096)), (64, SPREAD), (1024, SPREAD)]
+DOUBLED = [(64, HOT), (1024, HOT)]  # ours again, with twice its worker processes
 PG = {k: os.environ.get(k, d) for k, d in [
     ("POSTGRES_HOST", "127.0.0.1"), ("POSTGRES_PORT", "5432"), ("POSTGRES_DBNAME", "test"),
     ("POSTGRES_USER", "postgres"), ("POSTGRES_PASSWORD", "")]}
-# Ours runs with the project's own gunicorn settings (2 gevent workers on PostgreSQL);
-# the baseline with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
-OURS_GUNICORN = ("-k", "gevent", "--workers", "2", "--worker-connections", "1000")
+# Ours runs with the project's own gunicorn settings (scripts/gunicorn_settings.py: 2
+# gevent workers on PostgreSQL), JSON logs, metrics and security headers on; the baseline
+# with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
+OURS_WORKERS = 2
 OURS_ENV = {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": "bench_ours",
             "POSTGRES_POOL_SIZE": "8", "GUNICORN_ACCESSLOG": "", "BOOKING_RATE_LIMIT": ""}
 
@@ -58,18 +66,28 @@ def fresh_schema(name: str) -> None:
 
 
 class Server:
-    """A gunicorn server (and, for ours, the projection process) for the duration of a block."""
+    """A gunicorn server (and, for ours, the projection process) for the duration of a block:
+    the baseline's app with the given workers and threads, or (``app_spec`` None) ours with
+    the project's own settings."""
 
-    def __init__(self, app_spec: str, env: dict, port: int, workers: int, threads: int, cwd: Path,
-                 extra_args: tuple[str, ...] = ()) -> None:
-        self.args = (app_spec, env, f"127.0.0.1:{port}", workers, threads, str(cwd), None, extra_args)
+    def __init__(self, app_spec: str | None, env: dict, port: int, workers: int, threads: int = 1,
+                 cwd: Path = ROOT) -> None:
+        self.args = (app_spec, env, f"127.0.0.1:{port}", workers, threads, str(cwd))
         self.url = f"http://127.0.0.1:{port}"
         self.projector: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
-        self.proc = wrk.start_gunicorn(*self.args)
+        app_spec, env, bind, workers, threads, cwd = self.args
+        if app_spec is None:
+            self.proc = wrk.start_project_gunicorn({**env, "GUNICORN_WORKERS": str(workers)}, bind)
+        else:
+            self.proc = wrk.start_gunicorn(app_spec, env, bind, workers, threads, cwd)
         wrk.wait_http(self.url + "/health", proc=self.proc)
         return self
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker process now, in MB."""
+        return [round(rss_kb(pid) / 1024, 1) for pid in children(self.proc.pid)]
 
     def with_projections(self) -> Server:
         self.projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT,
@@ -118,9 +136,14 @@ def measure_lag(ledger: BookingLedger, follower: Follower, stop: threading.Event
         stop.wait(0.05)
 
 
-def load_runs(url: str, seconds: int, books, lag=None) -> list[dict]:
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def load_runs(url: str, seconds: int, books, loads: list[tuple[int, str]], lag=None) -> list[dict]:
     runs = []
-    for connections, tiers in LOADS:
+    for connections, tiers in loads:
         samples: list[float] = []
         stop = threading.Event()
         sampler = threading.Thread(target=lag, args=(stop, samples)) if lag else None
@@ -132,8 +155,8 @@ def load_runs(url: str, seconds: int, books, lag=None) -> list[dict]:
             sampler.join()
         result.update(tiers=tiers, books=books(), lag_ms=percentiles(samples) if samples else None)
         runs.append(result)
-        print(f"  {connections:>3} conn {tiers:<18} {result['rps']:7.0f}/s p95 {result['latency_ms']['p95']:6.1f} ms",
-              flush=True)
+        print(f"  {connections:>4} conn {tiers:<18} {result['rps']:7.0f}/s p95 {result['latency_ms']['p95']:6.1f} ms "
+              f"errors {sum(result['errors'].values())}", flush=True)
     return runs
 
 
@@ -146,16 +169,24 @@ def bench_ours(seconds: int, port: int) -> dict:
     fresh_schema("bench_ours")
     demo = ",".join(f"{code}:100.00:{cap}" for code, cap in TIERS.items()) + ",SELLOUT:100.00:3000"
     env = {**OURS_ENV, "DEMO_TIERS": demo}
-    with BookingLedger(env=OURS_ENV) as ledger, Server("web:create_app()", env, port, 2, 32, ROOT, OURS_GUNICORN) as server:
-        server.with_projections()
+    with BookingLedger(env=OURS_ENV) as ledger:
         follower = Follower(ledger, open_view(ledger))
-        ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
-        print(f"ours: /health {ceiling['rps']:.0f}/s", flush=True)
-        runs = load_runs(server.url, seconds, lambda: our_books(ledger, follower),
-                         lambda stop, samples: measure_lag(ledger, follower, stop, samples))
-        sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
-        sellout["books"] = our_books(ledger, follower)["SELLOUT"]
-    return {"ceiling": ceiling, "runs": runs, "sellout": sellout}
+        books = lambda: our_books(ledger, follower)  # noqa: E731
+        lag = lambda stop, samples: measure_lag(ledger, follower, stop, samples)  # noqa: E731
+        with Server(None, env, port, OURS_WORKERS) as server:
+            server.with_projections()
+            ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
+            print(f"ours: /health {ceiling['rps']:.0f}/s", flush=True)
+            runs = load_runs(server.url, seconds, books, LOADS, lag)
+            rss_mb = server.worker_rss_mb()  # after the 4,096-connection run, and the rest
+            print(f"ours: worker RSS {rss_mb} MB", flush=True)
+            sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
+            sellout["books"] = books()["SELLOUT"]
+        with Server(None, env, port, 2 * OURS_WORKERS) as server:
+            server.with_projections()
+            print(f"ours, {2 * OURS_WORKERS} workers:", flush=True)
+            doubled = load_runs(server.url, seconds, books, DOUBLED, lag)
+    return {"ceiling": ceiling, "runs": runs, "doubled": doubled, "sellout": sellout, "worker_rss_mb": rss_mb}
 
 
 def bench_baseline(seconds: int, port: int) -> dict:
@@ -165,7 +196,7 @@ def bench_baseline(seconds: int, port: int) -> dict:
     with Server("baseline_app:create_app()", env, port, 4, 4, HERE) as server:
         ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
         print(f"baseline: /health {ceiling['rps']:.0f}/s", flush=True)
-        runs = load_runs(server.url, seconds, lambda: baseline_app.check("bench_baseline"))
+        runs = load_runs(server.url, seconds, lambda: baseline_app.check("bench_baseline"), LOADS)
         sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
         sellout["books"] = baseline_app.check("bench_baseline")["SELLOUT"]
     return {"ceiling": ceiling, "runs": runs, "sellout": sellout}
@@ -184,7 +215,7 @@ def bench_history(events: int, port: int) -> dict:
         seeded = time.perf_counter() - started
         print(f"history: {events} events seeded in {seeded:.0f} s", flush=True)
     result = {"events": events, "seed_seconds": round(seeded, 1)}
-    with Server("web:create_app()", {**OURS_ENV, "DEMO_TIERS": ""}, port, 2, 32, ROOT, OURS_GUNICORN) as server:
+    with Server(None, {**OURS_ENV, "DEMO_TIERS": ""}, port, OURS_WORKERS) as server:
         for name in ("FRESH", "HISTORY", "FRESH", "HISTORY"):  # interleaved; the second pair counts
             result[name] = wrk.run_wrk(server.url + "/api/tickets/book", 1, 5, threads=1,
                                        env={"BENCH_TIERS": name})["latency_ms"]
@@ -204,18 +235,20 @@ def bench_rebuild() -> dict:
 def table(result: dict) -> str:
     ours, base = result["ours"], result["baseline"]
     lines = [f"Benchmark {result['started']} on {result['machine']}",
-             "| connections | tiers | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
-             "baseline p50/p95/p99 ms | ours/baseline | ours/ceiling | errors (ours, baseline) | books balance | projection lag p50/p95 ms |",
+             "| connections | tiers | ours workers | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
+             "baseline p50/p95/p99 ms | ours/baseline | errors (ours, baseline) | books balance | projection lag p50/p95 ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for o, b in zip(ours["runs"], base["runs"], strict=True):
-        lat = lambda r: "/".join(f"{r['latency_ms'][p]:.0f}" for p in ("p50", "p95", "p99"))  # noqa: E731
-        errors = lambda r: sum(r["errors"].values()) + sum(n for s, n in r["statuses"].items() if s != "201")  # noqa: E731
+    baseline_at = {(b["connections"], b["tiers"]): b for b in base["runs"]}
+    rows = [(o, OURS_WORKERS) for o in ours["runs"]] + [(o, 2 * OURS_WORKERS) for o in ours["doubled"]]
+    for o, workers in rows:
+        b = baseline_at[(o["connections"], o["tiers"])]
         balanced = all(t["ok"] for t in o["books"].values()) and all(t["ok"] for t in b["books"].values())
         lag = o["lag_ms"] or {}
         lines.append(
-            f"| {o['connections']} | {'hot' if o['tiers'] == 'VIP' else 'spread'} | {o['rps']:.0f} | {lat(o)} | "
-            f"{b['rps']:.0f} | {lat(b)} | {o['rps'] / b['rps']:.2f}× | {o['rps'] / ours['ceiling']['rps']:.0%} | "
+            f"| {o['connections']:,} | {'hot' if o['tiers'] == HOT else 'three'} | {workers} | {o['rps']:,.0f} | "
+            f"{latencies(o)} | {b['rps']:,.0f} | {latencies(b)} | {ratio(o, b)} | "
             f"{errors(o)}, {errors(b)} | {'yes' if balanced else 'NO'} | {lag.get('p50')}/{lag.get('p95')} |")
+    lines.append(f"\nworker RSS after the 4,096-connection run (ours): {ours['worker_rss_mb']} MB")
     lines.append(f"\n/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s")
     for name, run in (("ours", ours), ("baseline", base)):
         s = run["sellout"]
@@ -231,6 +264,20 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def ratio(ours: dict, baseline: dict) -> str:
+    """Ours over the baseline's bookings/s; a dash when the baseline answered nothing."""
+    return f"{ours['rps'] / baseline['rps']:.2f}×" if baseline["rps"] else "—"
+
+
+def latencies(run: dict) -> str:
+    return "/".join(f"{run['latency_ms'][p]:,.0f}" for p in ("p50", "p95", "p99"))
+
+
+def errors(run: dict) -> int:
+    """Connection errors and timeouts (wrk's own 2 s), and every answer but 201."""
+    return sum(run["errors"].values()) + sum(n for status, n in run["statuses"].items() if status != "201")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=int, metavar="N", default=10, help="length of each load run (default 10)")
     parser.add_argument("--history-events", type=int, default=1_000_000, metavar="N",
@@ -240,8 +287,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not shutil.which("wrk"):
         return print("wrk is missing: apt-get install wrk", file=sys.stderr) or 2
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk's 4,096 connections
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    machine = f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}, PostgreSQL at {PG['POSTGRES_HOST']}"
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    machine = (f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {os.uname().sysname} {os.uname().machine}, "
+               f"PostgreSQL at {PG['POSTGRES_HOST']}")
     result = {"started": started, "machine": machine, "seconds": args.seconds}
     result["ours"] = bench_ours(args.seconds, 8431)
     result["baseline"] = bench_baseline(args.seconds, 8432)
@@ -253,5 +304,6 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(result, indent=2, default=str))
     print(table(result))
     print(f"\nresults: {out.relative_to(ROOT)}")
-    balanced = all(t["ok"] for side in ("ours", "baseline") for run in result[side]["runs"] for t in run["books"].values())
+    runs = [*result["ours"]["runs"], *result["ours"]["doubled"], *result["baseline"]["runs"]]
+    balanced = all(t["ok"] for run in runs for t in run["books"].values())
     return 0 if balanced else 1

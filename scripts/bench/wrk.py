@@ -58,6 +58,20 @@ def start_gunicorn(app_spec: str, env: dict | None, bind: str, workers: int, thr
     cmd = [sys.executable, "-m", "gunicorn", "-c", "/dev/null", "--no-control-socket",
            "-k", "gthread", "--workers", str(workers), "--threads", str(threads), "-b", bind,
            "--chdir", cwd, *extra_args, app_spec]
+    return spawn(cmd, cwd, env, log_path)
+
+
+def start_project_gunicorn(env: dict, bind: str, log_path: str | None = None) -> subprocess.Popen:
+    """Start the project's own server as ``ticketledger serve`` does: gunicorn with the
+    project's settings (``scripts/gunicorn_settings.py``, read from ``env``), on ``bind``."""
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:scripts.gunicorn_settings", "--no-control-socket",
+           "-b", bind]
+    return spawn(cmd, os.path.dirname(os.path.dirname(HERE)), env, log_path)
+
+
+def spawn(cmd: list[str], cwd: str, env: dict | None, log_path: str | None) -> subprocess.Popen:
+    """Run ``cmd`` in a session of its own, its output in ``log_path`` (default: a temp
+    file, kept on ``proc.log_path``) so a full pipe can never stall the server."""
     if log_path is None:
         fd, log_path = tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")
         os.close(fd)
