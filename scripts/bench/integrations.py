@@ -37,7 +37,7 @@ from projections.integration_events import TOPICS
 from projections.integration_store import IntegrationTables
 from projections.webhooks import WebhookEndpoints
 from scripts.bench import wrk
-from scripts.bench.run import OURS_ENV, OURS_GUNICORN, ROOT, Server, fresh_schema, percentiles
+from scripts.bench.run import OURS_ENV, OURS_WORKERS, Server, fresh_schema, percentiles
 from scripts.bench.webhook_receiver import BlackHole, Receiver
 
 SCHEMA = "bench_integrations"
@@ -90,7 +90,7 @@ def seed(ledger: BookingLedger, bookings: int) -> None:
 def bench(seconds: int, connections: int, port: int) -> dict:
     fresh_schema(SCHEMA)
     result: dict = {"connections": connections, "seconds": seconds}
-    with BookingLedger(env=ENV) as ledger, Server("web:create_app()", ENV, port, 2, 32, ROOT, OURS_GUNICORN) as server:
+    with BookingLedger(env=ENV) as ledger, Server(None, ENV, port, OURS_WORKERS) as server:
         projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | ENV,
                                      stderr=subprocess.DEVNULL)
         try:
