@@ -144,6 +144,7 @@ def rss_kb(pid: int) -> int:
 def load_runs(url: str, seconds: int, books, loads: list[tuple[int, str]], lag=None) -> list[dict]:
     runs = []
     for connections, tiers in loads:
+        wrk.wait_idle(url + "/health")
         samples: list[float] = []
         stop = threading.Event()
         sampler = threading.Thread(target=lag, args=(stop, samples)) if lag else None
@@ -180,6 +181,7 @@ def bench_ours(seconds: int, port: int) -> dict:
             runs = load_runs(server.url, seconds, books, LOADS, lag)
             rss_mb = server.worker_rss_mb()  # after the 4,096-connection run, and the rest
             print(f"ours: worker RSS {rss_mb} MB", flush=True)
+            wrk.wait_idle(server.url + "/health")
             sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
             sellout["books"] = books()["SELLOUT"]
         with Server(None, env, port, 2 * OURS_WORKERS) as server:
@@ -197,6 +199,7 @@ def bench_baseline(seconds: int, port: int) -> dict:
         ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
         print(f"baseline: /health {ceiling['rps']:.0f}/s", flush=True)
         runs = load_runs(server.url, seconds, lambda: baseline_app.check("bench_baseline"), LOADS)
+        wrk.wait_idle(server.url + "/health")
         sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
         sellout["books"] = baseline_app.check("bench_baseline")["SELLOUT"]
     return {"ceiling": ceiling, "runs": runs, "sellout": sellout}

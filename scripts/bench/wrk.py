@@ -100,6 +100,21 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
+def wait_idle(url: str, quick: float = 0.05, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers 200 within ``quick`` seconds three times in a row: the
+    server has worked off what the previous run left queued (after 4,096 connections a
+    backlog of requests that wrk gave up on), so it does not spoil the next run."""
+    deadline, quick_ones = time.monotonic() + timeout, 0
+    while quick_ones < 3 and time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                quick_ones = quick_ones + 1 if response.status == 200 and time.monotonic() - started < quick else 0
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            quick_ones = 0
+        time.sleep(0.5)
+
+
 def stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
     """SIGTERM the gunicorn master (graceful), wait; SIGKILL its group if it lingers."""
     if proc.poll() is None:
