@@ -4,7 +4,8 @@
 #   - PostgreSQL's programs (the fault tests create private clusters with initdb), the
 #     server at POSTGRES_HOST:POSTGRES_PORT (127.0.0.1:5432) up, and its POSTGRES_DBNAME
 #     (`test`) database;
-#   - Redis on 127.0.0.1:6379 (shared rate-limit counts).
+#   - Redis on 127.0.0.1:6379 (shared rate-limit counts);
+#   - Debian's prometheus: promtool and a real server scrape /metrics (tests/e2e/test_prometheus.py).
 # What is missing is installed with apt-get (as root, or with sudo when it needs no
 # password); a local server that is down is started. When everything is there this only
 # looks, in a fraction of a second. Whatever cannot be had stops it with one line saying
@@ -98,6 +99,7 @@ start_redis() {
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+[[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)
