@@ -36,6 +36,14 @@ def test_a_key_is_per_user_and_refused_for_a_different_request(ledger: BookingLe
     assert ledger.get_tier("VIP").sold == 4
 
 
+def test_the_refusal_of_a_reused_key_tells_the_client_what_went_wrong(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    ledger.book("u1", "VIP", 2, idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReusedError,
+                       match=r"^This Idempotency-Key was used for a different booking request\.$"):
+        ledger.book("u1", "VIP", 3, idempotency_key="k")
+
+
 def test_a_refused_request_may_be_retried_with_its_key(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 1)
     with pytest.raises(InsufficientTicketsError):

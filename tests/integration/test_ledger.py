@@ -17,7 +17,7 @@ from application import (
 )
 from application.group_commit import PendingBooking
 from domain.bookings import Booking
-from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError
+from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, SalesClosedError
 from domain.tiers import tier_id
 from tests.integration.race import race
 
@@ -56,6 +56,28 @@ def test_cancelling_releases_the_tickets_once(ledger: BookingLedger):
     assert ledger.get_tier("VIP").available == 3
 
 
+def test_a_cancellation_retried_with_its_key_returns_the_cancelled_booking(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    receipt = ledger.book("u1", "VIP", 2)
+    first = ledger.cancel(receipt.booking_id, "u1", idempotency_key="c-1")
+    assert ledger.cancel(receipt.booking_id, "u1", idempotency_key="c-1") == first
+    with pytest.raises(BookingAlreadyCancelledError):
+        ledger.cancel(receipt.booking_id, "u1", idempotency_key="c-2")
+    tier = ledger.get_tier("VIP")
+    assert (first.status, tier.available, tier.version) == ("cancelled", 3, 3)
+
+
+def test_a_closed_tier_refuses_bookings_but_takes_cancellations(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    receipt = ledger.book("u1", "VIP", 2)
+    closed = ledger.close_sales("VIP")
+    assert (closed.on_sale, closed.sold, closed.version) == (False, 2, 3)
+    with pytest.raises(SalesClosedError):
+        ledger.book("u2", "VIP", 1)
+    ledger.cancel(receipt.booking_id, "u1")
+    assert ledger.get_tier("VIP").available == 3
+
+
 def test_unknown_tiers_and_bookings_are_not_found(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 3)
     with pytest.raises(TierNotFoundError):
@@ -72,6 +94,13 @@ def test_a_tier_code_can_be_created_only_once(ledger: BookingLedger):
         ledger.create_tier("VIP", Decimal("2.00"), 9)
     assert ledger.ensure_tier("VIP", Decimal("2.00"), 9) is False
     assert ledger.get_tier("VIP").price == Decimal("1.00")
+
+
+def test_ensuring_a_missing_tier_creates_it_on_its_terms_once(ledger: BookingLedger):
+    assert ledger.ensure_tier("GA", Decimal("2.50"), 7) is True
+    assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False
+    tier = ledger.get_tier("GA")
+    assert (tier.code, tier.price, tier.capacity, tier.version) == ("GA", Decimal("2.50"), 7, 1)
 
 
 def competing_writes(ledger: BookingLedger, rival: BookingLedger, times: int) -> list[int]:
