@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
@@ -128,3 +129,19 @@ def test_a_cancellation_retried_with_its_own_key_changes_nothing():
     assert booking.collect_events() == []
     with pytest.raises(Exception, match="already cancelled"):
         booking.cancel("ann", idempotency_key="other")
+
+
+def test_a_refusal_says_which_booking_and_what_state_it_is_in():
+    """The message is what an API client reads in the error body."""
+    _, booking = held()
+    with pytest.raises(BookingNotConfirmedError, match=f"^Booking {booking.id} is held; only a confirmed booking"):
+        booking.cancel("ann")
+    with pytest.raises(HoldNotActiveError, match=f"^Booking {booking.id} is held, not a hold that is due"):
+        booking.expire(NOW)
+    with pytest.raises(NotBookingOwnerError, match=f"^No booking '{booking.id}'.$"):  # as if there were none
+        booking.confirm_hold("bob", NOW)
+    with pytest.raises(HoldExpiredError, match=f"^Hold {booking.id} expired at {re.escape(EXPIRES.isoformat())}"):
+        booking.confirm_hold("ann", EXPIRES)
+    booking.confirm_hold("ann", NOW)
+    with pytest.raises(HoldNotActiveError, match=f"^Booking {booking.id} is confirmed, not held"):
+        booking.release_hold("ann", NOW)

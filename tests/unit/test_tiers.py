@@ -126,3 +126,15 @@ def test_a_closed_tier_sells_nothing_but_takes_cancellations():
         tier.book(uuid4(), "bob", 1)
     tier.release(booking, 2, "ann")
     assert (tier.available, tier.on_sale, len(tier.collect_events())) == (10, False, 4)
+
+
+def test_a_refusal_says_which_tier_and_what_it_has():
+    """The message is what an API client reads in the error body."""
+    tier = new_tier(capacity=2)
+    with pytest.raises(InsufficientTicketsError, match=r"^Tier VIP has 2 ticket\(s\) available, 3 requested\.$") as raised:
+        tier.book(uuid4(), "u1", 3)
+    assert raised.value.tier == "VIP"
+    with pytest.raises(InvalidQuantityError, match=r"^Cannot release 1 ticket\(s\): tier VIP has sold 0\.$"):
+        tier.release(uuid4(), 1)
+    with pytest.raises(InvalidQuantityError, match=r"^Capacity would exceed 1,000,000,000\.$"):
+        tier.add_capacity(1_000_000_000)
