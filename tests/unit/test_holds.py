@@ -15,6 +15,7 @@ from domain.errors import (
     HoldExpiredError,
     HoldNotActiveError,
     InsufficientTicketsError,
+    InvalidQuantityError,
     NotBookingOwnerError,
     SalesClosedError,
     UserLimitExceededError,
@@ -145,3 +146,21 @@ def test_a_refusal_says_which_booking_and_what_state_it_is_in():
     booking.confirm_hold("ann", NOW)
     with pytest.raises(HoldNotActiveError, match=f"^Booking {booking.id} is confirmed, not held"):
         booking.release_hold("ann", NOW)
+
+
+def test_a_hold_counts_against_the_per_user_limit_like_a_sale():
+    tier, _ = held(2, limit=3)
+    with pytest.raises(UserLimitExceededError):
+        tier.hold(uuid4(), "ann", 2, EXPIRES)
+    with pytest.raises(InvalidQuantityError, match=r"^Tier VIP holds 2 ticket\(s\), not 3\.$"):
+        tier.confirm_hold(uuid4(), 3)
+
+
+def test_a_summary_shows_the_booking_as_it_is_now():
+    _, booking = held(2)
+    booking.confirm_hold("ann", NOW)
+    summary = booking.summary()
+    assert (summary.booking_id, summary.user_id, summary.tier, summary.quantity, summary.status,
+            summary.expires_at) == (booking.id, "ann", "VIP", 2, "confirmed", EXPIRES)
+    assert (summary.created_at, summary.updated_at) == (booking.created_on, booking.modified_on)
+    assert summary.created_at <= summary.updated_at
