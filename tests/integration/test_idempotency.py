@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from application import BookingLedger, IdempotencyKeyReusedError
+from application import BookingLedger, IdempotencyKeyReusedError, LedgerBusyError
+from application.decisions import BatchDecision
 from application.group_commit import PendingBooking
 from domain.errors import InsufficientTicketsError
 
@@ -97,3 +98,16 @@ def test_a_batch_whose_commit_went_through_unanswered_is_not_refused_or_booked_t
     receipt = ledger.book("u1", "VIP", 2)
     assert (receipt.remaining, ledger.get_booking(receipt.booking_id).status) == (8, "confirmed")
     assert ledger.get_tier("VIP").sold == 2 and confirmed_bookings(ledger) == 1 and len(calls) == 1
+
+
+def test_a_decision_is_found_stored_however_many_events_the_tier_got_after_it(ledger: BookingLedger):
+    """What the unanswered-commit case relies on: a recorded decision is recognised even
+    after other bookings moved the tier on; one never recorded, or one that records
+    nothing, is not."""
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    recorded = ledger._decide([PendingBooking("u1", "VIP", 2), PendingBooking("u2", "VIP", 1)])
+    ledger.save(*recorded.tiers, *recorded.bookings)
+    ledger.book("u3", "VIP", 1)
+    lost = ledger._decide([PendingBooking("u4", "VIP", 1)])  # decided, never saved
+    assert recorded.is_stored_in(ledger.events) and not lost.is_stored_in(ledger.events)
+    assert not BatchDecision.refused(2, LedgerBusyError("busy")).is_stored_in(ledger.events)
