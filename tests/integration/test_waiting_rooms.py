@@ -9,7 +9,13 @@ from datetime import timezone
 import pytest
 
 from application.admission_rate import PERIOD_SECONDS, bucket_of
-from application.errors import QueuePassExpiredError, QueuePassRequiredError, WaitingRoomAlreadyOnError, WaitingRoomOffError
+from application.errors import (
+    QueuePassExpiredError,
+    QueuePassRequiredError,
+    QueueTicketNotFoundError,
+    WaitingRoomAlreadyOnError,
+    WaitingRoomOffError,
+)
 from application.queue_pass import Pass
 from application.room_log import WaitingRoomLog
 from application.waiting_room import COUNT_EVERY_SECONDS, WaitingRooms, from_epoch
@@ -197,3 +203,66 @@ def test_the_latency_buckets_count_admitted_bookings(rooms: WaitingRooms, clock:
     rooms.booked(0.012)
     period = int(clock() // PERIOD_SECONDS)
     assert rooms.store.latencies(room.room_id, period) == {bucket_of(12): 2}
+
+
+def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms, rate=3.0, opens_in=10, tiers=["VIP", "GA"], pass_seconds=90)
+    ann, _ = rooms.join("ann")
+    rooms.join("bob")
+    status = rooms.status()
+    assert (status.room_id, status.tiers, status.opens_at, status.opened, status.joined) == (
+        room.room_id, ("GA", "VIP"), from_epoch(START + 10), False, 2)
+    assert (status.rate, status.auto_rate, status.max_rate, status.pass_seconds) == (3.0, False, 1000.0, 90)
+    clock.advance(10)
+    assert rooms.status().opened is True  # from the opening time on
+    clock.advance(1)
+    rooms.ticket(ann.ticket_id)  # ann collects her pass
+    status = rooms.status()
+    assert (status.joined, status.admitted, status.passes, status.waiting) == (2, 2, 1, 0)
+
+
+def test_an_automatic_rate_set_by_an_admin_is_capped_at_the_maximum_a_fixed_one_is_not(rooms: WaitingRooms):
+    turn_on(rooms, rate=2.0)
+    assert (rooms.change_rate(5000.0, True).rate, rooms.status().auto_rate) == (1000.0, True)
+    assert (rooms.change_rate(5000.0, False).rate, rooms.status().auto_rate) == (5000.0, False)
+
+
+def test_without_a_room_the_answers_say_to_book_directly(rooms: WaitingRooms):
+    for command in (lambda: rooms.join("ann"), lambda: rooms.change_rate(1.0, False), rooms.turn_off):
+        with pytest.raises(WaitingRoomOffError, match=r"^No waiting room is on: book directly\.$"):
+            command()
+
+
+def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms, pass_seconds=60)
+    token = admitted_pass(rooms, clock, "alice")
+    join = "join the queue (POST /api/queue)"
+    refusals = [
+        (None, "alice", f"A waiting room is on for this sale: {join} and book with the pass it gives you "
+                        "(Queue-Pass header)."),
+        ("garbage", "alice", f"This queue pass is not valid: {join}."),
+        (token, "bob", f"This queue pass belongs to another user: {join}."),
+        (rooms.signer.sign(Pass("not-the-room", "alice", clock() + 60)), "alice",
+         f"This queue pass is for an earlier sale: {join}."),
+    ]
+    for given, user, message in refusals:
+        with pytest.raises(QueuePassRequiredError) as refused:
+            rooms.check_pass(given, user, "VIP")
+        assert str(refused.value) == message
+    expires_at = from_epoch(rooms.signer.read(token).expires_at)
+    clock.advance(60)
+    with pytest.raises(QueuePassExpiredError) as expired:
+        rooms.check_pass(token, "alice", "VIP")
+    assert str(expired.value) == (f"Your queue pass expired at {expires_at.isoformat(timespec='seconds')}: "
+                                  "join the queue again (POST /api/queue).")
+
+
+def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRooms):
+    room = turn_on(rooms)
+    with pytest.raises(QueueTicketNotFoundError, match=f"^No queue ticket '{room.room_id}.unknown'.$"):
+        rooms.ticket(f"{room.room_id}.unknown")
+    ticket, _ = rooms.join("ann")
+    rooms.turn_off()
+    closed = rooms.ticket(ticket.ticket_id)
+    assert (closed.ticket_id, closed.state, closed.message) == (
+        ticket.ticket_id, "closed", "The waiting room is off: book directly.")
