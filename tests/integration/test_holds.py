@@ -14,7 +14,8 @@ import pytest
 from application import BookingLedger, IdempotencyKeyReusedError
 from application.audit import TierAudit
 from application.observer import LedgerObserver
-from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError
+from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError, UserLimitExceededError
+from domain.tiers import tier_id
 from projections import Follower, HoldExpiry, open_view
 
 START = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
@@ -70,6 +71,15 @@ def test_a_hold_expires_by_the_expiry_process_once_its_time_has_come(store_env, 
         audited(ledger, follower)
 
 
+def test_the_tiers_own_record_of_a_hold_carries_its_expiry(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 5)
+        receipt = ledger.hold("ann", "VIP", 2)
+        held = list(ledger.events.get(tier_id("VIP")))[-1]
+    assert (type(held).__name__, held.booking_id, held.user_id, held.quantity, held.expires_at) == (
+        "TicketsHeld", receipt.booking_id, "ann", 2, START + timedelta(minutes=10))
+
+
 def test_on_the_real_clock_a_hold_lasts_hold_seconds_from_now_in_utc(store_env):
     with BookingLedger(env={**store_env, "HOLD_SECONDS": "90"}) as ledger:
         ledger.create_tier("VIP", Decimal("1.00"), 5)
@@ -82,7 +92,10 @@ def test_on_the_real_clock_a_hold_lasts_hold_seconds_from_now_in_utc(store_env):
 def test_a_hold_given_up_or_expired_gives_its_user_back_their_share_of_a_per_user_limit(store_env, clock):
     with ledger_on(store_env, clock) as ledger:
         ledger.create_tier("VIP", Decimal("1.00"), 10, per_user_limit=2)
-        ledger.release_hold(ledger.hold("ann", "VIP", 2).booking_id, "ann")
+        given_up = ledger.hold("ann", "VIP", 2)
+        with pytest.raises(UserLimitExceededError):  # held tickets count
+            ledger.book("ann", "VIP", 1)
+        ledger.release_hold(given_up.booking_id, "ann")
         lapsed = ledger.hold("ann", "VIP", 2)
         clock.now += timedelta(minutes=10)
         ledger.expire_hold(lapsed.booking_id)
@@ -94,6 +107,10 @@ class Heard(LedgerObserver):
 
     def __init__(self) -> None:
         self.reports: list[tuple[str, str, object]] = []
+        self.batches: list[int] = []
+
+    def batch(self, size: int) -> None:
+        self.batches.append(size)
 
     def booked(self, tier: str, quantity: int) -> None:
         self.reports.append(("booked", tier, quantity))
@@ -120,6 +137,7 @@ def test_every_sale_hold_and_end_of_a_hold_is_reported_once(store_env, clock):
         ("booked", "VIP", 1), ("held", "VIP", 2), ("held", "VIP", 3), ("held", "VIP", 4),
         ("booked", "VIP", 2), ("hold ended", "VIP", "released"), ("hold ended", "VIP", "expired"),
     ]
+    assert heard.batches == [1, 1, 1, 1]  # one request at a time: a batch each
 
 
 def test_a_confirmed_hold_is_a_booking_and_the_expiry_process_leaves_it_alone(store_env, clock):

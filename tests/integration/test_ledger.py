@@ -78,6 +78,12 @@ def test_a_closed_tier_refuses_bookings_but_takes_cancellations(ledger: BookingL
     assert ledger.get_tier("VIP").available == 3
 
 
+def test_the_refusal_of_an_unknown_tier_names_it(ledger: BookingLedger):
+    for command in (lambda: ledger.book("u1", "NOPE", 1), lambda: ledger.get_tier("NOPE")):
+        with pytest.raises(TierNotFoundError, match=r"^No tier 'NOPE'\.$"):
+            command()
+
+
 def test_unknown_tiers_and_bookings_are_not_found(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 3)
     with pytest.raises(TierNotFoundError):
