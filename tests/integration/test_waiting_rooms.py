@@ -266,3 +266,30 @@ def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(
     closed = rooms.ticket(ticket.ticket_id)
     assert (closed.ticket_id, closed.state, closed.message) == (
         ticket.ticket_id, "closed", "The waiting room is off: book directly.")
+
+
+def test_a_room_for_every_tier_opens_now_unless_told_and_an_automatic_rate_starts_at_most_at_the_maximum(
+        rooms: WaitingRooms):
+    room = rooms.turn_on(None, None, 5000.0, True, 1000.0, 60)
+    assert (room.tiers, room.opens_at, room.rate, room.auto_rate) == (None, from_epoch(START), 1000.0, True)
+    assert rooms.events(room.room_id)[0].details["auto_rate"] is True
+    rooms.turn_off()
+    assert rooms.turn_on(None, None, 5000.0, False, 1000.0, 60).rate == 5000.0
+
+
+def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_in_the_log(
+        rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms)
+    with pytest.raises(WaitingRoomAlreadyOnError, match=r"^A waiting room is on already; close it first\.$"):
+        turn_on(rooms)  # seen on: refused before anything is recorded
+    late = WaitingRooms(rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock)
+    late.store = type("StaleLook", (), {"current": lambda self: None, "turn_on": rooms.store.turn_on})()
+    opened = []
+    open_room = rooms.log.open
+    rooms.log.open = lambda room: opened.append(room) or open_room(room)
+    with pytest.raises(WaitingRoomAlreadyOnError, match=r"^A waiting room is on already; close it first\.$"):
+        turn_on(late)
+    (lost,) = opened
+    trail = rooms.events(str(lost.id))
+    assert [e.event for e in trail] == ["Opened", "Closed"] and trail[1].details == {"joined": 0, "admitted": 0,
+                                                                                      "passes": 0}
