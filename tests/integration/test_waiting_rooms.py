@@ -293,3 +293,12 @@ def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_i
     trail = rooms.events(str(lost.id))
     assert [e.event for e in trail] == ["Opened", "Closed"] and trail[1].details == {"joined": 0, "admitted": 0,
                                                                                       "passes": 0}
+
+
+def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: WaitingRooms, store_env: dict[str, str]):
+    """Beside the ledger's events, in the same database: the table's name is stored data."""
+    room = turn_on(rooms, rate=2.0, pass_seconds=60)
+    own_table = "waiting_room_events" if store_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite" else "waitingrooms_events"
+    assert rooms.log.recorder.events_table_name == own_table
+    assert rooms.events(room.room_id)[0].details == {
+        "tiers": ["VIP"], "opens_at": from_epoch(START), "rate": 2.0, "auto_rate": False, "pass_seconds": 60}
