@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import (
     BookingLedger,
@@ -243,3 +247,67 @@ def test_streams_recorded_before_the_optional_fields_still_load(ledger: BookingL
     with BookingLedger(env=ledger.env) as fresh:
         tier = fresh.repository.get(tier_id("VIP"))
         assert (tier.version, tier.sold, tier.per_user_limit, tier.on_sale) == (3, 0, None, True)
+
+
+def a_first_save_that_blocks(ledger: BookingLedger, then=None):
+    """Make the ledger's first save wait until released, then fail with ``then`` (or save);
+    returns (started, release, saves)."""
+    real_save, started, release, saves = ledger.save, threading.Event(), threading.Event(), []
+
+    def save(*objs):
+        saves.append(len(objs))
+        if len(saves) == 1:
+            started.set()
+            release.wait(5)
+            if then is not None:
+                raise then
+        return real_save(*objs)
+
+    ledger.save = save
+    return started, release, saves
+
+
+def queued(ledger: BookingLedger, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(ledger._group_commit._waiting) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_while_the_store_is_down_the_requests_queued_behind_the_failed_batch_fail_with_it(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    started, release, saves = a_first_save_that_blocks(ledger, then=OperationalError("server closed the connection"))
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(ledger.book, "u0", "VIP", 1)
+        started.wait(5)
+        others = [pool.submit(ledger.book, f"u{n}", "VIP", 1) for n in range(1, 4)]
+        queued(ledger, 3)
+        release.set()
+        outcomes = [future.exception(5) for future in [first, *others]]
+    assert all(isinstance(outcome, OperationalError) for outcome in outcomes) and saves == [2]
+    assert ledger.get_tier("VIP").sold == 0
+
+
+def test_a_request_that_cannot_join_a_batch_within_the_wait_is_refused_as_busy(store_env):
+    with BookingLedger(env={**store_env, "BOOKING_MAX_WAIT_MS": "200"}) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        started, release, _ = a_first_save_that_blocks(ledger)
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ledger.book, "u0", "VIP", 1)
+            started.wait(5)
+            began = time.monotonic()
+            late = pool.submit(ledger.book, "u1", "VIP", 1).exception(5)
+            waited = time.monotonic() - began
+            release.set()
+            assert first.result(5).remaining == 9
+    assert isinstance(late, LedgerBusyError) and 0.15 < waited < 1.0
+    assert str(late) == "Waited 0.2 s for a turn without being recorded; retry later."
+
+
+def test_after_the_attempt_cap_the_refusal_says_how_many_attempts_were_made(store_env):
+    with BookingLedger(env={**store_env, "BOOKING_MAX_ATTEMPTS": "2"}) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        attempts = []
+        ledger.save = lambda *objs: attempts.append(1) or (_ for _ in ()).throw(IntegrityError("conflict"))
+        with pytest.raises(LedgerBusyError, match=r"^Gave up after 2 conflicting attempts; retry later\.$"):
+            ledger.book("u1", "VIP", 1)
+        assert len(attempts) == 2
