@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from application.queue_redis import RedisQueueStore
+from application.queue_redis import POOL_SIZE, POOL_WAIT, TIMEOUT, RedisQueueStore
 from application.queue_store import QueueStore, RoomTerms
-from tests.queue_stores import FakeClock, queue_kind, redis_client, redis_prefix, store_of_kind  # noqa: F401
+from tests.queue_stores import REDIS_URL, FakeClock, queue_kind, redis_client, redis_prefix, store_of_kind  # noqa: F401
 
 OPENS = 1_000_010.0
 PASS_SECONDS = 30
@@ -173,3 +173,16 @@ def test_redis_uses_its_own_clock_when_given_none():
         assert store.turn_on(terms(opens_at=server_now + 3600), 1.0, False)
         place = store.join("room-1", "alice", "t-1", 0, PASS_SECONDS)[0]
         assert place.pre_queue and abs(place.gate.now - server_now) < 5
+
+
+def test_a_store_made_from_a_url_shares_the_queue_with_its_bounded_pool():
+    """How the web app connects: every process on one URL and prefix sees one room; its
+    pool has the documented limits (a flood waits for a connection, a dead Redis fails fast)."""
+    with redis_prefix() as prefix:
+        one = RedisQueueStore.from_url(REDIS_URL, prefix)
+        assert one.turn_on(terms(), 2.0, False)
+        assert RedisQueueStore(redis_client(), prefix).current() == terms()
+        pool = one.client.connection_pool
+        assert (pool.max_connections, pool.timeout) == (POOL_SIZE, POOL_WAIT)
+        assert (pool.connection_kwargs["socket_timeout"], pool.connection_kwargs["socket_connect_timeout"]) == (
+            TIMEOUT, TIMEOUT)
