@@ -77,3 +77,18 @@ def test_the_store_keeps_the_secret_and_its_fingerprint_in_a_table_of_its_own(st
             rows = [(row["id"], row["fingerprint"], row["secret"]) for row in cursor.fetchall()]
     expected = hmac.new(SECRET.encode(), b"ticket-ledger idempotency secret", hashlib.sha256).hexdigest()
     assert rows == [(1, expected, None)]  # a configured secret is not written down
+
+
+def test_a_process_that_refuses_to_start_says_which_setting_to_fix(store_env):
+    with pytest.raises(IdempotencySecretError, match=r"^IDEMPOTENCY_SECRET must have at least 32 characters\.$"):
+        BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": "s" * 31})
+    with BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": SECRET}):
+        refusals = [
+            ({}, "The store's idempotency secret was given by IDEMPOTENCY_SECRET: set the same one here."),
+            ({"IDEMPOTENCY_SECRET": "t" * 32},
+             "IDEMPOTENCY_SECRET is not the secret this store's other processes use: set the same one everywhere."),
+        ]
+        for setting, message in refusals:
+            with pytest.raises(IdempotencySecretError) as refused:
+                BookingLedger(env={**store_env, **setting})
+            assert str(refused.value) == message

@@ -106,6 +106,30 @@ def test_a_tier_code_can_be_created_only_once(ledger: BookingLedger):
     assert ledger.get_tier("VIP").price == Decimal("1.00")
 
 
+def test_a_new_tier_is_on_sale_on_its_terms_and_its_code_is_then_taken(ledger: BookingLedger):
+    created = ledger.create_tier("VIP", Decimal("5.00"), 4, per_user_limit=2)
+    assert created == ledger.get_tier("VIP")
+    assert (created.code, created.price, created.capacity, created.sold, created.available, created.held,
+            created.version, created.on_sale, created.per_user_limit) == ("VIP", Decimal("5.00"), 4, 0, 4, 0, 1, True, 2)
+    with pytest.raises(TierAlreadyExistsError, match=r"^Tier 'VIP' exists already\.$"):
+        ledger.create_tier("VIP", Decimal("5.00"), 4)
+
+
+def test_a_process_that_has_not_cached_a_tier_loads_its_latest_snapshot_and_the_events_after_it(store_env):
+    with BookingLedger(env=store_env) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 0)
+        tier = ledger.repository.get(tier_id("VIP"))
+        for _ in range(520):
+            tier.add_capacity(1)
+        ledger.save(tier)  # versions 2 to 521: a snapshot at 500
+    with BookingLedger(env=store_env) as cold:
+        read = []
+        get = cold.events.get
+        cold.events.get = lambda *args, **kwargs: [read.append(e) or e for e in get(*args, **kwargs)]
+        assert (cold.get_tier("VIP").capacity, cold.get_tier("VIP").version) == (520, 521)
+    assert 0 < len(read) <= 21 * 2  # the events after the snapshot, for each of the two reads
+
+
 def test_ensuring_a_missing_tier_creates_it_on_its_terms_once(ledger: BookingLedger):
     assert ledger.ensure_tier("GA", Decimal("2.50"), 7) is True
     assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False
