@@ -7,9 +7,15 @@ import time
 import psycopg.errors
 import pytest
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, ProgrammingError
-from eventsourcing.utils import retry
+from eventsourcing.utils import Environment, get_topic, retry
 
-from application.storage import STORE_ATTEMPTS, again_if_created_meanwhile, bounded_retries
+from application.storage import (
+    STORE_ATTEMPTS,
+    LedgerPostgresFactory,
+    again_if_created_meanwhile,
+    bounded_retries,
+    prepare_store,
+)
 
 
 def failing_first(*errors: Exception):
@@ -80,3 +86,25 @@ def test_a_statement_that_fails_otherwise_is_not_tried_again():
     with pytest.raises(IntegrityError):
         statement()
     assert len(tries) == 1
+
+
+@pytest.mark.parametrize("name", ["{dir}/a/b/ledger.sqlite3", "file:{dir}/a/b/ledger.sqlite3?mode=rwc"])
+def test_the_folder_of_a_sqlite_file_is_made_with_its_parents_and_again_changes_nothing(tmp_path, name):
+    env = Environment(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name.format(dir=tmp_path)})
+    prepare_store(env)
+    prepare_store(env)
+    assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / "ledger.sqlite3").exists()
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:mem/ledger?mode=memory&cache=shared"])
+def test_an_in_memory_sqlite_database_makes_no_folder(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    prepare_store(Environment(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_postgresql_is_given_the_ledgers_own_factory():
+    env = Environment(env={"PERSISTENCE_MODULE": "eventsourcing.postgres"})
+    prepare_store(env)
+    assert env["PERSISTENCE_MODULE"] == get_topic(LedgerPostgresFactory)
