@@ -121,6 +121,30 @@ def test_a_tampered_availability_row_is_reported_with_both_sides_figures(audited
     assert audit.verify("VIP", view)[1] == [Problem(None, "availability has no row for VIP")]
 
 
+def test_an_event_changed_in_the_store_after_the_fact_is_caught(ledger: BookingLedger):
+    """A cancellation's quantity rewritten from 2 to 1 in the events table: the replay
+    names the event, and this process, which still holds the tier as it recorded it,
+    disagrees with the replay."""
+    ledger.create_tier("VIP", Decimal("1.00"), 5)
+    booking_id = ledger.book("ann", "VIP", 2).booking_id
+    ledger.cancel(booking_id, "ann")
+    table = getattr(ledger.recorder, "events_table_name", "stored_events")
+    schema = getattr(ledger.recorder.datastore, "schema", None)
+    qualified, marker = (f'"{schema}".{table}', "%s") if schema else (table, "?")
+    where = f"WHERE originator_version = 3 AND topic = {marker}"
+    topic = "domain.tiers:TicketTier.TicketsReleased"
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(f"SELECT state FROM {qualified} {where}", (topic,))
+        state = json.loads(bytes(cursor.fetchone()["state"]))
+        state["quantity"] = 1
+        cursor.execute(f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), topic))
+    assert [(p.version, p.message) for p in TierAudit(ledger).verify("VIP")[1]] == [
+        (3, f"booking {booking_id} releases 1 ticket(s) but booked 2"),
+        (3, "the replay disagrees with the aggregate"),
+        (3, "sold is not the sum of confirmed bookings"),
+    ]
+
+
 def run_audit(env: dict, *args: str) -> subprocess.CompletedProcess:
     return ticketledger("audit", *args, env=env)
 

@@ -3,6 +3,7 @@ PostgreSQL: passes, the states a ticket goes through, the automatic rate and the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timezone
 
@@ -302,3 +303,14 @@ def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: Wait
     assert rooms.log.recorder.events_table_name == own_table
     assert rooms.events(room.room_id)[0].details == {
         "tiers": ["VIP"], "opens_at": from_epoch(START), "rate": 2.0, "auto_rate": False, "pass_seconds": 60}
+
+
+def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: WaitingRooms, clock: FakeClock, caplog):
+    turn_on(rooms)
+    rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
+    clock.advance(PERIOD_SECONDS)
+    with caplog.at_level(logging.WARNING, logger="application.waiting_room"):
+        ticket, new = rooms.join("ann")
+    assert new and ticket.state in ("waiting", "admitted")
+    assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room"] == [
+        "waiting room tick skipped: The waiting room has just been turned off."]
