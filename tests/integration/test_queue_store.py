@@ -186,3 +186,17 @@ def test_a_store_made_from_a_url_shares_the_queue_with_its_bounded_pool():
         assert (pool.max_connections, pool.timeout) == (POOL_SIZE, POOL_WAIT)
         assert (pool.connection_kwargs["socket_timeout"], pool.connection_kwargs["socket_connect_timeout"]) == (
             TIMEOUT, TIMEOUT)
+
+
+def test_before_the_opening_a_place_counts_who_is_ahead_now_and_at_the_opening_it_is_final(store, clock):
+    ranks = {"a": 30, "b": 10, "c": 20}
+    tickets = {}
+    for user, rank in ranks.items():
+        place = store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0]
+        tickets[user] = place.ticket_id
+        assert place.pre_queue
+    assert {user: store.place("room-1", t).place for user, t in tickets.items()} == {"b": 1, "c": 2, "a": 3}
+    clock.now = OPENS  # the opening itself: nobody joins the draw any more
+    store.join("room-1", "d", "t-d", 5, PASS_SECONDS)
+    assert {user: store.place("room-1", t).place for user, t in tickets.items()} == {"b": 1, "c": 2, "a": 3}
+    assert store.place("room-1", "t-d").place == 4
