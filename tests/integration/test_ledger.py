@@ -130,6 +130,20 @@ def test_a_process_that_has_not_cached_a_tier_loads_its_latest_snapshot_and_the_
     assert 0 < len(read) <= 21 * 2  # the events after the snapshot, for each of the two reads
 
 
+def test_a_process_that_loses_the_race_to_ensure_a_tier_says_it_did_not_create_it(ledger: BookingLedger,
+                                                                                   monkeypatch):
+    ledger.create_tier("GA", Decimal("2.50"), 7)  # by the other process, just after this one looked
+    monkeypatch.setattr(type(ledger.repository), "__contains__", lambda repository, aggregate_id: False)
+    assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False
+    assert ledger.get_tier("GA").price == Decimal("2.50")
+
+
+def test_an_unknown_booking_is_named_in_the_refusal(ledger: BookingLedger):
+    unknown = uuid4()
+    with pytest.raises(BookingNotFoundError, match=f"^No booking '{unknown}'.$"):
+        ledger.get_booking(unknown)
+
+
 def test_ensuring_a_missing_tier_creates_it_on_its_terms_once(ledger: BookingLedger):
     assert ledger.ensure_tier("GA", Decimal("2.50"), 7) is True
     assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False

@@ -138,3 +138,14 @@ def test_a_refusal_says_which_tier_and_what_it_has():
         tier.release(uuid4(), 1)
     with pytest.raises(InvalidQuantityError, match=r"^Capacity would exceed 1,000,000,000\.$"):
         tier.add_capacity(1_000_000_000)
+
+
+def test_a_users_bookings_add_up_towards_the_per_user_limit():
+    tier = TicketTier.open("VIP", Decimal("1.00"), 10, per_user_limit=3)
+    tier.book(uuid4(), "ann", 1)
+    tier.book(uuid4(), "ann", 1)
+    with pytest.raises(UserLimitExceededError):
+        tier.book(uuid4(), "ann", 2)
+    tier.close_sales()
+    with pytest.raises(SalesClosedError, match=r"^Sales of tier VIP are closed\.$"):
+        tier.book(uuid4(), "ann", 1)
