@@ -314,3 +314,36 @@ def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: Waiti
     assert new and ticket.state in ("waiting", "admitted")
     assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room"] == [
         "waiting room tick skipped: The waiting room has just been turned off."]
+
+
+def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_waits(rooms: WaitingRooms,
+                                                                                    clock: FakeClock):
+    room = turn_on(rooms, rate=30.0, auto=True)
+    for n in range(200):
+        rooms.join(f"u{n}")
+    for _ in range(20):  # fast, but 20 bookings for the 60 places admitted in a period
+        rooms.booked(0.004)
+    clock.advance(PERIOD_SECONDS)
+    rooms.join("next")
+    assert rooms.status().rate == 30.0
+    clock.advance(60)  # everyone admitted: nobody waits
+    rooms.status()
+    for _ in range(40):
+        rooms.booked(0.004)
+    clock.advance(PERIOD_SECONDS)
+    rooms.ticket(rooms.join("next")[0].ticket_id)
+    assert rooms.status().rate == 30.0
+    changes = [e.details for e in rooms.events(room.room_id) if e.event == "RateChanged"]
+    assert changes == []
+
+
+def test_a_rate_the_room_changed_itself_is_recorded_as_automatic(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms, rate=10.0, auto=True)
+    for n in range(100):
+        rooms.join(f"u{n}")
+    for _ in range(20):
+        rooms.booked(0.004)
+    clock.advance(PERIOD_SECONDS)
+    rooms.join("next")
+    (change,) = [e.details for e in rooms.events(room.room_id) if e.event == "RateChanged"]
+    assert (change["rate"], change["auto_rate"]) == (15.0, True) and change["reason"].startswith("automatic: ")
