@@ -144,7 +144,7 @@ def test_a_users_bookings_add_up_towards_the_per_user_limit():
     tier = TicketTier.open("VIP", Decimal("1.00"), 10, per_user_limit=3)
     tier.book(uuid4(), "ann", 1)
     tier.book(uuid4(), "ann", 1)
-    with pytest.raises(UserLimitExceededError):
+    with pytest.raises(UserLimitExceededError, match=r"^Tier VIP sells at most 3 ticket\(s\) per user; ann has 2\.$"):
         tier.book(uuid4(), "ann", 2)
     tier.close_sales()
     with pytest.raises(SalesClosedError, match=r"^Sales of tier VIP are closed\.$"):
