@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test-setup test screenshots bench verify
+.PHONY: install serve projections rebuild test-setup test mutation screenshots bench verify
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ test-setup:  ## install or start what the suite needs besides .venv: chromium, P
 
 test: test-setup install  ## the whole suite, PostgreSQL included
 	$(PY) -m pytest
+
+mutation: test-setup install  ## mutation testing of domain/ and application/ (mutmut; not part of `make test`), then the score per package
+	HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children $(or $(MUTATION_CHILDREN),2)
+	$(PY) tests/mutation_summary.py
 
 screenshots: test-setup install  ## the dashboard's pictures in the README (web/static/screenshots/), from its browser test
 	DASHBOARD_SCREENSHOTS=web/static/screenshots $(PY) -m pytest -q tests/e2e/test_dashboard.py

@@ -116,17 +116,17 @@ class BookingLedger(Application):
     snapshotting_intervals: ClassVar[dict[type, int]] = {TicketTier: 500}
 
     def __init__(self, env: EnvType | None = None) -> None:
-        super().__init__(env)
+        super().__init__(env)  # ``self.env`` has every key of the class's ``env`` above
         self.observer = LedgerObserver()
         # What time it is, for holds: tests replace it to move time on.
         self.clock: Callable[[], datetime] = utc_now
-        self._hold_for = timedelta(seconds=float(self.env.get("HOLD_SECONDS", "600")))
-        self._max_attempts = int(self.env.get("BOOKING_MAX_ATTEMPTS", "40"))
-        self._backoff_cap = int(self.env.get("BOOKING_BACKOFF_CAP_MS", "50")) / 1000
+        self._hold_for = timedelta(seconds=float(self.env.get("HOLD_SECONDS")))
+        self._max_attempts = int(self.env.get("BOOKING_MAX_ATTEMPTS"))
+        self._backoff_cap = int(self.env.get("BOOKING_BACKOFF_CAP_MS")) / 1000
         self._group_commit = GroupCommit(
             self._commit_batch,
-            max_batch=int(self.env.get("BOOKING_BATCH_MAX", "200")),
-            max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS", "5000")) / 1000,
+            max_batch=int(self.env.get("BOOKING_BATCH_MAX")),
+            max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS")) / 1000,
             unavailable=(OperationalError, InterfaceError),
         )
         datastore = getattr(self.factory, "datastore", None)

@@ -4,6 +4,11 @@ PostgreSQL tests never skip: if the server is missing they fail, loudly. Point t
 another server with the ``POSTGRES_*`` variables (defaults: 127.0.0.1:5432, user
 ``postgres``, database ``test``). Each test gets a fresh schema, dropped afterwards.
 Run ``pytest -m "not postgres"`` to leave them out on purpose.
+
+``HYPOTHESIS_PROFILE=mutation`` (set by ``make mutation``) makes every hypothesis test
+short and repeatable, and stops it at the first failure without shrinking it: mutmut runs
+the tests once per mutant, a mutant should be killed or survive the same way on every
+run, and a failure found is all it needs (shrinking one took longer than mutmut's timeout).
 """
 
 from __future__ import annotations
@@ -14,8 +19,20 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from hypothesis import Phase, settings
 
 from application import BookingLedger
+
+settings.register_profile("mutation", max_examples=10, stateful_step_count=10, deadline=None, derandomize=True,
+                          database=None, phases=[Phase.explicit, Phase.generate])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def machine_settings(max_examples: int, stateful_step_count: int) -> settings:
+    """A state machine's settings: as given, or the mutation profile's when it is loaded."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "mutation":
+        return settings.default
+    return settings(max_examples=max_examples, stateful_step_count=stateful_step_count, deadline=None)
 
 
 def postgres_settings() -> dict[str, str]:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 from application import BookingLedger
+from domain.tiers import tier_id
 
 
 @contextmanager
@@ -50,3 +51,18 @@ def test_a_tier_read_while_other_threads_advance_it_is_always_whole(store_env):
             for thread in threads:
                 thread.join()
         assert torn == [], f"{len(torn)} reads saw a tier half-way through an update, e.g. {torn[:3]}"
+
+
+def test_a_cached_tier_is_brought_up_to_date_in_a_copy_never_in_place(store_env):
+    """What makes the race above impossible, step by step: the cached tier another thread
+    may be reading is never changed; the tier advanced by the new events replaces it."""
+    with BookingLedger(env=store_env) as reader, BookingLedger(env=store_env) as writer:
+        writer.create_tier("GA", Decimal("1.00"), 10)
+        reader.get_tier("GA")
+        cached = reader.repository.cache.get(tier_id("GA"))
+        writer.book("ann", "GA", 2)
+        assert (reader.get_tier("GA").sold, reader.get_tier("GA").version) == (2, 2)
+        advanced = reader.repository.cache.get(tier_id("GA"))
+        assert (cached.version, cached.sold) == (1, 0) and (advanced.version, advanced.sold) == (2, 2)
+        reader.get_tier("GA")  # nothing new: the cached tier stays
+        assert reader.repository.cache.get(tier_id("GA")) is advanced

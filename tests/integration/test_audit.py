@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger, TierNotFoundError
-from application.audit import TierAudit, VersionNotFoundError
+from application.audit import Problem, TierAudit, VersionNotFoundError
 from projections import Follower, open_view
 from tests.cli import ticketledger
 
@@ -57,6 +57,32 @@ def test_the_tier_can_be_rebuilt_as_it_was_at_any_version_or_time(audited):
         audit.tier_at("NOPE")
 
 
+def test_what_the_audit_cannot_find_it_names(audited):
+    audit, _ = audited
+    refusals = [
+        (lambda: audit.tier_at("VIP", version=6), VersionNotFoundError, "Tier VIP has no version 6; its latest is 5."),
+        (lambda: audit.tier_at("VIP", version=0), VersionNotFoundError, "Tier VIP has no version 0."),
+        (lambda: audit.tier_at("VIP", at_time=datetime(2000, 1, 1, tzinfo=timezone.utc)), VersionNotFoundError,
+         "Tier VIP did not exist yet at 2000-01-01T00:00:00+00:00."),
+        (lambda: audit.tier_at("NOPE", version=2), TierNotFoundError, "No tier 'NOPE'."),
+        (lambda: audit.history("NOPE"), TierNotFoundError, "No tier 'NOPE'."),
+    ]
+    for ask, error, message in refusals:
+        with pytest.raises(error) as refused:
+            ask()
+        assert str(refused.value) == message
+
+
+def test_the_history_after_a_version_carries_on_from_the_figures_at_that_version(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    ledger.hold("ann", "VIP", 3)
+    ledger.book("bob", "VIP", 2)
+    ledger.add_capacity("VIP", 1)
+    lines = TierAudit(ledger).history("VIP", after=2)
+    assert [(l.version, l.capacity, l.sold, l.held, l.available) for l in lines] == [(3, 10, 2, 3, 5), (4, 11, 2, 3, 6)]
+    assert TierAudit(ledger).verify("VIP")[1] == []
+
+
 def test_a_sound_sale_verifies_and_every_tier_is_found_in_the_events(audited):
     audit, view = audited
     assert audit.verify("VIP", view)[1] == []
@@ -84,6 +110,39 @@ def test_a_tampered_read_table_fails_the_audit_naming_the_row(audited, statement
     tamper(view, statement)
     problems = audit.verify("VIP", view)[1]
     assert len(problems) == 1 and named in problems[0].message
+
+
+def test_a_tampered_availability_row_is_reported_with_both_sides_figures(audited):
+    audit, view = audited
+    tamper(view, "UPDATE {availability} SET sold = sold + 1 WHERE tier = 'VIP'")
+    assert [p.message for p in audit.verify("VIP", view)[1]] == [
+        "availability row for VIP says capacity, sold, held, available 8, 2, 0, 6; the events say 8, 1, 0, 7"]
+    tamper(view, "DELETE FROM {availability} WHERE tier = 'VIP'")
+    assert audit.verify("VIP", view)[1] == [Problem(None, "availability has no row for VIP")]
+
+
+def test_an_event_changed_in_the_store_after_the_fact_is_caught(ledger: BookingLedger):
+    """A cancellation's quantity rewritten from 2 to 1 in the events table: the replay
+    names the event, and this process, which still holds the tier as it recorded it,
+    disagrees with the replay."""
+    ledger.create_tier("VIP", Decimal("1.00"), 5)
+    booking_id = ledger.book("ann", "VIP", 2).booking_id
+    ledger.cancel(booking_id, "ann")
+    table = getattr(ledger.recorder, "events_table_name", "stored_events")
+    schema = getattr(ledger.recorder.datastore, "schema", None)
+    qualified, marker = (f'"{schema}".{table}', "%s") if schema else (table, "?")
+    where = f"WHERE originator_version = 3 AND topic = {marker}"
+    topic = "domain.tiers:TicketTier.TicketsReleased"
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(f"SELECT state FROM {qualified} {where}", (topic,))
+        state = json.loads(bytes(cursor.fetchone()["state"]))
+        state["quantity"] = 1
+        cursor.execute(f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), topic))
+    assert [(p.version, p.message) for p in TierAudit(ledger).verify("VIP")[1]] == [
+        (3, f"booking {booking_id} releases 1 ticket(s) but booked 2"),
+        (3, "the replay disagrees with the aggregate"),
+        (3, "sold is not the sum of confirmed bookings"),
+    ]
 
 
 def run_audit(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -13,7 +13,9 @@ import pytest
 
 from application import BookingLedger, IdempotencyKeyReusedError
 from application.audit import TierAudit
-from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError
+from application.observer import LedgerObserver
+from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError, UserLimitExceededError
+from domain.tiers import tier_id
 from projections import Follower, HoldExpiry, open_view
 
 START = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
@@ -67,6 +69,75 @@ def test_a_hold_expires_by_the_expiry_process_once_its_time_has_come(store_env, 
         with pytest.raises(HoldExpiredError):
             ledger.confirm_hold(receipt.booking_id, "ann")
         audited(ledger, follower)
+
+
+def test_the_tiers_own_record_of_a_hold_carries_its_expiry(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 5)
+        receipt = ledger.hold("ann", "VIP", 2)
+        held = list(ledger.events.get(tier_id("VIP")))[-1]
+    assert (type(held).__name__, held.booking_id, held.user_id, held.quantity, held.expires_at) == (
+        "TicketsHeld", receipt.booking_id, "ann", 2, START + timedelta(minutes=10))
+
+
+def test_on_the_real_clock_a_hold_lasts_hold_seconds_from_now_in_utc(store_env):
+    with BookingLedger(env={**store_env, "HOLD_SECONDS": "90"}) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 5)
+        before = datetime.now(timezone.utc)
+        receipt = ledger.hold("ann", "VIP", 1)
+        after = datetime.now(timezone.utc)
+    assert before + timedelta(seconds=90) <= receipt.expires_at <= after + timedelta(seconds=90)
+
+
+def test_a_hold_given_up_or_expired_gives_its_user_back_their_share_of_a_per_user_limit(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 10, per_user_limit=2)
+        given_up = ledger.hold("ann", "VIP", 2)
+        with pytest.raises(UserLimitExceededError):  # held tickets count
+            ledger.book("ann", "VIP", 1)
+        ledger.release_hold(given_up.booking_id, "ann")
+        lapsed = ledger.hold("ann", "VIP", 2)
+        clock.now += timedelta(minutes=10)
+        ledger.expire_hold(lapsed.booking_id)
+        assert ledger.book("ann", "VIP", 2).remaining == 8
+
+
+class Heard(LedgerObserver):
+    """What the ledger reports, in order (the web app counts it for Prometheus)."""
+
+    def __init__(self) -> None:
+        self.reports: list[tuple[str, str, object]] = []
+        self.batches: list[int] = []
+
+    def batch(self, size: int) -> None:
+        self.batches.append(size)
+
+    def booked(self, tier: str, quantity: int) -> None:
+        self.reports.append(("booked", tier, quantity))
+
+    def held(self, tier: str, quantity: int) -> None:
+        self.reports.append(("held", tier, quantity))
+
+    def hold_ended(self, tier: str, reason: str) -> None:
+        self.reports.append(("hold ended", tier, reason))
+
+
+def test_every_sale_hold_and_end_of_a_hold_is_reported_once(store_env, clock):
+    with ledger_on(store_env, clock) as ledger:
+        ledger.observer = heard = Heard()
+        ledger.create_tier("VIP", Decimal("1.00"), 20)
+        ledger.book("ann", "VIP", 1)
+        kept, given_up, lapsed = (ledger.hold(user, "VIP", n) for user, n in (("bob", 2), ("cy", 3), ("dee", 4)))
+        for _ in range(2):  # the second time of each changes nothing and reports nothing
+            ledger.confirm_hold(kept.booking_id, "bob")
+            ledger.release_hold(given_up.booking_id, "cy")
+        clock.now += timedelta(minutes=10)
+        ledger.expire_hold(lapsed.booking_id)
+    assert heard.reports == [
+        ("booked", "VIP", 1), ("held", "VIP", 2), ("held", "VIP", 3), ("held", "VIP", 4),
+        ("booked", "VIP", 2), ("hold ended", "VIP", "released"), ("hold ended", "VIP", "expired"),
+    ]
+    assert heard.batches == [1, 1, 1, 1]  # one request at a time: a batch each
 
 
 def test_a_confirmed_hold_is_a_booking_and_the_expiry_process_leaves_it_alone(store_env, clock):

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from application import BookingLedger, IdempotencyKeyReusedError
+from application import BookingLedger, IdempotencyKeyReusedError, LedgerBusyError
+from application.decisions import BatchDecision
 from application.group_commit import PendingBooking
 from domain.errors import InsufficientTicketsError
 
@@ -34,6 +35,14 @@ def test_a_key_is_per_user_and_refused_for_a_different_request(ledger: BookingLe
     with pytest.raises(IdempotencyKeyReusedError):
         ledger.book("u1", "VIP", 3, idempotency_key="k")
     assert ledger.get_tier("VIP").sold == 4
+
+
+def test_the_refusal_of_a_reused_key_tells_the_client_what_went_wrong(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    ledger.book("u1", "VIP", 2, idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReusedError,
+                       match=r"^This Idempotency-Key was used for a different booking request\.$"):
+        ledger.book("u1", "VIP", 3, idempotency_key="k")
 
 
 def test_a_refused_request_may_be_retried_with_its_key(ledger: BookingLedger):
@@ -89,3 +98,16 @@ def test_a_batch_whose_commit_went_through_unanswered_is_not_refused_or_booked_t
     receipt = ledger.book("u1", "VIP", 2)
     assert (receipt.remaining, ledger.get_booking(receipt.booking_id).status) == (8, "confirmed")
     assert ledger.get_tier("VIP").sold == 2 and confirmed_bookings(ledger) == 1 and len(calls) == 1
+
+
+def test_a_decision_is_found_stored_however_many_events_the_tier_got_after_it(ledger: BookingLedger):
+    """What the unanswered-commit case relies on: a recorded decision is recognised even
+    after other bookings moved the tier on; one never recorded, or one that records
+    nothing, is not."""
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    recorded = ledger._decide([PendingBooking("u1", "VIP", 2), PendingBooking("u2", "VIP", 1)])
+    ledger.save(*recorded.tiers, *recorded.bookings)
+    ledger.book("u3", "VIP", 1)
+    lost = ledger._decide([PendingBooking("u4", "VIP", 1)])  # decided, never saved
+    assert recorded.is_stored_in(ledger.events) and not lost.is_stored_in(ledger.events)
+    assert not BatchDecision.refused(2, LedgerBusyError("busy")).is_stored_in(ledger.events)

@@ -4,6 +4,8 @@ process whose secret the store does not know refuses to start."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from decimal import Decimal
@@ -62,3 +64,31 @@ def test_a_store_that_generated_its_secret_refuses_a_configured_one(store_env):
 def test_a_short_configured_secret_is_refused(store_env):
     with pytest.raises(IdempotencySecretError):
         BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": "short"})
+
+
+def test_the_store_keeps_the_secret_and_its_fingerprint_in_a_table_of_its_own(store_env):
+    """Stored data: a store set up by an earlier release must still be recognised."""
+    with BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": SECRET}) as ledger:
+        datastore = ledger.factory.datastore
+        schema = getattr(datastore, "schema", None)
+        table = f'"{schema}".idempotency_secret' if schema else "idempotency_secret"
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT id, fingerprint, secret FROM {table}")
+            rows = [(row["id"], row["fingerprint"], row["secret"]) for row in cursor.fetchall()]
+    expected = hmac.new(SECRET.encode(), b"ticket-ledger idempotency secret", hashlib.sha256).hexdigest()
+    assert rows == [(1, expected, None)]  # a configured secret is not written down
+
+
+def test_a_process_that_refuses_to_start_says_which_setting_to_fix(store_env):
+    with pytest.raises(IdempotencySecretError, match=r"^IDEMPOTENCY_SECRET must have at least 32 characters\.$"):
+        BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": "s" * 31})
+    with BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": SECRET}):
+        refusals = [
+            ({}, "The store's idempotency secret was given by IDEMPOTENCY_SECRET: set the same one here."),
+            ({"IDEMPOTENCY_SECRET": "t" * 32},
+             "IDEMPOTENCY_SECRET is not the secret this store's other processes use: set the same one everywhere."),
+        ]
+        for setting, message in refusals:
+            with pytest.raises(IdempotencySecretError) as refused:
+                BookingLedger(env={**store_env, **setting})
+            assert str(refused.value) == message

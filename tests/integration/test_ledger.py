@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import (
     BookingLedger,
@@ -17,7 +21,7 @@ from application import (
 )
 from application.group_commit import PendingBooking
 from domain.bookings import Booking
-from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError
+from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, SalesClosedError
 from domain.tiers import tier_id
 from tests.integration.race import race
 
@@ -56,6 +60,34 @@ def test_cancelling_releases_the_tickets_once(ledger: BookingLedger):
     assert ledger.get_tier("VIP").available == 3
 
 
+def test_a_cancellation_retried_with_its_key_returns_the_cancelled_booking(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    receipt = ledger.book("u1", "VIP", 2)
+    first = ledger.cancel(receipt.booking_id, "u1", idempotency_key="c-1")
+    assert ledger.cancel(receipt.booking_id, "u1", idempotency_key="c-1") == first
+    with pytest.raises(BookingAlreadyCancelledError):
+        ledger.cancel(receipt.booking_id, "u1", idempotency_key="c-2")
+    tier = ledger.get_tier("VIP")
+    assert (first.status, tier.available, tier.version) == ("cancelled", 3, 3)
+
+
+def test_a_closed_tier_refuses_bookings_but_takes_cancellations(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 3)
+    receipt = ledger.book("u1", "VIP", 2)
+    closed = ledger.close_sales("VIP")
+    assert (closed.on_sale, closed.sold, closed.version) == (False, 2, 3)
+    with pytest.raises(SalesClosedError):
+        ledger.book("u2", "VIP", 1)
+    ledger.cancel(receipt.booking_id, "u1")
+    assert ledger.get_tier("VIP").available == 3
+
+
+def test_the_refusal_of_an_unknown_tier_names_it(ledger: BookingLedger):
+    for command in (lambda: ledger.book("u1", "NOPE", 1), lambda: ledger.get_tier("NOPE")):
+        with pytest.raises(TierNotFoundError, match=r"^No tier 'NOPE'\.$"):
+            command()
+
+
 def test_unknown_tiers_and_bookings_are_not_found(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 3)
     with pytest.raises(TierNotFoundError):
@@ -72,6 +104,51 @@ def test_a_tier_code_can_be_created_only_once(ledger: BookingLedger):
         ledger.create_tier("VIP", Decimal("2.00"), 9)
     assert ledger.ensure_tier("VIP", Decimal("2.00"), 9) is False
     assert ledger.get_tier("VIP").price == Decimal("1.00")
+
+
+def test_a_new_tier_is_on_sale_on_its_terms_and_its_code_is_then_taken(ledger: BookingLedger):
+    created = ledger.create_tier("VIP", Decimal("5.00"), 4, per_user_limit=2)
+    assert created == ledger.get_tier("VIP")
+    assert (created.code, created.price, created.capacity, created.sold, created.available, created.held,
+            created.version, created.on_sale, created.per_user_limit) == ("VIP", Decimal("5.00"), 4, 0, 4, 0, 1, True, 2)
+    with pytest.raises(TierAlreadyExistsError, match=r"^Tier 'VIP' exists already\.$"):
+        ledger.create_tier("VIP", Decimal("5.00"), 4)
+
+
+def test_a_process_that_has_not_cached_a_tier_loads_its_latest_snapshot_and_the_events_after_it(store_env):
+    with BookingLedger(env=store_env) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 0)
+        tier = ledger.repository.get(tier_id("VIP"))
+        for _ in range(520):
+            tier.add_capacity(1)
+        ledger.save(tier)  # versions 2 to 521: a snapshot at 500
+    with BookingLedger(env=store_env) as cold:
+        read = []
+        get = cold.events.get
+        cold.events.get = lambda *args, **kwargs: [read.append(e) or e for e in get(*args, **kwargs)]
+        assert (cold.get_tier("VIP").capacity, cold.get_tier("VIP").version) == (520, 521)
+    assert 0 < len(read) <= 21 * 2  # the events after the snapshot, for each of the two reads
+
+
+def test_a_process_that_loses_the_race_to_ensure_a_tier_says_it_did_not_create_it(ledger: BookingLedger,
+                                                                                   monkeypatch):
+    ledger.create_tier("GA", Decimal("2.50"), 7)  # by the other process, just after this one looked
+    monkeypatch.setattr(type(ledger.repository), "__contains__", lambda repository, aggregate_id: False)
+    assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False
+    assert ledger.get_tier("GA").price == Decimal("2.50")
+
+
+def test_an_unknown_booking_is_named_in_the_refusal(ledger: BookingLedger):
+    unknown = uuid4()
+    with pytest.raises(BookingNotFoundError, match=f"^No booking '{unknown}'.$"):
+        ledger.get_booking(unknown)
+
+
+def test_ensuring_a_missing_tier_creates_it_on_its_terms_once(ledger: BookingLedger):
+    assert ledger.ensure_tier("GA", Decimal("2.50"), 7) is True
+    assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False
+    tier = ledger.get_tier("GA")
+    assert (tier.code, tier.price, tier.capacity, tier.version) == ("GA", Decimal("2.50"), 7, 1)
 
 
 def competing_writes(ledger: BookingLedger, rival: BookingLedger, times: int) -> list[int]:
@@ -208,3 +285,67 @@ def test_streams_recorded_before_the_optional_fields_still_load(ledger: BookingL
     with BookingLedger(env=ledger.env) as fresh:
         tier = fresh.repository.get(tier_id("VIP"))
         assert (tier.version, tier.sold, tier.per_user_limit, tier.on_sale) == (3, 0, None, True)
+
+
+def a_first_save_that_blocks(ledger: BookingLedger, then=None):
+    """Make the ledger's first save wait until released, then fail with ``then`` (or save);
+    returns (started, release, saves)."""
+    real_save, started, release, saves = ledger.save, threading.Event(), threading.Event(), []
+
+    def save(*objs):
+        saves.append(len(objs))
+        if len(saves) == 1:
+            started.set()
+            release.wait(5)
+            if then is not None:
+                raise then
+        return real_save(*objs)
+
+    ledger.save = save
+    return started, release, saves
+
+
+def queued(ledger: BookingLedger, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(ledger._group_commit._waiting) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_while_the_store_is_down_the_requests_queued_behind_the_failed_batch_fail_with_it(ledger: BookingLedger):
+    ledger.create_tier("VIP", Decimal("1.00"), 10)
+    started, release, saves = a_first_save_that_blocks(ledger, then=OperationalError("server closed the connection"))
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(ledger.book, "u0", "VIP", 1)
+        started.wait(5)
+        others = [pool.submit(ledger.book, f"u{n}", "VIP", 1) for n in range(1, 4)]
+        queued(ledger, 3)
+        release.set()
+        outcomes = [future.exception(5) for future in [first, *others]]
+    assert all(isinstance(outcome, OperationalError) for outcome in outcomes) and saves == [2]
+    assert ledger.get_tier("VIP").sold == 0
+
+
+def test_a_request_that_cannot_join_a_batch_within_the_wait_is_refused_as_busy(store_env):
+    with BookingLedger(env={**store_env, "BOOKING_MAX_WAIT_MS": "200"}) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        started, release, _ = a_first_save_that_blocks(ledger)
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ledger.book, "u0", "VIP", 1)
+            started.wait(5)
+            began = time.monotonic()
+            late = pool.submit(ledger.book, "u1", "VIP", 1).exception(5)
+            waited = time.monotonic() - began
+            release.set()
+            assert first.result(5).remaining == 9
+    assert isinstance(late, LedgerBusyError) and 0.15 < waited < 1.0
+    assert str(late) == "Waited 0.2 s for a turn without being recorded; retry later."
+
+
+def test_after_the_attempt_cap_the_refusal_says_how_many_attempts_were_made(store_env):
+    with BookingLedger(env={**store_env, "BOOKING_MAX_ATTEMPTS": "2"}) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        attempts = []
+        ledger.save = lambda *objs: attempts.append(1) or (_ for _ in ()).throw(IntegrityError("conflict"))
+        with pytest.raises(LedgerBusyError, match=r"^Gave up after 2 conflicting attempts; retry later\.$"):
+            ledger.book("u1", "VIP", 1)
+        assert len(attempts) == 2

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
@@ -31,7 +30,7 @@ from domain.errors import (
 )
 from projections import Follower, HoldExpiry, open_view
 from projections.rebuild import rebuild
-from tests.conftest import postgres_schema
+from tests.conftest import machine_settings, postgres_schema
 
 TIERS = {"VIP": 4, "GA": 7}
 USERS = st.sampled_from(["ann", "bob"])
@@ -206,7 +205,7 @@ class PostgresLedgerMachine(LedgerMachine):
         return next(schema)
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+LedgerMachine.TestCase.settings = machine_settings(max_examples=30, stateful_step_count=25)
 PostgresLedgerMachine.TestCase.settings = LedgerMachine.TestCase.settings
 TestLedgerOnSQLite = LedgerMachine.TestCase
 TestLedgerOnPostgres = pytest.mark.postgres(PostgresLedgerMachine.TestCase)

@@ -17,13 +17,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from application.queue_memory import MemoryQueueStore
 from application.queue_redis import RedisQueueStore
 from application.queue_store import QueueStore, RoomTerms
+from tests.conftest import machine_settings
 from tests.queue_stores import FakeClock, redis_client, redis_prefix
 
 OPENS = 1_000_010.0
@@ -157,7 +157,7 @@ class RedisQueueMachine(QueueMachine):
         return [RedisQueueStore(redis_client(), prefix, clock=self.clock) for _ in range(2)]
 
 
-QueueMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+QueueMachine.TestCase.settings = machine_settings(max_examples=60, stateful_step_count=40)
 RedisQueueMachine.TestCase.settings = QueueMachine.TestCase.settings
 TestQueueInProcess = QueueMachine.TestCase
 TestQueueInRedis = RedisQueueMachine.TestCase

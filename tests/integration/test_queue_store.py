@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from application.queue_redis import RedisQueueStore
+from application.queue_redis import POOL_SIZE, POOL_WAIT, TIMEOUT, RedisQueueStore
 from application.queue_store import QueueStore, RoomTerms
-from tests.queue_stores import FakeClock, queue_kind, redis_client, redis_prefix, store_of_kind  # noqa: F401
+from tests.queue_stores import REDIS_URL, FakeClock, queue_kind, redis_client, redis_prefix, store_of_kind  # noqa: F401
 
 OPENS = 1_000_010.0
 PASS_SECONDS = 30
@@ -173,3 +173,30 @@ def test_redis_uses_its_own_clock_when_given_none():
         assert store.turn_on(terms(opens_at=server_now + 3600), 1.0, False)
         place = store.join("room-1", "alice", "t-1", 0, PASS_SECONDS)[0]
         assert place.pre_queue and abs(place.gate.now - server_now) < 5
+
+
+def test_a_store_made_from_a_url_shares_the_queue_with_its_bounded_pool():
+    """How the web app connects: every process on one URL and prefix sees one room; its
+    pool has the documented limits (a flood waits for a connection, a dead Redis fails fast)."""
+    with redis_prefix() as prefix:
+        one = RedisQueueStore.from_url(REDIS_URL, prefix)
+        assert one.turn_on(terms(), 2.0, False)
+        assert RedisQueueStore(redis_client(), prefix).current() == terms()
+        pool = one.client.connection_pool
+        assert (pool.max_connections, pool.timeout) == (POOL_SIZE, POOL_WAIT)
+        assert (pool.connection_kwargs["socket_timeout"], pool.connection_kwargs["socket_connect_timeout"]) == (
+            TIMEOUT, TIMEOUT)
+
+
+def test_before_the_opening_a_place_counts_who_is_ahead_now_and_at_the_opening_it_is_final(store, clock):
+    ranks = {"a": 30, "b": 10, "c": 20}
+    tickets = {}
+    for user, rank in ranks.items():
+        place = store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0]
+        tickets[user] = place.ticket_id
+        assert place.pre_queue
+    assert {user: store.place("room-1", t).place for user, t in tickets.items()} == {"b": 1, "c": 2, "a": 3}
+    clock.now = OPENS  # the opening itself: nobody joins the draw any more
+    store.join("room-1", "d", "t-d", 5, PASS_SECONDS)
+    assert {user: store.place("room-1", t).place for user, t in tickets.items()} == {"b": 1, "c": 2, "a": 3}
+    assert store.place("room-1", "t-d").place == 4

@@ -3,13 +3,20 @@ PostgreSQL: passes, the states a ticket goes through, the automatic rate and the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timezone
 
 import pytest
 
 from application.admission_rate import PERIOD_SECONDS, bucket_of
-from application.errors import QueuePassExpiredError, QueuePassRequiredError, WaitingRoomAlreadyOnError, WaitingRoomOffError
+from application.errors import (
+    QueuePassExpiredError,
+    QueuePassRequiredError,
+    QueueTicketNotFoundError,
+    WaitingRoomAlreadyOnError,
+    WaitingRoomOffError,
+)
 from application.queue_pass import Pass
 from application.room_log import WaitingRoomLog
 from application.waiting_room import COUNT_EVERY_SECONDS, WaitingRooms, from_epoch
@@ -197,3 +204,146 @@ def test_the_latency_buckets_count_admitted_bookings(rooms: WaitingRooms, clock:
     rooms.booked(0.012)
     period = int(clock() // PERIOD_SECONDS)
     assert rooms.store.latencies(room.room_id, period) == {bucket_of(12): 2}
+
+
+def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms, rate=3.0, opens_in=10, tiers=["VIP", "GA"], pass_seconds=90)
+    ann, _ = rooms.join("ann")
+    rooms.join("bob")
+    status = rooms.status()
+    assert (status.room_id, status.tiers, status.opens_at, status.opened, status.joined) == (
+        room.room_id, ("GA", "VIP"), from_epoch(START + 10), False, 2)
+    assert (status.rate, status.auto_rate, status.max_rate, status.pass_seconds) == (3.0, False, 1000.0, 90)
+    clock.advance(10)
+    assert rooms.status().opened is True  # from the opening time on
+    clock.advance(1)
+    rooms.ticket(ann.ticket_id)  # ann collects her pass
+    status = rooms.status()
+    assert (status.joined, status.admitted, status.passes, status.waiting) == (2, 2, 1, 0)
+
+
+def test_an_automatic_rate_set_by_an_admin_is_capped_at_the_maximum_a_fixed_one_is_not(rooms: WaitingRooms):
+    turn_on(rooms, rate=2.0)
+    assert (rooms.change_rate(5000.0, True).rate, rooms.status().auto_rate) == (1000.0, True)
+    assert (rooms.change_rate(5000.0, False).rate, rooms.status().auto_rate) == (5000.0, False)
+
+
+def test_without_a_room_the_answers_say_to_book_directly(rooms: WaitingRooms):
+    for command in (lambda: rooms.join("ann"), lambda: rooms.change_rate(1.0, False), rooms.turn_off):
+        with pytest.raises(WaitingRoomOffError, match=r"^No waiting room is on: book directly\.$"):
+            command()
+
+
+def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms, pass_seconds=60)
+    token = admitted_pass(rooms, clock, "alice")
+    join = "join the queue (POST /api/queue)"
+    refusals = [
+        (None, "alice", f"A waiting room is on for this sale: {join} and book with the pass it gives you "
+                        "(Queue-Pass header)."),
+        ("garbage", "alice", f"This queue pass is not valid: {join}."),
+        (token, "bob", f"This queue pass belongs to another user: {join}."),
+        (rooms.signer.sign(Pass("not-the-room", "alice", clock() + 60)), "alice",
+         f"This queue pass is for an earlier sale: {join}."),
+    ]
+    for given, user, message in refusals:
+        with pytest.raises(QueuePassRequiredError) as refused:
+            rooms.check_pass(given, user, "VIP")
+        assert str(refused.value) == message
+    expires_at = from_epoch(rooms.signer.read(token).expires_at)
+    clock.advance(60)
+    with pytest.raises(QueuePassExpiredError) as expired:
+        rooms.check_pass(token, "alice", "VIP")
+    assert str(expired.value) == (f"Your queue pass expired at {expires_at.isoformat(timespec='seconds')}: "
+                                  "join the queue again (POST /api/queue).")
+
+
+def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRooms):
+    room = turn_on(rooms)
+    with pytest.raises(QueueTicketNotFoundError, match=f"^No queue ticket '{room.room_id}.unknown'.$"):
+        rooms.ticket(f"{room.room_id}.unknown")
+    ticket, _ = rooms.join("ann")
+    rooms.turn_off()
+    closed = rooms.ticket(ticket.ticket_id)
+    assert (closed.ticket_id, closed.state, closed.message) == (
+        ticket.ticket_id, "closed", "The waiting room is off: book directly.")
+
+
+def test_a_room_for_every_tier_opens_now_unless_told_and_an_automatic_rate_starts_at_most_at_the_maximum(
+        rooms: WaitingRooms):
+    room = rooms.turn_on(None, None, 5000.0, True, 1000.0, 60)
+    assert (room.tiers, room.opens_at, room.rate, room.auto_rate) == (None, from_epoch(START), 1000.0, True)
+    assert rooms.events(room.room_id)[0].details["auto_rate"] is True
+    rooms.turn_off()
+    assert rooms.turn_on(None, None, 5000.0, False, 1000.0, 60).rate == 5000.0
+
+
+def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_in_the_log(
+        rooms: WaitingRooms, clock: FakeClock):
+    turn_on(rooms)
+    with pytest.raises(WaitingRoomAlreadyOnError, match=r"^A waiting room is on already; close it first\.$"):
+        turn_on(rooms)  # seen on: refused before anything is recorded
+    late = WaitingRooms(rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock)
+    late.store = type("StaleLook", (), {"current": lambda self: None, "turn_on": rooms.store.turn_on})()
+    opened = []
+    open_room = rooms.log.open
+    rooms.log.open = lambda room: opened.append(room) or open_room(room)
+    with pytest.raises(WaitingRoomAlreadyOnError, match=r"^A waiting room is on already; close it first\.$"):
+        turn_on(late)
+    (lost,) = opened
+    trail = rooms.events(str(lost.id))
+    assert [e.event for e in trail] == ["Opened", "Closed"] and trail[1].details == {"joined": 0, "admitted": 0,
+                                                                                      "passes": 0}
+
+
+def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: WaitingRooms, store_env: dict[str, str]):
+    """Beside the ledger's events, in the same database: the table's name is stored data."""
+    room = turn_on(rooms, rate=2.0, pass_seconds=60)
+    own_table = "waiting_room_events" if store_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite" else "waitingrooms_events"
+    assert rooms.log.recorder.events_table_name == own_table
+    assert rooms.events(room.room_id)[0].details == {
+        "tiers": ["VIP"], "opens_at": from_epoch(START), "rate": 2.0, "auto_rate": False, "pass_seconds": 60}
+
+
+def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: WaitingRooms, clock: FakeClock, caplog):
+    turn_on(rooms)
+    rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
+    clock.advance(PERIOD_SECONDS)
+    with caplog.at_level(logging.WARNING, logger="application.waiting_room"):
+        ticket, new = rooms.join("ann")
+    assert new and ticket.state in ("waiting", "admitted")
+    assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room"] == [
+        "waiting room tick skipped: The waiting room has just been turned off."]
+
+
+def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_waits(rooms: WaitingRooms,
+                                                                                    clock: FakeClock):
+    room = turn_on(rooms, rate=30.0, auto=True)
+    for n in range(200):
+        rooms.join(f"u{n}")
+    for _ in range(20):  # fast, but 20 bookings for the 60 places admitted in a period
+        rooms.booked(0.004)
+    clock.advance(PERIOD_SECONDS)
+    rooms.join("next")
+    assert rooms.status().rate == 30.0
+    clock.advance(60)  # everyone admitted: nobody waits
+    rooms.status()
+    for _ in range(40):
+        rooms.booked(0.004)
+    clock.advance(PERIOD_SECONDS)
+    rooms.ticket(rooms.join("next")[0].ticket_id)
+    assert rooms.status().rate == 30.0
+    changes = [e.details for e in rooms.events(room.room_id) if e.event == "RateChanged"]
+    assert changes == []
+
+
+def test_a_rate_the_room_changed_itself_is_recorded_as_automatic(rooms: WaitingRooms, clock: FakeClock):
+    room = turn_on(rooms, rate=10.0, auto=True)
+    for n in range(100):
+        rooms.join(f"u{n}")
+    for _ in range(20):
+        rooms.booked(0.004)
+    clock.advance(PERIOD_SECONDS)
+    rooms.join("next")
+    (change,) = [e.details for e in rooms.events(room.room_id) if e.event == "RateChanged"]
+    assert (change["rate"], change["auto_rate"]) == (15.0, True) and change["reason"].startswith("automatic: ")

@@ -64,3 +64,13 @@ def test_it_never_grows_beyond_the_ceiling():
 def test_it_holds_without_evidence_that_the_rate_is_what_holds_buyers_back(measured, why):
     rate, reason = next_rate(measured, TARGET)
     assert rate == measured.rate and why in reason
+
+
+def test_each_threshold_belongs_to_the_gentler_side():
+    """At exactly the target, half the target, the fewest samples and the demand share."""
+    at_target = next_rate(period(bucket_of(TARGET)), TARGET)
+    at_half = next_rate(period(bucket_of(20)), 40.0)
+    fewest = next_rate(period(bucket_of(TARGET), bookings=10, admitted=10), TARGET)
+    just_enough_demand = next_rate(period(bucket_of(TARGET), bookings=100, admitted=200), TARGET)
+    assert [at_target[0], at_half[0], fewest[0], just_enough_demand[0]] == [110.0, 150.0, 110.0, 110.0]
+    assert all(reason.endswith(": increase") for _, reason in (at_target, at_half, fewest, just_enough_demand))

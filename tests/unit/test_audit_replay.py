@@ -62,3 +62,51 @@ def test_a_release_that_does_not_match_its_booking_is_named():
     b = uuid4()
     problems = replay(created(5), booked(2, b, 2), released(3, b, 1)).problems
     assert [p.version for p in problems] == [3] and "booked 2" in problems[0].message
+
+
+def held(version: int, booking_id, quantity: int = 1):
+    return TicketTier.TicketsHeld(originator_id=VIP, originator_version=version, timestamp=NOW,
+                                  booking_id=booking_id, user_id="u", quantity=quantity, expires_at=NOW)
+
+
+def hold_ended(version: int, booking_id, quantity: int = 1, reason: str = "released"):
+    return TicketTier.HoldReleased(originator_id=VIP, originator_version=version, timestamp=NOW,
+                                   booking_id=booking_id, user_id="u", quantity=quantity, reason=reason)
+
+
+def hold_confirmed(version: int, booking_id, quantity: int = 1):
+    return TicketTier.HoldConfirmed(originator_id=VIP, originator_version=version, timestamp=NOW,
+                                    booking_id=booking_id, quantity=quantity)
+
+
+class Unheard(TicketTier.Event):
+    """An event the audit was not written for."""
+
+
+def test_each_problem_says_in_words_what_broke():
+    b, h, gone = uuid4(), uuid4(), uuid4()
+    problems = replay(
+        created(9), booked(3, b), booked(4, b), released(5, b), released(6, b), held(7, h), held(8, h),
+        hold_confirmed(9, h, 2), hold_ended(10, gone), Unheard(originator_id=VIP, originator_version=11, timestamp=NOW),
+    ).problems
+    assert [(p.version, p.message) for p in problems] == [
+        (3, "version 3 follows version 1"),
+        (4, f"booking {b} is booked a second time"),
+        (6, f"booking {b} is cancelled a second time"),
+        (8, f"booking {h} is booked a second time"),
+        (9, f"hold {h} is confirmed with 2 ticket(s) but holds 1"),
+        (10, f"hold {gone} is released with 1 ticket(s) but holds none (not an active hold)"),
+        (11, "unknown event Unheard"),
+    ]
+
+
+def test_each_line_names_its_booking_and_what_it_changed_in_the_tickets_available():
+    h = uuid4()
+    r = Replay()
+    lines = [r.apply(e) for e in (created(5), held(2, h, 2), hold_confirmed(3, h, 2),
+                                  TicketTier.SalesClosed(originator_id=VIP, originator_version=4, timestamp=NOW))]
+    assert [(l.event, l.booking_id, l.available_change, l.sold, l.held) for l in lines] == [
+        ("Created", None, 5, 0, 0), ("TicketsHeld", h, -2, 0, 2), ("HoldConfirmed", h, 0, 2, 0),
+        ("SalesClosed", None, 0, 2, 0),
+    ]
+    assert r.problems == []

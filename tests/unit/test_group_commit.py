@@ -153,3 +153,43 @@ def test_a_request_whose_batch_hangs_is_answered_within_twice_the_wait():
         assert isinstance(outcome(stuck), OutcomeUnknownError) and stuck_pending.user_id == "stuck"
         assert time.monotonic() - started < 1.0
         recorder.release.set()
+
+
+def in_background(submit, pending: PendingBooking) -> tuple[threading.Thread, list]:
+    """Submit from a daemon thread: one that never returns fails the test instead of hanging it."""
+    answer: list = []
+    thread = threading.Thread(target=lambda: answer.append(outcome_of(submit, pending)), daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def outcome_of(submit, pending: PendingBooking):
+    try:
+        return submit(pending)
+    except Exception as error:  # noqa: BLE001 - the test looks at which error
+        return error
+
+
+def test_each_refusal_tells_the_client_whether_to_retry_and_how():
+    recorder = Recorder()
+    group = GroupCommit(recorder, max_batch=10, max_wait=0.3)
+    in_background(group.submit, PendingBooking("first", "VIP", 1))
+    recorder.first_started.wait(5)
+    stuck, stuck_answer = in_background(group.submit, PendingBooking("stuck", "VIP", 1))
+    time.sleep(0.05)
+    with group._lock:  # the queued request joins the (hanging) batch being saved
+        group._waiting.clear()
+    late, late_answer = in_background(group.submit, PendingBooking("late", "VIP", 1))
+    stuck.join(2)
+    late.join(2)
+    recorder.release.set()
+    assert [str(answer) for answer in stuck_answer + late_answer] == [
+        "The recording of this request took over 0.6 s; whether it was stored is unknown. "
+        "Retry with the same Idempotency-Key.",
+        "Waited 0.3 s for a turn without being recorded; retry later.",
+    ]
+    interrupted = GroupCommit(lambda batch: None, max_batch=10, max_wait=5)
+    with pytest.raises(OutcomeUnknownError) as raised:
+        interrupted.submit(PendingBooking("a", "VIP", 1))
+    assert str(raised.value) == ("The recording of this request was interrupted; whether it was stored is unknown. "
+                                 "Retry with the same Idempotency-Key.")

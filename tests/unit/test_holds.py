@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
@@ -14,6 +15,7 @@ from domain.errors import (
     HoldExpiredError,
     HoldNotActiveError,
     InsufficientTicketsError,
+    InvalidQuantityError,
     NotBookingOwnerError,
     SalesClosedError,
     UserLimitExceededError,
@@ -128,3 +130,37 @@ def test_a_cancellation_retried_with_its_own_key_changes_nothing():
     assert booking.collect_events() == []
     with pytest.raises(Exception, match="already cancelled"):
         booking.cancel("ann", idempotency_key="other")
+
+
+def test_a_refusal_says_which_booking_and_what_state_it_is_in():
+    """The message is what an API client reads in the error body."""
+    _, booking = held()
+    with pytest.raises(BookingNotConfirmedError, match=f"^Booking {booking.id} is held; only a confirmed booking"):
+        booking.cancel("ann")
+    with pytest.raises(HoldNotActiveError, match=f"^Booking {booking.id} is held, not a hold that is due"):
+        booking.expire(NOW)
+    with pytest.raises(NotBookingOwnerError, match=f"^No booking '{booking.id}'.$"):  # as if there were none
+        booking.confirm_hold("bob", NOW)
+    with pytest.raises(HoldExpiredError, match=f"^Hold {booking.id} expired at {re.escape(EXPIRES.isoformat())}"):
+        booking.confirm_hold("ann", EXPIRES)
+    booking.confirm_hold("ann", NOW)
+    with pytest.raises(HoldNotActiveError, match=f"^Booking {booking.id} is confirmed, not held"):
+        booking.release_hold("ann", NOW)
+
+
+def test_a_hold_counts_against_the_per_user_limit_like_a_sale():
+    tier, _ = held(2, limit=3)
+    with pytest.raises(UserLimitExceededError):
+        tier.hold(uuid4(), "ann", 2, EXPIRES)
+    with pytest.raises(InvalidQuantityError, match=r"^Tier VIP holds 2 ticket\(s\), not 3\.$"):
+        tier.confirm_hold(uuid4(), 3)
+
+
+def test_a_summary_shows_the_booking_as_it_is_now():
+    _, booking = held(2)
+    booking.confirm_hold("ann", NOW)
+    summary = booking.summary()
+    assert (summary.booking_id, summary.user_id, summary.tier, summary.quantity, summary.status,
+            summary.expires_at) == (booking.id, "ann", "VIP", 2, "confirmed", EXPIRES)
+    assert (summary.created_at, summary.updated_at) == (booking.created_on, booking.modified_on)
+    assert summary.created_at <= summary.updated_at

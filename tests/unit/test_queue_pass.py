@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itsdangerous import URLSafeSerializer
+
 from application.queue_pass import Pass, PassSigner
 
 
@@ -19,3 +21,11 @@ def test_a_forged_altered_or_foreign_pass_is_not_read():
     assert signer.read(other_body + "." + token.rsplit(".", 1)[1]) is None  # alice's signature on bob's pass
     assert signer.read("") is None
     assert signer.read("not a pass") is None
+
+
+def test_a_token_signed_with_the_same_key_for_another_purpose_is_not_a_pass():
+    """The signature is salted for passes: another use of the store's key (or an
+    unsalted signature of the same fields) does not make one."""
+    key = b"k" * 32
+    elsewhere = URLSafeSerializer(key).dumps(["room", "alice", 1.0])
+    assert PassSigner(key).read(elsewhere) is None

@@ -51,3 +51,12 @@ def test_a_clock_that_steps_back_does_not_split_a_minute():
         (0, "Created", 5, 0, 0, 5), (65, "TicketsBooked", 5, 1, 0, 4), (45, "TicketsBooked", 5, 2, 0, 3),
         (66, "TicketsBooked", 5, 3, 0, 2)))
     assert history.minutes == [minute(0, sold=1), minute(1, sold=2)]
+
+
+def test_changes_at_any_fraction_of_a_second_add_up_in_their_minute():
+    history = sales_per_minute("GA", [
+        AuditLine(1, "Created", START, None, None, 9, 9, 0, 0, 9),
+        AuditLine(2, "TicketsHeld", START + timedelta(seconds=1, microseconds=250), uuid4(), "u", -2, 9, 0, 2, 7),
+        AuditLine(3, "TicketsHeld", START + timedelta(seconds=2, microseconds=750), uuid4(), "v", -3, 9, 0, 5, 4),
+    ])
+    assert history.minutes == [minute(0, held=5)]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg.errors
 import pytest
-from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, ProgrammingError
+from eventsourcing.utils import Environment, get_topic, retry
 
-from application.storage import again_if_created_meanwhile
+from application.storage import (
+    STORE_ATTEMPTS,
+    LedgerPostgresFactory,
+    again_if_created_meanwhile,
+    bounded_retries,
+    prepare_store,
+)
 
 
 def failing_first(*errors: Exception):
@@ -42,3 +51,60 @@ def test_any_other_programming_error_surfaces_at_once():
     create = failing_first(library_error(ProgrammingError, psycopg.errors.UndefinedTable("no such table")))
     with pytest.raises(ProgrammingError, match="no such table"):
         again_if_created_meanwhile(create)
+
+
+def a_library_statement(errors: list[Exception], tries: list[float]):
+    """A recorder method as the library declares it: wrapped in its own ``retry``, which
+    tries ten times; each call records its time and raises the next error, if any."""
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0)
+    def statement() -> str:
+        tries.append(time.monotonic())
+        if errors:
+            raise errors.pop(0)
+        return "rows"
+
+    return statement
+
+
+@pytest.mark.parametrize("lost", [OperationalError("server closed the connection"), InterfaceError("pool closed")])
+def test_a_statement_whose_connection_is_lost_is_tried_again_once_a_moment_later(lost):
+    tries: list[float] = []
+    statement = bounded_retries(a_library_statement([lost], tries))
+    assert statement() == "rows"
+    assert len(tries) == STORE_ATTEMPTS == 2 and 0.15 < tries[1] - tries[0] < 0.5
+    tries.clear()
+    statement = bounded_retries(a_library_statement([lost, lost, lost], tries))
+    with pytest.raises(type(lost)):
+        statement()
+    assert len(tries) == STORE_ATTEMPTS
+
+
+def test_a_statement_that_fails_otherwise_is_not_tried_again():
+    tries: list[float] = []
+    statement = bounded_retries(a_library_statement([IntegrityError("duplicate key")], tries))
+    with pytest.raises(IntegrityError):
+        statement()
+    assert len(tries) == 1
+
+
+@pytest.mark.parametrize("name", ["{dir}/a/b/ledger.sqlite3", "file:{dir}/a/b/ledger.sqlite3?mode=rwc"])
+def test_the_folder_of_a_sqlite_file_is_made_with_its_parents_and_again_changes_nothing(tmp_path, name):
+    env = Environment(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name.format(dir=tmp_path)})
+    prepare_store(env)
+    prepare_store(env)
+    assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / "ledger.sqlite3").exists()
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:mem/ledger?mode=memory&cache=shared"])
+def test_an_in_memory_sqlite_database_makes_no_folder(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    prepare_store(Environment(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_postgresql_is_given_the_ledgers_own_factory():
+    env = Environment(env={"PERSISTENCE_MODULE": "eventsourcing.postgres"})
+    prepare_store(env)
+    assert env["PERSISTENCE_MODULE"] == get_topic(LedgerPostgresFactory)

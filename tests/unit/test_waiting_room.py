@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from domain.errors import InvalidWaitingRoomError, WaitingRoomClosedError
-from domain.waiting_room import WaitingRoom
+from domain.waiting_room import MAX_PASS_SECONDS, MAX_RATE, MIN_PASS_SECONDS, WaitingRoom
 
 OPENS = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
@@ -69,3 +69,30 @@ def test_a_closed_room_records_its_final_counts_and_nothing_more():
         with pytest.raises(WaitingRoomClosedError):
             change()
     assert names(room) == ["Opened", "Closed"]
+
+
+@pytest.mark.parametrize("terms", [{"rate": 0}, {"rate": MAX_RATE}, {"pass_seconds": MIN_PASS_SECONDS},
+                                   {"pass_seconds": MAX_PASS_SECONDS}])
+def test_terms_at_their_bounds_are_accepted(terms):
+    room = new_room(**terms)
+    assert (room.rate, room.pass_seconds) == (float(terms.get("rate", 50)), terms.get("pass_seconds", 300))
+
+
+def test_a_refusal_says_what_was_wrong():
+    refusals = [
+        ({"tiers": ["vip"]}, "Tiers must be a non-empty list of tier codes, or none for all, got ['vip']."),
+        ({"rate": -1}, "Rate must be a number of buyers per second from 0 to 1,000,000, got -1."),
+        ({"pass_seconds": MAX_PASS_SECONDS + 1}, "A pass lasts 1 to 86400 seconds, got 86401."),
+        ({"opens_at": datetime(2026, 11, 24)}, "The opening time needs a time zone."),
+    ]
+    for terms, message in refusals:
+        with pytest.raises(InvalidWaitingRoomError) as refused:
+            new_room(**terms)
+        assert str(refused.value) == message
+    room = new_room()
+    room.count_admissions(10, 4, 3)
+    with pytest.raises(InvalidWaitingRoomError, match=r"^Counts must grow .*: had 10/4/3, got 9/4/3\.$"):
+        room.count_admissions(9, 4, 3)
+    room.close(10, 4, 3)
+    with pytest.raises(WaitingRoomClosedError, match=f"^Waiting room {room.id} is closed.$"):
+        room.close(10, 4, 3)
