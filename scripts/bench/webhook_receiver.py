@@ -70,7 +70,12 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the sender died mid-request: nothing was delivered
+                    self.close_connection = True
+                    return
+                body = raw.decode()
                 status = receiver._answer(dict(self.headers), body)
                 self.send_response(status)
                 if status == 302:
