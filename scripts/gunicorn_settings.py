@@ -19,9 +19,10 @@ gevent worker reads them under that timeout); its body has ``REQUEST_BODY_TIMEOU
 (``web/request_body.py``). Measured on 2 cores (README, Performance and Security):
 - PostgreSQL: 2 workers. Greenlets make cheap, GIL-free switches between the requests
   that queue for a group commit, and psycopg waits cooperatively under gevent. 2 gevent
-  workers: 2,035 bookings/s, p95 52 ms; 1: 1,662/s; 3 and 4 workers collapse (every
-  extra process on the hot tier adds version conflicts). The best gthread setting
-  (2 x 32 threads) gave 1,414/s, p95 75 ms.
+  workers: 2,035 bookings/s, p95 52 ms; 1: 1,662/s; the best gthread setting (2 x 32
+  threads) 1,414/s, p95 75 ms. 3 and 4 workers used to collapse on version conflicts;
+  since processes take turns on a tier (application/turns.py), 4 workers give 85-90% of
+  2 workers' rate on 2 cores (2026-12-01: 561 against 661/s at 64 connections).
 - SQLite: 1 worker (one writer). Under ``gthread`` (32 threads) 32 connections that sent
   one byte each, or 32 open event streams, stopped the server; under gevent 64 of each
   leave bookings at p95 < 0.1 s. sqlite3 calls do not yield to gevent, so each commit's
