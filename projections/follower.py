@@ -68,16 +68,19 @@ class Follower:
     def caught_up(self) -> bool:
         """Whether the read tables hold every event of theirs that is stored now: then
         they show every write that finished before this call."""
-        position = self.position
-        return not self.app.recorder.select_notifications(position + 1, 1, topics=self.projection.topics)
+        return not self._oldest_unseen()
 
     def lag_seconds(self) -> float:
         """How long the oldest event not yet in the read tables has been waiting."""
-        waiting = self.app.recorder.select_notifications(self.position + 1, 1, topics=self.projection.topics)
+        waiting = self._oldest_unseen()
         if not waiting:
             return 0.0
         recorded = self.app.mapper.to_domain_event(waiting[0]).timestamp
         return max(0.0, (datetime.now(timezone.utc) - recorded).total_seconds())
+
+    def _oldest_unseen(self) -> list:
+        """The first notification of the read tables' topics after their position (or none)."""
+        return self.app.recorder.select_notifications(self.position + 1, 1, topics=self.projection.topics)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply every event recorded so far, a page per transaction; return how many."""
