@@ -9,7 +9,6 @@ no pass. The room's logic is in ``application/waiting_room.py``; README, "Runnin
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -25,7 +24,7 @@ from web.apidoc import JSON_BODY, Blueprint
 from web.errors import error_response
 from web.schemas import CamelCaseSchema, ResponseSchema
 from web.services import services
-from web.stream import STREAM, tier_events
+from web.stream import STREAM, event_stream, one_line, tier_events
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 
@@ -139,7 +138,7 @@ class Ticket(MethodView):
         return services().rooms.ticket(ticket_id)
 
 
-TICKET_STREAM_EXAMPLE = f"retry: 1000\n\ndata: {json.dumps(WAITING_EXAMPLE, separators=(',', ':'))}\n\n"
+TICKET_STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(WAITING_EXAMPLE)}\n\n"
 
 
 @blp.route("/<ticket_id>/stream")
@@ -156,10 +155,9 @@ class TicketStream(MethodView):
         rooms, schema = services().rooms, QueueTicketSchema()
 
         def read() -> str:
-            return json.dumps(schema.dump(rooms.ticket(ticket_id)), separators=(",", ":"))
+            return one_line(schema.dump(rooms.ticket(ticket_id)))
 
-        events = tier_events(read, current_app.config["SSE_MAX_SECONDS"], unavailable=(RedisError,))
-        return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        return event_stream(tier_events(read, current_app.config["SSE_MAX_SECONDS"], unavailable=(RedisError,)))
 
 
 def require_pass(user_id: str, tier: str) -> None:

@@ -14,12 +14,15 @@ every 0.5 s per stream: 256 open streams took bookings on PostgreSQL to p95 1.6 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
+from flask import Response
 
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
@@ -31,6 +34,18 @@ log = logging.getLogger(__name__)
 # A stream in the API document: OpenAPI 3.0 has no schema for a sequence of events, so the
 # document gives a string and says in words what is in it (a generated client gets the text).
 STREAM = {"type": "string", "description": "`text/event-stream`: `retry:` and `data:` lines, events apart by a blank line"}
+
+
+def one_line(data: Any) -> str:
+    """``data`` as JSON on one line, as an event's one ``data:`` line needs it."""
+    return json.dumps(data, separators=(",", ":"))
+
+
+def event_stream(events: Iterator[str]) -> Response:
+    """The answer that sends ``events`` (from ``tier_events``) as they come.
+    X-Accel-Buffering: a buffering proxy (nginx) would hold the events back."""
+    return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
 
 class SharedRead:
     """``read``, called at most once per ``max_age`` seconds: callers meanwhile get its

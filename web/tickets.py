@@ -3,7 +3,6 @@ booking (a command)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, current_app
@@ -15,7 +14,7 @@ from web.schemas import CamelCaseSchema, Money, ResponseSchema, check_quantity_l
 from web.logs import event
 from web.queue import require_pass
 from web.services import services
-from web.stream import STREAM, SharedRead, tier_events
+from web.stream import STREAM, SharedRead, event_stream, one_line, tier_events
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 
@@ -35,7 +34,7 @@ TIERS_EXAMPLE = [
     {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "availableQuantity": 97, "onSale": True}]
 
 
-STREAM_EXAMPLE = f"retry: 1000\n\ndata: {json.dumps(TIERS_EXAMPLE, separators=(',', ':'))}\n\n: heartbeat\n\n"
+STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(TIERS_EXAMPLE)}\n\n: heartbeat\n\n"
 
 
 class BookRequestSchema(CamelCaseSchema):
@@ -83,9 +82,7 @@ class TicketStream(MethodView):
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
-        events = tier_events(shared_tier_list(), current_app.config["SSE_MAX_SECONDS"])
-        # X-Accel-Buffering: a buffering proxy (nginx) would hold the events back.
-        return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        return event_stream(tier_events(shared_tier_list(), current_app.config["SSE_MAX_SECONDS"]))
 
 
 def shared_tier_list() -> SharedRead:
@@ -93,7 +90,7 @@ def shared_tier_list() -> SharedRead:
     if "tier_stream" not in current_app.extensions:
         view, schema = services().view, TicketSchema(many=True)
         current_app.extensions["tier_stream"] = SharedRead(
-            lambda: json.dumps(schema.dump(view.list_tiers()), separators=(",", ":")))
+            lambda: one_line(schema.dump(view.list_tiers())))
     return current_app.extensions["tier_stream"]
 
 
