@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 
 from eventsourcing.application import Application
@@ -42,6 +42,28 @@ def open_view(app: Application, suffix: str = "") -> LedgerView:
     if factory.env_create_table():
         view.create_table()
     return view
+
+
+def pages(app: Application, position: Callable[[], int], topics: Sequence[str], batch_size: int,
+          write: Callable[[list, int, int], None]) -> Iterator[int]:
+    """Read ``app``'s notifications of ``topics`` after ``position()``, a page at a time,
+    and have ``write(events, after, last)`` record each page with its new position, moved
+    by compare-and-set from ``after``, in one transaction; yield each page's size. When
+    another writer moved the position first (an ``IntegrityError`` and a position that
+    moved), the page is read again from there; any other refusal is raised."""
+    while True:
+        after = position()
+        notifications = app.recorder.select_notifications(after + 1, batch_size, topics=topics)
+        if not notifications:
+            return
+        events = [(app.mapper.to_domain_event(n), n.id) for n in notifications]
+        try:
+            write(events, after, notifications[-1].id)
+        except IntegrityError:
+            if position() == after:
+                raise  # not a lost race: the page itself could not be written
+            continue  # another writer moved the position first: read it again
+        yield len(events)
 
 
 class Follower:
@@ -86,23 +108,14 @@ class Follower:
         """Apply every event recorded so far, a page per transaction; return how many."""
         applied = 0
         with self._lock:
-            while True:
-                after = self.position
-                notifications = self.app.recorder.select_notifications(
-                    start=after + 1, limit=self.batch_size, topics=self.projection.topics
-                )
-                if not notifications:
-                    return applied
-                events = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
-                try:
-                    self.projection.process_events(events, after, Tracking(self.name, notifications[-1].id))
-                except IntegrityError:
-                    if self.position == after:
-                        raise  # not a lost race: the page itself could not be written
-                    continue  # another projector moved the position first: read it again
-                applied += len(events)
+            for page in pages(self.app, lambda: self.position, self.projection.topics, self.batch_size, self._apply):
+                applied += page
                 if progress:
                     progress(applied)
+        return applied
+
+    def _apply(self, events: list, after: int, last: int) -> None:
+        self.projection.process_events(events, after, Tracking(self.name, last))
 
     def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
         """Catch up, then poll every ``interval`` seconds until ``stop`` is set.

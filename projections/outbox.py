@@ -14,9 +14,8 @@ from __future__ import annotations
 import threading
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
 
-from projections.follower import Follower
+from projections.follower import Follower, pages
 from projections.integration_events import TOPICS, IntegrationMapper, needs
 from projections.integration_store import OUTBOX, IntegrationTables
 
@@ -37,21 +36,11 @@ class Outbox:
     def catch_up(self) -> int:
         """Map every tier event recorded so far, a page per transaction; return how many."""
         mapped = 0
-        while True:
-            after = self.position
-            notifications = self.app.recorder.select_notifications(after + 1, self.batch_size, topics=TOPICS)
-            if not notifications:
-                return mapped
-            events = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
-            try:
-                self._write(events, after, notifications[-1].id)
-            except IntegrityError:
-                if self.position == after:
-                    raise  # not a lost race: the page itself could not be written
-                continue  # another writer moved the position first: read it again
-            mapped += len(events)
+        for page in pages(self.app, lambda: self.position, TOPICS, self.batch_size, self._write):
+            mapped += page
             with self.appended:
                 self.appended.notify_all()
+        return mapped
 
     def _write(self, events: list, after: int, last: int) -> None:
         with self.tables.transaction() as tx:
