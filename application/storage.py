@@ -92,26 +92,31 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema, table = Identifier(datastore.schema), Identifier(self.events_table_name)
-        self.record_statement = SQL("SELECT * FROM {0}.ledger_record_events((%s))").format(schema)
+        self.record_statement = SQL("SELECT * FROM {0}.ledger_record_events(%b, %b, %b, %b)").format(schema)
         self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.ledger_record_events(events {schema}.{event}[]) "
+            "CREATE OR REPLACE FUNCTION {schema}.ledger_record_events("
+            "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
             "SET LOCAL lock_timeout = '{lock_timeout}s'; "
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
             "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(events) RETURNING notification_id; "
+            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END; $BODY$"
-        ).format(schema=schema, table=table, event=Identifier(self.stored_event_type_name),
+        ).format(schema=schema, table=table, id_type=Identifier(datastore.originator_id_type),
                  lock_timeout=datastore.lock_timeout, channel=Identifier(self.channel_name))
 
     @retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        """Record ``stored_events`` in one transaction, by one statement; their notification ids."""
-        rows = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                for e in stored_events]
+        """Record ``stored_events`` in one transaction, by one statement; their notification
+        ids. The events go as four arrays in binary, which psycopg writes in C (a composite
+        array, as the library sends them, is written in Python and its states in hex)."""
+        columns = (
+            [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events], [e.state for e in stored_events],
+        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.record_statement, (rows,), prepare=True)
+            curs.execute(self.record_statement, columns, prepare=True)
             return [row["ledger_record_events"] for row in curs.fetchall()]
 
     def create_table(self) -> None:
