@@ -422,6 +422,22 @@ class BookingLedger(Application):
                 self.repository.cache.put(aggregate_id, aggregate)
         return recordings
 
+    def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
+        """Snapshot each saved aggregate whose recording crossed a multiple of its interval,
+        as it is now. The library would snapshot it at the crossing version, which it
+        first rebuilds from the store (the last snapshot and up to 499 events): 3 % of a
+        worker's CPU on a hot tier. The ledger has the aggregate in hand, just recorded,
+        and never changes it afterwards, so a snapshot of it is as true and costs one write."""
+        due = {
+            event.originator_id for event in processing_event.events
+            if (interval := self.snapshotting_intervals.get(type(processing_event.aggregates.get(event.originator_id))))
+            and event.originator_version % interval == 0
+        }
+        for aggregate_id in due:
+            aggregate = processing_event.aggregates[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+            self.snapshots.put([snapshot_class.take(aggregate)])
+
     def _get_tier(self, code: str) -> TicketTier:
         tier = self._find_tier(code)
         if tier is None:
