@@ -81,9 +81,10 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
     worker's CPU. Its optional database function (``POSTGRES_ENABLE_DB_FUNCTIONS``)
     makes it one statement but leaves out the table lock, so notification ids could
     commit out of order and a reader following the tracked position could skip an event
-    (``projections.follower``). So the ledger creates its own function,
-    ``ledger_record_events``, which takes the same lock first, and calls that: the same
-    transaction in one round trip. It is created with the tables (``CREATE_TABLE``)."""
+    (``projections.follower``). So each recorder creates its own function,
+    ``record_<events table>`` (the ledger and the waiting room's log share a schema),
+    which takes the same lock first, and calls that: the same transaction in one round
+    trip. It is created with the tables (``CREATE_TABLE``)."""
 
     select_events = bounded_retries(PostgresApplicationRecorder.select_events)
     select_notifications = bounded_retries(PostgresApplicationRecorder.select_notifications)
@@ -92,9 +93,10 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema, table = Identifier(datastore.schema), Identifier(self.events_table_name)
-        self.record_statement = SQL("SELECT * FROM {0}.ledger_record_events(%b, %b, %b, %b)").format(schema)
+        function = Identifier(f"record_{self.events_table_name}")  # one per table: apps share a schema
+        self.record_statement = SQL("SELECT * FROM {0}.{1}(%b, %b, %b, %b) AS id").format(schema, function)
         self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.ledger_record_events("
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
             "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
             "SET LOCAL lock_timeout = '{lock_timeout}s'; "
@@ -103,7 +105,7 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
             "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END; $BODY$"
-        ).format(schema=schema, table=table, id_type=Identifier(datastore.originator_id_type),
+        ).format(schema=schema, function=function, table=table, id_type=Identifier(datastore.originator_id_type),
                  lock_timeout=datastore.lock_timeout, channel=Identifier(self.channel_name))
 
     @retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)
@@ -117,7 +119,7 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
         )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.record_statement, columns, prepare=True)
-            return [row["ledger_record_events"] for row in curs.fetchall()]
+            return [row["id"] for row in curs.fetchall()]
 
     def create_table(self) -> None:
         # The library creates its composite type in a transaction of its own, before

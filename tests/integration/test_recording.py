@@ -9,6 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import BookingLedger
+from application.room_log import WaitingRoomLog
 from tests.conftest import connect_postgres
 
 pytestmark = pytest.mark.postgres
@@ -37,3 +38,13 @@ def test_a_recording_returns_its_notification_ids_and_refuses_a_taken_version(po
         with pytest.raises(IntegrityError):
             ledger.recorder.insert_events([again])
         assert ledger.recorder.max_notification_id() == head + 1
+
+
+def test_each_application_in_a_schema_records_into_its_own_table(postgres_env):
+    """The ledger and the waiting room's log share the schema; one function for both
+    (the last one created) put the ledger's events in the log's table."""
+    with BookingLedger(env=postgres_env) as ledger, WaitingRoomLog(env=postgres_env) as rooms:
+        ledger.create_tier("GA", Decimal("50.00"), 10)
+        ledger.book("ann", "GA", 1)
+        assert [e.originator_version for e in ledger.recorder.select_events(ledger._get_tier("GA").id)] == [1, 2]
+        assert rooms.recorder.max_notification_id() is None
