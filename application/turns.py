@@ -13,15 +13,15 @@ connection lets two writers overlap, which costs a retry, never a wrong recordin
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 
 from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Literal
 
 # A transaction-level advisory lock: ended with the transaction that holds it, however
 # the process leaves it (an error, a lost connection, a killed worker).
-TAKE_TURN = "SELECT pg_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || %s, 0))"
+TAKE_TURN = SQL("SELECT pg_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || {}, 0))")
 
 
 class TierTurns:
@@ -32,24 +32,21 @@ class TierTurns:
 
     @contextmanager
     def of(self, tiers: Iterable[str]) -> Iterator[None]:
-        """Hold the turns of ``tiers`` for the duration of the block; they are taken
-        one at a time in code order, so two processes never wait for each other."""
-        turns = self.datastore.transaction(commit=False)
-        cursor = turns.__enter__()
-        try:
-            for tier in sorted(set(tiers)):
-                cursor.execute(TAKE_TURN, [tier])
-        except BaseException:
-            turns.__exit__(*sys.exc_info())
-            raise
-        try:
-            yield
-        finally:
-            # The block's outcome stands, whatever giving the turns back meets: a
-            # connection that PostgreSQL closed meanwhile (its idle-in-transaction
-            # timeout, a restart) took its turns with it.
-            with suppress(Exception):
-                turns.__exit__(None, None, None)
+        """Hold the turns of ``tiers`` for the duration of the block; they are taken in
+        code order, so two processes never wait for each other. The transaction and its
+        locks are begun by one statement (a round trip fewer than psycopg's
+        ``transaction()``, which sends ``BEGIN`` alone), and rolled back after the block."""
+        take = SQL("BEGIN; ") + SQL("; ").join(TAKE_TURN.format(Literal(tier)) for tier in sorted(set(tiers)))
+        with self.datastore.get_connection() as conn:
+            try:
+                conn.execute(take)
+                yield
+            finally:
+                # The block's outcome stands, whatever giving the turns back meets: a
+                # connection that PostgreSQL closed meanwhile (its idle-in-transaction
+                # timeout, a restart) took its turns with it.
+                with suppress(Exception):
+                    conn.rollback()
 
 
 class NoTurns:

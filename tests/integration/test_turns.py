@@ -7,9 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from psycopg.pq import TransactionStatus
 
 from application import BookingLedger
 from application.observer import LedgerObserver
+from application.turns import TierTurns
+from tests.conftest import connect_postgres
 from tests.integration.race import race
 
 
@@ -32,3 +35,31 @@ def test_two_processes_booking_one_tier_never_lose_a_race_to_each_other(postgres
                 assert outcomes == [{"booked": 16}] * 2
         assert (one.observer.count, two.observer.count) == (0, 0)
         assert one.get_tier("VIP").sold == 160
+
+
+def turn_is_free(env: dict[str, str], tier: str) -> bool:
+    """Whether another session could take ``tier``'s turn now (and gives it straight back)."""
+    with connect_postgres(env) as conn, conn.transaction():
+        return conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || %s, 0))",
+                            [tier]).fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_a_turn_is_held_for_the_block_and_given_back_after_it_even_when_it_fails(postgres_env):
+    with BookingLedger(env=postgres_env) as ledger:
+        turns = TierTurns(ledger.factory.datastore)
+        with turns.of(["GA", "VIP", "GA"]):
+            assert not turn_is_free(postgres_env, "GA") and not turn_is_free(postgres_env, "VIP")
+            assert turn_is_free(postgres_env, "FRONT_ROW")
+        assert turn_is_free(postgres_env, "GA") and turn_is_free(postgres_env, "VIP")
+        with pytest.raises(RuntimeError), turns.of(["VIP"]):
+            raise RuntimeError("the batch failed")
+        assert turn_is_free(postgres_env, "VIP")
+        with ledger.factory.datastore.get_connection() as conn:  # the pooled connection is back, idle
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+
+
+@pytest.mark.postgres
+def test_a_tier_code_is_never_read_as_sql(postgres_env):
+    with BookingLedger(env=postgres_env) as ledger, TierTurns(ledger.factory.datastore).of(["x'); DROP TABLE y; --"]):
+        assert not turn_is_free(postgres_env, "x'); DROP TABLE y; --")
