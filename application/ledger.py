@@ -35,7 +35,6 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import Environment, EnvType, strtobool
 
 from application.errors import (
-    BookingNotFoundError,
     IdempotencyKeyReusedError,
     LedgerBusyError,
     TierAlreadyExistsError,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import socket
-
 from typing import Any
 
 from gunicorn import util
@@ -99,6 +98,7 @@ class JsonErrorGeventWorker(GeventWorker):
     def patch(self) -> None:
         """gevent's patching, then psycopg's waits on gevent's loop (scripts/gevent_psycopg.py)."""
         super().patch()
-        from scripts import gevent_psycopg  # only now: psycopg must see the patched modules
+        # Imported only now: psycopg must see the patched modules.
+        from scripts import gevent_psycopg
 
         gevent_psycopg.install()

@@ -6,9 +6,10 @@
 Both servers run under gunicorn against the local PostgreSQL (``POSTGRES_*``, default
 127.0.0.1:5432 user postgres, database test), each in its own schema, and are loaded by
 wrk (scripts/bench/book.lua): one hot tier at 16, 64, 256, 1,024 and 4,096 connections,
-three tiers at once at 64 and 1,024, and ours again with twice its worker processes on
-the hot tier. Ours runs with the project's own gunicorn settings and the projection
-process, as the README runs it. After every run the books must balance. Also measured:
+three tiers at once at 64 and 1,024, each load on ours and then on the baseline, both
+servers up side by side; and ours again with twice its worker processes on the hot tier.
+Ours runs with the project's own gunicorn settings and the projection process, as the
+README runs it. After every run the books must balance. Also measured:
 /health as the ceiling, projection lag while booking, each worker's memory after 4,096
 connections, a sell-out at 256 connections, booking latency on a tier with 1,000,000
 prior events, and the rebuild rate. Results go to var/bench/<time>.json and a table is
@@ -141,24 +142,27 @@ def rss_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def load_runs(url: str, seconds: int, books, loads: list[tuple[int, str]], lag=None) -> list[dict]:
-    runs = []
-    for connections, tiers in loads:
-        wrk.wait_idle(url + "/health")
-        samples: list[float] = []
-        stop = threading.Event()
-        sampler = threading.Thread(target=lag, args=(stop, samples)) if lag else None
-        if sampler:
-            sampler.start()
-        result = wrk.run_wrk(url + "/api/tickets/book", connections, seconds, env={"BENCH_TIERS": tiers})
-        stop.set()
-        if sampler:
-            sampler.join()
-        result.update(tiers=tiers, books=books(), lag_ms=percentiles(samples) if samples else None)
-        runs.append(result)
-        print(f"  {connections:>4} conn {tiers:<18} {result['rps']:7.0f}/s p95 {result['latency_ms']['p95']:6.1f} ms "
-              f"errors {sum(result['errors'].values())}", flush=True)
-    return runs
+def load_run(url: str, seconds: int, books, load: tuple[int, str], lag=None) -> dict:
+    """One wrk run of ``load`` (connections, tiers) once the server is idle, with the books
+    checked after it (and the projection lag sampled during it, given ``lag``)."""
+    connections, tiers = load
+    wrk.wait_idle(url + "/health")
+    samples: list[float] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=lag, args=(stop, samples)) if lag else None
+    if sampler:
+        sampler.start()
+    result = wrk.run_wrk(url + "/api/tickets/book", connections, seconds, env={"BENCH_TIERS": tiers})
+    stop.set()
+    if sampler:
+        sampler.join()
+    result.update(tiers=tiers, books=books(), lag_ms=percentiles(samples) if samples else None)
+    return result
+
+
+def show(name: str, result: dict) -> None:
+    print(f"  {name:<9} {result['connections']:>4} conn {result['tiers']:<18} {result['rps']:7.0f}/s "
+          f"p95 {result['latency_ms']['p95']:6.1f} ms errors {sum(result['errors'].values())}", flush=True)
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -166,43 +170,51 @@ def percentiles(samples: list[float]) -> dict:
     return {"p50": round(q[49], 1), "p95": round(q[94], 1), "n": len(samples)}
 
 
-def bench_ours(seconds: int, port: int) -> dict:
+def sellout(url: str, books) -> dict:
+    wrk.wait_idle(url + "/health")
+    result = wrk.run_wrk(url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
+    result["books"] = books()["SELLOUT"]
+    return result
+
+
+def bench_side_by_side(seconds: int, ports: tuple[int, int, int]) -> tuple[dict, dict]:
+    """Both servers up at once, each load run on ours and then on the baseline, so that
+    each pair of rows is measured minutes apart at most: this host's speed changes from
+    minute to minute. Then ours again with twice its workers."""
     fresh_schema("bench_ours")
     demo = ",".join(f"{code}:100.00:{cap}" for code, cap in TIERS.items()) + ",SELLOUT:100.00:3000"
     env = {**OURS_ENV, "DEMO_TIERS": demo}
+    base_env = {**PG, "POSTGRES_SCHEMA": "bench_baseline", "POSTGRES_POOL_SIZE": "4"}
+    os.environ.update({"POSTGRES_SCHEMA": "bench_baseline"})
+    baseline_app.seed(None, "bench_baseline", {**TIERS, "SELLOUT": 3000})
+    base_books = lambda: baseline_app.check("bench_baseline")  # noqa: E731
     with BookingLedger(env=OURS_ENV) as ledger:
         follower = Follower(ledger, open_view(ledger))
         books = lambda: our_books(ledger, follower)  # noqa: E731
         lag = lambda stop, samples: measure_lag(ledger, follower, stop, samples)  # noqa: E731
-        with Server(None, env, port, OURS_WORKERS) as server:
+        with Server(None, env, ports[0], OURS_WORKERS) as server, \
+                Server("baseline_app:create_app()", base_env, ports[1], 4, 4, HERE) as base:
             server.with_projections()
-            ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
-            print(f"ours: /health {ceiling['rps']:.0f}/s", flush=True)
-            runs = load_runs(server.url, seconds, books, LOADS, lag)
-            rss_mb = server.worker_rss_mb()  # after the 4,096-connection run, and the rest
-            print(f"ours: worker RSS {rss_mb} MB", flush=True)
-            wrk.wait_idle(server.url + "/health")
-            sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
-            sellout["books"] = books()["SELLOUT"]
-        with Server(None, env, port, 2 * OURS_WORKERS) as server:
+            ours = {"ceiling": wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"}),
+                    "runs": []}
+            baseline = {"ceiling": wrk.run_wrk(base.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"}),
+                        "runs": []}
+            print(f"/health: ours {ours['ceiling']['rps']:.0f}/s, baseline {baseline['ceiling']['rps']:.0f}/s",
+                  flush=True)
+            for load in LOADS:
+                ours["runs"].append(load_run(server.url, seconds, books, load, lag))
+                show("ours", ours["runs"][-1])
+                baseline["runs"].append(load_run(base.url, seconds, base_books, load))
+                show("baseline", baseline["runs"][-1])
+            ours["worker_rss_mb"] = server.worker_rss_mb()  # after the 4,096-connection run, and the rest
+            print(f"ours: worker RSS {ours['worker_rss_mb']} MB", flush=True)
+            ours["sellout"], baseline["sellout"] = sellout(server.url, books), sellout(base.url, base_books)
+        with Server(None, env, ports[2], 2 * OURS_WORKERS) as server:
             server.with_projections()
-            print(f"ours, {2 * OURS_WORKERS} workers:", flush=True)
-            doubled = load_runs(server.url, seconds, books, DOUBLED, lag)
-    return {"ceiling": ceiling, "runs": runs, "doubled": doubled, "sellout": sellout, "worker_rss_mb": rss_mb}
-
-
-def bench_baseline(seconds: int, port: int) -> dict:
-    env = {**PG, "POSTGRES_SCHEMA": "bench_baseline", "POSTGRES_POOL_SIZE": "4"}
-    os.environ.update({"POSTGRES_SCHEMA": "bench_baseline"})
-    baseline_app.seed(None, "bench_baseline", {**TIERS, "SELLOUT": 3000})
-    with Server("baseline_app:create_app()", env, port, 4, 4, HERE) as server:
-        ceiling = wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})
-        print(f"baseline: /health {ceiling['rps']:.0f}/s", flush=True)
-        runs = load_runs(server.url, seconds, lambda: baseline_app.check("bench_baseline"), LOADS)
-        wrk.wait_idle(server.url + "/health")
-        sellout = wrk.run_wrk(server.url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
-        sellout["books"] = baseline_app.check("bench_baseline")["SELLOUT"]
-    return {"ceiling": ceiling, "runs": runs, "sellout": sellout}
+            ours["doubled"] = [load_run(server.url, seconds, books, load, lag) for load in DOUBLED]
+            for result in ours["doubled"]:
+                show(f"ours x{2 * OURS_WORKERS}", result)
+    return ours, baseline
 
 
 def bench_history(events: int, port: int) -> dict:
@@ -297,8 +309,7 @@ def run(args: argparse.Namespace) -> int:
     machine = (f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {os.uname().sysname} {os.uname().machine}, "
                f"PostgreSQL at {PG['POSTGRES_HOST']}")
     result = {"started": started, "machine": machine, "seconds": args.seconds}
-    result["ours"] = bench_ours(args.seconds, 8431)
-    result["baseline"] = bench_baseline(args.seconds, 8432)
+    result["ours"], result["baseline"] = bench_side_by_side(args.seconds, (8431, 8432, 8434))
     if args.history_events:
         result["history"] = bench_history(args.history_events, 8433)
     result["rebuild"] = bench_rebuild()
