@@ -12,7 +12,8 @@ Ours runs with the project's own gunicorn settings and the projection process, a
 README runs it. After every run the books must balance. Also measured:
 /health as the ceiling, projection lag while booking, each worker's memory after 4,096
 connections, a sell-out at 256 connections, booking latency on a tier with 1,000,000
-prior events, and the rebuild rate. Results go to var/bench/<time>.json and a table is
+prior events, the rebuild rate, and before each run how long this host takes for a fixed
+piece of Python (its speed changes from minute to minute). Results go to var/bench/<time>.json and a table is
 printed.
 """
 
@@ -142,11 +143,15 @@ def rss_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def load_run(url: str, seconds: int, books, load: tuple[int, str], lag=None) -> dict:
-    """One wrk run of ``load`` (connections, tiers) once the server is idle, with the books
+def load_run(url: str, seconds: int, books, load: tuple[int, str], lag=None, idle: tuple[str, ...] = ()) -> dict:
+    """One wrk run of ``load`` (connections, tiers) once this server and the ``idle`` ones
+    have worked off what earlier runs left them (after 4,096 connections, a backlog that
+    wrk gave up on: seconds of CPU that would otherwise go to this run), with the books
     checked after it (and the projection lag sampled during it, given ``lag``)."""
     connections, tiers = load
-    wrk.wait_idle(url + "/health")
+    for server_url in (url, *idle):
+        wrk.wait_idle(server_url + "/health")
+    host_ms = host_check_ms()
     samples: list[float] = []
     stop = threading.Event()
     sampler = threading.Thread(target=lag, args=(stop, samples)) if lag else None
@@ -156,13 +161,25 @@ def load_run(url: str, seconds: int, books, load: tuple[int, str], lag=None) -> 
     stop.set()
     if sampler:
         sampler.join()
-    result.update(tiers=tiers, books=books(), lag_ms=percentiles(samples) if samples else None)
+    result.update(tiers=tiers, books=books(), lag_ms=percentiles(samples) if samples else None, host_ms=host_ms)
     return result
+
+
+def host_check_ms() -> float:
+    """Milliseconds this host takes for a fixed piece of pure Python (best of 3), just
+    before a run: its speed changes from minute to minute, and a row whose two runs saw
+    different speeds has a ratio to distrust."""
+    def once() -> float:
+        started = time.perf_counter()
+        sum(i * i for i in range(300_000))
+        return (time.perf_counter() - started) * 1000
+    return round(min(once() for _ in range(3)), 1)
 
 
 def show(name: str, result: dict) -> None:
     print(f"  {name:<9} {result['connections']:>4} conn {result['tiers']:<18} {result['rps']:7.0f}/s "
-          f"p95 {result['latency_ms']['p95']:6.1f} ms errors {sum(result['errors'].values())}", flush=True)
+          f"p95 {result['latency_ms']['p95']:6.1f} ms errors {sum(result['errors'].values())} "
+          f"(host check {result['host_ms']} ms)", flush=True)
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -170,8 +187,9 @@ def percentiles(samples: list[float]) -> dict:
     return {"p50": round(q[49], 1), "p95": round(q[94], 1), "n": len(samples)}
 
 
-def sellout(url: str, books) -> dict:
-    wrk.wait_idle(url + "/health")
+def sellout(url: str, books, idle: str) -> dict:
+    for server_url in (url, idle):
+        wrk.wait_idle(server_url + "/health")
     result = wrk.run_wrk(url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
     result["books"] = books()["SELLOUT"]
     return result
@@ -202,13 +220,14 @@ def bench_side_by_side(seconds: int, ports: tuple[int, int, int]) -> tuple[dict,
             print(f"/health: ours {ours['ceiling']['rps']:.0f}/s, baseline {baseline['ceiling']['rps']:.0f}/s",
                   flush=True)
             for load in LOADS:
-                ours["runs"].append(load_run(server.url, seconds, books, load, lag))
+                ours["runs"].append(load_run(server.url, seconds, books, load, lag, idle=(base.url,)))
                 show("ours", ours["runs"][-1])
-                baseline["runs"].append(load_run(base.url, seconds, base_books, load))
+                baseline["runs"].append(load_run(base.url, seconds, base_books, load, idle=(server.url,)))
                 show("baseline", baseline["runs"][-1])
             ours["worker_rss_mb"] = server.worker_rss_mb()  # after the 4,096-connection run, and the rest
             print(f"ours: worker RSS {ours['worker_rss_mb']} MB", flush=True)
-            ours["sellout"], baseline["sellout"] = sellout(server.url, books), sellout(base.url, base_books)
+            ours["sellout"] = sellout(server.url, books, idle=base.url)
+            baseline["sellout"] = sellout(base.url, base_books, idle=server.url)
         with Server(None, env, ports[2], 2 * OURS_WORKERS) as server:
             server.with_projections()
             ours["doubled"] = [load_run(server.url, seconds, books, load, lag) for load in DOUBLED]
@@ -251,8 +270,9 @@ def table(result: dict) -> str:
     ours, base = result["ours"], result["baseline"]
     lines = [f"Benchmark {result['started']} on {result['machine']}",
              "| connections | tiers | ours workers | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
-             "baseline p50/p95/p99 ms | ours/baseline | errors (ours, baseline) | books balance | projection lag p50/p95 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "baseline p50/p95/p99 ms | ours/baseline | errors (ours, baseline) | books balance | projection lag p50/p95 ms | "
+             "host check ms (ours, baseline) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     baseline_at = {(b["connections"], b["tiers"]): b for b in base["runs"]}
     rows = [(o, OURS_WORKERS) for o in ours["runs"]] + [(o, 2 * OURS_WORKERS) for o in ours["doubled"]]
     for o, workers in rows:
@@ -262,7 +282,8 @@ def table(result: dict) -> str:
         lines.append(
             f"| {o['connections']:,} | {'hot' if o['tiers'] == HOT else 'three'} | {workers} | {o['rps']:,.0f} | "
             f"{latencies(o)} | {b['rps']:,.0f} | {latencies(b)} | {ratio(o, b)} | "
-            f"{errors(o)}, {errors(b)} | {'yes' if balanced else 'NO'} | {lag.get('p50')}/{lag.get('p95')} |")
+            f"{errors(o)}, {errors(b)} | {'yes' if balanced else 'NO'} | {lag.get('p50')}/{lag.get('p95')} | "
+            f"{o['host_ms']}, {b['host_ms']} |")
     lines.append(f"\nworker RSS after the 4,096-connection run (ours): {ours['worker_rss_mb']} MB")
     lines.append(f"\n/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s")
     for name, run in (("ours", ours), ("baseline", base)):
