@@ -58,10 +58,14 @@ STORE_ATTEMPTS = 2
 RECONNECT_TIMEOUT = 0.0
 
 
+# The library's retry of a statement whose connection failed, ``STORE_ATTEMPTS`` times.
+store_retry = retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)
+
+
 def bounded_retries(method: Callable[..., T]) -> Callable[..., T]:
     """A recorder ``method`` of the library, which its ``retry`` decorator wraps, retried
     the same way but ``STORE_ATTEMPTS`` times."""
-    return retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)(method.__wrapped__)
+    return store_retry(method.__wrapped__)
 
 
 class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
@@ -108,7 +112,7 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
         ).format(schema=schema, function=function, table=table, id_type=Identifier(datastore.originator_id_type),
                  lock_timeout=datastore.lock_timeout, channel=Identifier(self.channel_name))
 
-    @retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)
+    @store_retry
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """Record ``stored_events`` in one transaction, by one statement; their notification
         ids. The events go as four arrays in binary, which psycopg writes in C (a composite

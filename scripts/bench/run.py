@@ -13,8 +13,8 @@ README runs it. After every run the books must balance. Also measured:
 /health as the ceiling, projection lag while booking, each worker's memory after 4,096
 connections, a sell-out at 256 connections, booking latency on a tier with 1,000,000
 prior events, the rebuild rate, and before each run how long this host takes for a fixed
-piece of Python (its speed changes from minute to minute). Results go to var/bench/<time>.json and a table is
-printed.
+piece of Python (its speed changes from minute to minute). Results go to
+var/bench/<time>.json and a table is printed.
 """
 
 from __future__ import annotations
@@ -149,8 +149,7 @@ def load_run(url: str, seconds: int, books, load: tuple[int, str], lag=None, idl
     wrk gave up on: seconds of CPU that would otherwise go to this run), with the books
     checked after it (and the projection lag sampled during it, given ``lag``)."""
     connections, tiers = load
-    for server_url in (url, *idle):
-        wrk.wait_idle(server_url + "/health")
+    wait_idle(url, *idle)
     host_ms = host_check_ms()
     samples: list[float] = []
     stop = threading.Event()
@@ -187,9 +186,14 @@ def percentiles(samples: list[float]) -> dict:
     return {"p50": round(q[49], 1), "p95": round(q[94], 1), "n": len(samples)}
 
 
+def wait_idle(*urls: str) -> None:
+    """Until every one of these servers has worked off what earlier runs left it."""
+    for url in urls:
+        wrk.wait_idle(url + "/health")
+
+
 def sellout(url: str, books, idle: str) -> dict:
-    for server_url in (url, idle):
-        wrk.wait_idle(server_url + "/health")
+    wait_idle(url, idle)
     result = wrk.run_wrk(url + "/api/tickets/book", 256, 5, env={"BENCH_TIERS": "SELLOUT"})
     result["books"] = books()["SELLOUT"]
     return result
