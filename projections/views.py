@@ -83,6 +83,7 @@ SELECT_USER_BOOKINGS = (
     f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
     "ORDER BY created_at DESC, booking_id"
 )
+SELECT_POSITION = "SELECT MAX(notification_id) AS position FROM {tracking} WHERE application_name = :name"
 SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
 SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
 SELECT_DUE_HOLDS = (
@@ -264,6 +265,22 @@ class LedgerView(TrackingRecorder):
     def bookings_of_user(self, user_id: str) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_USER_BOOKINGS, user_id=user_id)]
 
+    def bookings_of_users_at(self, user_ids: Sequence[str], application_name: str) -> tuple[int, list[BookingSummary]]:
+        """The bookings of ``user_ids`` and the position of ``application_name`` they hold,
+        read from one snapshot of the tables."""
+        with self.datastore.transaction(commit=False) as cursor:
+            self.begin_snapshot(cursor)
+            cursor.execute(self.sql(SELECT_POSITION), {"name": application_name})
+            position = cursor.fetchone()["position"] or 0
+            rows = []
+            for user_id in user_ids:
+                cursor.execute(self.sql(SELECT_USER_BOOKINGS), {"user_id": user_id})
+                rows += [self._booking(row) for row in cursor.fetchall()]
+        return position, rows
+
+    def begin_snapshot(self, cursor: Any) -> None:
+        """Make the transaction's reads see one snapshot (SQLite's reads always do)."""
+
     def bookings_of_tier(self, tier: str) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_TIER_BOOKINGS, tier=tier)]
 
@@ -346,6 +363,9 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         self.suffix = suffix
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(map(SQL, self.create_tables_statements()))
+
+    def begin_snapshot(self, cursor: Any) -> None:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
     def prepare_swap(self) -> None:
         """Index the rebuilt tables before the swap, so the swap itself is instant."""

@@ -10,6 +10,7 @@ from marshmallow import fields
 
 from application import no_booking
 from domain.bookings import same_user
+from projections.own_writes import bookings_of_user
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.schemas import PRINTABLE, CamelCaseSchema, ResponseSchema, identifier, idempotency_key
 from web.logs import event
@@ -97,11 +98,9 @@ class UserBookings(MethodView):
     @blp.response(200, BookingSchema(many=True), example=[BOOKING])
     @blp.errors("STORE_UNAVAILABLE")
     def get(self, user_id: str) -> Any:
-        """A user's bookings, newest first (in token mode, only to that user)."""
+        """A user's bookings, newest first (in token mode, only to that user), including those
+        just made: the read tables' rows brought up to every event stored so far."""
         user_id = acting_user(user_id)
         if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
             return []
-        view = services().view
-        found = [booking for user in stored_forms(user_id) for booking in view.bookings_of_user(user)]
-        by_id = sorted(found, key=lambda booking: booking.booking_id)
-        return sorted(by_id, key=lambda booking: booking.created_at, reverse=True)  # as the table orders them
+        return bookings_of_user(services().follower, stored_forms(user_id))

@@ -21,12 +21,15 @@ def unprojected_client(store_env):
 
 
 def test_a_booking_and_its_cancellation_read_back_before_the_read_tables_have_them(unprojected_client):
+    """The booking itself and the user's list."""
     booked = book(unprojected_client, "ann", "VIP", 2).json
     url = f"/api/bookings/{booked['bookingId']}"
     got = unprojected_client.get(url)
     assert (got.status_code, got.json["status"], got.json["quantity"]) == (200, "confirmed", 2)
+    assert [b["bookingId"] for b in unprojected_client.get("/api/users/ann/bookings").json] == [booked["bookingId"]]
     unprojected_client.post(f"{url}/cancel", json={"userId": "ann"})
     assert unprojected_client.get(url).json["status"] == "cancelled"
+    assert [b["status"] for b in unprojected_client.get("/api/users/ann/bookings").json] == ["cancelled"]
 
 
 def test_a_booking_that_does_not_exist_is_still_not_found(unprojected_client):
@@ -58,22 +61,27 @@ def test_a_recorded_booking_answers_201_though_the_read_tables_cannot_catch_up_t
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_on_the_real_server_every_booking_and_cancellation_reads_back_at_once(postgres_env, tmp_path):
-    """As the README runs it on PostgreSQL: gunicorn and the projection process."""
+def test_on_two_real_servers_every_booking_and_cancellation_reads_back_at_once(postgres_env, tmp_path):
+    """As the README runs it on PostgreSQL, gunicorn and the projection process, twice on one
+    store: each write is answered by one server and read back from the other, the booking
+    itself and the user's list, 200 times."""
     env = {**postgres_env, "DEMO_TIERS": "GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
     projecting = run_projection_process(env, open(tmp_path / "projections.log", "w"))
     try:
-        with gunicorn(env, open(tmp_path / "gunicorn.log", "w")) as (base, _):
+        with gunicorn(env, open(tmp_path / "one.log", "w")) as (one, _), \
+                gunicorn(env, open(tmp_path / "other.log", "w")) as (other, _):
             answers = []
-            for n in range(50):
-                booked = call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "GA", "quantity": 1}).body
-                url = f"{base}/api/bookings/{booked['bookingId']}"
+            for n in range(200):
+                writer, reader = (one, other) if n % 2 else (other, one)
+                booked = call(f"{writer}/api/tickets/book", {"userId": f"u{n}", "tier": "GA", "quantity": 1}).body
                 for command in (None, "cancel"):
                     if command:
-                        call(f"{url}/{command}", {"userId": f"u{n}"})
-                    read = call(url)
-                    answers.append((read.status, read.body.get("status")))
+                        call(f"{writer}/api/bookings/{booked['bookingId']}/{command}", {"userId": f"u{n}"})
+                    read = call(f"{reader}/api/bookings/{booked['bookingId']}")
+                    listed = call(f"{reader}/api/users/u{n}/bookings").body
+                    answers.append((read.status, read.body.get("status"),
+                                    [(b["bookingId"] == booked["bookingId"], b["status"]) for b in listed]))
     finally:
         projecting.terminate()
         projecting.wait(timeout=30)
-    assert answers == [(200, "confirmed"), (200, "cancelled")] * 50
+    assert answers == [(200, "confirmed", [(True, "confirmed")]), (200, "cancelled", [(True, "cancelled")])] * 200
