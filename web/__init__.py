@@ -15,6 +15,7 @@ from web.apidoc import Api
 from web.errors import register_error_handlers
 from web.services import init_services
 from web.settings import from_environment
+from web.tier_list_answer import TierListAnswer
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -49,6 +50,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     protection.install(app)
     limits.install(app)
     proxies.install(app)
-    metrics.install(app, init_services(app))
+    services = init_services(app)
+    metrics.install(app, services)
     queue.install(app)
+    app.wsgi_app = TierListAnswer(app.wsgi_app, services.board)  # type: ignore[method-assign]
     return app

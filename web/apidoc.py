@@ -102,7 +102,11 @@ RETRY_AFTER = header("seconds to wait before retrying", SECONDS)
 # except a 415: a body that is not JSON is refused before the limiter counts the request. The
 # admin endpoints' 429 is the failed sign-in limit, which counts only refusals and sends only
 # `Retry-After` with its 429.
-EVERY_ANSWER = {"X-Request-ID": REQUEST_ID}
+EVERY_ANSWER = {
+    "X-Request-ID": REQUEST_ID,
+    "Cache-Control": header("`no-store`, except on the tier list (`GET /api/tickets`), which browsers ask for "
+                            "again each time and a shared cache in front may keep for a second", {"type": "string"}),
+}
 BY_STATUS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": header("always `Bearer`", {"type": "string"})},
     405: {"Allow": header("the methods the path accepts", {"type": "string"})},
@@ -153,6 +157,16 @@ COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
 # Booking and holding while a waiting room is on (web/queue.py).
 QUEUE_PASS = ("QUEUE_PASS_REQUIRED", "QUEUE_PASS_EXPIRED", "QUEUE_UNAVAILABLE")
+
+# What a cacheable answer carries (GET /api/tickets: web/tier_board.py), and what asks for a 304.
+CACHEABLE = {
+    "ETag": header("names this version of the answer: send it back as `If-None-Match`", {"type": "string"}),
+}
+IF_NONE_MATCH_HEADER = {
+    "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+    "description": "the `ETag` of the answer you have: `304 Not Modified`, with no body, while it is still the answer",
+    "example": '"3f2c0b9a6d1e4f7a8b5c2d10"',
+}
 
 IDEMPOTENCY_KEY_HEADER = {
     "in": "header", "name": "Idempotency-Key", "required": False,

@@ -109,3 +109,14 @@ def idempotency_key() -> str | None:
 def check_quantity_limit(quantity: int, limit: int) -> None:
     if quantity > limit:
         raise ValidationError(f"At most {limit} tickets per booking.", "quantity")
+
+
+class TicketSchema(ResponseSchema):
+    """A tier as ``GET /api/tickets`` lists it."""
+
+    tier = fields.String()
+    price = Money()
+    currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
+    capacity = fields.Integer()
+    available_quantity = fields.Integer(attribute="available")
+    on_sale = fields.Boolean()

@@ -16,7 +16,9 @@ from flask import Flask, Response, current_app, request
 from application import BookingLedger
 from projections import Follower, HoldExpiry, LedgerView, open_view
 from projections.integrations import Integrations
+from web.schemas import TicketSchema
 from web.settings import parse_demo_tiers
+from web.tier_board import TierBoard
 from web.waiting_rooms import open_waiting_rooms
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,8 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.follower = Follower(self.ledger, self.view)
-        self.rooms = open_waiting_rooms(config, self.ledger, self.view)
+        self.board = TierBoard(self.view.list_tiers, TicketSchema(many=True).dump)
+        self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
@@ -54,6 +57,7 @@ class Services:
         if self.project_in_process:
             try:
                 self.follower.catch_up()
+                self.board.forget()
             except Exception:
                 log.exception("the read tables could not catch up after a command; the following thread will")
 

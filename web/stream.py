@@ -7,16 +7,16 @@ proxies keep the connection open, and ends by itself after ``max_seconds`` (so n
 stream holds server resources for ever); the browser's ``EventSource`` reconnects on
 its own after the ``retry`` delay sent first.
 
-All the streams of a process share one read (``SharedRead``): at most one query per poll
-interval, however many streams are open. Each stream reading for itself cost a query
-every 0.5 s per stream: 256 open streams took bookings on PostgreSQL to p95 1.6 s.
+All the tier-list streams of a process read its one copy of the list (``web/tier_board.py``):
+at most one query per interval, however many streams are open. Each stream reading for
+itself cost a query every 0.5 s per stream: 256 open streams took bookings on PostgreSQL
+to p95 1.6 s.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -45,23 +45,6 @@ def event_stream(events: Iterator[str]) -> Response:
     """The answer that sends ``events`` (from ``tier_events``) as they come.
     X-Accel-Buffering: a buffering proxy (nginx) would hold the events back."""
     return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
-
-
-class SharedRead:
-    """``read``, called at most once per ``max_age`` seconds: callers meanwhile get its
-    last result. A read that fails raises to its caller and is tried again by the next."""
-
-    def __init__(self, read: Callable[[], str], max_age: float = POLL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.read, self.max_age, self.clock = read, max_age, clock
-        self._lock = threading.Lock()
-        self._latest: tuple[float, str] | None = None
-
-    def __call__(self) -> str:
-        with self._lock:
-            if self._latest is None or self.clock() - self._latest[0] >= self.max_age:
-                self._latest = (self.clock(), self.read())
-            return self._latest[1]
 
 
 def tier_events(

@@ -5,29 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
-from web.schemas import CamelCaseSchema, Money, ResponseSchema, check_quantity_limit, identifier, idempotency_key
+from web.apidoc import BOOKING_ID, CACHEABLE, COMMAND, IF_NONE_MATCH_HEADER, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
+from web.schemas import CamelCaseSchema, ResponseSchema, TicketSchema, check_quantity_limit, identifier, idempotency_key
 from web.logs import event
 from web.queue import require_pass
 from web.services import services
-from web.stream import STREAM, SharedRead, event_stream, one_line, tier_events
+from web.tier_board import CACHE_CONTROL
+from web.stream import STREAM, event_stream, one_line, tier_events
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
-
-
-class TicketSchema(ResponseSchema):
-    tier = fields.String()
-    price = Money()
-    currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
-    capacity = fields.Integer()
-    available_quantity = fields.Integer(attribute="available")
-    on_sale = fields.Boolean()
 
 
 TIERS_EXAMPLE = [
@@ -63,11 +55,19 @@ class BookReceiptSchema(ResponseSchema):
 
 @blp.route("")
 class Tickets(MethodView):
-    @blp.response(200, TicketSchema(many=True), example=TIERS_EXAMPLE)
+    @blp.response(200, TicketSchema(many=True), example=TIERS_EXAMPLE, headers=CACHEABLE)
+    @blp.alt_response(304, success=True, headers=CACHEABLE,
+                      description="Not Modified: the list is still the one `If-None-Match` names (no body)")
     @blp.errors("STORE_UNAVAILABLE")
+    @blp.doc(parameters=[IF_NONE_MATCH_HEADER])
     def get(self) -> Any:
-        """List the tiers with price and available tickets."""
-        return services().view.list_tiers()
+        """List the tiers with price and available tickets. The answer carries an ``ETag``: sent back
+        as ``If-None-Match`` it gets ``304 Not Modified`` while the list is unchanged."""
+        board = services().board.get()
+        headers = {"ETag": board.etag, "Cache-Control": CACHE_CONTROL}
+        if board.unchanged_for(request.headers.get("If-None-Match")):
+            return Response(status=304, headers=headers)
+        return Response(board.body, mimetype="application/json", headers=headers)
 
 
 @blp.route("/stream")
@@ -82,16 +82,8 @@ class TicketStream(MethodView):
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
-        return event_stream(tier_events(shared_tier_list(), current_app.config["SSE_MAX_SECONDS"]))
-
-
-def shared_tier_list() -> SharedRead:
-    """The app's one reader of the tier list as JSON for every open stream (made at first use)."""
-    if "tier_stream" not in current_app.extensions:
-        view, schema = services().view, TicketSchema(many=True)
-        current_app.extensions["tier_stream"] = SharedRead(
-            lambda: one_line(schema.dump(view.list_tiers())))
-    return current_app.extensions["tier_stream"]
+        board = services().board
+        return event_stream(tier_events(lambda: board.get().line(), current_app.config["SSE_MAX_SECONDS"]))
 
 
 @blp.route("/book")

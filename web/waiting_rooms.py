@@ -3,8 +3,8 @@
 The queue store is the one ``QUEUE_STORAGE_URI`` names: in this process (``memory://``,
 right for the SQLite default's single process) or Redis (every worker and host that
 shares the server and ``QUEUE_REDIS_PREFIX`` shares one queue). The room log goes to the
-ledger's own database. Whether a room's tiers are sold out comes from the read tables,
-read at most once a second per process however many buyers ask.
+ledger's own database. Whether a room's tiers are sold out comes from the process's copy
+of the tier list (``web/tier_board.py``), however many buyers ask.
 """
 
 from __future__ import annotations
@@ -15,27 +15,24 @@ from application import BookingLedger
 from application.queue_memory import MemoryQueueStore
 from application.queue_redis import RedisQueueStore
 from application.queue_store import QueueStore
-from application.recent import Recent
 from application.room_log import WaitingRoomLog
 from application.waiting_room import WaitingRooms
-from projections import LedgerView
+from web.tier_board import TierBoard
 
-AVAILABILITY_SECONDS = 1.0
 # The room log writes a few events a minute: a small pool of its own is plenty.
 LOG_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
 
 
 class Availability:
-    """Sold-out answers from the read tables, at most ``AVAILABILITY_SECONDS`` old (plus
-    one read), read by one request at a time (``application/recent.py``)."""
+    """Sold-out answers from the process's copy of the tier list."""
 
-    def __init__(self, view: LedgerView, seconds: float = AVAILABILITY_SECONDS) -> None:
-        self._rows = Recent(view.list_tiers, seconds)
+    def __init__(self, board: TierBoard) -> None:
+        self._board = board
 
     def sold_out(self, tiers: tuple[str, ...] | None) -> bool:
         """Nothing left to book, nor held (held tickets may come back), in any of ``tiers``
         (``None``: every tier) that exists; a tier off sale counts as sold out."""
-        concerned = [row for row in self._rows.get() if tiers is None or row.tier in tiers]
+        concerned = [row for row in self._board.get().rows if tiers is None or row.tier in tiers]
         return bool(concerned) and all(not row.on_sale or row.available + row.held == 0 for row in concerned)
 
 
@@ -48,9 +45,9 @@ def queue_store(config: dict[str, Any]) -> QueueStore:
     raise ValueError(f"QUEUE_STORAGE_URI must be memory:// or a redis:// URL, got {uri!r}")
 
 
-def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, view: LedgerView) -> WaitingRooms:
+def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, board: TierBoard) -> WaitingRooms:
     # The ledger's settings, without snapshots (a room has a few dozen events).
     env = {key: value for key, value in ledger.env.items() if key != "IS_SNAPSHOTTING_ENABLED"}
     return WaitingRooms(queue_store(config), lambda: WaitingRoomLog(env={**env, **LOG_POOL}),
-                        Availability(view).sold_out, float(config["QUEUE_TARGET_P95_MS"]),
+                        Availability(board).sold_out, float(config["QUEUE_TARGET_P95_MS"]),
                         terms_seconds=float(config["QUEUE_TERMS_SECONDS"]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from tests.e2e.conftest import book
 from web import create_app
 from web.logs import JsonFormatter
@@ -41,16 +43,25 @@ def test_a_hold_counts_as_sold_only_once_confirmed(client):
     assert [after - was for after, was in zip(counts(), before)] == [2, 2, 1]
 
 
-def test_each_request_logs_one_json_line_with_its_request_id(client, caplog):
-    caplog.set_level(logging.INFO, logger="ledger")
-    given = client.get("/api/tickets", headers={"X-Request-ID": "abc-123"})
-    made = client.get("/api/tickets", headers={"X-Request-ID": "not a sane id"})
+@pytest.mark.parametrize("path", ["/api/tickets", "/api/tiers/VIP"])
+def test_each_answer_carries_the_request_id_given_if_sane_else_one_of_ours(client, path):
+    given = client.get(path, headers={"X-Request-ID": "abc-123"})
+    made = client.get(path, headers={"X-Request-ID": "not a sane id"})
     assert given.headers["X-Request-ID"] == "abc-123"
     assert len(made.headers["X-Request-ID"]) == 32  # replaced by one of ours
+
+
+def test_each_request_logs_one_json_line_with_its_request_id_but_the_tier_lists_copies(client, caplog):
+    """The tier list answered from the process's copy is counted in the metrics, not
+    logged line by line (web/tier_list_answer.py)."""
+    caplog.set_level(logging.INFO, logger="ledger")
+    client.get("/api/tickets", headers={"X-Request-ID": "the-list"})
+    client.get("/api/tiers/VIP", headers={"X-Request-ID": "abc-123"})
     booked = book(client)
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "ledger"]
     access = [l for l in lines if l["message"] == "request"]
-    assert access[0]["request_id"] == "abc-123" and access[0]["status"] == 200 and "duration_ms" in access[0]
+    assert [(l["request_id"], l["status"], l["path"]) for l in access] == [("abc-123", 200, "/api/tiers/VIP")]
+    assert "duration_ms" in access[0]
     (booking_line,) = [l for l in lines if l["message"] == "booked"]
     assert booking_line["booking_id"] == booked.json["bookingId"] and booking_line["quantity"] == 1
     assert (booking_line["request_id"], booking_line["status"]) == (booked.headers["X-Request-ID"], 201)

@@ -47,12 +47,14 @@ def test_every_route_and_method_is_documented(document):
 
 
 def test_every_body_has_an_example_and_every_error_the_error_schema(document):
+    """A 304 alone has no body."""
     _, doc = document
     for path, method, operation in operations(doc):
         bodies = {"request": operation.get("requestBody", {"content": {"-": {"example": "no body"}}}),
                   **operation["responses"]}
+        assert all("content" in body for status, body in bodies.items() if status != "304"), (method, path)
         for status, body in bodies.items():
-            for content in body["content"].values():
+            for content in body.get("content", {}).values():
                 assert "example" in content or content.get("examples"), (method, path, status)
             if status != "request" and int(status) >= 400:
                 assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
@@ -86,25 +88,30 @@ def test_every_field_of_every_answer_is_required(document):
 
 
 def test_every_answer_documents_its_headers(document):
-    """The request id on every answer (and as a parameter); the rate limit's headers on every
-    answer of a rate-limited operation but a 415; Retry-After on every 503, and on the admin
-    endpoints' 429 (the failed sign-in limit) only that."""
+    """The request id and Cache-Control on every answer (the id as a parameter too); the rate
+    limit's headers on every answer of a rate-limited operation but a 415; Retry-After on every
+    503, and on the admin endpoints' 429 (the failed sign-in limit) only that; the ETag on the
+    tier list's 200 and 304, which If-None-Match asks for."""
     _, doc = document
-    limited = set()
+    limited, tagged = set(), set()
     for path, method, operation in operations(doc):
         assert "X-Request-ID" in {parameter["name"] for parameter in operation["parameters"]}, (method, path)
         for status, response in operation["responses"].items():
             headers = response["headers"]
-            assert headers["X-Request-ID"]["required"], (method, path, status)
+            assert headers["X-Request-ID"]["required"] and headers["Cache-Control"]["required"], (method, path, status)
+            if "ETag" in headers:
+                tagged.add((method, path, status))
             if path.startswith("/api/admin") and status == "429":
-                assert set(headers) == {"X-Request-ID", "Retry-After"}, (method, path)
+                assert set(headers) == {"X-Request-ID", "Cache-Control", "Retry-After"}, (method, path)
             elif "429" in operation["responses"] and status != "415" and not path.startswith("/api/admin"):
                 assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(headers)
                 limited.add(path)
             elif status == "503":
-                assert set(headers) == {"X-Request-ID", "Retry-After"}
+                assert set(headers) == {"X-Request-ID", "Cache-Control", "Retry-After"}
             else:
                 assert "X-RateLimit-Limit" not in headers, (method, path, status)
+    assert tagged == {("get", "/api/tickets", "200"), ("get", "/api/tickets", "304")}
+    assert "If-None-Match" in {p["name"] for p in doc["paths"]["/api/tickets"]["get"]["parameters"]}
     assert limited == {"/api/tickets/book", "/api/tickets/hold", "/api/holds/{hold_id}/confirm",
                        "/api/holds/{hold_id}/release"}
 

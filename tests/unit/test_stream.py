@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from web.stream import HEARTBEAT_SECONDS, POLL_SECONDS, SharedRead, tier_events
+from web.stream import HEARTBEAT_SECONDS, POLL_SECONDS, tier_events
 
 
 class FakeTime:
@@ -62,32 +62,3 @@ def test_a_store_that_stops_answering_ends_the_stream_but_one_that_never_answere
     assert time.now == POLL_SECONDS
     with pytest.raises(OperationalError):
         tier_events(read, 30, time.clock, time.sleep)
-
-
-def test_streams_share_one_read_per_poll_interval():
-    time, reads = FakeTime(), []
-
-    def read() -> str:
-        reads.append(time.now)
-        return f"[{len(reads)}]"
-
-    shared = SharedRead(read, max_age=POLL_SECONDS, clock=time.clock)
-    answers = [shared() for _ in range(100)]  # a hundred streams polling at once
-    time.sleep(POLL_SECONDS)
-    answers += [shared() for _ in range(100)]
-    assert reads == [0, POLL_SECONDS] and set(answers) == {"[1]", "[2]"}
-
-
-def test_a_shared_read_that_fails_is_tried_again_by_the_next_caller():
-    outcomes = iter([OperationalError("down"), "[5]"])
-
-    def read() -> str:
-        outcome = next(outcomes)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    shared = SharedRead(read, clock=FakeTime().clock)
-    with pytest.raises(OperationalError):
-        shared()
-    assert shared() == "[5]"
