@@ -87,6 +87,8 @@ def child_exit(server, worker):
 def worker_exit(server, worker):
     """Close the ledger's connection pool while the worker can still run it down
     cleanly (left to the garbage collector, it fails noisily under gevent)."""
-    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("ledger")
+    app = getattr(worker, "wsgi", None)
+    app = getattr(app, "app", app)  # the gevent worker's app is wrapped (scripts/loop_shares.py)
+    services = getattr(app, "extensions", {}).get("ledger")
     if services is not None:
         services.close()

@@ -1,5 +1,6 @@
-"""The server's worker: gunicorn's gevent worker, whose own error answers are JSON and
-whose answers go out in one socket write.
+"""The server's worker: gunicorn's gevent worker, whose own error answers are JSON, whose
+answers go out in one socket write, and whose reads take a bounded share of each turn of
+its loop (``scripts/loop_shares.py``).
 
 gunicorn answers a request it cannot parse (a bad request line, a header too long or too
 many: 400, 414, 431, ...) itself, before the app sees it, with an HTML page. The API
@@ -30,6 +31,8 @@ from typing import Any
 from gunicorn import util
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
+
+from scripts.loop_shares import shared_out
 
 
 def error_code(reason: str) -> str:
@@ -88,12 +91,18 @@ class OneWriteResponse(wsgi.Response):
 
 class JsonErrorGeventWorker(GeventWorker):
     """gunicorn's gevent worker, answering its own errors in JSON, each response in one
-    write, and with psycopg waiting on gevent's loop."""
+    write, reads shared out per turn, and with psycopg waiting on gevent's loop."""
 
     def init_process(self) -> None:
         util.write_error = write_json_error
         wsgi.Response = OneWriteResponse
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        """The app, its reads and the waiting room's requests shared out per turn of the
+        loop (``scripts/loop_shares.py``)."""
+        super().load_wsgi()
+        self.wsgi = shared_out(self.wsgi)
 
     def patch(self) -> None:
         """gevent's patching, then psycopg's waits on gevent's loop (scripts/gevent_psycopg.py)."""

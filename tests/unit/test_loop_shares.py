@@ -1,0 +1,69 @@
+"""Reads take a bounded share of each turn of a gevent worker's loop; commands are never held."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+from gevent.hub import get_hub
+
+from scripts.loop_shares import LoopShare, SharedOut, request_class, shares_from
+
+
+def begin_all(share: LoopShare, count: int) -> list[tuple[int, int]]:
+    """``count`` requests arriving in one turn; (turn, request) in the order they began."""
+    begun: list[tuple[int, int]] = []
+
+    def request(n: int) -> None:
+        share.enter()
+        begun.append((get_hub().loop.iteration, n))
+
+    gevent.joinall([gevent.spawn(request, n) for n in range(count)], raise_error=True)
+    return begun
+
+
+def test_at_most_the_share_begins_per_turn_in_arrival_order_and_all_begin():
+    begun = begin_all(LoopShare(2), 9)
+    assert [n for _, n in begun] == list(range(9))
+    turns = [turn for turn, _ in begun]
+    assert max(turns.count(turn) for turn in set(turns)) == 2
+    assert len(set(turns)) == 5  # 2, 2, 2, 2 and 1: the waiting ones kept the loop turning
+
+
+def test_a_share_of_one_lets_one_in_per_turn():
+    turns = [turn for turn, _ in begin_all(LoopShare(1), 4)]
+    assert len(set(turns)) == 4
+
+
+def app(environ, start_response):
+    start_response("200 OK", [])
+    return [environ["PATH_INFO"].encode()]
+
+
+def test_commands_begin_at_once_while_reads_wait_their_turn():
+    shared = SharedOut(app, {"read": 1, "queue": 1})
+    begun: list[str] = []
+
+    def request(method: str, path: str) -> None:
+        shared({"REQUEST_METHOD": method, "PATH_INFO": path}, lambda *_: None)
+        begun.append(f"{method} {path}")
+
+    reads = [gevent.spawn(request, "GET", f"/api/tickets#{n}") for n in range(5)]
+    booking = gevent.spawn(request, "POST", "/api/tickets/book")
+    gevent.joinall([*reads, booking], raise_error=True)
+    assert begun.index("POST /api/tickets/book") <= 1  # behind at most the one read of its turn
+    assert len(begun) == 6
+
+
+@pytest.mark.parametrize(("method", "path", "kind"), [
+    ("GET", "/api/tickets", "read"), ("GET", "/api/tickets/stream", "read"), ("HEAD", "/health", "read"),
+    ("GET", "/api/queue/abc", "queue"), ("POST", "/api/queue", "queue"), ("POST", "/api/tickets/book", None),
+    ("POST", "/api/bookings/x/cancel", None), ("DELETE", "/api/admin/x", None)])
+def test_requests_are_reads_the_waiting_rooms_or_commands(method, path, kind):
+    assert request_class({"REQUEST_METHOD": method, "PATH_INFO": path}) == kind
+
+
+def test_the_shares_come_from_the_settings_and_zero_holds_nothing():
+    assert shares_from({}) == {"read": 3, "queue": 1}
+    shares = shares_from({"READS_PER_TURN": "0", "QUEUE_REQUESTS_PER_TURN": "4"})
+    assert shares == {"read": 0, "queue": 4}
+    assert set(SharedOut(app, shares).shares) == {"queue"}
