@@ -38,6 +38,7 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
+from application.known_places import KnownPlaces
 from application.queue_pass import PassSigner
 from application.queue_store import Gate, Place, QueueStore, RoomTerms
 from application.queue_ticket import CLOSED, TicketStatus, describe, from_epoch
@@ -90,6 +91,7 @@ class WaitingRooms:
         self._signer: PassSigner | None = None
         self._lock = threading.Lock()
         self._terms = Recent(store.current, terms_seconds)
+        self._known = KnownPlaces(store, clock=clock)
         self._last_period = -1
 
     @property
@@ -166,6 +168,7 @@ class WaitingRooms:
         if joined is None:
             raise WaitingRoomOffError("The waiting room has just been turned off: book directly.")
         place, new = joined
+        self._known.remember(place, terms.opens_at)
         return self._describe(terms, place), new
 
     def ticket(self, ticket_id: str) -> TicketStatus:
@@ -176,11 +179,12 @@ class WaitingRooms:
         if terms is None or terms.room_id != room_id:
             return TicketStatus(ticket_id, None, CLOSED, "The waiting room is off: book directly.")
         self._tick(terms)
-        place = self.store.place(room_id, ticket_id)
+        place = self._known.look(room_id, ticket_id, terms.opens_at) or self.store.place(room_id, ticket_id)
         if place is None:
             if self._terms_now() != terms:  # turned off meanwhile
                 return self.ticket(ticket_id)
             raise QueueTicketNotFoundError(f"No queue ticket {ticket_id!r}.")
+        self._known.remember(place, terms.opens_at)
         return self._describe(terms, place)
 
     def check_pass(self, token: str | None, user_id: str, tier: str) -> bool:

@@ -27,7 +27,7 @@ from gevent.hub import Waiter, get_hub
 
 COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The settings (README: Configuration) and their defaults, per turn of a worker's loop.
-SETTINGS = {"read": ("READS_PER_TURN", 3), "queue": ("QUEUE_REQUESTS_PER_TURN", 1)}
+SETTINGS = {"read": ("READS_PER_TURN", 3), "queue": ("QUEUE_REQUESTS_PER_TURN", 2)}
 
 
 class LoopShare:

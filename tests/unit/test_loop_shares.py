@@ -63,7 +63,7 @@ def test_requests_are_reads_the_waiting_rooms_or_commands(method, path, kind):
 
 
 def test_the_shares_come_from_the_settings_and_zero_holds_nothing():
-    assert shares_from({}) == {"read": 3, "queue": 1}
+    assert shares_from({}) == {"read": 3, "queue": 2}
     shares = shares_from({"READS_PER_TURN": "0", "QUEUE_REQUESTS_PER_TURN": "4"})
     assert shares == {"read": 0, "queue": 4}
     assert set(SharedOut(app, shares).shares) == {"queue"}
