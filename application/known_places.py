@@ -49,7 +49,7 @@ class KnownPlaces:
                 self._places.move_to_end(ticket_id)
         if known is None:
             return None
-        gate = self._gate_now(room_id, opens_at)
+        gate = self.gate(room_id, opens_at)
         if gate is None or (known.admitted_at is None and known.place <= gate.admitted):
             return None
         return replace(known, gate=gate)
@@ -64,7 +64,7 @@ class KnownPlaces:
             while len(self._places) > self.limit:
                 self._places.popitem(last=False)
 
-    def _gate_now(self, room_id: str, opens_at: float) -> Gate | None:
+    def gate(self, room_id: str, opens_at: float) -> Gate | None:
         """The room's gate, read at most every ``seconds`` (by one caller: the others go on
         with the copy they have) and carried forward to now at its rate."""
         now, copy = self.clock(), self._gate

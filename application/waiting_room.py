@@ -187,6 +187,16 @@ class WaitingRooms:
         self._known.remember(place, terms.opens_at)
         return self._describe(terms, place)
 
+    def progress(self) -> tuple[int, bool]:
+        """For the ticket streams (``application/ticket_watch.py``): the places admitted so far,
+        from this process's copy of the gate, and whether the sale is over for everyone
+        still waiting (the room's tiers sold out, or the room off)."""
+        terms = self._terms_cached()
+        gate = self._known.gate(terms.room_id, terms.opens_at) if terms is not None else None
+        if terms is None or gate is None:
+            return 0, True
+        return gate.admitted, self.sold_out(terms.tiers)
+
     def check_pass(self, token: str | None, user_id: str, tier: str) -> bool:
         """Raise unless booking ``tier`` for ``user_id`` may go ahead; return whether a
         room gates it (its duration then counts towards the automatic rate)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -25,7 +25,7 @@ from web.apidoc import JSON_BODY, Blueprint
 from web.errors import error_response
 from web.schemas import CamelCaseSchema, ResponseSchema
 from web.services import services
-from web.stream import STREAM, event_stream, one_line, tier_events
+from web.stream import STREAM, event_stream, events, one_line
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 
@@ -33,7 +33,7 @@ blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The wai
 log = logging.getLogger(__name__)
 
 PASS_HEADER = "Queue-Pass"
-PLACE_EVERY_SECONDS = 5.0  # how often a ticket's stream sends a new place and wait
+PLACE_EVERY_SECONDS = 5.0  # how often a waiting ticket's stream sends its new place and wait
 ROOM_ID = "0b9c6f0e-5d0c-4a57-9d43-1c5f0a4f7e21"  # of the examples
 TICKET_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
 PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
@@ -148,33 +148,38 @@ class TicketStream(MethodView):
     @blp.alt_response(200, success=True, schema=STREAM, content_type="text/event-stream",
                       description="Server-Sent Events: first `retry: 1000`, then an event whose one `data:` "
                                   "line is the ticket as `GET /api/queue/{ticketId}` gives it (JSON on one line), "
-                                  "sent at once, again within a second when its state changes (admitted, sold out), "
-                                  "and with its new place and wait every 5 s; a `: heartbeat` comment every 15 s "
-                                  "without a change. The stream ends after `SSE_MAX_SECONDS`.",
+                                  "sent at once, again within half a second when its state changes (admitted, sold "
+                                  "out), and with its new place and wait every 5 s; a `: heartbeat` comment every "
+                                  "15 s without a change. The stream ends with the first state other than `waiting`, "
+                                  "or after `SSE_MAX_SECONDS`.",
                       example=TICKET_STREAM_EXAMPLE)
     @blp.errors(*QUEUE, "QUEUE_TICKET_NOT_FOUND")
     def get(self, ticket_id: str) -> Response:
         """A ticket's place, live (for the web page)."""
-        rooms, schema = services().rooms, QueueTicketSchema()
-        read = changes_of(lambda: rooms.ticket(ticket_id), lambda ticket: one_line(schema.dump(ticket)))
-        return event_stream(tier_events(read, current_app.config["SSE_MAX_SECONDS"], unavailable=(RedisError,)))
+        rooms, schema, watch = services().rooms, QueueTicketSchema(), services().ticket_watch
+        seen: list[TicketStatus] = []
+
+        def read() -> str:
+            seen[:] = [rooms.ticket(ticket_id)]
+            return one_line(schema.dump(seen[0]))
+
+        def pause(left: float) -> bool:
+            """Until the ticket may have changed; a ticket no longer waiting has said its last word."""
+            ticket = seen[0]
+            if ticket.state != WAITING:
+                return False
+            place = None if ticket.position is None else ticket.position + (ticket.admitted or 0)
+            watch.wait(place, min(PLACE_EVERY_SECONDS, left, until_open(ticket)))
+            return True
+
+        return event_stream(events(read, current_app.config["SSE_MAX_SECONDS"], pause, unavailable=(RedisError,)))
 
 
-def changes_of(read: Callable[[], TicketStatus], line: Callable[[TicketStatus], str],
-               every: float = PLACE_EVERY_SECONDS, clock: Callable[[], float] = time.monotonic) -> Callable[[], str]:
-    """A ticket's stream reads it every half second; what it sends is new when the ticket's
-    state is (admitted, sold out: at once), and its place and wait at most every ``every``
-    seconds. A place moves with every admission: sending each move to every waiting buyer
-    would cost more than all the bookings of the sale."""
-    sent: list[tuple[str, float, str]] = []  # (state, when, line) last sent
-
-    def latest() -> str:
-        ticket, now = read(), clock()
-        if not sent or ticket.state != sent[0][0] or now - sent[0][1] >= every:
-            sent[:] = [(ticket.state, now, line(ticket))]
-        return sent[0][2]
-
-    return latest
+def until_open(ticket: TicketStatus) -> float:
+    """Seconds until the room opens (its places are drawn then), a moment after it if it has."""
+    if ticket.opens_at is None or ticket.position is not None:
+        return PLACE_EVERY_SECONDS
+    return max(0.05, (ticket.opens_at - datetime.now(timezone.utc)).total_seconds() + 0.05)
 
 
 def require_pass(user_id: str, tier: str) -> None:

@@ -14,6 +14,7 @@ from eventsourcing.sqlite import SQLiteFactory
 from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
+from application.ticket_watch import TicketWatch
 from projections import Follower, HoldExpiry, LedgerView, open_view
 from projections.integrations import Integrations
 from web.schemas import TicketSchema
@@ -33,6 +34,7 @@ class Services:
         self.follower = Follower(self.ledger, self.view)
         self.board = TierBoard(self.view.list_tiers, TicketSchema(many=True).dump)
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
+        self.ticket_watch = TicketWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()

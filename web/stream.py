@@ -54,24 +54,41 @@ def tier_events(
     sleep: Callable[[float], None] = time.sleep,
     unavailable: tuple[type[Exception], ...] = (OperationalError, InterfaceError),
 ) -> Iterator[str]:
-    """The stream's text, as ``text/event-stream`` chunks; ``read`` gives the tier list as JSON
-    (or, for a queue ticket's stream, the ticket's status; ``unavailable`` are the errors
-    of the store it reads that end a stream quietly).
+    """The tier list's stream, as ``text/event-stream`` chunks: ``read`` (the list as JSON)
+    every ``POLL_SECONDS``, sent when it changed (see ``events``)."""
+
+    def pause(left: float) -> bool:
+        sleep(min(POLL_SECONDS, left))
+        return True
+
+    return events(read, max_seconds, pause, clock, unavailable)
+
+
+def events(
+    read: Callable[[], str],
+    max_seconds: float,
+    pause: Callable[[float], bool],
+    clock: Callable[[], float] = time.monotonic,
+    unavailable: tuple[type[Exception], ...] = (OperationalError, InterfaceError),
+) -> Iterator[str]:
+    """A stream's text: ``read`` (one line of JSON) now, then again after each ``pause``
+    (given the seconds left; False ends the stream), sent whenever it changed, a heartbeat
+    when nothing was sent for a while; ``unavailable`` are the errors of the store it reads
+    that end a stream quietly.
 
     The first read happens now, not when the response is sent: a store that does not
     answer is then an ordinary 503 (and the page falls back to polling) rather than a
     stream that breaks after its headers.
     """
     first = read()
-    return _events(read, first, clock() + max_seconds, clock, sleep, unavailable)
+    return _events(read, first, clock() + max_seconds, clock, pause, unavailable)
 
 
 def _events(read: Callable[[], str], data: str, deadline: float, clock: Callable[[], float],
-            sleep: Callable[[float], None], unavailable: tuple[type[Exception], ...]) -> Iterator[str]:
+            pause: Callable[[float], bool], unavailable: tuple[type[Exception], ...]) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\n\ndata: {data}\n\n"
     last_sent = clock()
-    while (now := clock()) < deadline:
-        sleep(min(POLL_SECONDS, deadline - now))
+    while (now := clock()) < deadline and pause(deadline - now):
         try:
             latest = read()
         except unavailable as error:

@@ -4,6 +4,7 @@ PostgreSQL with the queue in Redis (under a key prefix of the test's own)."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -12,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
+from web.queue import PLACE_EVERY_SECONDS
 from scripts.processes import wait_for
 from tests.queue_stores import REDIS_URL, redis_client, redis_prefix
 
@@ -129,6 +131,48 @@ def test_the_ticket_streams_as_server_sent_events(queue_client: FlaskClient):
     first = next(line for line in response.get_data(as_text=True).splitlines() if line.startswith("data: "))
     assert json.loads(first.removeprefix("data: "))["ticketId"] == ticket["ticketId"]
     assert code(queue_client.get("/api/queue/nope/stream")) == (404, "QUEUE_TICKET_NOT_FOUND")
+
+
+@pytest.fixture
+def streaming_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
+    """The same app (the queue in this process), its streams allowed to last 10 s."""
+    app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, SSE_MAX_SECONDS=10)
+    yield app.test_client()
+    app.extensions["ledger"].close()
+
+
+def follow(client: FlaskClient, ticket_id: str) -> tuple[list[tuple[float, dict]], threading.Thread]:
+    """Read the ticket's stream in a thread: (when, by ``time.monotonic``, ticket) for each event."""
+    seen: list[tuple[float, dict]] = []
+
+    def read() -> None:
+        response = client.get(f"/api/queue/{ticket_id}/stream", buffered=False)
+        for chunk in response.response:
+            for line in chunk.decode().splitlines():
+                if line.startswith("data: "):
+                    seen.append((time.monotonic(), json.loads(line.removeprefix("data: "))))
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return seen, thread
+
+
+@pytest.mark.parametrize("news", ["admitted", "soldOut"])
+def test_a_waiting_tickets_stream_is_woken_by_its_news_and_ends(streaming_client: FlaskClient, news):
+    turn_on(streaming_client, rate=0)
+    ticket = streaming_client.post("/api/queue", json={"userId": "ann"}).json
+    seen, reading = follow(streaming_client, ticket["ticketId"])
+    wait_for(lambda: seen, 5, "the first event")
+    time.sleep(0.5)
+    happened = time.monotonic()
+    if news == "admitted":
+        streaming_client.post(f"{ROOM}/rate", json={"rate": 1000}, headers=AUTH)
+    else:
+        streaming_client.post("/api/admin/tiers/VIP/close", headers=AUTH)
+    reading.join(timeout=5)
+    assert not reading.is_alive(), "the stream goes on after its news"
+    assert [event["state"] for _, event in seen] == ["waiting", news]
+    assert seen[-1][0] - happened < PLACE_EVERY_SECONDS / 2  # woken by the news, not by the next update of place
 
 
 def test_unknown_tickets_are_404(queue_client: FlaskClient):
