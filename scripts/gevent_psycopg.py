@@ -4,7 +4,11 @@ Under gevent, psycopg waits for its socket through gevent's emulation of ``selec
 (``psycopg.waiting.wait_poll``), which builds a poll object, a watcher and a timeout for
 every wait: 6-7 % of a worker's CPU at 16 connections, where each batch of bookings
 waits on PostgreSQL several times. ``wait`` starts one IO watcher on gevent's loop and
-lets the hub run other requests until the socket is ready.
+lets the hub run other requests until the socket is ready. The watcher has the loop's
+highest priority: in a turn of the loop, an answer of PostgreSQL is taken up before the
+requests that became ready meanwhile, so a batch of bookings (which waits on PostgreSQL
+four times, holding its tier's turn) goes on first (under the on-sale flood, admitted
+buyers' bookings inside the server: p50 130-160 ms before, 96-115 ms after).
 
 The worker installs it after gevent has patched the process (``scripts/gunicorn_worker.py``),
 so that psycopg, imported then, also makes its connections the cooperative way.
@@ -33,7 +37,7 @@ def wait(gen: Any, fileno: int, interval: float | None = None, timeout: float | 
     try:
         wanted = next(gen)
         while True:
-            watcher = hub.loop.io(fileno, wanted)
+            watcher = hub.loop.io(fileno, wanted, priority=hub.loop.MAXPRI)
             try:
                 hub.wait(watcher)
             finally:

@@ -22,11 +22,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from flask import Response
+from flask import Response, has_request_context, request
 
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
+# How to wait for the server's leave to go on, if it gives one: set by its gevent worker
+# (scripts/loop_shares.py, which names it the same: a WSGI environ key, as a header is).
+WAIT_TURN = "ticket_ledger.wait_turn"
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +75,19 @@ def events(
     unavailable: tuple[type[Exception], ...] = (OperationalError, InterfaceError),
 ) -> Iterator[str]:
     """A stream's text: ``read`` (one line of JSON) now, then again after each ``pause``
-    (given the seconds left; False ends the stream), sent whenever it changed, a heartbeat
-    when nothing was sent for a while; ``unavailable`` are the errors of the store it reads
-    that end a stream quietly.
+    (given the seconds left; False ends the stream) and the server's leave to go on
+    (``scripts/loop_shares.py``), sent whenever it changed, a heartbeat when nothing was
+    sent for a while; ``unavailable`` are the errors of the store it reads that end a
+    stream quietly.
 
     The first read happens now, not when the response is sent: a store that does not
     answer is then an ordinary 503 (and the page falls back to polling) rather than a
     stream that breaks after its headers.
     """
     first = read()
-    return _events(read, first, clock() + max_seconds, clock, pause, unavailable)
+    wait_turn = request.environ.get(WAIT_TURN) if has_request_context() else None
+    go_on = pause if wait_turn is None else lambda left: pause(left) and (wait_turn() or True)
+    return _events(read, first, clock() + max_seconds, clock, go_on, unavailable)
 
 
 def _events(read: Callable[[], str], data: str, deadline: float, clock: Callable[[], float],

@@ -6,7 +6,9 @@ import gevent
 import pytest
 from gevent.hub import get_hub
 
+from scripts import loop_shares
 from scripts.loop_shares import LoopShare, SharedOut, request_class, shares_from
+from web import stream
 
 
 def begin_all(share: LoopShare, count: int) -> list[tuple[int, int]]:
@@ -67,3 +69,13 @@ def test_the_shares_come_from_the_settings_and_zero_holds_nothing():
     shares = shares_from({"READS_PER_TURN": "0", "QUEUE_REQUESTS_PER_TURN": "4"})
     assert shares == {"read": 0, "queue": 4}
     assert set(SharedOut(app, shares).shares) == {"queue"}
+
+
+def test_a_held_request_finds_how_to_wait_for_its_share_again_under_the_key_the_app_reads():
+    seen = []
+    shared = SharedOut(lambda environ, _: seen.append(environ) or [], {"read": 1})
+    shared({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/tickets/stream"}, lambda *_: None)
+    shared({"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tickets/book"}, lambda *_: None)
+    assert stream.WAIT_TURN == loop_shares.WAIT_TURN
+    assert seen[0][stream.WAIT_TURN] == shared.shares["read"].enter
+    assert stream.WAIT_TURN not in seen[1]  # a command: never held
