@@ -42,14 +42,12 @@ from scripts.bench.run import PG, fresh_schema
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-# The project's gunicorn.conf.py (metrics folder, closing the ledger at exit), and its
-# PostgreSQL settings spelt out: 2 gevent workers. Both servers keep idle connections 75 s,
-# as behind a load balancer (whose upstream connections close before the server's): with
-# gunicorn's 2 s, a buyer's next look after a pause met a connection the server had just
-# closed ("Connection reset by peer").
+# Both servers keep idle connections 75 s, as behind a load balancer (whose upstream
+# connections close before the server's): with gunicorn's 2 s, a buyer's next look after a
+# pause met a connection the server had just closed ("Connection reset by peer"). Ours runs
+# as ``ticketledger serve`` does (scripts/gunicorn_settings.py: 2 gevent workers).
 KEEP_ALIVE = ("--keep-alive", "75")
-GUNICORN = ("-c", "gunicorn.conf.py", "-k", "gevent", "--workers", "2", "--worker-connections", "1000",
-            "--backlog", "4096", *KEEP_ALIVE)
+BACKLOG = ("--backlog", "4096")
 
 
 def cpu_seconds(parent: int) -> float:
@@ -77,7 +75,7 @@ def ours_env(schema: str, capacity: int) -> dict[str, str]:
     return {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "8",
             "POSTGRES_MAX_OVERFLOW": "4",
             "BOOKING_RATE_LIMIT": "", "DEMO_TIERS": f"ONSALE:50.00:{capacity}", "GUNICORN_ACCESSLOG": "",
-            "QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": f"onsale-bench:{secrets.token_hex(6)}",
+            "RATE_LIMIT_STORAGE_URI": REDIS_URL, "QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": f"onsale-bench:{secrets.token_hex(6)}",
             "ADMIN_TOKEN": secrets.token_hex(16)}
 
 
@@ -127,10 +125,8 @@ def our_service(schema: str, capacity: int, port: int, queue_apart: bool) -> Ite
     then never take the CPU from the ledger's, which on a real site are other hosts."""
     fresh_schema(schema)
     env = ours_env(schema, capacity)
-    servers = [wrk.start_gunicorn("web:create_app()", env, f"127.0.0.1:{port}", 2, 32, str(ROOT), None, GUNICORN)]
-    if queue_apart:
-        servers.append(wrk.start_gunicorn("web:create_app()", env, f"127.0.0.1:{port + 2}", 2, 32, str(ROOT), None,
-                                          GUNICORN))
+    servers = [wrk.start_project_gunicorn(env, f"127.0.0.1:{port + 2 * n}", extra_args=(*BACKLOG, *KEEP_ALIVE))
+               for n in range(2 if queue_apart else 1)]
     projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | env,
                                  stderr=subprocess.DEVNULL)
     try:
@@ -160,7 +156,7 @@ def baseline_server(capacity: int, port: int) -> Iterator[tuple[str, subprocess.
     fresh_schema("onsale_baseline")
     baseline_app.seed(None, "onsale_baseline", {"ONSALE": capacity})
     server = wrk.start_gunicorn("baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE),
-                                extra_args=("--backlog", "4096", *KEEP_ALIVE))
+                                extra_args=(*BACKLOG, *KEEP_ALIVE))
     try:
         wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
         yield f"http://127.0.0.1:{port}", server
@@ -194,6 +190,9 @@ def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: d
         "latency_ms": {endpoint: quantiles(values) for endpoint, values in seen.latencies.items()},
         "sold_by_clients": seen.sold, "capacity": seen.capacity, "books": books,
         "sold_out_after_s": round(seen.sold_out_after, 2) if seen.sold_out_after is not None else None,
+        "sold_out_heard_ms": quantiles([heard - seen.sold_out_after for heard in seen.sold_out_heard])
+        if seen.sold_out_after is not None else None,
+        "following": "stream" if seen.streaming else "poll",
         "out_of_order_pairs": inverted, "ordered_pairs": ordered,
         "inconsistent_answers": seen.inconsistent,
         "buyers_who_bought": sum(1 for b in buyers if b.bought),
@@ -204,11 +203,13 @@ def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: d
 
 
 def run_flood(bases: tuple[str, str], servers: list[subprocess.Popen], buyers: list[Buyer], queue: bool,
-              connections: int, capacity: int) -> tuple[Seen, float]:
-    """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``."""
+              connections: int, capacity: int, streaming: bool = False) -> tuple[Seen, float]:
+    """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``.
+    Buyers who follow their ticket's stream hold a connection each while they wait."""
     server_cpu = lambda: sum(cpu_seconds(server.pid) for server in servers)  # noqa: E731
     started, cpu, before = time.perf_counter(), time.process_time(), server_cpu()
-    seen = asyncio.run(flood(bases, buyers, queue, connections, capacity))
+    pool = max(connections, len(buyers)) if streaming else connections
+    seen = asyncio.run(flood(bases, buyers, queue, pool, capacity, streaming))
     seen.client_cpu_seconds = time.process_time() - cpu
     seen.server_cpu_seconds = server_cpu() - before
     return seen, time.perf_counter() - started
@@ -228,7 +229,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
                 time.sleep(max(0.0, (opens - datetime.now(timezone.utc)).total_seconds()))  # the first buyer comes at the opening
                 crowd = buyers()
                 seen, seconds = run_flood((ours.base, ours.queue_base), ours.servers, crowd, True, args.connections,
-                                          args.tickets)
+                                          args.tickets, args.follow == "stream")
                 room = admin(ours, "/api/admin/waiting-room/close", {})
             # The books are read once the servers are gone (PostgreSQL's connections are shared).
             results.append(summary(mode, seen, crowd, seconds, {**our_books(ours.env), "room": room}))
@@ -256,14 +257,15 @@ def print_one(result: dict) -> None:
     print(f"{result['mode']:>8}: {result['buyers']} buyers in {result['duration_s']} s; answers {result['statuses']}; "
           f"connection errors {result['connection_errors'] or 0}; join {fmt(lat['join'])} ms, status "
           f"{fmt(lat['status'])} ms, book {fmt(lat['book'])} ms; sold {result['sold_by_clients']} of "
-          f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s; "
+          f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s, heard by "
+          f"waiting buyers {fmt(result['sold_out_heard_ms'] or {})} ms later; "
           f"out of order {result['out_of_order_pairs']} of {result['ordered_pairs']} pairs; "
           f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s, server "
           f"workers' {result['server_cpu_s']} s ({result['server_cpu_ms_per_request']} ms a request); "
           f"inside the server {({e: fmt(q) for e, q in result.get('server_latency_ms', {}).items()})}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench.onsale", description=__doc__.splitlines()[0])
     parser.add_argument("--buyers", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=10.0, help="they all arrive within this (default 10)")
@@ -273,11 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=1000, help="the clients' connection pool (default 1000)")
     parser.add_argument("--modes", default="room,room-apart,direct,baseline",
                         help="any of room, room-apart (the queue on servers of its own), direct, baseline")
+    parser.add_argument("--follow", choices=("stream", "poll"), default="stream",
+                        help="how waiting buyers follow their ticket: its stream, as the page does (default), or polls")
     parser.add_argument("--lead", type=float, default=2.0, help="seconds between turning the room on and the opening")
     parser.add_argument("--port", type=int, default=8441)
     parser.add_argument("--seed", type=int, default=20261124)
     args = parser.parse_args(argv)
     args.modes = args.modes.split(",")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     limit = raise_file_limit()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     print(f"on-sale flood {started}: {args.buyers} buyers within {args.seconds} s, {args.tickets} tickets, "

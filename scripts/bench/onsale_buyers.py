@@ -2,9 +2,10 @@
 client, and what they saw.
 
 A buyer arrives at its time, then either
-- **queues** (the room on): joins (``POST /api/queue``), looks at its ticket again after
-  the ``pollAfterSeconds`` each answer suggests, and once admitted books 1 to 4 tickets
-  with its pass; it stops when told the sale sold out;
+- **queues** (the room on): joins (``POST /api/queue``), follows its ticket over the
+  ticket's stream as the booking page does (or looks at it again after the
+  ``pollAfterSeconds`` each answer suggests), and once admitted books 1 to 4 tickets with
+  its pass; it stops when told the sale sold out;
 - or **books straight away** (the room off, and the row-locking baseline).
 Either way a booking refused for want of tickets is tried once more for what is left, if
 anything is; a 503 is retried after its ``Retry-After``; a connection error after a
@@ -52,9 +53,11 @@ class Seen:
     started: float = field(default_factory=time.perf_counter)
     statuses: Counter = field(default_factory=Counter)  # (endpoint, status) -> answers
     errors: Counter = field(default_factory=Counter)  # (endpoint, exception) -> count
+    streaming: bool = False  # waiting buyers follow their ticket's stream (as the page does), or poll it
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"join": [], "status": [], "book": []})
     sold: int = 0
     sold_out_after: float | None = None  # seconds from the start to the booking that sold the last ticket
+    sold_out_heard: list[float] = field(default_factory=list)  # when buyers who waited were told it sold out
     inconsistent: int = 0  # answers whose state contradicts their own place and frontier
     client_cpu_seconds: float = 0.0
     server_cpu_seconds: float = 0.0
@@ -86,6 +89,30 @@ class Client:
         self.seen.latencies[endpoint].append(time.perf_counter() - started)
         self.seen.statuses[(endpoint, status)] += 1
         return status, data
+
+
+    async def poll(self, ticket: dict) -> dict:
+        """The ticket once more, after the ``pollAfterSeconds`` it suggests."""
+        await asyncio.sleep(ticket["pollAfterSeconds"])
+        answer = await self.call("status", "GET", f"/api/queue/{ticket['ticketId']}")
+        if answer is None or answer[0] != 200:
+            await asyncio.sleep(1)
+            return ticket
+        return answer[1]
+
+    async def stream(self, ticket: dict) -> dict:
+        """The ticket as its stream last said before ending (as the page follows it); again
+        after a second when the stream breaks, as ``EventSource`` does."""
+        try:
+            async with self.session.get(f"{self.queue_base}/api/queue/{ticket['ticketId']}/stream") as response:
+                self.seen.statuses[("stream", response.status)] += 1
+                async for line in response.content:  # to its end: the server ends it after the news
+                    if line.startswith(b"data: "):
+                        ticket = json.loads(line[6:])
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            self.seen.errors[("stream", f"{type(error).__name__}: {error}"[:120])] += 1
+            await asyncio.sleep(1)
+        return ticket
 
 
 def left_in(error: dict) -> int:
@@ -133,14 +160,12 @@ async def queue_then_book(client: Client, buyer: Buyer) -> None:
         return
     if ticket["position"] is not None:
         buyer.place = ticket["position"] + ticket["admitted"]
+    waited = ticket["state"] == "waiting"
     while ticket["state"] == "waiting":
-        await asyncio.sleep(ticket["pollAfterSeconds"])
-        answer = await client.call("status", "GET", f"/api/queue/{ticket['ticketId']}")
-        if answer is None or answer[0] != 200:
-            await asyncio.sleep(1)
-            continue
-        ticket = answer[1]
+        ticket = await (client.stream(ticket) if client.seen.streaming else client.poll(ticket))
         check_consistent(client.seen, buyer, ticket)
+    if waited and ticket["state"] == "soldOut":  # a buyer who was waiting when it sold out
+        client.seen.sold_out_heard.append(client.seen.now())
     if ticket["state"] == "admitted":
         await book(client, buyer, {"Queue-Pass": ticket["queuePass"]})
 
@@ -158,8 +183,9 @@ async def buyer_task(client: Client, buyer: Buyer, queue: bool) -> None:
     await (queue_then_book(client, buyer) if queue else book(client, buyer))
 
 
-async def flood(bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int) -> Seen:
-    seen = Seen(capacity)
+async def flood(bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int,
+                streaming: bool = False) -> Seen:
+    seen = Seen(capacity, streaming=streaming)
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
