@@ -37,7 +37,7 @@ from projections.integration_events import TOPICS
 from projections.integration_store import IntegrationTables
 from projections.webhooks import WebhookEndpoints
 from scripts.bench import wrk
-from scripts.bench.run import OURS_ENV, OURS_WORKERS, ROOT, Server, fresh_schema, percentiles
+from scripts.bench.kit import OURS_ENV, OURS_WORKERS, ROOT, Server, fresh_schema, percentiles
 from scripts.bench.webhook_receiver import BlackHole, Receiver
 
 SCHEMA = "bench_integrations"

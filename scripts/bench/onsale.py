@@ -37,10 +37,8 @@ import redis
 from application import BookingLedger
 from scripts.bench import baseline_app, wrk
 from scripts.bench.onsale_buyers import Buyer, Seen, flood, make_buyers, out_of_order, quantiles
-from scripts.bench.run import PG, fresh_schema
+from scripts.bench.kit import HERE, PG, ROOT, fresh_schema
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Both servers keep idle connections 75 s, as behind a load balancer (whose upstream
 # connections close before the server's): with gunicorn's 2 s, a buyer's next look after a

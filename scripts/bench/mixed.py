@@ -1,0 +1,116 @@
+"""A sale as it really is: bookings of a hot tier among the people who only look.
+
+Each run books one hot tier at 16 connections (wrk, ``book.lua``) while, at the same time,
+- N other connections read ``GET /api/tickets`` as fast as they are answered (wrk), or
+- 1,000 browsers follow the tier list: ours over its live stream (``/api/tickets/stream``),
+  the baseline, which has none, by polling ``/api/tickets`` every 2 s as our page does
+  when it cannot stream (``streams.py``).
+The bookings' rate and latency, and the reads' rate, are what the table shows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from scripts.bench import streams, wrk
+from scripts.bench.kit import latencies
+
+BOOKERS = 16
+READERS = (0, 64, 256, 1024)
+FOLLOWERS = 1000
+
+
+def with_readers(url: str, readers: int, seconds: int, tier: str) -> dict[str, Any]:
+    """Bookings at ``BOOKERS`` connections beside ``readers`` connections reading the tier list."""
+    loads: dict[str, Callable[[], dict]] = {
+        "bookings": lambda: wrk.run_wrk(url + "/api/tickets/book", BOOKERS, seconds, threads=1,
+                                        env={"BENCH_TIERS": tier})}
+    if readers:
+        loads["reads"] = lambda: wrk.run_wrk(url + "/api/tickets", readers, seconds, threads=1,
+                                             env={"BENCH_BODY_MODE": "none"})
+    return {"readers": readers, **side_by_side(loads)}
+
+
+def with_followers(url: str, streaming: bool, seconds: int, tier: str) -> dict[str, Any]:
+    """Bookings at ``BOOKERS`` connections while ``FOLLOWERS`` browsers follow the tier list."""
+    follow = streams.follow_stream if streaming else streams.poll_list
+    return {"followers": FOLLOWERS, "streaming": streaming, **side_by_side({
+        "bookings": lambda: wrk.run_wrk(url + "/api/tickets/book", BOOKERS, seconds, threads=1,
+                                        env={"BENCH_TIERS": tier}),
+        "follow": lambda: follow(url, FOLLOWERS, seconds)})}
+
+
+def side_by_side(loads: dict[str, Callable[[], dict]]) -> dict[str, dict]:
+    """Run every load at once; their results by name."""
+    results: dict[str, dict] = {}
+    threads = [threading.Thread(target=lambda n=name, f=load: results.__setitem__(n, f())) for name, load in loads.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    missing = set(loads) - set(results)
+    if missing:
+        raise RuntimeError(f"load(s) {sorted(missing)} failed; see the output above")
+    return results
+
+
+def runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable[..., None]) -> dict[str, list[dict]]:
+    """Every mixed load on ours, then on the baseline, each once both servers are idle."""
+    results: dict[str, list[dict]] = {"ours": [], "baseline": []}
+    loads = [*(lambda url, n=n: with_readers(url, n, seconds, tier) for n in READERS),
+             lambda url: with_followers(url, url == ours, seconds, tier)]
+    for load in loads:
+        for name, url in (("ours", ours), ("baseline", baseline)):
+            idle(ours, baseline)
+            results[name].append(load(url))
+            show(name, results[name][-1])
+    return results
+
+
+def label(run: dict) -> str:
+    if "readers" in run:
+        return f"16 booking, {run['readers']:,} reading /api/tickets"
+    return f"16 booking, {run['followers']:,} following the list"
+
+
+def show(name: str, run: dict) -> None:
+    booked = run["bookings"]
+    print(f"  {name:<9} {label(run):<40} {booked['rps']:7.0f} bookings/s p95 {booked['latency_ms']['p95']:7.1f} ms "
+          f"{reads_per_second(run):7.0f} reads/s", flush=True)
+
+
+def reads_per_second(run: dict) -> float:
+    """The tier lists served a second: answers to reads or polls, or events of the streams."""
+    if "reads" in run:
+        return run["reads"]["rps"]
+    if "follow" not in run:
+        return 0.0
+    follow = run["follow"]
+    served = follow.get("events", 0) if run["streaming"] else sum(
+        n for key, n in follow.items() if key.startswith("status "))
+    return served / follow["seconds"]
+
+
+def table(ours: list[dict], baseline: list[dict]) -> list[str]:
+    lines = ["| load | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | baseline p50/p95/p99 ms | "
+             "ours/baseline | reads/s (ours, baseline) | errors (ours, baseline) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for o, b in zip(ours, baseline, strict=True):
+        ratio = f"{o['bookings']['rps'] / b['bookings']['rps']:.2f}×" if b["bookings"]["rps"] else "—"
+        lines.append(f"| {label(o)} | {o['bookings']['rps']:,.0f} | {latencies(o['bookings'])} | "
+                     f"{b['bookings']['rps']:,.0f} | {latencies(b['bookings'])} | {ratio} | "
+                     f"{reads_per_second(o):,.0f}, {reads_per_second(b):,.0f} | {errors(o)}, {errors(b)} |")
+    lines.append("\nReads: wrk's answers to `GET /api/tickets`; following: ours counts the stream's events "
+                 "(the list changes several times a second during the run), the baseline, which has no stream, "
+                 "its answers to a poll every 2 s.")
+    return lines
+
+
+def errors(run: dict) -> int:
+    """Connection errors and timeouts of every load, and every booking answer but 201."""
+    booked = run["bookings"]
+    count = sum(booked["errors"].values()) + sum(n for status, n in booked["statuses"].items() if status != "201")
+    count += sum(run["reads"]["errors"].values()) if "reads" in run else run.get("follow", {}).get("errors", 0)
+    return count
