@@ -8,8 +8,9 @@ Flask view gives (``web/tickets.py``; a test holds them equal): the same body, E
 ``304 Not Modified``, the request id and the security headers. It is counted in the
 request metrics, but not logged line by line (thousands a second in an on-sale).
 
-Requests it does not take go to Flask as usual: any other path or method, and a request
-from a browser of another origin (CORS is Flask's to answer).
+Requests it does not take go to Flask as usual: any other path or method, a request from a
+browser of another origin (CORS is Flask's to answer), and any request while the copy
+cannot be read (the store is down: Flask's error handlers answer 503).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ class TierListAnswer:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET" or "HTTP_ORIGIN" in environ:
             return self.app(environ, start_response)
         started = time.perf_counter()
-        board = self.board.get()
+        try:
+            board = self.board.get()
+        except Exception:  # the store does not answer: Flask's view gives the error its answer (503)
+            return self.app(environ, start_response)
         given = environ.get("HTTP_X_REQUEST_ID", "")
         headers = [("X-Request-ID", given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex), ("ETag", board.etag),
                    *FIXED]

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from scripts.processes import call, gunicorn
 from tests.e2e.conftest import book
@@ -77,3 +78,15 @@ def get(url: str, etag: str | None = None) -> tuple[int, bytes, dict]:
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as answer:  # 304 too
         return answer.code, answer.read(), dict(answer.headers)
+
+
+def test_while_the_store_does_not_answer_the_list_is_503_not_a_server_error(app, monkeypatch):
+    """The copy cannot be read: the request goes to Flask, whose error handlers answer."""
+
+    def store_down():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(app.extensions["ledger"].board, "get", store_down)
+    answer = app.test_client().get("/api/tickets")
+    assert (answer.status_code, answer.json["error"]["code"], answer.headers["Retry-After"]) == (
+        503, "STORE_UNAVAILABLE", "1")
