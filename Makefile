@@ -23,7 +23,7 @@ rebuild: install  ## rebuild the read tables beside the live ones, then swap the
 	$(CLI) rebuild
 
 test-setup:  ## install or start what the suite needs besides .venv: chromium, PostgreSQL, Redis
-	@bash scripts/prepare_tests.sh
+	@bash scripts/harness/prepare_tests.sh
 
 test: test-setup install  ## the whole suite, PostgreSQL included
 	$(PY) -m pytest

@@ -9,7 +9,7 @@ from application.errors import (
     TierNotFoundError,
     no_booking,
 )
-from application.ledger import BookingLedger, BookingReceipt, TierDetails
+from application.booking.ledger import BookingLedger, BookingReceipt, TierDetails
 
 __all__ = [
     "BookingLedger",

@@ -1,7 +1,7 @@
 """The waiting room of an on-sale: the audited record of one room, from opening to close.
 
 The queue itself (who is where, who is admitted) lives in a fast shared store
-(``application/queue_store.py``): tens of thousands of joins a second are no events.
+(``application/waiting_room/store.py``): tens of thousands of joins a second are no events.
 What an audit needs is recorded here, as events: the room's terms when it was turned
 on, every change of its admission rate and why, the counts of buyers who joined and
 were admitted (every so often while it is on, and at close), and its close.

@@ -2,9 +2,9 @@
 
     ticketledger projections        # or: python -m projections
 
-It also expires holds as they fall due (projections.expiry), and serves the
+It also expires holds as they fall due (projections.hold_expiry), and serves the
 integrations: the outbox of integration events, webhook delivery and, if SMTP_HOST is
-set, confirmation emails (projections.integrations). Runs until SIGTERM or
+set, confirmation emails (projections.integrations.runner). Runs until SIGTERM or
 SIGINT. It resumes from the tracked position, so it can be stopped and restarted at
 any time, and it is safe beside web workers that also project: positions move by
 compare-and-set, so each event is applied once.
@@ -26,7 +26,7 @@ import threading
 # An entry point (like scripts/), so it may build the BookingLedger it follows.
 from application import BookingLedger
 from projections import Follower, HoldExpiry, open_view
-from projections.integrations import Integrations
+from projections.integrations.runner import Integrations
 
 log = logging.getLogger("projections")
 

@@ -1,6 +1,6 @@
 """Run the installed ``ticketledger`` command the way a user does.
 
-The console script beside the test run's interpreter, not ``scripts.cli.main`` in this
+The console script beside the test run's interpreter, not ``scripts.commands.cli.main`` in this
 process: that way the ``[project.scripts]`` entry point is tested too, and each command
 builds its ledger from the environment it is given.
 """

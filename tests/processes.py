@@ -1,5 +1,5 @@
 """A test's gunicorn server whose log must stay clean (the process helpers themselves are
-``scripts.processes``, shared with ``ticketledger verify``)."""
+``scripts.harness.processes``, shared with ``ticketledger verify``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scripts.processes import gunicorn
+from scripts.harness.processes import gunicorn
 
 
 @contextmanager

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 import pytest
 import redis
 
-from application.queue_memory import MemoryQueueStore
-from application.queue_redis import RedisQueueStore
-from application.queue_store import QueueStore
+from application.waiting_room.memory_store import MemoryQueueStore
+from application.waiting_room.redis_store import RedisQueueStore
+from application.waiting_room.store import QueueStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -10,7 +10,7 @@ from marshmallow import fields
 
 from application import no_booking
 from domain.bookings import same_user
-from projections.own_writes import bookings_of_user
+from projections.read_model.own_writes import bookings_of_user
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
 from web.schemas import PRINTABLE, CamelCaseSchema, ResponseSchema, identifier, idempotency_key
 from web.logs import event

@@ -13,8 +13,8 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from application.audit import TierAudit
-from application.sales import sales_per_minute
+from application.audit.tier_audit import TierAudit
+from application.audit.sales import sales_per_minute
 from web.admin import require_admin_token
 from web.apidoc import ADMIN, ADMIN_SECURITY, Blueprint
 from web.metrics import counter_totals

@@ -32,7 +32,7 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
-from application.audit import VersionNotFoundError
+from application.audit.tier_audit import VersionNotFoundError
 from domain.errors import (
     BookingAlreadyCancelledError,
     BookingNotConfirmedError,
@@ -48,7 +48,7 @@ from domain.errors import (
     UserLimitExceededError,
     WaitingRoomClosedError,
 )
-from projections.webhooks import InvalidWebhookError, WebhookNotFoundError
+from projections.integrations.webhooks import InvalidWebhookError, WebhookNotFoundError
 
 log = logging.getLogger(__name__)
 

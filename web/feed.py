@@ -25,9 +25,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
-from projections.integration_events import TYPES
-from projections.integration_store import StoredEvent
-from projections.integrations import Integrations
+from projections.integrations.events import TYPES
+from projections.integrations.store import StoredEvent
+from projections.integrations.runner import Integrations
 from web.apidoc import BOOKING_ID, FEED_SECURITY, Blueprint
 from web.schemas import CamelCaseSchema, QueryInteger
 from web.services import services

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields
 
-from application.storage import probe_store
+from application.persistence.storage import probe_store
 from web.apidoc import Blueprint
 from web.errors import error_response
 from web.schemas import ResponseSchema

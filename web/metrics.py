@@ -1,7 +1,7 @@
 """Prometheus metrics at ``/metrics``.
 
 Under gunicorn every worker counts into files in ``PROMETHEUS_MULTIPROC_DIR`` (set up by
-``scripts/gunicorn_settings.py``) and a scrape sums them, so the numbers are right whichever worker
+``scripts/server/gunicorn_settings.py``) and a scrape sums them, so the numbers are right whichever worker
 answers. Without that variable (tests, ``flask run``) the process's own registry is used.
 The projection lag is measured at scrape time from the store, by a collector that
 writes nothing to that folder (a ``Gauge`` would, and then appear twice).
@@ -30,7 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from application.observer import LedgerObserver
+from application.booking.observer import LedgerObserver
 from web.apidoc import Blueprint
 from web.services import Services, services
 

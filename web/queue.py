@@ -4,7 +4,7 @@ Join with your user id and get a ticket; follow it (``GET``, at the ``pollAfterS
 it suggests, or as Server-Sent Events) until it says you are admitted, with a pass to
 send as the ``Queue-Pass`` header when booking or holding. While no room is on these
 endpoints say so (``GET /api/queue``: ``active: false``; joining: 409) and booking needs
-no pass. The room's logic is in ``application/waiting_room.py``; README, "Running an on-sale".
+no pass. The room's logic is in ``application/waiting_room/rooms.py``; README, "Running an on-sale".
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
 
-from application.queue_ticket import ADMITTED, CLOSED, EXPIRED, SOLD_OUT, WAITING, TicketStatus
-from application.waiting_room import RoomStatus
+from application.waiting_room.tickets import ADMITTED, CLOSED, EXPIRED, SOLD_OUT, WAITING, TicketStatus
+from application.waiting_room.rooms import RoomStatus
 from web.apidoc import JSON_BODY, Blueprint
 from web.errors import error_response
 from web.schemas import CamelCaseSchema, ResponseSchema

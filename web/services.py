@@ -14,9 +14,9 @@ from eventsourcing.sqlite import SQLiteFactory
 from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
-from application.ticket_watch import TicketWatch
+from application.waiting_room.ticket_watch import TicketWatch
 from projections import Follower, HoldExpiry, LedgerView, open_view
-from projections.integrations import Integrations
+from projections.integrations.runner import Integrations
 from web.schemas import TicketSchema
 from web.settings import parse_demo_tiers
 from web.tier_board import TierBoard

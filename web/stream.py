@@ -28,7 +28,7 @@ POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
 # How to wait for the server's leave to go on, if it gives one: set by its gevent worker
-# (scripts/loop_shares.py, which names it the same: a WSGI environ key, as a header is).
+# (scripts/server/loop_shares.py, which names it the same: a WSGI environ key, as a header is).
 WAIT_TURN = "ticket_ledger.wait_turn"
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def events(
 ) -> Iterator[str]:
     """A stream's text: ``read`` (one line of JSON) now, then again after each ``pause``
     (given the seconds left; False ends the stream) and the server's leave to go on
-    (``scripts/loop_shares.py``), sent whenever it changed, a heartbeat when nothing was
+    (``scripts/server/loop_shares.py``), sent whenever it changed, a heartbeat when nothing was
     sent for a while; ``unavailable`` are the errors of the store it reads that end a
     stream quietly.
 

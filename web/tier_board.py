@@ -24,7 +24,7 @@ from typing import Any
 from werkzeug.http import parse_etags
 
 from application.recent import Recent
-from projections.views import TierAvailability
+from projections.read_model.views import TierAvailability
 
 MAX_AGE_SECONDS = 0.2
 # Browsers ask again each time (a 304 while unchanged); a shared cache in front may answer for a second.

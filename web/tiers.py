@@ -14,7 +14,7 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from application.audit import TierAudit
+from application.audit.tier_audit import TierAudit
 from web.apidoc import BOOKING_ID, Blueprint
 from web.schemas import CamelCaseSchema, Money, QueryInteger, ResponseSchema
 from web.services import services

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from application import BookingLedger
-from application.queue_memory import MemoryQueueStore
-from application.queue_redis import RedisQueueStore
-from application.queue_store import QueueStore
-from application.room_log import WaitingRoomLog
-from application.waiting_room import WaitingRooms
+from application.waiting_room.memory_store import MemoryQueueStore
+from application.waiting_room.redis_store import RedisQueueStore
+from application.waiting_room.store import QueueStore
+from application.waiting_room.log import WaitingRoomLog
+from application.waiting_room.rooms import WaitingRooms
 from web.tier_board import TierBoard
 
 # The room log writes a few events a minute: a small pool of its own is plenty.

@@ -2,7 +2,7 @@
 and read their delivery log (behind the admin token, like the rest of ``/api/admin``).
 
 The endpoint's secret is shown once, when it is created (given, or made up: ``whsec_…``);
-delivery itself runs in ``python -m projections`` (projections/webhook_delivery.py).
+delivery itself runs in ``python -m projections`` (projections/integrations/webhook_delivery.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from projections.integration_events import TYPES
+from projections.integrations.events import TYPES
 from web.admin import require_admin_token
 from web.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.feed import MAX_POSITION, integrations

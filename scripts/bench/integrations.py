@@ -33,9 +33,9 @@ import time
 from datetime import datetime, timezone
 
 from application import BookingLedger
-from projections.integration_events import TOPICS
-from projections.integration_store import IntegrationTables
-from projections.webhooks import WebhookEndpoints
+from projections.integrations.events import TOPICS
+from projections.integrations.store import IntegrationTables
+from projections.integrations.webhooks import WebhookEndpoints
 from scripts.bench import wrk
 from scripts.bench.kit import OURS_ENV, OURS_WORKERS, ROOT, Server, fresh_schema, percentiles
 from scripts.bench.webhook_receiver import BlackHole, Receiver

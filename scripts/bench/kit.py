@@ -17,14 +17,14 @@ import psycopg
 from application import BookingLedger
 from projections import Follower
 from scripts.bench import wrk
-from scripts.processes import children
+from scripts.harness.processes import children
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PG = {k: os.environ.get(k, d) for k, d in [
     ("POSTGRES_HOST", "127.0.0.1"), ("POSTGRES_PORT", "5432"), ("POSTGRES_DBNAME", "test"),
     ("POSTGRES_USER", "postgres"), ("POSTGRES_PASSWORD", "")]}
-# Ours runs with the project's own gunicorn settings (scripts/gunicorn_settings.py: 2
+# Ours runs with the project's own gunicorn settings (scripts/server/gunicorn_settings.py: 2
 # gevent workers on PostgreSQL), JSON logs, metrics and security headers on; the baseline
 # with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
 OURS_WORKERS = 2

@@ -36,7 +36,7 @@ from decimal import Decimal
 from application import BookingLedger
 from domain.tiers import tier_id
 from projections import Follower, open_view
-from projections.rebuild import rebuild
+from projections.read_model.rebuild import rebuild
 from scripts.bench import baseline_app, floods, hot, mixed, wrk
 from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, ROOT, Server, fresh_schema, our_books, wait_idle
 

@@ -64,8 +64,8 @@ def start_gunicorn(app_spec: str, env: dict | None, bind: str, workers: int, thr
 def start_project_gunicorn(env: dict, bind: str, log_path: str | None = None,
                            extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
     """Start the project's own server as ``ticketledger serve`` does: gunicorn with the
-    project's settings (``scripts/gunicorn_settings.py``, read from ``env``), on ``bind``."""
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:scripts.gunicorn_settings", "--no-control-socket",
+    project's settings (``scripts/server/gunicorn_settings.py``, read from ``env``), on ``bind``."""
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:scripts.server.gunicorn_settings", "--no-control-socket",
            "-b", bind, *extra_args]
     return spawn(cmd, os.path.dirname(os.path.dirname(HERE)), env, log_path)
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from scripts.cli import main
+from scripts.commands.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["verify", *sys.argv[1:]]))

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from scripts.processes import busiest, wait_for
+from scripts.harness.processes import busiest, wait_for
 from scripts.verify.history import Fault, HistoryLog
 from scripts.verify.hosts import Hosts
 

@@ -3,7 +3,7 @@ servers (think hosts) on ports of their own, one ``python -m projections`` (whic
 expires holds), all on one PostgreSQL, a private cluster that may be crashed.
 
 Every process is started in a session of its own and ended, with its children, by its
-id (``scripts.processes``); ``close`` ends all of them and removes the cluster, however
+id (``scripts.harness.processes``); ``close`` ends all of them and removes the cluster, however
 the run ended.
 """
 
@@ -17,8 +17,8 @@ from typing import IO
 
 import psycopg
 
-from scripts.private_postgres import PrivatePostgres
-from scripts.processes import children, free_port, kill_group, run_projection_process, start_gunicorn, stop, wait_for, wait_until_up
+from scripts.harness.private_postgres import PrivatePostgres
+from scripts.harness.processes import children, free_port, kill_group, run_projection_process, start_gunicorn, stop, wait_for, wait_until_up
 
 SCHEMA = "ledger"
 

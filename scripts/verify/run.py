@@ -47,7 +47,7 @@ from pathlib import Path
 
 from application import BookingLedger
 from projections import Follower, open_view
-from scripts.processes import ROOT, wait_for
+from scripts.harness.processes import ROOT, wait_for
 from scripts.verify import history as history_file
 from scripts.verify import store as store_file
 from scripts.verify.anomaly import Anomaly

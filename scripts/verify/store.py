@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from application import BookingLedger
-from application.audit import Problem, Replay, TierAudit
-from application.idempotency import idempotency_secret
+from application.audit.tier_audit import Problem, Replay, TierAudit
+from application.booking.idempotency import idempotency_secret
 from domain.bookings import Booking, idempotent_booking_id
 from projections import LedgerView
 
@@ -66,7 +66,7 @@ class Store:
     bookings: dict[str, StoredBooking] = field(default_factory=dict)
     problems: list[tuple[str, Problem]] = field(default_factory=list)  # (tier, what the audit found)
     read_at: float = 0.0
-    idempotency_secret: str = ""  # hex: which booking id each key names (application.idempotency)
+    idempotency_secret: str = ""  # hex: which booking id each key names (application.booking.idempotency)
 
     def named(self, user_id: str, key: str) -> str:
         """The id of the booking that ``user_id``'s request with ``key`` makes."""

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.conftest import postgres_schema
-from scripts.private_postgres import PrivatePostgres
+from scripts.harness.private_postgres import PrivatePostgres
 from tests.e2e.browser import open_browser
 from web import create_app
 

@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-from scripts.processes import ROOT, call
+from scripts.harness.processes import ROOT, call
 from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for, wait_for_match, wait_for_text
 from tests.processes import clean_gunicorn
 

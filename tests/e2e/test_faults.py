@@ -9,7 +9,7 @@ tables with its quantity, each key made exactly one booking, nothing was sold tw
 sold == the sum of confirmed bookings == capacity - available everywhere, the audit
 finds nothing, and the service answered again with no one stepping in.
 
-PostgreSQL is a private cluster (``scripts/private_postgres.py``): the shared server is never
+PostgreSQL is a private cluster (``scripts/harness/private_postgres.py``): the shared server is never
 restarted.
 """
 
@@ -30,10 +30,10 @@ from uuid import UUID
 import pytest
 
 from application import BookingLedger
-from application.audit import TierAudit
+from application.audit.tier_audit import TierAudit
 from domain.bookings import CONFIRMED, Booking
 from projections import Follower, open_view
-from scripts.processes import Reply, busiest, call, children, gunicorn, run_projection_process, wait_for
+from scripts.harness.processes import Reply, busiest, call, children, gunicorn, run_projection_process, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

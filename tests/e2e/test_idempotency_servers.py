@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from application import BookingLedger
-from scripts.processes import ROOT, call, free_port, gunicorn
+from scripts.harness.processes import ROOT, call, free_port, gunicorn
 
 KEYS = [f"order-{n}" for n in range(12)]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.processes import ROOT, call, free_port, wait_until_up
+from scripts.harness.processes import ROOT, call, free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.processes import call, free_port, gunicorn, scrape, wait_for
+from scripts.harness.processes import call, free_port, gunicorn, scrape, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
 from web.queue import PLACE_EVERY_SECONDS
-from scripts.processes import wait_for
+from scripts.harness.processes import wait_for
 from tests.queue_stores import REDIS_URL, redis_client, redis_prefix
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

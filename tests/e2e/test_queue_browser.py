@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from scripts.processes import call
+from scripts.harness.processes import call
 from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for_text
 from tests.e2e.test_browser import availability, book_on_page, server  # noqa: F401 - server is a fixture
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.processes import call, gunicorn, wait_for
+from scripts.harness.processes import call, gunicorn, wait_for
 from tests.queue_stores import REDIS_URL, redis_client, redis_prefix
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

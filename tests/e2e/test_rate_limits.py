@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import book
-from scripts.processes import ROOT, call, free_port, gunicorn
+from scripts.harness.processes import ROOT, call, free_port, gunicorn
 from web import create_app
 
 REDIS = "redis://127.0.0.1:6379/0"

@@ -8,7 +8,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from tests.e2e.conftest import book, make_app
-from scripts.processes import call, gunicorn, run_projection_process, wait_for
+from scripts.harness.processes import call, gunicorn, run_projection_process, wait_for
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from application import BookingLedger
-from scripts.processes import call, gunicorn, scrape
+from scripts.harness.processes import call, gunicorn, scrape
 
 
 @pytest.mark.postgres

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from scripts.processes import call, gunicorn
+from scripts.harness.processes import call, gunicorn
 from tests.e2e.conftest import book
 
 OTHER_ORIGIN = {"Origin": "https://elsewhere.example"}  # not allowed: Flask answers, without CORS headers

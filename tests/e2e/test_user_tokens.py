@@ -24,7 +24,7 @@ from flask import Flask
 
 from tests.e2e.conftest import make_app
 from tests.e2e.test_api import error_code
-from scripts.processes import call, gunicorn
+from scripts.harness.processes import call, gunicorn
 from web import create_app
 
 ISSUER, AUDIENCE = "https://id.example", "ticket-ledger"

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from projections.emails import EmailSettings
-from scripts.processes import free_port
+from projections.integrations.emails import EmailSettings
+from scripts.harness.processes import free_port
 
 
 class Inbox:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger, TierNotFoundError
-from application.audit import Problem, TierAudit, VersionNotFoundError
+from application.audit.tier_audit import Problem, TierAudit, VersionNotFoundError
 from projections import Follower, open_view
 from tests.cli import ticketledger
 

@@ -15,11 +15,11 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections.emails import EmailSender, EmailSettings
-from projections.integration_store import IntegrationTables
-from projections.outbox import Outbox
+from projections.integrations.emails import EmailSender, EmailSettings
+from projections.integrations.store import IntegrationTables
+from projections.integrations.outbox import Outbox
 from tests.integration.smtp_inbox import smtp_inbox
-from scripts.processes import free_port, wait_for
+from scripts.harness.processes import free_port, wait_for
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger, IdempotencyKeyReusedError
-from application.audit import TierAudit
-from application.observer import LedgerObserver
+from application.audit.tier_audit import TierAudit
+from application.booking.observer import LedgerObserver
 from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError, UserLimitExceededError
 from domain.tiers import tier_id
 from projections import Follower, HoldExpiry, open_view

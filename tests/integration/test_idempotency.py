@@ -10,8 +10,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from application import BookingLedger, IdempotencyKeyReusedError, LedgerBusyError
-from application.decisions import BatchDecision
-from application.group_commit import PendingBooking
+from application.booking.batch import BatchDecision
+from application.booking.group_commit import PendingBooking
 from domain.errors import InsufficientTicketsError
 
 

@@ -9,8 +9,8 @@ import subprocess
 from decimal import Decimal
 
 from application import BookingLedger
-from projections.integration_store import IntegrationTables
-from projections.webhooks import WebhookEndpoints
+from projections.integrations.store import IntegrationTables
+from projections.integrations.webhooks import WebhookEndpoints
 from tests.cli import ROOT, TICKETLEDGER, ticketledger
 
 

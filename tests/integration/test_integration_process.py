@@ -14,12 +14,12 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections.emails import EmailSender
-from projections.integration_store import IntegrationTables
-from projections.webhooks import SIGNATURE_HEADER, WebhookEndpoints, verify
+from projections.integrations.emails import EmailSender
+from projections.integrations.store import IntegrationTables
+from projections.integrations.webhooks import SIGNATURE_HEADER, WebhookEndpoints, verify
 from scripts.bench.webhook_receiver import Receiver
 from tests.integration.smtp_inbox import smtp_inbox
-from scripts.processes import run_projection_process, wait_for
+from scripts.harness.processes import run_projection_process, wait_for
 
 BOOKINGS = 150
 

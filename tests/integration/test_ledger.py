@@ -19,7 +19,7 @@ from application import (
     TierAlreadyExistsError,
     TierNotFoundError,
 )
-from application.group_commit import PendingBooking
+from application.booking.group_commit import PendingBooking
 from domain.bookings import Booking
 from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, SalesClosedError
 from domain.tiers import tier_id

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from application import BookingLedger, BookingNotFoundError, TierNotFoundError
-from application.audit import TierAudit
+from application.audit.tier_audit import TierAudit
 from domain.errors import (
     BookingAlreadyCancelledError,
     BookingNotConfirmedError,
@@ -29,7 +29,7 @@ from domain.errors import (
     InsufficientTicketsError,
 )
 from projections import Follower, HoldExpiry, open_view
-from projections.rebuild import rebuild
+from projections.read_model.rebuild import rebuild
 from tests.conftest import machine_settings, postgres_schema
 
 TIERS = {"VIP": 4, "GA": 7}

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections.integration_store import IntegrationTables
-from projections.outbox import Outbox
+from projections.integrations.store import IntegrationTables
+from projections.integrations.outbox import Outbox
 
 
 def some_history(ledger: BookingLedger) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from application import BookingLedger
 from projections import Follower, open_view
-from projections.own_writes import bookings_of_user
+from projections.read_model.own_writes import bookings_of_user
 
 
 def listed(follower: Follower, user: str) -> list[tuple]:

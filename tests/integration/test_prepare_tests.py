@@ -1,4 +1,4 @@
-"""``scripts/prepare_tests.sh``, which ``make test`` runs before pytest: with everything
+"""``scripts/harness/prepare_tests.sh``, which ``make test`` runs before pytest: with everything
 there it only looks (installs nothing, starts nothing, says nothing), and what cannot be
 had stops it at once with one line saying what to install. What it cannot find is
 simulated with a PATH that lacks the program, and programs that must not run are stubs
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.processes import ROOT, free_port
+from scripts.harness.processes import ROOT, free_port
 
-SCRIPT = ROOT / "scripts" / "prepare_tests.sh"
+SCRIPT = ROOT / "scripts" / "harness" / "prepare_tests.sh"
 # What the script itself runs besides the programs it checks for.
 BASICS = ("bash", "id", "timeout", "sleep", "mkdir", "ls", "sort", "tail", "seq")
 

@@ -11,8 +11,8 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from application import BookingLedger
 from projections import Follower, LedgerView, open_view
-from projections.rebuild import rebuild
-from scripts.processes import run_projection_process, wait_for
+from projections.read_model.rebuild import rebuild
+from scripts.harness.processes import run_projection_process, wait_for
 
 
 def tables(view: LedgerView) -> tuple[list, list]:

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from application.queue_memory import MemoryQueueStore
-from application.queue_redis import RedisQueueStore
-from application.queue_store import QueueStore, RoomTerms
+from application.waiting_room.memory_store import MemoryQueueStore
+from application.waiting_room.redis_store import RedisQueueStore
+from application.waiting_room.store import QueueStore, RoomTerms
 from tests.conftest import machine_settings
 from tests.queue_stores import FakeClock, redis_client, redis_prefix
 

@@ -9,7 +9,7 @@ import pytest
 
 from application import BookingLedger
 from projections import Follower, open_view
-from projections.rebuild import differences, rebuild
+from projections.read_model.rebuild import differences, rebuild
 from tests.cli import ticketledger
 
 

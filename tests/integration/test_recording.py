@@ -1,4 +1,4 @@
-"""The ledger's one-statement recording on PostgreSQL (``application.storage``): it keeps
+"""The ledger's one-statement recording on PostgreSQL (``application.persistence.storage``): it keeps
 the library's guarantees, notification ids in commit order and a refused version."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import BookingLedger
-from application.room_log import WaitingRoomLog
+from application.waiting_room.log import WaitingRoomLog
 from tests.conftest import connect_postgres
 
 pytestmark = pytest.mark.postgres

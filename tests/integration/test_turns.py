@@ -10,8 +10,8 @@ import pytest
 from psycopg.pq import TransactionStatus
 
 from application import BookingLedger
-from application.observer import LedgerObserver
-from application.turns import TierTurns
+from application.booking.observer import LedgerObserver
+from application.booking.turns import TierTurns
 from tests.conftest import connect_postgres
 from tests.integration.race import race
 

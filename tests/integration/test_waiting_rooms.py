@@ -9,7 +9,7 @@ from datetime import timezone
 
 import pytest
 
-from application.admission_rate import PERIOD_SECONDS, bucket_of
+from application.waiting_room.admission_rate import PERIOD_SECONDS, bucket_of
 from application.errors import (
     QueuePassExpiredError,
     QueuePassRequiredError,
@@ -17,9 +17,9 @@ from application.errors import (
     WaitingRoomAlreadyOnError,
     WaitingRoomOffError,
 )
-from application.queue_pass import Pass
-from application.room_log import WaitingRoomLog
-from application.waiting_room import COUNT_EVERY_SECONDS, WaitingRooms, from_epoch
+from application.waiting_room.passes import Pass
+from application.waiting_room.log import WaitingRoomLog
+from application.waiting_room.rooms import COUNT_EVERY_SECONDS, WaitingRooms, from_epoch
 from tests.queue_stores import FakeClock, queue_kind, store_of_kind  # noqa: F401
 
 START = 1_000_000.0  # a multiple of the periods, so ticks fall on known times
@@ -309,10 +309,10 @@ def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: Waiti
     turn_on(rooms)
     rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
     clock.advance(PERIOD_SECONDS)
-    with caplog.at_level(logging.WARNING, logger="application.waiting_room"):
+    with caplog.at_level(logging.WARNING, logger="application.waiting_room.rooms"):
         ticket, new = rooms.join("ann")
     assert new and ticket.state in ("waiting", "admitted")
-    assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room.rooms"] == [
         "waiting room tick skipped: The waiting room has just been turned off."]
 
 

@@ -15,12 +15,12 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections.integration_store import IntegrationTables
-from projections.outbox import Outbox
-from projections.webhook_delivery import DeliverySettings, EndpointWorker, WebhookDelivery
-from projections.webhooks import SIGNATURE_HEADER, InvalidWebhookError, WebhookEndpoints, check_url, sign, verify
+from projections.integrations.store import IntegrationTables
+from projections.integrations.outbox import Outbox
+from projections.integrations.webhook_delivery import DeliverySettings, EndpointWorker, WebhookDelivery
+from projections.integrations.webhooks import SIGNATURE_HEADER, InvalidWebhookError, WebhookEndpoints, check_url, sign, verify
 from scripts.bench.webhook_receiver import BlackHole, Receiver
-from scripts.processes import ROOT, wait_for
+from scripts.harness.processes import ROOT, wait_for
 
 FAST = DeliverySettings(timeout=2.0, backoff_base=0.01, backoff_cap=0.05, poll_interval=0.01)
 

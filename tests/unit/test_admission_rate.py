@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from application.admission_rate import (
+from application.waiting_room.admission_rate import (
     BUCKETS_MS,
     DECREASE,
     FAST_INCREASE,

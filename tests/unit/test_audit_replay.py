@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import uuid4
 
-from application.audit import Replay
+from application.audit.tier_audit import Replay
 from domain.tiers import TicketTier, tier_id
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)

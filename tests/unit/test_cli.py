@@ -11,7 +11,7 @@ import pytest
 
 from application import BookingLedger
 from projections import Follower, open_view
-from scripts.cli import COMMANDS
+from scripts.commands.cli import COMMANDS
 from tests.cli import ROOT, ticketledger
 
 EXPECTED = ["serve", "projections", "rebuild", "audit", "status", "webhooks", "feed", "bench", "verify"]
@@ -85,5 +85,5 @@ def test_serve_uses_the_project_config_from_any_folder_and_passes_options_to_gun
                           cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     settings = dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))
-    assert settings["config"] == "python:scripts.gunicorn_settings"
+    assert settings["config"] == "python:scripts.server.gunicorn_settings"
     assert (settings["wsgi_app"], settings["workers"]) == ("web:create_app()", "3")

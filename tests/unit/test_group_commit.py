@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from application.errors import LedgerBusyError, OutcomeUnknownError
-from application.group_commit import GroupCommit, PendingBooking
+from application.booking.group_commit import GroupCommit, PendingBooking
 
 
 class Recorder:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from application.known_places import KnownPlaces
-from application.queue_memory import MemoryQueueStore
-from application.queue_store import RoomTerms
+from application.waiting_room.known_places import KnownPlaces
+from application.waiting_room.memory_store import MemoryQueueStore
+from application.waiting_room.store import RoomTerms
 
 ROOM = "6f2b4a4e-0d5f-4c1c-9a37-6a0f1f2d3e4c"
 

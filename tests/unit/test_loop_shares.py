@@ -6,8 +6,8 @@ import gevent
 import pytest
 from gevent.hub import get_hub
 
-from scripts import loop_shares
-from scripts.loop_shares import LoopShare, SharedOut, request_class, shares_from
+from scripts.server import loop_shares
+from scripts.server.loop_shares import LoopShare, SharedOut, request_class, shares_from
 from web import stream
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itsdangerous import URLSafeSerializer
 
-from application.queue_pass import Pass, PassSigner
+from application.waiting_room.passes import Pass, PassSigner
 
 
 def test_a_pass_reads_back_as_signed():

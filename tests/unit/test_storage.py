@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from eventsourcing.utils import Environment, get_topic, retry
 
-from application.storage import (
+from application.persistence.storage import (
     STORE_ATTEMPTS,
     LedgerPostgresFactory,
     again_if_created_meanwhile,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from application.ticket_watch import TicketWatch
+from application.waiting_room.ticket_watch import TicketWatch
 
 
 class Room:

@@ -1,0 +1,247 @@
+"""Audit a tier: replay its history event by event, rebuild it as it was at any version or
+time, and check every invariant over the whole history and against the read tables.
+
+The event store is the evidence. Everything here is derived from the tier's own events
+(and, for the cross-check, from the bookings those events name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from application.errors import TierNotFoundError
+from application.booking.ledger import BookingLedger
+from domain.errors import LedgerError
+from domain.tiers import TicketTier, tier_id
+
+
+class VersionNotFoundError(LedgerError):
+    """Raised when a tier is asked for as it was at a version or time it never had."""
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One event of a tier and the tier's figures right after it."""
+
+    version: int
+    event: str
+    at: datetime
+    booking_id: UUID | None
+    user_id: str | None
+    available_change: int
+    capacity: int
+    sold: int
+    held: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the history or the read tables that does not add up."""
+
+    version: int | None  # the first bad event, or None for the read tables
+    message: str
+
+
+@dataclass
+class Replay:
+    """The running figures of a tier while its events are replayed, and what they
+    say about its bookings: each booking is sold at most once, held at most once,
+    and each sale or hold ends at most once, with the quantity it began with."""
+
+    capacity: int = 0
+    sold: int = 0
+    held: int = 0
+    version: int = 0
+    booked: dict[UUID, int] = field(default_factory=dict)  # sold outright or by a confirmed hold
+    released: set[UUID] = field(default_factory=set)  # cancelled after the sale
+    holds: dict[UUID, int] = field(default_factory=dict)  # holds not ended yet
+    ended_holds: dict[UUID, tuple[int, str]] = field(default_factory=dict)  # released or expired
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        return self.capacity - self.sold - self.held
+
+    def apply(self, event: Any) -> AuditLine:
+        """Account for one event; note every invariant it breaks."""
+        v = event.originator_version
+        if v != self.version + 1:
+            self.problems.append(Problem(v, f"version {v} follows version {self.version}"))
+        self.version = v
+        booking_id = getattr(event, "booking_id", None)
+        change = self._change(event, booking_id)
+        if self.available < 0:
+            self.problems.append(Problem(v, f"available is {self.available} after {type(event).__name__}"))
+        return AuditLine(
+            v, type(event).__name__, event.timestamp, booking_id, getattr(event, "user_id", None),
+            change, self.capacity, self.sold, self.held, self.available,
+        )
+
+    def _change(self, event: Any, booking_id: UUID | None) -> int:
+        """Apply the event's figures; return how it changed the tickets available."""
+        if isinstance(event, TicketTier.Created):
+            self.capacity = event.capacity
+            return event.capacity
+        if isinstance(event, TicketTier.CapacityAdded):
+            self.capacity += event.quantity
+            return event.quantity
+        if isinstance(event, (TicketTier.TicketsBooked, TicketTier.TicketsHeld)):
+            self._begins(event, booking_id)
+            return -event.quantity
+        if isinstance(event, TicketTier.HoldConfirmed):
+            self._ends_hold(event, booking_id, "confirmed")
+            self.booked[booking_id] = event.quantity
+            self.sold += event.quantity
+            return 0
+        if isinstance(event, TicketTier.HoldReleased):
+            self._ends_hold(event, booking_id, event.reason)
+            return event.quantity
+        if isinstance(event, TicketTier.TicketsReleased):
+            if booking_id in self.released:
+                self._problem(event, f"booking {booking_id} is cancelled a second time")
+            elif self.booked.get(booking_id) != event.quantity:
+                self._problem(event, f"booking {booking_id} releases {event.quantity} "
+                                     f"ticket(s) but booked {self.booked.get(booking_id)}")
+            self.released.add(booking_id)
+            self.sold -= event.quantity
+            return event.quantity
+        if not isinstance(event, TicketTier.SalesClosed):
+            self._problem(event, f"unknown event {type(event).__qualname__}")
+        return 0
+
+    def _begins(self, event: Any, booking_id: UUID) -> None:
+        if booking_id in self.booked or booking_id in self.holds or booking_id in self.ended_holds:
+            self._problem(event, f"booking {booking_id} is booked a second time")
+        if isinstance(event, TicketTier.TicketsHeld):
+            self.holds[booking_id] = event.quantity
+            self.held += event.quantity
+        else:
+            self.booked[booking_id] = event.quantity
+            self.sold += event.quantity
+
+    def _ends_hold(self, event: Any, booking_id: UUID, how: str) -> None:
+        quantity = self.holds.pop(booking_id, None)
+        if quantity != event.quantity:
+            self._problem(event, f"hold {booking_id} is {how} with {event.quantity} ticket(s) "
+                                 f"but holds {quantity or 'none (not an active hold)'}")
+        self.held -= event.quantity
+        if how != "confirmed":
+            self.ended_holds[booking_id] = (event.quantity, how)
+
+    def _problem(self, event: Any, message: str) -> None:
+        self.problems.append(Problem(event.originator_version, message))
+
+    @property
+    def confirmed(self) -> dict[UUID, int]:
+        return {b: q for b, q in self.booked.items() if b not in self.released}
+
+    def statuses(self) -> dict[UUID, tuple[int, str]]:
+        """Each booking's quantity and the status the events give it."""
+        return {
+            **{b: (q, "cancelled" if b in self.released else "confirmed") for b, q in self.booked.items()},
+            **{b: (q, "held") for b, q in self.holds.items()},
+            **self.ended_holds,
+        }
+
+
+class TierAudit:
+    """Reads a tier's history from the ledger's event store."""
+
+    def __init__(self, ledger: BookingLedger) -> None:
+        self.ledger = ledger
+
+    def tier_codes(self) -> list[str]:
+        """Every tier ever created, from the event store itself (not the read tables)."""
+        codes, start = [], 1
+        topics = [f"{TicketTier.Created.__module__}:{TicketTier.Created.__qualname__}"]
+        while page := self.ledger.recorder.select_notifications(start, 1000, topics=topics):
+            codes += [self.ledger.mapper.to_domain_event(n).code for n in page]
+            start = page[-1].id + 1
+        return sorted(codes)
+
+    def events(self, code: str, after: int = 0, limit: int | None = None) -> Iterator[Any]:
+        yield from self.ledger.events.get(tier_id(code), gt=after or None, limit=limit)
+
+    def history(self, code: str, after: int = 0, limit: int | None = None) -> list[AuditLine]:
+        """The tier's events after version ``after``, with its figures after each."""
+        replay = self._replay_to(code, after)
+        return [replay.apply(event) for event in self.events(code, after, limit)]
+
+    def _replay_to(self, code: str, version: int) -> Replay:
+        """Running figures as at ``version`` (from the library's snapshot, if any)."""
+        if not version:
+            self._require(code)
+            return Replay()
+        tier = self._tier_at_version(code, version)
+        return Replay(capacity=tier.capacity, sold=tier.sold, held=tier.held, version=tier.version)
+
+    def tier_at(self, code: str, version: int | None = None, at_time: datetime | None = None) -> TicketTier:
+        """The tier as it was at ``version``, or just after its last event at or before ``at_time``."""
+        if at_time is not None:
+            last = None
+            for event in self.events(code):
+                if event.timestamp > at_time:
+                    break
+                last = event.originator_version
+            if last is None:
+                self._require(code)
+                raise VersionNotFoundError(f"Tier {code} did not exist yet at {at_time.isoformat()}.")
+            version = last
+        return self._tier_at_version(code, version)
+
+    def _tier_at_version(self, code: str, version: int | None) -> TicketTier:
+        try:
+            tier = self.ledger.repository.get(tier_id(code), version=version)
+        except AggregateNotFoundError:
+            self._require(code)
+            raise VersionNotFoundError(f"Tier {code} has no version {version}.") from None
+        if version is not None and tier.version != version:
+            raise VersionNotFoundError(f"Tier {code} has no version {version}; its latest is {tier.version}.")
+        return tier
+
+    def _require(self, code: str) -> None:
+        if not any(True for _ in self.events(code, limit=1)):
+            raise TierNotFoundError(f"No tier {code!r}.")
+
+    def verify(self, code: str, read_tables: Any = None) -> tuple[list[AuditLine], list[Problem]]:
+        """Replay the whole history, check every invariant, and compare the outcome
+        with the library's own reconstruction and, if given, the read tables."""
+        replay = Replay()
+        lines = [replay.apply(event) for event in self.events(code)]
+        if not lines:
+            raise TierNotFoundError(f"No tier {code!r}.")
+        tier = self.ledger.repository.get(tier_id(code))
+        if (tier.capacity, tier.sold, tier.held, tier.version) != (replay.capacity, replay.sold, replay.held, replay.version):
+            replay.problems.append(Problem(replay.version, "the replay disagrees with the aggregate"))
+        if sum(replay.confirmed.values()) != replay.sold:
+            replay.problems.append(Problem(replay.version, "sold is not the sum of confirmed bookings"))
+        if read_tables is not None:
+            replay.problems += self._cross_check(code, replay, read_tables)
+        return lines, replay.problems
+
+    @staticmethod
+    def _cross_check(code: str, replay: Replay, view: Any) -> list[Problem]:
+        problems = []
+        row = view.get_tier(code)
+        if row is None:
+            return [Problem(None, f"availability has no row for {code}")]
+        figures = (replay.capacity, replay.sold, replay.held, replay.available)
+        if (row.capacity, row.sold, row.held, row.available) != figures:
+            problems.append(Problem(None, f"availability row for {code} says capacity, sold, held, available "
+                                          f"{row.capacity}, {row.sold}, {row.held}, {row.available}; "
+                                          f"the events say {', '.join(map(str, figures))}"))
+        bookings = {b.booking_id: b for b in view.bookings_of_tier(code)}
+        for booking_id, (quantity, status) in replay.statuses().items():
+            found = bookings.pop(booking_id, None)
+            if found is None or (found.quantity, found.status) != (quantity, status):
+                seen = "missing" if found is None else f"{found.quantity} ticket(s), {found.status}"
+                problems.append(Problem(None, f"bookings row {booking_id}: {seen}; the events say {quantity} ticket(s), {status}"))
+        problems += [Problem(None, f"bookings row {b} has no sale in the events of {code}") for b in bookings]
+        return problems

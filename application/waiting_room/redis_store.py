@@ -1,0 +1,226 @@
+"""The waiting room's queue in Redis (``application/waiting_room/store.py`` says what each step
+does): every step is one Lua script, atomic, on the Redis server's clock."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
+
+# How long a closed room's places stay in Redis (for a look by hand; its tickets answer "closed").
+CLOSED_ROOM_TTL = 3600
+# Per-period keys (ticks and latency counts) outlive their period by this much.
+PERIOD_TTL = 120
+# Connections to Redis per process (a gevent worker serves up to 1,000 requests at once),
+# how long a request waits for one, and for Redis to answer (or accept a connection).
+POOL_SIZE = 256
+POOL_WAIT = 10.0
+TIMEOUT = 2.0
+
+
+# The Lua scripts share these definitions. KEYS: current, gate, pre, users, owners,
+# sequence, admitted. ARGV[1]: the time, or '' for the Redis server's. Numbers go back
+# to Python as strings (Redis would truncate a Lua number to an integer).
+LUA_COMMON = """
+local current, gate, pre, users, owners, sequence, admits = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local now
+if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else
+  local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1000000 end
+
+local function advance()
+  local g = redis.call('HMGET', gate, 'opens', 'rate', 'frontier', 'at', 'seq', 'auto')
+  if not g[1] then return nil end
+  local opens, rate, frontier, at = tonumber(g[1]), tonumber(g[2]), tonumber(g[3]), tonumber(g[4])
+  local joined = redis.call('ZCARD', pre) + tonumber(g[5])
+  local since = math.max(at, opens)
+  if now > since then
+    frontier = math.min(frontier + rate * (now - since), joined)
+    redis.call('HSET', gate, 'frontier', tostring(frontier), 'at', tostring(now))
+  end
+  return {opens = opens, rate = g[2], auto = g[6], frontier = frontier, joined = joined}
+end
+
+local function reply(g)
+  return {tostring(now), g.rate, g.auto, tostring(g.frontier), tostring(g.joined), tostring(redis.call('HLEN', admits))}
+end
+
+local function place(ticket, g)
+  local user = redis.call('HGET', owners, ticket)
+  if not user then return nil end
+  local arrival = redis.call('HGET', sequence, ticket)
+  local position
+  if arrival then position = redis.call('ZCARD', pre) + tonumber(arrival)
+  else position = redis.call('ZRANK', pre, ticket) + 1 end
+  local admitted = redis.call('HGET', admits, ticket)
+  if not admitted and now >= g.opens and position <= math.floor(g.frontier + 1e-9) then
+    admitted = tostring(now)
+    redis.call('HSET', admits, ticket, admitted)
+  end
+  return {ticket, user, tostring(position), arrival and '0' or '1', admitted or '', unpack(reply(g))}
+end
+"""
+
+LUA_TURN_ON = """
+if redis.call('EXISTS', current) == 1 then return 0 end
+redis.call('SET', current, ARGV[2])
+redis.call('DEL', gate, pre, users, owners, sequence, admits)
+redis.call('HSET', gate, 'opens', ARGV[3], 'rate', ARGV[4], 'auto', ARGV[5], 'frontier', '0', 'at', tostring(now), 'seq', '0')
+return 1
+"""
+
+LUA_TURN_OFF = """
+if redis.call('GET', current) ~= ARGV[2] then return nil end
+local g = advance()
+local final = reply(g)
+redis.call('DEL', current, gate)  -- without its gate, no step finds the room any more
+for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
+return final
+"""
+
+LUA_SET_RATE = """
+local g = advance()
+if not g then return nil end
+redis.call('HSET', gate, 'rate', ARGV[2], 'auto', ARGV[3])
+g.rate, g.auto = ARGV[2], ARGV[3]
+return reply(g)
+"""
+
+LUA_GATE = """
+local g = advance()
+if not g then return nil end
+return reply(g)
+"""
+
+LUA_JOIN = """
+-- ARGV: now, user, new ticket id, rank, pass seconds. A newcomer is counted before the
+-- frontier moves, so one who joins a queue that has kept up is admitted at once.
+local opens = tonumber(redis.call('HGET', gate, 'opens'))
+if not opens then return nil end
+local existing = redis.call('HGET', users, ARGV[2])
+if existing then
+  local admitted = redis.call('HGET', admits, existing)
+  if not admitted or now < tonumber(admitted) + tonumber(ARGV[5]) then
+    local found = place(existing, advance())
+    table.insert(found, '0')
+    return found
+  end
+end
+local ticket = ARGV[3]
+if now < opens then
+  redis.call('ZADD', pre, ARGV[4], ticket)
+else
+  redis.call('HSET', sequence, ticket, redis.call('HINCRBY', gate, 'seq', 1))
+end
+redis.call('HSET', owners, ticket, ARGV[2])
+redis.call('HSET', users, ARGV[2], ticket)
+local made = place(ticket, advance())
+table.insert(made, '1')
+return made
+"""
+
+LUA_PLACE = """
+local g = advance()
+if not g then return nil end
+return place(ARGV[2], g)
+"""
+
+
+class RedisQueueStore(QueueStore):
+    """The queue in Redis under ``prefix`` (unique per deployment, and per test run:
+    the server may be shared). A room's keys are ``<prefix>:room:<room id>:...``."""
+
+    def __init__(self, client: redis.Redis, prefix: str, clock: Callable[[], float] | None = None) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.clock = clock
+        self._scripts = {name: client.register_script(LUA_COMMON + body) for name, body in (
+            ("turn_on", LUA_TURN_ON), ("turn_off", LUA_TURN_OFF), ("set_rate", LUA_SET_RATE), ("gate", LUA_GATE),
+            ("join", LUA_JOIN), ("place", LUA_PLACE))}
+        self._secret: bytes | None = None
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str) -> RedisQueueStore:
+        """A client with at most ``POOL_SIZE`` connections, for which a request waits up to
+        ``POOL_WAIT`` seconds in a flood (32 were too few: 503s), and which learns within
+        ``TIMEOUT`` seconds that Redis is gone (503)."""
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        return cls(redis.Redis(connection_pool=pool), prefix)
+
+    def current(self) -> RoomTerms | None:
+        text = self.client.get(f"{self.prefix}:current")
+        return RoomTerms.from_json(text) if text else None
+
+    def turn_on(self, terms: RoomTerms, rate: float, auto_rate: bool) -> bool:
+        return bool(self._run("turn_on", terms.room_id, terms.to_json(), repr(terms.opens_at), repr(float(rate)),
+                              flag(auto_rate)))
+
+    def turn_off(self, room_id: str) -> Gate | None:
+        text = self.client.get(f"{self.prefix}:current")
+        if not text or RoomTerms.from_json(text).room_id != room_id:
+            return None
+        return self._gate(self._run("turn_off", room_id, text, CLOSED_ROOM_TTL))
+
+    def set_rate(self, room_id: str, rate: float, auto_rate: bool) -> Gate | None:
+        return self._gate(self._run("set_rate", room_id, repr(float(rate)), flag(auto_rate)))
+
+    def gate(self, room_id: str) -> Gate | None:
+        return self._gate(self._run("gate", room_id))
+
+    def join(self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int) -> tuple[Place, bool] | None:
+        found = self._run("join", room_id, user_id, ticket_id, rank, pass_seconds)
+        return (self._place(found[:-1]), found[-1] == b"1") if found else None
+
+    def place(self, room_id: str, ticket_id: str) -> Place | None:
+        return self._place(self._run("place", room_id, ticket_id))
+
+    def claim_tick(self, room_id: str, period: int) -> bool:
+        return bool(self.client.set(f"{self._room(room_id)}tick:{period}", 1, nx=True, ex=PERIOD_TTL))
+
+    def count_latency(self, room_id: str, period: int, bucket: int) -> None:
+        key = f"{self._room(room_id)}latency:{period}"
+        self.client.pipeline(transaction=False).hincrby(key, str(bucket), 1).expire(key, PERIOD_TTL).execute()
+
+    def latencies(self, room_id: str, period: int) -> dict[int, int]:
+        counts = self.client.hgetall(f"{self._room(room_id)}latency:{period}")
+        return {int(bucket): int(count) for bucket, count in counts.items()}
+
+    def secret(self) -> bytes:
+        """Made once, at random, by whichever process needs it first (``SET NX``);
+        whoever can read it can also rewrite the queue, so it exposes nothing more."""
+        if self._secret is None:
+            key = f"{self.prefix}:pass-secret"
+            self.client.set(key, secrets.token_hex(32), nx=True)
+            self._secret = self.client.get(key)
+        return self._secret
+
+    def _room(self, room_id: str) -> str:
+        return f"{self.prefix}:room:{room_id}:"
+
+    def _run(self, script: str, room_id: str, *args: Any) -> Any:
+        room = self._room(room_id)
+        keys = [f"{self.prefix}:current", *(room + name for name in ("gate", "pre", "users", "owners", "seq", "admitted"))]
+        now = "" if self.clock is None else repr(self.clock())
+        return self._scripts[script](keys=keys, args=[now, *args])
+
+    @staticmethod
+    def _gate(reply: list[bytes] | None) -> Gate | None:
+        if not reply:
+            return None
+        now, rate, auto, frontier, joined, passes = reply
+        return Gate(float(now), float(rate), auto == b"1", float(frontier), int(float(joined)), int(passes))
+
+    def _place(self, reply: list[bytes] | None) -> Place | None:
+        if not reply:
+            return None
+        ticket, user, position, pre, admitted, *gate = reply
+        return Place(ticket.decode(), user.decode(), int(position), pre == b"1",
+                     float(admitted) if admitted else None, self._gate(gate))
+
+
+def flag(value: bool) -> str:
+    return "1" if value else "0"

@@ -1,0 +1,65 @@
+"""Fill the outbox (``integration_events``) from the event store, exactly once.
+
+It follows the store the way ``projections.read_model.follower`` does: read the tier's events after
+the tracked notification id, a page at a time, and write the page's integration events,
+the mapping state they leave, and the new position in one transaction. The position
+moves first, by compare-and-set, so a second writer (another projection process, or
+``ticketledger feed`` catching up on its own) waits on the row, then finds it moved and
+writes nothing; and the state is read after that, so it is always the state as of the
+position. A crash mid-page leaves nothing of the page.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from eventsourcing.application import Application
+
+from projections.read_model.follower import Follower, pages
+from projections.integrations.events import TOPICS, IntegrationMapper, needs
+from projections.integrations.store import OUTBOX, IntegrationTables
+
+class Outbox:
+    """Maps an application's new tier events to integration events, in order."""
+
+    def __init__(self, app: Application, tables: IntegrationTables, batch_size: int = 1000) -> None:
+        self.app = app
+        self.tables = tables
+        self.batch_size = batch_size
+        self.appended = threading.Condition()  # notified after each page, for waiting readers here
+
+    @property
+    def position(self) -> int:
+        """The last notification id mapped (not an integration event's position)."""
+        return self.tables.position(OUTBOX) or 0
+
+    def catch_up(self) -> int:
+        """Map every tier event recorded so far, a page per transaction; return how many."""
+        mapped = 0
+        for page in pages(self.app, lambda: self.position, TOPICS, self.batch_size, self._write):
+            mapped += page
+            with self.appended:
+                self.appended.notify_all()
+        return mapped
+
+    def _write(self, events: list, after: int, last: int) -> None:
+        with self.tables.transaction() as tx:
+            self.tables.move_outbox(tx, after, last)
+            wanted = [needs(event) for event, _ in events]
+            state = self.tables.load_state(
+                tx, {tier for tier, _ in wanted}, {hold for _, hold in wanted if hold is not None})
+            mapper = IntegrationMapper(state)
+            self.tables.append(tx, [e for event, n in events for e in mapper.map(event, n)], state)
+
+    # Catch up, then poll until stopped, riding out store outages: the read tables' loop.
+    follow = Follower.follow
+
+
+def wait_for_news(news: threading.Condition | None, stop: threading.Event, interval: float) -> None:
+    """Wait until the outbox of this process appends a page (``news``), ``stop`` is set,
+    or ``interval`` seconds pass (pages another process wrote are seen by polling)."""
+    if news is None:
+        stop.wait(interval)
+        return
+    with news:
+        news.wait(timeout=interval)

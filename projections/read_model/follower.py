@@ -1,0 +1,145 @@
+"""Bring the read tables up to date by reading the event store from the tracked position.
+
+This is how the read side follows both stores (the library's SQLite recorder cannot
+``subscribe`` at all) and how rebuilds replay history. Each page of events is applied
+in one transaction with its position, which is what keeps up with a hot sale.
+
+Reading from the tracked position is safe because both stores hand out notification
+ids in commit order (PostgreSQL through the recorder's table lock, SQLite because it
+has one writer at a time), so no event can later appear behind the position.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
+
+from projections.read_model.projection import LedgerProjection
+from projections.read_model.views import LedgerView, PostgresLedgerView, SQLiteLedgerView
+
+log = logging.getLogger(__name__)
+
+
+def open_view(app: Application, suffix: str = "") -> LedgerView:
+    """The read tables in the same database as ``app``'s events, sharing its pool
+    (with a ``suffix``: a rebuild's fresh tables)."""
+    factory = app.factory
+    if isinstance(factory, SQLiteFactory):
+        view: LedgerView = SQLiteLedgerView(factory.datastore, suffix)
+    elif isinstance(factory, PostgresFactory):
+        view = PostgresLedgerView(
+            factory.datastore, suffix, tracking_table_name=f"{LedgerProjection.name}_tracking"
+        )
+    else:
+        raise TypeError(f"No read tables for {type(factory).__name__}: use SQLite or PostgreSQL.")
+    if factory.env_create_table():
+        view.create_table()
+    return view
+
+
+def pages(app: Application, position: Callable[[], int], topics: Sequence[str], batch_size: int,
+          write: Callable[[list, int, int], None]) -> Iterator[int]:
+    """Read ``app``'s notifications of ``topics`` after ``position()``, a page at a time,
+    and have ``write(events, after, last)`` record each page with its new position, moved
+    by compare-and-set from ``after``, in one transaction; yield each page's size. When
+    another writer moved the position first (an ``IntegrityError`` and a position that
+    moved), the page is read again from there; any other refusal is raised."""
+    while True:
+        after = position()
+        notifications = app.recorder.select_notifications(after + 1, batch_size, topics=topics)
+        if not notifications:
+            return
+        events = [(app.mapper.to_domain_event(n), n.id) for n in notifications]
+        try:
+            write(events, after, notifications[-1].id)
+        except IntegrityError:
+            if position() == after:
+                raise  # not a lost race: the page itself could not be written
+            continue  # another writer moved the position first: read it again
+        yield len(events)
+
+
+class Follower:
+    """Applies an application's new events to the ledger projection, in order."""
+
+    def __init__(
+        self, app: Application, view: LedgerView, batch_size: int = 1000, tracking_name: str | None = None
+    ) -> None:
+        self.app = app
+        self.view = view
+        self.name = tracking_name or app.name  # whose position this is
+        self.projection = LedgerProjection(view)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def position(self) -> int:
+        return self.view.max_tracking_id(self.name) or 0
+
+    def lag(self) -> int:
+        """How many notifications the store has that the read tables have not seen."""
+        return (self.app.recorder.max_notification_id() or 0) - self.position
+
+    def caught_up(self) -> bool:
+        """Whether the read tables hold every event of theirs that is stored now: then
+        they show every write that finished before this call."""
+        return not self._oldest_unseen()
+
+    def lag_seconds(self) -> float:
+        """How long the oldest event not yet in the read tables has been waiting."""
+        waiting = self._oldest_unseen()
+        if not waiting:
+            return 0.0
+        recorded = self.app.mapper.to_domain_event(waiting[0]).timestamp
+        return max(0.0, (datetime.now(timezone.utc) - recorded).total_seconds())
+
+    def _oldest_unseen(self) -> list:
+        """The first notification of the read tables' topics after their position (or none)."""
+        return self.app.recorder.select_notifications(self.position + 1, 1, topics=self.projection.topics)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every event recorded so far, a page per transaction; return how many."""
+        applied = 0
+        with self._lock:
+            for page in pages(self.app, lambda: self.position, self.projection.topics, self.batch_size, self._apply):
+                applied += page
+                if progress:
+                    progress(applied)
+        return applied
+
+    def _apply(self, events: list, after: int, last: int) -> None:
+        self.projection.process_events(events, after, Tracking(self.name, last))
+
+    def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
+        """Catch up, then poll every ``interval`` seconds until ``stop`` is set.
+
+        While the store does not answer (a restart, a crash, a failover) it keeps
+        trying, so the read tables resume by themselves when the store is back: a page
+        commits with its position in one transaction, so a page cut off is applied again
+        whole. (Exiting instead left the read tables stale after a PostgreSQL restart.)
+        A page that cannot be applied for another reason is logged with its traceback
+        and tried again a second later: the read tables stop there, loudly, and
+        ``/ready`` reports the growing lag."""
+        while not stop.is_set():
+            wait = interval
+            try:
+                self.catch_up()
+            except (OperationalError, InterfaceError) as error:
+                log.warning("event store unavailable, trying again: %s", error)
+            except Exception:
+                log.exception("could not apply the events after position %s; trying again", self.position)
+                wait = max(interval, 1.0)
+            stop.wait(wait)
+
+    def start(self, stop: threading.Event, interval: float) -> threading.Thread:
+        """``follow`` in a thread of its own (the web process on SQLite)."""
+        thread = threading.Thread(target=self.follow, args=(stop, interval), name="read-tables", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,115 @@
+"""What each ledger event does to the read tables: one handler per event class.
+
+Handlers only gather row changes for a page of events; the view writes the page, with
+its position, in one transaction and one statement per kind of change. That is what
+lets the read side keep up with group-committed bookings and replay history fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from domain.bookings import CANCELLED, CONFIRMED, HELD, Booking
+from domain.tiers import TicketTier
+from projections.read_model.views import LedgerView, PageChanges
+
+
+class LedgerProjection(Projection[LedgerView]):
+    """Keeps ``availability`` and ``bookings`` in step with the event stream."""
+
+    name = "ledger_read_model"
+    topics = tuple(
+        get_topic(cls)
+        for cls in (
+            TicketTier.Created,
+            TicketTier.TicketsBooked,
+            TicketTier.TicketsReleased,
+            TicketTier.TicketsHeld,
+            TicketTier.HoldConfirmed,
+            TicketTier.HoldReleased,
+            TicketTier.CapacityAdded,
+            TicketTier.SalesClosed,
+            Booking.Confirmed,
+            Booking.Held,
+            Booking.HoldConfirmed,
+            Booking.HoldReleased,
+            Booking.Cancelled,
+        )
+    )
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Apply one event after the current position (the library's interface)."""
+        after = self.view.max_tracking_id(tracking.application_name) or 0
+        self.process_events([(domain_event, tracking.notification_id)], after, tracking)
+
+    def process_events(self, events: Sequence[tuple[Any, int]], after: int, tracking: Tracking) -> None:
+        """Apply ``(event, position)`` pairs that follow position ``after``, up to ``tracking``."""
+        changes = PageChanges()
+        for event, position in events:
+            self.change(event, position, changes)
+        self.view.apply(changes, after, tracking)
+
+    @singledispatchmethod
+    def change(self, event: Any, position: int, changes: PageChanges) -> None:
+        raise TypeError(f"{type(event).__qualname__} is not one of {self.name}'s topics")
+
+    @change.register
+    def tier_created(self, event: TicketTier.Created, position: int, changes: PageChanges) -> None:
+        changes.new_tiers.append({
+            "tier_id": str(event.originator_id), "tier": event.code, "price": event.price,
+            "capacity": event.capacity, "position": position,
+        })
+
+    @change.register
+    def tickets_booked(self, event: TicketTier.TicketsBooked, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, sold=event.quantity)
+
+    @change.register
+    def tickets_released(self, event: TicketTier.TicketsReleased, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, sold=-event.quantity)
+
+    @change.register
+    def tickets_held(self, event: TicketTier.TicketsHeld, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=event.quantity)
+
+    @change.register
+    def hold_confirmed(self, event: TicketTier.HoldConfirmed, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=-event.quantity, sold=event.quantity)
+
+    @change.register
+    def hold_released(self, event: TicketTier.HoldReleased, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=-event.quantity)
+
+    @change.register
+    def capacity_added(self, event: TicketTier.CapacityAdded, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, capacity=event.quantity)
+
+    @change.register
+    def sales_closed(self, event: TicketTier.SalesClosed, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, closes=True)
+
+    @change.register
+    def booking_confirmed(self, event: Booking.Confirmed, position: int, changes: PageChanges) -> None:
+        changes.new_booking(event, CONFIRMED, expires_at=None)
+
+    @change.register
+    def booking_held(self, event: Booking.Held, position: int, changes: PageChanges) -> None:
+        changes.new_booking(event, HELD, expires_at=event.expires_at)
+
+    @change.register
+    def booking_hold_confirmed(self, event: Booking.HoldConfirmed, position: int, changes: PageChanges) -> None:
+        changes.booking_status(event, CONFIRMED)
+
+    @change.register
+    def booking_hold_released(self, event: Booking.HoldReleased, position: int, changes: PageChanges) -> None:
+        changes.booking_status(event, event.reason)
+
+    @change.register
+    def booking_cancelled(self, event: Booking.Cancelled, position: int, changes: PageChanges) -> None:
+        changes.booking_status(event, CANCELLED)

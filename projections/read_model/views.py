@@ -1,0 +1,403 @@
+"""The read tables (``availability`` and ``bookings``) and the stores that hold them.
+
+A view is the library's ``TrackingRecorder`` for its store, extended with the two read
+tables: every row change commits in the same transaction as the tracking position of
+the event that caused it, so each event is applied exactly once, even after a crash or
+when two processes project side by side (the second insert of a position is refused).
+
+The SQL is written once, with ``:name`` parameters, for both stores; only column types,
+the parameter style and the schema prefix differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg.sql import SQL
+
+from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile, bounded_retries
+from domain.bookings import BookingSummary
+
+CREATE_TABLES = (
+    """CREATE TABLE IF NOT EXISTS {availability} (
+        tier_id TEXT PRIMARY KEY,
+        tier TEXT NOT NULL UNIQUE,
+        price {money} NOT NULL,
+        capacity INTEGER NOT NULL,
+        sold INTEGER NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
+        on_sale INTEGER NOT NULL DEFAULT 1,
+        position BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {bookings} (
+        booking_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at {timestamp} NOT NULL,
+        updated_at {timestamp} NOT NULL,
+        expires_at {timestamp}
+    )""",
+)
+# Index name and columns. A rebuild's fresh tables get their indexes just before
+# they take the live tables' place (see ``swap_statements``).
+INDEXES = (
+    ("bookings_by_user", "(user_id, created_at)"),
+    ("bookings_by_tier", "(tier)"),
+    ("bookings_by_expiry", "(status, expires_at)"),  # the holds that are due
+)
+
+INSERT_TIER = (
+    "INSERT INTO {availability} (tier_id, tier, price, capacity, sold, position) "
+    "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
+)
+UPDATE_TIER = (
+    "UPDATE {availability} SET sold = sold + :sold, held = held + :held, capacity = capacity + :capacity, "
+    "on_sale = on_sale * :on_sale, position = :position WHERE tier_id = :tier_id"
+)
+INSERT_BOOKING = (
+    "INSERT INTO {bookings} "
+    "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
+    "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
+)
+SET_BOOKING_STATUS = (
+    "UPDATE {bookings} SET status = :status, updated_at = :at "
+    "WHERE booking_id = :booking_id"
+)
+TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
+SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
+SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
+BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at"
+SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
+SELECT_USER_BOOKINGS = (
+    f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
+    "ORDER BY created_at DESC, booking_id"
+)
+SELECT_POSITION = "SELECT MAX(notification_id) AS position FROM {tracking} WHERE application_name = :name"
+SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
+SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
+SELECT_DUE_HOLDS = (
+    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now "
+    "ORDER BY expires_at LIMIT :limit"
+)
+SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
+DROP_TABLES = (
+    "DROP TABLE IF EXISTS {availability}",
+    "DROP TABLE IF EXISTS {bookings}",
+    "DELETE FROM {tracking} WHERE application_name = :name",
+)
+START_POSITION = "INSERT INTO {tracking} (application_name, notification_id) VALUES (:name, :last)"
+MOVE_POSITION = (
+    "UPDATE {tracking} SET notification_id = :last "
+    "WHERE application_name = :name AND notification_id = :after RETURNING notification_id"
+)
+
+
+@dataclass
+class PageChanges:
+    """What a page of events does to the read tables, gathered so that it can be
+    written with one statement per kind of change.
+
+    Sales and capacity changes only add up, so each tier gets one ``UPDATE`` per page
+    with the sums and the position of its last event; new rows go in before updates
+    of them. The result equals applying the events one by one.
+    """
+
+    new_tiers: list[dict[str, Any]] = field(default_factory=list)
+    tier_totals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_bookings: list[dict[str, Any]] = field(default_factory=list)
+    booking_statuses: list[dict[str, Any]] = field(default_factory=list)
+
+    def change_tier(
+        self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
+    ) -> None:
+        totals = self.tier_totals.setdefault(
+            tier_id, {"tier_id": tier_id, "sold": 0, "held": 0, "capacity": 0, "on_sale": 1}
+        )
+        totals["sold"] += sold
+        totals["held"] += held
+        totals["capacity"] += capacity
+        totals["on_sale"] *= 0 if closes else 1  # closing is for good
+        totals["position"] = position
+
+    def new_booking(self, event: Any, status: str, expires_at: datetime | None) -> None:
+        self.new_bookings.append({
+            "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
+            "quantity": event.quantity, "status": status, "at": event.timestamp, "expires_at": expires_at,
+        })
+
+    def booking_status(self, event: Any, status: str) -> None:
+        self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})
+
+    def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        batches = [
+            (INSERT_TIER, self.new_tiers),
+            (UPDATE_TIER, list(self.tier_totals.values())),
+            (INSERT_BOOKING, self.new_bookings),
+            (SET_BOOKING_STATUS, self.booking_statuses),
+        ]
+        return [(statement, rows) for statement, rows in batches if rows]
+
+
+@dataclass(frozen=True)
+class TierAvailability:
+    tier: str
+    price: Decimal
+    capacity: int
+    sold: int
+    held: int
+    available: int
+    on_sale: bool
+    position: int
+
+
+class LedgerView(TrackingRecorder):
+    """Both read tables and their tracking position, in one SQL store.
+
+    Subclasses pair this with the store's tracking recorder and say how its SQL
+    differs (``schema``, ``money``, ``timestamp``, ``paramstyle``).
+    """
+
+    money = "NUMERIC(12, 2)"
+    timestamp = "TIMESTAMPTZ"
+    suffix = ""  # table-name suffix: "" for the live tables, SHADOW while rebuilding
+
+    @property
+    def schema(self) -> str:
+        """Table-name prefix (``"schema".`` or empty)."""
+        raise NotImplementedError
+
+    @property
+    def tracking_table(self) -> str:
+        raise NotImplementedError
+
+    def sql(self, statement: str) -> str:
+        text = statement.format(
+            availability=f"{self.schema}availability{self.suffix}", bookings=f"{self.schema}bookings{self.suffix}",
+            schema=self.schema, money=self.money, timestamp=self.timestamp, tracking=self.tracking_table,
+        )
+        return self.adapt_parameters(text)
+
+    @staticmethod
+    def adapt_parameters(text: str) -> str:
+        """Rewrite ``:name`` parameters to the store's style (SQLite takes them as is)."""
+        return text
+
+    def create_tables_statements(self) -> list[str]:
+        indexes = [] if self.suffix else [
+            f"CREATE INDEX IF NOT EXISTS {name} ON {{bookings}} {columns}" for name, columns in INDEXES
+        ]
+        return [self.sql(s) for s in (*CREATE_TABLES, *indexes)]
+
+    # Writes: a batch of row changes and the new position, in one transaction.
+
+    def apply(self, changes: PageChanges, after: int, tracking: Tracking) -> None:
+        """Apply ``changes`` and move the position from ``after`` to ``tracking``'s.
+
+        The move is a compare-and-set: if another projector has moved the position
+        since ``after`` was read, nothing is written and ``IntegrityError`` is raised,
+        so no event is ever applied twice, however projectors overlap.
+        """
+        with self.datastore.transaction(commit=True) as cursor:
+            self._move_position(cursor, tracking.application_name, after, tracking.notification_id)
+            for statement, rows in changes.statements():
+                cursor.executemany(self.sql(statement), [self.adapt_row(row) for row in rows])
+
+    def _move_position(self, cursor: Any, application_name: str, after: int, last: int) -> None:
+        params = {"name": application_name, "after": after, "last": last}
+        cursor.execute(self.sql(MOVE_POSITION if after else START_POSITION), params)
+        if after and cursor.fetchone() is None:
+            raise IntegrityError(f"{application_name} position is no longer {after}")
+
+    def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def drop_tables(self, application_name: str) -> None:
+        """Drop both tables and forget the position (what an interrupted rebuild left)."""
+        self._run(DROP_TABLES, {"name": application_name})
+
+    def swap_into_place(self, live_name: str, shadow_name: str) -> None:
+        """Make these (rebuilt) tables and their position the live ones, atomically:
+        readers see either the old tables or the new, never neither."""
+        assert self.suffix, "only a rebuild's tables can replace the live ones"
+        self._run(self.swap_statements(), {"live": live_name, "shadow": shadow_name})
+
+    def swap_statements(self) -> list[str]:
+        """Move the position, drop the live tables, rename these into their place."""
+        return [
+            "DELETE FROM {tracking} WHERE application_name = :live",
+            "UPDATE {tracking} SET application_name = :live WHERE application_name = :shadow",
+            *(f"DROP TABLE {self.schema}{table}" for table in ("availability", "bookings")),
+            *(f"ALTER TABLE {{{table}}} RENAME TO {table}" for table in ("availability", "bookings")),
+        ]
+
+    def prepare_swap(self) -> None:
+        """Work to do before the swap, outside its transaction (none by default)."""
+
+    def _run(self, statements: Sequence[str], params: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for statement in statements:
+                cursor.execute(self.sql(statement), params)
+
+    # Reads.
+
+    def list_tiers(self) -> list[TierAvailability]:
+        return [self._tier(r) for r in self._select(SELECT_TIERS)]
+
+    def get_tier(self, tier: str) -> TierAvailability | None:
+        rows = self._select(SELECT_TIER, tier=tier)
+        return self._tier(rows[0]) if rows else None
+
+    def get_booking(self, booking_id: str) -> BookingSummary | None:
+        rows = self._select(SELECT_BOOKING, booking_id=booking_id)
+        return self._booking(rows[0]) if rows else None
+
+    def bookings_of_user(self, user_id: str) -> list[BookingSummary]:
+        return [self._booking(r) for r in self._select(SELECT_USER_BOOKINGS, user_id=user_id)]
+
+    def bookings_of_users_at(self, user_ids: Sequence[str], application_name: str) -> tuple[int, list[BookingSummary]]:
+        """The bookings of ``user_ids`` and the position of ``application_name`` they hold,
+        read from one snapshot of the tables."""
+        with self.datastore.transaction(commit=False) as cursor:
+            self.begin_snapshot(cursor)
+            cursor.execute(self.sql(SELECT_POSITION), {"name": application_name})
+            position = cursor.fetchone()["position"] or 0
+            rows = []
+            for user_id in user_ids:
+                cursor.execute(self.sql(SELECT_USER_BOOKINGS), {"user_id": user_id})
+                rows += [self._booking(row) for row in cursor.fetchall()]
+        return position, rows
+
+    def begin_snapshot(self, cursor: Any) -> None:
+        """Make the transaction's reads see one snapshot (SQLite's reads always do)."""
+
+    def bookings_of_tier(self, tier: str) -> list[BookingSummary]:
+        return [self._booking(r) for r in self._select(SELECT_TIER_BOOKINGS, tier=tier)]
+
+    def all_bookings(self) -> list[BookingSummary]:
+        return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]
+
+    def due_holds(self, now: datetime, limit: int = 100) -> list[UUID]:
+        """The holds still held at ``now`` that should have expired, earliest first."""
+        return [UUID(row["booking_id"]) for row in self._select(SELECT_DUE_HOLDS, now=now, limit=limit)]
+
+    def next_expiry(self) -> datetime | None:
+        """When the next hold is due, if any is held."""
+        return when(self._select(SELECT_NEXT_EXPIRY)[0]["next"])
+
+    def _select(self, statement: str, **params: Any) -> Sequence[Mapping[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self.sql(statement), self.adapt_row(params))
+            return [dict(row) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _tier(row: Mapping[str, Any]) -> TierAvailability:
+        return TierAvailability(**{
+            **row, "price": Decimal(str(row["price"])).quantize(Decimal("0.01")), "on_sale": bool(row["on_sale"]),
+        })
+
+    @staticmethod
+    def _booking(row: Mapping[str, Any]) -> BookingSummary:
+        return BookingSummary(**{
+            **row, "booking_id": UUID(row["booking_id"]), "created_at": when(row["created_at"]),
+            "updated_at": when(row["updated_at"]), "expires_at": when(row["expires_at"]),
+        })
+
+
+def when(value: datetime | str | None) -> datetime | None:
+    """A timestamp column's value (SQLite keeps ISO text)."""
+    return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
+    """The read tables inside the embedded SQLite file, beside the events."""
+
+    money = "TEXT"  # exact decimal text: SQLite's NUMERIC affinity would round-trip via float
+    timestamp = "TEXT"  # ISO-8601 with offset; sorts in time order for one fixed offset (UTC)
+
+    @property
+    def schema(self) -> str:
+        return ""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return super().construct_create_table_statements() + self.create_tables_statements()
+
+    tracking_table = "tracking"
+
+    def __init__(self, datastore: Any, suffix: str = "") -> None:
+        self.suffix = suffix
+        super().__init__(datastore)
+
+    def swap_statements(self) -> list[str]:
+        """SQLite cannot rename an index: build them on the renamed tables, inside the
+        swap (writers wait for it; readers go on reading the old tables meanwhile)."""
+        return [*super().swap_statements(),
+                *(f"CREATE INDEX {name} ON bookings {columns}" for name, columns in INDEXES)]
+
+    def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Timestamps as ISO text and prices as exact decimal text."""
+        return {
+            k: v.isoformat(timespec="microseconds") if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
+            for k, v in params.items()
+        }
+
+
+class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
+    """The read tables in PostgreSQL, in the same schema as the events."""
+
+    # Read by /ready and before each page a projector applies: no longer than a statement
+    # of the ledger's own recorder when PostgreSQL is down.
+    max_tracking_id = bounded_retries(PostgresTrackingRecorder.max_tracking_id)
+
+    def __init__(self, datastore: Any, suffix: str = "", **kwargs: Any) -> None:
+        self.suffix = suffix
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(map(SQL, self.create_tables_statements()))
+
+    def begin_snapshot(self, cursor: Any) -> None:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+    def prepare_swap(self) -> None:
+        """Index the rebuilt tables before the swap, so the swap itself is instant."""
+        self._run([f"CREATE INDEX IF NOT EXISTS {name}{self.suffix} ON {{bookings}} {columns}"
+                   for name, columns in INDEXES], {})
+
+    def swap_statements(self) -> list[str]:
+        return [*super().swap_statements(),
+                *(f"ALTER INDEX {self.schema}{name}{self.suffix} RENAME TO {name}" for name, _ in INDEXES)]
+
+    @property
+    def schema(self) -> str:
+        return f'"{self.datastore.schema}".'
+
+    def create_table(self) -> None:
+        """Create the tables; again if a process that started with us made them first.
+
+        The library checks whether the tracking table exists before its DDL
+        transaction, and records a migration row if it did not; a process that lost
+        that race is refused the row. On the second try the check sees the table.
+        """
+        again_if_created_meanwhile(super().create_table)
+
+    def _create_table(self, curs: Any) -> None:
+        """Create the tables under the ledger's DDL lock (see ``application.persistence.storage``)."""
+        curs.execute(SCHEMA_LOCK)
+        super()._create_table(curs)
+
+    @staticmethod
+    def adapt_parameters(text: str) -> str:
+        return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", text)
+
+    @property
+    def tracking_table(self) -> str:
+        return f'{self.schema}"{self.tracking_table_name}"'
