@@ -1,5 +1,7 @@
 """Use cases of the booking ledger: the write side, built on the domain aggregates."""
 
+from application.booking.ledger import BookingLedger
+from application.booking.receipts import BookingReceipt, TierDetails
 from application.errors import (
     BookingNotFoundError,
     IdempotencyKeyReusedError,
@@ -9,7 +11,6 @@ from application.errors import (
     TierNotFoundError,
     no_booking,
 )
-from application.booking.ledger import BookingLedger, BookingReceipt, TierDetails
 
 __all__ = [
     "BookingLedger",

@@ -1,4 +1,4 @@
-"""Errors of the use cases, on top of the domain's rule errors."""
+"""Every error of the use cases (the application layer), on top of the domain's rule errors."""
 
 from __future__ import annotations
 
@@ -66,3 +66,11 @@ class QueuePassRequiredError(LedgerError):
 
 class QueuePassExpiredError(QueuePassRequiredError):
     """Raised when a booking or hold comes with a pass whose time is up: join again."""
+
+
+class VersionNotFoundError(LedgerError):
+    """Raised when a tier is asked for as it was at a version or time it never had."""
+
+
+class IdempotencySecretError(Exception):
+    """Raised at start-up when this process's secret is not the one the store was set up with."""

@@ -25,7 +25,7 @@ import threading
 
 # An entry point (like scripts/), so it may build the BookingLedger it follows.
 from application import BookingLedger
-from projections import Follower, HoldExpiry, open_view
+from projections import HoldExpiry, Projector, open_view
 from projections.integrations.runner import Integrations
 
 log = logging.getLogger("projections")
@@ -39,14 +39,14 @@ def run(args: argparse.Namespace | None = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     with BookingLedger() as ledger:
         view = open_view(ledger)
-        follower = Follower(ledger, view)
+        projector = Projector(ledger, view)
         expiring = HoldExpiry(ledger, view).start(stop)
         integrating = Integrations(ledger).start(stop)
-        log.info("projecting %s from position %s, expiring holds", ledger.name, follower.position)
-        follower.follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.05")))
+        log.info("projecting %s from position %s, expiring holds", ledger.name, projector.position)
+        projector.follow(stop, float(os.environ.get("PROJECTION_POLL_INTERVAL", "0.05")))
         for thread in (expiring, *integrating):
             thread.join(timeout=10)  # let a tick in progress finish before the store closes
-        log.info("stopped at position %s", follower.position)
+        log.info("stopped at position %s", projector.position)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,25 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from web import (
-    admin, bookings, dashboard, feed, health, holds, limits, logs, metrics, page, protection, proxies, queue, queue_admin,
-    request_body, tickets, tiers, users, webhooks_admin,
+    admin,
+    bookings,
+    dashboard,
+    feed,
+    health,
+    holds,
+    limits,
+    logs,
+    metrics,
+    page,
+    protection,
+    proxies,
+    queue,
+    queue_admin,
+    request_body,
+    tickets,
+    tiers,
+    users,
+    webhooks_admin,
 )
 from web.apidoc import Api
 from web.errors import register_error_handlers

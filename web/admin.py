@@ -17,7 +17,13 @@ from werkzeug.exceptions import NotFound, Unauthorized
 from web.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
 from web.schemas import CamelCaseSchema, Money, ResponseSchema
 from web.services import services
-from web.tiers import HISTORY, HISTORY_ERRORS, HistoryQuerySchema, HistorySchema, history_page
+from web.tiers import (
+    HISTORY,
+    HISTORY_ERRORS,
+    HistoryQuerySchema,
+    HistorySchema,
+    history_page,
+)
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale administration (bearer token)")
 

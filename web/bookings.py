@@ -12,8 +12,14 @@ from application import no_booking
 from domain.bookings import same_user
 from projections.read_model.own_writes import bookings_of_user
 from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
-from web.schemas import PRINTABLE, CamelCaseSchema, ResponseSchema, identifier, idempotency_key
 from web.logs import event
+from web.schemas import (
+    PRINTABLE,
+    CamelCaseSchema,
+    ResponseSchema,
+    idempotency_key,
+    identifier,
+)
 from web.services import services
 from web.user_ids import stored_forms
 from web.users import acting_user, token_user, user_endpoint
@@ -66,7 +72,7 @@ class BookingResource(MethodView):
         always reads its own write: the booking it was just sent a 201 for, the
         cancellation it was just told of."""
         found = parse_booking_id(booking_id)
-        if services().follower.caught_up():
+        if services().projector.caught_up():
             row = services().view.get_booking(str(found))
         else:
             row = services().ledger.get_booking(found)  # no booking: the same 404 as below
@@ -103,4 +109,4 @@ class UserBookings(MethodView):
         user_id = acting_user(user_id)
         if not PRINTABLE.fullmatch(user_id):  # no booking has such a user (nor could PostgreSQL compare it)
             return []
-        return bookings_of_user(services().follower, stored_forms(user_id))
+        return bookings_of_user(services().projector, stored_forms(user_id))

@@ -13,8 +13,8 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from application.audit.tier_audit import TierAudit
 from application.audit.sales import sales_per_minute
+from application.audit.tier_audit import TierAudit
 from web.admin import require_admin_token
 from web.apidoc import ADMIN, ADMIN_SECURITY, Blueprint
 from web.metrics import counter_totals
@@ -104,7 +104,7 @@ class Overview(MethodView):
         """Every tier's figures from the read tables, the server's counters and the projection lag now."""
         found = services()
         return {"at": datetime.now(timezone.utc), "tiers": found.view.list_tiers(), "counters": counter_totals(),
-                "projection_lag": found.follower.lag(), "projection_lag_seconds": round(found.follower.lag_seconds(), 3)}
+                "projection_lag": found.projector.lag(), "projection_lag_seconds": round(found.projector.lag_seconds(), 3)}
 
 
 @blp.route("/tiers/<tier>/sales")

@@ -10,29 +10,27 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from eventsourcing.persistence import OperationalError, InterfaceError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 from werkzeug.http import HTTP_STATUS_CODES
 
-from application import (
+from application.errors import (
     BookingNotFoundError,
     IdempotencyKeyReusedError,
     LedgerBusyError,
     OutcomeUnknownError,
-    TierAlreadyExistsError,
-    TierNotFoundError,
-)
-from application.errors import (
     QueuePassExpiredError,
     QueuePassRequiredError,
     QueueTicketNotFoundError,
+    TierAlreadyExistsError,
+    TierNotFoundError,
+    VersionNotFoundError,
     WaitingRoomAlreadyOnError,
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
-from application.audit.tier_audit import VersionNotFoundError
 from domain.errors import (
     BookingAlreadyCancelledError,
     BookingNotConfirmedError,
@@ -48,7 +46,7 @@ from domain.errors import (
     UserLimitExceededError,
     WaitingRoomClosedError,
 )
-from projections.integrations.webhooks import InvalidWebhookError, WebhookNotFoundError
+from projections.errors import InvalidWebhookError, WebhookNotFoundError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from projections.integrations.events import TYPES
-from projections.integrations.store import StoredEvent
 from projections.integrations.runner import Integrations
+from projections.integrations.store import StoredEvent
 from web.apidoc import BOOKING_ID, FEED_SECURITY, Blueprint
 from web.schemas import CamelCaseSchema, QueryInteger
 from web.services import services

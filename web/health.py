@@ -47,8 +47,8 @@ class Ready(MethodView):
         """The event store answers and the read tables are at most
         ``READY_MAX_LAG_SECONDS`` behind it (503 otherwise)."""
         probe_store(services().ledger.factory, PROBE_TIMEOUT)
-        follower = services().follower
-        lag, seconds = follower.lag(), round(follower.lag_seconds(), 3)
+        projector = services().projector
+        lag, seconds = projector.lag(), round(projector.lag_seconds(), 3)
         limit = current_app.config["READY_MAX_LAG_SECONDS"]
         if seconds > limit:
             return error_response(503, "PROJECTION_LAGGING", f"The read tables are {seconds} s behind (limit {limit} s).",

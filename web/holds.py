@@ -14,7 +14,15 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
+from web.apidoc import (
+    BOOKING_ID,
+    COMMAND,
+    IDEMPOTENCY_KEY_HEADER,
+    JSON_BODY,
+    QUEUE_PASS,
+    QUEUE_PASS_HEADER,
+    Blueprint,
+)
 from web.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
 from web.logs import event
 from web.queue import require_pass

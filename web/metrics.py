@@ -132,11 +132,11 @@ class ProjectionLag:
     """The projection lag, read from the store when scraped."""
 
     def __init__(self, services: Services) -> None:
-        self.follower = services.follower
+        self.projector = services.projector
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield GaugeMetricFamily("projection_lag_events", "Events recorded but not yet in the read tables",
-                                value=self.follower.lag())
+                                value=self.projector.lag())
         yield GaugeMetricFamily("projection_lag_seconds", "Age of the oldest event not yet in the read tables",
-                                value=self.follower.lag_seconds())
+                                value=self.projector.lag_seconds())
 

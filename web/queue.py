@@ -19,8 +19,15 @@ from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
 
-from application.waiting_room.tickets import ADMITTED, CLOSED, EXPIRED, SOLD_OUT, WAITING, TicketStatus
 from application.waiting_room.rooms import RoomStatus
+from application.waiting_room.tickets import (
+    ADMITTED,
+    CLOSED,
+    EXPIRED,
+    SOLD_OUT,
+    WAITING,
+    TicketStatus,
+)
 from web.apidoc import JSON_BODY, Blueprint
 from web.errors import error_response
 from web.schemas import CamelCaseSchema, ResponseSchema

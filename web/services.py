@@ -15,7 +15,7 @@ from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
 from application.waiting_room.ticket_watch import TicketWatch
-from projections import Follower, HoldExpiry, LedgerView, open_view
+from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
 from web.schemas import TicketSchema
 from web.settings import parse_demo_tiers
@@ -31,7 +31,7 @@ class Services:
     def __init__(self, config: dict[str, Any]) -> None:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
-        self.follower = Follower(self.ledger, self.view)
+        self.projector = Projector(self.ledger, self.view)
         self.board = TierBoard(self.view.list_tiers, TicketSchema(many=True).dump)
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.ticket_watch = TicketWatch(self.rooms.progress)
@@ -47,8 +47,8 @@ class Services:
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
         if self.project_in_process:
-            self.follower.catch_up()
-            self._threads.append(self.follower.start(self._stop, interval=1.0))
+            self.projector.catch_up()
+            self._threads.append(self.projector.start(self._stop, interval=1.0))
 
     def written(self) -> None:
         """Call after a command: brings the read tables up to date when projecting here,
@@ -58,7 +58,7 @@ class Services:
         a second."""
         if self.project_in_process:
             try:
-                self.follower.catch_up()
+                self.projector.catch_up()
                 self.board.forget()
             except Exception:
                 log.exception("the read tables could not catch up after a command; the following thread will")

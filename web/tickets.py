@@ -9,13 +9,30 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
-from web.apidoc import BOOKING_ID, CACHEABLE, COMMAND, IF_NONE_MATCH_HEADER, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
-from web.schemas import CamelCaseSchema, ResponseSchema, TicketSchema, check_quantity_limit, identifier, idempotency_key
+from web.apidoc import (
+    BOOKING_ID,
+    CACHEABLE,
+    COMMAND,
+    IDEMPOTENCY_KEY_HEADER,
+    IF_NONE_MATCH_HEADER,
+    JSON_BODY,
+    QUEUE_PASS,
+    QUEUE_PASS_HEADER,
+    Blueprint,
+)
 from web.logs import event
 from web.queue import require_pass
+from web.schemas import (
+    CamelCaseSchema,
+    ResponseSchema,
+    TicketSchema,
+    check_quantity_limit,
+    idempotency_key,
+    identifier,
+)
 from web.services import services
-from web.tier_board import CACHE_CONTROL
 from web.stream import STREAM, event_stream, one_line, tier_events
+from web.tier_board import CACHE_CONTROL
 from web.user_ids import UserId
 from web.users import acting_user, user_endpoint
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from application import BookingLedger
+from application.waiting_room.log import WaitingRoomLog
 from application.waiting_room.memory_store import MemoryQueueStore
 from application.waiting_room.redis_store import RedisQueueStore
+from application.waiting_room.rooms import WaitingRoomService
 from application.waiting_room.store import QueueStore
-from application.waiting_room.log import WaitingRoomLog
-from application.waiting_room.rooms import WaitingRooms
 from web.tier_board import TierBoard
 
 # The room log writes a few events a minute: a small pool of its own is plenty.
@@ -45,9 +45,9 @@ def queue_store(config: dict[str, Any]) -> QueueStore:
     raise ValueError(f"QUEUE_STORAGE_URI must be memory:// or a redis:// URL, got {uri!r}")
 
 
-def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, board: TierBoard) -> WaitingRooms:
+def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, board: TierBoard) -> WaitingRoomService:
     # The ledger's settings, without snapshots (a room has a few dozen events).
     env = {key: value for key, value in ledger.env.items() if key != "IS_SNAPSHOTTING_ENABLED"}
-    return WaitingRooms(queue_store(config), lambda: WaitingRoomLog(env={**env, **LOG_POOL}),
+    return WaitingRoomService(queue_store(config), lambda: WaitingRoomLog(env={**env, **LOG_POOL}),
                         Availability(board).sold_out, float(config["QUEUE_TARGET_P95_MS"]),
                         terms_seconds=float(config["QUEUE_TERMS_SECONDS"]))

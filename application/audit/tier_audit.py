@@ -15,14 +15,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from application.errors import TierNotFoundError
 from application.booking.ledger import BookingLedger
-from domain.errors import LedgerError
+from application.errors import TierNotFoundError, VersionNotFoundError
 from domain.tiers import TicketTier, tier_id
-
-
-class VersionNotFoundError(LedgerError):
-    """Raised when a tier is asked for as it was at a version or time it never had."""
 
 
 @dataclass(frozen=True)

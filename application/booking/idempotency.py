@@ -29,16 +29,13 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresFactory
 
+from application.errors import IdempotencySecretError
 from application.persistence.storage import SCHEMA_LOCK
 
 MIN_LENGTH = 32
 CREATE = "CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, secret TEXT)"
 INSERT = "INSERT INTO {table} (id, fingerprint, secret) VALUES (1, {p}, {p}) ON CONFLICT (id) DO NOTHING"
 SELECT = "SELECT fingerprint, secret FROM {table} WHERE id = 1"
-
-
-class IdempotencySecretError(Exception):
-    """Raised at start-up when this process's secret is not the one the store was set up with."""
 
 
 def fingerprint(secret: str) -> str:

@@ -15,23 +15,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
-from eventsourcing.utils import Environment, get_topic
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from application.errors import WaitingRoomNotFoundError
-from application.persistence.storage import prepare_store
+from application.persistence.library import RoomSQLiteRecorder, StoreApplication
 from domain.waiting_room import WaitingRoom
 
 ATTEMPTS = 5  # another process changing the same room at the same moment is rare
-
-
-class RoomSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, with a table of the room log's own."""
-
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "waiting_room_events") -> None:
-        super().__init__(datastore, events_table_name)
 
 
 @dataclass(frozen=True)
@@ -44,15 +35,11 @@ class RoomEvent:
     details: dict[str, Any]
 
 
-class WaitingRoomLog(Application):
+class WaitingRoomLog(StoreApplication):
+    # The stored name: the events table is named after it (``waitingrooms_events``).
     name = "WaitingRooms"
+    sqlite_recorder = RoomSQLiteRecorder
     env: ClassVar[dict[str, str]] = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": "var/ledger.sqlite3"}
-
-    def construct_factory(self, env: Environment) -> InfrastructureFactory:
-        prepare_store(env)
-        if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
-            env[InfrastructureFactory.APPLICATION_RECORDER_TOPIC] = get_topic(RoomSQLiteRecorder)
-        return super().construct_factory(env)
 
     def open(self, room: WaitingRoom) -> None:
         self.save(room)

@@ -29,7 +29,6 @@ from datetime import datetime
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
-from application.waiting_room import admission_rate
 from application.errors import (
     QueuePassExpiredError,
     QueuePassRequiredError,
@@ -38,12 +37,13 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
+from application.recent import Recent
+from application.waiting_room import admission_rate
 from application.waiting_room.known_places import KnownPlaces
+from application.waiting_room.log import RoomEvent, WaitingRoomLog
 from application.waiting_room.passes import PassSigner
 from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
 from application.waiting_room.tickets import CLOSED, TicketStatus, describe, from_epoch
-from application.recent import Recent
-from application.waiting_room.log import RoomEvent, WaitingRoomLog
 from domain.errors import LedgerError
 from domain.waiting_room import WaitingRoom, check_rate
 
@@ -71,7 +71,7 @@ class RoomStatus:
         return self.joined - self.admitted
 
 
-class WaitingRooms:
+class WaitingRoomService:
     """The room's use cases over a queue store and the room log.
 
     ``sold_out(tiers)`` says whether those tiers (``None``: all) have nothing left to

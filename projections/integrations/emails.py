@@ -59,9 +59,13 @@ from uuid import uuid4
 from eventsourcing.persistence import InterfaceError, OperationalError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from projections.integrations.events import BOOKING_CANCELLED, BOOKING_CONFIRMED, HOLD_CONFIRMED
-from projections.integrations.store import IntegrationTables, StoredEvent, utc_now
+from projections.integrations.events import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    HOLD_CONFIRMED,
+)
 from projections.integrations.outbox import wait_for_news
+from projections.integrations.store import IntegrationTables, StoredEvent, utc_now
 
 log = logging.getLogger(__name__)
 POSITION = "emails"

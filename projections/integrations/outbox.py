@@ -1,6 +1,6 @@
 """Fill the outbox (``integration_events``) from the event store, exactly once.
 
-It follows the store the way ``projections.read_model.follower`` does: read the tier's events after
+It follows the store as the read tables do (``projections/pages.py``): read the tier's events after
 the tracked notification id, a page at a time, and write the page's integration events,
 the mapping state they leave, and the new position in one transaction. The position
 moves first, by compare-and-set, so a second writer (another projection process, or
@@ -15,9 +15,10 @@ import threading
 
 from eventsourcing.application import Application
 
-from projections.read_model.follower import Follower, pages
 from projections.integrations.events import TOPICS, IntegrationMapper, needs
 from projections.integrations.store import OUTBOX, IntegrationTables
+from projections.pages import follow, pages
+
 
 class Outbox:
     """Maps an application's new tier events to integration events, in order."""
@@ -51,8 +52,9 @@ class Outbox:
             mapper = IntegrationMapper(state)
             self.tables.append(tx, [e for event, n in events for e in mapper.map(event, n)], state)
 
-    # Catch up, then poll until stopped, riding out store outages: the read tables' loop.
-    follow = Follower.follow
+    def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
+        """Catch up, then poll every ``interval`` seconds until ``stop`` is set (``pages.follow``)."""
+        follow(self.catch_up, lambda: self.position, stop, interval)
 
 
 def wait_for_news(news: threading.Condition | None, stop: threading.Event, interval: float) -> None:

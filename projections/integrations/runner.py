@@ -21,8 +21,8 @@ from collections.abc import Callable
 from eventsourcing.application import Application
 
 from projections.integrations.emails import EmailSender, EmailSettings
-from projections.integrations.store import IntegrationTables
 from projections.integrations.outbox import Outbox
+from projections.integrations.store import IntegrationTables
 from projections.integrations.webhook_delivery import DeliverySettings, WebhookDelivery
 from projections.integrations.webhooks import WebhookEndpoints
 

@@ -15,7 +15,6 @@ differ between the stores.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from eventsourcing.sqlite import SQLiteFactory
 
 from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
 from projections.integrations.events import MappingState, TierFigures
+from projections.positions import Positions
+from projections.sql import for_postgres, for_sqlite
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS {p}integration_events (
@@ -103,15 +104,7 @@ SELECT_EVENTS_OF_TYPES = (
 )
 SELECT_HEAD = "SELECT MAX(position) AS head FROM {p}integration_events"
 INSERT_EVENT = "INSERT INTO {p}integration_events (position, event_id, type, body) VALUES (:position, :id, :type, :body)"
-SELECT_POSITION = "SELECT position FROM {p}integration_positions WHERE name = :name"
-START_POSITION = (
-    "INSERT INTO {p}integration_positions (name, position) VALUES (:name, :position) "
-    "ON CONFLICT (name) DO NOTHING"
-)
-MOVE_POSITION = (
-    "UPDATE {p}integration_positions SET position = :new WHERE name = :name AND position = :old "
-    "RETURNING position"
-)
+POSITIONS = Positions("{p}integration_positions", "name", "position")
 SELECT_TIER = "SELECT code, capacity, sold, held FROM {p}integration_tiers WHERE tier_id = :tier_id"
 UPSERT_TIER = (
     "INSERT INTO {p}integration_tiers (tier_id, code, capacity, sold, held) "
@@ -128,11 +121,6 @@ DELETE_HOLD = "DELETE FROM {p}integration_holds WHERE booking_id = :booking_id"
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def timestamp(value: datetime | str | None) -> datetime | None:
-    """A timestamp column's value (SQLite keeps ISO text)."""
-    return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True)
@@ -165,7 +153,7 @@ class Statements:
 
     def move_position(self, name: str, old: int, new: int) -> bool:
         """Compare-and-set a position; False (nothing moved) if it is no longer ``old``."""
-        return bool(self.rows(MOVE_POSITION, name=name, old=old, new=new))
+        return bool(self.rows(POSITIONS.move, name=name, old=old, new=new))
 
 
 class IntegrationTables:
@@ -184,15 +172,11 @@ class IntegrationTables:
         if self.postgres:
             text = statement.format(p=f'"{self.datastore.schema}".', timestamp="TIMESTAMPTZ",
                                     serial="BIGSERIAL PRIMARY KEY", **extra)
-            return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", text)
+            return for_postgres(text)
         return statement.format(p="", timestamp="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", **extra)
 
     def adapt(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        """SQLite keeps timestamps as ISO text (UTC, microseconds: they sort as text)."""
-        if self.postgres:
-            return params
-        return {k: v.astimezone(timezone.utc).isoformat(timespec="microseconds") if isinstance(v, datetime) else v
-                for k, v in params.items()}
+        return params if self.postgres else for_sqlite(params)
 
     def create_tables(self) -> None:
         """Create the tables if missing; on PostgreSQL under the ledger's DDL lock."""
@@ -202,7 +186,7 @@ class IntegrationTables:
                     tx.cursor.execute(SCHEMA_LOCK)
                 for statement in TABLES:
                     tx.execute(statement)
-                tx.execute(START_POSITION, name=OUTBOX, position=0)
+                tx.execute(POSITIONS.start, name=OUTBOX, new=0)
 
         again_if_created_meanwhile(create)
 
@@ -232,13 +216,12 @@ class IntegrationTables:
         return self.rows(SELECT_HEAD)[0]["head"] or 0
 
     def position(self, name: str) -> int | None:
-        found = self.rows(SELECT_POSITION, name=name)
-        return found[0]["position"] if found else None
+        return self.rows(POSITIONS.select, name=name)[0]["position"]
 
     def start_position(self, name: str, position: int) -> int:
         """Create the position ``name`` at ``position`` unless it exists; return it."""
         with self.transaction() as tx:
-            tx.execute(START_POSITION, name=name, position=position)
+            tx.execute(POSITIONS.start, name=name, new=position)
         return self.position(name) or 0
 
     # The outbox, as its writer changes it.

@@ -46,9 +46,17 @@ from uuid import uuid4
 import requests
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from projections.integrations.store import StoredEvent, utc_now
 from projections.integrations.outbox import wait_for_news
-from projections.integrations.webhooks import ACTIVE, SIGNATURE_HEADER, Attempt, Endpoint, WebhookEndpoints, WebhookNotFoundError, sign
+from projections.integrations.store import StoredEvent, utc_now
+from projections.integrations.webhooks import (
+    ACTIVE,
+    SIGNATURE_HEADER,
+    Attempt,
+    Endpoint,
+    WebhookEndpoints,
+    WebhookNotFoundError,
+    sign,
+)
 
 log = logging.getLogger(__name__)
 USER_AGENT = "ticketledger-webhooks/1"

@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
 
-from domain.errors import LedgerError
+from projections.errors import InvalidWebhookError, WebhookNotFoundError
 from projections.integrations.events import TYPES
-from projections.integrations.store import IntegrationTables, Statements, timestamp, utc_now
+from projections.integrations.store import IntegrationTables, Statements, utc_now
+from projections.sql import when
 
 ACTIVE, PAUSED, FAILING = "active", "paused", "failing"
 ALL_TYPES = "*"
@@ -72,14 +73,6 @@ SELECT_DELIVERIES = (
     "SELECT position, event_id, attempt, at, delivered, status_code, error, latency_ms "
     "FROM {p}webhook_deliveries WHERE endpoint_id = :endpoint_id ORDER BY delivery_id DESC LIMIT :limit"
 )
-
-
-class WebhookNotFoundError(LedgerError):
-    """Raised when an endpoint id names no registered webhook endpoint."""
-
-
-class InvalidWebhookError(LedgerError):
-    """Raised when an endpoint's URL is not http(s) with a host, or an event type is unknown."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +188,7 @@ class WebhookEndpoints:
         """The endpoint's latest delivery attempts, newest first."""
         self.get(endpoint_id)
         rows = self.tables.rows(SELECT_DELIVERIES, endpoint_id=endpoint_id, limit=limit)
-        return [Attempt(**{**row, "at": timestamp(row["at"]), "delivered": bool(row["delivered"])}) for row in rows]
+        return [Attempt(**{**row, "at": when(row["at"]), "delivered": bool(row["delivered"])}) for row in rows]
 
     # For the delivery workers.
 
@@ -237,4 +230,4 @@ class WebhookEndpoints:
 def endpoint(row: dict[str, Any]) -> Endpoint:
     types = row["event_types"]
     return Endpoint(**{**row, "event_types": None if types == ALL_TYPES else tuple(types.split()),
-                       "created_at": timestamp(row["created_at"])})
+                       "created_at": when(row["created_at"])})

@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from domain.bookings import Booking, BookingSummary
-from projections.read_model.follower import Follower
+from projections.read_model.projector import Projector
 from projections.read_model.views import PageChanges
 
 BOOKING_TOPICS = tuple(get_topic(cls) for cls in (
@@ -30,12 +30,12 @@ PAGE = 1000
 TAIL_LIMIT = 10 * PAGE
 
 
-def bookings_of_user(follower: Follower, stored_forms: Sequence[str]) -> list[BookingSummary]:
+def bookings_of_user(projector: Projector, stored_forms: Sequence[str]) -> list[BookingSummary]:
     """The bookings of the user whose id is recorded in any of ``stored_forms``, newest first."""
-    position, rows = follower.view.bookings_of_users_at(stored_forms, follower.name)
+    position, rows = projector.view.bookings_of_users_at(stored_forms, projector.name)
     changes = PageChanges()
-    for event, notification_id in unseen_events(follower, position):
-        follower.projection.change(event, notification_id, changes)
+    for event, notification_id in unseen_events(projector, position):
+        projector.projection.change(event, notification_id, changes)
     bookings = {booking.booking_id: booking for booking in rows}
     for row in changes.new_bookings:
         if row["user_id"] in stored_forms:
@@ -48,9 +48,9 @@ def bookings_of_user(follower: Follower, stored_forms: Sequence[str]) -> list[Bo
     return sorted(by_id, key=lambda booking: booking.created_at, reverse=True)  # as the table orders them
 
 
-def unseen_events(follower: Follower, position: int) -> list[tuple[object, int]]:
+def unseen_events(projector: Projector, position: int) -> list[tuple[object, int]]:
     """The booking events after ``position``, at most ``TAIL_LIMIT`` of them."""
-    app, events = follower.app, []
+    app, events = projector.app, []
     while len(events) < TAIL_LIMIT:
         page = app.recorder.select_notifications(position + 1, PAGE, topics=BOOKING_TOPICS)
         events += [(app.mapper.to_domain_event(notification), notification.id) for notification in page]

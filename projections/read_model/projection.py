@@ -12,7 +12,6 @@ from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.bookings import CANCELLED, CONFIRMED, HELD, Booking
@@ -20,8 +19,11 @@ from domain.tiers import TicketTier
 from projections.read_model.views import LedgerView, PageChanges
 
 
-class LedgerProjection(Projection[LedgerView]):
-    """Keeps ``availability`` and ``bookings`` in step with the event stream."""
+class LedgerProjection:
+    """Keeps ``availability`` and ``bookings`` in step with the event stream. Not the
+    library's ``Projection``: its ``ProjectionRunner`` applies one event per transaction and
+    could not keep up with group-committed bookings; here a page is applied at once
+    (``process_events``, from ``projector.py``)."""
 
     name = "ledger_read_model"
     topics = tuple(
@@ -43,10 +45,8 @@ class LedgerProjection(Projection[LedgerView]):
         )
     )
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Apply one event after the current position (the library's interface)."""
-        after = self.view.max_tracking_id(tracking.application_name) or 0
-        self.process_events([(domain_event, tracking.notification_id)], after, tracking)
+    def __init__(self, view: LedgerView) -> None:
+        self.view = view
 
     def process_events(self, events: Sequence[tuple[Any, int]], after: int, tracking: Tracking) -> None:
         """Apply ``(event, position)`` pairs that follow position ``after``, up to ``tracking``."""

@@ -16,27 +16,27 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from projections.read_model.follower import Follower, open_view
+from projections.read_model.projector import Projector, open_view
 
 SHADOW = "_rebuild"
 
 
-def build_shadow(app: Application, progress: Callable[[int], None] | None = None) -> tuple[Follower, int]:
+def build_shadow(app: Application, progress: Callable[[int], None] | None = None) -> tuple[Projector, int]:
     """Fresh tables beside the live ones, caught up with every event recorded so far."""
     name = f"{app.name}{SHADOW}"
     shadow = open_view(app, SHADOW)
     shadow.drop_tables(name)
     shadow.create_table()
-    follower = Follower(app, shadow, tracking_name=name)
-    return follower, follower.catch_up(progress)
+    projector = Projector(app, shadow, tracking_name=name)
+    return projector, projector.catch_up(progress)
 
 
 def rebuild(app: Application, progress: Callable[[int], None] | None = None) -> int:
     """Rebuild and swap in; return how many events were applied."""
-    follower, applied = build_shadow(app, progress)
-    follower.view.prepare_swap()
-    applied += follower.catch_up(progress)  # what was recorded meanwhile
-    follower.view.swap_into_place(app.name, follower.name)
+    projector, applied = build_shadow(app, progress)
+    projector.view.prepare_swap()
+    applied += projector.catch_up(progress)  # what was recorded meanwhile
+    projector.view.swap_into_place(app.name, projector.name)
     return applied
 
 
@@ -44,7 +44,7 @@ def differences(app: Application, progress: Callable[[int], None] | None = None)
     """Rebuild beside the live tables and compare them row by row at one position;
     the live tables are left as they are. Returns one line per differing row."""
     shadow, _ = build_shadow(app, progress)
-    live = Follower(app, open_view(app))
+    live = Projector(app, open_view(app))
     for _ in range(10):  # writers may move the head between the two catch-ups
         live.catch_up()
         shadow.catch_up()

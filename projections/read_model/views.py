@@ -5,15 +5,14 @@ tables: every row change commits in the same transaction as the tracking positio
 the event that caused it, so each event is applied exactly once, even after a crash or
 when two processes project side by side (the second insert of a position is refused).
 
-The SQL is written once, with ``:name`` parameters, for both stores; only column types,
-the parameter style and the schema prefix differ.
+The SQL is in ``projections/read_model/tables.py``, written once for both stores; the
+dialects differ as ``projections/sql.py`` says.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,129 +23,25 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile, bounded_retries
+from application.persistence.library import bounded_retries
+from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
 from domain.bookings import BookingSummary
-
-CREATE_TABLES = (
-    """CREATE TABLE IF NOT EXISTS {availability} (
-        tier_id TEXT PRIMARY KEY,
-        tier TEXT NOT NULL UNIQUE,
-        price {money} NOT NULL,
-        capacity INTEGER NOT NULL,
-        sold INTEGER NOT NULL,
-        held INTEGER NOT NULL DEFAULT 0,
-        on_sale INTEGER NOT NULL DEFAULT 1,
-        position BIGINT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS {bookings} (
-        booking_id TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL,
-        tier TEXT NOT NULL,
-        quantity INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        created_at {timestamp} NOT NULL,
-        updated_at {timestamp} NOT NULL,
-        expires_at {timestamp}
-    )""",
+from projections.read_model.tables import (
+    CREATE_TABLES,
+    DROP_TABLES,
+    INDEXES,
+    POSITIONS,
+    SELECT_ALL_BOOKINGS,
+    SELECT_BOOKING,
+    SELECT_DUE_HOLDS,
+    SELECT_NEXT_EXPIRY,
+    SELECT_TIER,
+    SELECT_TIER_BOOKINGS,
+    SELECT_TIERS,
+    SELECT_USER_BOOKINGS,
+    PageChanges,
 )
-# Index name and columns. A rebuild's fresh tables get their indexes just before
-# they take the live tables' place (see ``swap_statements``).
-INDEXES = (
-    ("bookings_by_user", "(user_id, created_at)"),
-    ("bookings_by_tier", "(tier)"),
-    ("bookings_by_expiry", "(status, expires_at)"),  # the holds that are due
-)
-
-INSERT_TIER = (
-    "INSERT INTO {availability} (tier_id, tier, price, capacity, sold, position) "
-    "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
-)
-UPDATE_TIER = (
-    "UPDATE {availability} SET sold = sold + :sold, held = held + :held, capacity = capacity + :capacity, "
-    "on_sale = on_sale * :on_sale, position = :position WHERE tier_id = :tier_id"
-)
-INSERT_BOOKING = (
-    "INSERT INTO {bookings} "
-    "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
-    "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
-)
-SET_BOOKING_STATUS = (
-    "UPDATE {bookings} SET status = :status, updated_at = :at "
-    "WHERE booking_id = :booking_id"
-)
-TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
-SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
-SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
-BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at"
-SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
-SELECT_USER_BOOKINGS = (
-    f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
-    "ORDER BY created_at DESC, booking_id"
-)
-SELECT_POSITION = "SELECT MAX(notification_id) AS position FROM {tracking} WHERE application_name = :name"
-SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
-SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
-SELECT_DUE_HOLDS = (
-    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now "
-    "ORDER BY expires_at LIMIT :limit"
-)
-SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
-DROP_TABLES = (
-    "DROP TABLE IF EXISTS {availability}",
-    "DROP TABLE IF EXISTS {bookings}",
-    "DELETE FROM {tracking} WHERE application_name = :name",
-)
-START_POSITION = "INSERT INTO {tracking} (application_name, notification_id) VALUES (:name, :last)"
-MOVE_POSITION = (
-    "UPDATE {tracking} SET notification_id = :last "
-    "WHERE application_name = :name AND notification_id = :after RETURNING notification_id"
-)
-
-
-@dataclass
-class PageChanges:
-    """What a page of events does to the read tables, gathered so that it can be
-    written with one statement per kind of change.
-
-    Sales and capacity changes only add up, so each tier gets one ``UPDATE`` per page
-    with the sums and the position of its last event; new rows go in before updates
-    of them. The result equals applying the events one by one.
-    """
-
-    new_tiers: list[dict[str, Any]] = field(default_factory=list)
-    tier_totals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    new_bookings: list[dict[str, Any]] = field(default_factory=list)
-    booking_statuses: list[dict[str, Any]] = field(default_factory=list)
-
-    def change_tier(
-        self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
-    ) -> None:
-        totals = self.tier_totals.setdefault(
-            tier_id, {"tier_id": tier_id, "sold": 0, "held": 0, "capacity": 0, "on_sale": 1}
-        )
-        totals["sold"] += sold
-        totals["held"] += held
-        totals["capacity"] += capacity
-        totals["on_sale"] *= 0 if closes else 1  # closing is for good
-        totals["position"] = position
-
-    def new_booking(self, event: Any, status: str, expires_at: datetime | None) -> None:
-        self.new_bookings.append({
-            "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
-            "quantity": event.quantity, "status": status, "at": event.timestamp, "expires_at": expires_at,
-        })
-
-    def booking_status(self, event: Any, status: str) -> None:
-        self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})
-
-    def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
-        batches = [
-            (INSERT_TIER, self.new_tiers),
-            (UPDATE_TIER, list(self.tier_totals.values())),
-            (INSERT_BOOKING, self.new_bookings),
-            (SET_BOOKING_STATUS, self.booking_statuses),
-        ]
-        return [(statement, rows) for statement, rows in batches if rows]
+from projections.sql import for_postgres, for_sqlite, when
 
 
 @dataclass(frozen=True)
@@ -214,9 +109,9 @@ class LedgerView(TrackingRecorder):
                 cursor.executemany(self.sql(statement), [self.adapt_row(row) for row in rows])
 
     def _move_position(self, cursor: Any, application_name: str, after: int, last: int) -> None:
-        params = {"name": application_name, "after": after, "last": last}
-        cursor.execute(self.sql(MOVE_POSITION if after else START_POSITION), params)
-        if after and cursor.fetchone() is None:
+        cursor.execute(self.sql(POSITIONS.move if after else POSITIONS.start),
+                       {"name": application_name, "old": after, "new": last})
+        if cursor.fetchone() is None:
             raise IntegrityError(f"{application_name} position is no longer {after}")
 
     def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +165,7 @@ class LedgerView(TrackingRecorder):
         read from one snapshot of the tables."""
         with self.datastore.transaction(commit=False) as cursor:
             self.begin_snapshot(cursor)
-            cursor.execute(self.sql(SELECT_POSITION), {"name": application_name})
+            cursor.execute(self.sql(POSITIONS.select), {"name": application_name})
             position = cursor.fetchone()["position"] or 0
             rows = []
             for user_id in user_ids:
@@ -314,11 +209,6 @@ class LedgerView(TrackingRecorder):
         })
 
 
-def when(value: datetime | str | None) -> datetime | None:
-    """A timestamp column's value (SQLite keeps ISO text)."""
-    return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
 class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
     """The read tables inside the embedded SQLite file, beside the events."""
 
@@ -346,10 +236,7 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
 
     def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
         """Timestamps as ISO text and prices as exact decimal text."""
-        return {
-            k: v.isoformat(timespec="microseconds") if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
-            for k, v in params.items()
-        }
+        return for_sqlite(params)
 
 
 class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
@@ -396,7 +283,7 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
 
     @staticmethod
     def adapt_parameters(text: str) -> str:
-        return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", text)
+        return for_postgres(text)
 
     @property
     def tracking_table(self) -> str:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from application import BookingLedger
-from projections import Follower
+from projections import Projector
 from scripts.bench import wrk
 from scripts.bench.kit import host_check_ms, latencies, percentiles, wait_idle
 
@@ -39,7 +39,7 @@ def doubled(url: str, seconds: int, books: Callable[[], dict], lag: Callable, wo
     return results
 
 
-def measure_lag(ledger: BookingLedger, follower: Follower, stop: threading.Event, samples: list) -> None:
+def measure_lag(ledger: BookingLedger, follower: Projector, stop: threading.Event, samples: list) -> None:
     """Time from an event being the store's head to its row being in the read tables."""
     while not stop.is_set():
         started, head = time.perf_counter(), ledger.recorder.max_notification_id() or 0

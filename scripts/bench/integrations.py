@@ -37,7 +37,14 @@ from projections.integrations.events import TOPICS
 from projections.integrations.store import IntegrationTables
 from projections.integrations.webhooks import WebhookEndpoints
 from scripts.bench import wrk
-from scripts.bench.kit import OURS_ENV, OURS_WORKERS, ROOT, Server, fresh_schema, percentiles
+from scripts.bench.kit import (
+    OURS_ENV,
+    OURS_WORKERS,
+    ROOT,
+    Server,
+    fresh_schema,
+    percentiles,
+)
 from scripts.bench.webhook_receiver import BlackHole, Receiver
 
 SCHEMA = "bench_integrations"

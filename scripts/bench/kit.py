@@ -6,6 +6,7 @@ and whether the books balance after it."""
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from application import BookingLedger
-from projections import Follower
+from projections import Projector
 from scripts.bench import wrk
 from scripts.harness.processes import children
 
@@ -76,7 +77,7 @@ class Server:
             self.projector.wait(30)
 
 
-def our_books(ledger: BookingLedger, follower: Follower) -> dict:
+def our_books(ledger: BookingLedger, follower: Projector) -> dict:
     """Sold per tier from the aggregates and from both read tables, once the requests
     still in flight when wrk stopped have been recorded and projected (reading earlier
     races them: up to one booking per connection lands between two reads)."""
@@ -131,3 +132,35 @@ def wait_idle(*urls: str) -> None:
 def latencies(run: dict) -> str:
     """A wrk run's p50/p95/p99 in milliseconds."""
     return "/".join(f"{run['latency_ms'][p]:,.0f}" for p in ("p50", "p95", "p99"))
+
+
+def cpu_seconds(parent: int) -> float:
+    """CPU time (user + system) used so far by the children of process ``parent`` (the
+    gunicorn workers), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def raise_file_limit() -> int:
+    """As many descriptors as the hard limit allows: every pooled connection takes one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def renice(master: subprocess.Popen, niceness: int) -> None:
+    """Lower the CPU priority of a gunicorn master and its workers."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if master.pid in (pid, ppid):
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import secrets
 import subprocess
 import sys
@@ -29,15 +28,21 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Iterator
 
 import redis
 
 from application import BookingLedger
 from scripts.bench import baseline_app, wrk
-from scripts.bench.onsale_buyers import Buyer, Seen, flood, make_buyers, out_of_order, quantiles
-from scripts.bench.kit import HERE, PG, ROOT, fresh_schema
+from scripts.bench.kit import HERE, PG, ROOT, cpu_seconds, fresh_schema, raise_file_limit, renice
+from scripts.bench.onsale_buyers import (
+    Buyer,
+    Seen,
+    flood,
+    make_buyers,
+    out_of_order,
+    quantiles,
+)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Both servers keep idle connections 75 s, as behind a load balancer (whose upstream
@@ -46,27 +51,6 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # as ``ticketledger serve`` does (scripts/server/gunicorn_settings.py: 2 gevent workers).
 KEEP_ALIVE = ("--keep-alive", "75")
 BACKLOG = ("--backlog", "4096")
-
-
-def cpu_seconds(parent: int) -> float:
-    """CPU time (user + system) used so far by the children of process ``parent`` (the
-    gunicorn workers), from /proc."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == parent:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def raise_file_limit() -> int:
-    """As many descriptors as the hard limit allows: every pooled connection takes one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def ours_env(schema: str, capacity: int) -> dict[str, str]:
@@ -102,17 +86,6 @@ class Ours:
     queue_base: str  # where the buyers send /api/queue requests: the same, or the queue's own server
     env: dict[str, str]
     servers: list[subprocess.Popen]  # gunicorn masters (each with its ``log_path``)
-
-
-def renice(master: subprocess.Popen, niceness: int) -> None:
-    """Lower the CPU priority of a gunicorn master and its workers."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        if master.pid in (pid, ppid):
-            os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 @contextmanager

@@ -35,10 +35,20 @@ from decimal import Decimal
 
 from application import BookingLedger
 from domain.tiers import tier_id
-from projections import Follower, open_view
+from projections import Projector, open_view
 from projections.read_model.rebuild import rebuild
 from scripts.bench import baseline_app, floods, hot, mixed, wrk
-from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, ROOT, Server, fresh_schema, our_books, wait_idle
+from scripts.bench.kit import (
+    HERE,
+    OURS_ENV,
+    OURS_WORKERS,
+    PG,
+    ROOT,
+    Server,
+    fresh_schema,
+    our_books,
+    wait_idle,
+)
 
 PARTS = ("hot", "mixed", "floods", "history", "rebuild")
 
@@ -55,7 +65,7 @@ def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> 
     baseline_app.seed(None, "bench_baseline", {**hot.TIERS, "SELLOUT": 3000})
     base_books = lambda: baseline_app.check("bench_baseline")  # noqa: E731
     with BookingLedger(env=OURS_ENV) as ledger:
-        follower = Follower(ledger, open_view(ledger))
+        follower = Projector(ledger, open_view(ledger))
         books = lambda: our_books(ledger, follower)  # noqa: E731
         lag = lambda stop, samples: hot.measure_lag(ledger, follower, stop, samples)  # noqa: E731
         with Server(None, env, ports[0], OURS_WORKERS) as server, \

@@ -15,8 +15,8 @@ import sys
 import time
 
 from application import BookingLedger
-from projections.integrations.store import IntegrationTables
 from projections.integrations.outbox import Outbox
+from projections.integrations.store import IntegrationTables
 
 POLL_SECONDS = 0.2
 PAGE = 1000

@@ -11,7 +11,7 @@ import argparse
 import json
 
 from application import BookingLedger
-from projections import Follower, LedgerProjection, open_view
+from projections import LedgerProjection, Projector, open_view
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,9 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with BookingLedger() as ledger:
-        follower = Follower(ledger, open_view(ledger))
-        position, head = follower.position, ledger.recorder.max_notification_id() or 0
+        projector = Projector(ledger, open_view(ledger))
+        position, head = projector.position, ledger.recorder.max_notification_id() or 0
         status = {"projection": LedgerProjection.name, "position": position, "head": head,
-                  "lag_events": head - position, "lag_seconds": round(follower.lag_seconds(), 3)}
+                  "lag_events": head - position, "lag_seconds": round(projector.lag_seconds(), 3)}
     print(json.dumps(status) if args.json else "\n".join(f"{k:<12} {v}" for k, v in status.items()))
     return 0

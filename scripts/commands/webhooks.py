@@ -19,7 +19,12 @@ from dataclasses import asdict
 
 from application import BookingLedger
 from projections.integrations.store import IntegrationTables
-from projections.integrations.webhooks import Endpoint, InvalidWebhookError, WebhookEndpoints, WebhookNotFoundError
+from projections.integrations.webhooks import (
+    Endpoint,
+    InvalidWebhookError,
+    WebhookEndpoints,
+    WebhookNotFoundError,
+)
 
 COLUMNS = [("endpoint_id", 35), ("status", 8), ("position", 10), ("event_types", 24), ("url", 0)]
 

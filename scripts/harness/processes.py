@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,10 +32,36 @@ class Reply(NamedTuple):
     headers: Any  # an http.client.HTTPMessage
 
 
+# Ports for servers a test cannot hand a socket to (Prometheus, PostgreSQL, an SMTP
+# receiver): below the kernel's ephemeral range (32768-60999 here), where the local end of
+# any outgoing connection may take a port between a test's choosing it and its server's
+# binding it.
+SERVER_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that is free now, outside the ephemeral range, chosen at random (two
+    tests running side by side seldom pick the same one; a server that finds it taken fails
+    to start, loudly)."""
+    while True:
+        port = random.choice(SERVER_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def listening_socket() -> socket.socket:
+    """A loopback socket bound to a port of its own and listening, to hand to a server
+    (``gunicorn``): nothing else can take the port in between, so whatever answers on it
+    is that server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def call(url: str, body: dict | None = None, headers: dict[str, str] | None = None, timeout: float = 10) -> Reply:
@@ -76,27 +103,29 @@ def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30.0) -> 
     raise TimeoutError(f"gunicorn did not answer {url} within {timeout} s")
 
 
-def start_gunicorn(env: dict[str, str], log: IO[str], port: int) -> subprocess.Popen:
-    """Serve the app with ``gunicorn.conf.py`` on ``port`` (``env`` on top of the OS
-    environment), output to ``log``. No control socket: gunicorn 27 binds one fixed
-    path for it (~/.gunicorn/gunicorn.ctl), which two servers side by side would share."""
+def start_gunicorn(env: dict[str, str], log: IO[str], bind: int | socket.socket) -> subprocess.Popen:
+    """Serve the app with ``gunicorn.conf.py`` (``env`` on top of the OS environment) on a
+    port, or on a listening socket handed over (``fd://``), output to ``log``. No control
+    socket: gunicorn 27 binds one fixed path for it (~/.gunicorn/gunicorn.ctl), which two
+    servers side by side would share."""
+    address, fds = (f"127.0.0.1:{bind}", ()) if isinstance(bind, int) else (f"fd://{bind.fileno()}", (bind.fileno(),))
     return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket"],
-                            cwd=ROOT, env={**os.environ, **env, "BIND": f"127.0.0.1:{port}"},
+                            cwd=ROOT, env={**os.environ, **env, "BIND": address}, pass_fds=fds,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @contextmanager
 def gunicorn(env: dict[str, str], log: IO[str]) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve the app on a free port; yield the base URL and the master process once it
-    answers, and stop it at the end."""
-    port = free_port()
-    server = start_gunicorn(env, log, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/health", server)
-        yield base, server
-    finally:
-        stop(server)
+    """Serve the app on a socket of its own (``listening_socket``); yield the base URL and
+    the master process once it answers, and stop it at the end."""
+    with listening_socket() as sock:
+        server = start_gunicorn(env, log, sock)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        try:
+            wait_until_up(f"{base}/health", server)
+            yield base, server
+        finally:
+            stop(server)
 
 
 def run_projection_process(env: dict[str, str], output: IO[str] | int = subprocess.PIPE) -> subprocess.Popen:

@@ -18,7 +18,16 @@ from typing import IO
 import psycopg
 
 from scripts.harness.private_postgres import PrivatePostgres
-from scripts.harness.processes import children, free_port, kill_group, run_projection_process, start_gunicorn, stop, wait_for, wait_until_up
+from scripts.harness.processes import (
+    children,
+    free_port,
+    kill_group,
+    run_projection_process,
+    start_gunicorn,
+    stop,
+    wait_for,
+    wait_until_up,
+)
 
 SCHEMA = "ledger"
 

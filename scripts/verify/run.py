@@ -46,7 +46,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from application import BookingLedger
-from projections import Follower, open_view
+from projections import Projector, open_view
 from scripts.harness.processes import ROOT, wait_for
 from scripts.verify import history as history_file
 from scripts.verify import store as store_file
@@ -164,7 +164,7 @@ def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
     hosts.stop_servers()
     with BookingLedger(env=hosts.store_env) as ledger:
         view = open_view(ledger)
-        follower = Follower(ledger, view)  # only to measure the lag: the projection process does the work
+        follower = Projector(ledger, view)  # only to measure the lag: the projection process does the work
         try:
             wait_for(lambda: view.next_expiry() is None and follower.lag() == 0, hold_seconds + QUIET_TIMEOUT,
                      "the last holds to expire and the read tables to catch up")

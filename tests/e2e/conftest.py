@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.conftest import postgres_schema
 from scripts.harness.private_postgres import PrivatePostgres
+from tests.conftest import postgres_schema
 from tests.e2e.browser import open_browser
 from web import create_app
 

@@ -17,8 +17,16 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-from scripts.harness.processes import ROOT, call
-from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for, wait_for_match, wait_for_text
+from scripts.harness.processes import call
+from tests.e2e.browser import (
+    click,
+    screenshot,
+    severe_messages,
+    text_of,
+    wait_for,
+    wait_for_match,
+    wait_for_text,
+)
 from tests.processes import clean_gunicorn
 
 # A stream lasts 1 s here, so the page has to reconnect several times during a test.

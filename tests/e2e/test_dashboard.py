@@ -18,8 +18,16 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for, wait_for_match, wait_for_text
 from scripts.harness.processes import ROOT, call
+from tests.e2e.browser import (
+    click,
+    screenshot,
+    severe_messages,
+    text_of,
+    wait_for,
+    wait_for_match,
+    wait_for_text,
+)
 from tests.processes import clean_gunicorn
 
 TOKEN = "dashboard-admin-token"

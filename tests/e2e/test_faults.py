@@ -22,8 +22,8 @@ import signal
 import threading
 import time
 from collections import Counter
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
@@ -32,8 +32,16 @@ import pytest
 from application import BookingLedger
 from application.audit.tier_audit import TierAudit
 from domain.bookings import CONFIRMED, Booking
-from projections import Follower, open_view
-from scripts.harness.processes import Reply, busiest, call, children, gunicorn, run_projection_process, wait_for
+from projections import Projector, open_view
+from scripts.harness.processes import (
+    Reply,
+    busiest,
+    call,
+    children,
+    gunicorn,
+    run_projection_process,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -374,7 +382,7 @@ def assert_the_books_balance(env: dict[str, str], outcomes: list[Outcome], capac
     with BookingLedger(env=env) as ledger:
         assert all(b == ledger.idempotent_id(o.user, o.key) for b, o in booked.items())
         view = open_view(ledger)
-        wait_for(lambda: Follower(ledger, view).lag() == 0, what="the read tables to catch up")
+        wait_for(lambda: Projector(ledger, view).lag() == 0, what="the read tables to catch up")
         assert sorted(confirmed_booking_ids(ledger)) == sorted(booked), "a booking lost, doubled, or without a 201"
         summaries = {b: ledger.get_booking(b) for b in booked}
         assert {b: (s.user_id, s.tier, s.quantity, s.status) for b, s in summaries.items()} == {

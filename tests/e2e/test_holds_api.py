@@ -3,9 +3,8 @@ process with a moved clock), the errors of each, and cancel's Idempotency-Key.""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 

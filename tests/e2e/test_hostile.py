@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from application import BookingLedger
-from scripts.harness.processes import call, gunicorn, run_projection_process, wait_for
+from scripts.harness.processes import call, gunicorn, run_projection_process
 
 pytestmark = pytest.mark.slow
 

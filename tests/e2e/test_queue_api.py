@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flask.testing import FlaskClient
 
-from tests.e2e.conftest import ADMIN_TOKEN, make_app
-from web.queue import PLACE_EVERY_SECONDS
 from scripts.harness.processes import wait_for
+from tests.e2e.conftest import ADMIN_TOKEN, make_app
 from tests.queue_stores import REDIS_URL, redis_client, redis_prefix
+from web.queue import PLACE_EVERY_SECONDS
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ROOM = "/api/admin/waiting-room"

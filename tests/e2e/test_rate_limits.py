@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 import redis
 
-from tests.e2e.conftest import book
 from scripts.harness.processes import ROOT, call, free_port, gunicorn
+from tests.e2e.conftest import book
 from web import create_app
 
 REDIS = "redis://127.0.0.1:6379/0"

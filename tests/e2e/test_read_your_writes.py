@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from tests.e2e.conftest import book, make_app
 from scripts.harness.processes import call, gunicorn, run_projection_process, wait_for
+from tests.e2e.conftest import book, make_app
 
 
 @pytest.fixture
@@ -42,16 +42,16 @@ def test_a_recorded_booking_answers_201_though_the_read_tables_cannot_catch_up_t
     app = make_app(store_env)
     try:
         services = app.extensions["ledger"]
-        catch_up = services.follower.catch_up
+        catch_up = services.projector.catch_up
 
         def database_is_locked(*_, **__):
             raise OperationalError("database is locked")
 
-        monkeypatch.setattr(services.follower, "catch_up", database_is_locked)
+        monkeypatch.setattr(services.projector, "catch_up", database_is_locked)
         client = app.test_client()
         booked = book(client, "ann", "VIP", 1)
         assert booked.status_code == 201
-        monkeypatch.setattr(services.follower, "catch_up", catch_up)
+        monkeypatch.setattr(services.projector, "catch_up", catch_up)
         wait_for(lambda: client.get("/api/users/ann/bookings").json, timeout=10,
                  what="the following thread to bring the read tables up to date")
         assert client.get("/api/users/ann/bookings").json[0]["bookingId"] == booked.json["bookingId"]

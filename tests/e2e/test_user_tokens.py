@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
 
+from scripts.harness.processes import call, gunicorn
 from tests.e2e.conftest import make_app
 from tests.e2e.test_api import error_code
-from scripts.harness.processes import call, gunicorn
 from web import create_app
 
 ISSUER, AUDIENCE = "https://id.example", "ticket-ledger"

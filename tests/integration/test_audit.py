@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger, TierNotFoundError
-from application.audit.tier_audit import Problem, TierAudit, VersionNotFoundError
-from projections import Follower, open_view
+from application.audit.tier_audit import Problem, TierAudit
+from application.errors import VersionNotFoundError
+from projections import Projector, open_view
 from tests.cli import ticketledger
 
 
@@ -25,7 +26,7 @@ def audited(ledger: BookingLedger):
     ledger.cancel(ann.booking_id, "ann")
     ledger.add_capacity("VIP", 3)
     view = open_view(ledger)
-    Follower(ledger, view).catch_up()
+    Projector(ledger, view).catch_up()
     return TierAudit(ledger), view
 
 

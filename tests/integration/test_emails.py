@@ -16,10 +16,10 @@ import pytest
 
 from application import BookingLedger
 from projections.integrations.emails import EmailSender, EmailSettings
-from projections.integrations.store import IntegrationTables
 from projections.integrations.outbox import Outbox
-from tests.integration.smtp_inbox import smtp_inbox
+from projections.integrations.store import IntegrationTables
 from scripts.harness.processes import free_port, wait_for
+from tests.integration.smtp_inbox import smtp_inbox
 
 
 @pytest.fixture

@@ -14,9 +14,14 @@ import pytest
 from application import BookingLedger, IdempotencyKeyReusedError
 from application.audit.tier_audit import TierAudit
 from application.booking.observer import LedgerObserver
-from domain.errors import HoldExpiredError, HoldNotActiveError, InsufficientTicketsError, UserLimitExceededError
+from domain.errors import (
+    HoldExpiredError,
+    HoldNotActiveError,
+    InsufficientTicketsError,
+    UserLimitExceededError,
+)
 from domain.tiers import tier_id
-from projections import Follower, HoldExpiry, open_view
+from projections import HoldExpiry, Projector, open_view
 
 START = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
 
@@ -42,7 +47,7 @@ def ledger_on(env: dict[str, str], clock: Clock) -> BookingLedger:
     return ledger
 
 
-def audited(ledger: BookingLedger, follower: Follower, tier: str = "VIP") -> None:
+def audited(ledger: BookingLedger, follower: Projector, tier: str = "VIP") -> None:
     follower.catch_up()
     assert TierAudit(ledger).verify(tier, follower.view)[1] == []
 
@@ -50,7 +55,7 @@ def audited(ledger: BookingLedger, follower: Follower, tier: str = "VIP") -> Non
 def test_a_hold_expires_by_the_expiry_process_once_its_time_has_come(store_env, clock):
     with ledger_on(store_env, clock) as ledger:
         ledger.create_tier("VIP", Decimal("100.00"), 5)
-        follower = Follower(ledger, open_view(ledger))
+        follower = Projector(ledger, open_view(ledger))
         expiry = HoldExpiry(ledger, follower.view)
         receipt = ledger.hold("ann", "VIP", 3)
         assert (receipt.status, receipt.remaining, receipt.expires_at) == ("held", 2, START + timedelta(minutes=10))
@@ -143,7 +148,7 @@ def test_every_sale_hold_and_end_of_a_hold_is_reported_once(store_env, clock):
 def test_a_confirmed_hold_is_a_booking_and_the_expiry_process_leaves_it_alone(store_env, clock):
     with ledger_on(store_env, clock) as ledger:
         ledger.create_tier("VIP", Decimal("100.00"), 5)
-        follower = Follower(ledger, open_view(ledger))
+        follower = Projector(ledger, open_view(ledger))
         hold = ledger.hold("ann", "VIP", 2)
         follower.catch_up()  # the read tables still say "held" when the expiry runs
         assert ledger.confirm_hold(hold.booking_id, "ann").status == "confirmed"
@@ -201,7 +206,7 @@ def test_a_confirm_that_races_the_expiry_has_exactly_one_winner(store_env, clock
             clock.now = late.now = START
         tier = holder.get_tier("VIP")
         assert (tier.sold, tier.held) == (winners["confirmed"], 0)
-        audited(holder, Follower(holder, open_view(holder)))
+        audited(holder, Projector(holder, open_view(holder)))
 
 
 def test_many_holds_and_bookings_at_once_never_take_more_than_the_capacity(store_env, clock):
@@ -223,7 +228,7 @@ def test_many_holds_and_bookings_at_once_never_take_more_than_the_capacity(store
         assert outcomes == {"taken": 20, "refused": 20}
         tier = one.get_tier("VIP")
         assert (tier.sold + tier.held, tier.available) == (20, 0)
-        follower = Follower(one, open_view(one))
+        follower = Projector(one, open_view(one))
         clock.now += timedelta(hours=1)
         follower.catch_up()
         assert HoldExpiry(two, follower.view).expire_due() == tier.held
@@ -234,7 +239,7 @@ def test_many_holds_and_bookings_at_once_never_take_more_than_the_capacity(store
 def test_a_hold_that_cannot_be_expired_does_not_stall_the_holds_due_after_it(store_env, clock, monkeypatch):
     with ledger_on(store_env, clock) as ledger:
         ledger.create_tier("VIP", Decimal("100.00"), 5)
-        follower = Follower(ledger, open_view(ledger))
+        follower = Projector(ledger, open_view(ledger))
         broken = ledger.hold("ann", "VIP", 1).booking_id
         clock.now += timedelta(seconds=1)
         fine = ledger.hold("bob", "VIP", 1).booking_id

@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from application import BookingLedger, IdempotencyKeyReusedError, LedgerBusyError
-from application.booking.batch import BatchDecision
+from application.booking.batch import BatchDecision, decide
 from application.booking.group_commit import PendingBooking
 from domain.errors import InsufficientTicketsError
 
@@ -105,9 +105,9 @@ def test_a_decision_is_found_stored_however_many_events_the_tier_got_after_it(le
     after other bookings moved the tier on; one never recorded, or one that records
     nothing, is not."""
     ledger.create_tier("VIP", Decimal("1.00"), 10)
-    recorded = ledger._decide([PendingBooking("u1", "VIP", 2), PendingBooking("u2", "VIP", 1)])
+    recorded = decide([PendingBooking("u1", "VIP", 2), PendingBooking("u2", "VIP", 1)], ledger)
     ledger.save(*recorded.tiers, *recorded.bookings)
     ledger.book("u3", "VIP", 1)
-    lost = ledger._decide([PendingBooking("u4", "VIP", 1)])  # decided, never saved
+    lost = decide([PendingBooking("u4", "VIP", 1)], ledger)  # decided, never saved
     assert recorded.is_stored_in(ledger.events) and not lost.is_stored_in(ledger.events)
     assert not BatchDecision.refused(2, LedgerBusyError("busy")).is_stored_in(ledger.events)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from application.booking.idempotency import IdempotencySecretError
+from application.errors import IdempotencySecretError
 from domain.bookings import idempotent_booking_id
 
 SECRET = "s" * 32

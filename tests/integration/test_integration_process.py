@@ -18,8 +18,8 @@ from projections.integrations.emails import EmailSender
 from projections.integrations.store import IntegrationTables
 from projections.integrations.webhooks import SIGNATURE_HEADER, WebhookEndpoints, verify
 from scripts.bench.webhook_receiver import Receiver
-from tests.integration.smtp_inbox import smtp_inbox
 from scripts.harness.processes import run_projection_process, wait_for
+from tests.integration.smtp_inbox import smtp_inbox
 
 BOOKINGS = 150
 

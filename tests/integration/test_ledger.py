@@ -21,7 +21,11 @@ from application import (
 )
 from application.booking.group_commit import PendingBooking
 from domain.bookings import Booking
-from domain.errors import BookingAlreadyCancelledError, InsufficientTicketsError, SalesClosedError
+from domain.errors import (
+    BookingAlreadyCancelledError,
+    InsufficientTicketsError,
+    SalesClosedError,
+)
 from domain.tiers import tier_id
 from tests.integration.race import race
 

@@ -28,7 +28,7 @@ from domain.errors import (
     HoldNotActiveError,
     InsufficientTicketsError,
 )
-from projections import Follower, HoldExpiry, open_view
+from projections import HoldExpiry, Projector, open_view
 from projections.read_model.rebuild import rebuild
 from tests.conftest import machine_settings, postgres_schema
 
@@ -68,7 +68,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model: dict = {}
         for code, capacity in TIERS.items():
             self.ledgers[0].create_tier(code, Decimal("5.00"), capacity)
-        self.follower = Follower(self.ledgers[1], open_view(self.ledgers[1]))
+        self.follower = Projector(self.ledgers[1], open_view(self.ledgers[1]))
         self.states = {code: {1: (capacity, 0, 0)} for code, capacity in TIERS.items()}  # version -> figures
 
     def open_store(self) -> dict[str, str]:

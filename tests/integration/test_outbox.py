@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections.integrations.store import IntegrationTables
 from projections.integrations.outbox import Outbox
+from projections.integrations.store import IntegrationTables
 
 
 def some_history(ledger: BookingLedger) -> None:

@@ -10,18 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from application import BookingLedger
-from projections import Follower, open_view
+from projections import Projector, open_view
 from projections.read_model.own_writes import bookings_of_user
 
 
-def listed(follower: Follower, user: str) -> list[tuple]:
+def listed(follower: Projector, user: str) -> list[tuple]:
     return [(b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
             for b in bookings_of_user(follower, [user])]
 
 
 def test_a_booking_just_made_is_listed_before_the_read_tables_have_it(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("100.00"), 10)
-    follower = Follower(ledger, open_view(ledger))
+    follower = Projector(ledger, open_view(ledger))
     follower.catch_up()
     receipt = ledger.book("alice", "VIP", 2)
     assert follower.view.bookings_of_user("alice") == []  # the read tables lag
@@ -32,7 +32,7 @@ def test_a_booking_just_made_is_listed_before_the_read_tables_have_it(ledger: Bo
 
 def test_a_change_not_yet_projected_shows_on_a_projected_booking(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("100.00"), 10)
-    follower = Follower(ledger, open_view(ledger))
+    follower = Projector(ledger, open_view(ledger))
     kept, dropped = ledger.book("alice", "VIP", 1), ledger.hold("alice", "VIP", 3)
     follower.catch_up()
     ledger.release_hold(dropped.booking_id, "alice")
@@ -43,7 +43,7 @@ def test_a_change_not_yet_projected_shows_on_a_projected_booking(ledger: Booking
 
 def test_the_list_equals_the_read_tables_once_they_catch_up(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("100.00"), 100)
-    follower = Follower(ledger, open_view(ledger))
+    follower = Projector(ledger, open_view(ledger))
     first = ledger.hold("alice", "VIP", 2)
     follower.catch_up()
     ledger.confirm_hold(first.booking_id, "alice")
@@ -68,7 +68,7 @@ def test_at_any_moment_the_list_is_what_the_caught_up_tables_will_show(ledger: B
     code = next(TIER_CODES)
     ledger.create_tier(code, Decimal("1.00"), 1000)
     user = f"user-{code}"
-    lagging = Follower(ledger, open_view(ledger))
+    lagging = Projector(ledger, open_view(ledger))
     made: list = []
     for command, n in commands:
         target = made[n % len(made)].booking_id if made else None

@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from application import BookingLedger
-from projections import Follower, LedgerView, open_view
+from projections import LedgerView, Projector, open_view
 from projections.read_model.rebuild import rebuild
 from scripts.harness.processes import run_projection_process, wait_for
 
@@ -33,7 +33,7 @@ def some_history(ledger: BookingLedger) -> None:
 def test_the_read_tables_match_the_aggregates(ledger: BookingLedger):
     some_history(ledger)
     view = open_view(ledger)
-    assert Follower(ledger, view).catch_up() == 11
+    assert Projector(ledger, view).catch_up() == 11
     assert [(t.tier, t.price, t.capacity, t.sold, t.available) for t in view.list_tiers()] == [
         ("GA", Decimal("10.00"), 55, 1, 54),
         ("VIP", Decimal("100.00"), 10, 2, 8),
@@ -47,7 +47,7 @@ def test_the_read_tables_match_the_aggregates(ledger: BookingLedger):
 
 def test_a_rebuild_gives_tables_identical_to_the_live_ones(ledger: BookingLedger):
     view = open_view(ledger)
-    follower = Follower(ledger, view)
+    follower = Projector(ledger, view)
     some_history(ledger)
     follower.catch_up()
     live = tables(view)
@@ -68,11 +68,11 @@ def test_a_crash_part_way_loses_and_repeats_nothing(ledger: BookingLedger, monke
 
     monkeypatch.setattr(view, "adapt_row", crash_in_the_second_page)
     with pytest.raises(RuntimeError):
-        Follower(ledger, view, batch_size=4).catch_up()
+        Projector(ledger, view, batch_size=4).catch_up()
     assert view.max_tracking_id(ledger.name) == 4
     assert {t.tier: t.sold for t in view.list_tiers()} == {"VIP": 2, "GA": 0}
     monkeypatch.undo()
-    assert Follower(ledger, view, batch_size=4).catch_up() == 7
+    assert Projector(ledger, view, batch_size=4).catch_up() == 7
     assert {t.tier: t.sold for t in view.list_tiers()} == {"VIP": 2, "GA": 1}
     assert len(view.all_bookings()) == 3
 
@@ -82,7 +82,7 @@ def test_two_projectors_side_by_side_apply_each_event_once(store_env):
         one.create_tier("VIP", Decimal("1.00"), 500)
         for n in range(60):
             one.book(f"u{n}", "VIP", 1)
-        followers = [Follower(one, open_view(one), batch_size=7), Follower(two, open_view(two), batch_size=7)]
+        followers = [Projector(one, open_view(one), batch_size=7), Projector(two, open_view(two), batch_size=7)]
         threads = [threading.Thread(target=f.catch_up) for f in followers]
         for t in threads:
             t.start()
@@ -120,7 +120,7 @@ def test_following_outlives_the_store_not_answering(ledger: BookingLedger):
     """``python -m projections`` keeps polling through a database restart (the fault
     tests restart a real PostgreSQL under it: tests/e2e/test_faults.py)."""
     ledger.create_tier("VIP", Decimal("1.00"), 10)
-    follower, stop = Follower(ledger, open_view(ledger)), threading.Event()
+    follower, stop = Projector(ledger, open_view(ledger)), threading.Event()
     outage = iter([OperationalError("server closed the connection unexpectedly"), InterfaceError("connection closed")])
 
     def catch_up_after_the_outage() -> int:
@@ -128,7 +128,7 @@ def test_following_outlives_the_store_not_answering(ledger: BookingLedger):
         if error is not None:
             raise error
         stop.set()
-        return Follower.catch_up(follower)
+        return Projector.catch_up(follower)
 
     follower.catch_up = catch_up_after_the_outage
     follower.follow(stop, interval=0.01)
@@ -139,7 +139,7 @@ def test_a_page_that_fails_for_another_reason_than_a_lost_race_is_not_retried_si
     """Only an ``IntegrityError`` that came with the position moving on is a lost race;
     any other (a bad row, a broken table) must surface, not loop for ever."""
     some_history(ledger)
-    follower = Follower(ledger, open_view(ledger))
+    follower = Projector(ledger, open_view(ledger))
 
     def duplicate_row(*_):
         raise IntegrityError("duplicate key value violates unique constraint")

@@ -8,9 +8,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from application.waiting_room.redis_store import POOL_SIZE, POOL_WAIT, TIMEOUT, RedisQueueStore
+from application.waiting_room.redis_store import (
+    POOL_SIZE,
+    POOL_WAIT,
+    TIMEOUT,
+    RedisQueueStore,
+)
 from application.waiting_room.store import QueueStore, RoomTerms
-from tests.queue_stores import REDIS_URL, FakeClock, queue_kind, redis_client, redis_prefix, store_of_kind  # noqa: F401
+from tests.queue_stores import (  # noqa: F401
+    REDIS_URL,
+    FakeClock,
+    queue_kind,
+    redis_client,
+    redis_prefix,
+    store_of_kind,
+)
 
 OPENS = 1_000_010.0
 PASS_SECONDS = 30

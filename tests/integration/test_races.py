@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections import Follower, open_view
+from projections import Projector, open_view
 from tests.integration.race import race, race_in_new_process
 
 CAPACITY = 20
@@ -20,7 +20,7 @@ def assert_sold_out_exactly(env: dict[str, str], outcomes: Counter, attempts: in
     with BookingLedger(env=env) as ledger:
         assert ledger.get_tier("VIP").sold == CAPACITY
         view = open_view(ledger)
-        Follower(ledger, view).catch_up()
+        Projector(ledger, view).catch_up()
         confirmed = [b for b in view.all_bookings() if b.status == "confirmed"]
         assert sum(b.quantity for b in confirmed) == CAPACITY == len(confirmed)
         (tier,) = view.list_tiers()

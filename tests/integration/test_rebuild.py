@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections import Follower, open_view
+from projections import Projector, open_view
 from projections.read_model.rebuild import differences, rebuild
 from tests.cli import ticketledger
 
@@ -18,13 +18,13 @@ def dump(view) -> tuple[list, list]:
 
 
 @pytest.fixture
-def live(ledger: BookingLedger) -> Follower:
+def live(ledger: BookingLedger) -> Projector:
     ledger.create_tier("VIP", Decimal("100.00"), 50)
     ledger.create_tier("GA", Decimal("10.00"), 50)
     receipts = [ledger.book(f"u{n}", "VIP" if n % 2 else "GA", 1 + n % 3) for n in range(20)]
     for n in range(0, 20, 4):
         ledger.cancel(receipts[n].booking_id, f"u{n}")
-    follower = Follower(ledger, open_view(ledger))
+    follower = Projector(ledger, open_view(ledger))
     follower.catch_up()
     return follower
 

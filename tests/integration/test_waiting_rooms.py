@@ -9,7 +9,6 @@ from datetime import timezone
 
 import pytest
 
-from application.waiting_room.admission_rate import PERIOD_SECONDS, bucket_of
 from application.errors import (
     QueuePassExpiredError,
     QueuePassRequiredError,
@@ -17,9 +16,10 @@ from application.errors import (
     WaitingRoomAlreadyOnError,
     WaitingRoomOffError,
 )
-from application.waiting_room.passes import Pass
+from application.waiting_room.admission_rate import PERIOD_SECONDS, bucket_of
 from application.waiting_room.log import WaitingRoomLog
-from application.waiting_room.rooms import COUNT_EVERY_SECONDS, WaitingRooms, from_epoch
+from application.waiting_room.passes import Pass
+from application.waiting_room.rooms import COUNT_EVERY_SECONDS, WaitingRoomService, from_epoch
 from tests.queue_stores import FakeClock, queue_kind, store_of_kind  # noqa: F401
 
 START = 1_000_000.0  # a multiple of the periods, so ticks fall on known times
@@ -44,20 +44,20 @@ def sold_out() -> SoldOut:
 
 
 @pytest.fixture
-def rooms(queue_kind: str, store_env: dict[str, str], clock: FakeClock, sold_out: SoldOut) -> Iterator[WaitingRooms]:
+def rooms(queue_kind: str, store_env: dict[str, str], clock: FakeClock, sold_out: SoldOut) -> Iterator[WaitingRoomService]:
     with store_of_kind(queue_kind, clock) as store:
-        rooms = WaitingRooms(store, lambda: WaitingRoomLog(env=store_env), sold_out, target_p95_ms=50,
+        rooms = WaitingRoomService(store, lambda: WaitingRoomLog(env=store_env), sold_out, target_p95_ms=50,
                              terms_seconds=0, clock=clock)
         yield rooms
         rooms.close()
 
 
-def turn_on(rooms: WaitingRooms, rate: float = 2.0, opens_in: float = 0.0, auto: bool = False,
+def turn_on(rooms: WaitingRoomService, rate: float = 2.0, opens_in: float = 0.0, auto: bool = False,
             tiers: list[str] | None = None, pass_seconds: int = 60):
     return rooms.turn_on(tiers or ["VIP"], from_epoch(rooms.clock() + opens_in), rate, auto, 1000.0, pass_seconds)
 
 
-def admitted_pass(rooms: WaitingRooms, clock: FakeClock, user: str) -> str:
+def admitted_pass(rooms: WaitingRoomService, clock: FakeClock, user: str) -> str:
     ticket, _ = rooms.join(user)
     clock.advance(5)
     status = rooms.ticket(ticket.ticket_id)
@@ -65,20 +65,20 @@ def admitted_pass(rooms: WaitingRooms, clock: FakeClock, user: str) -> str:
     return status.queue_pass
 
 
-def test_while_no_room_is_on_nothing_needs_a_pass_and_nobody_can_join(rooms: WaitingRooms):
+def test_while_no_room_is_on_nothing_needs_a_pass_and_nobody_can_join(rooms: WaitingRoomService):
     assert rooms.status() is None and rooms.check_pass(None, "alice", "VIP") is False
     with pytest.raises(WaitingRoomOffError):
         rooms.join("alice")
 
 
-def test_only_the_rooms_tiers_need_a_pass(rooms: WaitingRooms):
+def test_only_the_rooms_tiers_need_a_pass(rooms: WaitingRoomService):
     turn_on(rooms)
     assert rooms.check_pass(None, "alice", "GA") is False
     with pytest.raises(QueuePassRequiredError, match="join the queue"):
         rooms.check_pass(None, "alice", "VIP")
 
 
-def test_a_valid_pass_lets_its_user_book_until_it_expires(rooms: WaitingRooms, clock: FakeClock):
+def test_a_valid_pass_lets_its_user_book_until_it_expires(rooms: WaitingRoomService, clock: FakeClock):
     turn_on(rooms, pass_seconds=60)
     token = admitted_pass(rooms, clock, "alice")
     assert rooms.check_pass(token, "alice", "VIP") is True
@@ -89,7 +89,7 @@ def test_a_valid_pass_lets_its_user_book_until_it_expires(rooms: WaitingRooms, c
         rooms.check_pass(token, "alice", "VIP")
 
 
-def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms: WaitingRooms, clock: FakeClock):
+def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms: WaitingRoomService, clock: FakeClock):
     turn_on(rooms)
     token = admitted_pass(rooms, clock, "alice")
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
@@ -107,7 +107,7 @@ def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms
         rooms.check_pass(other_room, "alice", "VIP")
 
 
-def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms: WaitingRooms, clock: FakeClock):
+def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms: WaitingRoomService, clock: FakeClock):
     turn_on(rooms, rate=1.0, opens_in=10, pass_seconds=30)
     first, new = rooms.join("ann")
     second, _ = rooms.join("bob")
@@ -128,7 +128,7 @@ def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(room
     assert new and again.ticket_id != late.ticket_id and again.state == "waiting" and again.position == 1
 
 
-def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRooms, sold_out: SoldOut):
+def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRoomService, sold_out: SoldOut):
     turn_on(rooms, rate=0.0)
     ticket, _ = rooms.join("ann")
     assert (ticket.state, ticket.estimated_wait) == ("waiting", None)
@@ -137,7 +137,7 @@ def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRooms, sold_o
     assert (gone.state, gone.poll_after, gone.queue_pass) == ("soldOut", None, None)
 
 
-def test_a_closed_rooms_tickets_say_so_and_booking_needs_no_pass(rooms: WaitingRooms):
+def test_a_closed_rooms_tickets_say_so_and_booking_needs_no_pass(rooms: WaitingRoomService):
     turn_on(rooms)
     ticket, _ = rooms.join("ann")
     rooms.turn_off()
@@ -147,7 +147,7 @@ def test_a_closed_rooms_tickets_say_so_and_booking_needs_no_pass(rooms: WaitingR
         rooms.turn_off()
 
 
-def test_the_audit_trail_records_opening_rate_changes_counts_and_close(rooms: WaitingRooms, clock: FakeClock):
+def test_the_audit_trail_records_opening_rate_changes_counts_and_close(rooms: WaitingRoomService, clock: FakeClock):
     room = turn_on(rooms, rate=2.0)
     with pytest.raises(WaitingRoomAlreadyOnError):
         turn_on(rooms)
@@ -166,7 +166,7 @@ def test_the_audit_trail_records_opening_rate_changes_counts_and_close(rooms: Wa
     assert all(e.at.tzinfo == timezone.utc for e in trail)
 
 
-def test_the_automatic_rate_grows_while_bookings_are_fast_and_backs_off_when_slow(rooms: WaitingRooms, clock: FakeClock):
+def test_the_automatic_rate_grows_while_bookings_are_fast_and_backs_off_when_slow(rooms: WaitingRoomService, clock: FakeClock):
     room = turn_on(rooms, rate=10.0, auto=True)
     for n in range(100):
         rooms.join(f"u{n}")
@@ -185,7 +185,7 @@ def test_the_automatic_rate_grows_while_bookings_are_fast_and_backs_off_when_slo
     assert reasons[1].startswith("automatic: p95 500 ms") and "decrease" in reasons[1]
 
 
-def test_a_close_that_failed_half_way_completes_when_retried(rooms: WaitingRooms):
+def test_a_close_that_failed_half_way_completes_when_retried(rooms: WaitingRoomService):
     room = turn_on(rooms)
     store_turn_off = rooms.store.turn_off
     rooms.store.turn_off = lambda room_id: (_ for _ in ()).throw(ConnectionError("store down"))
@@ -198,7 +198,7 @@ def test_a_close_that_failed_half_way_completes_when_retried(rooms: WaitingRooms
     assert [e.event for e in rooms.events(room.room_id)] == ["Opened", "Closed"]
 
 
-def test_the_latency_buckets_count_admitted_bookings(rooms: WaitingRooms, clock: FakeClock):
+def test_the_latency_buckets_count_admitted_bookings(rooms: WaitingRoomService, clock: FakeClock):
     room = turn_on(rooms)
     rooms.booked(0.012)
     rooms.booked(0.012)
@@ -206,7 +206,7 @@ def test_the_latency_buckets_count_admitted_bookings(rooms: WaitingRooms, clock:
     assert rooms.store.latencies(room.room_id, period) == {bucket_of(12): 2}
 
 
-def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRooms, clock: FakeClock):
+def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRoomService, clock: FakeClock):
     room = turn_on(rooms, rate=3.0, opens_in=10, tiers=["VIP", "GA"], pass_seconds=90)
     ann, _ = rooms.join("ann")
     rooms.join("bob")
@@ -222,19 +222,19 @@ def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRooms, cl
     assert (status.joined, status.admitted, status.passes, status.waiting) == (2, 2, 1, 0)
 
 
-def test_an_automatic_rate_set_by_an_admin_is_capped_at_the_maximum_a_fixed_one_is_not(rooms: WaitingRooms):
+def test_an_automatic_rate_set_by_an_admin_is_capped_at_the_maximum_a_fixed_one_is_not(rooms: WaitingRoomService):
     turn_on(rooms, rate=2.0)
     assert (rooms.change_rate(5000.0, True).rate, rooms.status().auto_rate) == (1000.0, True)
     assert (rooms.change_rate(5000.0, False).rate, rooms.status().auto_rate) == (5000.0, False)
 
 
-def test_without_a_room_the_answers_say_to_book_directly(rooms: WaitingRooms):
+def test_without_a_room_the_answers_say_to_book_directly(rooms: WaitingRoomService):
     for command in (lambda: rooms.join("ann"), lambda: rooms.change_rate(1.0, False), rooms.turn_off):
         with pytest.raises(WaitingRoomOffError, match=r"^No waiting room is on: book directly\.$"):
             command()
 
 
-def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: WaitingRooms, clock: FakeClock):
+def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: WaitingRoomService, clock: FakeClock):
     turn_on(rooms, pass_seconds=60)
     token = admitted_pass(rooms, clock, "alice")
     join = "join the queue (POST /api/queue)"
@@ -258,7 +258,7 @@ def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: Wai
                                   "join the queue again (POST /api/queue).")
 
 
-def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRooms):
+def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRoomService):
     room = turn_on(rooms)
     with pytest.raises(QueueTicketNotFoundError, match=f"^No queue ticket '{room.room_id}.unknown'.$"):
         rooms.ticket(f"{room.room_id}.unknown")
@@ -270,7 +270,7 @@ def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(
 
 
 def test_a_room_for_every_tier_opens_now_unless_told_and_an_automatic_rate_starts_at_most_at_the_maximum(
-        rooms: WaitingRooms):
+        rooms: WaitingRoomService):
     room = rooms.turn_on(None, None, 5000.0, True, 1000.0, 60)
     assert (room.tiers, room.opens_at, room.rate, room.auto_rate) == (None, from_epoch(START), 1000.0, True)
     assert rooms.events(room.room_id)[0].details["auto_rate"] is True
@@ -279,11 +279,11 @@ def test_a_room_for_every_tier_opens_now_unless_told_and_an_automatic_rate_start
 
 
 def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_in_the_log(
-        rooms: WaitingRooms, clock: FakeClock):
+        rooms: WaitingRoomService, clock: FakeClock):
     turn_on(rooms)
     with pytest.raises(WaitingRoomAlreadyOnError, match=r"^A waiting room is on already; close it first\.$"):
         turn_on(rooms)  # seen on: refused before anything is recorded
-    late = WaitingRooms(rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock)
+    late = WaitingRoomService(rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock)
     late.store = type("StaleLook", (), {"current": lambda self: None, "turn_on": rooms.store.turn_on})()
     opened = []
     open_room = rooms.log.open
@@ -296,7 +296,7 @@ def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_i
                                                                                       "passes": 0}
 
 
-def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: WaitingRooms, store_env: dict[str, str]):
+def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: WaitingRoomService, store_env: dict[str, str]):
     """Beside the ledger's events, in the same database: the table's name is stored data."""
     room = turn_on(rooms, rate=2.0, pass_seconds=60)
     own_table = "waiting_room_events" if store_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite" else "waitingrooms_events"
@@ -305,7 +305,7 @@ def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: Wait
         "tiers": ["VIP"], "opens_at": from_epoch(START), "rate": 2.0, "auto_rate": False, "pass_seconds": 60}
 
 
-def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: WaitingRooms, clock: FakeClock, caplog):
+def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: WaitingRoomService, clock: FakeClock, caplog):
     turn_on(rooms)
     rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
     clock.advance(PERIOD_SECONDS)
@@ -316,7 +316,7 @@ def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: Waiti
         "waiting room tick skipped: The waiting room has just been turned off."]
 
 
-def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_waits(rooms: WaitingRooms,
+def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_waits(rooms: WaitingRoomService,
                                                                                     clock: FakeClock):
     room = turn_on(rooms, rate=30.0, auto=True)
     for n in range(200):
@@ -337,7 +337,7 @@ def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_w
     assert changes == []
 
 
-def test_a_rate_the_room_changed_itself_is_recorded_as_automatic(rooms: WaitingRooms, clock: FakeClock):
+def test_a_rate_the_room_changed_itself_is_recorded_as_automatic(rooms: WaitingRoomService, clock: FakeClock):
     room = turn_on(rooms, rate=10.0, auto=True)
     for n in range(100):
         rooms.join(f"u{n}")

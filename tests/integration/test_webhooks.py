@@ -15,10 +15,21 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
-from projections.integrations.store import IntegrationTables
 from projections.integrations.outbox import Outbox
-from projections.integrations.webhook_delivery import DeliverySettings, EndpointWorker, WebhookDelivery
-from projections.integrations.webhooks import SIGNATURE_HEADER, InvalidWebhookError, WebhookEndpoints, check_url, sign, verify
+from projections.integrations.store import IntegrationTables
+from projections.integrations.webhook_delivery import (
+    DeliverySettings,
+    EndpointWorker,
+    WebhookDelivery,
+)
+from projections.integrations.webhooks import (
+    SIGNATURE_HEADER,
+    InvalidWebhookError,
+    WebhookEndpoints,
+    check_url,
+    sign,
+    verify,
+)
 from scripts.bench.webhook_receiver import BlackHole, Receiver
 from scripts.harness.processes import ROOT, wait_for
 

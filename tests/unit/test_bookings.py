@@ -3,7 +3,11 @@ from uuid import uuid4
 import pytest
 
 from domain.bookings import CANCELLED, CONFIRMED, Booking
-from domain.errors import BookingAlreadyCancelledError, InvalidQuantityError, NotBookingOwnerError
+from domain.errors import (
+    BookingAlreadyCancelledError,
+    InvalidQuantityError,
+    NotBookingOwnerError,
+)
 
 
 def test_a_booking_is_confirmed_with_the_id_its_sale_refers_to():

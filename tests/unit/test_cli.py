@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from application import BookingLedger
-from projections import Follower, open_view
+from projections import Projector, open_view
 from scripts.commands.cli import COMMANDS
 from tests.cli import ROOT, ticketledger
 
@@ -66,7 +66,7 @@ def test_audit_all_reconciles_a_fresh_store(sqlite_env):
         ledger.create_tier("VIP", Decimal("100.00"), 4)
         ledger.book("alice", "VIP", 2)
         ledger.hold("bob", "VIP", 1)
-        Follower(ledger, open_view(ledger)).catch_up()  # the audit cross-checks the read tables
+        Projector(ledger, open_view(ledger)).catch_up()  # the audit cross-checks the read tables
     result = ticketledger("audit", "--all", "--json", env=sqlite_env)
     assert result.returncode == 0, result.stderr
     vip, total = map(json.loads, result.stdout.splitlines())

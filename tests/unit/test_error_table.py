@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-import application.audit.tier_audit  # noqa: F401 - defines VersionNotFoundError
 import application.errors  # noqa: F401
 import domain.errors  # noqa: F401
 from domain.errors import LedgerError

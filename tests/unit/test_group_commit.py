@@ -6,11 +6,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-
 import pytest
 
-from application.errors import LedgerBusyError, OutcomeUnknownError
 from application.booking.group_commit import GroupCommit, PendingBooking
+from application.errors import LedgerBusyError, OutcomeUnknownError
 
 
 class Recorder:

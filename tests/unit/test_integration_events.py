@@ -10,7 +10,12 @@ from typing import Any
 from uuid import uuid4
 
 from domain.tiers import TicketTier
-from projections.integrations.events import PER_NOTIFICATION, TYPES, IntegrationMapper, MappingState
+from projections.integrations.events import (
+    PER_NOTIFICATION,
+    TYPES,
+    IntegrationMapper,
+    MappingState,
+)
 
 EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=timezone.utc)
 

@@ -3,7 +3,13 @@ its crowd, and its percentiles."""
 
 from __future__ import annotations
 
-from scripts.bench.onsale_buyers import Buyer, left_in, make_buyers, out_of_order, quantiles
+from scripts.bench.onsale_buyers import (
+    Buyer,
+    left_in,
+    make_buyers,
+    out_of_order,
+    quantiles,
+)
 
 
 def joined(index: int, sent: float, answered: float, place: int) -> Buyer:

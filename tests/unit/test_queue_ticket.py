@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from application.waiting_room.store import Gate, Place, RoomTerms
-from application.waiting_room.tickets import MAX_POLL_SECONDS, MIN_POLL_SECONDS, describe, from_epoch, poll_after
+from application.waiting_room.tickets import (
+    MAX_POLL_SECONDS,
+    MIN_POLL_SECONDS,
+    describe,
+    from_epoch,
+    poll_after,
+)
 
 TERMS = RoomTerms("room", ("VIP",), 1000.0, 60, 10.0, 10.0)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
-from application.audit.tier_audit import AuditLine
 from application.audit.sales import SalesMinute, sales_per_minute
+from application.audit.tier_audit import AuditLine
 
 START = datetime(2026, 11, 24, 8, 0, 10, tzinfo=timezone.utc)
 

@@ -6,16 +6,21 @@ import time
 
 import psycopg.errors
 import pytest
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, ProgrammingError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from eventsourcing.utils import Environment, get_topic, retry
 
-from application.persistence.storage import (
+from application.persistence.library import (
     STORE_ATTEMPTS,
     LedgerPostgresFactory,
-    again_if_created_meanwhile,
     bounded_retries,
     prepare_store,
 )
+from application.persistence.storage import again_if_created_meanwhile
 
 
 def failing_first(*errors: Exception):

@@ -9,9 +9,9 @@ import unicodedata
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from marshmallow import ValidationError
 
 from web.user_ids import MAX_LENGTH, REFUSED_CATEGORIES, UserId, pattern, problem
-from marshmallow import ValidationError
 
 REFUSED = [
     "", "u" * (MAX_LENGTH + 1),

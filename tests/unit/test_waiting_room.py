@@ -7,7 +7,12 @@ from datetime import datetime, timezone
 import pytest
 
 from domain.errors import InvalidWaitingRoomError, WaitingRoomClosedError
-from domain.waiting_room import MAX_PASS_SECONDS, MAX_RATE, MIN_PASS_SECONDS, WaitingRoom
+from domain.waiting_room import (
+    MAX_PASS_SECONDS,
+    MAX_RATE,
+    MIN_PASS_SECONDS,
+    WaitingRoom,
+)
 
 OPENS = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 

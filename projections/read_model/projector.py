@@ -13,16 +13,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import (
+    Tracking,
+)
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 
+from projections.pages import follow, pages
 from projections.read_model.projection import LedgerProjection
-from projections.read_model.views import LedgerView, PostgresLedgerView, SQLiteLedgerView
+from projections.read_model.views import (
+    LedgerView,
+    PostgresLedgerView,
+    SQLiteLedgerView,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,30 +51,9 @@ def open_view(app: Application, suffix: str = "") -> LedgerView:
     return view
 
 
-def pages(app: Application, position: Callable[[], int], topics: Sequence[str], batch_size: int,
-          write: Callable[[list, int, int], None]) -> Iterator[int]:
-    """Read ``app``'s notifications of ``topics`` after ``position()``, a page at a time,
-    and have ``write(events, after, last)`` record each page with its new position, moved
-    by compare-and-set from ``after``, in one transaction; yield each page's size. When
-    another writer moved the position first (an ``IntegrityError`` and a position that
-    moved), the page is read again from there; any other refusal is raised."""
-    while True:
-        after = position()
-        notifications = app.recorder.select_notifications(after + 1, batch_size, topics=topics)
-        if not notifications:
-            return
-        events = [(app.mapper.to_domain_event(n), n.id) for n in notifications]
-        try:
-            write(events, after, notifications[-1].id)
-        except IntegrityError:
-            if position() == after:
-                raise  # not a lost race: the page itself could not be written
-            continue  # another writer moved the position first: read it again
-        yield len(events)
-
-
-class Follower:
-    """Applies an application's new events to the ledger projection, in order."""
+class Projector:
+    """Applies an application's new events to the read tables, in order. (Not the library's
+    ``eventsourcing.system.Follower``: this one reads pages from a tracked position.)"""
 
     def __init__(
         self, app: Application, view: LedgerView, batch_size: int = 1000, tracking_name: str | None = None
@@ -118,25 +104,8 @@ class Follower:
         self.projection.process_events(events, after, Tracking(self.name, last))
 
     def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
-        """Catch up, then poll every ``interval`` seconds until ``stop`` is set.
-
-        While the store does not answer (a restart, a crash, a failover) it keeps
-        trying, so the read tables resume by themselves when the store is back: a page
-        commits with its position in one transaction, so a page cut off is applied again
-        whole. (Exiting instead left the read tables stale after a PostgreSQL restart.)
-        A page that cannot be applied for another reason is logged with its traceback
-        and tried again a second later: the read tables stop there, loudly, and
-        ``/ready`` reports the growing lag."""
-        while not stop.is_set():
-            wait = interval
-            try:
-                self.catch_up()
-            except (OperationalError, InterfaceError) as error:
-                log.warning("event store unavailable, trying again: %s", error)
-            except Exception:
-                log.exception("could not apply the events after position %s; trying again", self.position)
-                wait = max(interval, 1.0)
-            stop.wait(wait)
+        """Catch up, then poll every ``interval`` seconds until ``stop`` is set (``pages.follow``)."""
+        follow(self.catch_up, lambda: self.position, stop, interval)
 
     def start(self, stop: threading.Event, interval: float) -> threading.Thread:
         """``follow`` in a thread of its own (the web process on SQLite)."""

@@ -1,0 +1,296 @@
+"""Every place the project overrides the ``eventsourcing`` library, in one module.
+
+Checked against eventsourcing 9.5.6 (the version ``pyproject.toml`` pins, ``>=9.5.6,<9.6``).
+At each upgrade of the library, read the library's source of each method named here
+and check that what the override assumes still holds; the tests that guard each
+override are named beside it.
+
+- ``LedgerPostgresFactory`` and its recorders: table creation serialised across
+  processes; a statement tried twice, not ten times; the pool reconnecting on demand;
+  each recording made by one statement that takes the events table's lock
+  (tests/integration/test_recording.py, test_store_probe.py, tests/unit/test_storage.py).
+  When PostgreSQL goes away a request should learn it within a few seconds (503
+  ``STORE_UNAVAILABLE``) and the service reconnect as soon as it is back; with the
+  library's defaults it takes minutes (10 tries of each statement, each waiting up to
+  ``POSTGRES_CONNECT_TIMEOUT``, 30 s, for a pooled connection). So the ledger's pool wait
+  is short (``BookingLedger.env``), its recorders try twice, and its pool does not back
+  off; only a process's start waits for PostgreSQL for as long as it takes
+  (docs/configuration.md, "When PostgreSQL goes away", has the measurements).
+- ``RoomSQLiteRecorder``: the waiting room's log in a table of its own on SQLite.
+- ``CopyOnWriteRepository``: a cached aggregate is never changed in place
+  (tests/integration/test_aggregate_cache.py).
+- ``StoreApplication`` (every application of the project): the store prepared before the
+  library builds it (``prepare_store``); ``CachingApplication`` (the ledger): the repository
+  above, what was saved cached, and snapshots taken of the aggregate as saved
+  (tests/integration/test_ledger.py, the snapshot tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from copy import deepcopy
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eventsourcing.application import (
+    Application,
+    ProcessingEvent,
+    ProjectorFunction,
+    Repository,
+)
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    EventStore,
+    InfrastructureFactory,
+    InterfaceError,
+    OperationalError,
+    Recording,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.utils import Environment, EnvType, get_topic, retry, strtobool
+from psycopg.sql import SQL, Identifier
+
+from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Tries of a statement whose connection failed. The second, 0.2 s later, replaces a
+# connection that a restart of PostgreSQL cut, which is what the library's retry is
+# for; more tries only make a request wait longer while PostgreSQL is down, each up to
+# POSTGRES_CONNECT_TIMEOUT for the pool. The library makes 10.
+STORE_ATTEMPTS = 2
+# Seconds psycopg_pool keeps trying to replace a lost connection (default 300), with
+# waits from 1 s that double after each failure: after an 8 s outage its next try could
+# come 7 s after PostgreSQL is back. Given up at once (after a second immediate try),
+# the connection is made again when a request next finds the pool empty: straight away.
+RECONNECT_TIMEOUT = 0.0
+
+
+# The library's retry of a statement whose connection failed, ``STORE_ATTEMPTS`` times.
+store_retry = retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)
+
+
+def bounded_retries(method: Callable[..., T]) -> Callable[..., T]:
+    """A recorder ``method`` of the library, which its ``retry`` decorator wraps, retried
+    the same way but ``STORE_ATTEMPTS`` times."""
+    return store_retry(method.__wrapped__)
+
+
+class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
+    """The library's aggregate recorder (the snapshots' store), with fewer tries."""
+
+    insert_events = bounded_retries(PostgresAggregateRecorder.insert_events)
+    select_events = bounded_retries(PostgresAggregateRecorder.select_events)
+
+
+class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, with its table creation serialised across
+    processes, fewer tries, and each recording made by one statement.
+
+    The library records events in a transaction of five statements (lock the table,
+    notify, insert, sync, commit), each a round trip that a hot tier's writers take in
+    turn while they hold the table's lock: at 16 connections that was a sixth of a
+    worker's CPU. Its optional database function (``POSTGRES_ENABLE_DB_FUNCTIONS``)
+    makes it one statement but leaves out the table lock, so notification ids could
+    commit out of order and a reader following the tracked position could skip an event
+    (``projections.read_model.projector``). So each recorder creates its own function,
+    ``record_<events table>`` (the ledger and the waiting room's log share a schema),
+    which takes the same lock first, and calls that: the same transaction in one round
+    trip. It is created with the tables (``CREATE_TABLE``)."""
+
+    select_events = bounded_retries(PostgresApplicationRecorder.select_events)
+    select_notifications = bounded_retries(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = bounded_retries(PostgresApplicationRecorder.max_notification_id)
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema, table = Identifier(datastore.schema), Identifier(self.events_table_name)
+        function = Identifier(f"record_{self.events_table_name}")  # one per table: apps share a schema
+        self.record_statement = SQL("SELECT * FROM {0}.{1}(%b, %b, %b, %b) AS id").format(schema, function)
+        self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+            "END; $BODY$"
+        ).format(schema=schema, function=function, table=table, id_type=Identifier(datastore.originator_id_type),
+                 lock_timeout=datastore.lock_timeout, channel=Identifier(self.channel_name))
+
+    @store_retry
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Record ``stored_events`` in one transaction, by one statement; their notification
+        ids. The events go as four arrays in binary, which psycopg writes in C (a composite
+        array, as the library sends them, is written in Python and its states in hex)."""
+        columns = (
+            [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events], [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.record_statement, columns, prepare=True)
+            return [row["id"] for row in curs.fetchall()]
+
+    def create_table(self) -> None:
+        # The library creates its composite type in a transaction of its own, before
+        # the locked one.
+        again_if_created_meanwhile(super().create_table)
+
+    def _create_table(self, curs: Any) -> None:
+        curs.execute(SCHEMA_LOCK)
+        super()._create_table(curs)
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making the recorders above, with its connection
+    pool set to reconnect on demand (psycopg_pool's ``reconnect_timeout``, for which the
+    library has no setting), and waiting for PostgreSQL at start-up."""
+
+    aggregate_recorder_class = BoundedRetriesAggregateRecorder
+    application_recorder_class = LockedDDLPostgresRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT  # the pool opens on first use
+
+    def application_recorder(self) -> ApplicationRecorder:
+        """The application's first use of the store (type look-up, tables): tried again
+        until PostgreSQL answers. Statements fail within seconds when it does not, but a
+        process that starts during an outage must not fail with them: a gunicorn worker
+        that fails to boot stops the whole server, and the projection process would exit."""
+        while True:
+            try:
+                return super().application_recorder()
+            except (OperationalError, InterfaceError) as error:
+                log.warning("waiting for PostgreSQL: %s", error)
+                time.sleep(1)
+
+
+class RoomSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, with a table of the room log's own."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "waiting_room_events") -> None:
+        super().__init__(datastore, events_table_name)
+
+
+def prepare_store(env: Environment) -> None:
+    """Adjust ``env`` (and the disk) before the library builds the store from it."""
+    module = env.get("PERSISTENCE_MODULE")
+    if module == "eventsourcing.sqlite":
+        db_name = env.get("SQLITE_DBNAME", "")
+        if db_name and ":memory:" not in db_name and "mode=memory" not in db_name:
+            Path(db_name.removeprefix("file:").split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
+    elif module == "eventsourcing.postgres":
+        env["PERSISTENCE_MODULE"] = get_topic(LedgerPostgresFactory)
+
+
+class StoreApplication(Application):
+    """An application of the project: its store prepared before the library builds it, and
+    on SQLite recorded by ``sqlite_recorder`` if it names one (a table of its own)."""
+
+    sqlite_recorder: type[SQLiteApplicationRecorder] | None = None
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        prepare_store(env)
+        if self.sqlite_recorder and env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
+            env[InfrastructureFactory.APPLICATION_RECORDER_TOPIC] = get_topic(self.sqlite_recorder)
+        return super().construct_factory(env)
+
+
+class CachingApplication(StoreApplication):
+    """The ledger's tuning: hot aggregates cached (copy-on-write) and fast-forwarded, what
+    was saved cached at once, snapshots taken of the aggregate as saved."""
+
+    def construct_repository(self) -> Repository:
+        """The library's repository, with its cache made copy-on-write
+        (``application.persistence.repository``), always fast-forwarded, and always copied for the
+        caller: the ledger changes the aggregates it gets."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return CopyOnWriteRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward_skipping=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")),
+        )
+
+    def construct_snapshot_store(self) -> EventStore:
+        # The library's snapshot table has no lock of ours around its creation.
+        return again_if_created_meanwhile(super().construct_snapshot_store)
+
+    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
+        """Also cache what was just saved, so the next get need not read back this
+        process's own events (the library caches on save only without fast-forward).
+        Safe because the cache is copy-on-write and the ledger never changes an
+        aggregate after saving it."""
+        recordings = super()._record(processing_event)
+        if self.repository.cache is not None:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
+        """Snapshot each saved aggregate whose recording crossed a multiple of its interval,
+        as it is now. The library would snapshot it at the crossing version, which it
+        first rebuilds from the store (the last snapshot and up to 499 events): 3 % of a
+        worker's CPU on a hot tier. The ledger has the aggregate in hand, just recorded,
+        and never changes it afterwards, so a snapshot of it is as true and costs one write."""
+        due = {
+            event.originator_id for event in processing_event.events
+            if (interval := self.snapshotting_intervals.get(type(processing_event.aggregates.get(event.originator_id))))
+            and event.originator_version % interval == 0
+        }
+        for aggregate_id in due:
+            aggregate = processing_event.aggregates[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+            self.snapshots.put([snapshot_class.take(aggregate)])
+
+
+
+class CopyOnWriteRepository(Repository):
+    """The library's repository, except that an aggregate in the cache is never changed.
+
+    The library fast-forwards a cached aggregate in place, under a lock, but copies it
+    for the caller only after releasing that lock, so a reader could copy a tier that
+    another thread was half-way through advancing (its version one ahead of its sales).
+    Here fast-forwarding advances a copy and caches that instead: cached objects are
+    only ever replaced. The application's own ``save`` caches what it saved, so a saved
+    aggregate must not be changed afterwards (the ledger decides on fresh copies).
+    """
+
+    def get(self, aggregate_id: Any, *, version: int | None = None,
+            projector_func: ProjectorFunction[Any, Any] | None = None, **kwargs: Any) -> Any:
+        projector_func = projector_func or mutate_in_turn
+        if version is None and self.cache is not None:
+            projector_func = self._advancing_a_copy(projector_func)
+        return super().get(aggregate_id, version=version, projector_func=projector_func, **kwargs)
+
+    def _advancing_a_copy(self, project: ProjectorFunction[Any, Any]) -> ProjectorFunction[Any, Any]:
+        def advance(aggregate: Any, events: Iterable[Any]) -> Any:
+            events = list(events)
+            if aggregate is None or not events:  # rebuilt from the store, or nothing new
+                return project(aggregate, events)
+            advanced = project(deepcopy(aggregate), events)
+            self.cache.put(advanced.id, advanced)
+            return advanced
+
+        return advance
+
+
+def mutate_in_turn(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's ``project_aggregate`` without its ``isinstance`` check of each event
+    against a runtime-checkable ``Protocol``, which took 1-2 % of a booking's CPU."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate

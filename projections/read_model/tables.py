@@ -1,0 +1,127 @@
+"""The read tables' SQL, written once with ``:name`` parameters for both stores (only column
+types, the parameter style and the schema prefix differ: ``LedgerView.sql``), and what a
+page of events does to them (``PageChanges``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from projections.positions import Positions
+
+CREATE_TABLES = (
+    """CREATE TABLE IF NOT EXISTS {availability} (
+        tier_id TEXT PRIMARY KEY,
+        tier TEXT NOT NULL UNIQUE,
+        price {money} NOT NULL,
+        capacity INTEGER NOT NULL,
+        sold INTEGER NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
+        on_sale INTEGER NOT NULL DEFAULT 1,
+        position BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {bookings} (
+        booking_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at {timestamp} NOT NULL,
+        updated_at {timestamp} NOT NULL,
+        expires_at {timestamp}
+    )""",
+)
+# Index name and columns. A rebuild's fresh tables get their indexes just before
+# they take the live tables' place (see ``swap_statements``).
+INDEXES = (
+    ("bookings_by_user", "(user_id, created_at)"),
+    ("bookings_by_tier", "(tier)"),
+    ("bookings_by_expiry", "(status, expires_at)"),  # the holds that are due
+)
+
+INSERT_TIER = (
+    "INSERT INTO {availability} (tier_id, tier, price, capacity, sold, position) "
+    "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
+)
+UPDATE_TIER = (
+    "UPDATE {availability} SET sold = sold + :sold, held = held + :held, capacity = capacity + :capacity, "
+    "on_sale = on_sale * :on_sale, position = :position WHERE tier_id = :tier_id"
+)
+INSERT_BOOKING = (
+    "INSERT INTO {bookings} "
+    "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
+    "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
+)
+SET_BOOKING_STATUS = (
+    "UPDATE {bookings} SET status = :status, updated_at = :at "
+    "WHERE booking_id = :booking_id"
+)
+TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
+SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
+SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
+BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at"
+SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
+SELECT_USER_BOOKINGS = (
+    f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
+    "ORDER BY created_at DESC, booking_id"
+)
+SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
+SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
+SELECT_DUE_HOLDS = (
+    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now "
+    "ORDER BY expires_at LIMIT :limit"
+)
+SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
+DROP_TABLES = (
+    "DROP TABLE IF EXISTS {availability}",
+    "DROP TABLE IF EXISTS {bookings}",
+    "DELETE FROM {tracking} WHERE application_name = :name",
+)
+POSITIONS = Positions("{tracking}", "application_name", "notification_id")  # the library's tracking table
+
+
+@dataclass
+class PageChanges:
+    """What a page of events does to the read tables, gathered so that it can be
+    written with one statement per kind of change.
+
+    Sales and capacity changes only add up, so each tier gets one ``UPDATE`` per page
+    with the sums and the position of its last event; new rows go in before updates
+    of them. The result equals applying the events one by one.
+    """
+
+    new_tiers: list[dict[str, Any]] = field(default_factory=list)
+    tier_totals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_bookings: list[dict[str, Any]] = field(default_factory=list)
+    booking_statuses: list[dict[str, Any]] = field(default_factory=list)
+
+    def change_tier(
+        self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
+    ) -> None:
+        totals = self.tier_totals.setdefault(
+            tier_id, {"tier_id": tier_id, "sold": 0, "held": 0, "capacity": 0, "on_sale": 1}
+        )
+        totals["sold"] += sold
+        totals["held"] += held
+        totals["capacity"] += capacity
+        totals["on_sale"] *= 0 if closes else 1  # closing is for good
+        totals["position"] = position
+
+    def new_booking(self, event: Any, status: str, expires_at: datetime | None) -> None:
+        self.new_bookings.append({
+            "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
+            "quantity": event.quantity, "status": status, "at": event.timestamp, "expires_at": expires_at,
+        })
+
+    def booking_status(self, event: Any, status: str) -> None:
+        self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})
+
+    def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        batches = [
+            (INSERT_TIER, self.new_tiers),
+            (UPDATE_TIER, list(self.tier_totals.values())),
+            (INSERT_BOOKING, self.new_bookings),
+            (SET_BOOKING_STATUS, self.booking_statuses),
+        ]
+        return [(statement, rows) for statement, rows in batches if rows]
