@@ -65,9 +65,9 @@ def test_the_dockerfile_copies_every_package_and_runs_as_a_user():
     assert any(shlex.split(line)[:1] == ["USER"] for line in DOCKERFILE if line.strip())
 
 
-def test_env_example_lists_every_setting_the_readme_documents():
-    readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("## Configuration"):readme.index("## PostgreSQL mode")]
+def test_env_example_lists_every_setting_the_configuration_page_documents():
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    table = page[page.index("## Environment variables"):page.index("## PostgreSQL mode")]
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(l.split("|")[1] for l in table.splitlines() if l.startswith("| `"))))
     example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#")}
     assert documented and documented == example
