@@ -32,7 +32,7 @@ mutation: test-setup install  ## mutation testing of domain/ and application/ (m
 	HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children $(or $(MUTATION_CHILDREN),2)
 	$(PY) tests/mutation_summary.py
 
-screenshots: test-setup install  ## the dashboard's pictures in the README (web/static/screenshots/), from its browser test
+screenshots: test-setup install  ## the dashboard's pictures in docs/web-page.md (web/static/screenshots/), from its browser test
 	DASHBOARD_SCREENSHOTS=web/static/screenshots $(PY) -m pytest -q tests/e2e/test_dashboard.py
 
 bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)

@@ -12,7 +12,7 @@ compare-and-set, so each event is applied once.
 It polls the event store every ``PROJECTION_POLL_INTERVAL`` seconds (default 0.05) and
 applies each new page of up to 1,000 events in one transaction. The library's
 ``ProjectionRunner`` (LISTEN/NOTIFY, one transaction per event) could not keep up with
-group-committed bookings, and SQLite has no subscription at all (see README).
+group-committed bookings, and SQLite has no subscription at all (see docs/architecture.md).
 """
 
 from __future__ import annotations

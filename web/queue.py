@@ -4,7 +4,7 @@ Join with your user id and get a ticket; follow it (``GET``, at the ``pollAfterS
 it suggests, or as Server-Sent Events) until it says you are admitted, with a pass to
 send as the ``Queue-Pass`` header when booking or holding. While no room is on these
 endpoints say so (``GET /api/queue``: ``active: false``; joining: 409) and booking needs
-no pass. The room's logic is in ``application/waiting_room/rooms.py``; README, "Running an on-sale".
+no pass. The room's logic is in ``application/waiting_room/rooms.py``; docs/on-sale.md.
 """
 
 from __future__ import annotations

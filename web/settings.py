@@ -1,4 +1,4 @@
-"""The service's own settings, read from the environment (the README lists them).
+"""The service's own settings, read from the environment (docs/configuration.md lists them).
 
 The store itself is configured with the ``eventsourcing`` library's variables
 (``PERSISTENCE_MODULE``, ``SQLITE_DBNAME``, ``POSTGRES_*``), read by the application.
@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "INTEGRATIONS_IN_PROCESS": "auto",
     # Extra settings for the ledger, on top of the OS environment (tests use this).
     "LEDGER_ENV": {},
-    # The waiting room (web/waiting_rooms.py; README, "Running an on-sale"). Its queue:
+    # The waiting room (web/waiting_rooms.py; docs/on-sale.md). Its queue:
     # "memory://" (one server process) or e.g. "redis://127.0.0.1:6379/0" (shared).
     "QUEUE_STORAGE_URI": "memory://",
     # Prefix of the queue's Redis keys: one per deployment (and per test run).

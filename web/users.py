@@ -3,7 +3,7 @@
 Open (the default, as the original specification mocks users): a user is whoever a
 request names, in its body's ``userId`` or its path. Anyone who knows a user id can act as
 that user; what keeps others' bookings safe is that nothing public names a booking or its
-user (README: Security).
+user (docs/security.md).
 
 Token mode (``USER_TOKEN_ISSUER`` set): every user endpoint needs ``Authorization: Bearer
 <JWT>`` signed by the configured issuer (its public key, ``USER_TOKEN_KEY``, or its key set,

@@ -11,7 +11,7 @@ batch. No thread runs in the background; a leader works only until its batch is 
 
 One queue serves all tiers: the library's PostgreSQL recorder serialises every write
 of the application behind a table lock anyway, so one recording per batch beats one
-per tier (measured with three tiers: see README, Performance).
+per tier (measured with three tiers: see docs/performance.md).
 
 This is not a lock standing in for the version check: two processes still race on
 each tier's version, and the loser reads the winner's events and decides again.

@@ -56,7 +56,7 @@ examples:
   ticketledger feed --follow          print integration events as they happen
 
 Every command reads its settings from environment variables, as the web app does
-(README: Configuration). The store: PERSISTENCE_MODULE (eventsourcing.sqlite by
+(docs/configuration.md). The store: PERSISTENCE_MODULE (eventsourcing.sqlite by
 default, or eventsourcing.postgres), SQLITE_DBNAME (default var/ledger.sqlite3),
 POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DBNAME, POSTGRES_USER, POSTGRES_PASSWORD,
 POSTGRES_SCHEMA. serve: BIND, GUNICORN_*. projections: PROJECTION_POLL_INTERVAL.

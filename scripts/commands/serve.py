@@ -7,7 +7,7 @@
 
 Options other than -h go to gunicorn as they are, after the packaged settings
 (``-c python:scripts.server.gunicorn_settings``), so they win over the settings read from the
-environment (BIND, GUNICORN_WORKERS, GUNICORN_WORKER_CLASS, ...; README: Configuration).
+environment (BIND, GUNICORN_WORKERS, GUNICORN_WORKER_CLASS, ...; docs/configuration.md).
 The settings are a module of the package, so serve works from any folder, from a
 checkout or from an installed wheel. gunicorn replaces this process, so signals reach
 it directly.

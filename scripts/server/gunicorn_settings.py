@@ -1,4 +1,4 @@
-"""gunicorn settings, each read from the environment (README: Configuration).
+"""gunicorn settings, each read from the environment (docs/configuration.md).
 
 ``ticketledger serve`` runs gunicorn with ``-c python:scripts.server.gunicorn_settings``, so an
 installed wheel serves with them from any folder; the checkout's ``gunicorn.conf.py``
@@ -16,7 +16,7 @@ own error answers are JSON). A connection costs a greenlet (about 19 KB while it
 trickles a body), not a thread, so slow clients and open event streams cannot use up
 the server, and a request's headers must arrive within ``keepalive`` seconds (gunicorn's
 gevent worker reads them under that timeout); its body has ``REQUEST_BODY_TIMEOUT``
-(``web/request_body.py``). Measured on 2 cores (README, Performance and Security):
+(``web/request_body.py``). Measured on 2 cores (docs/performance.md and docs/security.md):
 - PostgreSQL: 2 workers. Greenlets make cheap, GIL-free switches between the requests
   that queue for a group commit, and psycopg waits cooperatively under gevent. 2 gevent
   workers: 2,035 bookings/s, p95 52 ms; 1: 1,662/s; the best gthread setting (2 x 32
@@ -26,7 +26,7 @@ gevent worker reads them under that timeout); its body has ``REQUEST_BODY_TIMEOU
 - SQLite: 1 worker (one writer). Under ``gthread`` (32 threads) 32 connections that sent
   one byte each, or 32 open event streams, stopped the server; under gevent 64 of each
   leave bookings at p95 < 0.1 s. sqlite3 calls do not yield to gevent, so each commit's
-  fsync pauses the worker: fewer bookings/s than gthread under load (README, Security).
+  fsync pauses the worker: fewer bookings/s than gthread under load (docs/security.md).
 """
 
 import os

@@ -7,7 +7,7 @@ the recording, giving the turn back), and after each wait it runs again only in 
 turn. With 128 readers of the tier list per worker each turn took tens of milliseconds,
 and 256 readers cut a hot tier from hundreds of bookings a second to about ten; the
 group commit's leader also held its tier's turn in PostgreSQL meanwhile, so the other
-workers stalled too (README, Performance).
+workers stalled too (docs/performance.md).
 
 So requests of a class (reads; the waiting room's joins and looks) begin at most
 ``per_turn`` a turn; the others wait at the door, in arrival order, costing nothing
@@ -31,7 +31,7 @@ COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # reads after a pause (hundreds of streams woken at once by the same news would otherwise
 # all run in one turn).
 WAIT_TURN = "ticket_ledger.wait_turn"
-# The settings (README: Configuration) and their defaults, per turn of a worker's loop.
+# The settings (docs/configuration.md) and their defaults, per turn of a worker's loop.
 SETTINGS = {"read": ("READS_PER_TURN", 3), "queue": ("QUEUE_REQUESTS_PER_TURN", 2)}
 
 

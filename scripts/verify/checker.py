@@ -11,7 +11,7 @@ Attribution relies on the workload giving every logical request a user id of its
 booking of user U can only come from the request of U. A keyed request may have made at
 most one booking (the one its key names); an unkeyed one at most one per attempt, since
 each attempt that reached a server may have booked (a retry without a key is a new booking,
-which is why the README tells clients to send one).
+which is why docs/api.md tells clients to send one).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ ATTEMPT_TIMEOUT = 3.0  # seconds for one HTTP attempt
 KEY_DEADLINE = 30.0  # seconds for one logical booking, all its retries included
 RECOVERY_DEADLINE = 15.0  # seconds from the end of a fault until bookings succeed again
 # Seconds PostgreSQL stays down: each booking meanwhile gets 503 STORE_UNAVAILABLE
-# within about 2 s (README, "When PostgreSQL goes away") and is sent again.
+# within about 2 s (docs/configuration.md, "When PostgreSQL goes away") and is sent again.
 OUTAGE = 5.0
 LONG_OUTAGE = 8.0  # seconds PostgreSQL stays down in the test of how fast the service answers meanwhile
 ANSWER_BOUND = 6.0  # seconds any request may take during an outage (generous for CI; measured: see README)
