@@ -18,7 +18,8 @@ settings and the projection process, as the README runs it. The parts:
 After every run the books must balance. Also measured: /health as the ceiling, projection
 lag while booking, each worker's memory, and before each run how long this host takes for
 a fixed piece of Python (its speed changes from minute to minute). Results go to
-var/bench/<time>.json and a table is printed.
+var/bench/<time>.json and a table is printed; a whole run also writes its tables into
+docs/performance.md, between its markers.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 from application import BookingLedger
 from domain.tiers import tier_id
@@ -144,6 +146,17 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def publish(tables: str, page: Path) -> None:
+    """Put ``tables`` between the page's markers, in place of the last run's."""
+    text = page.read_text()
+    before, _, rest = text.partition(START)
+    _, _, after = rest.partition(END)
+    page.write_text(f"{before}{START}\n{tables}\n{END}{after}")
+
+
 def balanced(result: dict) -> bool:
     """Whether the books balanced after every run."""
     runs = [run for side in ("ours", "baseline") for part in ("runs", "doubled") for run in result[side].get(part, [])]
@@ -186,4 +199,7 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(result, indent=2, default=str))
     print(table(result))
     print(f"\nresults: {out.relative_to(ROOT)}")
+    if parts == set(PARTS):  # a whole run: its tables are the documented ones
+        publish(table(result), ROOT / "docs" / "performance.md")
+        print("tables written to docs/performance.md")
     return 0 if balanced(result) else 1
