@@ -164,7 +164,9 @@ class Booking(Aggregate):
         if self.status == CANCELLED:
             raise BookingAlreadyCancelledError(f"Booking {self.id} is already cancelled.")
         if self.status != CONFIRMED:
-            raise BookingNotConfirmedError(f"Booking {self.id} is {self.status}; only a confirmed booking is cancelled.")
+            raise BookingNotConfirmedError(
+                f"Booking {self.id} is {self.status}; only a confirmed booking is cancelled."
+            )
         self._cancel(idempotency_key=idempotency_key)
 
     @event(Cancelled)
@@ -181,6 +183,12 @@ class Booking(Aggregate):
 
     def summary(self) -> BookingSummary:
         return BookingSummary(
-            self.id, self.user_id, self.tier, self.quantity, self.status, self.created_on, self.modified_on,
+            self.id,
+            self.user_id,
+            self.tier,
+            self.quantity,
+            self.status,
+            self.created_on,
+            self.modified_on,
             self.expires_at,
         )

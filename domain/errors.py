@@ -23,9 +23,7 @@ class InsufficientTicketsError(LedgerError):
     """Raised when a booking asks for more tickets than the tier has available."""
 
     def __init__(self, tier: str, requested: int, available: int) -> None:
-        super().__init__(
-            f"Tier {tier} has {available} ticket(s) available, {requested} requested."
-        )
+        super().__init__(f"Tier {tier} has {available} ticket(s) available, {requested} requested.")
         self.tier = tier
         self.requested = requested
         self.available = available

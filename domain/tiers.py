@@ -191,9 +191,7 @@ class TicketTier(Aggregate):
         """Put a cancelled booking's tickets back on sale."""
         check_quantity(quantity)
         if quantity > self.sold:
-            raise InvalidQuantityError(
-                f"Cannot release {quantity} ticket(s): tier {self.code} has sold {self.sold}."
-            )
+            raise InvalidQuantityError(f"Cannot release {quantity} ticket(s): tier {self.code} has sold {self.sold}.")
         self._release(booking_id=booking_id, quantity=quantity, user_id=user_id)
 
     @event(TicketsReleased)

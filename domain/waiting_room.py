@@ -30,7 +30,9 @@ MAX_PASS_SECONDS = 24 * 3600
 def check_rate(rate: float) -> None:
     """Raise unless ``rate`` (buyers per second) is a number from 0 (paused) to ``MAX_RATE``."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= MAX_RATE:
-        raise InvalidWaitingRoomError(f"Rate must be a number of buyers per second from 0 to {MAX_RATE:,.0f}, got {rate!r}.")
+        raise InvalidWaitingRoomError(
+            f"Rate must be a number of buyers per second from 0 to {MAX_RATE:,.0f}, got {rate!r}."
+        )
 
 
 class WaitingRoom(Aggregate):
@@ -59,24 +61,37 @@ class WaitingRoom(Aggregate):
         passes: int
 
     @classmethod
-    def open(cls, tiers: list[str] | None, opens_at: datetime, rate: float, auto_rate: bool,
-             pass_seconds: int) -> WaitingRoom:
+    def open(
+        cls, tiers: list[str] | None, opens_at: datetime, rate: float, auto_rate: bool, pass_seconds: int
+    ) -> WaitingRoom:
         """Check the room's terms, then turn it on (the ``Opened`` event)."""
         if tiers is not None and (not tiers or not all(isinstance(t, str) and TIER_CODE.fullmatch(t) for t in tiers)):
-            raise InvalidWaitingRoomError(f"Tiers must be a non-empty list of tier codes, or none for all, got {tiers!r}.")
-        check_rate(rate)
-        if isinstance(pass_seconds, bool) or not isinstance(pass_seconds, int) or not (
-                MIN_PASS_SECONDS <= pass_seconds <= MAX_PASS_SECONDS):
             raise InvalidWaitingRoomError(
-                f"A pass lasts {MIN_PASS_SECONDS} to {MAX_PASS_SECONDS} seconds, got {pass_seconds!r}.")
+                f"Tiers must be a non-empty list of tier codes, or none for all, got {tiers!r}."
+            )
+        check_rate(rate)
+        if (
+            isinstance(pass_seconds, bool)
+            or not isinstance(pass_seconds, int)
+            or not (MIN_PASS_SECONDS <= pass_seconds <= MAX_PASS_SECONDS)
+        ):
+            raise InvalidWaitingRoomError(
+                f"A pass lasts {MIN_PASS_SECONDS} to {MAX_PASS_SECONDS} seconds, got {pass_seconds!r}."
+            )
         if opens_at.tzinfo is None:
             raise InvalidWaitingRoomError("The opening time needs a time zone.")
-        return cls(tiers=sorted(set(tiers)) if tiers is not None else None, opens_at=opens_at, rate=float(rate),
-                   auto_rate=auto_rate, pass_seconds=pass_seconds)
+        return cls(
+            tiers=sorted(set(tiers)) if tiers is not None else None,
+            opens_at=opens_at,
+            rate=float(rate),
+            auto_rate=auto_rate,
+            pass_seconds=pass_seconds,
+        )
 
     @event(Opened)
-    def __init__(self, tiers: list[str] | None, opens_at: datetime, rate: float, auto_rate: bool,
-                 pass_seconds: int) -> None:
+    def __init__(
+        self, tiers: list[str] | None, opens_at: datetime, rate: float, auto_rate: bool, pass_seconds: int
+    ) -> None:
         self.tiers = tiers
         self.opens_at = opens_at
         self.rate = rate
@@ -125,8 +140,13 @@ class WaitingRoom(Aggregate):
 
     def _check_counts(self, joined: int, admitted: int, passes: int) -> None:
         """Counts only grow, and nobody is admitted who did not join."""
-        if not (self.joined <= joined and self.admitted <= admitted and self.passes <= passes
-                and passes <= admitted <= joined):
+        if not (
+            self.joined <= joined
+            and self.admitted <= admitted
+            and self.passes <= passes
+            and passes <= admitted <= joined
+        ):
             raise InvalidWaitingRoomError(
                 f"Counts must grow and satisfy passes <= admitted <= joined: had {self.joined}/{self.admitted}/"
-                f"{self.passes}, got {joined}/{admitted}/{passes}.")
+                f"{self.passes}, got {joined}/{admitted}/{passes}."
+            )

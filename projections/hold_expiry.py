@@ -27,7 +27,10 @@ class HoldExpiry:
     """Expires due holds now, and knows how long to sleep until the next is due."""
 
     def __init__(
-        self, ledger: BookingLedger, view: LedgerView, batch_size: int = 100,
+        self,
+        ledger: BookingLedger,
+        view: LedgerView,
+        batch_size: int = 100,
         expired: Callable[[], object] | None = None,
     ) -> None:
         """``expired`` is called after holds were expired: where nothing else keeps the

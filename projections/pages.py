@@ -18,8 +18,13 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 log = logging.getLogger(__name__)
 
 
-def pages(app: Application, position: Callable[[], int], topics: Sequence[str], batch_size: int,
-          write: Callable[[list, int, int], None]) -> Iterator[int]:
+def pages(
+    app: Application,
+    position: Callable[[], int],
+    topics: Sequence[str],
+    batch_size: int,
+    write: Callable[[list, int, int], None],
+) -> Iterator[int]:
     """Read ``app``'s notifications of ``topics`` after ``position()``, a page at a time,
     and have ``write(events, after, last)`` record each page with its new position, moved
     by compare-and-set from ``after``, in one transaction; yield each page's size. When

@@ -29,10 +29,14 @@ class Positions:
 
     @property
     def start(self) -> str:
-        return (f"INSERT INTO {self.table} ({self.name}, {self.position}) VALUES (:name, :new) "
-                f"ON CONFLICT DO NOTHING RETURNING {self.position}")
+        return (
+            f"INSERT INTO {self.table} ({self.name}, {self.position}) VALUES (:name, :new) "
+            f"ON CONFLICT DO NOTHING RETURNING {self.position}"
+        )
 
     @property
     def move(self) -> str:
-        return (f"UPDATE {self.table} SET {self.position} = :new WHERE {self.name} = :name "
-                f"AND {self.position} = :old RETURNING {self.position}")
+        return (
+            f"UPDATE {self.table} SET {self.position} = :new WHERE {self.name} = :name "
+            f"AND {self.position} = :old RETURNING {self.position}"
+        )

@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TICKETLEDGER = Path(sys.executable).with_name("ticketledger")
 
 
-def ticketledger(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
-                 timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(TICKETLEDGER), *args], cwd=cwd, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
+def ticketledger(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(TICKETLEDGER), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -23,8 +23,15 @@ from hypothesis import Phase, settings
 
 from application import BookingLedger
 
-settings.register_profile("mutation", max_examples=10, stateful_step_count=10, deadline=None, derandomize=True,
-                          database=None, phases=[Phase.explicit, Phase.generate])
+settings.register_profile(
+    "mutation",
+    max_examples=10,
+    stateful_step_count=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -51,8 +58,12 @@ def connect_postgres(settings: dict[str, str] | None = None) -> psycopg.Connecti
     s = settings or postgres_settings()
     try:
         return psycopg.connect(
-            dbname=s["POSTGRES_DBNAME"], host=s["POSTGRES_HOST"], port=s["POSTGRES_PORT"],
-            user=s["POSTGRES_USER"], password=s["POSTGRES_PASSWORD"], autocommit=True,
+            dbname=s["POSTGRES_DBNAME"],
+            host=s["POSTGRES_HOST"],
+            port=s["POSTGRES_PORT"],
+            user=s["POSTGRES_USER"],
+            password=s["POSTGRES_PASSWORD"],
+            autocommit=True,
         )
     except psycopg.OperationalError as e:
         pytest.fail(f"PostgreSQL is required for this test and is not reachable: {e}")

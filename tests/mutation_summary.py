@@ -33,7 +33,7 @@ def main() -> None:
         score = 100 * counts["killed"] / total if total else 0
         rest = ", ".join(f"{status} {counts[status]}" for status in SHOWN[1:] if counts[status])
         print(f"{package}/: {counts['killed']}/{total} killed ({score:.1f} %){'; ' + rest if rest else ''}")
-    for package, by_name in sorted(found.items()):
+    for _package, by_name in sorted(found.items()):
         for name, status in sorted(by_name.items()):
             if status != "killed":
                 print(f"    {status:<12} {name}")

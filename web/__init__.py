@@ -53,10 +53,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     users.install(app)
     api = Api(app)
-    app.add_url_rule("/docs/assets/<path:filename>", "docs_assets",
-                     lambda filename: send_from_directory(swagger_ui_path, filename))
-    for blueprint in (tickets.blp, holds.blp, bookings.blp, tiers.blp, admin.blp, webhooks_admin.blp, feed.blp,
-                      dashboard.blp, health.blp, metrics.blp):
+    app.add_url_rule(
+        "/docs/assets/<path:filename>", "docs_assets", lambda filename: send_from_directory(swagger_ui_path, filename)
+    )
+    for blueprint in (
+        tickets.blp,
+        holds.blp,
+        bookings.blp,
+        tiers.blp,
+        admin.blp,
+        webhooks_admin.blp,
+        feed.blp,
+        dashboard.blp,
+        health.blp,
+        metrics.blp,
+    ):
         api.register_blueprint(blueprint)
     api.register_blueprint(queue.blp)
     api.register_blueprint(queue_admin.blp)

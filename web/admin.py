@@ -66,14 +66,25 @@ class AdminTierSchema(ResponseSchema):
     per_user_limit = fields.Integer(allow_none=True)
 
 
-TIER = {"tier": "VIP", "price": "100.00", "capacity": 100, "sold": 2, "availableQuantity": 98, "version": 3,
-        "onSale": True, "perUserLimit": 4}
+TIER = {
+    "tier": "VIP",
+    "price": "100.00",
+    "capacity": 100,
+    "sold": 2,
+    "availableQuantity": 98,
+    "version": 3,
+    "onSale": True,
+    "perUserLimit": 4,
+}
 
 
 @blp.route("/tiers")
 class NewTier(MethodView):
-    @blp.arguments(NewTierSchema(), error_status_code=400,
-                   example={"tier": "VIP", "price": "100.00", "capacity": 100, "perUserLimit": 4})
+    @blp.arguments(
+        NewTierSchema(),
+        error_status_code=400,
+        example={"tier": "VIP", "price": "100.00", "capacity": 100, "perUserLimit": 4},
+    )
     @blp.response(201, AdminTierSchema(), example={**TIER, "sold": 0, "availableQuantity": 100, "version": 1})
     @blp.errors(*ADMIN, *JSON_BODY, *COMMAND, "TIER_ALREADY_EXISTS")
     @blp.doc(security=ADMIN_SECURITY)

@@ -25,8 +25,10 @@ from web.users import USER_ENDPOINT
 
 
 class ErrorDetailSchema(Schema):
-    path = fields.String(required=True, metadata={
-        "description": "the field, query parameter or header at fault; empty for the whole body"})
+    path = fields.String(
+        required=True,
+        metadata={"description": "the field, query parameter or header at fault; empty for the whole body"},
+    )
     message = fields.String(required=True)
 
 
@@ -46,7 +48,10 @@ BOOKING_ID = "6b0f7c57-4d6e-4c1f-9a51-5f1a2b3c4d5e"  # of the examples
 
 # An example message (and details) for each code; a code missing here fails at import.
 EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
-    "VALIDATION_ERROR": ("The request is not valid.", [{"path": "quantity", "message": "Missing data for required field."}]),
+    "VALIDATION_ERROR": (
+        "The request is not valid.",
+        [{"path": "quantity", "message": "Missing data for required field."}],
+    ),
     "INVALID_JSON": ("The request body is not valid JSON.", []),
     "UNAUTHORIZED": ("Authentication required.", []),
     "FORBIDDEN": ("userId is not the user of the bearer token.", []),
@@ -64,22 +69,35 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "REQUEST_TIMEOUT": ("The request body did not arrive within 5 s.", []),
     "REQUEST_ENTITY_TOO_LARGE": ("The data value transmitted exceeds the capacity limit.", []),
     "UNSUPPORTED_MEDIA_TYPE": ("Send the request body as application/json.", []),
-    "INSUFFICIENT_TICKETS": ("Only 3 VIP ticket(s) left, 5 requested.", [{"path": "quantity", "message": "3 available"}]),
+    "INSUFFICIENT_TICKETS": (
+        "Only 3 VIP ticket(s) left, 5 requested.",
+        [{"path": "quantity", "message": "3 available"}],
+    ),
     "USER_LIMIT_EXCEEDED": ("At most 4 VIP ticket(s) per user; alice has 4.", []),
     "IDEMPOTENCY_KEY_REUSED": ("Idempotency-Key 'order-42' was used for another booking.", []),
     "TOO_MANY_REQUESTS": ("20 per 1 second", []),
     "LEDGER_BUSY": ("Gave up after 40 conflicting attempts; retry later.", []),
-    "OUTCOME_UNKNOWN": ("The recording of this request was interrupted; whether it was stored is unknown. "
-                        "Retry with the same Idempotency-Key.", []),
+    "OUTCOME_UNKNOWN": (
+        "The recording of this request was interrupted; whether it was stored is unknown. "
+        "Retry with the same Idempotency-Key.",
+        [],
+    ),
     "STORE_UNAVAILABLE": ("The event store is not answering; retry later.", []),
     "SERVICE_UNAVAILABLE": ("The token issuer's keys cannot be fetched; retry later.", []),
     "WEBHOOK_NOT_FOUND": ("No webhook endpoint 'we_4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a'.", []),
-    "PROJECTION_LAGGING": ("The read tables are 42.5 s behind (limit 30.0 s).",
-                           [{"path": "projectionLagSeconds", "message": "42.5"}]),
-    "QUEUE_PASS_REQUIRED": ("A waiting room is on for this sale: join the queue (POST /api/queue) and book with "
-                            "the pass it gives you (Queue-Pass header).", []),
-    "QUEUE_PASS_EXPIRED": ("Your queue pass expired at 2026-11-24T10:05:04+00:00: join the queue again "
-                           "(POST /api/queue).", []),
+    "PROJECTION_LAGGING": (
+        "The read tables are 42.5 s behind (limit 30.0 s).",
+        [{"path": "projectionLagSeconds", "message": "42.5"}],
+    ),
+    "QUEUE_PASS_REQUIRED": (
+        "A waiting room is on for this sale: join the queue (POST /api/queue) and book with "
+        "the pass it gives you (Queue-Pass header).",
+        [],
+    ),
+    "QUEUE_PASS_EXPIRED": (
+        "Your queue pass expired at 2026-11-24T10:05:04+00:00: join the queue again (POST /api/queue).",
+        [],
+    ),
     "QUEUE_TICKET_NOT_FOUND": ("No queue ticket 'abc'.", []),
     "WAITING_ROOM_NOT_FOUND": ("No waiting room '0b9c6f0e'.", []),
     "WAITING_ROOM_OFF": ("No waiting room is on: book directly.", []),
@@ -94,8 +112,11 @@ def header(description: str, schema: dict[str, Any], required: bool = True) -> d
 
 
 SECONDS = {"type": "integer", "minimum": 0}
-REQUEST_ID = header(f"the request's own `X-Request-ID` if it matches `{logs.REQUEST_ID.pattern}`, else a "
-                    "new one; every log line of the request carries it", {"type": "string"})
+REQUEST_ID = header(
+    f"the request's own `X-Request-ID` if it matches `{logs.REQUEST_ID.pattern}`, else a "
+    "new one; every log line of the request carries it",
+    {"type": "string"},
+)
 RETRY_AFTER = header("seconds to wait before retrying", SECONDS)
 # Which answers carry which headers: every answer; answers of a status; and every answer of a
 # rate-limited operation, which is one that documents 429 `TOO_MANY_REQUESTS` (web/limits.py),
@@ -104,8 +125,11 @@ RETRY_AFTER = header("seconds to wait before retrying", SECONDS)
 # `Retry-After` with its 429.
 EVERY_ANSWER = {
     "X-Request-ID": REQUEST_ID,
-    "Cache-Control": header("`no-store`, except on the tier list (`GET /api/tickets`), which browsers ask for "
-                            "again each time and a shared cache in front may keep for a second", {"type": "string"}),
+    "Cache-Control": header(
+        "`no-store`, except on the tier list (`GET /api/tickets`), which browsers ask for "
+        "again each time and a shared cache in front may keep for a second",
+        {"type": "string"},
+    ),
 }
 BY_STATUS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": header("always `Bearer`", {"type": "string"})},
@@ -121,9 +145,12 @@ RATE_LIMITED = {
 }
 NOT_COUNTED = {415}
 REQUEST_ID_HEADER = {
-    "in": "header", "name": "X-Request-ID", "required": False, "schema": {"type": "string"},
+    "in": "header",
+    "name": "X-Request-ID",
+    "required": False,
+    "schema": {"type": "string"},
     "description": f"names the request in the logs and comes back on the answer if it matches "
-                   f"`{logs.REQUEST_ID.pattern}` (otherwise the answer carries a new one instead)",
+    f"`{logs.REQUEST_ID.pattern}` (otherwise the answer carries a new one instead)",
     "example": "checkout-7f3a",
 }
 
@@ -136,8 +163,7 @@ class DocumentedHeaders(BasePlugin):
     def __init__(self, rate_limited: bool) -> None:
         self.rate_limited = rate_limited
 
-    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
-                         **_: Any) -> None:
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any) -> None:
         for operation in (operations or {}).values():
             operation.setdefault("parameters", []).append(dict(REQUEST_ID_HEADER))
             responses = operation.get("responses", {})
@@ -152,7 +178,13 @@ class DocumentedHeaders(BasePlugin):
 
 
 # The codes shared by kinds of endpoint; each endpoint adds its own.
-JSON_BODY = ("VALIDATION_ERROR", "INVALID_JSON", "REQUEST_TIMEOUT", "REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
+JSON_BODY = (
+    "VALIDATION_ERROR",
+    "INVALID_JSON",
+    "REQUEST_TIMEOUT",
+    "REQUEST_ENTITY_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+)
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
 # Booking and holding while a waiting room is on (web/queue.py).
@@ -163,24 +195,31 @@ CACHEABLE = {
     "ETag": header("names this version of the answer: send it back as `If-None-Match`", {"type": "string"}),
 }
 IF_NONE_MATCH_HEADER = {
-    "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
     "description": "the `ETag` of the answer you have: `304 Not Modified`, with no body, while it is still the answer",
     "example": '"3f2c0b9a6d1e4f7a8b5c2d10"',
 }
 
 IDEMPOTENCY_KEY_HEADER = {
-    "in": "header", "name": "Idempotency-Key", "required": False,
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
     "description": "Names the booking or hold (or, on cancel, the cancellation): the same key (for the same "
-                   "user) again returns the same booking and books nothing more; another request under it is "
-                   "422 `IDEMPOTENCY_KEY_REUSED`.",
+    "user) again returns the same booking and books nothing more; another request under it is "
+    "422 `IDEMPOTENCY_KEY_REUSED`.",
     "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_KEY.pattern},
     "example": "order-42",
 }
 QUEUE_PASS_HEADER = {
-    "in": "header", "name": "Queue-Pass", "required": False,
+    "in": "header",
+    "name": "Queue-Pass",
+    "required": False,
     "description": "While a waiting room is on for the tier: the pass `GET /api/queue/{ticketId}` gave the user "
-                   "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed); "
-                   "ignored otherwise.",
+    "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed); "
+    "ignored otherwise.",
     "schema": {"type": "string"},
 }
 ADMIN_SECURITY = [{"adminToken": []}]
@@ -201,10 +240,14 @@ def error_responses(codes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys(codes):
         by_status.setdefault(ERROR_STATUS[code], []).append(code)
-    return {status: {"schema": ErrorSchema(),
-                     "description": " or ".join(f"`{code}`" for code in status_codes),
-                     "examples": {code: {"value": error_example(code)} for code in status_codes}}
-            for status, status_codes in by_status.items()}
+    return {
+        status: {
+            "schema": ErrorSchema(),
+            "description": " or ".join(f"`{code}`" for code in status_codes),
+            "examples": {code: {"value": error_example(code)} for code in status_codes},
+        }
+        for status, status_codes in by_status.items()
+    }
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -239,8 +282,11 @@ class Blueprint(flask_smorest.Blueprint):
             documented = responses.setdefault(status, [])
             if documented:  # the endpoint's own codes of that status, and these
                 first = documented[0]
-                documented[0] = {**first, "description": f"{first['description']} or {extra['description']}",
-                                 "examples": {**first["examples"], **extra["examples"]}}
+                documented[0] = {
+                    **first,
+                    "description": f"{first['description']} or {extra['description']}",
+                    "examples": {**first["examples"], **extra["examples"]},
+                }
             else:
                 documented.append({**{k: v for k, v in extra.items() if v is not None}, "content_type": None})
         return {**doc, "security": USER_SECURITY}
@@ -256,18 +302,27 @@ class Api(flask_smorest.Api):
     DEFAULT_ERROR_RESPONSE_NAME = None
 
     def __init__(self, app: Flask) -> None:
-        super().__init__(app, spec_kwargs={
-            "extra_plugins": [DocumentedHeaders(rate_limited=bool(app.config["BOOKING_RATE_LIMIT"]))]})
+        super().__init__(
+            app, spec_kwargs={"extra_plugins": [DocumentedHeaders(rate_limited=bool(app.config["BOOKING_RATE_LIMIT"]))]}
+        )
         self.spec.components.security_scheme(
-            "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"})
+            "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"}
+        )
         self.spec.components.security_scheme(
-            "feedToken", {"type": "http", "scheme": "bearer", "description": "the `FEED_TOKEN` setting"})
+            "feedToken", {"type": "http", "scheme": "bearer", "description": "the `FEED_TOKEN` setting"}
+        )
         config = app.config
         if config["USER_TOKEN_ISSUER"]:
-            self.spec.components.security_scheme("userToken", {
-                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": f"a token of `{config['USER_TOKEN_ISSUER']}` for `{config['USER_TOKEN_AUDIENCE']}`; "
-                               "its `sub` is the user, and a `userId` naming anyone else is 403"})
+            self.spec.components.security_scheme(
+                "userToken",
+                {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": f"a token of `{config['USER_TOKEN_ISSUER']}` for `{config['USER_TOKEN_AUDIENCE']}`; "
+                    "its `sub` is the user, and a `userId` naming anyone else is 403",
+                },
+            )
 
         def maximum_setting(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
             name = field.metadata.get("maximum_setting")

@@ -35,8 +35,11 @@ class BookingSchema(ResponseSchema):
     status = fields.String(metadata={"enum": ["held", "confirmed", "cancelled", "released", "expired"]})
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
-    expires_at = fields.DateTime(format="iso", allow_none=True,
-                                 metadata={"description": "when a hold ends unless confirmed; null if booked outright"})
+    expires_at = fields.DateTime(
+        format="iso",
+        allow_none=True,
+        metadata={"description": "when a hold ends unless confirmed; null if booked outright"},
+    )
 
 
 class CancelRequestSchema(CamelCaseSchema):
@@ -46,9 +49,16 @@ class CancelRequestSchema(CamelCaseSchema):
     user_id = identifier()
 
 
-BOOKING = {"bookingId": BOOKING_ID, "userId": "alice", "tier": "VIP", "quantity": 2, "status": "confirmed",
-           "createdAt": "2026-11-24T08:41:16.609600+00:00", "updatedAt": "2026-11-24T08:41:16.609600+00:00",
-           "expiresAt": None}
+BOOKING = {
+    "bookingId": BOOKING_ID,
+    "userId": "alice",
+    "tier": "VIP",
+    "quantity": 2,
+    "status": "confirmed",
+    "createdAt": "2026-11-24T08:41:16.609600+00:00",
+    "updatedAt": "2026-11-24T08:41:16.609600+00:00",
+    "expiresAt": None,
+}
 CANCELLED = {**BOOKING, "status": "cancelled", "updatedAt": "2026-11-24T08:45:02.120311+00:00"}
 
 

@@ -7,7 +7,7 @@ seconds; ``sales`` and ``audit`` replay events, so the page asks for them less o
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.views import MethodView
@@ -21,7 +21,9 @@ from web.metrics import counter_totals
 from web.schemas import Money, ResponseSchema
 from web.services import services
 
-blp = Blueprint("dashboard", __name__, url_prefix="/api/admin", description="The organizer dashboard's figures (bearer token)")
+blp = Blueprint(
+    "dashboard", __name__, url_prefix="/api/admin", description="The organizer dashboard's figures (bearer token)"
+)
 blp.before_request(require_admin_token)
 
 AT = "2026-11-24T08:41:16.609600+00:00"
@@ -67,10 +69,15 @@ class SalesMinuteSchema(ResponseSchema):
 class SalesSchema(ResponseSchema):
     tier = fields.String()
     version = fields.Integer(metadata={"description": "the tier's last event counted"})
-    minutes = fields.List(fields.Nested(SalesMinuteSchema()), metadata={
-        "description": "the minutes in which something was sold, cancelled or held, in order"})
-    sold_out_at = fields.DateTime(format="iso", allow_none=True, metadata={
-        "description": "since when nothing is available; null while something is"})
+    minutes = fields.List(
+        fields.Nested(SalesMinuteSchema()),
+        metadata={"description": "the minutes in which something was sold, cancelled or held, in order"},
+    )
+    sold_out_at = fields.DateTime(
+        format="iso",
+        allow_none=True,
+        metadata={"description": "since when nothing is available; null while something is"},
+    )
 
 
 class ProblemSchema(ResponseSchema):
@@ -85,14 +92,32 @@ class TierAuditSchema(ResponseSchema):
     problems = fields.List(fields.Nested(ProblemSchema()))
 
 
-OVERVIEW = {"at": AT, "tiers": [{"tier": "VIP", "price": "100.00", "capacity": 100, "sold": 40, "held": 2,
-                                 "availableQuantity": 58, "onSale": True}],
-            "counters": {"bookings": 37, "ticketsSold": 40, "holds": 5, "conflicts": 3, "batches": 20,
-                         "batchedRequests": 42},
-            "projectionLag": 0, "projectionLagSeconds": 0.0}
-SALES = {"tier": "VIP", "version": 45, "soldOutAt": None, "minutes": [
-    {"minute": "2026-11-24T08:40:00+00:00", "sold": 12, "cancelled": 1, "held": 2},
-    {"minute": "2026-11-24T08:41:00+00:00", "sold": 28, "cancelled": 0, "held": 3}]}
+OVERVIEW = {
+    "at": AT,
+    "tiers": [
+        {
+            "tier": "VIP",
+            "price": "100.00",
+            "capacity": 100,
+            "sold": 40,
+            "held": 2,
+            "availableQuantity": 58,
+            "onSale": True,
+        }
+    ],
+    "counters": {"bookings": 37, "ticketsSold": 40, "holds": 5, "conflicts": 3, "batches": 20, "batchedRequests": 42},
+    "projectionLag": 0,
+    "projectionLagSeconds": 0.0,
+}
+SALES = {
+    "tier": "VIP",
+    "version": 45,
+    "soldOutAt": None,
+    "minutes": [
+        {"minute": "2026-11-24T08:40:00+00:00", "sold": 12, "cancelled": 1, "held": 2},
+        {"minute": "2026-11-24T08:41:00+00:00", "sold": 28, "cancelled": 0, "held": 3},
+    ],
+}
 
 
 @blp.route("/overview")
@@ -103,8 +128,13 @@ class Overview(MethodView):
     def get(self) -> Any:
         """Every tier's figures from the read tables, the server's counters and the projection lag now."""
         found = services()
-        return {"at": datetime.now(timezone.utc), "tiers": found.view.list_tiers(), "counters": counter_totals(),
-                "projection_lag": found.projector.lag(), "projection_lag_seconds": round(found.projector.lag_seconds(), 3)}
+        return {
+            "at": datetime.now(UTC),
+            "tiers": found.view.list_tiers(),
+            "counters": counter_totals(),
+            "projection_lag": found.projector.lag(),
+            "projection_lag_seconds": round(found.projector.lag_seconds(), 3),
+        }
 
 
 @blp.route("/tiers/<tier>/sales")

@@ -32,8 +32,9 @@ from web.apidoc import BOOKING_ID, FEED_SECURITY, Blueprint
 from web.schemas import CamelCaseSchema, QueryInteger
 from web.services import services
 
-blp = Blueprint("feed", __name__, url_prefix="/api/feed",
-                description="Integration events, in order (admin or feed token)")
+blp = Blueprint(
+    "feed", __name__, url_prefix="/api/feed", description="Integration events, in order (admin or feed token)"
+)
 MAX_POSITION = 2**63 - 1
 POLL_SECONDS = 0.1  # between reads of the outbox while a long-poll waits
 
@@ -50,12 +51,20 @@ def require_feed_token() -> None:
 
 
 class FeedQuerySchema(CamelCaseSchema):
-    after = QueryInteger(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION),
-                           metadata={"description": "the last position you processed (0: from the start)"})
+    after = QueryInteger(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_POSITION),
+        metadata={"description": "the last position you processed (0: from the start)"},
+    )
     limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000))
-    wait = QueryInteger(load_default=0, validate=validate.Range(min=0),
-                          metadata={"description": "seconds to hold the request open while there is nothing new",
-                                    "maximum_setting": "FEED_MAX_WAIT_SECONDS"})
+    wait = QueryInteger(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "seconds to hold the request open while there is nothing new",
+            "maximum_setting": "FEED_MAX_WAIT_SECONDS",
+        },
+    )
 
     @validates("wait")
     def wait_within_limit(self, value: int, **_: Any) -> None:
@@ -67,17 +76,25 @@ class FeedQuerySchema(CamelCaseSchema):
 class IntegrationEventSchema(Schema):
     """One integration event: what the feed lists and what each webhook delivery's body is."""
 
-    id = fields.UUID(required=True, metadata={"description": "stable: the same event always has the same id; "
-                                                             "de-duplicate by it"})
+    id = fields.UUID(
+        required=True, metadata={"description": "stable: the same event always has the same id; de-duplicate by it"}
+    )
     type = fields.String(required=True, metadata={"enum": list(TYPES)})
-    position = fields.Integer(required=True, metadata={
-        "description": "order in the feed: the store's notification id × 10 + the event's index within it"})
+    position = fields.Integer(
+        required=True,
+        metadata={"description": "order in the feed: the store's notification id × 10 + the event's index within it"},
+    )
     occurredAt = fields.DateTime(required=True, metadata={"description": "when the ledger recorded it (UTC)"})
     tier = fields.String(required=True)
     bookingId = fields.UUID(required=True, allow_none=True, metadata={"description": "null for tier.* events"})
     userId = fields.String(required=True, allow_none=True, metadata={"description": "null for tier.* events"})
-    quantity = fields.Integer(required=True, allow_none=True, metadata={
-        "description": "the booking's or hold's tickets; for tier.capacity_added the tickets added; else null"})
+    quantity = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the booking's or hold's tickets; for tier.capacity_added the tickets added; else null"
+        },
+    )
     expiresAt = fields.DateTime(required=True, allow_none=True, metadata={"description": "hold.placed only"})
     capacity = fields.Integer(required=True, metadata={"description": "the tier's figures right after the event"})
     sold = fields.Integer(required=True)
@@ -87,15 +104,27 @@ class IntegrationEventSchema(Schema):
 
 class FeedPageSchema(Schema):
     items = fields.List(fields.Nested(IntegrationEventSchema()), required=True)
-    nextAfter = fields.Integer(required=True, metadata={
-        "description": "pass as ?after= next: the last item's position, or your `after` if there was none"})
+    nextAfter = fields.Integer(
+        required=True,
+        metadata={"description": "pass as ?after= next: the last item's position, or your `after` if there was none"},
+    )
 
 
 AT = "2026-11-24T08:41:16.609600+00:00"
 EVENT_EXAMPLE = {
-    "id": "0f0c1a52-7b8e-5d3c-9a4f-2c6d8e1b3a57", "type": "booking.confirmed", "position": 120, "occurredAt": AT,
-    "tier": "VIP", "bookingId": BOOKING_ID, "userId": "alice", "quantity": 2, "expiresAt": None,
-    "capacity": 100, "sold": 3, "held": 0, "availableQuantity": 97,
+    "id": "0f0c1a52-7b8e-5d3c-9a4f-2c6d8e1b3a57",
+    "type": "booking.confirmed",
+    "position": 120,
+    "occurredAt": AT,
+    "tier": "VIP",
+    "bookingId": BOOKING_ID,
+    "userId": "alice",
+    "quantity": 2,
+    "expiresAt": None,
+    "capacity": 100,
+    "sold": 3,
+    "held": 0,
+    "availableQuantity": 97,
 }
 
 

@@ -51,6 +51,10 @@ class Ready(MethodView):
         lag, seconds = projector.lag(), round(projector.lag_seconds(), 3)
         limit = current_app.config["READY_MAX_LAG_SECONDS"]
         if seconds > limit:
-            return error_response(503, "PROJECTION_LAGGING", f"The read tables are {seconds} s behind (limit {limit} s).",
-                                  [{"path": "projectionLagSeconds", "message": str(seconds)}])
+            return error_response(
+                503,
+                "PROJECTION_LAGGING",
+                f"The read tables are {seconds} s behind (limit {limit} s).",
+                [{"path": "projectionLagSeconds", "message": str(seconds)}],
+            )
         return {"status": "ready", "projectionLag": lag, "projectionLagSeconds": seconds}

@@ -36,8 +36,7 @@ blp = Blueprint("holds", __name__, url_prefix="/api", description="Holds: ticket
 EXPIRES_AT = "2026-11-24T08:51:16.609600+00:00"
 HELD = {**BOOKING, "status": "held", "expiresAt": EXPIRES_AT}
 # Ending a hold: who asks, and the codes it may meet besides the command's own.
-ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED",
-          "TOO_MANY_REQUESTS")
+ENDING = (*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "HOLD_NOT_ACTIVE", "HOLD_EXPIRED", "TOO_MANY_REQUESTS")
 
 
 class HoldReceiptSchema(ResponseSchema):
@@ -45,8 +44,12 @@ class HoldReceiptSchema(ResponseSchema):
     tier = fields.String()
     held_quantity = fields.Integer(attribute="quantity")
     remaining_quantity = fields.Integer(attribute="remaining")
-    status = fields.String(metadata={"enum": ["held", "confirmed", "released", "expired", "cancelled"],
-                                     "description": "`held`, or what became of it (a retry with its key)"})
+    status = fields.String(
+        metadata={
+            "enum": ["held", "confirmed", "released", "expired", "cancelled"],
+            "description": "`held`, or what became of it (a retry with its key)",
+        }
+    )
     expires_at = fields.DateTime(format="iso")
 
 
@@ -54,11 +57,30 @@ class HoldReceiptSchema(ResponseSchema):
 class PlaceHold(MethodView):
     @user_endpoint
     @blp.arguments(BookRequestSchema(), error_status_code=400, example=BOOK_REQUEST)
-    @blp.response(201, HoldReceiptSchema(), example={
-        "holdId": BOOKING_ID, "tier": "VIP", "heldQuantity": 2, "remainingQuantity": 95, "status": "held",
-        "expiresAt": EXPIRES_AT})
-    @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
-                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.response(
+        201,
+        HoldReceiptSchema(),
+        example={
+            "holdId": BOOKING_ID,
+            "tier": "VIP",
+            "heldQuantity": 2,
+            "remainingQuantity": 95,
+            "status": "held",
+            "expiresAt": EXPIRES_AT,
+        },
+    )
+    @blp.errors(
+        *JSON_BODY,
+        *COMMAND,
+        "OUTCOME_UNKNOWN",
+        "TICKET_NOT_FOUND",
+        "SALES_CLOSED",
+        "INSUFFICIENT_TICKETS",
+        "USER_LIMIT_EXCEEDED",
+        "IDEMPOTENCY_KEY_REUSED",
+        "TOO_MANY_REQUESTS",
+        *QUEUE_PASS,
+    )
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Hold tickets for the user until ``expiresAt``; an ``Idempotency-Key`` works as

@@ -51,4 +51,5 @@ def require_shared_counts(config: dict[str, Any]) -> None:
             f"{processes} processes serve the app, but RATE_LIMIT_STORAGE_URI is memory://, so each would "
             "count on its own and let the limit through that many times. Set RATE_LIMIT_STORAGE_URI to a "
             "shared store (redis://...), or serve with one worker, or turn the limits off "
-            "(BOOKING_RATE_LIMIT= and ADMIN_AUTH_RATE_LIMIT=).")
+            "(BOOKING_RATE_LIMIT= and ADMIN_AUTH_RATE_LIMIT=)."
+        )

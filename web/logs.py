@@ -26,8 +26,12 @@ class JsonFormatter(logging.Formatter):
     """A log record as one JSON object, with whatever was passed in ``extra``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {"time": self.formatTime(record), "level": record.levelname,
-                                "logger": record.name, "message": record.getMessage()}
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         line.update({k: v for k, v in vars(record).items() if k not in STANDARD})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -58,10 +62,17 @@ def install(app: Flask) -> None:
         request_id = g.get("request_id", "")
         response.headers["X-Request-ID"] = request_id
         duration = round((time.perf_counter() - g.get("log_started", time.perf_counter())) * 1000, 2)
-        log.info(g.get("log_event", "request"), extra={
-            "request_id": request_id, "method": request.method, "path": request.path,
-            "status": response.status_code, "duration_ms": duration, **g.get("log_fields", {}),
-        })
+        log.info(
+            g.get("log_event", "request"),
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration,
+                **g.get("log_fields", {}),
+            },
+        )
         return response
 
 

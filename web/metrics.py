@@ -39,15 +39,20 @@ blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"])
-LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 BOOKINGS = Counter("ledger_bookings_total", "Bookings recorded", ["tier"])
 TICKETS = Counter("ledger_tickets_sold_total", "Tickets sold by bookings recorded", ["tier"])
 HOLDS = Counter("ledger_holds_total", "Holds recorded", ["tier"])
 HOLDS_ENDED = Counter("ledger_holds_ended_total", "Holds that ended without a sale", ["tier", "reason"])
 CONFLICTS = Counter("ledger_conflicts_total", "Optimistic-concurrency conflicts (each is retried)")
-BATCHES = Histogram("ledger_batch_size", "Booking requests per group-commit batch",
-                    buckets=(1, 2, 5, 10, 20, 50, 100, 200))
+BATCHES = Histogram(
+    "ledger_batch_size", "Booking requests per group-commit batch", buckets=(1, 2, 5, 10, 20, 50, 100, 200)
+)
 
 
 class PrometheusObserver(LedgerObserver):
@@ -86,8 +91,12 @@ def install(app: Flask, ledger_services: Services) -> None:
 
 @blp.route("/metrics")
 class Metrics(MethodView):
-    @blp.response(200, content_type="text/plain", description="Prometheus text format",
-                  example="# TYPE projection_lag_events gauge\nprojection_lag_events 0.0\n")
+    @blp.response(
+        200,
+        content_type="text/plain",
+        description="Prometheus text format",
+        example="# TYPE projection_lag_events gauge\nprojection_lag_events 0.0\n",
+    )
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The request, booking, conflict and batch counters, plus the projection lag now."""
@@ -108,9 +117,14 @@ def counted() -> CollectorRegistry:
 
 
 # The dashboard's names for the ledger's counters (web/dashboard.py), summed over labels.
-TOTALS = {"ledger_bookings_total": "bookings", "ledger_tickets_sold_total": "tickets_sold",
-          "ledger_holds_total": "holds", "ledger_conflicts_total": "conflicts",
-          "ledger_batch_size_count": "batches", "ledger_batch_size_sum": "batched_requests"}
+TOTALS = {
+    "ledger_bookings_total": "bookings",
+    "ledger_tickets_sold_total": "tickets_sold",
+    "ledger_holds_total": "holds",
+    "ledger_conflicts_total": "conflicts",
+    "ledger_batch_size_count": "batches",
+    "ledger_batch_size_sum": "batched_requests",
+}
 
 
 def counter_totals() -> dict[str, int]:
@@ -135,8 +149,11 @@ class ProjectionLag:
         self.projector = services.projector
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily("projection_lag_events", "Events recorded but not yet in the read tables",
-                                value=self.projector.lag())
-        yield GaugeMetricFamily("projection_lag_seconds", "Age of the oldest event not yet in the read tables",
-                                value=self.projector.lag_seconds())
-
+        yield GaugeMetricFamily(
+            "projection_lag_events", "Events recorded but not yet in the read tables", value=self.projector.lag()
+        )
+        yield GaugeMetricFamily(
+            "projection_lag_seconds",
+            "Age of the oldest event not yet in the read tables",
+            value=self.projector.lag_seconds(),
+        )

@@ -13,11 +13,15 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; frame-ancestors 'none'")
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'"
+)
 # The web pages (web/page.py): their own scripts, style sheets and icon, and calls to this API.
-PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 PAGES = ("/", "/admin")
 
 
@@ -31,8 +35,9 @@ def install(app: Flask) -> None:
         # One pass over the headers, not one per security header (``setdefault``): 2 % of
         # a worker's CPU at 16 connections.
         present = {name.lower() for name in response.headers.keys()}
-        response.headers.extend([(name, value) for name, value in SECURITY_HEADERS.items()
-                                 if name.lower() not in present])
+        response.headers.extend(
+            [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+        )
         if request.path.startswith("/docs"):  # Swagger UI: own scripts, styles and one inline script
             response.headers["Content-Security-Policy"] = DOCS_POLICY
         elif request.path in PAGES:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -55,17 +55,24 @@ class JoinRequestSchema(CamelCaseSchema):
 class QueueTicketSchema(ResponseSchema):
     ticket_id = fields.String(metadata={"description": "keep it to yourself: it is how you collect your pass"})
     user_id = fields.String(allow_none=True)
-    state = fields.String(metadata={"enum": [WAITING, ADMITTED, EXPIRED, SOLD_OUT, CLOSED], "description":
-                                    "`waiting`; `admitted` (book with `queuePass` before `passExpiresAt`); "
-                                    "`expired` (join again, at the back); `soldOut`; `closed` (no room: book directly)"})
+    state = fields.String(
+        metadata={
+            "enum": [WAITING, ADMITTED, EXPIRED, SOLD_OUT, CLOSED],
+            "description": "`waiting`; `admitted` (book with `queuePass` before `passExpiresAt`); "
+            "`expired` (join again, at the back); `soldOut`; `closed` (no room: book directly)",
+        }
+    )
     message = fields.String(metadata={"description": "for people"})
-    position = fields.Integer(allow_none=True, metadata={
-        "description": "1: next to be admitted; null before the opening (places are drawn then)"})
+    position = fields.Integer(
+        allow_none=True,
+        metadata={"description": "1: next to be admitted; null before the opening (places are drawn then)"},
+    )
     joined = fields.Integer(allow_none=True, metadata={"description": "buyers who have joined"})
     admitted = fields.Integer(allow_none=True, metadata={"description": "places admitted so far"})
     estimated_wait_seconds = fields.Float(attribute="estimated_wait", allow_none=True)
-    poll_after_seconds = fields.Float(attribute="poll_after", allow_none=True, metadata={
-        "description": "when to look again; null: no need to"})
+    poll_after_seconds = fields.Float(
+        attribute="poll_after", allow_none=True, metadata={"description": "when to look again; null: no need to"}
+    )
     opens_at = fields.DateTime(format="iso", allow_none=True)
     queue_pass = fields.String(allow_none=True, metadata={"description": f"send as the `{PASS_HEADER}` header"})
     pass_expires_at = fields.DateTime(format="iso", allow_none=True)
@@ -74,11 +81,16 @@ class QueueTicketSchema(ResponseSchema):
 class RoomSchema(ResponseSchema):
     """Every field is always there: null while no room is on."""
 
-    active = fields.Boolean(required=True, metadata={
-        "description": "whether a waiting room is on (answering a close: false, with the room's final counts)"})
+    active = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "whether a waiting room is on (answering a close: false, with the room's final counts)"
+        },
+    )
     room_id = fields.String(required=True, allow_none=True)
-    tiers = fields.List(fields.String(), required=True, allow_none=True,
-                        metadata={"description": "null: every tier (or no room)"})
+    tiers = fields.List(
+        fields.String(), required=True, allow_none=True, metadata={"description": "null: every tier (or no room)"}
+    )
     opens_at = fields.DateTime(format="iso", required=True, allow_none=True)
     opened = fields.Boolean(required=True, allow_none=True, metadata={"description": "the opening time has passed"})
     rate = fields.Float(required=True, allow_none=True, metadata={"description": "buyers admitted per second now"})
@@ -88,22 +100,51 @@ class RoomSchema(ResponseSchema):
     joined = fields.Integer(required=True, allow_none=True)
     admitted = fields.Integer(required=True, allow_none=True)
     waiting = fields.Integer(required=True, allow_none=True)
-    passes = fields.Integer(required=True, allow_none=True, metadata={
-        "description": "admitted buyers who collected their pass"})
+    passes = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "admitted buyers who collected their pass"}
+    )
 
 
 OPENS_AT = "2026-11-24T10:00:00+00:00"
 WAITING_EXAMPLE = {
-    "ticketId": TICKET_ID, "userId": "alice", "state": WAITING, "message": "You are number 412 in the queue.",
-    "position": 412, "joined": 20480, "admitted": 1200, "estimatedWaitSeconds": 4.1, "pollAfterSeconds": 2.05,
-    "opensAt": OPENS_AT, "queuePass": None, "passExpiresAt": None}
+    "ticketId": TICKET_ID,
+    "userId": "alice",
+    "state": WAITING,
+    "message": "You are number 412 in the queue.",
+    "position": 412,
+    "joined": 20480,
+    "admitted": 1200,
+    "estimatedWaitSeconds": 4.1,
+    "pollAfterSeconds": 2.05,
+    "opensAt": OPENS_AT,
+    "queuePass": None,
+    "passExpiresAt": None,
+}
 ADMITTED_EXAMPLE = {
-    **WAITING_EXAMPLE, "state": ADMITTED, "message": "Your turn: book within 300 s, with this pass.", "position": 0,
-    "estimatedWaitSeconds": 0.0, "pollAfterSeconds": None, "queuePass": PASS,
-    "passExpiresAt": "2026-11-24T10:05:04+00:00"}
-ROOM_EXAMPLE = {"active": True, "roomId": ROOM_ID, "tiers": ["VIP"], "opensAt": OPENS_AT, "opened": True,
-                "rate": 250.0, "autoRate": False, "maxRate": 250.0, "passSeconds": 300, "joined": 20480,
-                "admitted": 1200, "waiting": 19280, "passes": 1187}
+    **WAITING_EXAMPLE,
+    "state": ADMITTED,
+    "message": "Your turn: book within 300 s, with this pass.",
+    "position": 0,
+    "estimatedWaitSeconds": 0.0,
+    "pollAfterSeconds": None,
+    "queuePass": PASS,
+    "passExpiresAt": "2026-11-24T10:05:04+00:00",
+}
+ROOM_EXAMPLE = {
+    "active": True,
+    "roomId": ROOM_ID,
+    "tiers": ["VIP"],
+    "opensAt": OPENS_AT,
+    "opened": True,
+    "rate": 250.0,
+    "autoRate": False,
+    "maxRate": 250.0,
+    "passSeconds": 300,
+    "joined": 20480,
+    "admitted": 1200,
+    "waiting": 19280,
+    "passes": 1187,
+}
 
 
 NO_ROOM = {"active": False, **{name: None for name in RoomSchema().fields if name != "active"}}
@@ -126,10 +167,18 @@ class Queue(MethodView):
 
     @user_endpoint
     @blp.arguments(JoinRequestSchema(), error_status_code=400, example={"userId": "alice"})
-    @blp.response(201, QueueTicketSchema(), example=WAITING_EXAMPLE,
-                  description="a new place (at the back, or drawn at the opening if it is still to come)")
-    @blp.alt_response(200, schema=QueueTicketSchema(), example=WAITING_EXAMPLE,
-                      description="the place the user has already (one place per user)")
+    @blp.response(
+        201,
+        QueueTicketSchema(),
+        example=WAITING_EXAMPLE,
+        description="a new place (at the back, or drawn at the opening if it is still to come)",
+    )
+    @blp.alt_response(
+        200,
+        schema=QueueTicketSchema(),
+        example=WAITING_EXAMPLE,
+        description="the place the user has already (one place per user)",
+    )
     @blp.errors(*JSON_BODY, *QUEUE, "WAITING_ROOM_OFF")
     def post(self, body: dict[str, Any]) -> Any:
         """Join the queue. Joining again returns the same ticket, unless its pass lapsed:
@@ -152,14 +201,19 @@ TICKET_STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(WAITING_EXAMPLE)}\n\n"
 
 @blp.route("/<ticket_id>/stream")
 class TicketStream(MethodView):
-    @blp.alt_response(200, success=True, schema=STREAM, content_type="text/event-stream",
-                      description="Server-Sent Events: first `retry: 1000`, then an event whose one `data:` "
-                                  "line is the ticket as `GET /api/queue/{ticketId}` gives it (JSON on one line), "
-                                  "sent at once, again within half a second when its state changes (admitted, sold "
-                                  "out), and with its new place and wait every 5 s; a `: heartbeat` comment every "
-                                  "15 s without a change. The stream ends with the first state other than `waiting`, "
-                                  "or after `SSE_MAX_SECONDS`.",
-                      example=TICKET_STREAM_EXAMPLE)
+    @blp.alt_response(
+        200,
+        success=True,
+        schema=STREAM,
+        content_type="text/event-stream",
+        description="Server-Sent Events: first `retry: 1000`, then an event whose one `data:` "
+        "line is the ticket as `GET /api/queue/{ticketId}` gives it (JSON on one line), "
+        "sent at once, again within half a second when its state changes (admitted, sold "
+        "out), and with its new place and wait every 5 s; a `: heartbeat` comment every "
+        "15 s without a change. The stream ends with the first state other than `waiting`, "
+        "or after `SSE_MAX_SECONDS`.",
+        example=TICKET_STREAM_EXAMPLE,
+    )
     @blp.errors(*QUEUE, "QUEUE_TICKET_NOT_FOUND")
     def get(self, ticket_id: str) -> Response:
         """A ticket's place, live (for the web page)."""
@@ -186,7 +240,7 @@ def until_open(ticket: TicketStatus) -> float:
     """Seconds until the room opens (its places are drawn then), a moment after it if it has."""
     if ticket.opens_at is None or ticket.position is not None:
         return PLACE_EVERY_SECONDS
-    return max(0.05, (ticket.opens_at - datetime.now(timezone.utc)).total_seconds() + 0.05)
+    return max(0.05, (ticket.opens_at - datetime.now(UTC)).total_seconds() + 0.05)
 
 
 def require_pass(user_id: str, tier: str) -> None:

@@ -17,8 +17,12 @@ from web.queue import QUEUE, ROOM_EXAMPLE, RoomSchema, room_answer
 from web.schemas import CamelCaseSchema, ResponseSchema
 from web.services import services
 
-blp = Blueprint("waiting_room_admin", __name__, url_prefix="/api/admin/waiting-room",
-                description="The on-sale waiting room's administration (bearer token)")
+blp = Blueprint(
+    "waiting_room_admin",
+    __name__,
+    url_prefix="/api/admin/waiting-room",
+    description="The on-sale waiting room's administration (bearer token)",
+)
 blp.before_request(require_admin_token)
 # The room log is written with every change: its store's answers too.
 CHANGE = (*ADMIN, *JSON_BODY, *QUEUE, "STORE_UNAVAILABLE")
@@ -47,21 +51,40 @@ def rate_field(**kwargs: Any) -> fields.Float:
 
 
 class RateSchema(CamelCaseSchema):
-    rate = rate_field(required=True, metadata={
-        "description": "buyers admitted per second (0 pauses admission); with `autoRate`, the rate to start from"})
-    auto_rate = Flag(load_default=False, metadata={
-        "description": "let the rate follow what the ledger sustains (AIMD on admitted buyers' booking p95)"})
+    rate = rate_field(
+        required=True,
+        metadata={
+            "description": "buyers admitted per second (0 pauses admission); with `autoRate`, the rate to start from"
+        },
+    )
+    auto_rate = Flag(
+        load_default=False,
+        metadata={"description": "let the rate follow what the ledger sustains (AIMD on admitted buyers' booking p95)"},
+    )
 
 
 class OpenRoomSchema(RateSchema):
-    tiers = fields.List(fields.String(validate=validate.Regexp(f"^{TIER_CODE.pattern}$")), load_default=None,
-                        validate=validate.Length(min=1, max=100), metadata={"description": "omit for every tier"})
-    opens_at = fields.AwareDateTime(format="iso", load_default=None, metadata={
-        "description": "omit to open now; joins before it form a pre-queue whose order is drawn at random"})
-    max_rate = rate_field(load_default=None, metadata={"description": "the automatic rate's ceiling (default: none); an automatic rate starts at most here"})
-    pass_seconds = fields.Integer(strict=True, load_default=None,
-                                  validate=validate.Range(min=MIN_PASS_SECONDS, max=MAX_PASS_SECONDS),
-                                  metadata={"description": "how long a pass lasts (default `QUEUE_PASS_SECONDS`)"})
+    tiers = fields.List(
+        fields.String(validate=validate.Regexp(f"^{TIER_CODE.pattern}$")),
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "omit for every tier"},
+    )
+    opens_at = fields.AwareDateTime(
+        format="iso",
+        load_default=None,
+        metadata={"description": "omit to open now; joins before it form a pre-queue whose order is drawn at random"},
+    )
+    max_rate = rate_field(
+        load_default=None,
+        metadata={"description": "the automatic rate's ceiling (default: none); an automatic rate starts at most here"},
+    )
+    pass_seconds = fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(min=MIN_PASS_SECONDS, max=MAX_PASS_SECONDS),
+        metadata={"description": "how long a pass lasts (default `QUEUE_PASS_SECONDS`)"},
+    )
 
 
 class RoomEventDetailsSchema(ResponseSchema):
@@ -88,14 +111,37 @@ class RoomEventSchema(ResponseSchema):
     details = fields.Nested(RoomEventDetailsSchema())
 
 
-NULLS = {"tiers": None, "opensAt": None, "rate": None, "autoRate": None, "passSeconds": None, "reason": None,
-         "joined": None, "admitted": None, "passes": None}
+NULLS = {
+    "tiers": None,
+    "opensAt": None,
+    "rate": None,
+    "autoRate": None,
+    "passSeconds": None,
+    "reason": None,
+    "joined": None,
+    "admitted": None,
+    "passes": None,
+}
 EVENTS_EXAMPLE = [
-    {"version": 1, "event": "Opened", "at": "2026-11-24T09:55:00+00:00", "details": {
-        **NULLS, "tiers": ["VIP"], "opensAt": "2026-11-24T10:00:00+00:00", "rate": 250.0, "autoRate": False,
-        "passSeconds": 300}},
-    {"version": 2, "event": "AdmissionsCounted", "at": "2026-11-24T10:00:10+00:00",
-     "details": {**NULLS, "joined": 20480, "admitted": 2500, "passes": 2461}},
+    {
+        "version": 1,
+        "event": "Opened",
+        "at": "2026-11-24T09:55:00+00:00",
+        "details": {
+            **NULLS,
+            "tiers": ["VIP"],
+            "opensAt": "2026-11-24T10:00:00+00:00",
+            "rate": 250.0,
+            "autoRate": False,
+            "passSeconds": 300,
+        },
+    },
+    {
+        "version": 2,
+        "event": "AdmissionsCounted",
+        "at": "2026-11-24T10:00:10+00:00",
+        "details": {**NULLS, "joined": 20480, "admitted": 2500, "passes": 2461},
+    },
 ]
 
 
@@ -108,8 +154,11 @@ class WaitingRoomAdmin(MethodView):
         """The room that is on, with its counts (``active: false`` if none)."""
         return room_answer(services().rooms.status())
 
-    @blp.arguments(OpenRoomSchema(), error_status_code=400, example={
-        "tiers": ["VIP"], "opensAt": "2026-11-24T10:00:00+00:00", "rate": 250, "passSeconds": 300})
+    @blp.arguments(
+        OpenRoomSchema(),
+        error_status_code=400,
+        example={"tiers": ["VIP"], "opensAt": "2026-11-24T10:00:00+00:00", "rate": 250, "passSeconds": 300},
+    )
     @blp.response(201, RoomSchema(), example=ROOM_EXAMPLE)
     @blp.errors(*CHANGE, "WAITING_ROOM_ALREADY_ON")
     @blp.doc(security=ADMIN_SECURITY)
@@ -117,8 +166,11 @@ class WaitingRoomAdmin(MethodView):
         """Turn the waiting room on: from now on booking or holding its tiers needs a pass."""
         pass_seconds = body["pass_seconds"] or int(current_app.config["QUEUE_PASS_SECONDS"])
         max_rate = body["max_rate"] if body["max_rate"] is not None else MAX_RATE
-        return room_answer(services().rooms.turn_on(body["tiers"], body["opens_at"], body["rate"], body["auto_rate"],
-                                                    max_rate, pass_seconds))
+        return room_answer(
+            services().rooms.turn_on(
+                body["tiers"], body["opens_at"], body["rate"], body["auto_rate"], max_rate, pass_seconds
+            )
+        )
 
 
 @blp.route("/rate")
@@ -149,4 +201,6 @@ class Events(MethodView):
     @blp.doc(security=ADMIN_SECURITY)
     def get(self, room_id: str) -> Any:
         """A room's audit trail: opened, rate changes and why, admission counts, closed."""
-        return [{**vars(event), "details": {**NO_DETAILS, **event.details}} for event in services().rooms.events(room_id)]
+        return [
+            {**vars(event), "details": {**NO_DETAILS, **event.details}} for event in services().rooms.events(room_id)
+        ]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 import gevent
 from flask import Flask, request
@@ -69,14 +70,17 @@ def read_body(environ: dict[str, Any], limit: int, seconds: float) -> HTTPExcept
     return None
 
 
-def deadline(seconds: float) -> ContextManager[Any]:
+def deadline(seconds: float) -> AbstractContextManager[Any]:
     """A timeout that interrupts a waiting read: gevent's, when sockets are gevent's."""
     return gevent.Timeout(seconds) if monkey.is_module_patched("socket") else contextlib.nullcontext()
 
 
 def install(app: Flask) -> None:
-    app.wsgi_app = BodyFirst(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"],  # type: ignore[method-assign]
-                             app.config["REQUEST_BODY_TIMEOUT"])
+    app.wsgi_app = BodyFirst(
+        app.wsgi_app,
+        app.config["MAX_CONTENT_LENGTH"],  # type: ignore[method-assign]
+        app.config["REQUEST_BODY_TIMEOUT"],
+    )
 
     @app.before_request
     def refuse_unread_body() -> None:

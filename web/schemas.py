@@ -52,7 +52,12 @@ class Money(fields.Decimal):
     is refused: it may be a float, and prices are never floats."""
 
     def __init__(self, **kwargs: Any) -> None:
-        metadata = {"type": "string", "pattern": f"^{PRICE.pattern}$", "example": "100.00", **kwargs.pop("metadata", {})}
+        metadata = {
+            "type": "string",
+            "pattern": f"^{PRICE.pattern}$",
+            "example": "100.00",
+            **kwargs.pop("metadata", {}),
+        }
         super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:

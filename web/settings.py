@@ -88,9 +88,20 @@ class DemoTier(NamedTuple):
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The settings in ``DEFAULTS`` overridden by the environment."""
     config = dict(DEFAULTS)
-    for key in ("DEMO_TIERS", "PROJECT_IN_PROCESS", "EXPIRE_HOLDS_IN_PROCESS", "CORS_ORIGINS", "ADMIN_TOKEN", "BOOKING_RATE_LIMIT",
-                "ADMIN_AUTH_RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "RATE_LIMIT_KEY_PREFIX", "TRUSTED_PROXIES",
-                "FEED_TOKEN", "INTEGRATIONS_IN_PROCESS"):
+    for key in (
+        "DEMO_TIERS",
+        "PROJECT_IN_PROCESS",
+        "EXPIRE_HOLDS_IN_PROCESS",
+        "CORS_ORIGINS",
+        "ADMIN_TOKEN",
+        "BOOKING_RATE_LIMIT",
+        "ADMIN_AUTH_RATE_LIMIT",
+        "RATE_LIMIT_STORAGE_URI",
+        "RATE_LIMIT_KEY_PREFIX",
+        "TRUSTED_PROXIES",
+        "FEED_TOKEN",
+        "INTEGRATIONS_IN_PROCESS",
+    ):
         config[key] = environ.get(key, config[key])
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH", "WEB_CONCURRENCY", "FEED_MAX_WAIT_SECONDS"):
         if key in environ:

@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 
 # A stream in the API document: OpenAPI 3.0 has no schema for a sequence of events, so the
 # document gives a string and says in words what is in it (a generated client gets the text).
-STREAM = {"type": "string", "description": "`text/event-stream`: `retry:` and `data:` lines, events apart by a blank line"}
+STREAM = {
+    "type": "string",
+    "description": "`text/event-stream`: `retry:` and `data:` lines, events apart by a blank line",
+}
 
 
 def one_line(data: Any) -> str:
@@ -90,8 +93,14 @@ def events(
     return _events(read, first, clock() + max_seconds, clock, go_on, unavailable)
 
 
-def _events(read: Callable[[], str], data: str, deadline: float, clock: Callable[[], float],
-            pause: Callable[[float], bool], unavailable: tuple[type[Exception], ...]) -> Iterator[str]:
+def _events(
+    read: Callable[[], str],
+    data: str,
+    deadline: float,
+    clock: Callable[[], float],
+    pause: Callable[[float], bool],
+    unavailable: tuple[type[Exception], ...],
+) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\n\ndata: {data}\n\n"
     last_sent = clock()
     while (now := clock()) < deadline and pause(deadline - now):

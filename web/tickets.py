@@ -40,7 +40,8 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tic
 
 
 TIERS_EXAMPLE = [
-    {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "availableQuantity": 97, "onSale": True}]
+    {"tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "availableQuantity": 97, "onSale": True}
+]
 
 
 STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(TIERS_EXAMPLE)}\n\n: heartbeat\n\n"
@@ -49,8 +50,12 @@ STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(TIERS_EXAMPLE)}\n\n: heartbeat
 class BookRequestSchema(CamelCaseSchema):
     user_id = UserId()
     tier = identifier(max_length=32)
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
-                              metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"})
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"},
+    )
 
     @validates_schema
     def quantity_within_limit(self, data: dict[str, Any], **_: Any) -> None:
@@ -65,16 +70,24 @@ class BookReceiptSchema(ResponseSchema):
     tier = fields.String()
     booked_quantity = fields.Integer(attribute="quantity")
     remaining_quantity = fields.Integer(attribute="remaining")
-    status = fields.String(metadata={"enum": ["confirmed", "cancelled"],
-                                     "description": "`confirmed`, or `cancelled` when a retry under its "
-                                                    "`Idempotency-Key` finds it cancelled since"})
+    status = fields.String(
+        metadata={
+            "enum": ["confirmed", "cancelled"],
+            "description": "`confirmed`, or `cancelled` when a retry under its "
+            "`Idempotency-Key` finds it cancelled since",
+        }
+    )
 
 
 @blp.route("")
 class Tickets(MethodView):
     @blp.response(200, TicketSchema(many=True), example=TIERS_EXAMPLE, headers=CACHEABLE)
-    @blp.alt_response(304, success=True, headers=CACHEABLE,
-                      description="Not Modified: the list is still the one `If-None-Match` names (no body)")
+    @blp.alt_response(
+        304,
+        success=True,
+        headers=CACHEABLE,
+        description="Not Modified: the list is still the one `If-None-Match` names (no body)",
+    )
     @blp.errors("STORE_UNAVAILABLE")
     @blp.doc(parameters=[IF_NONE_MATCH_HEADER])
     def get(self) -> Any:
@@ -89,13 +102,18 @@ class Tickets(MethodView):
 
 @blp.route("/stream")
 class TicketStream(MethodView):
-    @blp.alt_response(200, success=True, schema=STREAM, content_type="text/event-stream",
-                      description="Server-Sent Events: first `retry: 1000` (milliseconds a browser waits "
-                                  "before reconnecting), then an event whose one `data:` line is the tier list "
-                                  "as `GET /api/tickets` gives it (JSON on one line), sent at once and again "
-                                  "whenever it changes; a `: heartbeat` comment every 15 s without a change. "
-                                  "The stream ends after `SSE_MAX_SECONDS`.",
-                      example=STREAM_EXAMPLE)
+    @blp.alt_response(
+        200,
+        success=True,
+        schema=STREAM,
+        content_type="text/event-stream",
+        description="Server-Sent Events: first `retry: 1000` (milliseconds a browser waits "
+        "before reconnecting), then an event whose one `data:` line is the tier list "
+        "as `GET /api/tickets` gives it (JSON on one line), sent at once and again "
+        "whenever it changes; a `: heartbeat` comment every 15 s without a change. "
+        "The stream ends after `SSE_MAX_SECONDS`.",
+        example=STREAM_EXAMPLE,
+    )
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
@@ -107,10 +125,29 @@ class TicketStream(MethodView):
 class Book(MethodView):
     @user_endpoint
     @blp.arguments(BookRequestSchema(), error_status_code=400, example=BOOK_REQUEST)
-    @blp.response(201, BookReceiptSchema(), example={
-        "bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"})
-    @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", "TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS",
-                "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.response(
+        201,
+        BookReceiptSchema(),
+        example={
+            "bookingId": BOOKING_ID,
+            "tier": "VIP",
+            "bookedQuantity": 2,
+            "remainingQuantity": 95,
+            "status": "confirmed",
+        },
+    )
+    @blp.errors(
+        *JSON_BODY,
+        *COMMAND,
+        "OUTCOME_UNKNOWN",
+        "TICKET_NOT_FOUND",
+        "SALES_CLOSED",
+        "INSUFFICIENT_TICKETS",
+        "USER_LIMIT_EXCEEDED",
+        "IDEMPOTENCY_KEY_REUSED",
+        "TOO_MANY_REQUESTS",
+        *QUEUE_PASS,
+    )
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved. While a

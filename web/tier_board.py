@@ -50,8 +50,13 @@ class TierBoard:
     """``read`` (the read tables' tier rows) at most every ``max_age`` seconds, ``render``
     (rows to the JSON-ready list) once per change."""
 
-    def __init__(self, read: Callable[[], Sequence[TierAvailability]], render: Callable[[Sequence[TierAvailability]], Any],
-                 max_age: float = MAX_AGE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Sequence[TierAvailability]],
+        render: Callable[[Sequence[TierAvailability]], Any],
+        max_age: float = MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._render = render
         self._board: Board | None = None
         self._rows = Recent(lambda: tuple(read()), max_age, clock)

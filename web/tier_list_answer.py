@@ -48,15 +48,19 @@ class TierListAnswer:
         except Exception:  # the store does not answer: Flask's view gives the error its answer (503)
             return self.app(environ, start_response)
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        headers = [("X-Request-ID", given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex), ("ETag", board.etag),
-                   *FIXED]
+        headers = [
+            ("X-Request-ID", given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex),
+            ("ETag", board.etag),
+            *FIXED,
+        ]
         if board.unchanged_for(environ.get("HTTP_IF_NONE_MATCH")):
             status, body = "304", b""
             start_response("304 NOT MODIFIED", headers)
         else:
             status, body = "200", board.body
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                      *headers])
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers]
+            )
         self._requests[status].inc()
         self._latency.observe(time.perf_counter() - started)
         return [body]

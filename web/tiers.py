@@ -8,7 +8,7 @@ authenticated (the open default), so no public answer names either."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from flask.views import MethodView
@@ -30,12 +30,18 @@ class TierStateQuerySchema(CamelCaseSchema):
     """One point in time or the other: both at once is 400 ``VALIDATION_ERROR``, which the
     document can only say in words (OpenAPI 3.0 parameters cannot exclude each other)."""
 
-    at_version = QueryInteger(validate=validate.Range(min=1, max=MAX_VERSION), metadata={
-        "description": "the tier as it was at this version; not together with `atTime`"})
-    at_time = fields.AwareDateTime(default_timezone=timezone.utc, metadata={
-        "example": "2026-11-24T08:00:00Z",
-        "description": "the tier as it was just after its last event at or before this time; not together "
-                       "with `atVersion`"})
+    at_version = QueryInteger(
+        validate=validate.Range(min=1, max=MAX_VERSION),
+        metadata={"description": "the tier as it was at this version; not together with `atTime`"},
+    )
+    at_time = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={
+            "example": "2026-11-24T08:00:00Z",
+            "description": "the tier as it was just after its last event at or before this time; not together "
+            "with `atVersion`",
+        },
+    )
 
     @validates_schema
     def one_point_in_time(self, data: dict[str, Any], **_: Any) -> None:
@@ -91,25 +97,60 @@ class HistorySchema(PublicHistorySchema):
 
 
 AT = "2026-11-24T08:41:16.609600+00:00"
-PUBLIC_HISTORY = {"tier": "VIP", "nextAfter": 2, "items": [
-    {"version": 1, "event": "Created", "at": AT, "availableChange": 100,
-     "capacity": 100, "sold": 0, "held": 0, "availableQuantity": 100},
-    {"version": 2, "event": "TicketsBooked", "at": AT,
-     "availableChange": -2, "capacity": 100, "sold": 2, "held": 0, "availableQuantity": 98},
-]}
-HISTORY = {**PUBLIC_HISTORY, "items": [
-    {**PUBLIC_HISTORY["items"][0], "bookingId": None, "userId": None},
-    {**PUBLIC_HISTORY["items"][1], "bookingId": BOOKING_ID, "userId": "alice"},
-]}
+PUBLIC_HISTORY = {
+    "tier": "VIP",
+    "nextAfter": 2,
+    "items": [
+        {
+            "version": 1,
+            "event": "Created",
+            "at": AT,
+            "availableChange": 100,
+            "capacity": 100,
+            "sold": 0,
+            "held": 0,
+            "availableQuantity": 100,
+        },
+        {
+            "version": 2,
+            "event": "TicketsBooked",
+            "at": AT,
+            "availableChange": -2,
+            "capacity": 100,
+            "sold": 2,
+            "held": 0,
+            "availableQuantity": 98,
+        },
+    ],
+}
+HISTORY = {
+    **PUBLIC_HISTORY,
+    "items": [
+        {**PUBLIC_HISTORY["items"][0], "bookingId": None, "userId": None},
+        {**PUBLIC_HISTORY["items"][1], "bookingId": BOOKING_ID, "userId": "alice"},
+    ],
+}
 HISTORY_ERRORS = ("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
 
 
 @blp.route("/<tier>")
 class TierState(MethodView):
     @blp.arguments(TierStateQuerySchema(), location="query", error_status_code=400)
-    @blp.response(200, TierStateSchema(), example={
-        "tier": "VIP", "price": "100.00", "currency": "USD", "capacity": 100, "sold": 2, "held": 0, "availableQuantity": 98,
-        "version": 2, "asOf": AT})
+    @blp.response(
+        200,
+        TierStateSchema(),
+        example={
+            "tier": "VIP",
+            "price": "100.00",
+            "currency": "USD",
+            "capacity": 100,
+            "sold": 2,
+            "held": 0,
+            "availableQuantity": 98,
+            "version": 2,
+            "asOf": AT,
+        },
+    )
     @blp.errors("VALIDATION_ERROR", "TICKET_NOT_FOUND", "VERSION_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, query: dict[str, Any], tier: str) -> Any:
         """The tier now, or as it was at ``atVersion`` or ``atTime``, rebuilt from its events."""

@@ -29,14 +29,27 @@ MAX_LENGTH = 64
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 # Unicode's Default_Ignorable_Code_Point characters outside Cf and Cn (which are refused
 # anyway): they show as nothing, so "ann" followed by one looks like "ann".
-INVISIBLE = frozenset(chr(point) for low, high in (
-    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180D), (0x180F, 0x180F), (0x3164, 0x3164),
-    (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF)) for point in range(low, high + 1))
+INVISIBLE = frozenset(
+    chr(point)
+    for low, high in (
+        (0x034F, 0x034F),
+        (0x115F, 0x1160),
+        (0x17B4, 0x17B5),
+        (0x180B, 0x180D),
+        (0x180F, 0x180F),
+        (0x3164, 0x3164),
+        (0xFE00, 0xFE0F),
+        (0xFFA0, 0xFFA0),
+        (0xE0100, 0xE01EF),
+    )
+    for point in range(low, high + 1)
+)
 DESCRIPTION = (
     "1 to 64 characters: letters, marks, digits, punctuation, symbols and the plain space (U+0020); no control, "
     "format, separator, private-use, unassigned or invisible character, no other space, no character that Unicode "
     "normalisation replaces, no `/`; not `.` or `..`; not starting with a space or a mark, not ending with a space. "
-    "Stored in Unicode NFC.")
+    "Stored in Unicode NFC."
+)
 
 
 def refusal(character: str) -> str | None:
@@ -49,7 +62,10 @@ def refusal(character: str) -> str | None:
         return "'/' is not allowed"
     if character in INVISIBLE:
         return "invisible characters are not allowed"
-    if unicodedata.decomposition(character)[:1] not in ("", "<") and unicodedata.normalize("NFC", character) != character:
+    if (
+        unicodedata.decomposition(character)[:1] not in ("", "<")
+        and unicodedata.normalize("NFC", character) != character
+    ):
         return "Unicode normalisation replaces it with another character"
     return None
 
@@ -80,8 +96,11 @@ def character_class(characters: list[int]) -> str:
             ranges[-1][1] = point
         else:
             ranges.append([point, point])
-    return "[" + "".join(re.escape(chr(low)) + ("-" + re.escape(chr(high)) if high > low else "")
-                         for low, high in ranges) + "]"
+    return (
+        "["
+        + "".join(re.escape(chr(low)) + ("-" + re.escape(chr(high)) if high > low else "") for low, high in ranges)
+        + "]"
+    )
 
 
 @functools.cache
@@ -97,8 +116,12 @@ class UserId(fields.String):
     """A new user id: checked against the rule above, then put in NFC."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(required=True, validate=validate.Length(min=1, max=MAX_LENGTH),
-                         metadata={"description": DESCRIPTION, "pattern": pattern(), "example": "alice"}, **kwargs)
+        super().__init__(
+            required=True,
+            validate=validate.Length(min=1, max=MAX_LENGTH),
+            metadata={"description": DESCRIPTION, "pattern": pattern(), "example": "alice"},
+            **kwargs,
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)

@@ -64,13 +64,17 @@ class UserTokens:
         self._key = load_pem_public_key(config["USER_TOKEN_KEY"].encode()) if config["USER_TOKEN_KEY"] else None
         if self._key is not None and not self.algorithms_for(self._key):
             raise ValueError("None of USER_TOKEN_ALGORITHMS suits USER_TOKEN_KEY.")
-        self._key_set = None if self._key else jwt.PyJWKClient(config["USER_TOKEN_JWKS_URL"],
-                                                               timeout=JWKS_TIMEOUT_SECONDS)
+        self._key_set = (
+            None if self._key else jwt.PyJWKClient(config["USER_TOKEN_JWKS_URL"], timeout=JWKS_TIMEOUT_SECONDS)
+        )
 
     def algorithms_for(self, key: Any) -> list[str]:
         """The pinned algorithms this key can verify."""
-        return [a for a in self.algorithms
-                if any(isinstance(key, kind) and a in names for kind, names in ALGORITHMS_BY_KEY.items())]
+        return [
+            a
+            for a in self.algorithms
+            if any(isinstance(key, kind) and a in names for kind, names in ALGORITHMS_BY_KEY.items())
+        ]
 
     def subject(self, authorization: str) -> str:
         """The user id the ``Authorization`` header's token is for, or raise 401 (or 503
@@ -80,9 +84,15 @@ class UserTokens:
             raise unauthorized("A bearer token is required.", error=None)
         try:
             key = self._key or self._key_set.get_signing_key_from_jwt(token).key
-            claims = jwt.decode(token, key, algorithms=self.algorithms_for(key), audience=self.audience,
-                                issuer=self.issuer,
-                                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud", "sub"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms_for(key),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
         except jwt.PyJWKClientConnectionError:
             raise ServiceUnavailable("The token issuer's keys cannot be fetched; retry later.") from None
         except jwt.ExpiredSignatureError:

@@ -48,6 +48,10 @@ def queue_store(config: dict[str, Any]) -> QueueStore:
 def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, board: TierBoard) -> WaitingRoomService:
     # The ledger's settings, without snapshots (a room has a few dozen events).
     env = {key: value for key, value in ledger.env.items() if key != "IS_SNAPSHOTTING_ENABLED"}
-    return WaitingRoomService(queue_store(config), lambda: WaitingRoomLog(env={**env, **LOG_POOL}),
-                        Availability(board).sold_out, float(config["QUEUE_TARGET_P95_MS"]),
-                        terms_seconds=float(config["QUEUE_TERMS_SECONDS"]))
+    return WaitingRoomService(
+        queue_store(config),
+        lambda: WaitingRoomLog(env={**env, **LOG_POOL}),
+        Availability(board).sold_out,
+        float(config["QUEUE_TARGET_P95_MS"]),
+        terms_seconds=float(config["QUEUE_TERMS_SECONDS"]),
+    )

@@ -19,8 +19,12 @@ from web.feed import MAX_POSITION, integrations
 from web.schemas import CamelCaseSchema, FullMatch, QueryInteger, ResponseSchema
 from web.services import services
 
-blp = Blueprint("webhooks", __name__, url_prefix="/api/admin/webhooks",
-                description="Webhook endpoints and their deliveries (bearer token)")
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/api/admin/webhooks",
+    description="Webhook endpoints and their deliveries (bearer token)",
+)
 blp.before_request(require_admin_token)
 
 # http(s), a host name or IPv4 address, a port in range, then any printable path: what
@@ -33,13 +37,23 @@ READ = ("UNAUTHORIZED", "NOT_FOUND", "STORE_UNAVAILABLE")
 
 
 class NewEndpointSchema(CamelCaseSchema):
-    url = fields.String(required=True, validate=[validate.Length(max=2048), FullMatch(URL)],
-                        metadata={"example": "https://crm.example.com/hooks/tickets"})
-    event_types = fields.List(fields.String(validate=validate.OneOf(TYPES)), validate=validate.Length(min=1),
-                              load_default=None, allow_none=True,
-                              metadata={"description": "the types to deliver; omitted or null: every type"})
-    secret = fields.String(validate=FullMatch(SECRET), load_default=None,
-                           metadata={"description": "16–128 printable ASCII characters; omitted: one is made up"})
+    url = fields.String(
+        required=True,
+        validate=[validate.Length(max=2048), FullMatch(URL)],
+        metadata={"example": "https://crm.example.com/hooks/tickets"},
+    )
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(TYPES)),
+        validate=validate.Length(min=1),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the types to deliver; omitted or null: every type"},
+    )
+    secret = fields.String(
+        validate=FullMatch(SECRET),
+        load_default=None,
+        metadata={"description": "16–128 printable ASCII characters; omitted: one is made up"},
+    )
     description = fields.String(validate=[validate.Length(max=200), FullMatch(NO_CONTROLS)], load_default="")
 
 
@@ -59,8 +73,12 @@ class CreatedEndpointSchema(EndpointSchema):
 
 
 class ReplaySchema(CamelCaseSchema):
-    after = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_POSITION),
-                           metadata={"description": "deliver again every event after this position"})
+    after = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_POSITION),
+        metadata={"description": "deliver again every event after this position"},
+    )
 
 
 class DeliveriesQuerySchema(CamelCaseSchema):
@@ -80,9 +98,16 @@ class AttemptSchema(ResponseSchema):
 
 AT = "2026-11-24T08:41:16.609600+00:00"
 ENDPOINT_ID = "we_4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a"
-ENDPOINT = {"endpointId": ENDPOINT_ID, "url": "https://crm.example.com/hooks/tickets",
-            "eventTypes": ["booking.confirmed", "booking.cancelled"], "description": "CRM", "status": "active",
-            "statusReason": None, "position": 120, "createdAt": AT}
+ENDPOINT = {
+    "endpointId": ENDPOINT_ID,
+    "url": "https://crm.example.com/hooks/tickets",
+    "eventTypes": ["booking.confirmed", "booking.cancelled"],
+    "description": "CRM",
+    "status": "active",
+    "statusReason": None,
+    "position": 120,
+    "createdAt": AT,
+}
 
 
 @blp.route("")
@@ -94,10 +119,18 @@ class Endpoints(MethodView):
         """Every webhook endpoint (without secrets)."""
         return services().integrations.endpoints.list()
 
-    @blp.arguments(NewEndpointSchema(), error_status_code=400, example={
-        "url": "https://crm.example.com/hooks/tickets", "eventTypes": ["booking.confirmed", "booking.cancelled"],
-        "description": "CRM"})
-    @blp.response(201, CreatedEndpointSchema(), example={**ENDPOINT, "secret": "whsec_2hV0cS1q5mB8yXr3kP9wT4uZ7eA6dN0f"})
+    @blp.arguments(
+        NewEndpointSchema(),
+        error_status_code=400,
+        example={
+            "url": "https://crm.example.com/hooks/tickets",
+            "eventTypes": ["booking.confirmed", "booking.cancelled"],
+            "description": "CRM",
+        },
+    )
+    @blp.response(
+        201, CreatedEndpointSchema(), example={**ENDPOINT, "secret": "whsec_2hV0cS1q5mB8yXr3kP9wT4uZ7eA6dN0f"}
+    )
     @blp.errors(*ADMIN, *JSON_BODY, "STORE_UNAVAILABLE")
     @blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
@@ -149,9 +182,22 @@ class Replay(MethodView):
 @blp.route("/<endpoint_id>/deliveries")
 class Deliveries(MethodView):
     @blp.arguments(DeliveriesQuerySchema(), location="query", error_status_code=400)
-    @blp.response(200, AttemptSchema(many=True), example=[{
-        "position": 120, "eventId": "0f0c1a52-7b8e-5d3c-9a4f-2c6d8e1b3a57", "attempt": 2, "at": AT,
-        "delivered": True, "statusCode": 200, "error": None, "latencyMs": 41.7}])
+    @blp.response(
+        200,
+        AttemptSchema(many=True),
+        example=[
+            {
+                "position": 120,
+                "eventId": "0f0c1a52-7b8e-5d3c-9a4f-2c6d8e1b3a57",
+                "attempt": 2,
+                "at": AT,
+                "delivered": True,
+                "statusCode": 200,
+                "error": None,
+                "latencyMs": 41.7,
+            }
+        ],
+    )
     @blp.errors(*READ, "VALIDATION_ERROR", "WEBHOOK_NOT_FOUND")
     @blp.doc(security=ADMIN_SECURITY)
     def get(self, query: dict[str, Any], endpoint_id: str) -> Any:

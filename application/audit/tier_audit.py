@@ -75,8 +75,16 @@ class Replay:
         if self.available < 0:
             self.problems.append(Problem(v, f"available is {self.available} after {type(event).__name__}"))
         return AuditLine(
-            v, type(event).__name__, event.timestamp, booking_id, getattr(event, "user_id", None),
-            change, self.capacity, self.sold, self.held, self.available,
+            v,
+            type(event).__name__,
+            event.timestamp,
+            booking_id,
+            getattr(event, "user_id", None),
+            change,
+            self.capacity,
+            self.sold,
+            self.held,
+            self.available,
         )
 
     def _change(self, event: Any, booking_id: UUID | None) -> int:
@@ -102,8 +110,11 @@ class Replay:
             if booking_id in self.released:
                 self._problem(event, f"booking {booking_id} is cancelled a second time")
             elif self.booked.get(booking_id) != event.quantity:
-                self._problem(event, f"booking {booking_id} releases {event.quantity} "
-                                     f"ticket(s) but booked {self.booked.get(booking_id)}")
+                self._problem(
+                    event,
+                    f"booking {booking_id} releases {event.quantity} "
+                    f"ticket(s) but booked {self.booked.get(booking_id)}",
+                )
             self.released.add(booking_id)
             self.sold -= event.quantity
             return event.quantity
@@ -124,8 +135,11 @@ class Replay:
     def _ends_hold(self, event: Any, booking_id: UUID, how: str) -> None:
         quantity = self.holds.pop(booking_id, None)
         if quantity != event.quantity:
-            self._problem(event, f"hold {booking_id} is {how} with {event.quantity} ticket(s) "
-                                 f"but holds {quantity or 'none (not an active hold)'}")
+            self._problem(
+                event,
+                f"hold {booking_id} is {how} with {event.quantity} ticket(s) "
+                f"but holds {quantity or 'none (not an active hold)'}",
+            )
         self.held -= event.quantity
         if how != "confirmed":
             self.ended_holds[booking_id] = (event.quantity, how)
@@ -213,7 +227,12 @@ class TierAudit:
         if not lines:
             raise TierNotFoundError(f"No tier {code!r}.")
         tier = self.ledger.repository.get(tier_id(code))
-        if (tier.capacity, tier.sold, tier.held, tier.version) != (replay.capacity, replay.sold, replay.held, replay.version):
+        if (tier.capacity, tier.sold, tier.held, tier.version) != (
+            replay.capacity,
+            replay.sold,
+            replay.held,
+            replay.version,
+        ):
             replay.problems.append(Problem(replay.version, "the replay disagrees with the aggregate"))
         if sum(replay.confirmed.values()) != replay.sold:
             replay.problems.append(Problem(replay.version, "sold is not the sum of confirmed bookings"))
@@ -229,14 +248,21 @@ class TierAudit:
             return [Problem(None, f"availability has no row for {code}")]
         figures = (replay.capacity, replay.sold, replay.held, replay.available)
         if (row.capacity, row.sold, row.held, row.available) != figures:
-            problems.append(Problem(None, f"availability row for {code} says capacity, sold, held, available "
-                                          f"{row.capacity}, {row.sold}, {row.held}, {row.available}; "
-                                          f"the events say {', '.join(map(str, figures))}"))
+            problems.append(
+                Problem(
+                    None,
+                    f"availability row for {code} says capacity, sold, held, available "
+                    f"{row.capacity}, {row.sold}, {row.held}, {row.available}; "
+                    f"the events say {', '.join(map(str, figures))}",
+                )
+            )
         bookings = {b.booking_id: b for b in view.bookings_of_tier(code)}
         for booking_id, (quantity, status) in replay.statuses().items():
             found = bookings.pop(booking_id, None)
             if found is None or (found.quantity, found.status) != (quantity, status):
                 seen = "missing" if found is None else f"{found.quantity} ticket(s), {found.status}"
-                problems.append(Problem(None, f"bookings row {booking_id}: {seen}; the events say {quantity} ticket(s), {status}"))
+                problems.append(
+                    Problem(None, f"bookings row {booking_id}: {seen}; the events say {quantity} ticket(s), {status}")
+                )
         problems += [Problem(None, f"bookings row {b} has no sale in the events of {code}") for b in bookings]
         return problems

@@ -91,8 +91,9 @@ def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[
     except LedgerError as refused:
         return refused
     bookings.append(booking)
-    return BookingReceipt(pending.booking_id, tier.code, pending.quantity, tier.available, booking.status,
-                          pending.expires_at)
+    return BookingReceipt(
+        pending.booking_id, tier.code, pending.quantity, tier.available, booking.status, pending.expires_at
+    )
 
 
 def take(tier: TicketTier, pending: PendingBooking) -> Booking:

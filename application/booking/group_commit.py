@@ -69,8 +69,13 @@ class GroupCommit:
     meet the same error (measured during a PostgreSQL outage: up to 4.4 s instead of 2.2 s).
     """
 
-    def __init__(self, commit_batch: Callable[[list[PendingBooking]], None], max_batch: int, max_wait: float,
-                 unavailable: tuple[type[Exception], ...] = ()) -> None:
+    def __init__(
+        self,
+        commit_batch: Callable[[list[PendingBooking]], None],
+        max_batch: int,
+        max_wait: float,
+        unavailable: tuple[type[Exception], ...] = (),
+    ) -> None:
         self.commit_batch = commit_batch
         self.max_batch = max_batch
         self.max_wait = max_wait

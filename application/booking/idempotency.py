@@ -51,11 +51,13 @@ def idempotency_secret(configured: str | None, factory: InfrastructureFactory) -
     kept_fingerprint, kept_secret = _kept(factory, fingerprint(offered), None if configured else offered)
     if configured is None and kept_secret is None:
         raise IdempotencySecretError(
-            "The store's idempotency secret was given by IDEMPOTENCY_SECRET: set the same one here.")
+            "The store's idempotency secret was given by IDEMPOTENCY_SECRET: set the same one here."
+        )
     secret = configured or kept_secret
     if not hmac.compare_digest(fingerprint(secret), kept_fingerprint):
         raise IdempotencySecretError(
-            "IDEMPOTENCY_SECRET is not the secret this store's other processes use: set the same one everywhere.")
+            "IDEMPOTENCY_SECRET is not the secret this store's other processes use: set the same one everywhere."
+        )
     return secret.encode()
 
 

@@ -11,7 +11,7 @@ Its settings: the constructor's ``env``, the OS environment, then ``BookingLedge
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
@@ -41,7 +41,7 @@ from domain.tiers import TicketTier, tier_id
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class BookingLedger(CachingApplication):
@@ -74,8 +74,11 @@ class BookingLedger(CachingApplication):
         # What time it is, for holds: tests replace it to move time on.
         self.clock: Callable[[], datetime] = utc_now
         self._hold_for = timedelta(seconds=float(self.env.get("HOLD_SECONDS")))
-        self._retries = Retries(int(self.env.get("BOOKING_MAX_ATTEMPTS")),
-                                int(self.env.get("BOOKING_BACKOFF_CAP_MS")) / 1000, lambda: self.observer.conflict())
+        self._retries = Retries(
+            int(self.env.get("BOOKING_MAX_ATTEMPTS")),
+            int(self.env.get("BOOKING_BACKOFF_CAP_MS")) / 1000,
+            lambda: self.observer.conflict(),
+        )
         self._group_commit = GroupCommit(
             self._commit_batch,
             max_batch=int(self.env.get("BOOKING_BATCH_MAX")),
@@ -210,7 +213,10 @@ class BookingLedger(CachingApplication):
     def release_hold(self, booking_id: UUID, user_id: str) -> BookingSummary:
         """Give the user's active hold up: its tickets go back on sale."""
         return self._end_booking(
-            booking_id, lambda booking: booking.release_hold(user_id, self.clock()), give_back, self._hold_ended,
+            booking_id,
+            lambda booking: booking.release_hold(user_id, self.clock()),
+            give_back,
+            self._hold_ended,
             owner=user_id,
         )
 

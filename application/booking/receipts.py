@@ -24,8 +24,17 @@ class TierDetails:
 
     @classmethod
     def of(cls, tier: TicketTier) -> TierDetails:
-        return cls(tier.code, tier.price, tier.capacity, tier.sold, tier.available, tier.held, tier.version,
-                   tier.on_sale, tier.per_user_limit)
+        return cls(
+            tier.code,
+            tier.price,
+            tier.capacity,
+            tier.sold,
+            tier.available,
+            tier.held,
+            tier.version,
+            tier.on_sale,
+            tier.per_user_limit,
+        )
 
 
 @dataclass(frozen=True)

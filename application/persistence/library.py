@@ -127,8 +127,14 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
             "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END; $BODY$"
-        ).format(schema=schema, function=function, table=table, id_type=Identifier(datastore.originator_id_type),
-                 lock_timeout=datastore.lock_timeout, channel=Identifier(self.channel_name))
+        ).format(
+            schema=schema,
+            function=function,
+            table=table,
+            id_type=Identifier(datastore.originator_id_type),
+            lock_timeout=datastore.lock_timeout,
+            channel=Identifier(self.channel_name),
+        )
 
     @store_retry
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -136,8 +142,10 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
         ids. The events go as four arrays in binary, which psycopg writes in C (a composite
         array, as the library sends them, is written in Python and its states in hex)."""
         columns = (
-            [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events], [e.state for e in stored_events],
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
         )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.record_statement, columns, prepare=True)
@@ -247,7 +255,8 @@ class CachingApplication(StoreApplication):
         worker's CPU on a hot tier. The ledger has the aggregate in hand, just recorded,
         and never changes it afterwards, so a snapshot of it is as true and costs one write."""
         due = {
-            event.originator_id for event in processing_event.events
+            event.originator_id
+            for event in processing_event.events
             if (interval := self.snapshotting_intervals.get(type(processing_event.aggregates.get(event.originator_id))))
             and event.originator_version % interval == 0
         }
@@ -255,7 +264,6 @@ class CachingApplication(StoreApplication):
             aggregate = processing_event.aggregates[aggregate_id]
             snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
             self.snapshots.put([snapshot_class.take(aggregate)])
-
 
 
 class CopyOnWriteRepository(Repository):
@@ -269,8 +277,14 @@ class CopyOnWriteRepository(Repository):
     aggregate must not be changed afterwards (the ledger decides on fresh copies).
     """
 
-    def get(self, aggregate_id: Any, *, version: int | None = None,
-            projector_func: ProjectorFunction[Any, Any] | None = None, **kwargs: Any) -> Any:
+    def get(
+        self,
+        aggregate_id: Any,
+        *,
+        version: int | None = None,
+        projector_func: ProjectorFunction[Any, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         projector_func = projector_func or mutate_in_turn
         if version is None and self.cache is not None:
             projector_func = self._advancing_a_copy(projector_func)

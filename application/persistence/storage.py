@@ -26,6 +26,8 @@ from psycopg.errors import DuplicateObject, DuplicateTable
 
 T = TypeVar("T")
 SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))"
+
+
 def again_if_created_meanwhile(create: Callable[[], T]) -> T:
     """Run ``create`` (DDL); if a process starting at the same moment created the same
     catalog entry first, run it again: it then finds everything in place. Three

@@ -29,8 +29,13 @@ PLACES_LIMIT = 100_000  # tickets remembered per process (about 30 MB), the leas
 
 
 class KnownPlaces:
-    def __init__(self, store: QueueStore, seconds: float = GATE_SECONDS, limit: int = PLACES_LIMIT,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: QueueStore,
+        seconds: float = GATE_SECONDS,
+        limit: int = PLACES_LIMIT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.seconds = seconds
         self.limit = limit
@@ -79,5 +84,6 @@ class KnownPlaces:
                 self._reading.release()
         _, read_at, gate = copy
         later = gate.now + (now - read_at)
-        return replace(gate, now=later,
-                       frontier=advance(gate.frontier, gate.rate, max(gate.now, opens_at), later, gate.joined))
+        return replace(
+            gate, now=later, frontier=advance(gate.frontier, gate.rate, max(gate.now, opens_at), later, gate.joined)
+        )

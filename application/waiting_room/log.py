@@ -39,7 +39,10 @@ class WaitingRoomLog(StoreApplication):
     # The stored name: the events table is named after it (``waitingrooms_events``).
     name = "WaitingRooms"
     sqlite_recorder = RoomSQLiteRecorder
-    env: ClassVar[dict[str, str]] = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": "var/ledger.sqlite3"}
+    env: ClassVar[dict[str, str]] = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": "var/ledger.sqlite3",
+    }
 
     def open(self, room: WaitingRoom) -> None:
         self.save(room)
@@ -63,8 +66,10 @@ class WaitingRoomLog(StoreApplication):
     def trail(self, room_id: UUID) -> list[RoomEvent]:
         """The room's events, oldest first."""
         self._get(room_id)
-        return [RoomEvent(e.originator_version, type(e).__name__, e.timestamp, details(e))
-                for e in self.repository.event_store.get(room_id)]
+        return [
+            RoomEvent(e.originator_version, type(e).__name__, e.timestamp, details(e))
+            for e in self.repository.event_store.get(room_id)
+        ]
 
     def _get(self, room_id: UUID) -> WaitingRoom:
         try:

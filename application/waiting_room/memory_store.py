@@ -73,7 +73,9 @@ class MemoryQueueStore(QueueStore):
             room = self._locked_room(room_id)
             return self._advance(room, self.clock()) if room else None
 
-    def join(self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int) -> tuple[Place, bool] | None:
+    def join(
+        self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
+    ) -> tuple[Place, bool] | None:
         with self._lock:
             room = self._locked_room(room_id)
             if room is None:
@@ -131,8 +133,9 @@ class MemoryQueueStore(QueueStore):
 
     @staticmethod
     def _gate(room: _MemoryRoom, now: float) -> Gate:
-        return Gate(now, room.rate, room.auto_rate, room.frontier, len(room.pre) + len(room.sequence),
-                    len(room.admitted_at))
+        return Gate(
+            now, room.rate, room.auto_rate, room.frontier, len(room.pre) + len(room.sequence), len(room.admitted_at)
+        )
 
     def _place(self, room: _MemoryRoom, ticket_id: str, gate: Gate) -> Place:
         if ticket_id in room.sequence:

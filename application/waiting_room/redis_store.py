@@ -137,9 +137,17 @@ class RedisQueueStore(QueueStore):
         self.client = client
         self.prefix = prefix
         self.clock = clock
-        self._scripts = {name: client.register_script(LUA_COMMON + body) for name, body in (
-            ("turn_on", LUA_TURN_ON), ("turn_off", LUA_TURN_OFF), ("set_rate", LUA_SET_RATE), ("gate", LUA_GATE),
-            ("join", LUA_JOIN), ("place", LUA_PLACE))}
+        self._scripts = {
+            name: client.register_script(LUA_COMMON + body)
+            for name, body in (
+                ("turn_on", LUA_TURN_ON),
+                ("turn_off", LUA_TURN_OFF),
+                ("set_rate", LUA_SET_RATE),
+                ("gate", LUA_GATE),
+                ("join", LUA_JOIN),
+                ("place", LUA_PLACE),
+            )
+        }
         self._secret: bytes | None = None
 
     @classmethod
@@ -148,7 +156,8 @@ class RedisQueueStore(QueueStore):
         ``POOL_WAIT`` seconds in a flood (32 were too few: 503s), and which learns within
         ``TIMEOUT`` seconds that Redis is gone (503)."""
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+        )
         return cls(redis.Redis(connection_pool=pool), prefix)
 
     def current(self) -> RoomTerms | None:
@@ -156,8 +165,11 @@ class RedisQueueStore(QueueStore):
         return RoomTerms.from_json(text) if text else None
 
     def turn_on(self, terms: RoomTerms, rate: float, auto_rate: bool) -> bool:
-        return bool(self._run("turn_on", terms.room_id, terms.to_json(), repr(terms.opens_at), repr(float(rate)),
-                              flag(auto_rate)))
+        return bool(
+            self._run(
+                "turn_on", terms.room_id, terms.to_json(), repr(terms.opens_at), repr(float(rate)), flag(auto_rate)
+            )
+        )
 
     def turn_off(self, room_id: str) -> Gate | None:
         text = self.client.get(f"{self.prefix}:current")
@@ -171,7 +183,9 @@ class RedisQueueStore(QueueStore):
     def gate(self, room_id: str) -> Gate | None:
         return self._gate(self._run("gate", room_id))
 
-    def join(self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int) -> tuple[Place, bool] | None:
+    def join(
+        self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
+    ) -> tuple[Place, bool] | None:
         found = self._run("join", room_id, user_id, ticket_id, rank, pass_seconds)
         return (self._place(found[:-1]), found[-1] == b"1") if found else None
 
@@ -203,7 +217,10 @@ class RedisQueueStore(QueueStore):
 
     def _run(self, script: str, room_id: str, *args: Any) -> Any:
         room = self._room(room_id)
-        keys = [f"{self.prefix}:current", *(room + name for name in ("gate", "pre", "users", "owners", "seq", "admitted"))]
+        keys = [
+            f"{self.prefix}:current",
+            *(room + name for name in ("gate", "pre", "users", "owners", "seq", "admitted")),
+        ]
         now = "" if self.clock is None else repr(self.clock())
         return self._scripts[script](keys=keys, args=[now, *args])
 
@@ -218,8 +235,14 @@ class RedisQueueStore(QueueStore):
         if not reply:
             return None
         ticket, user, position, pre, admitted, *gate = reply
-        return Place(ticket.decode(), user.decode(), int(position), pre == b"1",
-                     float(admitted) if admitted else None, self._gate(gate))
+        return Place(
+            ticket.decode(),
+            user.decode(),
+            int(position),
+            pre == b"1",
+            float(admitted) if admitted else None,
+            self._gate(gate),
+        )
 
 
 def flag(value: bool) -> str:

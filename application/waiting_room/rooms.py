@@ -80,8 +80,15 @@ class WaitingRoomService:
     The log is made on first use: a server whose room is never turned on never opens it.
     """
 
-    def __init__(self, store: QueueStore, open_log: Callable[[], WaitingRoomLog], sold_out: Callable[[tuple[str, ...] | None], bool],
-                 target_p95_ms: float, terms_seconds: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: QueueStore,
+        open_log: Callable[[], WaitingRoomLog],
+        sold_out: Callable[[tuple[str, ...] | None], bool],
+        target_p95_ms: float,
+        terms_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.sold_out = sold_out
         self.target_p95_ms = target_p95_ms
@@ -107,8 +114,15 @@ class WaitingRoomService:
 
     # Administration.
 
-    def turn_on(self, tiers: list[str] | None, opens_at: datetime | None, rate: float, auto_rate: bool,
-                max_rate: float, pass_seconds: int) -> RoomStatus:
+    def turn_on(
+        self,
+        tiers: list[str] | None,
+        opens_at: datetime | None,
+        rate: float,
+        auto_rate: bool,
+        max_rate: float,
+        pass_seconds: int,
+    ) -> RoomStatus:
         """Turn a room on; ``WaitingRoomAlreadyOnError`` if one is on. An automatic rate
         starts at ``rate`` or ``max_rate``, whichever is lower, and never goes above the latter."""
         check_rate(max_rate)
@@ -117,8 +131,14 @@ class WaitingRoomService:
             raise WaitingRoomAlreadyOnError("A waiting room is on already; close it first.")
         room = WaitingRoom.open(tiers, opens_at or from_epoch(self.clock()), rate, auto_rate, pass_seconds)
         self.log.open(room)
-        terms = RoomTerms(str(room.id), tuple(room.tiers) if room.tiers is not None else None,
-                          room.opens_at.timestamp(), pass_seconds, room.rate, float(max_rate))
+        terms = RoomTerms(
+            str(room.id),
+            tuple(room.tiers) if room.tiers is not None else None,
+            room.opens_at.timestamp(),
+            pass_seconds,
+            room.rate,
+            float(max_rate),
+        )
         if not self.store.turn_on(terms, room.rate, auto_rate):  # another admin was quicker
             self.log.change(room.id, lambda r: r.close(0, 0, 0))
             raise WaitingRoomAlreadyOnError("A waiting room is on already; close it first.")
@@ -204,8 +224,10 @@ class WaitingRoomService:
         if terms is None or not terms.gates(tier):
             return False
         if not token:
-            raise QueuePassRequiredError("A waiting room is on for this sale: join the queue (POST /api/queue) "
-                                         "and book with the pass it gives you (Queue-Pass header).")
+            raise QueuePassRequiredError(
+                "A waiting room is on for this sale: join the queue (POST /api/queue) "
+                "and book with the pass it gives you (Queue-Pass header)."
+            )
         admission = self.signer.read(token)
         if admission is None:
             raise QueuePassRequiredError("This queue pass is not valid: join the queue (POST /api/queue).")
@@ -214,8 +236,10 @@ class WaitingRoomService:
         if admission.user_id != user_id:
             raise QueuePassRequiredError("This queue pass belongs to another user: join the queue (POST /api/queue).")
         if self.clock() >= admission.expires_at:
-            raise QueuePassExpiredError(f"Your queue pass expired at {from_epoch(admission.expires_at).isoformat(timespec='seconds')}: "
-                                        "join the queue again (POST /api/queue).")
+            raise QueuePassExpiredError(
+                f"Your queue pass expired at {from_epoch(admission.expires_at).isoformat(timespec='seconds')}: "
+                "join the queue again (POST /api/queue)."
+            )
         return True
 
     def booked(self, seconds: float) -> None:
@@ -237,8 +261,19 @@ class WaitingRoomService:
         return describe(terms, place, self.sold_out(terms.tiers), self.signer.sign)
 
     def _status(self, terms: RoomTerms, gate: Gate) -> RoomStatus:
-        return RoomStatus(terms.room_id, terms.tiers, from_epoch(terms.opens_at), gate.now >= terms.opens_at, gate.rate,
-                          gate.auto_rate, terms.max_rate, terms.pass_seconds, gate.joined, gate.admitted, gate.passes)
+        return RoomStatus(
+            terms.room_id,
+            terms.tiers,
+            from_epoch(terms.opens_at),
+            gate.now >= terms.opens_at,
+            gate.rate,
+            gate.auto_rate,
+            terms.max_rate,
+            terms.pass_seconds,
+            gate.joined,
+            gate.admitted,
+            gate.passes,
+        )
 
     def _current(self) -> RoomTerms:
         terms = self._terms_now()
@@ -272,14 +307,21 @@ class WaitingRoomService:
             if gate.auto_rate and gate.now >= terms.opens_at:
                 self._adjust_rate(terms, gate, self.store.latencies(terms.room_id, period - 1))
             if period % (COUNT_EVERY_SECONDS // admission_rate.PERIOD_SECONDS) == 0:
-                self.log.change(uuid.UUID(terms.room_id), lambda r: r.count_admissions(gate.joined, gate.admitted, gate.passes))
+                self.log.change(
+                    uuid.UUID(terms.room_id), lambda r: r.count_admissions(gate.joined, gate.admitted, gate.passes)
+                )
         except (LedgerError, IntegrityError, OperationalError, InterfaceError) as error:
             log.warning("waiting room tick skipped: %s", error)
 
     def _adjust_rate(self, terms: RoomTerms, gate: Gate, latencies: dict[int, int]) -> None:
         measured = admission_rate.Measured(
-            rate=gate.rate, start_rate=terms.start_rate, max_rate=terms.max_rate, latencies=latencies,
-            admitted=round(gate.rate * admission_rate.PERIOD_SECONDS), waiting=gate.joined > gate.admitted)
+            rate=gate.rate,
+            start_rate=terms.start_rate,
+            max_rate=terms.max_rate,
+            latencies=latencies,
+            admitted=round(gate.rate * admission_rate.PERIOD_SECONDS),
+            waiting=gate.joined > gate.admitted,
+        )
         rate, reason = admission_rate.next_rate(measured, self.target_p95_ms)
         if rate != gate.rate:
             self.log.change(uuid.UUID(terms.room_id), lambda r: r.change_rate(rate, True, f"automatic: {reason}"))

@@ -111,7 +111,9 @@ class QueueStore(ABC):
         """The gate, brought up to date."""
 
     @abstractmethod
-    def join(self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int) -> tuple[Place, bool] | None:
+    def join(
+        self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
+    ) -> tuple[Place, bool] | None:
         """Give ``user_id`` a place (with ``ticket_id`` and pre-queue ``rank`` if it is new);
         returns the place and whether it is new. The newcomer counts among those who
         joined before the frontier moves: one who joins a queue that has kept up, when

@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from application.waiting_room.passes import Pass
 from application.waiting_room.store import Place, RoomTerms
@@ -27,7 +27,7 @@ WAITING, ADMITTED, EXPIRED, SOLD_OUT, CLOSED = "waiting", "admitted", "expired",
 
 
 def from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass(frozen=True)
@@ -51,29 +51,47 @@ class TicketStatus:
 def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pass], str]) -> TicketStatus:
     """The ticket at ``place`` of the room with ``terms``; ``sign`` makes the pass."""
     gate, now = place.gate, place.gate.now
-    base = {"ticket_id": place.ticket_id, "user_id": place.user_id, "joined": gate.joined,
-            "admitted": gate.admitted, "opens_at": from_epoch(terms.opens_at)}
+    base = {
+        "ticket_id": place.ticket_id,
+        "user_id": place.user_id,
+        "joined": gate.joined,
+        "admitted": gate.admitted,
+        "opens_at": from_epoch(terms.opens_at),
+    }
     if sold_out:
         return TicketStatus(**base, state=SOLD_OUT, message="Sold out while you waited: nothing is left to book.")
     if place.admitted_at is not None:
         expires_at = place.admitted_at + terms.pass_seconds
         if now >= expires_at:
-            return TicketStatus(**base, state=EXPIRED, pass_expires_at=from_epoch(expires_at),
-                                message="Your pass has expired: join again for a new place at the back.")
+            return TicketStatus(
+                **base,
+                state=EXPIRED,
+                pass_expires_at=from_epoch(expires_at),
+                message="Your pass has expired: join again for a new place at the back.",
+            )
         token = sign(Pass(terms.room_id, place.user_id, expires_at))
-        return TicketStatus(**base, state=ADMITTED, queue_pass=token, pass_expires_at=from_epoch(expires_at),
-                            estimated_wait=0.0, position=0,
-                            message=f"Your turn: book within {math.ceil(expires_at - now)} s, with this pass.")
+        return TicketStatus(
+            **base,
+            state=ADMITTED,
+            queue_pass=token,
+            pass_expires_at=from_epoch(expires_at),
+            estimated_wait=0.0,
+            position=0,
+            message=f"Your turn: book within {math.ceil(expires_at - now)} s, with this pass.",
+        )
     wait = estimated_wait(place, terms.opens_at)
     if now < terms.opens_at:
-        message = (f"The sale opens at {from_epoch(terms.opens_at).isoformat(timespec='seconds')}. Everyone who joins "
-                   "before then gets a place drawn at random at the opening: arriving early gives no edge.")
+        message = (
+            f"The sale opens at {from_epoch(terms.opens_at).isoformat(timespec='seconds')}. Everyone who joins "
+            "before then gets a place drawn at random at the opening: arriving early gives no edge."
+        )
         position = None
     else:
         position = place.place - gate.admitted
         message = f"You are number {position} in the queue."
-    return TicketStatus(**base, state=WAITING, position=position, estimated_wait=wait,
-                        poll_after=poll_after(wait), message=message)
+    return TicketStatus(
+        **base, state=WAITING, position=position, estimated_wait=wait, poll_after=poll_after(wait), message=message
+    )
 
 
 def estimated_wait(place: Place, opens_at: float) -> float | None:

@@ -88,8 +88,11 @@ SELECT_STATE = "SELECT state FROM {p}email_sends WHERE message_id = :message_id"
 FINISH = "UPDATE {p}email_sends SET state = :state, done_at = :now, detail = :detail WHERE message_id = :message_id"
 SELECT_SENDS = "SELECT message_id, booking_id, kind, recipient, state, detail FROM {p}email_sends ORDER BY position"
 
-TEMPLATES = Environment(loader=PackageLoader("projections.integrations", "templates"), autoescape=select_autoescape(["html"]),
-                        undefined=StrictUndefined)
+TEMPLATES = Environment(
+    loader=PackageLoader("projections.integrations", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+)
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,13 @@ class EmailSettings:
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"SMTP_SECURITY must be starttls, tls or none, not {security!r}")
         return cls(
-            host=env["SMTP_HOST"], port=int(env.get("SMTP_PORT") or (465 if security == "tls" else 587)),
-            security=security, username=env.get("SMTP_USERNAME", ""), password=env.get("SMTP_PASSWORD", ""),
-            timeout=float(env.get("SMTP_TIMEOUT") or cls.timeout), sender=env.get("EMAIL_FROM") or cls.sender,
+            host=env["SMTP_HOST"],
+            port=int(env.get("SMTP_PORT") or (465 if security == "tls" else 587)),
+            security=security,
+            username=env.get("SMTP_USERNAME", ""),
+            password=env.get("SMTP_PASSWORD", ""),
+            timeout=float(env.get("SMTP_TIMEOUT") or cls.timeout),
+            sender=env.get("EMAIL_FROM") or cls.sender,
             recipient=env.get("EMAIL_TO") or cls.recipient,
             claim_seconds=float(env.get("EMAIL_CLAIM_SECONDS") or cls.claim_seconds),
             poll_interval=float(env.get("PROJECTION_POLL_INTERVAL") or cls.poll_interval),
@@ -172,8 +179,9 @@ def message_id(event: dict[str, Any], kind: str, settings: EmailSettings) -> str
 class EmailSender:
     """Sends the emails the outbox calls for, each once (see the module's docstring)."""
 
-    def __init__(self, tables: IntegrationTables, settings: EmailSettings,
-                 news: threading.Condition | None = None) -> None:
+    def __init__(
+        self, tables: IntegrationTables, settings: EmailSettings, news: threading.Condition | None = None
+    ) -> None:
         self.tables = tables
         self.settings = settings
         self.news = news
@@ -218,9 +226,17 @@ class EmailSender:
         """Claim the send, or find it done already (True); False while another sender has it."""
         now = utc_now()
         with self.tables.transaction() as tx:
-            claimed = tx.rows(CLAIM, message_id=mid, booking_id=data["bookingId"], kind=kind,
-                              position=event.position, recipient=recipient or "", owner=self.owner, now=now,
-                              stale=now - timedelta(seconds=self.settings.claim_seconds))
+            claimed = tx.rows(
+                CLAIM,
+                message_id=mid,
+                booking_id=data["bookingId"],
+                kind=kind,
+                position=event.position,
+                recipient=recipient or "",
+                owner=self.owner,
+                now=now,
+                stale=now - timedelta(seconds=self.settings.claim_seconds),
+            )
         return bool(claimed) or self._state(mid) != "sending"
 
     def _state(self, mid: str) -> str:
@@ -263,7 +279,6 @@ class EmailSender:
             except (smtplib.SMTPException, OSError, OperationalError, InterfaceError) as error:
                 failures += 1
                 log.warning("emails: sending failed (%d in a row), trying again: %s", failures, error)
-                stop.wait(random.uniform(0, min(60.0, 0.5 * 2 ** failures)))
+                stop.wait(random.uniform(0, min(60.0, 0.5 * 2**failures)))
                 continue
             wait_for_news(self.news, stop, self.settings.poll_interval)
-

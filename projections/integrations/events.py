@@ -54,17 +54,34 @@ TIER_CAPACITY_ADDED = "tier.capacity_added"
 TIER_SALES_CLOSED = "tier.sales_closed"
 TIER_SOLD_OUT = "tier.sold_out"
 TYPES = (
-    BOOKING_CONFIRMED, BOOKING_CANCELLED, HOLD_PLACED, HOLD_CONFIRMED, HOLD_RELEASED, HOLD_EXPIRED,
-    TIER_CREATED, TIER_CAPACITY_ADDED, TIER_SALES_CLOSED, TIER_SOLD_OUT,
+    BOOKING_CONFIRMED,
+    BOOKING_CANCELLED,
+    HOLD_PLACED,
+    HOLD_CONFIRMED,
+    HOLD_RELEASED,
+    HOLD_EXPIRED,
+    TIER_CREATED,
+    TIER_CAPACITY_ADDED,
+    TIER_SALES_CLOSED,
+    TIER_SOLD_OUT,
 )
 # Positions are notification id × this + index: room for the index, readable in decimal.
 PER_NOTIFICATION = 10
 NAMESPACE = uuid5(NAMESPACE_URL, "ticketledger:integration-events")
 # The domain events the mapping reads: the tier's, all of them.
-TOPICS = tuple(get_topic(cls) for cls in (
-    TicketTier.Created, TicketTier.TicketsBooked, TicketTier.TicketsReleased, TicketTier.TicketsHeld,
-    TicketTier.HoldConfirmed, TicketTier.HoldReleased, TicketTier.CapacityAdded, TicketTier.SalesClosed,
-))
+TOPICS = tuple(
+    get_topic(cls)
+    for cls in (
+        TicketTier.Created,
+        TicketTier.TicketsBooked,
+        TicketTier.TicketsReleased,
+        TicketTier.TicketsHeld,
+        TicketTier.HoldConfirmed,
+        TicketTier.HoldReleased,
+        TicketTier.CapacityAdded,
+        TicketTier.SalesClosed,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -87,11 +104,19 @@ class IntegrationEvent:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "type": self.type, "position": self.position,
-            "occurredAt": self.occurred_at.isoformat(), "tier": self.tier, "bookingId": self.booking_id,
-            "userId": self.user_id, "quantity": self.quantity,
+            "id": self.id,
+            "type": self.type,
+            "position": self.position,
+            "occurredAt": self.occurred_at.isoformat(),
+            "tier": self.tier,
+            "bookingId": self.booking_id,
+            "userId": self.user_id,
+            "quantity": self.quantity,
             "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
-            "capacity": self.capacity, "sold": self.sold, "held": self.held, "availableQuantity": self.available,
+            "capacity": self.capacity,
+            "sold": self.sold,
+            "held": self.held,
+            "availableQuantity": self.available,
         }
 
     def body(self) -> str:
@@ -164,15 +189,24 @@ class IntegrationMapper:
         return events
 
     @staticmethod
-    def _event(domain_event: Any, notification_id: int, index: int, change: Change,
-               figures: TierFigures) -> IntegrationEvent:
+    def _event(
+        domain_event: Any, notification_id: int, index: int, change: Change, figures: TierFigures
+    ) -> IntegrationEvent:
         identity = f"{domain_event.originator_id}/{domain_event.originator_version}/{change.type}"
         return IntegrationEvent(
-            position=notification_id * PER_NOTIFICATION + index, id=str(uuid5(NAMESPACE, identity)),
-            type=change.type, occurred_at=domain_event.timestamp, tier=figures.code,
-            booking_id=str(change.booking_id) if change.booking_id else None, user_id=change.user_id,
-            quantity=change.quantity, expires_at=change.expires_at, capacity=figures.capacity,
-            sold=figures.sold, held=figures.held, available=figures.available,
+            position=notification_id * PER_NOTIFICATION + index,
+            id=str(uuid5(NAMESPACE, identity)),
+            type=change.type,
+            occurred_at=domain_event.timestamp,
+            tier=figures.code,
+            booking_id=str(change.booking_id) if change.booking_id else None,
+            user_id=change.user_id,
+            quantity=change.quantity,
+            expires_at=change.expires_at,
+            capacity=figures.capacity,
+            sold=figures.sold,
+            held=figures.held,
+            available=figures.available,
         )
 
     def _figures(self, event: Any) -> TierFigures:

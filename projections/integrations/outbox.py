@@ -48,7 +48,8 @@ class Outbox:
             self.tables.move_outbox(tx, after, last)
             wanted = [needs(event) for event, _ in events]
             state = self.tables.load_state(
-                tx, {tier for tier, _ in wanted}, {hold for _, hold in wanted if hold is not None})
+                tx, {tier for tier, _ in wanted}, {hold for _, hold in wanted if hold is not None}
+            )
             mapper = IntegrationMapper(state)
             self.tables.append(tx, [e for event, n in events for e in mapper.map(event, n)], state)
 

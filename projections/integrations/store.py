@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
@@ -103,7 +103,9 @@ SELECT_EVENTS_OF_TYPES = (
     "ORDER BY position LIMIT :limit"
 )
 SELECT_HEAD = "SELECT MAX(position) AS head FROM {p}integration_events"
-INSERT_EVENT = "INSERT INTO {p}integration_events (position, event_id, type, body) VALUES (:position, :id, :type, :body)"
+INSERT_EVENT = (
+    "INSERT INTO {p}integration_events (position, event_id, type, body) VALUES (:position, :id, :type, :body)"
+)
 POSITIONS = Positions("{p}integration_positions", "name", "position")
 SELECT_TIER = "SELECT code, capacity, sold, held FROM {p}integration_tiers WHERE tier_id = :tier_id"
 UPSERT_TIER = (
@@ -120,7 +122,7 @@ DELETE_HOLD = "DELETE FROM {p}integration_holds WHERE booking_id = :booking_id"
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,9 @@ class IntegrationTables:
 
     def sql(self, statement: str, **extra: str) -> str:
         if self.postgres:
-            text = statement.format(p=f'"{self.datastore.schema}".', timestamp="TIMESTAMPTZ",
-                                    serial="BIGSERIAL PRIMARY KEY", **extra)
+            text = statement.format(
+                p=f'"{self.datastore.schema}".', timestamp="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY", **extra
+            )
             return for_postgres(text)
         return statement.format(p="", timestamp="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", **extra)
 
@@ -180,6 +183,7 @@ class IntegrationTables:
 
     def create_tables(self) -> None:
         """Create the tables if missing; on PostgreSQL under the ledger's DDL lock."""
+
         def create() -> None:
             with self.transaction() as tx:
                 if self.postgres:
@@ -238,14 +242,21 @@ class IntegrationTables:
 
     def append(self, tx: Statements, events: Sequence[Any], state: MappingState) -> None:
         """Write a page's events and the state they leave (after its position moved)."""
-        tx.executemany(INSERT_EVENT, [
-            {"position": e.position, "id": e.id, "type": e.type, "body": e.body()} for e in events])
-        tx.executemany(UPSERT_TIER, [
-            {"tier_id": tier_id, "code": f.code, "capacity": f.capacity, "sold": f.sold, "held": f.held}
-            for tier_id, f in state.tiers.items()])
+        tx.executemany(
+            INSERT_EVENT, [{"position": e.position, "id": e.id, "type": e.type, "body": e.body()} for e in events]
+        )
+        tx.executemany(
+            UPSERT_TIER,
+            [
+                {"tier_id": tier_id, "code": f.code, "capacity": f.capacity, "sold": f.sold, "held": f.held}
+                for tier_id, f in state.tiers.items()
+            ],
+        )
         tx.executemany(DELETE_HOLD, [{"booking_id": b} for b in state.closed_holds])
-        tx.executemany(INSERT_HOLD, [{"booking_id": b, "user_id": u} for b, u in state.hold_users.items()
-                                     if b not in state.closed_holds])
+        tx.executemany(
+            INSERT_HOLD,
+            [{"booking_id": b, "user_id": u} for b, u in state.hold_users.items() if b not in state.closed_holds],
+        )
 
     def move_outbox(self, tx: Statements, old: int, new: int) -> None:
         if not tx.move_position(OUTBOX, old, new):

@@ -75,9 +75,14 @@ class DeliverySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeliverySettings:
-        names = {"timeout": "WEBHOOK_TIMEOUT", "retry_seconds": "WEBHOOK_RETRY_SECONDS",
-                 "backoff_base": "WEBHOOK_BACKOFF_BASE", "backoff_cap": "WEBHOOK_BACKOFF_CAP",
-                 "lease_seconds": "WEBHOOK_LEASE_SECONDS", "poll_interval": "PROJECTION_POLL_INTERVAL"}
+        names = {
+            "timeout": "WEBHOOK_TIMEOUT",
+            "retry_seconds": "WEBHOOK_RETRY_SECONDS",
+            "backoff_base": "WEBHOOK_BACKOFF_BASE",
+            "backoff_cap": "WEBHOOK_BACKOFF_CAP",
+            "lease_seconds": "WEBHOOK_LEASE_SECONDS",
+            "poll_interval": "PROJECTION_POLL_INTERVAL",
+        }
         return cls(**{field: float(env[name]) for field, name in names.items() if env.get(name)})
 
     def backoff(self, attempt: int) -> float:
@@ -92,13 +97,15 @@ def session() -> requests.Session:
     return made
 
 
-def post(http: requests.Session, url: str, body: bytes, headers: dict[str, str],
-         timeout: float) -> tuple[int | None, str | None]:
+def post(
+    http: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int | None, str | None]:
     """POST once; return the status (None if none came) and what went wrong (None on 2xx).
     A 3xx is not followed: it is a failed attempt."""
     try:
-        with http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
-                       stream=True) as response:
+        with http.post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+        ) as response:
             response.raw.read(65536)  # a little of the answer; the rest (if any) closes the connection
             status = response.status_code
     except (requests.RequestException, ValueError) as error:  # refused, reset, timeout, bad URL or port
@@ -109,8 +116,15 @@ def post(http: requests.Session, url: str, body: bytes, headers: dict[str, str],
 class EndpointWorker:
     """Delivers one endpoint's events, in order, until it is paused, failing or stopped."""
 
-    def __init__(self, endpoints: WebhookEndpoints, endpoint_id: str, settings: DeliverySettings,
-                 stop: threading.Event, news: threading.Condition | None = None, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: WebhookEndpoints,
+        endpoint_id: str,
+        settings: DeliverySettings,
+        stop: threading.Event,
+        news: threading.Condition | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.endpoints = endpoints
         self.endpoint_id = endpoint_id
         self.settings = settings
@@ -171,8 +185,9 @@ class EndpointWorker:
                 return progress.delivered(attempt)
             if not progress.commit():  # the deliveries before it first, then the failure
                 return False
-            self.endpoints.record(endpoint.endpoint_id, [attempt], progress.position, self.owner,
-                                  self.settings.lease_seconds)
+            self.endpoints.record(
+                endpoint.endpoint_id, [attempt], progress.position, self.owner, self.settings.lease_seconds
+            )
             failing_since = failing_since or time.monotonic()
             if time.monotonic() - failing_since >= self.settings.retry_seconds:
                 reason = f"event {event.position} undelivered for {self.settings.retry_seconds:g} s: {attempt.error}"
@@ -189,8 +204,10 @@ class EndpointWorker:
 
     def attempt(self, endpoint: Endpoint, event: StoredEvent, n: int) -> Attempt:
         headers = {
-            "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            "Ticketledger-Event-Id": event.id, "Ticketledger-Event-Type": event.type,
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Ticketledger-Event-Id": event.id,
+            "Ticketledger-Event-Type": event.type,
             "Ticketledger-Delivery-Attempt": str(n),
             SIGNATURE_HEADER: sign(endpoint.secret, event.body, int(time.time())),
         }
@@ -220,8 +237,9 @@ class Progress:
         if not self.pending:
             return True
         worker = self.worker
-        moved = worker.endpoints.record(worker.endpoint_id, self.pending, self.position, worker.owner,
-                                        worker.settings.lease_seconds)
+        moved = worker.endpoints.record(
+            worker.endpoint_id, self.pending, self.position, worker.owner, worker.settings.lease_seconds
+        )
         self.position, self.pending, self.since = self.pending[-1].position, [], time.monotonic()
         return moved
 
@@ -229,8 +247,13 @@ class Progress:
 class WebhookDelivery:
     """Keeps one worker thread running per active endpoint (checked every ``refresh`` s)."""
 
-    def __init__(self, endpoints: WebhookEndpoints, settings: DeliverySettings,
-                 news: threading.Condition | None = None, refresh: float = 1.0) -> None:
+    def __init__(
+        self,
+        endpoints: WebhookEndpoints,
+        settings: DeliverySettings,
+        news: threading.Condition | None = None,
+        refresh: float = 1.0,
+    ) -> None:
         self.endpoints = endpoints
         self.settings = settings
         self.news = news
@@ -253,8 +276,11 @@ class WebhookDelivery:
             worker = self.workers.get(endpoint.endpoint_id)
             if endpoint.status == ACTIVE and (worker is None or not worker.is_alive()):
                 worker = threading.Thread(
-                    target=EndpointWorker(self.endpoints, endpoint.endpoint_id, self.settings, stop, self.news,
-                                          self.owner).run,
-                    name=f"webhook-{endpoint.endpoint_id}", daemon=True)
+                    target=EndpointWorker(
+                        self.endpoints, endpoint.endpoint_id, self.settings, stop, self.news, self.owner
+                    ).run,
+                    name=f"webhook-{endpoint.endpoint_id}",
+                    daemon=True,
+                )
                 self.workers[endpoint.endpoint_id] = worker
                 worker.start()

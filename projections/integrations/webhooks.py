@@ -144,17 +144,25 @@ class WebhookEndpoints:
     def __init__(self, tables: IntegrationTables) -> None:
         self.tables = tables
 
-    def add(self, url: str, event_types: list[str] | None = None, secret: str | None = None,
-            description: str = "") -> Endpoint:
+    def add(
+        self, url: str, event_types: list[str] | None = None, secret: str | None = None, description: str = ""
+    ) -> Endpoint:
         unknown = set(event_types or ()) - set(TYPES)
         if unknown:
             raise InvalidWebhookError(f"Unknown event type(s): {', '.join(sorted(unknown))}.")
         endpoint_id = f"we_{uuid4().hex}"
         types = ALL_TYPES if not event_types else " ".join(dict.fromkeys(event_types))
         with self.tables.transaction() as tx:
-            tx.execute(INSERT_ENDPOINT, endpoint_id=endpoint_id, url=check_url(url), secret=secret or new_secret(),
-                       event_types=types, description=description, position=self.tables.head(),
-                       created_at=utc_now())
+            tx.execute(
+                INSERT_ENDPOINT,
+                endpoint_id=endpoint_id,
+                url=check_url(url),
+                secret=secret or new_secret(),
+                event_types=types,
+                description=description,
+                position=self.tables.head(),
+                created_at=utc_now(),
+            )
         return self.get(endpoint_id)
 
     def list(self) -> list[Endpoint]:
@@ -193,16 +201,27 @@ class WebhookEndpoints:
     # For the delivery workers.
 
     def log(self, tx: Statements, endpoint_id: str, attempt: Attempt) -> None:
-        tx.execute(INSERT_DELIVERY, endpoint_id=endpoint_id, position=attempt.position, event_id=attempt.event_id,
-                   attempt=attempt.attempt, at=attempt.at, delivered=int(attempt.delivered),
-                   status_code=attempt.status_code, error=attempt.error, latency_ms=attempt.latency_ms)
+        tx.execute(
+            INSERT_DELIVERY,
+            endpoint_id=endpoint_id,
+            position=attempt.position,
+            event_id=attempt.event_id,
+            attempt=attempt.attempt,
+            at=attempt.at,
+            delivered=int(attempt.delivered),
+            status_code=attempt.status_code,
+            error=attempt.error,
+            latency_ms=attempt.latency_ms,
+        )
 
     def lease(self, endpoint_id: str, owner: str, seconds: float) -> int | None:
         """Make ``owner`` the endpoint's only deliverer for ``seconds`` (or renew it);
         return its position, or None if it is not active or another owner's lease runs."""
         now = utc_now()
         with self.tables.transaction() as tx:
-            found = tx.rows(LEASE, endpoint_id=endpoint_id, owner=owner, now=now, until=now + timedelta(seconds=seconds))
+            found = tx.rows(
+                LEASE, endpoint_id=endpoint_id, owner=owner, now=now, until=now + timedelta(seconds=seconds)
+            )
         return found[0]["position"] if found else None
 
     def release(self, endpoint_id: str, owner: str) -> None:
@@ -218,8 +237,9 @@ class WebhookEndpoints:
         with self.tables.transaction() as tx:
             for attempt in attempts:
                 self.log(tx, endpoint_id, attempt)
-            return attempts[-1].delivered and bool(tx.rows(
-                MOVE, endpoint_id=endpoint_id, old=old, new=attempts[-1].position, owner=owner, until=until))
+            return attempts[-1].delivered and bool(
+                tx.rows(MOVE, endpoint_id=endpoint_id, old=old, new=attempts[-1].position, owner=owner, until=until)
+            )
 
     def mark_failing(self, endpoint_id: str, position: int, reason: str) -> None:
         """Stop delivering to an active endpoint still at ``position``."""
@@ -229,5 +249,10 @@ class WebhookEndpoints:
 
 def endpoint(row: dict[str, Any]) -> Endpoint:
     types = row["event_types"]
-    return Endpoint(**{**row, "event_types": None if types == ALL_TYPES else tuple(types.split()),
-                       "created_at": when(row["created_at"])})
+    return Endpoint(
+        **{
+            **row,
+            "event_types": None if types == ALL_TYPES else tuple(types.split()),
+            "created_at": when(row["created_at"]),
+        }
+    )

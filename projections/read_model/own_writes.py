@@ -24,8 +24,10 @@ from domain.bookings import Booking, BookingSummary
 from projections.read_model.projector import Projector
 from projections.read_model.views import PageChanges
 
-BOOKING_TOPICS = tuple(get_topic(cls) for cls in (
-    Booking.Confirmed, Booking.Held, Booking.HoldConfirmed, Booking.HoldReleased, Booking.Cancelled))
+BOOKING_TOPICS = tuple(
+    get_topic(cls)
+    for cls in (Booking.Confirmed, Booking.Held, Booking.HoldConfirmed, Booking.HoldReleased, Booking.Cancelled)
+)
 PAGE = 1000
 TAIL_LIMIT = 10 * PAGE
 
@@ -62,5 +64,6 @@ def unseen_events(projector: Projector, position: int) -> list[tuple[object, int
 
 def new_booking(row: dict) -> BookingSummary:
     at: datetime = row["at"]
-    return BookingSummary(UUID(row["booking_id"]), row["user_id"], row["tier"], row["quantity"], row["status"],
-                          at, at, row["expires_at"])
+    return BookingSummary(
+        UUID(row["booking_id"]), row["user_id"], row["tier"], row["quantity"], row["status"], at, at, row["expires_at"]
+    )

@@ -61,10 +61,15 @@ class LedgerProjection:
 
     @change.register
     def tier_created(self, event: TicketTier.Created, position: int, changes: PageChanges) -> None:
-        changes.new_tiers.append({
-            "tier_id": str(event.originator_id), "tier": event.code, "price": event.price,
-            "capacity": event.capacity, "position": position,
-        })
+        changes.new_tiers.append(
+            {
+                "tier_id": str(event.originator_id),
+                "tier": event.code,
+                "price": event.price,
+                "capacity": event.capacity,
+                "position": position,
+            }
+        )
 
     @change.register
     def tickets_booked(self, event: TicketTier.TicketsBooked, position: int, changes: PageChanges) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -41,9 +41,7 @@ def open_view(app: Application, suffix: str = "") -> LedgerView:
     if isinstance(factory, SQLiteFactory):
         view: LedgerView = SQLiteLedgerView(factory.datastore, suffix)
     elif isinstance(factory, PostgresFactory):
-        view = PostgresLedgerView(
-            factory.datastore, suffix, tracking_table_name=f"{LedgerProjection.name}_tracking"
-        )
+        view = PostgresLedgerView(factory.datastore, suffix, tracking_table_name=f"{LedgerProjection.name}_tracking")
     else:
         raise TypeError(f"No read tables for {type(factory).__name__}: use SQLite or PostgreSQL.")
     if factory.env_create_table():
@@ -84,7 +82,7 @@ class Projector:
         if not waiting:
             return 0.0
         recorded = self.app.mapper.to_domain_event(waiting[0]).timestamp
-        return max(0.0, (datetime.now(timezone.utc) - recorded).total_seconds())
+        return max(0.0, (datetime.now(UTC) - recorded).total_seconds())
 
     def _oldest_unseen(self) -> list:
         """The first notification of the read tables' topics after their position (or none)."""

@@ -64,7 +64,10 @@ def compare(table: str, live: dict[Any, Any], rebuilt: dict[Any, Any]) -> list[s
         if old is None or new is None:
             found.append(f"{table} {key}: only in the {'rebuilt' if old is None else 'live'} table")
         elif old != new:
-            fields = [f"{name} live {value!s}, rebuilt {asdict(new)[name]!s}"
-                      for name, value in asdict(old).items() if value != asdict(new)[name]]
+            fields = [
+                f"{name} live {value!s}, rebuilt {asdict(new)[name]!s}"
+                for name, value in asdict(old).items()
+                if value != asdict(new)[name]
+            ]
             found.append(f"{table} {key}: " + "; ".join(fields))
     return found

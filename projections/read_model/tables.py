@@ -53,24 +53,19 @@ INSERT_BOOKING = (
     "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
     "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
 )
-SET_BOOKING_STATUS = (
-    "UPDATE {bookings} SET status = :status, updated_at = :at "
-    "WHERE booking_id = :booking_id"
-)
+SET_BOOKING_STATUS = "UPDATE {bookings} SET status = :status, updated_at = :at WHERE booking_id = :booking_id"
 TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
 SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
 SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
 BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at"
 SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
 SELECT_USER_BOOKINGS = (
-    f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id "
-    "ORDER BY created_at DESC, booking_id"
+    f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE user_id = :user_id ORDER BY created_at DESC, booking_id"
 )
 SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
 SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
 SELECT_DUE_HOLDS = (
-    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now "
-    "ORDER BY expires_at LIMIT :limit"
+    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now ORDER BY expires_at LIMIT :limit"
 )
 SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
 DROP_TABLES = (
@@ -109,10 +104,17 @@ class PageChanges:
         totals["position"] = position
 
     def new_booking(self, event: Any, status: str, expires_at: datetime | None) -> None:
-        self.new_bookings.append({
-            "booking_id": str(event.originator_id), "user_id": event.user_id, "tier": event.tier,
-            "quantity": event.quantity, "status": status, "at": event.timestamp, "expires_at": expires_at,
-        })
+        self.new_bookings.append(
+            {
+                "booking_id": str(event.originator_id),
+                "user_id": event.user_id,
+                "tier": event.tier,
+                "quantity": event.quantity,
+                "status": status,
+                "at": event.timestamp,
+                "expires_at": expires_at,
+            }
+        )
 
     def booking_status(self, event: Any, status: str) -> None:
         self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})

@@ -78,8 +78,12 @@ class LedgerView(TrackingRecorder):
 
     def sql(self, statement: str) -> str:
         text = statement.format(
-            availability=f"{self.schema}availability{self.suffix}", bookings=f"{self.schema}bookings{self.suffix}",
-            schema=self.schema, money=self.money, timestamp=self.timestamp, tracking=self.tracking_table,
+            availability=f"{self.schema}availability{self.suffix}",
+            bookings=f"{self.schema}bookings{self.suffix}",
+            schema=self.schema,
+            money=self.money,
+            timestamp=self.timestamp,
+            tracking=self.tracking_table,
         )
         return self.adapt_parameters(text)
 
@@ -89,9 +93,11 @@ class LedgerView(TrackingRecorder):
         return text
 
     def create_tables_statements(self) -> list[str]:
-        indexes = [] if self.suffix else [
-            f"CREATE INDEX IF NOT EXISTS {name} ON {{bookings}} {columns}" for name, columns in INDEXES
-        ]
+        indexes = (
+            []
+            if self.suffix
+            else [f"CREATE INDEX IF NOT EXISTS {name} ON {{bookings}} {columns}" for name, columns in INDEXES]
+        )
         return [self.sql(s) for s in (*CREATE_TABLES, *indexes)]
 
     # Writes: a batch of row changes and the new position, in one transaction.
@@ -109,8 +115,10 @@ class LedgerView(TrackingRecorder):
                 cursor.executemany(self.sql(statement), [self.adapt_row(row) for row in rows])
 
     def _move_position(self, cursor: Any, application_name: str, after: int, last: int) -> None:
-        cursor.execute(self.sql(POSITIONS.move if after else POSITIONS.start),
-                       {"name": application_name, "old": after, "new": last})
+        cursor.execute(
+            self.sql(POSITIONS.move if after else POSITIONS.start),
+            {"name": application_name, "old": after, "new": last},
+        )
         if cursor.fetchone() is None:
             raise IntegrityError(f"{application_name} position is no longer {after}")
 
@@ -197,16 +205,25 @@ class LedgerView(TrackingRecorder):
 
     @staticmethod
     def _tier(row: Mapping[str, Any]) -> TierAvailability:
-        return TierAvailability(**{
-            **row, "price": Decimal(str(row["price"])).quantize(Decimal("0.01")), "on_sale": bool(row["on_sale"]),
-        })
+        return TierAvailability(
+            **{
+                **row,
+                "price": Decimal(str(row["price"])).quantize(Decimal("0.01")),
+                "on_sale": bool(row["on_sale"]),
+            }
+        )
 
     @staticmethod
     def _booking(row: Mapping[str, Any]) -> BookingSummary:
-        return BookingSummary(**{
-            **row, "booking_id": UUID(row["booking_id"]), "created_at": when(row["created_at"]),
-            "updated_at": when(row["updated_at"]), "expires_at": when(row["expires_at"]),
-        })
+        return BookingSummary(
+            **{
+                **row,
+                "booking_id": UUID(row["booking_id"]),
+                "created_at": when(row["created_at"]),
+                "updated_at": when(row["updated_at"]),
+                "expires_at": when(row["expires_at"]),
+            }
+        )
 
 
 class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
@@ -231,8 +248,10 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
     def swap_statements(self) -> list[str]:
         """SQLite cannot rename an index: build them on the renamed tables, inside the
         swap (writers wait for it; readers go on reading the old tables meanwhile)."""
-        return [*super().swap_statements(),
-                *(f"CREATE INDEX {name} ON bookings {columns}" for name, columns in INDEXES)]
+        return [
+            *super().swap_statements(),
+            *(f"CREATE INDEX {name} ON bookings {columns}" for name, columns in INDEXES),
+        ]
 
     def adapt_row(self, params: dict[str, Any]) -> dict[str, Any]:
         """Timestamps as ISO text and prices as exact decimal text."""
@@ -256,12 +275,16 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
 
     def prepare_swap(self) -> None:
         """Index the rebuilt tables before the swap, so the swap itself is instant."""
-        self._run([f"CREATE INDEX IF NOT EXISTS {name}{self.suffix} ON {{bookings}} {columns}"
-                   for name, columns in INDEXES], {})
+        self._run(
+            [f"CREATE INDEX IF NOT EXISTS {name}{self.suffix} ON {{bookings}} {columns}" for name, columns in INDEXES],
+            {},
+        )
 
     def swap_statements(self) -> list[str]:
-        return [*super().swap_statements(),
-                *(f"ALTER INDEX {self.schema}{name}{self.suffix} RENAME TO {name}" for name, _ in INDEXES)]
+        return [
+            *super().swap_statements(),
+            *(f"ALTER INDEX {self.schema}{name}{self.suffix} RENAME TO {name}" for name, _ in INDEXES),
+        ]
 
     @property
     def schema(self) -> str:

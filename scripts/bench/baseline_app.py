@@ -40,9 +40,13 @@ DDL_LOCK_KEY = 0x0B0C_BA5E  # any constant: serialises DDL of workers starting t
 def conninfo_kwargs() -> dict:
     """Connection settings from the environment (same variable names as the project)."""
     env = os.environ.get
-    return {"host": env("POSTGRES_HOST", "127.0.0.1"), "port": int(env("POSTGRES_PORT", "5432")),
-            "dbname": env("POSTGRES_DBNAME", "test"), "user": env("POSTGRES_USER", "postgres"),
-            "password": env("POSTGRES_PASSWORD", "")}
+    return {
+        "host": env("POSTGRES_HOST", "127.0.0.1"),
+        "port": int(env("POSTGRES_PORT", "5432")),
+        "dbname": env("POSTGRES_DBNAME", "test"),
+        "user": env("POSTGRES_USER", "postgres"),
+        "password": env("POSTGRES_PASSWORD", ""),
+    }
 
 
 def schema_name(schema: str | None = None) -> str:
@@ -83,8 +87,12 @@ def create_app() -> Flask:
     def list_tiers():
         with pool.connection() as conn:
             rows = conn.execute("SELECT code, price, capacity, available FROM tiers ORDER BY code")
-            return jsonify([{"tier": c, "price": str(p), "currency": "USD", "capacity": cap,
-                             "availableQuantity": a} for c, p, cap, a in rows])
+            return jsonify(
+                [
+                    {"tier": c, "price": str(p), "currency": "USD", "capacity": cap, "availableQuantity": a}
+                    for c, p, cap, a in rows
+                ]
+            )
 
     @app.post("/api/tickets/book")
     def book():
@@ -92,28 +100,35 @@ def create_app() -> Flask:
         if not isinstance(body, dict):
             return error(400, "VALIDATION_ERROR", "body must be a JSON object")
         user, tier, qty = body.get("userId"), body.get("tier"), body.get("quantity")
-        if not (isinstance(user, str) and user and isinstance(tier, str) and tier
-                and type(qty) is int and qty >= 1):
+        if not (isinstance(user, str) and user and isinstance(tier, str) and tier and type(qty) is int and qty >= 1):
             return error(400, "VALIDATION_ERROR", "need userId, tier (strings), quantity >= 1")
         booking_id = uuid.uuid4()
         with pool.connection() as conn, conn.transaction():  # the row lock lives until commit
-            row = conn.execute("SELECT available FROM tiers WHERE code = %s FOR UPDATE",
-                               (tier,)).fetchone()
+            row = conn.execute("SELECT available FROM tiers WHERE code = %s FOR UPDATE", (tier,)).fetchone()
             if row is None:
                 return error(404, "TICKET_NOT_FOUND", f"tier {tier!r} does not exist")
             if row[0] < qty:
                 return error(422, "INSUFFICIENT_TICKETS", f"only {row[0]} left in {tier!r}")
             conn.execute("UPDATE tiers SET available = available - %s WHERE code = %s", (qty, tier))
-            conn.execute("INSERT INTO bookings (booking_id, user_id, tier, quantity, status) "
-                         "VALUES (%s, %s, %s, %s, 'confirmed')", (booking_id, user, tier, qty))
-        return jsonify({"bookingId": str(booking_id), "tier": tier, "bookedQuantity": qty,
-                        "remainingQuantity": row[0] - qty, "status": "confirmed"}), 201
+            conn.execute(
+                "INSERT INTO bookings (booking_id, user_id, tier, quantity, status) "
+                "VALUES (%s, %s, %s, %s, 'confirmed')",
+                (booking_id, user, tier, qty),
+            )
+        return jsonify(
+            {
+                "bookingId": str(booking_id),
+                "tier": tier,
+                "bookedQuantity": qty,
+                "remainingQuantity": row[0] - qty,
+                "status": "confirmed",
+            }
+        ), 201
 
     return app
 
 
-def seed(conninfo: dict | None, schema: str | None, tiers: dict[str, int],
-         price: str = "100.00") -> None:
+def seed(conninfo: dict | None, schema: str | None, tiers: dict[str, int], price: str = "100.00") -> None:
     """Drop and recreate the tables, then insert each tier full (available = capacity)."""
     schema = schema_name(schema)
     with psycopg.connect(**(conninfo or conninfo_kwargs())) as conn:
@@ -122,8 +137,7 @@ def seed(conninfo: dict | None, schema: str | None, tiers: dict[str, int],
         ensure_schema(conn, schema)
         with conn.transaction():
             for code, capacity in tiers.items():
-                conn.execute(f"INSERT INTO {schema}.tiers VALUES (%s, %s, %s, %s)",
-                             (code, price, capacity, capacity))
+                conn.execute(f"INSERT INTO {schema}.tiers VALUES (%s, %s, %s, %s)", (code, price, capacity, capacity))
 
 
 def check(schema: str | None = None, conninfo: dict | None = None) -> dict[str, dict]:
@@ -134,10 +148,18 @@ def check(schema: str | None = None, conninfo: dict | None = None) -> dict[str, 
         rows = conn.execute(
             f"SELECT t.code, t.capacity, t.available, coalesce(sum(b.quantity), 0)::int "
             f"FROM {schema}.tiers t LEFT JOIN {schema}.bookings b "
-            f"ON b.tier = t.code AND b.status = 'confirmed' GROUP BY t.code ORDER BY t.code")
-        return {code: {"capacity": cap, "available": avail, "sold": cap - avail,
-                       "confirmed": confirmed, "ok": cap - avail == confirmed and avail >= 0}
-                for code, cap, avail, confirmed in rows}
+            f"ON b.tier = t.code AND b.status = 'confirmed' GROUP BY t.code ORDER BY t.code"
+        )
+        return {
+            code: {
+                "capacity": cap,
+                "available": avail,
+                "sold": cap - avail,
+                "confirmed": confirmed,
+                "ok": cap - avail == confirmed and avail >= 0,
+            }
+            for code, cap, avail, confirmed in rows
+        }
 
 
 if __name__ == "__main__":

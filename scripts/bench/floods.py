@@ -16,16 +16,32 @@ FLOODS = (("2500", "4", "400", "150"), ("10000", "10", "1000", "300"))
 def runs() -> list[dict[str, Any]]:
     results = []
     for buyers, seconds, tickets, rate in FLOODS:
-        results += onsale.bench(onsale.arguments(["--buyers", buyers, "--seconds", seconds, "--tickets", tickets,
-                                                  "--rate", rate, "--modes", "room,direct,baseline"]))
+        results += onsale.bench(
+            onsale.arguments(
+                [
+                    "--buyers",
+                    buyers,
+                    "--seconds",
+                    seconds,
+                    "--tickets",
+                    tickets,
+                    "--rate",
+                    rate,
+                    "--modes",
+                    "room,direct,baseline",
+                ]
+            )
+        )
     return results
 
 
 def table(results: list[dict[str, Any]]) -> list[str]:
-    lines = ["| buyers (room's rate) | mode | tickets sold by 201s, recorded, capacity | 5xx | "
-             "booking p50/p95 ms | join p50/p95 ms | sold out after | waiting buyers told sold out, p50/p95 | "
-             "joins out of order |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| buyers (room's rate) | mode | tickets sold by 201s, recorded, capacity | 5xx | "
+        "booking p50/p95 ms | join p50/p95 ms | sold out after | waiting buyers told sold out, p50/p95 | "
+        "joins out of order |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         rate = r["books"].get("room", {}).get("rate") if isinstance(r["books"], dict) else None
         recorded = r["books"].get("sold_events", r["books"].get("sold"))
@@ -35,10 +51,13 @@ def table(results: list[dict[str, Any]]) -> list[str]:
             f"{r['sold_by_clients']:,}, {recorded:,}, {r['capacity']:,} | {r['server_errors']} | "
             f"{quantiles(r['latency_ms'].get('book', {}))} | {quantiles(r['latency_ms'].get('join', {}))} | "
             f"{r['sold_out_after_s']} s | {quantiles(heard)} | "
-            f"{r['out_of_order_pairs']} of {r['ordered_pairs']:,} pairs |")
-    lines.append("\nBooking: from a buyer's first try to its final answer, as the buyer saw it (with the room: "
-                 "admitted buyers only). Sold out after: seconds from the first arrival to the 201 of the last "
-                 "ticket; with the room at a fixed rate, not sooner than the buyers it takes, divided by the rate.")
+            f"{r['out_of_order_pairs']} of {r['ordered_pairs']:,} pairs |"
+        )
+    lines.append(
+        "\nBooking: from a buyer's first try to its final answer, as the buyer saw it (with the room: "
+        "admitted buyers only). Sold out after: seconds from the first arrival to the 201 of the last "
+        "ticket; with the room at a fixed rate, not sooner than the buyers it takes, divided by the rate."
+    )
     return lines
 
 

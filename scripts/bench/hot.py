@@ -20,8 +20,9 @@ LOADS = [*((connections, HOT) for connections in (16, 64, 256, 1024, 4096)), (64
 DOUBLED = [(64, HOT), (1024, HOT)]  # ours again, with twice its worker processes
 
 
-def runs(ours: str, baseline: str, seconds: int, books: Callable[[], dict], base_books: Callable[[], dict],
-         lag: Callable) -> tuple[list[dict], list[dict]]:
+def runs(
+    ours: str, baseline: str, seconds: int, books: Callable[[], dict], base_books: Callable[[], dict], lag: Callable
+) -> tuple[list[dict], list[dict]]:
     """Every load on ours, then on the baseline."""
     mine, theirs = [], []
     for load in LOADS:
@@ -71,9 +72,12 @@ def load_run(url: str, seconds: int, books, load: tuple[int, str], lag=None, idl
 
 
 def show(name: str, result: dict) -> None:
-    print(f"  {name:<9} {result['connections']:>4} conn {result['tiers']:<18} {result['rps']:7.0f}/s "
-          f"p95 {result['latency_ms']['p95']:6.1f} ms errors {sum(result['errors'].values())} "
-          f"(host check {result['host_ms']} ms)", flush=True)
+    print(
+        f"  {name:<9} {result['connections']:>4} conn {result['tiers']:<18} {result['rps']:7.0f}/s "
+        f"p95 {result['latency_ms']['p95']:6.1f} ms errors {sum(result['errors'].values())} "
+        f"(host check {result['host_ms']} ms)",
+        flush=True,
+    )
 
 
 def sellout(url: str, books, idle: str) -> dict:
@@ -84,10 +88,12 @@ def sellout(url: str, books, idle: str) -> dict:
 
 
 def table(ours: dict, base: dict) -> list[str]:
-    lines = ["| connections | tiers | ours workers | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
-             "baseline p50/p95/p99 ms | ours/baseline | errors (ours, baseline) | books balance | "
-             "projection lag p50/p95 ms | host check ms (ours, baseline) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| connections | tiers | ours workers | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
+        "baseline p50/p95/p99 ms | ours/baseline | errors (ours, baseline) | books balance | "
+        "projection lag p50/p95 ms | host check ms (ours, baseline) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     baseline_at = {(b["connections"], b["tiers"]): b for b in base["runs"]}
     workers = len(ours.get("worker_rss_mb", [])) or 2
     rows = [(o, workers) for o in ours["runs"]] + [(o, 2 * workers) for o in ours.get("doubled", [])]
@@ -99,11 +105,14 @@ def table(ours: dict, base: dict) -> list[str]:
             f"| {o['connections']:,} | {'hot' if o['tiers'] == HOT else 'three'} | {n} | {o['rps']:,.0f} | "
             f"{latencies(o)} | {b['rps']:,.0f} | {latencies(b)} | {ratio(o, b)} | "
             f"{errors(o)}, {errors(b)} | {'yes' if balanced else 'NO'} | {lag.get('p50')}/{lag.get('p95')} | "
-            f"{o['host_ms']}, {b['host_ms']} |")
+            f"{o['host_ms']}, {b['host_ms']} |"
+        )
     for name, side in (("ours", ours), ("baseline", base)):
         s = side["sellout"]
-        lines.append(f"\nsell-out of 3,000 at 256 connections, {name}: statuses {s['statuses']}, "
-                     f"p99 {s['latency_ms']['p99']:.0f} ms, books {s['books']}")
+        lines.append(
+            f"\nsell-out of 3,000 at 256 connections, {name}: statuses {s['statuses']}, "
+            f"p99 {s['latency_ms']['p99']:.0f} ms, books {s['books']}"
+        )
     return lines
 
 

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from application import BookingLedger
 from projections.integrations.events import TOPICS
@@ -49,20 +49,31 @@ from scripts.bench.webhook_receiver import BlackHole, Receiver
 
 SCHEMA = "bench_integrations"
 TIERS = "VIP,FRONT_ROW,GA"
-ENV = {**OURS_ENV, "POSTGRES_SCHEMA": SCHEMA, "DEMO_TIERS": ",".join(f"{t}:10.00:10000000" for t in TIERS.split(",")),
-       "WEBHOOK_TIMEOUT": "2", "WEBHOOK_BACKOFF_BASE": "0.5", "WEBHOOK_BACKOFF_CAP": "5"}
+ENV = {
+    **OURS_ENV,
+    "POSTGRES_SCHEMA": SCHEMA,
+    "DEMO_TIERS": ",".join(f"{t}:10.00:10000000" for t in TIERS.split(",")),
+    "WEBHOOK_TIMEOUT": "2",
+    "WEBHOOK_BACKOFF_BASE": "0.5",
+    "WEBHOOK_BACKOFF_CAP": "5",
+}
 
 
 def book(url: str, seconds: int, connections: int) -> dict:
     result = wrk.run_wrk(url + "/api/tickets/book", connections, seconds, env={"BENCH_TIERS": TIERS})
     summary = {"rps": round(result["rps"]), "latency_ms": result["latency_ms"], "statuses": result["statuses"]}
-    print(f"  bookings {summary['rps']}/s, p50/p95/p99 "
-          + "/".join(f"{result['latency_ms'][p]:.0f}" for p in ("p50", "p95", "p99")) + " ms", flush=True)
+    print(
+        f"  bookings {summary['rps']}/s, p50/p95/p99 "
+        + "/".join(f"{result['latency_ms'][p]:.0f}" for p in ("p50", "p95", "p99"))
+        + " ms",
+        flush=True,
+    )
     return summary
 
 
-def drained(tables: IntegrationTables, ledger: BookingLedger, receiver: Receiver, after: int,
-            timeout: float = 300) -> list:
+def drained(
+    tables: IntegrationTables, ledger: BookingLedger, receiver: Receiver, after: int, timeout: float = 300
+) -> list:
     """Wait until the receiver has every event after ``after`` that the store's bookings
     made; return them (the accepted bodies, parsed)."""
     deadline = time.monotonic() + timeout
@@ -80,14 +91,20 @@ def delivery(events: list, receiver: Receiver) -> dict:
     arrived = {json.loads(r.body)["id"]: r.at for r in receiver.requests if r.status == 200}
     lags = [(arrived[e["id"]] - datetime.fromisoformat(e["occurredAt"]).timestamp()) * 1000 for e in events]
     span = max(arrived.values()) - min(arrived.values())
-    return {"events": len(events), "events_per_second": round(len(events) / span) if span else None,
-            "lag_ms": percentiles(lags), "max_lag_ms": round(max(lags), 1)}
+    return {
+        "events": len(events),
+        "events_per_second": round(len(events) / span) if span else None,
+        "lag_ms": percentiles(lags),
+        "max_lag_ms": round(max(lags), 1),
+    }
 
 
 def seed(ledger: BookingLedger, bookings: int) -> None:
     """Record ``bookings`` one-ticket bookings from 16 threads (group-committed)."""
-    threads = [threading.Thread(target=lambda t=t: [ledger.book(f"seed{t}-{n}", "GA", 1)
-                                                   for n in range(bookings // 16)]) for t in range(16)]
+    threads = [
+        threading.Thread(target=lambda t=t: [ledger.book(f"seed{t}-{n}", "GA", 1) for n in range(bookings // 16)])
+        for t in range(16)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -98,8 +115,9 @@ def bench(seconds: int, connections: int, port: int) -> dict:
     fresh_schema(SCHEMA)
     result: dict = {"connections": connections, "seconds": seconds}
     with BookingLedger(env=ENV) as ledger, Server(None, ENV, port, OURS_WORKERS) as server:
-        projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | ENV,
-                                     stderr=subprocess.DEVNULL)
+        projector = subprocess.Popen(
+            [sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | ENV, stderr=subprocess.DEVNULL
+        )
         try:
             tables = IntegrationTables(ledger)
             endpoints = WebhookEndpoints(tables)
@@ -121,8 +139,11 @@ def bench(seconds: int, connections: int, port: int) -> dict:
                     events = drained(tables, ledger, live, start)[before:]
                     result["live_and_dead"]["delivery"] = delivery(events, live)
                     result["dead_attempts"] = len(endpoints.deliveries(dead.endpoint_id, 1000))
-                    print(f"  live delivery {result['live_and_dead']['delivery']}, "
-                          f"dead endpoint: {result['dead_attempts']} failed attempts", flush=True)
+                    print(
+                        f"  live delivery {result['live_and_dead']['delivery']}, "
+                        f"dead endpoint: {result['dead_attempts']} failed attempts",
+                        flush=True,
+                    )
             print("no endpoint, again:", flush=True)
             result["no_endpoint_again"] = book(server.url, seconds, connections)
             with Receiver() as replayed:
@@ -140,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args(argv)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     result = {"started": started, "machine": f"{os.cpu_count()} cores", **bench(args.seconds, args.connections, 8434)}
     out = ROOT / "var" / "bench" / f"integrations-{started.replace(':', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

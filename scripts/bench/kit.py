@@ -22,21 +22,40 @@ from scripts.harness.processes import children
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-PG = {k: os.environ.get(k, d) for k, d in [
-    ("POSTGRES_HOST", "127.0.0.1"), ("POSTGRES_PORT", "5432"), ("POSTGRES_DBNAME", "test"),
-    ("POSTGRES_USER", "postgres"), ("POSTGRES_PASSWORD", "")]}
+PG = {
+    k: os.environ.get(k, d)
+    for k, d in [
+        ("POSTGRES_HOST", "127.0.0.1"),
+        ("POSTGRES_PORT", "5432"),
+        ("POSTGRES_DBNAME", "test"),
+        ("POSTGRES_USER", "postgres"),
+        ("POSTGRES_PASSWORD", ""),
+    ]
+}
 # Ours runs with the project's own gunicorn settings (scripts/server/gunicorn_settings.py: 2
 # gevent workers on PostgreSQL), JSON logs, metrics and security headers on; the baseline
 # with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
 OURS_WORKERS = 2
-OURS_ENV = {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": "bench_ours",
-            "POSTGRES_POOL_SIZE": "8", "GUNICORN_ACCESSLOG": "", "BOOKING_RATE_LIMIT": ""}
+OURS_ENV = {
+    **PG,
+    "PERSISTENCE_MODULE": "eventsourcing.postgres",
+    "POSTGRES_SCHEMA": "bench_ours",
+    "POSTGRES_POOL_SIZE": "8",
+    "GUNICORN_ACCESSLOG": "",
+    "BOOKING_RATE_LIMIT": "",
+}
 
 
 def fresh_schema(name: str) -> None:
     """Drop the schema ``name`` with all it holds, and create it empty."""
-    with psycopg.connect(host=PG["POSTGRES_HOST"], port=PG["POSTGRES_PORT"], dbname=PG["POSTGRES_DBNAME"],
-                         user=PG["POSTGRES_USER"], password=PG["POSTGRES_PASSWORD"], autocommit=True) as conn:
+    with psycopg.connect(
+        host=PG["POSTGRES_HOST"],
+        port=PG["POSTGRES_PORT"],
+        dbname=PG["POSTGRES_DBNAME"],
+        user=PG["POSTGRES_USER"],
+        password=PG["POSTGRES_PASSWORD"],
+        autocommit=True,
+    ) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{name}"')
 
@@ -46,8 +65,9 @@ class Server:
     the baseline's app with the given workers and threads, or (``app_spec`` None) ours with
     the project's own settings."""
 
-    def __init__(self, app_spec: str | None, env: dict, port: int, workers: int, threads: int = 1,
-                 cwd: Path = ROOT) -> None:
+    def __init__(
+        self, app_spec: str | None, env: dict, port: int, workers: int, threads: int = 1, cwd: Path = ROOT
+    ) -> None:
         self.args = (app_spec, env, f"127.0.0.1:{port}", workers, threads, str(cwd))
         self.url = f"http://127.0.0.1:{port}"
         self.projector: subprocess.Popen | None = None
@@ -66,8 +86,9 @@ class Server:
         return [round(rss_kb(pid) / 1024, 1) for pid in children(self.proc.pid)]
 
     def with_projections(self) -> Server:
-        self.projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT,
-                                          env=os.environ | OURS_ENV, stderr=subprocess.DEVNULL)
+        self.projector = subprocess.Popen(
+            [sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | OURS_ENV, stderr=subprocess.DEVNULL
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -96,9 +117,13 @@ def our_books(ledger: BookingLedger, follower: Projector) -> dict:
     books = {}
     for row in view.list_tiers():
         sold = ledger.get_tier(row.tier).sold
-        books[row.tier] = {"sold": sold, "confirmed": confirmed.get(row.tier, 0),
-                           "projected_sold": row.sold, "capacity_minus_available": row.capacity - row.available,
-                           "ok": sold == confirmed.get(row.tier, 0) == row.sold == row.capacity - row.available}
+        books[row.tier] = {
+            "sold": sold,
+            "confirmed": confirmed.get(row.tier, 0),
+            "projected_sold": row.sold,
+            "capacity_minus_available": row.capacity - row.available,
+            "ok": sold == confirmed.get(row.tier, 0) == row.sold == row.capacity - row.available,
+        }
     return books
 
 
@@ -111,10 +136,12 @@ def host_check_ms() -> float:
     """Milliseconds this host takes for a fixed piece of pure Python (best of 3), just
     before a run: its speed changes from minute to minute, and a row whose two runs saw
     different speeds has a ratio to distrust."""
+
     def once() -> float:
         started = time.perf_counter()
         sum(i * i for i in range(300_000))
         return (time.perf_counter() - started) * 1000
+
     return round(min(once() for _ in range(3)), 1)
 
 

@@ -25,27 +25,40 @@ FOLLOWERS = 1000
 def with_readers(url: str, readers: int, seconds: int, tier: str) -> dict[str, Any]:
     """Bookings at ``BOOKERS`` connections beside ``readers`` connections reading the tier list."""
     loads: dict[str, Callable[[], dict]] = {
-        "bookings": lambda: wrk.run_wrk(url + "/api/tickets/book", BOOKERS, seconds, threads=1,
-                                        env={"BENCH_TIERS": tier})}
+        "bookings": lambda: wrk.run_wrk(
+            url + "/api/tickets/book", BOOKERS, seconds, threads=1, env={"BENCH_TIERS": tier}
+        )
+    }
     if readers:
-        loads["reads"] = lambda: wrk.run_wrk(url + "/api/tickets", readers, seconds, threads=1,
-                                             env={"BENCH_BODY_MODE": "none"})
+        loads["reads"] = lambda: wrk.run_wrk(
+            url + "/api/tickets", readers, seconds, threads=1, env={"BENCH_BODY_MODE": "none"}
+        )
     return {"readers": readers, **side_by_side(loads)}
 
 
 def with_followers(url: str, streaming: bool, seconds: int, tier: str) -> dict[str, Any]:
     """Bookings at ``BOOKERS`` connections while ``FOLLOWERS`` browsers follow the tier list."""
     follow = streams.follow_stream if streaming else streams.poll_list
-    return {"followers": FOLLOWERS, "streaming": streaming, **side_by_side({
-        "bookings": lambda: wrk.run_wrk(url + "/api/tickets/book", BOOKERS, seconds, threads=1,
-                                        env={"BENCH_TIERS": tier}),
-        "follow": lambda: follow(url, FOLLOWERS, seconds)})}
+    return {
+        "followers": FOLLOWERS,
+        "streaming": streaming,
+        **side_by_side(
+            {
+                "bookings": lambda: wrk.run_wrk(
+                    url + "/api/tickets/book", BOOKERS, seconds, threads=1, env={"BENCH_TIERS": tier}
+                ),
+                "follow": lambda: follow(url, FOLLOWERS, seconds),
+            }
+        ),
+    }
 
 
 def side_by_side(loads: dict[str, Callable[[], dict]]) -> dict[str, dict]:
     """Run every load at once; their results by name."""
     results: dict[str, dict] = {}
-    threads = [threading.Thread(target=lambda n=name, f=load: results.__setitem__(n, f())) for name, load in loads.items()]
+    threads = [
+        threading.Thread(target=lambda n=name, f=load: results.__setitem__(n, f())) for name, load in loads.items()
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -59,8 +72,10 @@ def side_by_side(loads: dict[str, Callable[[], dict]]) -> dict[str, dict]:
 def runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable[..., None]) -> dict[str, list[dict]]:
     """Every mixed load on ours, then on the baseline, each once both servers are idle."""
     results: dict[str, list[dict]] = {"ours": [], "baseline": []}
-    loads = [*(lambda url, n=n: with_readers(url, n, seconds, tier) for n in READERS),
-             lambda url: with_followers(url, url == ours, seconds, tier)]
+    loads = [
+        *(lambda url, n=n: with_readers(url, n, seconds, tier) for n in READERS),
+        lambda url: with_followers(url, url == ours, seconds, tier),
+    ]
     for load in loads:
         for name, url in (("ours", ours), ("baseline", baseline)):
             idle(ours, baseline)
@@ -77,8 +92,11 @@ def label(run: dict) -> str:
 
 def show(name: str, run: dict) -> None:
     booked = run["bookings"]
-    print(f"  {name:<9} {label(run):<40} {booked['rps']:7.0f} bookings/s p95 {booked['latency_ms']['p95']:7.1f} ms "
-          f"{reads_per_second(run):7.0f} reads/s", flush=True)
+    print(
+        f"  {name:<9} {label(run):<40} {booked['rps']:7.0f} bookings/s p95 {booked['latency_ms']['p95']:7.1f} ms "
+        f"{reads_per_second(run):7.0f} reads/s",
+        flush=True,
+    )
 
 
 def reads_per_second(run: dict) -> float:
@@ -88,23 +106,32 @@ def reads_per_second(run: dict) -> float:
     if "follow" not in run:
         return 0.0
     follow = run["follow"]
-    served = follow.get("events", 0) if run["streaming"] else sum(
-        n for key, n in follow.items() if key.startswith("status "))
+    served = (
+        follow.get("events", 0)
+        if run["streaming"]
+        else sum(n for key, n in follow.items() if key.startswith("status "))
+    )
     return served / follow["seconds"]
 
 
 def table(ours: list[dict], baseline: list[dict]) -> list[str]:
-    lines = ["| load | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | baseline p50/p95/p99 ms | "
-             "ours/baseline | reads/s (ours, baseline) | errors (ours, baseline) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| load | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | baseline p50/p95/p99 ms | "
+        "ours/baseline | reads/s (ours, baseline) | errors (ours, baseline) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for o, b in zip(ours, baseline, strict=True):
         ratio = f"{o['bookings']['rps'] / b['bookings']['rps']:.2f}×" if b["bookings"]["rps"] else "—"
-        lines.append(f"| {label(o)} | {o['bookings']['rps']:,.0f} | {latencies(o['bookings'])} | "
-                     f"{b['bookings']['rps']:,.0f} | {latencies(b['bookings'])} | {ratio} | "
-                     f"{reads_per_second(o):,.0f}, {reads_per_second(b):,.0f} | {errors(o)}, {errors(b)} |")
-    lines.append("\nReads: wrk's answers to `GET /api/tickets`; following: ours counts the stream's events "
-                 "(the list changes several times a second during the run), the baseline, which has no stream, "
-                 "its answers to a poll every 2 s.")
+        lines.append(
+            f"| {label(o)} | {o['bookings']['rps']:,.0f} | {latencies(o['bookings'])} | "
+            f"{b['bookings']['rps']:,.0f} | {latencies(b['bookings'])} | {ratio} | "
+            f"{reads_per_second(o):,.0f}, {reads_per_second(b):,.0f} | {errors(o)}, {errors(b)} |"
+        )
+    lines.append(
+        "\nReads: wrk's answers to `GET /api/tickets`; following: ours counts the stream's events "
+        "(the list changes several times a second during the run), the baseline, which has no stream, "
+        "its answers to a poll every 2 s."
+    )
     return lines
 
 

@@ -25,10 +25,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -54,11 +54,20 @@ BACKLOG = ("--backlog", "4096")
 
 
 def ours_env(schema: str, capacity: int) -> dict[str, str]:
-    return {**PG, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "8",
-            "POSTGRES_MAX_OVERFLOW": "4",
-            "BOOKING_RATE_LIMIT": "", "DEMO_TIERS": f"ONSALE:50.00:{capacity}", "GUNICORN_ACCESSLOG": "",
-            "RATE_LIMIT_STORAGE_URI": REDIS_URL, "QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": f"onsale-bench:{secrets.token_hex(6)}",
-            "ADMIN_TOKEN": secrets.token_hex(16)}
+    return {
+        **PG,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "8",
+        "POSTGRES_MAX_OVERFLOW": "4",
+        "BOOKING_RATE_LIMIT": "",
+        "DEMO_TIERS": f"ONSALE:50.00:{capacity}",
+        "GUNICORN_ACCESSLOG": "",
+        "RATE_LIMIT_STORAGE_URI": REDIS_URL,
+        "QUEUE_STORAGE_URI": REDIS_URL,
+        "QUEUE_REDIS_PREFIX": f"onsale-bench:{secrets.token_hex(6)}",
+        "ADMIN_TOKEN": secrets.token_hex(16),
+    }
 
 
 def merged_latencies(servers: list[subprocess.Popen]) -> dict[str, dict]:
@@ -71,8 +80,11 @@ def merged_latencies(servers: list[subprocess.Popen]) -> dict[str, dict]:
                 if line.startswith("{") and '"duration_ms"' in line:
                     record = json.loads(line)
                     path = record["path"]
-                    endpoint = "status" if path.startswith("/api/queue/") else {
-                        "/api/queue": "join", "/api/tickets/book": "book"}.get(path)
+                    endpoint = (
+                        "status"
+                        if path.startswith("/api/queue/")
+                        else {"/api/queue": "join", "/api/tickets/book": "book"}.get(path)
+                    )
                     if endpoint and record["method"] in ("GET", "POST"):
                         durations.setdefault(endpoint, []).append(record["duration_ms"] / 1000)
     return {endpoint: quantiles(values) for endpoint, values in durations.items()}
@@ -96,10 +108,13 @@ def our_service(schema: str, capacity: int, port: int, queue_apart: bool) -> Ite
     then never take the CPU from the ledger's, which on a real site are other hosts."""
     fresh_schema(schema)
     env = ours_env(schema, capacity)
-    servers = [wrk.start_project_gunicorn(env, f"127.0.0.1:{port + 2 * n}", extra_args=(*BACKLOG, *KEEP_ALIVE))
-               for n in range(2 if queue_apart else 1)]
-    projector = subprocess.Popen([sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | env,
-                                 stderr=subprocess.DEVNULL)
+    servers = [
+        wrk.start_project_gunicorn(env, f"127.0.0.1:{port + 2 * n}", extra_args=(*BACKLOG, *KEEP_ALIVE))
+        for n in range(2 if queue_apart else 1)
+    ]
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | env, stderr=subprocess.DEVNULL
+    )
     try:
         for n, server in enumerate(servers):
             wrk.wait_http(f"http://127.0.0.1:{port + 2 * n}/health", proc=server)
@@ -126,8 +141,9 @@ def baseline_server(capacity: int, port: int) -> Iterator[tuple[str, subprocess.
     env = {**PG, "POSTGRES_SCHEMA": "onsale_baseline", "POSTGRES_POOL_SIZE": "4"}
     fresh_schema("onsale_baseline")
     baseline_app.seed(None, "onsale_baseline", {"ONSALE": capacity})
-    server = wrk.start_gunicorn("baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE),
-                                extra_args=(*BACKLOG, *KEEP_ALIVE))
+    server = wrk.start_gunicorn(
+        "baseline_app:create_app()", env, f"127.0.0.1:{port}", 4, 4, str(HERE), extra_args=(*BACKLOG, *KEEP_ALIVE)
+    )
     try:
         wrk.wait_http(f"http://127.0.0.1:{port}/health", proc=server)
         yield f"http://127.0.0.1:{port}", server
@@ -136,8 +152,11 @@ def baseline_server(capacity: int, port: int) -> Iterator[tuple[str, subprocess.
 
 
 def admin(ours: Ours, path: str, body: dict) -> dict:
-    request = urllib.request.Request(f"{ours.base}{path}", data=json.dumps(body).encode(), headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {ours.env['ADMIN_TOKEN']}"})
+    request = urllib.request.Request(
+        f"{ours.base}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {ours.env['ADMIN_TOKEN']}"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -155,26 +174,41 @@ def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: d
     for (endpoint, status), count in sorted(seen.statuses.items()):
         statuses.setdefault(endpoint, {})[str(status)] = count
     return {
-        "mode": mode, "buyers": len(buyers), "duration_s": round(seconds, 1),
-        "statuses": statuses, "connection_errors": {f"{e} {x}": n for (e, x), n in seen.errors.items()},
+        "mode": mode,
+        "buyers": len(buyers),
+        "duration_s": round(seconds, 1),
+        "statuses": statuses,
+        "connection_errors": {f"{e} {x}": n for (e, x), n in seen.errors.items()},
         "server_errors": sum(n for (_, status), n in seen.statuses.items() if status >= 500),
         "latency_ms": {endpoint: quantiles(values) for endpoint, values in seen.latencies.items()},
-        "sold_by_clients": seen.sold, "capacity": seen.capacity, "books": books,
+        "sold_by_clients": seen.sold,
+        "capacity": seen.capacity,
+        "books": books,
         "sold_out_after_s": round(seen.sold_out_after, 2) if seen.sold_out_after is not None else None,
         "sold_out_heard_ms": quantiles([heard - seen.sold_out_after for heard in seen.sold_out_heard])
-        if seen.sold_out_after is not None else None,
+        if seen.sold_out_after is not None
+        else None,
         "following": "stream" if seen.streaming else "poll",
-        "out_of_order_pairs": inverted, "ordered_pairs": ordered,
+        "out_of_order_pairs": inverted,
+        "ordered_pairs": ordered,
         "inconsistent_answers": seen.inconsistent,
         "buyers_who_bought": sum(1 for b in buyers if b.bought),
-        "client_cpu_s": round(seen.client_cpu_seconds, 1), "server_cpu_s": round(seen.server_cpu_seconds, 1),
+        "client_cpu_s": round(seen.client_cpu_seconds, 1),
+        "server_cpu_s": round(seen.server_cpu_seconds, 1),
         "server_cpu_ms_per_request": round(seen.server_cpu_seconds * 1000 / max(1, sum(seen.statuses.values())), 2),
         "load_average_after": round(os.getloadavg()[0], 1),
     }
 
 
-def run_flood(bases: tuple[str, str], servers: list[subprocess.Popen], buyers: list[Buyer], queue: bool,
-              connections: int, capacity: int, streaming: bool = False) -> tuple[Seen, float]:
+def run_flood(
+    bases: tuple[str, str],
+    servers: list[subprocess.Popen],
+    buyers: list[Buyer],
+    queue: bool,
+    connections: int,
+    capacity: int,
+    streaming: bool = False,
+) -> tuple[Seen, float]:
     """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``.
     Buyers who follow their ticket's stream hold a connection each while they wait."""
     server_cpu = lambda: sum(cpu_seconds(server.pid) for server in servers)  # noqa: E731
@@ -193,14 +227,31 @@ def bench(args: argparse.Namespace) -> list[dict]:
         if mode in args.modes:
             with our_service(f"onsale_{mode.replace('-', '_')}", args.tickets, args.port, mode == "room-apart") as ours:
                 auto = args.rate == "auto"
-                opens = datetime.now(timezone.utc) + timedelta(seconds=args.lead)
-                admin(ours, "/api/admin/waiting-room", {
-                    "tiers": ["ONSALE"], "rate": args.start_rate if auto else float(args.rate), "autoRate": auto,
-                    "opensAt": opens.isoformat(), "passSeconds": 300})
-                time.sleep(max(0.0, (opens - datetime.now(timezone.utc)).total_seconds()))  # the first buyer comes at the opening
+                opens = datetime.now(UTC) + timedelta(seconds=args.lead)
+                admin(
+                    ours,
+                    "/api/admin/waiting-room",
+                    {
+                        "tiers": ["ONSALE"],
+                        "rate": args.start_rate if auto else float(args.rate),
+                        "autoRate": auto,
+                        "opensAt": opens.isoformat(),
+                        "passSeconds": 300,
+                    },
+                )
+                time.sleep(
+                    max(0.0, (opens - datetime.now(UTC)).total_seconds())
+                )  # the first buyer comes at the opening
                 crowd = buyers()
-                seen, seconds = run_flood((ours.base, ours.queue_base), ours.servers, crowd, True, args.connections,
-                                          args.tickets, args.follow == "stream")
+                seen, seconds = run_flood(
+                    (ours.base, ours.queue_base),
+                    ours.servers,
+                    crowd,
+                    True,
+                    args.connections,
+                    args.tickets,
+                    args.follow == "stream",
+                )
                 room = admin(ours, "/api/admin/waiting-room/close", {})
             # The books are read once the servers are gone (PostgreSQL's connections are shared).
             results.append(summary(mode, seen, crowd, seconds, {**our_books(ours.env), "room": room}))
@@ -209,7 +260,9 @@ def bench(args: argparse.Namespace) -> list[dict]:
     if "direct" in args.modes:
         with our_service("onsale_direct", args.tickets, args.port, False) as ours:
             crowd = buyers()
-            seen, seconds = run_flood((ours.base, ours.base), ours.servers, crowd, False, args.connections, args.tickets)
+            seen, seconds = run_flood(
+                (ours.base, ours.base), ours.servers, crowd, False, args.connections, args.tickets
+            )
         results.append(summary("direct", seen, crowd, seconds, our_books(ours.env)))
         results[-1]["server_latency_ms"] = merged_latencies(ours.servers)
         print_one(results[-1])
@@ -225,15 +278,18 @@ def bench(args: argparse.Namespace) -> list[dict]:
 def print_one(result: dict) -> None:
     lat = result["latency_ms"]
     fmt = lambda q: "/".join(str(q.get(p, "-")) for p in ("p50", "p95", "p99"))  # noqa: E731
-    print(f"{result['mode']:>8}: {result['buyers']} buyers in {result['duration_s']} s; answers {result['statuses']}; "
-          f"connection errors {result['connection_errors'] or 0}; join {fmt(lat['join'])} ms, status "
-          f"{fmt(lat['status'])} ms, book {fmt(lat['book'])} ms; sold {result['sold_by_clients']} of "
-          f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s, heard by "
-          f"waiting buyers {fmt(result['sold_out_heard_ms'] or {})} ms later; "
-          f"out of order {result['out_of_order_pairs']} of {result['ordered_pairs']} pairs; "
-          f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s, server "
-          f"workers' {result['server_cpu_s']} s ({result['server_cpu_ms_per_request']} ms a request); "
-          f"inside the server {({e: fmt(q) for e, q in result.get('server_latency_ms', {}).items()})}", flush=True)
+    print(
+        f"{result['mode']:>8}: {result['buyers']} buyers in {result['duration_s']} s; answers {result['statuses']}; "
+        f"connection errors {result['connection_errors'] or 0}; join {fmt(lat['join'])} ms, status "
+        f"{fmt(lat['status'])} ms, book {fmt(lat['book'])} ms; sold {result['sold_by_clients']} of "
+        f"{result['capacity']} (server: {result['books']}); sold out after {result['sold_out_after_s']} s, heard by "
+        f"waiting buyers {fmt(result['sold_out_heard_ms'] or {})} ms later; "
+        f"out of order {result['out_of_order_pairs']} of {result['ordered_pairs']} pairs; "
+        f"inconsistent answers {result['inconsistent_answers']}; client CPU {result['client_cpu_s']} s, server "
+        f"workers' {result['server_cpu_s']} s ({result['server_cpu_ms_per_request']} ms a request); "
+        f"inside the server { ({e: fmt(q) for e, q in result.get('server_latency_ms', {}).items()}) }",
+        flush=True,
+    )
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -244,10 +300,17 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", default="1000", help="buyers admitted per second, or 'auto' (default 1000)")
     parser.add_argument("--start-rate", type=float, default=200.0, help="the automatic rate's start (default 200)")
     parser.add_argument("--connections", type=int, default=1000, help="the clients' connection pool (default 1000)")
-    parser.add_argument("--modes", default="room,room-apart,direct,baseline",
-                        help="any of room, room-apart (the queue on servers of its own), direct, baseline")
-    parser.add_argument("--follow", choices=("stream", "poll"), default="stream",
-                        help="how waiting buyers follow their ticket: its stream, as the page does (default), or polls")
+    parser.add_argument(
+        "--modes",
+        default="room,room-apart,direct,baseline",
+        help="any of room, room-apart (the queue on servers of its own), direct, baseline",
+    )
+    parser.add_argument(
+        "--follow",
+        choices=("stream", "poll"),
+        default="stream",
+        help="how waiting buyers follow their ticket: its stream, as the page does (default), or polls",
+    )
     parser.add_argument("--lead", type=float, default=2.0, help="seconds between turning the room on and the opening")
     parser.add_argument("--port", type=int, default=8441)
     parser.add_argument("--seed", type=int, default=20261124)
@@ -259,10 +322,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     limit = raise_file_limit()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    print(f"on-sale flood {started}: {args.buyers} buyers within {args.seconds} s, {args.tickets} tickets, "
-          f"rate {args.rate}, {args.connections} connections, RLIMIT_NOFILE {limit}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    print(
+        f"on-sale flood {started}: {args.buyers} buyers within {args.seconds} s, {args.tickets} tickets, "
+        f"rate {args.rate}, {args.connections} connections, RLIMIT_NOFILE {limit}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results = bench(args)
     out = ROOT / "var" / "bench" / f"onsale-{started.replace(':', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

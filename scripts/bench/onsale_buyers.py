@@ -73,23 +73,27 @@ class Client:
     def __init__(self, session: aiohttp.ClientSession, base: str, queue_base: str, seen: Seen) -> None:
         self.session, self.base, self.queue_base, self.seen = session, base, queue_base, seen
 
-    async def call(self, endpoint: str, method: str, path: str, body: Any = None,
-                   headers: dict[str, str] | None = None) -> tuple[int, Any] | None:
+    async def call(
+        self, endpoint: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any] | None:
         """One request; ``None`` after a connection error (counted)."""
         started = time.perf_counter()
         try:
             base = self.queue_base if path.startswith("/api/queue") else self.base
-            async with self.session.request(method, base + path, headers={**JSON_HEADERS, **(headers or {})},
-                                            data=None if body is None else json.dumps(body)) as response:
+            async with self.session.request(
+                method,
+                base + path,
+                headers={**JSON_HEADERS, **(headers or {})},
+                data=None if body is None else json.dumps(body),
+            ) as response:
                 data = await response.json(content_type=None)
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as error:
+        except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError) as error:
             self.seen.errors[(endpoint, f"{type(error).__name__}: {error}"[:120])] += 1
             return None
         self.seen.latencies[endpoint].append(time.perf_counter() - started)
         self.seen.statuses[(endpoint, status)] += 1
         return status, data
-
 
     async def poll(self, ticket: dict) -> dict:
         """The ticket once more, after the ``pollAfterSeconds`` it suggests."""
@@ -109,7 +113,7 @@ class Client:
                 async for line in response.content:  # to its end: the server ends it after the news
                     if line.startswith(b"data: "):
                         ticket = json.loads(line[6:])
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             self.seen.errors[("stream", f"{type(error).__name__}: {error}"[:120])] += 1
             await asyncio.sleep(1)
         return ticket
@@ -117,7 +121,9 @@ class Client:
 
 def left_in(error: dict) -> int:
     """How many tickets a 422 says are left (ours: in its details; the baseline: in its message)."""
-    texts = [d.get("message", "") for d in error.get("error", {}).get("details", [])] + [error.get("error", {}).get("message", "")]
+    texts = [d.get("message", "") for d in error.get("error", {}).get("details", [])] + [
+        error.get("error", {}).get("message", "")
+    ]
     found = [int(m.group(1)) for text in texts if (m := re.search(r"(\d+) (?:available|left)", text))]
     return found[0] if found else 0
 
@@ -127,8 +133,13 @@ async def book(client: Client, buyer: Buyer, headers: dict[str, str] | None = No
     quantity, tries = buyer.quantity, 0
     while quantity > 0 and tries < RETRIES:
         tries += 1
-        answer = await client.call("book", "POST", "/api/tickets/book",
-                                   {"userId": f"buyer-{buyer.index}", "tier": "ONSALE", "quantity": quantity}, headers)
+        answer = await client.call(
+            "book",
+            "POST",
+            "/api/tickets/book",
+            {"userId": f"buyer-{buyer.index}", "tier": "ONSALE", "quantity": quantity},
+            headers,
+        )
         if answer is None:
             await asyncio.sleep(1)
             continue
@@ -174,7 +185,10 @@ def check_consistent(seen: Seen, buyer: Buyer, ticket: dict) -> None:
     """Admitted exactly when the place is within the frontier the same answer reports."""
     if buyer.place is None:
         return
-    if (ticket["state"] == "admitted") != (buyer.place <= ticket["admitted"]) and ticket["state"] in ("admitted", "waiting"):
+    if (ticket["state"] == "admitted") != (buyer.place <= ticket["admitted"]) and ticket["state"] in (
+        "admitted",
+        "waiting",
+    ):
         seen.inconsistent += 1
 
 
@@ -183,8 +197,9 @@ async def buyer_task(client: Client, buyer: Buyer, queue: bool) -> None:
     await (queue_then_book(client, buyer) if queue else book(client, buyer))
 
 
-async def flood(bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int,
-                streaming: bool = False) -> Seen:
+async def flood(
+    bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int, streaming: bool = False
+) -> Seen:
     seen = Seen(capacity, streaming=streaming)
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
@@ -240,4 +255,10 @@ def quantiles(values: list[float]) -> dict[str, float | int]:
         return {"n": 0}
     ordered = sorted(values)
     pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)  # noqa: E731
-    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1] * 1000, 1), "n": len(ordered)}
+    return {
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(ordered[-1] * 1000, 1),
+        "n": len(ordered),
+    }

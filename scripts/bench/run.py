@@ -31,7 +31,7 @@ import resource
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -70,13 +70,16 @@ def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> 
         follower = Projector(ledger, open_view(ledger))
         books = lambda: our_books(ledger, follower)  # noqa: E731
         lag = lambda stop, samples: hot.measure_lag(ledger, follower, stop, samples)  # noqa: E731
-        with Server(None, env, ports[0], OURS_WORKERS) as server, \
-                Server("baseline_app:create_app()", base_env, ports[1], 4, 4, HERE) as base:
+        with (
+            Server(None, env, ports[0], OURS_WORKERS) as server,
+            Server("baseline_app:create_app()", base_env, ports[1], 4, 4, HERE) as base,
+        ):
             server.with_projections()
             ours = {"ceiling": wrk.run_wrk(server.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})}
             baseline = {"ceiling": wrk.run_wrk(base.url + "/health", 64, seconds, env={"BENCH_BODY_MODE": "none"})}
-            print(f"/health: ours {ours['ceiling']['rps']:.0f}/s, baseline {baseline['ceiling']['rps']:.0f}/s",
-                  flush=True)
+            print(
+                f"/health: ours {ours['ceiling']['rps']:.0f}/s, baseline {baseline['ceiling']['rps']:.0f}/s", flush=True
+            )
             if "hot" in parts:
                 ours["runs"], baseline["runs"] = hot.runs(server.url, base.url, seconds, books, base_books, lag)
                 ours["sellout"] = hot.sellout(server.url, books, idle=base.url)
@@ -109,8 +112,9 @@ def bench_history(events: int, port: int) -> dict:
     result = {"events": events, "seed_seconds": round(seeded, 1)}
     with Server(None, {**OURS_ENV, "DEMO_TIERS": ""}, port, OURS_WORKERS) as server:
         for name in ("FRESH", "HISTORY", "FRESH", "HISTORY"):  # interleaved; the second pair counts
-            result[name] = wrk.run_wrk(server.url + "/api/tickets/book", 1, 5, threads=1,
-                                       env={"BENCH_TIERS": name})["latency_ms"]
+            result[name] = wrk.run_wrk(server.url + "/api/tickets/book", 1, 5, threads=1, env={"BENCH_TIERS": name})[
+                "latency_ms"
+            ]
     result["p50_ratio"] = round(result["HISTORY"]["p50"] / result["FRESH"]["p50"], 2)
     return result
 
@@ -130,16 +134,25 @@ def table(result: dict) -> str:
     if "runs" in ours:
         lines += ["", "Bookings alone", "", *hot.table(ours, base)]
     if "mixed" in ours:
-        lines += ["", "A sale as it really is: bookings among the people who look", "",
-                  *mixed.table(ours["mixed"], base["mixed"])]
+        lines += [
+            "",
+            "A sale as it really is: bookings among the people who look",
+            "",
+            *mixed.table(ours["mixed"], base["mixed"]),
+        ]
     if "floods" in result:
         lines += ["", "The on-sale flood", "", *floods.table(result["floods"])]
-    lines += ["", f"/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s",
-              f"worker RSS at the end (ours): {ours['worker_rss_mb']} MB"]
+    lines += [
+        "",
+        f"/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s",
+        f"worker RSS at the end (ours): {ours['worker_rss_mb']} MB",
+    ]
     if "history" in result:
         h = result["history"]
-        lines.append(f"booking p50: fresh tier {h['FRESH']['p50']:.1f} ms, after {h['events']:,} events "
-                     f"{h['HISTORY']['p50']:.1f} ms (ratio {h['p50_ratio']})")
+        lines.append(
+            f"booking p50: fresh tier {h['FRESH']['p50']:.1f} ms, after {h['events']:,} events "
+            f"{h['HISTORY']['p50']:.1f} ms (ratio {h['p50_ratio']})"
+        )
     if "rebuild" in result:
         r = result["rebuild"]
         lines.append(f"rebuild: {r['events']:,} events in {r['seconds']} s = {r['events_per_second']:,} events/s")
@@ -160,16 +173,23 @@ def publish(tables: str, page: Path) -> None:
 def balanced(result: dict) -> bool:
     """Whether the books balanced after every run."""
     runs = [run for side in ("ours", "baseline") for part in ("runs", "doubled") for run in result[side].get(part, [])]
-    books = [run["books"] for run in runs] + [result[side][key] for side in ("ours", "baseline")
-                                              for key in ("mixed_books",) if key in result[side]]
+    books = [run["books"] for run in runs] + [
+        result[side][key] for side in ("ours", "baseline") for key in ("mixed_books",) if key in result[side]
+    ]
     return all(t["ok"] for tiers in books for t in tiers.values()) and all(
-        f["sold_by_clients"] == f["capacity"] for f in result.get("floods", []))
+        f["sold_by_clients"] == f["capacity"] for f in result.get("floods", [])
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=int, metavar="N", default=10, help="length of each load run (default 10)")
-    parser.add_argument("--history-events", type=int, default=1_000_000, metavar="N",
-                        help="prior events of the history test's tier (default 1,000,000)")
+    parser.add_argument(
+        "--history-events",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="prior events of the history test's tier (default 1,000,000)",
+    )
     parser.add_argument("--parts", default=",".join(PARTS), help=f"which to run (default all: {','.join(PARTS)})")
 
 
@@ -178,14 +198,17 @@ def run(args: argparse.Namespace) -> int:
         return print("wrk is missing: apt-get install wrk", file=sys.stderr) or 2
     parts = set(args.parts.split(","))
     if parts - set(PARTS):
-        return print(f"unknown parts: {sorted(parts - set(PARTS))}; choose from {','.join(PARTS)}",
-                     file=sys.stderr) or 2
+        return (
+            print(f"unknown parts: {sorted(parts - set(PARTS))}; choose from {','.join(PARTS)}", file=sys.stderr) or 2
+        )
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk's 4,096 connections
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    machine = (f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {os.uname().sysname} {os.uname().machine}, "
-               f"PostgreSQL at {PG['POSTGRES_HOST']}")
+    machine = (
+        f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {os.uname().sysname} {os.uname().machine}, "
+        f"PostgreSQL at {PG['POSTGRES_HOST']}"
+    )
     result = {"started": started, "machine": machine, "seconds": args.seconds, "parts": sorted(parts)}
     result["ours"], result["baseline"] = side_by_side(args.seconds, (8431, 8432, 8434), parts)
     if "floods" in parts:

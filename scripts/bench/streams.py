@@ -44,7 +44,7 @@ async def _stream(session: aiohttp.ClientSession, base: str, deadline: float, se
                 async for line in answer.content:
                     if line.startswith(b"data:"):
                         seen["events"] += 1
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return  # the run is over
         except aiohttp.ClientError:
             seen["errors"] += 1

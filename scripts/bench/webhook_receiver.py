@@ -29,8 +29,9 @@ class Receiver:
     """Answers POSTs with 200, or with ``status`` when ``fail(n)`` is true for the n-th
     request (0-based); with ``redirect`` it answers 302 to that URL instead of failing."""
 
-    def __init__(self, fail: Callable[[int], bool] = lambda n: False, status: int = 500,
-                 redirect: str | None = None) -> None:
+    def __init__(
+        self, fail: Callable[[int], bool] = lambda n: False, status: int = 500, redirect: str | None = None
+    ) -> None:
         self.fail = fail
         self.status = status
         self.redirect = redirect

@@ -19,8 +19,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_wrk(url: str, connections: int, seconds: int, threads: int = 2,
-            env: dict | None = None, lua: str = "book.lua") -> dict:
+def run_wrk(
+    url: str, connections: int, seconds: int, threads: int = 2, env: dict | None = None, lua: str = "book.lua"
+) -> dict:
     """Load ``url`` for ``seconds`` and return book.lua's summary plus ``rps``.
 
     ``env`` is added to os.environ (BENCH_BODY_MODE, BENCH_PATH, BENCH_TIERS ...);
@@ -28,22 +29,27 @@ def run_wrk(url: str, connections: int, seconds: int, threads: int = 2,
     duration, not the nominal one. Raises RuntimeError if wrk fails or prints no summary.
     """
     threads = max(1, min(threads, connections))  # wrk refuses fewer connections than threads
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-           "-s", os.path.join(HERE, lua), url]
-    proc = subprocess.run(cmd, env=os.environ | (env or {}), capture_output=True, text=True,
-                          timeout=seconds + 60)
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", os.path.join(HERE, lua), url]
+    proc = subprocess.run(cmd, env=os.environ | (env or {}), capture_output=True, text=True, timeout=seconds + 60)
+    line = next((out for out in proc.stdout.splitlines() if out.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
-    result = json.loads(line[len("BENCH_JSON "):])
+    result = json.loads(line[len("BENCH_JSON ") :])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result.update(url=url, connections=connections, threads=threads, seconds=seconds)
     return result
 
 
-def start_gunicorn(app_spec: str, env: dict | None, bind: str, workers: int, threads: int,
-                   cwd: str = HERE, log_path: str | None = None,
-                   extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+def start_gunicorn(
+    app_spec: str,
+    env: dict | None,
+    bind: str,
+    workers: int,
+    threads: int,
+    cwd: str = HERE,
+    log_path: str | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> subprocess.Popen:
     """Start ``python -m gunicorn -k gthread`` serving ``app_spec`` (e.g.
     ``"baseline_app:create_app()"``, importable from ``cwd``).
 
@@ -55,18 +61,45 @@ def start_gunicorn(app_spec: str, env: dict | None, bind: str, workers: int, thr
     ``proc.log_path``) so a full pipe can never stall the server. A new session lets
     ``stop`` kill stragglers by process group.
     """
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "/dev/null", "--no-control-socket",
-           "-k", "gthread", "--workers", str(workers), "--threads", str(threads), "-b", bind,
-           "--chdir", cwd, *extra_args, app_spec]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "/dev/null",
+        "--no-control-socket",
+        "-k",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "-b",
+        bind,
+        "--chdir",
+        cwd,
+        *extra_args,
+        app_spec,
+    ]
     return spawn(cmd, cwd, env, log_path)
 
 
-def start_project_gunicorn(env: dict, bind: str, log_path: str | None = None,
-                           extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+def start_project_gunicorn(
+    env: dict, bind: str, log_path: str | None = None, extra_args: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """Start the project's own server as ``ticketledger serve`` does: gunicorn with the
     project's settings (``scripts/server/gunicorn_settings.py``, read from ``env``), on ``bind``."""
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:scripts.server.gunicorn_settings", "--no-control-socket",
-           "-b", bind, *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:scripts.server.gunicorn_settings",
+        "--no-control-socket",
+        "-b",
+        bind,
+        *extra_args,
+    ]
     return spawn(cmd, os.path.dirname(os.path.dirname(HERE)), env, log_path)
 
 
@@ -77,8 +110,9 @@ def spawn(cmd: list[str], cwd: str, env: dict | None, log_path: str | None) -> s
         fd, log_path = tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")
         os.close(fd)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=os.environ | (env or {}), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=os.environ | (env or {}), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     proc.log_path = log_path
     return proc
 
@@ -89,8 +123,7 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}), see "
-                               f"{getattr(proc, 'log_path', 'its log')}")
+            raise RuntimeError(f"server exited ({proc.returncode}), see {getattr(proc, 'log_path', 'its log')}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from application import BookingLedger
 from application.audit.tier_audit import TierAudit
@@ -25,7 +25,7 @@ from projections import open_view
 
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def plain(value) -> str:
@@ -39,8 +39,18 @@ def emit(record: dict, as_json: bool, columns: list[tuple[str, int]]) -> None:
         print("  ".join(f"{plain(record[c]):<{w}}" for c, w in columns))
 
 
-LINE = [("version", 8), ("event", 16), ("at", 33), ("booking_id", 37), ("user_id", 14),
-        ("available_change", 6), ("capacity", 9), ("sold", 9), ("held", 9), ("available", 9)]
+LINE = [
+    ("version", 8),
+    ("event", 16),
+    ("at", 33),
+    ("booking_id", 37),
+    ("user_id", 14),
+    ("available_change", 6),
+    ("capacity", 9),
+    ("sold", 9),
+    ("held", 9),
+    ("available", 9),
+]
 SUMMARY = [("tier", 12), ("events", 9), ("capacity", 10), ("sold", 10), ("held", 10), ("available", 10), ("ok", 5)]
 FIGURES = ("capacity", "sold", "held", "available")
 
@@ -87,7 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("tier", nargs="?", metavar="TIER", help="tier code, e.g. VIP")
     which.add_argument("--all", action="store_true", help="reconcile every tier")
     parser.add_argument("--at-version", type=int, metavar="N", help="show the tier as it was at this version")
-    parser.add_argument("--at-time", type=parse_time, metavar="TIME", help="show the tier as it was at this ISO-8601 time")
+    parser.add_argument(
+        "--at-time", type=parse_time, metavar="TIME", help="show the tier as it was at this ISO-8601 time"
+    )
     parser.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
 
 
@@ -99,8 +111,17 @@ def run(args: argparse.Namespace) -> int:
             return audit_all(audit, view, args.json)
         if args.at_version is not None or args.at_time is not None:
             tier = audit.tier_at(args.tier, args.at_version, args.at_time)
-            state = {"tier": tier.code, "version": tier.version, "at": tier.modified_on, "price": tier.price,
-                     **{key: getattr(tier, key) for key in FIGURES}}
-            print(json.dumps(state, default=plain) if args.json else "\n".join(f"{k:<10} {plain(v)}" for k, v in state.items()))
+            state = {
+                "tier": tier.code,
+                "version": tier.version,
+                "at": tier.modified_on,
+                "price": tier.price,
+                **{key: getattr(tier, key) for key in FIGURES},
+            }
+            print(
+                json.dumps(state, default=plain)
+                if args.json
+                else "\n".join(f"{k:<10} {plain(v)}" for k, v in state.items())
+            )
             return 0
         return audit_one(audit, view, args.tier, args.json)

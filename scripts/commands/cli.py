@@ -23,8 +23,9 @@ def from_checkout(name: str, summary: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as missing:
-        stand_in = ModuleType(name, f"{summary}\n\nNot available here ({missing}): run it from a checkout, "
-                                    "after `make install`.")
+        stand_in = ModuleType(
+            name, f"{summary}\n\nNot available here ({missing}): run it from a checkout, after `make install`."
+        )
         stand_in.run = lambda args: print(stand_in.__doc__, file=sys.stderr) or 2  # type: ignore[attr-defined]
         return stand_in
 
@@ -77,14 +78,21 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ticketledger", formatter_class=HelpFormatter, epilog=EPILOG,
-        description="The event-sourced ticket booking ledger: its server, projection process and tools.")
+        prog="ticketledger",
+        formatter_class=HelpFormatter,
+        epilog=EPILOG,
+        description="The event-sourced ticket booking ledger: its server, projection process and tools.",
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         text = module.__doc__.replace("``", "")  # reStructuredText quotes, for the code's readers
         summary = text.splitlines()[0].rstrip(".")
-        sub = commands.add_parser(name, help=summary[0].lower() + summary[1:], description=text,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(
+            name,
+            help=summary[0].lower() + summary[1:],
+            description=text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if hasattr(module, "add_arguments"):
             module.add_arguments(sub)
         sub.set_defaults(run=module.run)

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         applied = rebuild(ledger, progress)
         bar.close()
     seconds = time.perf_counter() - started
-    print(f"Rebuilt the read tables: applied {applied} events in {seconds:.2f} s "
-          f"({applied / seconds if seconds else 0:,.0f} events/s), then swapped them in.")
+    print(
+        f"Rebuilt the read tables: applied {applied} events in {seconds:.2f} s "
+        f"({applied / seconds if seconds else 0:,.0f} events/s), then swapped them in."
+    )
     return 0

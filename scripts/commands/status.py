@@ -22,7 +22,12 @@ def run(args: argparse.Namespace) -> int:
     with BookingLedger() as ledger:
         projector = Projector(ledger, open_view(ledger))
         position, head = projector.position, ledger.recorder.max_notification_id() or 0
-        status = {"projection": LedgerProjection.name, "position": position, "head": head,
-                  "lag_events": head - position, "lag_seconds": round(projector.lag_seconds(), 3)}
+        status = {
+            "projection": LedgerProjection.name,
+            "position": position,
+            "head": head,
+            "lag_events": head - position,
+            "lag_seconds": round(projector.lag_seconds(), 3),
+        }
     print(json.dumps(status) if args.json else "\n".join(f"{k:<12} {v}" for k, v in status.items()))
     return 0

@@ -50,9 +50,14 @@ class PrivatePostgres:
     @property
     def settings(self) -> dict[str, str]:
         """The ``POSTGRES_*`` settings for its ``postgres`` database."""
-        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": "postgres",
-                "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.port), "POSTGRES_USER": "postgres",
-                "POSTGRES_PASSWORD": ""}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": "postgres",
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "",
+        }
 
     def crash(self) -> None:
         """Stop at once, as a power cut would: no checkpoint, clients cut off."""
@@ -67,12 +72,14 @@ class PrivatePostgres:
 
     def remove(self) -> None:
         """Stop it (if it runs) and delete its folder."""
-        subprocess.run([*self.as_postgres, self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*self.as_postgres, self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _run(self, program: str, *args: object) -> None:
-        done = subprocess.run([*self.as_postgres, self.bin / program, *map(str, args)], capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [*self.as_postgres, self.bin / program, *map(str, args)], capture_output=True, text=True, timeout=60
+        )
         if done.returncode:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stdout}{done.stderr}")

@@ -109,9 +109,15 @@ def start_gunicorn(env: dict[str, str], log: IO[str], bind: int | socket.socket)
     socket: gunicorn 27 binds one fixed path for it (~/.gunicorn/gunicorn.ctl), which two
     servers side by side would share."""
     address, fds = (f"127.0.0.1:{bind}", ()) if isinstance(bind, int) else (f"fd://{bind.fileno()}", (bind.fileno(),))
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket"],
-                            cwd=ROOT, env={**os.environ, **env, "BIND": address}, pass_fds=fds,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket"],
+        cwd=ROOT,
+        env={**os.environ, **env, "BIND": address},
+        pass_fds=fds,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 @contextmanager
@@ -149,6 +155,7 @@ def children(pid: int) -> list[int]:
 def busiest(pids: list[int]) -> int:
     """The process with the most open sockets (client connections and pooled database
     connections): killing it cuts off the most requests in flight."""
+
     def sockets(pid: int) -> int:
         try:
             return sum(link(fd).startswith("socket:") for fd in Path(f"/proc/{pid}/fd").iterdir())

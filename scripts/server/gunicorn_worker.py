@@ -43,8 +43,10 @@ def error_code(reason: str) -> str:
 def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:
     """gunicorn's error answer, with the API's error body."""
     body = json.dumps({"error": {"code": error_code(reason), "message": message or reason, "details": []}}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n"
+    )
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 

@@ -91,8 +91,12 @@ class SharedOut:
     the app itself. ``classify(environ)`` names a class of ``shares``, or None for requests
     that are never held."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], shares: Mapping[str, int],
-                 classify: Callable[[Mapping[str, Any]], str | None] = request_class) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        shares: Mapping[str, int],
+        classify: Callable[[Mapping[str, Any]], str | None] = request_class,
+    ) -> None:
         self.app = app
         self.classify = classify
         self.shares = {name: LoopShare(per_turn) for name, per_turn in shares.items() if per_turn > 0}

@@ -27,19 +27,19 @@ from scripts.verify.store import Store, StoredBooking, TierStep
 KINDS = {
     "lost-receipt": "a booking or hold answered 201 is not in the event store",
     "wrong-receipt": "a 201/200 answer disagrees with what the store recorded (user, tier, quantity, kind, status), "
-                     "or the tier has no matching event",
+    "or the tier has no matching event",
     "lost-change": "a confirm, release or cancel answered 200 is not in the booking's or the tier's events",
     "key-two-ids": "one Idempotency-Key was answered with two booking ids, or with an id its key does not name",
     "key-two-bookings": "one keyed request made more than one booking, or one booking was sold or held twice",
     "unattributed-booking": "a booking in the store that no request of the history accounts for",
     "unattributed-change": "a confirm, release or cancel in the store that no request asked for, "
-                           "or an expiry before the hold's expiresAt",
+    "or an expiry before the hold's expiresAt",
     "books-unbalanced": "a tier's sold or held differs from its bookings, or its availability went below zero",
     "audit": "the tier audit finds a bad event (versions, double endings, replay vs aggregate)",
     "read-tables": "the read tables disagree with the events after the projection caught up",
     "hold-not-expired": "a hold still held well after its expiresAt, with the expiry process running",
     "unexpected-answer": "an answer the API does not give to a correct client (a 500, a 404 for a booking "
-                         "it acknowledged, IDEMPOTENCY_KEY_REUSED for the same request, ...)",
+    "it acknowledged, IDEMPOTENCY_KEY_REUSED for the same request, ...)",
     **linearizability.KINDS,
 }
 # Answers a well-behaved client can get besides the indeterminate ones (no answer, 503).
@@ -52,8 +52,11 @@ EXPECTED = {
 }
 UNAVAILABLE = {"503 LEDGER_BUSY", "503 STORE_UNAVAILABLE", "503 OUTCOME_UNKNOWN"}
 ACKNOWLEDGED_STATUS = {"confirm": "confirmed", "release": "released", "cancel": "cancelled"}
-CHANGE = {"confirm": ("HoldConfirmed", "HoldConfirmed"), "release": ("HoldReleased", "HoldReleased"),
-          "cancel": ("Cancelled", "TicketsReleased")}  # op: (the booking's event, the tier's event)
+CHANGE = {
+    "confirm": ("HoldConfirmed", "HoldConfirmed"),
+    "release": ("HoldReleased", "HoldReleased"),
+    "cancel": ("Cancelled", "TicketsReleased"),
+}  # op: (the booking's event, the tier's event)
 EXPIRY_GRACE = 3.0  # seconds after expiresAt by which the expiry process must have ended a hold
 
 
@@ -90,19 +93,28 @@ def receipts(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
             continue
         booking = store.bookings.get(a.booking_id)
         if booking is None:
-            yield Anomaly("lost-receipt", f"{describe(a)} got 201 for {a.booking_id}, which the store does not "
-                                          f"have", (a.id,))
+            yield Anomaly(
+                "lost-receipt", f"{describe(a)} got 201 for {a.booking_id}, which the store does not have", (a.id,)
+            )
             continue
         asked = (a.args["userId"], a.args["tier"], a.args["quantity"], a.op == "hold")
         answered = (a.body.get("tier"), a.body.get("bookedQuantity", a.body.get("heldQuantity")))
         if (booking.user_id, booking.tier, booking.quantity, booking.held) != asked or answered != asked[1:3]:
-            yield Anomaly("wrong-receipt", f"{describe(a)} asked for {asked} and was answered {answered}; "
-                                           f"the store has {booking}", (a.id,))
+            yield Anomaly(
+                "wrong-receipt",
+                f"{describe(a)} asked for {asked} and was answered {answered}; the store has {booking}",
+                (a.id,),
+            )
         sale = "TicketsHeld" if booking.held else "TicketsBooked"
-        if not any((s.event, s.user_id, s.quantity) == (sale, booking.user_id, booking.quantity)
-                   for s in begins.get(a.booking_id, [])):
-            yield Anomaly("wrong-receipt", f"{describe(a)}: tier {booking.tier} has no {sale} of {booking.quantity} "
-                                           f"for booking {a.booking_id}", (a.id,))
+        if not any(
+            (s.event, s.user_id, s.quantity) == (sale, booking.user_id, booking.quantity)
+            for s in begins.get(a.booking_id, [])
+        ):
+            yield Anomaly(
+                "wrong-receipt",
+                f"{describe(a)}: tier {booking.tier} has no {sale} of {booking.quantity} for booking {a.booking_id}",
+                (a.id,),
+            )
 
 
 def changes(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
@@ -113,12 +125,16 @@ def changes(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
             continue
         booking_event, tier_event = CHANGE[a.op]
         booking = store.bookings.get(a.booking_id)
-        recorded = booking is not None and any(c.event == booking_event and (a.op != "release" or c.reason == "released")
-                                               for c in booking.changes)
+        recorded = booking is not None and any(
+            c.event == booking_event and (a.op != "release" or c.reason == "released") for c in booking.changes
+        )
         if not recorded or (tier_event, a.booking_id) not in tier_events:
-            yield Anomaly("lost-change", f"{describe(a)} got 200, but the store has no {booking_event} of "
-                                         f"{a.booking_id} (its status: {booking.status if booking else 'no booking'})",
-                          (a.id,))
+            yield Anomaly(
+                "lost-change",
+                f"{describe(a)} got 200, but the store has no {booking_event} of "
+                f"{a.booking_id} (its status: {booking.status if booking else 'no booking'})",
+                (a.id,),
+            )
         if a.body.get("status") != ACKNOWLEDGED_STATUS[a.op]:
             yield Anomaly("wrong-receipt", f"{describe(a)} got 200 with status {a.body.get('status')!r}", (a.id,))
 
@@ -132,12 +148,17 @@ def idempotency(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
     for (user, key), ids in answered.items():
         named = store.named(user, key)
         if len(ids) > 1 or named not in ids:
-            yield Anomaly("key-two-ids", f"key {key!r} of {user} was answered with booking ids {sorted(ids)}; "
-                                         f"the key names {named}", tuple(i for group in ids.values() for i in group))
+            yield Anomaly(
+                "key-two-ids",
+                f"key {key!r} of {user} was answered with booking ids {sorted(ids)}; the key names {named}",
+                tuple(i for group in ids.values() for i in group),
+            )
     for booking_id, steps in beginnings(store).items():
         if len(steps) > 1:
-            yield Anomaly("key-two-bookings", f"booking {booking_id} was sold or held {len(steps)} times: tier "
-                                              f"versions {[s.version for s in steps]}")
+            yield Anomaly(
+                "key-two-bookings",
+                f"booking {booking_id} was sold or held {len(steps)} times: tier versions {[s.version for s in steps]}",
+            )
 
 
 def attribution(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
@@ -166,33 +187,49 @@ def attribute(user: str, bookings: list[StoredBooking], attempts: list[Attempt],
     first = attempts[0]
     made = {(b.tier, b.quantity, b.held) for b in bookings}
     if made != {(first.args["tier"], first.args["quantity"], first.op == "hold")}:
-        yield Anomaly("unattributed-booking", f"bookings {ids} of {user} are {made}; the request was "
-                                              f"{first.op} {first.args}", tuple(a.id for a in attempts))
+        yield Anomaly(
+            "unattributed-booking",
+            f"bookings {ids} of {user} are {made}; the request was {first.op} {first.args}",
+            tuple(a.id for a in attempts),
+        )
     if first.key is not None:
         named = store.named(user, first.key)
         if len(bookings) > 1:
-            yield Anomaly("key-two-bookings", f"the request with key {first.key!r} made {len(bookings)} bookings: "
-                                              f"{ids}", tuple(a.id for a in attempts))
+            yield Anomaly(
+                "key-two-bookings",
+                f"the request with key {first.key!r} made {len(bookings)} bookings: {ids}",
+                tuple(a.id for a in attempts),
+            )
         elif ids != [named]:
-            yield Anomaly("unattributed-booking", f"booking {ids[0]} of {user} is not the one key {first.key!r} "
-                                                  f"names ({named})", tuple(a.id for a in attempts))
+            yield Anomaly(
+                "unattributed-booking",
+                f"booking {ids[0]} of {user} is not the one key {first.key!r} names ({named})",
+                tuple(a.id for a in attempts),
+            )
     elif len(bookings) > len(attempts):
-        yield Anomaly("unattributed-booking", f"{len(bookings)} bookings of {user} ({ids}), but only "
-                                              f"{len(attempts)} attempts of its unkeyed request",
-                      tuple(a.id for a in attempts))
+        yield Anomaly(
+            "unattributed-booking",
+            f"{len(bookings)} bookings of {user} ({ids}), but only {len(attempts)} attempts of its unkeyed request",
+            tuple(a.id for a in attempts),
+        )
 
 
 def attribute_changes(booking: StoredBooking, follow_ups: set[tuple[str, str]]) -> Iterable[Anomaly]:
     for change in booking.changes:
         if change.reason == "expired":
             if booking.expires_at is None or change.at < booking.expires_at:
-                yield Anomaly("unattributed-change", f"hold {booking.booking_id} expired at {change.at:.6f}, before "
-                                                     f"its expiresAt {booking.expires_at}")
+                yield Anomaly(
+                    "unattributed-change",
+                    f"hold {booking.booking_id} expired at {change.at:.6f}, before its expiresAt {booking.expires_at}",
+                )
             continue
         op = {"HoldConfirmed": "confirm", "HoldReleased": "release", "Cancelled": "cancel"}[change.event]
         if (op, booking.booking_id) not in follow_ups:
-            yield Anomaly("unattributed-change", f"booking {booking.booking_id} has {change.event} "
-                                                 f"({change.reason or ''}) but no {op} was ever sent for it")
+            yield Anomaly(
+                "unattributed-change",
+                f"booking {booking.booking_id} has {change.event} "
+                f"({change.reason or ''}) but no {op} was ever sent for it",
+            )
 
 
 def books(store: Store) -> Iterable[Anomaly]:
@@ -203,13 +240,19 @@ def books(store: Store) -> Iterable[Anomaly]:
     for code, steps in store.tiers.items():
         below = next((s for s in steps if s.available < 0 or s.sold + s.held > s.capacity), None)
         if below is not None:
-            yield Anomaly("books-unbalanced", f"tier {code} at version {below.version}: capacity {below.capacity}, "
-                                              f"sold {below.sold}, held {below.held}")
+            yield Anomaly(
+                "books-unbalanced",
+                f"tier {code} at version {below.version}: capacity {below.capacity}, "
+                f"sold {below.sold}, held {below.held}",
+            )
         last = steps[-1]
         if (last.sold, last.held) != (totals[(code, "confirmed")], totals[(code, "held")]):
-            yield Anomaly("books-unbalanced", f"tier {code} has sold {last.sold} and held {last.held}; its bookings "
-                                              f"are {totals[(code, 'confirmed')]} confirmed and "
-                                              f"{totals[(code, 'held')]} held")
+            yield Anomaly(
+                "books-unbalanced",
+                f"tier {code} has sold {last.sold} and held {last.held}; its bookings "
+                f"are {totals[(code, 'confirmed')]} confirmed and "
+                f"{totals[(code, 'held')]} held",
+            )
 
 
 def audit_problems(store: Store) -> Iterable[Anomaly]:
@@ -222,8 +265,10 @@ def audit_problems(store: Store) -> Iterable[Anomaly]:
 def unended_holds(store: Store) -> Iterable[Anomaly]:
     for b in store.bookings.values():
         if b.status == "held" and b.expires_at is not None and b.expires_at + EXPIRY_GRACE < store.read_at:
-            yield Anomaly("hold-not-expired", f"hold {b.booking_id} was still held {store.read_at - b.expires_at:.1f} s "
-                                              f"after its expiresAt")
+            yield Anomaly(
+                "hold-not-expired",
+                f"hold {b.booking_id} was still held {store.read_at - b.expires_at:.1f} s after its expiresAt",
+            )
 
 
 def beginnings(store: Store) -> dict[str, list[TierStep]]:
@@ -234,4 +279,3 @@ def beginnings(store: Store) -> dict[str, list[TierStep]]:
             if s.event in ("TicketsBooked", "TicketsHeld"):
                 found[s.booking_id].append(s)
     return found
-

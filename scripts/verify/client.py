@@ -21,8 +21,13 @@ from urllib.parse import urlsplit
 from scripts.verify.history import Attempt, HistoryLog
 
 IDLE_REUSE = 1.0  # seconds a kept-alive connection may idle and still be used (gunicorn closes it after 2)
-PATHS = {"book": "/api/tickets/book", "hold": "/api/tickets/hold", "confirm": "/api/holds/{}/confirm",
-         "release": "/api/holds/{}/release", "cancel": "/api/bookings/{}/cancel"}
+PATHS = {
+    "book": "/api/tickets/book",
+    "hold": "/api/tickets/hold",
+    "confirm": "/api/holds/{}/confirm",
+    "release": "/api/holds/{}/release",
+    "cancel": "/api/bookings/{}/cancel",
+}
 LANES = 2  # a client sends from two threads at most: the same keyed request to two servers at once
 
 
@@ -91,8 +96,17 @@ class Connections:
 class Sender:
     """Sends logical requests for one client, records each attempt, retries as above."""
 
-    def __init__(self, client: int, servers: list[str], log: HistoryLog, timeout: float, max_attempts: int,
-                 deadline: float, rng: random.Random, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        client: int,
+        servers: list[str],
+        log: HistoryLog,
+        timeout: float,
+        max_attempts: int,
+        deadline: float,
+        rng: random.Random,
+        stop: threading.Event,
+    ) -> None:
         self.client = client
         self.stop = stop  # set when the run is cut short: no more retries
         self.servers = servers
@@ -123,8 +137,20 @@ class Sender:
             error = None
         except (OSError, http.client.HTTPException) as failure:
             status, body, error = None, None, f"{type(failure).__name__}: {failure}"[:200]
-        attempt = Attempt(attempt_id, self.client, request.name, server, request.op, request.args, request.key,
-                          sent, time.time(), status, body, error)
+        attempt = Attempt(
+            attempt_id,
+            self.client,
+            request.name,
+            server,
+            request.op,
+            request.args,
+            request.key,
+            sent,
+            time.time(),
+            status,
+            body,
+            error,
+        )
         self.log.add_attempt(attempt)
         return attempt
 

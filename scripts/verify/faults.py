@@ -43,7 +43,9 @@ class FaultInjector:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._inject: dict[str, Callable[[], str]] = {
-            "worker": self.kill_worker, "server": self.kill_server, "postgres": self.crash_postgres,
+            "worker": self.kill_worker,
+            "server": self.kill_server,
+            "postgres": self.crash_postgres,
             "projector": self.kill_projector,
         }
 
@@ -84,8 +86,11 @@ class FaultInjector:
         before = self.hosts.workers(n)
         victim = busiest(before)
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: len(self.hosts.workers(n)) == len(before) and victim not in self.hosts.workers(n),
-                 RECOVERY, "gunicorn to replace the killed worker")
+        wait_for(
+            lambda: len(self.hosts.workers(n)) == len(before) and victim not in self.hosts.workers(n),
+            RECOVERY,
+            "gunicorn to replace the killed worker",
+        )
         return f"server-{n} worker {victim}"
 
     def kill_server(self) -> str:

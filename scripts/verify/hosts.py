@@ -45,8 +45,10 @@ class Hosts:
         self.postgres: PrivatePostgres | None = None
         self.servers: list[subprocess.Popen | None] = [None] * servers
         self.projector: subprocess.Popen | None = None
-        self._logs = {name: open(folder / f"{name}.log", "a") for name in
-                      [*(f"server-{n}" for n in range(servers)), "projections"]}
+        self._logs = {
+            name: open(folder / f"{name}.log", "a")
+            for name in [*(f"server-{n}" for n in range(servers)), "projections"]
+        }
         self._metrics = Path(tempfile.mkdtemp(prefix="ledger-verify-metrics-"))
 
     @property
@@ -69,8 +71,13 @@ class Hosts:
 
     def start_server(self, n: int) -> None:
         """Start server ``n`` on its port and wait until it answers."""
-        env = {**self.store_env, **self.settings, "PROJECT_IN_PROCESS": "no", "EXPIRE_HOLDS_IN_PROCESS": "no",
-               "PROMETHEUS_MULTIPROC_DIR": str(self._metrics / f"server-{n}")}
+        env = {
+            **self.store_env,
+            **self.settings,
+            "PROJECT_IN_PROCESS": "no",
+            "EXPIRE_HOLDS_IN_PROCESS": "no",
+            "PROMETHEUS_MULTIPROC_DIR": str(self._metrics / f"server-{n}"),
+        }
         self.servers[n] = start_gunicorn(env, self._logs[f"server-{n}"], self.ports[n])
         wait_until_up(f"{self.urls[n]}/health", self.servers[n], timeout=60)
 
@@ -125,13 +132,16 @@ class Hosts:
 
 
 def connection_args(settings: dict[str, str]) -> dict[str, str]:
-    return {"host": settings["POSTGRES_HOST"], "port": settings["POSTGRES_PORT"],
-            "dbname": settings["POSTGRES_DBNAME"], "user": settings["POSTGRES_USER"],
-            "password": settings["POSTGRES_PASSWORD"]}
+    return {
+        "host": settings["POSTGRES_HOST"],
+        "port": settings["POSTGRES_PORT"],
+        "dbname": settings["POSTGRES_DBNAME"],
+        "user": settings["POSTGRES_USER"],
+        "password": settings["POSTGRES_PASSWORD"],
+    }
 
 
 def read_from(log: IO[str], position: int) -> str:
     with open(log.name, errors="replace") as text:
         text.seek(position)
         return text.read()
-

@@ -42,12 +42,17 @@ from scripts.verify.store import Store, TierStep
 
 KINDS = {
     "real-time-order": "an acknowledged operation whose event was created after its answer, or that was recorded "
-                       "before an operation acknowledged before it was sent",
+    "before an operation acknowledged before it was sent",
     "wrong-remaining": "a remainingQuantity that the tier never had at the right moment (fresh: right after the "
-                       "booking's own event; replayed: during the request)",
+    "booking's own event; replayed: during the request)",
 }
-EFFECT = {"book": "TicketsBooked", "hold": "TicketsHeld", "confirm": "HoldConfirmed", "release": "HoldReleased",
-          "cancel": "TicketsReleased"}
+EFFECT = {
+    "book": "TicketsBooked",
+    "hold": "TicketsHeld",
+    "confirm": "HoldConfirmed",
+    "release": "HoldReleased",
+    "cancel": "TicketsReleased",
+}
 SLACK = 1e-6  # seconds: timestamps are stored to the microsecond
 
 
@@ -59,7 +64,9 @@ class TierTimeline:
         # The highest version acknowledged by the time t: bisect the answers. An answer
         # that came before its event existed proves nothing about what was recorded by
         # then (it is an anomaly of its own), so it does not count here.
-        ordered = sorted(((a, v) for a, v in acknowledged if not self.premature(a, v)), key=lambda pair: pair[0].answered)
+        ordered = sorted(
+            ((a, v) for a, v in acknowledged if not self.premature(a, v)), key=lambda pair: pair[0].answered
+        )
         self._answered = [a.answered for a, _ in ordered]
         self._highest = list(accumulate((v for _, v in ordered), max))
         # The highest version whose event was created by the time t: bisect the suffix
@@ -108,28 +115,43 @@ def check(attempts: list[Attempt], store: Store) -> list[Anomaly]:
 
 def order(a: Attempt, version: int, began: float, timeline: TierTimeline, code: str) -> Iterable[Anomaly]:
     if timeline.premature(a, version):
-        yield Anomaly("real-time-order", f"attempt {a.id} ({a.op} {a.request}) was answered at {a.answered:.6f}, "
-                                         f"before its event (tier {code} version {version}) was created at "
-                                         f"{timeline.steps[version - 1].at:.6f}", (a.id,))
+        yield Anomaly(
+            "real-time-order",
+            f"attempt {a.id} ({a.op} {a.request}) was answered at {a.answered:.6f}, "
+            f"before its event (tier {code} version {version}) was created at "
+            f"{timeline.steps[version - 1].at:.6f}",
+            (a.id,),
+        )
     before = timeline.acknowledged_before(began)
     if version <= before:
-        yield Anomaly("real-time-order", f"attempt {a.id} ({a.op} {a.request}) is recorded at tier {code} version "
-                                         f"{version}, but version {before} was acknowledged before it was sent",
-                      (a.id,))
+        yield Anomaly(
+            "real-time-order",
+            f"attempt {a.id} ({a.op} {a.request}) is recorded at tier {code} version "
+            f"{version}, but version {before} was acknowledged before it was sent",
+            (a.id,),
+        )
 
 
 def remaining(a: Attempt, version: int, fresh: bool, timeline: TierTimeline, code: str) -> Iterable[Anomaly]:
     answered = a.body.get("remainingQuantity")
     if fresh:
         if answered != timeline.available(version):
-            yield Anomaly("wrong-remaining", f"attempt {a.id} ({a.op} {a.request}) answered remainingQuantity "
-                                             f"{answered}; right after its event (tier {code} version {version}) "
-                                             f"{timeline.available(version)} were available", (a.id,))
+            yield Anomaly(
+                "wrong-remaining",
+                f"attempt {a.id} ({a.op} {a.request}) answered remainingQuantity "
+                f"{answered}; right after its event (tier {code} version {version}) "
+                f"{timeline.available(version)} were available",
+                (a.id,),
+            )
         return
     low, high = max(1, timeline.acknowledged_before(a.sent)), timeline.created_by(a.answered)
     if not any(timeline.available(v) == answered for v in range(low, high + 1)):
         had = sorted({timeline.available(v) for v in range(low, high + 1)})
-        yield Anomaly("wrong-remaining", f"attempt {a.id} ({a.op} {a.request}, answered from an earlier recording) "
-                                         f"answered remainingQuantity {answered}; during it tier {code} was at "
-                                         f"versions {low}..{high}, with availabilities {had[:10]}"
-                                         f"{' ...' if len(had) > 10 else ''}", (a.id,))
+        yield Anomaly(
+            "wrong-remaining",
+            f"attempt {a.id} ({a.op} {a.request}, answered from an earlier recording) "
+            f"answered remainingQuantity {answered}; during it tier {code} was at "
+            f"versions {low}..{high}, with availabilities {had[:10]}"
+            f"{' ...' if len(had) > 10 else ''}",
+            (a.id,),
+        )

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from application import BookingLedger
@@ -80,14 +80,28 @@ class Settings:
 
     def service(self) -> dict[str, str]:
         """The servers' and the projection process's settings, on top of the store's."""
-        return {"DEMO_TIERS": ",".join(f"{t.code}:{t.price}:{t.capacity}" for t in TIERS), "BOOKING_RATE_LIMIT": "",
-                "HOLD_SECONDS": str(self.hold_seconds), "GUNICORN_WORKERS": "2", "LOG_LEVEL": "WARNING",
-                "POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"}
+        return {
+            "DEMO_TIERS": ",".join(f"{t.code}:{t.price}:{t.capacity}" for t in TIERS),
+            "BOOKING_RATE_LIMIT": "",
+            "HOLD_SECONDS": str(self.hold_seconds),
+            "GUNICORN_WORKERS": "2",
+            "LOG_LEVEL": "WARNING",
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
 
     def described(self, history: Path) -> dict[str, object]:
         """The run's settings, for the history's first line."""
-        return {"seconds": self.seconds, "clients": self.clients, "servers": self.servers, "faults": list(self.faults),
-                "hold_seconds": self.hold_seconds, "seed": self.seed, "history": str(history), "began": time.time()}
+        return {
+            "seconds": self.seconds,
+            "clients": self.clients,
+            "servers": self.servers,
+            "faults": list(self.faults),
+            "hold_seconds": self.hold_seconds,
+            "seed": self.seed,
+            "history": str(history),
+            "began": time.time(),
+        }
 
     def fault_times(self) -> tuple[float, float]:
         """When the first fault strikes, and the latest a fault may start: late enough
@@ -116,7 +130,7 @@ class Report:
 def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
-    folder = settings.output or ROOT / "var" / "verify" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     hosts = Hosts(settings.servers, folder, settings.service())
     log: HistoryLog | None = None
     try:
@@ -137,10 +151,19 @@ def verify(settings: Settings) -> Report:
 def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:
     """The clients for ``settings.seconds``, and the faults meanwhile."""
     rng, stop = random.Random(settings.seed), threading.Event()
-    clients = [Client(n, Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE,
-                                random.Random(rng.random()), stop),
-                      list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
-               for n in range(settings.clients)]
+    clients = [
+        Client(
+            n,
+            Sender(
+                n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(rng.random()), stop
+            ),
+            list(TIERS),
+            Mix(),
+            settings.hold_seconds,
+            random.Random(rng.random()),
+        )
+        for n in range(settings.clients)
+    ]
     faults = FaultInjector(hosts, log, list(settings.faults), random.Random(rng.random()))
     if settings.faults:
         first, last = settings.fault_times()
@@ -166,8 +189,11 @@ def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
         view = open_view(ledger)
         follower = Projector(ledger, view)  # only to measure the lag: the projection process does the work
         try:
-            wait_for(lambda: view.next_expiry() is None and follower.lag() == 0, hold_seconds + QUIET_TIMEOUT,
-                     "the last holds to expire and the read tables to catch up")
+            wait_for(
+                lambda: view.next_expiry() is None and follower.lag() == 0,
+                hold_seconds + QUIET_TIMEOUT,
+                "the last holds to expire and the read tables to catch up",
+            )
         except TimeoutError:
             pass  # the checker reports what was left undone
         hosts.stop_projector()
@@ -187,15 +213,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     for option, kind, text in NUMBERS:
         default = getattr(defaults, option[2:].replace("-", "_"))
-        parser.add_argument(option, type=kind, default=default, metavar="N",
-                            help=f"{text} (default {default:g})")
-    parser.add_argument("--faults", type=fault_kinds, default=defaults.faults, metavar="KINDS",
-                        help=f"comma-separated, injected in turn: {','.join(KINDS)} (the default), or none")
+        parser.add_argument(option, type=kind, default=default, metavar="N", help=f"{text} (default {default:g})")
+    parser.add_argument(
+        "--faults",
+        type=fault_kinds,
+        default=defaults.faults,
+        metavar="KINDS",
+        help=f"comma-separated, injected in turn: {','.join(KINDS)} (the default), or none",
+    )
     parser.add_argument("--seed", type=int, default=None, help="the clients' random choices (default: random)")
-    parser.add_argument("--output", type=Path, default=None, metavar="DIR",
-                        help="folder for the run's files (default var/verify/<time>)")
-    parser.add_argument("--recheck", type=Path, default=None, metavar="DIR",
-                        help="run nothing: check the history in DIR against its store.json again")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for the run's files (default var/verify/<time>)",
+    )
+    parser.add_argument(
+        "--recheck",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run nothing: check the history in DIR against its store.json again",
+    )
 
 
 def fault_kinds(text: str) -> tuple[str, ...]:
@@ -207,8 +247,16 @@ def fault_kinds(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings(args.seconds, args.clients, args.servers, args.faults, args.fault_every, args.hold_seconds,
-                        output=args.output, **({"seed": args.seed} if args.seed is not None else {}))
+    settings = Settings(
+        args.seconds,
+        args.clients,
+        args.servers,
+        args.faults,
+        args.fault_every,
+        args.hold_seconds,
+        output=args.output,
+        **({"seed": args.seed} if args.seed is not None else {}),
+    )
     signal.signal(signal.SIGTERM, interrupt)  # cleaned up like Ctrl-C
     try:
         report = recheck(args.recheck) if args.recheck else verify(settings)
@@ -224,4 +272,3 @@ def run(args: argparse.Namespace) -> int:
 
 def interrupt(*_: object) -> None:
     raise KeyboardInterrupt
-

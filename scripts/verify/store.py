@@ -82,10 +82,14 @@ def load(path: Path) -> Store:
     data = json.loads(path.read_text())
     return Store(
         tiers={code: [TierStep(**s) for s in steps] for code, steps in data["tiers"].items()},
-        bookings={b["booking_id"]: StoredBooking(**{**b, "changes": [Change(**c) for c in b["changes"]]})
-                  for b in data["bookings"].values()},
+        bookings={
+            b["booking_id"]: StoredBooking(**{**b, "changes": [Change(**c) for c in b["changes"]]})
+            for b in data["bookings"].values()
+        },
         problems=[(code, Problem(**problem)) for code, problem in data["problems"]],
-        read_at=data["read_at"], idempotency_secret=data["idempotency_secret"])
+        read_at=data["read_at"],
+        idempotency_secret=data["idempotency_secret"],
+    )
 
 
 def read_store(ledger: BookingLedger, view: LedgerView | None, read_at: float) -> Store:
@@ -105,9 +109,18 @@ def read_store(ledger: BookingLedger, view: LedgerView | None, read_at: float) -
 
 def step(replay: Replay, event: Any) -> TierStep:
     line = replay.apply(event)
-    return TierStep(line.version, line.event, line.at.timestamp(), str(line.booking_id) if line.booking_id else None,
-                    line.user_id, getattr(event, "quantity", None), line.capacity, line.sold, line.held,
-                    line.available)
+    return TierStep(
+        line.version,
+        line.event,
+        line.at.timestamp(),
+        str(line.booking_id) if line.booking_id else None,
+        line.user_id,
+        getattr(event, "quantity", None),
+        line.capacity,
+        line.sold,
+        line.held,
+        line.available,
+    )
 
 
 def booking_events(ledger: BookingLedger) -> list[Any]:
@@ -125,8 +138,15 @@ def apply_booking_event(bookings: dict[str, StoredBooking], event: Any) -> None:
     if isinstance(event, (Booking.Confirmed, Booking.Held)):
         held = isinstance(event, Booking.Held)
         bookings[booking_id] = StoredBooking(
-            booking_id, event.user_id, event.tier, event.quantity, held, at,
-            event.expires_at.timestamp() if held else None, status="held" if held else "confirmed")
+            booking_id,
+            event.user_id,
+            event.tier,
+            event.quantity,
+            held,
+            at,
+            event.expires_at.timestamp() if held else None,
+            status="held" if held else "confirmed",
+        )
         return
     booking = bookings[booking_id]
     reason = getattr(event, "reason", None)

@@ -17,7 +17,7 @@ EXAMPLES = 3  # anomalies shown per kind
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     cells = [list(map(str, header)), *[list(map(str, row)) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 
 def requests_table(history: History) -> list[str]:
@@ -28,8 +28,10 @@ def requests_table(history: History) -> list[str]:
         by_op[a.op]["attempts"] += 1
         by_op[a.op]["acknowledged" if a.acknowledged else "indeterminate" if a.indeterminate else "refused"] += 1
         by_op[a.op]["keyed"] += a.key is not None
-    rows = [(op, len(requests[op]), c["attempts"], c["keyed"], c["acknowledged"], c["refused"], c["indeterminate"])
-            for op, c in by_op.items()]
+    rows = [
+        (op, len(requests[op]), c["attempts"], c["keyed"], c["acknowledged"], c["refused"], c["indeterminate"])
+        for op, c in by_op.items()
+    ]
     return table(("op", "requests", "attempts", "keyed", "acknowledged", "refused", "indeterminate"), rows)
 
 
@@ -41,15 +43,26 @@ def outcomes_line(history: History) -> str:
 def faults_table(history: History) -> list[str]:
     if not history.faults:
         return ["faults: none"]
-    rows = [(f.kind, f.target, f"{f.began - history.run['began']:.1f}", f"{f.ended - f.began:.1f}")
-            for f in history.faults]
+    rows = [
+        (f.kind, f.target, f"{f.began - history.run['began']:.1f}", f"{f.ended - f.began:.1f}") for f in history.faults
+    ]
     return table(("fault", "target", "at s", "until recovered s"), rows)
 
 
 def store_table(store: Store) -> list[str]:
     bookings = Counter(b.tier for b in store.bookings.values())
-    rows = [(code, steps[-1].version, steps[-1].capacity, steps[-1].sold, steps[-1].held, steps[-1].available,
-             bookings[code]) for code, steps in store.tiers.items()]
+    rows = [
+        (
+            code,
+            steps[-1].version,
+            steps[-1].capacity,
+            steps[-1].sold,
+            steps[-1].held,
+            steps[-1].available,
+            bookings[code],
+        )
+        for code, steps in store.tiers.items()
+    ]
     return table(("tier", "version", "capacity", "sold", "held", "available", "bookings"), rows)
 
 

@@ -53,8 +53,9 @@ class Hold:
 class Client:
     """One customer thread: a step at a time until the deadline or ``stop``."""
 
-    def __init__(self, number: int, sender: Sender, tiers: list[Tier], mix: Mix, hold_seconds: float,
-                 rng: random.Random) -> None:
+    def __init__(
+        self, number: int, sender: Sender, tiers: list[Tier], mix: Mix, hold_seconds: float, rng: random.Random
+    ) -> None:
         self.number = number
         self.sender = sender
         self.tiers = tiers
@@ -132,8 +133,9 @@ def run_clients(clients: list[Client], seconds: float, stop: threading.Event, jo
     """Run every client for ``seconds`` (each finishes the request it is on), then
     join them within ``join_grace`` more seconds; raise if one is still going."""
     until = time.monotonic() + seconds
-    threads = [threading.Thread(target=c.run, args=(until, stop), name=f"client-{c.number}", daemon=True)
-               for c in clients]
+    threads = [
+        threading.Thread(target=c.run, args=(until, stop), name=f"client-{c.number}", daemon=True) for c in clients
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

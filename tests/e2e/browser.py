@@ -33,8 +33,14 @@ def open_browser() -> WebDriver:
         pytest.fail(f"{' and '.join(missing)} missing: apt-get install chromium chromium-driver")
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--window-size=1280,1000"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to check for CSP violations
     return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
@@ -43,7 +49,8 @@ def open_browser() -> WebDriver:
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], object], what: str) -> None:
     """Wait for ``condition``; an element the page re-rendered meanwhile is looked up again."""
     WebDriverWait(driver, 10, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(
-        condition, message=f"waited 10 s for {what}")
+        condition, message=f"waited 10 s for {what}"
+    )
 
 
 def click(driver: WebDriver, selector: str) -> None:
@@ -56,8 +63,7 @@ def text_of(driver: WebDriver, selector: str) -> str:
 
 
 def wait_for_text(driver: WebDriver, selector: str, expected: str) -> None:
-    wait_for(driver, lambda d: text_of(d, selector) == expected,
-             f"{selector} to read {expected!r}")
+    wait_for(driver, lambda d: text_of(d, selector) == expected, f"{selector} to read {expected!r}")
 
 
 def wait_for_match(driver: WebDriver, selector: str, pattern: str) -> None:
@@ -66,8 +72,11 @@ def wait_for_match(driver: WebDriver, selector: str, pattern: str) -> None:
 
 def severe_messages(driver: WebDriver) -> list[str]:
     """What chromium logged as severe (a CSP violation, a script error, a refused request), without the origin."""
-    return [re.sub(r"^http://[^/]+", "", entry["message"])
-            for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    return [
+        re.sub(r"^http://[^/]+", "", entry["message"])
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+    ]
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:

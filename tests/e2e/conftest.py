@@ -21,9 +21,20 @@ def make_app(store_env: dict[str, str], **config: Any) -> Flask:
     """An app on the test's store with two demo tiers, no rate limits, holds expired only
     when a test says so, no webhook deliveries (fuzzers register endpoints), and live
     streams and feed long-polls that end at once (fuzzers call them too)."""
-    return create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:100.00:5,GA:10.00:50", "PROJECT_IN_PROCESS": "yes",
-                       "EXPIRE_HOLDS_IN_PROCESS": "no", "INTEGRATIONS_IN_PROCESS": "no", "FEED_MAX_WAIT_SECONDS": 0,
-                       "BOOKING_RATE_LIMIT": "", "ADMIN_AUTH_RATE_LIMIT": "", "SSE_MAX_SECONDS": 0.1, **config})
+    return create_app(
+        {
+            "LEDGER_ENV": store_env,
+            "DEMO_TIERS": "VIP:100.00:5,GA:10.00:50",
+            "PROJECT_IN_PROCESS": "yes",
+            "EXPIRE_HOLDS_IN_PROCESS": "no",
+            "INTEGRATIONS_IN_PROCESS": "no",
+            "FEED_MAX_WAIT_SECONDS": 0,
+            "BOOKING_RATE_LIMIT": "",
+            "ADMIN_AUTH_RATE_LIMIT": "",
+            "SSE_MAX_SECONDS": 0.1,
+            **config,
+        }
+    )
 
 
 @pytest.fixture

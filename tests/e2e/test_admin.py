@@ -23,8 +23,9 @@ def test_without_a_configured_token_the_admin_endpoints_do_not_exist(client):
     assert (response.status_code, response.json["error"]["code"]) == (404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
+)
 def test_a_missing_or_wrong_token_is_401_without_a_hint(admin, headers):
     response = admin.post("/api/admin/tiers", json={"tier": "X", "price": "1.00", "capacity": 1}, headers=headers)
     assert (response.status_code, response.json["error"]["code"]) == (401, "UNAUTHORIZED")
@@ -34,11 +35,20 @@ def test_a_missing_or_wrong_token_is_401_without_a_hint(admin, headers):
 
 
 def test_an_admin_creates_a_tier_adds_capacity_and_closes_sales(admin):
-    created = admin.post("/api/admin/tiers", json={"tier": "VIP", "price": "25.50", "capacity": 2,
-                                                   "perUserLimit": 2}, headers=AUTH)
+    created = admin.post(
+        "/api/admin/tiers", json={"tier": "VIP", "price": "25.50", "capacity": 2, "perUserLimit": 2}, headers=AUTH
+    )
     assert created.status_code == 201
-    assert created.json == {"tier": "VIP", "price": "25.50", "capacity": 2, "sold": 0, "availableQuantity": 2,
-                            "version": 1, "onSale": True, "perUserLimit": 2}
+    assert created.json == {
+        "tier": "VIP",
+        "price": "25.50",
+        "capacity": 2,
+        "sold": 0,
+        "availableQuantity": 2,
+        "version": 1,
+        "onSale": True,
+        "perUserLimit": 2,
+    }
     again = admin.post("/api/admin/tiers", json={"tier": "VIP", "price": "1.00", "capacity": 1}, headers=AUTH)
     assert (again.status_code, again.json["error"]["code"]) == (409, "TIER_ALREADY_EXISTS")
     more = admin.post("/api/admin/tiers/VIP/capacity", json={"quantity": 8}, headers=AUTH)
@@ -79,11 +89,17 @@ def test_unknown_tiers_are_404_for_admins_too(admin):
 
 def test_a_cors_preflight_to_the_admin_api_is_answered_without_a_token(store_env):
     """A browser asks first (OPTIONS, never with credentials), then sends the token."""
-    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "ADMIN_TOKEN": TOKEN,
-                      "CORS_ORIGINS": "https://admin.example"})
-    preflight = app.test_client().options("/api/admin/tiers", headers={
-        "Origin": "https://admin.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    app = create_app(
+        {"LEDGER_ENV": store_env, "DEMO_TIERS": "", "ADMIN_TOKEN": TOKEN, "CORS_ORIGINS": "https://admin.example"}
+    )
+    preflight = app.test_client().options(
+        "/api/admin/tiers",
+        headers={
+            "Origin": "https://admin.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://admin.example"
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]

@@ -40,7 +40,11 @@ def test_a_booking_can_be_read_back_and_listed_newest_first(client):
     second = book(client, tier="GA", quantity=3).json["bookingId"]
     booking = client.get(f"/api/bookings/{first}").json
     assert {k: booking[k] for k in ("bookingId", "userId", "tier", "quantity", "status")} == {
-        "bookingId": first, "userId": "u1", "tier": "VIP", "quantity": 1, "status": "confirmed",
+        "bookingId": first,
+        "userId": "u1",
+        "tier": "VIP",
+        "quantity": 1,
+        "status": "confirmed",
     }
     assert booking["createdAt"] == booking["updatedAt"]
     assert [b["bookingId"] for b in client.get("/api/users/u1/bookings").json] == [second, first]
@@ -182,7 +186,10 @@ def test_an_empty_demo_tiers_setting_creates_nothing(store_env):
 def test_health_and_readiness(client):
     assert client.get("/health").json == {"status": "ok"}
     ready = client.get("/ready")
-    assert (ready.status_code, ready.json) == (200, {"status": "ready", "projectionLag": 0, "projectionLagSeconds": 0.0})
+    assert (ready.status_code, ready.json) == (
+        200,
+        {"status": "ready", "projectionLag": 0, "projectionLagSeconds": 0.0},
+    )
 
 
 def test_not_ready_when_the_store_does_not_answer(client, app, monkeypatch):
@@ -222,8 +229,9 @@ def test_a_bad_point_in_time_is_a_clear_error(client, query, status, code):
 
 
 @pytest.mark.parametrize("number", ["1_0", " 2", "2 ", "+1", "\u0661", "\uff11", "0x1"])
-@pytest.mark.parametrize("query", ["/api/tiers/VIP?atVersion=", "/api/tiers/VIP/history?after=",
-                                   "/api/tiers/VIP/history?limit="])
+@pytest.mark.parametrize(
+    "query", ["/api/tiers/VIP?atVersion=", "/api/tiers/VIP/history?after=", "/api/tiers/VIP/history?limit="]
+)
 def test_a_version_or_count_in_a_query_is_plain_ascii_digits(client, query, number):
     """What the document's ``integer`` allows; Python's ``int()`` would take each of these."""
     response = client.get(query + quote(number))
@@ -236,7 +244,9 @@ def test_the_history_is_paged_with_the_figures_after_each_event(client):
         book(client)
     first = client.get("/api/tiers/VIP/history?limit=2").json
     assert [(i["version"], i["event"], i["availableQuantity"]) for i in first["items"]] == [
-        (1, "Created", 5), (2, "TicketsBooked", 4)]
+        (1, "Created", 5),
+        (2, "TicketsBooked", 4),
+    ]
     assert "userId" not in first["items"][1] and first["nextAfter"] == 2  # the admin's history has it
     rest = client.get(f"/api/tiers/VIP/history?after={first['nextAfter']}&limit=2").json
     assert [i["availableQuantity"] for i in rest["items"]] == [3, 2] and rest["nextAfter"] == 4
@@ -273,8 +283,9 @@ def test_every_response_carries_security_headers(client):
 
 def test_a_body_over_the_size_limit_is_413_and_books_nothing(client, app):
     position = app.extensions["ledger"].ledger.recorder.max_notification_id()
-    response = client.post("/api/tickets/book", data='{"userId": "' + "u" * 20_000 + '"}',
-                           content_type="application/json")
+    response = client.post(
+        "/api/tickets/book", data='{"userId": "' + "u" * 20_000 + '"}', content_type="application/json"
+    )
     assert (response.status_code, error_code(response)) == (413, "REQUEST_ENTITY_TOO_LARGE")
     assert app.extensions["ledger"].ledger.recorder.max_notification_id() == position
 

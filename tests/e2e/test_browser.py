@@ -62,8 +62,9 @@ def hold_on_page(driver: WebDriver, tier: str, quantity: int) -> None:
 def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver, tmp_path: Path) -> None:
     browser.get(f"{server}/")
     wait_for_text(browser, availability("VIP"), "4 of 4 left")
-    wait_for(browser, lambda d: d.find_element(By.ID, "connection").get_attribute("data-mode") == "live",
-             "the live stream")
+    wait_for(
+        browser, lambda d: d.find_element(By.ID, "connection").get_attribute("data-mode") == "live", "the live stream"
+    )
     user = browser.find_element(By.ID, "user-id").get_attribute("value")
     assert re.fullmatch(r"user-[0-9a-f]{32}", user)
     assert text_of(browser, '#tiers [data-tier="VIP"] .price') == "$100.00"
@@ -113,7 +114,8 @@ def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver,
     # Chromium reports the two refused bookings; a CSP violation or a script error would be here too.
     assert severe_messages(browser) == [
         f"/api/tickets/book - Failed to load resource: the server responded with a status of {status}"
-        for status in ("422 (UNPROCESSABLE ENTITY)", "400 (BAD REQUEST)")]
+        for status in ("422 (UNPROCESSABLE ENTITY)", "400 (BAD REQUEST)")
+    ]
 
     browser.set_window_size(390, 844)  # a phone
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
@@ -123,8 +125,7 @@ def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver,
 def test_without_event_source_the_page_polls(server: str, browser: WebDriver) -> None:
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
     browser.get(f"{server}/")
-    wait_for(browser, lambda d: d.find_element(By.ID, "connection").get_attribute("data-mode") == "polling",
-             "polling")
+    wait_for(browser, lambda d: d.find_element(By.ID, "connection").get_attribute("data-mode") == "polling", "polling")
     wait_for_text(browser, availability("GA"), "50 of 50 left")
     assert call(f"{server}/api/tickets/book", {"userId": "someone-else", "tier": "GA", "quantity": 4})[0] == 201
     wait_for_text(browser, availability("GA"), "46 of 50 left")

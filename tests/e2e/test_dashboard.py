@@ -31,8 +31,12 @@ from tests.e2e.browser import (
 from tests.processes import clean_gunicorn
 
 TOKEN = "dashboard-admin-token"
-SETTINGS = {"DEMO_TIERS": "VIP:100.00:8,GA:10.00:50", "BOOKING_RATE_LIMIT": "", "ADMIN_TOKEN": TOKEN,
-            "SSE_MAX_SECONDS": "1"}
+SETTINGS = {
+    "DEMO_TIERS": "VIP:100.00:8,GA:10.00:50",
+    "BOOKING_RATE_LIMIT": "",
+    "ADMIN_TOKEN": TOKEN,
+    "SSE_MAX_SECONDS": "1",
+}
 VIP = '#tiers [data-tier="VIP"]'
 GA = '#tiers [data-tier="GA"]'
 
@@ -73,7 +77,8 @@ def sign_in(driver: WebDriver, token: str) -> None:
 
 
 def test_an_organizer_signs_in_watches_the_sale_adds_capacity_closes_sales_and_sees_a_sell_out(
-        server: str, browser: WebDriver) -> None:
+    server: str, browser: WebDriver
+) -> None:
     book(server, "VIP", 2, "ann")
     book(server, "VIP", 1, "bob", path="hold")
     book(server, "GA", 5, "cat")
@@ -92,18 +97,20 @@ def test_an_organizer_signs_in_watches_the_sale_adds_capacity_closes_sales_and_s
     assert browser.execute_script("return localStorage.length + document.cookie.length") == 0
     assert browser.find_element(By.ID, "token").get_attribute("value") == ""
     widths = browser.execute_script(
-        "return [...document.querySelectorAll(arguments[0])].map(e => e.style.width)", f"{VIP} .bar span")
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.style.width)", f"{VIP} .bar span"
+    )
     assert widths == ["25%", "12.5%", "62.5%"]
     wait_for_text(browser, '#audit [data-tier="VIP"] .verdict', "VIP: verified, 3 events add up")
     history = browser.find_element(By.CSS_SELECTOR, '#audit [data-tier="VIP"] a').get_attribute("href")
     assert history == f"{server}/api/tiers/VIP/history?limit=1000"
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{VIP} .sales-chart canvas")) == 1,
-             "VIP's sales chart")
+    wait_for(
+        browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{VIP} .sales-chart canvas")) == 1, "VIP's sales chart"
+    )
     # Sales while the page watches: the rates, their chart and the figures follow without a reload.
     for _ in range(4):
         before = readings(browser)
         book(server, "GA", 1)
-        wait_for(browser, lambda d: readings(d) > before, "the next reading")
+        wait_for(browser, lambda d, before=before: readings(d) > before, "the next reading")
     wait_for_match(browser, "#bookings-rate", r"[1-9]\d*\.\d|0\.[1-9]")
     wait_for_text(browser, "#held-now", "1")
     wait_for_match(browser, "#lag", r"0 · 0\.\d\d s")
@@ -137,8 +144,9 @@ def test_an_organizer_signs_in_watches_the_sale_adds_capacity_closes_sales_and_s
     browser.set_window_size(390, 844)  # a phone
     browser.refresh()  # still signed in: the token is in this tab's session storage
     wait_for_text(browser, f"{VIP} .figures", "11 sold · 1 held · 0 available · capacity 12")
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{VIP} .sales-chart canvas")) == 1,
-             "VIP's sales chart")
+    wait_for(
+        browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{VIP} .sales-chart canvas")) == 1, "VIP's sales chart"
+    )
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, VIP))
     state(browser, "5-phone")
@@ -149,12 +157,14 @@ def test_an_organizer_signs_in_watches_the_sale_adds_capacity_closes_sales_and_s
     assert text_of(browser, "#connection") == "Signed out."
     # The wrong token's 401 is all chromium reports: no CSP violation, no script error.
     assert severe_messages(browser) == [
-        "/api/admin/overview - Failed to load resource: the server responded with a status of 401 (UNAUTHORIZED)"]
+        "/api/admin/overview - Failed to load resource: the server responded with a status of 401 (UNAUTHORIZED)"
+    ]
 
 
 @pytest.mark.parametrize("settings", [{"ADMIN_TOKEN": ""}])
 def test_without_an_admin_token_on_the_server_the_page_says_the_admin_api_is_off(
-        browser: WebDriver, tmp_path: Path, settings: dict[str, str]) -> None:
+    browser: WebDriver, tmp_path: Path, settings: dict[str, str]
+) -> None:
     store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
     with clean_gunicorn({**store, **SETTINGS, **settings}, tmp_path) as base:
         browser.get(f"{base}/admin")

@@ -31,8 +31,9 @@ def hold(client: FlaskClient, user: str, quantity: int) -> str:
 
 def test_the_overview_has_every_tier_and_counters_that_move_with_the_sales(admin):
     before = get(admin, "/api/admin/overview")
-    assert [(t["tier"], t["capacity"], t["sold"], t["held"], t["availableQuantity"], t["onSale"])
-            for t in before["tiers"]] == [("GA", 50, 0, 0, 50, True), ("VIP", 5, 0, 0, 5, True)]
+    assert [
+        (t["tier"], t["capacity"], t["sold"], t["held"], t["availableQuantity"], t["onSale"]) for t in before["tiers"]
+    ] == [("GA", 50, 0, 0, 50, True), ("VIP", 5, 0, 0, 5, True)]
     book(admin, quantity=2)
     hold(admin, "u2", 1)
     after = get(admin, "/api/admin/overview")
@@ -72,7 +73,8 @@ def test_the_audit_verifies_every_tier_and_names_what_disagrees(admin, admin_app
     book(admin, quantity=2)
     assert get(admin, "/api/admin/audit") == [
         {"tier": "GA", "events": 1, "ok": True, "problems": []},
-        {"tier": "VIP", "events": 2, "ok": True, "problems": []}]
+        {"tier": "VIP", "events": 2, "ok": True, "problems": []},
+    ]
     view = admin_app.extensions["ledger"].view
     with view.datastore.transaction(commit=True) as cursor:
         cursor.execute(view.sql("UPDATE {availability} SET sold = sold + 1 WHERE tier = 'VIP'"))

@@ -77,8 +77,13 @@ class Attempt:
         return self.error or f"{self.status} {self.code} Retry-After {self.retry_after}"
 
 
-def attempt(base: str, path: str, body: dict | None = None, headers: dict[str, str] | None = None,
-            timeout: float = ATTEMPT_TIMEOUT) -> tuple[Attempt, Reply | None]:
+def attempt(
+    base: str,
+    path: str,
+    body: dict | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = ATTEMPT_TIMEOUT,
+) -> tuple[Attempt, Reply | None]:
     """Send one request; time it, and note its answer or the transport error it met."""
     sent = time.monotonic()
     try:
@@ -176,8 +181,11 @@ class Burst(Clients):
 
     def wait_for_answers(self, count: int, sent_after: float = 0.0) -> None:
         """Until ``count`` logical bookings sent (last attempt) after ``sent_after`` got their final answer."""
-        wait_for(lambda: sum(o.sent_at >= sent_after for o in list(self.outcomes)) >= count,
-                 RECOVERY_DEADLINE, f"{count} answers")
+        wait_for(
+            lambda: sum(o.sent_at >= sent_after for o in list(self.outcomes)) >= count,
+            RECOVERY_DEADLINE,
+            f"{count} answers",
+        )
 
 
 class Poller(Clients):
@@ -199,9 +207,15 @@ class Service:
 
     def __init__(self, env: dict[str, str], folder: Path, capacity: int) -> None:
         self.env = env
-        self.server_env = {**env, "GUNICORN_WORKERS": "2", "DEMO_TIERS": f"{TIER}:10.00:{capacity}",
-                           "BOOKING_RATE_LIMIT": "", "PROJECT_IN_PROCESS": "no",
-                           "POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"}
+        self.server_env = {
+            **env,
+            "GUNICORN_WORKERS": "2",
+            "DEMO_TIERS": f"{TIER}:10.00:{capacity}",
+            "BOOKING_RATE_LIMIT": "",
+            "PROJECT_IN_PROCESS": "no",
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
         self.server_log = open(folder / "gunicorn.log", "w+")
         self.projector_log = open(folder / "projections.log", "w+")
 
@@ -259,8 +273,9 @@ def test_a_worker_and_the_projector_killed_mid_burst_lose_and_double_nothing(pri
 
 
 @pytest.mark.parametrize("capacity", [1_000_000, 600], ids=["on-sale", "sells-out"])
-def test_a_postgres_crash_mid_burst_loses_and_doubles_nothing(private_postgres, private_postgres_env, tmp_path,
-                                                              capacity):
+def test_a_postgres_crash_mid_burst_loses_and_doubles_nothing(
+    private_postgres, private_postgres_env, tmp_path, capacity
+):
     with Service(private_postgres_env, tmp_path, capacity) as service:
         with Burst(service.base) as burst:
             burst.wait_for_answers(150)
@@ -274,16 +289,19 @@ def test_a_postgres_crash_mid_burst_loses_and_doubles_nothing(private_postgres, 
         assert service.projector.poll() is None, "the projection process did not outlive the outage"
 
 
-def test_during_a_long_postgres_outage_every_request_is_answered_at_once(private_postgres, private_postgres_env,
-                                                                         tmp_path):
+def test_during_a_long_postgres_outage_every_request_is_answered_at_once(
+    private_postgres, private_postgres_env, tmp_path
+):
     """Bookings, reads and ``/ready`` while PostgreSQL is down for longer than any retry
     rides out: each gets 503 with ``Retry-After`` within ``ANSWER_BOUND`` (clients wait
     twice that, so a slow answer is seen as slow, not as a timeout), ``/ready`` says 503
     throughout, and soon after the restart bookings and ``/ready`` succeed again."""
     with Service(private_postgres_env, tmp_path, capacity=1_000_000) as service:
         polled = ["/ready", "/api/tickets"]
-        with Burst(service.base, timeout=2 * ANSWER_BOUND) as burst, \
-                Poller(service.base, polled, timeout=2 * ANSWER_BOUND) as poller:
+        with (
+            Burst(service.base, timeout=2 * ANSWER_BOUND) as burst,
+            Poller(service.base, polled, timeout=2 * ANSWER_BOUND) as poller,
+        ):
             burst.wait_for_answers(50)
             private_postgres.crash()
             fault = time.monotonic()
@@ -292,8 +310,11 @@ def test_during_a_long_postgres_outage_every_request_is_answered_at_once(private
             private_postgres.start()
             back = time.monotonic()
             burst.wait_for_answers(50, sent_after=back)
-            wait_for(lambda: any(a.path == "/ready" and a.status == 200 and a.sent >= back for a in list(poller.attempts)),
-                     BACK_BOUND, "/ready to answer 200")
+            wait_for(
+                lambda: any(a.path == "/ready" and a.status == 200 and a.sent >= back for a in list(poller.attempts)),
+                BACK_BOUND,
+                "/ready to answer 200",
+            )
         check_after_the_fault(service, burst.outcomes, 1_000_000, "long postgres outage", fault, back)
     bookings = [a for o in burst.outcomes for a in o.attempts]
     kinds = {"bookings": bookings, **{path: [a for a in poller.attempts if a.path == path] for path in polled}}
@@ -305,15 +326,21 @@ def test_during_a_long_postgres_outage_every_request_is_answered_at_once(private
         print(f"{name} during the outage: {len(took)}, median {took[len(took) // 2]:.2f} s, slowest {took[-1]:.2f} s")
     print(f"after the restart: first 201 {first_booked:.2f} s, first /ready 200 {first_ready:.2f} s")
 
-    allowed = {"201 None Retry-After None", "200 None Retry-After None",
-               "503 STORE_UNAVAILABLE Retry-After 1", "503 LEDGER_BUSY Retry-After 1"}
+    allowed = {
+        "201 None Retry-After None",
+        "200 None Retry-After None",
+        "503 STORE_UNAVAILABLE Retry-After 1",
+        "503 LEDGER_BUSY Retry-After 1",
+    }
     everything = bookings + poller.attempts
     assert {a.what for a in everything} <= allowed, Counter(a.what for a in everything)  # no 500, no timeout
     slowest = max(everything, key=lambda a: a.took)
     assert slowest.took <= ANSWER_BOUND, slowest
     within = [a for a in everything if fault <= a.sent and a.sent + a.took < restart]
-    assert {a.what for a in within if a.path != "/ready"} <= {"503 STORE_UNAVAILABLE Retry-After 1",
-                                                             "503 LEDGER_BUSY Retry-After 1"}
+    assert {a.what for a in within if a.path != "/ready"} <= {
+        "503 STORE_UNAVAILABLE Retry-After 1",
+        "503 LEDGER_BUSY Retry-After 1",
+    }
     assert {a.what for a in within if a.path == "/ready"} == {"503 STORE_UNAVAILABLE Retry-After 1"}
     assert max(a.took for a in ready) <= READY_BOUND
     assert max(first_booked, first_ready) <= BACK_BOUND
@@ -338,8 +365,9 @@ def test_a_process_that_starts_during_an_outage_waits_for_postgres(private_postg
         assert ledger.create_tier("VIP", Decimal("1.00"), 1).available == 1
 
 
-def check_after_the_fault(service: Service, outcomes: list[Outcome], capacity: int, fault_name: str,
-                          fault: float, back: float) -> None:
+def check_after_the_fault(
+    service: Service, outcomes: list[Outcome], capacity: int, fault_name: str, fault: float, back: float
+) -> None:
     """Everything the fault must not have broken (the service is still running)."""
     service.wait_until_ready()
     assert any(o.failures for o in outcomes), "no client noticed the fault: it tested nothing"
@@ -353,11 +381,13 @@ def report(fault_name: str, outcomes: list[Outcome], fault: float, back: float, 
     """What the clients saw (shown with ``pytest -s``)."""
     failures = [(a.sent + a.took, a.what) for o in outcomes for a in o.failures]
     after_back = [o.answered_at - back for o in outcomes if o.sent_at >= back]
-    print(f"\n{fault_name}: {len(outcomes)} logical bookings, final {dict(Counter(o.status for o in outcomes))}; "
-          f"{len(failures)} failed attempts {dict(Counter(what for _, what in failures))}, the last "
-          f"{max(at for at, _ in failures) - fault:.2f} s after the fault; first answer to a request sent after "
-          f"the fault ended: {min(after_back):.2f} s after it; {replayed} keys recorded by an attempt whose "
-          f"answer was lost, then answered by a retry")
+    print(
+        f"\n{fault_name}: {len(outcomes)} logical bookings, final {dict(Counter(o.status for o in outcomes))}; "
+        f"{len(failures)} failed attempts {dict(Counter(what for _, what in failures))}, the last "
+        f"{max(at for at, _ in failures) - fault:.2f} s after the fault; first answer to a request sent after "
+        f"the fault ended: {min(after_back):.2f} s after it; {replayed} keys recorded by an attempt whose "
+        f"answer was lost, then answered by a retry"
+    )
 
 
 def assert_no_500s_and_every_key_answered(outcomes: list[Outcome], sold_out: bool) -> None:
@@ -386,7 +416,8 @@ def assert_the_books_balance(env: dict[str, str], outcomes: list[Outcome], capac
         assert sorted(confirmed_booking_ids(ledger)) == sorted(booked), "a booking lost, doubled, or without a 201"
         summaries = {b: ledger.get_booking(b) for b in booked}
         assert {b: (s.user_id, s.tier, s.quantity, s.status) for b, s in summaries.items()} == {
-            b: (o.user, TIER, o.quantity, CONFIRMED) for b, o in booked.items()}
+            b: (o.user, TIER, o.quantity, CONFIRMED) for b, o in booked.items()
+        }
         rows = {b.booking_id: (b.quantity, b.status) for b in view.bookings_of_tier(TIER)}
         assert rows == {b: (o.quantity, CONFIRMED) for b, o in booked.items()}
         tier, row = ledger.get_tier(TIER), view.get_tier(TIER)

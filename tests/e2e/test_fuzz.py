@@ -29,8 +29,9 @@ def fields(**near_misses: st.SearchStrategy) -> st.SearchStrategy:
 
 def query(**near_misses: st.SearchStrategy) -> st.SearchStrategy:
     """Query strings with any of these parameters, each a near miss or any text."""
-    return st.fixed_dictionaries({}, optional={name: st.text(max_size=40) | values.map(str)
-                                               for name, values in near_misses.items()})
+    return st.fixed_dictionaries(
+        {}, optional={name: st.text(max_size=40) | values.map(str) for name, values in near_misses.items()}
+    )
 
 
 CODES = st.sampled_from(["VIP", "GA", "NEW", "vip", "", "A" * 33]) | st.text(max_size=40)
@@ -42,8 +43,12 @@ ENDPOINTS = {
     "/api/bookings/{booking_id}/cancel": fields(userId=IDS),
     "/api/holds/{hold_id}/confirm": fields(userId=IDS),
     "/api/holds/{hold_id}/release": fields(userId=IDS),
-    "/api/admin/tiers": fields(tier=CODES, capacity=NUMBER, perUserLimit=NUMBER,
-                               price=st.sampled_from(["1.00", "0", "-1", "1.001", "1e3", "NaN", "99999999999.00"])),
+    "/api/admin/tiers": fields(
+        tier=CODES,
+        capacity=NUMBER,
+        perUserLimit=NUMBER,
+        price=st.sampled_from(["1.00", "0", "-1", "1.001", "1e3", "NaN", "99999999999.00"]),
+    ),
     "/api/admin/tiers/{tier}/capacity": fields(quantity=NUMBER),
     "/api/admin/tiers/{tier}/close": fields(),
     "/api/tiers/{tier}": query(atVersion=NUMBER, atTime=st.datetimes().map(lambda t: t.isoformat())),

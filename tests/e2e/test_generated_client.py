@@ -27,9 +27,14 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 # No formatting step (it would need ruff on the PATH): the code is only imported.
 CONFIG = f"package_name_override: {PACKAGE}\nproject_name_override: ledger-client\npost_hooks: []\n"
 # The rate limit on (its headers are in the document), counted in Redis as several workers need.
-SETTINGS = {"DEMO_TIERS": "VIP:100.00:5", "ADMIN_TOKEN": ADMIN_TOKEN, "PROJECT_IN_PROCESS": "yes",
-            "BOOKING_RATE_LIMIT": "1000 per second", "RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
-            "SSE_MAX_SECONDS": "0.5"}
+SETTINGS = {
+    "DEMO_TIERS": "VIP:100.00:5",
+    "ADMIN_TOKEN": ADMIN_TOKEN,
+    "PROJECT_IN_PROCESS": "yes",
+    "BOOKING_RATE_LIMIT": "1000 per second",
+    "RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    "SSE_MAX_SECONDS": "0.5",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -45,25 +50,53 @@ def api(server: str, tmp_path: Path) -> Iterator[SimpleNamespace]:
     """The generated package, imported: its modules by short name, and a client and an admin client."""
     (tmp_path / "config.yaml").write_text(CONFIG)
     generated = subprocess.run(
-        [str(GENERATOR), "generate", "--url", f"{server}/openapi.json", "--meta", "none",
-         "--config", str(tmp_path / "config.yaml"), "--output-path", str(tmp_path / PACKAGE)],
-        capture_output=True, text=True, timeout=120)
+        [
+            str(GENERATOR),
+            "generate",
+            "--url",
+            f"{server}/openapi.json",
+            "--meta",
+            "none",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--output-path",
+            str(tmp_path / PACKAGE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "Warning" not in generated.stdout + generated.stderr, generated.stdout + generated.stderr
     sys.path.insert(0, str(tmp_path))
     try:
+
         def load(name: str) -> ModuleType:
             return importlib.import_module(f"{PACKAGE}.{name}")
 
         client = load("client")
-        modules = {name.rsplit(".", 1)[-1]: load(name) for name in (
-            "api.tickets.get_api_tickets", "api.tickets.post_api_tickets_book", "api.tickets.get_api_tickets_stream",
-            "api.holds.post_api_tickets_hold", "api.holds.post_api_holds_hold_id_confirm",
-            "api.holds.post_api_holds_hold_id_release", "api.bookings.post_api_bookings_booking_id_cancel",
-            "api.bookings.get_api_users_user_id_bookings", "api.bookings.get_api_bookings_booking_id",
-            "api.tiers.get_api_tiers_tier", "api.tiers.get_api_tiers_tier_history", "api.health.get_ready",
-            "api.admin.post_api_admin_tiers", "api.admin.post_api_admin_tiers_tier_capacity",
-            "api.admin.post_api_admin_tiers_tier_close", "api.admin.get_api_admin_tiers_tier_history", "models")}
+        modules = {
+            name.rsplit(".", 1)[-1]: load(name)
+            for name in (
+                "api.tickets.get_api_tickets",
+                "api.tickets.post_api_tickets_book",
+                "api.tickets.get_api_tickets_stream",
+                "api.holds.post_api_tickets_hold",
+                "api.holds.post_api_holds_hold_id_confirm",
+                "api.holds.post_api_holds_hold_id_release",
+                "api.bookings.post_api_bookings_booking_id_cancel",
+                "api.bookings.get_api_users_user_id_bookings",
+                "api.bookings.get_api_bookings_booking_id",
+                "api.tiers.get_api_tiers_tier",
+                "api.tiers.get_api_tiers_tier_history",
+                "api.health.get_ready",
+                "api.admin.post_api_admin_tiers",
+                "api.admin.post_api_admin_tiers_tier_capacity",
+                "api.admin.post_api_admin_tiers_tier_close",
+                "api.admin.get_api_admin_tiers_tier_history",
+                "models",
+            )
+        }
         yield SimpleNamespace(
             **modules,
             client=client.Client(base_url=server, raise_on_unexpected_status=True),
@@ -81,12 +114,17 @@ def test_a_generated_client_books_holds_confirms_cancels_and_lists(api: SimpleNa
     assert (vip.tier, vip.price, vip.available_quantity, vip.on_sale) == ("VIP", "100.00", 5, True)
 
     alice = m.BookRequest(user_id="alice", tier="VIP", quantity=2)
-    booked = api.post_api_tickets_book.sync_detailed(client=c, body=alice, idempotency_key="order-1",
-                                                     x_request_id="generated-1")
+    booked = api.post_api_tickets_book.sync_detailed(
+        client=c, body=alice, idempotency_key="order-1", x_request_id="generated-1"
+    )
     assert booked.status_code == 201 and booked.headers["X-Request-ID"] == "generated-1"
     assert booked.headers["X-RateLimit-Limit"] == "1000"
     receipt = booked.parsed
-    assert (receipt.booked_quantity, receipt.remaining_quantity, receipt.status) == (2, 3, m.BookReceiptStatus.CONFIRMED)
+    assert (receipt.booked_quantity, receipt.remaining_quantity, receipt.status) == (
+        2,
+        3,
+        m.BookReceiptStatus.CONFIRMED,
+    )
 
     hold = api.post_api_tickets_hold.sync(client=c, body=m.BookRequest(user_id="alice", tier="VIP", quantity=1))
     assert (hold.held_quantity, hold.remaining_quantity, hold.status) == (1, 2, m.HoldReceiptStatus.HELD)
@@ -98,8 +136,9 @@ def test_a_generated_client_books_holds_confirms_cancels_and_lists(api: SimpleNa
     released = api.post_api_holds_hold_id_release.sync(str(other.hold_id), client=c, body=m.CancelRequest("alice"))
     assert released.status == m.BookingStatus.RELEASED
 
-    cancelled = api.post_api_bookings_booking_id_cancel.sync(str(receipt.booking_id), client=c,
-                                                             body=m.CancelRequest("alice"))
+    cancelled = api.post_api_bookings_booking_id_cancel.sync(
+        str(receipt.booking_id), client=c, body=m.CancelRequest("alice")
+    )
     assert cancelled.status == m.BookingStatus.CANCELLED and cancelled.expires_at is None
     # The same booking request again, under its key: the booking as it is now, cancelled.
     again = api.post_api_tickets_book.sync(client=c, body=alice, idempotency_key="order-1")
@@ -107,8 +146,10 @@ def test_a_generated_client_books_holds_confirms_cancels_and_lists(api: SimpleNa
 
     listed = api.get_api_users_user_id_bookings.sync("alice", client=c)
     assert [(b.booking_id, b.status) for b in listed] == [
-        (other.hold_id, m.BookingStatus.RELEASED), (hold.hold_id, m.BookingStatus.CONFIRMED),
-        (receipt.booking_id, m.BookingStatus.CANCELLED)]
+        (other.hold_id, m.BookingStatus.RELEASED),
+        (hold.hold_id, m.BookingStatus.CONFIRMED),
+        (receipt.booking_id, m.BookingStatus.CANCELLED),
+    ]
     assert api.get_api_bookings_booking_id.sync(str(hold.hold_id), client=c).to_dict() == listed[1].to_dict()
 
     refused = api.post_api_tickets_book.sync_detailed(client=c, body=m.BookRequest("bob", "VIP", 9))
@@ -121,7 +162,13 @@ def test_a_generated_client_reads_a_tier_its_history_and_the_stream(api: SimpleN
     api.post_api_tickets_book.sync(client=c, body=m.BookRequest(user_id="carol", tier="VIP", quantity=1))
     now = api.get_api_tiers_tier.sync("VIP", client=c)
     then = api.get_api_tiers_tier.sync("VIP", client=c, at_version=1)
-    assert (now.version, now.sold, now.available_quantity, then.sold, then.currency) == (2, 1, 4, 0, m.TierStateCurrency.USD)
+    assert (now.version, now.sold, now.available_quantity, then.sold, then.currency) == (
+        2,
+        1,
+        4,
+        0,
+        m.TierStateCurrency.USD,
+    )
     both = api.get_api_tiers_tier.sync_detailed("VIP", client=c, at_version=1, at_time=now.as_of)
     assert (both.status_code, both.parsed.error.details[0].path) == (400, "atTime")
     history = api.get_api_tiers_tier_history.sync("VIP", client=c, limit=1)
@@ -149,4 +196,7 @@ def test_a_generated_admin_client_creates_a_tier_adds_capacity_and_closes_sales(
     intruder = api.client.with_headers({"Authorization": "Bearer wrong"})
     denied = api.post_api_admin_tiers_tier_close.sync_detailed("GA", client=intruder)
     assert (denied.status_code, denied.parsed.error.code, denied.headers["WWW-Authenticate"]) == (
-        401, "UNAUTHORIZED", "Bearer")
+        401,
+        "UNAUTHORIZED",
+        "Bearer",
+    )

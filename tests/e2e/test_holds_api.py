@@ -4,7 +4,7 @@ process with a moved clock), the errors of each, and cancel's Idempotency-Key.""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,16 +29,24 @@ def test_a_hold_takes_tickets_out_of_availability_until_it_is_confirmed(client):
     placed = hold(client)
     assert placed.status_code == 201
     body = placed.json
-    left = datetime.fromisoformat(body["expiresAt"]) - datetime.now(timezone.utc)
+    left = datetime.fromisoformat(body["expiresAt"]) - datetime.now(UTC)
     assert timedelta(minutes=9, seconds=50) < left <= timedelta(minutes=10)  # HOLD_SECONDS' default
     assert {k: body[k] for k in ("tier", "heldQuantity", "remainingQuantity", "status")} == {
-        "tier": "VIP", "heldQuantity": 2, "remainingQuantity": 3, "status": "held"}
+        "tier": "VIP",
+        "heldQuantity": 2,
+        "remainingQuantity": 3,
+        "status": "held",
+    }
     assert vip_available(client) == 3
     booking = client.get(f"/api/bookings/{body['holdId']}").json
     assert (booking["status"], booking["expiresAt"]) == ("held", body["expiresAt"])
 
     confirmed = end(client, body["holdId"], "confirm")
-    assert (confirmed.status_code, confirmed.json["status"], confirmed.json["bookingId"]) == (200, "confirmed", body["holdId"])
+    assert (confirmed.status_code, confirmed.json["status"], confirmed.json["bookingId"]) == (
+        200,
+        "confirmed",
+        body["holdId"],
+    )
     assert end(client, body["holdId"], "confirm").json == confirmed.json  # a retry: the same answer
     assert vip_available(client) == 3
     assert [b["status"] for b in client.get("/api/users/u1/bookings").json] == ["confirmed"]
@@ -91,7 +99,9 @@ def test_a_cancellation_retried_with_its_key_gets_the_same_answer(client):
     booking_id = book(client, quantity=2).json["bookingId"]
 
     def cancel(key: str):
-        return client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "u1"}, headers={"Idempotency-Key": key})
+        return client.post(
+            f"/api/bookings/{booking_id}/cancel", json={"userId": "u1"}, headers={"Idempotency-Key": key}
+        )
 
     first = cancel("undo-1")
     assert [cancel("undo-1").json for _ in range(3)] == [first.json] * 3 and first.status_code == 200

@@ -44,14 +44,17 @@ SIZES = {  # connections per attack, by store
 CANCEL = "/api/bookings/6b0f7c57-4d6e-4c1f-9a51-5f1a2b3c4d5e/cancel"  # no rate limit, as any command
 OPENINGS = {  # what each attacking connection sends first; then one byte ("a") every TRICKLE_SECONDS
     "slow headers": b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ",
-    "slow bodies": (f"POST {CANCEL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 60\r\n\r\n").encode(),
+    "slow bodies": (
+        f"POST {CANCEL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n"
+    ).encode(),
     "event streams": b"GET /api/tickets/stream HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 TRICKLE_SECONDS = 5.0  # as the attack in the issue: one byte every 5 s
 CHECK_SECONDS = 1.0  # how often the attacker looks for connections the server closed, to replace them
-CRASHING_JSON = [b'{"userId": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-                 b'{"userId": "u1", "tier": "GA", "quantity": ' + b"9" * 5000 + b"}"]
+CRASHING_JSON = [
+    b'{"userId": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b'{"userId": "u1", "tier": "GA", "quantity": ' + b"9" * 5000 + b"}",
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -156,8 +159,9 @@ def timed_bookings(base: str, seconds: float) -> tuple[list[float], Counter]:
     while time.monotonic() < end:
         started = time.monotonic()
         try:
-            outcomes[call(f"{base}/api/tickets/book", {"userId": "ordinary", "tier": "GA", "quantity": 1},
-                          timeout=5).status] += 1
+            outcomes[
+                call(f"{base}/api/tickets/book", {"userId": "ordinary", "tier": "GA", "quantity": 1}, timeout=5).status
+            ] += 1
         except OSError as error:
             outcomes[type(error).__name__] += 1
         latencies.append(time.monotonic() - started)
@@ -167,8 +171,10 @@ def timed_bookings(base: str, seconds: float) -> tuple[list[float], Counter]:
 
 def assert_bookings_unhurt(latencies: list[float], outcomes: Counter, attack: str) -> None:
     p95 = sorted(latencies)[int(len(latencies) * 0.95) - 1]
-    print(f"\n{attack}: {len(latencies)} bookings, {dict(outcomes)}, p50 {sorted(latencies)[len(latencies) // 2]:.3f} s,"
-          f" p95 {p95:.3f} s, max {max(latencies):.3f} s")
+    print(
+        f"\n{attack}: {len(latencies)} bookings, {dict(outcomes)}, p50 {sorted(latencies)[len(latencies) // 2]:.3f} s,"
+        f" p95 {p95:.3f} s, max {max(latencies):.3f} s"
+    )
     assert set(outcomes) == {201} and len(latencies) >= 10, (attack, outcomes)
     assert p95 < P95_BOUND, (attack, p95)
 
@@ -214,9 +220,13 @@ def post_raw(base: str, path: str, body: Any, headers: dict[str, str] | None = N
     """POST ``body`` as it is; the answer's status and error code."""
     connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
     try:
-        connection.request("POST", path, body=body,
-                           headers={"Content-Type": "application/json", **(headers or {})},
-                           encode_chunked="Transfer-Encoding" in (headers or {}))
+        connection.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            encode_chunked="Transfer-Encoding" in (headers or {}),
+        )
         response = connection.getresponse()
         return response.status, json.loads(response.read())["error"]["code"]
     finally:
@@ -226,8 +236,9 @@ def post_raw(base: str, path: str, body: Any, headers: dict[str, str] | None = N
 def test_a_chunked_body_over_the_limit_is_413_from_the_real_server(store_env, tmp_path):
     body = json.dumps({"userId": "u1", "tier": "GA", "quantity": 1}).encode() + b" " * 20000 + b"garbage"
     with served(store_env, tmp_path) as base:
-        refused = post_raw(base, "/api/tickets/book", iter([body[:8000], body[8000:]]),
-                           headers={"Transfer-Encoding": "chunked"})
+        refused = post_raw(
+            base, "/api/tickets/book", iter([body[:8000], body[8000:]]), headers={"Transfer-Encoding": "chunked"}
+        )
         assert refused == (413, "REQUEST_ENTITY_TOO_LARGE")
     with BookingLedger(env=store_env) as ledger:
         assert ledger.get_tier("GA").sold == 0
@@ -243,7 +254,7 @@ UNPARSABLE = [  # a request gunicorn refuses itself, and its answer
 def test_requests_the_server_cannot_parse_get_the_json_error_body(store_env, tmp_path):
     with served(store_env, tmp_path) as base:
         answers = [send_raw(base, request_bytes) for request_bytes, _, _ in UNPARSABLE]
-    for (status, content_type, body), (_, expected_status, code) in zip(answers, UNPARSABLE):
+    for (status, content_type, body), (_, expected_status, code) in zip(answers, UNPARSABLE, strict=True):
         assert (status, content_type) == (expected_status, "application/json")
         assert set(body["error"]) == {"code", "message", "details"} and body["error"]["code"] == code
 

@@ -28,12 +28,19 @@ def confirmed_bookings(env: dict[str, str]) -> int:
 @pytest.mark.slow
 def test_one_key_sent_to_two_servers_on_one_store_books_once(postgres_env, tmp_path):
     env = {**postgres_env, "PROJECT_IN_PROCESS": "yes", "DEMO_TIERS": "GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
-    with open(tmp_path / "one.log", "w") as one_log, open(tmp_path / "two.log", "w") as two_log, \
-            gunicorn(env, one_log) as (one, _), gunicorn(env, two_log) as (two, _):
+    with (
+        open(tmp_path / "one.log", "w") as one_log,
+        open(tmp_path / "two.log", "w") as two_log,
+        gunicorn(env, one_log) as (one, _),
+        gunicorn(env, two_log) as (two, _),
+    ):
 
         def book(base: str, key: str):
-            return call(f"{base}/api/tickets/book", {"userId": "ann", "tier": "GA", "quantity": 2},
-                        headers={"Idempotency-Key": key})
+            return call(
+                f"{base}/api/tickets/book",
+                {"userId": "ann", "tier": "GA", "quantity": 2},
+                headers={"Idempotency-Key": key},
+            )
 
         with ThreadPoolExecutor(8) as pool:
             replies = list(pool.map(lambda job: book(*job), [(base, key) for key in KEYS for base in (one, two)]))
@@ -47,7 +54,12 @@ def test_one_key_sent_to_two_servers_on_one_store_books_once(postgres_env, tmp_p
     assert confirmed_bookings(postgres_env) == len(KEYS)
 
     other = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, **env, "IDEMPOTENCY_SECRET": "x" * 32, "BIND": f"127.0.0.1:{free_port()}"}, timeout=60)
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "IDEMPOTENCY_SECRET": "x" * 32, "BIND": f"127.0.0.1:{free_port()}"},
+        timeout=60,
+    )
     assert other.returncode != 0
     assert "IdempotencySecretError" in other.stdout + other.stderr

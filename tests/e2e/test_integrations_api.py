@@ -84,14 +84,15 @@ def test_the_whole_history_reads_the_same_twice_byte_for_byte(client):
 def test_a_long_poll_answers_as_soon_as_an_event_arrives(client, app):
     after = feed(client)["nextAfter"]
     answers: list = []
-    waiting = threading.Thread(target=lambda: answers.append((feed(app.test_client(), after=after, wait=5),
-                                                              time.monotonic())))
+    waiting = threading.Thread(
+        target=lambda: answers.append((feed(app.test_client(), after=after, wait=5), time.monotonic()))
+    )
     waiting.start()
     time.sleep(0.5)
     booked_at = time.monotonic()
     book(client, user="late")
     waiting.join(timeout=10)
-    (page, answered_at), = answers
+    ((page, answered_at),) = answers
     assert [e["userId"] for e in page["items"]] == ["late"]
     assert answered_at - booked_at < 2.0
 
@@ -106,8 +107,11 @@ def test_a_long_poll_with_nothing_new_ends_after_its_wait_and_a_longer_wait_is_r
 
 
 def test_an_admin_registers_pauses_resumes_and_replays_a_webhook(client):
-    created = client.post("/api/admin/webhooks", headers=ADMIN, json={
-        "url": "https://crm.example.com/hooks", "eventTypes": ["booking.confirmed"], "description": "CRM"})
+    created = client.post(
+        "/api/admin/webhooks",
+        headers=ADMIN,
+        json={"url": "https://crm.example.com/hooks", "eventTypes": ["booking.confirmed"], "description": "CRM"},
+    )
     assert created.status_code == 201
     endpoint = created.json
     assert endpoint["secret"].startswith("whsec_") and endpoint["status"] == "active"
@@ -126,18 +130,28 @@ def test_an_admin_registers_pauses_resumes_and_replays_a_webhook(client):
 
 
 def test_a_given_secret_is_kept_and_every_type_is_the_default(client):
-    created = client.post("/api/admin/webhooks", headers=ADMIN,
-                          json={"url": "http://127.0.0.1:9/x", "secret": "my-own-secret-123456"}).json
+    created = client.post(
+        "/api/admin/webhooks", headers=ADMIN, json={"url": "http://127.0.0.1:9/x", "secret": "my-own-secret-123456"}
+    ).json
     assert created["secret"] == "my-own-secret-123456" and created["eventTypes"] is None
 
 
-@pytest.mark.parametrize("body", [
-    {"url": "ftp://example.com/x"}, {"url": "file:///etc/passwd"}, {"url": "https://"},
-    {"url": "http://example.com:65536/"}, {"url": "https://example.com/" + "a" * 2048},
-    {"url": "https://example.com", "eventTypes": ["booking.refunded"]}, {"url": "https://example.com", "eventTypes": []},
-    {"url": "https://example.com", "secret": "short"}, {"url": "https://example.com", "description": "a\nb"},
-    {"url": "https://example.com", "extra": 1}, {},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "ftp://example.com/x"},
+        {"url": "file:///etc/passwd"},
+        {"url": "https://"},
+        {"url": "http://example.com:65536/"},
+        {"url": "https://example.com/" + "a" * 2048},
+        {"url": "https://example.com", "eventTypes": ["booking.refunded"]},
+        {"url": "https://example.com", "eventTypes": []},
+        {"url": "https://example.com", "secret": "short"},
+        {"url": "https://example.com", "description": "a\nb"},
+        {"url": "https://example.com", "extra": 1},
+        {},
+    ],
+)
 def test_a_bad_endpoint_is_400_and_registers_nothing(client, body):
     response = client.post("/api/admin/webhooks", headers=ADMIN, json=body)
     assert response.status_code == 400 and response.json["error"]["code"] == "VALIDATION_ERROR"

@@ -31,16 +31,21 @@ def test_metrics_count_requests_bookings_tickets_and_the_projection_lag(client):
 
 def test_a_hold_counts_as_sold_only_once_confirmed(client):
     def counts():
-        return [metric(client, name) for name in (
-            'ledger_tickets_sold_total{tier="GA"}', 'ledger_holds_total{tier="GA"}',
-            'ledger_holds_ended_total{reason="released",tier="GA"}')]
+        return [
+            metric(client, name)
+            for name in (
+                'ledger_tickets_sold_total{tier="GA"}',
+                'ledger_holds_total{tier="GA"}',
+                'ledger_holds_ended_total{reason="released",tier="GA"}',
+            )
+        ]
 
     before = counts()
     body = {"userId": "u1", "tier": "GA", "quantity": 2}
     kept, dropped = (client.post("/api/tickets/hold", json=body).json["holdId"] for _ in range(2))
     client.post(f"/api/holds/{kept}/confirm", json={"userId": "u1"})
     client.post(f"/api/holds/{dropped}/release", json={"userId": "u1"})
-    assert [after - was for after, was in zip(counts(), before)] == [2, 2, 1]
+    assert [after - was for after, was in zip(counts(), before, strict=True)] == [2, 2, 1]
 
 
 @pytest.mark.parametrize("path", ["/api/tickets", "/api/tiers/VIP"])
@@ -59,17 +64,20 @@ def test_each_request_logs_one_json_line_with_its_request_id_but_the_tier_lists_
     client.get("/api/tiers/VIP", headers={"X-Request-ID": "abc-123"})
     booked = book(client)
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "ledger"]
-    access = [l for l in lines if l["message"] == "request"]
-    assert [(l["request_id"], l["status"], l["path"]) for l in access] == [("abc-123", 200, "/api/tiers/VIP")]
+    access = [line for line in lines if line["message"] == "request"]
+    assert [(line["request_id"], line["status"], line["path"]) for line in access] == [
+        ("abc-123", 200, "/api/tiers/VIP")
+    ]
     assert "duration_ms" in access[0]
-    (booking_line,) = [l for l in lines if l["message"] == "booked"]
+    (booking_line,) = [line for line in lines if line["message"] == "booked"]
     assert booking_line["booking_id"] == booked.json["bookingId"] and booking_line["quantity"] == 1
     assert (booking_line["request_id"], booking_line["status"]) == (booked.headers["X-Request-ID"], 201)
 
 
 def test_ready_turns_503_when_the_read_tables_lag_too_far(store_env):
-    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:1.00:5", "PROJECT_IN_PROCESS": "no",
-                      "READY_MAX_LAG_SECONDS": 0.0})
+    app = create_app(
+        {"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:1.00:5", "PROJECT_IN_PROCESS": "no", "READY_MAX_LAG_SECONDS": 0.0}
+    )
     client = app.test_client()
     lagging = client.get("/ready")  # the demo tier was never projected
     assert (lagging.status_code, lagging.json["error"]["code"]) == (503, "PROJECTION_LAGGING")

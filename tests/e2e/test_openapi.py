@@ -13,7 +13,14 @@ from openapi_spec_validator import validate as validate_spec
 from web import create_app
 
 # Not API endpoints: Flask's static files, the web page, the document itself and Swagger UI with its assets.
-UNDOCUMENTED = {"static", "page.index", "page.admin", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_assets"}
+UNDOCUMENTED = {
+    "static",
+    "page.index",
+    "page.admin",
+    "api-docs.openapi_json",
+    "api-docs.openapi_swagger_ui",
+    "docs_assets",
+}
 # Flask adds these to every rule; they behave the same everywhere.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
@@ -21,9 +28,16 @@ IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 @pytest.fixture
 def document(tmp_path) -> Iterator[tuple[Any, dict[str, Any]]]:
     """The document of an app with every blueprint on (admin included)."""
-    app = create_app({"LEDGER_ENV": {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                                     "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")},
-                      "ADMIN_TOKEN": "token", "DEMO_TIERS": ""})
+    app = create_app(
+        {
+            "LEDGER_ENV": {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3"),
+            },
+            "ADMIN_TOKEN": "token",
+            "DEMO_TIERS": "",
+        }
+    )
     yield app, app.test_client().get("/openapi.json").json
     app.extensions["ledger"].close()
 
@@ -38,7 +52,8 @@ def test_every_route_and_method_is_documented(document):
     app, doc = document
     routes = {
         (rule.rule.replace("<", "{").replace(">", "}"), method.lower())
-        for rule in app.url_map.iter_rules() if rule.endpoint not in UNDOCUMENTED
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in UNDOCUMENTED
         for method in rule.methods - IMPLICIT_METHODS
     }
     documented = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
@@ -50,8 +65,10 @@ def test_every_body_has_an_example_and_every_error_the_error_schema(document):
     """A 304 alone has no body."""
     _, doc = document
     for path, method, operation in operations(doc):
-        bodies = {"request": operation.get("requestBody", {"content": {"-": {"example": "no body"}}}),
-                  **operation["responses"]}
+        bodies = {
+            "request": operation.get("requestBody", {"content": {"-": {"example": "no body"}}}),
+            **operation["responses"],
+        }
         assert all("content" in body for status, body in bodies.items() if status != "304"), (method, path)
         for status, body in bodies.items():
             for content in body.get("content", {}).values():
@@ -104,7 +121,9 @@ def test_every_answer_documents_its_headers(document):
             if path.startswith("/api/admin") and status == "429":
                 assert set(headers) == {"X-Request-ID", "Cache-Control", "Retry-After"}, (method, path)
             elif "429" in operation["responses"] and status != "415" and not path.startswith("/api/admin"):
-                assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(headers)
+                assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(
+                    headers
+                )
                 limited.add(path)
             elif status == "503":
                 assert set(headers) == {"X-Request-ID", "Cache-Control", "Retry-After"}
@@ -112,8 +131,12 @@ def test_every_answer_documents_its_headers(document):
                 assert "X-RateLimit-Limit" not in headers, (method, path, status)
     assert tagged == {("get", "/api/tickets", "200"), ("get", "/api/tickets", "304")}
     assert "If-None-Match" in {p["name"] for p in doc["paths"]["/api/tickets"]["get"]["parameters"]}
-    assert limited == {"/api/tickets/book", "/api/tickets/hold", "/api/holds/{hold_id}/confirm",
-                       "/api/holds/{hold_id}/release"}
+    assert limited == {
+        "/api/tickets/book",
+        "/api/tickets/hold",
+        "/api/holds/{hold_id}/confirm",
+        "/api/holds/{hold_id}/release",
+    }
 
 
 def test_the_stream_is_documented_as_text_a_generated_client_can_take(document):
@@ -164,8 +187,10 @@ def test_every_example_matches_its_schema(document):
 
 def test_an_example_that_breaks_its_schema_is_caught(document):
     _, doc = document
-    schema = {**doc["paths"]["/api/tickets/book"]["post"]["requestBody"]["content"]["application/json"]["schema"],
-              "components": doc["components"]}
+    schema = {
+        **doc["paths"]["/api/tickets/book"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+        "components": doc["components"],
+    }
     assert not OAS30Validator(schema).is_valid({"userId": "alice", "tier": "VIP", "quantity": "2"})
 
 

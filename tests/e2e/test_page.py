@@ -62,8 +62,11 @@ def test_the_page_has_a_hold_button_with_an_accessible_label(client):
 
 
 def test_the_page_files_are_served_from_the_package(client):
-    for path, mimetype in (("/static/app.js", "text/javascript"), ("/static/app.css", "text/css"),
-                           ("/static/favicon.svg", "image/svg+xml")):
+    for path, mimetype in (
+        ("/static/app.js", "text/javascript"),
+        ("/static/app.css", "text/css"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ):
         response = client.get(path)
         assert (response.status_code, response.mimetype) == (200, mimetype), path
         assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
@@ -73,7 +76,7 @@ def test_the_page_files_are_served_from_the_package(client):
 def events(chunks) -> list[list[dict]]:
     """The ``data:`` payloads in some event-stream chunks, parsed."""
     text = b"".join(chunks).decode()
-    return [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+    return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")]
 
 
 def test_the_stream_sends_the_tiers_then_each_change_and_ends_on_time(client, app):

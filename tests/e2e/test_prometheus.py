@@ -17,8 +17,12 @@ from scripts.harness.processes import call, free_port, gunicorn, scrape, wait_fo
 
 pytestmark = pytest.mark.slow
 
-SETTINGS = {"DEMO_TIERS": "VIP:100.00:100", "BOOKING_RATE_LIMIT": "", "GUNICORN_WORKERS": "2",
-            "PROJECT_IN_PROCESS": "yes"}
+SETTINGS = {
+    "DEMO_TIERS": "VIP:100.00:100",
+    "BOOKING_RATE_LIMIT": "",
+    "GUNICORN_WORKERS": "2",
+    "PROJECT_IN_PROCESS": "yes",
+}
 
 
 def exercise(base: str) -> None:
@@ -87,7 +91,9 @@ def test_a_real_prometheus_scrapes_the_real_server_healthily(store_env, tmp_path
             sold = query(api, 'sum(ledger_tickets_sold_total{tier="VIP"})')
             assert [float(sample["value"][1]) for sample in sold] == [6.0]
             lag = query(api, "projection_lag_events")
-            assert [sample["metric"] for sample in lag] == [{"__name__": "projection_lag_events", "instance": target["labels"]["instance"], "job": "ledger"}]
+            assert [sample["metric"] for sample in lag] == [
+                {"__name__": "projection_lag_events", "instance": target["labels"]["instance"], "job": "ledger"}
+            ]
 
 
 def test_the_server_removes_the_metrics_folder_it_made(store_env, tmp_path):
@@ -107,21 +113,32 @@ class prometheus:
     def __init__(self, target: str, folder: Path) -> None:
         self.port = free_port()
         config = folder / "prometheus.yml"
-        config.write_text(json.dumps({  # JSON is YAML
-            # A scrape may take up to 5 s (generous: /metrics answers in milliseconds, but a
-            # loaded CI machine once took longer than 2 s and three scrapes never came).
-            "global": {"scrape_interval": "5s", "scrape_timeout": "5s"},
-            "scrape_configs": [{"job_name": "ledger", "static_configs": [{"targets": [target]}]}],
-        }))
-        self.command = ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
-                        f"--web.listen-address=127.0.0.1:{self.port}"]
+        config.write_text(
+            json.dumps(
+                {  # JSON is YAML
+                    # A scrape may take up to 5 s (generous: /metrics answers in milliseconds, but a
+                    # loaded CI machine once took longer than 2 s and three scrapes never came).
+                    "global": {"scrape_interval": "5s", "scrape_timeout": "5s"},
+                    "scrape_configs": [{"job_name": "ledger", "static_configs": [{"targets": [target]}]}],
+                }
+            )
+        )
+        self.command = [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={folder / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
         self.log = open(folder / "prometheus.log", "w+")
 
     def __enter__(self) -> str:
         self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
         api = f"http://127.0.0.1:{self.port}/api/v1"
-        wait_for(lambda: self.process.poll() is None and answers(f"{api}/status/buildinfo"), timeout=30,
-                 what="Prometheus to start")
+        wait_for(
+            lambda: self.process.poll() is None and answers(f"{api}/status/buildinfo"),
+            timeout=30,
+            what="Prometheus to start",
+        )
         return api
 
     def __exit__(self, *exc: object) -> None:

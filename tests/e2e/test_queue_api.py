@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -96,14 +96,16 @@ def test_joining_again_returns_the_same_ticket(queue_client: FlaskClient):
 def test_a_lapsed_pass_is_refused_and_its_user_rejoins_at_the_back(queue_client: FlaskClient):
     turn_on(queue_client, passSeconds=1)
     ticket = admitted(queue_client, "ann")
-    wait_for(lambda: queue_client.get(f"/api/queue/{ticket['ticketId']}").json["state"] == "expired", 5, "the pass to lapse")
+    wait_for(
+        lambda: queue_client.get(f"/api/queue/{ticket['ticketId']}").json["state"] == "expired", 5, "the pass to lapse"
+    )
     assert code(book(queue_client, queue_pass=ticket["queuePass"])) == (403, "QUEUE_PASS_EXPIRED")
     again = queue_client.post("/api/queue", json={"userId": "ann"})
     assert again.status_code == 201 and again.json["ticketId"] != ticket["ticketId"]
 
 
 def test_joins_before_the_opening_wait_without_a_position(queue_client: FlaskClient):
-    opens = datetime.now(timezone.utc) + timedelta(hours=1)
+    opens = datetime.now(UTC) + timedelta(hours=1)
     room = turn_on(queue_client, opensAt=opens.isoformat())
     assert room["opened"] is False
     ticket = queue_client.post("/api/queue", json={"userId": "ann"}).json
@@ -198,14 +200,28 @@ def test_the_admin_turns_the_room_on_changes_its_rate_closes_it_and_reads_its_tr
     assert trail[0]["details"]["tiers"] == ["VIP"] and trail[0]["details"]["passSeconds"] == 300
     assert code(queue_client.get(f"{ROOM}/not-a-room/events", headers=AUTH)) == (404, "WAITING_ROOM_NOT_FOUND")
     assert code(queue_client.get(f"{ROOM}/{'0' * 8}-0000-0000-0000-{'0' * 12}/events", headers=AUTH)) == (
-        404, "WAITING_ROOM_NOT_FOUND")
+        404,
+        "WAITING_ROOM_NOT_FOUND",
+    )
 
 
-@pytest.mark.parametrize("terms", [
-    {}, {"rate": -1}, {"rate": "fast"}, {"rate": 1, "tiers": []}, {"rate": 1, "tiers": ["vip"]},
-    {"rate": 1, "opensAt": "2026-11-24T10:00:00"}, {"rate": 1, "passSeconds": 0},
-    {"rate": 1, "surprise": True}, {"rate": float("1e9")}, {"rate": "1"}, {"rate": True}, {"rate": 1, "autoRate": 0},
-])
+@pytest.mark.parametrize(
+    "terms",
+    [
+        {},
+        {"rate": -1},
+        {"rate": "fast"},
+        {"rate": 1, "tiers": []},
+        {"rate": 1, "tiers": ["vip"]},
+        {"rate": 1, "opensAt": "2026-11-24T10:00:00"},
+        {"rate": 1, "passSeconds": 0},
+        {"rate": 1, "surprise": True},
+        {"rate": float("1e9")},
+        {"rate": "1"},
+        {"rate": True},
+        {"rate": 1, "autoRate": 0},
+    ],
+)
 def test_bad_room_terms_are_400_and_turn_nothing_on(queue_client: FlaskClient, terms):
     assert code(queue_client.post(ROOM, json=terms, headers=AUTH)) == (400, "VALIDATION_ERROR")
     assert queue_client.get("/api/queue").json["active"] is False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 
 def wait_long(driver: WebDriver, condition: Callable[[WebDriver], object], what: str, seconds: float = 20) -> None:
     WebDriverWait(driver, seconds, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(
-        condition, message=f"waited {seconds} s for {what}")
+        condition, message=f"waited {seconds} s for {what}"
+    )
 
 
 def turn_on(server: str, **terms) -> None:
@@ -50,7 +51,7 @@ def admitted_by_api(server: str, user: str) -> str:
 
 @pytest.mark.parametrize("server", ADMIN, indirect=True)
 def test_queue_live_then_book_with_the_pass_until_it_lapses(server: str, browser: WebDriver) -> None:
-    opens = datetime.now(timezone.utc) + timedelta(seconds=6)
+    opens = datetime.now(UTC) + timedelta(seconds=6)
     turn_on(server, rate=1, opensAt=opens.isoformat(), passSeconds=12)
     for n in range(3):  # others in the pre-queue too: the page's place is drawn among four
         assert call(f"{server}/api/queue", {"userId": f"other-{n}"}).status == 201
@@ -67,8 +68,13 @@ def test_queue_live_then_book_with_the_pass_until_it_lapses(server: str, browser
     assert browser.find_element(By.ID, "queue-bar").get_dom_attribute("value") is None  # indeterminate
     screenshot(browser, "queue-1-pre-queue")
 
-    wait_long(browser, lambda d: re.fullmatch(r"Number [1-4] in the queue", text_of(d, "#queue-position"))
-              or text_of(d, "#queue-pass"), "a place after the opening")
+    wait_long(
+        browser,
+        lambda d: (
+            re.fullmatch(r"Number [1-4] in the queue", text_of(d, "#queue-position")) or text_of(d, "#queue-pass")
+        ),
+        "a place after the opening",
+    )
     if not text_of(browser, "#queue-pass"):  # drawn first, the page may be admitted at once
         assert re.fullmatch(r"· about \d+ s", text_of(browser, "#queue-eta"))
         screenshot(browser, "queue-2-waiting")
@@ -85,8 +91,11 @@ def test_queue_live_then_book_with_the_pass_until_it_lapses(server: str, browser
     assert browser.find_element(By.ID, "join-button").is_displayed()
     screenshot(browser, "queue-5-expired")
     click(browser, "#join-button")  # back in, at the back
-    wait_long(browser, lambda d: re.fullmatch(r"Number \d in the queue", text_of(d, "#queue-position"))
-              or text_of(d, "#queue-pass"), "a new place")
+    wait_long(
+        browser,
+        lambda d: re.fullmatch(r"Number \d in the queue", text_of(d, "#queue-position")) or text_of(d, "#queue-pass"),
+        "a new place",
+    )
     assert severe_messages(browser) == []
 
 
@@ -102,10 +111,16 @@ def test_the_page_says_when_the_sale_sold_out_while_waiting(server: str, browser
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
     screenshot(browser, "queue-6-phone")
     queue_pass = admitted_by_api(server, "quick")
-    reply = call(f"{server}/api/tickets/book", {"userId": "quick", "tier": "VIP", "quantity": 4}, {"Queue-Pass": queue_pass})
+    reply = call(
+        f"{server}/api/tickets/book", {"userId": "quick", "tier": "VIP", "quantity": 4}, {"Queue-Pass": queue_pass}
+    )
     assert reply.status == 201
-    wait_long(browser, lambda d: text_of(d, "#queue-message") == "Sold out while you waited: nothing is left to book.",
-              "sold out", 10)
+    wait_long(
+        browser,
+        lambda d: text_of(d, "#queue-message") == "Sold out while you waited: nothing is left to book.",
+        "sold out",
+        10,
+    )
     wait_for_text(browser, availability("VIP"), "Sold out")
     assert not browser.find_element(By.ID, "join-button").is_displayed()
     assert not browser.find_element(By.ID, "queue-progress").is_displayed()

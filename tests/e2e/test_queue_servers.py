@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,22 +33,34 @@ def book(base: str, user: str, queue_pass: str | None = None):
 def test_two_servers_share_one_queue_and_a_restart_loses_no_place(postgres_env, tmp_path: Path):
     redis_client()
     with redis_prefix() as prefix, ExitStack() as servers:
-        env = {**postgres_env, "QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": prefix, "ADMIN_TOKEN": TOKEN,
-               "PROJECT_IN_PROCESS": "yes", "BOOKING_RATE_LIMIT": "", "ADMIN_AUTH_RATE_LIMIT": "",
-               "DEMO_TIERS": "VIP:100.00:500,GA:10.00:10"}
+        env = {
+            **postgres_env,
+            "QUEUE_STORAGE_URI": REDIS_URL,
+            "QUEUE_REDIS_PREFIX": prefix,
+            "ADMIN_TOKEN": TOKEN,
+            "PROJECT_IN_PROCESS": "yes",
+            "BOOKING_RATE_LIMIT": "",
+            "ADMIN_AUTH_RATE_LIMIT": "",
+            "DEMO_TIERS": "VIP:100.00:500,GA:10.00:10",
+        }
         logs = [open(tmp_path / f"server{n}.log", "w+") for n in range(3)]
         one, _ = servers.enter_context(gunicorn(env, logs[0]))
         two_server = gunicorn(env, logs[1])
         two, _ = two_server.__enter__()
         bases = [one, two]
 
-        opens = datetime.now(timezone.utc) + timedelta(seconds=4)
-        room = call(f"{one}/api/admin/waiting-room", {"tiers": ["VIP"], "rate": 4, "opensAt": opens.isoformat(),
-                                                      "passSeconds": 120}, AUTH)
+        opens = datetime.now(UTC) + timedelta(seconds=4)
+        room = call(
+            f"{one}/api/admin/waiting-room",
+            {"tiers": ["VIP"], "rate": 4, "opensAt": opens.isoformat(), "passSeconds": 120},
+            AUTH,
+        )
         assert room.status == 201, room.body
         wait_for(lambda: book(two, "early-bird").status == 403, 5, "the second server to gate VIP")
-        assert book(two, "anyone-on-ga").status == 403 and call(
-            f"{two}/api/tickets/book", {"userId": "u", "tier": "GA", "quantity": 1}).status == 201
+        assert (
+            book(two, "anyone-on-ga").status == 403
+            and call(f"{two}/api/tickets/book", {"userId": "u", "tier": "GA", "quantity": 1}).status == 201
+        )
 
         early = {f"e{n}": call(f"{bases[n % 2]}/api/queue", {"userId": f"e{n}"}).body for n in range(EARLY)}
         assert all(t["state"] == "waiting" and t["position"] is None for t in early.values())
@@ -86,8 +98,10 @@ def test_two_servers_share_one_queue_and_a_restart_loses_no_place(postgres_env, 
             time.sleep(0.2)
 
         # Passes from either server book on the other (one signing key, in Redis).
-        statuses = [book(bases[(n + 1) % 2], user, admitted[user]["queuePass"]).status
-                    for n, user in enumerate(sorted(admitted))]
+        statuses = [
+            book(bases[(n + 1) % 2], user, admitted[user]["queuePass"]).status
+            for n, user in enumerate(sorted(admitted))
+        ]
         assert statuses == [201] * len(admitted)
         assert book(one, "never-queued").status == 403
 

@@ -19,8 +19,15 @@ REDIS = "redis://127.0.0.1:6379/0"
 
 
 def limited_app(store_env, storage: str):
-    return create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:1.00:100", "BOOKING_RATE_LIMIT": "3 per minute",
-                       "RATE_LIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex})
+    return create_app(
+        {
+            "LEDGER_ENV": store_env,
+            "DEMO_TIERS": "VIP:1.00:100",
+            "BOOKING_RATE_LIMIT": "3 per minute",
+            "RATE_LIMIT_STORAGE_URI": storage,
+            "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
+        }
+    )
 
 
 def test_over_the_limit_a_client_gets_429_with_retry_after_and_books_nothing(store_env):
@@ -55,8 +62,18 @@ def require_redis() -> None:
 def test_two_workers_share_one_count_in_redis(postgres_env):
     require_redis()
     prefix = {"RATELIMIT_KEY_PREFIX": uuid.uuid4().hex}
-    workers = [create_app({"LEDGER_ENV": postgres_env, "DEMO_TIERS": "VIP:1.00:100", "BOOKING_RATE_LIMIT": "3 per minute",
-                           "RATE_LIMIT_STORAGE_URI": REDIS, **prefix}) for _ in range(2)]
+    workers = [
+        create_app(
+            {
+                "LEDGER_ENV": postgres_env,
+                "DEMO_TIERS": "VIP:1.00:100",
+                "BOOKING_RATE_LIMIT": "3 per minute",
+                "RATE_LIMIT_STORAGE_URI": REDIS,
+                **prefix,
+            }
+        )
+        for _ in range(2)
+    ]
     one, two = (w.test_client() for w in workers)
     statuses = [book(c).status_code for c in (one, two, one, two)]
     assert statuses == [201, 201, 201, 429]
@@ -65,13 +82,23 @@ def test_two_workers_share_one_count_in_redis(postgres_env):
 
 
 def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not(store_env):
-    app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "ADMIN_TOKEN": "right-token",
-                      "ADMIN_AUTH_RATE_LIMIT": "5 per minute", "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex})
+    app = create_app(
+        {
+            "LEDGER_ENV": store_env,
+            "DEMO_TIERS": "",
+            "ADMIN_TOKEN": "right-token",
+            "ADMIN_AUTH_RATE_LIMIT": "5 per minute",
+            "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
+        }
+    )
     client = app.test_client()
 
     def create(token: str, address: str = "192.0.2.1"):
-        return client.post("/api/admin/tiers/VIP/close", headers={"Authorization": f"Bearer {token}"},
-                           environ_base={"REMOTE_ADDR": address})
+        return client.post(
+            "/api/admin/tiers/VIP/close",
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": address},
+        )
 
     assert [create(f"guess-{n}").status_code for n in range(7)] == [401] * 5 + [429] * 2
     assert int(create("guess-8").headers["Retry-After"]) > 0
@@ -81,13 +108,24 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
 
 
 def proxied_app(store_env, **config):
-    return create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:1.00:100", "BOOKING_RATE_LIMIT": "2 per minute",
-                       "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex, **config})
+    return create_app(
+        {
+            "LEDGER_ENV": store_env,
+            "DEMO_TIERS": "VIP:1.00:100",
+            "BOOKING_RATE_LIMIT": "2 per minute",
+            "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
+            **config,
+        }
+    )
 
 
 def book_via(client, peer: str, forwarded_for: str):
-    return client.post("/api/tickets/book", json={"userId": "u1", "tier": "VIP", "quantity": 1},
-                       headers={"X-Forwarded-For": forwarded_for}, environ_base={"REMOTE_ADDR": peer})
+    return client.post(
+        "/api/tickets/book",
+        json={"userId": "u1", "tier": "VIP", "quantity": 1},
+        headers={"X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": peer},
+    )
 
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_count(store_env):
@@ -120,10 +158,19 @@ def test_counts_in_memory_are_refused_when_more_than_one_process_serves(store_en
 def test_gunicorn_with_two_workers_will_not_start_on_counts_in_memory(postgres_env, tmp_path):
     log = tmp_path / "gunicorn.log"
     with open(log, "w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
-                                  env={**os.environ, **postgres_env, "BIND": f"127.0.0.1:{free_port()}",
-                                       "GUNICORN_WORKERS": "2", "RATE_LIMIT_STORAGE_URI": "memory://"},
-                                  stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                **postgres_env,
+                "BIND": f"127.0.0.1:{free_port()}",
+                "GUNICORN_WORKERS": "2",
+                "RATE_LIMIT_STORAGE_URI": "memory://",
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
         try:
             assert server.wait(timeout=60) != 0
         finally:
@@ -136,10 +183,18 @@ def test_gunicorn_with_two_workers_will_not_start_on_counts_in_memory(postgres_e
 @pytest.mark.slow
 def test_two_gunicorn_workers_let_exactly_the_limit_through(postgres_env, tmp_path):
     require_redis()
-    env = {**postgres_env, "GUNICORN_WORKERS": "2", "DEMO_TIERS": "VIP:1.00:100", "BOOKING_RATE_LIMIT": "5 per minute",
-           "RATE_LIMIT_STORAGE_URI": REDIS, "RATE_LIMIT_KEY_PREFIX": uuid.uuid4().hex, "PROJECT_IN_PROCESS": "yes"}
+    env = {
+        **postgres_env,
+        "GUNICORN_WORKERS": "2",
+        "DEMO_TIERS": "VIP:1.00:100",
+        "BOOKING_RATE_LIMIT": "5 per minute",
+        "RATE_LIMIT_STORAGE_URI": REDIS,
+        "RATE_LIMIT_KEY_PREFIX": uuid.uuid4().hex,
+        "PROJECT_IN_PROCESS": "yes",
+    }
     with open(tmp_path / "gunicorn.log", "w+") as log, gunicorn(env, log) as (base, _):
-        replies = [call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1})
-                   for n in range(20)]  # a new connection each: both workers answer
+        replies = [
+            call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1}) for n in range(20)
+        ]  # a new connection each: both workers answer
     assert Counter(reply.status for reply in replies) == {201: 5, 429: 15}
     assert {reply.headers["X-RateLimit-Limit"] for reply in replies} == {"5"}

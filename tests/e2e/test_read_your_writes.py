@@ -52,8 +52,11 @@ def test_a_recorded_booking_answers_201_though_the_read_tables_cannot_catch_up_t
         booked = book(client, "ann", "VIP", 1)
         assert booked.status_code == 201
         monkeypatch.setattr(services.projector, "catch_up", catch_up)
-        wait_for(lambda: client.get("/api/users/ann/bookings").json, timeout=10,
-                 what="the following thread to bring the read tables up to date")
+        wait_for(
+            lambda: client.get("/api/users/ann/bookings").json,
+            timeout=10,
+            what="the following thread to bring the read tables up to date",
+        )
         assert client.get("/api/users/ann/bookings").json[0]["bookingId"] == booked.json["bookingId"]
     finally:
         app.extensions["ledger"].close()
@@ -68,8 +71,10 @@ def test_on_two_real_servers_every_booking_and_cancellation_reads_back_at_once(p
     env = {**postgres_env, "DEMO_TIERS": "GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
     projecting = run_projection_process(env, open(tmp_path / "projections.log", "w"))
     try:
-        with gunicorn(env, open(tmp_path / "one.log", "w")) as (one, _), \
-                gunicorn(env, open(tmp_path / "other.log", "w")) as (other, _):
+        with (
+            gunicorn(env, open(tmp_path / "one.log", "w")) as (one, _),
+            gunicorn(env, open(tmp_path / "other.log", "w")) as (other, _),
+        ):
             answers = []
             for n in range(200):
                 writer, reader = (one, other) if n % 2 else (other, one)
@@ -79,8 +84,13 @@ def test_on_two_real_servers_every_booking_and_cancellation_reads_back_at_once(p
                         call(f"{writer}/api/bookings/{booked['bookingId']}/{command}", {"userId": f"u{n}"})
                     read = call(f"{reader}/api/bookings/{booked['bookingId']}")
                     listed = call(f"{reader}/api/users/u{n}/bookings").body
-                    answers.append((read.status, read.body.get("status"),
-                                    [(b["bookingId"] == booked["bookingId"], b["status"]) for b in listed]))
+                    answers.append(
+                        (
+                            read.status,
+                            read.body.get("status"),
+                            [(b["bookingId"] == booked["bookingId"], b["status"]) for b in listed],
+                        )
+                    )
     finally:
         projecting.terminate()
         projecting.wait(timeout=30)

@@ -26,8 +26,11 @@ def json_endpoints(app: Flask) -> list[str]:
     parameters filled in."""
     fill = {"tier": "VIP", "booking_id": BOOKING_ID, "hold_id": BOOKING_ID, "endpoint_id": "we_0"}
     document = app.test_client().get("/openapi.json").json
-    return [path.format(**fill) for path, operations in document["paths"].items()
-            if "requestBody" in operations.get("post", {})]
+    return [
+        path.format(**fill)
+        for path, operations in document["paths"].items()
+        if "requestBody" in operations.get("post", {})
+    ]
 
 
 @pytest.mark.parametrize("kind", CRASHING)
@@ -36,8 +39,12 @@ def test_json_that_crashes_the_parser_is_invalid_json_everywhere(admin_app, kind
     paths = json_endpoints(admin_app)
     assert len(paths) >= 7 and "/api/tickets/book" in paths
     for path in paths:
-        response = client.post(path, data=CRASHING[kind], content_type="application/json",
-                               headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        response = client.post(
+            path,
+            data=CRASHING[kind],
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
         assert (response.status_code, response.json["error"]["code"]) == (400, "INVALID_JSON"), path
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert admin_app.extensions["ledger"].ledger.get_tier("VIP").sold == 0
@@ -49,8 +56,12 @@ def test_a_chunked_body_over_the_limit_is_413_and_books_nothing(app):
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = json.dumps({"userId": "u1", "tier": "VIP", "quantity": 1}).encode() + b" " * limit + b"garbage"
     response = app.test_client().post(
-        "/api/tickets/book", input_stream=io.BytesIO(body), content_type="application/json",
-        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+        "/api/tickets/book",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert (response.status_code, response.json["error"]["code"]) == (413, "REQUEST_ENTITY_TOO_LARGE")
     assert app.extensions["ledger"].ledger.get_tier("VIP").sold == 0
 
@@ -59,6 +70,10 @@ def test_a_chunked_body_within_the_limit_books(app):
     body = json.dumps({"userId": "u1", "tier": "VIP", "quantity": 1}).encode()
     padded = body + b" " * (app.config["MAX_CONTENT_LENGTH"] - len(body))  # exactly at the limit
     response = app.test_client().post(
-        "/api/tickets/book", input_stream=io.BytesIO(padded), content_type="application/json",
-        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+        "/api/tickets/book",
+        input_stream=io.BytesIO(padded),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 201

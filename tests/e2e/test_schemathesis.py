@@ -32,15 +32,19 @@ from schemathesis.config import SchemathesisConfig
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
 from tests.e2e.test_user_tokens import RSA_KEY, TOKEN_SETTINGS, as_user, pem
 
-CONFIG = SchemathesisConfig.from_dict({
-    "generation": {"mode": "all"},  # invalid requests too, which must be refused with a 4xx
-    # A well-formed booking of more tickets than are left (or over the tier's per-user limit,
-    # or under a reused Idempotency-Key) is refused with 422 by the API's contract: a business
-    # rule, not a schema violation; so is a well-formed id that names nothing (404) or someone
-    # else's booking (403), or a second cancellation (409); a conditional GET whose
-    # If-None-Match names the answer (``*`` names any) is 304. Every other status still fails.
-    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "304", "401", "403", "404", "409", "422"]}},
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "generation": {"mode": "all"},  # invalid requests too, which must be refused with a 4xx
+        # A well-formed booking of more tickets than are left (or over the tier's per-user limit,
+        # or under a reused Idempotency-Key) is refused with 422 by the API's contract: a business
+        # rule, not a schema violation; so is a well-formed id that names nothing (404) or someone
+        # else's booking (403), or a second cancellation (409); a conditional GET whose
+        # If-None-Match names the answer (``*`` names any) is 304. Every other status still fails.
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "304", "401", "403", "404", "409", "422"]}
+        },
+    }
+)
 
 
 @pytest.fixture
@@ -130,7 +134,8 @@ def test_the_api_keeps_its_documented_promises(case, store_env, no_undocumented_
     cases[store_env["PERSISTENCE_MODULE"]] += 1
     case.call_and_validate(
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        excluded_checks=NARROWED, additional_checks=[*NARROWING, no_undocumented_headers],
+        excluded_checks=NARROWED,
+        additional_checks=[*NARROWING, no_undocumented_headers],
     )
 
 
@@ -144,7 +149,8 @@ def token_api_schema(store_env: dict[str, str]):
 
 # Its user endpoints (the admin endpoints are off there).
 token_schema = schemathesis.pytest.from_fixture("token_api_schema").include(
-    path_regex=r"^/api/(tickets/(book|hold)|holds/|bookings/|users/)")
+    path_regex=r"^/api/(tickets/(book|hold)|holds/|bookings/|users/)"
+)
 
 
 @token_schema.parametrize()

@@ -11,12 +11,19 @@ from scripts.harness.processes import call, gunicorn, scrape
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_eight_workers_start_together_and_create_each_demo_tier_once(postgres_env, tmp_path):
-    env = {**postgres_env, "GUNICORN_WORKERS": "8", "PROJECT_IN_PROCESS": "yes",
-           "DEMO_TIERS": "VIP:100.00:100,GA:10.00:1000", "BOOKING_RATE_LIMIT": ""}
+    env = {
+        **postgres_env,
+        "GUNICORN_WORKERS": "8",
+        "PROJECT_IN_PROCESS": "yes",
+        "DEMO_TIERS": "VIP:100.00:100,GA:10.00:1000",
+        "BOOKING_RATE_LIMIT": "",
+    }
     log = open(tmp_path / "gunicorn.log", "w+")
     with gunicorn(env, log) as (base, _):
-        statuses = [call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1}).status
-                    for n in range(16)]
+        statuses = [
+            call(f"{base}/api/tickets/book", {"userId": f"u{n}", "tier": "VIP", "quantity": 1}).status
+            for n in range(16)
+        ]
         status, tiers, _ = call(f"{base}/api/tickets")
         scrapes = [scrape(f"{base}/metrics") for _ in range(8)]  # answered by various workers
     log.seek(0)

@@ -26,8 +26,14 @@ def comparable(response) -> tuple:
 def test_the_copy_answers_exactly_as_the_flask_view(client):
     fast, flask = client.get("/api/tickets"), client.get("/api/tickets", headers=OTHER_ORIGIN)
     assert comparable(fast) == comparable(flask)
-    assert fast.json[0] == {"tier": "GA", "price": "10.00", "currency": "USD", "capacity": 50,
-                            "availableQuantity": 50, "onSale": True}
+    assert fast.json[0] == {
+        "tier": "GA",
+        "price": "10.00",
+        "currency": "USD",
+        "capacity": 50,
+        "availableQuantity": 50,
+        "onSale": True,
+    }
     assert re.fullmatch(r'"[0-9a-f]{24}"', fast.headers["ETag"])
     assert fast.headers["Cache-Control"] == "public, max-age=0, s-maxage=1"
 
@@ -59,8 +65,13 @@ def test_the_copys_answers_are_counted_in_the_request_metrics(client):
 @pytest.mark.slow
 def test_the_real_server_answers_304_until_a_booking_changes_the_list(store_env, tmp_path):
     # One worker: the one that booked has dropped its copy (another would keep its own up to 0.2 s).
-    env = {**store_env, "DEMO_TIERS": "GA:10.00:100", "BOOKING_RATE_LIMIT": "", "PROJECT_IN_PROCESS": "yes",
-           "GUNICORN_WORKERS": "1"}
+    env = {
+        **store_env,
+        "DEMO_TIERS": "GA:10.00:100",
+        "BOOKING_RATE_LIMIT": "",
+        "PROJECT_IN_PROCESS": "yes",
+        "GUNICORN_WORKERS": "1",
+    }
     with gunicorn(env, open(tmp_path / "gunicorn.log", "w")) as (base, _):
         first = get(f"{base}/api/tickets")
         etag = first[2]["ETag"]
@@ -89,4 +100,7 @@ def test_while_the_store_does_not_answer_the_list_is_503_not_a_server_error(app,
     monkeypatch.setattr(app.extensions["ledger"].board, "get", store_down)
     answer = app.test_client().get("/api/tickets")
     assert (answer.status_code, answer.json["error"]["code"], answer.headers["Retry-After"]) == (
-        503, "STORE_UNAVAILABLE", "1")
+        503,
+        "STORE_UNAVAILABLE",
+        "1",
+    )

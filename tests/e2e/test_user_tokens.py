@@ -34,14 +34,18 @@ OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def pem(private_key: Any) -> str:
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def token(sub: str = "ann", key: Any = RSA_KEY, algorithm: str = "RS256", kid: str = "k1", **claims: Any) -> str:
     payload = {"sub": sub, "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300, **claims}
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, algorithm=algorithm,
-                      headers={"kid": kid})
+    return jwt.encode(
+        {k: v for k, v in payload.items() if v is not None}, key, algorithm=algorithm, headers={"kid": kid}
+    )
 
 
 def as_user(sub: str = "ann", **kwargs: Any) -> dict[str, str]:
@@ -87,14 +91,19 @@ def client(token_app: Flask):
 
 
 def book(client, user: str = "ann", headers: dict[str, str] | None = None, **kwargs: Any):
-    return client.post("/api/tickets/book", json={"userId": user, "tier": "GA", "quantity": 1},
-                       headers=as_user(user) if headers is None else headers, **kwargs)
+    return client.post(
+        "/api/tickets/book",
+        json={"userId": user, "tier": "GA", "quantity": 1},
+        headers=as_user(user) if headers is None else headers,
+        **kwargs,
+    )
 
 
 def test_a_user_with_a_valid_token_books_holds_lists_reads_and_ends_their_own(client):
     booking_id = book(client).json["bookingId"]
-    hold_id = client.post("/api/tickets/hold", json={"userId": "ann", "tier": "GA", "quantity": 1},
-                          headers=as_user()).json["holdId"]
+    hold_id = client.post(
+        "/api/tickets/hold", json={"userId": "ann", "tier": "GA", "quantity": 1}, headers=as_user()
+    ).json["holdId"]
     listed = client.get("/api/users/ann/bookings", headers=as_user()).json
     assert {b["bookingId"] for b in listed} == {booking_id, hold_id}
     assert client.get(f"/api/bookings/{booking_id}", headers=as_user()).json["userId"] == "ann"
@@ -105,12 +114,14 @@ def test_a_user_with_a_valid_token_books_holds_lists_reads_and_ends_their_own(cl
 
 def requests_naming(user: str, booking_id: str) -> list[tuple[str, str, Any]]:
     """Every user endpoint, as a request naming ``user``."""
-    return [("post", "/api/tickets/book", {"userId": user, "tier": "GA", "quantity": 1}),
-            ("post", "/api/tickets/hold", {"userId": user, "tier": "GA", "quantity": 1}),
-            ("post", f"/api/bookings/{booking_id}/cancel", {"userId": user}),
-            ("post", f"/api/holds/{booking_id}/confirm", {"userId": user}),
-            ("post", f"/api/holds/{booking_id}/release", {"userId": user}),
-            ("get", f"/api/users/{user}/bookings", None)]
+    return [
+        ("post", "/api/tickets/book", {"userId": user, "tier": "GA", "quantity": 1}),
+        ("post", "/api/tickets/hold", {"userId": user, "tier": "GA", "quantity": 1}),
+        ("post", f"/api/bookings/{booking_id}/cancel", {"userId": user}),
+        ("post", f"/api/holds/{booking_id}/confirm", {"userId": user}),
+        ("post", f"/api/holds/{booking_id}/release", {"userId": user}),
+        ("get", f"/api/users/{user}/bookings", None),
+    ]
 
 
 def test_a_request_naming_another_user_than_the_tokens_is_403_and_changes_nothing(client, token_app):
@@ -124,30 +135,37 @@ def test_a_request_naming_another_user_than_the_tokens_is_403_and_changes_nothin
 
 def test_without_a_valid_token_every_user_endpoint_is_401_before_the_body_is_read(client):
     booking_id = book(client).json["bookingId"]
-    for method, path, body in [*requests_naming("ann", booking_id), ("get", f"/api/bookings/{booking_id}", None),
-                               ("post", "/api/tickets/book", "{not json")]:
+    for method, path, body in [
+        *requests_naming("ann", booking_id),
+        ("get", f"/api/bookings/{booking_id}", None),
+        ("post", "/api/tickets/book", "{not json"),
+    ]:
         send = getattr(client, method)
-        response = send(path, data=body, content_type="application/json") if isinstance(body, str) else send(
-            path, json=body)
+        response = (
+            send(path, data=body, content_type="application/json") if isinstance(body, str) else send(path, json=body)
+        )
         assert (response.status_code, error_code(response)) == (401, "UNAUTHORIZED"), path
         assert response.headers["WWW-Authenticate"] == "Bearer realm=users"
     assert client.get("/api/tickets").status_code == 200  # what is on sale stays public
 
 
-@pytest.mark.parametrize(("bearer", "message"), [
-    (lambda: token(exp=int(time.time()) - 120), "The bearer token has expired."),
-    (lambda: token(iss="https://evil.example"), "The bearer token is not valid."),
-    (lambda: token(aud="another-service"), "The bearer token is not valid."),
-    (lambda: token(exp=None), "The bearer token is not valid."),
-    (lambda: token(sub=None), "The bearer token is not valid."),
-    (lambda: token(key=OTHER_KEY), "The bearer token is not valid."),
-    (lambda: token(key=EC_KEY, algorithm="ES256"), "The bearer token is not valid."),  # allowed alg, wrong key
-    (lambda: token(algorithm="RS512"), "The bearer token is not valid."),  # not a pinned algorithm
-    (alg_none, "The bearer token is not valid."),
-    (hs256_with_the_public_key, "The bearer token is not valid."),
-    (lambda: "not.a.token", "The bearer token is not valid."),
-    (lambda: token(sub="a/b"), "The bearer token's subject is not a valid user id."),
-])
+@pytest.mark.parametrize(
+    ("bearer", "message"),
+    [
+        (lambda: token(exp=int(time.time()) - 120), "The bearer token has expired."),
+        (lambda: token(iss="https://evil.example"), "The bearer token is not valid."),
+        (lambda: token(aud="another-service"), "The bearer token is not valid."),
+        (lambda: token(exp=None), "The bearer token is not valid."),
+        (lambda: token(sub=None), "The bearer token is not valid."),
+        (lambda: token(key=OTHER_KEY), "The bearer token is not valid."),
+        (lambda: token(key=EC_KEY, algorithm="ES256"), "The bearer token is not valid."),  # allowed alg, wrong key
+        (lambda: token(algorithm="RS512"), "The bearer token is not valid."),  # not a pinned algorithm
+        (alg_none, "The bearer token is not valid."),
+        (hs256_with_the_public_key, "The bearer token is not valid."),
+        (lambda: "not.a.token", "The bearer token is not valid."),
+        (lambda: token(sub="a/b"), "The bearer token's subject is not a valid user id."),
+    ],
+)
 def test_a_token_that_is_not_the_issuers_valid_one_for_us_is_401(client, bearer, message):
     response = book(client, headers={"Authorization": f"Bearer {bearer()}"})
     assert (response.status_code, error_code(response)) == (401, "UNAUTHORIZED")
@@ -162,7 +180,8 @@ def test_someone_elses_booking_is_not_found_to_a_user_with_a_token(client):
     nobodys = client.get(f"/api/bookings/{unknown}", headers=as_user("mallory"))
     assert (strangers.status_code, error_code(strangers)) == (404, "BOOKING_NOT_FOUND")
     assert strangers.json["error"]["message"].replace(booking_id, "ID") == nobodys.json["error"]["message"].replace(
-        unknown, "ID")
+        unknown, "ID"
+    )
     cancel = client.post(f"/api/bookings/{booking_id}/cancel", json={"userId": "mallory"}, headers=as_user("mallory"))
     assert (cancel.status_code, error_code(cancel)) == (404, "BOOKING_NOT_FOUND")
 
@@ -183,41 +202,64 @@ def test_the_document_shows_the_bearer_token_and_its_answers_on_every_user_endpo
     doc = client.get("/openapi.json").json
     scheme = doc["components"]["securitySchemes"]["userToken"]
     assert (scheme["scheme"], scheme["bearerFormat"]) == ("bearer", "JWT")
-    user_operations = {(path, method): operation for path, item in doc["paths"].items()
-                       for method, operation in item.items()
-                       if method != "parameters" and operation.get("security") == [{"userToken": []}]}
+    user_operations = {
+        (path, method): operation
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters" and operation.get("security") == [{"userToken": []}]
+    }
     assert set(user_operations) == {
-        ("/api/tickets/book", "post"), ("/api/tickets/hold", "post"), ("/api/holds/{hold_id}/confirm", "post"),
-        ("/api/holds/{hold_id}/release", "post"), ("/api/bookings/{booking_id}/cancel", "post"),
-        ("/api/bookings/{booking_id}", "get"), ("/api/users/{user_id}/bookings", "get"), ("/api/queue", "post")}
+        ("/api/tickets/book", "post"),
+        ("/api/tickets/hold", "post"),
+        ("/api/holds/{hold_id}/confirm", "post"),
+        ("/api/holds/{hold_id}/release", "post"),
+        ("/api/bookings/{booking_id}/cancel", "post"),
+        ("/api/bookings/{booking_id}", "get"),
+        ("/api/users/{user_id}/bookings", "get"),
+        ("/api/queue", "post"),
+    }
     for operation in user_operations.values():
         assert {"401", "403", "503"} <= set(operation["responses"])
         assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
     assert "`SERVICE_UNAVAILABLE`" in user_operations[("/api/tickets/book", "post")]["responses"]["503"]["description"]
 
 
-@pytest.mark.parametrize("settings", [
-    {"USER_TOKEN_AUDIENCE": ""},
-    {"USER_TOKEN_ALGORITHMS": "HS256"},
-    {"USER_TOKEN_ALGORITHMS": "RS256,none"},
-    {"USER_TOKEN_JWKS_URL": "http://127.0.0.1:9/jwks.json"},  # as well as the key
-    {"USER_TOKEN_KEY": ""},  # neither
-    {"USER_TOKEN_KEY": RSA_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption()).decode()},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"USER_TOKEN_AUDIENCE": ""},
+        {"USER_TOKEN_ALGORITHMS": "HS256"},
+        {"USER_TOKEN_ALGORITHMS": "RS256,none"},
+        {"USER_TOKEN_JWKS_URL": "http://127.0.0.1:9/jwks.json"},  # as well as the key
+        {"USER_TOKEN_KEY": ""},  # neither
+        {
+            "USER_TOKEN_KEY": RSA_KEY.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
+        },
+    ],
+)
 def test_token_mode_does_not_start_with_a_setting_missing_or_unsafe(tmp_path, settings):
     store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
     with pytest.raises(ValueError):
-        create_app({"LEDGER_ENV": store, "DEMO_TIERS": "", **TOKEN_SETTINGS, "USER_TOKEN_KEY": pem(RSA_KEY),
-                    **settings})
+        create_app(
+            {"LEDGER_ENV": store, "DEMO_TIERS": "", **TOKEN_SETTINGS, "USER_TOKEN_KEY": pem(RSA_KEY), **settings}
+        )
 
 
 class KeySet:
     """The issuer's JWKS, served on 127.0.0.1 from a thread; counts its requests."""
 
     def __init__(self, *private_keys: tuple[str, Any]) -> None:
-        keys = [{**json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key())), "kid": kid,
-                 "alg": alg, "use": "sig"} for kid, alg, key in private_keys]
+        keys = [
+            {
+                **json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key())),
+                "kid": kid,
+                "alg": alg,
+                "use": "sig",
+            }
+            for kid, alg, key in private_keys
+        ]
         body = json.dumps({"keys": keys}).encode()
         self.requests = 0
         outer = self
@@ -279,8 +321,13 @@ def test_when_the_jwks_url_does_not_answer_a_user_endpoint_is_503_with_retry_aft
 
 @pytest.mark.slow
 def test_a_real_server_in_token_mode_acts_only_for_the_tokens_user(tmp_path, key_set):
-    env = {"SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3"), "DEMO_TIERS": "GA:10.00:100", "BOOKING_RATE_LIMIT": "",
-           **TOKEN_SETTINGS, "USER_TOKEN_JWKS_URL": key_set.url}
+    env = {
+        "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3"),
+        "DEMO_TIERS": "GA:10.00:100",
+        "BOOKING_RATE_LIMIT": "",
+        **TOKEN_SETTINGS,
+        "USER_TOKEN_JWKS_URL": key_set.url,
+    }
     body = {"userId": "ann", "tier": "GA", "quantity": 1}
     with open(tmp_path / "gunicorn.log", "w") as log, gunicorn(env, log) as (base, _):
         booked = call(f"{base}/api/tickets/book", body, headers=as_user())
@@ -293,5 +340,6 @@ def test_a_real_server_in_token_mode_acts_only_for_the_tokens_user(tmp_path, key
         assert call(f"{booking}/cancel", {"userId": "mallory"}, headers=as_user("mallory")).status == 404
         assert call(f"{base}/api/users/ann/bookings", headers=as_user("mallory")).status == 403
         assert [b["bookingId"] for b in call(f"{base}/api/users/ann/bookings", headers=as_user()).body] == [
-            booked.body["bookingId"]]
+            booked.body["bookingId"]
+        ]
         assert call(f"{booking}/cancel", {"userId": "ann"}, headers=as_user()).body["status"] == "cancelled"

@@ -26,9 +26,10 @@ def sent_to_two_servers_at_once(attempts: list[Attempt]) -> int:
     for a in attempts:
         if a.key is not None:
             by_request[a.request].append(a)
-    return sum(any(a.server != b.server and a.sent < b.answered and b.sent < a.answered
-                   for a, b in combinations(found, 2))
-               for found in by_request.values())
+    return sum(
+        any(a.server != b.server and a.sent < b.answered and b.sent < a.answered for a, b in combinations(found, 2))
+        for found in by_request.values()
+    )
 
 
 def test_a_short_run_with_a_worker_and_a_server_killed_finds_no_anomaly():

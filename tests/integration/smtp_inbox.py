@@ -40,7 +40,17 @@ def smtp_inbox() -> Iterator[tuple[Inbox, EmailSettings]]:
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield inbox, EmailSettings(host="127.0.0.1", port=port, security="none", sender="tickets@ledger.test",
-                                   recipient="{user_id}@example.test", timeout=5.0, poll_interval=0.01)
+        yield (
+            inbox,
+            EmailSettings(
+                host="127.0.0.1",
+                port=port,
+                security="none",
+                sender="tickets@ledger.test",
+                recipient="{user_id}@example.test",
+                timeout=5.0,
+                poll_interval=0.01,
+            ),
+        )
     finally:
         controller.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -33,14 +33,16 @@ def audited(ledger: BookingLedger):
 def test_the_history_gives_each_event_with_the_figures_after_it(audited):
     audit, _ = audited
     lines = audit.history("VIP")
-    assert [(l.version, l.event, l.user_id, l.available_change, l.sold, l.available) for l in lines] == [
+    assert [
+        (line.version, line.event, line.user_id, line.available_change, line.sold, line.available) for line in lines
+    ] == [
         (1, "Created", None, 5, 0, 5),
         (2, "TicketsBooked", "ann", -2, 2, 3),
         (3, "TicketsBooked", "bob", -1, 3, 2),
         (4, "TicketsReleased", "ann", 2, 1, 4),
         (5, "CapacityAdded", None, 3, 1, 7),
     ]
-    assert [l.version for l in audit.history("VIP", after=2, limit=2)] == [3, 4]
+    assert [line.version for line in audit.history("VIP", after=2, limit=2)] == [3, 4]
     assert audit.history("VIP", after=3, limit=1)[0].sold == 1
 
 
@@ -49,11 +51,11 @@ def test_the_tier_can_be_rebuilt_as_it_was_at_any_version_or_time(audited):
     assert (audit.tier_at("VIP", version=3).sold, audit.tier_at("VIP", version=3).available) == (3, 2)
     third = audit.history("VIP")[2].at
     assert audit.tier_at("VIP", at_time=third).version == 3
-    assert audit.tier_at("VIP", at_time=datetime(2100, 1, 1, tzinfo=timezone.utc)).version == 5
+    assert audit.tier_at("VIP", at_time=datetime(2100, 1, 1, tzinfo=UTC)).version == 5
     with pytest.raises(VersionNotFoundError):
         audit.tier_at("VIP", version=6)
     with pytest.raises(VersionNotFoundError):
-        audit.tier_at("VIP", at_time=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        audit.tier_at("VIP", at_time=datetime(2000, 1, 1, tzinfo=UTC))
     with pytest.raises(TierNotFoundError):
         audit.tier_at("NOPE")
 
@@ -63,8 +65,11 @@ def test_what_the_audit_cannot_find_it_names(audited):
     refusals = [
         (lambda: audit.tier_at("VIP", version=6), VersionNotFoundError, "Tier VIP has no version 6; its latest is 5."),
         (lambda: audit.tier_at("VIP", version=0), VersionNotFoundError, "Tier VIP has no version 0."),
-        (lambda: audit.tier_at("VIP", at_time=datetime(2000, 1, 1, tzinfo=timezone.utc)), VersionNotFoundError,
-         "Tier VIP did not exist yet at 2000-01-01T00:00:00+00:00."),
+        (
+            lambda: audit.tier_at("VIP", at_time=datetime(2000, 1, 1, tzinfo=UTC)),
+            VersionNotFoundError,
+            "Tier VIP did not exist yet at 2000-01-01T00:00:00+00:00.",
+        ),
         (lambda: audit.tier_at("NOPE", version=2), TierNotFoundError, "No tier 'NOPE'."),
         (lambda: audit.history("NOPE"), TierNotFoundError, "No tier 'NOPE'."),
     ]
@@ -80,7 +85,10 @@ def test_the_history_after_a_version_carries_on_from_the_figures_at_that_version
     ledger.book("bob", "VIP", 2)
     ledger.add_capacity("VIP", 1)
     lines = TierAudit(ledger).history("VIP", after=2)
-    assert [(l.version, l.capacity, l.sold, l.held, l.available) for l in lines] == [(3, 10, 2, 3, 5), (4, 11, 2, 3, 6)]
+    assert [(line.version, line.capacity, line.sold, line.held, line.available) for line in lines] == [
+        (3, 10, 2, 3, 5),
+        (4, 11, 2, 3, 6),
+    ]
     assert TierAudit(ledger).verify("VIP")[1] == []
 
 
@@ -102,8 +110,11 @@ def tamper(view, statement: str) -> None:
         ("UPDATE {bookings} SET quantity = 7 WHERE user_id = 'bob'", "7 ticket(s), confirmed"),
         ("UPDATE {bookings} SET status = 'confirmed' WHERE user_id = 'ann'", "2 ticket(s), confirmed"),
         ("DELETE FROM {bookings} WHERE user_id = 'bob'", "missing"),
-        ("INSERT INTO {bookings} VALUES ('00000000-0000-4000-8000-000000000001', 'eve', 'VIP', 1, "
-         "'confirmed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', NULL)", "has no sale"),
+        (
+            "INSERT INTO {bookings} VALUES ('00000000-0000-4000-8000-000000000001', 'eve', 'VIP', 1, "
+            "'confirmed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', NULL)",
+            "has no sale",
+        ),
     ],
 )
 def test_a_tampered_read_table_fails_the_audit_naming_the_row(audited, statement, named):
@@ -117,7 +128,8 @@ def test_a_tampered_availability_row_is_reported_with_both_sides_figures(audited
     audit, view = audited
     tamper(view, "UPDATE {availability} SET sold = sold + 1 WHERE tier = 'VIP'")
     assert [p.message for p in audit.verify("VIP", view)[1]] == [
-        "availability row for VIP says capacity, sold, held, available 8, 2, 0, 6; the events say 8, 1, 0, 7"]
+        "availability row for VIP says capacity, sold, held, available 8, 2, 0, 6; the events say 8, 1, 0, 7"
+    ]
     tamper(view, "DELETE FROM {availability} WHERE tier = 'VIP'")
     assert audit.verify("VIP", view)[1] == [Problem(None, "availability has no row for VIP")]
 

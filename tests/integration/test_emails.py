@@ -48,7 +48,10 @@ def test_a_confirmed_booking_a_confirmed_hold_and_a_cancellation_each_get_one_em
         html = confirmed.get_body(("html",)).get_content()
         assert "2 ticket(s) of tier VIP" in text and str(alice.booking_id) in text and "<" not in text
         assert "<strong>2 ticket(s) of tier VIP</strong>" in html and str(alice.booking_id) in html
-        assert confirmed_hold["To"] == "bob@example.test" and str(bob.booking_id) in confirmed_hold.get_body(("plain",)).get_content()
+        assert (
+            confirmed_hold["To"] == "bob@example.test"
+            and str(bob.booking_id) in confirmed_hold.get_body(("plain",)).get_content()
+        )
         assert cancelled["Message-ID"] == f"<cancelled.{alice.booking_id}@ledger.test>"
         assert "is cancelled" in cancelled.get_body(("plain",)).get_content()
         assert [s["state"] for s in sender.sends()] == ["sent"] * 3
@@ -149,8 +152,14 @@ def test_many_bookings_a_crash_and_two_senders_give_one_email_per_confirmed_book
             senders = [keep_sending(EmailSender(tables, settings), stop) for _ in range(2)]
             expected = {f"<confirmed.{r.booking_id}@ledger.test>" for r in receipts}
             expected |= {f"<cancelled.{r.booking_id}@ledger.test>" for r in receipts[::4]}
-            wait_for(lambda: set(inbox.message_ids()) == expected and all(
-                s["state"] == "sent" for s in EmailSender(tables, settings).sends()), timeout=30, what="every email")
+            wait_for(
+                lambda: (
+                    set(inbox.message_ids()) == expected
+                    and all(s["state"] == "sent" for s in EmailSender(tables, settings).sends())
+                ),
+                timeout=30,
+                what="every email",
+            )
         finally:
             stop.set()
         for sender in senders:

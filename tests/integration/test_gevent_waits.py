@@ -47,11 +47,21 @@ print(json.dumps({"log": log, "wait": psycopg.waiting.wait.__module__}))
 
 def test_waits_let_other_greenlets_run_and_carry_large_queries_both_ways():
     settings = postgres_settings()
-    conninfo = {"host": settings["POSTGRES_HOST"], "port": settings["POSTGRES_PORT"],
-                "dbname": settings["POSTGRES_DBNAME"], "user": settings["POSTGRES_USER"],
-                "password": settings["POSTGRES_PASSWORD"]}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(conninfo)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    conninfo = {
+        "host": settings["POSTGRES_HOST"],
+        "port": settings["POSTGRES_PORT"],
+        "dbname": settings["POSTGRES_DBNAME"],
+        "user": settings["POSTGRES_USER"],
+        "password": settings["POSTGRES_PASSWORD"],
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(conninfo)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     log = result["log"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,7 +23,7 @@ from domain.errors import (
 from domain.tiers import tier_id
 from projections import HoldExpiry, Projector, open_view
 
-START = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -82,15 +82,20 @@ def test_the_tiers_own_record_of_a_hold_carries_its_expiry(store_env, clock):
         receipt = ledger.hold("ann", "VIP", 2)
         held = list(ledger.events.get(tier_id("VIP")))[-1]
     assert (type(held).__name__, held.booking_id, held.user_id, held.quantity, held.expires_at) == (
-        "TicketsHeld", receipt.booking_id, "ann", 2, START + timedelta(minutes=10))
+        "TicketsHeld",
+        receipt.booking_id,
+        "ann",
+        2,
+        START + timedelta(minutes=10),
+    )
 
 
 def test_on_the_real_clock_a_hold_lasts_hold_seconds_from_now_in_utc(store_env):
     with BookingLedger(env={**store_env, "HOLD_SECONDS": "90"}) as ledger:
         ledger.create_tier("VIP", Decimal("1.00"), 5)
-        before = datetime.now(timezone.utc)
+        before = datetime.now(UTC)
         receipt = ledger.hold("ann", "VIP", 1)
-        after = datetime.now(timezone.utc)
+        after = datetime.now(UTC)
     assert before + timedelta(seconds=90) <= receipt.expires_at <= after + timedelta(seconds=90)
 
 
@@ -139,8 +144,13 @@ def test_every_sale_hold_and_end_of_a_hold_is_reported_once(store_env, clock):
         clock.now += timedelta(minutes=10)
         ledger.expire_hold(lapsed.booking_id)
     assert heard.reports == [
-        ("booked", "VIP", 1), ("held", "VIP", 2), ("held", "VIP", 3), ("held", "VIP", 4),
-        ("booked", "VIP", 2), ("hold ended", "VIP", "released"), ("hold ended", "VIP", "expired"),
+        ("booked", "VIP", 1),
+        ("held", "VIP", 2),
+        ("held", "VIP", 3),
+        ("held", "VIP", 4),
+        ("booked", "VIP", 2),
+        ("hold ended", "VIP", "released"),
+        ("hold ended", "VIP", "expired"),
     ]
     assert heard.batches == [1, 1, 1, 1]  # one request at a time: a batch each
 
@@ -184,14 +194,14 @@ def test_a_confirm_that_races_the_expiry_has_exactly_one_winner(store_env, clock
             late.now = hold.expires_at
             start = threading.Barrier(2)
 
-            def confirm():
+            def confirm(start=start, hold=hold):
                 start.wait()
                 try:
                     return holder.confirm_hold(hold.booking_id, "ann").status
                 except HoldExpiredError:
                     return "lost"
 
-            def expire():
+            def expire(start=start, hold=hold):
                 start.wait()
                 try:
                     return expirer.expire_hold(hold.booking_id).status

@@ -40,8 +40,9 @@ def test_a_key_is_per_user_and_refused_for_a_different_request(ledger: BookingLe
 def test_the_refusal_of_a_reused_key_tells_the_client_what_went_wrong(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 10)
     ledger.book("u1", "VIP", 2, idempotency_key="k")
-    with pytest.raises(IdempotencyKeyReusedError,
-                       match=r"^This Idempotency-Key was used for a different booking request\.$"):
+    with pytest.raises(
+        IdempotencyKeyReusedError, match=r"^This Idempotency-Key was used for a different booking request\.$"
+    ):
         ledger.book("u1", "VIP", 3, idempotency_key="k")
 
 
@@ -56,8 +57,12 @@ def test_a_refused_request_may_be_retried_with_its_key(ledger: BookingLedger):
 def test_twins_in_one_batch_book_once_and_do_not_fail_the_others(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 10)
     key = ledger.idempotent_id("u1", "k")
-    batch = [PendingBooking("u1", "VIP", 2, key, replayable=True), PendingBooking("u2", "VIP", 1),
-             PendingBooking("u1", "VIP", 2, key, replayable=True), PendingBooking("u1", "VIP", 5, key, replayable=True)]
+    batch = [
+        PendingBooking("u1", "VIP", 2, key, replayable=True),
+        PendingBooking("u2", "VIP", 1),
+        PendingBooking("u1", "VIP", 2, key, replayable=True),
+        PendingBooking("u1", "VIP", 5, key, replayable=True),
+    ]
     ledger._commit_batch(batch)
     twin, other, same, different = (p.outcome for p in batch)
     assert same == twin and twin.remaining == 8 and other.remaining == 7

@@ -22,9 +22,17 @@ SECRET = "s" * 32
 def test_an_id_depends_on_the_secret_user_and_key_and_is_not_the_old_predictable_one():
     one = idempotent_booking_id(b"secret-1", "ann", "order-42")
     assert one == idempotent_booking_id(b"secret-1", "ann", "order-42") and one.version == 4
-    assert len({one, idempotent_booking_id(b"secret-2", "ann", "order-42"),
+    assert (
+        len(
+            {
+                one,
+                idempotent_booking_id(b"secret-2", "ann", "order-42"),
                 idempotent_booking_id(b"secret-1", "bob", "order-42"),
-                idempotent_booking_id(b"secret-1", "ann", "order-43")}) == 4
+                idempotent_booking_id(b"secret-1", "ann", "order-43"),
+            }
+        )
+        == 4
+    )
     assert one != uuid.uuid5(uuid.NAMESPACE_URL, "booking:" + json.dumps(["ann", "order-42"]))
 
 
@@ -85,8 +93,10 @@ def test_a_process_that_refuses_to_start_says_which_setting_to_fix(store_env):
     with BookingLedger(env={**store_env, "IDEMPOTENCY_SECRET": SECRET}):
         refusals = [
             ({}, "The store's idempotency secret was given by IDEMPOTENCY_SECRET: set the same one here."),
-            ({"IDEMPOTENCY_SECRET": "t" * 32},
-             "IDEMPOTENCY_SECRET is not the secret this store's other processes use: set the same one everywhere."),
+            (
+                {"IDEMPOTENCY_SECRET": "t" * 32},
+                "IDEMPOTENCY_SECRET is not the secret this store's other processes use: set the same one everywhere.",
+            ),
         ]
         for setting, message in refusals:
             with pytest.raises(IdempotencySecretError) as refused:

@@ -21,13 +21,22 @@ def run(*args: str, env: dict[str, str]) -> str:
 
 
 def test_an_admin_adds_lists_pauses_resumes_and_replays_an_endpoint(store_env):
-    added = run("webhooks", "add", "https://crm.example.com/hooks", "--events", "booking.confirmed,booking.cancelled",
-                "--secret", "whsec_chosen_in_the_test", env=store_env)
+    added = run(
+        "webhooks",
+        "add",
+        "https://crm.example.com/hooks",
+        "--events",
+        "booking.confirmed,booking.cancelled",
+        "--secret",
+        "whsec_chosen_in_the_test",
+        env=store_env,
+    )
     endpoint_id = added.split()[1]
     assert endpoint_id.startswith("we_") and "whsec_chosen_in_the_test" in added
     listed = [json.loads(line) for line in run("webhooks", "list", "--json", env=store_env).splitlines()]
     assert [(e["endpoint_id"], e["status"], e["event_types"]) for e in listed] == [
-        (endpoint_id, "active", "booking.confirmed,booking.cancelled")]
+        (endpoint_id, "active", "booking.confirmed,booking.cancelled")
+    ]
     assert "secret" not in listed[0]
     assert "paused" in run("webhooks", "pause", endpoint_id, env=store_env)
     assert "active" in run("webhooks", "resume", endpoint_id, env=store_env)
@@ -53,10 +62,16 @@ def test_feed_prints_every_event_and_follow_prints_new_ones_as_they_come(store_e
         everything = [json.loads(line) for line in run("feed", env=store_env).splitlines()]
         assert [e["type"] for e in everything] == ["tier.created", "booking.confirmed"]
         assert run("feed", "--after", str(everything[0]["position"]), env=store_env).splitlines() == [
-            json.dumps(everything[1], separators=(",", ":"))]
-        follower = subprocess.Popen([str(TICKETLEDGER), "feed", "--follow", "--after", str(everything[-1]["position"])],
-                                    cwd=ROOT, env={**os.environ, **store_env}, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+            json.dumps(everything[1], separators=(",", ":"))
+        ]
+        follower = subprocess.Popen(
+            [str(TICKETLEDGER), "feed", "--follow", "--after", str(everything[-1]["position"])],
+            cwd=ROOT,
+            env={**os.environ, **store_env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             ledger.book("bob", "VIP", 8)  # the last tickets: booking.confirmed, then tier.sold_out
             lines = [json.loads(follower.stdout.readline()) for _ in range(2)]

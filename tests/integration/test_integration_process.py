@@ -30,9 +30,16 @@ def test_a_killed_delivery_process_resumes_from_its_positions_and_loses_nothing(
         ledger.create_tier("VIP", Decimal("1.00"), 10_000)
         tables = IntegrationTables(ledger)
         endpoint = WebhookEndpoints(tables).add(receiver.url)
-        env = {**store_env, "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none",
-               "EMAIL_FROM": smtp.sender, "EMAIL_TO": smtp.recipient, "EMAIL_CLAIM_SECONDS": "1",
-               "WEBHOOK_LEASE_SECONDS": "2"}
+        env = {
+            **store_env,
+            "SMTP_HOST": smtp.host,
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_SECURITY": "none",
+            "EMAIL_FROM": smtp.sender,
+            "EMAIL_TO": smtp.recipient,
+            "EMAIL_CLAIM_SECONDS": "1",
+            "WEBHOOK_LEASE_SECONDS": "2",
+        }
         process = run_projection_process(env)
         wait_for(lambda: tables.position("emails") is not None, what="emails to start")
         booking = threading.Thread(target=lambda: [ledger.book(f"u{n}", "VIP", 1) for n in range(BOOKINGS)])
@@ -44,8 +51,11 @@ def test_a_killed_delivery_process_resumes_from_its_positions_and_loses_nothing(
             killed_at = len(receiver.accepted())
             booking.join()
             process = run_projection_process(env)
-            wait_for(lambda: len({json.loads(b)["id"] for b in receiver.accepted()}) == BOOKINGS + 1, timeout=60,
-                     what="every delivery")  # tier.created comes before the endpoint: not sent
+            wait_for(
+                lambda: len({json.loads(b)["id"] for b in receiver.accepted()}) == BOOKINGS + 1,
+                timeout=60,
+                what="every delivery",
+            )  # tier.created comes before the endpoint: not sent
             wait_for(lambda: len(set(inbox.message_ids())) == BOOKINGS, timeout=60, what="every email")
         finally:
             process.send_signal(signal.SIGTERM)

@@ -113,8 +113,17 @@ def test_a_tier_code_can_be_created_only_once(ledger: BookingLedger):
 def test_a_new_tier_is_on_sale_on_its_terms_and_its_code_is_then_taken(ledger: BookingLedger):
     created = ledger.create_tier("VIP", Decimal("5.00"), 4, per_user_limit=2)
     assert created == ledger.get_tier("VIP")
-    assert (created.code, created.price, created.capacity, created.sold, created.available, created.held,
-            created.version, created.on_sale, created.per_user_limit) == ("VIP", Decimal("5.00"), 4, 0, 4, 0, 1, True, 2)
+    assert (
+        created.code,
+        created.price,
+        created.capacity,
+        created.sold,
+        created.available,
+        created.held,
+        created.version,
+        created.on_sale,
+        created.per_user_limit,
+    ) == ("VIP", Decimal("5.00"), 4, 0, 4, 0, 1, True, 2)
     with pytest.raises(TierAlreadyExistsError, match=r"^Tier 'VIP' exists already\.$"):
         ledger.create_tier("VIP", Decimal("5.00"), 4)
 
@@ -136,8 +145,7 @@ def test_a_process_that_has_not_cached_a_tier_loads_its_latest_snapshot_and_the_
     assert [e.originator_version for e in read] == [522]  # only the event after the snapshot
 
 
-def test_a_process_that_loses_the_race_to_ensure_a_tier_says_it_did_not_create_it(ledger: BookingLedger,
-                                                                                   monkeypatch):
+def test_a_process_that_loses_the_race_to_ensure_a_tier_says_it_did_not_create_it(ledger: BookingLedger, monkeypatch):
     ledger.create_tier("GA", Decimal("2.50"), 7)  # by the other process, just after this one looked
     monkeypatch.setattr(type(ledger.repository), "__contains__", lambda repository, aggregate_id: False)
     assert ledger.ensure_tier("GA", Decimal("9.00"), 1) is False
@@ -288,7 +296,9 @@ def test_streams_recorded_before_the_optional_fields_still_load(ledger: BookingL
             cursor.execute(f"SELECT state FROM {qualified} {where}", (version, topic))
             state = json.loads(bytes(cursor.fetchone()["state"]))
             del state[field]
-            cursor.execute(f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), version, topic))
+            cursor.execute(
+                f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), version, topic)
+            )
     with BookingLedger(env=ledger.env) as fresh:
         tier = fresh.repository.get(tier_id("VIP"))
         assert (tier.version, tier.sold, tier.per_user_limit, tier.on_sale) == (3, 0, None, True)

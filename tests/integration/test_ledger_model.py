@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -61,7 +61,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledgers = [
             self.resources.enter_context(BookingLedger(env={**self.env, "HOLD_SECONDS": "60"})) for _ in range(2)
         ]
-        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
         for ledger in self.ledgers:
             ledger.clock = lambda: self.now
         self.capacity = dict(TIERS)
@@ -86,19 +86,29 @@ class LedgerMachine(RuleBasedStateMachine):
         capacity, sold, held = self.figures(tier)
         return capacity - sold - held
 
-    @rule(target=bookings, via=VIA, user=USERS, tier=st.sampled_from([*TIERS, "NONE"]), quantity=QUANTITIES,
-          holds=st.booleans())
+    @rule(
+        target=bookings,
+        via=VIA,
+        user=USERS,
+        tier=st.sampled_from([*TIERS, "NONE"]),
+        quantity=QUANTITIES,
+        holds=st.booleans(),
+    )
     def book_or_hold(self, via, user, tier, quantity, holds):
         take = self.ledgers[via].hold if holds else self.ledgers[via].book
-        expected = TierNotFoundError if tier not in TIERS else (
-            InsufficientTicketsError if quantity > self.available(tier) else None)
+        expected = (
+            TierNotFoundError
+            if tier not in TIERS
+            else (InsufficientTicketsError if quantity > self.available(tier) else None)
+        )
         if expected:
             with pytest.raises(expected):
                 take(user, tier, quantity)
             return None
         receipt = take(user, tier, quantity)
         self.model[receipt.booking_id] = ModelBooking(
-            user, tier, quantity, "held" if holds else "confirmed", self.now + HOLD if holds else None)
+            user, tier, quantity, "held" if holds else "confirmed", self.now + HOLD if holds else None
+        )
         assert (receipt.remaining, receipt.status) == (self.available(tier), self.model[receipt.booking_id].status)
         return receipt.booking_id
 
@@ -190,9 +200,9 @@ class LedgerMachine(RuleBasedStateMachine):
         assert {t.tier: (t.capacity, t.sold, t.held) for t in view.list_tiers()} == {
             tier: self.figures(tier) for tier in self.capacity
         }
-        assert {
-            b.booking_id: (b.user_id, b.tier, b.quantity, b.status, b.expires_at) for b in view.all_bookings()
-        } == {i: (b.user, b.tier, b.quantity, b.status, b.expires_at) for i, b in self.model.items()}
+        assert {b.booking_id: (b.user_id, b.tier, b.quantity, b.status, b.expires_at) for b in view.all_bookings()} == {
+            i: (b.user, b.tier, b.quantity, b.status, b.expires_at) for i, b in self.model.items()
+        }
 
     def teardown(self):
         self.resources.close()

@@ -48,10 +48,23 @@ def test_each_booking_is_announced_once_with_its_user_and_the_figures_after_it(l
     Outbox(ledger, tables).catch_up()
     events = [json.loads(body) for _, body in everything(tables)]
     assert Counter(e["type"] for e in events) == {
-        "tier.created": 2, "booking.confirmed": 7, "hold.placed": 2, "tier.sold_out": 1, "hold.confirmed": 1,
-        "booking.cancelled": 1, "hold.released": 1, "tier.capacity_added": 1, "tier.sales_closed": 1}
+        "tier.created": 2,
+        "booking.confirmed": 7,
+        "hold.placed": 2,
+        "tier.sold_out": 1,
+        "hold.confirmed": 1,
+        "booking.cancelled": 1,
+        "hold.released": 1,
+        "tier.capacity_added": 1,
+        "tier.sales_closed": 1,
+    }
     confirmed = next(e for e in events if e["type"] == "hold.confirmed")
-    assert (confirmed["userId"], confirmed["tier"], confirmed["sold"], confirmed["availableQuantity"]) == ("bob", "VIP", 4, 0)
+    assert (confirmed["userId"], confirmed["tier"], confirmed["sold"], confirmed["availableQuantity"]) == (
+        "bob",
+        "VIP",
+        4,
+        0,
+    )
     last = events[-1]
     assert (last["type"], last["tier"], last["capacity"], last["sold"]) == ("tier.sales_closed", "VIP", 4, 2)
     positions = [e["position"] for e in events]
@@ -86,7 +99,7 @@ def test_a_crash_mid_page_leaves_nothing_of_the_page_and_the_rest_follows(ledger
     monkeypatch.setattr(tables, "append", power_cut_in_page_three)
     with pytest.raises(RuntimeError):
         Outbox(ledger, tables, batch_size=4).catch_up()
-    assert everything(tables) == expected[:len(pages[0]) + len(pages[1])]
+    assert everything(tables) == expected[: len(pages[0]) + len(pages[1])]
     monkeypatch.undo()
     Outbox(ledger, tables, batch_size=4).catch_up()
     assert everything(tables) == expected

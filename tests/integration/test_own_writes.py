@@ -15,8 +15,10 @@ from projections.read_model.own_writes import bookings_of_user
 
 
 def listed(follower: Projector, user: str) -> list[tuple]:
-    return [(b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
-            for b in bookings_of_user(follower, [user])]
+    return [
+        (b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
+        for b in bookings_of_user(follower, [user])
+    ]
 
 
 def test_a_booking_just_made_is_listed_before_the_read_tables_have_it(ledger: BookingLedger):
@@ -50,14 +52,18 @@ def test_the_list_equals_the_read_tables_once_they_catch_up(ledger: BookingLedge
     ledger.book("alice", "VIP", 1)
     before = listed(follower, "alice")
     follower.catch_up()
-    projected = [(b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
-                 for b in follower.view.bookings_of_user("alice")]
+    projected = [
+        (b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
+        for b in follower.view.bookings_of_user("alice")
+    ]
     assert before == listed(follower, "alice") == projected
 
 
 TIER_CODES = (f"T{n}" for n in itertools.count())
-COMMANDS = st.lists(st.tuples(st.sampled_from(["book", "hold", "cancel", "confirm", "release", "project"]),
-                              st.integers(0, 5)), max_size=25)
+COMMANDS = st.lists(
+    st.tuples(st.sampled_from(["book", "hold", "cancel", "confirm", "release", "project"]), st.integers(0, 5)),
+    max_size=25,
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -79,10 +85,13 @@ def test_at_any_moment_the_list_is_what_the_caught_up_tables_will_show(ledger: B
                 lagging.catch_up()
             elif target is not None:
                 {"cancel": ledger.cancel, "confirm": ledger.confirm_hold, "release": ledger.release_hold}[command](
-                    target, user)
+                    target, user
+                )
         except Exception as refused:  # a refusal of the domain (cancel a hold, confirm twice): nothing recorded
             assert type(refused).__name__.endswith("Error")
     now = listed(lagging, user)
     lagging.catch_up()
-    assert now == [(b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
-                   for b in lagging.view.bookings_of_user(user)]
+    assert now == [
+        (b.booking_id, b.tier, b.quantity, b.status, b.created_at, b.updated_at, b.expires_at)
+        for b in lagging.view.bookings_of_user(user)
+    ]

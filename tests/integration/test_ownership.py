@@ -13,8 +13,7 @@ from application import BookingLedger, BookingNotFoundError
 
 
 @pytest.mark.parametrize("command", ["cancel", "confirm_hold", "release_hold"])
-def test_a_strangers_command_is_refused_as_for_an_unknown_booking_after_the_same_reads(ledger: BookingLedger,
-                                                                                     command):
+def test_a_strangers_command_is_refused_as_for_an_unknown_booking_after_the_same_reads(ledger: BookingLedger, command):
     ledger.create_tier("VIP", Decimal("1.00"), 5)
     take = ledger.book if command == "cancel" else ledger.hold
     booking_id = take("ann", "VIP", 2).booking_id

@@ -22,14 +22,17 @@ BASICS = ("bash", "id", "timeout", "sleep", "mkdir", "ls", "sort", "tail", "seq"
 
 def stub(folder: Path, name: str, calls: Path, exit_code: int = 1, noise: int = 0) -> None:
     """A program that notes its call in ``calls``, prints ``noise`` lines and exits with ``exit_code``."""
-    (folder / name).write_text(f'#!/bin/bash\necho "{name} $*" >> {calls}\n'
-                               f'for i in $(seq {noise}); do echo "E: noise $i"; done\nexit {exit_code}\n')
+    (folder / name).write_text(
+        f'#!/bin/bash\necho "{name} $*" >> {calls}\n'
+        f'for i in $(seq {noise}); do echo "E: noise $i"; done\nexit {exit_code}\n'
+    )
     (folder / name).chmod(0o755)
 
 
 def run(path: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SCRIPT)], env={**os.environ, "PATH": path, **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", str(SCRIPT)], env={**os.environ, "PATH": path, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.postgres
@@ -69,9 +72,11 @@ def test_postgresql_that_cannot_be_installed_stops_it_with_one_line(tmp_path: Pa
 def test_a_postgresql_busy_with_other_test_runs_gets_a_few_seconds(tmp_path: Path) -> None:
     """psql refused twice with "too many clients", then answering: no error, nothing said."""
     calls = tmp_path / "calls"
-    (tmp_path / "psql").write_text(f'#!/bin/bash\necho "psql" >> {calls}\n'
-                                   f'[ $(wc -l < {calls}) -gt 2 ] && exec {shutil.which("psql")} "$@"\n'
-                                   'echo "psql: error: FATAL:  sorry, too many clients already" >&2; exit 2\n')
+    (tmp_path / "psql").write_text(
+        f'#!/bin/bash\necho "psql" >> {calls}\n'
+        f'[ $(wc -l < {calls}) -gt 2 ] && exec {shutil.which("psql")} "$@"\n'
+        'echo "psql: error: FATAL:  sorry, too many clients already" >&2; exit 2\n'
+    )
     (tmp_path / "psql").chmod(0o755)
     result = run(f"{tmp_path}:{os.environ['PATH']}")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
@@ -83,5 +88,6 @@ def test_a_remote_postgresql_that_does_not_answer_stops_it_with_one_line() -> No
     port = free_port()
     result = run(os.environ["PATH"], POSTGRES_HOST="127.0.0.2", POSTGRES_PORT=str(port))
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (f"make test: PostgreSQL at 127.0.0.2:{port} does not answer: start it, "
-                             "or set POSTGRES_HOST/POSTGRES_PORT\n")
+    assert result.stderr == (
+        f"make test: PostgreSQL at 127.0.0.2:{port} does not answer: start it, or set POSTGRES_HOST/POSTGRES_PORT\n"
+    )

@@ -64,9 +64,13 @@ class QueueMachine(RuleBasedStateMachine):
 
     def order(self) -> list[str]:
         """Every ticket in the order of service."""
-        pre = sorted((t for t in self.tickets if self.tickets[t].pre_rank is not None),
-                     key=lambda t: (self.tickets[t].pre_rank, t))
-        later = sorted((t for t in self.tickets if self.tickets[t].pre_rank is None), key=lambda t: self.tickets[t].arrival)
+        pre = sorted(
+            (t for t in self.tickets if self.tickets[t].pre_rank is not None),
+            key=lambda t: (self.tickets[t].pre_rank, t),
+        )
+        later = sorted(
+            (t for t in self.tickets if self.tickets[t].pre_rank is None), key=lambda t: self.tickets[t].arrival
+        )
         return pre + later
 
     def model_advance(self) -> None:

@@ -65,7 +65,9 @@ def test_after_the_opening_places_are_given_in_arrival_order(store: QueueStore, 
 
 def test_the_pre_queue_is_served_in_rank_order_then_the_later_arrivals(store: QueueStore, clock: FakeClock):
     ranks = {"a": 30, "b": 10, "c": 20}
-    tickets = {user: store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0].ticket_id for user, rank in ranks.items()}
+    tickets = {
+        user: store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0].ticket_id for user, rank in ranks.items()
+    }
     clock.now = OPENS
     late = store.join("room-1", "d", "t-d", 0, PASS_SECONDS)[0]
     places = {user: store.place("room-1", ticket).place for user, ticket in tickets.items()}
@@ -171,8 +173,10 @@ def test_two_redis_stores_on_one_prefix_share_the_queue_and_the_pass_key():
     with redis_prefix() as prefix:
         one, two = (RedisQueueStore(redis_client(), prefix, clock=clock) for _ in range(2))
         assert one.turn_on(terms(), 2.0, False) and not two.turn_on(terms("room-2"), 2.0, False)
-        places = [store.join("room-1", user, f"t-{user}", 0, PASS_SECONDS)[0].place
-                  for store, user in ((one, "a"), (two, "b"), (one, "c"))]
+        places = [
+            store.join("room-1", user, f"t-{user}", 0, PASS_SECONDS)[0].place
+            for store, user in ((one, "a"), (two, "b"), (one, "c"))
+        ]
         assert places == [1, 2, 3]
         assert two.join("room-1", "a", "t-x", 0, PASS_SECONDS)[0].ticket_id == "t-a"
         assert one.secret() == two.secret() and len(one.secret()) == 64
@@ -197,7 +201,9 @@ def test_a_store_made_from_a_url_shares_the_queue_with_its_bounded_pool():
         pool = one.client.connection_pool
         assert (pool.max_connections, pool.timeout) == (POOL_SIZE, POOL_WAIT)
         assert (pool.connection_kwargs["socket_timeout"], pool.connection_kwargs["socket_connect_timeout"]) == (
-            TIMEOUT, TIMEOUT)
+            TIMEOUT,
+            TIMEOUT,
+        )
 
 
 def test_before_the_opening_a_place_counts_who_is_ahead_now_and_at_the_opening_it_is_final(store, clock):

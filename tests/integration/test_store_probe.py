@@ -45,4 +45,5 @@ def test_a_process_that_starts_while_postgresql_is_down_waits_for_it_and_says_so
             ledger.create_tier("VIP", Decimal("1.00"), 1)
     assert len(tries) == 2 and 0.9 < tries[1] - tries[0] < 1.5
     assert [r.getMessage() for r in caplog.records if r.name == "application.persistence.library"] == [
-        "waiting for PostgreSQL: connection refused"]
+        "waiting for PostgreSQL: connection refused"
+    ]

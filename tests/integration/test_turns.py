@@ -40,8 +40,9 @@ def test_two_processes_booking_one_tier_never_lose_a_race_to_each_other(postgres
 def turn_is_free(env: dict[str, str], tier: str) -> bool:
     """Whether another session could take ``tier``'s turn now (and gives it straight back)."""
     with connect_postgres(env) as conn, conn.transaction():
-        return conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || %s, 0))",
-                            [tier]).fetchone()[0]
+        return conn.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || %s, 0))", [tier]
+        ).fetchone()[0]
 
 
 @pytest.mark.postgres

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -44,16 +44,25 @@ def sold_out() -> SoldOut:
 
 
 @pytest.fixture
-def rooms(queue_kind: str, store_env: dict[str, str], clock: FakeClock, sold_out: SoldOut) -> Iterator[WaitingRoomService]:
+def rooms(
+    queue_kind: str, store_env: dict[str, str], clock: FakeClock, sold_out: SoldOut
+) -> Iterator[WaitingRoomService]:
     with store_of_kind(queue_kind, clock) as store:
-        rooms = WaitingRoomService(store, lambda: WaitingRoomLog(env=store_env), sold_out, target_p95_ms=50,
-                             terms_seconds=0, clock=clock)
+        rooms = WaitingRoomService(
+            store, lambda: WaitingRoomLog(env=store_env), sold_out, target_p95_ms=50, terms_seconds=0, clock=clock
+        )
         yield rooms
         rooms.close()
 
 
-def turn_on(rooms: WaitingRoomService, rate: float = 2.0, opens_in: float = 0.0, auto: bool = False,
-            tiers: list[str] | None = None, pass_seconds: int = 60):
+def turn_on(
+    rooms: WaitingRoomService,
+    rate: float = 2.0,
+    opens_in: float = 0.0,
+    auto: bool = False,
+    tiers: list[str] | None = None,
+    pass_seconds: int = 60,
+):
     return rooms.turn_on(tiers or ["VIP"], from_epoch(rooms.clock() + opens_in), rate, auto, 1000.0, pass_seconds)
 
 
@@ -93,8 +102,11 @@ def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms
     turn_on(rooms)
     token = admitted_pass(rooms, clock, "alice")
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    for given, user, why in [(token, "bob", "another user"), (forged, "alice", "not valid"),
-                             ("garbage", "alice", "not valid")]:
+    for given, user, why in [
+        (token, "bob", "another user"),
+        (forged, "alice", "not valid"),
+        ("garbage", "alice", "not valid"),
+    ]:
         with pytest.raises(QueuePassRequiredError, match=why) as refused:
             rooms.check_pass(given, user, "VIP")
         assert type(refused.value) is QueuePassRequiredError
@@ -107,7 +119,9 @@ def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms
         rooms.check_pass(other_room, "alice", "VIP")
 
 
-def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms: WaitingRoomService, clock: FakeClock):
+def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(
+    rooms: WaitingRoomService, clock: FakeClock
+):
     turn_on(rooms, rate=1.0, opens_in=10, pass_seconds=30)
     first, new = rooms.join("ann")
     second, _ = rooms.join("bob")
@@ -120,7 +134,11 @@ def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(room
     assert (late.position, late.estimated_wait) == (3, 3.0)
     clock.advance(3)
     admitted = rooms.ticket(late.ticket_id)
-    assert (admitted.state, admitted.pass_expires_at.timestamp(), admitted.poll_after) == ("admitted", clock() + 30, None)
+    assert (admitted.state, admitted.pass_expires_at.timestamp(), admitted.poll_after) == (
+        "admitted",
+        clock() + 30,
+        None,
+    )
     assert rooms.join("cat")[0].queue_pass == admitted.queue_pass  # joining again: the same ticket
     clock.advance(30)
     assert rooms.ticket(late.ticket_id).state == "expired"
@@ -159,14 +177,19 @@ def test_the_audit_trail_records_opening_rate_changes_counts_and_close(rooms: Wa
     rooms.turn_off()
     trail = rooms.events(room.room_id)
     assert [e.event for e in trail] == ["Opened", "RateChanged", "AdmissionsCounted", "Closed"]
-    assert trail[0].details["tiers"] == ["VIP"] and trail[1].details == {"rate": 4.0, "auto_rate": False,
-                                                                           "reason": "set by an admin"}
+    assert trail[0].details["tiers"] == ["VIP"] and trail[1].details == {
+        "rate": 4.0,
+        "auto_rate": False,
+        "reason": "set by an admin",
+    }
     assert trail[2].details == {"joined": 3, "admitted": 3, "passes": 0}
     assert trail[3].details == {"joined": 4, "admitted": 3, "passes": 0}
-    assert all(e.at.tzinfo == timezone.utc for e in trail)
+    assert all(e.at.tzinfo == UTC for e in trail)
 
 
-def test_the_automatic_rate_grows_while_bookings_are_fast_and_backs_off_when_slow(rooms: WaitingRoomService, clock: FakeClock):
+def test_the_automatic_rate_grows_while_bookings_are_fast_and_backs_off_when_slow(
+    rooms: WaitingRoomService, clock: FakeClock
+):
     room = turn_on(rooms, rate=10.0, auto=True)
     for n in range(100):
         rooms.join(f"u{n}")
@@ -212,7 +235,12 @@ def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRoomServi
     rooms.join("bob")
     status = rooms.status()
     assert (status.room_id, status.tiers, status.opens_at, status.opened, status.joined) == (
-        room.room_id, ("GA", "VIP"), from_epoch(START + 10), False, 2)
+        room.room_id,
+        ("GA", "VIP"),
+        from_epoch(START + 10),
+        False,
+        2,
+    )
     assert (status.rate, status.auto_rate, status.max_rate, status.pass_seconds) == (3.0, False, 1000.0, 90)
     clock.advance(10)
     assert rooms.status().opened is True  # from the opening time on
@@ -239,12 +267,18 @@ def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: Wai
     token = admitted_pass(rooms, clock, "alice")
     join = "join the queue (POST /api/queue)"
     refusals = [
-        (None, "alice", f"A waiting room is on for this sale: {join} and book with the pass it gives you "
-                        "(Queue-Pass header)."),
+        (
+            None,
+            "alice",
+            f"A waiting room is on for this sale: {join} and book with the pass it gives you (Queue-Pass header).",
+        ),
         ("garbage", "alice", f"This queue pass is not valid: {join}."),
         (token, "bob", f"This queue pass belongs to another user: {join}."),
-        (rooms.signer.sign(Pass("not-the-room", "alice", clock() + 60)), "alice",
-         f"This queue pass is for an earlier sale: {join}."),
+        (
+            rooms.signer.sign(Pass("not-the-room", "alice", clock() + 60)),
+            "alice",
+            f"This queue pass is for an earlier sale: {join}.",
+        ),
     ]
     for given, user, message in refusals:
         with pytest.raises(QueuePassRequiredError) as refused:
@@ -254,8 +288,10 @@ def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: Wai
     clock.advance(60)
     with pytest.raises(QueuePassExpiredError) as expired:
         rooms.check_pass(token, "alice", "VIP")
-    assert str(expired.value) == (f"Your queue pass expired at {expires_at.isoformat(timespec='seconds')}: "
-                                  "join the queue again (POST /api/queue).")
+    assert str(expired.value) == (
+        f"Your queue pass expired at {expires_at.isoformat(timespec='seconds')}: "
+        "join the queue again (POST /api/queue)."
+    )
 
 
 def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRoomService):
@@ -266,11 +302,15 @@ def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(
     rooms.turn_off()
     closed = rooms.ticket(ticket.ticket_id)
     assert (closed.ticket_id, closed.state, closed.message) == (
-        ticket.ticket_id, "closed", "The waiting room is off: book directly.")
+        ticket.ticket_id,
+        "closed",
+        "The waiting room is off: book directly.",
+    )
 
 
 def test_a_room_for_every_tier_opens_now_unless_told_and_an_automatic_rate_starts_at_most_at_the_maximum(
-        rooms: WaitingRoomService):
+    rooms: WaitingRoomService,
+):
     room = rooms.turn_on(None, None, 5000.0, True, 1000.0, 60)
     assert (room.tiers, room.opens_at, room.rate, room.auto_rate) == (None, from_epoch(START), 1000.0, True)
     assert rooms.events(room.room_id)[0].details["auto_rate"] is True
@@ -279,11 +319,14 @@ def test_a_room_for_every_tier_opens_now_unless_told_and_an_automatic_rate_start
 
 
 def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_in_the_log(
-        rooms: WaitingRoomService, clock: FakeClock):
+    rooms: WaitingRoomService, clock: FakeClock
+):
     turn_on(rooms)
     with pytest.raises(WaitingRoomAlreadyOnError, match=r"^A waiting room is on already; close it first\.$"):
         turn_on(rooms)  # seen on: refused before anything is recorded
-    late = WaitingRoomService(rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock)
+    late = WaitingRoomService(
+        rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock
+    )
     late.store = type("StaleLook", (), {"current": lambda self: None, "turn_on": rooms.store.turn_on})()
     opened = []
     open_room = rooms.log.open
@@ -292,20 +335,34 @@ def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_i
         turn_on(late)
     (lost,) = opened
     trail = rooms.events(str(lost.id))
-    assert [e.event for e in trail] == ["Opened", "Closed"] and trail[1].details == {"joined": 0, "admitted": 0,
-                                                                                      "passes": 0}
+    assert [e.event for e in trail] == ["Opened", "Closed"] and trail[1].details == {
+        "joined": 0,
+        "admitted": 0,
+        "passes": 0,
+    }
 
 
-def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(rooms: WaitingRoomService, store_env: dict[str, str]):
+def test_the_room_log_keeps_a_rooms_own_fields_in_a_table_of_its_own(
+    rooms: WaitingRoomService, store_env: dict[str, str]
+):
     """Beside the ledger's events, in the same database: the table's name is stored data."""
     room = turn_on(rooms, rate=2.0, pass_seconds=60)
-    own_table = "waiting_room_events" if store_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite" else "waitingrooms_events"
+    own_table = (
+        "waiting_room_events" if store_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite" else "waitingrooms_events"
+    )
     assert rooms.log.recorder.events_table_name == own_table
     assert rooms.events(room.room_id)[0].details == {
-        "tiers": ["VIP"], "opens_at": from_epoch(START), "rate": 2.0, "auto_rate": False, "pass_seconds": 60}
+        "tiers": ["VIP"],
+        "opens_at": from_epoch(START),
+        "rate": 2.0,
+        "auto_rate": False,
+        "pass_seconds": 60,
+    }
 
 
-def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: WaitingRoomService, clock: FakeClock, caplog):
+def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(
+    rooms: WaitingRoomService, clock: FakeClock, caplog
+):
     turn_on(rooms)
     rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
     clock.advance(PERIOD_SECONDS)
@@ -313,11 +370,13 @@ def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(rooms: Waiti
         ticket, new = rooms.join("ann")
     assert new and ticket.state in ("waiting", "admitted")
     assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room.rooms"] == [
-        "waiting room tick skipped: The waiting room has just been turned off."]
+        "waiting room tick skipped: The waiting room has just been turned off."
+    ]
 
 
-def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_waits(rooms: WaitingRoomService,
-                                                                                    clock: FakeClock):
+def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_waits(
+    rooms: WaitingRoomService, clock: FakeClock
+):
     room = turn_on(rooms, rate=30.0, auto=True)
     for n in range(200):
         rooms.join(f"u{n}")

@@ -77,8 +77,9 @@ class Running:
         self.start(delivery.run, self.stop)
         return delivery
 
-    def worker(self, endpoints: WebhookEndpoints, endpoint_id: str,
-               settings: DeliverySettings = FAST) -> threading.Thread:
+    def worker(
+        self, endpoints: WebhookEndpoints, endpoint_id: str, settings: DeliverySettings = FAST
+    ) -> threading.Thread:
         return self.start(EndpointWorker(endpoints, endpoint_id, settings, self.stop).run)
 
 
@@ -102,7 +103,8 @@ def bodies(outbox: Outbox, after: int = 0) -> list[str]:
 
 
 def test_a_receiver_failing_now_and_then_gets_every_event_in_order_signed_and_only_retries_twice(
-        ledger, outbox, endpoints, running):
+    ledger, outbox, endpoints, running
+):
     failing = {0, 1, 2, 7, 8, 15}  # the first three requests, then two and one more
     with Receiver(fail=lambda n: n in failing) as receiver:
         endpoint = endpoints.add(receiver.url)
@@ -151,8 +153,9 @@ def test_a_dead_endpoint_with_ten_thousand_queued_events_holds_up_no_other(ledge
         dead = endpoints.replay(endpoints.add(dead_url).endpoint_id, after=0)  # 10,000 events queued for it
         live = endpoints.add(healthy.url)
         assert len(outbox.tables.events_after(dead.position, 20_000)) > 10_000
-        running.delivery(endpoints, DeliverySettings(timeout=1.0, backoff_base=0.05, backoff_cap=0.2,
-                                                     poll_interval=0.01))
+        running.delivery(
+            endpoints, DeliverySettings(timeout=1.0, backoff_base=0.05, backoff_cap=0.2, poll_interval=0.01)
+        )
         wait_for(lambda: endpoints.deliveries(dead.endpoint_id), what="the dead endpoint's first attempt")
         book(ledger, outbox, 50, start=10_000)
         wait_for(lambda: len(healthy.accepted()) == 50, timeout=30, what="the healthy endpoint's 50 deliveries")
@@ -210,8 +213,9 @@ def test_an_endpoint_failing_past_the_retry_time_stops_there_and_resumes_from_th
     with Receiver(fail=lambda n: broken) as receiver:
         endpoint = endpoints.add(receiver.url)
         book(ledger, outbox, 3)
-        settings = DeliverySettings(timeout=1.0, retry_seconds=0.3, backoff_base=0.02, backoff_cap=0.05,
-                                    poll_interval=0.01)
+        settings = DeliverySettings(
+            timeout=1.0, retry_seconds=0.3, backoff_base=0.02, backoff_cap=0.05, poll_interval=0.01
+        )
         worker = running.worker(endpoints, endpoint.endpoint_id, settings)
         worker.join(timeout=10)
         failing = endpoints.get(endpoint.endpoint_id)
@@ -235,8 +239,18 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(ledger, outbox, endp
         assert endpoints.deliveries(endpoint.endpoint_id)[-1].status_code == 302
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "http://", "https:///path",
-                                 "javascript:alert(1)", "http://host:99999/", "example.com/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "http://",
+        "https:///path",
+        "javascript:alert(1)",
+        "http://host:99999/",
+        "example.com/hook",
+    ],
+)
 def test_only_http_and_https_urls_with_a_host_are_accepted(url):
     with pytest.raises(InvalidWebhookError):
         check_url(url)
@@ -259,4 +273,3 @@ def test_a_signature_checks_body_secret_and_age():
     assert not verify("whsec_x", '{"id":"2"}', header, now=1_800_000_100)
     assert not verify("whsec_x", '{"id":"1"}', header, now=1_800_000_301)
     assert not verify("whsec_x", '{"id":"1"}', "v1=abc", now=1_800_000_000)
-

@@ -18,8 +18,14 @@ from application.waiting_room.admission_rate import (
 TARGET = 50.0
 
 
-def period(p95_bucket: int, bookings: int = 200, rate: float = 100.0, waiting: bool = True,
-           admitted: int = 200, max_rate: float = 1000.0) -> Measured:
+def period(
+    p95_bucket: int,
+    bookings: int = 200,
+    rate: float = 100.0,
+    waiting: bool = True,
+    admitted: int = 200,
+    max_rate: float = 1000.0,
+) -> Measured:
     """A period whose bookings all fell in one bucket."""
     return Measured(rate, 100.0, max_rate, {p95_bucket: bookings}, admitted, waiting)
 
@@ -56,11 +62,14 @@ def test_it_never_grows_beyond_the_ceiling():
     assert next_rate(period(bucket_of(5), rate=900), TARGET)[0] == 1000
 
 
-@pytest.mark.parametrize("measured, why", [
-    (period(bucket_of(5), bookings=5), "too few"),
-    (period(bucket_of(5), waiting=False), "nobody waiting"),
-    (period(bucket_of(5), bookings=50, admitted=200), "bookings for"),
-])
+@pytest.mark.parametrize(
+    "measured, why",
+    [
+        (period(bucket_of(5), bookings=5), "too few"),
+        (period(bucket_of(5), waiting=False), "nobody waiting"),
+        (period(bucket_of(5), bookings=50, admitted=200), "bookings for"),
+    ],
+)
 def test_it_holds_without_evidence_that_the_rate_is_what_holds_buyers_back(measured, why):
     rate, reason = next_rate(measured, TARGET)
     assert rate == measured.rate and why in reason

@@ -81,8 +81,9 @@ def test_status_of_an_empty_store(sqlite_env):
 
 
 def test_serve_uses_the_project_config_from_any_folder_and_passes_options_to_gunicorn(sqlite_env, tmp_path):
-    result = ticketledger("serve", "--workers", "3", "--print-config", env={**sqlite_env, "DEMO_TIERS": ""},
-                          cwd=tmp_path, timeout=60)
+    result = ticketledger(
+        "serve", "--workers", "3", "--print-config", env={**sqlite_env, "DEMO_TIERS": ""}, cwd=tmp_path, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     settings = dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))
     assert settings["config"] == "python:scripts.server.gunicorn_settings"

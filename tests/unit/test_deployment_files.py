@@ -55,7 +55,9 @@ def test_the_compose_database_settings_agree_with_the_postgres_service():
     db = COMPOSE["services"]["postgres"]["environment"]
     app = COMPOSE["services"]["projections"]["environment"]
     assert (app["POSTGRES_DBNAME"], app["POSTGRES_USER"], app["POSTGRES_PASSWORD"]) == (
-        db["POSTGRES_DB"], db["POSTGRES_USER"], db["POSTGRES_PASSWORD"],
+        db["POSTGRES_DB"],
+        db["POSTGRES_USER"],
+        db["POSTGRES_PASSWORD"],
     )
 
 
@@ -67,9 +69,18 @@ def test_the_dockerfile_copies_every_package_and_runs_as_a_user():
 
 def test_env_example_lists_every_setting_the_configuration_page_documents():
     page = (ROOT / "docs" / "configuration.md").read_text()
-    table = page[page.index("## Environment variables"):page.index("## PostgreSQL mode")]
-    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(l.split("|")[1] for l in table.splitlines() if l.startswith("| `"))))
-    example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#")}
+    table = page[page.index("## Environment variables") : page.index("## PostgreSQL mode")]
+    documented = set(
+        re.findall(
+            r"`([A-Z][A-Z0-9_]+)`",
+            "\n".join(line.split("|")[1] for line in table.splitlines() if line.startswith("| `")),
+        )
+    )
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     assert documented and documented == example
 
 
@@ -83,7 +94,11 @@ def test_every_setting_the_web_app_reads_is_documented():
 def test_the_package_data_takes_every_file_of_the_web_page():
     """An installed wheel (the Dockerfile's) must serve the page too, not only a checkout."""
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["web"]
-    files = [p.relative_to(ROOT / "web").as_posix() for folder in ("templates", "static")
-             for p in (ROOT / "web" / folder).rglob("*") if p.is_file()]
+    files = [
+        p.relative_to(ROOT / "web").as_posix()
+        for folder in ("templates", "static")
+        for p in (ROOT / "web" / folder).rglob("*")
+        if p.is_file()
+    ]
     assert "templates/index.html" in files and "static/app.js" in files
     assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []

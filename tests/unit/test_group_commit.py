@@ -190,5 +190,7 @@ def test_each_refusal_tells_the_client_whether_to_retry_and_how():
     interrupted = GroupCommit(lambda batch: None, max_batch=10, max_wait=5)
     with pytest.raises(OutcomeUnknownError) as raised:
         interrupted.submit(PendingBooking("a", "VIP", 1))
-    assert str(raised.value) == ("The recording of this request was interrupted; whether it was stored is unknown. "
-                                 "Retry with the same Idempotency-Key.")
+    assert str(raised.value) == (
+        "The recording of this request was interrupted; whether it was stored is unknown. "
+        "Retry with the same Idempotency-Key."
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
@@ -22,7 +22,7 @@ from domain.errors import (
 )
 from domain.tiers import TicketTier
 
-NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 EXPIRES = NOW + timedelta(minutes=10)
 
 
@@ -160,7 +160,13 @@ def test_a_summary_shows_the_booking_as_it_is_now():
     _, booking = held(2)
     booking.confirm_hold("ann", NOW)
     summary = booking.summary()
-    assert (summary.booking_id, summary.user_id, summary.tier, summary.quantity, summary.status,
-            summary.expires_at) == (booking.id, "ann", "VIP", 2, "confirmed", EXPIRES)
+    assert (
+        summary.booking_id,
+        summary.user_id,
+        summary.tier,
+        summary.quantity,
+        summary.status,
+        summary.expires_at,
+    ) == (booking.id, "ann", "VIP", 2, "confirmed", EXPIRES)
     assert (summary.created_at, summary.updated_at) == (booking.created_on, booking.modified_on)
     assert summary.created_at <= summary.updated_at

@@ -4,7 +4,7 @@ figures after it, and ids and positions that a replay reproduces."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -17,7 +17,7 @@ from projections.integrations.events import (
     MappingState,
 )
 
-EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=timezone.utc)
+EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=UTC)
 
 
 def mapped(events: list[Any], state: MappingState | None = None, first: int = 1) -> list:
@@ -45,8 +45,18 @@ def history() -> list[Any]:
 def test_every_tier_event_has_its_type_and_each_type_appears():
     events = mapped(history())
     assert [e.type for e in events] == [
-        "tier.created", "booking.confirmed", "hold.placed", "tier.sold_out", "hold.confirmed", "booking.cancelled",
-        "hold.placed", "hold.released", "hold.placed", "tier.sold_out", "hold.expired", "tier.capacity_added",
+        "tier.created",
+        "booking.confirmed",
+        "hold.placed",
+        "tier.sold_out",
+        "hold.confirmed",
+        "booking.cancelled",
+        "hold.placed",
+        "hold.released",
+        "hold.placed",
+        "tier.sold_out",
+        "hold.expired",
+        "tier.capacity_added",
         "tier.sales_closed",
     ]
     assert {e.type for e in events} == set(TYPES)
@@ -56,8 +66,12 @@ def test_each_event_carries_the_tiers_figures_after_it():
     events = mapped(history())
     figures = [(e.type, e.capacity, e.sold, e.held, e.available) for e in events]
     assert figures[:6] == [
-        ("tier.created", 3, 0, 0, 3), ("booking.confirmed", 3, 2, 0, 1), ("hold.placed", 3, 2, 1, 0),
-        ("tier.sold_out", 3, 2, 1, 0), ("hold.confirmed", 3, 3, 0, 0), ("booking.cancelled", 3, 1, 0, 2),
+        ("tier.created", 3, 0, 0, 3),
+        ("booking.confirmed", 3, 2, 0, 1),
+        ("hold.placed", 3, 2, 1, 0),
+        ("tier.sold_out", 3, 2, 1, 0),
+        ("hold.confirmed", 3, 3, 0, 0),
+        ("booking.cancelled", 3, 1, 0, 2),
     ]
     assert figures[-2:] == [("tier.capacity_added", 4, 1, 0, 3), ("tier.sales_closed", 4, 1, 0, 3)]
     assert all(e.tier == "VIP" for e in events)
@@ -82,8 +96,15 @@ def test_sold_out_is_emitted_again_only_after_tickets_came_back():
     tier.book(uuid4(), "b", 1)
     tier.book(uuid4(), "c", 1)
     types = [e.type for e in mapped(list(tier.collect_events()))]
-    assert types == ["tier.created", "booking.confirmed", "tier.sold_out", "tier.capacity_added",
-                     "booking.confirmed", "booking.confirmed", "tier.sold_out"]
+    assert types == [
+        "tier.created",
+        "booking.confirmed",
+        "tier.sold_out",
+        "tier.capacity_added",
+        "booking.confirmed",
+        "booking.confirmed",
+        "tier.sold_out",
+    ]
 
 
 def test_a_tier_without_capacity_or_closed_is_not_sold_out():

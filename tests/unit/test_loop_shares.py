@@ -56,10 +56,19 @@ def test_commands_begin_at_once_while_reads_wait_their_turn():
     assert len(begun) == 6
 
 
-@pytest.mark.parametrize(("method", "path", "kind"), [
-    ("GET", "/api/tickets", "read"), ("GET", "/api/tickets/stream", "read"), ("HEAD", "/health", "read"),
-    ("GET", "/api/queue/abc", "queue"), ("POST", "/api/queue", "queue"), ("POST", "/api/tickets/book", None),
-    ("POST", "/api/bookings/x/cancel", None), ("DELETE", "/api/admin/x", None)])
+@pytest.mark.parametrize(
+    ("method", "path", "kind"),
+    [
+        ("GET", "/api/tickets", "read"),
+        ("GET", "/api/tickets/stream", "read"),
+        ("HEAD", "/health", "read"),
+        ("GET", "/api/queue/abc", "queue"),
+        ("POST", "/api/queue", "queue"),
+        ("POST", "/api/tickets/book", None),
+        ("POST", "/api/bookings/x/cancel", None),
+        ("DELETE", "/api/admin/x", None),
+    ],
+)
 def test_requests_are_reads_the_waiting_rooms_or_commands(method, path, kind):
     assert request_class({"REQUEST_METHOD": method, "PATH_INFO": path}) == kind
 

@@ -45,7 +45,10 @@ def test_a_head_and_its_body_go_out_in_one_write_with_the_bytes_gunicorn_sends()
 
 def test_later_parts_of_a_body_go_out_as_they_come():
     assert [strip_date(w).split(b"\r\n\r\n")[-1] for w in answer(OneWriteResponse, [b"ab", b"cd", b"ef"])] == [
-        b"ab", b"cd", b"ef"]
+        b"ab",
+        b"cd",
+        b"ef",
+    ]
 
 
 def test_a_response_without_a_body_still_sends_its_head():

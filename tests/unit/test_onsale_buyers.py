@@ -33,8 +33,13 @@ def test_buyers_without_a_place_after_the_opening_are_left_out():
 
 
 def test_a_refusal_says_what_is_left_in_either_servers_words():
-    ours = {"error": {"code": "INSUFFICIENT_TICKETS", "message": "Tier X has 3 ticket(s) available, 4 requested.",
-                      "details": [{"path": "quantity", "message": "3 available"}]}}
+    ours = {
+        "error": {
+            "code": "INSUFFICIENT_TICKETS",
+            "message": "Tier X has 3 ticket(s) available, 4 requested.",
+            "details": [{"path": "quantity", "message": "3 available"}],
+        }
+    }
     baseline = {"error": {"code": "INSUFFICIENT_TICKETS", "message": "only 0 left in 'X'", "details": []}}
     assert (left_in(ours), left_in(baseline), left_in({})) == (3, 0, 0)
 
@@ -48,5 +53,11 @@ def test_the_crowd_arrives_in_order_within_its_window_wanting_one_to_four():
 
 
 def test_percentiles_in_milliseconds():
-    assert quantiles([i / 1000 for i in range(1, 101)]) == {"p50": 51.0, "p95": 96.0, "p99": 100.0, "max": 100.0, "n": 100}
+    assert quantiles([i / 1000 for i in range(1, 101)]) == {
+        "p50": 51.0,
+        "p95": 96.0,
+        "p99": 100.0,
+        "max": 100.0,
+        "n": 100,
+    }
     assert quantiles([]) == {"n": 0}

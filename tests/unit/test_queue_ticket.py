@@ -75,8 +75,9 @@ def test_each_state_tells_the_buyer_in_words_what_to_do():
     assert lapsed.pass_expires_at == from_epoch(1075.0)
 
 
-@pytest.mark.parametrize("at, frontier, rate, wait", [(100, 100.0, 10.0, 0.0), (100, 100.5, 10.0, 0.0),
-                                                      (105, 100.0, 3.0, 1.7)])
+@pytest.mark.parametrize(
+    "at, frontier, rate, wait", [(100, 100.0, 10.0, 0.0), (100, 100.5, 10.0, 0.0), (105, 100.0, 3.0, 1.7)]
+)
 def test_the_wait_is_the_places_still_ahead_at_the_rate_in_tenths_of_a_second(at, frontier, rate, wait):
     assert describe(TERMS, place(at, 1010.0, frontier, rate=rate), False, sign).estimated_wait == wait
 

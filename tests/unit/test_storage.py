@@ -44,8 +44,10 @@ def library_error(kind: type[Exception], cause: Exception) -> Exception:
         return error
 
 
-@pytest.mark.parametrize("cause", [psycopg.errors.DuplicateTable("relation exists"),
-                                   psycopg.errors.UniqueViolation("pg_type_typname_nsp_index")])
+@pytest.mark.parametrize(
+    "cause",
+    [psycopg.errors.DuplicateTable("relation exists"), psycopg.errors.UniqueViolation("pg_type_typname_nsp_index")],
+)
 def test_losing_a_concurrent_creation_twice_still_succeeds(cause):
     kind = ProgrammingError if isinstance(cause, psycopg.errors.DuplicateTable) else IntegrityError
     create = failing_first(library_error(kind, cause), library_error(kind, cause))

@@ -97,9 +97,18 @@ def test_a_read_that_fails_raises_to_its_caller_and_is_tried_again_by_the_next()
     assert board.get().body == b'[{"tier":"VIP","available":3}]'
 
 
-@pytest.mark.parametrize(("if_none_match", "unchanged"), [
-    (None, False), ("", False), ('"other"', False), ("{etag}", True), ('"other", {etag}', True),
-    ("W/{etag}", True), ("*", True)])
+@pytest.mark.parametrize(
+    ("if_none_match", "unchanged"),
+    [
+        (None, False),
+        ("", False),
+        ('"other"', False),
+        ("{etag}", True),
+        ('"other", {etag}', True),
+        ("W/{etag}", True),
+        ("*", True),
+    ],
+)
 def test_if_none_match_names_the_answer_by_its_etag_weakly_or_with_a_star(if_none_match, unchanged):
     board = TierBoard(ReadTables([row("VIP", 3)]).list_tiers, render, 0.2, Clock()).get()
     given = if_none_match.format(etag=board.etag) if if_none_match else if_none_match

@@ -131,7 +131,9 @@ def test_a_closed_tier_sells_nothing_but_takes_cancellations():
 def test_a_refusal_says_which_tier_and_what_it_has():
     """The message is what an API client reads in the error body."""
     tier = new_tier(capacity=2)
-    with pytest.raises(InsufficientTicketsError, match=r"^Tier VIP has 2 ticket\(s\) available, 3 requested\.$") as raised:
+    with pytest.raises(
+        InsufficientTicketsError, match=r"^Tier VIP has 2 ticket\(s\) available, 3 requested\.$"
+    ) as raised:
         tier.book(uuid4(), "u1", 3)
     assert raised.value.tier == "VIP"
     with pytest.raises(InvalidQuantityError, match=r"^Cannot release 1 ticket\(s\): tier VIP has sold 0\.$"):
@@ -159,10 +161,14 @@ def test_the_largest_price_and_capacity_the_read_tables_hold_are_accepted():
 def test_a_refused_tier_or_quantity_says_what_was_wrong():
     refusals = [
         (lambda: TicketTier.open("vip", Decimal("1.00"), 1), "Tier code must match [A-Z][A-Z0-9_]{0,31}, got 'vip'."),
-        (lambda: TicketTier.open("VIP", Decimal("1.001"), 1),
-         "Price must be a Decimal from 0 to 9999999999.99 in whole cents, got Decimal('1.001')."),
-        (lambda: TicketTier.open("VIP", Decimal("1.00"), -1),
-         "Capacity must be a whole number from 0 to 1,000,000,000, got -1."),
+        (
+            lambda: TicketTier.open("VIP", Decimal("1.001"), 1),
+            "Price must be a Decimal from 0 to 9999999999.99 in whole cents, got Decimal('1.001').",
+        ),
+        (
+            lambda: TicketTier.open("VIP", Decimal("1.00"), -1),
+            "Capacity must be a whole number from 0 to 1,000,000,000, got -1.",
+        ),
         (lambda: new_tier().book(uuid4(), "u1", 0), "Quantity must be a whole number ≥ 1, got 0."),
     ]
     for command, message in refusals:

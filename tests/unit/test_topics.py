@@ -18,8 +18,11 @@ def test_event_topics_are_the_stored_names():
 
 def test_the_projection_follows_every_event_class_of_both_aggregates():
     events = {
-        get_topic(cls) for aggregate in (TicketTier, Booking) for cls in vars(aggregate).values()
-        if isinstance(cls, type) and issubclass(cls, Aggregate.Event)
+        get_topic(cls)
+        for aggregate in (TicketTier, Booking)
+        for cls in vars(aggregate).values()
+        if isinstance(cls, type)
+        and issubclass(cls, Aggregate.Event)
         and cls not in (aggregate.Event, Booking.Created)  # base classes the library adds, never recorded
     }
     assert events and set(LedgerProjection.topics) == events

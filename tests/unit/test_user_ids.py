@@ -14,20 +14,26 @@ from marshmallow import ValidationError
 from web.user_ids import MAX_LENGTH, REFUSED_CATEGORIES, UserId, pattern, problem
 
 REFUSED = [
-    "", "u" * (MAX_LENGTH + 1),
-    "a\x85b",        # C1 control: NEXT LINE
-    "a\u2028b",      # LINE SEPARATOR (Zl)
-    "a\u2029b",      # PARAGRAPH SEPARATOR (Zp)
-    "\u202eecila",   # RIGHT-TO-LEFT OVERRIDE (Cf): shows as "alice"
-    "\u200b",        # ZERO WIDTH SPACE only
-    "ann\u200d",     # ZERO WIDTH JOINER (Cf): looks like "ann"
-    "ann\u3164",     # HANGUL FILLER (Lo but default-ignorable): looks like "ann"
-    "ann\ufe0f",     # VARIATION SELECTOR-16
-    "\u2126",        # OHM SIGN: normalisation makes it GREEK CAPITAL LETTER OMEGA
-    "a\u00a0b",      # NO-BREAK SPACE: looks like "a b"
-    "a/b", ".", "..", " ann", "ann ", "\u0301a",
-    "\ue000",        # private use
-    "\u0378",        # unassigned
+    "",
+    "u" * (MAX_LENGTH + 1),
+    "a\x85b",  # C1 control: NEXT LINE
+    "a\u2028b",  # LINE SEPARATOR (Zl)
+    "a\u2029b",  # PARAGRAPH SEPARATOR (Zp)
+    "\u202eecila",  # RIGHT-TO-LEFT OVERRIDE (Cf): shows as "alice"
+    "\u200b",  # ZERO WIDTH SPACE only
+    "ann\u200d",  # ZERO WIDTH JOINER (Cf): looks like "ann"
+    "ann\u3164",  # HANGUL FILLER (Lo but default-ignorable): looks like "ann"
+    "ann\ufe0f",  # VARIATION SELECTOR-16
+    "\u2126",  # OHM SIGN: normalisation makes it GREEK CAPITAL LETTER OMEGA
+    "a\u00a0b",  # NO-BREAK SPACE: looks like "a b"
+    "a/b",
+    ".",
+    "..",
+    " ann",
+    "ann ",
+    "\u0301a",
+    "\ue000",  # private use
+    "\u0378",  # unassigned
 ]
 ACCEPTED = ["alice", "Zoë", "O'Brien-Smith", "user@example.com", "a.b", "...", "山田 太郎", "علي", "😀", "ℌ", "a b"]
 
@@ -54,8 +60,38 @@ def test_the_reason_names_the_character():
     assert problem("ann\u200d") == "U+200D ZERO WIDTH JOINER (Cf): characters of its Unicode category are not allowed."
 
 
-CATEGORIES = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
-              "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn"]
+CATEGORIES = [
+    "Lu",
+    "Ll",
+    "Lt",
+    "Lm",
+    "Lo",
+    "Mn",
+    "Mc",
+    "Me",
+    "Nd",
+    "Nl",
+    "No",
+    "Pc",
+    "Pd",
+    "Ps",
+    "Pe",
+    "Pi",
+    "Pf",
+    "Po",
+    "Sm",
+    "Sc",
+    "Sk",
+    "So",
+    "Zs",
+    "Zl",
+    "Zp",
+    "Cc",
+    "Cf",
+    "Cs",
+    "Co",
+    "Cn",
+]
 # Text mixing every character class, with the characters that matter most often; or text
 # of one class alone.
 CHARACTERS = st.one_of(
@@ -63,7 +99,8 @@ CHARACTERS = st.one_of(
     st.sampled_from([" ", "/", ".", "a", "\u0301", "\u200b", "\u3164", "\u2126"]),
 )
 ONE_CLASS = st.sampled_from(CATEGORIES).flatmap(
-    lambda category: st.text(st.characters(categories=[category]), min_size=1, max_size=MAX_LENGTH + 2))
+    lambda category: st.text(st.characters(categories=[category]), min_size=1, max_size=MAX_LENGTH + 2)
+)
 USER_IDS = st.text(CHARACTERS, max_size=MAX_LENGTH + 2) | ONE_CLASS
 
 

@@ -30,30 +30,42 @@ class Service:
         self.ledger = ledger
         self.attempts: list[Attempt] = []
 
-    def book(self, user: str, quantity: int = 1, key: str | None = None, op: str = "book",
-             request: str | None = None) -> Attempt:
+    def book(
+        self, user: str, quantity: int = 1, key: str | None = None, op: str = "book", request: str | None = None
+    ) -> Attempt:
         take = self.ledger.hold if op == "hold" else self.ledger.book
         args = {"userId": user, "tier": "HOT", "quantity": quantity}
         return self._call(op, args, key, request or user, lambda: receipt_body(take(user, "HOT", quantity, key)), 201)
 
     def end(self, op: str, booking: Attempt) -> Attempt:
-        command = {"confirm": self.ledger.confirm_hold, "release": self.ledger.release_hold,
-                   "cancel": self.ledger.cancel}[op]
+        command = {
+            "confirm": self.ledger.confirm_hold,
+            "release": self.ledger.release_hold,
+            "cancel": self.ledger.cancel,
+        }[op]
         user, booking_id = booking.args["userId"], booking.booking_id
-        return self._call(op, {"userId": user, "bookingId": booking_id}, None, f"{user}-{op}",
-                          lambda: summary_body(command(uuid.UUID(booking_id), user)), 200)
+        return self._call(
+            op,
+            {"userId": user, "bookingId": booking_id},
+            None,
+            f"{user}-{op}",
+            lambda: summary_body(command(uuid.UUID(booking_id), user)),
+            200,
+        )
 
     def answer(self, attempt: Attempt) -> Attempt:
         """Add an attempt as given (an answer the service made up)."""
         self.attempts.append(attempt)
         return attempt
 
-    def _call(self, op: str, args: dict, key: str | None, request: str, act: Callable[[], dict],
-              status: int) -> Attempt:
+    def _call(
+        self, op: str, args: dict, key: str | None, request: str, act: Callable[[], dict], status: int
+    ) -> Attempt:
         sent = time.time()
         body = act()
-        return self.answer(Attempt(len(self.attempts) + 1, 0, request, "in-process", op, args, key, sent,
-                                   time.time(), status, body))
+        return self.answer(
+            Attempt(len(self.attempts) + 1, 0, request, "in-process", op, args, key, sent, time.time(), status, body)
+        )
 
     def check(self) -> list[Anomaly]:
         return check(History(attempts=self.attempts), read_store(self.ledger, None, time.time()))
@@ -64,8 +76,13 @@ class Service:
 
 def receipt_body(receipt: BookingReceipt) -> dict:
     quantity = "heldQuantity" if receipt.status == "held" else "bookedQuantity"
-    return {"bookingId": str(receipt.booking_id), "tier": receipt.tier, quantity: receipt.quantity,
-            "remainingQuantity": receipt.remaining, "status": receipt.status}
+    return {
+        "bookingId": str(receipt.booking_id),
+        "tier": receipt.tier,
+        quantity: receipt.quantity,
+        "remainingQuantity": receipt.remaining,
+        "status": receipt.status,
+    }
 
 
 def summary_body(summary: BookingSummary) -> dict:
@@ -74,8 +91,9 @@ def summary_body(summary: BookingSummary) -> dict:
 
 @pytest.fixture
 def service(tmp_path) -> Iterator[Service]:
-    with BookingLedger(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                            "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}) as ledger:
+    with BookingLedger(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
+    ) as ledger:
         ledger.create_tier("HOT", Decimal("10.00"), 100)
         yield Service(ledger)
 
@@ -100,8 +118,13 @@ def test_a_history_the_store_bears_out_has_no_anomaly(service):
 def test_a_201_for_a_booking_the_store_does_not_have_is_a_lost_receipt(service):
     a_clean_day(service)
     real = service.book("eve", 1)
-    made_up = dataclasses.replace(real, id=99, request="fay", args={**real.args, "userId": "fay"},
-                                  body={**real.body, "bookingId": str(uuid.uuid4())})
+    made_up = dataclasses.replace(
+        real,
+        id=99,
+        request="fay",
+        args={**real.args, "userId": "fay"},
+        body={**real.body, "bookingId": str(uuid.uuid4())},
+    )
     service.answer(made_up)
     assert service.anomalies() == {"lost-receipt"}
 
@@ -118,8 +141,9 @@ def test_a_key_that_made_two_bookings_is_found(service):
 def test_a_remaining_quantity_the_tier_never_had_after_the_booking_is_not_linearizable(service):
     a_clean_day(service)
     booked = service.book("hal", 2)
-    service.attempts[-1] = dataclasses.replace(booked, body={**booked.body,
-                                                             "remainingQuantity": booked.body["remainingQuantity"] + 1})
+    service.attempts[-1] = dataclasses.replace(
+        booked, body={**booked.body, "remainingQuantity": booked.body["remainingQuantity"] + 1}
+    )
     assert service.anomalies() == {"wrong-remaining"}
 
 
@@ -173,7 +197,8 @@ def test_a_confirm_answered_200_that_the_store_lacks_is_a_lost_change(service):
 
 def test_a_500_is_an_unexpected_answer(service):
     a_clean_day(service)
-    failed = dataclasses.replace(service.attempts[0], id=98, request="pat", status=500,
-                                 body={"error": {"code": "INTERNAL_SERVER_ERROR"}})
+    failed = dataclasses.replace(
+        service.attempts[0], id=98, request="pat", status=500, body={"error": {"code": "INTERNAL_SERVER_ERROR"}}
+    )
     service.answer(failed)
     assert service.anomalies() == {"unexpected-answer"}

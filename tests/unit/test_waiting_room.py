@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,12 +14,13 @@ from domain.waiting_room import (
     WaitingRoom,
 )
 
-OPENS = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+OPENS = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 def new_room(**terms) -> WaitingRoom:
-    return WaitingRoom.open(**{"tiers": ["VIP", "GA"], "opens_at": OPENS, "rate": 50, "auto_rate": False,
-                               "pass_seconds": 300, **terms})
+    return WaitingRoom.open(
+        **{"tiers": ["VIP", "GA"], "opens_at": OPENS, "rate": 50, "auto_rate": False, "pass_seconds": 300, **terms}
+    )
 
 
 def names(room: WaitingRoom) -> list[str]:
@@ -32,10 +33,21 @@ def test_opening_records_the_terms():
     assert names(room) == ["Opened"]
 
 
-@pytest.mark.parametrize("terms", [
-    {"tiers": []}, {"tiers": ["vip"]}, {"tiers": [1]}, {"rate": -1}, {"rate": float("nan")}, {"rate": True},
-    {"rate": 2_000_000}, {"pass_seconds": 0}, {"pass_seconds": 1.5}, {"opens_at": datetime(2026, 11, 24)},
-])
+@pytest.mark.parametrize(
+    "terms",
+    [
+        {"tiers": []},
+        {"tiers": ["vip"]},
+        {"tiers": [1]},
+        {"rate": -1},
+        {"rate": float("nan")},
+        {"rate": True},
+        {"rate": 2_000_000},
+        {"pass_seconds": 0},
+        {"pass_seconds": 1.5},
+        {"opens_at": datetime(2026, 11, 24)},
+    ],
+)
 def test_bad_terms_are_refused(terms):
     with pytest.raises(InvalidWaitingRoomError):
         new_room(**terms)
@@ -52,7 +64,8 @@ def test_a_rate_change_is_recorded_with_its_reason_unless_nothing_changes():
     room.change_rate(80, True, "automatic: p95 12 ms")
     events = room.collect_events()
     assert [(type(e).__name__, e.rate, e.auto_rate, e.reason) for e in events] == [
-        ("RateChanged", 80.0, True, "automatic: p95 12 ms")]
+        ("RateChanged", 80.0, True, "automatic: p95 12 ms")
+    ]
 
 
 def test_counts_only_grow_and_admitted_never_exceeds_joined():
@@ -69,15 +82,19 @@ def test_a_closed_room_records_its_final_counts_and_nothing_more():
     room = new_room()
     room.close(12, 12, 11)
     assert (room.is_open, room.joined, room.admitted, room.passes) == (False, 12, 12, 11)
-    for change in (lambda: room.change_rate(1, False, "x"), lambda: room.count_admissions(12, 12, 11),
-                   lambda: room.close(12, 12, 11)):
+    for change in (
+        lambda: room.change_rate(1, False, "x"),
+        lambda: room.count_admissions(12, 12, 11),
+        lambda: room.close(12, 12, 11),
+    ):
         with pytest.raises(WaitingRoomClosedError):
             change()
     assert names(room) == ["Opened", "Closed"]
 
 
-@pytest.mark.parametrize("terms", [{"rate": 0}, {"rate": MAX_RATE}, {"pass_seconds": MIN_PASS_SECONDS},
-                                   {"pass_seconds": MAX_PASS_SECONDS}])
+@pytest.mark.parametrize(
+    "terms", [{"rate": 0}, {"rate": MAX_RATE}, {"pass_seconds": MIN_PASS_SECONDS}, {"pass_seconds": MAX_PASS_SECONDS}]
+)
 def test_terms_at_their_bounds_are_accepted(terms):
     room = new_room(**terms)
     assert (room.rate, room.pass_seconds) == (float(terms.get("rate", 50)), terms.get("pass_seconds", 300))
