@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test-setup test mutation screenshots bench verify
+.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,8 +25,16 @@ rebuild: install  ## rebuild the read tables beside the live ones, then swap the
 test-setup:  ## install or start what the suite needs besides .venv: chromium, PostgreSQL, Redis
 	@bash scripts/harness/prepare_tests.sh
 
-test: test-setup install  ## the whole suite, PostgreSQL included
-	$(PY) -m pytest
+lint: install  ## ruff (lint and format) over the tree, mypy --strict over domain/ and application/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+check: lint  ## the fast inner loop: lint, types, unit and SQLite integration tests (under 2 minutes)
+	$(PY) -m pytest -q -n 2 tests/unit tests/integration -m "not postgres and not slow"
+
+test: test-setup lint  ## everything, PostgreSQL included; independent test files side by side
+	$(PY) -m pytest -n $(or $(TEST_PROCESSES),4) --dist loadfile
 
 mutation: test-setup install  ## mutation testing of domain/ and application/ (mutmut; not part of `make test`), then the score per package
 	HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children $(or $(MUTATION_CHILDREN),2)
