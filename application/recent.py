@@ -29,8 +29,10 @@ class Recent(Generic[T]):
         last = self._last
         if last is not None and self._clock() - last[0] < self._seconds:
             return last[1]
-        if not self._reading.acquire(blocking=last is None):
+        if last is not None and not self._reading.acquire(blocking=False):
             return last[1]  # another caller is reading it
+        if last is None:
+            self._reading.acquire()
         try:
             return self.refresh()
         finally:

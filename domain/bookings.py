@@ -141,7 +141,7 @@ class Booking(Aggregate):
     def expire(self, now: datetime) -> None:
         """End a hold whose time has come (the hold-expiry process calls this). An
         expired hold is not expired again: the process learns it had nothing to do."""
-        if self.status != HELD or now < self.expires_at:
+        if self.status != HELD or not self._due(now):
             raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not a hold that is due.")
         self._end_hold(reason=EXPIRED)
 
@@ -149,9 +149,14 @@ class Booking(Aggregate):
     def _end_hold(self, reason: str) -> None:
         self.status = reason
 
+    def _due(self, now: datetime) -> bool:
+        """Whether the hold's time has come (a booking made outright has no end)."""
+        return self.expires_at is not None and now >= self.expires_at
+
     def _check_active_hold(self, now: datetime) -> None:
-        if self.status == EXPIRED or (self.status == HELD and now >= self.expires_at):
-            raise HoldExpiredError(f"Hold {self.id} expired at {self.expires_at.isoformat()}.")
+        if self.status == EXPIRED or (self.status == HELD and self._due(now)):
+            ended = self.expires_at.isoformat() if self.expires_at else "its end"
+            raise HoldExpiredError(f"Hold {self.id} expired at {ended}.")
         if self.status != HELD:
             raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not held.")
 

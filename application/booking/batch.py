@@ -42,7 +42,7 @@ class BatchDecision:
         """Every request of a batch of ``size`` answered with ``error``, nothing recorded."""
         return cls([error] * size, [], [])
 
-    def is_stored_in(self, events: EventStore) -> bool:
+    def is_stored_in(self, events: EventStore[UUID]) -> bool:
         """Whether the store holds exactly this decision's tier events at the versions it
         wrote them. Then its whole recording is stored, bookings too: they are saved in
         one transaction with the tiers' events. No other recording can match: every event

@@ -26,11 +26,10 @@ import hmac
 import secrets
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.postgres import PostgresFactory
+from eventsourcing.postgres import PostgresDatastore
 
 from application.errors import IdempotencySecretError
-from application.persistence.storage import SCHEMA_LOCK
+from application.persistence.storage import SCHEMA_LOCK, Store
 
 MIN_LENGTH = 32
 CREATE = "CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, secret TEXT)"
@@ -42,7 +41,7 @@ def fingerprint(secret: str) -> str:
     return hmac.new(secret.encode(), b"ticket-ledger idempotency secret", hashlib.sha256).hexdigest()
 
 
-def idempotency_secret(configured: str | None, factory: InfrastructureFactory) -> bytes:
+def idempotency_secret(configured: str | None, factory: Store) -> bytes:
     """The secret to derive ids with: ``configured`` (``IDEMPOTENCY_SECRET``) or the one
     kept in the store, after checking that the store agrees."""
     if configured is not None and len(configured) < MIN_LENGTH:
@@ -61,11 +60,14 @@ def idempotency_secret(configured: str | None, factory: InfrastructureFactory) -
     return secret.encode()
 
 
-def _kept(factory: InfrastructureFactory, offered_fingerprint: str, offered_secret: str | None) -> tuple[Any, Any]:
+def _kept(factory: Store, offered_fingerprint: str, offered_secret: str | None) -> tuple[Any, Any]:
     """Keep the offered fingerprint (and secret) unless the store has one; return what it has.
     On PostgreSQL under the ledger's DDL lock, so processes starting together take turns."""
-    postgres = isinstance(factory, PostgresFactory)
-    table = f'"{factory.datastore.schema}".idempotency_secret' if postgres else "idempotency_secret"
+    datastore = factory.datastore
+    postgres = isinstance(datastore, PostgresDatastore)
+    table = (
+        f'"{datastore.schema}".idempotency_secret' if isinstance(datastore, PostgresDatastore) else "idempotency_secret"
+    )
     placeholder = "%s" if postgres else "?"
     with factory.datastore.transaction(commit=True) as cursor:
         if postgres:
@@ -74,4 +76,6 @@ def _kept(factory: InfrastructureFactory, offered_fingerprint: str, offered_secr
         cursor.execute(INSERT.format(table=table, p=placeholder), (offered_fingerprint, offered_secret))
         cursor.execute(SELECT.format(table=table))
         row = cursor.fetchone()
+        if row is None:  # the insert above keeps a row there, or one is there already
+            raise IdempotencySecretError(f"{table} is empty after the insert")
         return row["fingerprint"], row["secret"]

@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import EnvType
@@ -73,22 +72,22 @@ class BookingLedger(CachingApplication):
         self.observer = LedgerObserver()
         # What time it is, for holds: tests replace it to move time on.
         self.clock: Callable[[], datetime] = utc_now
-        self._hold_for = timedelta(seconds=float(self.env.get("HOLD_SECONDS")))
+        self._hold_for = timedelta(seconds=float(self.setting("HOLD_SECONDS")))
         self._retries = Retries(
-            int(self.env.get("BOOKING_MAX_ATTEMPTS")),
-            int(self.env.get("BOOKING_BACKOFF_CAP_MS")) / 1000,
+            int(self.setting("BOOKING_MAX_ATTEMPTS")),
+            int(self.setting("BOOKING_BACKOFF_CAP_MS")) / 1000,
             lambda: self.observer.conflict(),
         )
         self._group_commit = GroupCommit(
             self._commit_batch,
-            max_batch=int(self.env.get("BOOKING_BATCH_MAX")),
-            max_wait=int(self.env.get("BOOKING_MAX_WAIT_MS")) / 1000,
+            max_batch=int(self.setting("BOOKING_BATCH_MAX")),
+            max_wait=int(self.setting("BOOKING_MAX_WAIT_MS")) / 1000,
             unavailable=(OperationalError, InterfaceError),
         )
-        datastore = getattr(self.factory, "datastore", None)
+        datastore = self.store.datastore
         self._turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
         try:
-            self._idempotency_secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.factory)
+            self._idempotency_secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.store)
         except IdempotencySecretError:
             self.close()  # this process does not start: let go of the store
             raise
@@ -153,7 +152,8 @@ class BookingLedger(CachingApplication):
         if idempotency_key is not None:
             pending.booking_id = self.idempotent_id(pending.user_id, idempotency_key)
             pending.replayable = True
-        return self._group_commit.submit(pending)
+        receipt: BookingReceipt = self._group_commit.submit(pending)
+        return receipt
 
     def idempotent_id(self, user_id: str, idempotency_key: str) -> UUID:
         """The id of the user's booking or hold made with this key (see ``application.booking.idempotency``)."""
@@ -280,18 +280,11 @@ class BookingLedger(CachingApplication):
 
     def find_tier(self, code: str) -> TicketTier | None:
         """The tier as it is now (a copy, to change), if there is one."""
-        try:
-            return self.repository.get(tier_id(code))
-        except AggregateNotFoundError:
-            return None
+        return self.aggregate(tier_id(code), TicketTier)
 
     def find_booking(self, booking_id: UUID) -> Booking | None:
         """The booking as it is now (a copy, to change), if there is one."""
-        try:
-            found = self.repository.get(booking_id)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, Booking) else None  # e.g. a tier's id given as a booking's
+        return self.aggregate(booking_id, Booking)  # not a tier's id given as a booking's
 
     def _get_booking(self, booking_id: UUID, owner: str | None = None) -> Booking:
         """The booking, if it exists (and, given an ``owner``, is theirs)."""

@@ -32,9 +32,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+from uuid import UUID
 
 from eventsourcing.application import (
+    AggregateNotFoundError,
     Application,
     ProcessingEvent,
     ProjectorFunction,
@@ -55,14 +57,15 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType, get_topic, retry, strtobool
 from psycopg.sql import SQL, Identifier
 
-from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
+from application.persistence.storage import SCHEMA_LOCK, Store, again_if_created_meanwhile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+A = TypeVar("A")
 
 # Tries of a statement whose connection failed. The second, 0.2 s later, replaces a
 # connection that a restart of PostgreSQL cut, which is what the library's retry is
@@ -83,7 +86,8 @@ store_retry = retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEM
 def bounded_retries(method: Callable[..., T]) -> Callable[..., T]:
     """A recorder ``method`` of the library, which its ``retry`` decorator wraps, retried
     the same way but ``STORE_ATTEMPTS`` times."""
-    return store_retry(method.__wrapped__)
+    wrapped: Callable[..., T] = getattr(method, "__wrapped__")  # noqa: B009 - functools.wraps sets it
+    return cast(Callable[..., T], store_retry(wrapped))
 
 
 class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
@@ -204,11 +208,34 @@ def prepare_store(env: Environment) -> None:
         env["PERSISTENCE_MODULE"] = get_topic(LedgerPostgresFactory)
 
 
-class StoreApplication(Application):
+class StoreApplication(Application[UUID]):
     """An application of the project: its store prepared before the library builds it, and
     on SQLite recorded by ``sqlite_recorder`` if it names one (a table of its own)."""
 
     sqlite_recorder: type[SQLiteApplicationRecorder] | None = None
+
+    def aggregate(self, aggregate_id: UUID, kind: type[A], version: int | None = None) -> A | None:
+        """The aggregate with this id, if there is one and it is a ``kind``: a copy, to change,
+        as it is now or at ``version`` (the library's ``get`` is typed for any aggregate)."""
+        try:
+            found: object = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def setting(self, name: str) -> str:
+        """A setting that the class's ``env`` gives a default, as the environment has it now."""
+        value = self.env.get(name)
+        if value is None:
+            raise KeyError(f"{name} has no default in {type(self).__name__}.env")
+        return value
+
+    @property
+    def store(self) -> Store:
+        """The factory of the application's store: one of the two the project supports."""
+        if not isinstance(self.factory, (SQLiteFactory, PostgresFactory)):
+            raise TypeError(f"{type(self.factory).__name__} is not a store of this project: use SQLite or PostgreSQL.")
+        return self.factory
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         prepare_store(env)
@@ -221,7 +248,7 @@ class CachingApplication(StoreApplication):
     """The ledger's tuning: hot aggregates cached (copy-on-write) and fast-forwarded, what
     was saved cached at once, snapshots taken of the aggregate as saved."""
 
-    def construct_repository(self) -> Repository:
+    def construct_repository(self) -> Repository[UUID]:
         """The library's repository, with its cache made copy-on-write
         (``application.persistence.repository``), always fast-forwarded, and always copied for the
         caller: the ledger changes the aggregates it gets."""
@@ -233,11 +260,11 @@ class CachingApplication(StoreApplication):
             fastforward_skipping=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")),
         )
 
-    def construct_snapshot_store(self) -> EventStore:
+    def construct_snapshot_store(self) -> EventStore[UUID]:
         # The library's snapshot table has no lock of ours around its creation.
         return again_if_created_meanwhile(super().construct_snapshot_store)
 
-    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Also cache what was just saved, so the next get need not read back this
         process's own events (the library caches on save only without fast-forward).
         Safe because the cache is copy-on-write and the ledger never changes an
@@ -248,25 +275,30 @@ class CachingApplication(StoreApplication):
                 self.repository.cache.put(aggregate_id, aggregate)
         return recordings
 
-    def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshot each saved aggregate whose recording crossed a multiple of its interval,
         as it is now. The library would snapshot it at the crossing version, which it
         first rebuilds from the store (the last snapshot and up to 499 events): 3 % of a
         worker's CPU on a hot tier. The ledger has the aggregate in hand, just recorded,
         and never changes it afterwards, so a snapshot of it is as true and costs one write."""
+        if self.snapshots is None:
+            return
+        saved = processing_event.aggregates
         due = {
             event.originator_id
             for event in processing_event.events
-            if (interval := self.snapshotting_intervals.get(type(processing_event.aggregates.get(event.originator_id))))
+            if event.originator_id in saved
+            and (interval := self.snapshotting_intervals.get(type(saved[event.originator_id])))
             and event.originator_version % interval == 0
         }
         for aggregate_id in due:
-            aggregate = processing_event.aggregates[aggregate_id]
-            snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
-            self.snapshots.put([snapshot_class.take(aggregate)])
+            aggregate = saved[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", None) or type(self).snapshot_class
+            if snapshot_class is not None:
+                self.snapshots.put([snapshot_class.take(aggregate)])
 
 
-class CopyOnWriteRepository(Repository):
+class CopyOnWriteRepository(Repository[UUID]):
     """The library's repository, except that an aggregate in the cache is never changed.
 
     The library fast-forwards a cached aggregate in place, under a lock, but copies it
@@ -296,7 +328,8 @@ class CopyOnWriteRepository(Repository):
             if aggregate is None or not events:  # rebuilt from the store, or nothing new
                 return project(aggregate, events)
             advanced = project(deepcopy(aggregate), events)
-            self.cache.put(advanced.id, advanced)
+            if self.cache is not None and advanced is not None:
+                self.cache.put(advanced.id, advanced)
             return advanced
 
         return advance

@@ -14,17 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from eventsourcing.persistence import (
-    InfrastructureFactory,
-    IntegrityError,
-    ProgrammingError,
-)
-from eventsourcing.postgres import (
-    PostgresFactory,
-)
+from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
 from psycopg.errors import DuplicateObject, DuplicateTable
 
 T = TypeVar("T")
+Store = SQLiteFactory | PostgresFactory  # the two stores the project supports
 SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))"
 
 
@@ -50,7 +46,7 @@ def created_meanwhile(error: Exception) -> bool:
     return isinstance(error, IntegrityError) or isinstance(error.__cause__, (DuplicateTable, DuplicateObject))
 
 
-def probe_store(factory: InfrastructureFactory, timeout: float) -> None:
+def probe_store(factory: Store, timeout: float) -> None:
     """Raise the store's error (``OperationalError`` when PostgreSQL is down) unless it
     answers a trivial statement now: one try (the recorders would try twice), and on
     PostgreSQL a ``statement_timeout`` of ``timeout`` seconds for this transaction only,

@@ -25,6 +25,7 @@ from dataclasses import replace
 from application.waiting_room.store import Gate, Place, QueueStore, advance
 
 GATE_SECONDS = 0.2
+GateCopy = tuple[str, float, Gate]  # (room, read at, gate)
 PLACES_LIMIT = 100_000  # tickets remembered per process (about 30 MB), the least recently seen forgotten first
 
 
@@ -43,7 +44,7 @@ class KnownPlaces:
         self._lock = threading.Lock()
         self._reading = threading.Lock()
         self._places: OrderedDict[str, Place] = OrderedDict()
-        self._gate: tuple[str, float, Gate] | None = None  # (room, read at, gate)
+        self._gate: GateCopy | None = None
 
     def look(self, room_id: str, ticket_id: str, opens_at: float) -> Place | None:
         """The ticket's place with the gate now, if it is known and its state needs no
@@ -70,20 +71,31 @@ class KnownPlaces:
                 self._places.popitem(last=False)
 
     def gate(self, room_id: str, opens_at: float) -> Gate | None:
-        """The room's gate, read at most every ``seconds`` (by one caller: the others go on
-        with the copy they have) and carried forward to now at its rate."""
+        """The room's gate, read at most every ``seconds`` and carried forward to now at its rate."""
         now, copy = self.clock(), self._gate
-        mine = copy is not None and copy[0] == room_id
-        if (not mine or now - copy[1] >= self.seconds) and self._reading.acquire(blocking=not mine):
-            try:
-                gate = self.store.gate(room_id)
-                if gate is None:
-                    return None
-                copy = self._gate = (room_id, now, gate)
-            finally:
-                self._reading.release()
-        _, read_at, gate = copy
+        mine = copy if copy is not None and copy[0] == room_id else None
+        if mine is None or now - mine[1] >= self.seconds:
+            mine = self._read(room_id, now, mine)
+            if mine is None:
+                return None
+        _, read_at, gate = mine
         later = gate.now + (now - read_at)
         return replace(
             gate, now=later, frontier=advance(gate.frontier, gate.rate, max(gate.now, opens_at), later, gate.joined)
         )
+
+    def _read(self, room_id: str, now: float, old: GateCopy | None) -> GateCopy | None:
+        """The gate read again by one caller at a time: the others go on with the ``old`` copy
+        they have (only a caller with none waits for the read)."""
+        if old is not None and not self._reading.acquire(blocking=False):
+            return old
+        if old is None:
+            self._reading.acquire()
+        try:
+            gate = self.store.gate(room_id)
+            if gate is None:
+                return None
+            self._gate = (room_id, now, gate)
+            return self._gate
+        finally:
+            self._reading.release()

@@ -9,13 +9,12 @@ tier's table lock. On PostgreSQL the library names the table after the applicati
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import WaitingRoomNotFoundError
@@ -66,17 +65,12 @@ class WaitingRoomLog(StoreApplication):
     def trail(self, room_id: UUID) -> list[RoomEvent]:
         """The room's events, oldest first."""
         self._get(room_id)
-        return [
-            RoomEvent(e.originator_version, type(e).__name__, e.timestamp, details(e))
-            for e in self.repository.event_store.get(room_id)
-        ]
+        events = cast(Iterable[WaitingRoom.Event], self.repository.event_store.get(room_id))
+        return [RoomEvent(e.originator_version, type(e).__name__, e.timestamp, details(e)) for e in events]
 
     def _get(self, room_id: UUID) -> WaitingRoom:
-        try:
-            room = self.repository.get(room_id)
-        except AggregateNotFoundError:
-            room = None
-        if not isinstance(room, WaitingRoom):
+        room = self.aggregate(room_id, WaitingRoom)
+        if room is None:
             raise WaitingRoomNotFoundError(f"No waiting room {room_id}.")
         return room
 

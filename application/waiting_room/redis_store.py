@@ -133,7 +133,7 @@ class RedisQueueStore(QueueStore):
     """The queue in Redis under ``prefix`` (unique per deployment, and per test run:
     the server may be shared). A room's keys are ``<prefix>:room:<room id>:...``."""
 
-    def __init__(self, client: redis.Redis, prefix: str, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, client: redis.Redis[bytes], prefix: str, clock: Callable[[], float] | None = None) -> None:
         self.client = client
         self.prefix = prefix
         self.clock = clock
@@ -187,7 +187,8 @@ class RedisQueueStore(QueueStore):
         self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
     ) -> tuple[Place, bool] | None:
         found = self._run("join", room_id, user_id, ticket_id, rank, pass_seconds)
-        return (self._place(found[:-1]), found[-1] == b"1") if found else None
+        place = self._place(found[:-1]) if found else None
+        return (place, found[-1] == b"1") if place is not None else None
 
     def place(self, room_id: str, ticket_id: str) -> Place | None:
         return self._place(self._run("place", room_id, ticket_id))
@@ -210,6 +211,8 @@ class RedisQueueStore(QueueStore):
             key = f"{self.prefix}:pass-secret"
             self.client.set(key, secrets.token_hex(32), nx=True)
             self._secret = self.client.get(key)
+            if self._secret is None:  # deleted between the two steps: only by hand
+                raise redis.RedisError(f"{key} vanished; try again")
         return self._secret
 
     def _room(self, room_id: str) -> str:
@@ -234,14 +237,17 @@ class RedisQueueStore(QueueStore):
     def _place(self, reply: list[bytes] | None) -> Place | None:
         if not reply:
             return None
-        ticket, user, position, pre, admitted, *gate = reply
+        ticket, user, position, pre, admitted, *answer = reply
+        gate = self._gate(answer)
+        if gate is None:  # a place always comes with its gate
+            return None
         return Place(
             ticket.decode(),
             user.decode(),
             int(position),
             pre == b"1",
             float(admitted) if admitted else None,
-            self._gate(gate),
+            gate,
         )
 
 

@@ -143,7 +143,7 @@ class WaitingRoomService:
             self.log.change(room.id, lambda r: r.close(0, 0, 0))
             raise WaitingRoomAlreadyOnError("A waiting room is on already; close it first.")
         self._terms.forget()
-        return self._status(terms, self.store.gate(terms.room_id))
+        return self._status(terms, self._applied(self.store.gate(terms.room_id)))
 
     def change_rate(self, rate: float, auto_rate: bool) -> RoomStatus:
         terms = self._current()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from application.waiting_room.passes import Pass
@@ -51,27 +51,29 @@ class TicketStatus:
 def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pass], str]) -> TicketStatus:
     """The ticket at ``place`` of the room with ``terms``; ``sign`` makes the pass."""
     gate, now = place.gate, place.gate.now
-    base = {
-        "ticket_id": place.ticket_id,
-        "user_id": place.user_id,
-        "joined": gate.joined,
-        "admitted": gate.admitted,
-        "opens_at": from_epoch(terms.opens_at),
-    }
+    base = TicketStatus(
+        place.ticket_id,
+        place.user_id,
+        WAITING,
+        "",
+        joined=gate.joined,
+        admitted=gate.admitted,
+        opens_at=from_epoch(terms.opens_at),
+    )
     if sold_out:
-        return TicketStatus(**base, state=SOLD_OUT, message="Sold out while you waited: nothing is left to book.")
+        return replace(base, state=SOLD_OUT, message="Sold out while you waited: nothing is left to book.")
     if place.admitted_at is not None:
         expires_at = place.admitted_at + terms.pass_seconds
         if now >= expires_at:
-            return TicketStatus(
-                **base,
+            return replace(
+                base,
                 state=EXPIRED,
                 pass_expires_at=from_epoch(expires_at),
                 message="Your pass has expired: join again for a new place at the back.",
             )
         token = sign(Pass(terms.room_id, place.user_id, expires_at))
-        return TicketStatus(
-            **base,
+        return replace(
+            base,
             state=ADMITTED,
             queue_pass=token,
             pass_expires_at=from_epoch(expires_at),
@@ -89,8 +91,8 @@ def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pas
     else:
         position = place.place - gate.admitted
         message = f"You are number {position} in the queue."
-    return TicketStatus(
-        **base, state=WAITING, position=position, estimated_wait=wait, poll_after=poll_after(wait), message=message
+    return replace(
+        base, state=WAITING, position=position, estimated_wait=wait, poll_after=poll_after(wait), message=message
     )
 
 
