@@ -23,7 +23,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from application.persistence.library import bounded_retries
+from application.persistence.library_postgres import bounded_retries
 from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
 from domain.bookings import BookingSummary
 from projections.read_model.tables import (

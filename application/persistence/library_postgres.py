@@ -1,0 +1,148 @@
+"""The project's overrides of the ``eventsourcing`` library's PostgreSQL recorders and
+factory (the index of every override is ``application/persistence/library.py``). Checked
+against eventsourcing 9.5.6, as that module says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from eventsourcing.persistence import ApplicationRecorder, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType, retry
+from psycopg.sql import SQL, Identifier
+
+from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Tries of a statement whose connection failed. The second, 0.2 s later, replaces a
+# connection that a restart of PostgreSQL cut, which is what the library's retry is
+# for; more tries only make a request wait longer while PostgreSQL is down, each up to
+# POSTGRES_CONNECT_TIMEOUT for the pool. The library makes 10.
+STORE_ATTEMPTS = 2
+# Seconds psycopg_pool keeps trying to replace a lost connection (default 300), with
+# waits from 1 s that double after each failure: after an 8 s outage its next try could
+# come 7 s after PostgreSQL is back. Given up at once (after a second immediate try),
+# the connection is made again when a request next finds the pool empty: straight away.
+RECONNECT_TIMEOUT = 0.0
+
+
+# The library's retry of a statement whose connection failed, ``STORE_ATTEMPTS`` times.
+store_retry = retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)
+
+
+def bounded_retries(method: Callable[..., T]) -> Callable[..., T]:
+    """A recorder ``method`` of the library, which its ``retry`` decorator wraps, retried
+    the same way but ``STORE_ATTEMPTS`` times."""
+    wrapped: Callable[..., T] = getattr(method, "__wrapped__")  # noqa: B009 - functools.wraps sets it
+    return cast(Callable[..., T], store_retry(wrapped))
+
+
+class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
+    """The library's aggregate recorder (the snapshots' store), with fewer tries."""
+
+    insert_events = bounded_retries(PostgresAggregateRecorder.insert_events)
+    select_events = bounded_retries(PostgresAggregateRecorder.select_events)
+
+
+class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, with its table creation serialised across
+    processes, fewer tries, and each recording made by one statement.
+
+    The library records events in a transaction of five statements (lock the table,
+    notify, insert, sync, commit), each a round trip that a hot tier's writers take in
+    turn while they hold the table's lock: at 16 connections that was a sixth of a
+    worker's CPU. Its optional database function (``POSTGRES_ENABLE_DB_FUNCTIONS``)
+    makes it one statement but leaves out the table lock, so notification ids could
+    commit out of order and a reader following the tracked position could skip an event
+    (``projections.read_model.projector``). So each recorder creates its own function,
+    ``record_<events table>`` (the ledger and the waiting room's log share a schema),
+    which takes the same lock first, and calls that: the same transaction in one round
+    trip. It is created with the tables (``CREATE_TABLE``)."""
+
+    select_events = bounded_retries(PostgresApplicationRecorder.select_events)
+    select_notifications = bounded_retries(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = bounded_retries(PostgresApplicationRecorder.max_notification_id)
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema, table = Identifier(datastore.schema), Identifier(self.events_table_name)
+        function = Identifier(f"record_{self.events_table_name}")  # one per table: apps share a schema
+        self.record_statement = SQL("SELECT * FROM {0}.{1}(%b, %b, %b, %b) AS id").format(schema, function)
+        self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+            "END; $BODY$"
+        ).format(
+            schema=schema,
+            function=function,
+            table=table,
+            id_type=Identifier(datastore.originator_id_type),
+            lock_timeout=datastore.lock_timeout,
+            channel=Identifier(self.channel_name),
+        )
+
+    @store_retry
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Record ``stored_events`` in one transaction, by one statement; their notification
+        ids. The events go as four arrays in binary, which psycopg writes in C (a composite
+        array, as the library sends them, is written in Python and its states in hex)."""
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.record_statement, columns, prepare=True)
+            return [row["id"] for row in curs.fetchall()]
+
+    def create_table(self) -> None:
+        # The library creates its composite type in a transaction of its own, before
+        # the locked one.
+        again_if_created_meanwhile(super().create_table)
+
+    def _create_table(self, curs: Any) -> None:
+        curs.execute(SCHEMA_LOCK)
+        super()._create_table(curs)
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making the recorders above, with its connection
+    pool set to reconnect on demand (psycopg_pool's ``reconnect_timeout``, for which the
+    library has no setting), and waiting for PostgreSQL at start-up."""
+
+    aggregate_recorder_class = BoundedRetriesAggregateRecorder
+    application_recorder_class = LockedDDLPostgresRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT  # the pool opens on first use
+
+    def application_recorder(self) -> ApplicationRecorder:
+        """The application's first use of the store (type look-up, tables): tried again
+        until PostgreSQL answers. Statements fail within seconds when it does not, but a
+        process that starts during an outage must not fail with them: a gunicorn worker
+        that fails to boot stops the whole server, and the projection process would exit."""
+        while True:
+            try:
+                return super().application_recorder()
+            except (OperationalError, InterfaceError) as error:
+                log.warning("waiting for PostgreSQL: %s", error)
+                time.sleep(1)
