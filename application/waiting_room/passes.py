@@ -9,8 +9,11 @@ cannot be forged, moved to another user or another sale, or used after it ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from application.errors import QueuePassExpiredError, QueuePassRequiredError
 
 SALT = "ticket-ledger waiting room pass"
 
@@ -28,6 +31,24 @@ class PassSigner:
 
     def sign(self, admission: Pass) -> str:
         return self._serializer.dumps([admission.room_id, admission.user_id, admission.expires_at])
+
+    def check(self, token: str | None, room_id: str, user_id: str, now: float) -> None:
+        """Raise unless ``token`` is a pass of this room, for this user, still valid at ``now``."""
+        if not token:
+            raise QueuePassRequiredError(
+                "A waiting room is on for this sale: join the queue (POST /api/queue) "
+                "and book with the pass it gives you (Queue-Pass header)."
+            )
+        admission = self.read(token)
+        if admission is None:
+            raise QueuePassRequiredError("This queue pass is not valid: join the queue (POST /api/queue).")
+        if admission.room_id != room_id:
+            raise QueuePassRequiredError("This queue pass is for an earlier sale: join the queue (POST /api/queue).")
+        if admission.user_id != user_id:
+            raise QueuePassRequiredError("This queue pass belongs to another user: join the queue (POST /api/queue).")
+        if now >= admission.expires_at:
+            ended = datetime.fromtimestamp(admission.expires_at, UTC).isoformat(timespec="seconds")
+            raise QueuePassExpiredError(f"Your queue pass expired at {ended}: join the queue again (POST /api/queue).")
 
     def read(self, token: str) -> Pass | None:
         """The pass, or ``None`` if the token is not one this service signed."""

@@ -6,7 +6,7 @@ is on, booking or holding those tiers needs a pass (``application/waiting_room/p
 which the queue gives to a buyer whose turn has come. The queue's state is in a
 ``QueueStore`` (``application/waiting_room/store.py``); what an audit needs goes to the
 ``WaitingRoomLog`` as events: opened, every rate change and why, the counts of joined
-and admitted buyers every ``COUNT_EVERY_SECONDS`` while it is on, and closed.
+and admitted buyers every ``ticks.COUNT_EVERY_SECONDS`` while it is on, and closed.
 
 No background process: the automatic rate and the periodic counts are done by
 whichever request first arrives in a new period and wins the store's claim on it.
@@ -27,11 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
-
 from application.errors import (
-    QueuePassExpiredError,
-    QueuePassRequiredError,
     QueueTicketNotFoundError,
     WaitingRoomAlreadyOnError,
     WaitingRoomNotFoundError,
@@ -44,12 +40,10 @@ from application.waiting_room.log import RoomEvent, WaitingRoomLog
 from application.waiting_room.passes import PassSigner
 from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
 from application.waiting_room.tickets import CLOSED, TicketStatus, describe, from_epoch
-from domain.errors import LedgerError
+from application.waiting_room.ticks import RoomTicks
 from domain.waiting_room import WaitingRoom, check_rate
 
 log = logging.getLogger(__name__)
-
-COUNT_EVERY_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ class WaitingRoomService:
         self._lock = threading.Lock()
         self._terms = Recent(store.current, terms_seconds)
         self._known = KnownPlaces(store, clock=clock)
-        self._last_period = -1
+        self._ticks = RoomTicks(store, lambda: self.log, clock, target_p95_ms)
 
     @property
     def log(self) -> WaitingRoomLog:
@@ -182,7 +176,7 @@ class WaitingRoomService:
         The room's terms may be a moment old (``terms_seconds``): a room turned off
         meanwhile is found gone by the store's step, which then changes nothing."""
         terms = self._terms_cached() or self._current()
-        self._tick(terms)
+        self._ticks.tick(terms)
         ticket_id = f"{terms.room_id}.{secrets.token_urlsafe(16)}"
         joined = self.store.join(terms.room_id, user_id, ticket_id, secrets.randbits(52), terms.pass_seconds)
         if joined is None:
@@ -198,7 +192,7 @@ class WaitingRoomService:
             terms = self._terms_now()
         if terms is None or terms.room_id != room_id:
             return TicketStatus(ticket_id, None, CLOSED, "The waiting room is off: book directly.")
-        self._tick(terms)
+        self._ticks.tick(terms)
         place = self._known.look(room_id, ticket_id, terms.opens_at) or self.store.place(room_id, ticket_id)
         if place is None:
             if self._terms_now() != terms:  # turned off meanwhile
@@ -223,23 +217,7 @@ class WaitingRoomService:
         terms = self._terms_cached()
         if terms is None or not terms.gates(tier):
             return False
-        if not token:
-            raise QueuePassRequiredError(
-                "A waiting room is on for this sale: join the queue (POST /api/queue) "
-                "and book with the pass it gives you (Queue-Pass header)."
-            )
-        admission = self.signer.read(token)
-        if admission is None:
-            raise QueuePassRequiredError("This queue pass is not valid: join the queue (POST /api/queue).")
-        if admission.room_id != terms.room_id:
-            raise QueuePassRequiredError("This queue pass is for an earlier sale: join the queue (POST /api/queue).")
-        if admission.user_id != user_id:
-            raise QueuePassRequiredError("This queue pass belongs to another user: join the queue (POST /api/queue).")
-        if self.clock() >= admission.expires_at:
-            raise QueuePassExpiredError(
-                f"Your queue pass expired at {from_epoch(admission.expires_at).isoformat(timespec='seconds')}: "
-                "join the queue again (POST /api/queue)."
-            )
+        self.signer.check(token, terms.room_id, user_id, self.clock())
         return True
 
     def booked(self, seconds: float) -> None:
@@ -292,40 +270,6 @@ class WaitingRoomService:
         if gate is None:
             raise WaitingRoomOffError("The waiting room has just been turned off.")
         return gate
-
-    def _tick(self, terms: RoomTerms) -> None:
-        """Once per period across all processes: adjust an automatic rate, and every
-        ``COUNT_EVERY_SECONDS`` record the counts. A failure here never fails the buyer's request."""
-        period = int(self.clock() // admission_rate.PERIOD_SECONDS)
-        if period == self._last_period:
-            return
-        self._last_period = period
-        if not self.store.claim_tick(terms.room_id, period):
-            return
-        try:
-            gate = self._applied(self.store.gate(terms.room_id))
-            if gate.auto_rate and gate.now >= terms.opens_at:
-                self._adjust_rate(terms, gate, self.store.latencies(terms.room_id, period - 1))
-            if period % (COUNT_EVERY_SECONDS // admission_rate.PERIOD_SECONDS) == 0:
-                self.log.change(
-                    uuid.UUID(terms.room_id), lambda r: r.count_admissions(gate.joined, gate.admitted, gate.passes)
-                )
-        except (LedgerError, IntegrityError, OperationalError, InterfaceError) as error:
-            log.warning("waiting room tick skipped: %s", error)
-
-    def _adjust_rate(self, terms: RoomTerms, gate: Gate, latencies: dict[int, int]) -> None:
-        measured = admission_rate.Measured(
-            rate=gate.rate,
-            start_rate=terms.start_rate,
-            max_rate=terms.max_rate,
-            latencies=latencies,
-            admitted=round(gate.rate * admission_rate.PERIOD_SECONDS),
-            waiting=gate.joined > gate.admitted,
-        )
-        rate, reason = admission_rate.next_rate(measured, self.target_p95_ms)
-        if rate != gate.rate:
-            self.log.change(uuid.UUID(terms.room_id), lambda r: r.change_rate(rate, True, f"automatic: {reason}"))
-            self.store.set_rate(terms.room_id, rate, True)
 
 
 def ticket_room(ticket_id: str) -> str:

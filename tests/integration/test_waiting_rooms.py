@@ -19,7 +19,8 @@ from application.errors import (
 from application.waiting_room.admission_rate import PERIOD_SECONDS, bucket_of
 from application.waiting_room.log import WaitingRoomLog
 from application.waiting_room.passes import Pass
-from application.waiting_room.rooms import COUNT_EVERY_SECONDS, WaitingRoomService, from_epoch
+from application.waiting_room.rooms import WaitingRoomService, from_epoch
+from application.waiting_room.ticks import COUNT_EVERY_SECONDS
 from tests.queue_stores import FakeClock, queue_kind, store_of_kind  # noqa: F401
 
 START = 1_000_000.0  # a multiple of the periods, so ticks fall on known times
@@ -366,10 +367,10 @@ def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(
     turn_on(rooms)
     rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
     clock.advance(PERIOD_SECONDS)
-    with caplog.at_level(logging.WARNING, logger="application.waiting_room.rooms"):
+    with caplog.at_level(logging.WARNING, logger="application.waiting_room.ticks"):
         ticket, new = rooms.join("ann")
     assert new and ticket.state in ("waiting", "admitted")
-    assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room.rooms"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room.ticks"] == [
         "waiting room tick skipped: The waiting room has just been turned off."
     ]
 
