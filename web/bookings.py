@@ -11,7 +11,8 @@ from marshmallow import fields
 from application import no_booking
 from domain.bookings import same_user
 from projections.read_model.own_writes import bookings_of_user
-from web.apidoc import BOOKING_ID, COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.error_examples import BOOKING_ID
 from web.logs import event
 from web.schemas import (
     PRINTABLE,

@@ -28,7 +28,8 @@ from werkzeug.exceptions import NotFound, Unauthorized
 from projections.integrations.events import TYPES
 from projections.integrations.runner import Integrations
 from projections.integrations.store import StoredEvent
-from web.apidoc import BOOKING_ID, FEED_SECURITY, Blueprint
+from web.apidoc import FEED_SECURITY, Blueprint
+from web.error_examples import BOOKING_ID
 from web.schemas import CamelCaseSchema, QueryInteger
 from web.services import services
 

@@ -15,7 +15,6 @@ from flask.views import MethodView
 from marshmallow import fields
 
 from web.apidoc import (
-    BOOKING_ID,
     COMMAND,
     IDEMPOTENCY_KEY_HEADER,
     JSON_BODY,
@@ -24,6 +23,7 @@ from web.apidoc import (
     Blueprint,
 )
 from web.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
+from web.error_examples import BOOKING_ID
 from web.logs import event
 from web.queue import require_pass
 from web.schemas import ResponseSchema, idempotency_key

@@ -10,7 +10,6 @@ from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
 from web.apidoc import (
-    BOOKING_ID,
     CACHEABLE,
     COMMAND,
     IDEMPOTENCY_KEY_HEADER,
@@ -20,6 +19,7 @@ from web.apidoc import (
     QUEUE_PASS_HEADER,
     Blueprint,
 )
+from web.error_examples import BOOKING_ID
 from web.logs import event
 from web.queue import require_pass
 from web.schemas import (

@@ -15,7 +15,8 @@ from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from application.audit.tier_audit import TierAudit
-from web.apidoc import BOOKING_ID, Blueprint
+from web.apidoc import Blueprint
+from web.error_examples import BOOKING_ID
 from web.schemas import CamelCaseSchema, Money, QueryInteger, ResponseSchema
 from web.services import services
 

@@ -25,11 +25,8 @@ from eventsourcing.sqlite import SQLiteFactory
 
 from projections.pages import follow, pages
 from projections.read_model.projection import LedgerProjection
-from projections.read_model.views import (
-    LedgerView,
-    PostgresLedgerView,
-    SQLiteLedgerView,
-)
+from projections.read_model.view_stores import PostgresLedgerView, SQLiteLedgerView
+from projections.read_model.views import LedgerView
 
 log = logging.getLogger(__name__)
 
