@@ -85,9 +85,9 @@ class Server:
         """Resident memory of each worker process now, in MB."""
         return [round(rss_kb(pid) / 1024, 1) for pid in children(self.proc.pid)]
 
-    def with_projections(self) -> Server:
+    def with_projections(self, env: dict[str, str] = OURS_ENV) -> Server:
         self.projector = subprocess.Popen(
-            [sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | OURS_ENV, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", "projections"], cwd=ROOT, env=os.environ | env, stderr=subprocess.DEVNULL
         )
         return self
 

@@ -13,6 +13,8 @@ settings and the projection process, as the README runs it. The parts:
   and browsers following it;
 - ``floods`` (``floods.py``): the on-sale floods, with the waiting room, without, and on the
   baseline;
+- ``network`` (``network.py``): the hot tier with PostgreSQL 0, 1 and 2 ms away (a delaying
+  proxy), round trips and CPU per booking of every process, and open-loop latency;
 - ``history``: booking latency on a tier with 1,000,000 prior events; ``rebuild``: the rate
   of a rebuild of the read tables.
 After every run the books must balance. Also measured: /health as the ceiling, projection
@@ -39,7 +41,7 @@ from application import BookingLedger
 from domain.tiers import tier_id
 from projections import Projector, open_view
 from projections.read_model.rebuild import rebuild
-from scripts.bench import baseline_app, floods, hot, mixed, wrk
+from scripts.bench import baseline_app, floods, hot, mixed, network, wrk
 from scripts.bench.kit import (
     HERE,
     OURS_ENV,
@@ -52,7 +54,7 @@ from scripts.bench.kit import (
     wait_idle,
 )
 
-PARTS = ("hot", "mixed", "floods", "history", "rebuild")
+PARTS = ("hot", "mixed", "floods", "network", "history", "rebuild")
 
 
 def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> tuple[dict, dict]:
@@ -142,6 +144,8 @@ def table(result: dict) -> str:
         ]
     if "floods" in result:
         lines += ["", "The on-sale flood", "", *floods.table(result["floods"])]
+    if "network" in result:
+        lines += ["", "The database across a network", "", *network.table(result["network"])]
     lines += [
         "",
         f"/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s",
@@ -176,6 +180,7 @@ def balanced(result: dict) -> bool:
     books = [run["books"] for run in runs] + [
         result[side][key] for side in ("ours", "baseline") for key in ("mixed_books",) if key in result[side]
     ]
+    books += [at["books"][side] for at in result.get("network", []) for side in ("ours", "baseline")]
     return all(t["ok"] for tiers in books for t in tiers.values()) and all(
         f["sold_by_clients"] == f["capacity"] for f in result.get("floods", [])
     )
@@ -213,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
     result["ours"], result["baseline"] = side_by_side(args.seconds, (8431, 8432, 8434), parts)
     if "floods" in parts:
         result["floods"] = floods.runs()
+    if "network" in parts:
+        result["network"] = network.runs(args.seconds)
     if "history" in parts:
         result["history"] = bench_history(args.history_events, 8433)
     if "rebuild" in parts:

@@ -1,0 +1,166 @@
+"""The database across a network: the hot tier at RTT 0, 1 and 2 ms, ours and the baseline.
+
+At each RTT both designs reach PostgreSQL through the same delaying proxy
+(``delay_proxy.py``; at 0, directly over loopback), whose added round trip is measured with
+``SELECT 1`` before the runs and shown. Each load (16, 64, 256 connections of wrk booking one
+hot tier) runs on ours, then on the baseline. Per run, from the proxy and from /proc:
+- the round trips to PostgreSQL per booking (ours: its workers' and its projection
+  process's apart) and per group-commit batch (ours' ``ledger_batch_size`` from /metrics);
+- CPU per booking of every process: the web workers, ours' projection process,
+  PostgreSQL (all its processes: the host must be quiet), and the proxy.
+Then each design at 50 % and 80 % of its own best rate at that RTT, sent open-loop
+(``open_loop.py``): latency as a buyer sees it, not the queue of a closed loop.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from scripts.bench import wrk
+from scripts.bench.kit import ROOT, host_check_ms, latencies, wait_idle
+from scripts.bench.network_servers import Proxy, Side, both_sides
+
+RTTS = (0, 1, 2)
+CONNECTIONS = (16, 64, 256)
+OPEN_LOOP_SHARES = (0.5, 0.8)
+TIER = "VIP"
+
+
+@contextmanager
+def counted(side: Side, proxy: Proxy) -> Iterator[dict]:
+    """What a run cost: CPU seconds by process kind, round trips by side, batches."""
+    before = side.snapshot(proxy)
+    cost: dict = {}
+    yield cost
+    after = side.snapshot(proxy)
+    cost.update({key: after[key] - before[key] for key in after})
+
+
+def closed_loop(side: Side, proxy: Proxy, connections: int, seconds: int, idle: str) -> dict:
+    wait_idle(side.url, idle)
+    host_ms = host_check_ms()
+    with counted(side, proxy) as cost:
+        result = wrk.run_wrk(side.url + "/api/tickets/book", connections, seconds, env={"BENCH_TIERS": TIER})
+    result.update(cost=per_booking(cost, result["statuses"].get("201", 0)), host_ms=host_ms)
+    return result
+
+
+def open_loop(side: Side, rate: float, seconds: int, idle: str) -> dict:
+    wait_idle(side.url, idle)
+    client = subprocess.run(
+        [sys.executable, "-m", "scripts.bench.open_loop", side.url, "--rate", f"{rate:.0f}"]
+        + ["--seconds", str(seconds), "--tier", TIER],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
+    if client.returncode:
+        raise RuntimeError(f"open loop failed: {client.stderr}")
+    return json.loads(client.stdout.splitlines()[-1])
+
+
+def per_booking(cost: dict, booked: int) -> dict:
+    """Each cost over the bookings: CPU in ms per booking, round trips per booking and per batch."""
+    if not booked:
+        return {}
+    out = {key.removesuffix("_cpu") + "_ms": round(v * 1000 / booked, 3) for key, v in cost.items() if "_cpu" in key}
+    out["all_ms"] = round(sum(v for k, v in out.items() if k != "proxy_ms"), 3)
+    for key, v in cost.items():
+        if key.endswith("_round_trips"):
+            out[key] = round(v / booked, 2)
+            if cost.get("batches") and key == "ours_round_trips":
+                out["ours_round_trips_per_batch"] = round(v / cost["batches"], 1)
+    if cost.get("batches"):
+        out["bookings_per_batch"] = round(booked / cost["batches"], 1)
+    return out
+
+
+def runs(seconds: int) -> list[dict]:
+    return [runs_at(rtt_ms, seconds) for rtt_ms in RTTS]
+
+
+def runs_at(rtt_ms: float, seconds: int) -> dict:
+    """Every load at one RTT: closed loops on both sides, then open loops at shares of each one's best."""
+    with Proxy(rtt_ms) as proxy, both_sides(proxy) as (ours, base, books):
+        result: dict = {"rtt_ms": rtt_ms, "measured_rtt_ms": proxy.measured_rtt_ms(), "ours": [], "baseline": []}
+        print(f"RTT {rtt_ms} ms: SELECT 1 takes {result['measured_rtt_ms']} ms", flush=True)
+        for connections in CONNECTIONS:
+            for side, other, runs in ((ours, base, result["ours"]), (base, ours, result["baseline"])):
+                runs.append(closed_loop(side, proxy, connections, seconds, other.url))
+                show(side.name, rtt_ms, runs[-1])
+        for side, other in ((ours, base), (base, ours)):
+            best = max(run["rps"] for run in result[side.name])
+            result[f"{side.name}_open"] = [
+                open_loop(side, share * best, seconds, other.url) for share in OPEN_LOOP_SHARES
+            ]
+            for share, run in zip(OPEN_LOOP_SHARES, result[f"{side.name}_open"], strict=True):
+                print(f"  {side.name:<9} open loop {share:.0%} of {best:.0f}/s: {run}", flush=True)
+        result["books"] = books()
+    return result
+
+
+def show(name: str, rtt_ms: float, run: dict) -> None:
+    print(
+        f"  {name:<9} RTT {rtt_ms} ms {run['connections']:>4} conn {run['rps']:7.0f}/s "
+        f"p95 {run['latency_ms']['p95']:6.1f} ms cost {run['cost']} (host check {run['host_ms']} ms)",
+        flush=True,
+    )
+
+
+def table(results: list[dict]) -> list[str]:
+    lines = [
+        "| RTT (SELECT 1) | connections | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
+        "baseline p50/p95/p99 ms | ours/baseline | round trips per booking (ours workers, projections; baseline) | "
+        "ours round trips per batch (bookings per batch) | CPU ms per booking, all processes (ours, baseline) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for at in results:
+        for o, b in zip(at["ours"], at["baseline"], strict=True):
+            oc, bc = o["cost"], b["cost"]
+            trips = (
+                f"{oc.get('ours_round_trips', '—')}, {oc.get('ours_projections_round_trips', '—')}; "
+                f"{bc.get('baseline_round_trips', '—')}"
+            )
+            ratio = f"{o['rps'] / b['rps']:.2f}×" if b["rps"] else "—"
+            lines.append(
+                f"| {at['rtt_ms']} ms ({at['measured_rtt_ms']} ms) | {o['connections']} | {o['rps']:,.0f} | "
+                f"{latencies(o)} | {b['rps']:,.0f} | {latencies(b)} | {ratio} | {trips} | "
+                f"{oc.get('ours_round_trips_per_batch', '—')} ({oc.get('bookings_per_batch', '—')}) | "
+                f"{oc.get('all_ms', '—')}, {bc.get('all_ms', '—')} |"
+            )
+    lines += [
+        "",
+        "CPU per booking by process (ms): ours workers / projection process / PostgreSQL; baseline "
+        "workers / PostgreSQL; the proxy apart (it stands for the network):",
+        "",
+    ]
+    for at in results:
+        for o, b in zip(at["ours"], at["baseline"], strict=True):
+            oc, bc = o["cost"], b["cost"]
+            lines.append(
+                f"- RTT {at['rtt_ms']} ms, {o['connections']} connections: ours {oc.get('workers_ms')} / "
+                f"{oc.get('projections_ms')} / {oc.get('postgres_ms')}; baseline {bc.get('workers_ms')} / "
+                f"{bc.get('postgres_ms')}; proxy {oc.get('proxy_ms', '—')}, {bc.get('proxy_ms', '—')}"
+            )
+    lines += [
+        "",
+        "Open loop (requests sent at a fixed rate; latency from when each was due):",
+        "",
+        "| RTT | design | rate asked (share of its best) | achieved bookings/s | p50/p95/p99/max ms | not 201 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for at in results:
+        for name in ("ours", "baseline"):
+            for share, run in zip(OPEN_LOOP_SHARES, at[f"{name}_open"], strict=True):
+                q = run["latency_ms"]
+                other = sum(n for status, n in run["statuses"].items() if status != "201") + run["errors"]
+                lines.append(
+                    f"| {at['rtt_ms']} ms | {name} | {run['rate']:,.0f} ({share:.0%}) | {run['achieved']:,.0f} | "
+                    f"{q['p50']:,.0f}/{q['p95']:,.0f}/{q['p99']:,.0f}/{q['max']:,.0f} | {other} |"
+                )
+    return lines
