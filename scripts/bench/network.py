@@ -1,9 +1,9 @@
 """The database across a network: the hot tier at RTT 0, 1 and 2 ms, ours and the baseline.
 
-At each RTT both designs reach PostgreSQL through the same delaying proxy
-(``delay_proxy.py``; at 0, directly over loopback), whose added round trip is measured with
-``SELECT 1`` before the runs and shown. Each load (16, 64, 256 connections of wrk booking one
-hot tier) runs on ours, then on the baseline. Per run, from the proxy and from /proc:
+At each RTT (0, 1, 2 ms) both designs reach PostgreSQL through the same delaying proxy
+(``scripts/harness/delay_proxy.py``), and once more directly over loopback; the round trip
+is measured with ``SELECT 1`` before the runs and shown. Each load (16, 64, 256 connections
+of wrk booking one hot tier) runs on ours, then on the baseline. Per run, from the proxy and from /proc:
 - the round trips to PostgreSQL per booking (ours: its workers' and its projection
   process's apart) and per group-commit batch (ours' ``ledger_batch_size`` from /metrics);
 - CPU per booking of every process: the web workers, ours' projection process,
@@ -24,7 +24,7 @@ from scripts.bench import wrk
 from scripts.bench.kit import ROOT, host_check_ms, latencies, wait_idle
 from scripts.bench.network_servers import Proxy, Side, both_sides
 
-RTTS = (0, 1, 2)
+RTTS = (None, 0, 1, 2)  # None: over loopback, no proxy
 CONNECTIONS = (16, 64, 256)
 OPEN_LOOP_SHARES = (0.5, 0.8)
 TIER = "VIP"
@@ -84,15 +84,15 @@ def runs(seconds: int) -> list[dict]:
     return [runs_at(rtt_ms, seconds) for rtt_ms in RTTS]
 
 
-def runs_at(rtt_ms: float, seconds: int) -> dict:
+def runs_at(rtt_ms: float | None, seconds: int) -> dict:
     """Every load at one RTT: closed loops on both sides, then open loops at shares of each one's best."""
     with Proxy(rtt_ms) as proxy, both_sides(proxy) as (ours, base, books):
         result: dict = {"rtt_ms": rtt_ms, "measured_rtt_ms": proxy.measured_rtt_ms(), "ours": [], "baseline": []}
-        print(f"RTT {rtt_ms} ms: SELECT 1 takes {result['measured_rtt_ms']} ms", flush=True)
+        print(f"{where(rtt_ms)}: SELECT 1 takes {result['measured_rtt_ms']} ms", flush=True)
         for connections in CONNECTIONS:
             for side, other, runs in ((ours, base, result["ours"]), (base, ours, result["baseline"])):
                 runs.append(closed_loop(side, proxy, connections, seconds, other.url))
-                show(side.name, rtt_ms, runs[-1])
+                show(side.name, where(rtt_ms), runs[-1])
         for side, other in ((ours, base), (base, ours)):
             best = max(run["rps"] for run in result[side.name])
             result[f"{side.name}_open"] = [
@@ -104,9 +104,13 @@ def runs_at(rtt_ms: float, seconds: int) -> dict:
     return result
 
 
-def show(name: str, rtt_ms: float, run: dict) -> None:
+def where(rtt_ms: float | None) -> str:
+    return "loopback" if rtt_ms is None else f"RTT {rtt_ms:g} ms"
+
+
+def show(name: str, at: str, run: dict) -> None:
     print(
-        f"  {name:<9} RTT {rtt_ms} ms {run['connections']:>4} conn {run['rps']:7.0f}/s "
+        f"  {name:<9} {at} {run['connections']:>4} conn {run['rps']:7.0f}/s "
         f"p95 {run['latency_ms']['p95']:6.1f} ms cost {run['cost']} (host check {run['host_ms']} ms)",
         flush=True,
     )
@@ -114,7 +118,7 @@ def show(name: str, rtt_ms: float, run: dict) -> None:
 
 def table(results: list[dict]) -> list[str]:
     lines = [
-        "| RTT (SELECT 1) | connections | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
+        "| PostgreSQL (SELECT 1) | connections | ours bookings/s | ours p50/p95/p99 ms | baseline bookings/s | "
         "baseline p50/p95/p99 ms | ours/baseline | round trips per booking (ours workers, projections; baseline) | "
         "ours round trips per batch (bookings per batch) | CPU ms per booking, all processes (ours, baseline) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -128,7 +132,7 @@ def table(results: list[dict]) -> list[str]:
             )
             ratio = f"{o['rps'] / b['rps']:.2f}×" if b["rps"] else "—"
             lines.append(
-                f"| {at['rtt_ms']} ms ({at['measured_rtt_ms']} ms) | {o['connections']} | {o['rps']:,.0f} | "
+                f"| {where(at['rtt_ms'])} ({at['measured_rtt_ms']} ms) | {o['connections']} | {o['rps']:,.0f} | "
                 f"{latencies(o)} | {b['rps']:,.0f} | {latencies(b)} | {ratio} | {trips} | "
                 f"{oc.get('ours_round_trips_per_batch', '—')} ({oc.get('bookings_per_batch', '—')}) | "
                 f"{oc.get('all_ms', '—')}, {bc.get('all_ms', '—')} |"
@@ -143,7 +147,7 @@ def table(results: list[dict]) -> list[str]:
         for o, b in zip(at["ours"], at["baseline"], strict=True):
             oc, bc = o["cost"], b["cost"]
             lines.append(
-                f"- RTT {at['rtt_ms']} ms, {o['connections']} connections: ours {oc.get('workers_ms')} / "
+                f"- {where(at['rtt_ms'])}, {o['connections']} connections: ours {oc.get('workers_ms')} / "
                 f"{oc.get('projections_ms')} / {oc.get('postgres_ms')}; baseline {bc.get('workers_ms')} / "
                 f"{bc.get('postgres_ms')}; proxy {oc.get('proxy_ms', '—')}, {bc.get('proxy_ms', '—')}"
             )
@@ -160,7 +164,7 @@ def table(results: list[dict]) -> list[str]:
                 q = run["latency_ms"]
                 other = sum(n for status, n in run["statuses"].items() if status != "201") + run["errors"]
                 lines.append(
-                    f"| {at['rtt_ms']} ms | {name} | {run['rate']:,.0f} ({share:.0%}) | {run['achieved']:,.0f} | "
+                    f"| {where(at['rtt_ms'])} | {name} | {run['rate']:,.0f} ({share:.0%}) | {run['achieved']:,.0f} | "
                     f"{q['p50']:,.0f}/{q['p95']:,.0f}/{q['p99']:,.0f}/{q['max']:,.0f} | {other} |"
                 )
     return lines

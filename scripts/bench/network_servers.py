@@ -8,7 +8,6 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,8 @@ import psycopg
 from application import BookingLedger
 from projections import Projector, open_view
 from scripts.bench import baseline_app
-from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, ROOT, Server, cpu_seconds, fresh_schema, our_books
+from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, Server, cpu_seconds, fresh_schema, our_books
+from scripts.harness import delay_proxy
 from scripts.harness.processes import scrape
 
 PROXY_PORTS = {"ours": 15432, "ours_projections": 15433, "baseline": 15434}
@@ -29,24 +29,21 @@ CAPACITY = 10_000_000
 
 
 class Proxy:
-    """The delaying proxy for one RTT (none at 0): where each side connects, and its counts."""
+    """The delaying proxy for one RTT (or none): where each side connects, and its counts."""
 
-    def __init__(self, rtt_ms: float) -> None:
+    def __init__(self, rtt_ms: float | None) -> None:
+        """``rtt_ms`` None: no proxy, PostgreSQL over loopback."""
         self.rtt_ms = rtt_ms
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Proxy:
-        if self.rtt_ms:
-            listen = [arg for port in PROXY_PORTS.values() for arg in ("--listen", f"127.0.0.1:{port}")]
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "scripts.bench.delay_proxy", "--rtt-ms", str(self.rtt_ms)]
-                + ["--upstream", f"{PG['POSTGRES_HOST']}:{PG['POSTGRES_PORT']}", *listen]
-                + ["--stats", f"127.0.0.1:{STATS_PORT}"],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                text=True,
+        if self.rtt_ms is not None:
+            self.proc = delay_proxy.start(
+                self.rtt_ms,
+                f"{PG['POSTGRES_HOST']}:{PG['POSTGRES_PORT']}",
+                [f"127.0.0.1:{port}" for port in PROXY_PORTS.values()],
+                f"127.0.0.1:{STATS_PORT}",
             )
-            assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -56,7 +53,7 @@ class Proxy:
 
     def env(self, side: str) -> dict[str, str]:
         """``POSTGRES_*`` for a side: through its own port of the proxy."""
-        if not self.rtt_ms:
+        if self.rtt_ms is None:
             return dict(PG)
         return {**PG, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(PROXY_PORTS[side])}
 

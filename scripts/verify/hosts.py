@@ -1,6 +1,8 @@
 """The service under test, deployed as production deploys it: two or more gunicorn
 servers (think hosts) on ports of their own, one ``python -m projections`` (which also
-expires holds), all on one PostgreSQL, a private cluster that may be crashed.
+expires holds), all on one PostgreSQL, a private cluster that may be crashed; with an RTT,
+they reach it through a delaying proxy (``scripts/harness/delay_proxy.py``), as across a
+network, while the checker reads the store directly.
 
 Every process is started in a session of its own and ended, with its children, by its
 id (``scripts.harness.processes``); ``close`` ends all of them and removes the cluster, however
@@ -17,6 +19,7 @@ from typing import IO
 
 import psycopg
 
+from scripts.harness import delay_proxy
 from scripts.harness.private_postgres import PrivatePostgres
 from scripts.harness.processes import (
     children,
@@ -35,9 +38,13 @@ SCHEMA = "ledger"
 class Hosts:
     """Servers and the projection process over a private PostgreSQL cluster."""
 
-    def __init__(self, servers: int, folder: Path, settings: dict[str, str]) -> None:
+    def __init__(self, servers: int, folder: Path, settings: dict[str, str], rtt_ms: float = 0.0) -> None:
         """``settings``: the service's environment on top of the store's (tiers, hold
-        time, ...). Nothing is started yet (``start``)."""
+        time, ...); ``rtt_ms``: how far PostgreSQL is from the service. Nothing is started
+        yet (``start``)."""
+        self.rtt_ms = rtt_ms
+        self.proxy: subprocess.Popen | None = None
+        self.proxy_port = free_port()
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ports = [free_port() for _ in range(servers)]
@@ -61,10 +68,21 @@ class Hosts:
         assert self.postgres is not None
         return {**self.postgres.settings, "POSTGRES_SCHEMA": SCHEMA}
 
+    @property
+    def service_env(self) -> dict[str, str]:
+        """What the servers and the projection process need to open it: through the proxy, if any."""
+        if not self.rtt_ms:
+            return self.store_env
+        return {**self.store_env, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.proxy_port)}
+
     def start(self) -> None:
         self.postgres = PrivatePostgres()
         with psycopg.connect(**connection_args(self.postgres.settings), autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{SCHEMA}"')
+        if self.rtt_ms:
+            upstream = f"{self.postgres.settings['POSTGRES_HOST']}:{self.postgres.settings['POSTGRES_PORT']}"
+            listen, stats = f"127.0.0.1:{self.proxy_port}", f"127.0.0.1:{free_port()}"
+            self.proxy = delay_proxy.start(self.rtt_ms, upstream, [listen], stats)
         for n in range(len(self.ports)):
             self.start_server(n)
         self.start_projector()
@@ -72,7 +90,7 @@ class Hosts:
     def start_server(self, n: int) -> None:
         """Start server ``n`` on its port and wait until it answers."""
         env = {
-            **self.store_env,
+            **self.service_env,
             **self.settings,
             "PROJECT_IN_PROCESS": "no",
             "EXPIRE_HOLDS_IN_PROCESS": "no",
@@ -84,7 +102,7 @@ class Hosts:
     def start_projector(self) -> None:
         log = self._logs["projections"]
         position = log.tell()
-        self.projector = run_projection_process({**self.store_env, **self.settings}, log)
+        self.projector = run_projection_process({**self.service_env, **self.settings}, log)
         wait_for(lambda: "projecting" in read_from(log, position), 60, "the projection process to start")
 
     def workers(self, n: int) -> list[int]:
@@ -120,6 +138,9 @@ class Hosts:
         for n in range(len(self.servers)):
             self.kill_server(n)
         self.kill_projector()
+        if self.proxy is not None:
+            self.proxy.kill()
+            self.proxy.wait()
         if self.postgres is not None:
             self.postgres.remove()
         for log in self._logs.values():

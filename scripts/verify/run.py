@@ -75,6 +75,7 @@ class Settings:
     faults: tuple[str, ...] = KINDS
     fault_every: float = 10.0  # seconds between faults
     hold_seconds: float = 3.0
+    rtt_ms: float = 0.0  # PostgreSQL this far from the servers (a delaying proxy), or on loopback
     seed: int = field(default_factory=lambda: random.randrange(1_000_000))
     output: Path | None = None  # folder for the history, logs and summary; default var/verify/<time>
 
@@ -98,6 +99,7 @@ class Settings:
             "servers": self.servers,
             "faults": list(self.faults),
             "hold_seconds": self.hold_seconds,
+            "rtt_ms": self.rtt_ms,
             "seed": self.seed,
             "history": str(history),
             "began": time.time(),
@@ -131,7 +133,7 @@ def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
     folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    hosts = Hosts(settings.servers, folder, settings.service())
+    hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms)
     log: HistoryLog | None = None
     try:
         hosts.start()
@@ -206,6 +208,7 @@ NUMBERS = [  # option, type, what it sets (the Settings field of the same name)
     ("--servers", int, "gunicorn servers on one store"),
     ("--fault-every", float, "seconds between faults"),
     ("--hold-seconds", float, "HOLD_SECONDS of the service"),
+    ("--rtt-ms", float, "round trip added between the service and PostgreSQL, by a delaying proxy"),
 ]
 
 
@@ -254,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
         args.faults,
         args.fault_every,
         args.hold_seconds,
+        args.rtt_ms,
         output=args.output,
         **({"seed": args.seed} if args.seed is not None else {}),
     )

@@ -44,3 +44,16 @@ def test_a_short_run_with_a_worker_and_a_server_killed_finds_no_anomaly():
     assert sent_to_two_servers_at_once(attempts) >= 20
     assert {a.op for a in attempts if a.acknowledged} == {"book", "hold", "confirm", "release", "cancel"}
     assert report.anomalies == [], report.text
+
+
+def test_with_postgresql_a_network_away_and_restarted_no_anomaly_is_found():
+    """The servers and the projection process reach PostgreSQL through the delaying proxy
+    (1 ms a round trip), and PostgreSQL crashes and restarts under them: what crosses the
+    proxy and what the proxy's broken connections do are checked in the same history."""
+    report = verify(Settings(seconds=25, clients=12, faults=("postgres",), fault_every=10, rtt_ms=1.0))
+    print(report.text)
+
+    assert [f.kind for f in report.history.faults] == ["postgres"]
+    assert any(a.indeterminate for a in report.history.attempts), "no client noticed the crash: it tested nothing"
+    assert sum(a.acknowledged for a in report.history.attempts) >= 200
+    assert report.anomalies == [], report.text

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from scripts.harness import delay_proxy
 from scripts.harness.processes import ROOT, free_port
 
 RTT_MS = 40  # large beside this host's own scheduling noise
@@ -48,15 +49,9 @@ def echo() -> Iterator[int]:
 def proxy(echo: int) -> Iterator[tuple[int, int, int]]:
     """The proxy in front of the echo server, on two ports counted apart, and its stats port."""
     ports = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scripts.bench.delay_proxy", "--rtt-ms", str(RTT_MS)]
-        + ["--upstream", f"127.0.0.1:{echo}", "--listen", f"127.0.0.1:{ports[0]}"]
-        + ["--listen", f"127.0.0.1:{ports[1]}", "--stats", f"127.0.0.1:{ports[2]}"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+    proc = delay_proxy.start(
+        RTT_MS, f"127.0.0.1:{echo}", [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"], f"127.0.0.1:{ports[2]}"
     )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     yield ports
     proc.terminate()
     proc.wait(10)

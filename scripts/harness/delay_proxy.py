@@ -1,7 +1,7 @@
 """A TCP proxy that puts a network between the servers and PostgreSQL: ``rtt_ms`` is added
 to every round trip, and the round trips are counted.
 
-    python -m scripts.bench.delay_proxy --rtt-ms 1 --upstream 127.0.0.1:5432 \\
+    python -m scripts.harness.delay_proxy --rtt-ms 1 --upstream 127.0.0.1:5432 \\
         --listen 127.0.0.1:15432 --listen 127.0.0.1:15433 --stats 127.0.0.1:15439
 
 This kernel has no ``netem``, so the delay is made here, in user space. The whole round
@@ -14,7 +14,9 @@ A round trip is counted when a client sends after it has received (a query after
 answer): what a driver that pipelines does in one flight counts once. Each ``--listen``
 port counts apart (the workers on one, the projection process on another), and a
 connection to ``--stats`` gets the counts so far as one JSON line. Standard library only;
-its own CPU is read from /proc by the benchmark like every other process's.
+its own CPU is read from /proc by the benchmark like every other process's. Used by the
+benchmark's network part (``scripts/bench/network.py``) and the history checker's
+``--rtt-ms`` (``scripts/verify``); ``start`` runs it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import asyncio
 import json
 import selectors
 import signal
+import subprocess
+import sys
 from collections import deque
+from pathlib import Path
 
 
 class Link(asyncio.Protocol):
@@ -144,6 +149,23 @@ async def main(args: argparse.Namespace) -> None:
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     print("ready", flush=True)
     await stop.wait()
+
+
+def start(rtt_ms: float, upstream: str, listen: list[str], stats: str) -> subprocess.Popen:
+    """The proxy as a process of its own (so its CPU is its own), once it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.harness.delay_proxy"]
+        + ["--rtt-ms", str(rtt_ms), "--upstream", upstream, "--stats", stats]
+        + [arg for address in listen for arg in ("--listen", address)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError(f"the delaying proxy did not start ({proc.wait()})")
+    return proc
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
