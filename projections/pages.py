@@ -29,9 +29,10 @@ def pages(
     and have ``write(events, after, last)`` record each page with its new position, moved
     by compare-and-set from ``after``, in one transaction; yield each page's size. When
     another writer moved the position first (an ``IntegrityError`` and a position that
-    moved), the page is read again from there; any other refusal is raised."""
+    moved), the page is read again from there; any other refusal is raised. The position
+    is read once: after a page, it is where that page moved it (a round trip less a page)."""
+    after = position()
     while True:
-        after = position()
         notifications = app.recorder.select_notifications(after + 1, batch_size, topics=topics)
         if not notifications:
             return
@@ -39,9 +40,12 @@ def pages(
         try:
             write(events, after, notifications[-1].id)
         except IntegrityError:
-            if position() == after:
+            moved = position()
+            if moved == after:
                 raise  # not a lost race: the page itself could not be written
-            continue  # another writer moved the position first: read it again
+            after = moved  # another writer moved the position first: read on from there
+            continue
+        after = notifications[-1].id
         yield len(events)
 
 

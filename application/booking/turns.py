@@ -19,6 +19,8 @@ from contextlib import contextmanager, suppress
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Literal
 
+from application.persistence.library_postgres import OPEN_TURN
+
 # A transaction-level advisory lock: ended with the transaction that holds it, however
 # the process leaves it (an error, a lost connection, a killed worker).
 TAKE_TURN = SQL("SELECT pg_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || {}, 0))")
@@ -43,7 +45,11 @@ class TierTurns:
         with self.datastore.get_connection() as conn:
             try:
                 conn.execute(take)
-                yield
+                opened = OPEN_TURN.set(conn)  # the block's recording ends the turn (library_postgres)
+                try:
+                    yield
+                finally:
+                    OPEN_TURN.reset(opened)
             finally:
                 # The block's outcome stands, whatever giving the turns back meets: a
                 # connection that PostgreSQL closed meanwhile (its idle-in-transaction

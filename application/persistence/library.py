@@ -8,8 +8,10 @@ override are named beside it.
 - ``LedgerPostgresFactory`` and its recorders (``library_postgres.py``, beside this module
   for its length): table creation serialised across
   processes; a statement tried twice, not ten times; the pool reconnecting on demand;
-  each recording made by one statement that takes the events table's lock
-  (tests/integration/test_recording.py, test_store_probe.py, tests/unit/test_storage.py).
+  each recording made by one statement that takes the events table's lock, and, in a
+  tier's turn, sent with the turn's ``COMMIT`` on the turn's own connection
+  (tests/integration/test_recording.py, test_turns.py, test_store_probe.py,
+  tests/unit/test_storage.py).
   When PostgreSQL goes away a request should learn it within a few seconds (503
   ``STORE_UNAVAILABLE``) and the service reconnect as soon as it is back; with the
   library's defaults it takes minutes (10 tries of each statement, each waiting up to

@@ -132,7 +132,7 @@ class Report:
 def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
-    folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
     hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms)
     log: HistoryLog | None = None
     try:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 from psycopg.pq import TransactionStatus
 
 from application import BookingLedger
@@ -79,3 +80,42 @@ def test_giving_a_turn_back_keeps_the_connections_prepared_statements(postgres_e
             pass
         with datastore.get_connection() as conn:  # the same one: the pool has one
             assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()["count"] == 1
+
+
+@pytest.mark.postgres
+def test_a_recording_in_a_turn_ends_the_turn_in_the_same_flight(postgres_env):
+    """Recorded and committed with the turn's own transaction: the turn is free as soon as
+    the events are stored, not a round trip later when the block ends."""
+    with BookingLedger(env=postgres_env) as ledger:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        with TierTurns(ledger.factory.datastore).of(["VIP"]):
+            tier = ledger.find_tier("VIP")
+            tier.add_capacity(5)
+            ledger.save(tier)
+            assert turn_is_free(postgres_env, "VIP")
+        with BookingLedger(env=postgres_env) as other:
+            assert other.get_tier("VIP").capacity == 15
+
+
+@pytest.mark.postgres
+def test_a_recording_refused_in_a_turn_gives_the_turn_back_and_the_next_is_recorded_as_usual(postgres_env):
+    """A version conflict ends the turn's transaction (its COMMIT, sent with the recording,
+    becomes a rollback): the turn is free, and a recording decided again on the tier as it
+    is now is stored all the same, on the version check alone."""
+    with BookingLedger(env=postgres_env) as ledger, BookingLedger(env=postgres_env) as other:
+        ledger.create_tier("VIP", Decimal("1.00"), 10)
+        stale = ledger.find_tier("VIP")
+        changed = other.find_tier("VIP")
+        changed.add_capacity(1)
+        other.save(changed)
+        with TierTurns(ledger.factory.datastore).of(["VIP"]):
+            stale.add_capacity(5)
+            with pytest.raises(IntegrityError):
+                ledger.save(stale)
+            assert turn_is_free(postgres_env, "VIP")
+            fresh = ledger.find_tier("VIP")
+            fresh.add_capacity(5)
+            ledger.save(fresh)
+        assert other.get_tier("VIP").capacity == 16
+        with ledger.factory.datastore.get_connection() as conn:  # nothing left open on the pool
+            assert conn.info.transaction_status == TransactionStatus.IDLE
