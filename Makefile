@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify
+.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify cluster cluster-status cluster-down verify-cluster
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,3 +48,17 @@ bench: install  ## the hot-sale benchmark against the row-locking baseline (need
 
 verify: install  ## 90 s of clients on two servers under every kind of fault, then every answer checked against the store
 	$(CLI) verify --seconds 90 --faults worker,server,postgres,projector
+
+cluster: install  ## the production topology on this machine (docs/production.md): etcd, a Patroni pair, HAProxy, 2 web hosts, the projection process
+	@bash scripts/cluster/prepare.sh
+	$(PY) -m scripts.cluster up
+
+cluster-status: install  ## who leads, who streams, whether writes go through HAProxy
+	$(PY) -m scripts.cluster status
+
+cluster-down: install  ## end every process of the topology and remove its data
+	$(PY) -m scripts.cluster down
+
+verify-cluster: install  ## the history checker on the Patroni pair: primary host lost, switchover, web host and worker killed
+	@bash scripts/cluster/prepare.sh
+	$(CLI) verify --cluster --seconds $(or $(VERIFY_SECONDS),300) --fault-every 30 --faults primary,server,switchover,worker

@@ -8,7 +8,14 @@ from the moment it struck until the service had recovered:
   connection cut) and start it again after ``POSTGRES_DOWN`` seconds (recovery replays
   the WAL);
 - ``projector``: SIGKILL the projection process (which also expires holds) and start
-  another, as its supervisor would.
+  another, as its supervisor would;
+
+and, against the Patroni pair (``--cluster``, ``scripts/cluster/checked_store.py``):
+
+- ``primary``: the leader's host lost (Patroni, the postmaster and its children killed at
+  once); once a new leader takes writes, the old one is started again and must rejoin as
+  the standby;
+- ``switchover``: ``patronictl switchover`` to the standby, under load.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from scripts.verify.history import Fault, HistoryLog
 from scripts.verify.hosts import Hosts
 
 KINDS = ("worker", "server", "postgres", "projector")
+CLUSTER_KINDS = ("primary", "switchover")
 SERVER_DOWN = 2.0  # seconds
 POSTGRES_DOWN = 3.0  # seconds
 RECOVERY = 60.0  # seconds a process may take to come back before the run fails
@@ -47,6 +55,8 @@ class FaultInjector:
             "server": self.kill_server,
             "postgres": self.crash_postgres,
             "projector": self.kill_projector,
+            "primary": lambda: self.hosts.postgres.lose_primary(),
+            "switchover": lambda: self.hosts.postgres.switchover(),
         }
 
     def start(self, first: float, every: float, last: float) -> FaultInjector:

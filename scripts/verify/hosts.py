@@ -14,8 +14,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 
@@ -38,18 +39,27 @@ SCHEMA = "ledger"
 class Hosts:
     """Servers and the projection process over a private PostgreSQL cluster."""
 
-    def __init__(self, servers: int, folder: Path, settings: dict[str, str], rtt_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        servers: int,
+        folder: Path,
+        settings: dict[str, str],
+        rtt_ms: float = 0.0,
+        store: Callable[[], Any] = PrivatePostgres,
+    ) -> None:
         """``settings``: the service's environment on top of the store's (tiers, hold
-        time, ...); ``rtt_ms``: how far PostgreSQL is from the service. Nothing is started
-        yet (``start``)."""
+        time, ...); ``rtt_ms``: how far PostgreSQL is from the service; ``store`` makes the
+        store (a private cluster, or the Patroni pair: ``scripts.cluster.checked_store``).
+        Nothing is started yet (``start``)."""
         self.rtt_ms = rtt_ms
+        self.make_store = store
         self.proxy: subprocess.Popen | None = None
         self.proxy_port = free_port()
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ports = [free_port() for _ in range(servers)]
         self.settings = settings
-        self.postgres: PrivatePostgres | None = None
+        self.postgres: Any = None  # PrivatePostgres or ClusterStore
         self.servers: list[subprocess.Popen | None] = [None] * servers
         self.projector: subprocess.Popen | None = None
         self._logs = {
@@ -76,9 +86,9 @@ class Hosts:
         return {**self.store_env, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.proxy_port)}
 
     def start(self) -> None:
-        self.postgres = PrivatePostgres()
+        self.postgres = self.make_store()
         with psycopg.connect(**connection_args(self.postgres.settings), autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{SCHEMA}"')
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
         if self.rtt_ms:
             upstream = f"{self.postgres.settings['POSTGRES_HOST']}:{self.postgres.settings['POSTGRES_PORT']}"
             listen, stats = f"127.0.0.1:{self.proxy_port}", f"127.0.0.1:{free_port()}"

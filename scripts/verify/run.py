@@ -41,19 +41,22 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from application import BookingLedger
 from projections import Projector, open_view
+from scripts.harness.private_postgres import PrivatePostgres
 from scripts.harness.processes import ROOT, wait_for
 from scripts.verify import history as history_file
 from scripts.verify import store as store_file
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import check
 from scripts.verify.client import Sender
-from scripts.verify.faults import KINDS, FaultInjector
+from scripts.verify.faults import CLUSTER_KINDS, KINDS, FaultInjector
 from scripts.verify.history import History, HistoryLog
 from scripts.verify.hosts import Hosts
 from scripts.verify.store import Store, read_store
@@ -76,6 +79,8 @@ class Settings:
     fault_every: float = 10.0  # seconds between faults
     hold_seconds: float = 3.0
     rtt_ms: float = 0.0  # PostgreSQL this far from the servers (a delaying proxy), or on loopback
+    cluster: bool = False  # the store is the Patroni pair behind HAProxy (scripts/cluster), not one PostgreSQL
+    synchronous: bool = True  # the pair's replication (False: the guard's runs)
     seed: int = field(default_factory=lambda: random.randrange(1_000_000))
     output: Path | None = None  # folder for the history, logs and summary; default var/verify/<time>
 
@@ -100,6 +105,8 @@ class Settings:
             "faults": list(self.faults),
             "hold_seconds": self.hold_seconds,
             "rtt_ms": self.rtt_ms,
+            "cluster": self.cluster,
+            "synchronous": self.synchronous,
             "seed": self.seed,
             "history": str(history),
             "began": time.time(),
@@ -133,7 +140,7 @@ def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
     folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
-    hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms)
+    hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms, store_maker(settings))
     log: HistoryLog | None = None
     try:
         hosts.start()
@@ -148,6 +155,15 @@ def verify(settings: Settings) -> Report:
     report = Report(log.history, store, check(log.history, store), folder)
     report.save()
     return report
+
+
+def store_maker(settings: Settings) -> Callable[[], Any]:
+    """What the run's store is made by: a private PostgreSQL, or the Patroni pair."""
+    if not settings.cluster:
+        return PrivatePostgres
+    from scripts.cluster.checked_store import ClusterStore  # needs a checkout and make cluster's tools
+
+    return lambda: ClusterStore(settings.synchronous)
 
 
 def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:
@@ -233,6 +249,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder for the run's files (default var/verify/<time>)",
     )
     parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the store is the Patroni pair behind HAProxy (make cluster's tools); faults primary,switchover too",
+    )
+    parser.add_argument(
+        "--asynchronous", action="store_true", help="with --cluster: asynchronous replication (the guard's runs)"
+    )
+    parser.add_argument(
         "--recheck",
         type=Path,
         default=None,
@@ -243,9 +267,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def fault_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(k for k in text.split(",") if k and k != "none")
-    unknown = set(kinds) - set(KINDS)
+    unknown = set(kinds) - set(KINDS) - set(CLUSTER_KINDS)
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown fault {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown fault {', '.join(sorted(unknown))}; choose from {', '.join(KINDS + CLUSTER_KINDS)}"
+        )
     return kinds
 
 
@@ -258,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
         args.fault_every,
         args.hold_seconds,
         args.rtt_ms,
+        args.cluster,
+        not args.asynchronous,
         output=args.output,
         **({"seed": args.seed} if args.seed is not None else {}),
     )

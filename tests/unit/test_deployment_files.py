@@ -19,8 +19,13 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text().splitlines()
 PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
 
 
+def by_default() -> dict[str, dict]:
+    """What plain ``docker compose up`` starts: the services without a profile."""
+    return {name: service for name, service in COMPOSE["services"].items() if "profiles" not in service}
+
+
 def test_compose_runs_postgres_redis_the_web_app_and_the_projection_process():
-    services = COMPOSE["services"]
+    services = by_default()
     assert set(services) == {"postgres", "redis", "web", "projections"}
     assert all("healthcheck" in services[name] for name in ("postgres", "redis", "web"))
     assert services["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
@@ -44,7 +49,7 @@ def assert_resolves(command: list[str]) -> None:
 
 def test_every_command_of_the_image_exists_in_the_project():
     built = [service for service in COMPOSE["services"].values() if "build" in service]
-    assert len(built) == 2
+    assert len(built) == 5  # web and projections, and the cluster profile's two web hosts and projections
     for service in built:
         assert_resolves(service["command"])
     (cmd,) = [line.removeprefix("CMD ") for line in DOCKERFILE if line.startswith("CMD ")]
@@ -102,3 +107,23 @@ def test_the_package_data_takes_every_file_of_the_web_page():
     ]
     assert "templates/index.html" in files and "static/app.js" in files
     assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []
+
+
+def test_the_cluster_profile_is_a_synchronous_patroni_pair_behind_haproxy():
+    """docs/production.md's topology for real machines: every service of the profile is
+    in it, the pair is synchronous and strict, and the service reaches it through HAProxy."""
+    cluster = {name: service for name, service in COMPOSE["services"].items() if "profiles" in service}
+    assert set(cluster) == {"etcd", "pg1", "pg2", "haproxy", "web1", "web2", "cluster-projections"}
+    assert all(service["profiles"] == ["cluster"] for service in cluster.values())
+    for node in ("pg1", "pg2"):
+        dcs = yaml.safe_load(cluster[node]["environment"]["SPILO_CONFIGURATION"])["bootstrap"]["dcs"]
+        assert dcs["synchronous_mode"] is True and dcs["synchronous_mode_strict"] is True
+    for name in ("web1", "web2", "cluster-projections"):
+        env = cluster[name]["environment"]
+        assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("haproxy", "5000")
+    (mount,) = cluster["haproxy"]["volumes"]
+    haproxy = (ROOT / mount.split(":")[0]).read_text()
+    assert "bind :5000" in haproxy and "GET /primary" in haproxy and "shutdown-sessions" in haproxy
+    assert {f"server {name} {name}:8000 check" for name in ("web1", "web2")} <= set(
+        map(str.strip, haproxy.splitlines())
+    )

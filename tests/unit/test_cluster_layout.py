@@ -1,0 +1,50 @@
+"""The topology's configuration says what docs/production.md promises: a synchronous, strict
+pair (an acknowledged commit is on both nodes), writes routed to Patroni's leader and cut
+from a demoted one, reads to a replica, HTTP to ready web hosts, every host on loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import yaml
+
+from scripts.cluster.layout import NODES, haproxy_config, patroni_config, store_settings, web_addresses
+
+
+def test_the_pair_acknowledges_a_commit_only_once_the_standby_has_it():
+    for node in NODES:
+        config = yaml.safe_load(patroni_config(node))
+        dcs = config["bootstrap"]["dcs"]
+        assert dcs["synchronous_mode"] is True and dcs["synchronous_mode_strict"] is True
+        assert dcs["ttl"] >= 20 and dcs["loop_wait"] < dcs["ttl"]
+        assert config["postgresql"]["listen"].startswith(node.address)
+
+
+def test_the_guards_runs_turn_synchronous_replication_off():
+    dcs = yaml.safe_load(patroni_config(NODES[0], synchronous=False))["bootstrap"]["dcs"]
+    assert dcs["synchronous_mode"] is False and dcs["synchronous_mode_strict"] is False
+
+
+def sections(config: str) -> dict[str, str]:
+    return {m.group(1): m.group(2) for m in re.finditer(r"^listen (\S+)\n((?:  .*\n)+)", config, re.M)}
+
+
+def test_writes_go_to_the_leader_and_a_demoted_leaders_sessions_are_cut():
+    found = sections(haproxy_config(web_addresses(2)))
+    write, read, http = found["postgres_write"], found["postgres_read"], found["http"]
+    assert "option httpchk GET /primary" in write and "on-marked-down shutdown-sessions" in write
+    assert "option httpchk GET /replica" in read
+    assert "option httpchk GET /ready" in http
+    for node in NODES:
+        assert f"{node.address}:5432 check port 8008" in write and f"{node.address}:5432 check port 8008" in read
+    assert http.count("server web") == 2
+
+
+def test_every_host_is_on_loopback_and_the_service_reaches_the_store_through_the_balancer():
+    config = haproxy_config(web_addresses(3))
+    addresses = set(re.findall(r"\b(\d+\.\d+\.\d+\.\d+)\b", config)) | {node.address for node in NODES}
+    assert addresses and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+    settings = store_settings()
+    assert ipaddress.ip_address(settings["POSTGRES_HOST"]).is_loopback
+    assert f"bind {settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}" in sections(config)["postgres_write"]
