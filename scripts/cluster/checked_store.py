@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 
-from scripts.cluster.database import Database, members
+from scripts.cluster.database import Database, cut_replication, members, mend_links
 from scripts.cluster.layout import Node, store_settings
 from scripts.harness.processes import wait_for
 
+LAG_SECONDS = 2.0  # how long the link drops the standby's WAL before the primary is lost
 FAILOVER = 90.0  # seconds a failover may take before the run fails (Patroni's ttl is 20)
 REJOIN = 90.0  # seconds the old primary may take to rejoin as the standby
 
@@ -30,17 +31,42 @@ class ClusterStore:
 
     def lose_primary(self) -> str:
         """Kill the leader's host; once writes go through again, bring it back: it must
-        rejoin as the standby. Says which node, and how long writes were unavailable."""
-        leader = self.database.leader()
-        assert leader is not None, "no leader to lose"
-        behind = max((m.get("lag", 0) or 0 for m in members(leader) if m.get("name") != leader.name), default=0)
+        rejoin as the standby. Says which node, how far behind the standby was by Patroni's
+        last look, and how long writes were unavailable."""
+        leader, behind = self.leader_and_lag()
         began = time.monotonic()
         self.database.lose_host(leader)
+        return self.failed_over(leader, behind, began)
+
+    def lose_lagging_primary(self) -> str:
+        """The standby falls behind (the link from the leader drops its WAL for
+        ``LAG_SECONDS``: an nftables rule), then the leader's host is lost with what it did
+        not send. Synchronous, the commits of those seconds wait for the standby and are
+        never acknowledged; asynchronous, they are acknowledged and lost with the host: the
+        checker's guard (docs/production.md)."""
+        leader, _ = self.leader_and_lag()
+        cut_replication(leader)
+        try:
+            time.sleep(LAG_SECONDS)
+            _, behind = self.leader_and_lag()
+            began = time.monotonic()
+            self.database.lose_host(leader)
+        finally:
+            mend_links()
+        return self.failed_over(leader, behind, began)
+
+    def leader_and_lag(self) -> tuple[Node, int]:
+        leader = self.database.leader()
+        assert leader is not None, "no leader to lose"
+        lag = max((m.get("lag", 0) or 0 for m in members(leader) if m.get("name") != leader.name), default=0)
+        return leader, int(lag)
+
+    def failed_over(self, lost: Node, behind: int, began: float) -> str:
         wait_for(self.database.writable, FAILOVER, "a new leader to take writes")
         unavailable = time.monotonic() - began
-        self.database.start_node(leader)
+        self.database.start_node(lost)
         self.rejoined()
-        return f"{leader.name} lost (standby {behind} B behind), writes back after {unavailable:.1f} s"
+        return f"{lost.name} lost (standby {behind} B behind), writes back after {unavailable:.1f} s"
 
     def switchover(self) -> str:
         began = time.monotonic()

@@ -28,6 +28,7 @@ from scripts.cluster.layout import (
     BALANCER,
     NODES,
     PATRONI_VENV,
+    PG_PORT,
     SCHEMA,
     STATE,
     WRITE_PORT,
@@ -40,6 +41,7 @@ from scripts.cluster.layout import (
 from scripts.harness.processes import children, wait_for
 
 RUN = STATE / "run"
+NFT_TABLE = "ticketledger_cluster"
 
 
 class Database:
@@ -82,6 +84,7 @@ class Database:
             self.lose_host(node)
         for name in ("haproxy", "etcd"):
             kill(read_pid(name))
+        mend_links()
         shutil.rmtree(STATE, ignore_errors=True)
 
     # Nodes.
@@ -94,7 +97,7 @@ class Database:
         """The node's host lost power: Patroni, the postmaster and its children, all at once."""
         postmaster = postmaster_pid(node)
         kill(read_pid(node.name))
-        if postmaster:
+        if postmaster and Path(f"/proc/{postmaster}").exists():
             for pid in [*children(postmaster), postmaster]:
                 kill(pid)
 
@@ -211,3 +214,27 @@ def zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def cut_replication(source: Node) -> None:
+    """Drop what ``source``'s PostgreSQL sends its standby (the WAL stream), as a link that
+    stops carrying packets: an nftables rule on loopback. The standby connects from
+    127.0.0.1 like everything else here, so its connection is told apart by its port, as
+    the leader reports it (``pg_stat_replication``)."""
+    with psycopg.connect(
+        host=source.address, port=PG_PORT, dbname="postgres", user="postgres", password="postgres"
+    ) as conn:
+        ports = [row[0] for row in conn.execute("SELECT client_port FROM pg_stat_replication")]
+    nft(f"add table inet {NFT_TABLE}")
+    nft(f"add chain inet {NFT_TABLE} out {{ type filter hook output priority 0 ; }}")
+    for port in ports:
+        nft(f"add rule inet {NFT_TABLE} out ip saddr {source.address} tcp sport {PG_PORT} tcp dport {port} drop")
+
+
+def mend_links() -> None:
+    """Remove every rule ``cut_replication`` added."""
+    subprocess.run(["nft", "delete", "table", "inet", NFT_TABLE], capture_output=True)
+
+
+def nft(command: str) -> None:
+    subprocess.run(["nft", *command.split()], check=True, capture_output=True)

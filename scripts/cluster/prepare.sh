@@ -10,6 +10,7 @@ missing=()
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v setpriv >/dev/null || missing+=(util-linux)
+command -v nft >/dev/null || missing+=(nftables)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
 /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -15,6 +15,8 @@ and, against the Patroni pair (``--cluster``, ``scripts/cluster/checked_store.py
 - ``primary``: the leader's host lost (Patroni, the postmaster and its children killed at
   once); once a new leader takes writes, the old one is started again and must rejoin as
   the standby;
+- ``lagging-primary``: the same, after the link to the standby dropped its WAL for 2 s (an
+  nftables rule): the guard, which loses acknowledged bookings with asynchronous replication;
 - ``switchover``: ``patronictl switchover`` to the standby, under load.
 """
 
@@ -32,7 +34,7 @@ from scripts.verify.history import Fault, HistoryLog
 from scripts.verify.hosts import Hosts
 
 KINDS = ("worker", "server", "postgres", "projector")
-CLUSTER_KINDS = ("primary", "switchover")
+CLUSTER_KINDS = ("primary", "lagging-primary", "switchover")
 SERVER_DOWN = 2.0  # seconds
 POSTGRES_DOWN = 3.0  # seconds
 RECOVERY = 60.0  # seconds a process may take to come back before the run fails
@@ -56,6 +58,7 @@ class FaultInjector:
             "postgres": self.crash_postgres,
             "projector": self.kill_projector,
             "primary": lambda: self.hosts.postgres.lose_primary(),
+            "lagging-primary": lambda: self.hosts.postgres.lose_lagging_primary(),
             "switchover": lambda: self.hosts.postgres.switchover(),
         }
 

@@ -158,6 +158,23 @@ def test_an_event_changed_in_the_store_after_the_fact_is_caught(ledger: BookingL
     ]
 
 
+def test_a_history_with_a_gap_is_reported_not_raised(ledger: BookingLedger, store_env):
+    """What asynchronous replication left behind in a failover (docs/production.md): a
+    process whose cached tier was ahead of the promoted standby recorded the next version
+    after a gap. The library cannot rebuild such a tier; the audit names where it breaks."""
+    ledger.create_tier("VIP", Decimal("1.00"), 5)
+    ledger.book("ann", "VIP", 1)  # version 2
+    ahead = ledger.find_tier("VIP")
+    ahead.add_capacity(1)  # version 3, never stored: lost with the old primary
+    ahead.add_capacity(1)  # version 4, decided on it and stored
+    ledger.events.put(ahead.collect_events()[1:])
+    with BookingLedger(env=store_env) as fresh:  # a process without the tier cached
+        lines, problems = TierAudit(fresh).verify("VIP")
+    assert [line.version for line in lines] == [1, 2, 4]
+    assert problems[0] == Problem(4, "version 4 follows version 2")
+    assert problems[-1].message.startswith("the library cannot rebuild the tier: OriginatorVersionError")
+
+
 def run_audit(env: dict, *args: str) -> subprocess.CompletedProcess:
     return ticketledger("audit", *args, env=env)
 
