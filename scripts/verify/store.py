@@ -103,7 +103,9 @@ def read_store(ledger: BookingLedger, view: LedgerView | None, read_at: float) -
         store.tiers[code] = [step(replay, event) for event in audit.events(code)]
         store.problems += [(code, problem) for problem in audit.verify(code, view)[1]]
     for event in booking_events(ledger):
-        apply_booking_event(store.bookings, event)
+        if not apply_booking_event(store.bookings, event):
+            problem = Problem(event.originator_version, "a booking changed whose creation is not in the store")
+            store.problems.append((f"booking {event.originator_id}", problem))
     return store
 
 
@@ -133,7 +135,9 @@ def booking_events(ledger: BookingLedger) -> list[Any]:
     return events
 
 
-def apply_booking_event(bookings: dict[str, StoredBooking], event: Any) -> None:
+def apply_booking_event(bookings: dict[str, StoredBooking], event: Any) -> bool:
+    """Apply one booking event; False if it changes a booking the store never created
+    (what losing acknowledged commits in a failover can leave: docs/production.md)."""
     booking_id, at = str(event.originator_id), event.timestamp.timestamp()
     if isinstance(event, (Booking.Confirmed, Booking.Held)):
         held = isinstance(event, Booking.Held)
@@ -147,8 +151,11 @@ def apply_booking_event(bookings: dict[str, StoredBooking], event: Any) -> None:
             event.expires_at.timestamp() if held else None,
             status="held" if held else "confirmed",
         )
-        return
-    booking = bookings[booking_id]
+        return True
+    booking = bookings.get(booking_id)
+    if booking is None:
+        return False
     reason = getattr(event, "reason", None)
     booking.changes.append(Change(type(event).__name__, at, reason))
     booking.status = {"HoldConfirmed": "confirmed", "Cancelled": "cancelled"}.get(type(event).__name__, reason)
+    return True
