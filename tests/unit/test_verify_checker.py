@@ -17,6 +17,7 @@ import pytest
 
 from application import BookingLedger, BookingReceipt
 from domain.bookings import BookingSummary
+from domain.tiers import tier_id
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import check
 from scripts.verify.history import Attempt, History
@@ -202,3 +203,22 @@ def test_a_500_is_an_unexpected_answer(service):
     )
     service.answer(failed)
     assert service.anomalies() == {"unexpected-answer"}
+
+
+def test_a_store_that_lost_commits_in_a_failover_is_reported_not_raised(service):
+    """What asynchronous replication leaves after losing its primary (docs/production.md):
+    a tier event missing from the middle of its history, and a booking whose creation is
+    missing while its cancellation is there. The checker names both and every 201 gone."""
+    a_clean_day(service)
+    keyed = next(a for a in service.attempts if a.key == "k1")
+    with service.ledger.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(
+            "DELETE FROM stored_events WHERE (originator_id = ? AND originator_version = 1)"
+            " OR (originator_id = ? AND originator_version = 3)",
+            (uuid.UUID(keyed.booking_id).hex, tier_id("HOT").hex),
+        )
+    kinds = {anomaly.kind: anomaly for anomaly in service.check()}
+    assert {"audit", "lost-receipt"} <= set(kinds)
+    messages = [a.message for a in service.check() if a.kind == "audit"]
+    assert any("version 4 follows version 2" in m for m in messages)
+    assert any("a booking changed whose creation is not in the store" in m for m in messages)
