@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify cluster cluster-status cluster-down verify-cluster
+.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify cluster cluster-status cluster-down verify-cluster restore-drill
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -55,6 +55,9 @@ cluster: install  ## the production topology on this machine (docs/production.md
 
 cluster-status: install  ## who leads, who streams, whether writes go through HAProxy
 	$(PY) -m scripts.cluster status
+
+restore-drill: install  ## on a running make cluster: a full backup, restored to a point in time on a fresh node, audited there
+	$(PY) -m scripts.cluster drill
 
 cluster-down: install  ## end every process of the topology and remove its data
 	$(PY) -m scripts.cluster down

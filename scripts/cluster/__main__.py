@@ -3,6 +3,7 @@
 
     python -m scripts.cluster up [--web 2] [--asynchronous]
     python -m scripts.cluster status
+    python -m scripts.cluster drill        # make restore-drill: backups restored and audited
     python -m scripts.cluster down
 
 ``up`` starts etcd, the Patroni pair and HAProxy (``database.py``), then the web hosts in
@@ -87,12 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     up_parser.add_argument("--web", type=int, default=2, help="web hosts (default 2)")
     up_parser.add_argument("--asynchronous", action="store_true", help="asynchronous replication (the guard's runs)")
     commands.add_parser("status")
+    commands.add_parser("drill", help="restore the backups to a point in time on a fresh node and audit it there")
     commands.add_parser("down")
     args = parser.parse_args(argv)
     if args.command == "up":
         up(args.web, not args.asynchronous)
     elif args.command == "status":
         print(json.dumps(Database([]).status(), indent=2))
+    elif args.command == "drill":
+        from scripts.cluster.drill import drill  # reads the store through the application
+
+        result = drill()
+        print(json.dumps(result, indent=2))
+        return 0 if result["passed"] else 1
     else:
         down()
     return 0

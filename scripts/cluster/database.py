@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 
+from scripts.cluster import backups
 from scripts.cluster.layout import (
     BALANCER,
     NODES,
@@ -61,6 +62,7 @@ class Database:
             os.chown(folder, self.postgres.pw_uid, self.postgres.pw_gid)
             folder.chmod(0o700)
         RUN.chmod(0o755)
+        backups.prepare()
         self.spawn("etcd", etcd_command())
         wait_for(lambda: answers("http://127.0.1.10:2379/health"), 30, "etcd")
         for node in NODES:
@@ -89,9 +91,14 @@ class Database:
 
     # Nodes.
 
+    @property
+    def as_postgres(self) -> list[str]:
+        """A command's prefix that runs it as the postgres user (``setpriv`` execs it)."""
+        return ["setpriv", f"--reuid={self.postgres.pw_uid}", f"--regid={self.postgres.pw_gid}", "--init-groups"]
+
     def start_node(self, node: Node) -> None:
-        as_postgres = ["setpriv", f"--reuid={self.postgres.pw_uid}", f"--regid={self.postgres.pw_gid}", "--init-groups"]
-        self.spawn(node.name, [*as_postgres, str(PATRONI_VENV / "bin" / "patroni"), str(node.folder / "patroni.yml")])
+        patroni = [str(PATRONI_VENV / "bin" / "patroni"), str(node.folder / "patroni.yml")]
+        self.spawn(node.name, [*self.as_postgres, *patroni])
 
     def lose_host(self, node: Node) -> None:
         """The node's host lost power: Patroni, the postmaster and its children, all at once."""

@@ -32,6 +32,8 @@ ETCD = "127.0.1.10"
 WRITE_PORT, READ_PORT, HTTP_PORT, STATS_PORT = 5000, 5001, 8080, 7000
 REST_PORT, PG_PORT, WEB_PORT = 8008, 5432, 8000
 SCOPE = "ticketledger"
+PGBACKREST_CONFIG = STATE / "pgbackrest.conf"  # scripts/cluster/backups.py
+ARCHIVE_COMMAND = f"pgbackrest --config={PGBACKREST_CONFIG} --stanza={SCOPE} archive-push %p"
 DATABASE, SCHEMA = "postgres", "ledger"
 
 
@@ -83,6 +85,8 @@ def patroni_config(node: Node, synchronous: bool = True) -> str:
                             "max_wal_senders": 10,
                             "max_replication_slots": 10,
                             "max_connections": 200,
+                            "archive_mode": "on",  # WAL to pgBackRest's repository (backups.py)
+                            "archive_command": ARCHIVE_COMMAND,
                         },
                     },
                 },

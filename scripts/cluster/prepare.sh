@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# What `make cluster` needs besides the project's .venv, installed once: etcd and HAProxy
-# from Debian, Patroni from PyPI in a venv of its own. Patroni runs as the postgres user,
-# so its venv is built with Debian's /usr/bin/python3 (a pyenv interpreter under /root is
-# unreadable for that user) and kept outside /root. Quiet when everything is there.
+# What `make cluster` needs besides the project's .venv, installed once: etcd, HAProxy,
+# nftables and pgBackRest from Debian, Patroni from PyPI in a venv of its own. Patroni runs
+# as the postgres user, so its venv is built with Debian's /usr/bin/python3 (a pyenv
+# interpreter under /root is unreadable for that user) and kept outside /root. Quiet when
+# everything is there.
 set -euo pipefail
 venv=/opt/ticketledger-patroni
 log=${TMPDIR:-/tmp}/ticketledger-cluster-prepare.log
@@ -11,6 +12,7 @@ command -v etcd >/dev/null || missing+=(etcd-server)
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v setpriv >/dev/null || missing+=(util-linux)
 command -v nft >/dev/null || missing+=(nftables)
+command -v pgbackrest >/dev/null || missing+=(pgbackrest)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
 /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
