@@ -18,6 +18,8 @@ def test_the_pair_acknowledges_a_commit_only_once_the_standby_has_it():
         dcs = config["bootstrap"]["dcs"]
         assert dcs["synchronous_mode"] is True and dcs["synchronous_mode_strict"] is True
         assert dcs["ttl"] >= 20 and dcs["loop_wait"] < dcs["ttl"]
+        parameters = dcs["postgresql"]["parameters"]
+        assert parameters["archive_mode"] == "on" and "archive-push %p" in parameters["archive_command"]
         assert config["postgresql"]["listen"].startswith(node.address)
 
 
