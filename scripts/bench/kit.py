@@ -46,16 +46,21 @@ OURS_ENV = {
 }
 
 
+def connect(settings: dict[str, str] = PG) -> psycopg.Connection:
+    """An autocommit connection from ``POSTGRES_*`` settings (default: the benchmarks' PostgreSQL)."""
+    return psycopg.connect(
+        host=settings["POSTGRES_HOST"],
+        port=settings["POSTGRES_PORT"],
+        dbname=settings["POSTGRES_DBNAME"],
+        user=settings["POSTGRES_USER"],
+        password=settings["POSTGRES_PASSWORD"],
+        autocommit=True,
+    )
+
+
 def fresh_schema(name: str) -> None:
     """Drop the schema ``name`` with all it holds, and create it empty."""
-    with psycopg.connect(
-        host=PG["POSTGRES_HOST"],
-        port=PG["POSTGRES_PORT"],
-        dbname=PG["POSTGRES_DBNAME"],
-        user=PG["POSTGRES_USER"],
-        password=PG["POSTGRES_PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with connect() as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{name}"')
 

@@ -13,12 +13,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-
 from application import BookingLedger
 from projections import Projector, open_view
 from scripts.bench import baseline_app
-from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, Server, cpu_seconds, fresh_schema, our_books
+from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, Server, connect, cpu_seconds, fresh_schema, our_books
 from scripts.harness import delay_proxy
 from scripts.harness.processes import scrape
 
@@ -68,15 +66,7 @@ class Proxy:
 
     def measured_rtt_ms(self) -> float:
         """Median ``SELECT 1`` time through the proxy (over loopback without one)."""
-        env = self.env("baseline")
-        with psycopg.connect(
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            dbname=PG["POSTGRES_DBNAME"],
-            user=PG["POSTGRES_USER"],
-            password=PG["POSTGRES_PASSWORD"],
-            autocommit=True,
-        ) as conn:
+        with connect(self.env("baseline")) as conn:
             times = []
             for _ in range(200):
                 started = time.perf_counter()
