@@ -7,6 +7,8 @@ booking.
     ticketledger verify --seconds 30 --faults worker
     ticketledger verify --faults none         # concurrency alone
     ticketledger verify --recheck var/verify/20261124T083000   # check a run's files again
+    ticketledger verify --rtt-ms 1            # PostgreSQL 1 ms away, through a delaying proxy
+    ticketledger verify --cluster --faults primary,switchover   # on the Patroni pair (make verify-cluster)
 
 Deploys the service as production does, on a private PostgreSQL cluster of its own
 (initdb on a free port, removed afterwards; the shared server is never touched): two
@@ -52,11 +54,12 @@ from projections import Projector, open_view
 from scripts.harness.private_postgres import PrivatePostgres
 from scripts.harness.processes import ROOT, wait_for
 from scripts.verify import history as history_file
+from scripts.verify import options
 from scripts.verify import store as store_file
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import check
 from scripts.verify.client import Sender
-from scripts.verify.faults import CLUSTER_KINDS, KINDS, FaultInjector
+from scripts.verify.faults import KINDS, FaultInjector
 from scripts.verify.history import History, HistoryLog
 from scripts.verify.hosts import Hosts
 from scripts.verify.store import Store, read_store
@@ -218,61 +221,8 @@ def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
         return read_store(ledger, view, time.time())
 
 
-NUMBERS = [  # option, type, what it sets (the Settings field of the same name)
-    ("--seconds", float, "how long the clients run"),
-    ("--clients", int, "client threads"),
-    ("--servers", int, "gunicorn servers on one store"),
-    ("--fault-every", float, "seconds between faults"),
-    ("--hold-seconds", float, "HOLD_SECONDS of the service"),
-    ("--rtt-ms", float, "round trip added between the service and PostgreSQL, by a delaying proxy"),
-]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = Settings()
-    for option, kind, text in NUMBERS:
-        default = getattr(defaults, option[2:].replace("-", "_"))
-        parser.add_argument(option, type=kind, default=default, metavar="N", help=f"{text} (default {default:g})")
-    parser.add_argument(
-        "--faults",
-        type=fault_kinds,
-        default=defaults.faults,
-        metavar="KINDS",
-        help=f"comma-separated, injected in turn: {','.join(KINDS)} (the default), or none",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="the clients' random choices (default: random)")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder for the run's files (default var/verify/<time>)",
-    )
-    parser.add_argument(
-        "--cluster",
-        action="store_true",
-        help="the store is the Patroni pair behind HAProxy (make cluster's tools); faults primary,switchover too",
-    )
-    parser.add_argument(
-        "--asynchronous", action="store_true", help="with --cluster: asynchronous replication (the guard's runs)"
-    )
-    parser.add_argument(
-        "--recheck",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="run nothing: check the history in DIR against its store.json again",
-    )
-
-
-def fault_kinds(text: str) -> tuple[str, ...]:
-    kinds = tuple(k for k in text.split(",") if k and k != "none")
-    unknown = set(kinds) - set(KINDS) - set(CLUSTER_KINDS)
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown fault {', '.join(sorted(unknown))}; choose from {', '.join(KINDS + CLUSTER_KINDS)}"
-        )
-    return kinds
+    options.add_arguments(parser, Settings())
 
 
 def run(args: argparse.Namespace) -> int:
