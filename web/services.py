@@ -17,6 +17,7 @@ from application import BookingLedger
 from application.waiting_room.ticket_watch import TicketWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
+from projections.read_model.replica import falling_back, replica_view
 from web.schemas import TicketSchema
 from web.settings import parse_demo_tiers
 from web.tier_board import TierBoard
@@ -32,7 +33,10 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.projector = Projector(self.ledger, self.view)
-        self.board = TierBoard(self.view.list_tiers, TicketSchema(many=True).dump)
+        read = self.view.list_tiers
+        if config["READ_REPLICA"]:  # the tier list from a standby while the primary does not answer
+            read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)
+        self.board = TierBoard(read, TicketSchema(many=True).dump)
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.ticket_watch = TicketWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)

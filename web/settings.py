@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     # "auto": expire holds in a thread of the web process wherever it projects too;
     # otherwise ``python -m projections`` does it.
     "EXPIRE_HOLDS_IN_PROCESS": "auto",
+    # host:port of a PostgreSQL standby (HAProxy's read port) to read the tier list from
+    # while the primary does not answer; empty: none (projections/read_model/replica.py).
+    "READ_REPLICA": "",
     # Largest request body accepted (Flask answers 413 beyond it).
     "MAX_CONTENT_LENGTH": 16 * 1024,
     # Seconds a request body may take to arrive after its headers (408 beyond).
@@ -92,6 +95,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "DEMO_TIERS",
         "PROJECT_IN_PROCESS",
         "EXPIRE_HOLDS_IN_PROCESS",
+        "READ_REPLICA",
         "CORS_ORIGINS",
         "ADMIN_TOKEN",
         "BOOKING_RATE_LIMIT",

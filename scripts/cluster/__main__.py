@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from scripts.cluster.database import RUN, Database, answers, kill, read_pid
-from scripts.cluster.layout import BALANCER, HTTP_PORT, STATE, WEB_PORT, store_settings, web_addresses
+from scripts.cluster.layout import BALANCER, HTTP_PORT, READ_PORT, STATE, WEB_PORT, store_settings, web_addresses
 from scripts.harness.processes import ROOT, wait_for
 
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -37,6 +37,7 @@ def service_settings(bind: str) -> dict[str, str]:
         "BIND": bind,
         "RATE_LIMIT_STORAGE_URI": REDIS,
         "QUEUE_STORAGE_URI": REDIS,
+        "READ_REPLICA": f"{BALANCER}:{READ_PORT}",  # the tier list from the standby during a failover
         "DEMO_TIERS": os.environ.get("DEMO_TIERS", "VIP:150.00:100,FRONT_ROW:90.00:500,GA:45.00:5000"),
     }
 

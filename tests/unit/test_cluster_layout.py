@@ -37,7 +37,7 @@ def test_writes_go_to_the_leader_and_a_demoted_leaders_sessions_are_cut():
     write, read, http = found["postgres_write"], found["postgres_read"], found["http"]
     assert "option httpchk GET /primary" in write and "on-marked-down shutdown-sessions" in write
     assert "option httpchk GET /replica" in read
-    assert "option httpchk GET /ready" in http
+    assert "option httpchk GET /health" in http  # not /ready: a failover makes every host unready at once
     for node in NODES:
         assert f"{node.address}:5432 check port 8008" in write and f"{node.address}:5432 check port 8008" in read
     assert http.count("server web") == 2
