@@ -29,7 +29,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from application.errors import IdempotencySecretError
-from application.persistence.storage import SCHEMA_LOCK, Store
+from application.persistence.storage import SCHEMA_LOCK, Store, again_if_created_meanwhile
 
 MIN_LENGTH = 32
 CREATE = "CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, secret TEXT)"
@@ -47,7 +47,9 @@ def idempotency_secret(configured: str | None, factory: Store) -> bytes:
     if configured is not None and len(configured) < MIN_LENGTH:
         raise IdempotencySecretError(f"IDEMPOTENCY_SECRET must have at least {MIN_LENGTH} characters.")
     offered = configured or secrets.token_hex(32)
-    kept_fingerprint, kept_secret = _kept(factory, fingerprint(offered), None if configured else offered)
+    kept_fingerprint, kept_secret = again_if_created_meanwhile(
+        lambda: _kept(factory, fingerprint(offered), None if configured else offered)
+    )
     if configured is None and kept_secret is None:
         raise IdempotencySecretError(
             "The store's idempotency secret was given by IDEMPOTENCY_SECRET: set the same one here."

@@ -11,10 +11,12 @@ everything in place; a loser of a race the lock cannot cover tries again
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from psycopg.errors import DuplicateObject, DuplicateTable
@@ -27,14 +29,28 @@ SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ticket-ledger schema'))"
 def again_if_created_meanwhile(create: Callable[[], T]) -> T:
     """Run ``create`` (DDL); if a process starting at the same moment created the same
     catalog entry first, run it again: it then finds everything in place. Three
-    tries, since a third process can win the second round."""
-    for _ in range(2):
+    tries, since a third process can win the second round. On SQLite, where two
+    gunicorn workers starting together find the file locked by the other's DDL
+    ("database is locked": a worker that fails to boot shuts the whole server down),
+    it waits a moment and tries again, for up to about ``SQLITE_LOCKED_SECONDS``."""
+    races, waited = 0, 0.0
+    while True:
         try:
             return create()
         except (IntegrityError, ProgrammingError) as error:
-            if not created_meanwhile(error):
+            races += 1
+            if not created_meanwhile(error) or races > 2:
                 raise
-    return create()
+        except OperationalError as error:
+            if not isinstance(error.__cause__, sqlite3.OperationalError) or "locked" not in str(error):
+                raise
+            if waited >= SQLITE_LOCKED_SECONDS:
+                raise
+            time.sleep(0.05)
+            waited += 0.05
+
+
+SQLITE_LOCKED_SECONDS = 10.0
 
 
 def created_meanwhile(error: Exception) -> bool:

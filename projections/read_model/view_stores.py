@@ -36,6 +36,11 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
         self.suffix = suffix
         super().__init__(datastore)
 
+    def create_table(self) -> None:
+        """Create the tables; again if a worker that started with us made them first (its
+        migration row is there: the second insert of it is refused)."""
+        again_if_created_meanwhile(super().create_table)
+
     def swap_statements(self) -> list[str]:
         """SQLite cannot rename an index: build them on the renamed tables, inside the
         swap (writers wait for it; readers go on reading the old tables meanwhile)."""

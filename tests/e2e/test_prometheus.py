@@ -86,6 +86,8 @@ def test_a_real_prometheus_scrapes_the_real_server_healthily(store_env, tmp_path
                 wait_for(lambda: scraped(api, times=3), timeout=90, what="three scrapes, the last one healthy")
             finally:
                 print("Prometheus's targets:", targets(api))  # shown when it fails: the scrape's last error
+                log.seek(0)
+                print("The server's log, last lines:", *log.read().splitlines()[-40:], sep="\n")
             (target,) = targets(api)
             assert (target["health"], target["lastError"]) == ("up", "")
             sold = query(api, 'sum(ledger_tickets_sold_total{tier="VIP"})')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import psycopg.errors
@@ -48,6 +49,19 @@ def test_losing_a_concurrent_creation_twice_still_succeeds(cause):
     kind = ProgrammingError if isinstance(cause, psycopg.errors.DuplicateTable) else IntegrityError
     create = failing_first(library_error(kind, cause), library_error(kind, cause))
     assert again_if_created_meanwhile(create) == "created"
+
+
+def test_a_sqlite_file_locked_by_another_workers_creation_is_waited_for():
+    """Two gunicorn workers on SQLite starting together: one finds the file locked by the
+    other's DDL; it tries again instead of failing to boot (which shut the server down)."""
+    locked = library_error(OperationalError, sqlite3.OperationalError("database is locked"))
+    assert again_if_created_meanwhile(failing_first(locked, locked, locked)) == "created"
+
+
+def test_any_other_operational_error_surfaces_at_once():
+    create = failing_first(library_error(OperationalError, sqlite3.OperationalError("disk I/O error")))
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        again_if_created_meanwhile(create)
 
 
 def test_any_other_programming_error_surfaces_at_once():
