@@ -72,5 +72,9 @@ class VersionNotFoundError(LedgerError):
     """Raised when a tier is asked for as it was at a version or time it never had."""
 
 
+class InvalidTicketCodeError(LedgerError):
+    """Raised when a scanned code is not a ticket this ledger signed (forged or mistyped)."""
+
+
 class IdempotencySecretError(Exception):
     """Raised at start-up when this process's secret is not the one the store was set up with."""

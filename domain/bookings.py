@@ -8,6 +8,10 @@ tickets set aside until ``expires_at``). A hold ends exactly once: confirmed by 
 user before it expires, released by its user, or expired by the hold-expiry process.
 Each ending is an event on this aggregate, so of a confirm and an expiry that race, the
 version check lets exactly one be recorded; the other sees the new status.
+
+Each seat of a confirmed booking is a ticket (``domain.tickets``); its scans at the door
+are events here too, so a ticket is admitted once, and a booking with a ticket admitted
+is no longer cancelled.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import (
     BookingAlreadyCancelledError,
+    BookingCheckedInError,
     BookingNotConfirmedError,
     HoldExpiredError,
     HoldNotActiveError,
     NotBookingOwnerError,
+    TicketAlreadyCheckedInError,
+    TicketNotValidError,
 )
+from domain.tickets import Scan
 from domain.tiers import check_quantity
 
 HELD = "held"
@@ -96,6 +104,28 @@ class Booking(Aggregate):
     class Cancelled(Aggregate.Event):
         idempotency_key: str | None  # the cancel request's key, so that its retries succeed
 
+    class TicketCheckedIn(Aggregate.Event):
+        """Seat ``seat``'s ticket admitted at ``gate`` (at ``scanned_at``, the scanner's
+        time for a scan uploaded later). Carries the booking's tier and user, so the
+        integration event (``ticket.checked_in``) is made from it alone."""
+
+        seat: int
+        tier: str
+        user_id: str
+        gate: str
+        scanned_at: datetime
+        scan_id: str
+
+    class ScanConflict(Aggregate.Event):
+        """A gate that was offline let in a ticket that was admitted already: kept, reported."""
+
+        seat: int
+        tier: str
+        user_id: str
+        gate: str
+        scanned_at: datetime
+        scan_id: str
+
     @classmethod
     def confirm(cls, booking_id: UUID, user_id: str, tier: str, quantity: int) -> Booking:
         """Create a confirmed booking with the id the tier's sale event refers to."""
@@ -117,6 +147,9 @@ class Booking(Aggregate):
         self.quantity = quantity
         self.status = CONFIRMED if expires_at is None else HELD
         self.expires_at = expires_at
+        # Each seat's scans, the first its admission; replaced, never changed in place
+        # (the repository's cached copies share it).
+        self.scans: dict[int, tuple[Scan, ...]] = {}
 
     def confirm_hold(self, user_id: str, now: datetime) -> None:
         """Turn the user's active hold into a confirmed booking (again: no change)."""
@@ -172,12 +205,55 @@ class Booking(Aggregate):
             raise BookingNotConfirmedError(
                 f"Booking {self.id} is {self.status}; only a confirmed booking is cancelled."
             )
+        if self.scans:
+            raise BookingCheckedInError(f"Booking {self.id} has a ticket admitted already: it is used.")
         self._cancel(idempotency_key=idempotency_key)
 
     @event(Cancelled)
     def _cancel(self, idempotency_key: str | None = None) -> None:
         self.status = CANCELLED
         self.cancelled_with = idempotency_key
+
+    def check_in(self, seat: int, scan: Scan) -> None:
+        """Admit seat ``seat``'s ticket, scanned online: only once (a second scan is told
+        when and at which gate the first was), and only while the booking is confirmed."""
+        self._check_ticket(seat)
+        if seat in self.scans and self.scans[seat][0].scan_id == scan.scan_id:
+            return  # the same scan sent again (its answer was lost): admitted, by it
+        if seat in self.scans:
+            raise TicketAlreadyCheckedInError(self.ticket_label(seat), self.scans[seat][0])
+        self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+
+    def merge_offline_scan(self, seat: int, scan: Scan) -> Scan | None:
+        """Record a scan a gate made offline, which let the holder in: the admission if the
+        ticket was not admitted yet (``None``), else a conflict, kept and answered with the
+        first admission. A scan merged before (by its ``scan_id``) records nothing again."""
+        self._check_ticket(seat)
+        earlier = self.scans.get(seat, ())
+        if not earlier or earlier[0].scan_id == scan.scan_id:
+            if not earlier:
+                self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+            return None
+        if all(kept.scan_id != scan.scan_id for kept in earlier):
+            self._conflict(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+        return earlier[0]
+
+    @event(TicketCheckedIn)
+    def _admit(self, seat: int, tier: str, user_id: str, gate: str, scanned_at: datetime, scan_id: str) -> None:
+        self.scans = {**self.scans, seat: (Scan(gate, scanned_at, scan_id),)}
+
+    @event(ScanConflict)
+    def _conflict(self, seat: int, tier: str, user_id: str, gate: str, scanned_at: datetime, scan_id: str) -> None:
+        self.scans = {**self.scans, seat: (*self.scans[seat], Scan(gate, scanned_at, scan_id))}
+
+    def _check_ticket(self, seat: int) -> None:
+        if self.status != CONFIRMED:
+            raise TicketNotValidError(f"Ticket {self.ticket_label(seat)} does not admit: its booking is {self.status}.")
+        if not 0 <= seat < self.quantity:
+            raise TicketNotValidError(f"Booking {self.id} has no seat {seat}.")
+
+    def ticket_label(self, seat: int) -> str:
+        return f"{self.tier} #{seat + 1} of booking {self.id}"
 
     def belongs_to(self, user_id: str) -> bool:
         return same_user(user_id, self.user_id)

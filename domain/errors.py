@@ -6,6 +6,11 @@ nothing was recorded.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from domain.tickets import Scan
+
 
 class LedgerError(Exception):
     """Base class of every error the ledger's rules raise."""
@@ -56,6 +61,23 @@ class HoldNotActiveError(LedgerError):
 
 class HoldExpiredError(HoldNotActiveError):
     """Raised when a hold is confirmed or released at or after its expiry time."""
+
+
+class BookingCheckedInError(LedgerError):
+    """Raised when a booking is cancelled after one of its tickets was admitted at the door."""
+
+
+class TicketNotValidError(LedgerError):
+    """Raised when a ticket is scanned whose booking is not confirmed (cancelled, or a hold)
+    or that names a seat its booking does not have."""
+
+
+class TicketAlreadyCheckedInError(LedgerError):
+    """Raised when a ticket admitted already is scanned again online; carries the first scan."""
+
+    def __init__(self, ticket: str, first: Scan) -> None:
+        super().__init__(f"Ticket {ticket} was checked in at {first.scanned_at.isoformat()} at gate {first.gate}.")
+        self.first = first
 
 
 class InvalidWaitingRoomError(LedgerError, ValueError):

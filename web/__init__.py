@@ -9,7 +9,9 @@ from swagger_ui_bundle import swagger_ui_path
 
 from web import (
     admin,
+    booking_tickets,
     bookings,
+    checkin,
     dashboard,
     feed,
     health,
@@ -60,6 +62,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         tickets.blp,
         holds.blp,
         bookings.blp,
+        booking_tickets.blp,
+        checkin.blp,
         tiers.blp,
         admin.blp,
         webhooks_admin.blp,

@@ -50,6 +50,7 @@ class CancelRequestSchema(CamelCaseSchema):
     user_id = identifier()
 
 
+BOOKING_ENDED = ("BOOKING_ALREADY_CANCELLED", "BOOKING_NOT_CONFIRMED")
 BOOKING = {
     "bookingId": BOOKING_ID,
     "userId": "alice",
@@ -98,7 +99,7 @@ class CancelBooking(MethodView):
     @user_endpoint
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example=CANCELLED)
-    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", "BOOKING_ALREADY_CANCELLED", "BOOKING_NOT_CONFIRMED")
+    @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", *BOOKING_ENDED, "BOOKING_CHECKED_IN")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
         """Cancel the user's own booking and put its tickets back on sale. A retry

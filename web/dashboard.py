@@ -51,9 +51,20 @@ class CountersSchema(ResponseSchema):
     batched_requests = fields.Integer(metadata={"description": "requests in those batches"})
 
 
+class DoorFiguresSchema(ResponseSchema):
+    """A tier at the door: tickets sold, admitted, and not (yet) in: the no-shows once doors close."""
+
+    tier = fields.String()
+    sold = fields.Integer(metadata={"description": "tickets of confirmed bookings"})
+    admitted = fields.Integer(metadata={"description": "tickets checked in"})
+    no_shows = fields.Integer(metadata={"description": "sold and not checked in"})
+    conflicts = fields.Integer(metadata={"description": "offline scans of tickets admitted already"})
+
+
 class OverviewSchema(ResponseSchema):
     at = fields.DateTime(format="iso")
     tiers = fields.List(fields.Nested(TierFiguresSchema()))
+    door = fields.List(fields.Nested(DoorFiguresSchema()), metadata={"description": "tiers with tickets sold"})
     counters = fields.Nested(CountersSchema())
     projection_lag = fields.Integer(metadata={"description": "events recorded but not yet in the read tables"})
     projection_lag_seconds = fields.Float(metadata={"description": "age of the oldest of them"})
@@ -105,6 +116,7 @@ OVERVIEW = {
             "onSale": True,
         }
     ],
+    "door": [{"tier": "VIP", "sold": 40, "admitted": 31, "noShows": 9, "conflicts": 1}],
     "counters": {"bookings": 37, "ticketsSold": 40, "holds": 5, "conflicts": 3, "batches": 20, "batchedRequests": 42},
     "projectionLag": 0,
     "projectionLagSeconds": 0.0,
@@ -131,6 +143,7 @@ class Overview(MethodView):
         return {
             "at": datetime.now(UTC),
             "tiers": found.view.list_tiers(),
+            "door": [{**row, "no_shows": row["sold"] - row["admitted"]} for row in found.view.door_counts()],
             "counters": counter_totals(),
             "projection_lag": found.projector.lag(),
             "projection_lag_seconds": round(found.projector.lag_seconds(), 3),

@@ -73,6 +73,16 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
         "The read tables are 42.5 s behind (limit 30.0 s).",
         [{"path": "projectionLagSeconds", "message": "42.5"}],
     ),
+    "BOOKING_CHECKED_IN": (f"Booking {BOOKING_ID} has a ticket admitted already: it is used.", []),
+    "INVALID_TICKET_CODE": ("This is not a ticket of this ledger (forged or mistyped).", []),
+    "ALREADY_CHECKED_IN": (
+        f"Ticket VIP #1 of booking {BOOKING_ID} was checked in at 2026-12-05T19:01:58.011002+00:00 at gate north-1.",
+        [
+            {"path": "checkedInAt", "message": "2026-12-05T19:01:58.011002+00:00"},
+            {"path": "gate", "message": "north-1"},
+        ],
+    ),
+    "TICKET_NOT_VALID": (f"Ticket VIP #1 of booking {BOOKING_ID} does not admit: its booking is cancelled.", []),
     "QUEUE_PASS_REQUIRED": (
         "A waiting room is on for this sale: join the queue (POST /api/queue) and book with "
         "the pass it gives you (Queue-Pass header).",

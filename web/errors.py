@@ -19,6 +19,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from application.errors import (
     BookingNotFoundError,
     IdempotencyKeyReusedError,
+    InvalidTicketCodeError,
     LedgerBusyError,
     OutcomeUnknownError,
     QueuePassExpiredError,
@@ -33,6 +34,7 @@ from application.errors import (
 )
 from domain.errors import (
     BookingAlreadyCancelledError,
+    BookingCheckedInError,
     BookingNotConfirmedError,
     HoldExpiredError,
     HoldNotActiveError,
@@ -43,6 +45,8 @@ from domain.errors import (
     LedgerError,
     NotBookingOwnerError,
     SalesClosedError,
+    TicketAlreadyCheckedInError,
+    TicketNotValidError,
     UserLimitExceededError,
     WaitingRoomClosedError,
 )
@@ -71,6 +75,11 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     LedgerBusyError: (503, "LEDGER_BUSY"),
     OutcomeUnknownError: (503, "OUTCOME_UNKNOWN"),
     WebhookNotFoundError: (404, "WEBHOOK_NOT_FOUND"),
+    # The door (web/checkin.py).
+    BookingCheckedInError: (409, "BOOKING_CHECKED_IN"),
+    InvalidTicketCodeError: (422, "INVALID_TICKET_CODE"),
+    TicketAlreadyCheckedInError: (409, "ALREADY_CHECKED_IN"),
+    TicketNotValidError: (409, "TICKET_NOT_VALID"),
     InvalidWebhookError: (400, "VALIDATION_ERROR"),
     # The waiting room (web/queue.py).
     InvalidWaitingRoomError: (400, "VALIDATION_ERROR"),
@@ -139,6 +148,9 @@ def ledger_error(error: LedgerError) -> tuple[Response, int]:
 def error_details(error: LedgerError) -> Iterator[dict[str, str]]:
     if isinstance(error, InsufficientTicketsError):
         yield {"path": "quantity", "message": f"{error.available} available"}
+    if isinstance(error, TicketAlreadyCheckedInError):
+        yield {"path": "checkedInAt", "message": error.first.scanned_at.isoformat()}
+        yield {"path": "gate", "message": error.first.gate}
 
 
 def invalid_header(error: ValidationError) -> tuple[Response, int]:

@@ -93,7 +93,7 @@ class IntegrationEventSchema(Schema):
         required=True,
         allow_none=True,
         metadata={
-            "description": "the booking's or hold's tickets; for tier.capacity_added the tickets added; else null"
+            "description": "the booking's or hold's tickets (ticket.*: 1); tier.capacity_added: tickets added; or null"
         },
     )
     expiresAt = fields.DateTime(required=True, allow_none=True, metadata={"description": "hold.placed only"})
@@ -101,6 +101,8 @@ class IntegrationEventSchema(Schema):
     sold = fields.Integer(required=True)
     held = fields.Integer(required=True)
     availableQuantity = fields.Integer(required=True)
+    ticketId = fields.UUID(required=True, allow_none=True, metadata={"description": "ticket.* events only"})
+    gate = fields.String(required=True, allow_none=True, metadata={"description": "ticket.* events only"})
 
 
 class FeedPageSchema(Schema):
@@ -126,6 +128,8 @@ EVENT_EXAMPLE = {
     "sold": 3,
     "held": 0,
     "availableQuantity": 97,
+    "ticketId": None,
+    "gate": None,
 }
 
 

@@ -22,7 +22,7 @@ PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-PAGES = ("/", "/admin")
+PAGES = ("/", "/admin", "/scanner")
 
 
 def install(app: Flask) -> None:

@@ -89,8 +89,8 @@ def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
     """A required id: 1..max_length printable characters, not only white space. (A new
     user id follows a stricter rule, ``web.user_ids``; this one names users who may
     have booked before it.)"""
+    kwargs.setdefault("required", True)
     return fields.String(
-        required=True,
         validate=[
             validate.Length(min=1, max=max_length),
             FullMatch(PRINTABLE, error="Must be printable characters, not only blanks."),

@@ -14,6 +14,8 @@ from eventsourcing.sqlite import SQLiteFactory
 from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
+from application.checkin.codes import TicketCodes
+from application.checkin.door import Door
 from application.waiting_room.ticket_watch import TicketWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
@@ -33,6 +35,7 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.projector = Projector(self.ledger, self.view)
+        self.door = Door(self.ledger, TicketCodes(self.ledger.secret))
         read = self.view.list_tiers
         if config["READ_REPLICA"]:  # the tier list from a standby while the primary does not answer
             read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)

@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "READY_MAX_LAG_SECONDS": 30.0,
     # Longest one /api/tickets/stream response lasts before the browser reconnects.
     "SSE_MAX_SECONDS": 30.0,
+    # Bearer token of the door's scanners for /api/checkin besides the admin token; with
+    # neither set, the door is open (the demo).
+    "SCANNER_TOKEN": "",
     # Bearer token for /api/feed besides the admin token (read-only, for integrators); empty: none.
     "FEED_TOKEN": "",
     # Longest a /api/feed long-poll (?wait=) is held open, in whole seconds.

@@ -87,7 +87,8 @@ class BookingLedger(CachingApplication):
         datastore = self.store.datastore
         self._turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
         try:
-            self._idempotency_secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.store)
+            # Shared by every process of the store: ids of idempotent bookings, ticket codes' keys.
+            self.secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.store)
         except IdempotencySecretError:
             self.close()  # this process does not start: let go of the store
             raise
@@ -157,7 +158,7 @@ class BookingLedger(CachingApplication):
 
     def idempotent_id(self, user_id: str, idempotency_key: str) -> UUID:
         """The id of the user's booking or hold made with this key (see ``application.booking.idempotency``)."""
-        return idempotent_booking_id(self._idempotency_secret, user_id, idempotency_key)
+        return idempotent_booking_id(self.secret, user_id, idempotency_key)
 
     def _commit_batch(self, batch: list[PendingBooking]) -> None:
         """Decide the batch (``batch.decide``) and save the changed tiers and every accepted

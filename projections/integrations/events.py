@@ -2,12 +2,17 @@
 
 The stored domain events are the ledger's own business and may evolve (fields added,
 events split or renamed with their old topics registered); other systems (payment,
-email, CRM, door scanning) need a contract that does not. These ten types are that
+email, CRM, door scanning) need a contract that does not. These twelve types are that
 contract, served by the feed (``GET /api/feed``), webhooks and confirmation emails:
 
     booking.confirmed   booking.cancelled
     hold.placed         hold.confirmed      hold.released      hold.expired
     tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
+    ticket.checked_in   ticket.scan_conflict
+
+The ``ticket.*`` events come from the booking's scans at the door (one ticket each,
+``quantity`` 1, with its ``ticketId``, ``gate`` and when it was scanned as ``occurredAt``);
+the tier's figures they carry are unchanged by them.
 
 Each is derived **once**, from the tier's events: every sale, hold, hold ending and
 cancellation is recorded on the tier with its booking id, user and quantity, in the
@@ -41,7 +46,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.utils import get_topic
 
-from domain.tiers import TicketTier
+from domain.bookings import Booking
+from domain.tickets import ticket_id
+from domain.tiers import TicketTier, tier_id
 
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
@@ -53,6 +60,8 @@ TIER_CREATED = "tier.created"
 TIER_CAPACITY_ADDED = "tier.capacity_added"
 TIER_SALES_CLOSED = "tier.sales_closed"
 TIER_SOLD_OUT = "tier.sold_out"
+TICKET_CHECKED_IN = "ticket.checked_in"
+TICKET_SCAN_CONFLICT = "ticket.scan_conflict"
 TYPES = (
     BOOKING_CONFIRMED,
     BOOKING_CANCELLED,
@@ -64,11 +73,13 @@ TYPES = (
     TIER_CAPACITY_ADDED,
     TIER_SALES_CLOSED,
     TIER_SOLD_OUT,
+    TICKET_CHECKED_IN,
+    TICKET_SCAN_CONFLICT,
 )
 # Positions are notification id × this + index: room for the index, readable in decimal.
 PER_NOTIFICATION = 10
 NAMESPACE = uuid5(NAMESPACE_URL, "ticketledger:integration-events")
-# The domain events the mapping reads: the tier's, all of them.
+# The domain events the mapping reads: the tier's, all of them, and the bookings' scans.
 TOPICS = tuple(
     get_topic(cls)
     for cls in (
@@ -80,8 +91,11 @@ TOPICS = tuple(
         TicketTier.HoldReleased,
         TicketTier.CapacityAdded,
         TicketTier.SalesClosed,
+        Booking.TicketCheckedIn,
+        Booking.ScanConflict,
     )
 )
+SCANS = (Booking.TicketCheckedIn, Booking.ScanConflict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,8 @@ class IntegrationEvent:
     sold: int
     held: int
     available: int
+    ticket_id: str | None = None  # ticket.* only
+    gate: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +133,8 @@ class IntegrationEvent:
             "sold": self.sold,
             "held": self.held,
             "availableQuantity": self.available,
+            "ticketId": self.ticket_id,
+            "gate": self.gate,
         }
 
     def body(self) -> str:
@@ -164,10 +182,15 @@ class Change:
     user_id: str | None = None
     quantity: int | None = None
     expires_at: datetime | None = None
+    ticket_id: UUID | None = None
+    gate: str | None = None
+    occurred_at: datetime | None = None  # a scan's time; otherwise when it was recorded
 
 
 def needs(domain_event: Any) -> tuple[str, str | None]:
     """The state one event needs loaded: its tier's id, and the booking id of a hold it ends."""
+    if isinstance(domain_event, SCANS):
+        return str(tier_id(domain_event.tier)), None
     ends_hold = isinstance(domain_event, (TicketTier.HoldConfirmed, TicketTier.HoldReleased))
     return str(domain_event.originator_id), str(domain_event.booking_id) if ends_hold else None
 
@@ -180,9 +203,8 @@ class IntegrationMapper:
         self.state = state
 
     def map(self, domain_event: Any, notification_id: int) -> list[IntegrationEvent]:
-        tier_id = str(domain_event.originator_id)
         change = self.change(domain_event)
-        figures = self.state.tiers[tier_id]
+        figures = self.state.tiers[needs(domain_event)[0]]
         events = [self._event(domain_event, notification_id, 0, change, figures)]
         if change.type in (BOOKING_CONFIRMED, HOLD_PLACED) and figures.available == 0:
             events.append(self._event(domain_event, notification_id, 1, Change(TIER_SOLD_OUT), figures))
@@ -197,7 +219,7 @@ class IntegrationMapper:
             position=notification_id * PER_NOTIFICATION + index,
             id=str(uuid5(NAMESPACE, identity)),
             type=change.type,
-            occurred_at=domain_event.timestamp,
+            occurred_at=change.occurred_at or domain_event.timestamp,
             tier=figures.code,
             booking_id=str(change.booking_id) if change.booking_id else None,
             user_id=change.user_id,
@@ -207,6 +229,8 @@ class IntegrationMapper:
             sold=figures.sold,
             held=figures.held,
             available=figures.available,
+            ticket_id=str(change.ticket_id) if change.ticket_id else None,
+            gate=change.gate,
         )
 
     def _figures(self, event: Any) -> TierFigures:
@@ -261,3 +285,16 @@ class IntegrationMapper:
     @change.register
     def _sales_closed(self, event: TicketTier.SalesClosed) -> Change:
         return Change(TIER_SALES_CLOSED)
+
+    @change.register
+    def _checked_in(self, event: Booking.TicketCheckedIn) -> Change:
+        return self._scan(TICKET_CHECKED_IN, event)
+
+    @change.register
+    def _scan_conflict(self, event: Booking.ScanConflict) -> Change:
+        return self._scan(TICKET_SCAN_CONFLICT, event)
+
+    @staticmethod
+    def _scan(kind: str, event: Any) -> Change:
+        ticket = ticket_id(event.originator_id, event.seat)
+        return Change(kind, event.originator_id, event.user_id, 1, None, ticket, event.gate, event.scanned_at)

@@ -20,7 +20,7 @@ from projections.read_model.views import LedgerView, PageChanges
 
 
 class LedgerProjection:
-    """Keeps ``availability`` and ``bookings`` in step with the event stream. Not the
+    """Keeps ``availability``, ``bookings`` and ``checkins`` in step with the event stream. Not the
     library's ``Projection``: its ``ProjectionRunner`` applies one event per transaction and
     could not keep up with group-committed bookings; here a page is applied at once
     (``process_events``, from ``projector.py``)."""
@@ -42,6 +42,8 @@ class LedgerProjection:
             Booking.HoldConfirmed,
             Booking.HoldReleased,
             Booking.Cancelled,
+            Booking.TicketCheckedIn,
+            Booking.ScanConflict,
         )
     )
 
@@ -118,3 +120,11 @@ class LedgerProjection:
     @change.register
     def booking_cancelled(self, event: Booking.Cancelled, position: int, changes: PageChanges) -> None:
         changes.booking_status(event, CANCELLED)
+
+    @change.register
+    def ticket_checked_in(self, event: Booking.TicketCheckedIn, position: int, changes: PageChanges) -> None:
+        changes.scan(event, admitted=True)
+
+    @change.register
+    def scan_conflict(self, event: Booking.ScanConflict, position: int, changes: PageChanges) -> None:
+        changes.scan(event, admitted=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.tickets import ticket_id
 from projections.positions import Positions
 
 CREATE_TABLES = (
@@ -31,7 +32,20 @@ CREATE_TABLES = (
         updated_at {timestamp} NOT NULL,
         expires_at {timestamp}
     )""",
+    # Every scan at the door, the admission of each ticket (admitted 1) and the offline
+    # gates' conflicts (admitted 0): the organizer's counts and the scanners' offline list.
+    """CREATE TABLE IF NOT EXISTS {checkins} (
+        ticket_id TEXT NOT NULL,
+        scan_id TEXT NOT NULL,
+        booking_id TEXT NOT NULL,
+        seat INTEGER NOT NULL,
+        gate TEXT NOT NULL,
+        scanned_at {timestamp} NOT NULL,
+        admitted INTEGER NOT NULL,
+        PRIMARY KEY (ticket_id, scan_id)
+    )""",
 )
+TABLES = ("availability", "bookings", "checkins")
 # Index name and columns. A rebuild's fresh tables get their indexes just before
 # they take the live tables' place (see ``swap_statements``).
 INDEXES = (
@@ -53,6 +67,10 @@ INSERT_BOOKING = (
     "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
     "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
 )
+INSERT_SCAN = (
+    "INSERT INTO {checkins} (ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted) "
+    "VALUES (:ticket_id, :scan_id, :booking_id, :seat, :gate, :scanned_at, :admitted)"
+)
 SET_BOOKING_STATUS = "UPDATE {bookings} SET status = :status, updated_at = :at WHERE booking_id = :booking_id"
 TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
 SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
@@ -67,10 +85,29 @@ SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY book
 SELECT_DUE_HOLDS = (
     "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now ORDER BY expires_at LIMIT :limit"
 )
+# Per tier: tickets sold (confirmed bookings' seats), admitted, and scans in conflict.
+SELECT_DOOR_COUNTS = (
+    "SELECT b.tier AS tier, SUM(b.quantity) AS sold, "
+    "(SELECT COUNT(*) FROM {checkins} c JOIN {bookings} cb ON cb.booking_id = c.booking_id "
+    " WHERE cb.tier = b.tier AND c.admitted = 1) AS admitted, "
+    "(SELECT COUNT(*) FROM {checkins} c JOIN {bookings} cb ON cb.booking_id = c.booking_id "
+    " WHERE cb.tier = b.tier AND c.admitted = 0) AS conflicts "
+    "FROM {bookings} b WHERE b.status = 'confirmed' GROUP BY b.tier ORDER BY b.tier"
+)
+SELECT_VALID_TICKETS = (
+    "SELECT b.booking_id, b.tier, b.quantity, c.seat FROM {bookings} b "
+    "LEFT JOIN {checkins} c ON c.booking_id = b.booking_id AND c.admitted = 1 "
+    "WHERE b.status = 'confirmed' ORDER BY b.booking_id, c.seat"
+)
+SELECT_ALL_SCANS = (
+    "SELECT ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted "
+    "FROM {checkins} ORDER BY ticket_id, scan_id"
+)
 SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
 DROP_TABLES = (
     "DROP TABLE IF EXISTS {availability}",
     "DROP TABLE IF EXISTS {bookings}",
+    "DROP TABLE IF EXISTS {checkins}",
     "DELETE FROM {tracking} WHERE application_name = :name",
 )
 POSITIONS = Positions("{tracking}", "application_name", "notification_id")  # the library's tracking table
@@ -90,6 +127,7 @@ class PageChanges:
     tier_totals: dict[str, dict[str, Any]] = field(default_factory=dict)
     new_bookings: list[dict[str, Any]] = field(default_factory=list)
     booking_statuses: list[dict[str, Any]] = field(default_factory=list)
+    scans: list[dict[str, Any]] = field(default_factory=list)
 
     def change_tier(
         self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
@@ -119,11 +157,25 @@ class PageChanges:
     def booking_status(self, event: Any, status: str) -> None:
         self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})
 
+    def scan(self, event: Any, admitted: bool) -> None:
+        self.scans.append(
+            {
+                "ticket_id": str(ticket_id(event.originator_id, event.seat)),
+                "scan_id": event.scan_id,
+                "booking_id": str(event.originator_id),
+                "seat": event.seat,
+                "gate": event.gate,
+                "scanned_at": event.scanned_at,
+                "admitted": int(admitted),
+            }
+        )
+
     def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
         batches = [
             (INSERT_TIER, self.new_tiers),
             (UPDATE_TIER, list(self.tier_totals.values())),
             (INSERT_BOOKING, self.new_bookings),
             (SET_BOOKING_STATUS, self.booking_statuses),
+            (INSERT_SCAN, self.scans),
         ]
         return [(statement, rows) for statement, rows in batches if rows]

@@ -28,13 +28,17 @@ from projections.read_model.tables import (
     INDEXES,
     POSITIONS,
     SELECT_ALL_BOOKINGS,
+    SELECT_ALL_SCANS,
     SELECT_BOOKING,
+    SELECT_DOOR_COUNTS,
     SELECT_DUE_HOLDS,
     SELECT_NEXT_EXPIRY,
     SELECT_TIER,
     SELECT_TIER_BOOKINGS,
     SELECT_TIERS,
     SELECT_USER_BOOKINGS,
+    SELECT_VALID_TICKETS,
+    TABLES,
     PageChanges,
 )
 from projections.sql import when
@@ -50,6 +54,19 @@ class TierAvailability:
     available: int
     on_sale: bool
     position: int
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    """A row of ``checkins``: one scan at the door, the ticket's admission or a conflict."""
+
+    ticket_id: str
+    scan_id: str
+    booking_id: str
+    seat: int
+    gate: str
+    scanned_at: datetime | None
+    admitted: bool
 
 
 class LedgerView(TrackingRecorder):
@@ -76,6 +93,7 @@ class LedgerView(TrackingRecorder):
         text = statement.format(
             availability=f"{self.schema}availability{self.suffix}",
             bookings=f"{self.schema}bookings{self.suffix}",
+            checkins=f"{self.schema}checkins{self.suffix}",
             schema=self.schema,
             money=self.money,
             timestamp=self.timestamp,
@@ -136,8 +154,8 @@ class LedgerView(TrackingRecorder):
         return [
             "DELETE FROM {tracking} WHERE application_name = :live",
             "UPDATE {tracking} SET application_name = :live WHERE application_name = :shadow",
-            *(f"DROP TABLE {self.schema}{table}" for table in ("availability", "bookings")),
-            *(f"ALTER TABLE {{{table}}} RENAME TO {table}" for table in ("availability", "bookings")),
+            *(f"DROP TABLE IF EXISTS {self.schema}{table}" for table in TABLES),
+            *(f"ALTER TABLE {{{table}}} RENAME TO {table}" for table in TABLES),
         ]
 
     def prepare_swap(self) -> None:
@@ -185,6 +203,26 @@ class LedgerView(TrackingRecorder):
 
     def all_bookings(self) -> list[BookingSummary]:
         return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]
+
+    def all_scans(self) -> list[ScanRow]:
+        return [
+            ScanRow(**{**row, "scanned_at": when(row["scanned_at"]), "admitted": bool(row["admitted"])})
+            for row in self._select(SELECT_ALL_SCANS)
+        ]
+
+    def door_counts(self) -> list[dict[str, Any]]:
+        """Per tier: tickets sold, admitted at the door, and offline scans in conflict."""
+        return [{**row, "sold": int(row["sold"])} for row in self._select(SELECT_DOOR_COUNTS)]
+
+    def valid_tickets(self) -> list[tuple[UUID, str, int, set[int]]]:
+        """Each confirmed booking: its id, tier, seats, and the seats admitted so far."""
+        found: dict[str, tuple[UUID, str, int, set[int]]] = {}
+        for row in self._select(SELECT_VALID_TICKETS):
+            key = row["booking_id"]
+            booking = found.setdefault(key, (UUID(key), row["tier"], row["quantity"], set()))
+            if row["seat"] is not None:
+                booking[3].add(row["seat"])
+        return list(found.values())
 
     def due_holds(self, now: datetime, limit: int = 100) -> list[UUID]:
         """The holds still held at ``now`` that should have expired, earliest first."""

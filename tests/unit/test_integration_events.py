@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from domain.bookings import Booking
+from domain.tickets import Scan, ticket_id
 from domain.tiers import TicketTier
 from projections.integrations.events import (
     PER_NOTIFICATION,
@@ -39,7 +41,18 @@ def history() -> list[Any]:
     tier.release_hold(dave, "dave", 2, reason="expired")
     tier.add_capacity(1)
     tier.close_sales()
-    return list(tier.collect_events())
+    return list(tier.collect_events()) + scans_of(bob)
+
+
+SCANNED = datetime(2026, 1, 1, 20, 0, tzinfo=UTC)
+
+
+def scans_of(booking_id: Any) -> list[Any]:
+    """Bob's ticket admitted at the north gate, then scanned by an offline gate too."""
+    booking = Booking.confirm(booking_id, "bob", "VIP", 1)
+    booking.check_in(0, Scan("north", SCANNED, "n-1"))
+    booking.merge_offline_scan(0, Scan("south", SCANNED + timedelta(minutes=1), "s-1"))
+    return list(booking.collect_events())[1:]  # the booking's creation has no integration event
 
 
 def test_every_tier_event_has_its_type_and_each_type_appears():
@@ -58,8 +71,20 @@ def test_every_tier_event_has_its_type_and_each_type_appears():
         "hold.expired",
         "tier.capacity_added",
         "tier.sales_closed",
+        "ticket.checked_in",
+        "ticket.scan_conflict",
     ]
     assert {e.type for e in events} == set(TYPES)
+
+
+def test_a_scan_names_its_ticket_gate_and_time_with_the_tiers_figures():
+    *tier_events, admitted, conflict = mapped(history())
+    ticket = str(ticket_id(UUID(admitted.booking_id), 0))
+    assert (admitted.ticket_id, admitted.gate, admitted.occurred_at, admitted.quantity) == (ticket, "north", SCANNED, 1)
+    assert (conflict.ticket_id, conflict.gate, conflict.user_id) == (ticket, "south", "bob")
+    last = tier_events[-1]
+    assert (admitted.capacity, admitted.sold, admitted.available) == (last.capacity, last.sold, last.available)
+    assert tier_events[0].to_json()["ticketId"] is None and admitted.to_json()["gate"] == "north"
 
 
 def test_each_event_carries_the_tiers_figures_after_it():
@@ -73,7 +98,7 @@ def test_each_event_carries_the_tiers_figures_after_it():
         ("hold.confirmed", 3, 3, 0, 0),
         ("booking.cancelled", 3, 1, 0, 2),
     ]
-    assert figures[-2:] == [("tier.capacity_added", 4, 1, 0, 3), ("tier.sales_closed", 4, 1, 0, 3)]
+    assert figures[-4:-2] == [("tier.capacity_added", 4, 1, 0, 3), ("tier.sales_closed", 4, 1, 0, 3)]
     assert all(e.tier == "VIP" for e in events)
 
 

@@ -21,6 +21,7 @@
     error: byId("error"), tiers: byId("tiers"), audit: byId("audit"), verify: byId("verify"),
     liveChart: byId("live-chart"), bookingsRate: byId("bookings-rate"), heldNow: byId("held-now"),
     lag: byId("lag"), conflictsRate: byId("conflicts-rate"), batchSize: byId("batch-size"),
+    door: byId("door"),
   };
   const cards = new Map(); // tier code -> {item, parts, chart}
   const live = { times: [], bookings: [], conflicts: [], batch: [], last: null, chart: null };
@@ -106,11 +107,24 @@
   async function refreshOverview() {
     const overview = await api("/api/admin/overview");
     overview.tiers.forEach(showTier);
+    showDoor(overview.door);
     page.tiers.removeAttribute("aria-busy");
     page.heldNow.textContent = String(overview.tiers.reduce((sum, tier) => sum + tier.held, 0));
     page.lag.textContent = `${overview.projectionLag} · ${overview.projectionLagSeconds.toFixed(2)} s`;
     addReading(Date.parse(overview.at) / 1000, overview.counters);
     if (page.error.textContent.startsWith("The server cannot be reached")) say("");
+  }
+
+  // Per tier: sold, checked in, not (yet) in, and offline scans in conflict.
+  function showDoor(rows) {
+    page.door.replaceChildren(...rows.map((row) => {
+      const tr = document.createElement("tr");
+      tr.dataset.tier = row.tier;
+      for (const value of [row.tier, row.sold, row.admitted, row.noShows, row.conflicts]) {
+        tr.append(element("td", "", String(value)));
+      }
+      return tr;
+    }));
   }
 
   // Rates from two readings of the counters; a server restart (counters going down) starts over.

@@ -369,6 +369,7 @@
       buttons.append(...actions.map((action) => actionButton(booking, action)));
       item.append(buttons);
     }
+    if (booking.status === "confirmed") item.append(ticketsDetails(booking));
     if (booking.status === "held") {
       const expires = element("span", "expires");
       expires.setAttribute("role", "timer"); // a timer is not read out on every tick
@@ -377,6 +378,37 @@
       if (countDown(item)) bookingsStale = true; // already up: the expiry's availability change reloads
     }
     return item;
+  }
+
+  // A confirmed booking's tickets, loaded when opened: each seat's QR code (an SVG element made
+  // by the server, parsed as SVG, never as HTML) and its code as text, to show at the door.
+  function ticketsDetails(booking) {
+    const details = element("details", "tickets");
+    details.append(element("summary", "", `Tickets (${booking.quantity})`));
+    details.addEventListener("toggle", async () => {
+      if (!details.open || details.dataset.loaded) return;
+      try {
+        const tickets = await api(`/api/bookings/${booking.bookingId}/tickets`);
+        details.dataset.loaded = "yes";
+        details.append(...tickets.map(ticketItem));
+      } catch (error) {
+        say(error.message, true);
+      }
+    });
+    return details;
+  }
+
+  function ticketItem(ticket) {
+    const figure = element("figure", "ticket");
+    figure.dataset.ticketId = ticket.ticketId;
+    const svg = new DOMParser().parseFromString(ticket.qrSvg, "image/svg+xml").documentElement;
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", `QR code of ${ticket.tier} ticket ${ticket.seat + 1}`);
+    const used = ticket.checkedInAt ? ` · checked in ${new Date(ticket.checkedInAt).toLocaleString()}` : "";
+    const caption = element("figcaption", "", `${ticket.tier} #${ticket.seat + 1}${used}`);
+    caption.append(element("code", "ticket-code", ticket.code));
+    figure.append(document.importNode(svg, true), caption);
+    return figure;
   }
 
   function actionButton(booking, action) {

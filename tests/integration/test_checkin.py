@@ -1,0 +1,122 @@
+"""Check-in against a real store, racing: gates that scan one ticket at once admit it once,
+a cancellation and a check-in that race never both win, and offline uploads merged from
+several gates at once keep every scan. What the store recorded is checked, not the answers alone."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from application import BookingLedger
+from application.checkin.codes import TicketCodes
+from application.checkin.door import ADMITTED, CONFLICT, Door, OfflineScan
+from domain.bookings import Booking
+from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, TicketNotValidError
+from domain.tickets import TicketRef
+from projections import Projector, open_view
+from projections.read_model.rebuild import differences
+
+GATES = ("north", "south", "east", "west")
+
+
+@pytest.fixture
+def door(ledger: BookingLedger) -> Door:
+    ledger.create_tier("GA", Decimal("10.00"), 1000)
+    return Door(ledger, TicketCodes(ledger.secret))
+
+
+def codes_of(door: Door, user: str, quantity: int) -> list[str]:
+    receipt = door.ledger.book(user, "GA", quantity)
+    return [door.codes.sign(TicketRef(receipt.booking_id, seat)) for seat in range(quantity)]
+
+
+def recorded(ledger: BookingLedger, kind: type) -> list[Any]:
+    """Every event of ``kind`` the store holds, read back from it."""
+    topic = get_topic(kind)
+    notifications = ledger.recorder.select_notifications(1, 100_000, topics=[topic])
+    return [ledger.mapper.to_domain_event(n) for n in notifications]
+
+
+def together(jobs: list[Any]) -> list[Any]:
+    """Run the jobs in threads released at the same moment; each one's result or error."""
+    start = threading.Barrier(len(jobs))
+
+    def run(job: Any) -> Any:
+        start.wait()
+        try:
+            return job()
+        except Exception as error:  # the outcome is the error
+            return error
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(run, jobs))
+
+
+def test_four_gates_scanning_the_same_tickets_at_once_admit_each_once(door):
+    codes = [code for n in range(6) for code in codes_of(door, f"user-{n}", 2)]
+    jobs = [lambda code=code, gate=gate: door.check_in(code, gate) for code in codes for gate in GATES]
+    outcomes = together(jobs)
+    admitted = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(admitted) == len(codes)
+    assert all(isinstance(o, TicketAlreadyCheckedInError) for o in outcomes if isinstance(o, Exception))
+    events = recorded(door.ledger, Booking.TicketCheckedIn)
+    assert Counter((e.originator_id, e.seat) for e in events) == Counter((UUID(a.booking_id), a.seat) for a in admitted)
+    refused = [o for o in outcomes if isinstance(o, TicketAlreadyCheckedInError)]
+    firsts = {(a.ticket_id, a.gate, a.checked_in_at) for a in admitted}
+    assert {f.first.gate for f in refused} <= {a.gate for a in admitted} and len(firsts) == len(codes)
+
+
+def test_a_cancellation_and_a_check_in_that_race_never_both_win(door):
+    for n in range(8):
+        user = f"racer-{n}"
+        receipt = door.ledger.book(user, "GA", 1)
+        code = door.codes.sign(TicketRef(receipt.booking_id, 0))
+        cancel, scan = together(
+            [
+                lambda booking=receipt.booking_id, user=user: door.ledger.cancel(booking, user),
+                lambda code=code: door.check_in(code, "north"),
+            ]
+        )
+        cancelled, admitted = not isinstance(cancel, Exception), not isinstance(scan, Exception)
+        assert cancelled != admitted, (cancel, scan)
+        assert isinstance(cancel if admitted else scan, BookingCheckedInError if admitted else TicketNotValidError)
+        assert door.ledger.get_booking(receipt.booking_id).status == ("cancelled" if cancelled else "confirmed")
+
+
+def test_offline_uploads_merged_at_once_keep_every_scan_and_admit_each_ticket_once(door):
+    codes = [code for n in range(5) for code in codes_of(door, f"fan-{n}", 2)]
+    at = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+
+    def upload(gate: str, offset: int) -> list[Any]:
+        scans = [OfflineScan(f"{gate}-{i}", code, at + timedelta(seconds=i + offset)) for i, code in enumerate(codes)]
+        return door.merge(gate, scans)
+
+    results = together([lambda gate=gate, n=n: upload(gate, n) for n, gate in enumerate(GATES[:3])])
+    outcomes = Counter(r.outcome for result in results for r in result)
+    assert outcomes == {ADMITTED: len(codes), CONFLICT: 2 * len(codes)}
+    assert len(recorded(door.ledger, Booking.TicketCheckedIn)) == len(codes)
+    assert len(recorded(door.ledger, Booking.ScanConflict)) == 2 * len(codes)
+    again = upload(GATES[0], 0)  # the first gate sends its upload again: nothing new
+    assert len(recorded(door.ledger, Booking.ScanConflict)) == 2 * len(codes)
+    assert [r.outcome for r in again] == [r.outcome for r in results[0]]
+
+
+def test_the_door_counts_are_projected_and_a_rebuild_agrees(door):
+    codes = codes_of(door, "ann", 3) + codes_of(door, "bob", 2)
+    door.check_in(codes[0], "north")
+    door.check_in(codes[3], "south")
+    door.merge("east", [OfflineScan("e-1", codes[0], datetime(2026, 12, 5, 19, 0, tzinfo=UTC))])
+    view = open_view(door.ledger)
+    Projector(door.ledger, view).catch_up()
+    assert view.door_counts() == [{"tier": "GA", "sold": 5, "admitted": 2, "conflicts": 1}]
+    listed = {(booking, seat) for booking, _, seats, admitted in view.valid_tickets() for seat in admitted}
+    assert len(listed) == 2
+    assert differences(door.ledger) == []
