@@ -107,6 +107,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "RATE_LIMIT_KEY_PREFIX",
         "TRUSTED_PROXIES",
         "FEED_TOKEN",
+        "SCANNER_TOKEN",
         "INTEGRATIONS_IN_PROCESS",
     ):
         config[key] = environ.get(key, config[key])
