@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask.views import MethodView
 from marshmallow import fields
 
 from application import no_booking
+from application.checkin.qr import qr_svg
 from domain.bookings import CONFIRMED
 from domain.tickets import TicketRef
 from web.apidoc import Blueprint
@@ -31,11 +31,6 @@ class BookingTicketSchema(ResponseSchema):
     checked_in_at = fields.DateTime(format="iso", allow_none=True)
     gate = fields.String(allow_none=True)
     qr_svg = fields.String(metadata={"description": "the code as a QR code, an inline SVG element"})
-
-
-def qr_svg(code: str) -> str:
-    """The code as a QR code: error correction M (15 % of it may be lost), 4 px a module."""
-    return str(segno.make(code, error="m").svg_inline(scale=4))
 
 
 @blp.route("/bookings/<booking_id>/tickets")

@@ -46,7 +46,7 @@ import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,11 +54,14 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from application.checkin.codes import TicketCodes
+from application.checkin.qr import qr_png
+from domain.tickets import TicketRef
 from projections.integrations.events import (
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
@@ -155,8 +158,12 @@ def address(text: str) -> str | None:
         return None
 
 
-def compose(event: dict[str, Any], kind: str, recipient: str, settings: EmailSettings) -> EmailMessage:
-    """The message for one event; the same event always gives the same message."""
+def compose(
+    event: dict[str, Any], kind: str, recipient: str, settings: EmailSettings, tickets: Sequence[str] = ()
+) -> EmailMessage:
+    """The message for one event; the same event always gives the same message. A
+    confirmation carries the booking's ``tickets`` (their signed codes): in the text, and
+    in the HTML as QR codes, PNG images sent with it (``cid:``: no image is fetched)."""
     message = EmailMessage()
     message["Message-ID"] = message_id(event, kind, settings)
     message["Date"] = format_datetime(datetime.fromisoformat(event["occurredAt"]))
@@ -164,10 +171,17 @@ def compose(event: dict[str, Any], kind: str, recipient: str, settings: EmailSet
     message["To"] = recipient
     message["Subject"] = SUBJECTS[kind].format(**event)
     message["X-Ticketledger-Booking"] = event["bookingId"]
-    message.set_content(TEMPLATES.get_template(f"email_{kind}.txt").render(event=event))
-    message.add_alternative(TEMPLATES.get_template(f"email_{kind}.html").render(event=event), subtype="html")
-    # Derived, not random as the library's is, so a message sent again is byte for byte the same.
-    message.set_boundary("=_" + hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:40])
+    images = [f"ticket-{n}.{event['bookingId']}" for n in range(len(tickets))]
+    shown = {"event": event, "tickets": list(zip(tickets, images, strict=True))}
+    message.set_content(TEMPLATES.get_template(f"email_{kind}.txt").render(**shown))
+    message.add_alternative(TEMPLATES.get_template(f"email_{kind}.html").render(**shown), subtype="html")
+    html = message.get_payload()[1]
+    for code, image in zip(tickets, images, strict=True):
+        html.add_related(qr_png(code), "image", "png", cid=f"<{image}>", filename=f"{image.split('.')[0]}.png")
+    # Derived, not random as the library's are, so a message sent again is byte for byte the same.
+    digest = hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:40]
+    for n, part in enumerate(part for part in message.walk() if part.is_multipart()):
+        part.set_boundary(f"=_{digest}" + (f".{n}" if n else ""))
     return message
 
 
@@ -180,10 +194,15 @@ class EmailSender:
     """Sends the emails the outbox calls for, each once (see the module's docstring)."""
 
     def __init__(
-        self, tables: IntegrationTables, settings: EmailSettings, news: threading.Condition | None = None
+        self,
+        tables: IntegrationTables,
+        settings: EmailSettings,
+        news: threading.Condition | None = None,
+        codes: TicketCodes | None = None,
     ) -> None:
         self.tables = tables
         self.settings = settings
+        self.codes = codes  # signs the tickets a confirmation carries; none: no tickets in it
         self.news = news
         self.owner = uuid4().hex  # this sender's claims
         tables.start_position(POSITION, tables.head())
@@ -205,7 +224,8 @@ class EmailSender:
                         state, detail = SKIPPED, f"user {data['userId']!r} makes no email address"
                     else:
                         smtp = smtp or self.settings.connect()
-                        state, detail = self._send(smtp, compose(data, kind, recipient, self.settings))
+                        message = compose(data, kind, recipient, self.settings, self._tickets(data, kind))
+                        state, detail = self._send(smtp, message)
                     sent += state == SENT
                     if not self._finish(mid, state, detail, position, event.position):
                         break
@@ -217,6 +237,13 @@ class EmailSender:
                 with suppress(smtplib.SMTPException, OSError):
                     smtp.quit()
         return sent
+
+    def _tickets(self, data: dict[str, Any], kind: str) -> list[str]:
+        """A confirmation's tickets: one signed code per seat of the booking."""
+        if self.codes is None or kind != "confirmed":
+            return []
+        booking_id = UUID(data["bookingId"])
+        return [self.codes.sign(TicketRef(booking_id, seat)) for seat in range(data["quantity"])]
 
     def _recipient(self, data: dict[str, Any]) -> str | None:
         user_id = data["userId"]  # None only on cancellations recorded before events carried it

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from eventsourcing.application import Application
 
+from application.checkin.codes import TicketCodes
 from projections.integrations.emails import EmailSender, EmailSettings
 from projections.integrations.outbox import Outbox
 from projections.integrations.store import IntegrationTables
@@ -32,6 +33,8 @@ class Integrations:
 
     def __init__(self, app: Application) -> None:
         self.env = app.env
+        secret = getattr(app, "secret", None)  # the ledger's: its tickets' codes are signed with it
+        self.codes = TicketCodes(secret) if secret else None
         self.tables = IntegrationTables(app)
         self.outbox = Outbox(app, self.tables)
         self.endpoints = WebhookEndpoints(self.tables)
@@ -46,7 +49,7 @@ class Integrations:
         }
         email_settings = EmailSettings.from_env(self.env)
         if email_settings is not None:
-            sender = EmailSender(self.tables, email_settings, news=self.outbox.appended)
+            sender = EmailSender(self.tables, email_settings, news=self.outbox.appended, codes=self.codes)
             runs["emails"] = lambda: sender.run(stop)
         threads = [threading.Thread(target=run, name=name, daemon=True) for name, run in runs.items()]
         for thread in threads:

@@ -5,7 +5,9 @@
 #     server at POSTGRES_HOST:POSTGRES_PORT (127.0.0.1:5432) up, and its POSTGRES_DBNAME
 #     (`test`) database;
 #   - Redis on 127.0.0.1:6379 (shared rate-limit counts);
-#   - Debian's prometheus: promtool and a real server scrape /metrics (tests/e2e/test_prometheus.py).
+#   - Debian's prometheus: promtool and a real server scrape /metrics (tests/e2e/test_prometheus.py);
+#   - Debian's zbar-tools: zbarimg reads the tickets' QR codes off the page's screenshots
+#     (tests/e2e/test_ticket_qr.py).
 # What is missing is installed with apt-get (as root, or with sudo when it needs no
 # password); a local server that is down is started. When everything is there this only
 # looks, in a fraction of a second. Whatever cannot be had stops it with one line saying
@@ -100,6 +102,7 @@ missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
+[[ -x /usr/bin/zbarimg ]] || missing+=(zbar-tools)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)

@@ -94,6 +94,10 @@ def api(server: str, tmp_path: Path) -> Iterator[SimpleNamespace]:
                 "api.admin.post_api_admin_tiers_tier_capacity",
                 "api.admin.post_api_admin_tiers_tier_close",
                 "api.admin.get_api_admin_tiers_tier_history",
+                "api.booking_tickets.get_api_bookings_booking_id_tickets",
+                "api.checkin.post_api_checkin",
+                "api.checkin.post_api_checkin_uploads",
+                "api.checkin.get_api_checkin_tickets",
                 "models",
             )
         }
@@ -200,3 +204,26 @@ def test_a_generated_admin_client_creates_a_tier_adds_capacity_and_closes_sales(
         "UNAUTHORIZED",
         "Bearer",
     )
+
+
+def test_a_generated_client_shows_tickets_and_a_scanner_admits_them_once(api: SimpleNamespace) -> None:
+    m, c, door = api.models, api.client, api.admin  # the admin token opens the door too
+    receipt = api.post_api_tickets_book.sync(client=c, body=m.BookRequest(user_id="erin", tier="VIP", quantity=2))
+    tickets = api.get_api_bookings_booking_id_tickets.sync(str(receipt.booking_id), client=c)
+    assert [(t.seat, t.checked_in_at) for t in tickets] == [(0, None), (1, None)]
+    assert tickets[0].qr_svg.startswith("<svg")
+    admitted = api.post_api_checkin.sync(client=door, body=m.Scan(code=tickets[0].code, gate="north"))
+    assert (admitted.ticket_id, admitted.user_id, admitted.gate) == (tickets[0].ticket_id, "erin", "north")
+    again = api.post_api_checkin.sync_detailed(client=door, body=m.Scan(code=tickets[0].code, gate="south"))
+    assert (again.status_code, again.parsed.error.code, again.parsed.error.details[1].message) == (
+        409,
+        "ALREADY_CHECKED_IN",
+        "north",
+    )
+    scan = m.OfflineScan(scan_id="s-1", code=tickets[0].code, scanned_at=admitted.checked_in_at)
+    merged = api.post_api_checkin_uploads.sync(client=door, body=m.Upload(gate="east", scans=[scan]))
+    assert (merged.conflicts, merged.results[0].outcome, merged.results[0].first.gate) == (1, "conflict", "north")
+    listed = api.get_api_checkin_tickets.sync(client=door)
+    assert sorted((t.seat, t.checked_in) for t in listed.tickets) == [(0, True), (1, False)]
+    unlocked = api.post_api_checkin.sync_detailed(client=c, body=m.Scan(code=tickets[1].code, gate="north"))
+    assert unlocked.status_code == 401

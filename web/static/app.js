@@ -382,10 +382,13 @@
 
   // A confirmed booking's tickets, loaded when opened: each seat's QR code (an SVG element made
   // by the server, parsed as SVG, never as HTML) and its code as text, to show at the door.
+  // The list is drawn again on every change of availability; what was open stays open.
+  const openTickets = new Set();
   function ticketsDetails(booking) {
     const details = element("details", "tickets");
     details.append(element("summary", "", `Tickets (${booking.quantity})`));
     details.addEventListener("toggle", async () => {
+      (details.open ? openTickets.add : openTickets.delete).call(openTickets, booking.bookingId);
       if (!details.open || details.dataset.loaded) return;
       try {
         const tickets = await api(`/api/bookings/${booking.bookingId}/tickets`);
@@ -395,6 +398,7 @@
         say(error.message, true);
       }
     });
+    details.open = openTickets.has(booking.bookingId);
     return details;
   }
 
