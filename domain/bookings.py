@@ -46,14 +46,14 @@ RELEASED = "released"
 EXPIRED = "expired"
 
 
-def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str) -> UUID:
+def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str, *scope: str) -> UUID:
     """The id a user's booking made with an idempotency key always gets, so a retried
     request names the same booking and the store's uniqueness refuses a second one.
 
     An HMAC under the server's ``secret`` (the application provides it): without the
     secret, a known or guessed key does not give the booking's id, and the id looks like
-    any other (a random UUID)."""
-    digest = hmac.new(secret, json.dumps([user_id, idempotency_key]).encode(), hashlib.sha256).digest()
+    any other (a random UUID). An order's ``scope`` (``"order"``) gives its key ids of their own."""
+    digest = hmac.new(secret, json.dumps([user_id, idempotency_key, *scope]).encode(), hashlib.sha256).digest()
     return UUID(bytes=digest[:16], version=4)
 
 

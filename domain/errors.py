@@ -24,6 +24,10 @@ class InvalidQuantityError(LedgerError, ValueError):
     """Raised when a ticket quantity is not a whole number of at least one."""
 
 
+class InvalidOrderError(LedgerError, ValueError):
+    """Raised when an order would have no items, too many, or one tier twice."""
+
+
 class InsufficientTicketsError(LedgerError):
     """Raised when a booking asks for more tickets than the tier has available."""
 

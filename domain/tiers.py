@@ -127,16 +127,18 @@ class TicketTier(Aggregate):
 
     def book(self, booking_id: UUID, user_id: str, quantity: int) -> None:
         """Sell ``quantity`` tickets to a booking, or raise and record nothing."""
-        self._check_can_take(user_id, quantity)
+        self.check_can_take(user_id, quantity)
         self._book(booking_id=booking_id, user_id=user_id, quantity=quantity)
 
     def hold(self, booking_id: UUID, user_id: str, quantity: int, expires_at: datetime) -> None:
         """Set ``quantity`` tickets aside for a hold until ``expires_at``, on the same
         terms as a sale, or raise and record nothing."""
-        self._check_can_take(user_id, quantity)
+        self.check_can_take(user_id, quantity)
         self._hold(booking_id=booking_id, user_id=user_id, quantity=quantity, expires_at=expires_at)
 
-    def _check_can_take(self, user_id: str, quantity: int) -> None:
+    def check_can_take(self, user_id: str, quantity: int) -> None:
+        """Raise unless ``quantity`` tickets could be sold or held for the user now (an
+        order checks every tier before it sells from any)."""
         check_quantity(quantity)
         if not self.on_sale:
             raise SalesClosedError(f"Sales of tier {self.code} are closed.")

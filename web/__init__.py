@@ -19,6 +19,7 @@ from web import (
     limits,
     logs,
     metrics,
+    orders,
     page,
     protection,
     proxies,
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     for blueprint in (
         tickets.blp,
+        orders.blp,
         holds.blp,
         bookings.blp,
         booking_tickets.blp,

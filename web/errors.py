@@ -39,6 +39,7 @@ from domain.errors import (
     HoldExpiredError,
     HoldNotActiveError,
     InsufficientTicketsError,
+    InvalidOrderError,
     InvalidQuantityError,
     InvalidTierError,
     InvalidWaitingRoomError,
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     InvalidQuantityError: (400, "VALIDATION_ERROR"),
     InvalidTierError: (400, "VALIDATION_ERROR"),
+    InvalidOrderError: (400, "VALIDATION_ERROR"),
     # The ledger answers "not found" before the booking's own check is reached; that
     # check's answer is the same.
     NotBookingOwnerError: (404, "BOOKING_NOT_FOUND"),

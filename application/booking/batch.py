@@ -9,14 +9,15 @@ from uuid import UUID
 
 from eventsourcing.persistence import EventStore
 
-from application.booking.group_commit import PendingBooking
-from application.booking.receipts import BookingReceipt
+from application.booking.group_commit import Pending, PendingBooking, PendingOrder
+from application.booking.receipts import BookingReceipt, OrderReceipt
 from application.errors import IdempotencyKeyReusedError, TierNotFoundError
-from domain.bookings import Booking
+from domain.bookings import CONFIRMED, Booking
 from domain.errors import LedgerError
+from domain.orders import Order, order_booking_id
 from domain.tiers import TicketTier
 
-Outcome = BookingReceipt | LedgerError
+Outcome = BookingReceipt | OrderReceipt | LedgerError
 
 
 class Aggregates(Protocol):
@@ -26,12 +27,15 @@ class Aggregates(Protocol):
 
     def find_booking(self, booking_id: UUID) -> Booking | None: ...
 
+    def find_order(self, order_id: UUID) -> Order | None: ...
+
 
 @dataclass(eq=False)  # one decision is one attempt: compared by identity
 class BatchDecision:
     outcomes: list[Outcome]  # one per request, in the batch's order
     tiers: list[TicketTier]  # the tiers the decision changes
     bookings: list[Booking]  # the bookings it creates
+    orders: list[Order] = field(default_factory=list)  # the orders it records
     tier_events: list[Any] = field(init=False)  # what it records on its tiers, kept past ``save``
 
     def __post_init__(self) -> None:
@@ -58,28 +62,32 @@ class BatchDecision:
         return True
 
 
-def decide(batch: list[PendingBooking], aggregates: Aggregates) -> BatchDecision:
-    """Apply each request to its tier in turn, each tier read once. A refused request (no
+def decide(batch: list[Pending], aggregates: Aggregates) -> BatchDecision:
+    """Apply each request to its tiers in turn, each tier read once. A refused request (no
     such tier, not enough left) gets its own error; the others still go through. A request
     whose key an earlier request of the batch used gets that one's answer; a retried one
-    (its booking exists) gets the booking as it is now."""
+    (its booking or order exists) gets it as it is now."""
     tiers: dict[str, TicketTier | None] = {}  # None: no such tier
-    bookings: list[Booking] = []
-    outcomes: list[Outcome] = []
-    firsts: dict[UUID, int] = {}  # booking id -> index of its first request in the batch
+    decision = BatchDecision([], [], [])
+    firsts: dict[UUID, int] = {}  # booking or order id -> index of its first request in the batch
     for index, pending in enumerate(batch):
         first = firsts.setdefault(pending.booking_id, index)
-        existing = aggregates.find_booking(pending.booking_id) if pending.replayable and first == index else None
         if first != index:
-            outcomes.append(twin(pending, batch[first], outcomes[first]))
-        elif existing is not None:
-            outcomes.append(retried(pending, existing, aggregates))
+            decision.outcomes.append(twin(pending, batch[first], decision.outcomes[first]))
+            continue
+        retry = retried(pending, aggregates) if pending.replayable else None
+        if retry is not None:
+            decision.outcomes.append(retry)
+            continue
+        for code in pending.tiers:
+            if code not in tiers:
+                tiers[code] = aggregates.find_tier(code)
+        if isinstance(pending, PendingOrder):
+            decision.outcomes.append(decide_order([tiers[code] for code in pending.tiers], pending, decision))
         else:
-            if pending.tier not in tiers:
-                tiers[pending.tier] = aggregates.find_tier(pending.tier)
-            outcomes.append(decide_one(tiers[pending.tier], pending, bookings))
+            decision.outcomes.append(decide_one(tiers[pending.tier], pending, decision.bookings))
     changed = [tier for tier in tiers.values() if tier is not None and tier.pending_events]
-    return BatchDecision(outcomes, changed, bookings)
+    return BatchDecision(decision.outcomes, changed, decision.bookings, decision.orders)
 
 
 def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking]) -> Outcome:
@@ -96,6 +104,48 @@ def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[
     )
 
 
+def decide_order(found: list[TicketTier | None], pending: PendingOrder, decision: BatchDecision) -> Outcome:
+    """All of an order or none: every tier checks its item (for this user, now) before any
+    sells, so a refusal leaves every tier as it was. Its tiers are distinct (``check_items``)."""
+    for (code, _), tier in zip(pending.items, found, strict=True):
+        if tier is None:
+            return TierNotFoundError(f"No tier {code!r}.")
+    tiers = [tier for tier in found if tier is not None]
+    try:
+        for tier, (_, quantity) in zip(tiers, pending.items, strict=True):
+            tier.check_can_take(pending.user_id, quantity)
+    except LedgerError as refused:
+        return refused
+    for n, (tier, (_, quantity)) in enumerate(zip(tiers, pending.items, strict=True)):
+        booking_id = order_booking_id(pending.booking_id, n)
+        tier.book(booking_id, pending.user_id, quantity)
+        decision.bookings.append(Booking.confirm(booking_id, pending.user_id, tier.code, quantity))
+    order = Order.place(pending.booking_id, pending.user_id, list(pending.items))
+    decision.orders.append(order)
+    return order_receipt(order, [CONFIRMED] * len(tiers), tiers)
+
+
+def order_receipt(order: Order, statuses: list[str], tiers: list[TicketTier]) -> OrderReceipt:
+    items = zip(order.booking_ids(), order.items, statuses, tiers, strict=True)
+    return OrderReceipt(
+        order.id,
+        order.user_id,
+        tuple(
+            BookingReceipt(booking_id, code, qty, tier.available, status)
+            for booking_id, (code, qty), status, tier in items
+        ),
+    )
+
+
+def current_receipt(order: Order, aggregates: Aggregates) -> OrderReceipt:
+    """An order with each of its bookings' status and its tiers' availability now."""
+    bookings = [aggregates.find_booking(booking_id) for booking_id in order.booking_ids()]
+    tiers = [aggregates.find_tier(code) for code, _ in order.items]
+    if None in bookings or None in tiers:  # cannot be: an order is recorded with them
+        raise RuntimeError(f"order {order.id} is stored without its bookings or tiers")
+    return order_receipt(order, [b.status for b in bookings if b], [t for t in tiers if t])
+
+
 def take(tier: TicketTier, pending: PendingBooking) -> Booking:
     """Sell or hold the tickets on the tier, or raise; return the new booking."""
     if pending.expires_at is None:
@@ -105,8 +155,19 @@ def take(tier: TicketTier, pending: PendingBooking) -> Booking:
     return Booking.hold(pending.booking_id, pending.user_id, tier.code, pending.quantity, pending.expires_at)
 
 
-def retried(pending: PendingBooking, booking: Booking, aggregates: Aggregates) -> Outcome:
-    """A retried request: the booking its key made before (as it is now), if it asks for the same."""
+def retried(pending: Pending, aggregates: Aggregates) -> Outcome | None:
+    """A retried request: what its key made before (as it is now), if it asks for the same;
+    None if its key made nothing yet."""
+    if isinstance(pending, PendingOrder):
+        order = aggregates.find_order(pending.booking_id)
+        if order is None:
+            return None
+        if (order.user_id, tuple(order.items)) != pending.asks_for():
+            return key_reused()
+        return current_receipt(order, aggregates)
+    booking = aggregates.find_booking(pending.booking_id)
+    if booking is None:
+        return None
     made = (booking.user_id, booking.tier, booking.quantity, booking.expires_at is not None)
     if made != pending.asks_for():
         return key_reused()
@@ -115,9 +176,9 @@ def retried(pending: PendingBooking, booking: Booking, aggregates: Aggregates) -
     return BookingReceipt(booking.id, booking.tier, booking.quantity, available, booking.status, booking.expires_at)
 
 
-def twin(pending: PendingBooking, first: PendingBooking, outcome: Outcome) -> Outcome:
+def twin(pending: Pending, first: Pending, outcome: Outcome) -> Outcome:
     """A request sent twice at once: the first one's outcome, if it asks for the same."""
-    if first.asks_for() != pending.asks_for():
+    if type(first) is not type(pending) or first.asks_for() != pending.asks_for():
         return key_reused()
     return outcome
 

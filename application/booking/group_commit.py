@@ -24,14 +24,28 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from application.errors import LedgerBusyError, OutcomeUnknownError
 
 
+@dataclass(eq=False, kw_only=True)
+class Waiting:
+    """A request waiting for its batch: how it is woken, and what it gets."""
+
+    wake: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False
+    outcome: Any = None  # a receipt, or the exception to raise
+
+    def result(self) -> Any:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
 @dataclass(eq=False)
-class PendingBooking:
+class PendingBooking(Waiting):
     """One booking or hold request waiting for its batch to be recorded."""
 
     user_id: str
@@ -40,19 +54,37 @@ class PendingBooking:
     booking_id: UUID = field(default_factory=uuid4)  # derived from an idempotency key, if any
     replayable: bool = False  # True when the booking may exist already (idempotent retry)
     expires_at: datetime | None = None  # set for a hold: when its tickets go back on sale
-    wake: threading.Event = field(default_factory=threading.Event)
-    leads: bool = False
-    outcome: Any = None  # a receipt, or the exception to raise
+    id_scope: ClassVar[tuple[str, ...]] = ()  # sets its idempotent ids apart (``idempotent_booking_id``)
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        return (self.tier,)
 
     def asks_for(self) -> tuple[str, str, int, bool]:
         """What the request asks for: a retry with the same key must ask for the same
         (a hold's retry comes later, so its expiry time differs and is not compared)."""
         return self.user_id, self.tier, self.quantity, self.expires_at is not None
 
-    def result(self) -> Any:
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
+
+@dataclass(eq=False)
+class PendingOrder(Waiting):
+    """An order of several tiers waiting for its batch: all of it recorded, or none."""
+
+    user_id: str
+    items: tuple[tuple[str, int], ...]  # (tier, quantity), each tier once
+    booking_id: UUID = field(default_factory=uuid4)  # the order's id; from an idempotency key, if any
+    replayable: bool = False
+    id_scope: ClassVar[tuple[str, ...]] = ("order",)  # an order's key never names a booking's id
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        return tuple(tier for tier, _ in self.items)
+
+    def asks_for(self) -> tuple[str, tuple[tuple[str, int], ...]]:
+        return self.user_id, self.items
+
+
+Pending = PendingBooking | PendingOrder
 
 
 class GroupCommit:
@@ -71,7 +103,7 @@ class GroupCommit:
 
     def __init__(
         self,
-        commit_batch: Callable[[list[PendingBooking]], None],
+        commit_batch: Callable[[list[Pending]], None],
         max_batch: int,
         max_wait: float,
         unavailable: tuple[type[Exception], ...] = (),
@@ -81,10 +113,10 @@ class GroupCommit:
         self.max_wait = max_wait
         self.unavailable = unavailable
         self._lock = threading.Lock()
-        self._waiting: deque[PendingBooking] = deque()
+        self._waiting: deque[Pending] = deque()
         self._busy = False  # a leader is committing a batch
 
-    def submit(self, pending: PendingBooking) -> Any:
+    def submit(self, pending: Pending) -> Any:
         """Queue ``pending``; return its receipt once its batch is saved."""
         with self._lock:
             self._waiting.append(pending)
@@ -99,7 +131,7 @@ class GroupCommit:
             self._lead()
         return pending.result()
 
-    def _wait(self, pending: PendingBooking) -> bool:
+    def _wait(self, pending: Pending) -> bool:
         """Wait for a turn. True once woken (to lead, or with an outcome); False if the
         request's batch is still being saved after ``max_wait`` seconds more."""
         if pending.wake.wait(self.max_wait):

@@ -1,4 +1,4 @@
-"""The ``BookingLedger`` application: create tiers, book, hold, cancel, and read aggregates.
+"""The ``BookingLedger`` application: book, hold, order, cancel, and read aggregates (its tiers: ``tier_ledger.py``).
 
 Every command gets the aggregates, lets the domain decide, then ``save``s everything the
 decision changed in *one* atomic recording. If another writer recorded the tier's next
@@ -12,38 +12,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import EnvType
 
-from application.booking.batch import BatchDecision, decide
-from application.booking.group_commit import GroupCommit, PendingBooking
+from application.booking.batch import BatchDecision, current_receipt, decide
+from application.booking.group_commit import GroupCommit, Pending, PendingBooking, PendingOrder
 from application.booking.idempotency import idempotency_secret
 from application.booking.observer import LedgerObserver
-from application.booking.receipts import BookingReceipt, TierDetails
+from application.booking.receipts import BookingReceipt, OrderReceipt, TierDetails
 from application.booking.retries import Retries
+from application.booking.tier_ledger import TierLedger
 from application.booking.turns import NoTurns, TierTurns
 from application.errors import (
     IdempotencySecretError,
     LedgerBusyError,
-    TierAlreadyExistsError,
-    TierNotFoundError,
     no_booking,
 )
-from application.persistence.library import CachingApplication
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
-from domain.tiers import TicketTier, tier_id
+from domain.orders import Order, check_items
+from domain.tiers import TicketTier
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class BookingLedger(CachingApplication):
+class BookingLedger(TierLedger):
     """The event-sourced write side: tiers and bookings, nothing else."""
 
     name = "BookingLedger"
@@ -95,44 +93,6 @@ class BookingLedger(CachingApplication):
 
     # Commands.
 
-    def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
-        """Create a tier; raise ``TierAlreadyExistsError`` if the code is taken."""
-        tier = TicketTier.open(code, price, capacity, per_user_limit)
-        try:
-            self.save(tier)
-        except IntegrityError:
-            raise TierAlreadyExistsError(f"Tier {code!r} exists already.") from None
-        return TierDetails.of(tier)
-
-    def ensure_tier(self, code: str, price: Decimal, capacity: int) -> bool:
-        """Create the tier unless it exists; safe when several processes race.
-
-        Returns whether this call created it. The tier's id is derived from its code,
-        so a racing creator's ``save`` conflicts on version 1 and loses cleanly.
-        """
-        if tier_id(code) in self.repository:
-            return False
-        try:
-            self.create_tier(code, price, capacity)
-        except TierAlreadyExistsError:
-            return False
-        return True
-
-    def add_capacity(self, code: str, quantity: int) -> TierDetails:
-        return self._change_tier(code, lambda tier: tier.add_capacity(quantity))
-
-    def close_sales(self, code: str) -> TierDetails:
-        return self._change_tier(code, TicketTier.close_sales)
-
-    def _change_tier(self, code: str, command: Callable[[TicketTier], None]) -> TierDetails:
-        def attempt() -> TierDetails:
-            tier = self._get_tier(code)
-            command(tier)
-            self.save(tier)
-            return TierDetails.of(tier)
-
-        return self._retries(attempt)
-
     def book(self, user_id: str, tier_code: str, quantity: int, idempotency_key: str | None = None) -> BookingReceipt:
         """Sell tickets to a user: the tier's sale and the new booking in one recording,
         shared with whatever other bookings this process has in flight.
@@ -140,27 +100,39 @@ class BookingLedger(CachingApplication):
         With an ``idempotency_key`` the booking's id is derived from user and key (and
         the server's secret): the same request again returns the same booking (with the tier's availability now)
         and books nothing more; the same key with another request is refused."""
-        return self._submit(PendingBooking(user_id, tier_code, quantity), idempotency_key)
+        receipt: BookingReceipt = self._submit(PendingBooking(user_id, tier_code, quantity), idempotency_key)
+        return receipt
 
     def hold(self, user_id: str, tier_code: str, quantity: int, idempotency_key: str | None = None) -> BookingReceipt:
         """Set tickets aside for the user until ``HOLD_SECONDS`` from now: a booking in
         status ``held``, to be confirmed, released, or expired by the hold-expiry
         process. Batched and idempotent exactly like ``book``."""
         expires_at = self.clock() + self._hold_for
-        return self._submit(PendingBooking(user_id, tier_code, quantity, expires_at=expires_at), idempotency_key)
-
-    def _submit(self, pending: PendingBooking, idempotency_key: str | None) -> BookingReceipt:
-        if idempotency_key is not None:
-            pending.booking_id = self.idempotent_id(pending.user_id, idempotency_key)
-            pending.replayable = True
-        receipt: BookingReceipt = self._group_commit.submit(pending)
+        receipt: BookingReceipt = self._submit(
+            PendingBooking(user_id, tier_code, quantity, expires_at=expires_at), idempotency_key
+        )
         return receipt
 
-    def idempotent_id(self, user_id: str, idempotency_key: str) -> UUID:
-        """The id of the user's booking or hold made with this key (see ``application.booking.idempotency``)."""
-        return idempotent_booking_id(self.secret, user_id, idempotency_key)
+    def order(self, user_id: str, items: list[tuple[str, int]], idempotency_key: str | None = None) -> OrderReceipt:
+        """Sell several tiers to a user at once, all or nothing: every tier, a booking per
+        tier and the order in one recording, batched and idempotent like ``book`` (an
+        order's key and a booking's never name the same thing)."""
+        check_items(items)
+        receipt: OrderReceipt = self._submit(PendingOrder(user_id, tuple(items)), idempotency_key)
+        return receipt
 
-    def _commit_batch(self, batch: list[PendingBooking]) -> None:
+    def _submit(self, pending: Pending, idempotency_key: str | None) -> Any:
+        if idempotency_key is not None:
+            pending.booking_id = self.idempotent_id(pending.user_id, idempotency_key, *pending.id_scope)
+            pending.replayable = True
+        return self._group_commit.submit(pending)
+
+    def idempotent_id(self, user_id: str, idempotency_key: str, *scope: str) -> UUID:
+        """The id of the user's booking or hold (or, in ``scope`` "order", order) made with this
+        key (see ``application.booking.idempotency``)."""
+        return idempotent_booking_id(self.secret, user_id, idempotency_key, *scope)
+
+    def _commit_batch(self, batch: list[Pending]) -> None:
         """Decide the batch (``batch.decide``) and save the changed tiers and every accepted
         booking in one recording. On a conflict, the batch is decided again against the
         tiers as they are now, unless an earlier decision of it turns out to be stored
@@ -177,11 +149,11 @@ class BookingLedger(CachingApplication):
             decision = stored() or decide(batch, self)
             if decision.bookings and decision not in tried:
                 tried.append(decision)
-                self.save(*decision.tiers, *decision.bookings)
+                self.save(*decision.tiers, *decision.bookings, *decision.orders)
             return decision
 
         self.observer.batch(len(batch))
-        with self._turns.of(pending.tier for pending in batch):
+        with self._turns.of(tier for pending in batch for tier in pending.tiers):
             try:
                 decision = self._retries(attempt)
             except LedgerBusyError as error:
@@ -273,19 +245,17 @@ class BookingLedger(CachingApplication):
 
     # Helpers.
 
-    def _get_tier(self, code: str) -> TicketTier:
-        tier = self.find_tier(code)
-        if tier is None:
-            raise TierNotFoundError(f"No tier {code!r}.")
-        return tier
-
-    def find_tier(self, code: str) -> TicketTier | None:
-        """The tier as it is now (a copy, to change), if there is one."""
-        return self.aggregate(tier_id(code), TicketTier)
-
     def find_booking(self, booking_id: UUID) -> Booking | None:
         """The booking as it is now (a copy, to change), if there is one."""
         return self.aggregate(booking_id, Booking)  # not a tier's id given as a booking's
+
+    def find_order(self, order_id: UUID) -> Order | None:
+        return self.aggregate(order_id, Order)
+
+    def order_receipt(self, order_id: UUID) -> OrderReceipt | None:
+        """The order, if there is one, with its bookings and tiers as they are now."""
+        order = self.find_order(order_id)
+        return None if order is None else current_receipt(order, self)
 
     def _get_booking(self, booking_id: UUID, owner: str | None = None) -> Booking:
         """The booking, if it exists (and, given an ``owner``, is theirs)."""

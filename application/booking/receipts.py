@@ -45,3 +45,10 @@ class BookingReceipt:
     remaining: int
     status: str
     expires_at: datetime | None = None  # holds only
+
+
+@dataclass(frozen=True)
+class OrderReceipt:
+    order_id: UUID
+    user_id: str
+    items: tuple[BookingReceipt, ...]  # one booking per tier, in the order's order

@@ -1,10 +1,10 @@
 """Hypothesis drives two ledger instances sharing one store and checks them against a model.
 
-The model is a plain dict of tiers and bookings. Each step books, holds, confirms or
-releases a hold, cancels, adds capacity, moves the shared clock on or runs the
-hold-expiry process, through either instance (so their caches and versions
-interleave); after each step the aggregates and, after catch-up, the read tables must
-equal the model, and the audit must agree with it at every version.
+The model is a plain dict of tiers and bookings. Each step books, holds, orders both tiers
+at once (all or nothing, retried under its key), confirms or releases a hold, cancels,
+adds capacity, moves the shared clock on or runs the hold-expiry process, through
+either instance (so their caches and versions interleave); after each step the
+aggregates and, after catch-up, the read tables must equal the model, and the audit must agree with it at every version.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
-from application import BookingLedger, BookingNotFoundError, TierNotFoundError
+from application import BookingLedger, BookingNotFoundError, IdempotencyKeyReusedError, TierNotFoundError
 from application.audit.tier_audit import TierAudit
 from domain.errors import (
     BookingAlreadyCancelledError,
@@ -66,6 +66,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ledger.clock = lambda: self.now
         self.capacity = dict(TIERS)
         self.model: dict = {}
+        self.orders: dict = {}  # (user, key) -> (items, booking ids) of orders made with a key
         for code, capacity in TIERS.items():
             self.ledgers[0].create_tier(code, Decimal("5.00"), capacity)
         self.follower = Projector(self.ledgers[1], open_view(self.ledgers[1]))
@@ -124,6 +125,41 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             assert command(booking_id, user).status == new_status
             booking.status = new_status
+
+    @rule(
+        target=bookings,
+        via=VIA,
+        user=USERS,
+        quantities=st.tuples(QUANTITIES, QUANTITIES),
+        key=st.sampled_from([None, "order-1", "order-2"]),
+    )
+    def order_both_tiers(self, via, user, quantities, key):
+        """An order of VIP and GA: all of it or none, its key's retry answered the same."""
+        items = list(zip(TIERS, quantities, strict=True))
+        earlier = self.orders.get((user, key)) if key else None
+        if earlier is not None and earlier[0] != items:
+            with pytest.raises(IdempotencyKeyReusedError):
+                self.ledgers[via].order(user, items, key)
+            return multiple()
+        short = next((tier for tier, quantity in items if quantity > self.available(tier)), None)
+        if earlier is None and short is not None:
+            with pytest.raises(InsufficientTicketsError) as refused:
+                self.ledgers[via].order(user, items, key)
+            assert refused.value.tier == short  # the first item that cannot be had
+            return multiple()
+        receipt = self.ledgers[via].order(user, items, key)
+        ids = [item.booking_id for item in receipt.items]
+        if earlier is None:
+            for booking_id, (tier, quantity) in zip(ids, items, strict=True):
+                self.model[booking_id] = ModelBooking(user, tier, quantity)
+            if key:
+                self.orders[(user, key)] = (items, ids)
+        assert ids == (earlier[1] if earlier else ids)
+        assert [(i.tier, i.quantity, i.status, i.remaining) for i in receipt.items] == [
+            (tier, quantity, self.model[i].status, self.available(tier))
+            for i, (tier, quantity) in zip(ids, items, strict=True)
+        ]
+        return multiple(*ids) if earlier is None else multiple()
 
     @rule(via=VIA, booking_id=bookings, as_owner=st.booleans())
     def cancel(self, via, booking_id, as_owner):

@@ -48,15 +48,18 @@ def turn_is_free(env: dict[str, str], tier: str) -> bool:
 
 @pytest.mark.postgres
 def test_a_turn_is_held_for_the_block_and_given_back_after_it_even_when_it_fails(postgres_env):
+    # Turns are the database's advisory locks, shared by every schema: codes of this test's own,
+    # so that tests running beside it, on GA and VIP, cannot make a turn look taken.
+    ga, vip, front = (f"{postgres_env['POSTGRES_SCHEMA']}-{code}" for code in ("GA", "VIP", "FRONT_ROW"))
     with BookingLedger(env=postgres_env) as ledger:
         turns = TierTurns(ledger.factory.datastore)
-        with turns.of(["GA", "VIP", "GA"]):
-            assert not turn_is_free(postgres_env, "GA") and not turn_is_free(postgres_env, "VIP")
-            assert turn_is_free(postgres_env, "FRONT_ROW")
-        assert turn_is_free(postgres_env, "GA") and turn_is_free(postgres_env, "VIP")
-        with pytest.raises(RuntimeError), turns.of(["VIP"]):
+        with turns.of([ga, vip, ga]):
+            assert not turn_is_free(postgres_env, ga) and not turn_is_free(postgres_env, vip)
+            assert turn_is_free(postgres_env, front)
+        assert turn_is_free(postgres_env, ga) and turn_is_free(postgres_env, vip)
+        with pytest.raises(RuntimeError), turns.of([vip]):
             raise RuntimeError("the batch failed")
-        assert turn_is_free(postgres_env, "VIP")
+        assert turn_is_free(postgres_env, vip)
         with ledger.factory.datastore.get_connection() as conn:  # the pooled connection is back, idle
             assert conn.info.transaction_status == TransactionStatus.IDLE
 

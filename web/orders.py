@@ -1,0 +1,123 @@
+"""``/api/orders``: several tiers in one purchase, all or nothing (2 VIP and 3 GA, or none).
+
+An order is decided and recorded with the group commit like a booking (``BookingLedger.order``):
+the tiers' version checks stop an oversell, an ``Idempotency-Key`` makes a retry safe, each
+tier's per-user limit holds, and while a waiting room is on for a tier the order needs the
+user's pass. Each item becomes a booking of its own, cancelled and checked in per tier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask import current_app
+from flask.views import MethodView
+from marshmallow import fields, validate, validates_schema
+
+from application import no_booking
+from domain.bookings import same_user
+from domain.orders import MAX_ITEMS
+from web.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
+from web.error_examples import BOOKING_ID
+from web.logs import event
+from web.queue import require_pass
+from web.schemas import CamelCaseSchema, ResponseSchema, check_quantity_limit, idempotency_key, identifier
+from web.services import services
+from web.user_ids import UserId
+from web.users import acting_user, token_user, user_endpoint
+
+blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Orders across tiers")
+ORDER_ID = "3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+
+
+class ItemSchema(CamelCaseSchema):
+    tier = identifier(max_length=32)
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"},
+    )
+
+    @validates_schema
+    def quantity_within_limit(self, data: dict[str, Any], **_: Any) -> None:
+        check_quantity_limit(data.get("quantity", 0), current_app.config["MAX_TICKETS_PER_BOOKING"])
+
+
+class OrderRequestSchema(CamelCaseSchema):
+    user_id = UserId()
+    items = fields.List(
+        fields.Nested(ItemSchema()),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ITEMS),
+        metadata={"description": "each tier once"},
+    )
+
+    @validates_schema
+    def each_tier_once(self, data: dict[str, Any], **_: Any) -> None:
+        tiers = [item["tier"] for item in data.get("items", [])]
+        if len(set(tiers)) != len(tiers):
+            raise validate.ValidationError("Name each tier once: add up its quantities.", "items")
+
+
+class OrderItemSchema(ResponseSchema):
+    booking_id = fields.UUID()
+    tier = fields.String()
+    booked_quantity = fields.Integer(attribute="quantity")
+    remaining_quantity = fields.Integer(attribute="remaining")
+    status = fields.String(metadata={"enum": ["confirmed", "cancelled"], "description": "this item's booking, now"})
+
+
+class OrderSchema(ResponseSchema):
+    order_id = fields.UUID()
+    user_id = fields.String()
+    items = fields.List(fields.Nested(OrderItemSchema()))
+
+
+ITEM = {"bookingId": BOOKING_ID, "tier": "VIP", "bookedQuantity": 2, "remainingQuantity": 95, "status": "confirmed"}
+ORDER = {
+    "orderId": ORDER_ID,
+    "userId": "alice",
+    "items": [ITEM, {**ITEM, "bookingId": "9c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "tier": "GA", "bookedQuantity": 3}],
+}
+ORDER_REQUEST = {"userId": "alice", "items": [{"tier": "VIP", "quantity": 2}, {"tier": "GA", "quantity": 3}]}
+REFUSALS = ("TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS", "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED")
+
+
+@blp.route("")
+class Orders(MethodView):
+    @user_endpoint
+    @blp.arguments(OrderRequestSchema(), error_status_code=400, example=ORDER_REQUEST)
+    @blp.response(201, OrderSchema(), example=ORDER)
+    @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", *REFUSALS, "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
+    def post(self, request: dict[str, Any]) -> Any:
+        """Buy several tiers at once: every item or none. A refusal names the first item that
+        cannot be had (not enough left, closed, over the per-user limit) and records nothing."""
+        user = acting_user(request["user_id"])
+        items = [(item["tier"], item["quantity"]) for item in request["items"]]
+        for tier, _ in items:
+            require_pass(user, tier)
+        receipt = services().ledger.order(user, items, idempotency_key())
+        event("ordered", order_id=receipt.order_id, items=len(items))
+        return receipt
+
+
+@blp.route("/<order_id>")
+class OrderResource(MethodView):
+    @user_endpoint
+    @blp.response(200, OrderSchema(), example=ORDER)
+    @blp.errors("BOOKING_NOT_FOUND", "STORE_UNAVAILABLE")
+    def get(self, order_id: str) -> Any:
+        """An order and each of its bookings as they are now (in token mode, only the user's
+        own), read from the ledger. An unknown order is 404, as an unknown booking."""
+        try:
+            found = UUID(order_id)
+        except ValueError:
+            raise no_booking(order_id) from None
+        receipt = services().ledger.order_receipt(found)
+        reader = token_user()
+        if receipt is None or (reader is not None and not same_user(receipt.user_id, reader)):
+            raise no_booking(found)
+        return receipt
