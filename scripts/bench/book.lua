@@ -2,6 +2,8 @@
 --
 -- Env:  BENCH_BODY_MODE=book (default): POST a booking, quantity 1, unique userId
 --                                         ("u<run>-<thread>-<n>"), tiers round-robin
+--       BENCH_BODY_MODE=order:          POST an order of one ticket of each tier in BENCH_TIERS
+--                                         (to BENCH_PATH=/api/orders), unique userId
 --       BENCH_BODY_MODE=none:           plain GET (e.g. /health for the ceiling)
 --       BENCH_PATH   request path (default: the URL's path)
 --       BENCH_TIERS  comma-separated tier codes (default VIP)
@@ -30,8 +32,18 @@ local counter = 0
 statuses = {}
 local headers = { ["Content-Type"] = "application/json" }
 
+local items = {}
+for _, code in ipairs(tiers) do
+  items[#items + 1] = string.format('{"tier":"%s","quantity":1}', code)
+end
+local order_items = table.concat(items, ",")
+
 function request()
   counter = counter + 1
+  if mode == "order" then
+    local body = string.format('{"userId":"u%s-%d-%d","items":[%s]}', run, id, counter, order_items)
+    return wrk.format("POST", path, headers, body)
+  end
   local tier = tiers[(counter + id) % #tiers + 1]
   local body = string.format('{"userId":"u%s-%d-%d","tier":"%s","quantity":1}',
                               run, id, counter, tier)

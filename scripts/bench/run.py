@@ -11,6 +11,7 @@ settings and the projection process, as the README runs it. The parts:
   a sell-out, and ours again with twice its workers;
 - ``mixed`` (``mixed.py``): a sale as it really is, bookings among readers of the tier list
   and browsers following it;
+- ``orders`` (``orders.py``): an order of two hot tiers against a single booking, on ours;
 - ``floods`` (``floods.py``): the on-sale floods, with the waiting room, without, and on the
   baseline;
 - ``network`` (``network.py``): the hot tier with PostgreSQL 0, 1 and 2 ms away (a delaying
@@ -41,7 +42,7 @@ from application import BookingLedger
 from domain.tiers import tier_id
 from projections import Projector, open_view
 from projections.read_model.rebuild import rebuild
-from scripts.bench import baseline_app, floods, hot, mixed, network, wrk
+from scripts.bench import baseline_app, floods, hot, mixed, network, orders, wrk
 from scripts.bench.kit import (
     HERE,
     OURS_ENV,
@@ -54,7 +55,7 @@ from scripts.bench.kit import (
     wait_idle,
 )
 
-PARTS = ("hot", "mixed", "floods", "network", "history", "rebuild")
+PARTS = ("hot", "mixed", "orders", "floods", "network", "history", "rebuild")
 
 
 def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> tuple[dict, dict]:
@@ -90,6 +91,8 @@ def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> 
                 mixed_runs = mixed.runs(server.url, base.url, seconds, hot.HOT, wait_idle)
                 ours["mixed"], baseline["mixed"] = mixed_runs["ours"], mixed_runs["baseline"]
                 ours["mixed_books"], baseline["mixed_books"] = books(), base_books()
+            if "orders" in parts:
+                ours["orders"] = orders.runs(server.url, seconds, books)
             ours["worker_rss_mb"] = server.worker_rss_mb()
             print(f"ours: worker RSS {ours['worker_rss_mb']} MB", flush=True)
         if "hot" in parts:
@@ -142,6 +145,8 @@ def table(result: dict) -> str:
             "",
             *mixed.table(ours["mixed"], base["mixed"]),
         ]
+    if "orders" in ours:
+        lines += ["", "An order across two hot tiers against a booking (ours)", "", *orders.table(ours["orders"])]
     if "floods" in result:
         lines += ["", "The on-sale flood", "", *floods.table(result["floods"])]
     if "network" in result:
@@ -176,7 +181,8 @@ def publish(tables: str, page: Path) -> None:
 
 def balanced(result: dict) -> bool:
     """Whether the books balanced after every run."""
-    runs = [run for side in ("ours", "baseline") for part in ("runs", "doubled") for run in result[side].get(part, [])]
+    parts = ("runs", "doubled", "orders")
+    runs = [run for side in ("ours", "baseline") for part in parts for run in result[side].get(part, [])]
     books = [run["books"] for run in runs] + [
         result[side][key] for side in ("ours", "baseline") for key in ("mixed_books",) if key in result[side]
     ]
