@@ -2,7 +2,8 @@
 time, and check every invariant over the whole history and against the read tables.
 
 The event store is the evidence. Everything here is derived from the tier's own events
-(and, for the cross-check, from the bookings those events name).
+(and, for the cross-check, from the bookings those events name, and their scans at the door:
+``door_audit.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import OriginatorVersionError
 
+from application.audit.door_audit import door_counts, door_problems, scans_of_tier
 from application.booking.ledger import BookingLedger
 from application.errors import TierNotFoundError, VersionNotFoundError
 from domain.tiers import TicketTier, tier_id
@@ -243,9 +245,22 @@ class TierAudit:
             replay.problems.append(Problem(replay.version, "the replay disagrees with the aggregate"))
         if sum(replay.confirmed.values()) != replay.sold:
             replay.problems.append(Problem(replay.version, "sold is not the sum of confirmed bookings"))
+        scans = scans_of_tier(self.ledger, code)
+        replay.problems += [Problem(None, text) for text in door_problems(scans, replay.booked, replay.released)]
         if read_tables is not None:
             replay.problems += self._cross_check(code, replay, read_tables)
+            replay.problems += self._cross_check_door(code, scans, read_tables)
         return lines, replay.problems
+
+    @staticmethod
+    def _cross_check_door(code: str, scans: list[Any], view: Any) -> list[Problem]:
+        row: dict[str, Any] = next((r for r in view.door_counts() if r["tier"] == code), {})
+        table = (row.get("admitted", 0), row.get("conflicts", 0))
+        counted = door_counts(scans)
+        if table != (counted["admitted"], counted["conflicts"]):
+            message = f"checkins rows for {code} count {table[0]} admitted, {table[1]} conflicts; the events say "
+            return [Problem(None, message + f"{counted['admitted']}, {counted['conflicts']}")]
+        return []
 
     @staticmethod
     def _cross_check(code: str, replay: Replay, view: Any) -> list[Problem]:
