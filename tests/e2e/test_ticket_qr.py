@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
@@ -51,7 +53,7 @@ def decode_qr(png: Path) -> list[str]:
     return found.stdout.split()
 
 
-def book_two_and_show_tickets(browser: WebDriver, server: str) -> list:
+def book_two_and_show_tickets(browser: WebDriver, server: str) -> None:
     browser.get(f"{server}/")
     wait_for(browser, lambda d: d.find_element(By.ID, "book-button").is_enabled(), "the page to load")
     Select(browser.find_element(By.ID, "tier")).select_by_value("VIP")
@@ -61,19 +63,32 @@ def book_two_and_show_tickets(browser: WebDriver, server: str) -> list:
     click(browser, "#book-button")
     click(browser, '#bookings [data-status="confirmed"] .tickets summary')
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".ticket svg")) == 2, "two QR codes")
-    return browser.find_elements(By.CSS_SELECTOR, ".ticket")
+
+
+def pictures_and_codes(browser: WebDriver) -> tuple[list[bytes], list[str]]:
+    """Each ticket's picture and the code printed under it; read again if the list is drawn
+    anew meanwhile (each change of availability draws it again)."""
+    for _ in range(10):
+        try:
+            tickets = browser.find_elements(By.CSS_SELECTOR, ".ticket")
+            return [t.screenshot_as_png for t in tickets], [
+                t.find_element(By.CSS_SELECTOR, ".ticket-code").text for t in tickets
+            ]
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    raise AssertionError("the tickets never held still")
 
 
 def test_the_qr_code_on_the_page_decodes_to_a_code_the_door_admits_once(server: str, browser: WebDriver) -> None:
-    tickets = book_two_and_show_tickets(browser, server)
+    book_two_and_show_tickets(browser, server)
     screenshot(browser, "tickets")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pictures, shown = pictures_and_codes(browser)
     decoded = []
-    for n, ticket in enumerate(tickets):
+    for n, picture in enumerate(pictures):
         png = SCREENSHOTS / f"ticket-{n}.png"
-        png.write_bytes(ticket.screenshot_as_png)
+        png.write_bytes(picture)
         decoded += decode_qr(png)
-    shown = [ticket.find_element(By.CSS_SELECTOR, ".ticket-code").text for ticket in tickets]
     assert decoded == shown and len(set(decoded)) == 2
     first = call(f"{server}/api/checkin", {"code": decoded[0], "gate": "north"})
     again = call(f"{server}/api/checkin", {"code": decoded[0], "gate": "south"})
@@ -83,8 +98,8 @@ def test_the_qr_code_on_the_page_decodes_to_a_code_the_door_admits_once(server: 
 
 
 def test_the_scanner_page_admits_refuses_a_repeat_and_uploads_offline_scans(server: str, browser: WebDriver) -> None:
-    tickets = book_two_and_show_tickets(browser, server)
-    codes = [ticket.find_element(By.CSS_SELECTOR, ".ticket-code").text for ticket in tickets]
+    book_two_and_show_tickets(browser, server)
+    codes = pictures_and_codes(browser)[1]
     browser.set_window_size(390, 844)  # a phone
     browser.get(f"{server}/scanner")
     browser.find_element(By.ID, "gate").send_keys("north")

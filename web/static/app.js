@@ -383,18 +383,23 @@
   // A confirmed booking's tickets, loaded when opened: each seat's QR code (an SVG element made
   // by the server, parsed as SVG, never as HTML) and its code as text, to show at the door.
   // The list is drawn again on every change of availability; what was open stays open.
+  // A booking's tickets are loaded once (a code never changes) and drawn again from memory.
   const openTickets = new Set();
+  const loadedTickets = new Map(); // booking id -> its tickets
   function ticketsDetails(booking) {
     const details = element("details", "tickets");
     details.append(element("summary", "", `Tickets (${booking.quantity})`));
     details.addEventListener("toggle", async () => {
       (details.open ? openTickets.add : openTickets.delete).call(openTickets, booking.bookingId);
       if (!details.open || details.dataset.loaded) return;
+      details.dataset.loaded = "yes";
       try {
-        const tickets = await api(`/api/bookings/${booking.bookingId}/tickets`);
-        details.dataset.loaded = "yes";
-        details.append(...tickets.map(ticketItem));
+        if (!loadedTickets.has(booking.bookingId)) {
+          loadedTickets.set(booking.bookingId, await api(`/api/bookings/${booking.bookingId}/tickets`));
+        }
+        details.append(...loadedTickets.get(booking.bookingId).map(ticketItem));
       } catch (error) {
+        delete details.dataset.loaded;
         say(error.message, true);
       }
     });
