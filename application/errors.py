@@ -9,6 +9,14 @@ class TierNotFoundError(LedgerError):
     """Raised when no tier has the given code."""
 
 
+class ShowNotFoundError(LedgerError):
+    """Raised when no event (show) has the given id."""
+
+
+class ShowAlreadyExistsError(LedgerError):
+    """Raised when an event (a show) is created with an id that is already taken."""
+
+
 class TierAlreadyExistsError(LedgerError):
     """Raised when a tier is created with a code that is already taken."""
 

@@ -24,6 +24,14 @@ class InvalidQuantityError(LedgerError, ValueError):
     """Raised when a ticket quantity is not a whole number of at least one."""
 
 
+class InvalidShowError(LedgerError, ValueError):
+    """Raised when an event (a show) would be created with a bad id, name, tiers or window."""
+
+
+class SalesNotOpenError(LedgerError):
+    """Raised when a tier of an event is booked before its sale window opens."""
+
+
 class InvalidOrderError(LedgerError, ValueError):
     """Raised when an order would have no items, too many, or one tier twice."""
 

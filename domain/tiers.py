@@ -19,6 +19,7 @@ from domain.errors import (
     InvalidQuantityError,
     InvalidTierError,
     SalesClosedError,
+    SalesNotOpenError,
     UserLimitExceededError,
 )
 
@@ -55,12 +56,16 @@ class TicketTier(Aggregate):
     """
 
     held = 0  # class default: snapshots taken before holds existed have no ``held``
+    sale_opens: datetime | None = None  # class defaults: tiers recorded before events had windows
+    sale_closes: datetime | None = None
 
     class Created(Aggregate.Created):
         code: str
         price: Decimal
         capacity: int
         per_user_limit: int | None
+        sale_opens: datetime | None = None  # an event's sale window (``domain.shows``)
+        sale_closes: datetime | None = None
 
     class TicketsBooked(Aggregate.Event):
         booking_id: UUID
@@ -99,7 +104,15 @@ class TicketTier(Aggregate):
         return tier_id(code)
 
     @classmethod
-    def open(cls, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TicketTier:
+    def open(
+        cls,
+        code: str,
+        price: Decimal,
+        capacity: int,
+        per_user_limit: int | None = None,
+        sale_opens: datetime | None = None,
+        sale_closes: datetime | None = None,
+    ) -> TicketTier:
         """Check the tier's terms, then create it (the ``Created`` event)."""
         if not TIER_CODE.fullmatch(code):
             raise InvalidTierError(f"Tier code must match {TIER_CODE.pattern}, got {code!r}.")
@@ -109,11 +122,22 @@ class TicketTier(Aggregate):
             raise InvalidTierError(f"Capacity must be a whole number from 0 to {MAX_CAPACITY:,}, got {capacity!r}.")
         if per_user_limit is not None:
             check_quantity(per_user_limit)
-        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit)
+        window = {"sale_opens": sale_opens, "sale_closes": sale_closes} if sale_opens or sale_closes else {}
+        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **window)
 
     @event(Created)
-    def __init__(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        price: Decimal,
+        capacity: int,
+        per_user_limit: int | None = None,
+        sale_opens: datetime | None = None,
+        sale_closes: datetime | None = None,
+    ) -> None:
         self.code = code
+        self.sale_opens = sale_opens
+        self.sale_closes = sale_closes
         self.price = price
         self.capacity = capacity
         self.sold = 0
@@ -125,23 +149,28 @@ class TicketTier(Aggregate):
     def available(self) -> int:
         return self.capacity - self.sold - self.held
 
-    def book(self, booking_id: UUID, user_id: str, quantity: int) -> None:
-        """Sell ``quantity`` tickets to a booking, or raise and record nothing."""
-        self.check_can_take(user_id, quantity)
+    def book(self, booking_id: UUID, user_id: str, quantity: int, now: datetime | None = None) -> None:
+        """Sell ``quantity`` tickets to a booking, or raise and record nothing (at ``now``,
+        inside the tier's sale window, if it has one)."""
+        self.check_can_take(user_id, quantity, now)
         self._book(booking_id=booking_id, user_id=user_id, quantity=quantity)
 
-    def hold(self, booking_id: UUID, user_id: str, quantity: int, expires_at: datetime) -> None:
+    def hold(
+        self, booking_id: UUID, user_id: str, quantity: int, expires_at: datetime, now: datetime | None = None
+    ) -> None:
         """Set ``quantity`` tickets aside for a hold until ``expires_at``, on the same
         terms as a sale, or raise and record nothing."""
-        self.check_can_take(user_id, quantity)
+        self.check_can_take(user_id, quantity, now)
         self._hold(booking_id=booking_id, user_id=user_id, quantity=quantity, expires_at=expires_at)
 
-    def check_can_take(self, user_id: str, quantity: int) -> None:
-        """Raise unless ``quantity`` tickets could be sold or held for the user now (an
-        order checks every tier before it sells from any)."""
+    def check_can_take(self, user_id: str, quantity: int, now: datetime | None = None) -> None:
+        """Raise unless ``quantity`` tickets could be sold or held for the user at ``now``
+        (an order checks every tier before it sells from any)."""
         check_quantity(quantity)
-        if not self.on_sale:
+        if not self.on_sale or (now is not None and self.sale_closes is not None and now >= self.sale_closes):
             raise SalesClosedError(f"Sales of tier {self.code} are closed.")
+        if now is not None and self.sale_opens is not None and now < self.sale_opens:
+            raise SalesNotOpenError(f"Sales of tier {self.code} open at {self.sale_opens.isoformat()}.")
         if quantity > self.available:
             raise InsufficientTicketsError(self.code, quantity, self.available)
         taken = self.sold_to.get(user_id, 0)

@@ -13,6 +13,7 @@ from web import (
     bookings,
     checkin,
     dashboard,
+    events,
     feed,
     health,
     holds,
@@ -62,6 +63,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (
         tickets.blp,
         orders.blp,
+        events.blp,
+        events.admin_blp,
         holds.blp,
         bookings.blp,
         booking_tickets.blp,

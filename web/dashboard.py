@@ -142,7 +142,7 @@ class Overview(MethodView):
         found = services()
         return {
             "at": datetime.now(UTC),
-            "tiers": found.view.list_tiers(),
+            "tiers": found.view.list_all_tiers(),
             "door": [{**row, "no_shows": row["sold"] - row["admitted"]} for row in found.view.door_counts()],
             "counters": counter_totals(),
             "projection_lag": found.projector.lag(),

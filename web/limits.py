@@ -1,4 +1,4 @@
-"""Per-client rate limits (Flask-Limiter): bookings and holds (``BOOKING_RATE_LIMIT``), and
+"""Per-client rate limits (Flask-Limiter): bookings, holds and orders (``BOOKING_RATE_LIMIT``), and
 failed admin sign-ins (``ADMIN_AUTH_RATE_LIMIT``: only 401s count, and a request with the
 right token is never refused, so guessing is slowed and the admin is not). Over a limit:
 429 with ``Retry-After``. A client is its address (behind a proxy: ``web/proxies.py``).
@@ -18,7 +18,7 @@ from flask import Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from web import admin, holds, tickets
+from web import admin, holds, orders, tickets
 
 
 def install(app: Flask) -> None:
@@ -34,7 +34,7 @@ def install(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["RATE_LIMIT_KEY_PREFIX"])
     limiter = Limiter(get_remote_address, app=app)
     if booking:
-        for blueprint in (tickets.blp, holds.blp):
+        for blueprint in (tickets.blp, holds.blp, orders.blp):
             limiter.limit(booking, methods=["POST"])(blueprint)
     if admin_auth:
         limiter.limit(admin_auth, deduct_when=refused_sign_in, exempt_when=admin.has_admin_token)(admin.blp)

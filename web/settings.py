@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 DEFAULTS: dict[str, Any] = {
     "DEMO_TIERS": "VIP:100.00:100,FRONT_ROW:50.00:200,GA:10.00:1000",
+    # The name of the default event (``main``): the demo's tiers and any not of another event.
+    "DEFAULT_EVENT_NAME": "The concert",
     "MAX_TICKETS_PER_BOOKING": 10,
     # "auto": project in the web process on SQLite (which has no subscription to
     # follow), leave it to ``python -m projections`` on PostgreSQL.
@@ -96,6 +98,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     config = dict(DEFAULTS)
     for key in (
         "DEMO_TIERS",
+        "DEFAULT_EVENT_NAME",
         "PROJECT_IN_PROCESS",
         "EXPIRE_HOLDS_IN_PROCESS",
         "READ_REPLICA",

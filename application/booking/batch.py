@@ -3,7 +3,9 @@ answer for each, and the recording that makes the answers true (``BatchDecision`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -21,7 +23,10 @@ Outcome = BookingReceipt | OrderReceipt | LedgerError
 
 
 class Aggregates(Protocol):
-    """What deciding reads: the aggregates as they are now (fresh copies, to change)."""
+    """What deciding reads: the aggregates as they are now (fresh copies, to change), and
+    the time (for the tiers' sale windows)."""
+
+    clock: Callable[[], datetime]
 
     def find_tier(self, code: str) -> TicketTier | None: ...
 
@@ -69,6 +74,7 @@ def decide(batch: list[Pending], aggregates: Aggregates) -> BatchDecision:
     (its booking or order exists) gets it as it is now."""
     tiers: dict[str, TicketTier | None] = {}  # None: no such tier
     decision = BatchDecision([], [], [])
+    now = aggregates.clock()
     firsts: dict[UUID, int] = {}  # booking or order id -> index of its first request in the batch
     for index, pending in enumerate(batch):
         first = firsts.setdefault(pending.booking_id, index)
@@ -83,19 +89,19 @@ def decide(batch: list[Pending], aggregates: Aggregates) -> BatchDecision:
             if code not in tiers:
                 tiers[code] = aggregates.find_tier(code)
         if isinstance(pending, PendingOrder):
-            decision.outcomes.append(decide_order([tiers[code] for code in pending.tiers], pending, decision))
+            decision.outcomes.append(decide_order([tiers[code] for code in pending.tiers], pending, decision, now))
         else:
-            decision.outcomes.append(decide_one(tiers[pending.tier], pending, decision.bookings))
+            decision.outcomes.append(decide_one(tiers[pending.tier], pending, decision.bookings, now))
     changed = [tier for tier in tiers.values() if tier is not None and tier.pending_events]
     return BatchDecision(decision.outcomes, changed, decision.bookings, decision.orders)
 
 
-def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking]) -> Outcome:
+def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking], now: datetime) -> Outcome:
     """The answer to one request: a receipt (its booking added to ``bookings``) or why not."""
     if tier is None:
         return TierNotFoundError(f"No tier {pending.tier!r}.")
     try:
-        booking = take(tier, pending)
+        booking = take(tier, pending, now)
     except LedgerError as refused:
         return refused
     bookings.append(booking)
@@ -104,7 +110,9 @@ def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[
     )
 
 
-def decide_order(found: list[TicketTier | None], pending: PendingOrder, decision: BatchDecision) -> Outcome:
+def decide_order(
+    found: list[TicketTier | None], pending: PendingOrder, decision: BatchDecision, now: datetime
+) -> Outcome:
     """All of an order or none: every tier checks its item (for this user, now) before any
     sells, so a refusal leaves every tier as it was. Its tiers are distinct (``check_items``)."""
     for (code, _), tier in zip(pending.items, found, strict=True):
@@ -113,12 +121,12 @@ def decide_order(found: list[TicketTier | None], pending: PendingOrder, decision
     tiers = [tier for tier in found if tier is not None]
     try:
         for tier, (_, quantity) in zip(tiers, pending.items, strict=True):
-            tier.check_can_take(pending.user_id, quantity)
+            tier.check_can_take(pending.user_id, quantity, now)
     except LedgerError as refused:
         return refused
     for n, (tier, (_, quantity)) in enumerate(zip(tiers, pending.items, strict=True)):
         booking_id = order_booking_id(pending.booking_id, n)
-        tier.book(booking_id, pending.user_id, quantity)
+        tier.book(booking_id, pending.user_id, quantity, now)
         decision.bookings.append(Booking.confirm(booking_id, pending.user_id, tier.code, quantity))
     order = Order.place(pending.booking_id, pending.user_id, list(pending.items))
     decision.orders.append(order)
@@ -146,12 +154,12 @@ def current_receipt(order: Order, aggregates: Aggregates) -> OrderReceipt:
     return order_receipt(order, [b.status for b in bookings if b], [t for t in tiers if t])
 
 
-def take(tier: TicketTier, pending: PendingBooking) -> Booking:
+def take(tier: TicketTier, pending: PendingBooking, now: datetime) -> Booking:
     """Sell or hold the tickets on the tier, or raise; return the new booking."""
     if pending.expires_at is None:
-        tier.book(pending.booking_id, pending.user_id, pending.quantity)
+        tier.book(pending.booking_id, pending.user_id, pending.quantity, now)
         return Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity)
-    tier.hold(pending.booking_id, pending.user_id, pending.quantity, pending.expires_at)
+    tier.hold(pending.booking_id, pending.user_id, pending.quantity, pending.expires_at, now)
     return Booking.hold(pending.booking_id, pending.user_id, tier.code, pending.quantity, pending.expires_at)
 
 

@@ -1,18 +1,41 @@
-"""``TierLedger``: the ledger's tiers, created, found, given more capacity and closed; the
-base of ``BookingLedger``, which sells them (``ledger.py``)."""
+"""``TierLedger``: the ledger's tiers and events (shows), created, found, given more capacity
+and closed; the base of ``BookingLedger``, which sells them (``ledger.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from eventsourcing.persistence import IntegrityError
 
 from application.booking.receipts import TierDetails
 from application.booking.retries import Retries
-from application.errors import TierAlreadyExistsError, TierNotFoundError
+from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError, TierNotFoundError
 from application.persistence.library import CachingApplication
+from domain.shows import Show, show_id
 from domain.tiers import TicketTier, tier_id
+
+
+@dataclass(frozen=True)
+class NewTier:
+    code: str
+    price: Decimal
+    capacity: int
+    per_user_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class NewShow:
+    """An event to create, with its tiers."""
+
+    code: str
+    name: str
+    tiers: list[NewTier]
+    starts_at: datetime | None = None
+    sale_opens: datetime | None = None
+    sale_closes: datetime | None = None
 
 
 class TierLedger(CachingApplication):
@@ -43,6 +66,27 @@ class TierLedger(CachingApplication):
         except TierAlreadyExistsError:
             return False
         return True
+
+    def create_show(self, show: NewShow) -> Show:
+        """Create an event and all its tiers, each with the event's sale window, in one
+        recording: all of it, or (an id or a tier code taken) none."""
+        tiers = [
+            TicketTier.open(t.code, t.price, t.capacity, t.per_user_limit, show.sale_opens, show.sale_closes)
+            for t in show.tiers
+        ]
+        created = Show.open(
+            show.code, show.name, [t.code for t in tiers], show.starts_at, show.sale_opens, show.sale_closes
+        )
+        try:
+            self.save(created, *tiers)
+        except IntegrityError:
+            if show_id(show.code) in self.repository:
+                raise ShowAlreadyExistsError(f"Event {show.code!r} exists already.") from None
+            raise TierAlreadyExistsError("A tier of this event exists already: tier codes are unique.") from None
+        return created
+
+    def find_show(self, code: str) -> Show | None:
+        return self.aggregate(show_id(code), Show)
 
     def add_capacity(self, code: str, quantity: int) -> TierDetails:
         return self._change_tier(code, lambda tier: tier.add_capacity(quantity))

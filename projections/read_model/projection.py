@@ -15,6 +15,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from domain.bookings import CANCELLED, CONFIRMED, HELD, Booking
+from domain.shows import Show
 from domain.tiers import TicketTier
 from projections.read_model.views import LedgerView, PageChanges
 
@@ -44,6 +45,7 @@ class LedgerProjection:
             Booking.Cancelled,
             Booking.TicketCheckedIn,
             Booking.ScanConflict,
+            Show.Created,
         )
     )
 
@@ -128,3 +130,7 @@ class LedgerProjection:
     @change.register
     def scan_conflict(self, event: Booking.ScanConflict, position: int, changes: PageChanges) -> None:
         changes.scan(event, admitted=False)
+
+    @change.register
+    def show_created(self, event: Show.Created, position: int, changes: PageChanges) -> None:
+        changes.new_show(event)

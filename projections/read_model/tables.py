@@ -44,8 +44,20 @@ CREATE_TABLES = (
         admitted INTEGER NOT NULL,
         PRIMARY KEY (ticket_id, scan_id)
     )""",
+    # The events on sale besides the default one, and which tiers are theirs.
+    """CREATE TABLE IF NOT EXISTS {shows} (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        starts_at {timestamp},
+        sale_opens {timestamp},
+        sale_closes {timestamp}
+    )""",
+    """CREATE TABLE IF NOT EXISTS {show_tiers} (
+        tier TEXT PRIMARY KEY,
+        show_code TEXT NOT NULL
+    )""",
 )
-TABLES = ("availability", "bookings", "checkins")
+TABLES = ("availability", "bookings", "checkins", "shows", "show_tiers")
 # Index name and columns. A rebuild's fresh tables get their indexes just before
 # they take the live tables' place (see ``swap_statements``).
 INDEXES = (
@@ -67,13 +79,27 @@ INSERT_BOOKING = (
     "(booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at) "
     "VALUES (:booking_id, :user_id, :tier, :quantity, :status, :at, :at, :expires_at)"
 )
+INSERT_SHOW = (
+    "INSERT INTO {shows} (code, name, starts_at, sale_opens, sale_closes) "
+    "VALUES (:code, :name, :starts_at, :sale_opens, :sale_closes)"
+)
+INSERT_SHOW_TIER = "INSERT INTO {show_tiers} (tier, show_code) VALUES (:tier, :show)"
 INSERT_SCAN = (
     "INSERT INTO {checkins} (ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted) "
     "VALUES (:ticket_id, :scan_id, :booking_id, :seat, :gate, :scanned_at, :admitted)"
 )
 SET_BOOKING_STATUS = "UPDATE {bookings} SET status = :status, updated_at = :at WHERE booking_id = :booking_id"
 TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
-SELECT_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
+# The default event's tiers: those of no other event (all of them while there is none).
+SELECT_TIERS = (
+    f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier NOT IN (SELECT tier FROM {{show_tiers}}) ORDER BY tier"
+)
+SELECT_ALL_TIERS = f"SELECT {TIER_COLUMNS} FROM {{availability}} ORDER BY tier"
+SELECT_SHOW_TIERS = (
+    f"SELECT {TIER_COLUMNS} FROM {{availability}} "
+    "WHERE tier IN (SELECT tier FROM {show_tiers} WHERE show_code = :show) ORDER BY tier"
+)
+SELECT_SHOWS = "SELECT code, name, starts_at, sale_opens, sale_closes FROM {shows} ORDER BY code"
 SELECT_TIER = f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier = :tier"
 BOOKING_COLUMNS = "booking_id, user_id, tier, quantity, status, created_at, updated_at, expires_at"
 SELECT_BOOKING = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE booking_id = :booking_id"
@@ -108,6 +134,8 @@ DROP_TABLES = (
     "DROP TABLE IF EXISTS {availability}",
     "DROP TABLE IF EXISTS {bookings}",
     "DROP TABLE IF EXISTS {checkins}",
+    "DROP TABLE IF EXISTS {shows}",
+    "DROP TABLE IF EXISTS {show_tiers}",
     "DELETE FROM {tracking} WHERE application_name = :name",
 )
 POSITIONS = Positions("{tracking}", "application_name", "notification_id")  # the library's tracking table
@@ -128,6 +156,8 @@ class PageChanges:
     new_bookings: list[dict[str, Any]] = field(default_factory=list)
     booking_statuses: list[dict[str, Any]] = field(default_factory=list)
     scans: list[dict[str, Any]] = field(default_factory=list)
+    shows: list[dict[str, Any]] = field(default_factory=list)
+    show_tiers: list[dict[str, Any]] = field(default_factory=list)
 
     def change_tier(
         self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
@@ -170,6 +200,18 @@ class PageChanges:
             }
         )
 
+    def new_show(self, event: Any) -> None:
+        self.shows.append(
+            {
+                "code": event.code,
+                "name": event.name,
+                "starts_at": event.starts_at,
+                "sale_opens": event.sale_opens,
+                "sale_closes": event.sale_closes,
+            }
+        )
+        self.show_tiers += [{"tier": tier, "show": event.code} for tier in event.tiers]
+
     def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
         batches = [
             (INSERT_TIER, self.new_tiers),
@@ -177,5 +219,7 @@ class PageChanges:
             (INSERT_BOOKING, self.new_bookings),
             (SET_BOOKING_STATUS, self.booking_statuses),
             (INSERT_SCAN, self.scans),
+            (INSERT_SHOW, self.shows),
+            (INSERT_SHOW_TIER, self.show_tiers),
         ]
         return [(statement, rows) for statement, rows in batches if rows]

@@ -29,10 +29,13 @@ from projections.read_model.tables import (
     POSITIONS,
     SELECT_ALL_BOOKINGS,
     SELECT_ALL_SCANS,
+    SELECT_ALL_TIERS,
     SELECT_BOOKING,
     SELECT_DOOR_COUNTS,
     SELECT_DUE_HOLDS,
     SELECT_NEXT_EXPIRY,
+    SELECT_SHOW_TIERS,
+    SELECT_SHOWS,
     SELECT_TIER,
     SELECT_TIER_BOOKINGS,
     SELECT_TIERS,
@@ -54,6 +57,17 @@ class TierAvailability:
     available: int
     on_sale: bool
     position: int
+
+
+@dataclass(frozen=True)
+class ShowRow:
+    """An event on sale besides the default one: its id (code), name and sale window."""
+
+    code: str
+    name: str
+    starts_at: datetime | None
+    sale_opens: datetime | None
+    sale_closes: datetime | None
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,8 @@ class LedgerView(TrackingRecorder):
             availability=f"{self.schema}availability{self.suffix}",
             bookings=f"{self.schema}bookings{self.suffix}",
             checkins=f"{self.schema}checkins{self.suffix}",
+            shows=f"{self.schema}shows{self.suffix}",
+            show_tiers=f"{self.schema}show_tiers{self.suffix}",
             schema=self.schema,
             money=self.money,
             timestamp=self.timestamp,
@@ -169,7 +185,21 @@ class LedgerView(TrackingRecorder):
     # Reads.
 
     def list_tiers(self) -> list[TierAvailability]:
+        """The default event's tiers: what ``GET /api/tickets`` lists."""
         return [self._tier(r) for r in self._select(SELECT_TIERS)]
+
+    def list_all_tiers(self) -> list[TierAvailability]:
+        return [self._tier(r) for r in self._select(SELECT_ALL_TIERS)]
+
+    def tiers_of_show(self, code: str) -> list[TierAvailability]:
+        return [self._tier(r) for r in self._select(SELECT_SHOW_TIERS, show=code)]
+
+    def list_shows(self) -> list[ShowRow]:
+        """The events besides the default one."""
+        return [
+            ShowRow(row["code"], row["name"], when(row["starts_at"]), when(row["sale_opens"]), when(row["sale_closes"]))
+            for row in self._select(SELECT_SHOWS)
+        ]
 
     def get_tier(self, tier: str) -> TierAvailability | None:
         rows = self._select(SELECT_TIER, tier=tier)

@@ -98,6 +98,11 @@ def api(server: str, tmp_path: Path) -> Iterator[SimpleNamespace]:
                 "api.checkin.post_api_checkin",
                 "api.checkin.post_api_checkin_uploads",
                 "api.checkin.get_api_checkin_tickets",
+                "api.orders.post_api_orders",
+                "api.orders.get_api_orders_order_id",
+                "api.events.get_api_events",
+                "api.events.get_api_events_event_id_tickets",
+                "api.events_admin.post_api_admin_events",
                 "models",
             )
         }
@@ -227,3 +232,27 @@ def test_a_generated_client_shows_tickets_and_a_scanner_admits_them_once(api: Si
     assert sorted((t.seat, t.checked_in) for t in listed.tickets) == [(0, True), (1, False)]
     unlocked = api.post_api_checkin.sync_detailed(client=c, body=m.Scan(code=tickets[1].code, gate="north"))
     assert unlocked.status_code == 401
+
+
+def test_a_generated_client_orders_two_tiers_and_puts_an_event_on_sale(api: SimpleNamespace) -> None:
+    m, c = api.models, api.client
+    api.post_api_admin_tiers.sync(client=api.admin, body=m.NewTier(tier="GA", price="10.00", capacity=10))
+    items = [m.Item(tier="VIP", quantity=1), m.Item(tier="GA", quantity=2)]
+    placed = api.post_api_orders.sync_detailed(
+        client=c, body=m.OrderRequest(user_id="fay", items=items), idempotency_key="o-1"
+    )
+    assert placed.status_code == 201, placed.content
+    order = placed.parsed
+    again = api.post_api_orders.sync(client=c, body=m.OrderRequest(user_id="fay", items=items), idempotency_key="o-1")
+    assert (again.order_id, [i.tier for i in order.items]) == (order.order_id, ["VIP", "GA"])
+    assert api.get_api_orders_order_id.sync(str(order.order_id), client=c).to_dict() == again.to_dict()
+    short = api.post_api_orders.sync_detailed(client=c, body=m.OrderRequest("fay", [m.Item("VIP", 1), m.Item("GA", 9)]))
+    assert (short.status_code, short.parsed.error.code) == (422, "INSUFFICIENT_TICKETS")
+
+    tier = m.NewTier(tier="NYE_GA", price="40.00", capacity=10)
+    created = api.post_api_admin_events.sync(
+        client=api.admin, body=m.NewEvent(event_id="nye", name="NYE", tiers=[tier])
+    )
+    assert (created.event_id, created.capacity, created.on_sale_now) == ("nye", 10, True)
+    assert [e.event_id for e in api.get_api_events.sync(client=c)] == ["main", "nye"]
+    assert [t.tier for t in api.get_api_events_event_id_tickets.sync("nye", client=c)] == ["NYE_GA"]

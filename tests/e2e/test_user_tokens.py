@@ -216,6 +216,9 @@ def test_the_document_shows_the_bearer_token_and_its_answers_on_every_user_endpo
         ("/api/bookings/{booking_id}/cancel", "post"),
         ("/api/bookings/{booking_id}", "get"),
         ("/api/users/{user_id}/bookings", "get"),
+        ("/api/bookings/{booking_id}/tickets", "get"),
+        ("/api/orders", "post"),
+        ("/api/orders/{order_id}", "get"),
         ("/api/queue", "post"),
     }
     for operation in user_operations.values():

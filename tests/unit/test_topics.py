@@ -4,6 +4,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.bookings import Booking
+from domain.shows import Show
 from domain.tiers import TicketTier
 from projections import LedgerProjection
 
@@ -16,10 +17,12 @@ def test_event_topics_are_the_stored_names():
     ]
 
 
-def test_the_projection_follows_every_event_class_of_both_aggregates():
+def test_the_projection_follows_every_event_class_of_the_aggregates_it_shows():
+    """Tiers, bookings (their scans too) and events (shows); not orders: an order's sales are
+    its tiers' and bookings' events, recorded with it."""
     events = {
         get_topic(cls)
-        for aggregate in (TicketTier, Booking)
+        for aggregate in (TicketTier, Booking, Show)
         for cls in vars(aggregate).values()
         if isinstance(cls, type)
         and issubclass(cls, Aggregate.Event)
