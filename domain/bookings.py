@@ -78,6 +78,19 @@ class BookingSummary:
     expires_at: datetime | None = None  # holds only
 
 
+class ScanEvent(Aggregate.Event):
+    """A scan of seat ``seat``'s ticket at ``gate`` (at ``scanned_at``, the scanner's time for
+    a scan uploaded later). Carries the booking's tier and user, so the integration event
+    (``ticket.*``) is made from it alone."""
+
+    seat: int
+    tier: str
+    user_id: str
+    gate: str
+    scanned_at: datetime
+    scan_id: str
+
+
 class Booking(Aggregate):
     """A user's tickets on one tier: held until a time, or confirmed until cancelled."""
 
@@ -104,27 +117,11 @@ class Booking(Aggregate):
     class Cancelled(Aggregate.Event):
         idempotency_key: str | None  # the cancel request's key, so that its retries succeed
 
-    class TicketCheckedIn(Aggregate.Event):
-        """Seat ``seat``'s ticket admitted at ``gate`` (at ``scanned_at``, the scanner's
-        time for a scan uploaded later). Carries the booking's tier and user, so the
-        integration event (``ticket.checked_in``) is made from it alone."""
+    class TicketCheckedIn(ScanEvent):
+        """Seat ``seat``'s ticket admitted at ``gate``."""
 
-        seat: int
-        tier: str
-        user_id: str
-        gate: str
-        scanned_at: datetime
-        scan_id: str
-
-    class ScanConflict(Aggregate.Event):
+    class ScanConflict(ScanEvent):
         """A gate that was offline let in a ticket that was admitted already: kept, reported."""
-
-        seat: int
-        tier: str
-        user_id: str
-        gate: str
-        scanned_at: datetime
-        scan_id: str
 
     @classmethod
     def confirm(cls, booking_id: UUID, user_id: str, tier: str, quantity: int) -> Booking:

@@ -20,3 +20,11 @@ def clean_gunicorn(env: dict[str, str], folder: Path) -> Iterator[str]:
         log.seek(0)
         output = log.read()
     assert "Traceback" not in output, output
+
+
+@contextmanager
+def clean_sqlite_gunicorn(settings: dict[str, str], folder: Path) -> Iterator[str]:
+    """``clean_gunicorn`` on a SQLite file of its own in ``folder``, as ``make serve`` runs."""
+    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "ledger.sqlite3")}
+    with clean_gunicorn({**store, **settings}, folder) as base:
+        yield base

@@ -54,6 +54,7 @@ class CountersSchema(ResponseSchema):
 class DoorFiguresSchema(ResponseSchema):
     """A tier at the door: tickets sold, admitted, and not (yet) in: the no-shows once doors close."""
 
+    event = fields.String(metadata={"description": "the event the tier is of (`main`: the default event)"})
     tier = fields.String()
     sold = fields.Integer(metadata={"description": "tickets of confirmed bookings"})
     admitted = fields.Integer(metadata={"description": "tickets checked in"})
@@ -116,7 +117,7 @@ OVERVIEW = {
             "onSale": True,
         }
     ],
-    "door": [{"tier": "VIP", "sold": 40, "admitted": 31, "noShows": 9, "conflicts": 1}],
+    "door": [{"event": "main", "tier": "VIP", "sold": 40, "admitted": 31, "noShows": 9, "conflicts": 1}],
     "counters": {"bookings": 37, "ticketsSold": 40, "holds": 5, "conflicts": 3, "batches": 20, "batchedRequests": 42},
     "projectionLag": 0,
     "projectionLagSeconds": 0.0,

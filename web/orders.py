@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
@@ -22,7 +21,14 @@ from web.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, Q
 from web.error_examples import BOOKING_ID
 from web.logs import event
 from web.queue import require_pass
-from web.schemas import CamelCaseSchema, ResponseSchema, check_quantity_limit, idempotency_key, identifier
+from web.schemas import (
+    CamelCaseSchema,
+    ResponseSchema,
+    check_quantity_limit,
+    idempotency_key,
+    identifier,
+    ticket_quantity,
+)
 from web.services import services
 from web.user_ids import UserId
 from web.users import acting_user, token_user, user_endpoint
@@ -33,16 +39,11 @@ ORDER_ID = "3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
 
 class ItemSchema(CamelCaseSchema):
     tier = identifier(max_length=32)
-    quantity = fields.Integer(
-        required=True,
-        strict=True,
-        validate=validate.Range(min=1),
-        metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"},
-    )
+    quantity = ticket_quantity()
 
     @validates_schema
     def quantity_within_limit(self, data: dict[str, Any], **_: Any) -> None:
-        check_quantity_limit(data.get("quantity", 0), current_app.config["MAX_TICKETS_PER_BOOKING"])
+        check_quantity_limit(data.get("quantity", 0))
 
 
 class OrderRequestSchema(CamelCaseSchema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 # No control characters (PostgreSQL text cannot hold NUL), at least one non-blank character;
@@ -111,7 +111,19 @@ def idempotency_key() -> str | None:
     return key
 
 
-def check_quantity_limit(quantity: int, limit: int) -> None:
+def ticket_quantity() -> fields.Integer:
+    """How many tickets one booking (or an order's item) takes: at least 1, at most
+    ``MAX_TICKETS_PER_BOOKING``, checked by ``check_quantity_limit`` (a setting, so not in the field)."""
+    return fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"},
+    )
+
+
+def check_quantity_limit(quantity: int) -> None:
+    limit = current_app.config["MAX_TICKETS_PER_BOOKING"]
     if quantity > limit:
         raise ValidationError(f"At most {limit} tickets per booking.", "quantity")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from marshmallow import fields, validate, validates_schema
+from marshmallow import fields, validates_schema
 
 from web.apidoc import (
     CACHEABLE,
@@ -29,6 +29,7 @@ from web.schemas import (
     check_quantity_limit,
     idempotency_key,
     identifier,
+    ticket_quantity,
 )
 from web.services import services
 from web.stream import STREAM, event_stream, one_line, tier_events
@@ -50,16 +51,11 @@ STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(TIERS_EXAMPLE)}\n\n: heartbeat
 class BookRequestSchema(CamelCaseSchema):
     user_id = UserId()
     tier = identifier(max_length=32)
-    quantity = fields.Integer(
-        required=True,
-        strict=True,
-        validate=validate.Range(min=1),
-        metadata={"maximum_setting": "MAX_TICKETS_PER_BOOKING"},
-    )
+    quantity = ticket_quantity()
 
     @validates_schema
     def quantity_within_limit(self, data: dict[str, Any], **_: Any) -> None:
-        check_quantity_limit(data.get("quantity", 0), current_app.config["MAX_TICKETS_PER_BOOKING"])
+        check_quantity_limit(data.get("quantity", 0))
 
 
 BOOK_REQUEST = {"userId": "alice", "tier": "VIP", "quantity": 2}

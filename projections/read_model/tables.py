@@ -111,14 +111,15 @@ SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY book
 SELECT_DUE_HOLDS = (
     "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now ORDER BY expires_at LIMIT :limit"
 )
-# Per tier: tickets sold (confirmed bookings' seats), admitted, and scans in conflict.
+# Per tier, with its event: tickets sold (confirmed bookings' seats), admitted, and scans in conflict.
 SELECT_DOOR_COUNTS = (
-    "SELECT b.tier AS tier, SUM(b.quantity) AS sold, "
+    "SELECT COALESCE((SELECT show_code FROM {show_tiers} s WHERE s.tier = b.tier), 'main') AS event, "
+    "b.tier AS tier, SUM(b.quantity) AS sold, "
     "(SELECT COUNT(*) FROM {checkins} c JOIN {bookings} cb ON cb.booking_id = c.booking_id "
     " WHERE cb.tier = b.tier AND c.admitted = 1) AS admitted, "
     "(SELECT COUNT(*) FROM {checkins} c JOIN {bookings} cb ON cb.booking_id = c.booking_id "
     " WHERE cb.tier = b.tier AND c.admitted = 0) AS conflicts "
-    "FROM {bookings} b WHERE b.status = 'confirmed' GROUP BY b.tier ORDER BY b.tier"
+    "FROM {bookings} b WHERE b.status = 'confirmed' GROUP BY b.tier ORDER BY event, b.tier"
 )
 SELECT_VALID_TICKETS = (
     "SELECT b.booking_id, b.tier, b.quantity, c.seat FROM {bookings} b "

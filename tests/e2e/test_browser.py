@@ -27,7 +27,7 @@ from tests.e2e.browser import (
     wait_for_match,
     wait_for_text,
 )
-from tests.processes import clean_gunicorn
+from tests.processes import clean_sqlite_gunicorn
 
 # A stream lasts 1 s here, so the page has to reconnect several times during a test.
 SETTINGS = {"DEMO_TIERS": "VIP:100.00:4,GA:10.00:50", "BOOKING_RATE_LIMIT": "", "SSE_MAX_SECONDS": "1"}
@@ -38,8 +38,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The server with ``SETTINGS``, and a test's own on top (parametrised ``indirect``)."""
-    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
-    with clean_gunicorn({**store, **SETTINGS, **getattr(request, "param", {})}, tmp_path) as base:
+    with clean_sqlite_gunicorn({**SETTINGS, **getattr(request, "param", {})}, tmp_path) as base:
         yield base
 
 

@@ -28,7 +28,7 @@ from tests.e2e.browser import (
     wait_for_match,
     wait_for_text,
 )
-from tests.processes import clean_gunicorn
+from tests.processes import clean_sqlite_gunicorn
 
 TOKEN = "dashboard-admin-token"
 SETTINGS = {
@@ -45,8 +45,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
-    with clean_gunicorn({**store, **SETTINGS}, tmp_path) as base:
+    with clean_sqlite_gunicorn(SETTINGS, tmp_path) as base:
         yield base
 
 
@@ -165,8 +164,7 @@ def test_an_organizer_signs_in_watches_the_sale_adds_capacity_closes_sales_and_s
 def test_without_an_admin_token_on_the_server_the_page_says_the_admin_api_is_off(
     browser: WebDriver, tmp_path: Path, settings: dict[str, str]
 ) -> None:
-    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
-    with clean_gunicorn({**store, **SETTINGS, **settings}, tmp_path) as base:
+    with clean_sqlite_gunicorn({**SETTINGS, **settings}, tmp_path) as base:
         browser.get(f"{base}/admin")
         sign_in(browser, "anything")
         wait_for_text(browser, "#login-error", "The admin API is off on this server (its ADMIN_TOKEN is empty).")

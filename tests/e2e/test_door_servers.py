@@ -172,4 +172,4 @@ def test_the_feed_and_the_dashboard_count_the_door(store_env, tmp_path):
             1,
         )
         door = call(f"{base}/api/admin/overview", headers=ADMIN).body["door"]
-        assert door == [{"tier": "VIP", "sold": 3, "admitted": 1, "noShows": 2, "conflicts": 0}]
+        assert door == [{"event": "main", "tier": "VIP", "sold": 3, "admitted": 1, "noShows": 2, "conflicts": 0}]

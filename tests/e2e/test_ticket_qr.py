@@ -29,7 +29,7 @@ from projections.integrations.store import IntegrationTables
 from scripts.harness.processes import call
 from tests.e2e.browser import SCREENSHOTS, click, screenshot, severe_messages, text_of, wait_for
 from tests.integration.smtp_inbox import smtp_inbox
-from tests.processes import clean_gunicorn
+from tests.processes import clean_sqlite_gunicorn
 
 SETTINGS = {"DEMO_TIERS": "VIP:100.00:10", "BOOKING_RATE_LIMIT": ""}
 pytestmark = pytest.mark.slow
@@ -37,8 +37,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "ledger.sqlite3")}
-    with clean_gunicorn({**store, **SETTINGS}, tmp_path) as base:
+    with clean_sqlite_gunicorn(SETTINGS, tmp_path) as base:
         yield base
 
 

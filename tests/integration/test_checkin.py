@@ -116,7 +116,7 @@ def test_the_door_counts_are_projected_and_a_rebuild_agrees(door):
     door.merge("east", [OfflineScan("e-1", codes[0], datetime(2026, 12, 5, 19, 0, tzinfo=UTC))])
     view = open_view(door.ledger)
     Projector(door.ledger, view).catch_up()
-    assert view.door_counts() == [{"tier": "GA", "sold": 5, "admitted": 2, "conflicts": 1}]
+    assert view.door_counts() == [{"event": "main", "tier": "GA", "sold": 5, "admitted": 2, "conflicts": 1}]
     listed = {(booking, seat) for booking, _, seats, admitted in view.valid_tickets() for seat in admitted}
     assert len(listed) == 2
     assert differences(door.ledger) == []

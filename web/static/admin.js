@@ -115,12 +115,12 @@
     if (page.error.textContent.startsWith("The server cannot be reached")) say("");
   }
 
-  // Per tier: sold, checked in, not (yet) in, and offline scans in conflict.
+  // Per event and tier: sold, checked in, not (yet) in, and offline scans in conflict.
   function showDoor(rows) {
     page.door.replaceChildren(...rows.map((row) => {
       const tr = document.createElement("tr");
       tr.dataset.tier = row.tier;
-      for (const value of [row.tier, row.sold, row.admitted, row.noShows, row.conflicts]) {
+      for (const value of [row.event, row.tier, row.sold, row.admitted, row.noShows, row.conflicts]) {
         tr.append(element("td", "", String(value)));
       }
       return tr;
