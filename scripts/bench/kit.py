@@ -11,6 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -19,6 +21,8 @@ from application import BookingLedger
 from projections import Projector
 from scripts.bench import wrk
 from scripts.harness.processes import children
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # /proc's unit of CPU time
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -166,18 +170,37 @@ def latencies(run: dict) -> str:
     return "/".join(f"{run['latency_ms'][p]:,.0f}" for p in ("p50", "p95", "p99"))
 
 
+@dataclass(frozen=True)
+class ProcStat:
+    """What /proc/<pid>/stat says of a process: its name, parent, and CPU seconds so far (user + system)."""
+
+    pid: int
+    name: str
+    ppid: int
+    cpu: float
+
+
+def read_stat(path: Path) -> ProcStat | None:
+    """One process's stat; None if it is gone."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    name, rest = text.split("(", 1)[1].rsplit(")", 1)
+    fields = rest.split()
+    return ProcStat(int(path.parent.name), name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+
+
+def process_stats() -> Iterator[ProcStat]:
+    """Every process on this host that is still there."""
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        if (stat := read_stat(path)) is not None:
+            yield stat
+
+
 def cpu_seconds(parent: int) -> float:
-    """CPU time (user + system) used so far by the children of process ``parent`` (the
-    gunicorn workers), from /proc."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == parent:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by the children of process ``parent`` (the gunicorn workers)."""
+    return sum(stat.cpu for stat in process_stats() if stat.ppid == parent)
 
 
 def raise_file_limit() -> int:
@@ -189,10 +212,6 @@ def raise_file_limit() -> int:
 
 def renice(master: subprocess.Popen, niceness: int) -> None:
     """Lower the CPU priority of a gunicorn master and its workers."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        if master.pid in (pid, ppid):
-            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    for stat in process_stats():
+        if master.pid in (stat.pid, stat.ppid):
+            os.setpriority(os.PRIO_PROCESS, stat.pid, niceness)

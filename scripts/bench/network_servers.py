@@ -4,7 +4,6 @@ both designs on fresh schemas of their own, reaching PostgreSQL through it."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -16,7 +15,19 @@ from pathlib import Path
 from application import BookingLedger
 from projections import Projector, open_view
 from scripts.bench import baseline_app
-from scripts.bench.kit import HERE, OURS_ENV, OURS_WORKERS, PG, Server, connect, cpu_seconds, fresh_schema, our_books
+from scripts.bench.kit import (
+    HERE,
+    OURS_ENV,
+    OURS_WORKERS,
+    PG,
+    Server,
+    connect,
+    cpu_seconds,
+    fresh_schema,
+    our_books,
+    process_stats,
+    read_stat,
+)
 from scripts.harness import delay_proxy
 from scripts.harness.processes import scrape
 
@@ -77,22 +88,15 @@ class Proxy:
 
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) of one process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    stat = read_stat(Path(f"/proc/{pid}/stat"))
+    if stat is None:
+        raise ProcessLookupError(pid)
+    return stat.cpu
 
 
 def postgres_cpu() -> float:
     """CPU seconds so far of every PostgreSQL process on this host."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # gone meanwhile
-        if text.split("(", 1)[1].startswith("postgres)"):
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(stat.cpu for stat in process_stats() if stat.name == "postgres")
 
 
 def batches(url: str) -> float:
