@@ -98,19 +98,16 @@ class Door:
         except InvalidTicketCodeError as error:
             return MergedScan(offline.scan_id, REFUSED, reason=str(error))
         scan = Scan(gate, offline.scanned_at, offline.scan_id)
-        first: list[Scan | None] = []
-
-        def merge(booking: Booking) -> None:
-            first[:] = [booking.merge_offline_scan(ticket.seat, scan)]
-
         try:
-            self._scanned(ticket, merge)
+            booking = self._scanned(ticket, lambda booking: booking.merge_offline_scan(ticket.seat, scan))
         except TicketNotValidError as error:
             return MergedScan(offline.scan_id, REFUSED, str(ticket.ticket_id), reason=str(error))
-        earlier = first[0]
-        return MergedScan(offline.scan_id, CONFLICT if earlier else ADMITTED, str(ticket.ticket_id), earlier)
+        first = booking.scans[ticket.seat][0]
+        if first.scan_id == scan.scan_id:
+            return MergedScan(offline.scan_id, ADMITTED, str(ticket.ticket_id))
+        return MergedScan(offline.scan_id, CONFLICT, str(ticket.ticket_id), first)
 
-    def _scanned(self, ticket: TicketRef, scan: Callable[[Booking], None]) -> Booking:
+    def _scanned(self, ticket: TicketRef, scan: Callable[[Booking], object]) -> Booking:
         """Apply a scan to the ticket's booking and record what it changed, deciding again
         on a conflict. A signed code always names a booking we made, so none is a 404
         only if the store lost it: said as such, not as a forgery."""
