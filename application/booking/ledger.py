@@ -71,7 +71,7 @@ class BookingLedger(TierLedger):
         # What time it is, for holds: tests replace it to move time on.
         self.clock: Callable[[], datetime] = utc_now
         self._hold_for = timedelta(seconds=float(self.setting("HOLD_SECONDS")))
-        self._retries = Retries(
+        self.retries = Retries(
             int(self.setting("BOOKING_MAX_ATTEMPTS")),
             int(self.setting("BOOKING_BACKOFF_CAP_MS")) / 1000,
             lambda: self.observer.conflict(),
@@ -155,7 +155,7 @@ class BookingLedger(TierLedger):
         self.observer.batch(len(batch))
         with self._turns.of(tier for pending in batch for tier in pending.tiers):
             try:
-                decision = self._retries(attempt)
+                decision = self.retries(attempt)
             except LedgerBusyError as error:
                 decision = stored() or BatchDecision.refused(len(batch), error)
         for booking in decision.bookings:
@@ -233,7 +233,7 @@ class BookingLedger(TierLedger):
                     recorded(booking)
             return booking.summary()
 
-        return self._retries(attempt)
+        return self.retries(attempt)
 
     # Queries of the current aggregate state (strongly consistent).
 

@@ -40,9 +40,9 @@ class NewShow:
 
 class TierLedger(CachingApplication):
     """Tier administration: each command decides on the tier and saves it, deciding again
-    on a conflict (``_retries``, set by the subclass)."""
+    on a conflict (``retries``, set by the subclass)."""
 
-    _retries: Retries
+    retries: Retries
 
     def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
         """Create a tier; raise ``TierAlreadyExistsError`` if the code is taken."""
@@ -101,7 +101,7 @@ class TierLedger(CachingApplication):
             self.save(tier)
             return TierDetails.of(tier)
 
-        return self._retries(attempt)
+        return self.retries(attempt)
 
     def _get_tier(self, code: str) -> TicketTier:
         tier = self.find_tier(code)

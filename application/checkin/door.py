@@ -17,7 +17,6 @@ from datetime import datetime
 from uuid import uuid4
 
 from application.booking.ledger import BookingLedger
-from application.booking.retries import Retries
 from application.checkin.codes import TicketCodes
 from application.errors import InvalidTicketCodeError, no_booking
 from domain.bookings import Booking
@@ -69,11 +68,6 @@ class Door:
     def __init__(self, ledger: BookingLedger, codes: TicketCodes) -> None:
         self.ledger = ledger
         self.codes = codes
-        self._retries = Retries(
-            int(ledger.setting("BOOKING_MAX_ATTEMPTS")),
-            int(ledger.setting("BOOKING_BACKOFF_CAP_MS")) / 1000,
-            ledger.observer.conflict,
-        )
 
     def check_in(self, code: str, gate: str, scan_id: str | None = None) -> Admission:
         """Admit the ticket whose code was scanned at ``gate`` now; a code we did not sign,
@@ -121,7 +115,7 @@ class Door:
                 self.ledger.save(booking)
             return booking
 
-        return self._retries(attempt)
+        return self.ledger.retries(attempt)  # the ledger's: its bounds, its conflict count
 
 
 def admission(booking: Booking, ticket: TicketRef, scan: Scan) -> Admission:
