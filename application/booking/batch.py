@@ -73,27 +73,29 @@ def decide(batch: list[Pending], aggregates: Aggregates) -> BatchDecision:
     whose key an earlier request of the batch used gets that one's answer; a retried one
     (its booking or order exists) gets it as it is now."""
     tiers: dict[str, TicketTier | None] = {}  # None: no such tier
-    decision = BatchDecision([], [], [])
+    outcomes: list[Outcome] = []
+    bookings: list[Booking] = []
+    orders: list[Order] = []
     now = aggregates.clock()
     firsts: dict[UUID, int] = {}  # booking or order id -> index of its first request in the batch
     for index, pending in enumerate(batch):
         first = firsts.setdefault(pending.booking_id, index)
         if first != index:
-            decision.outcomes.append(twin(pending, batch[first], decision.outcomes[first]))
+            outcomes.append(twin(pending, batch[first], outcomes[first]))
             continue
         retry = retried(pending, aggregates) if pending.replayable else None
         if retry is not None:
-            decision.outcomes.append(retry)
+            outcomes.append(retry)
             continue
         for code in pending.tiers:
             if code not in tiers:
                 tiers[code] = aggregates.find_tier(code)
         if isinstance(pending, PendingOrder):
-            decision.outcomes.append(decide_order([tiers[code] for code in pending.tiers], pending, decision, now))
+            outcomes.append(decide_order([tiers[code] for code in pending.tiers], pending, bookings, orders, now))
         else:
-            decision.outcomes.append(decide_one(tiers[pending.tier], pending, decision.bookings, now))
+            outcomes.append(decide_one(tiers[pending.tier], pending, bookings, now))
     changed = [tier for tier in tiers.values() if tier is not None and tier.pending_events]
-    return BatchDecision(decision.outcomes, changed, decision.bookings, decision.orders)
+    return BatchDecision(outcomes, changed, bookings, orders)
 
 
 def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking], now: datetime) -> Outcome:
@@ -111,7 +113,7 @@ def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[
 
 
 def decide_order(
-    found: list[TicketTier | None], pending: PendingOrder, decision: BatchDecision, now: datetime
+    found: list[TicketTier | None], pending: PendingOrder, bookings: list[Booking], orders: list[Order], now: datetime
 ) -> Outcome:
     """All of an order or none: every tier checks its item (for this user, now) before any
     sells, so a refusal leaves every tier as it was. Its tiers are distinct (``check_items``)."""
@@ -127,9 +129,9 @@ def decide_order(
     for n, (tier, (_, quantity)) in enumerate(zip(tiers, pending.items, strict=True)):
         booking_id = order_booking_id(pending.booking_id, n)
         tier.book(booking_id, pending.user_id, quantity, now)
-        decision.bookings.append(Booking.confirm(booking_id, pending.user_id, tier.code, quantity))
+        bookings.append(Booking.confirm(booking_id, pending.user_id, tier.code, quantity))
     order = Order.place(pending.booking_id, pending.user_id, list(pending.items))
-    decision.orders.append(order)
+    orders.append(order)
     return order_receipt(order, [CONFIRMED] * len(tiers), tiers)
 
 
