@@ -2,7 +2,7 @@
 
 A code is ``TL1.`` and the URL-safe base64 of the ticket's payload (its booking's id and
 seat, ``domain.tickets.TicketRef``) followed by an Ed25519 signature of it: 116
-characters. A scanner holding only the public key (``GET /api/checkin/key``) tells a
+characters. A scanner holding only the public key (``publicKey`` of ``GET /api/checkin/tickets``) tells a
 real code from a forged or mistyped one offline; only the ledger, holding the private
 key, can make one.
 
