@@ -38,6 +38,15 @@ def require_admin_token() -> None:
         raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
 
 
+def require_bearer(tokens: list[str]) -> None:
+    """401 unless the request's bearer token is one of ``tokens`` (each compared, always, in
+    constant time, so the answer's time says nothing of which came close)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in tokens]
+    if scheme.lower() != "bearer" or not any(matches):
+        raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
+
+
 def has_admin_token() -> bool:
     token = current_app.config["ADMIN_TOKEN"]
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")

@@ -9,19 +9,17 @@ open, as booking is without user tokens.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
 
 from application.checkin.codes import PREFIX
 from application.checkin.door import OfflineScan
 from domain.tickets import ticket_id
+from web.admin import require_bearer
 from web.apidoc import COMMAND, JSON_BODY, Blueprint
 from web.schemas import CamelCaseSchema, ResponseSchema, identifier
 from web.services import services
@@ -35,12 +33,8 @@ MAX_SCANS_PER_UPLOAD = 50  # a request body stays under MAX_CONTENT_LENGTH; a sc
 @blp.before_request
 def require_scanner_token() -> None:
     tokens = [t for t in (current_app.config["ADMIN_TOKEN"], current_app.config["SCANNER_TOKEN"]) if t]
-    if not tokens or request.method == "OPTIONS":
-        return
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in tokens]  # each compared, always
-    if scheme.lower() != "bearer" or not any(matches):
-        raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
+    if tokens and request.method != "OPTIONS":
+        require_bearer(tokens)
 
 
 def ticket_code() -> fields.String:

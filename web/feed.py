@@ -15,19 +15,18 @@ exist (404), as the admin endpoints do not.
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import NotFound, Unauthorized
+from werkzeug.exceptions import NotFound
 
 from projections.integrations.events import TYPES
 from projections.integrations.runner import Integrations
 from projections.integrations.store import StoredEvent
+from web.admin import require_bearer
 from web.apidoc import FEED_SECURITY, Blueprint
 from web.error_examples import BOOKING_ID
 from web.schemas import CamelCaseSchema, QueryInteger
@@ -45,10 +44,7 @@ def require_feed_token() -> None:
     tokens = [t for t in (current_app.config["ADMIN_TOKEN"], current_app.config["FEED_TOKEN"]) if t]
     if not tokens:
         raise NotFound()
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in tokens]  # each compared, always
-    if scheme.lower() != "bearer" or not any(matches):
-        raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
+    require_bearer(tokens)
 
 
 class FeedQuerySchema(CamelCaseSchema):
