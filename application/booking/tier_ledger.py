@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError
 from application.booking.receipts import TierDetails
 from application.booking.retries import Retries
 from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError, TierNotFoundError
-from application.persistence.library import CachingApplication
+from application.persistence.application import CachingApplication
 from domain.shows import Show, show_id
 from domain.tiers import TicketTier, tier_id
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from application.persistence.tracking import TRACKED_NAME, TRACKED_POSITION
 from domain.tickets import ticket_id
 from projections.positions import Positions
 
@@ -137,9 +138,9 @@ DROP_TABLES = (
     "DROP TABLE IF EXISTS {checkins}",
     "DROP TABLE IF EXISTS {shows}",
     "DROP TABLE IF EXISTS {show_tiers}",
-    "DELETE FROM {tracking} WHERE application_name = :name",
+    f"DELETE FROM {{tracking}} WHERE {TRACKED_NAME} = :name",
 )
-POSITIONS = Positions("{tracking}", "application_name", "notification_id")  # the library's tracking table
+POSITIONS = Positions("{tracking}", TRACKED_NAME, TRACKED_POSITION)  # the library's tracking table
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The ledger's one-statement recording on PostgreSQL (``application.persistence.storage``): it keeps
+"""The ledger's one-statement recording on PostgreSQL (``application.persistence.postgres``): it keeps
 the library's guarantees, notification ids in commit order and a refused version."""
 
 from __future__ import annotations

@@ -1,73 +1,24 @@
-"""Every place the project overrides the ``eventsourcing`` library, in one module.
-
-Checked against eventsourcing 9.5.6 (the version ``pyproject.toml`` pins, ``>=9.5.6,<9.6``).
-At each upgrade of the library, read the library's source of each method named here
-and check that what the override assumes still holds; the tests that guard each
-override are named beside it.
-
-- ``LedgerPostgresFactory`` and its recorders (``library_postgres.py``, beside this module
-  for its length): table creation serialised across
-  processes; a statement tried twice, not ten times; the pool reconnecting on demand;
-  each recording made by one statement that takes the events table's lock, and, in a
-  tier's turn, sent with the turn's ``COMMIT`` on the turn's own connection
-  (tests/integration/test_recording.py, test_turns.py, test_store_probe.py,
-  tests/unit/test_storage.py).
-  When PostgreSQL goes away a request should learn it within a few seconds (503
-  ``STORE_UNAVAILABLE``) and the service reconnect as soon as it is back; with the
-  library's defaults it takes minutes (10 tries of each statement, each waiting up to
-  ``POSTGRES_CONNECT_TIMEOUT``, 30 s, for a pooled connection). So the ledger's pool wait
-  is short (``BookingLedger.env``), its recorders try twice, and its pool does not back
-  off; only a process's start waits for PostgreSQL for as long as it takes
-  (docs/configuration.md, "When PostgreSQL goes away", has the measurements).
-- ``RoomSQLiteRecorder``: the waiting room's log in a table of its own on SQLite.
-- ``CopyOnWriteRepository``: a cached aggregate is never changed in place
-  (tests/integration/test_aggregate_cache.py).
-- ``StoreApplication`` (every application of the project): the store prepared before the
-  library builds it (``prepare_store``); ``CachingApplication`` (the ledger): the repository
-  above, what was saved cached, and snapshots taken of the aggregate as saved
-  (tests/integration/test_ledger.py, the snapshot tests).
-"""
+"""``StoreApplication`` and ``CachingApplication``: the library's ``Application`` as the
+project's applications need it. Why each override, and what guards it: the index,
+``application/persistence/__init__.py``."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-from copy import deepcopy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    ProcessingEvent,
-    ProjectorFunction,
-    Repository,
-)
-from eventsourcing.persistence import (
-    EventStore,
-    InfrastructureFactory,
-    Recording,
-)
-from eventsourcing.postgres import (
-    PostgresFactory,
-)
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
+from eventsourcing.persistence import EventStore, InfrastructureFactory, Recording
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from eventsourcing.utils import Environment, get_topic, strtobool
 
-from application.persistence.library_postgres import LedgerPostgresFactory
+from application.persistence.postgres import LedgerPostgresFactory
+from application.persistence.repository import CopyOnWriteRepository
 from application.persistence.storage import Store, again_if_created_meanwhile
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 A = TypeVar("A")
-
-
-class RoomSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, with a table of the room log's own."""
-
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "waiting_room_events") -> None:
-        super().__init__(datastore, events_table_name)
 
 
 def prepare_store(env: Environment) -> None:
@@ -122,9 +73,8 @@ class CachingApplication(StoreApplication):
     was saved cached at once, snapshots taken of the aggregate as saved."""
 
     def construct_repository(self) -> Repository[UUID]:
-        """The library's repository, with its cache made copy-on-write
-        (``application.persistence.repository``), always fast-forwarded, and always copied for the
-        caller: the ledger changes the aggregates it gets."""
+        """The library's repository, with its cache made copy-on-write, always fast-forwarded,
+        and always copied for the caller: the ledger changes the aggregates it gets."""
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         return CopyOnWriteRepository(
             event_store=self.events,
@@ -169,48 +119,3 @@ class CachingApplication(StoreApplication):
             snapshot_class = getattr(type(aggregate), "Snapshot", None) or type(self).snapshot_class
             if snapshot_class is not None:
                 self.snapshots.put([snapshot_class.take(aggregate)])
-
-
-class CopyOnWriteRepository(Repository[UUID]):
-    """The library's repository, except that an aggregate in the cache is never changed.
-
-    The library fast-forwards a cached aggregate in place, under a lock, but copies it
-    for the caller only after releasing that lock, so a reader could copy a tier that
-    another thread was half-way through advancing (its version one ahead of its sales).
-    Here fast-forwarding advances a copy and caches that instead: cached objects are
-    only ever replaced. The application's own ``save`` caches what it saved, so a saved
-    aggregate must not be changed afterwards (the ledger decides on fresh copies).
-    """
-
-    def get(
-        self,
-        aggregate_id: Any,
-        *,
-        version: int | None = None,
-        projector_func: ProjectorFunction[Any, Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        projector_func = projector_func or mutate_in_turn
-        if version is None and self.cache is not None:
-            projector_func = self._advancing_a_copy(projector_func)
-        return super().get(aggregate_id, version=version, projector_func=projector_func, **kwargs)
-
-    def _advancing_a_copy(self, project: ProjectorFunction[Any, Any]) -> ProjectorFunction[Any, Any]:
-        def advance(aggregate: Any, events: Iterable[Any]) -> Any:
-            events = list(events)
-            if aggregate is None or not events:  # rebuilt from the store, or nothing new
-                return project(aggregate, events)
-            advanced = project(deepcopy(aggregate), events)
-            if self.cache is not None and advanced is not None:
-                self.cache.put(advanced.id, advanced)
-            return advanced
-
-        return advance
-
-
-def mutate_in_turn(aggregate: Any, events: Iterable[Any]) -> Any:
-    """The library's ``project_aggregate`` without its ``isinstance`` check of each event
-    against a runtime-checkable ``Protocol``, which took 1-2 % of a booking's CPU."""
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
