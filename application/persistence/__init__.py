@@ -14,14 +14,14 @@ creation that lost a race, the probe), not an override.
   the library's PostgreSQL factory is replaced by ``LedgerPostgresFactory``, and on SQLite an
   application may name a recorder of its own (``sqlite_recorder``). Guards:
   tests/unit/test_storage.py, tests/integration/test_recording.py.
-- ``CachingApplication.construct_repository``: the repository below.
-- ``CachingApplication._record``: what was saved is cached, so the next read need not read
+- ``StoreApplication.construct_repository``: the repository below.
+- ``StoreApplication._record``: what was saved is cached, so the next read need not read
   this process's own events back (the library caches on save only without fast-forward).
   Guard: tests/integration/test_aggregate_cache.py.
-- ``CachingApplication._take_snapshots``: a snapshot of the aggregate as saved, where the
+- ``StoreApplication._take_snapshots``: a snapshot of the aggregate as saved, where the
   library rebuilds it at the crossing version from the store (3 % of a worker's CPU on a hot
   tier). Guards: the snapshot tests of tests/integration/test_ledger.py.
-- ``CachingApplication.construct_snapshot_store``: its table creation tried again after a
+- ``StoreApplication.construct_snapshot_store``: its table creation tried again after a
   lost race. Guard: tests/unit/test_storage.py.
 
 ``repository.py``, over ``Repository.get`` and ``project_aggregate``:
@@ -89,11 +89,11 @@ line, and in the published 10.0.0a7, where the same changes went on:
   applied by ``envelope.mutate(aggregate)``, the call ``mutate_in_turn`` makes.
 - ``_record`` keeps its name and body; ``ProcessingEvent`` is generic in the decision type,
   its ``events`` are envelopes and its ``aggregates`` are keyed by ``str`` ids (10.0.0a7 keeps
-  only ``Aggregate`` instances there), which ``CachingApplication._record`` reads.
+  only ``Aggregate`` instances there), which ``StoreApplication._record`` reads.
 - ``_take_snapshots`` passes the aggregate's class and a ``projector`` to ``take_snapshot``,
   which no longer stores ``Snapshot.take(aggregate)`` itself but an ``AggregateEvent`` around
   it (``decision``, ``originator_id``, ``originator_version``), and no longer reads the
-  application's ``snapshot_class``: ``CachingApplication._take_snapshots``, which stores
+  application's ``snapshot_class``: ``StoreApplication._take_snapshots``, which stores
   the bare snapshot, must wrap it the same way.
 - 10.0.0a7 also renames the tracking table's ``application_name`` column ``context_name``
   (``TRACKED_NAME``, and a migration of the stored tables), and PostgreSQL's default

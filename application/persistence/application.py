@@ -1,6 +1,5 @@
-"""``StoreApplication`` and ``CachingApplication``: the library's ``Application`` as the
-project's applications need it. Why each override, and what guards it: the index,
-``application/persistence/__init__.py``."""
+"""``StoreApplication``: the library's ``Application`` as the project's applications need it.
+Why each override, and what guards it: the index, ``application/persistence/__init__.py``."""
 
 from __future__ import annotations
 
@@ -33,8 +32,11 @@ def prepare_store(env: Environment) -> None:
 
 
 class StoreApplication(Application[UUID]):
-    """An application of the project: its store prepared before the library builds it, and
-    on SQLite recorded by ``sqlite_recorder`` if it names one (a table of its own)."""
+    """An application of the project: its store prepared before the library builds it (on
+    SQLite recorded by ``sqlite_recorder`` if it names one: a table of its own). Where its
+    ``env`` gives a cache (the ledger's does), hot aggregates are cached copy-on-write and
+    fast-forwarded and what was saved is cached at once; where it snapshots, a snapshot is
+    of the aggregate as saved. Either way it must not change an aggregate after saving it."""
 
     sqlite_recorder: type[SQLiteApplicationRecorder] | None = None
 
@@ -67,11 +69,6 @@ class StoreApplication(Application[UUID]):
             env[InfrastructureFactory.APPLICATION_RECORDER_TOPIC] = get_topic(self.sqlite_recorder)
         return super().construct_factory(env)
 
-
-class CachingApplication(StoreApplication):
-    """The ledger's tuning: hot aggregates cached (copy-on-write) and fast-forwarded, what
-    was saved cached at once, snapshots taken of the aggregate as saved."""
-
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, with its cache made copy-on-write, always fast-forwarded,
         and always copied for the caller: the ledger changes the aggregates it gets."""
@@ -90,8 +87,8 @@ class CachingApplication(StoreApplication):
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Also cache what was just saved, so the next get need not read back this
         process's own events (the library caches on save only without fast-forward).
-        Safe because the cache is copy-on-write and the ledger never changes an
-        aggregate after saving it."""
+        Safe because the cache is copy-on-write and an aggregate is not changed after it
+        was saved."""
         recordings = super()._record(processing_event)
         if self.repository.cache is not None:
             for aggregate_id, aggregate in processing_event.aggregates.items():
@@ -102,8 +99,8 @@ class CachingApplication(StoreApplication):
         """Snapshot each saved aggregate whose recording crossed a multiple of its interval,
         as it is now. The library would snapshot it at the crossing version, which it
         first rebuilds from the store (the last snapshot and up to 499 events): 3 % of a
-        worker's CPU on a hot tier. The ledger has the aggregate in hand, just recorded,
-        and never changes it afterwards, so a snapshot of it is as true and costs one write."""
+        worker's CPU on a hot tier. The aggregate is in hand, just recorded, and is not
+        changed afterwards, so a snapshot of it is as true and costs one write."""
         if self.snapshots is None:
             return
         saved = processing_event.aggregates
