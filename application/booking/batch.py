@@ -13,7 +13,7 @@ from eventsourcing.persistence import EventStore
 from application.booking.group_commit import Pending, PendingBooking, PendingOrder
 from application.booking.receipts import BookingReceipt, OrderReceipt
 from application.errors import IdempotencyKeyReusedError, TierNotFoundError
-from domain.bookings import CONFIRMED, Booking
+from domain.bookings import Booking, BookingStatus
 from domain.errors import LedgerError
 from domain.orders import Order, order_booking_id
 from domain.tiers import TicketTier
@@ -128,10 +128,10 @@ def decide_order(
         bookings.append(Booking.confirm(booking_id, pending.user_id, tier.code, quantity))
     order = Order.place(pending.booking_id, pending.user_id, list(pending.items))
     orders.append(order)
-    return order_receipt(order, [CONFIRMED] * len(tiers), tiers)
+    return order_receipt(order, [BookingStatus.CONFIRMED] * len(tiers), tiers)
 
 
-def order_receipt(order: Order, statuses: list[str], tiers: list[TicketTier]) -> OrderReceipt:
+def order_receipt(order: Order, statuses: list[BookingStatus], tiers: list[TicketTier]) -> OrderReceipt:
     items = zip(order.booking_ids(), order.items, statuses, tiers, strict=True)
     return OrderReceipt(
         order.id,

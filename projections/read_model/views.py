@@ -22,7 +22,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from application.persistence.tracking import TRACKED_NAME
-from domain.bookings import BookingSummary
+from domain.bookings import BookingStatus, BookingSummary
 from projections.read_model.tables import (
     CREATE_TABLES,
     DROP_TABLES,
@@ -281,6 +281,7 @@ class LedgerView(TrackingRecorder):
             **{
                 **row,
                 "booking_id": UUID(row["booking_id"]),
+                "status": BookingStatus(row["status"]),
                 "created_at": when(row["created_at"]),
                 "updated_at": when(row["updated_at"]),
                 "expires_at": when(row["expires_at"]),
