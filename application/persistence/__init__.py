@@ -3,10 +3,13 @@
 Checked against eventsourcing 9.5.6, the version ``pyproject.toml`` pins (``>=9.5.6,<9.6``).
 Each entry names the library member it replaces or leans on, why, and the tests that fail if
 the library changes under it. At an upgrade, read the library's source of each member named
-here and check that what the override assumes still holds. Nothing outside this folder
-subclasses or patches a library class, uses a private library member or replaces the
-library's SQL; ``storage.py`` holds what the overrides share (the DDL lock, the retry of a
-creation that lost a race, the probe), not an override.
+here and check that what the override assumes still holds. Outside this folder the library
+is used only as its own examples use it: aggregates subclass ``Aggregate``, and the read
+model's views (tracking recorders of ``tracking.py``) add tables of their own through
+``sql_create_statements`` and ``construct_create_table_statements``, as the library's
+searchable-content example does; nothing there patches a library class, uses a private
+library member or replaces the library's SQL. ``storage.py`` holds what the overrides share
+(the DDL lock, the retry of a creation that lost a race, the probe), not an override.
 
 ``application.py``, over ``Application``:
 
