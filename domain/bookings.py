@@ -21,6 +21,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from unicodedata import normalize
 from uuid import UUID
 
@@ -39,11 +40,16 @@ from domain.errors import (
 from domain.tickets import Scan
 from domain.tiers import check_quantity
 
-HELD = "held"
-CONFIRMED = "confirmed"
-CANCELLED = "cancelled"
-RELEASED = "released"
-EXPIRED = "expired"
+
+class BookingStatus(StrEnum):
+    """Where a booking stands. Each value is the text that events (a hold's ending reason),
+    the read tables and the API's answers carry, and is equal to it."""
+
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # a hold its user gave up
+    EXPIRED = "expired"  # a hold whose time came
 
 
 def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str, *scope: str) -> UUID:
@@ -72,7 +78,7 @@ class BookingSummary:
     user_id: str
     tier: str
     quantity: int
-    status: str
+    status: BookingStatus
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None = None  # holds only
@@ -112,7 +118,7 @@ class Booking(Aggregate):
         pass
 
     class HoldReleased(Aggregate.Event):
-        reason: str  # RELEASED or EXPIRED
+        reason: str  # BookingStatus.RELEASED or BookingStatus.EXPIRED, stored as its text
 
     class Cancelled(Aggregate.Event):
         idempotency_key: str | None  # the cancel request's key, so that its retries succeed
@@ -142,7 +148,7 @@ class Booking(Aggregate):
         self.user_id = user_id
         self.tier = tier
         self.quantity = quantity
-        self.status = CONFIRMED if expires_at is None else HELD
+        self.status = BookingStatus.CONFIRMED if expires_at is None else BookingStatus.HELD
         self.expires_at = expires_at
         # Each seat's scans, the first its admission; replaced, never changed in place
         # (the repository's cached copies share it).
@@ -151,54 +157,55 @@ class Booking(Aggregate):
     def confirm_hold(self, user_id: str, now: datetime) -> None:
         """Turn the user's active hold into a confirmed booking (again: no change)."""
         self._check_owner(user_id)
-        if self.status == CONFIRMED:
+        if self.status == BookingStatus.CONFIRMED:
             return
         self._check_active_hold(now)
         self._confirm_hold()
 
     @event(HoldConfirmed)
     def _confirm_hold(self) -> None:
-        self.status = CONFIRMED
+        self.status = BookingStatus.CONFIRMED
 
     def release_hold(self, user_id: str, now: datetime) -> None:
         """Give the user's active hold up before it expires (again: no change)."""
         self._check_owner(user_id)
-        if self.status == RELEASED:
+        if self.status == BookingStatus.RELEASED:
             return
         self._check_active_hold(now)
-        self._end_hold(reason=RELEASED)
+        self._end_hold(reason=BookingStatus.RELEASED)
 
     def expire(self, now: datetime) -> None:
         """End a hold whose time has come (the hold-expiry process calls this). An
         expired hold is not expired again: the process learns it had nothing to do."""
-        if self.status != HELD or not self._due(now):
+        if self.status != BookingStatus.HELD or not self._due(now):
             raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not a hold that is due.")
-        self._end_hold(reason=EXPIRED)
+        self._end_hold(reason=BookingStatus.EXPIRED)
 
     @event(HoldReleased)
     def _end_hold(self, reason: str) -> None:
-        self.status = reason
+        self.status = BookingStatus(reason)
 
     def _due(self, now: datetime) -> bool:
         """Whether the hold's time has come (a booking made outright has no end)."""
         return self.expires_at is not None and now >= self.expires_at
 
     def _check_active_hold(self, now: datetime) -> None:
-        if self.status == EXPIRED or (self.status == HELD and self._due(now)):
+        if self.status == BookingStatus.EXPIRED or (self.status == BookingStatus.HELD and self._due(now)):
             ended = self.expires_at.isoformat() if self.expires_at else "its end"
             raise HoldExpiredError(f"Hold {self.id} expired at {ended}.")
-        if self.status != HELD:
+        if self.status != BookingStatus.HELD:
             raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not held.")
 
     def cancel(self, user_id: str, idempotency_key: str | None = None) -> None:
         """Cancel on behalf of ``user_id``, who must own the confirmed booking; only
         once, except that a retry with the cancellation's own key changes nothing."""
         self._check_owner(user_id)
-        if self.status == CANCELLED and idempotency_key is not None and idempotency_key == self.cancelled_with:
+        cancelled = self.status == BookingStatus.CANCELLED
+        if cancelled and idempotency_key is not None and idempotency_key == self.cancelled_with:
             return
-        if self.status == CANCELLED:
+        if cancelled:
             raise BookingAlreadyCancelledError(f"Booking {self.id} is already cancelled.")
-        if self.status != CONFIRMED:
+        if self.status != BookingStatus.CONFIRMED:
             raise BookingNotConfirmedError(
                 f"Booking {self.id} is {self.status}; only a confirmed booking is cancelled."
             )
@@ -208,7 +215,7 @@ class Booking(Aggregate):
 
     @event(Cancelled)
     def _cancel(self, idempotency_key: str | None = None) -> None:
-        self.status = CANCELLED
+        self.status = BookingStatus.CANCELLED
         self.cancelled_with = idempotency_key
 
     def check_in(self, seat: int, scan: Scan) -> None:
@@ -244,7 +251,7 @@ class Booking(Aggregate):
         self.scans = {**self.scans, seat: (*self.scans[seat], Scan(gate, scanned_at, scan_id))}
 
     def _check_ticket(self, seat: int) -> None:
-        if self.status != CONFIRMED:
+        if self.status != BookingStatus.CONFIRMED:
             raise TicketNotValidError(f"Ticket {self.ticket_label(seat)} does not admit: its booking is {self.status}.")
         if not 0 <= seat < self.quantity:
             raise TicketNotValidError(f"Booking {self.id} has no seat {seat}.")

@@ -11,7 +11,7 @@ from marshmallow import fields
 
 from application import no_booking
 from application.checkin.qr import qr_svg
-from domain.bookings import CONFIRMED
+from domain.bookings import BookingStatus
 from domain.tickets import TicketRef
 from web.apidoc import Blueprint
 from web.bookings import parse_booking_id
@@ -46,7 +46,7 @@ class BookingTickets(MethodView):
         reader = token_user()
         if booking is None or (reader is not None and not booking.belongs_to(reader)):
             raise no_booking(found)
-        if booking.status != CONFIRMED:
+        if booking.status != BookingStatus.CONFIRMED:
             return []
         codes = services().door.codes
         tickets = []

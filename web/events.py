@@ -14,7 +14,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
-from application.booking.tier_ledger import NewShow, NewTier
+from application.booking.tiers import NewShow, NewTier
 from application.errors import ShowNotFoundError
 from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window
 from projections.read_model.views import ShowRow, TierAvailability

@@ -19,6 +19,7 @@ from eventsourcing.domain import OriginatorVersionError
 from application.audit.door_audit import door_counts, door_problems, scans_of_tier
 from application.booking.ledger import BookingLedger
 from application.errors import TierNotFoundError, VersionNotFoundError
+from domain.bookings import BookingStatus
 from domain.tiers import TicketTier, tier_id
 
 
@@ -59,7 +60,7 @@ class Replay:
     booked: dict[UUID, int] = field(default_factory=dict)  # sold outright or by a confirmed hold
     released: set[UUID] = field(default_factory=set)  # cancelled after the sale
     holds: dict[UUID, int] = field(default_factory=dict)  # holds not ended yet
-    ended_holds: dict[UUID, tuple[int, str]] = field(default_factory=dict)  # released or expired
+    ended_holds: dict[UUID, tuple[int, BookingStatus]] = field(default_factory=dict)  # released or expired
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -105,12 +106,12 @@ class Replay:
             self._begins(event, booking_id)
             return -event.quantity
         if isinstance(event, TicketTier.HoldConfirmed):
-            self._ends_hold(event, booking_id, "confirmed")
+            self._ends_hold(event, booking_id, BookingStatus.CONFIRMED)
             self.booked[booking_id] = event.quantity
             self.sold += event.quantity
             return 0
         if isinstance(event, TicketTier.HoldReleased):
-            self._ends_hold(event, booking_id, event.reason)
+            self._ends_hold(event, booking_id, BookingStatus(event.reason))
             return event.quantity
         if isinstance(event, TicketTier.TicketsReleased):
             if booking_id in self.released:
@@ -138,7 +139,7 @@ class Replay:
             self.booked[booking_id] = event.quantity
             self.sold += event.quantity
 
-    def _ends_hold(self, event: Any, booking_id: UUID, how: str) -> None:
+    def _ends_hold(self, event: Any, booking_id: UUID, how: BookingStatus) -> None:
         quantity = self.holds.pop(booking_id, None)
         if quantity != event.quantity:
             self._problem(
@@ -147,7 +148,7 @@ class Replay:
                 f"but holds {quantity or 'none (not an active hold)'}",
             )
         self.held -= event.quantity
-        if how != "confirmed":
+        if how != BookingStatus.CONFIRMED:
             self.ended_holds[booking_id] = (event.quantity, how)
 
     def _problem(self, event: Any, message: str) -> None:
@@ -157,11 +158,12 @@ class Replay:
     def confirmed(self) -> dict[UUID, int]:
         return {b: q for b, q in self.booked.items() if b not in self.released}
 
-    def statuses(self) -> dict[UUID, tuple[int, str]]:
+    def statuses(self) -> dict[UUID, tuple[int, BookingStatus]]:
         """Each booking's quantity and the status the events give it."""
+        cancelled, confirmed = BookingStatus.CANCELLED, BookingStatus.CONFIRMED
         return {
-            **{b: (q, "cancelled" if b in self.released else "confirmed") for b, q in self.booked.items()},
-            **{b: (q, "held") for b, q in self.holds.items()},
+            **{b: (q, cancelled if b in self.released else confirmed) for b, q in self.booked.items()},
+            **{b: (q, BookingStatus.HELD) for b, q in self.holds.items()},
             **self.ended_holds,
         }
 

@@ -3,7 +3,6 @@ answer for each, and the recording that makes the answers true (``BatchDecision`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,7 +13,7 @@ from eventsourcing.persistence import EventStore
 from application.booking.group_commit import Pending, PendingBooking, PendingOrder
 from application.booking.receipts import BookingReceipt, OrderReceipt
 from application.errors import IdempotencyKeyReusedError, TierNotFoundError
-from domain.bookings import CONFIRMED, Booking
+from domain.bookings import Booking, BookingStatus
 from domain.errors import LedgerError
 from domain.orders import Order, order_booking_id
 from domain.tiers import TicketTier
@@ -23,10 +22,7 @@ Outcome = BookingReceipt | OrderReceipt | LedgerError
 
 
 class Aggregates(Protocol):
-    """What deciding reads: the aggregates as they are now (fresh copies, to change), and
-    the time (for the tiers' sale windows)."""
-
-    clock: Callable[[], datetime]
+    """What deciding reads: the aggregates as they are now (fresh copies, to change)."""
 
     def find_tier(self, code: str) -> TicketTier | None: ...
 
@@ -67,16 +63,16 @@ class BatchDecision:
         return True
 
 
-def decide(batch: list[Pending], aggregates: Aggregates) -> BatchDecision:
-    """Apply each request to its tiers in turn, each tier read once. A refused request (no
-    such tier, not enough left) gets its own error; the others still go through. A request
-    whose key an earlier request of the batch used gets that one's answer; a retried one
-    (its booking or order exists) gets it as it is now."""
+def decide(batch: list[Pending], aggregates: Aggregates, now: datetime) -> BatchDecision:
+    """Apply each request to its tiers in turn, each tier read once, at ``now`` (for the
+    tiers' sale windows). A refused request (no such tier, not enough left) gets its own
+    error; the others still go through. A request whose key an earlier request of the batch
+    used gets that one's answer; a retried one (its booking or order exists) gets it as it
+    is now."""
     tiers: dict[str, TicketTier | None] = {}  # None: no such tier
     outcomes: list[Outcome] = []
     bookings: list[Booking] = []
     orders: list[Order] = []
-    now = aggregates.clock()
     firsts: dict[UUID, int] = {}  # booking or order id -> index of its first request in the batch
     for index, pending in enumerate(batch):
         first = firsts.setdefault(pending.booking_id, index)
@@ -132,10 +128,10 @@ def decide_order(
         bookings.append(Booking.confirm(booking_id, pending.user_id, tier.code, quantity))
     order = Order.place(pending.booking_id, pending.user_id, list(pending.items))
     orders.append(order)
-    return order_receipt(order, [CONFIRMED] * len(tiers), tiers)
+    return order_receipt(order, [BookingStatus.CONFIRMED] * len(tiers), tiers)
 
 
-def order_receipt(order: Order, statuses: list[str], tiers: list[TicketTier]) -> OrderReceipt:
+def order_receipt(order: Order, statuses: list[BookingStatus], tiers: list[TicketTier]) -> OrderReceipt:
     items = zip(order.booking_ids(), order.items, statuses, tiers, strict=True)
     return OrderReceipt(
         order.id,

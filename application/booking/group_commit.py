@@ -3,8 +3,8 @@
 During a hot sale every request competes for the same tier version. Saving them one
 by one makes all but one lose each round and retry. Instead, requests queue up here;
 the first to arrive becomes the *leader*, takes up to ``max_batch`` queued requests
-(its own first), and has them decided and saved in one go (``BookingLedger.
-_commit_batch``: each tier's bookings are applied to that tier in turn), while later
+(its own first), and has them decided and saved in one go (``commit_batch``, the ledger's
+``BatchCommit``: each tier's bookings are applied to that tier in turn), while later
 arrivals queue for the next batch. When it is done it wakes every request of its
 batch with its own outcome and promotes the oldest waiting request to lead the next
 batch. No thread runs in the background; a leader works only until its batch is saved.

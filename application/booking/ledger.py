@@ -1,10 +1,12 @@
-"""The ``BookingLedger`` application: book, hold, order, cancel, and read aggregates (its tiers: ``tier_ledger.py``).
+"""The ``BookingLedger`` application: book, hold, order, cancel, administer tiers
+(``tiers.py``), and read aggregates.
 
 Every command gets the aggregates, lets the domain decide, then ``save``s everything the
 decision changed in *one* atomic recording. If another writer recorded the tier's next
 version first, the store refuses it (``IntegrityError``) and the command decides again
 (``retries.py``), finally giving up with ``LedgerBusyError``: never a silent loss.
-Bookings and holds are decided and recorded in batches (``group_commit.py``, ``batch.py``).
+Bookings, holds and orders join a group commit (``group_commit.py``), whose leader has
+each batch decided and recorded (``batch_commit.py``, ``batch.py``).
 Its settings: the constructor's ``env``, the OS environment, then ``BookingLedger.env``.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -19,21 +22,21 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import EnvType
 
-from application.booking.batch import BatchDecision, current_receipt, decide
+from application.booking.aggregates import LedgerAggregates
+from application.booking.batch import current_receipt
+from application.booking.batch_commit import BatchCommit
 from application.booking.group_commit import GroupCommit, Pending, PendingBooking, PendingOrder
 from application.booking.idempotency import idempotency_secret
 from application.booking.observer import LedgerObserver
 from application.booking.receipts import BookingReceipt, OrderReceipt, TierDetails
 from application.booking.retries import Retries
-from application.booking.tier_ledger import TierLedger
+from application.booking.tiers import NewShow, TierAdmin
 from application.booking.turns import NoTurns, TierTurns
-from application.errors import (
-    IdempotencySecretError,
-    LedgerBusyError,
-    no_booking,
-)
+from application.errors import IdempotencySecretError
+from application.persistence.application import StoreApplication
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
-from domain.orders import Order, check_items
+from domain.orders import check_items
+from domain.shows import Show
 from domain.tiers import TicketTier
 
 
@@ -41,7 +44,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class BookingLedger(TierLedger):
+class BookingLedger(StoreApplication):
     """The event-sourced write side: tiers and bookings, nothing else."""
 
     name = "BookingLedger"
@@ -67,29 +70,50 @@ class BookingLedger(TierLedger):
 
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)  # ``self.env`` has every key of the class's ``env`` above
-        self.observer = LedgerObserver()
-        # What time it is, for holds: tests replace it to move time on.
-        self.clock: Callable[[], datetime] = utc_now
         self._hold_for = timedelta(seconds=float(self.setting("HOLD_SECONDS")))
+        observer = LedgerObserver()
+        self._aggregates = LedgerAggregates(self)
         self.retries = Retries(
             int(self.setting("BOOKING_MAX_ATTEMPTS")),
             int(self.setting("BOOKING_BACKOFF_CAP_MS")) / 1000,
-            lambda: self.observer.conflict(),
+            observer.conflict,
         )
+        self._tier_admin = TierAdmin(self._aggregates, self.retries)
+        datastore = self.store.datastore
+        turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
+        self._batch_commit = BatchCommit(self._aggregates, turns, self.retries, observer, utc_now)
         self._group_commit = GroupCommit(
-            self._commit_batch,
+            self._batch_commit,
             max_batch=int(self.setting("BOOKING_BATCH_MAX")),
             max_wait=int(self.setting("BOOKING_MAX_WAIT_MS")) / 1000,
             unavailable=(OperationalError, InterfaceError),
         )
-        datastore = self.store.datastore
-        self._turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
         try:
             # Shared by every process of the store: ids of idempotent bookings, ticket codes' keys.
             self.secret = idempotency_secret(self.env.get("IDEMPOTENCY_SECRET"), self.store)
         except IdempotencySecretError:
             self.close()  # this process does not start: let go of the store
             raise
+
+    @property
+    def observer(self) -> LedgerObserver:
+        """What is told of the ledger's work: nothing by default; the web app plugs in its
+        metrics. The batch commit and the retries report to it."""
+        return self._batch_commit.observer
+
+    @observer.setter
+    def observer(self, observer: LedgerObserver) -> None:
+        self._batch_commit.observer = observer
+        self.retries.conflict = observer.conflict
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """What time it is, for holds and sale windows: tests replace it to move time on."""
+        return self._batch_commit.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        self._batch_commit.clock = clock
 
     # Commands.
 
@@ -131,37 +155,6 @@ class BookingLedger(TierLedger):
         """The id of the user's booking or hold (or, in ``scope`` "order", order) made with this
         key (see ``application.booking.idempotency``)."""
         return idempotent_booking_id(self.secret, user_id, idempotency_key, *scope)
-
-    def _commit_batch(self, batch: list[Pending]) -> None:
-        """Decide the batch (``batch.decide``) and save the changed tiers and every accepted
-        booking in one recording. On a conflict, the batch is decided again against the
-        tiers as they are now, unless an earlier decision of it turns out to be stored
-        after all (its commit went through but the answer was lost, and the library's
-        retry of it was refused as a conflict): then that decision's answers are true.
-        Whether a decision is stored is checked on what only it could have written, its
-        own tier events, never on a booking id that another process may also record."""
-        tried: list[BatchDecision] = []  # decisions whose recording was attempted
-
-        def stored() -> BatchDecision | None:
-            return next((decision for decision in tried if decision.is_stored_in(self.events)), None)
-
-        def attempt() -> BatchDecision:
-            decision = stored() or decide(batch, self)
-            if decision.bookings and decision not in tried:
-                tried.append(decision)
-                self.save(*decision.tiers, *decision.bookings, *decision.orders)
-            return decision
-
-        self.observer.batch(len(batch))
-        with self._turns.of(tier for pending in batch for tier in pending.tiers):
-            try:
-                decision = self.retries(attempt)
-            except LedgerBusyError as error:
-                decision = stored() or BatchDecision.refused(len(batch), error)
-        for booking in decision.bookings:
-            (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)
-        for pending, outcome in zip(batch, decision.outcomes, strict=True):
-            pending.outcome = outcome
 
     def cancel(self, booking_id: UUID, user_id: str, idempotency_key: str | None = None) -> BookingSummary:
         """Cancel a user's booking and release its tickets, in one recording. A retry
@@ -222,47 +215,56 @@ class BookingLedger(TierLedger):
         """
 
         def attempt() -> BookingSummary:
-            tier = self._get_tier(self._get_booking(booking_id, owner).tier)
-            booking = self._get_booking(booking_id)
+            tier = self._aggregates.tier(self._aggregates.booking(booking_id, owner).tier)
+            booking = self._aggregates.booking(booking_id)
             status = booking.status
             change(booking)
             if booking.status != status:
                 change_tier(tier, booking)
-                self.save(tier, booking)
+                self._aggregates.save(tier, booking)
                 if recorded:
                     recorded(booking)
             return booking.summary()
 
         return self.retries(attempt)
 
+    # Tier administration (``tiers.py``).
+
+    def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
+        return self._tier_admin.create_tier(code, price, capacity, per_user_limit)
+
+    def ensure_tier(self, code: str, price: Decimal, capacity: int) -> bool:
+        return self._tier_admin.ensure_tier(code, price, capacity)
+
+    def create_show(self, show: NewShow) -> Show:
+        return self._tier_admin.create_show(show)
+
+    def add_capacity(self, code: str, quantity: int) -> TierDetails:
+        return self._tier_admin.add_capacity(code, quantity)
+
+    def close_sales(self, code: str) -> TierDetails:
+        return self._tier_admin.close_sales(code)
+
     # Queries of the current aggregate state (strongly consistent).
 
     def get_tier(self, code: str) -> TierDetails:
-        return TierDetails.of(self._get_tier(code))
+        return TierDetails.of(self._aggregates.tier(code))
 
     def get_booking(self, booking_id: UUID) -> BookingSummary:
-        return self._get_booking(booking_id).summary()
+        return self._aggregates.booking(booking_id).summary()
 
-    # Helpers.
+    def find_tier(self, code: str) -> TicketTier | None:
+        """The tier as it is now (a copy, to change), if there is one."""
+        return self._aggregates.find_tier(code)
 
     def find_booking(self, booking_id: UUID) -> Booking | None:
         """The booking as it is now (a copy, to change), if there is one."""
-        return self.aggregate(booking_id, Booking)  # not a tier's id given as a booking's
-
-    def find_order(self, order_id: UUID) -> Order | None:
-        return self.aggregate(order_id, Order)
+        return self._aggregates.find_booking(booking_id)
 
     def order_receipt(self, order_id: UUID) -> OrderReceipt | None:
         """The order, if there is one, with its bookings and tiers as they are now."""
-        order = self.find_order(order_id)
-        return None if order is None else current_receipt(order, self)
-
-    def _get_booking(self, booking_id: UUID, owner: str | None = None) -> Booking:
-        """The booking, if it exists (and, given an ``owner``, is theirs)."""
-        booking = self.find_booking(booking_id)
-        if booking is None or (owner is not None and not booking.belongs_to(owner)):
-            raise no_booking(booking_id)
-        return booking
+        order = self._aggregates.find_order(order_id)
+        return None if order is None else current_receipt(order, self._aggregates)
 
 
 def give_back(tier: TicketTier, booking: Booking) -> None:

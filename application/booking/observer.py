@@ -6,6 +6,8 @@ application itself stays free of any metrics library.
 
 from __future__ import annotations
 
+from domain.bookings import BookingStatus
+
 
 class LedgerObserver:
     def conflict(self) -> None:
@@ -20,5 +22,5 @@ class LedgerObserver:
     def held(self, tier: str, quantity: int) -> None:
         """A hold of ``quantity`` tickets of ``tier`` was recorded."""
 
-    def hold_ended(self, tier: str, reason: str) -> None:
-        """A hold of ``tier`` ended without a sale: ``released`` or ``expired``."""
+    def hold_ended(self, tier: str, reason: BookingStatus) -> None:
+        """A hold of ``tier`` ended without a sale: ``RELEASED`` or ``EXPIRED``."""

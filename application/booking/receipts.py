@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from domain.bookings import BookingStatus
 from domain.tiers import TicketTier
 
 
@@ -43,7 +44,7 @@ class BookingReceipt:
     tier: str
     quantity: int
     remaining: int
-    status: str
+    status: BookingStatus
     expires_at: datetime | None = None  # holds only
 
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Literal
 
-from application.persistence.library_postgres import OPEN_TURN
+from application.persistence.postgres import recording_ends_turn
 
 # A transaction-level advisory lock: ended with the transaction that holds it, however
 # the process leaves it (an error, a lost connection, a killed worker).
@@ -45,11 +45,8 @@ class TierTurns:
         with self.datastore.get_connection() as conn:
             try:
                 conn.execute(take)
-                opened = OPEN_TURN.set(conn)  # the block's recording ends the turn (library_postgres)
-                try:
+                with recording_ends_turn(conn):
                     yield
-                finally:
-                    OPEN_TURN.reset(opened)
             finally:
                 # The block's outcome stands, whatever giving the turns back meets: a
                 # connection that PostgreSQL closed meanwhile (its idle-in-transaction

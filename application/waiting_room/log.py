@@ -18,7 +18,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import WaitingRoomNotFoundError
-from application.persistence.library import RoomSQLiteRecorder, StoreApplication
+from application.persistence.application import StoreApplication
+from application.persistence.sqlite import RoomSQLiteRecorder
 from domain.waiting_room import WaitingRoom
 
 ATTEMPTS = 5  # another process changing the same room at the same moment is rare

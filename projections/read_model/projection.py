@@ -14,7 +14,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from domain.bookings import CANCELLED, CONFIRMED, HELD, Booking
+from domain.bookings import Booking, BookingStatus
 from domain.shows import Show
 from domain.tiers import TicketTier
 from projections.read_model.views import LedgerView, PageChanges
@@ -105,23 +105,23 @@ class LedgerProjection:
 
     @change.register
     def booking_confirmed(self, event: Booking.Confirmed, position: int, changes: PageChanges) -> None:
-        changes.new_booking(event, CONFIRMED, expires_at=None)
+        changes.new_booking(event, BookingStatus.CONFIRMED, expires_at=None)
 
     @change.register
     def booking_held(self, event: Booking.Held, position: int, changes: PageChanges) -> None:
-        changes.new_booking(event, HELD, expires_at=event.expires_at)
+        changes.new_booking(event, BookingStatus.HELD, expires_at=event.expires_at)
 
     @change.register
     def booking_hold_confirmed(self, event: Booking.HoldConfirmed, position: int, changes: PageChanges) -> None:
-        changes.booking_status(event, CONFIRMED)
+        changes.booking_status(event, BookingStatus.CONFIRMED)
 
     @change.register
     def booking_hold_released(self, event: Booking.HoldReleased, position: int, changes: PageChanges) -> None:
-        changes.booking_status(event, event.reason)
+        changes.booking_status(event, BookingStatus(event.reason))
 
     @change.register
     def booking_cancelled(self, event: Booking.Cancelled, position: int, changes: PageChanges) -> None:
-        changes.booking_status(event, CANCELLED)
+        changes.booking_status(event, BookingStatus.CANCELLED)
 
     @change.register
     def ticket_checked_in(self, event: Booking.TicketCheckedIn, position: int, changes: PageChanges) -> None:

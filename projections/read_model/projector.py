@@ -17,12 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import (
-    Tracking,
-)
-from eventsourcing.postgres import PostgresFactory
-from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.persistence import Tracking
 
+from application.persistence.tracking import open_tracking
 from projections.pages import follow, pages
 from projections.read_model.projection import LedgerProjection
 from projections.read_model.view_stores import PostgresLedgerView, SQLiteLedgerView
@@ -34,16 +31,7 @@ log = logging.getLogger(__name__)
 def open_view(app: Application, suffix: str = "") -> LedgerView:
     """The read tables in the same database as ``app``'s events, sharing its pool
     (with a ``suffix``: a rebuild's fresh tables)."""
-    factory = app.factory
-    if isinstance(factory, SQLiteFactory):
-        view: LedgerView = SQLiteLedgerView(factory.datastore, suffix)
-    elif isinstance(factory, PostgresFactory):
-        view = PostgresLedgerView(factory.datastore, suffix, tracking_table_name=f"{LedgerProjection.name}_tracking")
-    else:
-        raise TypeError(f"No read tables for {type(factory).__name__}: use SQLite or PostgreSQL.")
-    if factory.env_create_table():
-        view.create_table()
-    return view
+    return open_tracking(app.factory, SQLiteLedgerView, PostgresLedgerView, LedgerProjection.name, suffix=suffix)
 
 
 class Projector:

@@ -20,6 +20,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
+from application.persistence.tracking import tracking_table_name
 from projections.read_model.projection import LedgerProjection
 from projections.read_model.view_stores import PostgresLedgerView
 from projections.read_model.views import LedgerView
@@ -44,7 +45,8 @@ def replica_view(app: Application, address: str) -> LedgerView:
             "POSTGRES_MAX_OVERFLOW": "1",
         },
     )
-    return PostgresLedgerView(PostgresFactory(env).datastore, tracking_table_name=f"{LedgerProjection.name}_tracking")
+    datastore = PostgresFactory(env).datastore
+    return PostgresLedgerView(datastore, tracking_table_name=tracking_table_name(LedgerProjection.name))
 
 
 def falling_back(primary: Callable[[], T], replica: Callable[[], T]) -> Callable[[], T]:

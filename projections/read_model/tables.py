@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from application.persistence.tracking import TRACKED_NAME, TRACKED_POSITION
+from domain.bookings import BookingStatus
 from domain.tickets import ticket_id
 from projections.positions import Positions
 
@@ -109,7 +111,8 @@ SELECT_USER_BOOKINGS = (
 SELECT_TIER_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} WHERE tier = :tier ORDER BY booking_id"
 SELECT_ALL_BOOKINGS = f"SELECT {BOOKING_COLUMNS} FROM {{bookings}} ORDER BY booking_id"
 SELECT_DUE_HOLDS = (
-    "SELECT booking_id FROM {bookings} WHERE status = 'held' AND expires_at <= :now ORDER BY expires_at LIMIT :limit"
+    f"SELECT booking_id FROM {{bookings}} WHERE status = '{BookingStatus.HELD}' AND expires_at <= :now "
+    "ORDER BY expires_at LIMIT :limit"
 )
 # Per tier, with its event: tickets sold (confirmed bookings' seats), admitted, and scans in conflict.
 SELECT_DOOR_COUNTS = (
@@ -119,27 +122,27 @@ SELECT_DOOR_COUNTS = (
     " WHERE cb.tier = b.tier AND c.admitted = 1) AS admitted, "
     "(SELECT COUNT(*) FROM {checkins} c JOIN {bookings} cb ON cb.booking_id = c.booking_id "
     " WHERE cb.tier = b.tier AND c.admitted = 0) AS conflicts "
-    "FROM {bookings} b WHERE b.status = 'confirmed' GROUP BY b.tier ORDER BY event, b.tier"
+    f"FROM {{bookings}} b WHERE b.status = '{BookingStatus.CONFIRMED}' GROUP BY b.tier ORDER BY event, b.tier"
 )
 SELECT_VALID_TICKETS = (
     "SELECT b.booking_id, b.tier, b.quantity, c.seat FROM {bookings} b "
     "LEFT JOIN {checkins} c ON c.booking_id = b.booking_id AND c.admitted = 1 "
-    "WHERE b.status = 'confirmed' ORDER BY b.booking_id, c.seat"
+    f"WHERE b.status = '{BookingStatus.CONFIRMED}' ORDER BY b.booking_id, c.seat"
 )
 SELECT_ALL_SCANS = (
     "SELECT ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted "
     "FROM {checkins} ORDER BY ticket_id, scan_id"
 )
-SELECT_NEXT_EXPIRY = "SELECT MIN(expires_at) AS next FROM {bookings} WHERE status = 'held'"
+SELECT_NEXT_EXPIRY = f"SELECT MIN(expires_at) AS next FROM {{bookings}} WHERE status = '{BookingStatus.HELD}'"
 DROP_TABLES = (
     "DROP TABLE IF EXISTS {availability}",
     "DROP TABLE IF EXISTS {bookings}",
     "DROP TABLE IF EXISTS {checkins}",
     "DROP TABLE IF EXISTS {shows}",
     "DROP TABLE IF EXISTS {show_tiers}",
-    "DELETE FROM {tracking} WHERE application_name = :name",
+    f"DELETE FROM {{tracking}} WHERE {TRACKED_NAME} = :name",
 )
-POSITIONS = Positions("{tracking}", "application_name", "notification_id")  # the library's tracking table
+POSITIONS = Positions("{tracking}", TRACKED_NAME, TRACKED_POSITION)  # the library's tracking table
 
 
 @dataclass
@@ -172,7 +175,7 @@ class PageChanges:
         totals["on_sale"] *= 0 if closes else 1  # closing is for good
         totals["position"] = position
 
-    def new_booking(self, event: Any, status: str, expires_at: datetime | None) -> None:
+    def new_booking(self, event: Any, status: BookingStatus, expires_at: datetime | None) -> None:
         self.new_bookings.append(
             {
                 "booking_id": str(event.originator_id),
@@ -185,7 +188,7 @@ class PageChanges:
             }
         )
 
-    def booking_status(self, event: Any, status: str) -> None:
+    def booking_status(self, event: Any, status: BookingStatus) -> None:
         self.booking_statuses.append({"booking_id": str(event.originator_id), "status": status, "at": event.timestamp})
 
     def scan(self, event: Any, admitted: bool) -> None:

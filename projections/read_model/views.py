@@ -21,7 +21,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
-from domain.bookings import BookingSummary
+from application.persistence.tracking import TRACKED_NAME
+from domain.bookings import BookingStatus, BookingSummary
 from projections.read_model.tables import (
     CREATE_TABLES,
     DROP_TABLES,
@@ -93,14 +94,11 @@ class LedgerView(TrackingRecorder):
     money = "NUMERIC(12, 2)"
     timestamp = "TIMESTAMPTZ"
     suffix = ""  # table-name suffix: "" for the live tables, SHADOW while rebuilding
+    tracking_table: str  # the library's tracking table, as the store's tracking recorder names it
 
     @property
     def schema(self) -> str:
         """Table-name prefix (``"schema".`` or empty)."""
-        raise NotImplementedError
-
-    @property
-    def tracking_table(self) -> str:
         raise NotImplementedError
 
     def sql(self, statement: str) -> str:
@@ -168,8 +166,8 @@ class LedgerView(TrackingRecorder):
     def swap_statements(self) -> list[str]:
         """Move the position, drop the live tables, rename these into their place."""
         return [
-            "DELETE FROM {tracking} WHERE application_name = :live",
-            "UPDATE {tracking} SET application_name = :live WHERE application_name = :shadow",
+            f"DELETE FROM {{tracking}} WHERE {TRACKED_NAME} = :live",
+            f"UPDATE {{tracking}} SET {TRACKED_NAME} = :live WHERE {TRACKED_NAME} = :shadow",
             *(f"DROP TABLE IF EXISTS {self.schema}{table}" for table in TABLES),
             *(f"ALTER TABLE {{{table}}} RENAME TO {table}" for table in TABLES),
         ]
@@ -283,6 +281,7 @@ class LedgerView(TrackingRecorder):
             **{
                 **row,
                 "booking_id": UUID(row["booking_id"]),
+                "status": BookingStatus(row["status"]),
                 "created_at": when(row["created_at"]),
                 "updated_at": when(row["updated_at"]),
                 "expires_at": when(row["expires_at"]),

@@ -31,7 +31,7 @@ import pytest
 
 from application import BookingLedger
 from application.audit.tier_audit import TierAudit
-from domain.bookings import CONFIRMED, Booking
+from domain.bookings import Booking, BookingStatus
 from projections import Projector, open_view
 from scripts.harness.processes import (
     Reply,
@@ -416,10 +416,10 @@ def assert_the_books_balance(env: dict[str, str], outcomes: list[Outcome], capac
         assert sorted(confirmed_booking_ids(ledger)) == sorted(booked), "a booking lost, doubled, or without a 201"
         summaries = {b: ledger.get_booking(b) for b in booked}
         assert {b: (s.user_id, s.tier, s.quantity, s.status) for b, s in summaries.items()} == {
-            b: (o.user, TIER, o.quantity, CONFIRMED) for b, o in booked.items()
+            b: (o.user, TIER, o.quantity, BookingStatus.CONFIRMED) for b, o in booked.items()
         }
         rows = {b.booking_id: (b.quantity, b.status) for b in view.bookings_of_tier(TIER)}
-        assert rows == {b: (o.quantity, CONFIRMED) for b, o in booked.items()}
+        assert rows == {b: (o.quantity, BookingStatus.CONFIRMED) for b, o in booked.items()}
         tier, row = ledger.get_tier(TIER), view.get_tier(TIER)
         assert (tier.sold, tier.available) == (row.sold, row.available) == (sold, capacity - sold)
         lines, problems = TierAudit(ledger).verify(TIER, view)

@@ -66,3 +66,14 @@ def test_a_cached_tier_is_brought_up_to_date_in_a_copy_never_in_place(store_env)
         assert (cached.version, cached.sold) == (1, 0) and (advanced.version, advanced.sold) == (2, 2)
         reader.get_tier("GA")  # nothing new: the cached tier stays
         assert reader.repository.cache.get(tier_id("GA")) is advanced
+
+
+def test_what_a_ledger_saved_is_cached_as_saved_so_its_next_read_reads_no_event_back(store_env):
+    with BookingLedger(env=store_env) as ledger:
+        ledger.create_tier("GA", Decimal("1.00"), 10)
+        ledger.book("ann", "GA", 2)
+        read = []
+        get = ledger.events.get
+        ledger.events.get = lambda *args, **kwargs: [read.append(e) or e for e in get(*args, **kwargs)]
+        assert ledger.get_tier("GA").sold == 2
+    assert read == []

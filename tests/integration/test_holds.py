@@ -3,6 +3,7 @@ clock, and the races that matter: a confirm against an expiry, and many holds at
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ import pytest
 from application import BookingLedger, IdempotencyKeyReusedError
 from application.audit.tier_audit import TierAudit
 from application.booking.observer import LedgerObserver
+from domain.bookings import BookingStatus
 from domain.errors import (
     HoldExpiredError,
     HoldNotActiveError,
@@ -265,3 +267,22 @@ def test_a_hold_that_cannot_be_expired_does_not_stall_the_holds_due_after_it(sto
         clock.now += timedelta(minutes=11)
         assert HoldExpiry(ledger, follower.view).expire_due() == 1
         assert (ledger.get_booking(fine).status, ledger.get_booking(broken).status) == ("expired", "held")
+
+
+def test_a_holds_ending_is_stored_as_its_status_text_and_read_back_as_a_status(store_env, clock):
+    """Status is a type on both sides; what is stored (the event's reason, the table's
+    column) is the text it always was."""
+    with ledger_on(store_env, clock) as ledger:
+        ledger.create_tier("VIP", Decimal("100.00"), 5)
+        receipt = ledger.hold("ann", "VIP", 1)
+        ledger.release_hold(receipt.booking_id, "ann")
+        follower = Projector(ledger, open_view(ledger))
+        follower.catch_up()
+        *_, ended = ledger.recorder.select_events(receipt.booking_id)
+        assert json.loads(bytes(ended.state))["reason"] == "released"
+        with BookingLedger(env=store_env) as fresh:  # the booking replayed from the store
+            replayed = fresh.find_booking(receipt.booking_id)
+        read = follower.view.get_booking(str(receipt.booking_id))
+    assert replayed is not None and read is not None
+    assert (replayed.status, read.status) == (BookingStatus.RELEASED, BookingStatus.RELEASED)
+    assert type(replayed.status) is type(read.status) is BookingStatus

@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from application import BookingLedger, IdempotencyKeyReusedError, LedgerBusyError
+from application.booking.aggregates import LedgerAggregates
 from application.booking.batch import BatchDecision, decide
 from application.booking.group_commit import PendingBooking
 from domain.errors import InsufficientTicketsError
@@ -63,7 +64,7 @@ def test_twins_in_one_batch_book_once_and_do_not_fail_the_others(ledger: Booking
         PendingBooking("u1", "VIP", 2, key, replayable=True),
         PendingBooking("u1", "VIP", 5, key, replayable=True),
     ]
-    ledger._commit_batch(batch)
+    ledger._batch_commit(batch)
     twin, other, same, different = (p.outcome for p in batch)
     assert same == twin and twin.remaining == 8 and other.remaining == 7
     assert isinstance(different, IdempotencyKeyReusedError)
@@ -110,9 +111,10 @@ def test_a_decision_is_found_stored_however_many_events_the_tier_got_after_it(le
     after other bookings moved the tier on; one never recorded, or one that records
     nothing, is not."""
     ledger.create_tier("VIP", Decimal("1.00"), 10)
-    recorded = decide([PendingBooking("u1", "VIP", 2), PendingBooking("u2", "VIP", 1)], ledger)
+    aggregates = LedgerAggregates(ledger)
+    recorded = decide([PendingBooking("u1", "VIP", 2), PendingBooking("u2", "VIP", 1)], aggregates, ledger.clock())
     ledger.save(*recorded.tiers, *recorded.bookings)
     ledger.book("u3", "VIP", 1)
-    lost = decide([PendingBooking("u4", "VIP", 1)], ledger)  # decided, never saved
+    lost = decide([PendingBooking("u4", "VIP", 1)], aggregates, ledger.clock())  # decided, never saved
     assert recorded.is_stored_in(ledger.events) and not lost.is_stored_in(ledger.events)
     assert not BatchDecision.refused(2, LedgerBusyError("busy")).is_stored_in(ledger.events)

@@ -214,7 +214,7 @@ def test_the_full_history_of_a_tier_replays_in_order(ledger: BookingLedger):
 def test_a_refused_request_in_a_batch_does_not_fail_the_others(ledger: BookingLedger):
     ledger.create_tier("VIP", Decimal("1.00"), 3)
     batch = [PendingBooking("a", "VIP", 2), PendingBooking("b", "VIP", 2), PendingBooking("c", "VIP", 1)]
-    ledger._commit_batch(batch)
+    ledger._batch_commit(batch)
     a, b, c = (p.outcome for p in batch)
     assert (a.remaining, isinstance(b, InsufficientTicketsError), c.remaining) == (1, True, 0)
     assert ledger.get_tier("VIP").version == 3  # created, then two sales in one recording
@@ -228,7 +228,7 @@ def test_a_batch_that_loses_a_race_is_decided_again(store_env):
         ledger.create_tier("VIP", Decimal("1.00"), 3)
         competing_writes(ledger, rival, times=1)
         batch = [PendingBooking("a", "VIP", 1), PendingBooking("b", "VIP", 2)]
-        ledger._commit_batch(batch)
+        ledger._batch_commit(batch)
         assert batch[0].outcome.remaining == 1
         assert isinstance(batch[1].outcome, InsufficientTicketsError)
 
@@ -237,7 +237,7 @@ def test_one_recording_serves_several_tiers_and_an_unknown_tier_fails_alone(ledg
     ledger.create_tier("VIP", Decimal("1.00"), 5)
     ledger.create_tier("GA", Decimal("1.00"), 5)
     batch = [PendingBooking("a", "VIP", 2), PendingBooking("b", "NOPE", 1), PendingBooking("c", "GA", 3)]
-    ledger._commit_batch(batch)
+    ledger._batch_commit(batch)
     a, b, c = (p.outcome for p in batch)
     assert (a.remaining, isinstance(b, TierNotFoundError), c.remaining) == (3, True, 2)
     assert ledger.recorder.max_notification_id() == 2 + 4  # two tiers created, then one recording

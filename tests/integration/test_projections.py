@@ -7,10 +7,11 @@ import threading
 from decimal import Decimal
 
 import pytest
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, InterfaceError, OperationalError
+from eventsourcing.utils import Environment
 
 from application import BookingLedger
-from projections import LedgerView, Projector, open_view
+from projections import LedgerProjection, LedgerView, Projector, open_view
 from projections.read_model.rebuild import rebuild
 from scripts.harness.processes import run_projection_process, wait_for
 
@@ -43,6 +44,15 @@ def test_the_read_tables_match_the_aggregates(ledger: BookingLedger):
         ("VIP", 2, "confirmed"),
     ]
     assert view.bookings_of_user("u2")[0].status == "cancelled"
+
+
+def test_the_read_tables_position_is_where_the_librarys_own_tracking_recorder_reads_it(ledger: BookingLedger):
+    """The read model moves its position with SQL of its own (``application/persistence/tracking.py``),
+    in the table the library's ``ProjectionRunner`` would keep it in for a projection of its name."""
+    some_history(ledger)
+    Projector(ledger, open_view(ledger)).catch_up()
+    with InfrastructureFactory.construct(Environment(LedgerProjection.name, ledger.env)) as library:
+        assert library.tracking_recorder().max_tracking_id(ledger.name) == ledger.recorder.max_notification_id()
 
 
 def test_a_rebuild_gives_tables_identical_to_the_live_ones(ledger: BookingLedger):

@@ -1,4 +1,4 @@
-"""The ledger's one-statement recording on PostgreSQL (``application.persistence.storage``): it keeps
+"""The ledger's one-statement recording on PostgreSQL (``application.persistence.postgres``): it keeps
 the library's guarantees, notification ids in commit order and a refused version."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import BookingLedger
 from application.waiting_room.log import WaitingRoomLog
+from domain.tiers import tier_id
 from tests.conftest import connect_postgres
 
 pytestmark = pytest.mark.postgres
@@ -31,7 +32,7 @@ def test_a_recording_waits_for_a_writer_that_started_first(postgres_env):
 def test_a_recording_returns_its_notification_ids_and_refuses_a_taken_version(postgres_env):
     with BookingLedger(env=postgres_env) as ledger:
         ledger.create_tier("GA", Decimal("50.00"), 10)
-        [stored] = ledger.recorder.select_events(ledger._get_tier("GA").id)
+        [stored] = ledger.recorder.select_events(tier_id("GA"))
         head = ledger.recorder.max_notification_id()
         again = type(stored)(stored.originator_id, stored.originator_version + 1, stored.topic, stored.state)
         assert ledger.recorder.insert_events([again]) == [head + 1]
@@ -46,5 +47,5 @@ def test_each_application_in_a_schema_records_into_its_own_table(postgres_env):
     with BookingLedger(env=postgres_env) as ledger, WaitingRoomLog(env=postgres_env) as rooms:
         ledger.create_tier("GA", Decimal("50.00"), 10)
         ledger.book("ann", "GA", 1)
-        assert [e.originator_version for e in ledger.recorder.select_events(ledger._get_tier("GA").id)] == [1, 2]
+        assert [e.originator_version for e in ledger.recorder.select_events(tier_id("GA"))] == [1, 2]
         assert rooms.recorder.max_notification_id() is None

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from application import TierAlreadyExistsError
-from application.booking.tier_ledger import NewShow, NewTier
+from application.booking.tiers import NewShow, NewTier
 from application.errors import ShowAlreadyExistsError
 from domain.errors import SalesClosedError, SalesNotOpenError
 from domain.shows import show_id

@@ -10,7 +10,7 @@ from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresFactory
 
 from application import BookingLedger
-from application.persistence.library_postgres import RECONNECT_TIMEOUT
+from application.persistence.postgres import RECONNECT_TIMEOUT
 from application.persistence.storage import probe_store
 
 
@@ -39,11 +39,11 @@ def test_a_process_that_starts_while_postgresql_is_down_waits_for_it_and_says_so
         return first_use(factory)
 
     monkeypatch.setattr(PostgresFactory, "application_recorder", down_at_first)
-    with caplog.at_level(logging.WARNING, logger="application.persistence.library_postgres"):
+    with caplog.at_level(logging.WARNING, logger="application.persistence.postgres"):
         with BookingLedger(env=postgres_env) as ledger:
             assert ledger.factory.datastore.pool.reconnect_timeout == RECONNECT_TIMEOUT  # reconnect on demand
             ledger.create_tier("VIP", Decimal("1.00"), 1)
     assert len(tries) == 2 and 0.9 < tries[1] - tries[0] < 1.5
-    assert [r.getMessage() for r in caplog.records if r.name == "application.persistence.library_postgres"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "application.persistence.postgres"] == [
         "waiting for PostgreSQL: connection refused"
     ]

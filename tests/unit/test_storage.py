@@ -15,8 +15,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, get_topic, retry
 
-from application.persistence.library import prepare_store
-from application.persistence.library_postgres import STORE_ATTEMPTS, LedgerPostgresFactory, bounded_retries
+from application.persistence.application import prepare_store
+from application.persistence.postgres import STORE_ATTEMPTS, LedgerPostgresFactory, bounded_retries
 from application.persistence.storage import again_if_created_meanwhile
 
 

@@ -1,14 +1,15 @@
-"""The project's overrides of the ``eventsourcing`` library's PostgreSQL recorders and
-factory (the index of every override is ``application/persistence/library.py``). Checked
-against eventsourcing 9.5.6, as that module says.
+"""The library's PostgreSQL factory and recorders, as the project needs them: table creation
+serialised across processes, a statement tried twice, a pool that reconnects on demand, and
+each recording made by one statement (in a tier's turn, the one that ends it). Why each, and
+what guards it: the index, ``application/persistence/__init__.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
@@ -26,6 +27,7 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Connection
@@ -67,7 +69,22 @@ class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
     select_events = bounded_retries(PostgresAggregateRecorder.select_events)
 
 
-class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
+class LockedDDL(PostgresRecorder):
+    """A recorder whose table creation runs under the store's DDL lock (``SCHEMA_LOCK``), one
+    process at a time, and runs again if a process that started with it won a race the lock
+    cannot cover (``again_if_created_meanwhile``)."""
+
+    def create_table(self) -> None:
+        # The library creates its composite types, and checks whether a tracking table
+        # exists, outside the locked transaction.
+        again_if_created_meanwhile(super().create_table)
+
+    def _create_table(self, curs: Any) -> None:
+        curs.execute(SCHEMA_LOCK)
+        super()._create_table(curs)
+
+
+class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
     """The library's application recorder, with its table creation serialised across
     processes, fewer tries, and each recording made by one statement.
 
@@ -121,7 +138,7 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
-        turn = OPEN_TURN.get()
+        turn = _OPEN_TURN.get()
         if turn is not None and turn.info.transaction_status == TransactionStatus.INTRANS:
             return self._record_ending_turn(turn, columns)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -149,19 +166,24 @@ class LockedDDLPostgresRecorder(PostgresApplicationRecorder):
                 turn.rollback()  # the turn ends here, whatever state the pipeline left
             raise next(ours for theirs, ours in TRANSLATED if isinstance(error, theirs))(str(error)) from error
 
-    def create_table(self) -> None:
-        # The library creates its composite type in a transaction of its own, before
-        # the locked one.
-        again_if_created_meanwhile(super().create_table)
-
-    def _create_table(self, curs: Any) -> None:
-        curs.execute(SCHEMA_LOCK)
-        super()._create_table(curs)
-
 
 # The connection of the tier turn this thread or greenlet holds, while it holds one
-# (``application/booking/turns.py``); greenlets each have their own context.
-OPEN_TURN: ContextVar[Connection[Any] | None] = ContextVar("open_turn", default=None)
+# (``recording_ends_turn``); greenlets each have their own context.
+_OPEN_TURN: ContextVar[Connection[Any] | None] = ContextVar("open_turn", default=None)
+
+
+@contextmanager
+def recording_ends_turn(turn: Connection[Any]) -> Iterator[None]:
+    """Within the block, a recording by this thread (or greenlet) is made in ``turn``'s open
+    transaction, a tier's turn (``application/booking/turns.py``), and commits it in the
+    same flight (``LockedDDLPostgresRecorder.insert_events``)."""
+    opened = _OPEN_TURN.set(turn)
+    try:
+        yield
+    finally:
+        _OPEN_TURN.reset(opened)
+
+
 # psycopg's errors as the library's (``PostgresDatastore.get_connection`` translates the same way).
 TRANSLATED: tuple[tuple[type[Exception], type[Exception]], ...] = (
     (psycopg.IntegrityError, IntegrityError),

@@ -1,5 +1,5 @@
-"""``TierLedger``: the ledger's tiers and events (shows), created, found, given more capacity
-and closed; the base of ``BookingLedger``, which sells them (``ledger.py``)."""
+"""Tier administration: the ledger's tiers and events (shows) created, given more capacity and
+closed. Each command decides on the tier and saves it, deciding again on a conflict."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from decimal import Decimal
 
 from eventsourcing.persistence import IntegrityError
 
+from application.booking.aggregates import LedgerAggregates
 from application.booking.receipts import TierDetails
 from application.booking.retries import Retries
-from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError, TierNotFoundError
-from application.persistence.library import CachingApplication
+from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError
 from domain.shows import Show, show_id
 from domain.tiers import TicketTier, tier_id
 
@@ -38,17 +38,18 @@ class NewShow:
     sale_closes: datetime | None = None
 
 
-class TierLedger(CachingApplication):
-    """Tier administration: each command decides on the tier and saves it, deciding again
-    on a conflict (``retries``, set by the subclass)."""
+class TierAdmin:
+    """The tier commands of the ledger, on its aggregates, with its retries."""
 
-    retries: Retries
+    def __init__(self, aggregates: LedgerAggregates, retries: Retries) -> None:
+        self.aggregates = aggregates
+        self.retries = retries
 
     def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
         """Create a tier; raise ``TierAlreadyExistsError`` if the code is taken."""
         tier = TicketTier.open(code, price, capacity, per_user_limit)
         try:
-            self.save(tier)
+            self.aggregates.save(tier)
         except IntegrityError:
             raise TierAlreadyExistsError(f"Tier {code!r} exists already.") from None
         return TierDetails.of(tier)
@@ -59,7 +60,7 @@ class TierLedger(CachingApplication):
         Returns whether this call created it. The tier's id is derived from its code,
         so a racing creator's ``save`` conflicts on version 1 and loses cleanly.
         """
-        if tier_id(code) in self.repository:
+        if self.aggregates.exists(tier_id(code)):
             return False
         try:
             self.create_tier(code, price, capacity)
@@ -78,15 +79,12 @@ class TierLedger(CachingApplication):
             show.code, show.name, [t.code for t in tiers], show.starts_at, show.sale_opens, show.sale_closes
         )
         try:
-            self.save(created, *tiers)
+            self.aggregates.save(created, *tiers)
         except IntegrityError:
-            if show_id(show.code) in self.repository:
+            if self.aggregates.exists(show_id(show.code)):
                 raise ShowAlreadyExistsError(f"Event {show.code!r} exists already.") from None
             raise TierAlreadyExistsError("A tier of this event exists already: tier codes are unique.") from None
         return created
-
-    def find_show(self, code: str) -> Show | None:
-        return self.aggregate(show_id(code), Show)
 
     def add_capacity(self, code: str, quantity: int) -> TierDetails:
         return self._change_tier(code, lambda tier: tier.add_capacity(quantity))
@@ -96,19 +94,9 @@ class TierLedger(CachingApplication):
 
     def _change_tier(self, code: str, command: Callable[[TicketTier], None]) -> TierDetails:
         def attempt() -> TierDetails:
-            tier = self._get_tier(code)
+            tier = self.aggregates.tier(code)
             command(tier)
-            self.save(tier)
+            self.aggregates.save(tier)
             return TierDetails.of(tier)
 
         return self.retries(attempt)
-
-    def _get_tier(self, code: str) -> TicketTier:
-        tier = self.find_tier(code)
-        if tier is None:
-            raise TierNotFoundError(f"No tier {code!r}.")
-        return tier
-
-    def find_tier(self, code: str) -> TicketTier | None:
-        """The tier as it is now (a copy, to change), if there is one."""
-        return self.aggregate(tier_id(code), TicketTier)

@@ -1,0 +1,57 @@
+"""The ledger's aggregates in its store, as its use cases read and save them."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import EventStore
+
+from application.errors import TierNotFoundError, no_booking
+from application.persistence.application import StoreApplication
+from domain.bookings import Booking
+from domain.orders import Order
+from domain.tiers import TicketTier, tier_id
+
+
+class LedgerAggregates:
+    """Tiers, bookings and orders, each read as it is now (a fresh copy, to change), and
+    saved together in one recording, which the store refuses if another writer recorded
+    one of them first (``IntegrityError``)."""
+
+    def __init__(self, store: StoreApplication) -> None:
+        self._store = store
+
+    def find_tier(self, code: str) -> TicketTier | None:
+        return self._store.aggregate(tier_id(code), TicketTier)
+
+    def tier(self, code: str) -> TicketTier:
+        tier = self.find_tier(code)
+        if tier is None:
+            raise TierNotFoundError(f"No tier {code!r}.")
+        return tier
+
+    def find_booking(self, booking_id: UUID) -> Booking | None:
+        return self._store.aggregate(booking_id, Booking)  # not a tier's id given as a booking's
+
+    def booking(self, booking_id: UUID, owner: str | None = None) -> Booking:
+        """The booking, if it exists (and, given an ``owner``, is theirs): a stranger's is
+        not found, exactly as an unknown one."""
+        booking = self.find_booking(booking_id)
+        if booking is None or (owner is not None and not booking.belongs_to(owner)):
+            raise no_booking(booking_id)
+        return booking
+
+    def find_order(self, order_id: UUID) -> Order | None:
+        return self._store.aggregate(order_id, Order)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._store.repository
+
+    def save(self, *aggregates: Aggregate) -> None:
+        self._store.save(*aggregates)
+
+    @property
+    def events(self) -> EventStore[UUID]:
+        """The store's events, as recorded."""
+        return self._store.events

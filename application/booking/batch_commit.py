@@ -1,0 +1,91 @@
+"""Committing a batch of booking requests: in the turns of its tiers, decided (``batch.decide``)
+and recorded in one recording, decided again on a conflict. The group commit's leader hands
+each batch here (``group_commit.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import EventStore
+
+from application.booking.batch import Aggregates, BatchDecision, decide
+from application.booking.group_commit import Pending
+from application.booking.observer import LedgerObserver
+from application.booking.retries import Retries
+from application.errors import LedgerBusyError
+
+
+class AggregateStore(Aggregates, Protocol):
+    """What committing reads and writes: the aggregates to decide on, one recording of all a
+    decision changed (refused if another writer recorded one of them first), and the events
+    as stored (to tell whether a decision whose answer was lost was recorded)."""
+
+    @property
+    def events(self) -> EventStore[UUID]: ...
+
+    def save(self, *aggregates: Aggregate) -> None: ...
+
+
+class Turns(Protocol):
+    """Turns to write tiers, across processes (``turns.py``)."""
+
+    def of(self, tiers: Iterable[str]) -> AbstractContextManager[None]: ...
+
+
+class BatchCommit:
+    """Decides and records a batch, setting each request's outcome; reports to ``observer``
+    and takes the time from ``clock`` (both replaceable: the ledger hands on its own)."""
+
+    def __init__(
+        self,
+        store: AggregateStore,
+        turns: Turns,
+        retries: Retries,
+        observer: LedgerObserver,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.turns = turns
+        self.retries = retries
+        self.observer = observer
+        self.clock = clock
+
+    def __call__(self, batch: list[Pending]) -> None:
+        """Decide the batch and save the changed tiers and every accepted booking and order in
+        one recording, in the turns of its tiers; then give each request its outcome."""
+        self.observer.batch(len(batch))
+        with self.turns.of(tier for pending in batch for tier in pending.tiers):
+            decision = self._decided_and_recorded(batch)
+        for booking in decision.bookings:
+            (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)
+        for pending, outcome in zip(batch, decision.outcomes, strict=True):
+            pending.outcome = outcome
+
+    def _decided_and_recorded(self, batch: list[Pending]) -> BatchDecision:
+        """On a conflict, the batch is decided again against the tiers as they are now,
+        unless an earlier decision of it turns out to be stored after all (its commit went
+        through but the answer was lost, and the library's retry of it was refused as a
+        conflict): then that decision's answers are true. Whether a decision is stored is
+        checked on what only it could have written, its own tier events, never on a booking
+        id that another process may also record. After the last conflict every request is
+        refused with ``LedgerBusyError``, nothing recorded."""
+        tried: list[BatchDecision] = []  # decisions whose recording was attempted
+        try:
+            return self.retries(lambda: self._attempt(batch, tried))
+        except LedgerBusyError as error:
+            return self._stored(tried) or BatchDecision.refused(len(batch), error)
+
+    def _attempt(self, batch: list[Pending], tried: list[BatchDecision]) -> BatchDecision:
+        decision = self._stored(tried) or decide(batch, self.store, self.clock())
+        if decision.bookings and decision not in tried:
+            tried.append(decision)
+            self.store.save(*decision.tiers, *decision.bookings, *decision.orders)
+        return decision
+
+    def _stored(self, tried: list[BatchDecision]) -> BatchDecision | None:
+        return next((decision for decision in tried if decision.is_stored_in(self.store.events)), None)
