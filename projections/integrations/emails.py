@@ -5,14 +5,14 @@ and ``hold.confirmed`` make a booking confirmed, ``booking.cancelled`` cancels i
 position of its own, which starts at the outbox's head the first time, so turning emails
 on does not mail the whole history. The bodies (plain text and HTML) are rendered from
 the templates beside this module with Jinja2; the whole message, headers included,
-depends only on the event, so a message sent again is the same message.
+depends only on the notice, so a message sent again is the same message.
 
 What "exactly once" means here. Each message has a deterministic Message-ID
 (``<confirmed.BOOKING_ID@domain>``) and a send record, in two phases:
 
 1. *claim*: insert the record as ``sending`` (by this sender, now), committed;
 2. send over SMTP;
-3. *finish*: mark it ``sent`` and move the position past the event, in one transaction.
+3. *finish*: mark it ``sent`` and move the position past the notice, in one transaction.
 
 A record already ``sent`` (or ``skipped``, ``refused``) is never sent again, whatever
 the position says, and a fresh claim by another sender makes this one wait, so two
@@ -62,13 +62,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from application.checkin.codes import TicketCodes
 from application.checkin.qr import qr_png
 from domain.tickets import TicketRef
-from projections.integrations.events import (
+from projections.integrations.notices import (
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
     HOLD_CONFIRMED,
 )
 from projections.integrations.outbox import wait_for_news
-from projections.integrations.store import IntegrationTables, StoredEvent, utc_now
+from projections.integrations.store import IntegrationTables, StoredNotice, utc_now
 
 log = logging.getLogger(__name__)
 POSITION = "emails"
@@ -159,20 +159,20 @@ def address(text: str) -> str | None:
 
 
 def compose(
-    event: dict[str, Any], kind: str, recipient: str, settings: EmailSettings, tickets: Sequence[str] = ()
+    notice: dict[str, Any], kind: str, recipient: str, settings: EmailSettings, tickets: Sequence[str] = ()
 ) -> EmailMessage:
-    """The message for one event; the same event always gives the same message. A
+    """The message for one notice; the same notice always gives the same message. A
     confirmation carries the booking's ``tickets`` (their signed codes): in the text, and
     in the HTML as QR codes, PNG images sent with it (``cid:``: no image is fetched)."""
     message = EmailMessage()
-    message["Message-ID"] = message_id(event, kind, settings)
-    message["Date"] = format_datetime(datetime.fromisoformat(event["occurredAt"]))
+    message["Message-ID"] = message_id(notice, kind, settings)
+    message["Date"] = format_datetime(datetime.fromisoformat(notice["occurredAt"]))
     message["From"] = settings.sender
     message["To"] = recipient
-    message["Subject"] = SUBJECTS[kind].format(**event)
-    message["X-Ticketledger-Booking"] = event["bookingId"]
-    images = [f"ticket-{n}.{event['bookingId']}" for n in range(len(tickets))]
-    shown = {"event": event, "tickets": list(zip(tickets, images, strict=True))}
+    message["Subject"] = SUBJECTS[kind].format(**notice)
+    message["X-Ticketledger-Booking"] = notice["bookingId"]
+    images = [f"ticket-{n}.{notice['bookingId']}" for n in range(len(tickets))]
+    shown = {"notice": notice, "tickets": list(zip(tickets, images, strict=True))}
     message.set_content(TEMPLATES.get_template(f"email_{kind}.txt").render(**shown))
     message.add_alternative(TEMPLATES.get_template(f"email_{kind}.html").render(**shown), subtype="html")
     html = message.get_payload()[1]
@@ -185,9 +185,9 @@ def compose(
     return message
 
 
-def message_id(event: dict[str, Any], kind: str, settings: EmailSettings) -> str:
+def message_id(notice: dict[str, Any], kind: str, settings: EmailSettings) -> str:
     domain = settings.sender.rpartition("@")[2] or "localhost"
-    return f"<{kind}.{event['bookingId']}@{domain}>"
+    return f"<{kind}.{notice['bookingId']}@{domain}>"
 
 
 class EmailSender:
@@ -214,10 +214,10 @@ class EmailSender:
         smtp: smtplib.SMTP | None = None
         try:
             position = self.tables.position(POSITION) or 0
-            for event in self.tables.events_after(position, 100, list(KINDS)):
-                data, kind = json.loads(event.body), KINDS[event.type]
+            for notice in self.tables.notices_after(position, 100, list(KINDS)):
+                data, kind = json.loads(notice.body), KINDS[notice.type]
                 mid, recipient = message_id(data, kind, self.settings), self._recipient(data)
-                if not self._claim(event, data, kind, mid, recipient):
+                if not self._claim(notice, data, kind, mid, recipient):
                     break  # another sender has it now: let it finish
                 if self._state(mid) == "sending":
                     if recipient is None:
@@ -227,11 +227,11 @@ class EmailSender:
                         message = compose(data, kind, recipient, self.settings, self._tickets(data, kind))
                         state, detail = self._send(smtp, message)
                     sent += state == SENT
-                    if not self._finish(mid, state, detail, position, event.position):
+                    if not self._finish(mid, state, detail, position, notice.position):
                         break
-                elif not self._move(position, event.position):
+                elif not self._move(position, notice.position):
                     break
-                position = event.position
+                position = notice.position
         finally:
             if smtp is not None:
                 with suppress(smtplib.SMTPException, OSError):
@@ -246,10 +246,10 @@ class EmailSender:
         return [self.codes.sign(TicketRef(booking_id, seat)) for seat in range(data["quantity"])]
 
     def _recipient(self, data: dict[str, Any]) -> str | None:
-        user_id = data["userId"]  # None only on cancellations recorded before events carried it
+        user_id = data["userId"]  # None only on cancellations recorded before domain events carried it
         return None if user_id is None else address(self.settings.recipient.format(user_id=user_id))
 
-    def _claim(self, event: StoredEvent, data: dict[str, Any], kind: str, mid: str, recipient: str | None) -> bool:
+    def _claim(self, notice: StoredNotice, data: dict[str, Any], kind: str, mid: str, recipient: str | None) -> bool:
         """Claim the send, or find it done already (True); False while another sender has it."""
         now = utc_now()
         with self.tables.transaction() as tx:
@@ -258,7 +258,7 @@ class EmailSender:
                 message_id=mid,
                 booking_id=data["bookingId"],
                 kind=kind,
-                position=event.position,
+                position=notice.position,
                 recipient=recipient or "",
                 owner=self.owner,
                 now=now,
@@ -297,7 +297,7 @@ class EmailSender:
         return self.tables.rows(SELECT_SENDS)
 
     def run(self, stop: threading.Event) -> None:
-        """Send as events arrive until ``stop``; after a failure wait a jittered, doubling time."""
+        """Send as notices arrive until ``stop``; after a failure wait a jittered, doubling time."""
         failures = 0
         while not stop.is_set():
             try:

@@ -154,6 +154,6 @@ def test_the_confirmation_emails_qr_codes_decode_to_codes_the_door_admits(tmp_pa
         assert all(code in message.get_body(("plain",)).get_content() for code in decoded)
         door = Door(ledger, codes)
         assert [door.check_in(code, "north").seat for code in decoded] == [0, 1]
-        (event,) = outbox.tables.events_after(0, 10, ["booking.confirmed"])
-        once, twice = (compose(json.loads(event.body), "confirmed", message["To"], settings, decoded) for _ in "12")
+        (notice,) = outbox.tables.notices_after(0, 10, ["booking.confirmed"])
+        once, twice = (compose(json.loads(notice.body), "confirmed", message["To"], settings, decoded) for _ in "12")
         assert once.as_bytes() == twice.as_bytes()  # a message sent again is the same message

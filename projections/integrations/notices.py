@@ -1,8 +1,8 @@
-"""Integration events: the ledger's public vocabulary for other systems.
+"""Notices (integration events): the ledger's public vocabulary for other systems.
 
 The stored domain events are the ledger's own business and may evolve (fields added,
 events split or renamed with their old topics registered); other systems (payment,
-email, CRM, door scanning) need a contract that does not. These twelve types are that
+email, CRM, door scanning) need a contract that does not. These twelve types of notice are that
 contract, served by the feed (``GET /api/feed``), webhooks and confirmation emails:
 
     booking.confirmed   booking.cancelled
@@ -10,27 +10,27 @@ contract, served by the feed (``GET /api/feed``), webhooks and confirmation emai
     tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
     ticket.checked_in   ticket.scan_conflict
 
-The ``ticket.*`` events come from the booking's scans at the door (one ticket each,
+The ``ticket.*`` notices come from the booking's scans at the door (one ticket each,
 ``quantity`` 1, with its ``ticketId``, ``gate`` and when it was scanned as ``occurredAt``);
 the tier's figures they carry are unchanged by them.
 
-Each is derived **once**, from the tier's events: every sale, hold, hold ending and
+Each is derived **once**, from the tier's domain events: every sale, hold, hold ending and
 cancellation is recorded on the tier with its booking id, user and quantity, in the
-same recording as the booking's own event, which says nothing more. (Mapping both would
-announce every booking twice.) The tier's events lack two things, which the mapping
+same recording as the booking's own domain event, which says nothing more. (Mapping both would
+announce every booking twice.) The tier's domain events lack two things, which the mapping
 keeps as state: the tier's code and figures (for ``tier.sold_out`` and the counts each
-event carries) and the user of each open hold (the tier's ``HoldConfirmed`` has none).
+notice carries) and the user of each open hold (the tier's ``HoldConfirmed`` has none).
 
 ``tier.sold_out`` follows the sale or hold that took the last available ticket
 (``availableQuantity`` 0, tickets sold or held). Only a sale or a hold lowers
 availability, and none can follow at 0, so it is emitted once per sell-out with no flag
 to keep; when tickets come back (a cancellation, a hold ending, more capacity) the next
 sell-out emits it again. A tier created with no capacity, or closed, is not "sold out".
-Every event carries the tier's figures after it, so a consumer always knows what is left.
+Every notice carries the tier's figures after it, so a consumer always knows what is left.
 
 Ids and positions are derived, never drawn: the id from the domain event's identity
 (its aggregate id and version) and the type, the position from the store's notification
-id and the event's index among those one notification gives (at most two: an event and
+id and the notice's index among those one notification gives (at most two: a notice and
 the ``tier.sold_out`` it caused). So replaying history gives identical ids, positions
 and bodies, which lets receivers de-duplicate by id.
 """
@@ -99,8 +99,8 @@ SCANS = (Booking.TicketCheckedIn, Booking.ScanConflict)
 
 
 @dataclass(frozen=True)
-class IntegrationEvent:
-    """One integration event; ``body()`` is its JSON, exactly as the feed and webhooks send it."""
+class Notice:
+    """One notice; ``body()`` is its JSON, exactly as the feed and webhooks send it."""
 
     position: int
     id: str
@@ -111,7 +111,7 @@ class IntegrationEvent:
     user_id: str | None
     quantity: int | None  # the booking's or hold's tickets, or the capacity added
     expires_at: datetime | None  # hold.placed only
-    capacity: int  # the tier's figures right after the event
+    capacity: int  # the tier's figures right after the notice's domain event
     sold: int
     held: int
     available: int
@@ -188,34 +188,32 @@ class Change:
 
 
 def needs(domain_event: Any) -> tuple[str, str | None]:
-    """The state one event needs loaded: its tier's id, and the booking id of a hold it ends."""
+    """The state one domain event needs loaded: its tier's id, and the booking id of a hold it ends."""
     if isinstance(domain_event, SCANS):
         return str(tier_id(domain_event.tier)), None
     ends_hold = isinstance(domain_event, (TicketTier.HoldConfirmed, TicketTier.HoldReleased))
     return str(domain_event.originator_id), str(domain_event.booking_id) if ends_hold else None
 
 
-class IntegrationMapper:
-    """Maps the tier's domain events, in store order, to integration events, changing
+class NoticeMapper:
+    """Maps the tier's domain events, in store order, to notices, changing
     ``state`` as it goes."""
 
     def __init__(self, state: MappingState) -> None:
         self.state = state
 
-    def map(self, domain_event: Any, notification_id: int) -> list[IntegrationEvent]:
+    def map(self, domain_event: Any, notification_id: int) -> list[Notice]:
         change = self.change(domain_event)
         figures = self.state.tiers[needs(domain_event)[0]]
-        events = [self._event(domain_event, notification_id, 0, change, figures)]
+        notices = [self._notice(domain_event, notification_id, 0, change, figures)]
         if change.type in (BOOKING_CONFIRMED, HOLD_PLACED) and figures.available == 0:
-            events.append(self._event(domain_event, notification_id, 1, Change(TIER_SOLD_OUT), figures))
-        return events
+            notices.append(self._notice(domain_event, notification_id, 1, Change(TIER_SOLD_OUT), figures))
+        return notices
 
     @staticmethod
-    def _event(
-        domain_event: Any, notification_id: int, index: int, change: Change, figures: TierFigures
-    ) -> IntegrationEvent:
+    def _notice(domain_event: Any, notification_id: int, index: int, change: Change, figures: TierFigures) -> Notice:
         identity = f"{domain_event.originator_id}/{domain_event.originator_version}/{change.type}"
-        return IntegrationEvent(
+        return Notice(
             position=notification_id * PER_NOTIFICATION + index,
             id=str(uuid5(NAMESPACE, identity)),
             type=change.type,
@@ -233,68 +231,79 @@ class IntegrationMapper:
             gate=change.gate,
         )
 
-    def _figures(self, event: Any) -> TierFigures:
-        return self.state.tiers[str(event.originator_id)]
+    def _figures(self, domain_event: Any) -> TierFigures:
+        return self.state.tiers[str(domain_event.originator_id)]
 
     @singledispatchmethod
-    def change(self, event: Any) -> Change:
-        raise TypeError(f"{type(event).__qualname__} has no integration event")
+    def change(self, domain_event: Any) -> Change:
+        raise TypeError(f"{type(domain_event).__qualname__} maps to no notice")
 
     @change.register
-    def _created(self, event: TicketTier.Created) -> Change:
-        self.state.tiers[str(event.originator_id)] = TierFigures(event.code, event.capacity)
+    def _created(self, domain_event: TicketTier.Created) -> Change:
+        self.state.tiers[str(domain_event.originator_id)] = TierFigures(domain_event.code, domain_event.capacity)
         return Change(TIER_CREATED)
 
     @change.register
-    def _booked(self, event: TicketTier.TicketsBooked) -> Change:
-        self._figures(event).sold += event.quantity
-        return Change(BOOKING_CONFIRMED, event.booking_id, event.user_id, event.quantity)
+    def _booked(self, domain_event: TicketTier.TicketsBooked) -> Change:
+        self._figures(domain_event).sold += domain_event.quantity
+        return Change(BOOKING_CONFIRMED, domain_event.booking_id, domain_event.user_id, domain_event.quantity)
 
     @change.register
-    def _cancelled(self, event: TicketTier.TicketsReleased) -> Change:
-        self._figures(event).sold -= event.quantity
-        # user_id is None on cancellations recorded before the tier's event carried it
-        return Change(BOOKING_CANCELLED, event.booking_id, event.user_id, event.quantity)
+    def _cancelled(self, domain_event: TicketTier.TicketsReleased) -> Change:
+        self._figures(domain_event).sold -= domain_event.quantity
+        # user_id is None on cancellations recorded before the tier's domain event carried it
+        return Change(BOOKING_CANCELLED, domain_event.booking_id, domain_event.user_id, domain_event.quantity)
 
     @change.register
-    def _held(self, event: TicketTier.TicketsHeld) -> Change:
-        self._figures(event).held += event.quantity
-        self.state.open_hold(str(event.booking_id), event.user_id)
-        return Change(HOLD_PLACED, event.booking_id, event.user_id, event.quantity, event.expires_at)
+    def _held(self, domain_event: TicketTier.TicketsHeld) -> Change:
+        self._figures(domain_event).held += domain_event.quantity
+        self.state.open_hold(str(domain_event.booking_id), domain_event.user_id)
+        return Change(
+            HOLD_PLACED, domain_event.booking_id, domain_event.user_id, domain_event.quantity, domain_event.expires_at
+        )
 
     @change.register
-    def _hold_confirmed(self, event: TicketTier.HoldConfirmed) -> Change:
-        figures = self._figures(event)
-        figures.held -= event.quantity
-        figures.sold += event.quantity
-        user_id = self.state.close_hold(str(event.booking_id))
-        return Change(HOLD_CONFIRMED, event.booking_id, user_id, event.quantity)
+    def _hold_confirmed(self, domain_event: TicketTier.HoldConfirmed) -> Change:
+        figures = self._figures(domain_event)
+        figures.held -= domain_event.quantity
+        figures.sold += domain_event.quantity
+        user_id = self.state.close_hold(str(domain_event.booking_id))
+        return Change(HOLD_CONFIRMED, domain_event.booking_id, user_id, domain_event.quantity)
 
     @change.register
-    def _hold_released(self, event: TicketTier.HoldReleased) -> Change:
-        self._figures(event).held -= event.quantity
-        self.state.close_hold(str(event.booking_id))
-        kind = HOLD_EXPIRED if event.reason == "expired" else HOLD_RELEASED
-        return Change(kind, event.booking_id, event.user_id, event.quantity)
+    def _hold_released(self, domain_event: TicketTier.HoldReleased) -> Change:
+        self._figures(domain_event).held -= domain_event.quantity
+        self.state.close_hold(str(domain_event.booking_id))
+        kind = HOLD_EXPIRED if domain_event.reason == "expired" else HOLD_RELEASED
+        return Change(kind, domain_event.booking_id, domain_event.user_id, domain_event.quantity)
 
     @change.register
-    def _capacity_added(self, event: TicketTier.CapacityAdded) -> Change:
-        self._figures(event).capacity += event.quantity
-        return Change(TIER_CAPACITY_ADDED, quantity=event.quantity)
+    def _capacity_added(self, domain_event: TicketTier.CapacityAdded) -> Change:
+        self._figures(domain_event).capacity += domain_event.quantity
+        return Change(TIER_CAPACITY_ADDED, quantity=domain_event.quantity)
 
     @change.register
-    def _sales_closed(self, event: TicketTier.SalesClosed) -> Change:
+    def _sales_closed(self, domain_event: TicketTier.SalesClosed) -> Change:
         return Change(TIER_SALES_CLOSED)
 
     @change.register
-    def _checked_in(self, event: Booking.TicketCheckedIn) -> Change:
-        return self._scan(TICKET_CHECKED_IN, event)
+    def _checked_in(self, domain_event: Booking.TicketCheckedIn) -> Change:
+        return self._scan(TICKET_CHECKED_IN, domain_event)
 
     @change.register
-    def _scan_conflict(self, event: Booking.ScanConflict) -> Change:
-        return self._scan(TICKET_SCAN_CONFLICT, event)
+    def _scan_conflict(self, domain_event: Booking.ScanConflict) -> Change:
+        return self._scan(TICKET_SCAN_CONFLICT, domain_event)
 
     @staticmethod
-    def _scan(kind: str, event: Any) -> Change:
-        ticket = ticket_id(event.originator_id, event.seat)
-        return Change(kind, event.originator_id, event.user_id, 1, None, ticket, event.gate, event.scanned_at)
+    def _scan(kind: str, domain_event: Any) -> Change:
+        ticket = ticket_id(domain_event.originator_id, domain_event.seat)
+        return Change(
+            kind,
+            domain_event.originator_id,
+            domain_event.user_id,
+            1,
+            None,
+            ticket,
+            domain_event.gate,
+            domain_event.scanned_at,
+        )
