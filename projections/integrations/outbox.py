@@ -15,7 +15,7 @@ import threading
 
 from eventsourcing.application import Application
 
-from projections.integrations.notices import TOPICS, NoticeMapper, needs
+from projections.integrations.mapping import TOPICS, NoticeMapper, needs
 from projections.integrations.store import OUTBOX, IntegrationTables
 from projections.pages import follow, pages
 

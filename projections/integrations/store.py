@@ -27,7 +27,8 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 
 from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
-from projections.integrations.notices import MappingState, Notice, TierFigures
+from projections.integrations.mapping import MappingState, TierFigures
+from projections.integrations.notices import Notice
 from projections.positions import Positions
 from projections.sql import for_postgres, for_sqlite
 

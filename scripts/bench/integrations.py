@@ -33,7 +33,7 @@ import time
 from datetime import UTC, datetime
 
 from application import BookingLedger
-from projections.integrations.notices import TOPICS
+from projections.integrations.mapping import TOPICS
 from projections.integrations.store import IntegrationTables
 from projections.integrations.webhooks import WebhookEndpoints
 from scripts.bench import wrk

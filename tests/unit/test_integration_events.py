@@ -12,12 +12,8 @@ from uuid import UUID, uuid4
 from domain.bookings import Booking
 from domain.tickets import Scan, ticket_id
 from domain.tiers import TicketTier
-from projections.integrations.notices import (
-    PER_NOTIFICATION,
-    TYPES,
-    MappingState,
-    NoticeMapper,
-)
+from projections.integrations.mapping import PER_NOTIFICATION, MappingState, NoticeMapper
+from projections.integrations.notices import TYPES
 
 EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=UTC)
 
