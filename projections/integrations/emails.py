@@ -3,9 +3,8 @@
 Off unless ``SMTP_HOST`` is set. The sender follows the outbox (``booking.confirmed``
 and ``hold.confirmed`` make a booking confirmed, ``booking.cancelled`` cancels it) from a
 position of its own, which starts at the outbox's head the first time, so turning emails
-on does not mail the whole history. The bodies (plain text and HTML) are rendered from
-the templates beside this module with Jinja2; the whole message, headers included,
-depends only on the notice, so a message sent again is the same message.
+on does not mail the whole history. What each message says is ``email_messages.py``'s:
+it depends only on the notice, so a message sent again is the same message.
 
 What "exactly once" means here. Each message has a deterministic Message-ID
 (``<confirmed.BOOKING_ID@domain>``) and a send record, in two phases:
@@ -37,8 +36,6 @@ again with back-off, from the same message.
 
 from __future__ import annotations
 
-import email.errors
-import hashlib
 import json
 import logging
 import random
@@ -46,37 +43,24 @@ import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.headerregistry import Address
+from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from application.checkin.codes import TicketCodes
-from application.checkin.qr import qr_png
 from domain.tickets import TicketRef
-from projections.integrations.notices import (
-    BOOKING_CANCELLED,
-    BOOKING_CONFIRMED,
-    HOLD_CONFIRMED,
-)
+from projections.integrations.email_messages import KINDS, address, compose, message_id
 from projections.integrations.outbox import wait_for_news
 from projections.integrations.store import IntegrationTables, StoredNotice, utc_now
 
 log = logging.getLogger(__name__)
 POSITION = "emails"
-KINDS = {BOOKING_CONFIRMED: "confirmed", HOLD_CONFIRMED: "confirmed", BOOKING_CANCELLED: "cancelled"}
-SUBJECTS = {
-    "confirmed": "Your booking is confirmed: {quantity} × {tier}",
-    "cancelled": "Your booking is cancelled: {quantity} × {tier}",
-}
 SENT, SKIPPED, REFUSED = "sent", "skipped", "refused"
 
 CLAIM = (
@@ -90,12 +74,6 @@ CLAIM = (
 SELECT_STATE = "SELECT state FROM {p}email_sends WHERE message_id = :message_id"
 FINISH = "UPDATE {p}email_sends SET state = :state, done_at = :now, detail = :detail WHERE message_id = :message_id"
 SELECT_SENDS = "SELECT message_id, booking_id, kind, recipient, state, detail FROM {p}email_sends ORDER BY position"
-
-TEMPLATES = Environment(
-    loader=PackageLoader("projections.integrations", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-)
 
 
 @dataclass(frozen=True)
@@ -150,46 +128,6 @@ class EmailSettings:
         return smtp
 
 
-def address(text: str) -> str | None:
-    """``text`` if it is one valid email address, else None."""
-    try:
-        return Address(addr_spec=text).addr_spec
-    except (ValueError, email.errors.MessageError):
-        return None
-
-
-def compose(
-    notice: dict[str, Any], kind: str, recipient: str, settings: EmailSettings, tickets: Sequence[str] = ()
-) -> EmailMessage:
-    """The message for one notice; the same notice always gives the same message. A
-    confirmation carries the booking's ``tickets`` (their signed codes): in the text, and
-    in the HTML as QR codes, PNG images sent with it (``cid:``: no image is fetched)."""
-    message = EmailMessage()
-    message["Message-ID"] = message_id(notice, kind, settings)
-    message["Date"] = format_datetime(datetime.fromisoformat(notice["occurredAt"]))
-    message["From"] = settings.sender
-    message["To"] = recipient
-    message["Subject"] = SUBJECTS[kind].format(**notice)
-    message["X-Ticketledger-Booking"] = notice["bookingId"]
-    images = [f"ticket-{n}.{notice['bookingId']}" for n in range(len(tickets))]
-    shown = {"notice": notice, "tickets": list(zip(tickets, images, strict=True))}
-    message.set_content(TEMPLATES.get_template(f"email_{kind}.txt").render(**shown))
-    message.add_alternative(TEMPLATES.get_template(f"email_{kind}.html").render(**shown), subtype="html")
-    html = message.get_payload()[1]
-    for code, image in zip(tickets, images, strict=True):
-        html.add_related(qr_png(code), "image", "png", cid=f"<{image}>", filename=f"{image.split('.')[0]}.png")
-    # Derived, not random as the library's are, so a message sent again is byte for byte the same.
-    digest = hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:40]
-    for n, part in enumerate(part for part in message.walk() if part.is_multipart()):
-        part.set_boundary(f"=_{digest}" + (f".{n}" if n else ""))
-    return message
-
-
-def message_id(notice: dict[str, Any], kind: str, settings: EmailSettings) -> str:
-    domain = settings.sender.rpartition("@")[2] or "localhost"
-    return f"<{kind}.{notice['bookingId']}@{domain}>"
-
-
 class EmailSender:
     """Sends the emails the outbox calls for, each once (see the module's docstring)."""
 
@@ -216,7 +154,7 @@ class EmailSender:
             position = self.tables.position(POSITION) or 0
             for notice in self.tables.notices_after(position, 100, list(KINDS)):
                 data, kind = json.loads(notice.body), KINDS[notice.type]
-                mid, recipient = message_id(data, kind, self.settings), self._recipient(data)
+                mid, recipient = message_id(data, kind, self.settings.sender), self._recipient(data)
                 if not self._claim(notice, data, kind, mid, recipient):
                     break  # another sender has it now: let it finish
                 if self._state(mid) == "sending":
@@ -224,7 +162,7 @@ class EmailSender:
                         state, detail = SKIPPED, f"user {data['userId']!r} makes no email address"
                     else:
                         smtp = smtp or self.settings.connect()
-                        message = compose(data, kind, recipient, self.settings, self._tickets(data, kind))
+                        message = compose(data, kind, self.settings.sender, recipient, self._tickets(data, kind))
                         state, detail = self._send(smtp, message)
                     sent += state == SENT
                     if not self._finish(mid, state, detail, position, notice.position):
