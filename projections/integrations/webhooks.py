@@ -87,9 +87,6 @@ class Endpoint:
     position: int
     created_at: datetime
 
-    def wants(self, event_type: str) -> bool:
-        return self.event_types is None or event_type in self.event_types
-
 
 @dataclass(frozen=True)
 class Attempt:
