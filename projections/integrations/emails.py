@@ -121,7 +121,7 @@ class EmailSettings:
             if self.security == "starttls":
                 smtp.starttls(context=context)
         # Each message is a few small commands and answers: without this, Nagle's
-        # algorithm meets the server's delayed ACK and every message waits ~40 ms.
+        # algorithm holds each command back until the server's delayed ACK.
         smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.username:
             smtp.login(self.username, self.password)
