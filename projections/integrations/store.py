@@ -1,4 +1,4 @@
-"""The integration tables, in the same database as the domain events (SQLite file or PostgreSQL schema).
+"""The integration tables, in the domain events' database (SQLite file or PostgreSQL schema).
 
 ``integration_events`` is an append-only outbox: one row per notice, its body the exact
 JSON the feed and webhooks send, written by ``projections.integrations.outbox`` with the

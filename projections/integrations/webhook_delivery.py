@@ -8,8 +8,8 @@ same transaction as the delivery log's rows, by compare-and-set (an admin's repl
 pause meanwhile wins). Deliveries in quick succession are committed together, at
 least every ``commit_interval`` (50 ms) and before any failed attempt is logged: a
 commit per notice costs more than the POST itself (docs/performance.md). So a notice
-is delivered again only if its answer did not arrive, or the
-worker died within 50 ms of delivering it: receivers de-duplicate by the notice's ``id``.
+is delivered again only if its answer did not arrive, or the worker died within 50 ms
+of delivering it: receivers de-duplicate by the notice's ``id``.
 
 One process delivers to an endpoint at a time: a worker holds a lease on it
 (``WEBHOOK_LEASE_SECONDS``, renewed with every position it moves and every retry), so
