@@ -54,10 +54,9 @@ def follow(catch_up: Callable[[], int], position: Callable[[], int], stop: threa
 
     While the store does not answer (a restart, a crash, a failover) it keeps trying, so
     what follows the store resumes by itself when the store is back: a page commits with
-    its position in one transaction, so a page cut off is applied again whole. (Exiting
-    instead left the read tables stale after a PostgreSQL restart.) A page that cannot be
-    applied for another reason is logged with its traceback and tried again a second
-    later: it stops there, loudly, and ``/ready`` reports the growing lag."""
+    its position in one transaction, so a page cut off is applied again whole. A page
+    that cannot be applied for another reason is logged with its traceback and tried
+    again a second later: it stops there, loudly, and ``/ready`` reports the growing lag."""
     while not stop.is_set():
         wait = interval
         try:

@@ -3,16 +3,15 @@
 Off unless ``SMTP_HOST`` is set. The sender follows the outbox (``booking.confirmed``
 and ``hold.confirmed`` make a booking confirmed, ``booking.cancelled`` cancels it) from a
 position of its own, which starts at the outbox's head the first time, so turning emails
-on does not mail the whole history. The bodies (plain text and HTML) are rendered from
-the templates beside this module with Jinja2; the whole message, headers included,
-depends only on the event, so a message sent again is the same message.
+on does not mail the whole history. What each message says is ``email_messages.py``'s:
+it depends only on the notice, so a message sent again is the same message.
 
 What "exactly once" means here. Each message has a deterministic Message-ID
 (``<confirmed.BOOKING_ID@domain>``) and a send record, in two phases:
 
 1. *claim*: insert the record as ``sending`` (by this sender, now), committed;
 2. send over SMTP;
-3. *finish*: mark it ``sent`` and move the position past the event, in one transaction.
+3. *finish*: mark it ``sent`` and move the position past the notice, in one transaction.
 
 A record already ``sent`` (or ``skipped``, ``refused``) is never sent again, whatever
 the position says, and a fresh claim by another sender makes this one wait, so two
@@ -37,8 +36,6 @@ again with back-off, from the same message.
 
 from __future__ import annotations
 
-import email.errors
-import hashlib
 import json
 import logging
 import random
@@ -46,37 +43,24 @@ import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.headerregistry import Address
+from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from application.checkin.codes import TicketCodes
-from application.checkin.qr import qr_png
 from domain.tickets import TicketRef
-from projections.integrations.events import (
-    BOOKING_CANCELLED,
-    BOOKING_CONFIRMED,
-    HOLD_CONFIRMED,
-)
+from projections.integrations.email_messages import KINDS, address, compose, message_id
 from projections.integrations.outbox import wait_for_news
-from projections.integrations.store import IntegrationTables, StoredEvent, utc_now
+from projections.integrations.store import IntegrationTables, StoredNotice, utc_now
 
 log = logging.getLogger(__name__)
 POSITION = "emails"
-KINDS = {BOOKING_CONFIRMED: "confirmed", HOLD_CONFIRMED: "confirmed", BOOKING_CANCELLED: "cancelled"}
-SUBJECTS = {
-    "confirmed": "Your booking is confirmed: {quantity} × {tier}",
-    "cancelled": "Your booking is cancelled: {quantity} × {tier}",
-}
 SENT, SKIPPED, REFUSED = "sent", "skipped", "refused"
 
 CLAIM = (
@@ -90,12 +74,6 @@ CLAIM = (
 SELECT_STATE = "SELECT state FROM {p}email_sends WHERE message_id = :message_id"
 FINISH = "UPDATE {p}email_sends SET state = :state, done_at = :now, detail = :detail WHERE message_id = :message_id"
 SELECT_SENDS = "SELECT message_id, booking_id, kind, recipient, state, detail FROM {p}email_sends ORDER BY position"
-
-TEMPLATES = Environment(
-    loader=PackageLoader("projections.integrations", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-)
 
 
 @dataclass(frozen=True)
@@ -143,51 +121,11 @@ class EmailSettings:
             if self.security == "starttls":
                 smtp.starttls(context=context)
         # Each message is a few small commands and answers: without this, Nagle's
-        # algorithm meets the server's delayed ACK and every message waits ~40 ms.
+        # algorithm holds each command back until the server's delayed ACK.
         smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.username:
             smtp.login(self.username, self.password)
         return smtp
-
-
-def address(text: str) -> str | None:
-    """``text`` if it is one valid email address, else None."""
-    try:
-        return Address(addr_spec=text).addr_spec
-    except (ValueError, email.errors.MessageError):
-        return None
-
-
-def compose(
-    event: dict[str, Any], kind: str, recipient: str, settings: EmailSettings, tickets: Sequence[str] = ()
-) -> EmailMessage:
-    """The message for one event; the same event always gives the same message. A
-    confirmation carries the booking's ``tickets`` (their signed codes): in the text, and
-    in the HTML as QR codes, PNG images sent with it (``cid:``: no image is fetched)."""
-    message = EmailMessage()
-    message["Message-ID"] = message_id(event, kind, settings)
-    message["Date"] = format_datetime(datetime.fromisoformat(event["occurredAt"]))
-    message["From"] = settings.sender
-    message["To"] = recipient
-    message["Subject"] = SUBJECTS[kind].format(**event)
-    message["X-Ticketledger-Booking"] = event["bookingId"]
-    images = [f"ticket-{n}.{event['bookingId']}" for n in range(len(tickets))]
-    shown = {"event": event, "tickets": list(zip(tickets, images, strict=True))}
-    message.set_content(TEMPLATES.get_template(f"email_{kind}.txt").render(**shown))
-    message.add_alternative(TEMPLATES.get_template(f"email_{kind}.html").render(**shown), subtype="html")
-    html = message.get_payload()[1]
-    for code, image in zip(tickets, images, strict=True):
-        html.add_related(qr_png(code), "image", "png", cid=f"<{image}>", filename=f"{image.split('.')[0]}.png")
-    # Derived, not random as the library's are, so a message sent again is byte for byte the same.
-    digest = hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:40]
-    for n, part in enumerate(part for part in message.walk() if part.is_multipart()):
-        part.set_boundary(f"=_{digest}" + (f".{n}" if n else ""))
-    return message
-
-
-def message_id(event: dict[str, Any], kind: str, settings: EmailSettings) -> str:
-    domain = settings.sender.rpartition("@")[2] or "localhost"
-    return f"<{kind}.{event['bookingId']}@{domain}>"
 
 
 class EmailSender:
@@ -214,24 +152,24 @@ class EmailSender:
         smtp: smtplib.SMTP | None = None
         try:
             position = self.tables.position(POSITION) or 0
-            for event in self.tables.events_after(position, 100, list(KINDS)):
-                data, kind = json.loads(event.body), KINDS[event.type]
-                mid, recipient = message_id(data, kind, self.settings), self._recipient(data)
-                if not self._claim(event, data, kind, mid, recipient):
+            for notice in self.tables.notices_after(position, 100, list(KINDS)):
+                data, kind = json.loads(notice.body), KINDS[notice.type]
+                mid, recipient = message_id(data, kind, self.settings.sender), self._recipient(data)
+                if not self._claim(notice, data, kind, mid, recipient):
                     break  # another sender has it now: let it finish
                 if self._state(mid) == "sending":
                     if recipient is None:
                         state, detail = SKIPPED, f"user {data['userId']!r} makes no email address"
                     else:
                         smtp = smtp or self.settings.connect()
-                        message = compose(data, kind, recipient, self.settings, self._tickets(data, kind))
+                        message = compose(data, kind, self.settings.sender, recipient, self._tickets(data, kind))
                         state, detail = self._send(smtp, message)
                     sent += state == SENT
-                    if not self._finish(mid, state, detail, position, event.position):
+                    if not self._finish(mid, state, detail, position, notice.position):
                         break
-                elif not self._move(position, event.position):
+                elif not self._move(position, notice.position):
                     break
-                position = event.position
+                position = notice.position
         finally:
             if smtp is not None:
                 with suppress(smtplib.SMTPException, OSError):
@@ -246,10 +184,10 @@ class EmailSender:
         return [self.codes.sign(TicketRef(booking_id, seat)) for seat in range(data["quantity"])]
 
     def _recipient(self, data: dict[str, Any]) -> str | None:
-        user_id = data["userId"]  # None only on cancellations recorded before events carried it
+        user_id = data["userId"]  # None only on cancellations recorded before domain events carried it
         return None if user_id is None else address(self.settings.recipient.format(user_id=user_id))
 
-    def _claim(self, event: StoredEvent, data: dict[str, Any], kind: str, mid: str, recipient: str | None) -> bool:
+    def _claim(self, notice: StoredNotice, data: dict[str, Any], kind: str, mid: str, recipient: str | None) -> bool:
         """Claim the send, or find it done already (True); False while another sender has it."""
         now = utc_now()
         with self.tables.transaction() as tx:
@@ -258,7 +196,7 @@ class EmailSender:
                 message_id=mid,
                 booking_id=data["bookingId"],
                 kind=kind,
-                position=event.position,
+                position=notice.position,
                 recipient=recipient or "",
                 owner=self.owner,
                 now=now,
@@ -297,7 +235,7 @@ class EmailSender:
         return self.tables.rows(SELECT_SENDS)
 
     def run(self, stop: threading.Event) -> None:
-        """Send as events arrive until ``stop``; after a failure wait a jittered, doubling time."""
+        """Send as notices arrive until ``stop``; after a failure wait a jittered, doubling time."""
         failures = 0
         while not stop.is_set():
             try:

@@ -1,8 +1,8 @@
 """Fill the outbox (``integration_events``) from the event store, exactly once.
 
-It follows the store as the read tables do (``projections/pages.py``): read the tier's events after
-the tracked notification id, a page at a time, and write the page's integration events,
-the mapping state they leave, and the new position in one transaction. The position
+It follows the store as the read tables do (``projections/pages.py``): read the domain events
+after the tracked notification id, a page at a time, and write the page's notices, the
+mapping state they leave, and the new position in one transaction. The position
 moves first, by compare-and-set, so a second writer (another projection process, or
 ``ticketledger feed`` catching up on its own) waits on the row, then finds it moved and
 writes nothing; and the state is read after that, so it is always the state as of the
@@ -15,13 +15,13 @@ import threading
 
 from eventsourcing.application import Application
 
-from projections.integrations.events import TOPICS, IntegrationMapper, needs
+from projections.integrations.mapping import TOPICS, NoticeMapper, needs
 from projections.integrations.store import OUTBOX, IntegrationTables
 from projections.pages import follow, pages
 
 
 class Outbox:
-    """Maps an application's new tier events to integration events, in order."""
+    """Maps an application's new domain events to notices, in order."""
 
     def __init__(self, app: Application, tables: IntegrationTables, batch_size: int = 1000) -> None:
         self.app = app
@@ -31,11 +31,11 @@ class Outbox:
 
     @property
     def position(self) -> int:
-        """The last notification id mapped (not an integration event's position)."""
+        """The last notification id mapped (not a notice's position)."""
         return self.tables.position(OUTBOX) or 0
 
     def catch_up(self) -> int:
-        """Map every tier event recorded so far, a page per transaction; return how many."""
+        """Map every domain event recorded so far, a page per transaction; return how many."""
         mapped = 0
         for page in pages(self.app, lambda: self.position, TOPICS, self.batch_size, self._write):
             mapped += page
@@ -43,15 +43,16 @@ class Outbox:
                 self.appended.notify_all()
         return mapped
 
-    def _write(self, events: list, after: int, last: int) -> None:
+    def _write(self, domain_events: list, after: int, last: int) -> None:
         with self.tables.transaction() as tx:
             self.tables.move_outbox(tx, after, last)
-            wanted = [needs(event) for event, _ in events]
+            wanted = [needs(domain_event) for domain_event, _ in domain_events]
             state = self.tables.load_state(
                 tx, {tier for tier, _ in wanted}, {hold for _, hold in wanted if hold is not None}
             )
-            mapper = IntegrationMapper(state)
-            self.tables.append(tx, [e for event, n in events for e in mapper.map(event, n)], state)
+            mapper = NoticeMapper(state)
+            notices = [notice for domain_event, n in domain_events for notice in mapper.map(domain_event, n)]
+            self.tables.append(tx, notices, state)
 
     def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
         """Catch up, then poll every ``interval`` seconds until ``stop`` is set (``pages.follow``)."""

@@ -3,7 +3,7 @@
 ``python -m projections`` runs all three in threads beside the read tables (and, on the
 SQLite default, the web process does, as it projects there too: see web/services.py):
 
-- the outbox follows the event store and writes the integration events, always (the
+- the outbox follows the event store and writes the notices, always (the
   feed reads them, whether or not anything else is configured);
 - webhook delivery looks for active endpoints every second and keeps a worker thread
   per endpoint: with none registered it costs one small query a second;

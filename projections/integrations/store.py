@@ -1,9 +1,9 @@
-"""The integration tables, in the same database as the events (SQLite file or PostgreSQL schema).
+"""The integration tables, in the domain events' database (SQLite file or PostgreSQL schema).
 
-``integration_events`` is an append-only outbox: one row per integration event, its body
-the exact JSON the feed and webhooks send, written by ``projections.integrations.outbox`` with the
+``integration_events`` is an append-only outbox: one row per notice, its body the exact
+JSON the feed and webhooks send, written by ``projections.integrations.outbox`` with the
 mapping's state and its position in one transaction. Its rows never change, so every
-consumer (feed, webhook endpoints, emails) reads the same events in the same order and
+consumer (feed, webhook endpoints, emails) reads the same notices in the same order and
 tracks its own position in it, and a replay sends byte-identical bodies.
 
 Beside it: the mapping's state (``integration_tiers``, ``integration_holds``), the
@@ -27,7 +27,8 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 
 from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
-from projections.integrations.events import MappingState, TierFigures
+from projections.integrations.mapping import MappingState, TierFigures
+from projections.integrations.notices import Notice
 from projections.positions import Positions
 from projections.sql import for_postgres, for_sqlite
 
@@ -94,16 +95,16 @@ TABLES = (
 )
 OUTBOX = "outbox"  # the position of the outbox itself, among integration_positions
 
-SELECT_EVENTS = (
+SELECT_NOTICES = (
     "SELECT position, event_id, type, body FROM {p}integration_events WHERE position > :after "
     "ORDER BY position LIMIT :limit"
 )
-SELECT_EVENTS_OF_TYPES = (
+SELECT_NOTICES_OF_TYPES = (
     "SELECT position, event_id, type, body FROM {p}integration_events WHERE position > :after AND type IN ({types}) "
     "ORDER BY position LIMIT :limit"
 )
 SELECT_HEAD = "SELECT MAX(position) AS head FROM {p}integration_events"
-INSERT_EVENT = (
+INSERT_NOTICE = (
     "INSERT INTO {p}integration_events (position, event_id, type, body) VALUES (:position, :id, :type, :body)"
 )
 POSITIONS = Positions("{p}integration_positions", "name", "position")
@@ -126,8 +127,8 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class StoredEvent:
-    """An outbox row: the event's position, id, type and JSON body (what is sent)."""
+class StoredNotice:
+    """An outbox row: the notice's position, id, type and JSON body (what is sent)."""
 
     position: int
     id: str
@@ -205,18 +206,18 @@ class IntegrationTables:
 
     # The outbox, as its consumers read it.
 
-    def events_after(self, after: int, limit: int, types: Sequence[str] | None = None) -> list[StoredEvent]:
-        """Up to ``limit`` events after position ``after``, in order (only ``types``, if given)."""
+    def notices_after(self, after: int, limit: int, types: Sequence[str] | None = None) -> list[StoredNotice]:
+        """Up to ``limit`` notices after position ``after``, in order (only ``types``, if given)."""
         if types is None:
-            rows = self.rows(SELECT_EVENTS, after=after, limit=limit)
+            rows = self.rows(SELECT_NOTICES, after=after, limit=limit)
         else:
             names = {f"type{n}": t for n, t in enumerate(types)}
-            statement = SELECT_EVENTS_OF_TYPES.replace("{types}", ", ".join(f":{name}" for name in names))
+            statement = SELECT_NOTICES_OF_TYPES.replace("{types}", ", ".join(f":{name}" for name in names))
             rows = self.rows(statement, after=after, limit=limit, **names)
-        return [StoredEvent(row["position"], row["event_id"], row["type"], row["body"]) for row in rows]
+        return [StoredNotice(row["position"], row["event_id"], row["type"], row["body"]) for row in rows]
 
     def head(self) -> int:
-        """The last event's position (0 when there is none yet)."""
+        """The last notice's position (0 when there is none yet)."""
         return self.rows(SELECT_HEAD)[0]["head"] or 0
 
     def position(self, name: str) -> int | None:
@@ -240,10 +241,10 @@ class IntegrationTables:
                 state.hold_users[booking_id] = row["user_id"]
         return state
 
-    def append(self, tx: Statements, events: Sequence[Any], state: MappingState) -> None:
-        """Write a page's events and the state they leave (after its position moved)."""
+    def append(self, tx: Statements, notices: Sequence[Notice], state: MappingState) -> None:
+        """Write a page's notices and the state they leave (after its position moved)."""
         tx.executemany(
-            INSERT_EVENT, [{"position": e.position, "id": e.id, "type": e.type, "body": e.body()} for e in events]
+            INSERT_NOTICE, [{"position": n.position, "id": n.id, "type": n.type, "body": n.body()} for n in notices]
         )
         tx.executemany(
             UPSERT_TIER,

@@ -2,18 +2,18 @@
 
 Each active endpoint has a worker thread of its own, so a slow or dead endpoint delays
 nobody else; a request never waits longer than ``WEBHOOK_TIMEOUT`` seconds per socket
-operation. A worker posts its endpoint's events one at a time, in position order, and
-the endpoint's position moves past an event only when a 2xx answer came back, in the
+operation. A worker posts its endpoint's notices one at a time, in position order, and
+the endpoint's position moves past a notice only when a 2xx answer came back, in the
 same transaction as the delivery log's rows, by compare-and-set (an admin's replay or
 pause meanwhile wins). Deliveries in quick succession are committed together, at
 least every ``commit_interval`` (50 ms) and before any failed attempt is logged: a
-commit per event cost more than the POST itself (measured: 90 events/s on a loaded
-PostgreSQL). So an event is delivered again only if its answer did not arrive, or the
-worker died within 50 ms of delivering it: receivers de-duplicate by the event's ``id``.
+commit per notice costs more than the POST itself (docs/performance.md). So a notice
+is delivered again only if its answer did not arrive, or the worker died within 50 ms
+of delivering it: receivers de-duplicate by the notice's ``id``.
 
 One process delivers to an endpoint at a time: a worker holds a lease on it
 (``WEBHOOK_LEASE_SECONDS``, renewed with every position it moves and every retry), so
-a second projection process waits rather than posting the same events beside it; if
+a second projection process waits rather than posting the same notices beside it; if
 the holder dies, its lease lapses and another worker (or the restarted process) carries
 on from the position.
 
@@ -22,12 +22,12 @@ are not followed, since a signed delivery must not be forwarded where the admin 
 register it) is logged, and tried again after an exponential back-off with full jitter
 (a random wait from 0 to ``WEBHOOK_BACKOFF_BASE`` × 2^attempt, at most
 ``WEBHOOK_BACKOFF_CAP``), for ``WEBHOOK_RETRY_SECONDS``. Then the endpoint is marked
-``failing``: delivery stops at that event, nothing is skipped, and an admin's
+``failing``: delivery stops at that notice, nothing is skipped, and an admin's
 ``resume`` carries on from it.
 
 Outbound requests use ``requests``, one session per endpoint worker, so consecutive
-deliveries reuse the connection (a TLS handshake per event would cost more than the
-event); no proxy or credentials from the environment, no redirects, a timeout always,
+deliveries reuse the connection (a TLS handshake per notice would cost more than the
+notice); no proxy or credentials from the environment, no redirects, a timeout always,
 and at most 64 KiB of an answer read.
 """
 
@@ -47,7 +47,7 @@ import requests
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from projections.integrations.outbox import wait_for_news
-from projections.integrations.store import StoredEvent, utc_now
+from projections.integrations.store import StoredNotice, utc_now
 from projections.integrations.webhooks import (
     ACTIVE,
     SIGNATURE_HEADER,
@@ -65,7 +65,7 @@ USER_AGENT = "ticketledger-webhooks/1"
 @dataclass(frozen=True)
 class DeliverySettings:
     timeout: float = 5.0  # seconds per socket operation of one attempt
-    retry_seconds: float = 86_400.0  # how long an event is retried before the endpoint is failing
+    retry_seconds: float = 86_400.0  # how long a notice is retried before the endpoint is failing
     backoff_base: float = 1.0
     backoff_cap: float = 600.0
     poll_interval: float = 0.05  # seconds between reads of the outbox when it has nothing new
@@ -114,7 +114,7 @@ def post(
 
 
 class EndpointWorker:
-    """Delivers one endpoint's events, in order, until it is paused, failing or stopped."""
+    """Delivers one endpoint's notices, in order, until it is paused, failing or stopped."""
 
     def __init__(
         self,
@@ -152,15 +152,15 @@ class EndpointWorker:
                 self.stop.wait(1.0)
 
     def deliver_page(self) -> bool:
-        """Deliver the next page of the endpoint's events; False once it is not active."""
+        """Deliver the next page of the endpoint's notices; False once it is not active."""
         try:
             endpoint = self.endpoints.get(self.endpoint_id)
         except WebhookNotFoundError:
             return False
         if endpoint.status != ACTIVE:
             return False
-        events = self.endpoints.tables.events_after(endpoint.position, self.settings.page, endpoint.event_types)
-        if not events:
+        notices = self.endpoints.tables.notices_after(endpoint.position, self.settings.page, endpoint.event_types)
+        if not notices:
             wait_for_news(self.news, self.stop, self.settings.poll_interval)
             return True
         position = self.endpoints.lease(self.endpoint_id, self.owner, self.settings.lease_seconds)
@@ -170,17 +170,17 @@ class EndpointWorker:
         if position != endpoint.position:
             return True  # it moved meanwhile: read from where it is now
         progress = Progress(self, position)
-        for event in events:
-            if not self.deliver(endpoint, event, progress):
+        for notice in notices:
+            if not self.deliver(endpoint, notice, progress):
                 break  # stopped, paused, replayed or failing: read the endpoint again
         progress.commit()
         return True
 
-    def deliver(self, endpoint: Endpoint, event: StoredEvent, progress: Progress) -> bool:
-        """Post ``event`` until it is delivered (True), or delivery should stop here (False)."""
+    def deliver(self, endpoint: Endpoint, notice: StoredNotice, progress: Progress) -> bool:
+        """Post ``notice`` until it is delivered (True), or delivery should stop here (False)."""
         failing_since = None
         for n in itertools.count(1):
-            attempt = self.attempt(endpoint, event, n)
+            attempt = self.attempt(endpoint, notice, n)
             if attempt.delivered:
                 return progress.delivered(attempt)
             if not progress.commit():  # the deliveries before it first, then the failure
@@ -190,7 +190,7 @@ class EndpointWorker:
             )
             failing_since = failing_since or time.monotonic()
             if time.monotonic() - failing_since >= self.settings.retry_seconds:
-                reason = f"event {event.position} undelivered for {self.settings.retry_seconds:g} s: {attempt.error}"
+                reason = f"event {notice.position} undelivered for {self.settings.retry_seconds:g} s: {attempt.error}"
                 self.endpoints.mark_failing(endpoint.endpoint_id, progress.position, reason)
                 log.warning("webhook %s is failing: %s", endpoint.endpoint_id, reason)
                 return False
@@ -202,19 +202,19 @@ class EndpointWorker:
         """Renew the lease; whether the endpoint is still active and at ``position``."""
         return self.endpoints.lease(self.endpoint_id, self.owner, self.settings.lease_seconds) == position
 
-    def attempt(self, endpoint: Endpoint, event: StoredEvent, n: int) -> Attempt:
+    def attempt(self, endpoint: Endpoint, notice: StoredNotice, n: int) -> Attempt:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "Ticketledger-Event-Id": event.id,
-            "Ticketledger-Event-Type": event.type,
+            "Ticketledger-Event-Id": notice.id,
+            "Ticketledger-Event-Type": notice.type,
             "Ticketledger-Delivery-Attempt": str(n),
-            SIGNATURE_HEADER: sign(endpoint.secret, event.body, int(time.time())),
+            SIGNATURE_HEADER: sign(endpoint.secret, notice.body, int(time.time())),
         }
         at, started = utc_now(), time.perf_counter()
-        status, error = post(self.http, endpoint.url, event.body.encode(), headers, self.settings.timeout)
+        status, error = post(self.http, endpoint.url, notice.body.encode(), headers, self.settings.timeout)
         latency_ms = (time.perf_counter() - started) * 1000
-        return Attempt(event.position, event.id, n, at, error is None, status, error, round(latency_ms, 3))
+        return Attempt(notice.position, notice.id, n, at, error is None, status, error, round(latency_ms, 3))
 
 
 class Progress:

@@ -1,10 +1,10 @@
 """Webhook endpoints: registered by admins, each with its own position in the outbox.
 
-An endpoint is a URL (http or https only), the event types it wants (or all), and a
-secret that signs every delivery. It starts at the head of the outbox (new events only,
+An endpoint is a URL (http or https only), the notice types it wants (or all), and a
+secret that signs every delivery. It starts at the head of the outbox (new notices only,
 as Stripe's do); ``replay`` moves it back. Its status is ``active``, ``paused`` (by an
-admin) or ``failing`` (an event kept failing for ``WEBHOOK_RETRY_SECONDS``; delivery
-stopped there with nothing skipped, and ``resume`` carries on from that event).
+admin) or ``failing`` (a notice kept failing for ``WEBHOOK_RETRY_SECONDS``; delivery
+stopped there with nothing skipped, and ``resume`` carries on from that notice).
 
 Signatures follow Stripe's scheme: the header
 ``Ticketledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 from projections.errors import InvalidWebhookError, WebhookNotFoundError
-from projections.integrations.events import TYPES
+from projections.integrations.notices import TYPES
 from projections.integrations.store import IntegrationTables, Statements, utc_now
 from projections.sql import when
 
@@ -86,9 +86,6 @@ class Endpoint:
     status_reason: str | None
     position: int
     created_at: datetime
-
-    def wants(self, event_type: str) -> bool:
-        return self.event_types is None or event_type in self.event_types
 
 
 @dataclass(frozen=True)
@@ -182,7 +179,7 @@ class WebhookEndpoints:
         return self._change(endpoint_id, SET_STATUS, status=ACTIVE, reason=None)
 
     def replay(self, endpoint_id: str, after: int) -> Endpoint:
-        """Deliver again every event after position ``after`` (and resume)."""
+        """Deliver again every notice after position ``after`` (and resume)."""
         return self._change(endpoint_id, REPLAY, position=after)
 
     def _change(self, endpoint_id: str, statement: str, **params: Any) -> Endpoint:
@@ -230,7 +227,7 @@ class WebhookEndpoints:
 
     def record(self, endpoint_id: str, attempts: list[Attempt], old: int, owner: str, seconds: float) -> bool:
         """Log attempts; if the last one delivered, move the endpoint's position from
-        ``old`` to its event's and renew ``owner``'s lease, in the same transaction. False
+        ``old`` to its notice's and renew ``owner``'s lease, in the same transaction. False
         if the position was no longer ``old``, the endpoint not active (an admin replayed
         or paused it meanwhile), or the lease lost; the attempts are logged all the same."""
         until = utc_now() + timedelta(seconds=seconds)

@@ -46,7 +46,7 @@ CREATE_TABLES = (
         admitted INTEGER NOT NULL,
         PRIMARY KEY (ticket_id, scan_id)
     )""",
-    # The events on sale besides the default one, and which tiers are theirs.
+    # The shows on sale besides the default one, and which tiers are theirs.
     """CREATE TABLE IF NOT EXISTS {shows} (
         code TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -92,7 +92,7 @@ INSERT_SCAN = (
 )
 SET_BOOKING_STATUS = "UPDATE {bookings} SET status = :status, updated_at = :at WHERE booking_id = :booking_id"
 TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
-# The default event's tiers: those of no other event (all of them while there is none).
+# The default show's tiers: those of no other show (all of them while there is none).
 SELECT_TIERS = (
     f"SELECT {TIER_COLUMNS} FROM {{availability}} WHERE tier NOT IN (SELECT tier FROM {{show_tiers}}) ORDER BY tier"
 )
@@ -114,7 +114,8 @@ SELECT_DUE_HOLDS = (
     f"SELECT booking_id FROM {{bookings}} WHERE status = '{BookingStatus.HELD}' AND expires_at <= :now "
     "ORDER BY expires_at LIMIT :limit"
 )
-# Per tier, with its event: tickets sold (confirmed bookings' seats), admitted, and scans in conflict.
+# Per tier, with its show (as ``event``, the dashboard's field): tickets sold (confirmed bookings' seats),
+# admitted, and scans in conflict.
 SELECT_DOOR_COUNTS = (
     "SELECT COALESCE((SELECT show_code FROM {show_tiers} s WHERE s.tier = b.tier), 'main') AS event, "
     "b.tier AS tier, SUM(b.quantity) AS sold, "

@@ -62,7 +62,7 @@ class TierAvailability:
 
 @dataclass(frozen=True)
 class ShowRow:
-    """An event on sale besides the default one: its id (code), name and sale window."""
+    """A show on sale besides the default one: its id (code), name and sale window."""
 
     code: str
     name: str
@@ -183,7 +183,7 @@ class LedgerView(TrackingRecorder):
     # Reads.
 
     def list_tiers(self) -> list[TierAvailability]:
-        """The default event's tiers: what ``GET /api/tickets`` lists."""
+        """The default show's tiers: what ``GET /api/tickets`` lists."""
         return [self._tier(r) for r in self._select(SELECT_TIERS)]
 
     def list_all_tiers(self) -> list[TierAvailability]:
@@ -193,7 +193,7 @@ class LedgerView(TrackingRecorder):
         return [self._tier(r) for r in self._select(SELECT_SHOW_TIERS, show=code)]
 
     def list_shows(self) -> list[ShowRow]:
-        """The events besides the default one."""
+        """The shows besides the default one."""
         return [
             ShowRow(row["code"], row["name"], when(row["starts_at"]), when(row["sale_opens"]), when(row["sale_closes"]))
             for row in self._select(SELECT_SHOWS)

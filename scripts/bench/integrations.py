@@ -10,10 +10,10 @@ three tiers, for each run:
 
 0. 10,000 bookings recorded first (so the dead endpoint below has that many queued);
 1. no webhook endpoint (the reference);
-2. a live endpoint (a receiver in this process): booking latency, and for every event
+2. a live endpoint (a receiver in this process): booking latency, and for every notice
    the lag from its recording (``occurredAt``) to its arrival, and the delivery rate;
 3. the same live endpoint beside a dead one (accepts connections, never answers) that
-   has every event so far queued (more than 10,000): booking latency again, and the
+   has every notice so far queued (more than 10,000): booking latency again, and the
    live endpoint's lag, which should not move;
 4. no endpoint again (the reference once more: how much the machine itself varies);
 5. with no load: the whole history replayed to a fresh receiver (delivery rate alone).
@@ -33,7 +33,7 @@ import time
 from datetime import UTC, datetime
 
 from application import BookingLedger
-from projections.integrations.events import TOPICS
+from projections.integrations.mapping import TOPICS
 from projections.integrations.store import IntegrationTables
 from projections.integrations.webhooks import WebhookEndpoints
 from scripts.bench import wrk
@@ -74,26 +74,26 @@ def book(url: str, seconds: int, connections: int) -> dict:
 def drained(
     tables: IntegrationTables, ledger: BookingLedger, receiver: Receiver, after: int, timeout: float = 300
 ) -> list:
-    """Wait until the receiver has every event after ``after`` that the store's bookings
+    """Wait until the receiver has every notice after ``after`` that the store's bookings
     made; return them (the accepted bodies, parsed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         outbox_caught_up = not ledger.recorder.select_notifications(tables.position("outbox") + 1, 1, topics=TOPICS)
-        expected = len(tables.events_after(after, 10_000_000)) if outbox_caught_up else -1
+        expected = len(tables.notices_after(after, 10_000_000)) if outbox_caught_up else -1
         if len(receiver.accepted()) >= expected >= 0:
             return [json.loads(body) for body in receiver.accepted()]
         time.sleep(0.2)
-    raise TimeoutError("the receiver did not get every event")
+    raise TimeoutError("the receiver did not get every notice")
 
 
-def delivery(events: list, receiver: Receiver) -> dict:
+def delivery(notices: list, receiver: Receiver) -> dict:
     """Lag from recording to arrival, and the delivery rate while it lasted."""
     arrived = {json.loads(r.body)["id"]: r.at for r in receiver.requests if r.status == 200}
-    lags = [(arrived[e["id"]] - datetime.fromisoformat(e["occurredAt"]).timestamp()) * 1000 for e in events]
+    lags = [(arrived[n["id"]] - datetime.fromisoformat(n["occurredAt"]).timestamp()) * 1000 for n in notices]
     span = max(arrived.values()) - min(arrived.values())
     return {
-        "events": len(events),
-        "events_per_second": round(len(events) / span) if span else None,
+        "events": len(notices),
+        "events_per_second": round(len(notices) / span) if span else None,
         "lag_ms": percentiles(lags),
         "max_lag_ms": round(max(lags), 1),
     }
@@ -132,12 +132,12 @@ def bench(seconds: int, connections: int, port: int) -> dict:
                 print(f"  delivery {result['live']['delivery']}", flush=True)
                 with BlackHole() as dead_url:
                     dead = endpoints.replay(endpoints.add(dead_url).endpoint_id, after=0)
-                    result["dead_queued"] = len(tables.events_after(dead.position, 10_000_000))
+                    result["dead_queued"] = len(tables.notices_after(dead.position, 10_000_000))
                     before = len(live.accepted())
                     print(f"a live endpoint and a dead one with {result['dead_queued']:,} events queued:", flush=True)
                     result["live_and_dead"] = book(server.url, seconds, connections)
-                    events = drained(tables, ledger, live, start)[before:]
-                    result["live_and_dead"]["delivery"] = delivery(events, live)
+                    notices = drained(tables, ledger, live, start)[before:]
+                    result["live_and_dead"]["delivery"] = delivery(notices, live)
                     result["dead_attempts"] = len(endpoints.deliveries(dead.endpoint_id, 1000))
                     print(
                         f"  live delivery {result['live_and_dead']['delivery']}, "

@@ -12,10 +12,10 @@ nftables rule on its address) without touching the others:
     127.0.1.12   PostgreSQL node2 (:5432) and its Patroni (REST :8008)
     127.0.1.21-  web hosts (`ticketledger serve`, :8000); the projection process beside them
 
-The settings are the ones measured on this machine (/work/shared/HA-NOTES.md): Patroni's
-``ttl`` 20 s (its floor, and so the floor of a failover after a host is lost), ``loop_wait``
-2 s, ``retry_timeout`` 5 s; synchronous replication, strict, so a commit is acknowledged
-only once the standby has it (``synchronous``: False turns it off, for the guard's runs).
+The settings: Patroni's ``ttl`` 20 s (its floor, and so the floor of a failover after a
+host is lost), ``loop_wait`` 2 s, ``retry_timeout`` 5 s; synchronous replication, strict,
+so a commit is acknowledged only once the standby has it (``synchronous``: False turns it
+off, for the guard's runs).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def haproxy_config(web: list[str]) -> str:
     The web hosts are checked on ``/health`` (the process answers), not ``/ready`` (the store
     answers): during a failover every host is unready at once, and taking them all out would
     turn the service's own answers (the tier list from the standby, a structured 503 for a
-    booking) into the balancer's bare 503 (measured: 378 of 410 reads refused)."""
+    booking) into the balancer's bare 503 (docs/performance.md)."""
     nodes = "\n".join(f"  server {node.name} {node.address}:{PG_PORT} check port {REST_PORT}" for node in NODES)
     webs = "\n".join(f"  server web{n + 1} {address}:{WEB_PORT} check" for n, address in enumerate(web))
     checked = "  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions"

@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             while True:
                 outbox.catch_up()
-                page = outbox.tables.events_after(after, PAGE)
-                for event in page:
-                    print(event.body, flush=True)
-                    after = event.position
+                page = outbox.tables.notices_after(after, PAGE)
+                for notice in page:
+                    print(notice.body, flush=True)
+                    after = notice.position
                 if len(page) < PAGE:
                     if not args.follow:
                         return 0

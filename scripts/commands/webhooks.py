@@ -60,22 +60,22 @@ def run(args: argparse.Namespace) -> int:
 
 def act(endpoints: WebhookEndpoints, args: argparse.Namespace) -> int:
     if args.action == "list":
-        show(endpoints.list(), args.json)
+        print_endpoints(endpoints.list(), args.json)
     elif args.action == "add":
         types = args.events.split(",") if args.events else None
         endpoint = endpoints.add(args.url, types, args.secret, args.description)
         print(f"endpoint  {endpoint.endpoint_id}\nsecret    {endpoint.secret}\nposition  {endpoint.position}")
     elif args.action == "replay":
-        show([endpoints.replay(args.endpoint_id, args.after)])
+        print_endpoints([endpoints.replay(args.endpoint_id, args.after)])
     elif args.action == "deliveries":
         for attempt in endpoints.deliveries(args.endpoint_id, args.limit):
             print(json.dumps(asdict(attempt), default=str))
     else:
-        show([getattr(endpoints, args.action)(args.endpoint_id)])
+        print_endpoints([getattr(endpoints, args.action)(args.endpoint_id)])
     return 0
 
 
-def show(found: list[Endpoint], as_json: bool = False) -> None:
+def print_endpoints(found: list[Endpoint], as_json: bool = False) -> None:
     rows = [{**asdict(e), "event_types": ",".join(e.event_types or ["*"])} for e in found]
     for row in rows:
         del row["secret"]

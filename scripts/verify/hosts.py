@@ -157,10 +157,6 @@ class Hosts:
             log.close()
         shutil.rmtree(self._metrics, ignore_errors=True)
 
-    def log_text(self, name: str) -> str:
-        """A process's output so far (``server-0``, ..., ``projections``)."""
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
 
 def connection_args(settings: dict[str, str]) -> dict[str, str]:
     return {

@@ -23,7 +23,8 @@ from application import BookingLedger
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
 from domain.tickets import TicketRef
-from projections.integrations.emails import EmailSender, compose
+from projections.integrations.email_messages import compose
+from projections.integrations.emails import EmailSender
 from projections.integrations.outbox import Outbox
 from projections.integrations.store import IntegrationTables
 from scripts.harness.processes import call
@@ -154,6 +155,8 @@ def test_the_confirmation_emails_qr_codes_decode_to_codes_the_door_admits(tmp_pa
         assert all(code in message.get_body(("plain",)).get_content() for code in decoded)
         door = Door(ledger, codes)
         assert [door.check_in(code, "north").seat for code in decoded] == [0, 1]
-        (event,) = outbox.tables.events_after(0, 10, ["booking.confirmed"])
-        once, twice = (compose(json.loads(event.body), "confirmed", message["To"], settings, decoded) for _ in "12")
+        (notice,) = outbox.tables.notices_after(0, 10, ["booking.confirmed"])
+        once, twice = (
+            compose(json.loads(notice.body), "confirmed", settings.sender, message["To"], decoded) for _ in "12"
+        )
         assert once.as_bytes() == twice.as_bytes()  # a message sent again is the same message

@@ -62,7 +62,7 @@ def test_a_killed_delivery_process_resumes_from_its_positions_and_loses_nothing(
             _, log = process.communicate(timeout=30)
         assert process.returncode == 0, log
         assert killed_at < BOOKINGS, "the kill came too late to interrupt anything"
-        expected = [e.body for e in tables.events_after(endpoint.position, 10_000)]
+        expected = [e.body for e in tables.notices_after(endpoint.position, 10_000)]
         accepted = receiver.accepted()
         assert list(dict.fromkeys(accepted)) == expected  # every event, first arrivals in order
         assert all(verify(endpoint.secret, r.body, r.headers[SIGNATURE_HEADER]) for r in receiver.requests)

@@ -32,7 +32,7 @@ def some_history(ledger: BookingLedger) -> None:
 
 
 def everything(tables: IntegrationTables) -> list[tuple[int, str]]:
-    return [(e.position, e.body) for e in tables.events_after(0, 10_000)]
+    return [(e.position, e.body) for e in tables.notices_after(0, 10_000)]
 
 
 def wipe(tables: IntegrationTables) -> None:
@@ -90,9 +90,9 @@ def test_a_crash_mid_page_leaves_nothing_of_the_page_and_the_rest_follows(ledger
     wipe(tables)
     real_append, pages = tables.append, []
 
-    def power_cut_in_page_three(tx, events, state):
-        pages.append(events)
-        real_append(tx, events, state)  # the rows are written, then the transaction dies
+    def power_cut_in_page_three(tx, notices, state):
+        pages.append(notices)
+        real_append(tx, notices, state)  # the rows are written, then the transaction dies
         if len(pages) == 3:
             raise RuntimeError("power cut")
 

@@ -4,12 +4,14 @@ exactly what the read tables show."""
 from __future__ import annotations
 
 import itertools
+from contextlib import suppress
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from application import BookingLedger
+from domain.errors import BookingAlreadyCancelledError, BookingNotConfirmedError, HoldNotActiveError
 from projections import Projector, open_view
 from projections.read_model.own_writes import bookings_of_user
 
@@ -60,6 +62,14 @@ def test_the_list_equals_the_read_tables_once_they_catch_up(ledger: BookingLedge
 
 
 TIER_CODES = (f"T{n}" for n in itertools.count())
+# What the domain refuses of each command here, recording nothing: a cancel of a hold or of
+# a booking that ended, a confirm or release of a booking that is not an active hold.
+# Sales never are: the tier has room for every booking and hold a run can make.
+REFUSALS: dict[str, tuple[type[Exception], ...]] = {
+    "cancel": (BookingNotConfirmedError, BookingAlreadyCancelledError),
+    "confirm": (HoldNotActiveError,),
+    "release": (HoldNotActiveError,),
+}
 COMMANDS = st.lists(
     st.tuples(st.sampled_from(["book", "hold", "cancel", "confirm", "release", "project"]), st.integers(0, 5)),
     max_size=25,
@@ -78,7 +88,7 @@ def test_at_any_moment_the_list_is_what_the_caught_up_tables_will_show(ledger: B
     made: list = []
     for command, n in commands:
         target = made[n % len(made)].booking_id if made else None
-        try:
+        with suppress(*REFUSALS.get(command, ())):
             if command in ("book", "hold"):
                 made.append(getattr(ledger, command)(user, code, n + 1))
             elif command == "project":
@@ -87,8 +97,6 @@ def test_at_any_moment_the_list_is_what_the_caught_up_tables_will_show(ledger: B
                 {"cancel": ledger.cancel, "confirm": ledger.confirm_hold, "release": ledger.release_hold}[command](
                     target, user
                 )
-        except Exception as refused:  # a refusal of the domain (cancel a hold, confirm twice): nothing recorded
-            assert type(refused).__name__.endswith("Error")
     now = listed(lagging, user)
     lagging.catch_up()
     assert now == [

@@ -99,7 +99,7 @@ def book(ledger: BookingLedger, outbox: Outbox, count: int, start: int = 0) -> N
 
 
 def bodies(outbox: Outbox, after: int = 0) -> list[str]:
-    return [e.body for e in outbox.tables.events_after(after, 100_000)]
+    return [e.body for e in outbox.tables.notices_after(after, 100_000)]
 
 
 def test_a_receiver_failing_now_and_then_gets_every_event_in_order_signed_and_only_retries_twice(
@@ -152,7 +152,7 @@ def test_a_dead_endpoint_with_ten_thousand_queued_events_holds_up_no_other(ledge
     with BlackHole() as dead_url, Receiver() as healthy:
         dead = endpoints.replay(endpoints.add(dead_url).endpoint_id, after=0)  # 10,000 events queued for it
         live = endpoints.add(healthy.url)
-        assert len(outbox.tables.events_after(dead.position, 20_000)) > 10_000
+        assert len(outbox.tables.notices_after(dead.position, 20_000)) > 10_000
         running.delivery(
             endpoints, DeliverySettings(timeout=1.0, backoff_base=0.05, backoff_cap=0.2, poll_interval=0.01)
         )
@@ -202,7 +202,7 @@ def test_pause_holds_deliveries_resume_carries_on_and_replay_sends_again(ledger,
         assert len(receiver.accepted()) == 3 and endpoints.get(endpoint.endpoint_id).status == "paused"
         endpoints.resume(endpoint.endpoint_id)
         wait_for(lambda: len(receiver.accepted()) == 5)
-        second = outbox.tables.events_after(endpoint.position, 10)[1].position
+        second = outbox.tables.notices_after(endpoint.position, 10)[1].position
         endpoints.replay(endpoint.endpoint_id, after=second)
         wait_for(lambda: len(receiver.accepted()) == 8)
         assert receiver.accepted() == bodies(outbox, endpoint.position) + bodies(outbox, second)

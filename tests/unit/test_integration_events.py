@@ -1,4 +1,4 @@
-"""The public vocabulary: each tier event maps to one integration event (plus
+"""The public vocabulary: each domain event maps to one notice (integration event; plus
 ``tier.sold_out`` after the sale or hold that takes the last ticket), with the tier's
 figures after it, and ids and positions that a replay reproduces."""
 
@@ -12,19 +12,15 @@ from uuid import UUID, uuid4
 from domain.bookings import Booking
 from domain.tickets import Scan, ticket_id
 from domain.tiers import TicketTier
-from projections.integrations.events import (
-    PER_NOTIFICATION,
-    TYPES,
-    IntegrationMapper,
-    MappingState,
-)
+from projections.integrations.mapping import PER_NOTIFICATION, MappingState, NoticeMapper
+from projections.integrations.notices import TYPES
 
 EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=UTC)
 
 
-def mapped(events: list[Any], state: MappingState | None = None, first: int = 1) -> list:
-    mapper = IntegrationMapper(state or MappingState())
-    return [e for n, event in enumerate(events, first) for e in mapper.map(event, n)]
+def mapped(domain_events: list[Any], state: MappingState | None = None, first: int = 1) -> list:
+    mapper = NoticeMapper(state or MappingState())
+    return [notice for n, domain_event in enumerate(domain_events, first) for notice in mapper.map(domain_event, n)]
 
 
 def history() -> list[Any]:
@@ -52,12 +48,12 @@ def scans_of(booking_id: Any) -> list[Any]:
     booking = Booking.confirm(booking_id, "bob", "VIP", 1)
     booking.check_in(0, Scan("north", SCANNED, "n-1"))
     booking.merge_offline_scan(0, Scan("south", SCANNED + timedelta(minutes=1), "s-1"))
-    return list(booking.collect_events())[1:]  # the booking's creation has no integration event
+    return list(booking.collect_events())[1:]  # the booking's creation maps to no notice
 
 
-def test_every_tier_event_has_its_type_and_each_type_appears():
-    events = mapped(history())
-    assert [e.type for e in events] == [
+def test_every_domain_event_has_its_type_and_each_type_appears():
+    notices = mapped(history())
+    assert [e.type for e in notices] == [
         "tier.created",
         "booking.confirmed",
         "hold.placed",
@@ -74,22 +70,22 @@ def test_every_tier_event_has_its_type_and_each_type_appears():
         "ticket.checked_in",
         "ticket.scan_conflict",
     ]
-    assert {e.type for e in events} == set(TYPES)
+    assert {e.type for e in notices} == set(TYPES)
 
 
 def test_a_scan_names_its_ticket_gate_and_time_with_the_tiers_figures():
-    *tier_events, admitted, conflict = mapped(history())
+    *tier_notices, admitted, conflict = mapped(history())
     ticket = str(ticket_id(UUID(admitted.booking_id), 0))
     assert (admitted.ticket_id, admitted.gate, admitted.occurred_at, admitted.quantity) == (ticket, "north", SCANNED, 1)
     assert (conflict.ticket_id, conflict.gate, conflict.user_id) == (ticket, "south", "bob")
-    last = tier_events[-1]
+    last = tier_notices[-1]
     assert (admitted.capacity, admitted.sold, admitted.available) == (last.capacity, last.sold, last.available)
-    assert tier_events[0].to_json()["ticketId"] is None and admitted.to_json()["gate"] == "north"
+    assert tier_notices[0].to_json()["ticketId"] is None and admitted.to_json()["gate"] == "north"
 
 
-def test_each_event_carries_the_tiers_figures_after_it():
-    events = mapped(history())
-    figures = [(e.type, e.capacity, e.sold, e.held, e.available) for e in events]
+def test_each_notice_carries_the_tiers_figures_after_it():
+    notices = mapped(history())
+    figures = [(e.type, e.capacity, e.sold, e.held, e.available) for e in notices]
     assert figures[:6] == [
         ("tier.created", 3, 0, 0, 3),
         ("booking.confirmed", 3, 2, 0, 1),
@@ -99,17 +95,17 @@ def test_each_event_carries_the_tiers_figures_after_it():
         ("booking.cancelled", 3, 1, 0, 2),
     ]
     assert figures[-4:-2] == [("tier.capacity_added", 4, 1, 0, 3), ("tier.sales_closed", 4, 1, 0, 3)]
-    assert all(e.tier == "VIP" for e in events)
+    assert all(e.tier == "VIP" for e in notices)
 
 
-def test_a_confirmed_hold_names_its_user_although_the_tier_event_does_not():
+def test_a_confirmed_hold_names_its_user_although_the_tiers_domain_event_does_not():
     confirmed = next(e for e in mapped(history()) if e.type == "hold.confirmed")
     assert (confirmed.user_id, confirmed.quantity) == ("bob", 1)
 
 
-def test_sold_out_follows_the_event_that_took_the_last_ticket_at_the_next_index():
-    events = mapped(history())
-    placed, sold_out = events[2], events[3]
+def test_sold_out_follows_the_notice_of_the_last_ticket_taken_at_the_next_index():
+    notices = mapped(history())
+    placed, sold_out = notices[2], notices[3]
     assert placed.position == 3 * PER_NOTIFICATION and sold_out.position == 3 * PER_NOTIFICATION + 1
     assert sold_out.occurred_at == placed.occurred_at and sold_out.booking_id is None
 
@@ -139,18 +135,18 @@ def test_a_tier_without_capacity_or_closed_is_not_sold_out():
 
 
 def test_a_replay_gives_identical_ids_positions_and_bodies():
-    events = history()
-    assert [e.body() for e in mapped(events)] == [e.body() for e in mapped(events)]
-    ids = [e.id for e in mapped(events)]
+    domain_events = history()
+    assert [e.body() for e in mapped(domain_events)] == [e.body() for e in mapped(domain_events)]
+    ids = [e.id for e in mapped(domain_events)]
     assert len(set(ids)) == len(ids)
 
 
 def test_mapping_resumes_from_the_state_a_page_left():
-    events = history()
+    domain_events = history()
     state = MappingState()
-    first = mapped(events[:3], state)
-    rest = mapped(events[3:], MappingState(tiers=state.tiers, hold_users=dict(state.hold_users)), first=4)
-    assert [e.body() for e in first + rest] == [e.body() for e in mapped(events)]
+    first = mapped(domain_events[:3], state)
+    rest = mapped(domain_events[3:], MappingState(tiers=state.tiers, hold_users=dict(state.hold_users)), first=4)
+    assert [e.body() for e in first + rest] == [e.body() for e in mapped(domain_events)]
 
 
 def test_a_body_is_compact_json_with_camel_case_names_and_utc_times():

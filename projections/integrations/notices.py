@@ -1,0 +1,96 @@
+"""Notices (integration events): the ledger's public vocabulary for other systems.
+
+The stored domain events are the ledger's own business and may evolve (fields added,
+events split or renamed with their old topics registered); other systems (payment,
+email, CRM, door scanning) need a contract that does not. These twelve types of notice
+are that contract, served by the feed (``GET /api/feed``), webhooks and confirmation
+emails:
+
+    booking.confirmed   booking.cancelled
+    hold.placed         hold.confirmed      hold.released      hold.expired
+    tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
+    ticket.checked_in   ticket.scan_conflict
+
+The ``ticket.*`` notices come from the booking's scans at the door (one ticket each,
+``quantity`` 1, with its ``ticketId``, ``gate`` and when it was scanned as ``occurredAt``);
+the tier's figures they carry are unchanged by them.
+
+Which domain event gives which notice, with what id and position: ``mapping.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+HOLD_PLACED = "hold.placed"
+HOLD_CONFIRMED = "hold.confirmed"
+HOLD_RELEASED = "hold.released"
+HOLD_EXPIRED = "hold.expired"
+TIER_CREATED = "tier.created"
+TIER_CAPACITY_ADDED = "tier.capacity_added"
+TIER_SALES_CLOSED = "tier.sales_closed"
+TIER_SOLD_OUT = "tier.sold_out"
+TICKET_CHECKED_IN = "ticket.checked_in"
+TICKET_SCAN_CONFLICT = "ticket.scan_conflict"
+TYPES = (
+    BOOKING_CONFIRMED,
+    BOOKING_CANCELLED,
+    HOLD_PLACED,
+    HOLD_CONFIRMED,
+    HOLD_RELEASED,
+    HOLD_EXPIRED,
+    TIER_CREATED,
+    TIER_CAPACITY_ADDED,
+    TIER_SALES_CLOSED,
+    TIER_SOLD_OUT,
+    TICKET_CHECKED_IN,
+    TICKET_SCAN_CONFLICT,
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice; ``body()`` is its JSON, exactly as the feed and webhooks send it."""
+
+    position: int
+    id: str
+    type: str
+    occurred_at: datetime
+    tier: str
+    booking_id: str | None
+    user_id: str | None
+    quantity: int | None  # the booking's or hold's tickets, or the capacity added
+    expires_at: datetime | None  # hold.placed only
+    capacity: int  # the tier's figures right after the notice's domain event
+    sold: int
+    held: int
+    available: int
+    ticket_id: str | None = None  # ticket.* only
+    gate: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "position": self.position,
+            "occurredAt": self.occurred_at.isoformat(),
+            "tier": self.tier,
+            "bookingId": self.booking_id,
+            "userId": self.user_id,
+            "quantity": self.quantity,
+            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
+            "capacity": self.capacity,
+            "sold": self.sold,
+            "held": self.held,
+            "availableQuantity": self.available,
+            "ticketId": self.ticket_id,
+            "gate": self.gate,
+        }
+
+    def body(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
