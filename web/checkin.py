@@ -38,7 +38,11 @@ def require_scanner_token() -> None:
 
 
 def ticket_code() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": CODE})
+    return fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": CODE, "description": "exactly as issued: `TL1.` then 112 characters of [A-Za-z0-9_-]"},
+    )
 
 
 class ScanSchema(CamelCaseSchema):

@@ -14,15 +14,18 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
+from hypothesis import given, settings
 
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
-from application.checkin.door import ADMITTED, CONFLICT, Door, OfflineScan
+from application.checkin.door import ADMITTED, CONFLICT, REFUSED, Door, OfflineScan
+from application.errors import InvalidTicketCodeError
 from domain.bookings import Booking
 from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, TicketNotValidError
 from domain.tickets import TicketRef
 from projections import Projector, open_view
 from projections.read_model.rebuild import differences
+from tests.code_variants import variants
 
 GATES = ("north", "south", "east", "west")
 
@@ -107,6 +110,23 @@ def test_offline_uploads_merged_at_once_keep_every_scan_and_admit_each_ticket_on
     again = upload(GATES[0], 0)  # the first gate sends its upload again: nothing new
     assert len(recorded(door.ledger, Booking.ScanConflict)) == 2 * len(codes)
     assert [r.outcome for r in again] == [r.outcome for r in results[0]]
+
+
+def test_no_variant_of_a_real_code_is_admitted_online_or_offline(door):
+    (code,) = codes_of(door, "ann", 1)
+    at = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+
+    @settings(deadline=None)
+    @given(variants(code))
+    def refused(text: str) -> None:
+        with pytest.raises(InvalidTicketCodeError):
+            door.check_in(text, "north")
+        (answer,) = door.merge("west", [OfflineScan("0001", text, at)])
+        assert (answer.outcome, answer.ticket_id) == (REFUSED, None)
+
+    refused()
+    assert recorded(door.ledger, Booking.TicketCheckedIn) == []
+    assert door.check_in(code, "north").seat == 0  # the real code, as issued
 
 
 def test_the_door_counts_are_projected_and_a_rebuild_agrees(door):

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.checkin.codes import PREFIX, TicketCodes, decode, encode
+from application.checkin.codes import CODE, PREFIX, TicketCodes, encode, read_code
 from application.errors import InvalidTicketCodeError
 from domain.bookings import Booking
 from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, TicketNotValidError
 from domain.tickets import Scan, TicketRef, ticket_id
+from tests.code_variants import variants
 
 AT = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
 CODES = TicketCodes(b"x" * 32)
@@ -109,7 +110,7 @@ def test_a_signed_code_names_its_ticket_and_checks_with_the_public_key_alone():
     assert code.startswith(PREFIX) and len(code) == 116
     assert CODES.verify(code) == ref
     assert ref.ticket_id == ticket_id(ref.booking_id, 3)
-    data = decode(code[len(PREFIX) :])
+    data = read_code(code)
     CODES.public_key.verify(data[20:], data[:20])  # a scanner's check: raises if it does not hold
 
 
@@ -121,7 +122,7 @@ def test_a_code_signed_by_another_key_is_refused():
 
 def test_a_code_with_its_seat_changed_is_refused():
     code = CODES.sign(TicketRef(uuid4(), 0))
-    data = bytearray(decode(code[len(PREFIX) :]))
+    data = bytearray(read_code(code))
     data[19] ^= 1  # seat 0 -> seat 1, signature kept
     with pytest.raises(InvalidTicketCodeError):
         CODES.verify(PREFIX + encode(bytes(data)))
@@ -131,3 +132,15 @@ def test_a_code_with_its_seat_changed_is_refused():
 def test_anything_else_is_refused_as_an_invalid_code_and_nothing_else(text):
     with pytest.raises(InvalidTicketCodeError):
         CODES.verify(text)
+
+
+@given(ref=st.builds(TicketRef, st.uuids(), st.integers(0, 2**32 - 1)), data=st.data())
+def test_a_real_code_altered_respelled_or_repadded_is_refused(ref, data):
+    code = CODES.sign(ref)
+    with pytest.raises(InvalidTicketCodeError):
+        CODES.verify(data.draw(variants(code)))
+
+
+@given(st.from_regex(CODE, fullmatch=True))
+def test_a_code_s_text_is_the_only_spelling_of_its_bytes(text):
+    assert PREFIX + encode(read_code(text)) == text
