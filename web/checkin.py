@@ -51,7 +51,10 @@ class ScanSchema(CamelCaseSchema):
     scan_id = identifier(
         load_default=None,
         required=False,
-        metadata={"description": "the scanner's id for this scan: sent again, it is answered as the first time"},
+        metadata={
+            "description": "the scanner's own id for this scan, unique at its gate: the same ticket sent again "
+            "with the same gate and scanId is answered as the first time"
+        },
     )
 
 
@@ -66,7 +69,7 @@ class AdmissionSchema(ResponseSchema):
 
 
 class OfflineScanSchema(CamelCaseSchema):
-    scan_id = identifier()
+    scan_id = identifier(metadata={"description": "the scanner's own id for this scan, unique at its gate"})
     code = ticket_code()
     scanned_at = fields.AwareDateTime(required=True, format="iso")
 

@@ -41,6 +41,33 @@ def test_a_ticket_is_admitted_once_and_a_second_scan_is_told_the_first():
     assert [type(e).__name__ for e in made.collect_events()] == ["TicketCheckedIn", "TicketCheckedIn"]
 
 
+def test_a_scan_is_its_gate_and_scan_id_whenever_it_is_sent():
+    assert scan("north", 0, "0001").identity == scan("north", 5, "0001").identity
+    assert scan("north", 0, "0001").identity != scan("south", 0, "0001").identity
+
+
+def test_another_gate_s_scan_with_the_same_scan_id_is_a_second_scan_and_refused():
+    made = booking()
+    made.check_in(0, scan("north-1", scan_id="0001"))
+    with pytest.raises(TicketAlreadyCheckedInError) as refused:
+        made.check_in(0, scan("south-1", 1, scan_id="0001"))
+    assert refused.value.first == scan("north-1", scan_id="0001")
+    made.check_in(1, scan("north-1", 2, scan_id="0001"))  # another ticket: its own scan
+    assert [e.seat for e in made.collect_events()] == [0, 1]
+
+
+def test_another_gate_s_offline_scan_with_the_same_scan_id_is_kept_as_a_conflict():
+    made = booking()
+    assert made.merge_offline_scan(0, scan("west", scan_id="0002")) is None
+    assert made.merge_offline_scan(0, scan("south", 4, scan_id="0002")) == scan("west", scan_id="0002")
+    assert made.merge_offline_scan(0, scan("south", 4, scan_id="0002")) == scan("west", scan_id="0002")
+    events = made.collect_events()
+    assert [(type(e).__name__, e.gate, e.scan_id) for e in events] == [
+        ("TicketCheckedIn", "west", "0002"),
+        ("ScanConflict", "south", "0002"),
+    ]
+
+
 def test_the_same_scan_sent_again_records_nothing_and_is_not_refused():
     made = booking()
     made.check_in(0, scan("north", scan_id="retry-me"))
