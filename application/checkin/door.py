@@ -83,9 +83,8 @@ class Door:
         """Record an offline gate's scans in the order they were made; each answer in the
         order sent, about its own scan (scan ids need not differ between tickets). An
         upload sent again records nothing new and answers the same."""
-        answers: dict[int, MergedScan] = {}
-        for index, offline in sorted(enumerate(scans), key=lambda sent: sent[1].scanned_at):
-            answers[index] = self._merge_one(gate, offline)
+        in_time = sorted(range(len(scans)), key=lambda index: scans[index].scanned_at)
+        answers = {index: self._merge_one(gate, scans[index]) for index in in_time}
         return [answers[index] for index in range(len(scans))]
 
     def _merge_one(self, gate: str, offline: OfflineScan) -> MergedScan:
