@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
@@ -123,6 +123,7 @@ def test_no_variant_of_a_real_code_is_admitted_online_or_offline(door):
     @settings(deadline=None)
     @given(variants(code))
     def refused(text: str) -> None:
+        assume(text != code)
         with pytest.raises(InvalidTicketCodeError):
             door.check_in(text, "north")
         (answer,) = door.merge("west", [OfflineScan("0001", text, at)])

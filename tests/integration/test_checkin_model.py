@@ -154,7 +154,10 @@ class DoorMachine(RuleBasedStateMachine):
 
     @rule(booking_id=bookings, data=st.data(), gate=GATES, via=VIA)
     def altered_code(self, booking_id, data, gate, via):
-        altered = data.draw(variants(self.code(booking_id, 0)))
+        code = self.code(booking_id, 0)
+        altered = data.draw(variants(code))
+        if altered == code:
+            return
         with pytest.raises(InvalidTicketCodeError):
             self.doors[via].check_in(altered, gate, "0001")
         (answer,) = self.doors[via].merge(gate, [OfflineScan("0001", altered, START)])

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from application.checkin.codes import CODE, PREFIX, TicketCodes, encode, read_code
@@ -164,8 +164,10 @@ def test_anything_else_is_refused_as_an_invalid_code_and_nothing_else(text):
 @given(ref=st.builds(TicketRef, st.uuids(), st.integers(0, 2**32 - 1)), data=st.data())
 def test_a_real_code_altered_respelled_or_repadded_is_refused(ref, data):
     code = CODES.sign(ref)
+    altered = data.draw(variants(code))
+    assume(altered != code)
     with pytest.raises(InvalidTicketCodeError):
-        CODES.verify(data.draw(variants(code)))
+        CODES.verify(altered)
 
 
 @given(st.from_regex(CODE, fullmatch=True))
