@@ -222,7 +222,7 @@ class Booking(Aggregate):
         """Admit seat ``seat``'s ticket, scanned online: only once (a second scan is told
         when and at which gate the first was), and only while the booking is confirmed."""
         self._check_ticket(seat)
-        if seat in self.scans and self.scans[seat][0].scan_id == scan.scan_id:
+        if self._admitted_by(seat, scan):
             return  # the same scan sent again (its answer was lost): admitted, by it
         if seat in self.scans:
             raise TicketAlreadyCheckedInError(self.ticket_label(seat), self.scans[seat][0])
@@ -231,16 +231,21 @@ class Booking(Aggregate):
     def merge_offline_scan(self, seat: int, scan: Scan) -> Scan | None:
         """Record a scan a gate made offline, which let the holder in: the admission if the
         ticket was not admitted yet (``None``), else a conflict, kept and answered with the
-        first admission. A scan merged before (by its ``scan_id``) records nothing again."""
+        first admission. A scan merged before (``Scan.identity``) records nothing again."""
         self._check_ticket(seat)
         earlier = self.scans.get(seat, ())
-        if not earlier or earlier[0].scan_id == scan.scan_id:
-            if not earlier:
-                self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+        if not earlier:
+            self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
             return None
-        if all(kept.scan_id != scan.scan_id for kept in earlier):
+        if self._admitted_by(seat, scan):
+            return None
+        if all(kept.identity != scan.identity for kept in earlier):
             self._conflict(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
         return earlier[0]
+
+    def _admitted_by(self, seat: int, scan: Scan) -> bool:
+        """Whether seat ``seat``'s ticket was admitted by this very scan (sent again)."""
+        return seat in self.scans and self.scans[seat][0].identity == scan.identity
 
     @event(TicketCheckedIn)
     def _admit(self, seat: int, tier: str, user_id: str, gate: str, scanned_at: datetime, scan_id: str) -> None:

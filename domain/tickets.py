@@ -58,3 +58,10 @@ class Scan:
     gate: str
     scanned_at: datetime
     scan_id: str
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What makes two scans of one ticket the same scan, sent again: its gate and its
+        ``scan_id``. A handheld numbers its own scans (0001, 0002, ...), so an id alone
+        is unique only at its gate; two gates' 0001 are two scans."""
+        return (self.gate, self.scan_id)

@@ -38,7 +38,11 @@ def require_scanner_token() -> None:
 
 
 def ticket_code() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": CODE})
+    return fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": CODE, "description": "exactly as issued: `TL1.` then 112 characters of [A-Za-z0-9_-]"},
+    )
 
 
 class ScanSchema(CamelCaseSchema):
@@ -47,7 +51,10 @@ class ScanSchema(CamelCaseSchema):
     scan_id = identifier(
         load_default=None,
         required=False,
-        metadata={"description": "the scanner's id for this scan: sent again, it is answered as the first time"},
+        metadata={
+            "description": "the scanner's own id for this scan, unique at its gate: the same ticket sent again "
+            "with the same gate and scanId is answered as the first time"
+        },
     )
 
 
@@ -62,7 +69,7 @@ class AdmissionSchema(ResponseSchema):
 
 
 class OfflineScanSchema(CamelCaseSchema):
-    scan_id = identifier()
+    scan_id = identifier(metadata={"description": "the scanner's own id for this scan, unique at its gate"})
     code = ticket_code()
     scanned_at = fields.AwareDateTime(required=True, format="iso")
 

@@ -72,7 +72,8 @@ class Door:
     def check_in(self, code: str, gate: str, scan_id: str | None = None) -> Admission:
         """Admit the ticket whose code was scanned at ``gate`` now; a code we did not sign,
         a ticket admitted before or a booking not confirmed is refused, recording nothing.
-        The same ``scan_id`` again (a scanner retrying) is answered with its admission."""
+        The same scan again (this ticket, this gate, this ``scan_id``: a scanner retrying)
+        is answered with its admission."""
         ticket = self.codes.verify(code)
         scan = Scan(gate, self.ledger.clock(), scan_id or str(uuid4()))
         booking = self._scanned(ticket, lambda booking: booking.check_in(ticket.seat, scan))
@@ -80,11 +81,11 @@ class Door:
 
     def merge(self, gate: str, scans: list[OfflineScan]) -> list[MergedScan]:
         """Record an offline gate's scans in the order they were made; each answer in the
-        order sent. An upload sent again records nothing new and answers the same."""
-        answers: dict[str, MergedScan] = {}
-        for offline in sorted(scans, key=lambda scan: scan.scanned_at):
-            answers[offline.scan_id] = self._merge_one(gate, offline)
-        return [answers[scan.scan_id] for scan in scans]
+        order sent, about its own scan (scan ids need not differ between tickets). An
+        upload sent again records nothing new and answers the same."""
+        in_time = sorted(range(len(scans)), key=lambda index: scans[index].scanned_at)
+        answers = {index: self._merge_one(gate, scans[index]) for index in in_time}
+        return [answers[index] for index in range(len(scans))]
 
     def _merge_one(self, gate: str, offline: OfflineScan) -> MergedScan:
         try:
@@ -97,7 +98,7 @@ class Door:
         except TicketNotValidError as error:
             return MergedScan(offline.scan_id, REFUSED, str(ticket.ticket_id), reason=str(error))
         first = booking.scans[ticket.seat][0]
-        if first.scan_id == scan.scan_id:
+        if first.identity == scan.identity:
             return MergedScan(offline.scan_id, ADMITTED, str(ticket.ticket_id))
         return MergedScan(offline.scan_id, CONFLICT, str(ticket.ticket_id), first)
 

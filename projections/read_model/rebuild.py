@@ -53,7 +53,9 @@ def differences(app: Application, progress: Callable[[int], None] | None = None)
     found = compare("availability", *({t.tier: t for t in f.view.list_all_tiers()} for f in (live, shadow)))
     found += compare("shows", *({s.code: s for s in f.view.list_shows()} for f in (live, shadow)))
     found += compare("bookings", *({b.booking_id: b for b in f.view.all_bookings()} for f in (live, shadow)))
-    found += compare("checkins", *({(s.ticket_id, s.scan_id): s for s in f.view.all_scans()} for f in (live, shadow)))
+    found += compare(
+        "checkins", *({(s.ticket_id, s.gate, s.scan_id): s for s in f.view.all_scans()} for f in (live, shadow))
+    )
     shadow.view.drop_tables(shadow.name)
     return found
 

@@ -36,6 +36,7 @@ CREATE_TABLES = (
     )""",
     # Every scan at the door, the admission of each ticket (admitted 1) and the offline
     # gates' conflicts (admitted 0): the organizer's counts and the scanners' offline list.
+    # A scan is its ticket, gate and scan id (``domain.tickets.Scan.identity``).
     """CREATE TABLE IF NOT EXISTS {checkins} (
         ticket_id TEXT NOT NULL,
         scan_id TEXT NOT NULL,
@@ -44,7 +45,7 @@ CREATE_TABLES = (
         gate TEXT NOT NULL,
         scanned_at {timestamp} NOT NULL,
         admitted INTEGER NOT NULL,
-        PRIMARY KEY (ticket_id, scan_id)
+        PRIMARY KEY (ticket_id, gate, scan_id)
     )""",
     # The shows on sale besides the default one, and which tiers are theirs.
     """CREATE TABLE IF NOT EXISTS {shows} (
@@ -132,7 +133,7 @@ SELECT_VALID_TICKETS = (
 )
 SELECT_ALL_SCANS = (
     "SELECT ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted "
-    "FROM {checkins} ORDER BY ticket_id, scan_id"
+    "FROM {checkins} ORDER BY ticket_id, gate, scan_id"
 )
 SELECT_NEXT_EXPIRY = f"SELECT MIN(expires_at) AS next FROM {{bookings}} WHERE status = '{BookingStatus.HELD}'"
 DROP_TABLES = (

@@ -14,15 +14,18 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
+from hypothesis import assume, given, settings
 
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
-from application.checkin.door import ADMITTED, CONFLICT, Door, OfflineScan
+from application.checkin.door import ADMITTED, CONFLICT, REFUSED, Door, OfflineScan
+from application.errors import InvalidTicketCodeError
 from domain.bookings import Booking
 from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, TicketNotValidError
 from domain.tickets import TicketRef
 from projections import Projector, open_view
 from projections.read_model.rebuild import differences
+from tests.code_variants import variants
 
 GATES = ("north", "south", "east", "west")
 
@@ -60,9 +63,10 @@ def together(jobs: list[Any]) -> list[Any]:
         return list(pool.map(run, jobs))
 
 
-def test_four_gates_scanning_the_same_tickets_at_once_admit_each_once(door):
+@pytest.mark.parametrize("scan_id", [None, "0001"], ids=["the door's ids", "each handheld's own 0001"])
+def test_four_gates_scanning_the_same_tickets_at_once_admit_each_once(door, scan_id):
     codes = [code for n in range(6) for code in codes_of(door, f"user-{n}", 2)]
-    jobs = [lambda code=code, gate=gate: door.check_in(code, gate) for code in codes for gate in GATES]
+    jobs = [lambda code=code, gate=gate: door.check_in(code, gate, scan_id) for code in codes for gate in GATES]
     outcomes = together(jobs)
     admitted = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(admitted) == len(codes)
@@ -96,10 +100,13 @@ def test_offline_uploads_merged_at_once_keep_every_scan_and_admit_each_ticket_on
     at = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
 
     def upload(gate: str, offset: int) -> list[Any]:
-        scans = [OfflineScan(f"{gate}-{i}", code, at + timedelta(seconds=i + offset)) for i, code in enumerate(codes)]
+        """Each gate numbers its scans 0001, 0002, ...: the same ids as the other gates'."""
+        scans = [OfflineScan(f"{i:04}", code, at + timedelta(seconds=i + offset)) for i, code in enumerate(codes)]
         return door.merge(gate, scans)
 
     results = together([lambda gate=gate, n=n: upload(gate, n) for n, gate in enumerate(GATES[:3])])
+    tickets = [str(door.codes.verify(code).ticket_id) for code in codes]
+    assert all([r.ticket_id for r in result] == tickets for result in results)
     outcomes = Counter(r.outcome for result in results for r in result)
     assert outcomes == {ADMITTED: len(codes), CONFLICT: 2 * len(codes)}
     assert len(recorded(door.ledger, Booking.TicketCheckedIn)) == len(codes)
@@ -107,6 +114,58 @@ def test_offline_uploads_merged_at_once_keep_every_scan_and_admit_each_ticket_on
     again = upload(GATES[0], 0)  # the first gate sends its upload again: nothing new
     assert len(recorded(door.ledger, Booking.ScanConflict)) == 2 * len(codes)
     assert [r.outcome for r in again] == [r.outcome for r in results[0]]
+
+
+def test_no_variant_of_a_real_code_is_admitted_online_or_offline(door):
+    (code,) = codes_of(door, "ann", 1)
+    at = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+
+    @settings(deadline=None)
+    @given(variants(code))
+    def refused(text: str) -> None:
+        assume(text != code)
+        with pytest.raises(InvalidTicketCodeError):
+            door.check_in(text, "north")
+        (answer,) = door.merge("west", [OfflineScan("0001", text, at)])
+        assert (answer.outcome, answer.ticket_id) == (REFUSED, None)
+
+    refused()
+    assert recorded(door.ledger, Booking.TicketCheckedIn) == []
+    assert door.check_in(code, "north").seat == 0  # the real code, as issued
+
+
+def test_another_gate_s_scan_with_the_same_scan_id_is_refused_online_and_a_conflict_offline(door):
+    online, offline = codes_of(door, "ann", 2)
+    door.check_in(online, "north-1", "0001")
+    with pytest.raises(TicketAlreadyCheckedInError):
+        door.check_in(online, "south-1", "0001")
+    assert door.check_in(online, "north-1", "0001").gate == "north-1"  # north-1's own retry
+    at = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+    assert [r.outcome for r in door.merge("west", [OfflineScan("0002", offline, at)])] == [ADMITTED]
+    (south,) = door.merge("south", [OfflineScan("0002", offline, at + timedelta(minutes=1))])
+    assert (south.outcome, south.first and south.first.gate) == (CONFLICT, "west")
+    assert [(e.gate, e.scan_id) for e in recorded(door.ledger, Booking.TicketCheckedIn)] == [
+        ("north-1", "0001"),
+        ("west", "0002"),
+    ]
+    assert [(e.gate, e.scan_id) for e in recorded(door.ledger, Booking.ScanConflict)] == [("south", "0002")]
+    view = open_view(door.ledger)
+    Projector(door.ledger, view).catch_up()
+    assert [(row.gate, row.scan_id, row.admitted) for row in view.all_scans() if row.scan_id == "0002"] == [
+        ("south", "0002", False),
+        ("west", "0002", True),
+    ]
+
+
+def test_each_answer_of_an_upload_names_its_own_ticket_in_the_order_sent(door):
+    codes = codes_of(door, "ann", 1) + codes_of(door, "bob", 1)
+    at = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+    sent = [OfflineScan("0001", codes[0], at + timedelta(minutes=1)), OfflineScan("0001", codes[1], at)]
+    results = door.merge("west", sent)
+    assert [(r.ticket_id, r.outcome) for r in results] == [
+        (str(door.codes.verify(code).ticket_id), ADMITTED) for code in codes
+    ]
+    assert len(recorded(door.ledger, Booking.TicketCheckedIn)) == 2
 
 
 def test_the_door_counts_are_projected_and_a_rebuild_agrees(door):

@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from application.checkin.codes import PREFIX, TicketCodes, decode, encode
+from application.checkin.codes import CODE, PREFIX, TicketCodes, encode, read_code
 from application.errors import InvalidTicketCodeError
 from domain.bookings import Booking
 from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, TicketNotValidError
 from domain.tickets import Scan, TicketRef, ticket_id
+from tests.code_variants import variants
 
 AT = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
 CODES = TicketCodes(b"x" * 32)
@@ -38,6 +39,33 @@ def test_a_ticket_is_admitted_once_and_a_second_scan_is_told_the_first():
     assert "north" in str(refused.value) and AT.isoformat() in str(refused.value)
     made.check_in(1, scan("south", 2))  # the other seat is its own ticket
     assert [type(e).__name__ for e in made.collect_events()] == ["TicketCheckedIn", "TicketCheckedIn"]
+
+
+def test_a_scan_is_its_gate_and_scan_id_whenever_it_is_sent():
+    assert scan("north", 0, "0001").identity == scan("north", 5, "0001").identity
+    assert scan("north", 0, "0001").identity != scan("south", 0, "0001").identity
+
+
+def test_another_gate_s_scan_with_the_same_scan_id_is_a_second_scan_and_refused():
+    made = booking()
+    made.check_in(0, scan("north-1", scan_id="0001"))
+    with pytest.raises(TicketAlreadyCheckedInError) as refused:
+        made.check_in(0, scan("south-1", 1, scan_id="0001"))
+    assert refused.value.first == scan("north-1", scan_id="0001")
+    made.check_in(1, scan("north-1", 2, scan_id="0001"))  # another ticket: its own scan
+    assert [e.seat for e in made.collect_events()] == [0, 1]
+
+
+def test_another_gate_s_offline_scan_with_the_same_scan_id_is_kept_as_a_conflict():
+    made = booking()
+    assert made.merge_offline_scan(0, scan("west", scan_id="0002")) is None
+    assert made.merge_offline_scan(0, scan("south", 4, scan_id="0002")) == scan("west", scan_id="0002")
+    assert made.merge_offline_scan(0, scan("south", 4, scan_id="0002")) == scan("west", scan_id="0002")
+    events = made.collect_events()
+    assert [(type(e).__name__, e.gate, e.scan_id) for e in events] == [
+        ("TicketCheckedIn", "west", "0002"),
+        ("ScanConflict", "south", "0002"),
+    ]
 
 
 def test_the_same_scan_sent_again_records_nothing_and_is_not_refused():
@@ -109,7 +137,7 @@ def test_a_signed_code_names_its_ticket_and_checks_with_the_public_key_alone():
     assert code.startswith(PREFIX) and len(code) == 116
     assert CODES.verify(code) == ref
     assert ref.ticket_id == ticket_id(ref.booking_id, 3)
-    data = decode(code[len(PREFIX) :])
+    data = read_code(code)
     CODES.public_key.verify(data[20:], data[:20])  # a scanner's check: raises if it does not hold
 
 
@@ -121,7 +149,7 @@ def test_a_code_signed_by_another_key_is_refused():
 
 def test_a_code_with_its_seat_changed_is_refused():
     code = CODES.sign(TicketRef(uuid4(), 0))
-    data = bytearray(decode(code[len(PREFIX) :]))
+    data = bytearray(read_code(code))
     data[19] ^= 1  # seat 0 -> seat 1, signature kept
     with pytest.raises(InvalidTicketCodeError):
         CODES.verify(PREFIX + encode(bytes(data)))
@@ -131,3 +159,17 @@ def test_a_code_with_its_seat_changed_is_refused():
 def test_anything_else_is_refused_as_an_invalid_code_and_nothing_else(text):
     with pytest.raises(InvalidTicketCodeError):
         CODES.verify(text)
+
+
+@given(ref=st.builds(TicketRef, st.uuids(), st.integers(0, 2**32 - 1)), data=st.data())
+def test_a_real_code_altered_respelled_or_repadded_is_refused(ref, data):
+    code = CODES.sign(ref)
+    altered = data.draw(variants(code))
+    assume(altered != code)
+    with pytest.raises(InvalidTicketCodeError):
+        CODES.verify(altered)
+
+
+@given(st.from_regex(CODE, fullmatch=True))
+def test_a_code_s_text_is_the_only_spelling_of_its_bytes(text):
+    assert PREFIX + encode(read_code(text)) == text
