@@ -2,7 +2,7 @@
 door's scanner at ``/scanner``. Each
 is one server-rendered shell, filled in by its script in ``static/`` from the JSON API (no
 build step, nothing fetched from elsewhere: the pages' CSP allows only this origin, see
-``web/protection.py``). The dashboard asks for the admin token on the page itself."""
+``web/http/protection.py``). The dashboard asks for the admin token on the page itself."""
 
 from __future__ import annotations
 

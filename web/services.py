@@ -20,9 +20,9 @@ from application.waiting_room.ticket_watch import TicketWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
 from projections.read_model.replica import falling_back, replica_view
-from web.schemas import TicketSchema
+from web.http.tier_board import TierBoard
+from web.schemas.fields import TicketSchema
 from web.settings import parse_demo_tiers
-from web.tier_board import TierBoard
 from web.waiting_rooms import open_waiting_rooms
 
 log = logging.getLogger(__name__)

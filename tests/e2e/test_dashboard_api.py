@@ -1,4 +1,4 @@
-"""The organizer dashboard's JSON (``web/dashboard.py``) on both stores: the overview of tiers
+"""The organizer dashboard's JSON (``web/api/admin/dashboard.py``) on both stores: the overview of tiers
 and counters, each tier's sales per minute from its events, and the audit of every tier."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from scripts.harness.processes import wait_for
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
 from tests.queue_stores import REDIS_URL, redis_client, redis_prefix
-from web.queue import PLACE_EVERY_SECONDS
+from web.api.waiting_room.queue import PLACE_EVERY_SECONDS
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ROOM = "/api/admin/waiting-room"

@@ -1,4 +1,4 @@
-"""User ids over HTTP, on both stores: a new one follows the rule (``web.user_ids``), every
+"""User ids over HTTP, on both stores: a new one follows the rule (``web.identity.user_ids``), every
 accepted one can list its own bookings, and bookings recorded under ids from before the
 rule stay readable and cancellable by their users."""
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from tests.e2e.conftest import make_app
 from tests.e2e.test_api import error_code
 from tests.unit.test_user_ids import USER_IDS
-from web.user_ids import problem
+from web.identity.user_ids import problem
 
 
 def bookings_of(client, user_id: str) -> list[dict]:

@@ -7,7 +7,7 @@ from flask import Flask
 import application.errors  # noqa: F401
 import domain.errors  # noqa: F401
 from domain.errors import LedgerError
-from web.errors import STATUS_AND_CODE, register_error_handlers
+from web.http.errors import STATUS_AND_CODE, register_error_handlers
 
 
 def subclasses(cls: type) -> set[type]:

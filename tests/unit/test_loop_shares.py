@@ -6,9 +6,9 @@ import gevent
 import pytest
 from gevent.hub import get_hub
 
-from scripts.server import loop_shares
-from scripts.server.loop_shares import LoopShare, SharedOut, request_class, shares_from
-from web import stream
+from web.http import stream
+from web.server import loop_shares
+from web.server.loop_shares import LoopShare, SharedOut, request_class, shares_from
 
 
 def begin_all(share: LoopShare, count: int) -> list[tuple[int, int]]:

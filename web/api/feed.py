@@ -26,10 +26,10 @@ from werkzeug.exceptions import NotFound
 from projections.integrations.events import TYPES
 from projections.integrations.runner import Integrations
 from projections.integrations.store import StoredEvent
-from web.admin import require_bearer
-from web.apidoc import FEED_SECURITY, Blueprint
-from web.error_examples import BOOKING_ID
-from web.schemas import CamelCaseSchema, QueryInteger
+from web.api.admin.tiers import require_bearer
+from web.openapi.apidoc import FEED_SECURITY, Blueprint
+from web.openapi.error_examples import BOOKING_ID
+from web.schemas.fields import CamelCaseSchema, QueryInteger
 from web.services import services
 
 blp = Blueprint(

@@ -85,13 +85,13 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     LedgerBusyError: (503, "LEDGER_BUSY"),
     OutcomeUnknownError: (503, "OUTCOME_UNKNOWN"),
     WebhookNotFoundError: (404, "WEBHOOK_NOT_FOUND"),
-    # The door (web/checkin.py).
+    # The door (web/api/door/checkin.py).
     BookingCheckedInError: (409, "BOOKING_CHECKED_IN"),
     InvalidTicketCodeError: (422, "INVALID_TICKET_CODE"),
     TicketAlreadyCheckedInError: (409, "ALREADY_CHECKED_IN"),
     TicketNotValidError: (409, "TICKET_NOT_VALID"),
     InvalidWebhookError: (400, "VALIDATION_ERROR"),
-    # The waiting room (web/queue.py).
+    # The waiting room (web/api/waiting_room/queue.py).
     InvalidWaitingRoomError: (400, "VALIDATION_ERROR"),
     QueuePassRequiredError: (403, "QUEUE_PASS_REQUIRED"),
     QueuePassExpiredError: (403, "QUEUE_PASS_EXPIRED"),

@@ -9,9 +9,9 @@ from flask.views import MethodView
 from marshmallow import fields
 
 from application.persistence.storage import probe_store
-from web.apidoc import Blueprint
-from web.errors import error_response
-from web.schemas import ResponseSchema
+from web.http.errors import error_response
+from web.openapi.apidoc import Blueprint
+from web.schemas.fields import ResponseSchema
 from web.services import services
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")

@@ -1,7 +1,7 @@
 """Per-client rate limits (Flask-Limiter): bookings, holds and orders (``BOOKING_RATE_LIMIT``), and
 failed admin sign-ins (``ADMIN_AUTH_RATE_LIMIT``: only 401s count, and a request with the
 right token is never refused, so guessing is slowed and the admin is not). Over a limit:
-429 with ``Retry-After``. A client is its address (behind a proxy: ``web/proxies.py``).
+429 with ``Retry-After``. A client is its address (behind a proxy: ``web/http/proxies.py``).
 
 The counts live in ``RATE_LIMIT_STORAGE_URI``. ``memory://`` is per process: with more
 than one process serving (``WEB_CONCURRENCY``, which the gunicorn settings set to the
@@ -18,7 +18,8 @@ from flask import Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from web import admin, holds, orders, tickets
+from web.api.admin import tiers as admin
+from web.api.sale import holds, orders, tier_list
 
 
 def install(app: Flask) -> None:
@@ -34,7 +35,7 @@ def install(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["RATE_LIMIT_KEY_PREFIX"])
     limiter = Limiter(get_remote_address, app=app)
     if booking:
-        for blueprint in (tickets.blp, holds.blp, orders.blp):
+        for blueprint in (tier_list.blp, holds.blp, orders.blp):
             limiter.limit(booking, methods=["POST"])(blueprint)
     if admin_auth:
         limiter.limit(admin_auth, deduct_when=refused_sign_in, exempt_when=admin.has_admin_token)(admin.blp)

@@ -1,7 +1,7 @@
 """Prometheus metrics at ``/metrics``.
 
 Under gunicorn every worker counts into files in ``PROMETHEUS_MULTIPROC_DIR`` (set up by
-``scripts/server/gunicorn_settings.py``) and a scrape sums them, so the numbers are right whichever worker
+``web/server/gunicorn_settings.py``) and a scrape sums them, so the numbers are right whichever worker
 answers. Without that variable (tests, ``flask run``) the process's own registry is used.
 The projection lag is measured at scrape time from the store, by a collector that
 writes nothing to that folder (a ``Gauge`` would, and then appear twice).
@@ -31,7 +31,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from application.booking.observer import LedgerObserver
-from web.apidoc import Blueprint
+from web.openapi.apidoc import Blueprint
 from web.services import Services, services
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics")
@@ -116,7 +116,7 @@ def counted() -> CollectorRegistry:
     return registry
 
 
-# The dashboard's names for the ledger's counters (web/dashboard.py), summed over labels.
+# The dashboard's names for the ledger's counters (web/api/admin/dashboard.py), summed over labels.
 TOTALS = {
     "ledger_bookings_total": "bookings",
     "ledger_tickets_sold_total": "tickets_sold",

@@ -17,7 +17,7 @@ DOCS_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
-# The web pages (web/page.py): their own scripts, style sheets and icon, and calls to this API.
+# The web pages (web/pages.py): their own scripts, style sheets and icon, and calls to this API.
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

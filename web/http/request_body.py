@@ -5,7 +5,7 @@ an invalid body.
 Reading first closes two holes. A client that trickles its body (one byte every few
 seconds) held a worker's connection for as long as it liked: now the body must arrive
 within ``REQUEST_BODY_TIMEOUT`` seconds of the headers, else 408 (the headers have their
-own deadline: gunicorn's ``keepalive``, see ``scripts/server/gunicorn_settings.py``). And a
+own deadline: gunicorn's ``keepalive``, see ``web/server/gunicorn_settings.py``). And a
 chunked body (no ``Content-Length``) over ``MAX_CONTENT_LENGTH`` was cut at the limit
 and parsed, so valid JSON followed by padding and garbage booked: now it is 413, as the
 same body with a length is. The deadline needs the gevent worker the server runs (a

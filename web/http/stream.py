@@ -7,7 +7,7 @@ proxies keep the connection open, and ends by itself after ``max_seconds`` (so n
 stream holds server resources for ever); the browser's ``EventSource`` reconnects on
 its own after the ``retry`` delay sent first.
 
-All the tier-list streams of a process read its one copy of the list (``web/tier_board.py``):
+All the tier-list streams of a process read its one copy of the list (``web/http/tier_board.py``):
 at most one query per interval, however many streams are open. Each stream reading for
 itself cost a query every 0.5 s per stream: 256 open streams took bookings on PostgreSQL
 to p95 1.6 s.
@@ -28,7 +28,7 @@ POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
 # How to wait for the server's leave to go on, if it gives one: set by its gevent worker
-# (scripts/server/loop_shares.py, which names it the same: a WSGI environ key, as a header is).
+# (web/server/loop_shares.py, which names it the same: a WSGI environ key, as a header is).
 WAIT_TURN = "ticket_ledger.wait_turn"
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def events(
 ) -> Iterator[str]:
     """A stream's text: ``read`` (one line of JSON) now, then again after each ``pause``
     (given the seconds left; False ends the stream) and the server's leave to go on
-    (``scripts/server/loop_shares.py``), sent whenever it changed, a heartbeat when nothing was
+    (``web/server/loop_shares.py``), sent whenever it changed, a heartbeat when nothing was
     sent for a while; ``unavailable`` are the errors of the store it reads that end a
     stream quietly.
 

@@ -4,7 +4,7 @@ In an on-sale most requests are this one, the same answer for everyone. Through 
 (routing, the request context, its hooks, flask-smorest) it cost about half a
 millisecond of a worker; here it costs the copy's look-up and the headers, so readers
 take a fraction of what a booking takes (docs/performance.md). The answer is the one the
-Flask view gives (``web/tickets.py``; a test holds them equal): the same body, ETag and
+Flask view gives (``web/api/sale/tier_list.py``; a test holds them equal): the same body, ETag and
 ``304 Not Modified``, the request id and the security headers. It is counted in the
 request metrics, but not logged line by line (thousands a second in an on-sale).
 
@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from web.logs import REQUEST_ID
-from web.metrics import LATENCY, REQUESTS
-from web.protection import SECURITY_HEADERS
-from web.tier_board import CACHE_CONTROL, TierBoard
+from web.http.logs import REQUEST_ID
+from web.http.metrics import LATENCY, REQUESTS
+from web.http.protection import SECURITY_HEADERS
+from web.http.tier_board import CACHE_CONTROL, TierBoard
 
 PATH = "/api/tickets"
 FIXED = [(name, value) for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"]

@@ -13,7 +13,7 @@ leading space or mark, a trailing space. What is accepted is stored in NFC, so a
 letter sent composed or decomposed names one user.
 
 Ids recorded before this rule stay readable: reading and acting on existing bookings
-accept any id that was ever accepted (``web.schemas.identifier``).
+accept any id that was ever accepted (``web.schemas.fields.identifier``).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, ServiceUnavailable, Unauthorized
 
 from domain.bookings import same_user
-from web.user_ids import problem
+from web.identity.user_ids import problem
 
 # The asymmetric algorithms, by the type of key that verifies them. A token is verified only
 # with an algorithm its key can verify (PyJWT raises TypeError for any other).
@@ -45,7 +45,7 @@ ALGORITHMS_BY_KEY: dict[type, frozenset[str]] = {
 ASYMMETRIC = frozenset().union(*ALGORITHMS_BY_KEY.values())
 LEEWAY_SECONDS = 30  # clock skew allowed between the issuer and this server
 JWKS_TIMEOUT_SECONDS = 2.0  # a key set that does not come within this is 503, not a hung request
-USER_ENDPOINT = "user_endpoint"  # the mark on a view's ``_apidoc`` (web.apidoc documents it)
+USER_ENDPOINT = "user_endpoint"  # the mark on a view's ``_apidoc`` (web.openapi.apidoc documents it)
 
 
 class UserTokens:

@@ -2,9 +2,9 @@
 
 Each endpoint lists the error codes it can answer with (``@blp.errors(...)``); the status,
 the one error body schema and an example per code are filled in here, from the same table
-the error handlers use (``web.errors.ERROR_STATUS``), so a new blueprint documents its errors
+the error handlers use (``web.http.errors.ERROR_STATUS``), so a new blueprint documents its errors
 in one line and the document cannot drift from the codes the API really sends (the body and
-the examples are in ``web/error_examples.py``). The headers are documented from one table
+the examples are in ``web/openapi/error_examples.py``). The headers are documented from one table
 too (``EVERY_ANSWER``, ``BY_STATUS``, ``RATE_LIMITED``, applied by ``DocumentedHeaders`` to
 every operation), so a new endpoint gets them without a line of its own.
 """
@@ -19,11 +19,12 @@ from apispec import BasePlugin
 from flask import Flask
 from marshmallow import fields
 
-from web import logs, schemas
-from web.error_examples import EXAMPLES, ErrorSchema
-from web.errors import ERROR_STATUS
-from web.request_body import JsonBodyParser
-from web.users import USER_ENDPOINT
+from web.http import logs
+from web.http.errors import ERROR_STATUS
+from web.http.request_body import JsonBodyParser
+from web.identity.users import USER_ENDPOINT
+from web.openapi.error_examples import EXAMPLES, ErrorSchema
+from web.schemas.fields import IDEMPOTENCY_KEY
 
 
 def header(description: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
@@ -38,7 +39,7 @@ REQUEST_ID = header(
 )
 RETRY_AFTER = header("seconds to wait before retrying", SECONDS)
 # Which answers carry which headers: every answer; answers of a status; and every answer of a
-# rate-limited operation, which is one that documents 429 `TOO_MANY_REQUESTS` (web/limits.py),
+# rate-limited operation, which is one that documents 429 `TOO_MANY_REQUESTS` (web/http/limits.py),
 # except a 415: a body that is not JSON is refused before the limiter counts the request. The
 # admin endpoints' 429 is the failed sign-in limit, which counts only refusals and sends only
 # `Retry-After` with its 429.
@@ -106,10 +107,10 @@ JSON_BODY = (
 )
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
-# Booking and holding while a waiting room is on (web/queue.py).
+# Booking and holding while a waiting room is on (web/api/waiting_room/queue.py).
 QUEUE_PASS = ("QUEUE_PASS_REQUIRED", "QUEUE_PASS_EXPIRED", "QUEUE_UNAVAILABLE")
 
-# What a cacheable answer carries (GET /api/tickets: web/tier_board.py), and what asks for a 304.
+# What a cacheable answer carries (GET /api/tickets: web/http/tier_board.py), and what asks for a 304.
 CACHEABLE = {
     "ETag": header("names this version of the answer: send it back as `If-None-Match`", {"type": "string"}),
 }
@@ -129,7 +130,7 @@ IDEMPOTENCY_KEY_HEADER = {
     "description": "Names the booking or hold (or, on cancel, the cancellation): the same key (for the same "
     "user) again returns the same booking and books nothing more; another request under it is "
     "422 `IDEMPOTENCY_KEY_REUSED`.",
-    "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_KEY.pattern},
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
     "example": "order-42",
 }
 QUEUE_PASS_HEADER = {
@@ -142,7 +143,7 @@ QUEUE_PASS_HEADER = {
     "schema": {"type": "string"},
 }
 ADMIN_SECURITY = [{"adminToken": []}]
-# In token mode (web/users.py), what every user endpoint needs and may answer besides its own.
+# In token mode (web/identity/users.py), what every user endpoint needs and may answer besides its own.
 USER_SECURITY = [{"userToken": []}]
 USER_TOKEN_ERRORS = ("UNAUTHORIZED", "FORBIDDEN", "SERVICE_UNAVAILABLE")
 FEED_SECURITY = [{"adminToken": []}, {"feedToken": []}]  # either one
@@ -172,7 +173,7 @@ def error_responses(codes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's blueprint that can also document its error answers, whose bodies
     are parsed by ``JsonBodyParser``, and which, in token mode, documents what its user
-    endpoints (``web.users.user_endpoint``) need and answer."""
+    endpoints (``web.identity.users.user_endpoint``) need and answer."""
 
     ARGUMENTS_PARSER = JsonBodyParser()
 

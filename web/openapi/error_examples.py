@@ -1,11 +1,11 @@
 """The one error body of the API (``{"error": {"code", "message", "details"}}``) as an
-OpenAPI schema, and an example of every code for the document (``web/apidoc.py``)."""
+OpenAPI schema, and an example of every code for the document (``web/openapi/apidoc.py``)."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from web.errors import ERROR_STATUS
+from web.http.errors import ERROR_STATUS
 
 
 class ErrorDetailSchema(Schema):

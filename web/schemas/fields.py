@@ -87,7 +87,7 @@ def is_utf8(text: str) -> bool:
 
 def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
     """A required id: 1..max_length printable characters, not only white space. (A new
-    user id follows a stricter rule, ``web.user_ids``; this one names users who may
+    user id follows a stricter rule, ``web.identity.user_ids``; this one names users who may
     have booked before it.)"""
     kwargs.setdefault("required", True)
     return fields.String(

@@ -10,7 +10,7 @@ requests that became ready meanwhile, so a batch of bookings (which waits on Pos
 four times, holding its tier's turn) goes on first (under the on-sale flood, admitted
 buyers' bookings inside the server: p50 130-160 ms before, 96-115 ms after).
 
-The worker installs it after gevent has patched the process (``scripts/server/gunicorn_worker.py``),
+The worker installs it after gevent has patched the process (``web/server/gunicorn_worker.py``),
 so that psycopg, imported then, also makes its connections the cooperative way.
 """
 

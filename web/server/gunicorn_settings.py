@@ -1,6 +1,6 @@
 """gunicorn settings, each read from the environment (docs/configuration.md).
 
-``ticketledger serve`` runs gunicorn with ``-c python:scripts.server.gunicorn_settings``, so an
+``ticketledger serve`` runs gunicorn with ``-c python:web.server.gunicorn_settings``, so an
 installed wheel serves with them from any folder; the checkout's ``gunicorn.conf.py``
 (``gunicorn -c gunicorn.conf.py``, the Docker image) imports them. They live here, not
 in ``web/``, because the gunicorn master loads them (and the worker class) before it
@@ -11,12 +11,12 @@ No ``preload_app``: every worker builds its own ledger and connection pool after
 fork. Workers starting together are safe: table creation is serialised by an advisory
 lock (``application/persistence/storage.py``) and demo tiers by the tier's version check.
 
-Both stores run the ``gevent`` worker (``scripts/server/gunicorn_worker.py``: gunicorn's, whose
+Both stores run the ``gevent`` worker (``web/server/gunicorn_worker.py``: gunicorn's, whose
 own error answers are JSON). A connection costs a greenlet (about 19 KB while it
 trickles a body), not a thread, so slow clients and open event streams cannot use up
 the server, and a request's headers must arrive within ``keepalive`` seconds (gunicorn's
 gevent worker reads them under that timeout); its body has ``REQUEST_BODY_TIMEOUT``
-(``web/request_body.py``). Measured on 2 cores (docs/performance.md and docs/security.md):
+(``web/http/request_body.py``). Measured on 2 cores (docs/performance.md and docs/security.md):
 - PostgreSQL: 2 workers. Greenlets make cheap, GIL-free switches between the requests
   that queue for a group commit, and psycopg waits cooperatively under gevent. 2 gevent
   workers: 2,035 bookings/s, p95 52 ms; 1: 1,662/s; the best gthread setting (2 x 32
@@ -36,7 +36,7 @@ import tempfile
 
 on_sqlite = os.environ.get("PERSISTENCE_MODULE", "eventsourcing.sqlite") == "eventsourcing.sqlite"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "scripts.server.gunicorn_worker.JsonErrorGeventWorker")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "web.server.gunicorn_worker.JsonErrorGeventWorker")
 workers = int(os.environ.get("GUNICORN_WORKERS", "1" if on_sqlite else "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))  # gthread only
 # Connections one gevent worker holds at once; beyond them new ones wait in the listen
@@ -47,7 +47,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # connection may stay idle).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
 graceful_timeout = 10
-# The app logs one JSON line per request itself (web/logs.py); set "-" for gunicorn's too.
+# The app logs one JSON line per request itself (web/http/logs.py); set "-" for gunicorn's too.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 wsgi_app = "web:create_app()"
 
@@ -57,7 +57,7 @@ made_metrics_folder: list[str] = []
 
 def on_starting(server):
     """Let the workers hold as many connections as the system allows, give them a fresh
-    folder to count Prometheus metrics in (web/metrics.py), and tell the app how many
+    folder to count Prometheus metrics in (web/http/metrics.py), and tell the app how many
     processes serve it (``WEB_CONCURRENCY``: per-worker rate-limit counts would not do)."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -88,7 +88,7 @@ def worker_exit(server, worker):
     """Close the ledger's connection pool while the worker can still run it down
     cleanly (left to the garbage collector, it fails noisily under gevent)."""
     app = getattr(worker, "wsgi", None)
-    app = getattr(app, "app", app)  # the gevent worker's app is wrapped (scripts/server/loop_shares.py)
+    app = getattr(app, "app", app)  # the gevent worker's app is wrapped (web/server/loop_shares.py)
     services = getattr(app, "extensions", {}).get("ledger")
     if services is not None:
         services.close()

@@ -1,10 +1,10 @@
 """The server's worker: gunicorn's gevent worker, whose own error answers are JSON, whose
 answers go out in one socket write, and whose reads take a bounded share of each turn of
-its loop (``scripts/server/loop_shares.py``).
+its loop (``web/server/loop_shares.py``).
 
 gunicorn answers a request it cannot parse (a bad request line, a header too long or too
 many: 400, 414, 431, ...) itself, before the app sees it, with an HTML page. The API
-promises ``{"error": {"code", "message", "details"}}`` for every error (``web/errors.py``
+promises ``{"error": {"code", "message", "details"}}`` for every error (``web/http/errors.py``
 builds it for the app's own), so this worker writes that instead. gunicorn's
 ``handle_error`` picks the status and message, then writes the page with
 ``gunicorn.util.write_error``, its one place for error pages: the worker replaces that
@@ -19,7 +19,7 @@ first part of the body, or when the response ends or anything else touches the s
 the response in ``wsgi.create`` from that module's ``Response``, which the worker
 replaces the same way.
 
-This module must not import the app (see ``scripts/server/gunicorn_settings.py``).
+This module must not import the app (see ``web/server/gunicorn_settings.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from gunicorn import util
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
-from scripts.server.loop_shares import shared_out
+from web.server.loop_shares import shared_out
 
 
 def error_code(reason: str) -> str:
@@ -102,14 +102,14 @@ class JsonErrorGeventWorker(GeventWorker):
 
     def load_wsgi(self) -> None:
         """The app, its reads and the waiting room's requests shared out per turn of the
-        loop (``scripts/server/loop_shares.py``)."""
+        loop (``web/server/loop_shares.py``)."""
         super().load_wsgi()
         self.wsgi = shared_out(self.wsgi)
 
     def patch(self) -> None:
-        """gevent's patching, then psycopg's waits on gevent's loop (scripts/server/gevent_psycopg.py)."""
+        """gevent's patching, then psycopg's waits on gevent's loop (web/server/gevent_psycopg.py)."""
         super().patch()
         # Imported only now: psycopg must see the patched modules.
-        from scripts.server import gevent_psycopg
+        from web.server import gevent_psycopg
 
         gevent_psycopg.install()

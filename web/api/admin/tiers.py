@@ -14,16 +14,16 @@ from marshmallow import fields, validate
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
-from web.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
-from web.schemas import CamelCaseSchema, Money, ResponseSchema
-from web.services import services
-from web.tiers import (
+from web.api.sale.tiers import (
     HISTORY,
     HISTORY_ERRORS,
     HistoryQuerySchema,
     HistorySchema,
     history_page,
 )
+from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
+from web.schemas.fields import CamelCaseSchema, Money, ResponseSchema
+from web.services import services
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale administration (bearer token)")
 
@@ -31,7 +31,7 @@ blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale ad
 @blp.before_request
 def require_admin_token() -> None:
     """A CORS preflight (``OPTIONS``) never carries credentials: it is answered without
-    them (by Flask, with the CORS headers of ``web/protection.py``)."""
+    them (by Flask, with the CORS headers of ``web/http/protection.py``)."""
     if not current_app.config["ADMIN_TOKEN"]:
         raise NotFound()
     if request.method != "OPTIONS" and not has_admin_token():

@@ -13,10 +13,10 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from projections.integrations.events import TYPES
-from web.admin import require_admin_token
-from web.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
-from web.feed import MAX_POSITION, integrations
-from web.schemas import CamelCaseSchema, FullMatch, QueryInteger, ResponseSchema
+from web.api.admin.tiers import require_admin_token
+from web.api.feed import MAX_POSITION, integrations
+from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
+from web.schemas.fields import CamelCaseSchema, FullMatch, QueryInteger, ResponseSchema
 from web.services import services
 
 blp = Blueprint(

@@ -13,12 +13,12 @@ from application import no_booking
 from application.checkin.qr import qr_svg
 from domain.bookings import CONFIRMED
 from domain.tickets import TicketRef
-from web.apidoc import Blueprint
-from web.bookings import parse_booking_id
-from web.schemas import ResponseSchema
+from web.api.door.examples import BOOKING_TICKETS
+from web.api.sale.bookings import parse_booking_id
+from web.identity.users import token_user, user_endpoint
+from web.openapi.apidoc import Blueprint
+from web.schemas.fields import ResponseSchema
 from web.services import services
-from web.ticket_examples import BOOKING_TICKETS
-from web.users import token_user, user_endpoint
 
 blp = Blueprint("booking_tickets", __name__, url_prefix="/api", description="Tickets")
 

@@ -19,11 +19,11 @@ from marshmallow import fields, validate
 from application.checkin.codes import PREFIX
 from application.checkin.door import OfflineScan
 from domain.tickets import ticket_id
-from web.admin import require_bearer
-from web.apidoc import COMMAND, JSON_BODY, Blueprint
-from web.schemas import CamelCaseSchema, ResponseSchema, identifier
+from web.api.admin.tiers import require_bearer
+from web.api.door.examples import ADMISSION, CODE, TICKET_LIST, UPLOAD, UPLOADED
+from web.openapi.apidoc import COMMAND, JSON_BODY, Blueprint
+from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
 from web.services import services
-from web.ticket_examples import ADMISSION, CODE, TICKET_LIST, UPLOAD, UPLOADED
 
 blp = Blueprint("checkin", __name__, url_prefix="/api/checkin", description="Check-in at the door (scanner token)")
 DOOR = ("UNAUTHORIZED",)

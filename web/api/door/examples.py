@@ -1,9 +1,9 @@
-"""The examples of the ticket and door answers in the API document (``web/checkin.py``,
-``web/booking_tickets.py``)."""
+"""The examples of the ticket and door answers in the API document (``web/api/door/checkin.py``,
+``web/api/door/booking_tickets.py``)."""
 
 from __future__ import annotations
 
-from web.error_examples import BOOKING_ID
+from web.openapi.error_examples import BOOKING_ID
 
 TICKET_ID = "0c1f3a5e-8b7d-5e2c-9a4f-6d8e1b2c3a4f"
 CODE = (

@@ -11,10 +11,12 @@ from marshmallow import fields
 from application import no_booking
 from domain.bookings import same_user
 from projections.read_model.own_writes import bookings_of_user
-from web.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
-from web.error_examples import BOOKING_ID
-from web.logs import event
-from web.schemas import (
+from web.http.logs import event
+from web.identity.user_ids import stored_forms
+from web.identity.users import acting_user, token_user, user_endpoint
+from web.openapi.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.openapi.error_examples import BOOKING_ID
+from web.schemas.fields import (
     PRINTABLE,
     CamelCaseSchema,
     ResponseSchema,
@@ -22,8 +24,6 @@ from web.schemas import (
     identifier,
 )
 from web.services import services
-from web.user_ids import stored_forms
-from web.users import acting_user, token_user, user_endpoint
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 

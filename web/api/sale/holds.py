@@ -14,7 +14,12 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from web.apidoc import (
+from web.api.sale.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
+from web.api.sale.tier_list import BOOK_REQUEST, BookRequestSchema
+from web.api.waiting_room.queue import require_pass
+from web.http.logs import event
+from web.identity.users import acting_user, user_endpoint
+from web.openapi.apidoc import (
     COMMAND,
     IDEMPOTENCY_KEY_HEADER,
     JSON_BODY,
@@ -22,14 +27,9 @@ from web.apidoc import (
     QUEUE_PASS_HEADER,
     Blueprint,
 )
-from web.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
-from web.error_examples import BOOKING_ID
-from web.logs import event
-from web.queue import require_pass
-from web.schemas import ResponseSchema, idempotency_key
+from web.openapi.error_examples import BOOKING_ID
+from web.schemas.fields import ResponseSchema, idempotency_key
 from web.services import services
-from web.tickets import BOOK_REQUEST, BookRequestSchema
-from web.users import acting_user, user_endpoint
 
 blp = Blueprint("holds", __name__, url_prefix="/api", description="Holds: tickets set aside until confirmed or expired")
 

@@ -17,11 +17,13 @@ from marshmallow import fields, validate, validates_schema
 from application import no_booking
 from domain.bookings import same_user
 from domain.orders import MAX_ITEMS
-from web.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
-from web.error_examples import BOOKING_ID
-from web.logs import event
-from web.queue import require_pass
-from web.schemas import (
+from web.api.waiting_room.queue import require_pass
+from web.http.logs import event
+from web.identity.user_ids import UserId
+from web.identity.users import acting_user, token_user, user_endpoint
+from web.openapi.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
+from web.openapi.error_examples import BOOKING_ID
+from web.schemas.fields import (
     CamelCaseSchema,
     ResponseSchema,
     check_quantity_limit,
@@ -30,8 +32,6 @@ from web.schemas import (
     ticket_quantity,
 )
 from web.services import services
-from web.user_ids import UserId
-from web.users import acting_user, token_user, user_endpoint
 
 blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Orders across tiers")
 ORDER_ID = "3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f"

@@ -9,7 +9,13 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validates_schema
 
-from web.apidoc import (
+from web.api.waiting_room.queue import require_pass
+from web.http.logs import event
+from web.http.stream import STREAM, event_stream, one_line, tier_events
+from web.http.tier_board import CACHE_CONTROL
+from web.identity.user_ids import UserId
+from web.identity.users import acting_user, user_endpoint
+from web.openapi.apidoc import (
     CACHEABLE,
     COMMAND,
     IDEMPOTENCY_KEY_HEADER,
@@ -19,10 +25,8 @@ from web.apidoc import (
     QUEUE_PASS_HEADER,
     Blueprint,
 )
-from web.error_examples import BOOKING_ID
-from web.logs import event
-from web.queue import require_pass
-from web.schemas import (
+from web.openapi.error_examples import BOOKING_ID
+from web.schemas.fields import (
     CamelCaseSchema,
     ResponseSchema,
     TicketSchema,
@@ -32,10 +36,6 @@ from web.schemas import (
     ticket_quantity,
 )
 from web.services import services
-from web.stream import STREAM, event_stream, one_line, tier_events
-from web.tier_board import CACHE_CONTROL
-from web.user_ids import UserId
-from web.users import acting_user, user_endpoint
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
 

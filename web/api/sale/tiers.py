@@ -15,9 +15,9 @@ from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from application.audit.tier_audit import TierAudit
-from web.apidoc import Blueprint
-from web.error_examples import BOOKING_ID
-from web.schemas import CamelCaseSchema, Money, QueryInteger, ResponseSchema
+from web.openapi.apidoc import Blueprint
+from web.openapi.error_examples import BOOKING_ID
+from web.schemas.fields import CamelCaseSchema, Money, QueryInteger, ResponseSchema
 from web.services import services
 
 blp = Blueprint("tiers", __name__, url_prefix="/api/tiers", description="Tier state and audit history")

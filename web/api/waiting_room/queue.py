@@ -28,13 +28,13 @@ from application.waiting_room.tickets import (
     WAITING,
     TicketStatus,
 )
-from web.apidoc import JSON_BODY, Blueprint
-from web.errors import error_response
-from web.schemas import CamelCaseSchema, ResponseSchema
+from web.http.errors import error_response
+from web.http.stream import STREAM, event_stream, events, one_line
+from web.identity.user_ids import UserId
+from web.identity.users import acting_user, user_endpoint
+from web.openapi.apidoc import JSON_BODY, Blueprint
+from web.schemas.fields import CamelCaseSchema, ResponseSchema
 from web.services import services
-from web.stream import STREAM, event_stream, events, one_line
-from web.user_ids import UserId
-from web.users import acting_user, user_endpoint
 
 blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The waiting room of an on-sale")
 log = logging.getLogger(__name__)
