@@ -71,7 +71,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     logs.install(app)
     request_body.install(app)
     protection.install(app)
-    limits.install(app)
+    limits.install(app, sales=(tier_list.blp, holds.blp, orders.blp), admin=(admin_tiers.blp,))
     proxies.install(app)
     services = init_services(app)
     metrics.install(app, services)

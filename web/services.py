@@ -21,7 +21,7 @@ from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
 from projections.read_model.replica import falling_back, replica_view
 from web.http.tier_board import TierBoard
-from web.schemas.fields import TicketSchema
+from web.schemas.tiers import TicketSchema
 from web.settings import parse_demo_tiers
 from web.waiting_rooms import open_waiting_rooms
 
@@ -56,6 +56,13 @@ class Services:
         if self.project_in_process:
             self.projector.catch_up()
             self._threads.append(self.projector.start(self._stop, interval=1.0))
+
+    def caught_up_integrations(self) -> Integrations:
+        """The integration tables; where this process keeps the read tables up to date (the
+        SQLite default), with the outbox brought up to date first, so reads see every write."""
+        if self.project_in_process:
+            self.integrations.outbox.catch_up()
+        return self.integrations
 
     def written(self) -> None:
         """Call after a command: brings the read tables up to date when projecting here,

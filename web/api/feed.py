@@ -24,18 +24,16 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from werkzeug.exceptions import NotFound
 
 from projections.integrations.events import TYPES
-from projections.integrations.runner import Integrations
 from projections.integrations.store import StoredEvent
-from web.api.admin.tiers import require_bearer
+from web.identity.tokens import require_bearer
 from web.openapi.apidoc import FEED_SECURITY, Blueprint
 from web.openapi.error_examples import BOOKING_ID
-from web.schemas.fields import CamelCaseSchema, QueryInteger
+from web.schemas.fields import MAX_STORED_INTEGER, CamelCaseSchema, QueryInteger
 from web.services import services
 
 blp = Blueprint(
     "feed", __name__, url_prefix="/api/feed", description="Integration events, in order (admin or feed token)"
 )
-MAX_POSITION = 2**63 - 1
 POLL_SECONDS = 0.1  # between reads of the outbox while a long-poll waits
 
 
@@ -50,7 +48,7 @@ def require_feed_token() -> None:
 class FeedQuerySchema(CamelCaseSchema):
     after = QueryInteger(
         load_default=0,
-        validate=validate.Range(min=0, max=MAX_POSITION),
+        validate=validate.Range(min=0, max=MAX_STORED_INTEGER),
         metadata={"description": "the last position you processed (0: from the start)"},
     )
     limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000))
@@ -145,19 +143,11 @@ class Feed(MethodView):
         return Response(body, mimetype="application/json")
 
 
-def integrations() -> Integrations:
-    """The integration tables; where this process keeps the read tables up to date (the
-    SQLite default), with the outbox brought up to date first, so reads see every write."""
-    if services().project_in_process:
-        services().integrations.outbox.catch_up()
-    return services().integrations
-
-
 def wait_for_events(after: int, limit: int, wait: float) -> list[StoredEvent]:
     """Read the outbox after ``after``; while it has nothing, again every 0.1 s for ``wait`` s."""
     deadline = time.monotonic() + wait
     while True:
-        events = integrations().tables.events_after(after, limit)
+        events = services().caught_up_integrations().tables.events_after(after, limit)
         if events or time.monotonic() >= deadline:
             return events
         time.sleep(POLL_SECONDS)

@@ -12,18 +12,19 @@ start): use a shared store (Redis), one worker, or no limits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, Response
+from flask import Blueprint, Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from web.api.admin import tiers as admin
-from web.api.sale import holds, orders, tier_list
+from web.identity.tokens import has_admin_token
 
 
-def install(app: Flask) -> None:
-    """One limiter per app, so test apps never share counts. An empty limit setting turns
+def install(app: Flask, sales: Iterable[Blueprint], admin: Iterable[Blueprint]) -> None:
+    """Limit the POSTs of the ``sales`` blueprints and the failed sign-ins of the ``admin``
+    ones. One limiter per app, so test apps never share counts. An empty limit setting turns
     that limit off (the benchmark turns off the booking one)."""
     booking = app.config["BOOKING_RATE_LIMIT"]
     admin_auth = app.config["ADMIN_AUTH_RATE_LIMIT"] if app.config["ADMIN_TOKEN"] else ""
@@ -35,10 +36,11 @@ def install(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["RATE_LIMIT_KEY_PREFIX"])
     limiter = Limiter(get_remote_address, app=app)
     if booking:
-        for blueprint in (tier_list.blp, holds.blp, orders.blp):
+        for blueprint in sales:
             limiter.limit(booking, methods=["POST"])(blueprint)
     if admin_auth:
-        limiter.limit(admin_auth, deduct_when=refused_sign_in, exempt_when=admin.has_admin_token)(admin.blp)
+        for blueprint in admin:
+            limiter.limit(admin_auth, deduct_when=refused_sign_in, exempt_when=has_admin_token)(blueprint)
 
 
 def refused_sign_in(response: Response) -> bool:

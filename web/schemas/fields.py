@@ -34,6 +34,10 @@ class ResponseSchema(CamelCaseSchema):
         field_obj.required = True
 
 
+# Both stores keep versions and positions as 64-bit integers; a larger one would not reach a query.
+MAX_STORED_INTEGER = 2**63 - 1
+
+
 class QueryInteger(fields.Integer):
     """A whole number in a query string: ASCII digits only, as the document's ``integer``
     says. ``int()`` alone would also take ``"1_0"``, ``" 2"`` and other scripts' digits."""
@@ -126,14 +130,3 @@ def check_quantity_limit(quantity: int) -> None:
     limit = current_app.config["MAX_TICKETS_PER_BOOKING"]
     if quantity > limit:
         raise ValidationError(f"At most {limit} tickets per booking.", "quantity")
-
-
-class TicketSchema(ResponseSchema):
-    """A tier as ``GET /api/tickets`` lists it."""
-
-    tier = fields.String()
-    price = Money()
-    currency = fields.Constant("USD", metadata={"type": "string", "enum": ["USD"]})
-    capacity = fields.Integer()
-    available_quantity = fields.Integer(attribute="available")
-    on_sale = fields.Boolean()

@@ -1,6 +1,6 @@
 """``/api/admin/...`` for the organizer dashboard (``/admin``): what it shows, as JSON.
 
-Behind the admin token like the rest of ``/api/admin`` (``web.api.admin.tiers.require_admin_token``).
+Behind the admin token like the rest of ``/api/admin`` (``web.identity.tokens.require_admin_token``).
 ``overview`` is cheap (the read tables and the process's counters) and polled every few
 seconds; ``sales`` and ``audit`` replay events, so the page asks for them less often.
 """
@@ -15,8 +15,8 @@ from marshmallow import fields
 
 from application.audit.sales import sales_per_minute
 from application.audit.tier_audit import TierAudit
-from web.api.admin.tiers import require_admin_token
 from web.http.metrics import counter_totals
+from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, Blueprint
 from web.schemas.fields import Money, ResponseSchema
 from web.services import services

@@ -1,63 +1,23 @@
 """``/api/admin``: create tiers, add capacity, close sales, read a tier's full history
-(with the booking and user of each event). Behind a bearer token read
-from ``ADMIN_TOKEN``; with no token configured the admin endpoints do not exist (404).
-A wrong or missing token gets 401 and no hint; tokens are compared in constant time."""
+(with the booking and user of each event). Behind the admin's bearer token
+(``web/identity/tokens.py``)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import NotFound, Unauthorized
 
-from web.api.sale.tiers import (
-    HISTORY,
-    HISTORY_ERRORS,
-    HistoryQuerySchema,
-    HistorySchema,
-    history_page,
-)
+from application.audit.tier_audit import TierAudit
+from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, Money, ResponseSchema
+from web.schemas.tiers import HISTORY, REPLAY_ERRORS, HistoryQuerySchema, HistorySchema, NewTierSchema, history_page
 from web.services import services
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Sale administration (bearer token)")
-
-
-@blp.before_request
-def require_admin_token() -> None:
-    """A CORS preflight (``OPTIONS``) never carries credentials: it is answered without
-    them (by Flask, with the CORS headers of ``web/http/protection.py``)."""
-    if not current_app.config["ADMIN_TOKEN"]:
-        raise NotFound()
-    if request.method != "OPTIONS" and not has_admin_token():
-        raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
-
-
-def require_bearer(tokens: list[str]) -> None:
-    """401 unless the request's bearer token is one of ``tokens`` (each compared, always, in
-    constant time, so the answer's time says nothing of which came close)."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in tokens]
-    if scheme.lower() != "bearer" or not any(matches):
-        raise Unauthorized("Authentication required.", www_authenticate=WWWAuthenticate("bearer"))
-
-
-def has_admin_token() -> bool:
-    token = current_app.config["ADMIN_TOKEN"]
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
-
-
-class NewTierSchema(CamelCaseSchema):
-    tier = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]{0,31}$"))
-    price = Money(required=True)
-    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10_000_000))
-    per_user_limit = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1))
+blp.before_request(require_admin_token)
 
 
 class QuantitySchema(CamelCaseSchema):
@@ -127,8 +87,8 @@ class CloseSales(MethodView):
 class FullHistory(MethodView):
     @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, HistorySchema(), example=HISTORY)
-    @blp.errors(*ADMIN, *HISTORY_ERRORS)
+    @blp.errors(*ADMIN, *REPLAY_ERRORS)
     @blp.doc(security=ADMIN_SECURITY)
     def get(self, query: dict[str, Any], tier: str) -> Any:
         """The tier's events after version ``after``, with the booking and user each concerns."""
-        return history_page(tier, query)
+        return history_page(TierAudit(services().ledger), tier, query)

@@ -13,10 +13,9 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from projections.integrations.events import TYPES
-from web.api.admin.tiers import require_admin_token
-from web.api.feed import MAX_POSITION, integrations
+from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
-from web.schemas.fields import CamelCaseSchema, FullMatch, QueryInteger, ResponseSchema
+from web.schemas.fields import MAX_STORED_INTEGER, CamelCaseSchema, FullMatch, QueryInteger, ResponseSchema
 from web.services import services
 
 blp = Blueprint(
@@ -76,7 +75,7 @@ class ReplaySchema(CamelCaseSchema):
     after = fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(min=0, max=MAX_POSITION),
+        validate=validate.Range(min=0, max=MAX_STORED_INTEGER),
         metadata={"description": "deliver again every event after this position"},
     )
 
@@ -135,7 +134,11 @@ class Endpoints(MethodView):
     @blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Register an endpoint: it gets the events recorded from now on (``replay`` for older ones)."""
-        return integrations().endpoints.add(new["url"], new["event_types"], new["secret"], new["description"])
+        return (
+            services()
+            .caught_up_integrations()
+            .endpoints.add(new["url"], new["event_types"], new["secret"], new["description"])
+        )
 
 
 @blp.route("/<endpoint_id>")

@@ -14,9 +14,9 @@ from application.checkin.qr import qr_svg
 from domain.bookings import CONFIRMED
 from domain.tickets import TicketRef
 from web.api.door.examples import BOOKING_TICKETS
-from web.api.sale.bookings import parse_booking_id
 from web.identity.users import token_user, user_endpoint
 from web.openapi.apidoc import Blueprint
+from web.schemas.bookings import parse_booking_id
 from web.schemas.fields import ResponseSchema
 from web.services import services
 

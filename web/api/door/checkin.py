@@ -19,8 +19,8 @@ from marshmallow import fields, validate
 from application.checkin.codes import PREFIX
 from application.checkin.door import OfflineScan
 from domain.tickets import ticket_id
-from web.api.admin.tiers import require_bearer
 from web.api.door.examples import ADMISSION, CODE, TICKET_LIST, UPLOAD, UPLOADED
+from web.identity.tokens import require_bearer
 from web.openapi.apidoc import COMMAND, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
 from web.services import services

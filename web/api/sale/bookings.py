@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from flask.views import MethodView
-from marshmallow import fields
 
 from application import no_booking
 from domain.bookings import same_user
@@ -15,61 +13,15 @@ from web.http.logs import event
 from web.identity.user_ids import stored_forms
 from web.identity.users import acting_user, token_user, user_endpoint
 from web.openapi.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
-from web.openapi.error_examples import BOOKING_ID
-from web.schemas.fields import (
-    PRINTABLE,
-    CamelCaseSchema,
-    ResponseSchema,
-    idempotency_key,
-    identifier,
-)
+from web.schemas.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
+from web.schemas.fields import PRINTABLE, idempotency_key
 from web.services import services
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")
 
 
-class BookingSchema(ResponseSchema):
-    booking_id = fields.UUID()
-    user_id = fields.String()
-    tier = fields.String()
-    quantity = fields.Integer()
-    status = fields.String(metadata={"enum": ["held", "confirmed", "cancelled", "released", "expired"]})
-    created_at = fields.DateTime(format="iso")
-    updated_at = fields.DateTime(format="iso")
-    expires_at = fields.DateTime(
-        format="iso",
-        allow_none=True,
-        metadata={"description": "when a hold ends unless confirmed; null if booked outright"},
-    )
-
-
-class CancelRequestSchema(CamelCaseSchema):
-    """Who asks: only a booking's own user may cancel it, or confirm or release its hold;
-    to anyone else it does not exist (404, as an unknown id)."""
-
-    user_id = identifier()
-
-
 BOOKING_ENDED = ("BOOKING_ALREADY_CANCELLED", "BOOKING_NOT_CONFIRMED")
-BOOKING = {
-    "bookingId": BOOKING_ID,
-    "userId": "alice",
-    "tier": "VIP",
-    "quantity": 2,
-    "status": "confirmed",
-    "createdAt": "2026-11-24T08:41:16.609600+00:00",
-    "updatedAt": "2026-11-24T08:41:16.609600+00:00",
-    "expiresAt": None,
-}
 CANCELLED = {**BOOKING, "status": "cancelled", "updatedAt": "2026-11-24T08:45:02.120311+00:00"}
-
-
-def parse_booking_id(text: str) -> UUID:
-    """A path id that is not a UUID names no booking: 404, like any unknown id."""
-    try:
-        return UUID(text)
-    except ValueError:
-        raise no_booking(text) from None
 
 
 @blp.route("/bookings/<booking_id>")

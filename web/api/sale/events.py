@@ -18,9 +18,10 @@ from application.booking.tier_ledger import NewShow, NewTier
 from application.errors import ShowNotFoundError
 from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window
 from projections.read_model.views import ShowRow, TierAvailability
-from web.api.admin.tiers import NewTierSchema, require_admin_token
+from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
-from web.schemas.fields import CamelCaseSchema, ResponseSchema, TicketSchema, identifier
+from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
+from web.schemas.tiers import NewTierSchema, TicketSchema
 from web.services import services
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events and their tiers")

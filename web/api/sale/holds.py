@@ -14,8 +14,6 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from web.api.sale.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
-from web.api.sale.tier_list import BOOK_REQUEST, BookRequestSchema
 from web.api.waiting_room.queue import require_pass
 from web.http.logs import event
 from web.identity.users import acting_user, user_endpoint
@@ -28,6 +26,14 @@ from web.openapi.apidoc import (
     Blueprint,
 )
 from web.openapi.error_examples import BOOKING_ID
+from web.schemas.bookings import (
+    BOOK_REQUEST,
+    BOOKING,
+    BookingSchema,
+    BookRequestSchema,
+    CancelRequestSchema,
+    parse_booking_id,
+)
 from web.schemas.fields import ResponseSchema, idempotency_key
 from web.services import services
 

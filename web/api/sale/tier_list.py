@@ -7,13 +7,12 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from marshmallow import fields, validates_schema
+from marshmallow import fields
 
 from web.api.waiting_room.queue import require_pass
 from web.http.logs import event
 from web.http.stream import STREAM, event_stream, one_line, tier_events
 from web.http.tier_board import CACHE_CONTROL
-from web.identity.user_ids import UserId
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     CACHEABLE,
@@ -26,15 +25,9 @@ from web.openapi.apidoc import (
     Blueprint,
 )
 from web.openapi.error_examples import BOOKING_ID
-from web.schemas.fields import (
-    CamelCaseSchema,
-    ResponseSchema,
-    TicketSchema,
-    check_quantity_limit,
-    idempotency_key,
-    identifier,
-    ticket_quantity,
-)
+from web.schemas.bookings import BOOK_REQUEST, BookRequestSchema
+from web.schemas.fields import ResponseSchema, idempotency_key
+from web.schemas.tiers import TicketSchema
 from web.services import services
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
@@ -46,19 +39,6 @@ TIERS_EXAMPLE = [
 
 
 STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(TIERS_EXAMPLE)}\n\n: heartbeat\n\n"
-
-
-class BookRequestSchema(CamelCaseSchema):
-    user_id = UserId()
-    tier = identifier(max_length=32)
-    quantity = ticket_quantity()
-
-    @validates_schema
-    def quantity_within_limit(self, data: dict[str, Any], **_: Any) -> None:
-        check_quantity_limit(data.get("quantity", 0))
-
-
-BOOK_REQUEST = {"userId": "alice", "tier": "VIP", "quantity": 2}
 
 
 class BookReceiptSchema(ResponseSchema):

@@ -11,8 +11,8 @@ from marshmallow import ValidationError, fields, validate
 
 from domain.tiers import TIER_CODE
 from domain.waiting_room import MAX_PASS_SECONDS, MAX_RATE, MIN_PASS_SECONDS
-from web.api.admin.tiers import require_admin_token
-from web.api.waiting_room.queue import QUEUE, ROOM_EXAMPLE, RoomSchema, room_answer
+from web.api.waiting_room.rooms import QUEUE, ROOM_EXAMPLE, RoomSchema, room_answer
+from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema
 from web.services import services

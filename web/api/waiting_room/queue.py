@@ -19,7 +19,6 @@ from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
 
-from application.waiting_room.rooms import RoomStatus
 from application.waiting_room.tickets import (
     ADMITTED,
     CLOSED,
@@ -28,6 +27,7 @@ from application.waiting_room.tickets import (
     WAITING,
     TicketStatus,
 )
+from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, ROOM_ID, RoomSchema, room_answer
 from web.http.errors import error_response
 from web.http.stream import STREAM, event_stream, events, one_line
 from web.identity.user_ids import UserId
@@ -41,11 +41,8 @@ log = logging.getLogger(__name__)
 
 PASS_HEADER = "Queue-Pass"
 PLACE_EVERY_SECONDS = 5.0  # how often a waiting ticket's stream sends its new place and wait
-ROOM_ID = "0b9c6f0e-5d0c-4a57-9d43-1c5f0a4f7e21"  # of the examples
 TICKET_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
 PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
-# The queue's own answers besides the body's: its store not answering.
-QUEUE = ("QUEUE_UNAVAILABLE",)
 
 
 class JoinRequestSchema(CamelCaseSchema):
@@ -78,34 +75,6 @@ class QueueTicketSchema(ResponseSchema):
     pass_expires_at = fields.DateTime(format="iso", allow_none=True)
 
 
-class RoomSchema(ResponseSchema):
-    """Every field is always there: null while no room is on."""
-
-    active = fields.Boolean(
-        required=True,
-        metadata={
-            "description": "whether a waiting room is on (answering a close: false, with the room's final counts)"
-        },
-    )
-    room_id = fields.String(required=True, allow_none=True)
-    tiers = fields.List(
-        fields.String(), required=True, allow_none=True, metadata={"description": "null: every tier (or no room)"}
-    )
-    opens_at = fields.DateTime(format="iso", required=True, allow_none=True)
-    opened = fields.Boolean(required=True, allow_none=True, metadata={"description": "the opening time has passed"})
-    rate = fields.Float(required=True, allow_none=True, metadata={"description": "buyers admitted per second now"})
-    auto_rate = fields.Boolean(required=True, allow_none=True)
-    max_rate = fields.Float(required=True, allow_none=True)
-    pass_seconds = fields.Integer(required=True, allow_none=True)
-    joined = fields.Integer(required=True, allow_none=True)
-    admitted = fields.Integer(required=True, allow_none=True)
-    waiting = fields.Integer(required=True, allow_none=True)
-    passes = fields.Integer(
-        required=True, allow_none=True, metadata={"description": "admitted buyers who collected their pass"}
-    )
-
-
-OPENS_AT = "2026-11-24T10:00:00+00:00"
 WAITING_EXAMPLE = {
     "ticketId": TICKET_ID,
     "userId": "alice",
@@ -130,31 +99,6 @@ ADMITTED_EXAMPLE = {
     "queuePass": PASS,
     "passExpiresAt": "2026-11-24T10:05:04+00:00",
 }
-ROOM_EXAMPLE = {
-    "active": True,
-    "roomId": ROOM_ID,
-    "tiers": ["VIP"],
-    "opensAt": OPENS_AT,
-    "opened": True,
-    "rate": 250.0,
-    "autoRate": False,
-    "maxRate": 250.0,
-    "passSeconds": 300,
-    "joined": 20480,
-    "admitted": 1200,
-    "waiting": 19280,
-    "passes": 1187,
-}
-
-
-NO_ROOM = {"active": False, **{name: None for name in RoomSchema().fields if name != "active"}}
-
-
-def room_answer(room: RoomStatus | None, active: bool = True) -> dict[str, Any]:
-    """The room as the API shows it; ``active=False`` with a room: its final counts at close."""
-    if room is None:
-        return NO_ROOM
-    return {"active": active, **vars(room), "waiting": room.waiting}
 
 
 @blp.route("")
