@@ -13,10 +13,12 @@ from web.api import feed
 from web.api.admin import dashboard, webhooks
 from web.api.admin import tiers as admin_tiers
 from web.api.door import booking_tickets, checkin
+from web.api.operations import health
+from web.api.operations import metrics as metrics_endpoint
 from web.api.sale import bookings, events, holds, orders, tier_list, tiers
 from web.api.waiting_room import admin as waiting_room_admin
 from web.api.waiting_room import queue
-from web.http import health, limits, logs, metrics, protection, proxies, request_body
+from web.http import limits, logs, metrics, protection, proxies, request_body
 from web.http.errors import register_error_handlers
 from web.http.tier_list_answer import TierListAnswer
 from web.identity import users
@@ -61,7 +63,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
         feed.blp,
         dashboard.blp,
         health.blp,
-        metrics.blp,
+        metrics_endpoint.blp,
     ):
         api.register_blueprint(blueprint)
     api.register_blueprint(queue.blp)
@@ -74,7 +76,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     limits.install(app, sales=(tier_list.blp, holds.blp, orders.blp), admin=(admin_tiers.blp,))
     proxies.install(app)
     services = init_services(app)
-    metrics.install(app, services)
+    services.ledger.observer = metrics.PrometheusObserver()
+    metrics.install(app)
     queue.install(app)
     app.wsgi_app = TierListAnswer(app.wsgi_app, services.board)  # type: ignore[method-assign]
     return app

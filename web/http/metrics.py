@@ -1,11 +1,9 @@
-"""Prometheus metrics at ``/metrics``.
+"""Prometheus metrics: what every request, booking, conflict and batch counts (served at
+``/metrics`` by ``web/api/operations/metrics.py``).
 
 Under gunicorn every worker counts into files in ``PROMETHEUS_MULTIPROC_DIR`` (set up by
 ``web/server/gunicorn_settings.py``) and a scrape sums them, so the numbers are right whichever worker
 answers. Without that variable (tests, ``flask run``) the process's own registry is used.
-The projection lag is measured at scrape time from the store, by a collector that
-writes nothing to that folder (a ``Gauge`` would, and then appear twice).
-
 Every label takes values from a known set, so no request can add series: routes are the
 app's URL rules (``unmatched`` for any other path), methods the standard ones
 (``other`` for any other), tiers those created by an admin.
@@ -15,26 +13,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 from flask import Flask, Response, g, request
-from flask.views import MethodView
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 
 from application.booking.observer import LedgerObserver
-from web.openapi.apidoc import Blueprint
-from web.services import Services, services
-
-blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -73,8 +56,8 @@ class PrometheusObserver(LedgerObserver):
         HOLDS_ENDED.labels(tier, reason).inc()
 
 
-def install(app: Flask, ledger_services: Services) -> None:
-    ledger_services.ledger.observer = PrometheusObserver()
+def install(app: Flask) -> None:
+    """Count every request the app answers, by route, method and status, and time it."""
 
     @app.before_request
     def start_clock() -> None:
@@ -87,24 +70,6 @@ def install(app: Flask, ledger_services: Services) -> None:
         REQUESTS.labels(route, method, str(response.status_code)).inc()
         LATENCY.labels(route, method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
-
-
-@blp.route("/metrics")
-class Metrics(MethodView):
-    @blp.response(
-        200,
-        content_type="text/plain",
-        description="Prometheus text format",
-        example="# TYPE projection_lag_events gauge\nprojection_lag_events 0.0\n",
-    )
-    @blp.errors("STORE_UNAVAILABLE")
-    def get(self) -> Response:
-        """The request, booking, conflict and batch counters, plus the projection lag now."""
-        return Response(scrape(services()), content_type=CONTENT_TYPE_LATEST)
-
-
-def scrape(services: Services) -> bytes:
-    return generate_latest(counted()) + generate_latest(lag_registry(services))
 
 
 def counted() -> CollectorRegistry:
@@ -134,26 +99,3 @@ def counter_totals() -> dict[str, int]:
             if sample.name in TOTALS:
                 totals[TOTALS[sample.name]] += int(sample.value)
     return totals
-
-
-def lag_registry(services: Services) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProjectionLag(services))
-    return registry
-
-
-class ProjectionLag:
-    """The projection lag, read from the store when scraped."""
-
-    def __init__(self, services: Services) -> None:
-        self.projector = services.projector
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "projection_lag_events", "Events recorded but not yet in the read tables", value=self.projector.lag()
-        )
-        yield GaugeMetricFamily(
-            "projection_lag_seconds",
-            "Age of the oldest event not yet in the read tables",
-            value=self.projector.lag_seconds(),
-        )

@@ -24,7 +24,6 @@ from web.http.errors import ERROR_STATUS
 from web.http.request_body import JsonBodyParser
 from web.identity.users import USER_ENDPOINT
 from web.openapi.error_examples import EXAMPLES, ErrorSchema
-from web.schemas.fields import IDEMPOTENCY_KEY
 
 
 def header(description: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
@@ -123,16 +122,6 @@ IF_NONE_MATCH_HEADER = {
     "example": '"3f2c0b9a6d1e4f7a8b5c2d10"',
 }
 
-IDEMPOTENCY_KEY_HEADER = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "description": "Names the booking or hold (or, on cancel, the cancellation): the same key (for the same "
-    "user) again returns the same booking and books nothing more; another request under it is "
-    "422 `IDEMPOTENCY_KEY_REUSED`.",
-    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
-    "example": "order-42",
-}
 QUEUE_PASS_HEADER = {
     "in": "header",
     "name": "Queue-Pass",

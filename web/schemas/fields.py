@@ -107,6 +107,19 @@ def identifier(max_length: int = 64, **kwargs: Any) -> fields.String:
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")
 
 
+# The header in the API document, beside the rule that checks it.
+IDEMPOTENCY_KEY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Names the booking or hold (or, on cancel, the cancellation): the same key (for the same "
+    "user) again returns the same booking and books nothing more; another request under it is "
+    "422 `IDEMPOTENCY_KEY_REUSED`.",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
+    "example": "order-42",
+}
+
+
 def idempotency_key() -> str | None:
     """The request's ``Idempotency-Key`` header: 1 to 255 printable ASCII characters."""
     key = request.headers.get("Idempotency-Key")

@@ -12,9 +12,9 @@ from projections.read_model.own_writes import bookings_of_user
 from web.http.logs import event
 from web.identity.user_ids import stored_forms
 from web.identity.users import acting_user, token_user, user_endpoint
-from web.openapi.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, Blueprint
+from web.openapi.apidoc import COMMAND, JSON_BODY, Blueprint
 from web.schemas.bookings import BOOKING, BookingSchema, CancelRequestSchema, parse_booking_id
-from web.schemas.fields import PRINTABLE, idempotency_key
+from web.schemas.fields import IDEMPOTENCY_KEY_HEADER, PRINTABLE, idempotency_key
 from web.services import services
 
 blp = Blueprint("bookings", __name__, url_prefix="/api", description="Bookings")

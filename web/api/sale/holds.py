@@ -19,7 +19,6 @@ from web.http.logs import event
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     COMMAND,
-    IDEMPOTENCY_KEY_HEADER,
     JSON_BODY,
     QUEUE_PASS,
     QUEUE_PASS_HEADER,
@@ -34,7 +33,7 @@ from web.schemas.bookings import (
     CancelRequestSchema,
     parse_booking_id,
 )
-from web.schemas.fields import ResponseSchema, idempotency_key
+from web.schemas.fields import IDEMPOTENCY_KEY_HEADER, ResponseSchema, idempotency_key
 from web.services import services
 
 blp = Blueprint("holds", __name__, url_prefix="/api", description="Holds: tickets set aside until confirmed or expired")

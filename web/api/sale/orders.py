@@ -21,9 +21,10 @@ from web.api.waiting_room.queue import require_pass
 from web.http.logs import event
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, token_user, user_endpoint
-from web.openapi.apidoc import COMMAND, IDEMPOTENCY_KEY_HEADER, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
+from web.openapi.apidoc import COMMAND, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.fields import (
+    IDEMPOTENCY_KEY_HEADER,
     CamelCaseSchema,
     ResponseSchema,
     check_quantity_limit,

@@ -17,7 +17,6 @@ from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     CACHEABLE,
     COMMAND,
-    IDEMPOTENCY_KEY_HEADER,
     IF_NONE_MATCH_HEADER,
     JSON_BODY,
     QUEUE_PASS,
@@ -26,7 +25,7 @@ from web.openapi.apidoc import (
 )
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.bookings import BOOK_REQUEST, BookRequestSchema
-from web.schemas.fields import ResponseSchema, idempotency_key
+from web.schemas.fields import IDEMPOTENCY_KEY_HEADER, ResponseSchema, idempotency_key
 from web.schemas.tiers import TicketSchema
 from web.services import services
 
