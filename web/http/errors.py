@@ -56,6 +56,7 @@ from domain.errors import (
     WaitingRoomClosedError,
 )
 from projections.errors import InvalidWebhookError, WebhookNotFoundError
+from web.http.server_contract import error_code
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
 
 
 def http_code(status: int) -> str:
-    """The code of an HTTP-level error: its name in capitals (404 ``Not Found``: ``NOT_FOUND``)."""
-    return HTTP_STATUS_CODES.get(status, "error").upper().replace(" ", "_").replace("'", "")
+    """The code of an HTTP-level error, from its status (404: ``NOT_FOUND``)."""
+    return error_code(HTTP_STATUS_CODES.get(status, "error"))
 
 
 # Every code the API answers with, and its status: what the OpenAPI description lists.

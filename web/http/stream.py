@@ -24,12 +24,11 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError
 from flask import Response, has_request_context, request
 
+from web.http.server_contract import WAIT_TURN
+
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
-# How to wait for the server's leave to go on, if it gives one: set by its gevent worker
-# (web/server/loop_shares.py, which names it the same: a WSGI environ key, as a header is).
-WAIT_TURN = "ticket_ledger.wait_turn"
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,12 @@
 
 ``ticketledger serve`` runs gunicorn with ``-c python:web.server.gunicorn_settings``, so an
 installed wheel serves with them from any folder; the checkout's ``gunicorn.conf.py``
-(``gunicorn -c gunicorn.conf.py``, the Docker image) imports them. They live here, not
-in ``web/``, because the gunicorn master loads them (and the worker class) before it
-forks, and importing anything under ``web/`` builds the whole app: psycopg would then
-choose its blocking wait function before gevent patches the workers.
+(``gunicorn -c gunicorn.conf.py``, the Docker image) imports them. The gunicorn master
+loads them (and the worker class) before it forks, and the worker imports them before
+gevent patches it: had they loaded the app's modules, psycopg would have chosen its
+blocking wait function by then. So they take from the app only what imports nothing more:
+``web.create_app`` (whose module is the bare ``web`` package) and what the app and the
+server agree on (``web/http/server_contract.py``).
 
 No ``preload_app``: every worker builds its own ledger and connection pool after the
 fork. Workers starting together are safe: table creation is serialised by an advisory
@@ -34,6 +36,8 @@ import resource
 import shutil
 import tempfile
 
+from web import create_app
+
 on_sqlite = os.environ.get("PERSISTENCE_MODULE", "eventsourcing.sqlite") == "eventsourcing.sqlite"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "web.server.gunicorn_worker.JsonErrorGeventWorker")
@@ -49,7 +53,8 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
 graceful_timeout = 10
 # The app logs one JSON line per request itself (web/http/logs.py); set "-" for gunicorn's too.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
-wsgi_app = "web:create_app()"
+# The app, named as gunicorn takes it ("module:call()"); importing ``web`` loads nothing more.
+wsgi_app = f"{create_app.__module__}:{create_app.__name__}()"
 
 # A folder made here for the workers' metrics, removed when the server exits.
 made_metrics_folder: list[str] = []

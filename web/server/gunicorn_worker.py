@@ -19,7 +19,8 @@ first part of the body, or when the response ends or anything else touches the s
 the response in ``wsgi.create`` from that module's ``Response``, which the worker
 replaces the same way.
 
-This module must not import the app (see ``web/server/gunicorn_settings.py``).
+This module must not import the app (see ``web/server/gunicorn_settings.py``): the error
+code it writes comes from ``web/http/server_contract.py``, which imports nothing.
 """
 
 from __future__ import annotations
@@ -32,12 +33,8 @@ from gunicorn import util
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
+from web.http.server_contract import error_code
 from web.server.loop_shares import shared_out
-
-
-def error_code(reason: str) -> str:
-    """The code of an HTTP error, as the app names them: its reason in capitals."""
-    return reason.upper().replace(" ", "_").replace("'", "")
 
 
 def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:

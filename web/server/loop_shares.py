@@ -12,7 +12,8 @@ workers stalled too (docs/performance.md).
 So requests of a class (reads; the waiting room's joins and looks) begin at most
 ``per_turn`` a turn; the others wait at the door, in arrival order, costing nothing
 until their turn comes. A stream of such a class waits for its share again before each
-event (``WAIT_TURN``). Commands are not shared out: they begin as soon as they arrive,
+event (``WAIT_TURN``): hundreds of streams woken at once by the same news would otherwise all
+run in one turn. Commands are not shared out: they begin as soon as they arrive,
 and each of their steps waits at most a short turn. When nothing else is going on the
 loop turns over at once, so the shares cost a lone reader nothing.
 """
@@ -26,11 +27,9 @@ from typing import Any
 
 from gevent.hub import Waiter, get_hub
 
+from web.http.server_contract import WAIT_TURN
+
 COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Where a held request finds how to wait for its share again: a stream, before each event it
-# reads after a pause (hundreds of streams woken at once by the same news would otherwise
-# all run in one turn).
-WAIT_TURN = "ticket_ledger.wait_turn"
 # The settings (docs/configuration.md) and their defaults, per turn of a worker's loop.
 SETTINGS = {"read": ("READS_PER_TURN", 3), "queue": ("QUEUE_REQUESTS_PER_TURN", 2)}
 
