@@ -1,4 +1,5 @@
-"""The ledger and its read tables, made once per process and kept in ``app.extensions``.
+"""The services of a process (the ledger, its read tables, the door, the waiting room and what
+keeps them in step), made once and kept in ``app.extensions["services"]``.
 
 Built inside ``create_app``, which gunicorn calls in each worker after forking (never
 with ``--preload``), so every worker has its own connection pool.
@@ -96,7 +97,7 @@ def switch(setting: object, auto: bool) -> bool:
 def init_services(app: Flask) -> Services:
     """Build the services, keep them in ``app.extensions``, and project after writes."""
     services = Services(app.config)
-    app.extensions["ledger"] = services
+    app.extensions["services"] = services
 
     @app.after_request
     def project_writes(response: Response) -> Response:
@@ -110,4 +111,5 @@ def init_services(app: Flask) -> Services:
 
 
 def services() -> Services:
-    return current_app.extensions["ledger"]
+    """The services of the app that answers the request."""
+    return current_app.extensions["services"]

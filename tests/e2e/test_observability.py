@@ -82,6 +82,6 @@ def test_ready_turns_503_when_the_read_tables_lag_too_far(store_env):
     lagging = client.get("/ready")  # the demo tier was never projected
     assert (lagging.status_code, lagging.json["error"]["code"]) == (503, "PROJECTION_LAGGING")
     assert lagging.headers["Retry-After"] == "1"  # as every 503 says (documented)
-    app.extensions["ledger"].projector.catch_up()
+    app.extensions["services"].projector.catch_up()
     assert client.get("/ready").json["projectionLag"] == 0
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()

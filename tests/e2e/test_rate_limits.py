@@ -38,8 +38,8 @@ def test_over_the_limit_a_client_gets_429_with_retry_after_and_books_nothing(sto
     assert (refused.status_code, refused.json["error"]["code"]) == (429, "TOO_MANY_REQUESTS")
     assert int(refused.headers["Retry-After"]) > 0
     assert client.get("/api/tickets").status_code == 200  # reads are not limited
-    assert app.extensions["ledger"].ledger.get_tier("VIP").sold == 3
-    app.extensions["ledger"].close()
+    assert app.extensions["services"].ledger.get_tier("VIP").sold == 3
+    app.extensions["services"].close()
 
 
 def test_holds_are_rate_limited_too(store_env):
@@ -48,7 +48,7 @@ def test_holds_are_rate_limited_too(store_env):
     body = {"userId": "u1", "tier": "VIP", "quantity": 1}
     statuses = [client.post("/api/tickets/hold", json=body).status_code for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def require_redis() -> None:
@@ -78,7 +78,7 @@ def test_two_workers_share_one_count_in_redis(postgres_env):
     statuses = [book(c).status_code for c in (one, two, one, two)]
     assert statuses == [201, 201, 201, 429]
     for w in workers:
-        w.extensions["ledger"].close()
+        w.extensions["services"].close()
 
 
 def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not(store_env):
@@ -104,7 +104,7 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
     assert int(create("guess-8").headers["Retry-After"]) > 0
     assert create("right-token").status_code == 404  # past the limit, the right token still works (no tier VIP)
     assert create("guess-9", address="192.0.2.2").status_code == 401  # another client has its own count
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def proxied_app(store_env, **config):
@@ -135,7 +135,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_count(store_env):
     bob = [book_via(client, "10.1.2.3", "spoofed, 198.51.100.2").status_code for _ in range(3)]  # the last hop counts
     carol = [book_via(client, "192.0.2.7", "198.51.100.3").status_code for _ in range(3)]
     assert alice == bob == carol == [201, 201, 429]  # the proxy's address is not the client's
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_x_forwarded_for_from_anyone_but_a_trusted_proxy_is_ignored(store_env):
@@ -143,14 +143,14 @@ def test_x_forwarded_for_from_anyone_but_a_trusted_proxy_is_ignored(store_env):
     client = app.test_client()
     statuses = [book_via(client, "203.0.113.9", f"198.51.100.{n}").status_code for n in range(3)]
     assert statuses == [201, 201, 429]  # one client, whatever it claims
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_counts_in_memory_are_refused_when_more_than_one_process_serves(store_env):
     with pytest.raises(RuntimeError, match="RATE_LIMIT_STORAGE_URI"):
         create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "WEB_CONCURRENCY": 2})
     app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "WEB_CONCURRENCY": 2, "BOOKING_RATE_LIMIT": ""})
-    app.extensions["ledger"].close()  # no limit, nothing to count
+    app.extensions["services"].close()  # no limit, nothing to count
 
 
 @pytest.mark.postgres

@@ -94,6 +94,6 @@ def worker_exit(server, worker):
     cleanly (left to the garbage collector, it fails noisily under gevent)."""
     app = getattr(worker, "wsgi", None)
     app = getattr(app, "app", app)  # the gevent worker's app is wrapped (web/server/loop_shares.py)
-    services = getattr(app, "extensions", {}).get("ledger")
+    services = getattr(app, "extensions", {}).get("services")
     if services is not None:
         services.close()
