@@ -78,6 +78,5 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     services = init_services(app)
     services.ledger.observer = metrics.PrometheusObserver()
     metrics.install(app)
-    queue.install(app)
     app.wsgi_app = TierListAnswer(app.wsgi_app, services.board)  # type: ignore[method-assign]
     return app

@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, request
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
+from application.waiting_room.checkout import Checkout
 from application.waiting_room.ticket_watch import TicketWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
@@ -42,6 +43,7 @@ class Services:
             read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)
         self.board = TierBoard(read, TicketSchema(many=True).dump)
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
+        self.checkout = Checkout(self.ledger, self.rooms)
         self.ticket_watch = TicketWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))

@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -138,6 +139,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ValidationError, invalid_header)
     app.register_error_handler(OperationalError, store_unavailable)
     app.register_error_handler(InterfaceError, store_unavailable)
+    app.register_error_handler(RedisError, queue_unavailable)
     app.register_error_handler(Exception, unexpected_error)
 
 
@@ -202,6 +204,11 @@ def flatten(messages: Any, path: str = "") -> Iterator[tuple[str, str]]:
 def store_unavailable(error: Exception) -> tuple[Response, int]:
     log.warning("event store unavailable: %s", error)
     return error_response(503, "STORE_UNAVAILABLE", "The event store is not answering; retry later.")
+
+
+def queue_unavailable(error: RedisError) -> tuple[Response, int]:
+    log.warning("queue store unavailable: %s", error)
+    return error_response(503, "QUEUE_UNAVAILABLE", "The waiting room's queue is not answering; retry later.")
 
 
 def unexpected_error(error: Exception) -> tuple[Response, int]:

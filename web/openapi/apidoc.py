@@ -122,15 +122,6 @@ IF_NONE_MATCH_HEADER = {
     "example": '"3f2c0b9a6d1e4f7a8b5c2d10"',
 }
 
-QUEUE_PASS_HEADER = {
-    "in": "header",
-    "name": "Queue-Pass",
-    "required": False,
-    "description": "While a waiting room is on for the tier: the pass `GET /api/queue/{ticketId}` gave the user "
-    "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed); "
-    "ignored otherwise.",
-    "schema": {"type": "string"},
-}
 ADMIN_SECURITY = [{"adminToken": []}]
 # In token mode (web/identity/users.py), what every user endpoint needs and may answer besides its own.
 USER_SECURITY = [{"userToken": []}]

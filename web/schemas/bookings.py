@@ -1,11 +1,13 @@
 """The bookings' shapes that more than one resource takes or answers with: a booking or hold
-request, a booking as it is now, who asks to change one, and a booking id in a path."""
+request (and its ``Queue-Pass`` header), a booking as it is now, who asks to change one, and a
+booking id in a path."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+from flask import request
 from marshmallow import fields, validates_schema
 
 from application import no_booking
@@ -18,6 +20,22 @@ from web.schemas.fields import (
     identifier,
     ticket_quantity,
 )
+
+QUEUE_PASS = "Queue-Pass"
+QUEUE_PASS_HEADER = {
+    "in": "header",
+    "name": QUEUE_PASS,
+    "required": False,
+    "description": "While a waiting room is on for the tier: the pass `GET /api/queue/{ticketId}` gave the user "
+    "when admitted (403 `QUEUE_PASS_REQUIRED` without one, `QUEUE_PASS_EXPIRED` once it lapsed); "
+    "ignored otherwise.",
+    "schema": {"type": "string"},
+}
+
+
+def queue_pass() -> str | None:
+    """The request's ``Queue-Pass`` header: the waiting room's pass, checked by the application."""
+    return request.headers.get(QUEUE_PASS)
 
 
 class BookRequestSchema(CamelCaseSchema):

@@ -14,24 +14,24 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from web.api.waiting_room.queue import require_pass
 from web.http.logs import event
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     COMMAND,
     JSON_BODY,
     QUEUE_PASS,
-    QUEUE_PASS_HEADER,
     Blueprint,
 )
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.bookings import (
     BOOK_REQUEST,
     BOOKING,
+    QUEUE_PASS_HEADER,
     BookingSchema,
     BookRequestSchema,
     CancelRequestSchema,
     parse_booking_id,
+    queue_pass,
 )
 from web.schemas.fields import IDEMPOTENCY_KEY_HEADER, ResponseSchema, idempotency_key
 from web.services import services
@@ -91,8 +91,7 @@ class PlaceHold(MethodView):
         """Hold tickets for the user until ``expiresAt``; an ``Idempotency-Key`` works as
         on booking (one key names one booking or hold), and so does the waiting room's pass."""
         user = acting_user(request["user_id"])
-        require_pass(user, request["tier"])
-        receipt = services().ledger.hold(user, request["tier"], request["quantity"], idempotency_key())
+        receipt = services().checkout.hold(user, request["tier"], request["quantity"], idempotency_key(), queue_pass())
         event("held", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt
 

@@ -17,12 +17,12 @@ from marshmallow import fields, validate, validates_schema
 from application import no_booking
 from domain.bookings import same_user
 from domain.orders import MAX_ITEMS
-from web.api.waiting_room.queue import require_pass
 from web.http.logs import event
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, token_user, user_endpoint
-from web.openapi.apidoc import COMMAND, JSON_BODY, QUEUE_PASS, QUEUE_PASS_HEADER, Blueprint
+from web.openapi.apidoc import COMMAND, JSON_BODY, QUEUE_PASS, Blueprint
 from web.openapi.error_examples import BOOKING_ID
+from web.schemas.bookings import QUEUE_PASS_HEADER, queue_pass
 from web.schemas.fields import (
     IDEMPOTENCY_KEY_HEADER,
     CamelCaseSchema,
@@ -99,9 +99,7 @@ class Orders(MethodView):
         cannot be had (not enough left, closed, over the per-user limit) and records nothing."""
         user = acting_user(request["user_id"])
         items = [(item["tier"], item["quantity"]) for item in request["items"]]
-        for tier, _ in items:
-            require_pass(user, tier)
-        receipt = services().ledger.order(user, items, idempotency_key())
+        receipt = services().checkout.order(user, items, idempotency_key(), queue_pass())
         event("ordered", order_id=receipt.order_id, items=len(items))
         return receipt
 

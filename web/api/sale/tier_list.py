@@ -9,7 +9,6 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields
 
-from web.api.waiting_room.queue import require_pass
 from web.http.logs import event
 from web.http.stream import STREAM, event_stream, one_line, tier_events
 from web.http.tier_board import CACHE_CONTROL
@@ -20,11 +19,10 @@ from web.openapi.apidoc import (
     IF_NONE_MATCH_HEADER,
     JSON_BODY,
     QUEUE_PASS,
-    QUEUE_PASS_HEADER,
     Blueprint,
 )
 from web.openapi.error_examples import BOOKING_ID
-from web.schemas.bookings import BOOK_REQUEST, BookRequestSchema
+from web.schemas.bookings import BOOK_REQUEST, QUEUE_PASS_HEADER, BookRequestSchema, queue_pass
 from web.schemas.fields import IDEMPOTENCY_KEY_HEADER, ResponseSchema, idempotency_key
 from web.schemas.tiers import TicketSchema
 from web.services import services
@@ -128,7 +126,6 @@ class Book(MethodView):
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved. While a
         waiting room is on for the tier, only with the user's pass (``Queue-Pass``)."""
         user = acting_user(request["user_id"])
-        require_pass(user, request["tier"])
-        receipt = services().ledger.book(user, request["tier"], request["quantity"], idempotency_key())
+        receipt = services().checkout.book(user, request["tier"], request["quantity"], idempotency_key(), queue_pass())
         event("booked", booking_id=receipt.booking_id, tier=receipt.tier, quantity=receipt.quantity)
         return receipt

@@ -9,12 +9,10 @@ no pass. The room's logic is in ``application/waiting_room/rooms.py``; docs/on-s
 
 from __future__ import annotations
 
-import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
@@ -28,18 +26,16 @@ from application.waiting_room.tickets import (
     TicketStatus,
 )
 from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, ROOM_ID, RoomSchema, room_answer
-from web.http.errors import error_response
 from web.http.stream import STREAM, event_stream, events, one_line
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import JSON_BODY, Blueprint
+from web.schemas.bookings import QUEUE_PASS
 from web.schemas.fields import CamelCaseSchema, ResponseSchema
 from web.services import services
 
 blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The waiting room of an on-sale")
-log = logging.getLogger(__name__)
 
-PASS_HEADER = "Queue-Pass"
 PLACE_EVERY_SECONDS = 5.0  # how often a waiting ticket's stream sends its new place and wait
 TICKET_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
 PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
@@ -71,7 +67,7 @@ class QueueTicketSchema(ResponseSchema):
         attribute="poll_after", allow_none=True, metadata={"description": "when to look again; null: no need to"}
     )
     opens_at = fields.DateTime(format="iso", allow_none=True)
-    queue_pass = fields.String(allow_none=True, metadata={"description": f"send as the `{PASS_HEADER}` header"})
+    queue_pass = fields.String(allow_none=True, metadata={"description": f"send as the `{QUEUE_PASS}` header"})
     pass_expires_at = fields.DateTime(format="iso", allow_none=True)
 
 
@@ -185,30 +181,3 @@ def until_open(ticket: TicketStatus) -> float:
     if ticket.opens_at is None or ticket.position is not None:
         return PLACE_EVERY_SECONDS
     return max(0.05, (ticket.opens_at - datetime.now(UTC)).total_seconds() + 0.05)
-
-
-def require_pass(user_id: str, tier: str) -> None:
-    """For booking and holding: raise unless the waiting room lets this user book this
-    tier now (no room, a tier outside it, or a valid pass); an admitted buyer's booking
-    is timed for the automatic rate."""
-    if services().rooms.check_pass(request.headers.get(PASS_HEADER), user_id, tier):
-        g.admitted_since = time.perf_counter()
-
-
-def install(app: Flask) -> None:
-    app.register_error_handler(RedisError, queue_unavailable)
-
-    @app.after_request
-    def time_admitted_booking(response: Response) -> Response:
-        started = g.pop("admitted_since", None)
-        if started is not None:
-            try:
-                services().rooms.booked(time.perf_counter() - started)
-            except RedisError as error:  # the booking is done; only its timing is lost
-                log.warning("admitted booking not timed: %s", error)
-        return response
-
-
-def queue_unavailable(error: RedisError) -> tuple[Response, int]:
-    log.warning("queue store unavailable: %s", error)
-    return error_response(503, "QUEUE_UNAVAILABLE", "The waiting room's queue is not answering; retry later.")
