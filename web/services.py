@@ -18,12 +18,12 @@ from application import BookingLedger
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
 from application.waiting_room.checkout import Checkout
-from application.waiting_room.ticket_watch import TicketWatch
+from application.waiting_room.place_watch import PlaceWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
 from projections.read_model.replica import falling_back, replica_view
 from web.http.tier_board import TierBoard
-from web.schemas.tiers import TicketSchema
+from web.schemas.tiers import ListedTierSchema
 from web.settings import parse_demo_tiers
 from web.waiting_rooms import open_waiting_rooms
 
@@ -41,10 +41,10 @@ class Services:
         read = self.view.list_tiers
         if config["READ_REPLICA"]:  # the tier list from a standby while the primary does not answer
             read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)
-        self.board = TierBoard(read, TicketSchema(many=True).dump)
+        self.board = TierBoard(read, ListedTierSchema(many=True).dump)
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.checkout = Checkout(self.ledger, self.rooms)
-        self.ticket_watch = TicketWatch(self.rooms.progress)
+        self.place_watch = PlaceWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()

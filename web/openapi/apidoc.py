@@ -16,6 +16,8 @@ from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, resolver
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
 from marshmallow import fields
 
@@ -192,6 +194,15 @@ class Blueprint(flask_smorest.Blueprint):
         return {**doc, "security": USER_SECURITY}
 
 
+def component_name(schema: Any) -> str:
+    """A schema's name in the document: its class's ``openapi_name`` where the code's name is
+    not the public one (a generated client's model is named after it), else the class name
+    without "Schema"."""
+    resolved = resolve_schema_cls(schema)
+    schema_class = resolved[0] if isinstance(resolved, list) else resolved
+    return getattr(schema_class, "openapi_name", None) or resolver(schema)
+
+
 class Api(flask_smorest.Api):
     """Errors use our own body, and no catch-all ``default`` response: every status an
     endpoint can answer with is listed, so a fuzzer flags any other. A field whose bound is
@@ -203,7 +214,11 @@ class Api(flask_smorest.Api):
 
     def __init__(self, app: Flask) -> None:
         super().__init__(
-            app, spec_kwargs={"extra_plugins": [DocumentedHeaders(rate_limited=bool(app.config["BOOKING_RATE_LIMIT"]))]}
+            app,
+            spec_kwargs={
+                "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=component_name),
+                "extra_plugins": [DocumentedHeaders(rate_limited=bool(app.config["BOOKING_RATE_LIMIT"]))],
+            },
         )
         self.spec.components.security_scheme(
             "adminToken", {"type": "http", "scheme": "bearer", "description": "the `ADMIN_TOKEN` setting"}

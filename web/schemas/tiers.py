@@ -13,8 +13,10 @@ from web.openapi.error_examples import BOOKING_ID
 from web.schemas.fields import MAX_STORED_INTEGER, CamelCaseSchema, Money, QueryInteger, ResponseSchema
 
 
-class TicketSchema(ResponseSchema):
+class ListedTierSchema(ResponseSchema):
     """A tier as ``GET /api/tickets`` lists it."""
+
+    openapi_name = "Ticket"
 
     tier = fields.String()
     price = Money()

@@ -21,7 +21,7 @@ from projections.read_model.views import ShowRow, TierAvailability
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
-from web.schemas.tiers import NewTierSchema, TicketSchema
+from web.schemas.tiers import ListedTierSchema, NewTierSchema
 from web.services import services
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="Events and their tiers")
@@ -117,8 +117,8 @@ class Events(MethodView):
 
 
 @blp.route("/<event_id>/tickets")
-class EventTickets(MethodView):
-    @blp.response(200, TicketSchema(many=True), example=TIERS)
+class EventTiers(MethodView):
+    @blp.response(200, ListedTierSchema(many=True), example=TIERS)
     @blp.errors("EVENT_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, event_id: str) -> Any:
         """An event's tiers, as `GET /api/tickets` lists the default event's."""

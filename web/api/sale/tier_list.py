@@ -24,7 +24,7 @@ from web.openapi.apidoc import (
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.bookings import BOOK_REQUEST, QUEUE_PASS_HEADER, BookRequestSchema, queue_pass
 from web.schemas.fields import IDEMPOTENCY_KEY_HEADER, ResponseSchema, idempotency_key
-from web.schemas.tiers import TicketSchema
+from web.schemas.tiers import ListedTierSchema
 from web.services import services
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Ticket tiers and booking")
@@ -53,8 +53,8 @@ class BookReceiptSchema(ResponseSchema):
 
 
 @blp.route("")
-class Tickets(MethodView):
-    @blp.response(200, TicketSchema(many=True), example=TIERS_EXAMPLE, headers=CACHEABLE)
+class TierList(MethodView):
+    @blp.response(200, ListedTierSchema(many=True), example=TIERS_EXAMPLE, headers=CACHEABLE)
     @blp.alt_response(
         304,
         success=True,
@@ -74,7 +74,7 @@ class Tickets(MethodView):
 
 
 @blp.route("/stream")
-class TicketStream(MethodView):
+class TierListStream(MethodView):
     @blp.alt_response(
         200,
         success=True,

@@ -1,10 +1,11 @@
 """``/api/queue``: the on-sale waiting room, as buyers see it.
 
-Join with your user id and get a ticket; follow it (``GET``, at the ``pollAfterSeconds``
-it suggests, or as Server-Sent Events) until it says you are admitted, with a pass to
-send as the ``Queue-Pass`` header when booking or holding. While no room is on these
-endpoints say so (``GET /api/queue``: ``active: false``; joining: 409) and booking needs
-no pass. The room's logic is in ``application/waiting_room/rooms.py``; docs/on-sale.md.
+Join with your user id and get a place (the API calls it a queue ticket); follow it
+(``GET``, at the ``pollAfterSeconds`` it suggests, or as Server-Sent Events) until it says
+you are admitted, with a pass to send as the ``Queue-Pass`` header when booking or holding.
+While no room is on these endpoints say so (``GET /api/queue``: ``active: false``; joining:
+409) and booking needs no pass. The room's logic is in ``application/waiting_room/rooms.py``,
+the pass's check in ``checkout.py`` beside it; docs/on-sale.md.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
 
-from application.waiting_room.tickets import (
+from application.waiting_room.places import (
     ADMITTED,
     CLOSED,
     EXPIRED,
     SOLD_OUT,
     WAITING,
-    TicketStatus,
+    PlaceStatus,
 )
 from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, ROOM_ID, RoomSchema, room_answer
 from web.http.stream import STREAM, event_stream, events, one_line
@@ -36,8 +37,8 @@ from web.services import services
 
 blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The waiting room of an on-sale")
 
-PLACE_EVERY_SECONDS = 5.0  # how often a waiting ticket's stream sends its new place and wait
-TICKET_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
+PLACE_EVERY_SECONDS = 5.0  # how often a waiting place's stream sends its new position and wait
+PLACE_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
 PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
 
 
@@ -45,8 +46,12 @@ class JoinRequestSchema(CamelCaseSchema):
     user_id = UserId()
 
 
-class QueueTicketSchema(ResponseSchema):
-    ticket_id = fields.String(metadata={"description": "keep it to yourself: it is how you collect your pass"})
+class PlaceSchema(ResponseSchema):
+    openapi_name = "QueueTicket"
+
+    place_id = fields.String(
+        data_key="ticketId", metadata={"description": "keep it to yourself: it is how you collect your pass"}
+    )
     user_id = fields.String(allow_none=True)
     state = fields.String(
         metadata={
@@ -72,7 +77,7 @@ class QueueTicketSchema(ResponseSchema):
 
 
 WAITING_EXAMPLE = {
-    "ticketId": TICKET_ID,
+    "ticketId": PLACE_ID,
     "userId": "alice",
     "state": WAITING,
     "message": "You are number 412 in the queue.",
@@ -109,13 +114,13 @@ class Queue(MethodView):
     @blp.arguments(JoinRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(
         201,
-        QueueTicketSchema(),
+        PlaceSchema(),
         example=WAITING_EXAMPLE,
         description="a new place (at the back, or drawn at the opening if it is still to come)",
     )
     @blp.alt_response(
         200,
-        schema=QueueTicketSchema(),
+        schema=PlaceSchema(),
         example=WAITING_EXAMPLE,
         description="the place the user has already (one place per user)",
     )
@@ -123,24 +128,24 @@ class Queue(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Join the queue. Joining again returns the same ticket, unless its pass lapsed:
         then a new place at the back."""
-        ticket, new = services().rooms.join(acting_user(body["user_id"]))
-        return ticket, 201 if new else 200
+        place, new = services().rooms.join(acting_user(body["user_id"]))
+        return place, 201 if new else 200
 
 
-@blp.route("/<ticket_id>")
-class Ticket(MethodView):
-    @blp.response(200, QueueTicketSchema(), example=ADMITTED_EXAMPLE)
+@blp.route("/<ticket_id>")  # the place's id, as the API names it
+class Place(MethodView):
+    @blp.response(200, PlaceSchema(), example=ADMITTED_EXAMPLE)
     @blp.errors(*QUEUE, "QUEUE_TICKET_NOT_FOUND")
     def get(self, ticket_id: str) -> Any:
         """A ticket's place, estimated wait and when to look again; once admitted, the pass."""
-        return services().rooms.ticket(ticket_id)
+        return services().rooms.place(ticket_id)
 
 
-TICKET_STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(WAITING_EXAMPLE)}\n\n"
+PLACE_STREAM_EXAMPLE = f"retry: 1000\n\ndata: {one_line(WAITING_EXAMPLE)}\n\n"
 
 
 @blp.route("/<ticket_id>/stream")
-class TicketStream(MethodView):
+class PlaceStream(MethodView):
     @blp.alt_response(
         200,
         success=True,
@@ -152,32 +157,32 @@ class TicketStream(MethodView):
         "out), and with its new place and wait every 5 s; a `: heartbeat` comment every "
         "15 s without a change. The stream ends with the first state other than `waiting`, "
         "or after `SSE_MAX_SECONDS`.",
-        example=TICKET_STREAM_EXAMPLE,
+        example=PLACE_STREAM_EXAMPLE,
     )
     @blp.errors(*QUEUE, "QUEUE_TICKET_NOT_FOUND")
     def get(self, ticket_id: str) -> Response:
         """A ticket's place, live (for the web page)."""
-        rooms, schema, watch = services().rooms, QueueTicketSchema(), services().ticket_watch
-        seen: list[TicketStatus] = []
+        rooms, schema, watch = services().rooms, PlaceSchema(), services().place_watch
+        seen: list[PlaceStatus] = []
 
         def read() -> str:
-            seen[:] = [rooms.ticket(ticket_id)]
+            seen[:] = [rooms.place(ticket_id)]
             return one_line(schema.dump(seen[0]))
 
         def pause(left: float) -> bool:
-            """Until the ticket may have changed; a ticket no longer waiting has said its last word."""
-            ticket = seen[0]
-            if ticket.state != WAITING:
+            """Until the place may have changed; a place no longer waiting has said its last word."""
+            place = seen[0]
+            if place.state != WAITING:
                 return False
-            place = None if ticket.position is None else ticket.position + (ticket.admitted or 0)
-            watch.wait(place, min(PLACE_EVERY_SECONDS, left, until_open(ticket)))
+            number = None if place.position is None else place.position + (place.admitted or 0)
+            watch.wait(number, min(PLACE_EVERY_SECONDS, left, until_open(place)))
             return True
 
         return event_stream(events(read, current_app.config["SSE_MAX_SECONDS"], pause, unavailable=(RedisError,)))
 
 
-def until_open(ticket: TicketStatus) -> float:
+def until_open(place: PlaceStatus) -> float:
     """Seconds until the room opens (its places are drawn then), a moment after it if it has."""
-    if ticket.opens_at is None or ticket.position is not None:
+    if place.opens_at is None or place.position is not None:
         return PLACE_EVERY_SECONDS
-    return max(0.05, (ticket.opens_at - datetime.now(UTC)).total_seconds() + 0.05)
+    return max(0.05, (place.opens_at - datetime.now(UTC)).total_seconds() + 0.05)

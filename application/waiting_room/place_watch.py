@@ -1,8 +1,8 @@
-"""Wakes the waiting room's ticket streams when what they show may have changed.
+"""Wakes the waiting room's place streams when what they show may have changed.
 
-A buyer following their ticket over its stream (the booking page does) must hear at once
+A buyer following their place over its stream (the booking page does) must hear at once
 when their turn comes or the sale is over, and now and then how far they have come. A
-stream that read its ticket every half second cost each waiting buyer two looks a second,
+stream that read its place every half second cost each waiting buyer two looks a second,
 most of them finding nothing new: with ten thousand buyers waiting, more than the sale's
 bookings. Instead one watcher per process looks at the room every ``TICK_SECONDS`` (the
 process's copy of the gate: no round trip) and wakes the streams whose place the gate
@@ -31,7 +31,7 @@ class Waiter:
     gone: bool = field(compare=False, default=False)  # stopped waiting (its time was up)
 
 
-class TicketWatch:
+class PlaceWatch:
     """``progress()`` gives the places admitted so far and whether the sale is over for
     everyone still waiting."""
 
@@ -51,7 +51,7 @@ class TicketWatch:
             heapq.heappush(self._waiting, waiter)
             if not self._watching:
                 self._watching = True
-                threading.Thread(target=self._watch, name="ticket-watch", daemon=True).start()
+                threading.Thread(target=self._watch, name="place-watch", daemon=True).start()
         woken = waiter.woken.wait(timeout)
         waiter.gone = True
         return woken

@@ -1,17 +1,17 @@
-"""What a queue ticket tells its buyer, from its place and the room's gate."""
+"""What a buyer is told of their place in the queue (the API's queue ticket), from it and the gate."""
 
 from __future__ import annotations
 
 import pytest
 
-from application.waiting_room.store import Gate, Place, RoomTerms
-from application.waiting_room.tickets import (
+from application.waiting_room.places import (
     MAX_POLL_SECONDS,
     MIN_POLL_SECONDS,
     describe,
     from_epoch,
     poll_after,
 )
+from application.waiting_room.store import Gate, Place, RoomTerms
 
 TERMS = RoomTerms("room", ("VIP",), 1000.0, 60, 10.0, 10.0)
 
@@ -24,21 +24,21 @@ def sign(admission) -> str:
     return f"signed:{admission.user_id}:{admission.expires_at}"
 
 
-def test_a_waiting_ticket_has_its_position_and_wait_at_the_rate():
-    ticket = describe(TERMS, place(105, 1010.0, 100.0), False, sign)
-    assert (ticket.state, ticket.position, ticket.estimated_wait) == ("waiting", 5, 0.5)
-    assert MIN_POLL_SECONDS * 0.9 <= ticket.poll_after <= MIN_POLL_SECONDS * 1.1 and ticket.queue_pass is None
+def test_a_waiting_place_has_its_position_and_wait_at_the_rate():
+    status = describe(TERMS, place(105, 1010.0, 100.0), False, sign)
+    assert (status.state, status.position, status.estimated_wait) == ("waiting", 5, 0.5)
+    assert MIN_POLL_SECONDS * 0.9 <= status.poll_after <= MIN_POLL_SECONDS * 1.1 and status.queue_pass is None
 
 
 def test_before_the_opening_there_is_no_position_and_the_wait_includes_the_opening():
-    ticket = describe(TERMS, place(3, 990.0, 0.0), False, sign)
-    assert (ticket.position, ticket.estimated_wait) == (None, 10.3)
-    assert "drawn at random" in ticket.message
+    status = describe(TERMS, place(3, 990.0, 0.0), False, sign)
+    assert (status.position, status.estimated_wait) == (None, 10.3)
+    assert "drawn at random" in status.message
 
 
-def test_an_admitted_ticket_carries_its_pass_until_it_expires():
-    ticket = describe(TERMS, place(5, 1020.0, 100.0, admitted_at=1015.0), False, sign)
-    assert (ticket.state, ticket.queue_pass, ticket.poll_after) == ("admitted", "signed:ann:1075.0", None)
+def test_an_admitted_place_carries_its_pass_until_it_expires():
+    status = describe(TERMS, place(5, 1020.0, 100.0, admitted_at=1015.0), False, sign)
+    assert (status.state, status.queue_pass, status.poll_after) == ("admitted", "signed:ann:1075.0", None)
     lapsed = describe(TERMS, place(5, 1075.0, 100.0, admitted_at=1015.0), False, sign)
     assert (lapsed.state, lapsed.queue_pass) == ("expired", None)
 
@@ -48,8 +48,8 @@ def test_sold_out_comes_before_anything_else():
 
 
 def test_a_paused_room_has_no_estimate_and_asks_for_the_longest_interval():
-    ticket = describe(TERMS, place(105, 1010.0, 100.0, rate=0.0), False, sign)
-    assert ticket.estimated_wait is None and MAX_POLL_SECONDS * 0.9 <= ticket.poll_after <= MAX_POLL_SECONDS * 1.1
+    status = describe(TERMS, place(105, 1010.0, 100.0, rate=0.0), False, sign)
+    assert status.estimated_wait is None and MAX_POLL_SECONDS * 0.9 <= status.poll_after <= MAX_POLL_SECONDS * 1.1
 
 
 @pytest.mark.parametrize("wait, low, high", [(0.1, 0.45, 0.55), (8.0, 3.6, 4.4), (1000.0, 18.0, 22.0)])
@@ -63,7 +63,7 @@ def test_each_state_tells_the_buyer_in_words_what_to_do():
     lapsed = describe(TERMS, place(5, 1075.0, 100.0, admitted_at=1015.0), False, sign)
     waiting = describe(TERMS, place(105, 1010.0, 100.0), False, sign)
     early = describe(TERMS, place(3, 990.0, 0.0), False, sign)
-    assert [ticket.message for ticket in (sold_out, admitted, lapsed, waiting, early)] == [
+    assert [status.message for status in (sold_out, admitted, lapsed, waiting, early)] == [
         "Sold out while you waited: nothing is left to book.",
         "Your turn: book within 55 s, with this pass.",
         "Your pass has expired: join again for a new place at the back.",

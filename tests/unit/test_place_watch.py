@@ -1,4 +1,4 @@
-"""One watcher per process wakes the ticket streams whose turn came, or all of them when the
+"""One watcher per process wakes the place streams whose turn came, or all of them when the
 sale is over; the others sleep until their time is up."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from application.waiting_room.ticket_watch import TicketWatch
+from application.waiting_room.place_watch import PlaceWatch
 
 
 class Room:
@@ -18,7 +18,7 @@ class Room:
         return self.admitted, self.over
 
 
-def waiting(watch: TicketWatch, place: int | None, timeout: float, woken: dict) -> threading.Thread:
+def waiting(watch: PlaceWatch, place: int | None, timeout: float, woken: dict) -> threading.Thread:
     def wait() -> None:
         started = time.monotonic()
         woken[place] = (watch.wait(place, timeout), time.monotonic() - started)
@@ -30,7 +30,7 @@ def waiting(watch: TicketWatch, place: int | None, timeout: float, woken: dict) 
 
 def test_a_stream_is_woken_when_the_gate_reaches_its_place_and_not_before():
     room, woken = Room(), {}
-    watch = TicketWatch(room.progress, tick=0.01)
+    watch = PlaceWatch(room.progress, tick=0.01)
     near, far = waiting(watch, 5, 5.0, woken), waiting(watch, 50, 0.3, woken)
     time.sleep(0.1)
     assert woken == {}
@@ -43,7 +43,7 @@ def test_a_stream_is_woken_when_the_gate_reaches_its_place_and_not_before():
 
 def test_every_stream_is_woken_when_the_sale_is_over():
     room, woken = Room(), {}
-    watch = TicketWatch(room.progress, tick=0.01)
+    watch = PlaceWatch(room.progress, tick=0.01)
     threads = [waiting(watch, place, 5.0, woken) for place in (10, 20, None)]
     time.sleep(0.05)
     room.over = True
@@ -54,7 +54,7 @@ def test_every_stream_is_woken_when_the_sale_is_over():
 
 def test_the_watcher_stops_looking_once_nobody_waits_and_starts_again_for_the_next():
     room = Room()
-    watch = TicketWatch(room.progress, tick=0.01)
+    watch = PlaceWatch(room.progress, tick=0.01)
     assert watch.wait(7, 0.05) is False
     time.sleep(0.1)
     looks = room.looks
@@ -73,5 +73,5 @@ def test_a_room_that_does_not_answer_wakes_nobody_and_the_watch_goes_on():
             raise outcome
         return outcome
 
-    watch = TicketWatch(progress, tick=0.01)
+    watch = PlaceWatch(progress, tick=0.01)
     assert watch.wait(3, 2.0) is True

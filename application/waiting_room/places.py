@@ -1,5 +1,5 @@
-"""A queue ticket as the buyer sees it: its state, place, estimated wait, when to look
-again, and once admitted the pass.
+"""A buyer's place in the queue as they see it (the API's "queue ticket"): its state,
+position, estimated wait, when to look again, and once admitted the pass.
 
 States: ``waiting`` (before the opening without a position: places are drawn then),
 ``admitted`` (with the pass, until it expires), ``expired`` (join again, at the back),
@@ -31,10 +31,10 @@ def from_epoch(seconds: float) -> datetime:
 
 
 @dataclass(frozen=True)
-class TicketStatus:
+class PlaceStatus:
     """A buyer's place, as the queue endpoints show it."""
 
-    ticket_id: str
+    place_id: str
     user_id: str | None
     state: str
     message: str
@@ -48,11 +48,11 @@ class TicketStatus:
     pass_expires_at: datetime | None = None
 
 
-def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pass], str]) -> TicketStatus:
-    """The ticket at ``place`` of the room with ``terms``; ``sign`` makes the pass."""
+def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pass], str]) -> PlaceStatus:
+    """The buyer's view of ``place`` in the room with ``terms``; ``sign`` makes the pass."""
     gate, now = place.gate, place.gate.now
-    base = TicketStatus(
-        place.ticket_id,
+    base = PlaceStatus(
+        place.place_id,
         place.user_id,
         WAITING,
         "",
@@ -89,7 +89,7 @@ def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pas
         )
         position = None
     else:
-        position = place.place - gate.admitted
+        position = place.number - gate.admitted
         message = f"You are number {position} in the queue."
     return replace(
         base, state=WAITING, position=position, estimated_wait=wait, poll_after=poll_after(wait), message=message
@@ -101,7 +101,7 @@ def estimated_wait(place: Place, opens_at: float) -> float | None:
     gate = place.gate
     if gate.rate <= 0:
         return None
-    return round(max(0.0, opens_at - gate.now) + max(0.0, place.place - gate.frontier) / gate.rate, 1)
+    return round(max(0.0, opens_at - gate.now) + max(0.0, place.number - gate.frontier) / gate.rate, 1)
 
 
 def poll_after(wait: float | None) -> float:
