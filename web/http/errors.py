@@ -7,7 +7,7 @@ a try/except.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -150,8 +150,21 @@ def require_json_body() -> None:
         raise UnsupportedMediaType("Send the request body as application/json.")
 
 
+def status_and_code(error: type[LedgerError]) -> tuple[int, str] | None:
+    """What an error of this class is answered with: the table's entry for it or its nearest base."""
+    return next((STATUS_AND_CODE[cls] for cls in error.__mro__ if cls in STATUS_AND_CODE), None)
+
+
+def codes_of(errors: Iterable[type[LedgerError]]) -> tuple[str, ...]:
+    """The codes these errors are answered with, each once: what the document lists for an
+    endpoint that can raise them (a class the table forgot fails here, at import)."""
+    mapped = [status_and_code(error) for error in errors]
+    assert None not in mapped, "every error a use case declares needs its status and code"
+    return tuple(dict.fromkeys(code for _, code in filter(None, mapped)))
+
+
 def ledger_error(error: LedgerError) -> tuple[Response, int]:
-    mapped = next((STATUS_AND_CODE[cls] for cls in type(error).__mro__ if cls in STATUS_AND_CODE), None)
+    mapped = status_and_code(type(error))
     if mapped is None:  # a rule error this table forgot: our bug, so a 500 (and a test fails)
         return unexpected_error(error)
     status, code = mapped

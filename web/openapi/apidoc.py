@@ -21,8 +21,9 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
 from marshmallow import fields
 
+from application.waiting_room.checkout import REFUSALS
 from web.http import logs
-from web.http.errors import ERROR_STATUS
+from web.http.errors import ERROR_STATUS, codes_of
 from web.http.request_body import JsonBodyParser
 from web.identity.users import USER_ENDPOINT
 from web.openapi.error_examples import EXAMPLES, ErrorSchema
@@ -108,8 +109,9 @@ JSON_BODY = (
 )
 COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
-# Booking and holding while a waiting room is on (web/api/waiting_room/queue.py).
-QUEUE_PASS = ("QUEUE_PASS_REQUIRED", "QUEUE_PASS_EXPIRED", "QUEUE_UNAVAILABLE")
+# A purchase (a booking, a hold, an order): what the use case says it may be refused with
+# (application/waiting_room/checkout.py), and its pass check's queue store not answering.
+SALE = (*codes_of(REFUSALS), "QUEUE_UNAVAILABLE")
 
 # What a cacheable answer carries (GET /api/tickets: web/http/tier_board.py), and what asks for a 304.
 CACHEABLE = {

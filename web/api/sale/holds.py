@@ -19,7 +19,7 @@ from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     COMMAND,
     JSON_BODY,
-    QUEUE_PASS,
+    SALE,
     Blueprint,
 )
 from web.openapi.error_examples import BOOKING_ID
@@ -74,18 +74,7 @@ class PlaceHold(MethodView):
             "expiresAt": EXPIRES_AT,
         },
     )
-    @blp.errors(
-        *JSON_BODY,
-        *COMMAND,
-        "OUTCOME_UNKNOWN",
-        "TICKET_NOT_FOUND",
-        "SALES_CLOSED",
-        "INSUFFICIENT_TICKETS",
-        "USER_LIMIT_EXCEEDED",
-        "IDEMPOTENCY_KEY_REUSED",
-        "TOO_MANY_REQUESTS",
-        *QUEUE_PASS,
-    )
+    @blp.errors(*JSON_BODY, *SALE, "STORE_UNAVAILABLE", "TOO_MANY_REQUESTS")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Hold tickets for the user until ``expiresAt``; an ``Idempotency-Key`` works as

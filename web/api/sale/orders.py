@@ -20,7 +20,7 @@ from domain.orders import MAX_ITEMS
 from web.http.logs import event
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, token_user, user_endpoint
-from web.openapi.apidoc import COMMAND, JSON_BODY, QUEUE_PASS, Blueprint
+from web.openapi.apidoc import JSON_BODY, SALE, Blueprint
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.bookings import QUEUE_PASS_HEADER, queue_pass
 from web.schemas.fields import (
@@ -84,7 +84,6 @@ ORDER = {
     "items": [ITEM, {**ITEM, "bookingId": "9c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "tier": "GA", "bookedQuantity": 3}],
 }
 ORDER_REQUEST = {"userId": "alice", "items": [{"tier": "VIP", "quantity": 2}, {"tier": "GA", "quantity": 3}]}
-REFUSALS = ("TICKET_NOT_FOUND", "SALES_CLOSED", "INSUFFICIENT_TICKETS", "USER_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED")
 
 
 @blp.route("")
@@ -92,7 +91,7 @@ class Orders(MethodView):
     @user_endpoint
     @blp.arguments(OrderRequestSchema(), error_status_code=400, example=ORDER_REQUEST)
     @blp.response(201, OrderSchema(), example=ORDER)
-    @blp.errors(*JSON_BODY, *COMMAND, "OUTCOME_UNKNOWN", *REFUSALS, "TOO_MANY_REQUESTS", *QUEUE_PASS)
+    @blp.errors(*JSON_BODY, *SALE, "STORE_UNAVAILABLE", "TOO_MANY_REQUESTS")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Buy several tiers at once: every item or none. A refusal names the first item that

@@ -15,10 +15,9 @@ from web.http.tier_board import CACHE_CONTROL
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     CACHEABLE,
-    COMMAND,
     IF_NONE_MATCH_HEADER,
     JSON_BODY,
-    QUEUE_PASS,
+    SALE,
     Blueprint,
 )
 from web.openapi.error_examples import BOOKING_ID
@@ -109,18 +108,7 @@ class Book(MethodView):
             "status": "confirmed",
         },
     )
-    @blp.errors(
-        *JSON_BODY,
-        *COMMAND,
-        "OUTCOME_UNKNOWN",
-        "TICKET_NOT_FOUND",
-        "SALES_CLOSED",
-        "INSUFFICIENT_TICKETS",
-        "USER_LIMIT_EXCEEDED",
-        "IDEMPOTENCY_KEY_REUSED",
-        "TOO_MANY_REQUESTS",
-        *QUEUE_PASS,
-    )
+    @blp.errors(*JSON_BODY, *SALE, "STORE_UNAVAILABLE", "TOO_MANY_REQUESTS")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Book tickets on a tier; ``remainingQuantity`` is read from the tier just saved. While a
