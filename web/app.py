@@ -22,9 +22,31 @@ from web.http import limits, logs, metrics, protection, proxies, request_body
 from web.http.errors import register_error_handlers
 from web.http.tier_list_answer import TierListAnswer
 from web.identity import users
+from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import Api
 from web.services import init_services
 from web.settings import from_environment
+
+# The API's blueprints, in the document's order.
+API = (
+    tier_list.blp,
+    orders.blp,
+    events.blp,
+    events.admin_blp,
+    holds.blp,
+    bookings.blp,
+    booking_tickets.blp,
+    checkin.blp,
+    tiers.blp,
+    admin_tiers.blp,
+    webhooks.blp,
+    feed.blp,
+    dashboard.blp,
+    health.blp,
+    metrics_endpoint.blp,
+    queue.blp,
+    waiting_room_admin.blp,
+)
 
 
 def build_app(config: dict[str, Any] | None = None) -> Flask:
@@ -48,32 +70,18 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule(
         "/docs/assets/<path:filename>", "docs_assets", lambda filename: send_from_directory(swagger_ui_path, filename)
     )
-    for blueprint in (
-        tier_list.blp,
-        orders.blp,
-        events.blp,
-        events.admin_blp,
-        holds.blp,
-        bookings.blp,
-        booking_tickets.blp,
-        checkin.blp,
-        tiers.blp,
-        admin_tiers.blp,
-        webhooks.blp,
-        feed.blp,
-        dashboard.blp,
-        health.blp,
-        metrics_endpoint.blp,
-    ):
+    for blueprint in API:
         api.register_blueprint(blueprint)
-    api.register_blueprint(queue.blp)
-    api.register_blueprint(waiting_room_admin.blp)
     app.register_blueprint(pages.blp)  # HTML pages, not part of the API document
     register_error_handlers(app)
     logs.install(app)
     request_body.install(app)
     protection.install(app)
-    limits.install(app, sales=(tier_list.blp, holds.blp, orders.blp), admin=(admin_tiers.blp,))
+    limits.install(
+        app,
+        sales=(tier_list.blp, holds.blp, orders.blp),
+        admin=[b for b in API if require_admin_token in b.before_request_funcs.get(None, [])],
+    )
     proxies.install(app)
     services = init_services(app)
     services.ledger.observer = metrics.PrometheusObserver()

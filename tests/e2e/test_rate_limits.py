@@ -107,6 +107,32 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
     app.extensions["services"].close()
 
 
+ADMIN_READS = ["/api/admin/tiers/VIP/history", "/api/admin/events", "/api/admin/webhooks", "/api/admin/overview"]
+
+
+def test_failed_admin_sign_ins_count_together_on_every_endpoint_behind_the_admin_token(store_env):
+    """A guesser who spreads guesses over the admin endpoints gets the limit once, not once each."""
+    app = create_app(
+        {
+            "LEDGER_ENV": store_env,
+            "DEMO_TIERS": "",
+            "ADMIN_TOKEN": "right-token",
+            "ADMIN_AUTH_RATE_LIMIT": "4 per minute",
+            "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
+        }
+    )
+    client = app.test_client()
+    guesses = [
+        client.open(
+            path, method="POST" if path == "/api/admin/events" else "GET", headers={"Authorization": "Bearer x"}
+        )
+        for path in [*ADMIN_READS, "/api/admin/waiting-room"]
+    ]
+    assert [guess.status_code for guess in guesses] == [401] * 4 + [429]
+    assert client.get("/api/admin/overview", headers={"Authorization": "Bearer right-token"}).status_code == 200
+    app.extensions["services"].close()
+
+
 def proxied_app(store_env, **config):
     return create_app(
         {

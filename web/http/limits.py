@@ -1,6 +1,7 @@
 """Per-client rate limits (Flask-Limiter): bookings, holds and orders (``BOOKING_RATE_LIMIT``), and
-failed admin sign-ins (``ADMIN_AUTH_RATE_LIMIT``: only 401s count, and a request with the
-right token is never refused, so guessing is slowed and the admin is not). Over a limit:
+failed admin sign-ins (``ADMIN_AUTH_RATE_LIMIT``: only 401s count, on every endpoint behind the
+admin token together, and a request with the right token is never refused, so guessing is
+slowed and the admin is not). Over a limit:
 429 with ``Retry-After``. A client is its address (behind a proxy: ``web/http/proxies.py``).
 
 The counts live in ``RATE_LIMIT_STORAGE_URI``. ``memory://`` is per process: with more
@@ -23,9 +24,10 @@ from web.identity.tokens import has_admin_token
 
 
 def install(app: Flask, sales: Iterable[Blueprint], admin: Iterable[Blueprint]) -> None:
-    """Limit the POSTs of the ``sales`` blueprints and the failed sign-ins of the ``admin``
-    ones. One limiter per app, so test apps never share counts. An empty limit setting turns
-    that limit off (the benchmark turns off the booking one)."""
+    """Limit the POSTs of the ``sales`` blueprints, and the failed sign-ins on the ``admin`` ones
+    in one count (else each would let a guesser have the whole limit again). One limiter per
+    app, so test apps never share counts. An empty limit setting turns that limit off (the
+    benchmark turns off the booking one)."""
     booking = app.config["BOOKING_RATE_LIMIT"]
     admin_auth = app.config["ADMIN_AUTH_RATE_LIMIT"] if app.config["ADMIN_TOKEN"] else ""
     if not (booking or admin_auth):
@@ -39,8 +41,11 @@ def install(app: Flask, sales: Iterable[Blueprint], admin: Iterable[Blueprint]) 
         for blueprint in sales:
             limiter.limit(booking, methods=["POST"])(blueprint)
     if admin_auth:
+        sign_in = limiter.shared_limit(
+            admin_auth, scope="admin-sign-in", deduct_when=refused_sign_in, exempt_when=has_admin_token
+        )
         for blueprint in admin:
-            limiter.limit(admin_auth, deduct_when=refused_sign_in, exempt_when=has_admin_token)(blueprint)
+            sign_in(blueprint)
 
 
 def refused_sign_in(response: Response) -> bool:
