@@ -55,7 +55,8 @@ class NewTier(MethodView):
         example={"tier": "VIP", "price": "100.00", "capacity": 100, "perUserLimit": 4},
     )
     @blp.response(201, AdminTierSchema(), example={**TIER, "sold": 0, "availableQuantity": 100, "version": 1})
-    @blp.errors(*ADMIN, *JSON_BODY, *COMMAND, "TIER_ALREADY_EXISTS")
+    # A conflict here is a tier made meanwhile (409), never a busy ledger: creating is not retried.
+    @blp.errors(*ADMIN, *JSON_BODY, "STORE_UNAVAILABLE", "TIER_ALREADY_EXISTS")
     @blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Create a tier (409 ``TIER_ALREADY_EXISTS`` if the code is taken)."""

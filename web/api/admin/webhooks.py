@@ -32,7 +32,7 @@ PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[
 URL = rf"^https?://[A-Za-z0-9.-]+(:{PORT})?(/[\x21-\x7e]*)?$"
 SECRET = r"^[\x21-\x7e]{16,128}$"
 NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
-READ = ("UNAUTHORIZED", "NOT_FOUND", "STORE_UNAVAILABLE")
+READ = (*ADMIN, "STORE_UNAVAILABLE")
 
 
 class NewEndpointSchema(CamelCaseSchema):

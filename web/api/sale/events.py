@@ -19,7 +19,7 @@ from application.errors import ShowNotFoundError
 from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window
 from projections.read_model.views import ShowRow, TierAvailability
 from web.identity.tokens import require_admin_token
-from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
+from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
 from web.schemas.tiers import ListedTierSchema, NewTierSchema
 from web.services import services
@@ -134,7 +134,8 @@ class EventTiers(MethodView):
 class NewEvent(MethodView):
     @admin_blp.arguments(NewEventSchema(), error_status_code=400, example=NEW_EVENT)
     @admin_blp.response(201, EventSchema(), example={**EVENT, "availableQuantity": 1500})
-    @admin_blp.errors(*ADMIN, *JSON_BODY, *COMMAND, "EVENT_ALREADY_EXISTS", "TIER_ALREADY_EXISTS")
+    # A conflict here is an event or a tier made meanwhile (409), never a busy ledger: not retried.
+    @admin_blp.errors(*ADMIN, *JSON_BODY, "STORE_UNAVAILABLE", "EVENT_ALREADY_EXISTS", "TIER_ALREADY_EXISTS")
     @admin_blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Create an event and its tiers, all in one recording (or, an id or a tier code
