@@ -7,9 +7,11 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import redis
+from flask import Flask
 
 from scripts.harness.processes import ROOT, call, free_port, gunicorn
 from tests.e2e.conftest import book
@@ -81,7 +83,9 @@ def test_two_workers_share_one_count_in_redis(postgres_env):
         w.extensions["services"].close()
 
 
-def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not(store_env):
+@pytest.fixture
+def guarded_app(store_env) -> Iterator[Flask]:
+    """The admin endpoints on, and 5 failed sign-ins a minute per client."""
     app = create_app(
         {
             "LEDGER_ENV": store_env,
@@ -91,7 +95,12 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
             "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
         }
     )
-    client = app.test_client()
+    yield app
+    app.extensions["services"].close()
+
+
+def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not(guarded_app):
+    client = guarded_app.test_client()
 
     def create(token: str, address: str = "192.0.2.1"):
         return client.post(
@@ -104,33 +113,25 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
     assert int(create("guess-8").headers["Retry-After"]) > 0
     assert create("right-token").status_code == 404  # past the limit, the right token still works (no tier VIP)
     assert create("guess-9", address="192.0.2.2").status_code == 401  # another client has its own count
-    app.extensions["services"].close()
 
 
-ADMIN_READS = ["/api/admin/tiers/VIP/history", "/api/admin/events", "/api/admin/webhooks", "/api/admin/overview"]
+# One guess on each of the admin's blueprints, then one more.
+GUESSES = [
+    ("GET", "/api/admin/tiers/VIP/history"),
+    ("POST", "/api/admin/events"),
+    ("GET", "/api/admin/webhooks"),
+    ("GET", "/api/admin/overview"),
+    ("GET", "/api/admin/waiting-room"),
+    ("GET", "/api/admin/audit"),
+]
 
 
-def test_failed_admin_sign_ins_count_together_on_every_endpoint_behind_the_admin_token(store_env):
+def test_failed_admin_sign_ins_count_together_on_every_endpoint_behind_the_admin_token(guarded_app):
     """A guesser who spreads guesses over the admin endpoints gets the limit once, not once each."""
-    app = create_app(
-        {
-            "LEDGER_ENV": store_env,
-            "DEMO_TIERS": "",
-            "ADMIN_TOKEN": "right-token",
-            "ADMIN_AUTH_RATE_LIMIT": "4 per minute",
-            "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
-        }
-    )
-    client = app.test_client()
-    guesses = [
-        client.open(
-            path, method="POST" if path == "/api/admin/events" else "GET", headers={"Authorization": "Bearer x"}
-        )
-        for path in [*ADMIN_READS, "/api/admin/waiting-room"]
-    ]
-    assert [guess.status_code for guess in guesses] == [401] * 4 + [429]
+    client = guarded_app.test_client()
+    guesses = [client.open(path, method=method, headers={"Authorization": "Bearer x"}) for method, path in GUESSES]
+    assert [guess.status_code for guess in guesses] == [401] * 5 + [429]
     assert client.get("/api/admin/overview", headers={"Authorization": "Bearer right-token"}).status_code == 200
-    app.extensions["services"].close()
 
 
 def proxied_app(store_env, **config):
