@@ -158,9 +158,13 @@ def status_and_code(error: type[LedgerError]) -> tuple[int, str] | None:
 def codes_of(errors: Iterable[type[LedgerError]]) -> tuple[str, ...]:
     """The codes these errors are answered with, each once: what the document lists for an
     endpoint that can raise them (a class the table forgot fails here, at import)."""
-    mapped = [status_and_code(error) for error in errors]
-    assert None not in mapped, "every error a use case declares needs its status and code"
-    return tuple(dict.fromkeys(code for _, code in filter(None, mapped)))
+    codes = []
+    for error in errors:
+        mapped = status_and_code(error)
+        if mapped is None:
+            raise LookupError(f"{error.__name__} has no status and code in STATUS_AND_CODE")
+        codes.append(mapped[1])
+    return tuple(dict.fromkeys(codes))
 
 
 def ledger_error(error: LedgerError) -> tuple[Response, int]:
