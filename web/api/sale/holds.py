@@ -16,12 +16,7 @@ from marshmallow import fields
 
 from web.http.logs import event
 from web.identity.users import acting_user, user_endpoint
-from web.openapi.apidoc import (
-    COMMAND,
-    JSON_BODY,
-    SALE,
-    Blueprint,
-)
+from web.openapi.apidoc import COMMAND, JSON_BODY, SALE, Blueprint
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.bookings import (
     BOOK_REQUEST,

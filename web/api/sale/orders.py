@@ -9,7 +9,6 @@ user's pass. Each item becomes a booking of its own, cancelled and checked in pe
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
@@ -22,7 +21,7 @@ from web.identity.user_ids import UserId
 from web.identity.users import acting_user, token_user, user_endpoint
 from web.openapi.apidoc import JSON_BODY, SALE, Blueprint
 from web.openapi.error_examples import BOOKING_ID
-from web.schemas.bookings import QUEUE_PASS_HEADER, queue_pass
+from web.schemas.bookings import QUEUE_PASS_HEADER, parse_booking_id, queue_pass
 from web.schemas.fields import (
     IDEMPOTENCY_KEY_HEADER,
     CamelCaseSchema,
@@ -111,10 +110,7 @@ class OrderResource(MethodView):
     def get(self, order_id: str) -> Any:
         """An order and each of its bookings as they are now (in token mode, only the user's
         own), read from the ledger. An unknown order is 404, as an unknown booking."""
-        try:
-            found = UUID(order_id)
-        except ValueError:
-            raise no_booking(order_id) from None
+        found = parse_booking_id(order_id)  # not a UUID: no order, the same 404 as an unknown one
         receipt = services().ledger.order_receipt(found)
         reader = token_user()
         if receipt is None or (reader is not None and not same_user(receipt.user_id, reader)):
