@@ -63,8 +63,8 @@ class WaitingRoomAlreadyOnError(LedgerError):
     """Raised when a waiting room is turned on while another one is on."""
 
 
-class QueueTicketNotFoundError(LedgerError):
-    """Raised when no queue ticket has the given id in the room that is on."""
+class PlaceNotFoundError(LedgerError):
+    """Raised when the room that is on has no place with the given id (the API's queue ticket)."""
 
 
 class QueuePassRequiredError(LedgerError):

@@ -1,4 +1,5 @@
-"""The ledger and its read tables, made once per process and kept in ``app.extensions``.
+"""The services of a process (the ledger, its read tables, the door, the waiting room and what
+keeps them in step), made once and kept in ``app.extensions["services"]``.
 
 Built inside ``create_app``, which gunicorn calls in each worker after forking (never
 with ``--preload``), so every worker has its own connection pool.
@@ -16,13 +17,14 @@ from flask import Flask, Response, current_app, request
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
-from application.waiting_room.ticket_watch import TicketWatch
+from application.waiting_room.checkout import Checkout
+from application.waiting_room.place_watch import PlaceWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
 from projections.read_model.replica import falling_back, replica_view
-from web.schemas import TicketSchema
+from web.http.tier_board import TierBoard
+from web.schemas.tiers import ListedTierSchema
 from web.settings import parse_demo_tiers
-from web.tier_board import TierBoard
 from web.waiting_rooms import open_waiting_rooms
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,10 @@ class Services:
         read = self.view.list_tiers
         if config["READ_REPLICA"]:  # the tier list from a standby while the primary does not answer
             read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)
-        self.board = TierBoard(read, TicketSchema(many=True).dump)
+        self.board = TierBoard(read, ListedTierSchema(many=True).dump)
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
-        self.ticket_watch = TicketWatch(self.rooms.progress)
+        self.checkout = Checkout(self.ledger, self.rooms)
+        self.place_watch = PlaceWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
         self._stop = threading.Event()
@@ -56,6 +59,13 @@ class Services:
         if self.project_in_process:
             self.projector.catch_up()
             self._threads.append(self.projector.start(self._stop, interval=1.0))
+
+    def caught_up_integrations(self) -> Integrations:
+        """The integration tables; where this process keeps the read tables up to date (the
+        SQLite default), with the outbox brought up to date first, so reads see every write."""
+        if self.project_in_process:
+            self.integrations.outbox.catch_up()
+        return self.integrations
 
     def written(self) -> None:
         """Call after a command: brings the read tables up to date when projecting here,
@@ -89,7 +99,7 @@ def switch(setting: object, auto: bool) -> bool:
 def init_services(app: Flask) -> Services:
     """Build the services, keep them in ``app.extensions``, and project after writes."""
     services = Services(app.config)
-    app.extensions["ledger"] = services
+    app.extensions["services"] = services
 
     @app.after_request
     def project_writes(response: Response) -> Response:
@@ -103,4 +113,5 @@ def init_services(app: Flask) -> Services:
 
 
 def services() -> Services:
-    return current_app.extensions["ledger"]
+    """The services of the app that answers the request."""
+    return current_app.extensions["services"]

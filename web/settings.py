@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # How long a process uses the room's terms it last read (a booking then costs no look-up).
     "QUEUE_TERMS_SECONDS": 1.0,
 }
-# Token mode (web/users.py): the user is the subject of a bearer token from this issuer;
+# Token mode (web/identity/users.py): the user is the subject of a bearer token from this issuer;
 # empty issuer: the open default. Then the audience, and the issuer's PEM public key or
 # its JWKS URL, are required.
 USER_TOKEN_SETTINGS: dict[str, str] = {

@@ -4,7 +4,7 @@ The queue store is the one ``QUEUE_STORAGE_URI`` names: in this process (``memor
 right for the SQLite default's single process) or Redis (every worker and host that
 shares the server and ``QUEUE_REDIS_PREFIX`` shares one queue). The room log goes to the
 ledger's own database. Whether a room's tiers are sold out comes from the process's copy
-of the tier list (``web/tier_board.py``), however many buyers ask.
+of the tier list (``web/http/tier_board.py``), however many buyers ask.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from application.waiting_room.memory_store import MemoryQueueStore
 from application.waiting_room.redis_store import RedisQueueStore
 from application.waiting_room.rooms import WaitingRoomService
 from application.waiting_room.store import QueueStore
-from web.tier_board import TierBoard
+from web.http.tier_board import TierBoard
 
 # The room log writes a few events a minute: a small pool of its own is plenty.
 LOG_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}

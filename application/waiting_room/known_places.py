@@ -5,8 +5,8 @@ Redis each look was a script's round trip (and a wait, in a gevent worker, behin
 everything else the worker had to do). But a place, once final, never changes: only the
 gate moves, the same for everyone. So a process reads the gate at most every
 ``GATE_SECONDS`` and carries it forward at its rate, and keeps the final places of the
-tickets it has seen: a look at a ticket still waiting, or already admitted, needs no
-round trip. Only the look that finds a ticket's turn come asks the store, which records
+places it has seen: a look at a place still waiting, or already admitted, needs no
+round trip. Only the look that finds a place's turn come asks the store, which records
 the admission (its time is when the pass starts) once for every process.
 
 A copy of the gate is at most ``GATE_SECONDS`` behind the store's (a rate just changed,
@@ -26,7 +26,7 @@ from application.waiting_room.store import Gate, Place, QueueStore, advance
 
 GATE_SECONDS = 0.2
 GateCopy = tuple[str, float, Gate]  # (room, read at, gate)
-PLACES_LIMIT = 100_000  # tickets remembered per process (about 30 MB), the least recently seen forgotten first
+PLACES_LIMIT = 100_000  # places remembered per process (about 30 MB), the least recently seen forgotten first
 
 
 class KnownPlaces:
@@ -46,17 +46,17 @@ class KnownPlaces:
         self._places: OrderedDict[str, Place] = OrderedDict()
         self._gate: GateCopy | None = None
 
-    def look(self, room_id: str, ticket_id: str, opens_at: float) -> Place | None:
-        """The ticket's place with the gate now, if it is known and its state needs no
+    def look(self, room_id: str, place_id: str, opens_at: float) -> Place | None:
+        """The place with the gate now, if it is known and its state needs no
         decision of the store (still waiting, or admitted already); else None: ask the store."""
         with self._lock:
-            known = self._places.get(ticket_id)
+            known = self._places.get(place_id)
             if known is not None:
-                self._places.move_to_end(ticket_id)
+                self._places.move_to_end(place_id)
         if known is None:
             return None
         gate = self.gate(room_id, opens_at)
-        if gate is None or (known.admitted_at is None and known.place <= gate.admitted):
+        if gate is None or (known.admitted_at is None and known.number <= gate.admitted):
             return None
         return replace(known, gate=gate)
 
@@ -65,8 +65,8 @@ class KnownPlaces:
         if place.pre_queue and place.gate.now < opens_at:
             return
         with self._lock:
-            self._places[place.ticket_id] = place
-            self._places.move_to_end(place.ticket_id)
+            self._places[place.place_id] = place
+            self._places.move_to_end(place.place_id)
             while len(self._places) > self.limit:
                 self._places.popitem(last=False)
 

@@ -19,10 +19,10 @@ class _MemoryRoom:
     auto_rate: bool
     at: float
     frontier: float = 0.0
-    pre: dict[str, int] = field(default_factory=dict)  # ticket -> rank
-    sequence: dict[str, int] = field(default_factory=dict)  # ticket -> arrival number
-    owners: dict[str, str] = field(default_factory=dict)  # ticket -> user
-    users: dict[str, str] = field(default_factory=dict)  # user -> ticket
+    pre: dict[str, int] = field(default_factory=dict)  # place -> rank
+    sequence: dict[str, int] = field(default_factory=dict)  # place -> arrival number
+    owners: dict[str, str] = field(default_factory=dict)  # place -> user
+    users: dict[str, str] = field(default_factory=dict)  # user -> place
     admitted_at: dict[str, float] = field(default_factory=dict)
     pre_places: dict[str, int] | None = None  # the pre-queue's places, once final (from the opening)
 
@@ -74,7 +74,7 @@ class MemoryQueueStore(QueueStore):
             return self._advance(room, self.clock()) if room else None
 
     def join(
-        self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
+        self, room_id: str, user_id: str, place_id: str, rank: int, pass_seconds: int
     ) -> tuple[Place, bool] | None:
         with self._lock:
             room = self._locked_room(room_id)
@@ -87,19 +87,19 @@ class MemoryQueueStore(QueueStore):
                 if admitted is None or now < admitted + pass_seconds:
                     return self._place(room, existing, self._advance(room, now)), False
             if now < room.terms.opens_at:
-                room.pre[ticket_id] = rank
+                room.pre[place_id] = rank
             else:
-                room.sequence[ticket_id] = len(room.sequence) + 1
-            room.owners[ticket_id] = user_id
-            room.users[user_id] = ticket_id
-            return self._place(room, ticket_id, self._advance(room, now)), True
+                room.sequence[place_id] = len(room.sequence) + 1
+            room.owners[place_id] = user_id
+            room.users[user_id] = place_id
+            return self._place(room, place_id, self._advance(room, now)), True
 
-    def place(self, room_id: str, ticket_id: str) -> Place | None:
+    def place(self, room_id: str, place_id: str) -> Place | None:
         with self._lock:
             room = self._locked_room(room_id)
-            if room is None or ticket_id not in room.owners:
+            if room is None or place_id not in room.owners:
                 return None
-            return self._place(room, ticket_id, self._advance(room, self.clock()))
+            return self._place(room, place_id, self._advance(room, self.clock()))
 
     def claim_tick(self, room_id: str, period: int) -> bool:
         with self._lock:
@@ -137,19 +137,19 @@ class MemoryQueueStore(QueueStore):
             now, room.rate, room.auto_rate, room.frontier, len(room.pre) + len(room.sequence), len(room.admitted_at)
         )
 
-    def _place(self, room: _MemoryRoom, ticket_id: str, gate: Gate) -> Place:
-        if ticket_id in room.sequence:
-            place = len(room.pre) + room.sequence[ticket_id]
+    def _place(self, room: _MemoryRoom, place_id: str, gate: Gate) -> Place:
+        if place_id in room.sequence:
+            number = len(room.pre) + room.sequence[place_id]
         elif gate.now < room.terms.opens_at:  # still open to newcomers: count who is ahead now
-            rank = (room.pre[ticket_id], ticket_id)
-            place = 1 + sum(1 for other, r in room.pre.items() if (r, other) < rank)
-        else:  # final: ranked once (ties by ticket id, as Redis orders a sorted set)
+            rank = (room.pre[place_id], place_id)
+            number = 1 + sum(1 for other, r in room.pre.items() if (r, other) < rank)
+        else:  # final: ranked once (ties by place id, as Redis orders a sorted set)
             if room.pre_places is None:
                 ranked = sorted(room.pre, key=lambda t: (room.pre[t], t))
-                room.pre_places = {ticket: n for n, ticket in enumerate(ranked, 1)}
-            place = room.pre_places[ticket_id]
-        admitted = room.admitted_at.get(ticket_id)
-        if admitted is None and gate.now >= room.terms.opens_at and place <= gate.admitted:
-            admitted = room.admitted_at[ticket_id] = gate.now
+                room.pre_places = {other: n for n, other in enumerate(ranked, 1)}
+            number = room.pre_places[place_id]
+        admitted = room.admitted_at.get(place_id)
+        if admitted is None and gate.now >= room.terms.opens_at and number <= gate.admitted:
+            admitted = room.admitted_at[place_id] = gate.now
             gate = self._gate(room, gate.now)
-        return Place(ticket_id, room.owners[ticket_id], place, ticket_id in room.pre, admitted, gate)
+        return Place(place_id, room.owners[place_id], number, place_id in room.pre, admitted, gate)

@@ -11,7 +11,7 @@ import redis
 
 from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
 
-# How long a closed room's places stay in Redis (for a look by hand; its tickets answer "closed").
+# How long a closed room's places stay in Redis (for a look by hand; its places answer "closed").
 CLOSED_ROOM_TTL = 3600
 # Per-period keys (ticks and latency counts) outlive their period by this much.
 PERIOD_TTL = 120
@@ -48,19 +48,19 @@ local function reply(g)
   return {tostring(now), g.rate, g.auto, tostring(g.frontier), tostring(g.joined), tostring(redis.call('HLEN', admits))}
 end
 
-local function place(ticket, g)
-  local user = redis.call('HGET', owners, ticket)
+local function place(id, g)
+  local user = redis.call('HGET', owners, id)
   if not user then return nil end
-  local arrival = redis.call('HGET', sequence, ticket)
+  local arrival = redis.call('HGET', sequence, id)
   local position
   if arrival then position = redis.call('ZCARD', pre) + tonumber(arrival)
-  else position = redis.call('ZRANK', pre, ticket) + 1 end
-  local admitted = redis.call('HGET', admits, ticket)
+  else position = redis.call('ZRANK', pre, id) + 1 end
+  local admitted = redis.call('HGET', admits, id)
   if not admitted and now >= g.opens and position <= math.floor(g.frontier + 1e-9) then
     admitted = tostring(now)
-    redis.call('HSET', admits, ticket, admitted)
+    redis.call('HSET', admits, id, admitted)
   end
-  return {ticket, user, tostring(position), arrival and '0' or '1', admitted or '', unpack(reply(g))}
+  return {id, user, tostring(position), arrival and '0' or '1', admitted or '', unpack(reply(g))}
 end
 """
 
@@ -96,7 +96,7 @@ return reply(g)
 """
 
 LUA_JOIN = """
--- ARGV: now, user, new ticket id, rank, pass seconds. A newcomer is counted before the
+-- ARGV: now, user, new place id, rank, pass seconds. A newcomer is counted before the
 -- frontier moves, so one who joins a queue that has kept up is admitted at once.
 local opens = tonumber(redis.call('HGET', gate, 'opens'))
 if not opens then return nil end
@@ -109,15 +109,15 @@ if existing then
     return found
   end
 end
-local ticket = ARGV[3]
+local id = ARGV[3]
 if now < opens then
-  redis.call('ZADD', pre, ARGV[4], ticket)
+  redis.call('ZADD', pre, ARGV[4], id)
 else
-  redis.call('HSET', sequence, ticket, redis.call('HINCRBY', gate, 'seq', 1))
+  redis.call('HSET', sequence, id, redis.call('HINCRBY', gate, 'seq', 1))
 end
-redis.call('HSET', owners, ticket, ARGV[2])
-redis.call('HSET', users, ARGV[2], ticket)
-local made = place(ticket, advance())
+redis.call('HSET', owners, id, ARGV[2])
+redis.call('HSET', users, ARGV[2], id)
+local made = place(id, advance())
 table.insert(made, '1')
 return made
 """
@@ -184,14 +184,14 @@ class RedisQueueStore(QueueStore):
         return self._gate(self._run("gate", room_id))
 
     def join(
-        self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
+        self, room_id: str, user_id: str, place_id: str, rank: int, pass_seconds: int
     ) -> tuple[Place, bool] | None:
-        found = self._run("join", room_id, user_id, ticket_id, rank, pass_seconds)
+        found = self._run("join", room_id, user_id, place_id, rank, pass_seconds)
         place = self._place(found[:-1]) if found else None
         return (place, found[-1] == b"1") if place is not None else None
 
-    def place(self, room_id: str, ticket_id: str) -> Place | None:
-        return self._place(self._run("place", room_id, ticket_id))
+    def place(self, room_id: str, place_id: str) -> Place | None:
+        return self._place(self._run("place", room_id, place_id))
 
     def claim_tick(self, room_id: str, period: int) -> bool:
         return bool(self.client.set(f"{self._room(room_id)}tick:{period}", 1, nx=True, ex=PERIOD_TTL))
@@ -237,14 +237,14 @@ class RedisQueueStore(QueueStore):
     def _place(self, reply: list[bytes] | None) -> Place | None:
         if not reply:
             return None
-        ticket, user, position, pre, admitted, *answer = reply
+        place_id, user, number, pre, admitted, *answer = reply
         gate = self._gate(answer)
         if gate is None:  # a place always comes with its gate
             return None
         return Place(
-            ticket.decode(),
+            place_id.decode(),
             user.decode(),
-            int(position),
+            int(number),
             pre == b"1",
             float(admitted) if admitted else None,
             gate,

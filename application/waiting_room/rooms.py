@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from application.errors import (
-    QueueTicketNotFoundError,
+    PlaceNotFoundError,
     WaitingRoomAlreadyOnError,
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
@@ -38,8 +38,8 @@ from application.waiting_room import admission_rate
 from application.waiting_room.known_places import KnownPlaces
 from application.waiting_room.log import RoomEvent, WaitingRoomLog
 from application.waiting_room.passes import PassSigner
+from application.waiting_room.places import CLOSED, PlaceStatus, describe, from_epoch
 from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
-from application.waiting_room.tickets import CLOSED, TicketStatus, describe, from_epoch
 from application.waiting_room.ticks import RoomTicks
 from domain.waiting_room import WaitingRoom, check_rate
 
@@ -171,38 +171,38 @@ class WaitingRoomService:
 
     # Buyers.
 
-    def join(self, user_id: str) -> tuple[TicketStatus, bool]:
-        """The user's ticket (the one they have, unless its pass lapsed) and whether it is new.
+    def join(self, user_id: str) -> tuple[PlaceStatus, bool]:
+        """The user's place (the one they have, unless its pass lapsed) and whether it is new.
         The room's terms may be a moment old (``terms_seconds``): a room turned off
         meanwhile is found gone by the store's step, which then changes nothing."""
         terms = self._terms_cached() or self._current()
         self._ticks.tick(terms)
-        ticket_id = f"{terms.room_id}.{secrets.token_urlsafe(16)}"
-        joined = self.store.join(terms.room_id, user_id, ticket_id, secrets.randbits(52), terms.pass_seconds)
+        place_id = f"{terms.room_id}.{secrets.token_urlsafe(16)}"
+        joined = self.store.join(terms.room_id, user_id, place_id, secrets.randbits(52), terms.pass_seconds)
         if joined is None:
             raise WaitingRoomOffError("The waiting room has just been turned off: book directly.")
         place, new = joined
         self._known.remember(place, terms.opens_at)
         return self._describe(terms, place), new
 
-    def ticket(self, ticket_id: str) -> TicketStatus:
-        room_id = ticket_room(ticket_id)
+    def place(self, place_id: str) -> PlaceStatus:
+        room_id = place_room(place_id)
         terms = self._terms_cached()
         if terms is None or terms.room_id != room_id:  # maybe news this process has not heard yet
             terms = self._terms_now()
         if terms is None or terms.room_id != room_id:
-            return TicketStatus(ticket_id, None, CLOSED, "The waiting room is off: book directly.")
+            return PlaceStatus(place_id, None, CLOSED, "The waiting room is off: book directly.")
         self._ticks.tick(terms)
-        place = self._known.look(room_id, ticket_id, terms.opens_at) or self.store.place(room_id, ticket_id)
+        place = self._known.look(room_id, place_id, terms.opens_at) or self.store.place(room_id, place_id)
         if place is None:
             if self._terms_now() != terms:  # turned off meanwhile
-                return self.ticket(ticket_id)
-            raise QueueTicketNotFoundError(f"No queue ticket {ticket_id!r}.")
+                return self.place(place_id)
+            raise PlaceNotFoundError(f"No queue ticket {place_id!r}.")
         self._known.remember(place, terms.opens_at)
         return self._describe(terms, place)
 
     def progress(self) -> tuple[int, bool]:
-        """For the ticket streams (``application/waiting_room/ticket_watch.py``): the places admitted so far,
+        """For the place streams (``application/waiting_room/place_watch.py``): the places admitted so far,
         from this process's copy of the gate, and whether the sale is over for everyone
         still waiting (the room's tiers sold out, or the room off)."""
         terms = self._terms_cached()
@@ -235,7 +235,7 @@ class WaitingRoomService:
 
     # Helpers.
 
-    def _describe(self, terms: RoomTerms, place: Place) -> TicketStatus:
+    def _describe(self, terms: RoomTerms, place: Place) -> PlaceStatus:
         return describe(terms, place, self.sold_out(terms.tiers), self.signer.sign)
 
     def _status(self, terms: RoomTerms, gate: Gate) -> RoomStatus:
@@ -272,12 +272,12 @@ class WaitingRoomService:
         return gate
 
 
-def ticket_room(ticket_id: str) -> str:
-    """The room a ticket id names (``<room id>.<random>``), or ``QueueTicketNotFoundError``."""
-    room_id, _, rest = ticket_id.partition(".")
+def place_room(place_id: str) -> str:
+    """The room a place id names (``<room id>.<random>``), or ``PlaceNotFoundError``."""
+    room_id, _, rest = place_id.partition(".")
     try:
         if rest and str(uuid.UUID(room_id)) == room_id:
             return room_id
     except ValueError:
         pass
-    raise QueueTicketNotFoundError(f"No queue ticket {ticket_id!r}.")
+    raise PlaceNotFoundError(f"No queue ticket {place_id!r}.")

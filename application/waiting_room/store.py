@@ -11,14 +11,14 @@ is the same for both:
   random rank drawn by the caller from a cryptographically secure source; at opening the
   pre-queue is served in rank order. Every place after that comes from a counter, in
   arrival order. A place is a number from 1: the pre-queue's places first (its rank
-  order), then the counter's. One place per user: joining again returns the same ticket,
+  order), then the counter's. One place per user: joining again returns the same place,
   unless its pass has lapsed, in which case the user gets a new place at the back.
 - **The frontier**: how many places have been admitted. It grows at the room's rate from
   the opening time and never beyond the number who have joined, so unused admissions
   are not banked: a buyer who arrives after a quiet spell waits their turn at the rate
   like everyone else. It is brought up to date by every step that reads it, so no
   background process is needed. ``admitted(t) <= integral of rate dt since opening``.
-- **Admission time**: when a ticket's holder first learned it was admitted; the pass
+- **Admission time**: when a place's holder first learned it was admitted; the pass
   is valid ``pass_seconds`` from then.
 
 Redis takes its time from the Redis server (``TIME``), so hosts whose clocks differ
@@ -67,7 +67,7 @@ class Gate:
     auto_rate: bool
     frontier: float  # places admitted (fractional: the next one is on its way)
     joined: int  # places handed out
-    passes: int  # tickets whose holder collected a pass
+    passes: int  # places whose holder collected a pass
 
     @property
     def admitted(self) -> int:
@@ -76,11 +76,12 @@ class Gate:
 
 @dataclass(frozen=True)
 class Place:
-    """One ticket's place, read together with the gate."""
+    """A buyer's place in the queue, read together with the gate. Its id is what the buyer
+    holds (the API's "queue ticket")."""
 
-    ticket_id: str
+    place_id: str
     user_id: str
-    place: int  # 1 is served first
+    number: int  # 1 is served first
     pre_queue: bool  # joined before the opening (its place is final only from then)
     admitted_at: float | None
     gate: Gate
@@ -112,16 +113,16 @@ class QueueStore(ABC):
 
     @abstractmethod
     def join(
-        self, room_id: str, user_id: str, ticket_id: str, rank: int, pass_seconds: int
+        self, room_id: str, user_id: str, place_id: str, rank: int, pass_seconds: int
     ) -> tuple[Place, bool] | None:
-        """Give ``user_id`` a place (with ``ticket_id`` and pre-queue ``rank`` if it is new);
+        """Give ``user_id`` a place (with ``place_id`` and pre-queue ``rank`` if it is new);
         returns the place and whether it is new. The newcomer counts among those who
         joined before the frontier moves: one who joins a queue that has kept up, when
         the rate has had time for one more, is admitted at once."""
 
     @abstractmethod
-    def place(self, room_id: str, ticket_id: str) -> Place | None:
-        """A ticket's place (``None`` if the room has no such ticket), marking it
+    def place(self, room_id: str, place_id: str) -> Place | None:
+        """A place (``None`` if the room has no such place), marking it
         admitted the first time it is."""
 
     @abstractmethod

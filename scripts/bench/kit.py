@@ -36,7 +36,7 @@ PG = {
         ("POSTGRES_PASSWORD", ""),
     ]
 }
-# Ours runs with the project's own gunicorn settings (scripts/server/gunicorn_settings.py: 2
+# Ours runs with the project's own gunicorn settings (web/server/gunicorn_settings.py: 2
 # gevent workers on PostgreSQL), JSON logs, metrics and security headers on; the baseline
 # with 4 gthread workers x 4 threads, the setting its numbers were quoted for.
 OURS_WORKERS = 2

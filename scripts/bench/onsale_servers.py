@@ -25,7 +25,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Both servers keep idle connections 75 s, as behind a load balancer (whose upstream
 # connections close before the server's): with gunicorn's 2 s, a buyer's next look after a
 # pause met a connection the server had just closed ("Connection reset by peer"). Ours runs
-# as ``ticketledger serve`` does (scripts/server/gunicorn_settings.py: 2 gevent workers).
+# as ``ticketledger serve`` does (web/server/gunicorn_settings.py: 2 gevent workers).
 KEEP_ALIVE = ("--keep-alive", "75")
 BACKLOG = ("--backlog", "4096")
 

@@ -88,13 +88,13 @@ def start_project_gunicorn(
     env: dict, bind: str, log_path: str | None = None, extra_args: tuple[str, ...] = ()
 ) -> subprocess.Popen:
     """Start the project's own server as ``ticketledger serve`` does: gunicorn with the
-    project's settings (``scripts/server/gunicorn_settings.py``, read from ``env``), on ``bind``."""
+    project's settings (``web/server/gunicorn_settings.py``, read from ``env``), on ``bind``."""
     cmd = [
         sys.executable,
         "-m",
         "gunicorn",
         "-c",
-        "python:scripts.server.gunicorn_settings",
+        "python:web.server.gunicorn_settings",
         "--no-control-socket",
         "-b",
         bind,

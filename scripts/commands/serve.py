@@ -6,7 +6,7 @@
     ticketledger serve -- --help           # gunicorn's own options
 
 Options other than -h go to gunicorn as they are, after the packaged settings
-(``-c python:scripts.server.gunicorn_settings``), so they win over the settings read from the
+(``-c python:web.server.gunicorn_settings``), so they win over the settings read from the
 environment (BIND, GUNICORN_WORKERS, GUNICORN_WORKER_CLASS, ...; docs/configuration.md).
 The settings are a module of the package, so serve works from any folder, from a
 checkout or from an installed wheel. gunicorn replaces this process, so signals reach
@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-CONFIG = "python:scripts.server.gunicorn_settings"
+CONFIG = "python:web.server.gunicorn_settings"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

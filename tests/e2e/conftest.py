@@ -41,7 +41,7 @@ def make_app(store_env: dict[str, str], **config: Any) -> Flask:
 def app(store_env: dict[str, str]) -> Iterator[Flask]:
     app = make_app(store_env)
     yield app
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def admin_app(store_env: dict[str, str]) -> Iterator[Flask]:
     """The same, with the admin endpoints on (``ADMIN_TOKEN``): for the fuzzers, which reach everything."""
     app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN)
     yield app
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 @pytest.fixture

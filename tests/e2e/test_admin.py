@@ -15,7 +15,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def admin(store_env):
     app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "PROJECT_IN_PROCESS": "yes", "ADMIN_TOKEN": TOKEN})
     yield app.test_client()
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_without_a_configured_token_the_admin_endpoints_do_not_exist(client):
@@ -104,4 +104,4 @@ def test_a_cors_preflight_to_the_admin_api_is_answered_without_a_token(store_env
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://admin.example"
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()

@@ -76,11 +76,11 @@ def test_cancelling_twice_is_a_conflict(client):
 
 
 def test_booking_more_than_available_is_refused_and_records_nothing(client, app):
-    position = app.extensions["ledger"].ledger.recorder.max_notification_id()
+    position = app.extensions["services"].ledger.recorder.max_notification_id()
     response = book(client, quantity=6)
     assert (response.status_code, error_code(response)) == (422, "INSUFFICIENT_TICKETS")
     assert response.json["error"]["details"] == [{"path": "quantity", "message": "5 available"}]
-    assert app.extensions["ledger"].ledger.recorder.max_notification_id() == position
+    assert app.extensions["services"].ledger.recorder.max_notification_id() == position
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_the_per_booking_maximum_is_a_setting(store_env):
     client = app.test_client()
     assert book(client, quantity=4).status_code == 400
     assert book(client, quantity=3).status_code == 201
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_demo_tiers_are_created_once_and_empty_means_none(store_env, client):
@@ -174,13 +174,13 @@ def test_demo_tiers_are_created_once_and_empty_means_none(store_env, client):
     again = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "VIP:999.00:1", "PROJECT_IN_PROCESS": "yes"})
     vip = again.test_client().get("/api/tickets").json[1]
     assert (vip["price"], vip["availableQuantity"]) == ("100.00", 3)
-    again.extensions["ledger"].close()
+    again.extensions["services"].close()
 
 
 def test_an_empty_demo_tiers_setting_creates_nothing(store_env):
     app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": ""})
     assert app.test_client().get("/api/tickets").json == []
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_health_and_readiness(client):
@@ -196,7 +196,7 @@ def test_not_ready_when_the_store_does_not_answer(client, app, monkeypatch):
     def down():
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(app.extensions["ledger"].ledger.recorder, "max_notification_id", down)
+    monkeypatch.setattr(app.extensions["services"].ledger.recorder, "max_notification_id", down)
     response = client.get("/ready")
     assert (response.status_code, error_code(response)) == (503, "STORE_UNAVAILABLE")
     assert client.get("/health").status_code == 200
@@ -282,12 +282,12 @@ def test_every_response_carries_security_headers(client):
 
 
 def test_a_body_over_the_size_limit_is_413_and_books_nothing(client, app):
-    position = app.extensions["ledger"].ledger.recorder.max_notification_id()
+    position = app.extensions["services"].ledger.recorder.max_notification_id()
     response = client.post(
         "/api/tickets/book", data='{"userId": "' + "u" * 20_000 + '"}', content_type="application/json"
     )
     assert (response.status_code, error_code(response)) == (413, "REQUEST_ENTITY_TOO_LARGE")
-    assert app.extensions["ledger"].ledger.recorder.max_notification_id() == position
+    assert app.extensions["services"].ledger.recorder.max_notification_id() == position
 
 
 def test_cors_answers_only_allowed_origins(store_env):
@@ -297,7 +297,7 @@ def test_cors_answers_only_allowed_origins(store_env):
     other = client.get("/api/tickets", headers={"Origin": "https://evil.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "Access-Control-Allow-Origin" not in other.headers
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_swagger_ui_is_served_from_the_service_itself(client):

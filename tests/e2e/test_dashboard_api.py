@@ -1,4 +1,4 @@
-"""The organizer dashboard's JSON (``web/dashboard.py``) on both stores: the overview of tiers
+"""The organizer dashboard's JSON (``web/api/admin/dashboard.py``) on both stores: the overview of tiers
 and counters, each tier's sales per minute from its events, and the audit of every tier."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_the_audit_verifies_every_tier_and_names_what_disagrees(admin, admin_app
         {"tier": "GA", "events": 1, "ok": True, "problems": []},
         {"tier": "VIP", "events": 2, "ok": True, "problems": []},
     ]
-    view = admin_app.extensions["ledger"].view
+    view = admin_app.extensions["services"].view
     with view.datastore.transaction(commit=True) as cursor:
         cursor.execute(view.sql("UPDATE {availability} SET sold = sold + 1 WHERE tier = 'VIP'"))
     vip = get(admin, "/api/admin/audit")[1]

@@ -63,7 +63,7 @@ def test_a_released_hold_gives_its_tickets_back(client):
 
 
 def test_the_expiry_process_ends_a_hold_on_time_and_a_late_confirm_is_refused(app, client):
-    services = app.extensions["ledger"]
+    services = app.extensions["services"]
     hold_id = hold(client).json["holdId"]
     real = services.ledger.clock
     services.ledger.clock = lambda: real() + timedelta(minutes=10, seconds=1)
@@ -120,4 +120,4 @@ def test_the_web_process_expires_holds_by_itself_where_it_projects(store_env):
         assert time.monotonic() < deadline, "the hold did not expire, or the read tables never heard"
         time.sleep(0.05)
     assert client.get(f"/api/bookings/{hold_id}").json["status"] == "expired"
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()

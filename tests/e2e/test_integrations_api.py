@@ -22,7 +22,7 @@ READER = {"Authorization": f"Bearer {FEED_TOKEN}"}
 def app(store_env: dict[str, str]) -> Iterator[Flask]:
     app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, FEED_TOKEN=FEED_TOKEN, FEED_MAX_WAIT_SECONDS=5)
     yield app
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def feed(client: FlaskClient, **query) -> dict:
@@ -36,7 +36,7 @@ def test_the_feed_needs_the_admin_or_the_feed_token_and_is_absent_without_either
     try:
         assert app.test_client().get("/api/feed", headers=READER).status_code == 404
     finally:
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
     app = make_app(store_env, FEED_TOKEN=FEED_TOKEN)
     try:
         reader = app.test_client()
@@ -46,7 +46,7 @@ def test_the_feed_needs_the_admin_or_the_feed_token_and_is_absent_without_either
             assert refused.status_code == 401 and refused.json["error"]["code"] == "UNAUTHORIZED"
             assert refused.headers["WWW-Authenticate"].lower().startswith("bearer")
     finally:
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
 
 
 def test_the_feed_pages_in_order_and_says_where_to_go_on(client):

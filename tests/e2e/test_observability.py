@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.conftest import book
 from web import create_app
-from web.logs import JsonFormatter
+from web.http.logs import JsonFormatter
 
 
 def metric(client, line_start: str) -> float:
@@ -58,7 +58,7 @@ def test_each_answer_carries_the_request_id_given_if_sane_else_one_of_ours(clien
 
 def test_each_request_logs_one_json_line_with_its_request_id_but_the_tier_lists_copies(client, caplog):
     """The tier list answered from the process's copy is counted in the metrics, not
-    logged line by line (web/tier_list_answer.py)."""
+    logged line by line (web/http/tier_list_answer.py)."""
     caplog.set_level(logging.INFO, logger="ledger")
     client.get("/api/tickets", headers={"X-Request-ID": "the-list"})
     client.get("/api/tiers/VIP", headers={"X-Request-ID": "abc-123"})
@@ -82,6 +82,6 @@ def test_ready_turns_503_when_the_read_tables_lag_too_far(store_env):
     lagging = client.get("/ready")  # the demo tier was never projected
     assert (lagging.status_code, lagging.json["error"]["code"]) == (503, "PROJECTION_LAGGING")
     assert lagging.headers["Retry-After"] == "1"  # as every 503 says (documented)
-    app.extensions["ledger"].projector.catch_up()
+    app.extensions["services"].projector.catch_up()
     assert client.get("/ready").json["projectionLag"] == 0
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()

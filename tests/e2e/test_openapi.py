@@ -40,7 +40,7 @@ def document(tmp_path) -> Iterator[tuple[Any, dict[str, Any]]]:
         }
     )
     yield app, app.test_client().get("/openapi.json").json
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_the_document_is_valid_openapi_3(document):

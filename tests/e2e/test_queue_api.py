@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from scripts.harness.processes import wait_for
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
 from tests.queue_stores import REDIS_URL, redis_client, redis_prefix
-from web.queue import PLACE_EVERY_SECONDS
+from web.api.waiting_room.queue import PLACE_EVERY_SECONDS
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ROOM = "/api/admin/waiting-room"
@@ -31,7 +31,7 @@ def queue_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
             queue = {"QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": prefix}
         app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, **queue)
         yield app.test_client()
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
 
 
 def book(client: FlaskClient, user: str = "ann", tier: str = "VIP", queue_pass: str | None = None, path: str = "book"):
@@ -140,7 +140,7 @@ def streaming_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
     """The same app (the queue in this process), its streams allowed to last 10 s."""
     app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, SSE_MAX_SECONDS=10)
     yield app.test_client()
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def follow(client: FlaskClient, ticket_id: str) -> tuple[list[tuple[float, dict]], threading.Thread]:
@@ -237,7 +237,7 @@ def test_a_queue_store_that_does_not_answer_is_503_on_the_queue_and_on_booking(s
     client = app.test_client()
     for response in (client.get("/api/queue"), client.post("/api/queue", json={"userId": "ann"}), book(client)):
         assert code(response) == (503, "QUEUE_UNAVAILABLE") and response.headers["Retry-After"] == "1"
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_an_automatic_rate_starts_at_most_at_its_ceiling(queue_client: FlaskClient):

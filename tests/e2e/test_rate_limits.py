@@ -7,9 +7,11 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import redis
+from flask import Flask
 
 from scripts.harness.processes import ROOT, call, free_port, gunicorn
 from tests.e2e.conftest import book
@@ -38,8 +40,8 @@ def test_over_the_limit_a_client_gets_429_with_retry_after_and_books_nothing(sto
     assert (refused.status_code, refused.json["error"]["code"]) == (429, "TOO_MANY_REQUESTS")
     assert int(refused.headers["Retry-After"]) > 0
     assert client.get("/api/tickets").status_code == 200  # reads are not limited
-    assert app.extensions["ledger"].ledger.get_tier("VIP").sold == 3
-    app.extensions["ledger"].close()
+    assert app.extensions["services"].ledger.get_tier("VIP").sold == 3
+    app.extensions["services"].close()
 
 
 def test_holds_are_rate_limited_too(store_env):
@@ -48,7 +50,7 @@ def test_holds_are_rate_limited_too(store_env):
     body = {"userId": "u1", "tier": "VIP", "quantity": 1}
     statuses = [client.post("/api/tickets/hold", json=body).status_code for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def require_redis() -> None:
@@ -78,10 +80,12 @@ def test_two_workers_share_one_count_in_redis(postgres_env):
     statuses = [book(c).status_code for c in (one, two, one, two)]
     assert statuses == [201, 201, 201, 429]
     for w in workers:
-        w.extensions["ledger"].close()
+        w.extensions["services"].close()
 
 
-def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not(store_env):
+@pytest.fixture
+def guarded_app(store_env) -> Iterator[Flask]:
+    """The admin endpoints on, and 5 failed sign-ins a minute per client."""
     app = create_app(
         {
             "LEDGER_ENV": store_env,
@@ -91,7 +95,12 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
             "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,
         }
     )
-    client = app.test_client()
+    yield app
+    app.extensions["services"].close()
+
+
+def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not(guarded_app):
+    client = guarded_app.test_client()
 
     def create(token: str, address: str = "192.0.2.1"):
         return client.post(
@@ -104,7 +113,25 @@ def test_failed_admin_sign_ins_are_limited_per_client_but_the_right_token_is_not
     assert int(create("guess-8").headers["Retry-After"]) > 0
     assert create("right-token").status_code == 404  # past the limit, the right token still works (no tier VIP)
     assert create("guess-9", address="192.0.2.2").status_code == 401  # another client has its own count
-    app.extensions["ledger"].close()
+
+
+# One guess on each of the admin's blueprints, then one more.
+GUESSES = [
+    ("GET", "/api/admin/tiers/VIP/history"),
+    ("POST", "/api/admin/events"),
+    ("GET", "/api/admin/webhooks"),
+    ("GET", "/api/admin/overview"),
+    ("GET", "/api/admin/waiting-room"),
+    ("GET", "/api/admin/audit"),
+]
+
+
+def test_failed_admin_sign_ins_count_together_on_every_endpoint_behind_the_admin_token(guarded_app):
+    """A guesser who spreads guesses over the admin endpoints gets the limit once, not once each."""
+    client = guarded_app.test_client()
+    guesses = [client.open(path, method=method, headers={"Authorization": "Bearer x"}) for method, path in GUESSES]
+    assert [guess.status_code for guess in guesses] == [401] * 5 + [429]
+    assert client.get("/api/admin/overview", headers={"Authorization": "Bearer right-token"}).status_code == 200
 
 
 def proxied_app(store_env, **config):
@@ -135,7 +162,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_count(store_env):
     bob = [book_via(client, "10.1.2.3", "spoofed, 198.51.100.2").status_code for _ in range(3)]  # the last hop counts
     carol = [book_via(client, "192.0.2.7", "198.51.100.3").status_code for _ in range(3)]
     assert alice == bob == carol == [201, 201, 429]  # the proxy's address is not the client's
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_x_forwarded_for_from_anyone_but_a_trusted_proxy_is_ignored(store_env):
@@ -143,14 +170,14 @@ def test_x_forwarded_for_from_anyone_but_a_trusted_proxy_is_ignored(store_env):
     client = app.test_client()
     statuses = [book_via(client, "203.0.113.9", f"198.51.100.{n}").status_code for n in range(3)]
     assert statuses == [201, 201, 429]  # one client, whatever it claims
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_counts_in_memory_are_refused_when_more_than_one_process_serves(store_env):
     with pytest.raises(RuntimeError, match="RATE_LIMIT_STORAGE_URI"):
         create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "WEB_CONCURRENCY": 2})
     app = create_app({"LEDGER_ENV": store_env, "DEMO_TIERS": "", "WEB_CONCURRENCY": 2, "BOOKING_RATE_LIMIT": ""})
-    app.extensions["ledger"].close()  # no limit, nothing to count
+    app.extensions["services"].close()  # no limit, nothing to count
 
 
 @pytest.mark.postgres

@@ -17,7 +17,7 @@ def unprojected_client(store_env):
     process, infinitely slow)."""
     app = make_app(store_env, PROJECT_IN_PROCESS="no")
     yield app.test_client()
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 def test_a_booking_and_its_cancellation_read_back_before_the_read_tables_have_them(unprojected_client):
@@ -41,7 +41,7 @@ def test_a_booking_that_does_not_exist_is_still_not_found(unprojected_client):
 def test_a_recorded_booking_answers_201_though_the_read_tables_cannot_catch_up_then(store_env, monkeypatch):
     app = make_app(store_env)
     try:
-        services = app.extensions["ledger"]
+        services = app.extensions["services"]
         catch_up = services.projector.catch_up
 
         def database_is_locked(*_, **__):
@@ -59,7 +59,7 @@ def test_a_recorded_booking_answers_201_though_the_read_tables_cannot_catch_up_t
         )
         assert client.get("/api/users/ann/bookings").json[0]["bookingId"] == booked.json["bookingId"]
     finally:
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
 
 
 @pytest.mark.postgres

@@ -47,7 +47,7 @@ def test_json_that_crashes_the_parser_is_invalid_json_everywhere(admin_app, kind
         )
         assert (response.status_code, response.json["error"]["code"]) == (400, "INVALID_JSON"), path
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert admin_app.extensions["ledger"].ledger.get_tier("VIP").sold == 0
+    assert admin_app.extensions["services"].ledger.get_tier("VIP").sold == 0
 
 
 def test_a_chunked_body_over_the_limit_is_413_and_books_nothing(app):
@@ -63,7 +63,7 @@ def test_a_chunked_body_over_the_limit_is_413_and_books_nothing(app):
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert (response.status_code, response.json["error"]["code"]) == (413, "REQUEST_ENTITY_TOO_LARGE")
-    assert app.extensions["ledger"].ledger.get_tier("VIP").sold == 0
+    assert app.extensions["services"].ledger.get_tier("VIP").sold == 0
 
 
 def test_a_chunked_body_within_the_limit_books(app):

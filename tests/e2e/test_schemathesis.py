@@ -75,7 +75,7 @@ def fuzzed_app(store_env: dict[str, str]) -> Iterator[Flask]:
     """Seeded tiers, admin on, and a rate limit no fuzzer reaches."""
     app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, BOOKING_RATE_LIMIT="1000000 per second")
     yield app
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def token_api_schema(store_env: dict[str, str]):
     """Token mode's document, against the app in token mode."""
     app = make_app(store_env, **TOKEN_SETTINGS, USER_TOKEN_KEY=pem(RSA_KEY))
     yield schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 # Its user endpoints (the admin endpoints are off there).

@@ -97,7 +97,7 @@ def test_while_the_store_does_not_answer_the_list_is_503_not_a_server_error(app,
     def store_down():
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(app.extensions["ledger"].board, "get", store_down)
+    monkeypatch.setattr(app.extensions["services"].board, "get", store_down)
     answer = app.test_client().get("/api/tickets")
     assert (answer.status_code, answer.json["error"]["code"], answer.headers["Retry-After"]) == (
         503,

@@ -1,4 +1,4 @@
-"""User ids over HTTP, on both stores: a new one follows the rule (``web.user_ids``), every
+"""User ids over HTTP, on both stores: a new one follows the rule (``web.identity.user_ids``), every
 accepted one can list its own bookings, and bookings recorded under ids from before the
 rule stay readable and cancellable by their users."""
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from tests.e2e.conftest import make_app
 from tests.e2e.test_api import error_code
 from tests.unit.test_user_ids import USER_IDS
-from web.user_ids import problem
+from web.identity.user_ids import problem
 
 
 def bookings_of(client, user_id: str) -> list[dict]:
@@ -45,14 +45,14 @@ def test_any_user_id_is_refused_with_400_or_booked_and_its_bookings_listed(store
     try:
         books_or_refuses()
     finally:
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
 
 
 def test_bookings_under_ids_from_before_the_rule_stay_readable_and_their_own(app, client):
-    ledger = app.extensions["ledger"].ledger
+    ledger = app.extensions["services"].ledger
     odd = ledger.book("\u202eecila", "GA", 1).booking_id  # recorded before the rule
     decomposed = ledger.book("Zoe\u0308", "GA", 1).booking_id
-    app.extensions["ledger"].written()
+    app.extensions["services"].written()
     assert [b["bookingId"] for b in bookings_of(client, "\u202eecila")] == [str(odd)]
     composed = client.post("/api/tickets/book", json={"userId": "Zoe\u0308", "tier": "GA", "quantity": 2})
     assert client.get(f"/api/bookings/{composed.json['bookingId']}").json["userId"] == "Zoë"

@@ -82,7 +82,7 @@ TOKEN_SETTINGS = {"USER_TOKEN_ISSUER": ISSUER, "USER_TOKEN_AUDIENCE": AUDIENCE, 
 def token_app(store_env: dict[str, str]) -> Iterator[Flask]:
     app = make_app(store_env, **TOKEN_SETTINGS, USER_TOKEN_KEY=pem(RSA_KEY))
     yield app
-    app.extensions["ledger"].close()
+    app.extensions["services"].close()
 
 
 @pytest.fixture
@@ -126,11 +126,11 @@ def requests_naming(user: str, booking_id: str) -> list[tuple[str, str, Any]]:
 
 def test_a_request_naming_another_user_than_the_tokens_is_403_and_changes_nothing(client, token_app):
     booking_id = book(client).json["bookingId"]
-    position = token_app.extensions["ledger"].ledger.recorder.max_notification_id()
+    position = token_app.extensions["services"].ledger.recorder.max_notification_id()
     for method, path, body in requests_naming("ann", booking_id):
         response = getattr(client, method)(path, json=body, headers=as_user("mallory"))
         assert (response.status_code, error_code(response)) == (403, "FORBIDDEN"), path
-    assert token_app.extensions["ledger"].ledger.recorder.max_notification_id() == position
+    assert token_app.extensions["services"].ledger.recorder.max_notification_id() == position
 
 
 def test_without_a_valid_token_every_user_endpoint_is_401_before_the_body_is_read(client):
@@ -308,7 +308,7 @@ def test_keys_from_a_jwks_url_verify_tokens_of_each_key_and_refuse_others(store_
             assert book(client, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
         assert key_set.requests <= 2  # the key set is cached; one refresh for the unknown kid at most
     finally:
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
 
 
 def test_when_the_jwks_url_does_not_answer_a_user_endpoint_is_503_with_retry_after(store_env, key_set):
@@ -319,7 +319,7 @@ def test_when_the_jwks_url_does_not_answer_a_user_endpoint_is_503_with_retry_aft
         assert (response.status_code, error_code(response)) == (503, "SERVICE_UNAVAILABLE")
         assert response.headers["Retry-After"] == "1"
     finally:
-        app.extensions["ledger"].close()
+        app.extensions["services"].close()
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""psycopg's waits on gevent's loop (``scripts/server/gevent_psycopg.py``), as the server's gevent
+"""psycopg's waits on gevent's loop (``web/server/gevent_psycopg.py``), as the server's gevent
 workers use them: in a process of its own, patched by gevent as a worker is."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ SCRIPT = """
 from gevent import monkey; monkey.patch_all()
 import json, sys, time
 import gevent
-from scripts.server import gevent_psycopg; gevent_psycopg.install()
+from web.server import gevent_psycopg; gevent_psycopg.install()
 import psycopg, psycopg.waiting
 log = []
 def connect():
@@ -67,4 +67,4 @@ def test_waits_let_other_greenlets_run_and_carry_large_queries_both_ways():
     log = result["log"]
     assert log.index("slept") > max(i for i, entry in enumerate(log) if entry == "tick")  # ticks ran while it slept
     assert ["big", 20_000_000, 20_000_000] in log
-    assert result["wait"] == "scripts.server.gevent_psycopg"
+    assert result["wait"] == "web.server.gevent_psycopg"

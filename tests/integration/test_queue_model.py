@@ -2,12 +2,12 @@
 through two store objects, as two processes would).
 
 Each step joins a user (before or after the opening, with a random pre-queue rank),
-looks at a ticket, moves the clock on, or changes the rate. The model is a list of places
+looks at a place, moves the clock on, or changes the rate. The model is a list of places
 and a frontier that grows at the rate and never beyond those who joined. After every
 step: every place is taken exactly once (1..joined); the pre-queue is in rank order
 ahead of everyone who came later, and later arrivals are in arrival order; a user has one
 place unless their pass lapsed; the store's frontier is the model's, never more than the
-rate's integral since the opening; and a ticket is admitted exactly when its place is
+rate's integral since the opening; and a place is admitted exactly when its place is
 within the frontier (so nobody is admitted out of order).
 """
 
@@ -34,7 +34,7 @@ RATES = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])
 
 
 @dataclass
-class ModelTicket:
+class ModelPlace:
     user: str
     pre_rank: int | None  # None: joined after the opening
     arrival: int  # order of joining
@@ -48,7 +48,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.resources = ExitStack()
         self.stores = self.make_stores()
         assert self.stores[0].turn_on(RoomTerms("r", None, OPENS, PASS_SECONDS, 1.0, 10.0), 1.0, False)
-        self.tickets: dict[str, ModelTicket] = {}
+        self.places: dict[str, ModelPlace] = {}
         self.users: dict[str, str] = {}
         self.frontier, self.rate, self.since, self.integral = 0.0, 1.0, OPENS, 0.0
         self.next_id = 0
@@ -63,13 +63,13 @@ class QueueMachine(RuleBasedStateMachine):
     # The model.
 
     def order(self) -> list[str]:
-        """Every ticket in the order of service."""
+        """Every place in the order of service."""
         pre = sorted(
-            (t for t in self.tickets if self.tickets[t].pre_rank is not None),
-            key=lambda t: (self.tickets[t].pre_rank, t),
+            (t for t in self.places if self.places[t].pre_rank is not None),
+            key=lambda t: (self.places[t].pre_rank, t),
         )
         later = sorted(
-            (t for t in self.tickets if self.tickets[t].pre_rank is None), key=lambda t: self.tickets[t].arrival
+            (t for t in self.places if self.places[t].pre_rank is None), key=lambda t: self.places[t].arrival
         )
         return pre + later
 
@@ -77,38 +77,38 @@ class QueueMachine(RuleBasedStateMachine):
         """Up to now: the frontier at the rate, capped by those who joined; the rate's integral."""
         since = max(self.since, OPENS)
         if self.clock.now > since:
-            self.frontier = min(self.frontier + self.rate * (self.clock.now - since), len(self.tickets))
+            self.frontier = min(self.frontier + self.rate * (self.clock.now - since), len(self.places))
             self.integral += self.rate * (self.clock.now - since)
             self.since = self.clock.now
 
-    def lapsed(self, ticket: ModelTicket) -> bool:
-        return ticket.admitted_at is not None and self.clock.now >= ticket.admitted_at + PASS_SECONDS
+    def lapsed(self, model: ModelPlace) -> bool:
+        return model.admitted_at is not None and self.clock.now >= model.admitted_at + PASS_SECONDS
 
     # Steps.
 
     @rule(user=USERS, rank=RANKS, via=st.sampled_from([0, 1]))
     def join(self, user: str, rank: int, via: int) -> None:
-        ticket_id = f"t{self.next_id:03d}"
+        place_id = f"t{self.next_id:03d}"
         self.next_id += 1
-        place, new = self.stores[via].join("r", user, ticket_id, rank, PASS_SECONDS)
+        place, new = self.stores[via].join("r", user, place_id, rank, PASS_SECONDS)
         existing = self.users.get(user)
-        if existing is not None and not self.lapsed(self.tickets[existing]):
-            assert (place.ticket_id, new) == (existing, False)
+        if existing is not None and not self.lapsed(self.places[existing]):
+            assert (place.place_id, new) == (existing, False)
         else:
-            assert (place.ticket_id, new) == (ticket_id, True)
+            assert (place.place_id, new) == (place_id, True)
             pre = rank if self.clock.now < OPENS else None
-            self.tickets[ticket_id] = ModelTicket(user, pre, len(self.tickets))
-            self.users[user] = ticket_id
+            self.places[place_id] = ModelPlace(user, pre, len(self.places))
+            self.users[user] = place_id
             assert place.pre_queue == (pre is not None)
         self.model_advance()  # with the newcomer counted
         self.check_place(place)
 
-    @precondition(lambda self: self.tickets)
+    @precondition(lambda self: self.places)
     @rule(data=st.data(), via=st.sampled_from([0, 1]))
     def look(self, data: st.DataObject, via: int) -> None:
         self.model_advance()
-        ticket_id = data.draw(st.sampled_from(sorted(self.tickets)))
-        self.check_place(self.stores[via].place("r", ticket_id))
+        place_id = data.draw(st.sampled_from(sorted(self.places)))
+        self.check_place(self.stores[via].place("r", place_id))
 
     # Steps a binary float holds exactly: sums of 0.1 drift by a billionth, which at a boundary
     # put the Lua script's frontier and the model's on either side of a place (found at random).
@@ -124,35 +124,35 @@ class QueueMachine(RuleBasedStateMachine):
         assert gate.frontier == pytest.approx(self.frontier)
 
     def check_place(self, place) -> None:
-        ticket = self.tickets[place.ticket_id]
-        assert place.user_id == ticket.user
-        if self.clock.now >= OPENS or ticket.pre_rank is None:
-            assert place.place == self.order().index(place.ticket_id) + 1
+        model = self.places[place.place_id]
+        assert place.user_id == model.user
+        if self.clock.now >= OPENS or model.pre_rank is None:
+            assert place.number == self.order().index(place.place_id) + 1
         assert place.gate.frontier == pytest.approx(self.frontier)
-        due = self.clock.now >= OPENS and place.place <= int(self.frontier + 1e-9)
-        if ticket.admitted_at is None and due:
-            ticket.admitted_at = self.clock.now
+        due = self.clock.now >= OPENS and place.number <= int(self.frontier + 1e-9)
+        if model.admitted_at is None and due:
+            model.admitted_at = self.clock.now
         # Redis keeps times to 14 significant digits (Lua's numbers as text): 0.1 ms here.
-        assert place.admitted_at == pytest.approx(ticket.admitted_at, abs=1e-3)
+        assert place.admitted_at == pytest.approx(model.admitted_at, abs=1e-3)
 
     @invariant()
     def the_gate_agrees_with_the_model(self) -> None:
         self.model_advance()
         gate = self.stores[0].gate("r")
-        assert gate.joined == len(self.tickets)
+        assert gate.joined == len(self.places)
         assert gate.frontier == pytest.approx(self.frontier)
         assert gate.frontier <= self.integral + 1e-6  # admitted <= integral of rate dt since opening
         assert gate.frontier <= gate.joined
-        assert gate.passes == sum(t.admitted_at is not None for t in self.tickets.values())
+        assert gate.passes == sum(t.admitted_at is not None for t in self.places.values())
 
     @invariant()
     def nobody_is_admitted_out_of_order(self) -> None:
-        admitted = [self.tickets[t].admitted_at is not None for t in self.order()]
+        admitted = [self.places[t].admitted_at is not None for t in self.order()]
         seen_waiting = False
-        for flag, ticket_id in zip(admitted, self.order(), strict=True):
-            # A ticket admitted after one ahead of it is still waiting would be out of order;
+        for flag, place_id in zip(admitted, self.order(), strict=True):
+            # A place admitted after one ahead of it is still waiting would be out of order;
             # one ahead that simply has not looked yet is within the frontier too.
-            if not flag and self.order().index(ticket_id) + 1 > int(self.frontier + 1e-9):
+            if not flag and self.order().index(place_id) + 1 > int(self.frontier + 1e-9):
                 seen_waiting = True
             assert not (flag and seen_waiting)
 

@@ -46,7 +46,7 @@ def store(queue_kind: str, clock: FakeClock) -> Iterator[QueueStore]:
 
 def join(store: QueueStore, user: str, rank: int = 0) -> tuple[int, bool]:
     place, new = store.join("room-1", user, f"t-{user}-{secrets.token_hex(4)}", rank, PASS_SECONDS)
-    return place.place, new
+    return place.number, new
 
 
 def test_only_one_room_is_on_at_a_time(store: QueueStore):
@@ -65,15 +65,15 @@ def test_after_the_opening_places_are_given_in_arrival_order(store: QueueStore, 
 
 def test_the_pre_queue_is_served_in_rank_order_then_the_later_arrivals(store: QueueStore, clock: FakeClock):
     ranks = {"a": 30, "b": 10, "c": 20}
-    tickets = {
-        user: store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0].ticket_id for user, rank in ranks.items()
+    ids = {
+        user: store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0].place_id for user, rank in ranks.items()
     }
     clock.now = OPENS
     late = store.join("room-1", "d", "t-d", 0, PASS_SECONDS)[0]
-    places = {user: store.place("room-1", ticket).place for user, ticket in tickets.items()}
+    places = {user: store.place("room-1", place_id).number for user, place_id in ids.items()}
     assert places == {"b": 1, "c": 2, "a": 3}
-    assert (late.place, late.pre_queue) == (4, False)
-    assert all(store.place("room-1", t).pre_queue for t in tickets.values())
+    assert (late.number, late.pre_queue) == (4, False)
+    assert all(store.place("room-1", t).pre_queue for t in ids.values())
 
 
 def test_joining_again_keeps_the_users_place(store: QueueStore, clock: FakeClock):
@@ -81,7 +81,7 @@ def test_joining_again_keeps_the_users_place(store: QueueStore, clock: FakeClock
     first, _ = store.join("room-1", "alice", "t-1", 0, PASS_SECONDS)
     join(store, "bob")
     again, new = store.join("room-1", "alice", "t-2", 0, PASS_SECONDS)
-    assert (again.ticket_id, again.place, new) == ("t-1", 1, False)
+    assert (again.place_id, again.number, new) == ("t-1", 1, False)
     assert again.gate.joined == 2
 
 
@@ -92,10 +92,10 @@ def test_a_user_whose_pass_lapsed_joins_again_at_the_back(store: QueueStore, clo
     clock.advance(1)  # rate 2/s: both admitted
     assert store.place("room-1", "t-1").admitted_at == clock.now
     clock.advance(PASS_SECONDS - 0.001)
-    assert store.join("room-1", "alice", "t-2", 0, PASS_SECONDS)[0].ticket_id == "t-1"  # not lapsed yet
+    assert store.join("room-1", "alice", "t-2", 0, PASS_SECONDS)[0].place_id == "t-1"  # not lapsed yet
     clock.advance(0.001)
     rejoined, new = store.join("room-1", "alice", "t-2", 0, PASS_SECONDS)
-    assert (rejoined.ticket_id, rejoined.place, rejoined.admitted_at, new) == ("t-2", 3, None, True)
+    assert (rejoined.place_id, rejoined.number, rejoined.admitted_at, new) == ("t-2", 3, None, True)
 
 
 def test_the_frontier_grows_at_the_rate_from_the_opening(store: QueueStore, clock: FakeClock):
@@ -125,7 +125,7 @@ def test_unused_admissions_are_not_banked(store: QueueStore, clock: FakeClock):
     join(store, "a")
     clock.advance(60)  # a quiet minute at 2/s
     assert store.gate("room-1").frontier == 1
-    late = [store.join("room-1", u, f"t-{u}", 0, PASS_SECONDS)[0].ticket_id for u in "bcdef"]
+    late = [store.join("room-1", u, f"t-{u}", 0, PASS_SECONDS)[0].place_id for u in "bcdef"]
     clock.advance(1)
     admitted = [store.place("room-1", t).admitted_at is not None for t in late]
     assert admitted == [True, True, False, False, False]  # 2 a second, as for anyone
@@ -143,10 +143,10 @@ def test_a_rate_change_keeps_what_the_old_rate_admitted(store: QueueStore, clock
     assert store.set_rate("room-2", 1.0, False) is None
 
 
-def test_a_ticket_is_marked_admitted_once_when_its_holder_first_looks(store: QueueStore, clock: FakeClock):
+def test_a_place_is_marked_admitted_once_when_its_holder_first_looks(store: QueueStore, clock: FakeClock):
     clock.now = OPENS
-    ticket = store.join("room-1", "alice", "t-1", 0, PASS_SECONDS)[0]
-    assert ticket.admitted_at is None
+    joined = store.join("room-1", "alice", "t-1", 0, PASS_SECONDS)[0]
+    assert joined.admitted_at is None
     clock.advance(5)
     seen = store.place("room-1", "t-1")
     clock.advance(5)
@@ -174,11 +174,11 @@ def test_two_redis_stores_on_one_prefix_share_the_queue_and_the_pass_key():
         one, two = (RedisQueueStore(redis_client(), prefix, clock=clock) for _ in range(2))
         assert one.turn_on(terms(), 2.0, False) and not two.turn_on(terms("room-2"), 2.0, False)
         places = [
-            store.join("room-1", user, f"t-{user}", 0, PASS_SECONDS)[0].place
+            store.join("room-1", user, f"t-{user}", 0, PASS_SECONDS)[0].number
             for store, user in ((one, "a"), (two, "b"), (one, "c"))
         ]
         assert places == [1, 2, 3]
-        assert two.join("room-1", "a", "t-x", 0, PASS_SECONDS)[0].ticket_id == "t-a"
+        assert two.join("room-1", "a", "t-x", 0, PASS_SECONDS)[0].place_id == "t-a"
         assert one.secret() == two.secret() and len(one.secret()) == 64
 
 
@@ -208,13 +208,13 @@ def test_a_store_made_from_a_url_shares_the_queue_with_its_bounded_pool():
 
 def test_before_the_opening_a_place_counts_who_is_ahead_now_and_at_the_opening_it_is_final(store, clock):
     ranks = {"a": 30, "b": 10, "c": 20}
-    tickets = {}
+    ids = {}
     for user, rank in ranks.items():
         place = store.join("room-1", user, f"t-{user}", rank, PASS_SECONDS)[0]
-        tickets[user] = place.ticket_id
+        ids[user] = place.place_id
         assert place.pre_queue
-    assert {user: store.place("room-1", t).place for user, t in tickets.items()} == {"b": 1, "c": 2, "a": 3}
+    assert {user: store.place("room-1", t).number for user, t in ids.items()} == {"b": 1, "c": 2, "a": 3}
     clock.now = OPENS  # the opening itself: nobody joins the draw any more
     store.join("room-1", "d", "t-d", 5, PASS_SECONDS)
-    assert {user: store.place("room-1", t).place for user, t in tickets.items()} == {"b": 1, "c": 2, "a": 3}
-    assert store.place("room-1", "t-d").place == 4
+    assert {user: store.place("room-1", t).number for user, t in ids.items()} == {"b": 1, "c": 2, "a": 3}
+    assert store.place("room-1", "t-d").number == 4

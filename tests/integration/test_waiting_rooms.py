@@ -1,5 +1,5 @@
 """The waiting room's use cases over both queue stores, with the room log on SQLite and
-PostgreSQL: passes, the states a ticket goes through, the automatic rate and the audit trail."""
+PostgreSQL: passes, the states a place goes through, the automatic rate and the audit trail."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from datetime import UTC
 import pytest
 
 from application.errors import (
+    PlaceNotFoundError,
     QueuePassExpiredError,
     QueuePassRequiredError,
-    QueueTicketNotFoundError,
     WaitingRoomAlreadyOnError,
     WaitingRoomOffError,
 )
@@ -68,9 +68,9 @@ def turn_on(
 
 
 def admitted_pass(rooms: WaitingRoomService, clock: FakeClock, user: str) -> str:
-    ticket, _ = rooms.join(user)
+    joined, _ = rooms.join(user)
     clock.advance(5)
-    status = rooms.ticket(ticket.ticket_id)
+    status = rooms.place(joined.place_id)
     assert status.state == "admitted"
     return status.queue_pass
 
@@ -120,47 +120,45 @@ def test_a_pass_is_refused_for_another_user_forged_or_from_an_earlier_room(rooms
         rooms.check_pass(other_room, "alice", "VIP")
 
 
-def test_a_ticket_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(
-    rooms: WaitingRoomService, clock: FakeClock
-):
+def test_a_place_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms: WaitingRoomService, clock: FakeClock):
     turn_on(rooms, rate=1.0, opens_in=10, pass_seconds=30)
     first, new = rooms.join("ann")
     second, _ = rooms.join("bob")
     assert new and (first.state, first.position) == ("waiting", None)
     assert "drawn at random" in first.message and first.estimated_wait >= 10 and first.poll_after >= 0.45
     clock.advance(10)  # the opening: the pre-queue's order is final
-    places = sorted([rooms.ticket(first.ticket_id).position, rooms.ticket(second.ticket_id).position])
+    places = sorted([rooms.place(first.place_id).position, rooms.place(second.place_id).position])
     assert places == [1, 2]
     late, _ = rooms.join("cat")
     assert (late.position, late.estimated_wait) == (3, 3.0)
     clock.advance(3)
-    admitted = rooms.ticket(late.ticket_id)
+    admitted = rooms.place(late.place_id)
     assert (admitted.state, admitted.pass_expires_at.timestamp(), admitted.poll_after) == (
         "admitted",
         clock() + 30,
         None,
     )
-    assert rooms.join("cat")[0].queue_pass == admitted.queue_pass  # joining again: the same ticket
+    assert rooms.join("cat")[0].queue_pass == admitted.queue_pass  # joining again: the same place
     clock.advance(30)
-    assert rooms.ticket(late.ticket_id).state == "expired"
+    assert rooms.place(late.place_id).state == "expired"
     again, new = rooms.join("cat")
-    assert new and again.ticket_id != late.ticket_id and again.state == "waiting" and again.position == 1
+    assert new and again.place_id != late.place_id and again.state == "waiting" and again.position == 1
 
 
 def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRoomService, sold_out: SoldOut):
     turn_on(rooms, rate=0.0)
-    ticket, _ = rooms.join("ann")
-    assert (ticket.state, ticket.estimated_wait) == ("waiting", None)
+    joined, _ = rooms.join("ann")
+    assert (joined.state, joined.estimated_wait) == ("waiting", None)
     sold_out.tiers.add("VIP")
-    gone = rooms.ticket(ticket.ticket_id)
+    gone = rooms.place(joined.place_id)
     assert (gone.state, gone.poll_after, gone.queue_pass) == ("soldOut", None, None)
 
 
-def test_a_closed_rooms_tickets_say_so_and_booking_needs_no_pass(rooms: WaitingRoomService):
+def test_a_closed_rooms_places_say_so_and_booking_needs_no_pass(rooms: WaitingRoomService):
     turn_on(rooms)
-    ticket, _ = rooms.join("ann")
+    joined, _ = rooms.join("ann")
     rooms.turn_off()
-    assert rooms.ticket(ticket.ticket_id).state == "closed"
+    assert rooms.place(joined.place_id).state == "closed"
     assert rooms.check_pass(None, "ann", "VIP") is False
     with pytest.raises(WaitingRoomOffError):
         rooms.turn_off()
@@ -246,7 +244,7 @@ def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRoomServi
     clock.advance(10)
     assert rooms.status().opened is True  # from the opening time on
     clock.advance(1)
-    rooms.ticket(ann.ticket_id)  # ann collects her pass
+    rooms.place(ann.place_id)  # ann collects her pass
     status = rooms.status()
     assert (status.joined, status.admitted, status.passes, status.waiting) == (2, 2, 1, 0)
 
@@ -295,15 +293,15 @@ def test_each_refused_pass_tells_the_buyer_in_full_why_and_what_to_do(rooms: Wai
     )
 
 
-def test_a_ticket_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRoomService):
+def test_a_place_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(rooms: WaitingRoomService):
     room = turn_on(rooms)
-    with pytest.raises(QueueTicketNotFoundError, match=f"^No queue ticket '{room.room_id}.unknown'.$"):
-        rooms.ticket(f"{room.room_id}.unknown")
-    ticket, _ = rooms.join("ann")
+    with pytest.raises(PlaceNotFoundError, match=f"^No queue ticket '{room.room_id}.unknown'.$"):
+        rooms.place(f"{room.room_id}.unknown")
+    joined, _ = rooms.join("ann")
     rooms.turn_off()
-    closed = rooms.ticket(ticket.ticket_id)
-    assert (closed.ticket_id, closed.state, closed.message) == (
-        ticket.ticket_id,
+    closed = rooms.place(joined.place_id)
+    assert (closed.place_id, closed.state, closed.message) == (
+        joined.place_id,
         "closed",
         "The waiting room is off: book directly.",
     )
@@ -368,8 +366,8 @@ def test_a_tick_that_fails_is_logged_and_the_buyers_request_goes_on(
     rooms.store.gate = lambda room_id: None  # the room turned off in the store between two steps
     clock.advance(PERIOD_SECONDS)
     with caplog.at_level(logging.WARNING, logger="application.waiting_room.ticks"):
-        ticket, new = rooms.join("ann")
-    assert new and ticket.state in ("waiting", "admitted")
+        joined, new = rooms.join("ann")
+    assert new and joined.state in ("waiting", "admitted")
     assert [r.getMessage() for r in caplog.records if r.name == "application.waiting_room.ticks"] == [
         "waiting room tick skipped: The waiting room has just been turned off."
     ]
@@ -391,7 +389,7 @@ def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_w
     for _ in range(40):
         rooms.booked(0.004)
     clock.advance(PERIOD_SECONDS)
-    rooms.ticket(rooms.join("next")[0].ticket_id)
+    rooms.place(rooms.join("next")[0].place_id)
     assert rooms.status().rate == 30.0
     changes = [e.details for e in rooms.events(room.room_id) if e.event == "RateChanged"]
     assert changes == []

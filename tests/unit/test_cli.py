@@ -86,5 +86,5 @@ def test_serve_uses_the_project_config_from_any_folder_and_passes_options_to_gun
     )
     assert result.returncode == 0, result.stderr
     settings = dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))
-    assert settings["config"] == "python:scripts.server.gunicorn_settings"
+    assert settings["config"] == "python:web.server.gunicorn_settings"
     assert (settings["wsgi_app"], settings["workers"]) == ("web:create_app()", "3")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 import application.errors  # noqa: F401
 import domain.errors  # noqa: F401
-from domain.errors import LedgerError
-from web.errors import STATUS_AND_CODE, register_error_handlers
+from application.errors import QueuePassExpiredError, QueuePassRequiredError
+from domain.errors import LedgerError, SalesNotOpenError
+from web.http.errors import STATUS_AND_CODE, codes_of, register_error_handlers
 
 
 def subclasses(cls: type) -> set[type]:
@@ -30,3 +32,17 @@ def test_an_unmapped_ledger_error_is_logged_and_answered_as_our_own_fault(caplog
     response = app.test_client().get("/forgotten")
     assert (response.status_code, response.json["error"]["code"]) == (500, "INTERNAL_ERROR")
     assert "not in the table" in caplog.text
+
+
+def test_a_use_cases_errors_are_documented_by_their_codes_and_one_the_table_lacks_stops_the_document():
+    assert codes_of([SalesNotOpenError, QueuePassExpiredError, QueuePassRequiredError]) == (
+        "SALES_NOT_OPEN",
+        "QUEUE_PASS_EXPIRED",
+        "QUEUE_PASS_REQUIRED",
+    )
+
+    class ForgottenError(LedgerError):
+        pass
+
+    with pytest.raises(LookupError, match="ForgottenError"):
+        codes_of([SalesNotOpenError, ForgottenError])

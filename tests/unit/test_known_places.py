@@ -1,4 +1,4 @@
-"""A buyer's look at a ticket whose state the store need not decide costs no round trip to it."""
+"""A buyer's look at a place whose state the store need not decide costs no round trip to it."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ class CountingStore(MemoryQueueStore):
         self.asked["gate"] += 1
         return super().gate(room_id)
 
-    def place(self, room_id, ticket_id):
+    def place(self, room_id, place_id):
         self.asked["place"] += 1
-        return super().place(room_id, ticket_id)
+        return super().place(room_id, place_id)
 
 
 def room(opens_at: float = 1000.0, rate: float = 10.0, buyers: int = 50, joined_at: float = 1000.0):
@@ -42,13 +42,13 @@ def room(opens_at: float = 1000.0, rate: float = 10.0, buyers: int = 50, joined_
     return clock, store, places
 
 
-def test_a_waiting_ticket_is_looked_at_from_the_copy_until_its_turn_comes():
+def test_a_waiting_place_is_looked_at_from_the_copy_until_its_turn_comes():
     clock, store, places = room()
     known = KnownPlaces(store, clock=clock)
     known.remember(places[19], 1000.0)  # the 20th place: its turn comes at 2 s, at 10 a second
     clock.now = 1000.5
     seen = [known.look(ROOM, f"{ROOM}.t19", 1000.0) for _ in range(100)]
-    assert {(p.place, p.gate.admitted) for p in seen} == {(20, 5)}
+    assert {(p.number, p.gate.admitted) for p in seen} == {(20, 5)}
     assert store.asked == {"gate": 1, "place": 0}  # one read of the gate for a hundred looks
     clock.now = 1001.9
     assert known.look(ROOM, f"{ROOM}.t19", 1000.0).gate.admitted == 19  # the copy, carried forward at the rate
@@ -56,7 +56,7 @@ def test_a_waiting_ticket_is_looked_at_from_the_copy_until_its_turn_comes():
     assert known.look(ROOM, f"{ROOM}.t19", 1000.0) is None  # its turn: the store decides (and records it)
 
 
-def test_an_admitted_ticket_is_answered_from_the_copy():
+def test_an_admitted_place_is_answered_from_the_copy():
     clock, store, places = room()
     known = KnownPlaces(store, clock=clock)
     clock.now = 1001.0
@@ -68,7 +68,7 @@ def test_an_admitted_ticket_is_answered_from_the_copy():
     assert store.asked["place"] == 1
 
 
-def test_unknown_tickets_and_undrawn_places_are_the_stores_to_answer():
+def test_unknown_places_and_undrawn_places_are_the_stores_to_answer():
     clock, store, _ = room(opens_at=2000.0)  # everyone joined before the opening: places are drawn then
     known = KnownPlaces(store, clock=clock)
     early = store.place(ROOM, f"{ROOM}.t0")
@@ -87,7 +87,7 @@ def test_the_least_recently_seen_places_are_forgotten_beyond_the_limit():
     for place in places[40:43]:
         known.remember(place, 1000.0)
     assert known.look(ROOM, f"{ROOM}.t40", 1000.0) is None
-    assert known.look(ROOM, f"{ROOM}.t42", 1000.0).place == 43
+    assert known.look(ROOM, f"{ROOM}.t42", 1000.0).number == 43
 
 
 def test_a_room_turned_off_is_the_stores_to_say():

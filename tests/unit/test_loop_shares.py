@@ -6,9 +6,8 @@ import gevent
 import pytest
 from gevent.hub import get_hub
 
-from scripts.server import loop_shares
-from scripts.server.loop_shares import LoopShare, SharedOut, request_class, shares_from
-from web import stream
+from web.http import stream
+from web.server.loop_shares import LoopShare, SharedOut, request_class, shares_from
 
 
 def begin_all(share: LoopShare, count: int) -> list[tuple[int, int]]:
@@ -85,6 +84,5 @@ def test_a_held_request_finds_how_to_wait_for_its_share_again_under_the_key_the_
     shared = SharedOut(lambda environ, _: seen.append(environ) or [], {"read": 1})
     shared({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/tickets/stream"}, lambda *_: None)
     shared({"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tickets/book"}, lambda *_: None)
-    assert stream.WAIT_TURN == loop_shares.WAIT_TURN
     assert seen[0][stream.WAIT_TURN] == shared.shares["read"].enter
     assert stream.WAIT_TURN not in seen[1]  # a command: never held

@@ -1,4 +1,4 @@
-"""The worker's responses go out in one write (``scripts/server/gunicorn_worker.py``): gunicorn's
+"""The worker's responses go out in one write (``web/server/gunicorn_worker.py``): gunicorn's
 own ``Response`` on a socket that counts its writes, and the bytes are what gunicorn sends."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from gunicorn.http import wsgi
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import IterUnreader
 
-from scripts.server.gunicorn_worker import OneWriteResponse
+from web.server.gunicorn_worker import OneWriteResponse
 
 
 class CountingSocket:

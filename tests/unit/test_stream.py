@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from web.stream import HEARTBEAT_SECONDS, POLL_SECONDS, tier_events
+from web.http.stream import HEARTBEAT_SECONDS, POLL_SECONDS, tier_events
 
 
 class FakeTime:

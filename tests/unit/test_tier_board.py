@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from web.tier_board import TierBoard
+from web.http.tier_board import TierBoard
 from web.waiting_rooms import Availability
 
 

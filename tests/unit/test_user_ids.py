@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from web.user_ids import MAX_LENGTH, REFUSED_CATEGORIES, UserId, pattern, problem
+from web.identity.user_ids import MAX_LENGTH, REFUSED_CATEGORIES, UserId, pattern, problem
 
 REFUSED = [
     "",

@@ -15,7 +15,7 @@
   const COUNTDOWN_MS = 250; // redraws often enough that a countdown's second never shows late
   const EXPIRED_RELOAD_MS = 1500; // the server's expiry process ends a hold within ~1 s of expiresAt
   const ROOM_CHECK_MS = 5000; // how often the page asks whether a waiting room is on
-  const TICKET_KEY = "ticket-ledger.queueTicket."; // + user id: the ticket survives a reload
+  const PLACE_KEY = "ticket-ledger.queueTicket."; // + user id: the place in the queue survives a reload
   const MODES = {
     connecting: "Connecting…",
     live: "Live: availability updates as it changes.",
@@ -201,15 +201,15 @@
   // --- the waiting room ------------------------------------------------------------------
 
   let room = null; // the room that is on, or null
-  let ticket = null; // this user's queue ticket, as the server last described it
+  let place = null; // this user's queue place, as the server last described it
   let firstPosition = null; // the first place seen: the progress bar's start
-  let following = null; // the EventSource or poll timer following the ticket
+  let following = null; // the EventSource or poll timer following the place
 
   const gated = (tier) => Boolean(room) && (room.tiers === null || room.tiers.includes(tier));
-  const passValid = () => Boolean(ticket && ticket.state === "admitted" && Date.parse(ticket.passExpiresAt) > Date.now());
+  const passValid = () => Boolean(place && place.state === "admitted" && Date.parse(place.passExpiresAt) > Date.now());
   const storage = {
-    get: () => { try { return localStorage.getItem(TICKET_KEY + userId()); } catch { return null; } },
-    set: (id) => { try { localStorage.setItem(TICKET_KEY + userId(), id); } catch { /* the page's life only */ } },
+    get: () => { try { return localStorage.getItem(PLACE_KEY + userId()); } catch { return null; } },
+    set: (id) => { try { localStorage.setItem(PLACE_KEY + userId(), id); } catch { /* the page's life only */ } },
   };
 
   async function loadRoom() {
@@ -223,7 +223,7 @@
     room = answer.active ? answer : null;
     if (!room) {
       stopFollowing();
-      ticket = null;
+      place = null;
     } else if (room.roomId !== before) {
       const stored = storage.get();
       if (stored && stored.startsWith(room.roomId + ".")) follow(stored);
@@ -236,9 +236,9 @@
     page.join.disabled = true;
     try {
       firstPosition = null; // a new place (after a lapsed pass) starts a new bar
-      showTicket(await api("/api/queue", { userId: userId() }));
-      storage.set(ticket.ticketId);
-      follow(ticket.ticketId);
+      showPlace(await api("/api/queue", { userId: userId() }));
+      storage.set(place.ticketId);
+      follow(place.ticketId);
     } catch (error) {
       say(error.message, true);
       if (error.code === "WAITING_ROOM_OFF") loadRoom();
@@ -253,46 +253,46 @@
     following = null;
   }
 
-  // Live updates of the ticket from its event stream, or by polling at the interval it suggests.
-  function follow(ticketId) {
+  // Live updates of the place from its event stream, or by polling at the interval it suggests.
+  function follow(placeId) {
     stopFollowing();
-    if (!window.EventSource) return pollTicket(ticketId, 0);
-    const source = new EventSource(`/api/queue/${encodeURIComponent(ticketId)}/stream`);
+    if (!window.EventSource) return pollPlace(placeId, 0);
+    const source = new EventSource(`/api/queue/${encodeURIComponent(placeId)}/stream`);
     let errors = 0;
     following = source;
     source.onmessage = (event) => {
       errors = 0;
-      showTicket(JSON.parse(event.data));
-      if (ticket.state !== "waiting") stopFollowing();
+      showPlace(JSON.parse(event.data));
+      if (place.state !== "waiting") stopFollowing();
     };
     source.onerror = () => {
       errors += 1;
       if (source.readyState === EventSource.CLOSED || errors >= MAX_STREAM_ERRORS) {
         source.close();
-        if (following === source) pollTicket(ticketId, 1);
+        if (following === source) pollPlace(placeId, 1);
       }
     };
   }
 
-  function pollTicket(ticketId, seconds) {
+  function pollPlace(placeId, seconds) {
     following = setTimeout(async () => {
       try {
-        showTicket(await api(`/api/queue/${encodeURIComponent(ticketId)}`));
+        showPlace(await api(`/api/queue/${encodeURIComponent(placeId)}`));
       } catch {
-        return pollTicket(ticketId, 2);
+        return pollPlace(placeId, 2);
       }
-      if (ticket.state === "waiting") pollTicket(ticketId, ticket.pollAfterSeconds);
+      if (place.state === "waiting") pollPlace(placeId, place.pollAfterSeconds);
     }, seconds * 1000);
   }
 
-  function showTicket(next) {
+  function showPlace(next) {
     if (next.state === "closed") {
-      ticket = null;
+      place = null;
       loadRoom();
       return;
     }
-    ticket = next;
-    if (ticket.position && (firstPosition === null || ticket.position > firstPosition)) firstPosition = ticket.position;
+    place = next;
+    if (place.position && (firstPosition === null || place.position > firstPosition)) firstPosition = place.position;
     showQueue();
     updateForm();
   }
@@ -303,46 +303,46 @@
     return `about ${Math.round(seconds / 60)} min`;
   }
 
-  // Puts the room and the ticket on the page; the form stays for tiers outside the room.
+  // Puts the room and the place on the page; the form stays for tiers outside the room.
   function showQueue() {
     page.queue.hidden = !room;
     if (!room) return;
-    const state = ticket ? ticket.state : "none";
+    const state = place ? place.state : "none";
     page.queue.dataset.state = state;
     page.join.hidden = !(state === "none" || state === "expired");
     page.queueProgress.hidden = state !== "waiting";
     page.queuePass.hidden = state !== "admitted";
     const what = room.tiers === null ? "this sale" : room.tiers.join(", ");
-    page.queueMessage.textContent = ticket ? ticket.message : `A waiting room is on for ${what}: join the queue to book.`;
-    if (state === "waiting" && ticket.position === null) {
-      const opens = new Date(ticket.opensAt).toLocaleTimeString();
+    page.queueMessage.textContent = place ? place.message : `A waiting room is on for ${what}: join the queue to book.`;
+    if (state === "waiting" && place.position === null) {
+      const opens = new Date(place.opensAt).toLocaleTimeString();
       page.queueMessage.textContent = `The sale opens at ${opens}. Everyone who joins before then gets a place ` +
         "drawn at random at the opening: arriving early gives no edge.";
     }
     if (state === "admitted") page.queueMessage.textContent = "Your turn: book now, with the form below.";
     if (state === "waiting") {
-      if (ticket.position === null) {
+      if (place.position === null) {
         page.queueBar.removeAttribute("value"); // before the opening: no place yet
         page.queuePosition.textContent = "Places are drawn at the opening.";
       } else {
-        page.queueBar.value = firstPosition > 0 ? (firstPosition - ticket.position + 1) / (firstPosition + 1) : 0;
-        page.queuePosition.textContent = `Number ${ticket.position} in the queue`;
+        page.queueBar.value = firstPosition > 0 ? (firstPosition - place.position + 1) / (firstPosition + 1) : 0;
+        page.queuePosition.textContent = `Number ${place.position} in the queue`;
       }
-      page.queueEta.textContent = `· ${duration(ticket.estimatedWaitSeconds)}`;
+      page.queueEta.textContent = `· ${duration(place.estimatedWaitSeconds)}`;
     }
     if (state === "admitted") countDownPass();
   }
 
   // The pass's time left; when it is up the page says so (the server would refuse it now).
   function countDownPass() {
-    if (!ticket || ticket.state !== "admitted") return;
-    const left = Math.ceil((Date.parse(ticket.passExpiresAt) - Date.now()) / 1000);
+    if (!place || place.state !== "admitted") return;
+    const left = Math.ceil((Date.parse(place.passExpiresAt) - Date.now()) / 1000);
     if (left > 0) {
       const seconds = String(left % 60).padStart(2, "0");
       page.queuePass.textContent = `Your pass: book within ${Math.floor(left / 60)}:${seconds}`;
       return;
     }
-    ticket = { ...ticket, state: "expired", message: "Your pass has expired: join again for a new place at the back." };
+    place = { ...place, state: "expired", message: "Your pass has expired: join again for a new place at the back." };
     showQueue();
     updateForm();
   }
@@ -491,7 +491,7 @@
     busy = true;
     updateForm();
     try {
-      const headers = gated(page.tier.value) && passValid() ? { "Queue-Pass": ticket.queuePass } : {};
+      const headers = gated(page.tier.value) && passValid() ? { "Queue-Pass": place.queuePass } : {};
       const receipt = await api(holding ? "/api/tickets/hold" : "/api/tickets/book", {
         userId: userId(), tier: page.tier.value, quantity: Number(page.quantity.value),
       }, headers);
@@ -517,7 +517,7 @@
     say("", false);
     loadBookings();
     stopFollowing(); // another user: another place in the queue
-    ticket = null;
+    place = null;
     room = null;
     loadRoom();
   });

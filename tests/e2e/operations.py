@@ -1,0 +1,370 @@
+"""Every operation of the API document for ``test_documented_errors.py``: a request it accepts,
+the kinds of refusal it shares with others (``refusals.KINDS``), and its own refusals, each
+made by the request that meets it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from werkzeug.test import TestResponse
+
+from tests.e2e.refusals import ADMIN, Call, House, Operation, buying, get, new_tier, sent, unknown_id
+
+Own = Callable[[House], TestResponse]
+USER = {"userId": "someone"}
+
+
+def purchase(path: str, ledger_method: str, body: Callable[[str, str, int], object]) -> Operation:
+    """Booking, holding or ordering: a request it accepts, and what a sale may be refused with."""
+
+    def buy(h: House, tier: str, quantity: int = 1, user: str | None = None, **headers: str) -> TestResponse:
+        return h.send(Call("POST", path, body(user or h.name("user-"), tier, quantity), headers))
+
+    def closed(h: House) -> str:
+        tier = h.tier()
+        h.services.ledger.close_sales(tier)
+        return tier
+
+    def key_reused(h: House) -> TestResponse:
+        tier, user = h.tier(), h.name("user-")
+        buy(h, tier, 1, user, **{"Idempotency-Key": "key"})
+        return buy(h, tier, 2, user, **{"Idempotency-Key": "key"})
+
+    def without_pass(h: House) -> TestResponse:
+        tier = h.tier()
+        with h.room([tier]):
+            return buy(h, tier)
+
+    def pass_expired(h: House) -> TestResponse:
+        tier, user = h.tier(), h.name("user-")
+        with h.room([tier]) as room_id:
+            return buy(h, tier, user=user, **{"Queue-Pass": h.expired_pass(room_id, user)})
+
+    def interrupted(h: House) -> TestResponse:
+        tier = h.tier()
+        return h.interrupted(ledger_method, lambda user: buy(h, tier, user=user))
+
+    return Operation(
+        lambda h: Call("POST", path, body(h.name("user-"), h.tier(), 1)),
+        ("body", "store", "ledger", "queue", "sale_limit"),
+        {
+            "TICKET_NOT_FOUND": lambda h: buy(h, "NO_SUCH_TIER"),
+            "SALES_NOT_OPEN": lambda h: buy(h, h.show_tier(opens_in=3600)),
+            "SALES_CLOSED": lambda h: buy(h, closed(h)),
+            "INSUFFICIENT_TICKETS": lambda h: buy(h, h.tier(capacity=1), quantity=2),
+            "USER_LIMIT_EXCEEDED": lambda h: buy(h, h.tier(per_user_limit=1), quantity=2),
+            "IDEMPOTENCY_KEY_REUSED": key_reused,
+            "QUEUE_PASS_REQUIRED": without_pass,
+            "QUEUE_PASS_EXPIRED": pass_expired,
+            "OUTCOME_UNKNOWN": interrupted,
+        },
+    )
+
+
+def ending(path: str, hold: bool) -> Callable[[House], Call]:
+    """Ending the user's own new booking (or hold): ``path`` with its ``{id}``."""
+
+    def call(h: House) -> Call:
+        user, booking_id = h.booking(hold=hold)
+        return Call("POST", path.format(id=booking_id), {"userId": user})
+
+    return call
+
+
+def again(first: Callable[[House], Call]) -> Own:
+    """The same request a second time: the second answer."""
+
+    def drive(h: House) -> TestResponse:
+        call = first(h)
+        h.send(call)
+        return h.send(call)
+
+    return drive
+
+
+def ended_the_other_way(end: str) -> Own:
+    """Confirming a hold released first, or releasing one confirmed first."""
+    other = {"confirm": "release", "release": "confirm"}[end]
+
+    def drive(h: House) -> TestResponse:
+        user, hold_id = h.booking(hold=True)
+        h.send(Call("POST", f"/api/holds/{hold_id}/{other}", {"userId": user}))
+        return h.send(Call("POST", f"/api/holds/{hold_id}/{end}", {"userId": user}))
+
+    return drive
+
+
+def a_year_later(call: Callable[[House], Call]) -> Own:
+    def drive(h: House) -> TestResponse:
+        made, now = call(h), h.services.ledger.clock()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(h.services.ledger, "clock", lambda: now + timedelta(days=365))
+            return h.send(made)
+
+    return drive
+
+
+def scanning(code: str) -> Call:
+    return Call("POST", "/api/checkin", {"code": code, "gate": "g"}, ADMIN)
+
+
+def scan(h: House) -> Call:
+    """A scan of a new booking's ticket."""
+    return scanning(h.code(h.booking()[1]))
+
+
+def cancel_admitted(h: House) -> TestResponse:
+    """Cancelling a booking whose ticket was checked in."""
+    user, booking_id = h.booking()
+    assert h.send(scanning(h.code(booking_id))).status_code == 200
+    return h.send(Call("POST", f"/api/bookings/{booking_id}/cancel", {"userId": user}))
+
+
+def scan_cancelled(h: House) -> TestResponse:
+    """A scan of a ticket whose booking was cancelled since its code was read."""
+    user, booking_id = h.booking()
+    code = h.code(booking_id)
+    h.send(Call("POST", f"/api/bookings/{booking_id}/cancel", {"userId": user}))
+    return h.send(scanning(code))
+
+
+def upload(h: House) -> Call:
+    _, booking_id = h.booking()
+    scans = [{"scanId": "s1", "code": h.code(booking_id), "scannedAt": "2026-12-05T19:00:00+00:00"}]
+    return Call("POST", "/api/checkin/uploads", {"gate": "g", "scans": scans}, ADMIN)
+
+
+def new_event(h: House, tier: str | None = None, event_id: str | None = None) -> Call:
+    event = {"eventId": event_id or h.name("event-").lower(), "name": "x", "tiers": [new_tier(tier or h.name("E_"))]}
+    return Call("POST", "/api/admin/events", event, ADMIN)
+
+
+def on_a_tier(method: str, path: str, body: object = None, headers: dict[str, str] | None = None):
+    """A request on a new tier: ``path`` with its ``{tier}``."""
+    return lambda h: Call(method, path.format(tier=h.tier()), body, headers or {})
+
+
+def with_a_room(call: Call, store_down: bool = False) -> Own:
+    def drive(h: House) -> TestResponse:
+        with h.room([h.tier()]):
+            if not store_down:
+                return h.send(call)
+            with h.store_down():
+                return h.send(call)
+
+    return drive
+
+
+def lagging(h: House) -> TestResponse:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(h.apps["main"].config, "READY_MAX_LAG_SECONDS", -1.0)
+        return h.send(Call("GET", "/ready"))
+
+
+def replayed(path: str, invalid: str, beyond: str, headers: dict[str, str] | None = None) -> dict[str, Own]:
+    """What a tier rebuilt from its events answers: ``path`` (with ``{tier}``) asked with an
+    ``invalid`` query, of a tier that does not exist, or ``beyond`` its last version."""
+    return {
+        "VALIDATION_ERROR": lambda h: h.send(Call("GET", path.format(tier=h.tier()) + invalid, headers=headers or {})),
+        "TICKET_NOT_FOUND": lambda h: h.send(Call("GET", path.format(tier="NO_SUCH_TIER"), headers=headers or {})),
+        "VERSION_NOT_FOUND": lambda h: h.send(Call("GET", path.format(tier=h.tier()) + beyond, headers=headers or {})),
+    }
+
+
+WEBHOOK = "/api/admin/webhooks/we_0000"
+PLACE = "/api/queue/{uuid}.place"
+ROOM = "/api/admin/waiting-room"
+
+OPERATIONS: dict[str, Operation] = {
+    "GET /api/tickets": Operation(get("/api/tickets"), ("store",)),
+    "GET /api/tickets/stream": Operation(get("/api/tickets/stream"), ("store",)),
+    "POST /api/tickets/book": purchase("/api/tickets/book", "book", buying),
+    "POST /api/tickets/hold": purchase("/api/tickets/hold", "hold", buying),
+    "POST /api/orders": purchase(
+        "/api/orders",
+        "order",
+        lambda user, tier, quantity: {"userId": user, "items": [{"tier": tier, "quantity": quantity}]},
+    ),
+    "GET /api/orders/{order_id}": Operation(
+        lambda h: Call("GET", f"/api/orders/{unknown_id()}"),
+        ("store",),
+        {"BOOKING_NOT_FOUND": sent("GET", "/api/orders/x")},
+    ),
+    "GET /api/bookings/{booking_id}": Operation(
+        lambda h: Call("GET", f"/api/bookings/{unknown_id()}"),
+        ("store",),
+        {"BOOKING_NOT_FOUND": sent("GET", "/api/bookings/x")},
+    ),
+    "POST /api/bookings/{booking_id}/cancel": Operation(
+        ending("/api/bookings/{id}/cancel", hold=False),
+        ("body", "store", "ledger"),
+        {
+            "BOOKING_NOT_FOUND": sent("POST", "/api/bookings/x/cancel", USER),
+            "BOOKING_ALREADY_CANCELLED": again(ending("/api/bookings/{id}/cancel", hold=False)),
+            "BOOKING_NOT_CONFIRMED": lambda h: h.send(ending("/api/bookings/{id}/cancel", hold=True)(h)),
+            "BOOKING_CHECKED_IN": cancel_admitted,
+        },
+    ),
+    **{
+        f"POST /api/holds/{{hold_id}}/{end}": Operation(
+            ending(f"/api/holds/{{id}}/{end}", hold=True),
+            ("body", "store", "ledger", "sale_limit"),
+            {
+                "BOOKING_NOT_FOUND": sent("POST", f"/api/holds/x/{end}", USER),
+                "HOLD_NOT_ACTIVE": ended_the_other_way(end),
+                "HOLD_EXPIRED": a_year_later(ending(f"/api/holds/{{id}}/{end}", hold=True)),
+            },
+        )
+        for end in ("confirm", "release")
+    },
+    "GET /api/users/{user_id}/bookings": Operation(get("/api/users/ann/bookings"), ("store",)),
+    "GET /api/events": Operation(get("/api/events"), ("store",)),
+    "GET /api/events/{event_id}/tickets": Operation(
+        get("/api/events/main/tickets"),
+        ("store",),
+        {"EVENT_NOT_FOUND": sent("GET", "/api/events/no-such-event/tickets")},
+    ),
+    "POST /api/admin/events": Operation(
+        new_event,
+        ("admin", "body", "store"),
+        {
+            "EVENT_ALREADY_EXISTS": lambda h: again(lambda h: new_event(h, event_id="twice-" + h.name().lower()))(h),
+            "TIER_ALREADY_EXISTS": lambda h: h.send(new_event(h, tier=h.tier())),
+        },
+    ),
+    "GET /api/tiers/{tier}": Operation(
+        on_a_tier("GET", "/api/tiers/{tier}"),
+        ("store",),
+        replayed("/api/tiers/{tier}", "?atVersion=1&atTime=2026-01-01T00:00:00Z", "?atVersion=99"),
+    ),
+    "GET /api/tiers/{tier}/history": Operation(
+        on_a_tier("GET", "/api/tiers/{tier}/history"),
+        ("store",),
+        replayed("/api/tiers/{tier}/history", "?limit=0", "?after=99"),
+    ),
+    "POST /api/checkin": Operation(
+        scan,
+        ("body", "store", "ledger", "door"),
+        {
+            "INVALID_TICKET_CODE": sent("POST", "/api/checkin", {"code": "TL1.forged", "gate": "g"}, ADMIN),
+            "ALREADY_CHECKED_IN": again(scan),
+            "TICKET_NOT_VALID": scan_cancelled,
+        },
+    ),
+    "POST /api/checkin/uploads": Operation(upload, ("body", "store", "ledger", "door")),
+    "GET /api/checkin/tickets": Operation(get("/api/checkin/tickets", ADMIN), ("store", "door")),
+    "GET /api/bookings/{booking_id}/tickets": Operation(
+        lambda h: Call("GET", f"/api/bookings/{unknown_id()}/tickets"),
+        ("store",),
+        {"BOOKING_NOT_FOUND": sent("GET", "/api/bookings/x/tickets")},
+    ),
+    "GET /api/queue": Operation(get("/api/queue"), ("queue",)),
+    "POST /api/queue": Operation(
+        lambda h: Call("POST", "/api/queue", {"userId": h.name("user-")}),
+        ("body", "queue"),
+        {"WAITING_ROOM_OFF": sent("POST", "/api/queue", USER)},
+    ),
+    **{
+        f"GET /api/queue/{{ticket_id}}{tail}": Operation(
+            lambda h, tail=tail: Call("GET", PLACE.format(uuid=unknown_id()) + tail),
+            ("queue",),
+            {"QUEUE_TICKET_NOT_FOUND": sent("GET", f"/api/queue/x{tail}")},
+        )
+        for tail in ("", "/stream")
+    },
+    f"GET {ROOM}": Operation(lambda h: Call("GET", ROOM, headers=ADMIN), ("admin", "queue")),
+    f"POST {ROOM}": Operation(
+        lambda h: Call("POST", ROOM, {"rate": 0, "tiers": [h.tier()]}, ADMIN),
+        ("admin", "body", "queue", "store"),
+        {"WAITING_ROOM_ALREADY_ON": with_a_room(Call("POST", ROOM, {"rate": 0}, ADMIN))},
+    ),
+    f"POST {ROOM}/rate": Operation(
+        lambda h: Call("POST", f"{ROOM}/rate", {"rate": 1}, ADMIN),
+        ("admin", "body", "queue"),
+        {
+            "WAITING_ROOM_OFF": sent("POST", f"{ROOM}/rate", {"rate": 1}, ADMIN),
+            "STORE_UNAVAILABLE": with_a_room(Call("POST", f"{ROOM}/rate", {"rate": 1}, ADMIN), store_down=True),
+        },
+    ),
+    f"POST {ROOM}/close": Operation(
+        lambda h: Call("POST", f"{ROOM}/close", headers=ADMIN),
+        ("admin", "bodiless", "queue"),
+        {
+            "WAITING_ROOM_OFF": sent("POST", f"{ROOM}/close", headers=ADMIN),
+            "STORE_UNAVAILABLE": with_a_room(Call("POST", f"{ROOM}/close", headers=ADMIN), store_down=True),
+        },
+    ),
+    f"GET {ROOM}/{{room_id}}/events": Operation(
+        get(f"{ROOM}/{unknown_id()}/events", ADMIN),
+        ("admin", "store"),
+        {"WAITING_ROOM_NOT_FOUND": sent("GET", f"{ROOM}/x/events", headers=ADMIN)},
+    ),
+    "POST /api/admin/tiers": Operation(
+        lambda h: Call("POST", "/api/admin/tiers", new_tier(h.name("NEW_")), ADMIN),
+        ("admin", "body", "store"),
+        {"TIER_ALREADY_EXISTS": lambda h: h.send(Call("POST", "/api/admin/tiers", new_tier(h.tier()), ADMIN))},
+    ),
+    "POST /api/admin/tiers/{tier}/capacity": Operation(
+        on_a_tier("POST", "/api/admin/tiers/{tier}/capacity", {"quantity": 5}, ADMIN),
+        ("admin", "body", "store", "ledger"),
+        {"TICKET_NOT_FOUND": sent("POST", "/api/admin/tiers/NO_SUCH_TIER/capacity", {"quantity": 5}, ADMIN)},
+    ),
+    "POST /api/admin/tiers/{tier}/close": Operation(
+        on_a_tier("POST", "/api/admin/tiers/{tier}/close", headers=ADMIN),
+        ("admin", "bodiless", "store", "ledger"),
+        {"TICKET_NOT_FOUND": sent("POST", "/api/admin/tiers/NO_SUCH_TIER/close", headers=ADMIN)},
+    ),
+    "GET /api/admin/tiers/{tier}/history": Operation(
+        on_a_tier("GET", "/api/admin/tiers/{tier}/history", headers=ADMIN),
+        ("admin", "store"),
+        replayed("/api/admin/tiers/{tier}/history", "?limit=0", "?after=99", ADMIN),
+    ),
+    "GET /api/admin/tiers/{tier}/sales": Operation(
+        on_a_tier("GET", "/api/admin/tiers/{tier}/sales", headers=ADMIN),
+        ("admin", "store"),
+        {"TICKET_NOT_FOUND": sent("GET", "/api/admin/tiers/NO_SUCH_TIER/sales", headers=ADMIN)},
+    ),
+    "GET /api/admin/overview": Operation(get("/api/admin/overview", ADMIN), ("admin", "store")),
+    "GET /api/admin/audit": Operation(get("/api/admin/audit", ADMIN), ("admin", "store")),
+    "GET /api/admin/webhooks": Operation(get("/api/admin/webhooks", ADMIN), ("admin", "store")),
+    "POST /api/admin/webhooks": Operation(
+        lambda h: Call("POST", "/api/admin/webhooks", {"url": "http://127.0.0.1:9/hook"}, ADMIN),
+        ("admin", "body", "store"),
+    ),
+    "GET /api/admin/webhooks/{endpoint_id}": Operation(
+        lambda h: Call("GET", WEBHOOK, headers=ADMIN),
+        ("admin", "store"),
+        {"WEBHOOK_NOT_FOUND": sent("GET", WEBHOOK, headers=ADMIN)},
+    ),
+    "GET /api/admin/webhooks/{endpoint_id}/deliveries": Operation(
+        get(f"{WEBHOOK}/deliveries", ADMIN),
+        ("admin", "store"),
+        {
+            "VALIDATION_ERROR": sent("GET", f"{WEBHOOK}/deliveries?limit=0", headers=ADMIN),
+            "WEBHOOK_NOT_FOUND": sent("GET", f"{WEBHOOK}/deliveries", headers=ADMIN),
+        },
+    ),
+    **{
+        f"POST /api/admin/webhooks/{{endpoint_id}}/{change}": Operation(
+            lambda h, change=change: Call("POST", f"{WEBHOOK}/{change}", headers=ADMIN),
+            ("admin", "bodiless", "store"),
+            {"WEBHOOK_NOT_FOUND": sent("POST", f"{WEBHOOK}/{change}", headers=ADMIN)},
+        )
+        for change in ("pause", "resume")
+    },
+    "POST /api/admin/webhooks/{endpoint_id}/replay": Operation(
+        lambda h: Call("POST", f"{WEBHOOK}/replay", {"after": 0}, ADMIN),
+        ("admin", "body", "store"),
+        {"WEBHOOK_NOT_FOUND": sent("POST", f"{WEBHOOK}/replay", {"after": 0}, ADMIN)},
+    ),
+    "GET /api/feed": Operation(
+        get("/api/feed", ADMIN),
+        ("feed", "store"),
+        {"VALIDATION_ERROR": sent("GET", "/api/feed?limit=0", headers=ADMIN)},
+    ),
+    "GET /health": Operation(get("/health")),
+    "GET /ready": Operation(get("/ready"), ("store",), {"PROJECTION_LAGGING": lagging}),
+    "GET /metrics": Operation(get("/metrics"), ("store",)),
+}

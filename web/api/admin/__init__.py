@@ -1,0 +1,1 @@
+"""The administration behind the admin token: tiers, webhooks and the dashboard's figures."""

@@ -1,0 +1,1 @@
+"""The on-sale waiting room: the queue as buyers see it, and its administration."""

@@ -1,0 +1,19 @@
+"""What the app and the server that runs it (``web/server/``) agree on, defined once for both.
+
+It imports nothing: the server's gevent worker loads it before gevent patches the process,
+when the app's modules must not be loaded yet (``web/server/gunicorn_settings.py``).
+"""
+
+from __future__ import annotations
+
+# Where a request that waited for its share of a turn of the worker's loop finds how to wait
+# for it again (a WSGI environ key, as a header is): set by the worker
+# (``web/server/loop_shares.py``), called by a stream before each event it reads after a pause
+# (``web/http/stream.py``).
+WAIT_TURN = "ticket_ledger.wait_turn"
+
+
+def error_code(reason: str) -> str:
+    """The code of an HTTP-level error, as the app and the server's worker both answer it: its
+    reason phrase in capitals (``Not Found``: ``NOT_FOUND``)."""
+    return reason.upper().replace(" ", "_").replace("'", "")

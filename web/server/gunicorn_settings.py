@@ -1,0 +1,99 @@
+"""gunicorn settings, each read from the environment (docs/configuration.md).
+
+``ticketledger serve`` runs gunicorn with ``-c python:web.server.gunicorn_settings``, so an
+installed wheel serves with them from any folder; the checkout's ``gunicorn.conf.py``
+(``gunicorn -c gunicorn.conf.py``, the Docker image) imports them. The gunicorn master
+loads them (and the worker class) before it forks, and the worker imports them before
+gevent patches it: had they loaded the app's modules, psycopg would have chosen its
+blocking wait function by then. So they take from the app only what imports nothing more:
+``web.create_app`` (whose module is the bare ``web`` package) and what the app and the
+server agree on (``web/http/server_contract.py``).
+
+No ``preload_app``: every worker builds its own ledger and connection pool after the
+fork. Workers starting together are safe: table creation is serialised by an advisory
+lock (``application/persistence/storage.py``) and demo tiers by the tier's version check.
+
+Both stores run the ``gevent`` worker (``web/server/gunicorn_worker.py``: gunicorn's, whose
+own error answers are JSON). A connection costs a greenlet (about 19 KB while it
+trickles a body), not a thread, so slow clients and open event streams cannot use up
+the server, and a request's headers must arrive within ``keepalive`` seconds (gunicorn's
+gevent worker reads them under that timeout); its body has ``REQUEST_BODY_TIMEOUT``
+(``web/http/request_body.py``). Measured on 2 cores (docs/performance.md and docs/security.md):
+- PostgreSQL: 2 workers. Greenlets make cheap, GIL-free switches between the requests
+  that queue for a group commit, and psycopg waits cooperatively under gevent. 2 gevent
+  workers: 2,035 bookings/s, p95 52 ms; 1: 1,662/s; the best gthread setting (2 x 32
+  threads) 1,414/s, p95 75 ms. 3 and 4 workers used to collapse on version conflicts;
+  since processes take turns on a tier (application/booking/turns.py), 4 workers give 85-90% of
+  2 workers' rate on 2 cores (2026-12-01: 561 against 661/s at 64 connections).
+- SQLite: 1 worker (one writer). Under ``gthread`` (32 threads) 32 connections that sent
+  one byte each, or 32 open event streams, stopped the server; under gevent 64 of each
+  leave bookings at p95 < 0.1 s. sqlite3 calls do not yield to gevent, so each commit's
+  fsync pauses the worker: fewer bookings/s than gthread under load (docs/security.md).
+"""
+
+import os
+import resource
+import shutil
+import tempfile
+
+from web import create_app
+
+on_sqlite = os.environ.get("PERSISTENCE_MODULE", "eventsourcing.sqlite") == "eventsourcing.sqlite"
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "web.server.gunicorn_worker.JsonErrorGeventWorker")
+workers = int(os.environ.get("GUNICORN_WORKERS", "1" if on_sqlite else "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))  # gthread only
+# Connections one gevent worker holds at once; beyond them new ones wait in the listen
+# backlog. Bounded by the open-file limit, which is raised to its hard limit below.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Under gevent: seconds a request's headers may take to arrive (and a kept-alive
+# connection may stay idle).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
+graceful_timeout = 10
+# The app logs one JSON line per request itself (web/http/logs.py); set "-" for gunicorn's too.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+# The app, named as gunicorn takes it ("module:call()"); importing ``web`` loads nothing more.
+wsgi_app = f"{create_app.__module__}:{create_app.__name__}()"
+
+# A folder made here for the workers' metrics, removed when the server exits.
+made_metrics_folder: list[str] = []
+
+
+def on_starting(server):
+    """Let the workers hold as many connections as the system allows, give them a fresh
+    folder to count Prometheus metrics in (web/http/metrics.py), and tell the app how many
+    processes serve it (``WEB_CONCURRENCY``: per-worker rate-limit counts would not do)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+    else:
+        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ledger-metrics-")
+        made_metrics_folder.append(folder)
+    os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)
+
+
+def on_exit(server):
+    """Remove the metrics folder made at start (one given in the environment stays)."""
+    for folder in made_metrics_folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Close the ledger's connection pool while the worker can still run it down
+    cleanly (left to the garbage collector, it fails noisily under gevent)."""
+    app = getattr(worker, "wsgi", None)
+    app = getattr(app, "app", app)  # the gevent worker's app is wrapped (web/server/loop_shares.py)
+    services = getattr(app, "extensions", {}).get("services")
+    if services is not None:
+        services.close()
