@@ -23,8 +23,8 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from werkzeug.exceptions import NotFound
 
-from projections.integrations.events import TYPES
-from projections.integrations.store import StoredEvent
+from projections.integrations.notices import TYPES
+from projections.integrations.store import StoredNotice
 from web.identity.tokens import require_bearer
 from web.openapi.apidoc import FEED_SECURITY, Blueprint
 from web.openapi.error_examples import BOOKING_ID
@@ -143,11 +143,11 @@ class Feed(MethodView):
         return Response(body, mimetype="application/json")
 
 
-def wait_for_events(after: int, limit: int, wait: float) -> list[StoredEvent]:
+def wait_for_events(after: int, limit: int, wait: float) -> list[StoredNotice]:
     """Read the outbox after ``after``; while it has nothing, again every 0.1 s for ``wait`` s."""
     deadline = time.monotonic() + wait
     while True:
-        events = services().caught_up_integrations().tables.events_after(after, limit)
+        events = services().caught_up_integrations().tables.notices_after(after, limit)
         if events or time.monotonic() >= deadline:
             return events
         time.sleep(POLL_SECONDS)

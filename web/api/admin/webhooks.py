@@ -12,7 +12,7 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from projections.integrations.events import TYPES
+from projections.integrations.notices import TYPES
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.schemas.fields import MAX_STORED_INTEGER, CamelCaseSchema, FullMatch, QueryInteger, ResponseSchema
