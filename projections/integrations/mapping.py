@@ -32,7 +32,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.utils import get_topic
 
-from domain.bookings import Booking
+from domain.bookings import Booking, BookingStatus
 from domain.tickets import ticket_id
 from domain.tiers import TicketTier, tier_id
 from projections.integrations.notices import (
@@ -206,7 +206,7 @@ class NoticeMapper:
     def _hold_released(self, domain_event: TicketTier.HoldReleased) -> Change:
         self._figures(domain_event).held -= domain_event.quantity
         self.state.close_hold(str(domain_event.booking_id))
-        kind = HOLD_EXPIRED if domain_event.reason == "expired" else HOLD_RELEASED
+        kind = HOLD_EXPIRED if domain_event.reason == BookingStatus.EXPIRED else HOLD_RELEASED
         return Change(kind, domain_event.booking_id, domain_event.user_id, domain_event.quantity)
 
     @change.register

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 
 from application import BookingLedger
+from domain.bookings import BookingStatus
 from projections import Projector
 from scripts.bench import wrk
 from scripts.harness.processes import children
@@ -121,7 +122,7 @@ def our_books(ledger: BookingLedger, follower: Projector) -> dict:
     view = follower.view
     confirmed: dict[str, int] = {}
     for booking in view.all_bookings():
-        if booking.status == "confirmed":
+        if booking.status == BookingStatus.CONFIRMED:
             confirmed[booking.tier] = confirmed.get(booking.tier, 0) + booking.quantity
     books = {}
     for row in view.list_tiers():

@@ -11,6 +11,7 @@ from flask import request
 from marshmallow import fields, validates_schema
 
 from application import no_booking
+from domain.bookings import BookingStatus
 from web.identity.user_ids import UserId
 from web.openapi.error_examples import BOOKING_ID
 from web.schemas.fields import (
@@ -56,7 +57,7 @@ class BookingSchema(ResponseSchema):
     user_id = fields.String()
     tier = fields.String()
     quantity = fields.Integer()
-    status = fields.String(metadata={"enum": ["held", "confirmed", "cancelled", "released", "expired"]})
+    status = fields.String(metadata={"enum": [status.value for status in BookingStatus]})
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
     expires_at = fields.DateTime(

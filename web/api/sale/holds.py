@@ -14,6 +14,7 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
+from domain.bookings import BookingStatus
 from web.http.logs import event
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import COMMAND, JSON_BODY, SALE, Blueprint
@@ -46,7 +47,7 @@ class HoldReceiptSchema(ResponseSchema):
     remaining_quantity = fields.Integer(attribute="remaining")
     status = fields.String(
         metadata={
-            "enum": ["held", "confirmed", "released", "expired", "cancelled"],
+            "enum": [status.value for status in BookingStatus],
             "description": "`held`, or what became of it (a retry with its key)",
         }
     )

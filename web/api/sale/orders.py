@@ -14,7 +14,7 @@ from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
 from application import no_booking
-from domain.bookings import same_user
+from domain.bookings import BookingStatus, same_user
 from domain.orders import MAX_ITEMS
 from web.http.logs import event
 from web.identity.user_ids import UserId
@@ -67,7 +67,12 @@ class OrderItemSchema(ResponseSchema):
     tier = fields.String()
     booked_quantity = fields.Integer(attribute="quantity")
     remaining_quantity = fields.Integer(attribute="remaining")
-    status = fields.String(metadata={"enum": ["confirmed", "cancelled"], "description": "this item's booking, now"})
+    status = fields.String(
+        metadata={
+            "enum": [BookingStatus.CONFIRMED.value, BookingStatus.CANCELLED.value],
+            "description": "this item's booking, now",
+        }
+    )
 
 
 class OrderSchema(ResponseSchema):

@@ -9,6 +9,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields
 
+from domain.bookings import BookingStatus
 from web.http.logs import event
 from web.http.stream import STREAM, event_stream, one_line, tier_events
 from web.http.tier_board import CACHE_CONTROL
@@ -44,7 +45,7 @@ class BookReceiptSchema(ResponseSchema):
     remaining_quantity = fields.Integer(attribute="remaining")
     status = fields.String(
         metadata={
-            "enum": ["confirmed", "cancelled"],
+            "enum": [BookingStatus.CONFIRMED.value, BookingStatus.CANCELLED.value],
             "description": "`confirmed`, or `cancelled` when a retry under its "
             "`Idempotency-Key` finds it cancelled since",
         }
