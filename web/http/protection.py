@@ -32,8 +32,8 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def protect(response: Response) -> Response:
-        # One pass over the headers, not one per security header (``setdefault``): 2 % of
-        # a worker's CPU at 16 connections.
+        # One pass over the headers, not one per security header (``setdefault``): this
+        # runs on every answer (docs/performance.md).
         present = {name.lower() for name in response.headers.keys()}
         response.headers.extend(
             [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]

@@ -3,12 +3,12 @@ size limit, then parsed by webargs, where anything Python's JSON parser cannot t
 an invalid body.
 
 Reading first closes two holes. A client that trickles its body (one byte every few
-seconds) held a worker's connection for as long as it liked: now the body must arrive
-within ``REQUEST_BODY_TIMEOUT`` seconds of the headers, else 408 (the headers have their
-own deadline: gunicorn's ``keepalive``, see ``web/server/gunicorn_settings.py``). And a
-chunked body (no ``Content-Length``) over ``MAX_CONTENT_LENGTH`` was cut at the limit
-and parsed, so valid JSON followed by padding and garbage booked: now it is 413, as the
-same body with a length is. The deadline needs the gevent worker the server runs (a
+seconds) would hold a worker's connection for as long as it liked: so the body must
+arrive within ``REQUEST_BODY_TIMEOUT`` seconds of the headers, else 408 (the headers have
+their own deadline: gunicorn's ``keepalive``, see ``web/server/gunicorn_settings.py``).
+And a chunked body (no ``Content-Length``) over ``MAX_CONTENT_LENGTH`` would be cut at
+the limit and parsed, so valid JSON followed by padding and garbage would book: so it is
+413, as the same body with a length is. The deadline needs the gevent worker the server runs (a
 blocking read in a plain thread cannot be interrupted); under Flask's test client the
 body is in memory and there is nothing to wait for.
 """

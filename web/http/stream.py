@@ -8,9 +8,9 @@ stream holds server resources for ever); the browser's ``EventSource`` reconnect
 its own after the ``retry`` delay sent first.
 
 All the tier-list streams of a process read its one copy of the list (``web/http/tier_board.py``):
-at most one query per interval, however many streams are open. Each stream reading for
-itself cost a query every 0.5 s per stream: 256 open streams took bookings on PostgreSQL
-to p95 1.6 s.
+at most one query per interval, however many streams are open, where a stream reading for
+itself would cost a query per stream every interval, taken from the bookings' connections
+and CPU (what that cost, measured: docs/performance.md).
 """
 
 from __future__ import annotations

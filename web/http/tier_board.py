@@ -1,10 +1,10 @@
 """The tier list as every reader gets it: one copy per process, rendered once per change.
 
 ``GET /api/tickets`` is the same answer for everyone, and in an on-sale thousands of
-browsers ask for it every second or two. Each asking the read tables for it cost a
-query and a rendering per request; now one request per ``max_age`` reads the rows (the
-others meanwhile get the copy in hand, ``application/recent.py``), and the JSON, its
-ETag and the rows are made again only when a row changed. The tier list's stream and
+browsers ask for it every second or two: a query and a rendering for each would be
+spent on the same answer. So one request per ``max_age`` reads the rows (the others
+meanwhile get the copy in hand, ``application/recent.py``), and the JSON, its ETag and
+the rows are made again only when a row changed. The tier list's stream and
 the waiting room's sold-out answer read the same copy.
 
 The copy lags the read tables by at most ``max_age`` (the read tables lag the ledger by

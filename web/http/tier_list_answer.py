@@ -1,10 +1,10 @@
 """``GET /api/tickets`` answered from the process's copy before Flask sees the request.
 
 In an on-sale most requests are this one, the same answer for everyone. Through Flask
-(routing, the request context, its hooks, flask-smorest) it cost about half a
-millisecond of a worker; here it costs the copy's look-up and the headers, so readers
-take a fraction of what a booking takes (docs/performance.md). The answer is the one the
-Flask view gives (``web/api/sale/tier_list.py``; a test holds them equal): the same body, ETag and
+it pays for the routing, the request context, its hooks and flask-smorest; here it costs
+only the copy's look-up and the headers, so readers take a fraction of what a booking
+takes (measured: docs/performance.md). The answer is the one the Flask view gives
+(``web/api/sale/tier_list.py``; a test holds them equal): the same body, ETag and
 ``304 Not Modified``, the request id and the security headers. It is counted in the
 request metrics, but not logged line by line (thousands a second in an on-sale).
 

@@ -2,13 +2,12 @@
 
 Under gevent, psycopg waits for its socket through gevent's emulation of ``select.poll``
 (``psycopg.waiting.wait_poll``), which builds a poll object, a watcher and a timeout for
-every wait: 6-7 % of a worker's CPU at 16 connections, where each batch of bookings
-waits on PostgreSQL several times. ``wait`` starts one IO watcher on gevent's loop and
-lets the hub run other requests until the socket is ready. The watcher has the loop's
-highest priority: in a turn of the loop, an answer of PostgreSQL is taken up before the
-requests that became ready meanwhile, so a batch of bookings (which waits on PostgreSQL
-four times, holding its tier's turn) goes on first (under the on-sale flood, admitted
-buyers' bookings inside the server: p50 130-160 ms before, 96-115 ms after).
+every wait, and each batch of bookings waits on PostgreSQL several times. ``wait`` starts
+one IO watcher on gevent's loop and lets the hub run other requests until the socket is
+ready. The watcher has the loop's highest priority: in a turn of the loop, an answer of
+PostgreSQL is taken up before the requests that became ready meanwhile, so a batch of
+bookings (which waits on PostgreSQL four times, holding its tier's turn) goes on first.
+What each saved, measured: docs/performance.md.
 
 The worker installs it after gevent has patched the process (``web/server/gunicorn_worker.py``),
 so that psycopg, imported then, also makes its connections the cooperative way.

@@ -14,21 +14,21 @@ fork. Workers starting together are safe: table creation is serialised by an adv
 lock (``application/persistence/storage.py``) and demo tiers by the tier's version check.
 
 Both stores run the ``gevent`` worker (``web/server/gunicorn_worker.py``: gunicorn's, whose
-own error answers are JSON). A connection costs a greenlet (about 19 KB while it
-trickles a body), not a thread, so slow clients and open event streams cannot use up
-the server, and a request's headers must arrive within ``keepalive`` seconds (gunicorn's
-gevent worker reads them under that timeout); its body has ``REQUEST_BODY_TIMEOUT``
-(``web/http/request_body.py``). Measured on 2 cores (docs/performance.md and docs/security.md):
-- PostgreSQL: 2 workers. Greenlets make cheap, GIL-free switches between the requests
-  that queue for a group commit, and psycopg waits cooperatively under gevent. 2 gevent
-  workers: 2,035 bookings/s, p95 52 ms; 1: 1,662/s; the best gthread setting (2 x 32
-  threads) 1,414/s, p95 75 ms. 3 and 4 workers used to collapse on version conflicts;
-  since processes take turns on a tier (application/booking/turns.py), 4 workers give 85-90% of
-  2 workers' rate on 2 cores (2026-12-01: 561 against 661/s at 64 connections).
-- SQLite: 1 worker (one writer). Under ``gthread`` (32 threads) 32 connections that sent
-  one byte each, or 32 open event streams, stopped the server; under gevent 64 of each
-  leave bookings at p95 < 0.1 s. sqlite3 calls do not yield to gevent, so each commit's
-  fsync pauses the worker: fewer bookings/s than gthread under load (docs/security.md).
+own error answers are JSON). A connection costs a greenlet, not a thread, so slow
+clients and open event streams cannot use up the server, and a request's headers must
+arrive within ``keepalive`` seconds (gunicorn's gevent worker reads them under that
+timeout); its body has ``REQUEST_BODY_TIMEOUT`` (``web/http/request_body.py``). How the
+defaults were chosen, measured: docs/performance.md ("How the server settings were
+chosen") and docs/security.md.
+- PostgreSQL: 2 workers. Many concurrent requests per process are what fill a group
+  commit; greenlets switch between the requests that queue for it cheaply and without
+  contending for the GIL, and psycopg waits cooperatively under gevent. Processes take
+  turns on a tier (``application/booking/turns.py``), so more workers do not conflict,
+  but on few cores they only add processes to schedule.
+- SQLite: 1 worker (one writer). A thread per connection (``gthread``) lets slow clients
+  and open event streams use up the server; a greenlet does not. sqlite3 calls do not
+  yield to gevent, so each commit's fsync pauses the worker: fewer bookings a second
+  than ``gthread`` under load, the price of not being stopped by slow clients.
 """
 
 import os

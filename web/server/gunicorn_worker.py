@@ -11,13 +11,12 @@ builds it for the app's own), so this worker writes that instead. gunicorn's
 function in its own process before serving, and leaves the rest to gunicorn.
 
 gunicorn writes a response's head and then each part of its body, each a ``sendall``
-on the client socket; under gevent each costs as much Python as the rest of gunicorn's
-handling of the request (a twentieth of a worker's CPU went on the head's alone, py-spy
-at 16 and 64 connections). ``OneWriteResponse`` keeps the head and sends it with the
-first part of the body, or when the response ends or anything else touches the socket
-(a file sent by ``sendfile``), so the bytes on the wire are the same. gunicorn builds
-the response in ``wsgi.create`` from that module's ``Response``, which the worker
-replaces the same way.
+on the client socket, and under gevent each write costs as much Python as the rest of
+gunicorn's handling of the request (measured: docs/performance.md). ``OneWriteResponse``
+keeps the head and sends it with the first part of the body, or when the response ends
+or anything else touches the socket (a file sent by ``sendfile``), so the bytes on the
+wire are the same. gunicorn builds the response in ``wsgi.create`` from that module's
+``Response``, which the worker replaces the same way.
 
 This module must not import the app (see ``web/server/gunicorn_settings.py``): the error
 code it writes comes from ``web/http/server_contract.py``, which imports nothing.

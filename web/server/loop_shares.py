@@ -4,10 +4,9 @@ A gevent worker runs every connection that is ready in one turn of its event loo
 it looks for more input. A read answered from memory never waits, so it runs whole
 within the turn; a booking waits on PostgreSQL several times (its tier's turn, the read,
 the recording, giving the turn back), and after each wait it runs again only in a later
-turn. With 128 readers of the tier list per worker each turn took tens of milliseconds,
-and 256 readers cut a hot tier from hundreds of bookings a second to about ten; the
-group commit's leader also held its tier's turn in PostgreSQL meanwhile, so the other
-workers stalled too (docs/performance.md).
+turn. With hundreds of readers ready in every turn, each step of a booking would wait
+behind all of them, while the group commit's leader holds its tier's turn in PostgreSQL
+and stalls the other workers too (what that cost, measured: docs/performance.md).
 
 So requests of a class (reads; the waiting room's joins and looks) begin at most
 ``per_turn`` a turn; the others wait at the door, in arrival order, costing nothing
