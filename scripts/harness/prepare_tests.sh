@@ -61,10 +61,16 @@ start_local_postgres() {
   version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)
   [[ -n $version ]] || fail "PostgreSQL is installed but has no cluster: pg_createcluster --start <version> main"
   mkdir -p var
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start >>"$LOG" 2>&1 ||
-    fail "could not start PostgreSQL $version/main on port $PG_PORT (see $LOG)"
-  for _ in $(seq 100); do postgres_answers && return; sleep 0.2; done
-  fail "PostgreSQL $version/main started but does not answer on $PG_HOST:$PG_PORT after 20 s"
+  # A server the machine is still starting (or recovering) does not answer yet, and start then
+  # says "Cluster is already running" (exit 2): that is not a failure, only a wait.
+  if ! pg_ctlcluster --skip-systemctl-redirect "$version" main start >>"$LOG" 2>&1; then
+    if ! pg_ctlcluster --skip-systemctl-redirect "$version" main status >>"$LOG" 2>&1; then
+      tail -n 15 "$LOG" >&2
+      fail "could not start PostgreSQL $version/main on port $PG_PORT (the end of $LOG above)"
+    fi
+  fi
+  for _ in $(seq 300); do postgres_answers && return; sleep 0.2; done
+  fail "PostgreSQL $version/main is running but does not answer on $PG_HOST:$PG_PORT after 60 s"
 }
 
 # What psql answers (the first line of its error if it fails). A server busy with other test
