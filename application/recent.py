@@ -1,8 +1,8 @@
 """A value read again at most every so many seconds, by one caller at a time.
 
 Under a flood, thousands of requests find a cached value old at the same moment; if each
-read it again they would all queue for the same connections (measured: 503s from the
-database pool, then from the Redis pool). So one of them reads while the others go on
+read it again they would all queue for the same connections, until the pools refused
+them. So one of them reads while the others go on
 with the value read last; only a caller that has no value at all waits for the read.
 """
 

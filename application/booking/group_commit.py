@@ -98,7 +98,7 @@ class GroupCommit:
     gets ``OutcomeUnknownError``. When ``commit_batch`` raises one of the
     ``unavailable`` errors (the store is down), the requests queued meanwhile fail with
     it too, nothing recorded: as the next batch they would only wait as long again to
-    meet the same error (measured during a PostgreSQL outage: up to 4.4 s instead of 2.2 s).
+    meet the same error.
     """
 
     def __init__(

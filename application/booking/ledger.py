@@ -57,7 +57,7 @@ class BookingLedger(StoreApplication):
         "POSTGRES_CONNECT_TIMEOUT": "1",
         # Hot tiers stay in memory, and every get reads the events other processes recorded
         # since (the library's fast-forward): deciding on the cache alone, the process that
-        # lost a race always arrived late again and starved (measured: p99 > 1 s).
+        # lost a race would always arrive late again and starve.
         "AGGREGATE_CACHE_MAXSIZE": "1000",
         "BOOKING_MAX_ATTEMPTS": "40",
         "BOOKING_BACKOFF_CAP_MS": "50",

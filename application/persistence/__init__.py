@@ -22,8 +22,8 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
   this process's own events back (the library caches on save only without fast-forward).
   Guard: tests/integration/test_aggregate_cache.py.
 - ``StoreApplication._take_snapshots``: a snapshot of the aggregate as saved, where the
-  library rebuilds it at the crossing version from the store (3 % of a worker's CPU on a hot
-  tier). Guards: the snapshot tests of tests/integration/test_ledger.py.
+  library rebuilds it at the crossing version from the store. Guards: the snapshot tests
+  of tests/integration/test_ledger.py.
 - ``StoreApplication.construct_snapshot_store``: its table creation tried again after a
   lost race. Guard: tests/unit/test_storage.py.
 
@@ -33,7 +33,7 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
   it for the caller after releasing its lock, so a reader could copy a tier half-way through
   an update; here a copy is advanced and replaces the cached one. ``mutate_in_turn`` is
   ``project_aggregate`` without its ``isinstance`` check against a runtime-checkable
-  ``Protocol`` (1-2 % of a booking's CPU). Guard: tests/integration/test_aggregate_cache.py.
+  ``Protocol``. Guard: tests/integration/test_aggregate_cache.py.
 
 ``postgres.py``, over ``PostgresFactory`` and its recorders:
 
@@ -49,8 +49,8 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
   Guards: tests/unit/test_storage.py, tests/e2e/test_server.py.
 - ``LockedDDLPostgresRecorder.insert_events``: one statement, ``record_<events table>``, a
   function of the project's own replacing the library's at ``create_insert_function_statement_index``
-  in ``sql_create_statements``: the library's five-statement transaction cost a sixth of a
-  worker's CPU, and its own database function leaves out the table lock that keeps
+  in ``sql_create_statements``: the library's transaction is five round trips under the
+  table's lock, and its own database function leaves out the table lock that keeps
   notification ids in commit order. Guard: tests/integration/test_recording.py.
 - ``recording_ends_turn``: a tier's turn (``application/booking/turns.py``) hands its open
   transaction to the recorder through a ``ContextVar``; the recording is sent on it with the

@@ -98,8 +98,8 @@ class StoreApplication(Application[UUID]):
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshot each saved aggregate whose recording crossed a multiple of its interval,
         as it is now. The library would snapshot it at the crossing version, which it
-        first rebuilds from the store (the last snapshot and up to 499 events): 3 % of a
-        worker's CPU on a hot tier. The aggregate is in hand, just recorded, and is not
+        first rebuilds from the store (the last snapshot and up to 499 events), on a hot
+        tier every few seconds. The aggregate is in hand, just recorded, and is not
         changed afterwards, so a snapshot of it is as true and costs one write."""
         if self.snapshots is None:
             return

@@ -90,8 +90,7 @@ class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
 
     The library records events in a transaction of five statements (lock the table,
     notify, insert, sync, commit), each a round trip that a hot tier's writers take in
-    turn while they hold the table's lock: at 16 connections that was a sixth of a
-    worker's CPU. Its optional database function (``POSTGRES_ENABLE_DB_FUNCTIONS``)
+    turn while they hold the table's lock. Its optional database function (``POSTGRES_ENABLE_DB_FUNCTIONS``)
     makes it one statement but leaves out the table lock, so notification ids could
     commit out of order and a reader following the tracked position could skip an event
     (``projections.read_model.projector``). So each recorder creates its own function,

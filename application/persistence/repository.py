@@ -50,7 +50,7 @@ class CopyOnWriteRepository(Repository[UUID]):
 
 def mutate_in_turn(aggregate: Any, events: Iterable[Any]) -> Any:
     """The library's ``project_aggregate`` without its ``isinstance`` check of each event
-    against a runtime-checkable ``Protocol``, which took 1-2 % of a booking's CPU."""
+    against a runtime-checkable ``Protocol``: a cost paid on every event of every read."""
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate

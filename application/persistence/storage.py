@@ -55,10 +55,8 @@ SQLITE_LOCKED_SECONDS = 10.0
 
 def created_meanwhile(error: Exception) -> bool:
     """How PostgreSQL refuses the loser of two concurrent creations: a unique violation
-    on ``pg_type`` (seen in 2 of 15 starts of 8 processes), or, despite ``IF NOT
-    EXISTS``, "relation already exists" (``DuplicateTable``, which the library reports
-    as a ``ProgrammingError``: seen when a gunicorn worker and the projection process
-    started together on an empty schema; gunicorn then shut down, "Worker failed to boot")."""
+    on ``pg_type``, or, despite ``IF NOT EXISTS``, "relation already exists"
+    (``DuplicateTable``, which the library reports as a ``ProgrammingError``)."""
     return isinstance(error, IntegrityError) or isinstance(error.__cause__, (DuplicateTable, DuplicateObject))
 
 

@@ -17,10 +17,9 @@ Rule, once a period (``PERIOD_SECONDS``), the way TCP finds a link's capacity:
 - too few bookings to judge (``MIN_SAMPLES``): no change;
 - always within ``[floor, max_rate]``, the floor being ``FLOOR_SHARE`` of the starting rate
   (at least ``MIN_RATE``). The latency cannot tell the ledger's queueing from a CPU shared
-  with the flood of joins and looks, which cutting admissions does not relieve; measured
-  without a floor, a flood on a busy 2-core host drove the rate to 4/s and the sale to a
-  crawl. The admin's starting rate is their judgement of a safe rate; a quarter of it
-  keeps the sale moving.
+  with the flood of joins and looks, which cutting admissions does not relieve. The
+  admin's starting rate is their judgement of a safe rate; a quarter of it keeps the sale
+  moving.
 """
 
 from __future__ import annotations

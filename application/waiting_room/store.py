@@ -1,6 +1,6 @@
 """Where the waiting room's queue lives, as the policy sees it: the atomic steps every store
-offers and what they return. Two stores: in this process (``queue_memory.py``, the SQLite
-default, one process) and in Redis (``queue_redis.py``: any number of workers and hosts
+offers and what they return. Two stores: in this process (``memory_store.py``, the SQLite
+default, one process) and in Redis (``redis_store.py``: any number of workers and hosts
 share one queue, and a restarted worker loses nobody's place).
 
 Both stores keep the same few facts per room and change them in atomic steps (a lock

@@ -21,7 +21,7 @@ from projections.read_model.views import LedgerView, PageChanges
 
 
 class LedgerProjection:
-    """Keeps ``availability``, ``bookings`` and ``checkins`` in step with the event stream. Not the
+    """Keeps the read tables (``tables.py``) in step with the event stream. Not the
     library's ``Projection``: its ``ProjectionRunner`` applies one event per transaction and
     could not keep up with group-committed bookings; here a page is applied at once
     (``process_events``, from ``projector.py``)."""

@@ -1,8 +1,8 @@
 """The read tables on a standby that may lag: where the tier list is read while the primary
 does not answer.
 
-For about 21 s after the primary's host is lost (docs/production.md) its read tables cannot
-be read. A web process given ``READ_REPLICA`` (``host:port``: HAProxy's read port in the
+From the loss of the primary's host until a standby is promoted (docs/production.md) no
+read table on the primary can be read. A web process given ``READ_REPLICA`` (``host:port``: HAProxy's read port in the
 production topology) reads the tier list from the standby's copy of the same tables then:
 behind the primary by the standby's replay lag (milliseconds with synchronous replication,
 in which a commit is acknowledged once the standby has it) plus the copy's own 0.2 s. Only
