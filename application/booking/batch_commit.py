@@ -18,6 +18,7 @@ from application.booking.group_commit import Pending
 from application.booking.observer import LedgerObserver
 from application.booking.retries import Retries
 from application.errors import LedgerBusyError
+from application.persistence.deadline import store_deadline
 
 
 class AggregateStore(Aggregates, Protocol):
@@ -39,7 +40,9 @@ class Turns(Protocol):
 
 class BatchCommit:
     """Decides and records a batch, setting each request's outcome; reports to ``observer``
-    and takes the time from ``clock`` (both replaceable: the ledger hands on its own)."""
+    and takes the time from ``clock`` (both replaceable: the ledger hands on its own). The
+    store's work for a batch ends ``write_timeout`` seconds after its oldest request arrived
+    (``application/persistence/deadline.py``): every request is answered within it."""
 
     def __init__(
         self,
@@ -48,18 +51,21 @@ class BatchCommit:
         retries: Retries,
         observer: LedgerObserver,
         clock: Callable[[], datetime],
+        write_timeout: float,
     ) -> None:
         self.store = store
         self.turns = turns
         self.retries = retries
         self.observer = observer
         self.clock = clock
+        self.write_timeout = write_timeout
 
     def __call__(self, batch: list[Pending]) -> None:
         """Decide the batch and save the changed tiers and every accepted booking and order in
         one recording, in the turns of its tiers; then give each request its outcome."""
         self.observer.batch(len(batch))
-        with self.turns.of(tier for pending in batch for tier in pending.tiers):
+        until = min(pending.arrived for pending in batch) + self.write_timeout
+        with store_deadline(until), self.turns.of(tier for pending in batch for tier in pending.tiers):
             decision = self._decided_and_recorded(batch)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 
 from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Literal
+from psycopg.sql import SQL, Composable, Literal
 
+from application.persistence.deadline import remaining_ms
 from application.persistence.postgres import recording_ends_turn
 
 # A transaction-level advisory lock: ended with the transaction that holds it, however
@@ -40,8 +41,19 @@ class TierTurns:
         ``transaction()``, which sends ``BEGIN`` alone), and ended by ``COMMIT`` after the
         block: it wrote nothing, so that is a rollback in effect, but psycopg answers a
         ``ROLLBACK`` by forgetting the connection's prepared statements (``DEALLOCATE ALL``,
-        then each prepared again on its next use): three round trips more per batch."""
-        take = SQL("BEGIN; ") + SQL("; ").join(TAKE_TURN.format(Literal(tier)) for tier in sorted(set(tiers)))
+        then each prepared again on its next use): three round trips more per batch.
+
+        Within a store deadline (``application/persistence/deadline.py``) the wait for a turn
+        ends with it on the server too (``lock_timeout``): a transaction stuck in its commit
+        holds its tiers' turns and the events table's lock, and a process that gave up waiting
+        must not leave a backend queued behind it. Nothing is written yet, so a refusal is
+        safe, and it comes a little before the deadline: "nothing recorded" (503
+        ``STORE_UNAVAILABLE``) says more than "unknown". The recording's wait for the table's
+        lock is bounded by the same setting (``LockedDDLPostgresRecorder``)."""
+        take: Composable = SQL("BEGIN; ")
+        if (timeout_ms := remaining_ms()) is not None:  # most of it: a refusal is a clearer answer
+            take += SQL("SET LOCAL lock_timeout = {}; ").format(Literal(f"{max(1, timeout_ms * 4 // 5)}ms"))
+        take += SQL("; ").join(TAKE_TURN.format(Literal(tier)) for tier in sorted(set(tiers)))
         with self.datastore.get_connection() as conn:
             try:
                 conn.execute(take)

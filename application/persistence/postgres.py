@@ -34,6 +34,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Identifier
 
+from application.persistence.deadline import BoundedConnection, may_commit
 from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,12 @@ def bounded_retries(method: Callable[..., T]) -> Callable[..., T]:
 class BoundedRetriesAggregateRecorder(PostgresAggregateRecorder):
     """The library's aggregate recorder (the snapshots' store), with fewer tries."""
 
-    insert_events = bounded_retries(PostgresAggregateRecorder.insert_events)
+    _insert_events: Callable[..., Sequence[int] | None] = bounded_retries(PostgresAggregateRecorder.insert_events)
     select_events = bounded_retries(PostgresAggregateRecorder.select_events)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        may_commit()  # in a bounded block (``deadline.py``), a timeout from now on is an unknown outcome
+        return self._insert_events(stored_events, **kwargs)
 
 
 class LockedDDL(PostgresRecorder):
@@ -96,7 +101,9 @@ class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
     (``projections.read_model.projector``). So each recorder creates its own function,
     ``record_<events table>`` (the ledger and the waiting room's log share a schema),
     which takes the same lock first, and calls that: the same transaction in one round
-    trip. It is created with the tables (``CREATE_TABLE``)."""
+    trip. It is created with the tables (``CREATE_TABLE``). The lock is waited for up to
+    ``POSTGRES_LOCK_TIMEOUT`` if that is set, otherwise up to the transaction's own
+    ``lock_timeout`` (a tier's turn sets one within a store deadline: ``turns.py``)."""
 
     select_events = bounded_retries(PostgresApplicationRecorder.select_events)
     select_notifications = bounded_retries(PostgresApplicationRecorder.select_notifications)
@@ -111,7 +118,7 @@ class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
             "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
-            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "{set_lock_timeout}"
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
             "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
@@ -122,7 +129,9 @@ class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
             function=function,
             table=table,
             id_type=Identifier(datastore.originator_id_type),
-            lock_timeout=datastore.lock_timeout,
+            set_lock_timeout=SQL(
+                f"SET LOCAL lock_timeout = '{datastore.lock_timeout}s'; " if datastore.lock_timeout else ""
+            ),
             channel=Identifier(self.channel_name),
         )
 
@@ -137,6 +146,7 @@ class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
+        may_commit()  # in a bounded block (``deadline.py``), a timeout from now on is an unknown outcome
         turn = _OPEN_TURN.get()
         if turn is not None and turn.info.transaction_status == TransactionStatus.INTRANS:
             return self._record_ending_turn(turn, columns)
@@ -195,7 +205,9 @@ TRANSLATED: tuple[tuple[type[Exception], type[Exception]], ...] = (
 class LedgerPostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, making the recorders above, with its connection
     pool set to reconnect on demand (psycopg_pool's ``reconnect_timeout``, for which the
-    library has no setting), and waiting for PostgreSQL at start-up."""
+    library has no setting) and to make connections whose waits end at a request's deadline
+    (``BoundedConnection``, psycopg_pool's ``connection_class``), and waiting for PostgreSQL
+    at start-up."""
 
     aggregate_recorder_class = BoundedRetriesAggregateRecorder
     application_recorder_class = LockedDDLPostgresRecorder
@@ -203,6 +215,7 @@ class LedgerPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT  # the pool opens on first use
+        self.datastore.pool.connection_class = BoundedConnection
 
     def application_recorder(self) -> ApplicationRecorder:
         """The application's first use of the store (type look-up, tables): tried again

@@ -1,0 +1,186 @@
+"""A store that stalls costs a prompt 503, never a hang (``application/persistence/deadline.py``).
+
+The stalls are real: a commit that PostgreSQL holds (a deferred trigger sleeping in the
+``COMMIT``, as a commit waiting for a lost synchronous standby does), a tier's turn held by
+another session, SQLite's file locked by another writer. Tier codes are the test's own:
+turns are advisory locks of the whole database, shared with every test running beside it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from application import BookingLedger
+from application.errors import OutcomeUnknownError, StoreTimeoutError
+from tests.conftest import connect_postgres
+
+WRITE_TIMEOUT = 0.5  # seconds (POSTGRES_WRITE_TIMEOUT_MS below)
+SLACK = 0.4  # seconds beyond it an answer may take (a retry's 0.2 s, a loaded test machine)
+STALL = 2.0  # seconds a stalled commit is held
+# What a request may get while the store stalls: 503 OUTCOME_UNKNOWN, or 503 STORE_UNAVAILABLE
+# (the deadline met before anything was sent, or PostgreSQL's lock timeout on the turn).
+NOT_ACKNOWLEDGED = (OutcomeUnknownError, StoreTimeoutError, OperationalError)
+
+
+def tier_code() -> str:
+    return f"T{uuid.uuid4().hex[:12].upper()}"
+
+
+@pytest.fixture
+def bounded_env(postgres_env: dict[str, str]) -> dict[str, str]:
+    return {**postgres_env, "POSTGRES_WRITE_TIMEOUT_MS": str(round(WRITE_TIMEOUT * 1000))}
+
+
+@contextmanager
+def commits_stalled(env: dict[str, str], ledger: BookingLedger) -> Iterator[None]:
+    """Every commit of the ledger's events waits ``STALL`` seconds in its ``COMMIT`` while the
+    block runs (a deferred constraint trigger sleeping); the stall is installed before, lifted
+    after (a commit already stalled finishes its sleep and commits)."""
+    schema, table = env["POSTGRES_SCHEMA"], ledger.recorder.events_table_name
+    with connect_postgres(env) as conn:
+        conn.execute(f'CREATE TABLE "{schema}".stall (seconds float8)')
+        conn.execute(
+            f'CREATE OR REPLACE FUNCTION "{schema}".stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+            f'PERFORM pg_sleep(coalesce((SELECT max(seconds) FROM "{schema}".stall), 0)); RETURN NULL; END $$'
+        )
+        conn.execute(
+            f'CREATE CONSTRAINT TRIGGER stall AFTER INSERT ON "{schema}"."{table}" DEFERRABLE INITIALLY '
+            f'DEFERRED FOR EACH ROW EXECUTE FUNCTION "{schema}".stall()'
+        )
+        conn.execute(f'INSERT INTO "{schema}".stall VALUES (%s)', [STALL / 2])  # two rows per booking: tier, booking
+        try:
+            yield
+        finally:
+            conn.execute(f'DELETE FROM "{schema}".stall')
+
+
+def timed(call, *args, **kwargs):
+    """What ``call`` returned or raised, and the seconds it took."""
+    started = time.monotonic()
+    try:
+        result = call(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the test looks at which error
+        result = error
+    return result, time.monotonic() - started
+
+
+def sessions_waiting_for_turn(env: dict[str, str], code: str) -> int:
+    with connect_postgres(env) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('ticket-ledger tier:' || %s, 0)",
+            [code],
+        ).fetchone()[0]
+
+
+def bookings_of(ledger: BookingLedger, code: str) -> int:
+    return ledger.get_tier(code).sold
+
+
+@pytest.mark.postgres
+def test_a_commit_held_by_the_store_answers_outcome_unknown_in_time_and_the_key_books_exactly_once(bounded_env):
+    with BookingLedger(env=bounded_env) as ledger:
+        code = tier_code()
+        ledger.create_tier(code, Decimal("10.00"), 100)
+        with commits_stalled(bounded_env, ledger):
+            answer, took = timed(ledger.book, "ann", code, 2, idempotency_key="k1")
+        assert isinstance(answer, OutcomeUnknownError), answer
+        assert took < WRITE_TIMEOUT + SLACK
+        receipts = []
+        for _ in range(40):  # as a client does: the same request, with its key, until it is answered
+            answer, took = timed(ledger.book, "ann", code, 2, idempotency_key="k1")
+            assert took < WRITE_TIMEOUT + SLACK, (answer, took)
+            if not isinstance(answer, Exception):
+                receipts.append(answer)
+                break
+            assert isinstance(answer, NOT_ACKNOWLEDGED), answer
+            time.sleep(0.2)
+        [receipt] = receipts
+        assert receipt.booking_id == ledger.idempotent_id("ann", "k1")
+        assert bookings_of(ledger, code) == 2  # the stalled commit, or the retry's: one booking
+        assert ledger.get_booking(receipt.booking_id).quantity == 2
+
+
+@pytest.mark.postgres
+def test_requests_queued_behind_a_stalled_commit_are_answered_in_time_and_none_is_acknowledged_unrecorded(
+    bounded_env,
+):
+    with BookingLedger(env=bounded_env) as ledger:
+        code = tier_code()
+        ledger.create_tier(code, Decimal("10.00"), 1000)
+        with commits_stalled(bounded_env, ledger), ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda n: timed(ledger.book, f"user{n}", code, 1, f"key{n}"), range(24)))
+        assert max(took for _, took in answers) < WRITE_TIMEOUT + SLACK
+        kinds = {type(answer).__name__ for answer, _ in answers}
+        assert kinds <= {"OutcomeUnknownError", "StoreTimeoutError", "OperationalError", "BookingReceipt"}, kinds
+        assert "OutcomeUnknownError" in kinds
+        time.sleep(STALL + 0.5)  # the stalled commit ends
+        acknowledged = [answer for answer, _ in answers if not isinstance(answer, Exception)]
+        for receipt in acknowledged:
+            assert ledger.get_booking(receipt.booking_id).quantity == 1
+        for n, (answer, _) in enumerate(answers):  # every key settled by its retry: one booking each
+            if isinstance(answer, Exception):
+                assert ledger.book(f"user{n}", code, 1, f"key{n}").booking_id == ledger.idempotent_id(
+                    f"user{n}", f"key{n}"
+                )
+        assert bookings_of(ledger, code) == 24
+
+
+@pytest.mark.postgres
+def test_a_turn_held_by_another_session_answers_store_unavailable_in_time_with_nothing_recorded(bounded_env):
+    with BookingLedger(env=bounded_env) as ledger:
+        code = tier_code()
+        ledger.create_tier(code, Decimal("10.00"), 100)
+        with connect_postgres(bounded_env) as other, other.transaction():
+            other.execute("SELECT pg_advisory_xact_lock(hashtextextended('ticket-ledger tier:' || %s, 0))", [code])
+            answer, took = timed(ledger.book, "ann", code, 1, idempotency_key="k1")
+            assert isinstance(answer, OperationalError | StoreTimeoutError), answer  # 503 STORE_UNAVAILABLE
+            assert took < WRITE_TIMEOUT + SLACK
+            assert bookings_of(ledger, code) == 0
+            time.sleep(0.2)
+            assert sessions_waiting_for_turn(bounded_env, code) == 0  # refused by the server too, not left queued
+        assert ledger.book("ann", code, 1, idempotency_key="k1").quantity == 1
+        assert bookings_of(ledger, code) == 1
+
+
+@pytest.mark.postgres
+def test_a_cancellation_whose_commit_stalls_answers_outcome_unknown_in_time(bounded_env):
+    with BookingLedger(env=bounded_env) as ledger:
+        code = tier_code()
+        ledger.create_tier(code, Decimal("10.00"), 100)
+        booking = ledger.book("ann", code, 1)
+        with commits_stalled(bounded_env, ledger):
+            answer, took = timed(ledger.cancel, booking.booking_id, "ann", "cancel-1")
+        assert isinstance(answer, OutcomeUnknownError), answer
+        assert took < WRITE_TIMEOUT + SLACK
+        time.sleep(STALL + 0.5)
+        assert ledger.cancel(booking.booking_id, "ann", "cancel-1").status.value == "cancelled"
+        assert bookings_of(ledger, code) == 0
+
+
+def test_on_sqlite_a_write_waits_for_the_files_lock_up_to_its_busy_timeout_then_503_with_nothing_recorded(tmp_path):
+    """SQLite commits in this process, on this disk: the one wait is for another writer's lock
+    on the file, bounded by the library's ``SQLITE_LOCK_TIMEOUT`` (its busy timeout)."""
+    path = tmp_path / "ledger.sqlite3"
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "1"}
+    with BookingLedger(env=env) as ledger:
+        ledger.create_tier("GA", Decimal("10.00"), 100)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        answer, took = timed(ledger.book, "ann", "GA", 1, idempotency_key="k1")
+        other.execute("ROLLBACK")
+        other.close()
+        assert isinstance(answer, OperationalError) and "locked" in str(answer), answer
+        assert 0.9 < took < 1 + SLACK + 0.5
+        assert bookings_of(ledger, "GA") == 0
+        assert ledger.book("ann", "GA", 1, idempotency_key="k1").quantity == 1
+        assert bookings_of(ledger, "GA") == 1
