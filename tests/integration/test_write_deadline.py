@@ -11,9 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -22,6 +20,7 @@ from eventsourcing.persistence import OperationalError
 from application import BookingLedger
 from application.errors import OutcomeUnknownError, StoreTimeoutError
 from tests.conftest import connect_postgres
+from tests.stalls import commits_stalled, sessions_waiting_for_turn
 
 WRITE_TIMEOUT = 0.5  # seconds (POSTGRES_WRITE_TIMEOUT_MS below)
 SLACK = 0.4  # seconds beyond it an answer may take (a retry's 0.2 s, a loaded test machine)
@@ -40,29 +39,6 @@ def bounded_env(postgres_env: dict[str, str]) -> dict[str, str]:
     return {**postgres_env, "POSTGRES_WRITE_TIMEOUT_MS": str(round(WRITE_TIMEOUT * 1000))}
 
 
-@contextmanager
-def commits_stalled(env: dict[str, str], ledger: BookingLedger) -> Iterator[None]:
-    """Every commit of the ledger's events waits ``STALL`` seconds in its ``COMMIT`` while the
-    block runs (a deferred constraint trigger sleeping); the stall is installed before, lifted
-    after (a commit already stalled finishes its sleep and commits)."""
-    schema, table = env["POSTGRES_SCHEMA"], ledger.recorder.events_table_name
-    with connect_postgres(env) as conn:
-        conn.execute(f'CREATE TABLE "{schema}".stall (seconds float8)')
-        conn.execute(
-            f'CREATE OR REPLACE FUNCTION "{schema}".stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
-            f'PERFORM pg_sleep(coalesce((SELECT max(seconds) FROM "{schema}".stall), 0)); RETURN NULL; END $$'
-        )
-        conn.execute(
-            f'CREATE CONSTRAINT TRIGGER stall AFTER INSERT ON "{schema}"."{table}" DEFERRABLE INITIALLY '
-            f'DEFERRED FOR EACH ROW EXECUTE FUNCTION "{schema}".stall()'
-        )
-        conn.execute(f'INSERT INTO "{schema}".stall VALUES (%s)', [STALL / 2])  # two rows per booking: tier, booking
-        try:
-            yield
-        finally:
-            conn.execute(f'DELETE FROM "{schema}".stall')
-
-
 def timed(call, *args, **kwargs):
     """What ``call`` returned or raised, and the seconds it took."""
     started = time.monotonic()
@@ -71,15 +47,6 @@ def timed(call, *args, **kwargs):
     except Exception as error:  # noqa: BLE001 - the test looks at which error
         result = error
     return result, time.monotonic() - started
-
-
-def sessions_waiting_for_turn(env: dict[str, str], code: str) -> int:
-    with connect_postgres(env) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('ticket-ledger tier:' || %s, 0)",
-            [code],
-        ).fetchone()[0]
 
 
 def bookings_of(ledger: BookingLedger, code: str) -> int:
@@ -91,7 +58,7 @@ def test_a_commit_held_by_the_store_answers_outcome_unknown_in_time_and_the_key_
     with BookingLedger(env=bounded_env) as ledger:
         code = tier_code()
         ledger.create_tier(code, Decimal("10.00"), 100)
-        with commits_stalled(bounded_env, ledger):
+        with commits_stalled(bounded_env, STALL):
             answer, took = timed(ledger.book, "ann", code, 2, idempotency_key="k1")
         assert isinstance(answer, OutcomeUnknownError), answer
         assert took < WRITE_TIMEOUT + SLACK
@@ -117,7 +84,7 @@ def test_requests_queued_behind_a_stalled_commit_are_answered_in_time_and_none_i
     with BookingLedger(env=bounded_env) as ledger:
         code = tier_code()
         ledger.create_tier(code, Decimal("10.00"), 1000)
-        with commits_stalled(bounded_env, ledger), ThreadPoolExecutor(12) as pool:
+        with commits_stalled(bounded_env, STALL), ThreadPoolExecutor(12) as pool:
             answers = list(pool.map(lambda n: timed(ledger.book, f"user{n}", code, 1, f"key{n}"), range(24)))
         assert max(took for _, took in answers) < WRITE_TIMEOUT + SLACK
         kinds = {type(answer).__name__ for answer, _ in answers}
@@ -158,7 +125,7 @@ def test_a_cancellation_whose_commit_stalls_answers_outcome_unknown_in_time(boun
         code = tier_code()
         ledger.create_tier(code, Decimal("10.00"), 100)
         booking = ledger.book("ann", code, 1)
-        with commits_stalled(bounded_env, ledger):
+        with commits_stalled(bounded_env, STALL):
             answer, took = timed(ledger.cancel, booking.booking_id, "ann", "cancel-1")
         assert isinstance(answer, OutcomeUnknownError), answer
         assert took < WRITE_TIMEOUT + SLACK
