@@ -236,57 +236,58 @@ class BookingLedger(StoreApplication):
                     recorded(booking)
             return booking.summary()
 
-        with self._bounded():
+        with self.bounded():
             return self.retries(attempt)
 
-    def _bounded(self) -> AbstractContextManager[Deadline]:
-        """The store's work of the block answered within the write timeout, or 503 (``deadline.py``)."""
+    def bounded(self) -> AbstractContextManager[Deadline]:
+        """The store's work of the block answered within the write timeout, or 503
+        (``application/persistence/deadline.py``); the door's commands use it too."""
         return store_deadline(time.monotonic() + self.write_timeout)
 
     # Tier administration (``tiers.py``).
 
     def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
-        with self._bounded():
+        with self.bounded():
             return self._tier_admin.create_tier(code, price, capacity, per_user_limit)
 
     def ensure_tier(self, code: str, price: Decimal, capacity: int) -> bool:
         return self._tier_admin.ensure_tier(code, price, capacity)
 
     def create_show(self, show: NewShow) -> Show:
-        with self._bounded():
+        with self.bounded():
             return self._tier_admin.create_show(show)
 
     def add_capacity(self, code: str, quantity: int) -> TierDetails:
-        with self._bounded():
+        with self.bounded():
             return self._tier_admin.add_capacity(code, quantity)
 
     def close_sales(self, code: str) -> TierDetails:
-        with self._bounded():
+        with self.bounded():
             return self._tier_admin.close_sales(code)
 
     # Queries of the current aggregate state (strongly consistent).
 
     def get_tier(self, code: str) -> TierDetails:
-        with self._bounded():
+        with self.bounded():
             return TierDetails.of(self._aggregates.tier(code))
 
     def get_booking(self, booking_id: UUID) -> BookingSummary:
-        with self._bounded():
+        with self.bounded():
             return self._aggregates.booking(booking_id).summary()
 
     def find_tier(self, code: str) -> TicketTier | None:
         """The tier as it is now (a copy, to change), if there is one."""
-        with self._bounded():
+        with self.bounded():
             return self._aggregates.find_tier(code)
 
     def find_booking(self, booking_id: UUID) -> Booking | None:
         """The booking as it is now (a copy, to change), if there is one."""
-        with self._bounded():
+        with self.bounded():
             return self._aggregates.find_booking(booking_id)
 
     def order_receipt(self, order_id: UUID) -> OrderReceipt | None:
         """The order, if there is one, with its bookings and tiers as they are now."""
-        with self._bounded():
+        with self.bounded():
             order = self._aggregates.find_order(order_id)
             return None if order is None else current_receipt(order, self._aggregates)
 
