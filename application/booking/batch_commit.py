@@ -4,7 +4,7 @@ each batch here (``group_commit.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -23,19 +23,22 @@ from application.persistence.deadline import store_deadline
 
 class AggregateStore(Aggregates, Protocol):
     """What committing reads and writes: the aggregates to decide on, one recording of all a
-    decision changed (refused if another writer recorded one of them first), and the events
-    as stored (to tell whether a decision whose answer was lost was recorded)."""
+    decision changed (refused if another writer recorded one of them first), the events
+    as stored (to tell whether a decision whose answer was lost was recorded), and the
+    versions of the tiers this process holds (what a turn reads ahead from)."""
 
     @property
     def events(self) -> EventStore[UUID]: ...
 
     def save(self, *aggregates: Aggregate) -> None: ...
 
+    def cached_versions(self, codes: Iterable[str]) -> dict[UUID, int]: ...
+
 
 class Turns(Protocol):
     """Turns to write tiers, across processes (``turns.py``)."""
 
-    def of(self, tiers: Iterable[str]) -> AbstractContextManager[None]: ...
+    def of(self, tiers: Iterable[str], after: Mapping[UUID, int] | None = None) -> AbstractContextManager[None]: ...
 
 
 class BatchCommit:
@@ -65,7 +68,8 @@ class BatchCommit:
         one recording, in the turns of its tiers; then give each request its outcome."""
         self.observer.batch(len(batch))
         until = min(pending.arrived for pending in batch) + self.write_timeout
-        with store_deadline(until), self.turns.of(tier for pending in batch for tier in pending.tiers):
+        tiers = {tier for pending in batch for tier in pending.tiers}
+        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers)):
             decision = self._decided_and_recorded(batch)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)

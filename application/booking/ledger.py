@@ -37,6 +37,7 @@ from application.booking.turns import NoTurns, TierTurns
 from application.errors import IdempotencySecretError, OutcomeUnknownError, StoreTimeoutError
 from application.persistence.application import StoreApplication
 from application.persistence.deadline import Deadline, store_deadline
+from application.persistence.postgres import LockedDDLPostgresRecorder
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.orders import check_items
 from domain.shows import Show
@@ -90,7 +91,8 @@ class BookingLedger(StoreApplication):
         )
         self._tier_admin = TierAdmin(self._aggregates, self.retries)
         datastore = self.store.datastore
-        turns = TierTurns(datastore) if isinstance(datastore, PostgresDatastore) else NoTurns()
+        recorder = self.recorder if isinstance(self.recorder, LockedDDLPostgresRecorder) else None
+        turns = TierTurns(datastore, recorder) if isinstance(datastore, PostgresDatastore) else NoTurns()
         self._batch_commit = BatchCommit(self._aggregates, turns, self.retries, observer, utc_now, self.write_timeout)
         self._group_commit = GroupCommit(
             self._batch_commit,
