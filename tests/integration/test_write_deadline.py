@@ -8,6 +8,7 @@ turns are advisory locks of the whole database, shared with every test running b
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 import uuid
@@ -19,6 +20,8 @@ from eventsourcing.persistence import OperationalError
 
 from application import BookingLedger
 from application.errors import OutcomeUnknownError, StoreTimeoutError
+from scripts.harness import delay_proxy
+from scripts.harness.processes import free_port
 from tests.conftest import connect_postgres
 from tests.stalls import commits_stalled, sessions_waiting_for_turn
 
@@ -49,6 +52,19 @@ def timed(call, *args, **kwargs):
     return result, time.monotonic() - started
 
 
+def retried_until_answered(ledger: BookingLedger, user: str, code: str, key: str, quantity: int = 1):
+    """As a client does: the same request, with its key, until it is answered; each attempt
+    answered in time, and refused only as a stall may refuse it."""
+    for _ in range(40):
+        answer, took = timed(ledger.book, user, code, quantity, idempotency_key=key)
+        assert took < WRITE_TIMEOUT + SLACK, (answer, took)
+        if not isinstance(answer, Exception):
+            return answer
+        assert isinstance(answer, NOT_ACKNOWLEDGED), answer
+        time.sleep(0.2)
+    raise AssertionError(f"{key} was not booked after 40 tries")
+
+
 def bookings_of(ledger: BookingLedger, code: str) -> int:
     return ledger.get_tier(code).sold
 
@@ -62,16 +78,7 @@ def test_a_commit_held_by_the_store_answers_outcome_unknown_in_time_and_the_key_
             answer, took = timed(ledger.book, "ann", code, 2, idempotency_key="k1")
         assert isinstance(answer, OutcomeUnknownError), answer
         assert took < WRITE_TIMEOUT + SLACK
-        receipts = []
-        for _ in range(40):  # as a client does: the same request, with its key, until it is answered
-            answer, took = timed(ledger.book, "ann", code, 2, idempotency_key="k1")
-            assert took < WRITE_TIMEOUT + SLACK, (answer, took)
-            if not isinstance(answer, Exception):
-                receipts.append(answer)
-                break
-            assert isinstance(answer, NOT_ACKNOWLEDGED), answer
-            time.sleep(0.2)
-        [receipt] = receipts
+        receipt = retried_until_answered(ledger, "ann", code, "k1", quantity=2)
         assert receipt.booking_id == ledger.idempotent_id("ann", "k1")
         assert bookings_of(ledger, code) == 2  # the stalled commit, or the retry's: one booking
         assert ledger.get_booking(receipt.booking_id).quantity == 2
@@ -151,3 +158,30 @@ def test_on_sqlite_a_write_waits_for_the_files_lock_up_to_its_busy_timeout_then_
         assert bookings_of(ledger, "GA") == 0
         assert ledger.book("ann", "GA", 1, idempotency_key="k1").quantity == 1
         assert bookings_of(ledger, "GA") == 1
+
+
+@pytest.mark.postgres
+def test_a_link_that_stops_carrying_bytes_costs_a_prompt_503_and_the_key_books_once_when_it_is_back(bounded_env):
+    """A partition between the web host and PostgreSQL (the delaying proxy stalls every byte,
+    the connections stay open): a booking and a read answer within the bound, nothing hangs."""
+    listen, stats = free_port(), free_port()
+    upstream = f"{bounded_env['POSTGRES_HOST']}:{bounded_env['POSTGRES_PORT']}"
+    proxy = delay_proxy.start(0, upstream, [f"127.0.0.1:{listen}"], f"127.0.0.1:{stats}")
+    far = {**bounded_env, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(listen)}
+    try:
+        with BookingLedger(env=far) as ledger:
+            code = tier_code()
+            ledger.create_tier(code, Decimal("10.00"), 100)
+            proxy.send_signal(signal.SIGUSR1)
+            booked, booking_took = timed(ledger.book, "ann", code, 1, idempotency_key="k1")
+            read, read_took = timed(ledger.get_tier, code)
+            proxy.send_signal(signal.SIGUSR2)
+            assert isinstance(booked, NOT_ACKNOWLEDGED), booked
+            assert isinstance(read, StoreTimeoutError | OperationalError), read
+            assert max(booking_took, read_took) < WRITE_TIMEOUT + SLACK, (booking_took, read_took)
+            receipt = retried_until_answered(ledger, "ann", code, "k1")
+            assert receipt.booking_id == ledger.idempotent_id("ann", "k1")
+            assert bookings_of(ledger, code) == 1
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
