@@ -51,6 +51,17 @@ class OutcomeUnknownError(LedgerError):
     """
 
 
+class StoreTimeoutError(LedgerError):
+    """Raised when the event store did not answer within the write timeout
+    (``POSTGRES_WRITE_TIMEOUT_MS``) before anything that could commit was sent:
+    nothing was recorded, and the client may retry later (HTTP 503 ``STORE_UNAVAILABLE``)."""
+
+    def __init__(
+        self, message: str = "The event store did not answer in time; nothing was recorded. Retry later."
+    ) -> None:  # noqa: E501
+        super().__init__(message)
+
+
 class WaitingRoomNotFoundError(LedgerError):
     """Raised when no waiting room has the given id."""
 

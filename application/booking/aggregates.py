@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import suppress
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -47,6 +49,15 @@ class LedgerAggregates:
 
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._store.repository
+
+    def cached_versions(self, codes: Iterable[str]) -> dict[UUID, int]:
+        """The version of each of these tiers that this process holds in its cache."""
+        cache, versions = self._store.repository.cache, {}
+        for id_ in map(tier_id, codes):
+            with suppress(KeyError):
+                if cache is not None:
+                    versions[id_] = cache.get(id_).version
+        return versions
 
     def save(self, *aggregates: Aggregate) -> None:
         self._store.save(*aggregates)

@@ -4,7 +4,7 @@ each batch here (``group_commit.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -18,28 +18,34 @@ from application.booking.group_commit import Pending
 from application.booking.observer import LedgerObserver
 from application.booking.retries import Retries
 from application.errors import LedgerBusyError
+from application.persistence.deadline import store_deadline
 
 
 class AggregateStore(Aggregates, Protocol):
     """What committing reads and writes: the aggregates to decide on, one recording of all a
-    decision changed (refused if another writer recorded one of them first), and the events
-    as stored (to tell whether a decision whose answer was lost was recorded)."""
+    decision changed (refused if another writer recorded one of them first), the events
+    as stored (to tell whether a decision whose answer was lost was recorded), and the
+    versions of the tiers this process holds (what a turn reads ahead from)."""
 
     @property
     def events(self) -> EventStore[UUID]: ...
 
     def save(self, *aggregates: Aggregate) -> None: ...
 
+    def cached_versions(self, codes: Iterable[str]) -> dict[UUID, int]: ...
+
 
 class Turns(Protocol):
     """Turns to write tiers, across processes (``turns.py``)."""
 
-    def of(self, tiers: Iterable[str]) -> AbstractContextManager[None]: ...
+    def of(self, tiers: Iterable[str], after: Mapping[UUID, int] | None = None) -> AbstractContextManager[None]: ...
 
 
 class BatchCommit:
     """Decides and records a batch, setting each request's outcome; reports to ``observer``
-    and takes the time from ``clock`` (both replaceable: the ledger hands on its own)."""
+    and takes the time from ``clock`` (both replaceable: the ledger hands on its own). The
+    store's work for a batch ends ``write_timeout`` seconds after its oldest request arrived
+    (``application/persistence/deadline.py``): every request is answered within it."""
 
     def __init__(
         self,
@@ -48,18 +54,22 @@ class BatchCommit:
         retries: Retries,
         observer: LedgerObserver,
         clock: Callable[[], datetime],
+        write_timeout: float,
     ) -> None:
         self.store = store
         self.turns = turns
         self.retries = retries
         self.observer = observer
         self.clock = clock
+        self.write_timeout = write_timeout
 
     def __call__(self, batch: list[Pending]) -> None:
         """Decide the batch and save the changed tiers and every accepted booking and order in
         one recording, in the turns of its tiers; then give each request its outcome."""
         self.observer.batch(len(batch))
-        with self.turns.of(tier for pending in batch for tier in pending.tiers):
+        until = min(pending.arrived for pending in batch) + self.write_timeout
+        tiers = {tier for pending in batch for tier in pending.tiers}
+        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers)):
             decision = self._decided_and_recorded(batch)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)

@@ -20,6 +20,7 @@ each tier's version, and the loser reads the winner's events and decides again.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from application.errors import LedgerBusyError, OutcomeUnknownError
+from application.errors import LedgerBusyError, OutcomeUnknownError, StoreTimeoutError
 
 
 @dataclass(eq=False, kw_only=True)
@@ -35,6 +36,7 @@ class Waiting:
     """A request waiting for its batch: how it is woken, and what it gets."""
 
     wake: threading.Event = field(default_factory=threading.Event)
+    arrived: float = field(default_factory=time.monotonic)  # its batch must be answered by this + the write timeout
     leads: bool = False
     outcome: Any = None  # a receipt, or the exception to raise
 
@@ -96,9 +98,10 @@ class GroupCommit:
     waits to join a batch; after that it is withdrawn, nothing recorded, with
     ``LedgerBusyError``. A request whose batch is still being saved ``max_wait`` later
     gets ``OutcomeUnknownError``. When ``commit_batch`` raises one of the
-    ``unavailable`` errors (the store is down), the requests queued meanwhile fail with
-    it too, nothing recorded: as the next batch they would only wait as long again to
-    meet the same error.
+    ``unavailable`` errors (the store is down, or did not answer in time), the requests
+    queued meanwhile fail with it too, nothing recorded (with ``StoreTimeoutError`` where
+    the batch's outcome is unknown: theirs is not): as the next batch they would only wait
+    as long again to meet the same error.
     """
 
     def __init__(
@@ -151,12 +154,15 @@ class GroupCommit:
         try:
             self.commit_batch(batch)
         except Exception as error:  # e.g. the store is down: every request learns it
-            if isinstance(error, self.unavailable):
-                with self._lock:
-                    batch += self._waiting
-                    self._waiting.clear()
             for pending in batch:
                 pending.outcome = error
+            if isinstance(error, self.unavailable):
+                with self._lock:
+                    queued = list(self._waiting)
+                    self._waiting.clear()
+                for pending in queued:
+                    pending.outcome = not_recorded(error)
+                batch += queued
         finally:
             for pending in batch:
                 if pending.outcome is None:  # the leader was interrupted (e.g. a gevent Timeout)
@@ -171,3 +177,11 @@ class GroupCommit:
                     self._waiting[0].wake.set()
                 else:
                     self._busy = False
+
+
+def not_recorded(error: Exception) -> Exception:
+    """What a request queued behind a batch that met ``error`` learns: the same, unless the
+    batch's outcome is unknown; the queued request surely was not recorded."""
+    if isinstance(error, OutcomeUnknownError):
+        return StoreTimeoutError()
+    return error

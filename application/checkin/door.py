@@ -116,7 +116,8 @@ class Door:
                 self.ledger.save(booking)
             return booking
 
-        return self.ledger.retries(attempt)  # the ledger's: its bounds, its conflict count
+        with self.ledger.bounded():  # answered within the write timeout, or 503
+            return self.ledger.retries(attempt)  # the ledger's: its bounds, its conflict count
 
 
 def admission(booking: Booking, ticket: TicketRef, scan: Scan) -> Admission:

@@ -41,6 +41,12 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
   ``reconnect_timeout`` (no library setting) so the pool reconnects on demand, and tries
   ``application_recorder`` again until PostgreSQL answers at start-up.
   Guard: tests/integration/test_store_probe.py.
+- ``BoundedConnection`` (``deadline.py``), psycopg_pool's ``connection_class`` of the library's
+  pool: psycopg's ``Connection.wait`` given the time left of a request's store deadline, so a
+  stalled PostgreSQL costs a prompt 503 (``OUTCOME_UNKNOWN`` once a recording was sent, marked
+  by the recorders' ``insert_events`` through ``may_commit``), never a hang; and the recording's
+  function takes the transaction's own ``lock_timeout`` unless ``POSTGRES_LOCK_TIMEOUT`` is set.
+  Guards: tests/integration/test_write_deadline.py, tests/e2e/test_prompt_answers.py.
 - ``bounded_retries``: the library's ``retry``-decorated recorder methods, unwrapped through
   ``__wrapped__`` and retried ``STORE_ATTEMPTS`` (2) times, not 10, so a request learns within
   seconds that PostgreSQL is down (docs/configuration.md, "When PostgreSQL goes away").

@@ -16,6 +16,8 @@ settings and the projection process, as the README runs it. The parts:
   baseline;
 - ``network`` (``network.py``): the hot tier with PostgreSQL 0, 1 and 2 ms away (a delaying
   proxy), round trips and CPU per booking of every process, and open-loop latency;
+- ``far`` (``network.py``): the hot tier with PostgreSQL 20 and 50 ms away, a web host in
+  another region, at 16 and 64 connections;
 - ``history``: booking latency on a tier with 1,000,000 prior events; ``rebuild``: the rate
   of a rebuild of the read tables.
 After every run the books must balance. Also measured: /health as the ceiling, projection
@@ -55,7 +57,7 @@ from scripts.bench.kit import (
     wait_idle,
 )
 
-PARTS = ("hot", "mixed", "orders", "floods", "network", "history", "rebuild")
+PARTS = ("hot", "mixed", "orders", "floods", "network", "far", "history", "rebuild")
 
 
 def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> tuple[dict, dict]:
@@ -151,6 +153,8 @@ def table(result: dict) -> str:
         lines += ["", "The on-sale flood", "", *floods.table(result["floods"])]
     if "network" in result:
         lines += ["", "The database across a network", "", *network.table(result["network"])]
+    if "far" in result:
+        lines += ["", "A web host in a far region", "", *network.far_table(result["far"])]
     lines += [
         "",
         f"/health ceiling: ours {ours['ceiling']['rps']:.0f}/s, baseline {base['ceiling']['rps']:.0f}/s",
@@ -186,7 +190,9 @@ def balanced(result: dict) -> bool:
     books = [run["books"] for run in runs] + [
         result[side][key] for side in ("ours", "baseline") for key in ("mixed_books",) if key in result[side]
     ]
-    books += [at["books"][side] for at in result.get("network", []) for side in ("ours", "baseline")]
+    books += [
+        at["books"][side] for part in ("network", "far") for at in result.get(part, []) for side in ("ours", "baseline")
+    ]
     return all(t["ok"] for tiers in books for t in tiers.values()) and all(
         f["sold_by_clients"] == f["capacity"] for f in result.get("floods", [])
     )
@@ -226,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
         result["floods"] = floods.runs()
     if "network" in parts:
         result["network"] = network.runs(args.seconds)
+    if "far" in parts:
+        result["far"] = network.far_runs(args.seconds)
     if "history" in parts:
         result["history"] = bench_history(args.history_events, 8433)
     if "rebuild" in parts:

@@ -20,17 +20,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run_wrk(
-    url: str, connections: int, seconds: int, threads: int = 2, env: dict | None = None, lua: str = "book.lua"
+    url: str,
+    connections: int,
+    seconds: int,
+    threads: int = 2,
+    env: dict | None = None,
+    lua: str = "book.lua",
+    timeout: int | None = None,
 ) -> dict:
     """Load ``url`` for ``seconds`` and return book.lua's summary plus ``rps``.
 
     ``env`` is added to os.environ (BENCH_BODY_MODE, BENCH_PATH, BENCH_TIERS ...);
-    ``lua`` is relative to this folder unless absolute. ``rps`` divides by the measured
+    ``lua`` is relative to this folder unless absolute; ``timeout``: seconds wrk waits for
+    an answer (its default 2). ``rps`` divides by the measured
     duration, not the nominal one. Raises RuntimeError if wrk fails or prints no summary.
     """
     threads = max(1, min(threads, connections))  # wrk refuses fewer connections than threads
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", os.path.join(HERE, lua), url]
-    proc = subprocess.run(cmd, env=os.environ | (env or {}), capture_output=True, text=True, timeout=seconds + 60)
+    if timeout is not None:  # seconds wrk waits for an answer (its default: 2)
+        cmd[1:1] = [f"--timeout={timeout}s"]
+    wait = seconds + 60 + (timeout or 0)
+    proc = subprocess.run(cmd, env=os.environ | (env or {}), capture_output=True, text=True, timeout=wait)
     line = next((out for out in proc.stdout.splitlines() if out.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")

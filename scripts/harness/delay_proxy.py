@@ -13,7 +13,9 @@ direction is one FIFO of chunks due at their arrival time plus the delay.
 A round trip is counted when a client sends after it has received (a query after an
 answer): what a driver that pipelines does in one flight counts once. Each ``--listen``
 port counts apart (the workers on one, the projection process on another), and a
-connection to ``--stats`` gets the counts so far as one JSON line. Standard library only;
+connection to ``--stats`` gets the counts so far as one JSON line. ``SIGUSR1`` stalls every
+link (no byte goes through either way, the connections stay open: a partition) and
+``SIGUSR2`` lets the held bytes go on, in order (``Stall``). Standard library only;
 its own CPU is read from /proc by the benchmark like every other process's. Used by the
 benchmark's network part (``scripts/bench/network.py``) and the history checker's
 ``--rtt-ms`` (``scripts/verify``); ``start`` runs it.
@@ -95,6 +97,9 @@ class Link(asyncio.Protocol):
             asyncio.get_running_loop().call_at(self.due[0][0] - LATE.seconds, self.flush)
 
     def send(self, data: bytes) -> None:
+        if STALL.on:
+            STALL.hold(self, data)
+            return
         peer = self.peer if self.client is None else self.client.transport
         if peer is not None and not peer.is_closing():
             peer.write(data)
@@ -119,6 +124,28 @@ class Lateness:
 
 
 LATE = Lateness()
+
+
+class Stall:
+    """A link that stops carrying bytes, both ways, while the connections stay open (what a
+    network partition looks like to both ends): ``SIGUSR1`` stalls every link, ``SIGUSR2``
+    sends on what was held, in order."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.held: list[tuple[Link, bytes]] = []
+
+    def hold(self, link: Link, data: bytes) -> None:
+        self.held.append((link, data))
+
+    def resume(self) -> None:
+        self.on = False
+        held, self.held = self.held, []
+        for link, data in held:
+            link.send(data)
+
+
+STALL = Stall()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -147,6 +174,8 @@ async def main(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, setattr, STALL, "on", True)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, STALL.resume)
     print("ready", flush=True)
     await stop.wait()
 

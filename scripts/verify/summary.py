@@ -40,6 +40,20 @@ def outcomes_line(history: History) -> str:
     return "answers: " + ", ".join(f"{what} × {n:,}" for what, n in outcomes.most_common())
 
 
+PROMPT = 2.0  # seconds: an answer within this counts as prompt (a 503 is an answer)
+
+
+def prompt_line(history: History) -> str:
+    """How many attempts were answered within ``PROMPT`` seconds, in all and while a fault lasted."""
+
+    def share(attempts: list) -> str:
+        prompt = sum(a.status is not None and a.answered - a.sent <= PROMPT for a in attempts)
+        return f"{prompt:,} of {len(attempts):,} ({100 * prompt / len(attempts):.2f} %)" if attempts else "none sent"
+
+    during = [a for a in history.attempts if any(f.began <= a.sent <= f.ended for f in history.faults)]
+    return f"answered within {PROMPT:g} s: {share(history.attempts)}; during faults: {share(during)}"
+
+
 def faults_table(history: History) -> list[str]:
     if not history.faults:
         return ["faults: none"]
@@ -89,6 +103,7 @@ def summary(history: History, store: Store, anomalies: list[Anomaly]) -> str:
         "",
         *requests_table(history),
         outcomes_line(history),
+        prompt_line(history),
         "",
         *faults_table(history),
         "",

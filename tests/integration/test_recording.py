@@ -19,7 +19,8 @@ pytestmark = pytest.mark.postgres
 def test_a_recording_waits_for_a_writer_that_started_first(postgres_env):
     """Without the table lock (the library's own database function) a second writer's
     ids could commit before the first's: the recording would go through at once here."""
-    with BookingLedger(env={**postgres_env, "POSTGRES_LOCK_TIMEOUT": "1"}) as ledger:
+    settings = {**postgres_env, "POSTGRES_LOCK_TIMEOUT": "1", "POSTGRES_WRITE_TIMEOUT_MS": "5000"}
+    with BookingLedger(env=settings) as ledger:
         ledger.create_tier("GA", Decimal("50.00"), 10)
         events_table = f'"{postgres_env["POSTGRES_SCHEMA"]}"."{ledger.recorder.events_table_name}"'
         with connect_postgres(postgres_env) as writer, writer.transaction():

@@ -3,6 +3,8 @@ is about to record, so none loses a race to another."""
 
 from __future__ import annotations
 
+import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -13,6 +15,8 @@ from psycopg.pq import TransactionStatus
 from application import BookingLedger
 from application.booking.observer import LedgerObserver
 from application.booking.turns import TierTurns
+from scripts.harness import delay_proxy
+from scripts.harness.processes import free_port
 from tests.conftest import connect_postgres
 from tests.integration.race import race
 
@@ -122,3 +126,32 @@ def test_a_recording_refused_in_a_turn_gives_the_turn_back_and_the_next_is_recor
         assert other.get_tier("VIP").capacity == 16
         with ledger.factory.datastore.get_connection() as conn:  # nothing left open on the pool
             assert conn.info.transaction_status == TransactionStatus.IDLE
+
+
+@pytest.mark.postgres
+def test_a_batch_on_a_tier_another_process_changed_takes_two_round_trips(postgres_env):
+    """The turn reads the tier's new events in the flight that takes it, and the recording
+    commits the turn: two round trips per batch, where a separate read made three (what a
+    web host far from the primary waits for, each round trip tens of milliseconds)."""
+    code = f"T{postgres_env['POSTGRES_SCHEMA'][-12:].upper()}"  # turns are the database's: a code of its own
+    listen, stats = free_port(), free_port()
+    upstream = f"{postgres_env['POSTGRES_HOST']}:{postgres_env['POSTGRES_PORT']}"
+    proxy = delay_proxy.start(0, upstream, [f"127.0.0.1:{listen}"], f"127.0.0.1:{stats}")
+    far = {**postgres_env, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(listen)}
+    try:
+        with BookingLedger(env=far) as ledger, BookingLedger(env=postgres_env) as other:
+            ledger.create_tier(code, Decimal("1.00"), 100)
+            ledger.book("ann", code, 1)  # the tier in ledger's cache
+            other.book("bob", code, 2)  # and changed since by another process
+            before = round_trips(stats, listen)
+            receipt = ledger.book("cy", code, 3)
+            assert round_trips(stats, listen) - before == 2
+            assert receipt.remaining == 100 - 6  # decided on the tier as the other process left it
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+
+
+def round_trips(stats: int, listen: int) -> int:
+    with socket.create_connection(("127.0.0.1", stats)) as conn:
+        return json.loads(conn.makefile().readline())[f"127.0.0.1:{listen}"]["round_trips"]

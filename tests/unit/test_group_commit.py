@@ -9,17 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from application.booking.group_commit import GroupCommit, PendingBooking
-from application.errors import LedgerBusyError, OutcomeUnknownError
+from application.errors import LedgerBusyError, OutcomeUnknownError, StoreTimeoutError
 
 
 class Recorder:
     """Records each batch; the first batch blocks until released, so others queue up."""
 
-    def __init__(self, fail_first: bool = False) -> None:
+    def __init__(self, fail_first: bool = False, error: Exception | None = None) -> None:
         self.batches: list[list[str]] = []
         self.first_started = threading.Event()
         self.release = threading.Event()
         self.fail_first = fail_first
+        self.error = error or ConnectionError("store down")
 
     def __call__(self, batch: list[PendingBooking]) -> None:
         if not self.batches:
@@ -27,7 +28,7 @@ class Recorder:
             self.release.wait(5)
         self.batches.append([p.user_id for p in batch])
         if self.fail_first and len(self.batches) == 1:
-            raise ConnectionError("store down")
+            raise self.error
         for pending in batch:
             pending.outcome = f"receipt for {pending.user_id}"
 
@@ -95,6 +96,15 @@ def test_when_the_store_is_unavailable_the_queued_requests_fail_with_the_batch()
     assert all(isinstance(outcome(f), ConnectionError) for f in [first, *others])
     assert recorder.batches == [["first"]]
     assert group.submit(PendingBooking("c", "VIP", 1)) == "receipt for c"  # the queue works on
+
+
+def test_when_a_batch_timed_out_after_its_commit_was_sent_the_queued_requests_learn_they_were_not_recorded():
+    recorder = Recorder(fail_first=True, error=OutcomeUnknownError("the commit was not confirmed in time"))
+    group = GroupCommit(recorder, max_batch=1, max_wait=5, unavailable=(OutcomeUnknownError,))
+    first, others = submit_while_first_batch_blocks(group, recorder, ["a", "b"])
+    assert isinstance(outcome(first), OutcomeUnknownError)
+    assert all(isinstance(outcome(f), StoreTimeoutError) for f in others)
+    assert recorder.batches == [["first"]]
 
 
 def test_a_request_alone_leads_its_own_batch_at_once():

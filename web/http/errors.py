@@ -28,6 +28,7 @@ from application.errors import (
     QueuePassRequiredError,
     ShowAlreadyExistsError,
     ShowNotFoundError,
+    StoreTimeoutError,
     TierAlreadyExistsError,
     TierNotFoundError,
     VersionNotFoundError,
@@ -86,6 +87,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
     LedgerBusyError: (503, "LEDGER_BUSY"),
     OutcomeUnknownError: (503, "OUTCOME_UNKNOWN"),
+    StoreTimeoutError: (503, "STORE_UNAVAILABLE"),
     WebhookNotFoundError: (404, "WEBHOOK_NOT_FOUND"),
     # The door (web/api/door/checkin.py).
     BookingCheckedInError: (409, "BOOKING_CHECKED_IN"),

@@ -107,7 +107,7 @@ JSON_BODY = (
     "REQUEST_ENTITY_TOO_LARGE",
     "UNSUPPORTED_MEDIA_TYPE",
 )
-COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE")
+COMMAND = ("LEDGER_BUSY", "STORE_UNAVAILABLE", "OUTCOME_UNKNOWN")
 ADMIN = ("UNAUTHORIZED", "NOT_FOUND", "TOO_MANY_REQUESTS")
 # A purchase (a booking, a hold, an order): what the use case says it may be refused with
 # (application/waiting_room/checkout.py), and its pass check's queue store not answering.
