@@ -26,7 +26,7 @@ from application.waiting_room.places import (
     WAITING,
     PlaceStatus,
 )
-from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, ROOM_ID, RoomSchema, room_answer
+from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, RoomSchema, room_answer
 from web.http.stream import STREAM, event_stream, events, one_line
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, user_endpoint
@@ -38,7 +38,10 @@ from web.services import services
 blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The waiting room of an on-sale")
 
 PLACE_EVERY_SECONDS = 5.0  # how often a waiting place's stream sends its new position and wait
-PLACE_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
+TICKET = (  # place 1612 of the example room, signed
+    "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEucTNLOW1CMXg3WWNFMHBUbjRacld2QSIsImFsaWNlIiwxNjEyLDBd"
+    ".5EmB8vCwVNzDJ2S2AgwTkumrK9g"
+)
 PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
 
 
@@ -49,8 +52,11 @@ class JoinRequestSchema(CamelCaseSchema):
 class PlaceSchema(ResponseSchema):
     openapi_name = "QueueTicket"
 
-    place_id = fields.String(
-        data_key="ticketId", metadata={"description": "keep it to yourself: it is how you collect your pass"}
+    ticket_id = fields.String(
+        metadata={
+            "description": "keep it to yourself: it is how you collect your pass. Signed: it holds your "
+            "place even if the queue's store loses it (take the latest one each answer gives)"
+        }
     )
     user_id = fields.String(allow_none=True)
     state = fields.String(
@@ -61,6 +67,13 @@ class PlaceSchema(ResponseSchema):
         }
     )
     message = fields.String(metadata={"description": "for people"})
+    number = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "your place: your turn has come once the room's frontier "
+            "(`GET /api/queue/frontier`, `admitted`) reaches it; null before the opening (drawn then)"
+        },
+    )
     position = fields.Integer(
         allow_none=True,
         metadata={"description": "1: next to be admitted; null before the opening (places are drawn then)"},
@@ -77,10 +90,11 @@ class PlaceSchema(ResponseSchema):
 
 
 WAITING_EXAMPLE = {
-    "ticketId": PLACE_ID,
+    "ticketId": TICKET,
     "userId": "alice",
     "state": WAITING,
     "message": "You are number 412 in the queue.",
+    "number": 1612,
     "position": 412,
     "joined": 20480,
     "admitted": 1200,
