@@ -66,6 +66,19 @@ class RoomStatus:
         return self.joined - self.admitted
 
 
+@dataclass(frozen=True)
+class Frontier:
+    """What every waiting buyer needs to know, the same for all of them: a buyer whose
+    ticket's number is at most ``admitted`` may collect their pass."""
+
+    room_id: str
+    opens_at: datetime
+    admitted: int
+    joined: int
+    rate: float
+    sold_out: bool
+
+
 class WaitingRoomService:
     """The room's use cases over a queue store and the room log.
 
@@ -212,15 +225,22 @@ class WaitingRoomService:
         self._known.remember(place, terms.opens_at)
         return self._describe(terms, place)
 
-    def progress(self) -> tuple[int, bool]:
-        """For the place streams (``application/waiting_room/place_watch.py``): the places admitted so far,
-        from this process's copy of the gate, and whether the sale is over for everyone
-        still waiting (the room's tiers sold out, or the room off)."""
+    def frontier(self) -> Frontier | None:
+        """The room's frontier from this process's copy of the gate (``known_places.py``: read from
+        the store at most every ``GATE_SECONDS``), touching no buyer's place; ``None``: no room."""
         terms = self._terms_cached()
         gate = self._known.gate(terms.room_id, terms.opens_at) if terms is not None else None
         if terms is None or gate is None:
-            return 0, True
-        return gate.admitted, self.sold_out(terms.tiers)
+            return None
+        return Frontier(
+            terms.room_id, from_epoch(terms.opens_at), gate.admitted, gate.joined, gate.rate, self.sold_out(terms.tiers)
+        )
+
+    def progress(self) -> tuple[int, bool]:
+        """For the place streams (``application/waiting_room/place_watch.py``): the places admitted so far
+        and whether the sale is over for everyone still waiting (the room's tiers sold out, or the room off)."""
+        frontier = self.frontier()
+        return (0, True) if frontier is None else (frontier.admitted, frontier.sold_out)
 
     def check_pass(self, token: str | None, user_id: str, tier: str) -> bool:
         """Raise unless booking ``tier`` for ``user_id`` may go ahead; return whether a
