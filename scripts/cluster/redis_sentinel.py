@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+
+from scripts.cluster.layout import STATE
 
 SERVICE = "ticketledger"
 DOWN_AFTER_MS = 1000  # a primary silent this long is down (for each Sentinel)
@@ -118,7 +120,6 @@ class RedisSentinel:
 def server(address: Address, folder: Path) -> list[str]:
     """A Redis server that keeps nothing on disk (a lost host's data is lost with it; the
     replica and the buyers' signed tickets are what survive)."""
-    folder.mkdir(parents=True, exist_ok=True)
     host, port = address
     return [
         "redis-server",
@@ -137,6 +138,7 @@ def running(group: RedisSentinel) -> Iterator[dict[str, subprocess.Popen[bytes]]
     """Start every server of ``group`` (logs in its folder), wait until the Sentinels see
     the whole group, yield the processes by name and end them afterwards."""
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    group.prepare()
     try:
         for name, command in group.commands().items():
             with open(group.folder / f"{name}.log", "ab") as log:
@@ -147,3 +149,21 @@ def running(group: RedisSentinel) -> Iterator[dict[str, subprocess.Popen[bytes]]
         for process in processes.values():
             process.kill()
             process.wait()
+
+
+# The topology's group (``make cluster``).
+CLUSTER = RedisSentinel(
+    STATE / "redis",
+    ("127.0.1.41", 6379),
+    ("127.0.1.42", 6379),
+    (("127.0.1.43", 26379), ("127.0.1.44", 26379), ("127.0.1.45", 26379)),
+)
+
+
+def up(spawn: Callable[[str, list[str]], object], group: RedisSentinel = CLUSTER) -> None:
+    """Start the group with ``spawn(name, command)`` (which records each process, so that
+    ``make cluster-down`` ends it), and wait until the Sentinels see all of it."""
+    group.prepare()
+    for name, command in group.commands().items():
+        spawn(name, command)
+    group.wait_until_ready()

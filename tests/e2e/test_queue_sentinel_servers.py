@@ -112,4 +112,7 @@ def test_the_redis_primary_lost_in_a_flood_costs_no_buyer_their_place(redis_sent
         assert len(set(kept)) == len(kept)  # no two places the new primary had share a number
         newcomer = call(f"{bases[0]}/api/queue", {"userId": "after-everyone"}).body
         assert newcomer["number"] > max(t["number"] for t in acknowledged)
-        print(f"{len(acknowledged)} joins acknowledged, {len(lost)} lost by the failover and put back from tickets")
+        print(
+            f"{len(acknowledged)} joins acknowledged, {len(lost)} lost by the failover and put back from tickets; "
+            f"first join after the kill at +{after[0] - killed:.1f} s, {len(failed)} answered 503"
+        )
