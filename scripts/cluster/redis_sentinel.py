@@ -51,21 +51,26 @@ class RedisSentinel:
         """``QUEUE_STORAGE_URI`` and ``RATE_LIMIT_STORAGE_URI`` for the web hosts."""
         return f"redis+sentinel://{','.join(f'{host}:{port}' for host, port in self.sentinels)}/{self.service}"
 
-    def commands(self) -> dict[str, list[str]]:
-        """Each server's command line, by name; writes the Sentinels' configuration files
-        (a Sentinel rewrites its own as it learns the group)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        commands = {"redis-primary": server(self.primary, self.folder / "primary")}
-        commands["redis-replica"] = [
-            *server(self.replica, self.folder / "replica"),
-            "--replicaof",
-            *map(str, self.primary),
-        ]
+    def prepare(self) -> None:
+        """The folders and the Sentinels' first configuration (each rewrites its own file as
+        it learns the group: a Sentinel started again reads what it knew)."""
+        for folder in (self.folder, self.folder / "primary", self.folder / "replica"):
+            folder.mkdir(parents=True, exist_ok=True)
         for n, (host, port) in enumerate(self.sentinels, 1):
-            config = self.folder / f"sentinel{n}.conf"
-            config.write_text(self.sentinel_config(host, port))
-            commands[f"redis-sentinel{n}"] = ["redis-sentinel", str(config)]
-        return commands
+            (self.folder / f"sentinel{n}.conf").write_text(self.sentinel_config(host, port))
+
+    def commands(self) -> dict[str, list[str]]:
+        """Each server's command line, by name."""
+        replica_of = ["--replicaof", *map(str, self.primary)]
+        sentinels = {
+            f"redis-sentinel{n}": ["redis-sentinel", str(self.folder / f"sentinel{n}.conf")]
+            for n in range(1, len(self.sentinels) + 1)
+        }
+        return {
+            "redis-primary": server(self.primary, self.folder / "primary"),
+            "redis-replica": [*server(self.replica, self.folder / "replica"), *replica_of],
+            **sentinels,
+        }
 
     def sentinel_config(self, host: str, port: int) -> str:
         primary_host, primary_port = self.primary
