@@ -40,9 +40,9 @@ def queue_store(config: dict[str, Any]) -> QueueStore:
     uri = str(config["QUEUE_STORAGE_URI"])
     if uri == "memory://":
         return MemoryQueueStore()
-    if uri.startswith(("redis://", "rediss://", "unix://")):
+    if uri.startswith(("redis://", "rediss://", "unix://", "redis+sentinel://")):
         return RedisQueueStore.from_url(uri, config["QUEUE_REDIS_PREFIX"])
-    raise ValueError(f"QUEUE_STORAGE_URI must be memory:// or a redis:// URL, got {uri!r}")
+    raise ValueError(f"QUEUE_STORAGE_URI must be memory://, a redis:// or a redis+sentinel:// URL, got {uri!r}")
 
 
 def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, board: TierBoard) -> WaitingRoomService:

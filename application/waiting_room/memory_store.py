@@ -21,6 +21,7 @@ class _MemoryRoom:
     frontier: float = 0.0
     pre: dict[str, int] = field(default_factory=dict)  # place -> rank
     sequence: dict[str, int] = field(default_factory=dict)  # place -> arrival number
+    counter: int = 0  # the last arrival number given
     owners: dict[str, str] = field(default_factory=dict)  # place -> user
     users: dict[str, str] = field(default_factory=dict)  # user -> place
     admitted_at: dict[str, float] = field(default_factory=dict)
@@ -89,7 +90,8 @@ class MemoryQueueStore(QueueStore):
             if now < room.terms.opens_at:
                 room.pre[place_id] = rank
             else:
-                room.sequence[place_id] = len(room.sequence) + 1
+                room.counter += 1
+                room.sequence[place_id] = room.counter
             room.owners[place_id] = user_id
             room.users[user_id] = place_id
             return self._place(room, place_id, self._advance(room, now)), True
@@ -100,6 +102,23 @@ class MemoryQueueStore(QueueStore):
             if room is None or place_id not in room.owners:
                 return None
             return self._place(room, place_id, self._advance(room, self.clock()))
+
+    def restore(self, room_id: str, place_id: str, user_id: str, number: int | None, rank: int) -> Place | None:
+        with self._lock:
+            room = self._locked_room(room_id)
+            if room is None:
+                return None
+            now = self.clock()
+            if place_id not in room.owners:
+                if number is None and now < room.terms.opens_at:
+                    room.pre[place_id] = rank
+                else:
+                    arrival = max(0, number - len(room.pre)) if number is not None else 0
+                    room.sequence[place_id] = arrival
+                    room.counter = max(room.counter, arrival)
+                room.owners[place_id] = user_id
+                room.users.setdefault(user_id, place_id)
+            return self._place(room, place_id, self._advance(room, now))
 
     def claim_tick(self, room_id: str, period: int) -> bool:
         with self._lock:
@@ -125,7 +144,7 @@ class MemoryQueueStore(QueueStore):
         return room if room is not None and room.terms.room_id == room_id else None
 
     def _advance(self, room: _MemoryRoom, now: float) -> Gate:
-        joined = len(room.pre) + len(room.sequence)
+        joined = len(room.pre) + room.counter
         since = max(room.at, room.terms.opens_at)
         if now > since:
             room.frontier, room.at = advance(room.frontier, room.rate, since, now, joined), now
@@ -133,9 +152,7 @@ class MemoryQueueStore(QueueStore):
 
     @staticmethod
     def _gate(room: _MemoryRoom, now: float) -> Gate:
-        return Gate(
-            now, room.rate, room.auto_rate, room.frontier, len(room.pre) + len(room.sequence), len(room.admitted_at)
-        )
+        return Gate(now, room.rate, room.auto_rate, room.frontier, len(room.pre) + room.counter, len(room.admitted_at))
 
     def _place(self, room: _MemoryRoom, place_id: str, gate: Gate) -> Place:
         if place_id in room.sequence:
@@ -152,4 +169,5 @@ class MemoryQueueStore(QueueStore):
         if admitted is None and gate.now >= room.terms.opens_at and number <= gate.admitted:
             admitted = room.admitted_at[place_id] = gate.now
             gate = self._gate(room, gate.now)
-        return Place(place_id, room.owners[place_id], number, place_id in room.pre, admitted, gate)
+        pre = place_id in room.pre
+        return Place(place_id, room.owners[place_id], number, pre, admitted, gate, room.pre[place_id] if pre else 0)

@@ -34,10 +34,11 @@ def from_epoch(seconds: float) -> datetime:
 class PlaceStatus:
     """A buyer's place, as the queue endpoints show it."""
 
-    place_id: str
+    ticket_id: str  # the signed ticket (``application/waiting_room/tickets.py``)
     user_id: str | None
     state: str
     message: str
+    number: int | None = None  # the place: admitted once ``admitted`` reaches it (None: drawn at the opening)
     position: int | None = None  # 1: next to be admitted
     joined: int | None = None
     admitted: int | None = None
@@ -48,14 +49,15 @@ class PlaceStatus:
     pass_expires_at: datetime | None = None
 
 
-def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pass], str]) -> PlaceStatus:
-    """The buyer's view of ``place`` in the room with ``terms``; ``sign`` makes the pass."""
+def describe(terms: RoomTerms, place: Place, ticket: str, sold_out: bool, sign: Callable[[Pass], str]) -> PlaceStatus:
+    """The buyer's view of ``place`` in the room with ``terms``, held as ``ticket``; ``sign`` makes the pass."""
     gate, now = place.gate, place.gate.now
     base = PlaceStatus(
-        place.place_id,
+        ticket,
         place.user_id,
         WAITING,
         "",
+        number=final_number(place, terms.opens_at),
         joined=gate.joined,
         admitted=gate.admitted,
         opens_at=from_epoch(terms.opens_at),
@@ -94,6 +96,11 @@ def describe(terms: RoomTerms, place: Place, sold_out: bool, sign: Callable[[Pas
     return replace(
         base, state=WAITING, position=position, estimated_wait=wait, poll_after=poll_after(wait), message=message
     )
+
+
+def final_number(place: Place, opens_at: float) -> int | None:
+    """The place's number once it can no longer change (a pre-queue's is drawn at the opening)."""
+    return None if place.pre_queue and place.gate.now < opens_at else place.number
 
 
 def estimated_wait(place: Place, opens_at: float) -> float | None:

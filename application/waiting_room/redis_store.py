@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from application.waiting_room.redis_connection import connect
 from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
 
 # How long a closed room's places stay in Redis (for a look by hand; its places answer "closed").
@@ -52,15 +53,15 @@ local function place(id, g)
   local user = redis.call('HGET', owners, id)
   if not user then return nil end
   local arrival = redis.call('HGET', sequence, id)
-  local position
-  if arrival then position = redis.call('ZCARD', pre) + tonumber(arrival)
-  else position = redis.call('ZRANK', pre, id) + 1 end
+  local position, rank
+  if arrival then position, rank = redis.call('ZCARD', pre) + tonumber(arrival), '0'
+  else position, rank = redis.call('ZRANK', pre, id) + 1, redis.call('ZSCORE', pre, id) end
   local admitted = redis.call('HGET', admits, id)
   if not admitted and now >= g.opens and position <= math.floor(g.frontier + 1e-9) then
     admitted = tostring(now)
     redis.call('HSET', admits, id, admitted)
   end
-  return {id, user, tostring(position), arrival and '0' or '1', admitted or '', unpack(reply(g))}
+  return {id, user, tostring(position), arrival and '0' or '1', admitted or '', rank, unpack(reply(g))}
 end
 """
 
@@ -122,6 +123,27 @@ table.insert(made, '1')
 return made
 """
 
+LUA_RESTORE = """
+-- ARGV: now, place id, user, number ('' if not final), rank (store.py: QueueStore.restore).
+local g = advance()
+if not g then return nil end
+local id = ARGV[2]
+if not redis.call('HGET', owners, id) then
+  if ARGV[4] == '' and now < g.opens then
+    redis.call('ZADD', pre, ARGV[5], id)
+  else
+    local arrival = 0
+    if ARGV[4] ~= '' then arrival = math.max(0, tonumber(ARGV[4]) - redis.call('ZCARD', pre)) end
+    redis.call('HSET', sequence, id, arrival)
+    if arrival > tonumber(redis.call('HGET', gate, 'seq')) then redis.call('HSET', gate, 'seq', arrival) end
+  end
+  redis.call('HSET', owners, id, ARGV[3])
+  redis.call('HSETNX', users, ARGV[3], id)
+  g = advance()
+end
+return place(id, g)
+"""
+
 LUA_PLACE = """
 local g = advance()
 if not g then return nil end
@@ -146,6 +168,7 @@ class RedisQueueStore(QueueStore):
                 ("gate", LUA_GATE),
                 ("join", LUA_JOIN),
                 ("place", LUA_PLACE),
+                ("restore", LUA_RESTORE),
             )
         }
         self._secret: bytes | None = None
@@ -154,11 +177,9 @@ class RedisQueueStore(QueueStore):
     def from_url(cls, url: str, prefix: str) -> RedisQueueStore:
         """A client with at most ``POOL_SIZE`` connections, for which a request waits up to
         ``POOL_WAIT`` seconds in a flood (32 were too few: 503s), and which learns within
-        ``TIMEOUT`` seconds that Redis is gone (503)."""
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
-        )
-        return cls(redis.Redis(connection_pool=pool), prefix)
+        ``TIMEOUT`` seconds that Redis is gone (503). ``url`` may name Sentinels
+        (``application/waiting_room/redis_connection.py``)."""
+        return cls(connect(url, max_connections=POOL_SIZE, wait=POOL_WAIT, timeout=TIMEOUT), prefix)
 
     def current(self) -> RoomTerms | None:
         text = self.client.get(f"{self.prefix}:current")
@@ -192,6 +213,9 @@ class RedisQueueStore(QueueStore):
 
     def place(self, room_id: str, place_id: str) -> Place | None:
         return self._place(self._run("place", room_id, place_id))
+
+    def restore(self, room_id: str, place_id: str, user_id: str, number: int | None, rank: int) -> Place | None:
+        return self._place(self._run("restore", room_id, place_id, user_id, "" if number is None else number, rank))
 
     def claim_tick(self, room_id: str, period: int) -> bool:
         return bool(self.client.set(f"{self._room(room_id)}tick:{period}", 1, nx=True, ex=PERIOD_TTL))
@@ -237,7 +261,7 @@ class RedisQueueStore(QueueStore):
     def _place(self, reply: list[bytes] | None) -> Place | None:
         if not reply:
             return None
-        place_id, user, number, pre, admitted, *answer = reply
+        place_id, user, number, pre, admitted, rank, *answer = reply
         gate = self._gate(answer)
         if gate is None:  # a place always comes with its gate
             return None
@@ -248,6 +272,7 @@ class RedisQueueStore(QueueStore):
             pre == b"1",
             float(admitted) if admitted else None,
             gate,
+            int(rank),
         )
 
 

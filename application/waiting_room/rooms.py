@@ -38,8 +38,9 @@ from application.waiting_room import admission_rate
 from application.waiting_room.known_places import KnownPlaces
 from application.waiting_room.log import RoomEvent, WaitingRoomLog
 from application.waiting_room.passes import PassSigner
-from application.waiting_room.places import CLOSED, PlaceStatus, describe, from_epoch
+from application.waiting_room.places import CLOSED, PlaceStatus, describe, final_number, from_epoch
 from application.waiting_room.store import Gate, Place, QueueStore, RoomTerms
+from application.waiting_room.tickets import PlaceTicket, TicketSigner
 from application.waiting_room.ticks import RoomTicks
 from domain.waiting_room import WaitingRoom, check_rate
 
@@ -63,6 +64,19 @@ class RoomStatus:
     @property
     def waiting(self) -> int:
         return self.joined - self.admitted
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """What every waiting buyer needs to know, the same for all of them: a buyer whose
+    ticket's number is at most ``admitted`` may collect their pass."""
+
+    room_id: str
+    opens_at: datetime
+    admitted: int
+    joined: int
+    rate: float
+    sold_out: bool
 
 
 class WaitingRoomService:
@@ -90,6 +104,7 @@ class WaitingRoomService:
         self._open_log = open_log
         self._log: WaitingRoomLog | None = None
         self._signer: PassSigner | None = None
+        self._tickets: TicketSigner | None = None
         self._lock = threading.Lock()
         self._terms = Recent(store.current, terms_seconds)
         self._known = KnownPlaces(store, clock=clock)
@@ -133,6 +148,7 @@ class WaitingRoomService:
             room.rate,
             float(max_rate),
         )
+        self.store.secret()  # the signing key made now, long before a failover could lose it with the last writes
         if not self.store.turn_on(terms, room.rate, auto_rate):  # another admin was quicker
             self.log.change(room.id, lambda r: r.close(0, 0, 0))
             raise WaitingRoomAlreadyOnError("A waiting room is on already; close it first.")
@@ -185,31 +201,46 @@ class WaitingRoomService:
         self._known.remember(place, terms.opens_at)
         return self._describe(terms, place), new
 
-    def place(self, place_id: str) -> PlaceStatus:
-        room_id = place_room(place_id)
+    def place(self, ticket_id: str) -> PlaceStatus:
+        """The place ``ticket_id`` holds; one the store has lost (a Redis failover) is put back as
+        the signed ticket says (``application/waiting_room/tickets.py``)."""
+        ticket = self.tickets.read(ticket_id)
+        if ticket is None:
+            raise PlaceNotFoundError(f"No queue ticket {ticket_id!r}.")
+        room_id = place_room(ticket.place_id)
         terms = self._terms_cached()
         if terms is None or terms.room_id != room_id:  # maybe news this process has not heard yet
             terms = self._terms_now()
         if terms is None or terms.room_id != room_id:
-            return PlaceStatus(place_id, None, CLOSED, "The waiting room is off: book directly.")
+            return PlaceStatus(ticket_id, None, CLOSED, "The waiting room is off: book directly.")
         self._ticks.tick(terms)
-        place = self._known.look(room_id, place_id, terms.opens_at) or self.store.place(room_id, place_id)
-        if place is None:
-            if self._terms_now() != terms:  # turned off meanwhile
-                return self.place(place_id)
-            raise PlaceNotFoundError(f"No queue ticket {place_id!r}.")
+        place = (
+            self._known.look(room_id, ticket.place_id, terms.opens_at)
+            or self.store.place(room_id, ticket.place_id)
+            or self.store.restore(room_id, ticket.place_id, ticket.user_id, ticket.number, ticket.rank)
+        )
+        if place is None:  # turned off meanwhile
+            self._terms_now()
+            return PlaceStatus(ticket_id, None, CLOSED, "The waiting room is off: book directly.")
         self._known.remember(place, terms.opens_at)
         return self._describe(terms, place)
 
-    def progress(self) -> tuple[int, bool]:
-        """For the place streams (``application/waiting_room/place_watch.py``): the places admitted so far,
-        from this process's copy of the gate, and whether the sale is over for everyone
-        still waiting (the room's tiers sold out, or the room off)."""
+    def frontier(self) -> Frontier | None:
+        """The room's frontier from this process's copy of the gate (``known_places.py``: read from
+        the store at most every ``GATE_SECONDS``), touching no buyer's place; ``None``: no room."""
         terms = self._terms_cached()
         gate = self._known.gate(terms.room_id, terms.opens_at) if terms is not None else None
         if terms is None or gate is None:
-            return 0, True
-        return gate.admitted, self.sold_out(terms.tiers)
+            return None
+        return Frontier(
+            terms.room_id, from_epoch(terms.opens_at), gate.admitted, gate.joined, gate.rate, self.sold_out(terms.tiers)
+        )
+
+    def progress(self) -> tuple[int, bool]:
+        """For the place streams (``application/waiting_room/place_watch.py``): the places admitted so far
+        and whether the sale is over for everyone still waiting (the room's tiers sold out, or the room off)."""
+        frontier = self.frontier()
+        return (0, True) if frontier is None else (frontier.admitted, frontier.sold_out)
 
     def check_pass(self, token: str | None, user_id: str, tier: str) -> bool:
         """Raise unless booking ``tier`` for ``user_id`` may go ahead; return whether a
@@ -228,6 +259,12 @@ class WaitingRoomService:
             self.store.count_latency(terms.room_id, period, admission_rate.bucket_of(seconds * 1000))
 
     @property
+    def tickets(self) -> TicketSigner:
+        if self._tickets is None:
+            self._tickets = TicketSigner(self.store.secret())
+        return self._tickets
+
+    @property
     def signer(self) -> PassSigner:
         if self._signer is None:
             self._signer = PassSigner(self.store.secret())
@@ -236,7 +273,8 @@ class WaitingRoomService:
     # Helpers.
 
     def _describe(self, terms: RoomTerms, place: Place) -> PlaceStatus:
-        return describe(terms, place, self.sold_out(terms.tiers), self.signer.sign)
+        ticket = PlaceTicket(place.place_id, place.user_id, final_number(place, terms.opens_at), place.rank)
+        return describe(terms, place, self.tickets.sign(ticket), self.sold_out(terms.tiers), self.signer.sign)
 
     def _status(self, terms: RoomTerms, gate: Gate) -> RoomStatus:
         return RoomStatus(

@@ -85,6 +85,7 @@ class Place:
     pre_queue: bool  # joined before the opening (its place is final only from then)
     admitted_at: float | None
     gate: Gate
+    rank: int = 0  # the pre-queue's draw (0 after the opening)
 
 
 class QueueStore(ABC):
@@ -124,6 +125,15 @@ class QueueStore(ABC):
     def place(self, room_id: str, place_id: str) -> Place | None:
         """A place (``None`` if the room has no such place), marking it
         admitted the first time it is."""
+
+    @abstractmethod
+    def restore(self, room_id: str, place_id: str, user_id: str, number: int | None, rank: int) -> Place | None:
+        """Put back a place the store lost (a Redis failover loses the last writes), as its
+        signed ticket says, and return it (``None`` if the room is not on); a place the store
+        knows is returned as it is. At ``number`` if given (the counter moves past it, so no
+        later newcomer is given it again); else into the pre-queue with ``rank`` before the
+        opening, or behind every drawn place after it (its draw is lost with the pre-queue's
+        order already final). The user's place is this one unless they have another."""
 
     @abstractmethod
     def claim_tick(self, room_id: str, period: int) -> bool:

@@ -8,7 +8,7 @@
 
 ``up`` starts etcd, the Patroni pair and HAProxy (``database.py``), then the web hosts in
 the README's server mode (``ticketledger serve`` on PostgreSQL through HAProxy, rate limits
-and the waiting room's queue in the local Redis) and one projection process, each on its
+and the waiting room's queue in Redis under Sentinel: ``redis_sentinel.py``) and one projection process, each on its
 own loopback address (``layout.py``), and returns; the API answers on
 http://127.0.1.1:8080 through HAProxy.
 """
@@ -23,11 +23,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.cluster import redis_sentinel
 from scripts.cluster.database import RUN, Database, answers, kill, read_pid
 from scripts.cluster.layout import BALANCER, HTTP_PORT, READ_PORT, STATE, WEB_PORT, store_settings, web_addresses
 from scripts.harness.processes import ROOT, wait_for
 
-REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = os.environ.get("REDIS_URL", redis_sentinel.CLUSTER.url)  # the group under Sentinel
 
 
 def service_settings(bind: str) -> dict[str, str]:
@@ -45,6 +46,7 @@ def service_settings(bind: str) -> dict[str, str]:
 def up(web: int, synchronous: bool) -> None:
     addresses = web_addresses(web)
     Database(addresses, synchronous).up()
+    redis_sentinel.up(spawn)
     admin = secrets.token_hex(16)
     (STATE / "admin-token").write_text(admin)
     for n, address in enumerate(addresses):
@@ -57,11 +59,15 @@ def up(web: int, synchronous: bool) -> None:
 
 
 def start(name: str, command: list[str], env: dict[str, str]) -> None:
+    spawn(name, [str(Path(sys.executable).parent / "ticketledger"), *command], env)
+
+
+def spawn(name: str, command: list[str], env: dict[str, str] | None = None) -> None:
     log = open(STATE / f"{name}.log", "ab")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ticketledger"), *command],
+        command,
         cwd=ROOT,
-        env=os.environ | env,
+        env=os.environ | (env or {}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -71,7 +77,7 @@ def start(name: str, command: list[str], env: dict[str, str]) -> None:
 
 def down() -> None:
     for pid_file in RUN.glob("*.pid") if RUN.exists() else []:
-        if pid_file.stem.startswith(("web", "projections")):
+        if pid_file.stem.startswith(("web", "projections", "redis-")):
             pid = read_pid(pid_file.stem)
             if pid:
                 try:

@@ -10,6 +10,7 @@ log=${TMPDIR:-/tmp}/ticketledger-cluster-prepare.log
 missing=()
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v haproxy >/dev/null || missing+=(haproxy)
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)  # the queue and rate limits under Sentinel
 command -v setpriv >/dev/null || missing+=(util-linux)
 command -v nft >/dev/null || missing+=(nftables)
 command -v pgbackrest >/dev/null || missing+=(pgbackrest)

@@ -261,6 +261,7 @@ OPERATIONS: dict[str, Operation] = {
         {"BOOKING_NOT_FOUND": sent("GET", "/api/bookings/x/tickets")},
     ),
     "GET /api/queue": Operation(get("/api/queue"), ("queue",)),
+    "GET /api/queue/frontier": Operation(get("/api/queue/frontier"), ("queue",)),
     "POST /api/queue": Operation(
         lambda h: Call("POST", "/api/queue", {"userId": h.name("user-")}),
         ("body", "queue"),

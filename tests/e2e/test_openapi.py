@@ -58,7 +58,7 @@ def test_every_route_and_method_is_documented(document):
         for method in rule.methods - IMPLICIT_METHODS
     }
     documented = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
-    assert len(routes) == 47  # with the waiting room's 9, the door's 4, orders' 2, events' 3
+    assert len(routes) == 48  # with the waiting room's 10, the door's 4, orders' 2, events' 3
     assert routes == documented
 
 
@@ -105,11 +105,14 @@ def test_every_field_of_every_answer_is_required(document):
     assert len(seen) > 10
 
 
+CACHEABLE = ("/api/tickets", "/api/queue/frontier")
+
+
 def test_every_answer_documents_its_headers(document):
     """The request id and Cache-Control on every answer (the id as a parameter too); the rate
     limit's headers on every answer of a rate-limited operation but a 415; Retry-After on every
     503, and on the admin endpoints' 429 (the failed sign-in limit) only that; the ETag on the
-    tier list's 200 and 304, which If-None-Match asks for."""
+    tier list's and the waiting room frontier's 200 and 304, which If-None-Match asks for."""
     _, doc = document
     limited, tagged = set(), set()
     for path, method, operation in operations(doc):
@@ -130,8 +133,8 @@ def test_every_answer_documents_its_headers(document):
                 assert set(headers) == {"X-Request-ID", "Cache-Control", "Retry-After"}
             else:
                 assert "X-RateLimit-Limit" not in headers, (method, path, status)
-    assert tagged == {("get", "/api/tickets", "200"), ("get", "/api/tickets", "304")}
-    assert "If-None-Match" in {p["name"] for p in doc["paths"]["/api/tickets"]["get"]["parameters"]}
+    assert tagged == {("get", path, status) for path in CACHEABLE for status in ("200", "304")}
+    assert all("If-None-Match" in {p["name"] for p in doc["paths"][path]["get"]["parameters"]} for path in CACHEABLE)
     assert limited == {
         "/api/tickets/book",
         "/api/tickets/hold",

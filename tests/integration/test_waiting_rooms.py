@@ -70,7 +70,7 @@ def turn_on(
 def admitted_pass(rooms: WaitingRoomService, clock: FakeClock, user: str) -> str:
     joined, _ = rooms.join(user)
     clock.advance(5)
-    status = rooms.place(joined.place_id)
+    status = rooms.place(joined.ticket_id)
     assert status.state == "admitted"
     return status.queue_pass
 
@@ -127,12 +127,12 @@ def test_a_place_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms
     assert new and (first.state, first.position) == ("waiting", None)
     assert "drawn at random" in first.message and first.estimated_wait >= 10 and first.poll_after >= 0.45
     clock.advance(10)  # the opening: the pre-queue's order is final
-    places = sorted([rooms.place(first.place_id).position, rooms.place(second.place_id).position])
+    places = sorted([rooms.place(first.ticket_id).position, rooms.place(second.ticket_id).position])
     assert places == [1, 2]
     late, _ = rooms.join("cat")
     assert (late.position, late.estimated_wait) == (3, 3.0)
     clock.advance(3)
-    admitted = rooms.place(late.place_id)
+    admitted = rooms.place(late.ticket_id)
     assert (admitted.state, admitted.pass_expires_at.timestamp(), admitted.poll_after) == (
         "admitted",
         clock() + 30,
@@ -140,9 +140,9 @@ def test_a_place_goes_from_the_pre_queue_to_waiting_to_admitted_to_expired(rooms
     )
     assert rooms.join("cat")[0].queue_pass == admitted.queue_pass  # joining again: the same place
     clock.advance(30)
-    assert rooms.place(late.place_id).state == "expired"
+    assert rooms.place(late.ticket_id).state == "expired"
     again, new = rooms.join("cat")
-    assert new and again.place_id != late.place_id and again.state == "waiting" and again.position == 1
+    assert new and again.ticket_id != late.ticket_id and again.state == "waiting" and again.position == 1
 
 
 def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRoomService, sold_out: SoldOut):
@@ -150,7 +150,7 @@ def test_waiting_buyers_learn_when_the_sale_sold_out(rooms: WaitingRoomService, 
     joined, _ = rooms.join("ann")
     assert (joined.state, joined.estimated_wait) == ("waiting", None)
     sold_out.tiers.add("VIP")
-    gone = rooms.place(joined.place_id)
+    gone = rooms.place(joined.ticket_id)
     assert (gone.state, gone.poll_after, gone.queue_pass) == ("soldOut", None, None)
 
 
@@ -158,7 +158,7 @@ def test_a_closed_rooms_places_say_so_and_booking_needs_no_pass(rooms: WaitingRo
     turn_on(rooms)
     joined, _ = rooms.join("ann")
     rooms.turn_off()
-    assert rooms.place(joined.place_id).state == "closed"
+    assert rooms.place(joined.ticket_id).state == "closed"
     assert rooms.check_pass(None, "ann", "VIP") is False
     with pytest.raises(WaitingRoomOffError):
         rooms.turn_off()
@@ -244,7 +244,7 @@ def test_the_status_gives_the_rooms_terms_and_its_counts(rooms: WaitingRoomServi
     clock.advance(10)
     assert rooms.status().opened is True  # from the opening time on
     clock.advance(1)
-    rooms.place(ann.place_id)  # ann collects her pass
+    rooms.place(ann.ticket_id)  # ann collects her pass
     status = rooms.status()
     assert (status.joined, status.admitted, status.passes, status.waiting) == (2, 2, 1, 0)
 
@@ -299,9 +299,9 @@ def test_a_place_of_a_room_that_is_off_says_so_and_an_unknown_one_is_not_found(r
         rooms.place(f"{room.room_id}.unknown")
     joined, _ = rooms.join("ann")
     rooms.turn_off()
-    closed = rooms.place(joined.place_id)
-    assert (closed.place_id, closed.state, closed.message) == (
-        joined.place_id,
+    closed = rooms.place(joined.ticket_id)
+    assert (closed.ticket_id, closed.state, closed.message) == (
+        joined.ticket_id,
         "closed",
         "The waiting room is off: book directly.",
     )
@@ -326,7 +326,9 @@ def test_an_admin_who_lost_the_race_to_turn_a_room_on_leaves_their_room_closed_i
     late = WaitingRoomService(
         rooms.store, lambda: rooms.log, rooms.sold_out, target_p95_ms=50, terms_seconds=0, clock=clock
     )
-    late.store = type("StaleLook", (), {"current": lambda self: None, "turn_on": rooms.store.turn_on})()
+    late.store = type(
+        "StaleLook", (), {"current": lambda self: None, "turn_on": rooms.store.turn_on, "secret": rooms.store.secret}
+    )()
     opened = []
     open_room = rooms.log.open
     rooms.log.open = lambda room: opened.append(room) or open_room(room)
@@ -389,7 +391,7 @@ def test_an_automatic_rate_holds_while_admitted_buyers_do_not_use_it_or_nobody_w
     for _ in range(40):
         rooms.booked(0.004)
     clock.advance(PERIOD_SECONDS)
-    rooms.place(rooms.join("next")[0].place_id)
+    rooms.place(rooms.join("next")[0].ticket_id)
     assert rooms.status().rate == 30.0
     changes = [e.details for e in rooms.events(room.room_id) if e.event == "RateChanged"]
     assert changes == []

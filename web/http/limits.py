@@ -22,6 +22,10 @@ from flask_limiter.util import get_remote_address
 
 from web.identity.tokens import has_admin_token
 
+# Through Sentinel (``redis+sentinel://...``, docs/configuration.md), how long a count waits for
+# a server or a Sentinel before the request fails (503) instead of hanging on a lost host.
+SENTINEL_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+
 
 def install(app: Flask, sales: Iterable[Blueprint], admin: Iterable[Blueprint]) -> None:
     """Limit the POSTs of the ``sales`` blueprints, and the failed sign-ins on the ``admin`` ones
@@ -36,6 +40,8 @@ def install(app: Flask, sales: Iterable[Blueprint], admin: Iterable[Blueprint]) 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATE_LIMIT_STORAGE_URI"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["RATE_LIMIT_KEY_PREFIX"])
+    if app.config["RATE_LIMIT_STORAGE_URI"].startswith("redis+sentinel://"):  # a lost host answers nothing
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", SENTINEL_TIMEOUTS)
     limiter = Limiter(get_remote_address, app=app)
     if booking:
         for blueprint in sales:
@@ -58,6 +64,6 @@ def require_shared_counts(config: dict[str, Any]) -> None:
         raise RuntimeError(
             f"{processes} processes serve the app, but RATE_LIMIT_STORAGE_URI is memory://, so each would "
             "count on its own and let the limit through that many times. Set RATE_LIMIT_STORAGE_URI to a "
-            "shared store (redis://...), or serve with one worker, or turn the limits off "
+            "shared store (redis://... or redis+sentinel://...), or serve with one worker, or turn the limits off "
             "(BOOKING_RATE_LIMIT= and ADMIN_AUTH_RATE_LIMIT=)."
         )

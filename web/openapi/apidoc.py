@@ -49,7 +49,8 @@ EVERY_ANSWER = {
     "X-Request-ID": REQUEST_ID,
     "Cache-Control": header(
         "`no-store`, except on the tier list (`GET /api/tickets`), which browsers ask for "
-        "again each time and a shared cache in front may keep for a second",
+        "again each time and a shared cache in front may keep for a second, and the waiting room's "
+        "frontier (`GET /api/queue/frontier`: `public, max-age=1`)",
         {"type": "string"},
     ),
 }

@@ -4,8 +4,9 @@
 // Everything the server sends is put on the page as text, never as HTML. A hold (the API's
 // cart pattern) shows with a countdown to its expiresAt and Confirm and Release buttons.
 // While the sale's waiting room is on (GET /api/queue), booking its tiers needs a pass: the page
-// joins the queue, shows the place live (/api/queue/<id>/stream, or polls at the suggested
-// interval), and once admitted sends the pass with each booking and counts its time down.
+// joins the queue, follows the room's frontier (/api/queue/frontier, the same answer for every
+// buyer, which an edge cache serves), asks for its own ticket only once the frontier has reached
+// its number, and once admitted sends the pass with each booking and counts its time down.
 "use strict";
 
 (() => {
@@ -16,6 +17,7 @@
   const EXPIRED_RELOAD_MS = 1500; // the server's expiry process ends a hold within ~1 s of expiresAt
   const ROOM_CHECK_MS = 5000; // how often the page asks whether a waiting room is on
   const PLACE_KEY = "ticket-ledger.queueTicket."; // + user id: the place in the queue survives a reload
+  const FRONTIER_MS = 1000; // the frontier's max-age: how often a waiting page looks at it
   const MODES = {
     connecting: "Connecting…",
     live: "Live: availability updates as it changes.",
@@ -203,13 +205,16 @@
   let room = null; // the room that is on, or null
   let place = null; // this user's queue place, as the server last described it
   let firstPosition = null; // the first place seen: the progress bar's start
-  let following = null; // the EventSource or poll timer following the place
+  let following = null; // the timer of the next look at the frontier
 
   const gated = (tier) => Boolean(room) && (room.tiers === null || room.tiers.includes(tier));
   const passValid = () => Boolean(place && place.state === "admitted" && Date.parse(place.passExpiresAt) > Date.now());
+  // The ticket kept as "<room id> <ticket>" (the ticket is signed: its room is not readable at a glance).
   const storage = {
     get: () => { try { return localStorage.getItem(PLACE_KEY + userId()); } catch { return null; } },
-    set: (id) => { try { localStorage.setItem(PLACE_KEY + userId(), id); } catch { /* the page's life only */ } },
+    set: (id) => {
+      try { localStorage.setItem(PLACE_KEY + userId(), `${room.roomId} ${id}`); } catch { /* the page's life only */ }
+    },
   };
 
   async function loadRoom() {
@@ -226,7 +231,7 @@
       place = null;
     } else if (room.roomId !== before) {
       const stored = storage.get();
-      if (stored && stored.startsWith(room.roomId + ".")) follow(stored);
+      if (stored && stored.startsWith(room.roomId + " ")) follow(stored.slice(room.roomId.length + 1));
     }
     showQueue();
     updateForm();
@@ -238,7 +243,7 @@
       firstPosition = null; // a new place (after a lapsed pass) starts a new bar
       showPlace(await api("/api/queue", { userId: userId() }));
       storage.set(place.ticketId);
-      follow(place.ticketId);
+      if (place.state === "waiting") follow(place.ticketId);
     } catch (error) {
       say(error.message, true);
       if (error.code === "WAITING_ROOM_OFF") loadRoom();
@@ -248,41 +253,47 @@
   }
 
   function stopFollowing() {
-    if (following && following.close) following.close();
-    if (following && !following.close) clearTimeout(following);
+    clearTimeout(following);
     following = null;
   }
 
-  // Live updates of the place from its event stream, or by polling at the interval it suggests.
-  function follow(placeId) {
+  // The page waits on the room's frontier, the same for every buyer (an edge answers it from its
+  // cache), and asks for its own ticket only when that may have changed: the frontier reached its
+  // number, its number was drawn at the opening, the sale sold out, or the page has not seen it yet.
+  function follow(ticketId) {
     stopFollowing();
-    if (!window.EventSource) return pollPlace(placeId, 0);
-    const source = new EventSource(`/api/queue/${encodeURIComponent(placeId)}/stream`);
-    let errors = 0;
-    following = source;
-    source.onmessage = (event) => {
-      errors = 0;
-      showPlace(JSON.parse(event.data));
-      if (place.state !== "waiting") stopFollowing();
-    };
-    source.onerror = () => {
-      errors += 1;
-      if (source.readyState === EventSource.CLOSED || errors >= MAX_STREAM_ERRORS) {
-        source.close();
-        if (following === source) pollPlace(placeId, 1);
-      }
-    };
+    following = setTimeout(() => lookAtFrontier(ticketId), 0);
   }
 
-  function pollPlace(placeId, seconds) {
-    following = setTimeout(async () => {
+  async function lookAtFrontier(ticketId) {
+    let frontier;
+    try {
+      frontier = await api("/api/queue/frontier");
+    } catch {
+      following = setTimeout(() => lookAtFrontier(ticketId), 2 * FRONTIER_MS);
+      return;
+    }
+    if (!frontier.active || !room || frontier.roomId !== room.roomId) return loadRoom();
+    const mine = place && place.ticketId === ticketId ? place : null;
+    const turn = mine && mine.number !== null && frontier.admitted >= mine.number;
+    const drawn = mine && mine.number === null && Date.now() >= Date.parse(frontier.opensAt);
+    if (!mine || turn || drawn || frontier.soldOut) {
       try {
-        showPlace(await api(`/api/queue/${encodeURIComponent(placeId)}`));
+        showPlace(await api(`/api/queue/${encodeURIComponent(ticketId)}`));
       } catch {
-        return pollPlace(placeId, 2);
+        following = setTimeout(() => lookAtFrontier(ticketId), 2 * FRONTIER_MS);
+        return;
       }
-      if (place.state === "waiting") pollPlace(placeId, place.pollAfterSeconds);
-    }, seconds * 1000);
+      if (!place) return;
+      ticketId = place.ticketId; // signed again once its number is final: keep the latest
+      storage.set(ticketId);
+    } else if (mine.number !== null) {
+      const position = mine.number - frontier.admitted;
+      const wait = frontier.rate > 0 ? position / frontier.rate : null;
+      showPlace({ ...mine, position, admitted: frontier.admitted, estimatedWaitSeconds: wait,
+        message: `You are number ${position} in the queue.` });
+    }
+    if (place && place.state === "waiting") following = setTimeout(() => lookAtFrontier(ticketId), FRONTIER_MS);
   }
 
   function showPlace(next) {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields
 from redis.exceptions import RedisError
@@ -26,11 +26,11 @@ from application.waiting_room.places import (
     WAITING,
     PlaceStatus,
 )
-from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, ROOM_ID, RoomSchema, room_answer
+from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, RoomSchema, room_answer
 from web.http.stream import STREAM, event_stream, events, one_line
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, user_endpoint
-from web.openapi.apidoc import JSON_BODY, Blueprint
+from web.openapi.apidoc import CACHEABLE, IF_NONE_MATCH_HEADER, JSON_BODY, Blueprint
 from web.schemas.bookings import QUEUE_PASS
 from web.schemas.fields import CamelCaseSchema, ResponseSchema
 from web.services import services
@@ -38,7 +38,10 @@ from web.services import services
 blp = Blueprint("queue", __name__, url_prefix="/api/queue", description="The waiting room of an on-sale")
 
 PLACE_EVERY_SECONDS = 5.0  # how often a waiting place's stream sends its new position and wait
-PLACE_ID = f"{ROOM_ID}.q3K9mB1x7YcE0pTn4ZrWvA"
+TICKET = (  # place 1612 of the example room, signed
+    "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEucTNLOW1CMXg3WWNFMHBUbjRacld2QSIsImFsaWNlIiwxNjEyLDBd"
+    ".5EmB8vCwVNzDJ2S2AgwTkumrK9g"
+)
 PASS = "WyIwYjljNmYwZS01ZDBjLTRhNTctOWQ0My0xYzVmMGE0ZjdlMjEiLCJhbGljZSIsMTc2NDAwMDAwMC4wXQ.Xb3k2m9dJ0pZ8vJqYt1sR4uW6eA"
 
 
@@ -49,8 +52,11 @@ class JoinRequestSchema(CamelCaseSchema):
 class PlaceSchema(ResponseSchema):
     openapi_name = "QueueTicket"
 
-    place_id = fields.String(
-        data_key="ticketId", metadata={"description": "keep it to yourself: it is how you collect your pass"}
+    ticket_id = fields.String(
+        metadata={
+            "description": "keep it to yourself: it is how you collect your pass. Signed: it holds your "
+            "place even if the queue's store loses it (take the latest one each answer gives)"
+        }
     )
     user_id = fields.String(allow_none=True)
     state = fields.String(
@@ -61,6 +67,13 @@ class PlaceSchema(ResponseSchema):
         }
     )
     message = fields.String(metadata={"description": "for people"})
+    number = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "your place: your turn has come once the room's frontier "
+            "(`GET /api/queue/frontier`, `admitted`) reaches it; null before the opening (drawn then)"
+        },
+    )
     position = fields.Integer(
         allow_none=True,
         metadata={"description": "1: next to be admitted; null before the opening (places are drawn then)"},
@@ -77,10 +90,11 @@ class PlaceSchema(ResponseSchema):
 
 
 WAITING_EXAMPLE = {
-    "ticketId": PLACE_ID,
+    "ticketId": TICKET,
     "userId": "alice",
     "state": WAITING,
     "message": "You are number 412 in the queue.",
+    "number": 1612,
     "position": 412,
     "joined": 20480,
     "admitted": 1200,
@@ -130,6 +144,64 @@ class Queue(MethodView):
         then a new place at the back."""
         place, new = services().rooms.join(acting_user(body["user_id"]))
         return place, 201 if new else 200
+
+
+# A shared cache in front (the edge) may answer every waiting browser from one request a second.
+FRONTIER_CACHE_CONTROL = "public, max-age=1"
+
+
+class FrontierSchema(ResponseSchema):
+    """Every field is always there: null while no room is on."""
+
+    active = fields.Boolean(required=True, metadata={"description": "whether a waiting room is on"})
+    room_id = fields.String(required=True, allow_none=True)
+    opens_at = fields.DateTime(format="iso", required=True, allow_none=True)
+    admitted = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "places admitted so far: a ticket whose `number` is at most this may collect its pass"
+        },
+    )
+    joined = fields.Integer(required=True, allow_none=True, metadata={"description": "places handed out"})
+    rate = fields.Float(required=True, allow_none=True, metadata={"description": "places admitted per second now"})
+    sold_out = fields.Boolean(
+        required=True, allow_none=True, metadata={"description": "nothing left for anyone still waiting"}
+    )
+
+
+FRONTIER_EXAMPLE = {
+    "active": True,
+    "roomId": "0b9c6f0e-5d0c-4a57-9d43-1c5f0a4f7e21",
+    "opensAt": OPENS_AT,
+    "admitted": 1200,
+    "joined": 20480,
+    "rate": 250.0,
+    "soldOut": False,
+}
+
+
+@blp.route("/frontier")
+class RoomFrontier(MethodView):
+    @blp.response(200, FrontierSchema(), example=FRONTIER_EXAMPLE, headers=CACHEABLE)
+    @blp.alt_response(
+        304,
+        success=True,
+        headers=CACHEABLE,
+        description="Not Modified: the frontier is still the one `If-None-Match` names (no body)",
+    )
+    @blp.errors(*QUEUE)
+    @blp.doc(parameters=[IF_NONE_MATCH_HEADER])
+    def get(self) -> Response:
+        """How far the room has admitted, the same answer for every buyer (``Cache-Control:
+        public, max-age=1``, with an ``ETag``): follow it, and ask for your ticket's pass
+        (``GET /api/queue/{ticketId}``) once ``admitted`` reaches your ticket's ``number``."""
+        frontier = services().rooms.frontier()
+        answer = {"active": False} if frontier is None else {"active": True, **vars(frontier)}
+        body = one_line(FrontierSchema().dump({**dict.fromkeys(FrontierSchema().fields), **answer}))
+        response = Response(body, mimetype="application/json", headers={"Cache-Control": FRONTIER_CACHE_CONTROL})
+        response.add_etag()
+        return response.make_conditional(request)
 
 
 @blp.route("/<ticket_id>")  # the place's id, as the API names it
