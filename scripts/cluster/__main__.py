@@ -48,7 +48,8 @@ def up(web: int, synchronous: bool) -> None:
     admin = secrets.token_hex(16)
     (STATE / "admin-token").write_text(admin)
     for n, address in enumerate(addresses):
-        start(f"web{n + 1}", ["serve"], {**service_settings(f"{address}:{WEB_PORT}"), "ADMIN_TOKEN": admin})
+        web_host = {**service_settings(f"{address}:{WEB_PORT}"), "ADMIN_TOKEN": admin, "TRUSTED_PROXIES": BALANCER}
+        start(f"web{n + 1}", ["serve"], web_host)  # X-Forwarded-For believed from HAProxy only
     start("projections", ["projections"], service_settings(""))
     for address in addresses:
         wait_for(lambda a=address: answers(f"http://{a}:{WEB_PORT}/ready"), 60, f"the web host on {address}")

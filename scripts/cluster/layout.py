@@ -124,7 +124,6 @@ def haproxy_config(web: list[str]) -> str:
     turn the service's own answers (the tier list from the standby, a structured 503 for a
     booking) into the balancer's bare 503 (docs/performance.md)."""
     nodes = "\n".join(f"  server {node.name} {node.address}:{PG_PORT} check port {REST_PORT}" for node in NODES)
-    webs = "\n".join(f"  server web{n + 1} {address}:{WEB_PORT} check" for n, address in enumerate(web))
     checked = "  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions"
     return f"""global
   maxconn 8192
@@ -151,23 +150,37 @@ listen postgres_read
 {checked}
 {nodes}
 
-listen http
+{http_section(BALANCER, web)}
+listen stats
   mode http
-  bind {BALANCER}:{HTTP_PORT}
+  bind {BALANCER}:{STATS_PORT}
+  stats enable
+  stats uri /
+"""
+
+
+def http_section(bind: str, web: list[str], port: int = HTTP_PORT) -> str:
+    """HAProxy's HTTP front for the web hosts on ``web`` (``address`` or ``address:port``).
+    ``option forwardfor`` adds the client's address to ``X-Forwarded-For``, and ``source``
+    makes HAProxy connect to the web hosts from its own address ``bind``, the one address
+    they trust that header from (``TRUSTED_PROXIES``, web/http/proxies.py): without both,
+    every buyer behind the balancer counts against one rate limit, the balancer's."""
+    webs = "\n".join(
+        f"  server web{n + 1} {host if ':' in host else f'{host}:{WEB_PORT}'} check" for n, host in enumerate(web)
+    )
+    return f"""listen http
+  mode http
+  bind {bind}:{port}
   timeout client 60s
   timeout server 60s
+  option forwardfor
+  source {bind}
   option httpchk GET /health
   http-check expect status 200
   option redispatch
   retries 2
   default-server inter 1s fall 2 rise 2
 {webs}
-
-listen stats
-  mode http
-  bind {BALANCER}:{STATS_PORT}
-  stats enable
-  stats uri /
 """
 
 

@@ -50,3 +50,8 @@ def test_every_host_is_on_loopback_and_the_service_reaches_the_store_through_the
     settings = store_settings()
     assert ipaddress.ip_address(settings["POSTGRES_HOST"]).is_loopback
     assert f"bind {settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}" in sections(config)["postgres_write"]
+
+
+def test_the_balancer_says_who_the_client_is_from_the_one_address_the_web_hosts_trust():
+    http = sections(haproxy_config(web_addresses(2)))["http"]
+    assert "option forwardfor" in http and "source 127.0.1.1\n" in http
