@@ -1,8 +1,10 @@
-"""The replicated store of the topology: etcd, two PostgreSQL nodes managed by Patroni, and
-HAProxy in front; started, inspected, failed and ended from here.
+"""The replicated store of the topology: three etcd members, three PostgreSQL nodes managed
+by Patroni, and HAProxy in front; started, inspected, failed and ended from here.
 
-Processes run detached, in sessions of their own, with their ids in ``STATE/run``, so
-``make cluster`` can return and ``make cluster-down`` end them later. Patroni and PostgreSQL
+Processes run detached, in sessions of their own, recorded in ``STATE/run``
+(``recorded.py``), so ``make cluster`` can return and ``make cluster-down`` end them later.
+WAL archiving works from the first minute: pgBackRest's stanza is created as soon as the
+first node leads, before the others are even started. Patroni and PostgreSQL
 run as the ``postgres`` user (``setpriv``, which execs: the id kept is Patroni's own).
 Patroni starts PostgreSQL detached from itself (so a restart of Patroni does not stop the
 database): losing a node's host therefore kills Patroni *and* the postmaster with every
@@ -15,18 +17,17 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psycopg
 
-from scripts.cluster import backups
+from scripts.cluster import backups, recorded
 from scripts.cluster.layout import (
     BALANCER,
+    ETCD_MEMBERS,
     NODES,
     PATRONI_VENV,
     PG_PORT,
@@ -39,14 +40,14 @@ from scripts.cluster.layout import (
     patroni_config,
     store_settings,
 )
+from scripts.cluster.recorded import RUN, kill, spawn
 from scripts.harness.processes import children, wait_for
 
-RUN = STATE / "run"
 NFT_TABLE = "ticketledger_cluster"
 
 
 class Database:
-    """The Patroni pair behind HAProxy; ``web`` are the web hosts' addresses HAProxy balances."""
+    """The Patroni nodes behind HAProxy; ``web`` are the web hosts' addresses HAProxy balances."""
 
     def __init__(self, web: list[str], synchronous: bool = True) -> None:
         self.web = web
@@ -56,24 +57,30 @@ class Database:
     # Bring-up and end.
 
     def up(self) -> None:
-        self.down()
+        """Start everything on a machine where nothing of the topology runs (``__main__``
+        makes sure of that)."""
         for folder in (STATE, RUN, *(node.folder for node in NODES)):
             folder.mkdir(parents=True, exist_ok=True)
             os.chown(folder, self.postgres.pw_uid, self.postgres.pw_gid)
             folder.chmod(0o700)
         RUN.chmod(0o755)
         backups.prepare()
-        self.spawn("etcd", etcd_command())
-        wait_for(lambda: answers("http://127.0.1.10:2379/health"), 30, "etcd")
-        for node in NODES:
-            (node.folder / "patroni.yml").write_text(patroni_config(node, self.synchronous))
-            self.start_node(node)
-            wait_for(lambda n=node: role(n) is not None, 60, f"{node.name} to run")
+        for name in ETCD_MEMBERS:
+            spawn(name, etcd_command(name))
+        wait_for(lambda: all(etcd_healthy(a) for a in ETCD_MEMBERS.values()), 30, "etcd's three members")
+        first, *others = NODES
+        self.start_node(first, wait=True)
+        wait_for(lambda: role(first) == "primary", 60, f"{first.name} to lead")
+        backups.create_stanza(self.as_postgres)  # before any WAL segment could fail to archive
+        for node in others:
+            self.start_node(node, wait=True)
         wait_for(
-            lambda: self.leader() is not None and self.standby_streaming(), 60, "a leader and a synchronous standby"
+            lambda: self.leader() is not None and self.standby_streaming(len(others)),
+            120,
+            "a leader and both standbys streaming",
         )
         (STATE / "haproxy.cfg").write_text(haproxy_config(self.web))
-        self.spawn("haproxy", ["haproxy", "-f", str(STATE / "haproxy.cfg"), "-db"])
+        spawn("haproxy", ["haproxy", "-f", str(STATE / "haproxy.cfg"), "-db"])
         # HAProxy counts a server up until its checks say otherwise: writes go to the leader
         # only once five connections in a row (round robin over both) found the leader.
         wait_for(lambda: all(self.writable() for _ in range(5)), 30, "writes through HAProxy to the leader only")
@@ -81,11 +88,11 @@ class Database:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
 
     def down(self) -> None:
-        """End every process started here (by its recorded id), and remove the data."""
+        """End every process recorded (the nodes' postmasters with them), and remove the data."""
         for node in NODES:
             self.lose_host(node)
-        for name in ("haproxy", "etcd"):
-            kill(read_pid(name))
+        for name in recorded.names():
+            recorded.end(name)
         mend_links()
         shutil.rmtree(STATE, ignore_errors=True)
 
@@ -96,14 +103,18 @@ class Database:
         """A command's prefix that runs it as the postgres user (``setpriv`` execs it)."""
         return ["setpriv", f"--reuid={self.postgres.pw_uid}", f"--regid={self.postgres.pw_gid}", "--init-groups"]
 
-    def start_node(self, node: Node) -> None:
+    def start_node(self, node: Node, wait: bool = False) -> None:
+        if wait or not (node.folder / "patroni.yml").exists():
+            (node.folder / "patroni.yml").write_text(patroni_config(node, self.synchronous))
         patroni = [str(PATRONI_VENV / "bin" / "patroni"), str(node.folder / "patroni.yml")]
-        self.spawn(node.name, [*self.as_postgres, *patroni])
+        spawn(node.name, [*self.as_postgres, *patroni])
+        if wait:
+            wait_for(lambda: role(node) is not None, 60, f"{node.name} to run")
 
     def lose_host(self, node: Node) -> None:
         """The node's host lost power: Patroni, the postmaster and its children, all at once."""
         postmaster = postmaster_pid(node)
-        kill(read_pid(node.name))
+        kill(recorded.pid_of(node.name))
         if postmaster and Path(f"/proc/{postmaster}").exists():
             for pid in [*children(postmaster), postmaster]:
                 kill(pid)
@@ -111,19 +122,21 @@ class Database:
     def leader(self) -> Node | None:
         return next((node for node in NODES if role(node) == "primary"), None)
 
-    def standby_streaming(self) -> bool:
-        """Whether a standby is streaming (synchronously, in synchronous mode)."""
+    def standby_streaming(self, count: int = 1) -> bool:
+        """Whether ``count`` standbys stream (as quorum standbys, in synchronous mode)."""
         leader = self.leader()
         if leader is None:
             return False
-        wanted = "sync_standby" if self.synchronous else "replica"
-        return any(m.get("role") == wanted and m.get("state") in ("streaming", "running") for m in members(leader))
+        wanted = ("quorum_standby", "sync_standby") if self.synchronous else ("replica",)
+        streaming = [m for m in members(leader) if m.get("role") in wanted and m.get("state") == "streaming"]
+        return len(streaming) >= count
 
     def switchover(self) -> Node:
-        """Hand the leader's role to the standby (``patronictl switchover``); the new leader."""
+        """Hand the leader's role to a streaming standby (``patronictl switchover``); the new leader."""
         leader = self.leader()
         assert leader is not None, "no leader to switch over from"
-        candidate = next(node for node in NODES if node != leader)
+        streaming = {m["name"] for m in members(leader) if m.get("state") == "streaming"}
+        candidate = next(node for node in NODES if node != leader and node.name in streaming)
         subprocess.run(
             [str(PATRONI_VENV / "bin" / "patronictl"), "-c", str(leader.folder / "patroni.yml"), "switchover"]
             + ["--leader", leader.name, "--candidate", candidate.name, "--force"],
@@ -145,13 +158,10 @@ class Database:
         return {
             "nodes": {node.name: role(node) for node in NODES},
             "members": members(leader) if leader else [],
+            "etcd": {name: etcd_healthy(address) for name, address in ETCD_MEMBERS.items()},
             "writable_through_haproxy": self.writable(),
+            "archiving": backups.check(self.as_postgres),
         }
-
-    def spawn(self, name: str, command: list[str]) -> None:
-        log = open(STATE / f"{name}.log", "ab")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=STATE)
-        (RUN / f"{name}.pid").write_text(str(process.pid))
 
 
 def connection(port: int) -> dict[str, str]:
@@ -182,6 +192,10 @@ def members(leader: Node) -> list[dict]:
         return []
 
 
+def etcd_healthy(address: str) -> bool:
+    return answers(f"http://{address}:2379/health")
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as answer:
@@ -195,32 +209,6 @@ def postmaster_pid(node: Node) -> int | None:
         return int((node.folder / "data" / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def read_pid(name: str) -> int | None:
-    try:
-        return int((RUN / f"{name}.pid").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def kill(pid: int | None) -> None:
-    if pid is None:
-        return
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not zombie(pid):
-        time.sleep(0.05)
-
-
-def zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def cut_replication(source: Node) -> None:
