@@ -24,13 +24,12 @@ from pathlib import Path
 
 import psycopg
 
-from scripts.cluster import backups, recorded
+from scripts.cluster import backups, links, recorded
 from scripts.cluster.layout import (
     BALANCER,
     ETCD_MEMBERS,
     NODES,
     PATRONI_VENV,
-    PG_PORT,
     SCHEMA,
     STATE,
     WRITE_PORT,
@@ -42,8 +41,6 @@ from scripts.cluster.layout import (
 )
 from scripts.cluster.recorded import RUN, kill, spawn
 from scripts.harness.processes import children, wait_for
-
-NFT_TABLE = "ticketledger_cluster"
 
 
 class Database:
@@ -68,6 +65,8 @@ class Database:
         for name in ETCD_MEMBERS:
             spawn(name, etcd_command(name))
         wait_for(lambda: all(etcd_healthy(a) for a in ETCD_MEMBERS.values()), 30, "etcd's three members")
+        for node in NODES:
+            (node.folder / "patroni.yml").write_text(patroni_config(node, self.synchronous))
         first, *others = NODES
         self.start_node(first, wait=True)
         wait_for(lambda: role(first) == "primary", 60, f"{first.name} to lead")
@@ -82,7 +81,7 @@ class Database:
         (STATE / "haproxy.cfg").write_text(haproxy_config(self.web))
         spawn("haproxy", ["haproxy", "-f", str(STATE / "haproxy.cfg"), "-db"])
         # HAProxy counts a server up until its checks say otherwise: writes go to the leader
-        # only once five connections in a row (round robin over both) found the leader.
+        # only once five connections in a row (round robin over the three) found the leader.
         wait_for(lambda: all(self.writable() for _ in range(5)), 30, "writes through HAProxy to the leader only")
         with psycopg.connect(**connection(WRITE_PORT), autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
@@ -93,7 +92,8 @@ class Database:
             self.lose_host(node)
         for name in recorded.names():
             recorded.end(name)
-        mend_links()
+        links.mend_links()
+        links.remove_cgroups()
         shutil.rmtree(STATE, ignore_errors=True)
 
     # Nodes.
@@ -104,8 +104,6 @@ class Database:
         return ["setpriv", f"--reuid={self.postgres.pw_uid}", f"--regid={self.postgres.pw_gid}", "--init-groups"]
 
     def start_node(self, node: Node, wait: bool = False) -> None:
-        if wait or not (node.folder / "patroni.yml").exists():
-            (node.folder / "patroni.yml").write_text(patroni_config(node, self.synchronous))
         patroni = [str(PATRONI_VENV / "bin" / "patroni"), str(node.folder / "patroni.yml")]
         spawn(node.name, [*self.as_postgres, *patroni])
         if wait:
@@ -209,27 +207,3 @@ def postmaster_pid(node: Node) -> int | None:
         return int((node.folder / "data" / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def cut_replication(source: Node) -> None:
-    """Drop what ``source``'s PostgreSQL sends its standby (the WAL stream), as a link that
-    stops carrying packets: an nftables rule on loopback. The standby connects from
-    127.0.0.1 like everything else here, so its connection is told apart by its port, as
-    the leader reports it (``pg_stat_replication``)."""
-    with psycopg.connect(
-        host=source.address, port=PG_PORT, dbname="postgres", user="postgres", password="postgres"
-    ) as conn:
-        ports = [row[0] for row in conn.execute("SELECT client_port FROM pg_stat_replication")]
-    nft(f"add table inet {NFT_TABLE}")
-    nft(f"add chain inet {NFT_TABLE} out {{ type filter hook output priority 0 ; }}")
-    for port in ports:
-        nft(f"add rule inet {NFT_TABLE} out ip saddr {source.address} tcp sport {PG_PORT} tcp dport {port} drop")
-
-
-def mend_links() -> None:
-    """Remove every rule ``cut_replication`` added."""
-    subprocess.run(["nft", "delete", "table", "inet", NFT_TABLE], capture_output=True)
-
-
-def nft(command: str) -> None:
-    subprocess.run(["nft", *command.split()], check=True, capture_output=True)

@@ -4,8 +4,8 @@ every one of them by its id, and ``make cluster`` over a running topology can te
 running and start again, as it was, whatever has died.
 
 Every process runs detached, in a session of its own (so ``make cluster`` can return),
-its output in ``STATE/<name>.log``. Web hosts and the projection process are stopped
-gracefully (SIGTERM to the session, up to ``GRACE`` seconds to answer the requests in
+its output in ``STATE/<name>.log``, in a cgroup of its own (``links.py``). Web hosts and
+the projection process are stopped gracefully (SIGTERM to the session, up to ``GRACE`` seconds to answer the requests in
 flight, then SIGKILL); the database side is killed, as a host losing power would be.
 """
 
@@ -18,6 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from scripts.cluster import links
 from scripts.cluster.layout import STATE
 
 RUN = STATE / "run"
@@ -39,6 +40,7 @@ def spawn(name: str, command: list[str], env: dict[str, str] | None = None, cwd:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    links.place(process.pid, name)  # so a rule can cut this host off (links.py)
     (RUN / f"{name}.json").write_text(json.dumps({"command": command, "env": env or {}, "cwd": str(cwd)}))
     (RUN / f"{name}.pid").write_text(str(process.pid))
     return process.pid

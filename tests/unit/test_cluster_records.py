@@ -30,6 +30,7 @@ def state(tmp_path, monkeypatch):
     monkeypatch.setattr(recorded, "STATE", tmp_path)
     monkeypatch.setattr(recorded, "RUN", tmp_path / "run")
     monkeypatch.setattr(recorded, "GRACE", 1.0)
+    monkeypatch.setattr(recorded.links, "place", lambda pid, host: None)  # the machine's cgroups untouched
     yield tmp_path
     for name in recorded.names():
         recorded.signal_session(recorded.pid_of(name) or 0, 9)
