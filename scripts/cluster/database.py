@@ -30,6 +30,7 @@ from scripts.cluster.layout import (
     ETCD_MEMBERS,
     NODES,
     PATRONI_VENV,
+    PG_PORT,
     SCHEMA,
     STATE,
     WRITE_PORT,
@@ -69,7 +70,7 @@ class Database:
             (node.folder / "patroni.yml").write_text(patroni_config(node, self.synchronous))
         first, *others = NODES
         self.start_node(first, wait=True)
-        wait_for(lambda: role(first) == "primary", 60, f"{first.name} to lead")
+        wait_for(lambda: leads(first), 60, f"{first.name} to lead")
         backups.create_stanza(self.as_postgres)  # before any WAL segment could fail to archive
         for node in others:
             self.start_node(node, wait=True)
@@ -188,6 +189,16 @@ def members(leader: Node) -> list[dict]:
             return list(json.load(answer).get("members", []))
     except (urllib.error.URLError, OSError, ValueError):
         return []
+
+
+def leads(node: Node) -> bool:
+    """Whether ``node``'s PostgreSQL answers on its socket, out of recovery (Patroni may
+    call it primary a moment before)."""
+    try:
+        with psycopg.connect(host=str(node.folder), port=PG_PORT, dbname="postgres", user="postgres") as conn:
+            return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    except psycopg.Error:
+        return False
 
 
 def etcd_healthy(address: str) -> bool:
