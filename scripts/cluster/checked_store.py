@@ -6,8 +6,9 @@ It has the interface of ``scripts.harness.private_postgres.PrivatePostgres`` (``
 through HAProxy's write port, as in production.
 
 A fault that loses something for good (a node's host, an etcd member) leaves it lost: the
-service must keep writing without it. The next fault first brings back what the previous
-one lost (``heal``: a rebuilt host joining again), so every fault strikes a whole topology.
+service must keep writing without it. Before the next fault strikes, the injector brings
+back what the last one lost (``heal``: a rebuilt host joining again), so every fault
+strikes a whole topology.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ FAILOVER = 90.0  # seconds a failover may take before the run fails (Patroni's t
 REJOIN = 90.0  # seconds a node started again may take to stream as a standby
 STILL_DOWN = 10.0  # seconds the service keeps writing with a lost host still gone, in the fault
 DCS_DOWN = 30.0  # seconds every etcd member is gone: longer than Patroni's ttl of 20
+TWO_DOWN = 15.0  # seconds both standbys are gone
 CUT_AFTER = 5.0  # seconds the old leader stays cut off once a new one takes writes
 
 
@@ -49,7 +51,6 @@ class ClusterStore:
         """Kill the leader's host; once writes go through again, bring it back: it must
         rejoin as a standby. Says which node, how far behind the standbys were by Patroni's
         last look, and how long until the probe wrote again."""
-        self.heal()
         leader, behind = self.leader_and_lag()
         began = time.monotonic()
         self.database.lose_host(leader)
@@ -59,7 +60,6 @@ class ClusterStore:
     def lose_host_for_good(self) -> str:
         """Kill the leader's host and leave it down: writes must come back and go on on
         the two nodes left (quorum commit: the one standby left acknowledges)."""
-        self.heal()
         leader, behind = self.leader_and_lag()
         began = time.monotonic()
         self.database.lose_host(leader)
@@ -74,7 +74,6 @@ class ClusterStore:
         not send. Synchronous, the commits of those seconds wait for a standby and are
         never acknowledged; asynchronous, they are acknowledged and lost with the host: the
         checker's guard (docs/production.md)."""
-        self.heal()
         leader, _ = self.leader_and_lag()
         cut_replication(leader)
         try:
@@ -92,7 +91,6 @@ class ClusterStore:
         loopback, both ways), clients still reaching it through HAProxy: it must demote
         itself (it can renew its key nowhere, and failsafe mode reaches no other node),
         and another must be promoted; the link mended, it rejoins as a standby."""
-        self.heal()
         leader, behind = self.leader_and_lag()
         others = {n.name: n.address for n in NODES if n != leader} | dict(ETCD_MEMBERS)
         began = time.monotonic()
@@ -106,8 +104,19 @@ class ClusterStore:
         self.rejoined(2)
         return said + "; link mended, rejoined"
 
+    def lose_two_hosts(self) -> str:
+        """Both standbys' hosts lost for ``TWO_DOWN`` seconds: the leader is alone, and
+        strict mode must make it acknowledge nothing (every commit waits for a standby,
+        the service answers 503 or nothing) until one is back."""
+        leader = self.database.leader()
+        standbys = [node for node in NODES if node != leader]
+        for node in standbys:
+            self.database.lose_host(node)
+        self.lost_nodes += standbys
+        time.sleep(TWO_DOWN)
+        return f"{', '.join(n.name for n in standbys)} lost {TWO_DOWN:.0f} s" + self.heal()
+
     def switchover(self) -> str:
-        self.heal()
         began = time.monotonic()
         new = self.database.switchover()
         wait_for(lambda: self.database.leader() == new and self.database.writable(), FAILOVER, "the switchover")
@@ -118,7 +127,6 @@ class ClusterStore:
     def lose_etcd_member(self) -> str:
         """One etcd member's host lost and left down: the two left are a majority, so
         Patroni goes on as if nothing happened."""
-        self.heal()
         name = self.rng.choice(list(ETCD_MEMBERS))
         recorded.end(name)
         self.lost_members.append(name)
@@ -130,7 +138,6 @@ class ClusterStore:
         ttl): with failsafe mode the leader keeps writing as long as it reaches every other
         node's Patroni; without it, it would demote itself and writes would stop until etcd
         came back. Then etcd is started again."""
-        self.heal()
         for name in ETCD_MEMBERS:
             recorded.end(name)
         self.lost_members += list(ETCD_MEMBERS)

@@ -22,6 +22,7 @@ and, against the Patroni nodes (``--cluster``, ``scripts/cluster/checked_store.p
   asynchronous replication;
 - ``switchover``: ``patronictl switchover`` to a standby, under load;
 - ``partition``: the leader cut off from the other nodes and etcd (nftables, loopback);
+- ``two-lost``: both standbys' hosts lost for 15 s: the leader alone must acknowledge nothing;
 - ``etcd-lost``: one etcd member lost and left down;
 - ``dcs-lost``: every etcd member gone for 30 s (failsafe mode keeps the leader writing).
 """
@@ -40,7 +41,16 @@ from scripts.verify.history import Fault, HistoryLog
 from scripts.verify.hosts import Hosts
 
 KINDS = ("worker", "server", "postgres", "projector")
-CLUSTER_KINDS = ("primary", "host-lost", "lagging-primary", "switchover", "partition", "etcd-lost", "dcs-lost")
+CLUSTER_KINDS = (
+    "primary",
+    "host-lost",
+    "lagging-primary",
+    "switchover",
+    "partition",
+    "two-lost",
+    "etcd-lost",
+    "dcs-lost",
+)
 SERVER_DOWN = 2.0  # seconds
 POSTGRES_DOWN = 3.0  # seconds
 RECOVERY = 60.0  # seconds a process may take to come back before the run fails
@@ -68,6 +78,7 @@ class FaultInjector:
             "switchover": lambda: self.hosts.postgres.switchover(),
             "host-lost": lambda: self.hosts.postgres.lose_host_for_good(),
             "partition": lambda: self.hosts.postgres.cut_off_primary(),
+            "two-lost": lambda: self.hosts.postgres.lose_two_hosts(),
             "etcd-lost": lambda: self.hosts.postgres.lose_etcd_member(),
             "dcs-lost": lambda: self.hosts.postgres.lose_dcs(),
         }
@@ -98,6 +109,8 @@ class FaultInjector:
                 return
 
     def inject(self, kind: str) -> Fault:
+        if kind in CLUSTER_KINDS:  # what the last fault left lost comes back first, outside this fault's window
+            self.hosts.postgres.heal()
         began = time.time()
         target = self._inject[kind]()
         fault = Fault(kind, target, began, time.time())
