@@ -142,7 +142,9 @@ def haproxy_config(web: list[str]) -> str:
     turn the service's own answers (the tier list from the standby, a structured 503 for a
     booking) into the balancer's bare 503 (docs/performance.md)."""
     nodes = "\n".join(f"  server {node.name} {node.address}:{PG_PORT} check port {REST_PORT}" for node in NODES)
-    checked = "  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions"
+    # Checked every 0.5 s: a demoted leader is out after two failed checks, a promoted one
+    # in after one (Patroni answers 200 on /primary only to the node holding the leader key).
+    checked = "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions"
     return f"""global
   maxconn 8192
 

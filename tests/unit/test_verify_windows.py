@@ -1,5 +1,6 @@
-"""A fault's window is measured as a client sees it: from the first failed answer to the
-first booking committed after it, not by a probe; and the share of prompt answers."""
+"""A fault's window is measured as a client sees it, not by a probe: its longest stretch with
+no booking committed and a request failing, from the first failed answer to the booking
+that ends it; and the share of prompt answers."""
 
 from __future__ import annotations
 
@@ -18,20 +19,20 @@ def attempt(sent: float, answered: float, status: int | None, op: str = "book") 
     return Attempt(n, 0, f"r{n}", "http://x", op, {}, None, sent, answered, status)
 
 
-def test_the_window_runs_from_the_first_failure_to_the_first_201_sent_after_it():
+def test_the_window_runs_from_the_first_failure_to_the_first_booking_committed_after_it():
     fault = Fault("host-lost", "node1", 100.0, 130.0)
     attempts = [
         attempt(99.0, 99.1, 201),
         attempt(100.5, 101.0, 503),  # the first failure, 1 s in
         attempt(100.2, 110.2, None),  # hung until the client gave up
-        attempt(100.9, 121.5, 201),  # sent before the failure was seen: not the first after it
-        attempt(121.0, 122.0, 201, op="hold"),  # a hold is not a booking
-        attempt(121.0, 123.0, 201),  # the first booking committed after it
+        attempt(120.0, 120.5, 201, op="hold"),  # a hold is not a booking
+        attempt(100.9, 121.5, 201),  # waited, then committed: writes were back
+        attempt(121.0, 123.0, 201),
         attempt(124.0, 124.1, 201),
     ]
     (found,) = windows(History({"began": 90.0}, attempts, [fault]))
-    assert found.first_failure == pytest.approx(1.0) and found.first_booking == pytest.approx(23.0)
-    assert found.unavailable == pytest.approx(22.0)
+    assert found.first_failure == pytest.approx(1.0) and found.first_booking == pytest.approx(21.5)
+    assert found.unavailable == pytest.approx(20.5)
     assert (found.prompt, found.requests) == (4, 6)  # the hung one and the one waiting 20 s were not prompt
 
 
@@ -41,3 +42,17 @@ def test_a_fault_no_client_noticed_costs_nothing_and_one_never_recovered_from_ha
     first, second = windows(History({"began": 0.0}, attempts, [quiet, broken]))
     assert first.unavailable == 0.0 and first.first_failure is None
     assert second.first_failure == pytest.approx(1.5) and second.unavailable is None
+
+
+def test_a_blip_before_the_outage_does_not_hide_it():
+    fault = Fault("switchover", "node2", 0.0, 20.0)
+    attempts = [
+        attempt(0.1, 0.2, 503),  # a connection cut as the fault began
+        attempt(0.2, 0.3, 201),
+        attempt(4.0, 4.1, 201),
+        attempt(4.2, 4.5, 503),  # the leader steps down
+        attempt(5.0, 5.5, 503),
+        attempt(8.0, 8.9, 201),
+    ]
+    (found,) = windows(History({"began": 0.0}, attempts, [fault]))
+    assert (found.first_failure, found.first_booking) == (pytest.approx(4.5), pytest.approx(8.9))
