@@ -13,7 +13,7 @@ nftables rule on its address) without touching the others:
     127.0.1.21-  web hosts (`ticketledger serve`, :8000); the projection process beside them
 
 The settings: Patroni's ``ttl`` 20 s (its floor, and so the floor of a failover after a
-host is lost), ``loop_wait`` 2 s, ``retry_timeout`` 5 s; quorum commit over the two
+host is lost), ``loop_wait`` 1 s, ``retry_timeout`` 5 s; quorum commit over the two
 standbys, strict (``synchronous_mode: quorum``, ``synchronous_node_count: 1``,
 ``synchronous_mode_strict``): a commit is acknowledged once either standby has it, so one
 node lost for good never stops writes, and with two lost the last one acknowledges nothing
@@ -84,7 +84,7 @@ def patroni_config(node: Node, synchronous: bool = True) -> str:
             "bootstrap": {
                 "dcs": {
                     "ttl": 20,
-                    "loop_wait": 2,
+                    "loop_wait": 1,
                     "retry_timeout": 5,
                     "maximum_lag_on_failover": 1048576,
                     "synchronous_mode": "quorum" if synchronous else False,
