@@ -49,11 +49,11 @@ bench: install  ## the hot-sale benchmark against the row-locking baseline (need
 verify: install  ## 90 s of clients on two servers under every kind of fault, then every answer checked against the store
 	$(CLI) verify --seconds 90 --faults worker,server,postgres,projector
 
-cluster: install  ## the production topology on this machine (docs/production.md): etcd, a Patroni pair, HAProxy, 2 web hosts, the projection process
+cluster: install  ## the production topology on this machine (docs/production.md): 3 etcd, 3 Patroni nodes, HAProxy, 2 web hosts, the projection process; over a running one, starts again what died
 	@bash scripts/cluster/prepare.sh
 	$(PY) -m scripts.cluster up
 
-cluster-status: install  ## who leads, who streams, whether writes go through HAProxy
+cluster-status: install  ## who leads, who streams, etcd's members, whether writes go through HAProxy, pgbackrest check
 	$(PY) -m scripts.cluster status
 
 restore-drill: install  ## on a running make cluster: a full backup, restored to a point in time on a fresh node, audited there
@@ -62,6 +62,6 @@ restore-drill: install  ## on a running make cluster: a full backup, restored to
 cluster-down: install  ## end every process of the topology and remove its data
 	$(PY) -m scripts.cluster down
 
-verify-cluster: install  ## the history checker on the Patroni pair: primary host lost, switchover, web host and worker killed
+verify-cluster: install  ## the history checker on the Patroni nodes: a host lost for good, switchover, the primary cut off, etcd member and all etcd lost, a web host killed
 	@bash scripts/cluster/prepare.sh
-	$(CLI) verify --cluster --seconds $(or $(VERIFY_SECONDS),300) --fault-every 30 --faults primary,server,switchover,worker
+	$(CLI) verify --cluster --seconds $(or $(VERIFY_SECONDS),300) --fault-every 40 --faults host-lost,switchover,partition,etcd-lost,dcs-lost,server

@@ -6,29 +6,58 @@
     python -m scripts.cluster drill        # make restore-drill: backups restored and audited
     python -m scripts.cluster down
 
-``up`` starts etcd, the Patroni pair and HAProxy (``database.py``), then the web hosts in
-the README's server mode (``ticketledger serve`` on PostgreSQL through HAProxy, rate limits
-and the waiting room's queue in Redis under Sentinel: ``redis_sentinel.py``) and one projection process, each on its
-own loopback address (``layout.py``), and returns; the API answers on
+``up`` starts three etcd members, three Patroni nodes and HAProxy (``database.py``), then
+the web hosts in the README's server mode (``ticketledger serve`` on PostgreSQL through
+HAProxy, trusting ``X-Forwarded-For`` from HAProxy only, rate limits and the waiting room's
+queue in Redis under Sentinel: ``redis_sentinel.py``) and one projection process, each on
+its own loopback address (``layout.py``), and returns; the API answers on
 http://127.0.1.1:8080 through HAProxy.
+
+``up`` over a topology already running converges: whatever it recorded that has died is
+started again as it was (``recorded.py``). It refuses, saying what to do, rather than leave
+an orphan: another number of web hosts than the running topology has, or an address of the
+topology already taken by a process it did not record.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import secrets
-import subprocess
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from scripts.cluster import redis_sentinel
-from scripts.cluster.database import RUN, Database, answers, kill, read_pid
-from scripts.cluster.layout import BALANCER, HTTP_PORT, READ_PORT, STATE, WEB_PORT, store_settings, web_addresses
+from scripts.cluster import recorded, redis_sentinel
+from scripts.cluster.database import Database, answers
+from scripts.cluster.layout import (
+    BALANCER,
+    HTTP_PORT,
+    LISTENERS,
+    READ_PORT,
+    STATE,
+    WEB_PORT,
+    store_settings,
+    web_addresses,
+)
 from scripts.harness.processes import ROOT, wait_for
 
 REDIS = os.environ.get("REDIS_URL", redis_sentinel.CLUSTER.url)  # the group under Sentinel
+
+# The other parts of the topology hook in here, each a function of a module of its own that
+# starts its processes with ``recorded.spawn`` (so ``down`` ends them and ``up`` over a
+# running topology starts again whichever has died): once the database is up, before the
+# web hosts; and once the web hosts answer. Their addresses go in ``layout.LISTENERS``.
+BEFORE_WEB: list[Callable[[], None]] = []
+AFTER_WEB: list[Callable[[], None]] = []
+BEFORE_WEB.append(lambda: redis_sentinel.up(recorded.spawn))  # the queue's and limits' Redis
+
+
+class Refused(Exception):
+    """Raised when ``up`` cannot bring what runs to the wanted state without an orphan."""
 
 
 def service_settings(bind: str) -> dict[str, str]:
@@ -44,47 +73,75 @@ def service_settings(bind: str) -> dict[str, str]:
 
 
 def up(web: int, synchronous: bool) -> None:
+    if recorded.names():
+        return converge(web)
+    taken = [f"{address}:{port}" for address, port in [*LISTENERS, *((a, WEB_PORT) for a in web_addresses(web))]]
+    taken = [listener for listener in taken if in_use(*listener.split(":"))]
+    if taken:
+        raise Refused(
+            f"{', '.join(taken)} already taken by processes make cluster did not record (left by an earlier "
+            "run?): end them (ss -ltnp to find them), then run make cluster again"
+        )
     addresses = web_addresses(web)
     Database(addresses, synchronous).up()
-    redis_sentinel.up(spawn)
+    for hook in BEFORE_WEB:
+        hook()
     admin = secrets.token_hex(16)
     (STATE / "admin-token").write_text(admin)
     for n, address in enumerate(addresses):
-        start(f"web{n + 1}", ["serve"], {**service_settings(f"{address}:{WEB_PORT}"), "ADMIN_TOKEN": admin})
+        web_host = {
+            **service_settings(f"{address}:{WEB_PORT}"),
+            "ADMIN_TOKEN": admin,
+            "TRUSTED_PROXIES": BALANCER,  # X-Forwarded-For believed from HAProxy only
+            "PROMETHEUS_MULTIPROC_DIR": str(STATE / "metrics" / f"web{n + 1}"),  # removed with STATE
+        }
+        start(f"web{n + 1}", ["serve"], web_host)
     start("projections", ["projections"], service_settings(""))
-    for address in addresses:
-        wait_for(lambda a=address: answers(f"http://{a}:{WEB_PORT}/ready"), 60, f"the web host on {address}")
-    wait_for(lambda: answers(f"http://{BALANCER}:{HTTP_PORT}/ready"), 30, "HTTP through HAProxy")
+    wait_until_served(addresses)
+    for hook in AFTER_WEB:
+        hook()
     print(f"up: the API on http://{BALANCER}:{HTTP_PORT} (admin token in {STATE / 'admin-token'})")
 
 
+def converge(web: int) -> None:
+    """The topology runs already: start again, as it was, whatever of it has died."""
+    running = [name for name in recorded.names() if name.startswith("web")]
+    if len(running) != web:
+        raise Refused(
+            f"the running topology has {len(running)} web hosts, not {web}: run make cluster-down first to change it"
+        )
+    dead = [name for name in recorded.names() if not recorded.alive(name)]
+    for name in dead:
+        recorded.respawn(name)
+    wait_until_served(web_addresses(web))
+    print(f"up already: started again {', '.join(dead) or 'nothing (everything ran)'}")
+
+
+def wait_until_served(addresses: list[str]) -> None:
+    for address in addresses:
+        wait_for(lambda a=address: answers(f"http://{a}:{WEB_PORT}/ready"), 60, f"the web host on {address}")
+    wait_for(lambda: answers(f"http://{BALANCER}:{HTTP_PORT}/ready"), 30, "HTTP through HAProxy")
+
+
+def in_use(address: str, port: str) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((address, int(port)))
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
+
+
 def start(name: str, command: list[str], env: dict[str, str]) -> None:
-    spawn(name, [str(Path(sys.executable).parent / "ticketledger"), *command], env)
-
-
-def spawn(name: str, command: list[str], env: dict[str, str] | None = None) -> None:
-    log = open(STATE / f"{name}.log", "ab")
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=os.environ | (env or {}),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    (RUN / f"{name}.pid").write_text(str(process.pid))
+    recorded.spawn(name, [str(Path(sys.executable).parent / "ticketledger"), *command], env, cwd=ROOT)
 
 
 def down() -> None:
-    for pid_file in RUN.glob("*.pid") if RUN.exists() else []:
-        if pid_file.stem.startswith(("web", "projections", "redis-")):
-            pid = read_pid(pid_file.stem)
-            if pid:
-                try:
-                    os.killpg(pid, 9)
-                except ProcessLookupError:
-                    pass
-                kill(pid)
+    """The web hosts and the projection process first, gracefully, while the store still
+    answers their requests in flight; then everything else recorded."""
+    for name in recorded.names():
+        if name.startswith(recorded.GRACEFUL):
+            recorded.end(name)
     Database([]).down()
 
 
@@ -99,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down")
     args = parser.parse_args(argv)
     if args.command == "up":
-        up(args.web, not args.asynchronous)
+        try:
+            up(args.web, not args.asynchronous)
+        except Refused as refusal:
+            print(f"make cluster refused: {refusal}", file=sys.stderr)
+            return 2
     elif args.command == "status":
         print(json.dumps(Database([]).status(), indent=2))
     elif args.command == "drill":

@@ -1,7 +1,9 @@
 """Base backups and a WAL archive with pgBackRest, and the drill that proves they restore.
 
 Every node archives its WAL into one pgBackRest repository (``archive_command``, set in
-Patroni's configuration, so whichever node leads archives); ``backup`` takes a full base
+Patroni's configuration, so whichever node leads archives), from the first minute: the
+stanza is created as soon as the first node leads (``create_stanza``), and ``make
+cluster-status`` runs ``pgbackrest check`` (``check``); ``backup`` takes a full base
 backup from the leader. ``drill`` (``make restore-drill``) restores the newest backup with
 the archive to a point in time onto a fresh node (its own host, 127.0.1.30), starts it, and
 audits every tier there: the bookings answered before that time are all there, the ones
@@ -24,7 +26,7 @@ DRILL_ADDRESS = "127.0.1.30"
 
 
 def config_text() -> str:
-    """One stanza over both nodes: pgBackRest finds which one leads when it backs up."""
+    """One stanza over every node: pgBackRest finds which one leads when it backs up."""
     nodes = "\n".join(
         f"pg{n}-path={node.folder / 'data'}\npg{n}-socket-path={node.folder}\npg{n}-port={PG_PORT}"
         for n, node in enumerate(NODES, start=1)
@@ -64,9 +66,23 @@ def pgbackrest(as_postgres: list[str], *args: str) -> str:
     return done.stdout
 
 
-def backup(as_postgres: list[str]) -> None:
-    """The stanza (idempotent), then a full base backup from the leader, checked."""
+def create_stanza(as_postgres: list[str]) -> None:
+    """The stanza, on the leader (idempotent): until it exists every ``archive-push`` fails."""
     pgbackrest(as_postgres, "stanza-create")
+
+
+def check(as_postgres: list[str]) -> str:
+    """``pgbackrest check``: the leader switches to a new WAL segment and it must reach the
+    repository. ``ok``, or what failed."""
+    try:
+        pgbackrest(as_postgres, "--archive-timeout=30", "check")
+        return "ok"
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        return str(error).strip()
+
+
+def backup(as_postgres: list[str]) -> None:
+    """A full base backup from the leader, after a check that archiving works."""
     pgbackrest(as_postgres, "check")
     pgbackrest(as_postgres, "--type=full", "backup")
 

@@ -1,47 +1,77 @@
-"""The Patroni pair as the history checker's store (``ticketledger verify --cluster``), with
-the faults only a replicated store has: the primary's host lost, and a switchover.
+"""The Patroni nodes as the history checker's store (``ticketledger verify --cluster``), with
+the faults only a replicated store has.
 
 It has the interface of ``scripts.harness.private_postgres.PrivatePostgres`` (``settings``,
 ``crash``, ``start``, ``remove``), so the checker's hosts use either; the web hosts reach it
 through HAProxy's write port, as in production.
+
+A fault that loses something for good (a node's host, an etcd member) leaves it lost: the
+service must keep writing without it. Before the next fault strikes, the injector brings
+back what the last one lost (``heal``: a rebuilt host joining again), so every fault
+strikes a whole topology.
 """
 
 from __future__ import annotations
 
+import random
 import time
 
-from scripts.cluster.database import Database, cut_replication, members, mend_links
-from scripts.cluster.layout import Node, store_settings
+from scripts.cluster import recorded
+from scripts.cluster.database import Database, etcd_healthy, members
+from scripts.cluster.layout import ETCD_MEMBERS, NODES, Node, store_settings
+from scripts.cluster.links import cut_off, cut_replication, mend_links
 from scripts.harness.processes import wait_for
 
-LAG_SECONDS = 2.0  # how long the link drops the standby's WAL before the primary is lost
+LAG_SECONDS = 2.0  # how long the link drops the standbys' WAL before the primary is lost
 FAILOVER = 90.0  # seconds a failover may take before the run fails (Patroni's ttl is 20)
-REJOIN = 90.0  # seconds the old primary may take to rejoin as the standby
+REJOIN = 90.0  # seconds a node started again may take to stream as a standby
+STILL_DOWN = 10.0  # seconds the service keeps writing with a lost host still gone, in the fault
+DCS_DOWN = 30.0  # seconds every etcd member is gone: longer than Patroni's ttl of 20
+TWO_DOWN = 15.0  # seconds both standbys are gone
+CUT_AFTER = 5.0  # seconds the old leader stays cut off once a new one takes writes
 
 
 class ClusterStore:
     def __init__(self, synchronous: bool = True) -> None:
+        if recorded.names():
+            raise RuntimeError("a make cluster topology is running: make cluster-down first")
         self.database = Database([], synchronous)
         self.database.up()
-        self.lost: Node | None = None
+        self.lost_nodes: list[Node] = []
+        self.lost_members: list[str] = []
+        self.rng = random.Random()
 
     @property
     def settings(self) -> dict[str, str]:
         return {key: value for key, value in store_settings().items() if key != "POSTGRES_SCHEMA"}
 
+    # Faults.
+
     def lose_primary(self) -> str:
         """Kill the leader's host; once writes go through again, bring it back: it must
-        rejoin as the standby. Says which node, how far behind the standby was by Patroni's
-        last look, and how long writes were unavailable."""
+        rejoin as a standby. Says which node, how far behind the standbys were by Patroni's
+        last look, and how long until the probe wrote again."""
         leader, behind = self.leader_and_lag()
         began = time.monotonic()
         self.database.lose_host(leader)
-        return self.failed_over(leader, behind, began)
+        self.lost_nodes.append(leader)
+        return self.failed_over(leader, behind, began) + self.heal()
+
+    def lose_host_for_good(self) -> str:
+        """Kill the leader's host and leave it down: writes must come back and go on on
+        the two nodes left (quorum commit: the one standby left acknowledges)."""
+        leader, behind = self.leader_and_lag()
+        began = time.monotonic()
+        self.database.lose_host(leader)
+        self.lost_nodes.append(leader)
+        said = self.failed_over(leader, behind, began)
+        time.sleep(STILL_DOWN)
+        return f"{said}; left down"
 
     def lose_lagging_primary(self) -> str:
-        """The standby falls behind (the link from the leader drops its WAL for
+        """The standbys fall behind (the link from the leader drops its WAL for
         ``LAG_SECONDS``: an nftables rule), then the leader's host is lost with what it did
-        not send. Synchronous, the commits of those seconds wait for the standby and are
+        not send. Synchronous, the commits of those seconds wait for a standby and are
         never acknowledged; asynchronous, they are acknowledged and lost with the host: the
         checker's guard (docs/production.md)."""
         leader, _ = self.leader_and_lag()
@@ -51,9 +81,71 @@ class ClusterStore:
             _, behind = self.leader_and_lag()
             began = time.monotonic()
             self.database.lose_host(leader)
+            self.lost_nodes.append(leader)
         finally:
             mend_links()
-        return self.failed_over(leader, behind, began)
+        return self.failed_over(leader, behind, began) + self.heal()
+
+    def cut_off_primary(self) -> str:
+        """The leader's host cut off from the other nodes and from etcd (nftables rules on
+        loopback, both ways), clients still reaching it through HAProxy: it must demote
+        itself (it can renew its key nowhere, and failsafe mode reaches no other node),
+        and another must be promoted; the link mended, it rejoins as a standby."""
+        leader, behind = self.leader_and_lag()
+        others = {n.name: n.address for n in NODES if n != leader} | dict(ETCD_MEMBERS)
+        began = time.monotonic()
+        cut_off(leader.name, leader.address, others)
+        try:
+            wait_for(lambda: self.database.leader() not in (None, leader), FAILOVER, "another node to lead")
+            said = self.failed_over(leader, behind, began)
+            time.sleep(CUT_AFTER)
+        finally:
+            mend_links()
+        self.rejoined(2)
+        return said + "; link mended, rejoined"
+
+    def lose_two_hosts(self) -> str:
+        """Both standbys' hosts lost for ``TWO_DOWN`` seconds: the leader is alone, and
+        strict mode must make it acknowledge nothing (every commit waits for a standby,
+        the service answers 503 or nothing) until one is back."""
+        leader = self.database.leader()
+        standbys = [node for node in NODES if node != leader]
+        for node in standbys:
+            self.database.lose_host(node)
+        self.lost_nodes += standbys
+        time.sleep(TWO_DOWN)
+        return f"{', '.join(n.name for n in standbys)} lost {TWO_DOWN:.0f} s" + self.heal()
+
+    def switchover(self) -> str:
+        began = time.monotonic()
+        new = self.database.switchover()
+        wait_for(lambda: self.database.leader() == new and self.database.writable(), FAILOVER, "the switchover")
+        unavailable = time.monotonic() - began
+        self.rejoined(2)
+        return f"to {new.name}, probe wrote again after {unavailable:.1f} s"
+
+    def lose_etcd_member(self) -> str:
+        """One etcd member's host lost and left down: the two left are a majority, so
+        Patroni goes on as if nothing happened."""
+        name = self.rng.choice(list(ETCD_MEMBERS))
+        recorded.end(name)
+        self.lost_members.append(name)
+        time.sleep(STILL_DOWN)
+        return f"{name} lost; left down"
+
+    def lose_dcs(self) -> str:
+        """Every etcd member gone for ``DCS_DOWN`` seconds (longer than the leader key's
+        ttl): with failsafe mode the leader keeps writing as long as it reaches every other
+        node's Patroni; without it, it would demote itself and writes would stop until etcd
+        came back. Then etcd is started again."""
+        for name in ETCD_MEMBERS:
+            recorded.end(name)
+        self.lost_members += list(ETCD_MEMBERS)
+        time.sleep(DCS_DOWN)
+        leader = self.database.leader()
+        return f"every etcd member gone {DCS_DOWN:.0f} s, leader then {leader.name if leader else 'none'}" + self.heal()
+
+    # Recovery.
 
     def leader_and_lag(self) -> tuple[Node, int]:
         leader = self.database.leader()
@@ -64,38 +156,40 @@ class ClusterStore:
     def failed_over(self, lost: Node, behind: int, began: float) -> str:
         wait_for(self.database.writable, FAILOVER, "a new leader to take writes")
         unavailable = time.monotonic() - began
-        self.database.start_node(lost)
-        self.rejoined()
-        return f"{lost.name} lost (standby {behind} B behind), writes back after {unavailable:.1f} s"
+        return f"{lost.name} lost (standbys {behind} B behind), probe wrote again after {unavailable:.1f} s"
 
-    def switchover(self) -> str:
-        began = time.monotonic()
-        new = self.database.switchover()
-        wait_for(lambda: self.database.leader() == new and self.database.writable(), FAILOVER, "the switchover")
-        unavailable = time.monotonic() - began
-        self.rejoined()
-        return f"to {new.name}, done after {unavailable:.1f} s"
+    def heal(self) -> str:
+        """Bring back what earlier faults left lost, and wait until it has joined again."""
+        healed = [*self.lost_members, *(n.name for n in self.lost_nodes)]
+        for name in self.lost_members:
+            recorded.respawn(name)
+        wait_for(lambda: all(etcd_healthy(a) for a in ETCD_MEMBERS.values()), REJOIN, "etcd's members to be back")
+        for node in self.lost_nodes:
+            self.database.start_node(node)
+        if self.lost_nodes:
+            self.rejoined(2)
+        self.lost_nodes, self.lost_members = [], []
+        return f"; {', '.join(healed)} back" if healed else ""
 
-    def rejoined(self) -> None:
+    def rejoined(self, standbys: int) -> None:
         wait_for(
-            lambda: self.database.leader() is not None and self.database.standby_streaming(),
+            lambda: self.database.leader() is not None and self.database.standby_streaming(standbys),
             REJOIN,
-            "the other node to stream as the standby",
+            f"{standbys} nodes to stream as standbys",
         )
 
     # PrivatePostgres's interface: a crash of the store is the loss of its primary.
 
     def crash(self) -> None:
-        self.lost = self.database.leader()
-        if self.lost is not None:
-            self.database.lose_host(self.lost)
+        leader = self.database.leader()
+        if leader is not None:
+            self.database.lose_host(leader)
+            self.lost_nodes.append(leader)
 
     def start(self) -> float:
         began = time.monotonic()
         wait_for(self.database.writable, FAILOVER, "a new leader to take writes")
-        if self.lost is not None:
-            self.database.start_node(self.lost)
-            self.rejoined()
+        self.heal()
         return time.monotonic() - began
 
     def remove(self) -> None:

@@ -1,8 +1,10 @@
-"""The replicated store of the topology: etcd, two PostgreSQL nodes managed by Patroni, and
-HAProxy in front; started, inspected, failed and ended from here.
+"""The replicated store of the topology: three etcd members, three PostgreSQL nodes managed
+by Patroni, and HAProxy in front; started, inspected, failed and ended from here.
 
-Processes run detached, in sessions of their own, with their ids in ``STATE/run``, so
-``make cluster`` can return and ``make cluster-down`` end them later. Patroni and PostgreSQL
+Processes run detached, in sessions of their own, recorded in ``STATE/run``
+(``recorded.py``), so ``make cluster`` can return and ``make cluster-down`` end them later.
+WAL archiving works from the first minute: pgBackRest's stanza is created as soon as the
+first node leads, before the others are even started. Patroni and PostgreSQL
 run as the ``postgres`` user (``setpriv``, which execs: the id kept is Patroni's own).
 Patroni starts PostgreSQL detached from itself (so a restart of Patroni does not stop the
 database): losing a node's host therefore kills Patroni *and* the postmaster with every
@@ -15,18 +17,16 @@ import json
 import os
 import pwd
 import shutil
-import signal
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psycopg
 
-from scripts.cluster import backups
+from scripts.cluster import backups, links, recorded
 from scripts.cluster.layout import (
     BALANCER,
+    ETCD_MEMBERS,
     NODES,
     PATRONI_VENV,
     PG_PORT,
@@ -39,14 +39,12 @@ from scripts.cluster.layout import (
     patroni_config,
     store_settings,
 )
+from scripts.cluster.recorded import RUN, kill, spawn
 from scripts.harness.processes import children, wait_for
-
-RUN = STATE / "run"
-NFT_TABLE = "ticketledger_cluster"
 
 
 class Database:
-    """The Patroni pair behind HAProxy; ``web`` are the web hosts' addresses HAProxy balances."""
+    """The Patroni nodes behind HAProxy; ``web`` are the web hosts' addresses HAProxy balances."""
 
     def __init__(self, web: list[str], synchronous: bool = True) -> None:
         self.web = web
@@ -56,37 +54,46 @@ class Database:
     # Bring-up and end.
 
     def up(self) -> None:
-        self.down()
+        """Start everything on a machine where nothing of the topology runs (``__main__``
+        makes sure of that)."""
         for folder in (STATE, RUN, *(node.folder for node in NODES)):
             folder.mkdir(parents=True, exist_ok=True)
             os.chown(folder, self.postgres.pw_uid, self.postgres.pw_gid)
             folder.chmod(0o700)
         RUN.chmod(0o755)
         backups.prepare()
-        self.spawn("etcd", etcd_command())
-        wait_for(lambda: answers("http://127.0.1.10:2379/health"), 30, "etcd")
+        for name in ETCD_MEMBERS:
+            spawn(name, etcd_command(name))
+        wait_for(lambda: all(etcd_healthy(a) for a in ETCD_MEMBERS.values()), 30, "etcd's three members")
         for node in NODES:
             (node.folder / "patroni.yml").write_text(patroni_config(node, self.synchronous))
-            self.start_node(node)
-            wait_for(lambda n=node: role(n) is not None, 60, f"{node.name} to run")
+        first, *others = NODES
+        self.start_node(first, wait=True)
+        wait_for(lambda: leads(first), 60, f"{first.name} to lead")
+        backups.create_stanza(self.as_postgres)  # before any WAL segment could fail to archive
+        for node in others:
+            self.start_node(node, wait=True)
         wait_for(
-            lambda: self.leader() is not None and self.standby_streaming(), 60, "a leader and a synchronous standby"
+            lambda: self.leader() is not None and self.standby_streaming(len(others)),
+            120,
+            "a leader and both standbys streaming",
         )
         (STATE / "haproxy.cfg").write_text(haproxy_config(self.web))
-        self.spawn("haproxy", ["haproxy", "-f", str(STATE / "haproxy.cfg"), "-db"])
+        spawn("haproxy", ["haproxy", "-f", str(STATE / "haproxy.cfg"), "-db"])
         # HAProxy counts a server up until its checks say otherwise: writes go to the leader
-        # only once five connections in a row (round robin over both) found the leader.
+        # only once five connections in a row (round robin over the three) found the leader.
         wait_for(lambda: all(self.writable() for _ in range(5)), 30, "writes through HAProxy to the leader only")
         with psycopg.connect(**connection(WRITE_PORT), autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
 
     def down(self) -> None:
-        """End every process started here (by its recorded id), and remove the data."""
+        """End every process recorded (the nodes' postmasters with them), and remove the data."""
         for node in NODES:
             self.lose_host(node)
-        for name in ("haproxy", "etcd"):
-            kill(read_pid(name))
-        mend_links()
+        for name in recorded.names():
+            recorded.end(name)
+        links.mend_links()
+        links.remove_cgroups()
         shutil.rmtree(STATE, ignore_errors=True)
 
     # Nodes.
@@ -96,14 +103,16 @@ class Database:
         """A command's prefix that runs it as the postgres user (``setpriv`` execs it)."""
         return ["setpriv", f"--reuid={self.postgres.pw_uid}", f"--regid={self.postgres.pw_gid}", "--init-groups"]
 
-    def start_node(self, node: Node) -> None:
+    def start_node(self, node: Node, wait: bool = False) -> None:
         patroni = [str(PATRONI_VENV / "bin" / "patroni"), str(node.folder / "patroni.yml")]
-        self.spawn(node.name, [*self.as_postgres, *patroni])
+        spawn(node.name, [*self.as_postgres, *patroni])
+        if wait:
+            wait_for(lambda: role(node) is not None, 60, f"{node.name} to run")
 
     def lose_host(self, node: Node) -> None:
         """The node's host lost power: Patroni, the postmaster and its children, all at once."""
         postmaster = postmaster_pid(node)
-        kill(read_pid(node.name))
+        kill(recorded.pid_of(node.name))
         if postmaster and Path(f"/proc/{postmaster}").exists():
             for pid in [*children(postmaster), postmaster]:
                 kill(pid)
@@ -111,26 +120,28 @@ class Database:
     def leader(self) -> Node | None:
         return next((node for node in NODES if role(node) == "primary"), None)
 
-    def standby_streaming(self) -> bool:
-        """Whether a standby is streaming (synchronously, in synchronous mode)."""
+    def standby_streaming(self, count: int = 1) -> bool:
+        """Whether ``count`` standbys stream (as quorum standbys, in synchronous mode)."""
         leader = self.leader()
         if leader is None:
             return False
-        wanted = "sync_standby" if self.synchronous else "replica"
-        return any(m.get("role") == wanted and m.get("state") in ("streaming", "running") for m in members(leader))
+        wanted = ("quorum_standby", "sync_standby") if self.synchronous else ("replica",)
+        streaming = [m for m in members(leader) if m.get("role") in wanted and m.get("state") == "streaming"]
+        return len(streaming) >= count
 
     def switchover(self) -> Node:
-        """Hand the leader's role to the standby (``patronictl switchover``); the new leader."""
+        """Hand the leader's role to a streaming standby; the new leader. The request
+        ``patronictl switchover`` sends (``POST /switchover`` to the leader's Patroni, which
+        answers once it is done), without the seconds a Python command takes to start."""
         leader = self.leader()
         assert leader is not None, "no leader to switch over from"
-        candidate = next(node for node in NODES if node != leader)
-        subprocess.run(
-            [str(PATRONI_VENV / "bin" / "patronictl"), "-c", str(leader.folder / "patroni.yml"), "switchover"]
-            + ["--leader", leader.name, "--candidate", candidate.name, "--force"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        streaming = {m["name"] for m in members(leader) if m.get("state") == "streaming"}
+        candidate = next(node for node in NODES if node != leader and node.name in streaming)
+        body = json.dumps({"leader": leader.name, "candidate": candidate.name}).encode()
+        request = urllib.request.Request(f"{leader.rest}/switchover", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            if answer.status != 200:
+                raise RuntimeError(f"switchover refused: {answer.read().decode()}")
         return candidate
 
     def writable(self) -> bool:
@@ -145,13 +156,10 @@ class Database:
         return {
             "nodes": {node.name: role(node) for node in NODES},
             "members": members(leader) if leader else [],
+            "etcd": {name: etcd_healthy(address) for name, address in ETCD_MEMBERS.items()},
             "writable_through_haproxy": self.writable(),
+            "archiving": backups.check(self.as_postgres),
         }
-
-    def spawn(self, name: str, command: list[str]) -> None:
-        log = open(STATE / f"{name}.log", "ab")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=STATE)
-        (RUN / f"{name}.pid").write_text(str(process.pid))
 
 
 def connection(port: int) -> dict[str, str]:
@@ -182,6 +190,20 @@ def members(leader: Node) -> list[dict]:
         return []
 
 
+def leads(node: Node) -> bool:
+    """Whether ``node``'s PostgreSQL answers on its socket, out of recovery (Patroni may
+    call it primary a moment before)."""
+    try:
+        with psycopg.connect(host=str(node.folder), port=PG_PORT, dbname="postgres", user="postgres") as conn:
+            return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    except psycopg.Error:
+        return False
+
+
+def etcd_healthy(address: str) -> bool:
+    return answers(f"http://{address}:2379/health")
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as answer:
@@ -195,53 +217,3 @@ def postmaster_pid(node: Node) -> int | None:
         return int((node.folder / "data" / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def read_pid(name: str) -> int | None:
-    try:
-        return int((RUN / f"{name}.pid").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def kill(pid: int | None) -> None:
-    if pid is None:
-        return
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not zombie(pid):
-        time.sleep(0.05)
-
-
-def zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def cut_replication(source: Node) -> None:
-    """Drop what ``source``'s PostgreSQL sends its standby (the WAL stream), as a link that
-    stops carrying packets: an nftables rule on loopback. The standby connects from
-    127.0.0.1 like everything else here, so its connection is told apart by its port, as
-    the leader reports it (``pg_stat_replication``)."""
-    with psycopg.connect(
-        host=source.address, port=PG_PORT, dbname="postgres", user="postgres", password="postgres"
-    ) as conn:
-        ports = [row[0] for row in conn.execute("SELECT client_port FROM pg_stat_replication")]
-    nft(f"add table inet {NFT_TABLE}")
-    nft(f"add chain inet {NFT_TABLE} out {{ type filter hook output priority 0 ; }}")
-    for port in ports:
-        nft(f"add rule inet {NFT_TABLE} out ip saddr {source.address} tcp sport {PG_PORT} tcp dport {port} drop")
-
-
-def mend_links() -> None:
-    """Remove every rule ``cut_replication`` added."""
-    subprocess.run(["nft", "delete", "table", "inet", NFT_TABLE], capture_output=True)
-
-
-def nft(command: str) -> None:
-    subprocess.run(["nft", *command.split()], check=True, capture_output=True)

@@ -1,6 +1,6 @@
 """``make restore-drill``: on a running ``make cluster``, prove the backups restore.
 
-A full backup of the pair; bookings recorded through HAProxy; a point in time taken from the leader's
+A full backup of the nodes; bookings recorded through HAProxy; a point in time taken from the leader's
 clock; more bookings; then the backup and the WAL archive restored to that point onto a fresh
 node (``backups.restore_to``). There, every tier's history must replay with nothing to report
 (the audit), every booking answered 201 before the point must be found, and none after it.

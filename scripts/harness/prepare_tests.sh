@@ -8,6 +8,7 @@
 #   - Debian's prometheus: promtool and a real server scrape /metrics (tests/e2e/test_prometheus.py);
 #   - Debian's zbar-tools: zbarimg reads the tickets' QR codes off the page's screenshots
 #     (tests/e2e/test_ticket_qr.py).
+#   - Debian's haproxy: the cluster's balancer in front of a web host (tests/e2e/test_balancer.py).
 # What is missing is installed with apt-get (as root, or with sudo when it needs no
 # password); a local server that is down is started. When everything is there this only
 # looks, in a fraction of a second. Whatever cannot be had stops it with one line saying
@@ -109,6 +110,7 @@ missing=()
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
 [[ -x /usr/bin/zbarimg ]] || missing+=(zbar-tools)
+command -v haproxy >/dev/null || missing+=(haproxy)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)

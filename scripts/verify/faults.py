@@ -10,14 +10,21 @@ from the moment it struck until the service had recovered:
 - ``projector``: SIGKILL the projection process (which also expires holds) and start
   another, as its supervisor would;
 
-and, against the Patroni pair (``--cluster``, ``scripts/cluster/checked_store.py``):
+and, against the Patroni nodes (``--cluster``, ``scripts/cluster/checked_store.py``):
 
 - ``primary``: the leader's host lost (Patroni, the postmaster and its children killed at
   once); once a new leader takes writes, the old one is started again and must rejoin as
-  the standby;
-- ``lagging-primary``: the same, after the link to the standby dropped its WAL for 2 s (an
-  nftables rule): the guard, which loses acknowledged bookings with asynchronous replication;
-- ``switchover``: ``patronictl switchover`` to the standby, under load.
+  a standby;
+- ``host-lost``: the same, but the host is not started again: writes must go on without it
+  (until the next fault, which first brings it back, as a rebuilt host);
+- ``lagging-primary``: the leader's host lost after the link to the standbys dropped its
+  WAL for 2 s (an nftables rule): the guard, which loses acknowledged bookings with
+  asynchronous replication;
+- ``switchover``: ``patronictl switchover`` to a standby, under load;
+- ``partition``: the leader cut off from the other nodes and etcd (nftables, loopback);
+- ``two-lost``: both standbys' hosts lost for 15 s: the leader alone must acknowledge nothing;
+- ``etcd-lost``: one etcd member lost and left down;
+- ``dcs-lost``: every etcd member gone for 30 s (failsafe mode keeps the leader writing).
 """
 
 from __future__ import annotations
@@ -34,7 +41,16 @@ from scripts.verify.history import Fault, HistoryLog
 from scripts.verify.hosts import Hosts
 
 KINDS = ("worker", "server", "postgres", "projector")
-CLUSTER_KINDS = ("primary", "lagging-primary", "switchover")
+CLUSTER_KINDS = (
+    "primary",
+    "host-lost",
+    "lagging-primary",
+    "switchover",
+    "partition",
+    "two-lost",
+    "etcd-lost",
+    "dcs-lost",
+)
 SERVER_DOWN = 2.0  # seconds
 POSTGRES_DOWN = 3.0  # seconds
 RECOVERY = 60.0  # seconds a process may take to come back before the run fails
@@ -60,6 +76,11 @@ class FaultInjector:
             "primary": lambda: self.hosts.postgres.lose_primary(),
             "lagging-primary": lambda: self.hosts.postgres.lose_lagging_primary(),
             "switchover": lambda: self.hosts.postgres.switchover(),
+            "host-lost": lambda: self.hosts.postgres.lose_host_for_good(),
+            "partition": lambda: self.hosts.postgres.cut_off_primary(),
+            "two-lost": lambda: self.hosts.postgres.lose_two_hosts(),
+            "etcd-lost": lambda: self.hosts.postgres.lose_etcd_member(),
+            "dcs-lost": lambda: self.hosts.postgres.lose_dcs(),
         }
 
     def start(self, first: float, every: float, last: float) -> FaultInjector:
@@ -88,6 +109,8 @@ class FaultInjector:
                 return
 
     def inject(self, kind: str) -> Fault:
+        if kind in CLUSTER_KINDS:  # what the last fault left lost comes back first, outside this fault's window
+            self.hosts.postgres.heal()
         began = time.time()
         target = self._inject[kind]()
         fault = Fault(kind, target, began, time.time())

@@ -49,7 +49,7 @@ class Hosts:
     ) -> None:
         """``settings``: the service's environment on top of the store's (tiers, hold
         time, ...); ``rtt_ms``: how far PostgreSQL is from the service; ``store`` makes the
-        store (a private cluster, or the Patroni pair: ``scripts.cluster.checked_store``).
+        store (a private cluster, or the Patroni nodes: ``scripts.cluster.checked_store``).
         Nothing is started yet (``start``)."""
         self.rtt_ms = rtt_ms
         self.make_store = store

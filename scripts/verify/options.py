@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: Any) -> None:
     parser.add_argument(
         "--cluster",
         action="store_true",
-        help="the store is the Patroni pair behind HAProxy (make cluster's tools); faults primary,switchover too",
+        help="the store is the Patroni nodes behind HAProxy (make cluster's tools), with their faults too",
     )
     parser.add_argument(
         "--asynchronous", action="store_true", help="with --cluster: asynchronous replication (the guard's runs)"

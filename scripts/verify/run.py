@@ -8,7 +8,7 @@ booking.
     ticketledger verify --faults none         # concurrency alone
     ticketledger verify --recheck var/verify/20261124T083000   # check a run's files again
     ticketledger verify --rtt-ms 1            # PostgreSQL 1 ms away, through a delaying proxy
-    ticketledger verify --cluster --faults primary,switchover   # on the Patroni pair (make verify-cluster)
+    ticketledger verify --cluster --faults primary,switchover   # on the Patroni nodes (make verify-cluster)
 
 Deploys the service as production does, on a private PostgreSQL cluster of its own
 (initdb on a free port, removed afterwards; the shared server is never touched): two
@@ -82,8 +82,8 @@ class Settings:
     fault_every: float = 10.0  # seconds between faults
     hold_seconds: float = 3.0
     rtt_ms: float = 0.0  # PostgreSQL this far from the servers (a delaying proxy), or on loopback
-    cluster: bool = False  # the store is the Patroni pair behind HAProxy (scripts/cluster), not one PostgreSQL
-    synchronous: bool = True  # the pair's replication (False: the guard's runs)
+    cluster: bool = False  # the store is the Patroni nodes behind HAProxy (scripts/cluster), not one PostgreSQL
+    synchronous: bool = True  # the nodes' replication (False: the guard's runs)
     seed: int = field(default_factory=lambda: random.randrange(1_000_000))
     output: Path | None = None  # folder for the history, logs and summary; default var/verify/<time>
 
@@ -161,7 +161,7 @@ def verify(settings: Settings) -> Report:
 
 
 def store_maker(settings: Settings) -> Callable[[], Any]:
-    """What the run's store is made by: a private PostgreSQL, or the Patroni pair."""
+    """What the run's store is made by: a private PostgreSQL, or the Patroni nodes."""
     if not settings.cluster:
         return PrivatePostgres
     from scripts.cluster.checked_store import ClusterStore  # needs a checkout and make cluster's tools

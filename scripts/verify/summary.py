@@ -10,6 +10,7 @@ from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import KINDS
 from scripts.verify.history import History
 from scripts.verify.store import Store
+from scripts.verify.windows import PROMPT, windows
 
 EXAMPLES = 3  # anomalies shown per kind
 
@@ -57,10 +58,27 @@ def prompt_line(history: History) -> str:
 def faults_table(history: History) -> list[str]:
     if not history.faults:
         return ["faults: none"]
+    found = windows(history)
     rows = [
-        (f.kind, f.target, f"{f.began - history.run['began']:.1f}", f"{f.ended - f.began:.1f}") for f in history.faults
+        (
+            w.fault.kind,
+            f"{w.fault.began - history.run['began']:.1f}",
+            f"{w.fault.ended - w.fault.began:.1f}",
+            seconds(w.unavailable),
+            seconds(w.first_booking),
+            f"{w.prompt}/{w.requests}",
+            w.fault.target,
+        )
+        for w in found
     ]
-    return table(("fault", "target", "at s", "until recovered s"), rows)
+    header = ("fault", "at s", "until recovered s", "failure to 201 s", "start to 201 s", f"answered ≤ {PROMPT:g} s")
+    prompt, requests = sum(w.prompt for w in found), sum(w.requests for w in found)
+    share = f"{100 * prompt / requests:.2f} %" if requests else "none sent"
+    return [*table((*header, "target"), rows), f"during faults, answered within {PROMPT:g} s: {share}"]
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def store_table(store: Store) -> list[str]:

@@ -1,5 +1,6 @@
-"""The topology's configuration says what docs/production.md promises: a synchronous, strict
-pair (an acknowledged commit is on both nodes), writes routed to Patroni's leader and cut
+"""The topology's configuration says what docs/production.md promises: three nodes in strict
+quorum commit (an acknowledged commit is on the leader and at least one of two standbys),
+three etcd members, failsafe mode, writes routed to Patroni's leader and cut
 from a demoted one, reads to a replica, HTTP to ready web hosts, every host on loopback."""
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ import re
 
 import yaml
 
-from scripts.cluster.layout import NODES, haproxy_config, patroni_config, store_settings, web_addresses
+from scripts.cluster.layout import ETCD_MEMBERS, NODES, haproxy_config, patroni_config, store_settings, web_addresses
 
 
-def test_the_pair_acknowledges_a_commit_only_once_the_standby_has_it():
+def test_a_commit_is_acknowledged_once_one_of_the_two_standbys_has_it():
+    assert len(NODES) == 3 and len(ETCD_MEMBERS) == 3
     for node in NODES:
         config = yaml.safe_load(patroni_config(node))
         dcs = config["bootstrap"]["dcs"]
-        assert dcs["synchronous_mode"] is True and dcs["synchronous_mode_strict"] is True
+        assert dcs["synchronous_mode"] == "quorum" and dcs["synchronous_node_count"] == 1
+        assert dcs["synchronous_mode_strict"] is True  # the last node left acknowledges nothing
+        assert dcs["failsafe_mode"] is True
+        assert config["etcd3"]["hosts"] == [f"{address}:2379" for address in ETCD_MEMBERS.values()]
         assert dcs["ttl"] >= 20 and dcs["loop_wait"] < dcs["ttl"]
         parameters = dcs["postgresql"]["parameters"]
         assert parameters["archive_mode"] == "on" and "archive-push %p" in parameters["archive_command"]
@@ -50,3 +55,8 @@ def test_every_host_is_on_loopback_and_the_service_reaches_the_store_through_the
     settings = store_settings()
     assert ipaddress.ip_address(settings["POSTGRES_HOST"]).is_loopback
     assert f"bind {settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}" in sections(config)["postgres_write"]
+
+
+def test_the_balancer_says_who_the_client_is_from_the_one_address_the_web_hosts_trust():
+    http = sections(haproxy_config(web_addresses(2)))["http"]
+    assert "option forwardfor" in http and "source 127.0.1.1\n" in http

@@ -109,21 +109,31 @@ def test_the_package_data_takes_every_file_of_the_web_page():
     assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []
 
 
-def test_the_cluster_profile_is_a_synchronous_patroni_pair_behind_haproxy():
+def test_the_cluster_profile_is_three_nodes_in_quorum_commit_behind_haproxy():
     """docs/production.md's topology for real machines: every service of the profile is
-    in it, the pair is synchronous and strict, and the service reaches it through HAProxy."""
+    in it, three nodes in strict quorum commit with failsafe mode, three etcd members, the
+    service reaching the store through HAProxy, and the web hosts trusting X-Forwarded-For
+    from HAProxy's fixed address only."""
     cluster = {name: service for name, service in COMPOSE["services"].items() if "profiles" in service}
-    assert set(cluster) == {"etcd", "pg1", "pg2", "haproxy", "web1", "web2", "cluster-projections"}
+    nodes, members = ("pg1", "pg2", "pg3"), ("etcd1", "etcd2", "etcd3")
+    assert set(cluster) == {*nodes, *members, "haproxy", "web1", "web2", "cluster-projections"}
     assert all(service["profiles"] == ["cluster"] for service in cluster.values())
-    for node in ("pg1", "pg2"):
+    for node in nodes:
         dcs = yaml.safe_load(cluster[node]["environment"]["SPILO_CONFIGURATION"])["bootstrap"]["dcs"]
-        assert dcs["synchronous_mode"] is True and dcs["synchronous_mode_strict"] is True
+        assert (dcs["synchronous_mode"], dcs["synchronous_node_count"]) == ("quorum", 1)
+        assert dcs["synchronous_mode_strict"] is True and dcs["failsafe_mode"] is True
+        assert cluster[node]["environment"]["ETCD3_HOSTS"] == ",".join(f"'{m}:2379'" for m in members)
+    for member in members:
+        assert f"--initial-cluster={','.join(f'{m}=http://{m}:2380' for m in members)}" in cluster[member]["command"]
+    balancer = cluster["haproxy"]["networks"]["cluster"]["ipv4_address"]
     for name in ("web1", "web2", "cluster-projections"):
         env = cluster[name]["environment"]
         assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("haproxy", "5000")
+        assert env["TRUSTED_PROXIES"] == balancer
     (mount,) = cluster["haproxy"]["volumes"]
     haproxy = (ROOT / mount.split(":")[0]).read_text()
     assert "bind :5000" in haproxy and "GET /primary" in haproxy and "shutdown-sessions" in haproxy
-    assert {f"server {name} {name}:8000 check" for name in ("web1", "web2")} <= set(
-        map(str.strip, haproxy.splitlines())
-    )
+    lines = set(map(str.strip, haproxy.splitlines()))
+    assert {f"server {name} {name}:8000 check" for name in ("web1", "web2")} <= lines
+    assert {f"server {node} {node}:5432 check port 8008" for node in nodes} <= lines
+    assert "option forwardfor" in lines
