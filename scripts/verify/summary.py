@@ -41,9 +41,6 @@ def outcomes_line(history: History) -> str:
     return "answers: " + ", ".join(f"{what} × {n:,}" for what, n in outcomes.most_common())
 
 
-PROMPT = 2.0  # seconds: an answer within this counts as prompt (a 503 is an answer)
-
-
 def prompt_line(history: History) -> str:
     """How many attempts were answered within ``PROMPT`` seconds, in all and while a fault lasted."""
 
