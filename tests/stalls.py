@@ -44,3 +44,25 @@ def sessions_waiting_for_turn(env: dict[str, str], code: str) -> int:
             "AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('ticket-ledger tier:' || %s, 0)",
             [code],
         ).fetchone()[0]
+
+
+@contextmanager
+def demoted(env: dict[str, str]) -> Iterator[None]:
+    """While the block runs, every recording of the ledger's events in ``env``'s schema is
+    refused as a primary that has just demoted itself refuses it (SQLSTATE 25006, "cannot
+    execute INSERT in a read-only transaction"): what a web host meets in the second before
+    HAProxy moves its connections to the new leader."""
+    schema = env["POSTGRES_SCHEMA"]
+    with connect_postgres(env) as conn:
+        conn.execute(
+            f'CREATE OR REPLACE FUNCTION "{schema}".demoted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+            "RAISE EXCEPTION 'cannot execute INSERT in a read-only transaction' USING ERRCODE = '25006'; END $$"
+        )
+        conn.execute(
+            f'CREATE TRIGGER demoted BEFORE INSERT ON "{schema}"."{EVENTS_TABLE}" '
+            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".demoted()'
+        )
+        try:
+            yield
+        finally:
+            conn.execute(f'DROP TRIGGER demoted ON "{schema}"."{EVENTS_TABLE}"')

@@ -19,6 +19,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
     InterfaceError,
+    InternalError,
     OperationalError,
     PersistenceError,
     StoredEvent,
@@ -180,9 +181,14 @@ class LockedDDLPostgresRecorder(LockedDDL, PostgresApplicationRecorder):
         turn = _OPEN_TURN.get()
         if turn is not None and turn.info.transaction_status == TransactionStatus.INTRANS:
             return self._record_ending_turn(turn, columns)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.record_statement, columns, prepare=True)
-            return [row["id"] for row in curs.fetchall()]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.record_statement, columns, prepare=True)
+                return [row["id"] for row in curs.fetchall()]
+        except InternalError as error:  # the library's translation of psycopg's
+            if isinstance(error.__cause__, psycopg.errors.ReadOnlySqlTransaction):
+                raise OperationalError(str(error)) from error  # as in TRANSLATED
+            raise
 
     def _record_ending_turn(self, turn: Connection[Any], columns: tuple[list[Any], ...]) -> list[int]:
         """Record in the open transaction of a turn (``application/booking/turns.py``) and
@@ -249,6 +255,9 @@ def events_read_ahead(after: Mapping[UUID, int], rows: Sequence[Mapping[str, Any
 # psycopg's errors as the library's (``PostgresDatastore.get_connection`` translates the same way).
 TRANSLATED: tuple[tuple[type[Exception], type[Exception]], ...] = (
     (psycopg.IntegrityError, IntegrityError),
+    # A primary that has just demoted itself refuses writes until HAProxy moves the
+    # connection to the new leader: nothing was recorded, so 503 and a retry, not a 500.
+    (psycopg.errors.ReadOnlySqlTransaction, OperationalError),
     (psycopg.OperationalError, OperationalError),
     (psycopg.InterfaceError, InterfaceError),
     (psycopg.Error, PersistenceError),

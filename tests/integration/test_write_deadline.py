@@ -23,7 +23,7 @@ from application.errors import OutcomeUnknownError, StoreTimeoutError
 from scripts.harness import delay_proxy
 from scripts.harness.processes import free_port
 from tests.conftest import connect_postgres
-from tests.stalls import commits_stalled, sessions_waiting_for_turn
+from tests.stalls import commits_stalled, demoted, sessions_waiting_for_turn
 
 WRITE_TIMEOUT = 0.5  # seconds (POSTGRES_WRITE_TIMEOUT_MS below)
 SLACK = 0.4  # seconds beyond it an answer may take (a retry's 0.2 s, a loaded test machine)
@@ -122,6 +122,21 @@ def test_a_turn_held_by_another_session_answers_store_unavailable_in_time_with_n
             assert bookings_of(ledger, code) == 0
             time.sleep(0.2)
             assert sessions_waiting_for_turn(bounded_env, code) == 0  # refused by the server too, not left queued
+        assert ledger.book("ann", code, 1, idempotency_key="k1").quantity == 1
+        assert bookings_of(ledger, code) == 1
+
+
+@pytest.mark.postgres
+def test_a_primary_that_demoted_itself_answers_store_unavailable_with_nothing_recorded(bounded_env):
+    """Seen in a partition (issue 31): writes reaching the cut-off leader for the second after
+    it demoted itself were answered 500; nothing was recorded, so it is a 503 to retry."""
+    with BookingLedger(env=bounded_env) as ledger:
+        code = tier_code()
+        ledger.create_tier(code, Decimal("10.00"), 100)
+        with demoted(bounded_env):
+            answer, _ = timed(ledger.book, "ann", code, 1, idempotency_key="k1")
+        assert isinstance(answer, OperationalError), answer  # 503 STORE_UNAVAILABLE
+        assert bookings_of(ledger, code) == 0
         assert ledger.book("ann", code, 1, idempotency_key="k1").quantity == 1
         assert bookings_of(ledger, code) == 1
 
