@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.cluster import watching
 from scripts.cluster.database import RUN, Database, answers, kill, read_pid
 from scripts.cluster.layout import BALANCER, HTTP_PORT, READ_PORT, STATE, WEB_PORT, store_settings, web_addresses
 from scripts.harness.processes import ROOT, wait_for
@@ -49,10 +50,11 @@ def up(web: int, synchronous: bool) -> None:
     (STATE / "admin-token").write_text(admin)
     for n, address in enumerate(addresses):
         start(f"web{n + 1}", ["serve"], {**service_settings(f"{address}:{WEB_PORT}"), "ADMIN_TOKEN": admin})
-    start("projections", ["projections"], service_settings(""))
+    start("projections", ["projections"], {**service_settings(""), "METRICS_BIND": watching.PROJECTIONS_METRICS})
     for address in addresses:
         wait_for(lambda a=address: answers(f"http://{a}:{WEB_PORT}/ready"), 60, f"the web host on {address}")
     wait_for(lambda: answers(f"http://{BALANCER}:{HTTP_PORT}/ready"), 30, "HTTP through HAProxy")
+    watching.up(addresses, [REDIS])
     print(f"up: the API on http://{BALANCER}:{HTTP_PORT} (admin token in {STATE / 'admin-token'})")
 
 
@@ -70,6 +72,7 @@ def start(name: str, command: list[str], env: dict[str, str]) -> None:
 
 
 def down() -> None:
+    watching.down()
     for pid_file in RUN.glob("*.pid") if RUN.exists() else []:
         if pid_file.stem.startswith(("web", "projections")):
             pid = read_pid(pid_file.stem)
