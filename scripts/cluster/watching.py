@@ -116,6 +116,18 @@ class Watch:
             ),
         ]
 
+    def start(self, process: Process) -> subprocess.Popen:
+        """Start ``process`` in a session of its own, its output in ``folder/<name>.log``."""
+        with open(self.folder / f"{process.name}.log", "ab") as log:
+            return subprocess.Popen(
+                process.command,
+                cwd=ROOT,
+                env=os.environ | process.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def ready(self) -> bool:
         return answers(f"{self.prometheus}/-/ready") and answers(f"{self.alertmanager}/-/ready")
 
@@ -160,16 +172,7 @@ def up(web: list[str], redis: list[str]) -> Watch:
     watch = topology(web, redis)
     watch.configure()
     for process in watch.processes():
-        log = open(watch.folder / f"{process.name}.log", "ab")
-        started = subprocess.Popen(
-            process.command,
-            cwd=ROOT,
-            env=os.environ | process.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        (RUN / f"watch-{process.name}.pid").write_text(str(started.pid))
+        (RUN / f"watch-{process.name}.pid").write_text(str(watch.start(process).pid))
     wait_for(watch.ready, 60, "Prometheus and Alertmanager")
     print(f"watching: Prometheus on {watch.prometheus}, alerts recorded in {watch.record}")
     return watch
