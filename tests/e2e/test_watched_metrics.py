@@ -1,6 +1,7 @@
 """What the alert rules read from ``/metrics`` beyond the counters: the waiting room's queue
 while a room is on, and the counters still scraped while the store does not answer (the
-lag is left out then, rather than the whole scrape failing)."""
+lag is left out then, rather than the whole scrape failing), and the projection process's
+own ``/metrics`` (``METRICS_BIND``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from eventsourcing.persistence import OperationalError
 from flask.testing import FlaskClient
 
 from projections import Projector
+from scripts.cluster.database import answers
+from scripts.harness.processes import free_port, run_projection_process, scrape, stop, wait_for
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
 from tests.e2e.test_observability import metric
 
@@ -46,3 +49,16 @@ def test_metrics_answer_with_the_counters_while_the_store_does_not(client, monke
     assert answer.status_code == 200
     assert 'http_requests_total{method="GET",route="/api/tickets",status="200"}' in text
     assert "projection_lag" not in text
+
+
+def test_the_projection_process_serves_its_lag_at_metrics_bind(store_env, tmp_path):
+    bind = f"127.0.4.1:{free_port()}"
+    with open(tmp_path / "projections.log", "w") as log:
+        process = run_projection_process({**store_env, "METRICS_BIND": bind}, log)
+        try:
+            wait_for(lambda: answers(f"http://{bind}/metrics"), 60, "the projection process's /metrics")
+            text = scrape(f"http://{bind}/metrics")
+        finally:
+            stop(process)
+    assert "projection_lag_events 0.0" in text and "projection_lag_seconds 0.0" in text
+    assert process.returncode == 0  # SIGTERM ends it cleanly, the metrics server with it
