@@ -45,6 +45,7 @@ def service_settings(bind: str) -> dict[str, str]:
 
 def up(web: int, synchronous: bool) -> None:
     addresses = web_addresses(web)
+    watching.down()  # a watch left running: ended by its ids before Database.up removes them
     Database(addresses, synchronous).up()
     admin = secrets.token_hex(16)
     (STATE / "admin-token").write_text(admin)

@@ -167,8 +167,7 @@ def topology(web: list[str], redis: list[str]) -> Watch:
 
 
 def up(web: list[str], redis: list[str]) -> Watch:
-    """Start watching ``make cluster`` (ending a watch left from before), once it is up."""
-    down()
+    """Start watching ``make cluster``, once it is up."""
     watch = topology(web, redis)
     watch.configure()
     for process in watch.processes():
