@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from scripts.cluster.layout import web_addresses
+from scripts.cluster.layout import haproxy_config, web_addresses
 from scripts.cluster.watching import CONFIG, topology
 
 pytestmark = pytest.mark.slow
@@ -62,3 +62,10 @@ def test_prometheus_and_alertmanager_accept_the_configuration_make_cluster_write
     assert jobs["web"]["static_configs"][0]["targets"] == ["127.0.1.21:8000", "127.0.1.22:8000"]
     assert jobs["redis"]["static_configs"][0]["targets"] == ["redis://127.0.0.1:6379"]
     assert len(jobs["postgres"]["static_configs"][0]["targets"]) == len(jobs["patroni"]["static_configs"][0]["targets"])
+
+
+def test_haproxy_serves_its_metrics_on_the_stats_port_prometheus_scrapes():
+    stats = haproxy_config(web_addresses(2)).split("listen stats", 1)[1]
+    assert "http-request use-service prometheus-exporter if { path /metrics }" in stats
+    (target,) = topology([], []).targets["haproxy"]
+    assert f"bind {target}" in stats
