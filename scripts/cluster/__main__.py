@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts.cluster import recorded, redis_sentinel
+from scripts.cluster import recorded, redis_sentinel, watching
 from scripts.cluster.database import Database, answers
 from scripts.cluster.layout import (
     BALANCER,
@@ -45,7 +45,8 @@ from scripts.cluster.layout import (
 )
 from scripts.harness.processes import ROOT, wait_for
 
-REDIS = os.environ.get("REDIS_URL", redis_sentinel.CLUSTER.url)  # the group under Sentinel
+REDIS_GROUP = redis_sentinel.CLUSTER  # the queue's and the limits' Redis, under Sentinel
+REDIS = os.environ.get("REDIS_URL", REDIS_GROUP.url)
 
 # The other parts of the topology hook in here, each a function of a module of its own that
 # starts its processes with ``recorded.spawn`` (so ``down`` ends them and ``up`` over a
@@ -96,10 +97,11 @@ def up(web: int, synchronous: bool) -> None:
             "PROMETHEUS_MULTIPROC_DIR": str(STATE / "metrics" / f"web{n + 1}"),  # removed with STATE
         }
         start(f"web{n + 1}", ["serve"], web_host)
-    start("projections", ["projections"], service_settings(""))
+    start("projections", ["projections"], {**service_settings(""), "METRICS_BIND": watching.PROJECTIONS_METRICS})
     wait_until_served(addresses)
     for hook in AFTER_WEB:
         hook()
+    watching.up(addresses, [f"redis://{host}:{port}" for host, port in (REDIS_GROUP.primary, REDIS_GROUP.replica)])
     print(f"up: the API on http://{BALANCER}:{HTTP_PORT} (admin token in {STATE / 'admin-token'})")
 
 

@@ -176,6 +176,7 @@ listen stats
   bind {BALANCER}:{STATS_PORT}
   stats enable
   stats uri /
+  http-request use-service prometheus-exporter if {{ path /metrics }}
 """
 
 

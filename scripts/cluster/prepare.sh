@@ -14,6 +14,11 @@ command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)  # the queue a
 command -v setpriv >/dev/null || missing+=(util-linux)
 command -v nft >/dev/null || missing+=(nftables)
 command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+# Watching (scripts/cluster/watching.py): Prometheus, Alertmanager, the PostgreSQL and Redis exporters.
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v prometheus-postgres-exporter >/dev/null || missing+=(prometheus-postgres-exporter)
+command -v prometheus-redis-exporter >/dev/null || missing+=(prometheus-redis-exporter)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
 /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

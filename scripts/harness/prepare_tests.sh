@@ -6,6 +6,7 @@
 #     (`test`) database;
 #   - Redis on 127.0.0.1:6379 (shared rate-limit counts);
 #   - Debian's prometheus: promtool and a real server scrape /metrics (tests/e2e/test_prometheus.py);
+#   - Debian's prometheus-alertmanager: the alert rules' end-to-end test (tests/e2e/test_watching.py);
 #   - Debian's zbar-tools: zbarimg reads the tickets' QR codes off the page's screenshots
 #     (tests/e2e/test_ticket_qr.py).
 #   - Debian's haproxy: the cluster's balancer in front of a web host (tests/e2e/test_balancer.py).
@@ -111,6 +112,7 @@ missing=()
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
 [[ -x /usr/bin/zbarimg ]] || missing+=(zbar-tools)
 command -v haproxy >/dev/null || missing+=(haproxy)
+[[ -x /usr/bin/prometheus-alertmanager && -x /usr/bin/amtool ]] || missing+=(prometheus-alertmanager)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)

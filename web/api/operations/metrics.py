@@ -1,6 +1,7 @@
 """``/metrics``: the Prometheus counters (``web/http/metrics.py``) summed over the workers, and
-the projection lag, measured at scrape time from the store by a collector that writes
-nothing to the workers' metrics folder (a ``Gauge`` would, and then appear twice)."""
+what is read when scraped: the projection lag from the store
+(``projections/read_model/lag_metrics.py``) and the waiting room's queue from its store.
+Each is left out while its store does not answer, so the counters are still scraped then."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from flask import Response
 from flask.views import MethodView
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from redis.exceptions import RedisError
 
+from application.waiting_room.rooms import WaitingRoomService
 from projections import Projector
+from projections.read_model.lag_metrics import lag_registry
 from web.http.metrics import counted
 from web.openapi.apidoc import Blueprint
 from web.services import services
@@ -27,34 +31,30 @@ class Metrics(MethodView):
         description="Prometheus text format",
         example="# TYPE projection_lag_events gauge\nprojection_lag_events 0.0\n",
     )
-    @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The request, booking, conflict and batch counters, plus the projection lag now."""
-        return Response(scrape(services().projector), content_type=CONTENT_TYPE_LATEST)
+        return Response(scrape(services().projector, services().rooms), content_type=CONTENT_TYPE_LATEST)
 
 
-def scrape(projector: Projector) -> bytes:
-    return generate_latest(counted()) + generate_latest(lag_registry(projector))
+def scrape(projector: Projector, rooms: WaitingRoomService) -> bytes:
+    queue = CollectorRegistry(auto_describe=False)
+    queue.register(WaitingRoomQueue(rooms))
+    return generate_latest(counted()) + generate_latest(lag_registry(projector)) + generate_latest(queue)
 
 
-def lag_registry(projector: Projector) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProjectionLag(projector))
-    return registry
+class WaitingRoomQueue:
+    """While a room is on: how many wait to be admitted, and how many it admits a second
+    (the alert on a backlog divides one by the other)."""
 
-
-class ProjectionLag:
-    """The projection lag, read from the store when scraped."""
-
-    def __init__(self, projector: Projector) -> None:
-        self.projector = projector
+    def __init__(self, rooms: WaitingRoomService) -> None:
+        self.rooms = rooms
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "projection_lag_events", "Events recorded but not yet in the read tables", value=self.projector.lag()
-        )
-        yield GaugeMetricFamily(
-            "projection_lag_seconds",
-            "Age of the oldest event not yet in the read tables",
-            value=self.projector.lag_seconds(),
-        )
+        try:
+            status = self.rooms.status()
+        except RedisError:
+            return
+        if status is not None:
+            waiting, rate = status.waiting, status.rate
+            yield GaugeMetricFamily("waiting_room_waiting", "Buyers in the queue not yet admitted", value=waiting)
+            yield GaugeMetricFamily("waiting_room_admission_rate", "Places the room admits a second", value=rate)
