@@ -17,6 +17,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from application import BookingLedger, LedgerBusyError
+from application.errors import OutcomeUnknownError, StoreTimeoutError
 from domain.errors import HoldNotActiveError
 from projections.read_model.views import LedgerView
 
@@ -52,8 +53,8 @@ class HoldExpiry:
                 pass  # it ended first (confirmed, released, or expired by another process)
             except LedgerBusyError:
                 break  # the tier is hot: the rest on the next tick
-            except (OperationalError, InterfaceError):
-                raise  # the store is away: the whole tick is tried again
+            except (OperationalError, InterfaceError, StoreTimeoutError, OutcomeUnknownError):
+                raise  # the store is away or stalled: the whole tick is tried again
             except Exception:  # this hold's problem must not stall every hold due after it
                 log.exception("could not expire hold %s; going on with the others", booking_id)
         if ended and self.expired:

@@ -91,7 +91,16 @@ def postgres_schema(settings: dict[str, str] | None = None) -> Iterator[dict[str
     schema = f"test_{uuid.uuid4().hex[:12]}"
     with connect_postgres(settings) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield {**settings, "POSTGRES_SCHEMA": schema, "POSTGRES_POOL_SIZE": "10", "POSTGRES_MAX_OVERFLOW": "60"}
+    # A write timeout far above the default's 1 s: on a loaded test machine a batch can take a
+    # second of CPU starvation, and a 503 there is the machine, not the code. The tests of the
+    # timeout itself set theirs (tests/integration/test_write_deadline.py).
+    yield {
+        **settings,
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "60",
+        "POSTGRES_WRITE_TIMEOUT_MS": "10000",
+    }
     with connect_postgres(settings) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 

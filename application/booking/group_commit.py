@@ -170,13 +170,17 @@ class GroupCommit:
                         "The recording of this request was interrupted; whether it was stored is unknown. "
                         "Retry with the same Idempotency-Key."
                     )
-                pending.wake.set()
+            # The next leader is woken first: under gevent, woken requests run in the order
+            # they were woken, and the batch's answers (a millisecond or two each) can be
+            # written while the next batch's first flight is on its way to PostgreSQL.
             with self._lock:
                 if self._waiting:
                     self._waiting[0].leads = True
                     self._waiting[0].wake.set()
                 else:
                     self._busy = False
+            for pending in batch:
+                pending.wake.set()
 
 
 def not_recorded(error: Exception) -> Exception:

@@ -61,6 +61,12 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
 - ``recording_ends_turn``: a tier's turn (``application/booking/turns.py``) hands its open
   transaction to the recorder through a ``ContextVar``; the recording is sent on it with the
   turn's ``COMMIT``, one round trip less. Guard: tests/integration/test_turns.py.
+- ``events_read_ahead`` and ``LockedDDLPostgresRecorder.select_events`` (over the library's
+  ``select_events``): a tier's turn reads the tiers' events since the versions this process
+  caches in the flight that takes the turn (``events_after``), and the repository's
+  fast-forward of each tier is served from that read, once: a batch is two round trips.
+  Guards: tests/integration/test_turns.py (the round trips, counted by the delaying proxy),
+  the conflict tests of tests/integration/test_ledger.py (a retry reads the store again).
 
 ``sqlite.py``: ``RoomSQLiteRecorder``, the waiting room's log in a table of its own (the
 library's SQLite recorder names its table for no application).
