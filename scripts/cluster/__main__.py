@@ -109,6 +109,9 @@ def converge(web: int) -> None:
             f"the running topology has {len(running)} web hosts, not {web}: run make cluster-down first to change it"
         )
     dead = [name for name in recorded.names() if not recorded.alive(name)]
+    unknown = [name for name in dead if not (recorded.RUN / f"{name}.json").exists()]
+    if unknown:
+        raise Refused(f"{', '.join(unknown)} died and was not recorded how it started: run make cluster-down first")
     for name in dead:
         recorded.respawn(name)
     wait_until_served(web_addresses(web))
@@ -160,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"make cluster refused: {refusal}", file=sys.stderr)
             return 2
     elif args.command == "status":
+        if not recorded.names():
+            print("no topology runs here (make cluster starts one)", file=sys.stderr)
+            return 1
         print(json.dumps(Database([]).status(), indent=2))
     elif args.command == "drill":
         from scripts.cluster.drill import drill  # reads the store through the application
