@@ -73,8 +73,8 @@ def service_settings(bind: str) -> dict[str, str]:
 def up(web: int, synchronous: bool) -> None:
     if recorded.names():
         return converge(web)
-    taken = [f"{address}:{port}" for address, port in [*LISTENERS, *((a, WEB_PORT) for a in web_addresses(web))]]
-    taken = [listener for listener in taken if in_use(*listener.split(":"))]
+    listeners = [*LISTENERS, *((address, WEB_PORT) for address in web_addresses(web))]
+    taken = [f"{address}:{port}" for address, port in listeners if in_use(address, port)]
     if taken:
         raise Refused(
             f"{', '.join(taken)} already taken by processes make cluster did not record (left by an earlier "
@@ -124,10 +124,10 @@ def wait_until_served(addresses: list[str]) -> None:
     wait_for(lambda: answers(f"http://{BALANCER}:{HTTP_PORT}/ready"), 30, "HTTP through HAProxy")
 
 
-def in_use(address: str, port: str) -> bool:
+def in_use(address: str, port: int) -> bool:
     with socket.socket() as probe:
         try:
-            probe.bind((address, int(port)))
+            probe.bind((address, port))
         except OSError as error:
             return error.errno == errno.EADDRINUSE
     return False
