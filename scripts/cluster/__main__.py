@@ -162,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         except Refused as refusal:
             print(f"make cluster refused: {refusal}", file=sys.stderr)
             return 2
+    elif args.command in ("status", "drill") and not recorded.names():
+        print("no topology runs here (make cluster starts one)", file=sys.stderr)
+        return 1
     elif args.command == "status":
-        if not recorded.names():
-            print("no topology runs here (make cluster starts one)", file=sys.stderr)
-            return 1
         print(json.dumps(Database([]).status(), indent=2))
     elif args.command == "drill":
         from scripts.cluster.drill import drill  # reads the store through the application

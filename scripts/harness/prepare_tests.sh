@@ -110,7 +110,7 @@ missing=()
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
 [[ -x /usr/bin/zbarimg ]] || missing+=(zbar-tools)
-command -v haproxy >/dev/null || missing+=(haproxy)
+[[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)
