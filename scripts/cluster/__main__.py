@@ -76,8 +76,8 @@ def service_settings(bind: str) -> dict[str, str]:
 def up(web: int, synchronous: bool) -> None:
     if recorded.names():
         return converge(web)
-    taken = [f"{address}:{port}" for address, port in [*LISTENERS, *((a, WEB_PORT) for a in web_addresses(web))]]
-    taken = [listener for listener in taken if in_use(*listener.split(":"))]
+    listeners = [*LISTENERS, *((address, WEB_PORT) for address in web_addresses(web))]
+    taken = [f"{address}:{port}" for address, port in listeners if in_use(address, port)]
     if taken:
         raise Refused(
             f"{', '.join(taken)} already taken by processes make cluster did not record (left by an earlier "
@@ -113,6 +113,9 @@ def converge(web: int) -> None:
             f"the running topology has {len(running)} web hosts, not {web}: run make cluster-down first to change it"
         )
     dead = [name for name in recorded.names() if not recorded.alive(name)]
+    unknown = [name for name in dead if not (recorded.RUN / f"{name}.json").exists()]
+    if unknown:
+        raise Refused(f"{', '.join(unknown)} died and was not recorded how it started: run make cluster-down first")
     for name in dead:
         recorded.respawn(name)
     wait_until_served(web_addresses(web))
@@ -125,10 +128,10 @@ def wait_until_served(addresses: list[str]) -> None:
     wait_for(lambda: answers(f"http://{BALANCER}:{HTTP_PORT}/ready"), 30, "HTTP through HAProxy")
 
 
-def in_use(address: str, port: str) -> bool:
+def in_use(address: str, port: int) -> bool:
     with socket.socket() as probe:
         try:
-            probe.bind((address, int(port)))
+            probe.bind((address, port))
         except OSError as error:
             return error.errno == errno.EADDRINUSE
     return False
@@ -163,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         except Refused as refusal:
             print(f"make cluster refused: {refusal}", file=sys.stderr)
             return 2
+    elif args.command in ("status", "drill") and not recorded.names():
+        print("no topology runs here (make cluster starts one)", file=sys.stderr)
+        return 1
     elif args.command == "status":
         print(json.dumps(Database([]).status(), indent=2))
     elif args.command == "drill":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -94,16 +95,29 @@ def mend_links() -> None:
 
 
 def remove_cgroups() -> None:
-    """The (empty, once everything has ended) cgroups of the hosts."""
+    """The hosts' cgroups, once everything in them has ended: whatever of ours is still in
+    one (a backend its postmaster's death has not yet ended) is killed with it."""
     mount = cgroup2_mount()
     folder = mount / CGROUP_FOLDER if mount else None
-    if folder is not None and folder.exists():
-        for host in [*folder.iterdir(), folder]:
-            if host.is_dir():
-                try:
-                    host.rmdir()
-                except OSError:
-                    pass  # a process still in it
+    if folder is None or not folder.exists():
+        return
+    for host in [path for path in folder.iterdir() if path.is_dir()]:
+        if (host / "cgroup.kill").exists():
+            (host / "cgroup.kill").write_text("1")
+        remove_when_empty(host)
+    remove_when_empty(folder)
+
+
+def remove_when_empty(folder: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            folder.rmdir()
+            return
+        except OSError:  # its last processes are still exiting
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def nft(command: str) -> None:

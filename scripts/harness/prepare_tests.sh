@@ -111,7 +111,7 @@ missing=()
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
 [[ -x /usr/bin/zbarimg ]] || missing+=(zbar-tools)
-command -v haproxy >/dev/null || missing+=(haproxy)
+[[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
 [[ -x /usr/bin/prometheus-alertmanager && -x /usr/bin/amtool ]] || missing+=(prometheus-alertmanager)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
