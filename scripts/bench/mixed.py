@@ -20,6 +20,7 @@ from scripts.bench.kit import latencies
 BOOKERS = 16
 READERS = (0, 64, 256, 1024)
 FOLLOWERS = 1000
+CROWDS = (2000, 8000)  # the part ``streams``: followers of the origin alone
 
 
 def with_readers(url: str, readers: int, seconds: int, tier: str) -> dict[str, Any]:
@@ -36,18 +37,18 @@ def with_readers(url: str, readers: int, seconds: int, tier: str) -> dict[str, A
     return {"readers": readers, **side_by_side(loads)}
 
 
-def with_followers(url: str, streaming: bool, seconds: int, tier: str) -> dict[str, Any]:
-    """Bookings at ``BOOKERS`` connections while ``FOLLOWERS`` browsers follow the tier list."""
+def with_followers(url: str, streaming: bool, seconds: int, tier: str, followers: int = FOLLOWERS) -> dict[str, Any]:
+    """Bookings at ``BOOKERS`` connections while ``followers`` browsers follow the tier list."""
     follow = streams.follow_stream if streaming else streams.poll_list
     return {
-        "followers": FOLLOWERS,
+        "followers": followers,
         "streaming": streaming,
         **side_by_side(
             {
                 "bookings": lambda: wrk.run_wrk(
                     url + "/api/tickets/book", BOOKERS, seconds, threads=1, env={"BENCH_TIERS": tier}
                 ),
-                "follow": lambda: follow(url, FOLLOWERS, seconds),
+                "follow": lambda: follow(url, followers, seconds),
             }
         ),
     }
@@ -84,6 +85,23 @@ def runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable[..., 
     return results
 
 
+def crowd_runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable[..., None]) -> dict[str, list[dict]]:
+    """Bookings beside no follower, then beside each of ``CROWDS`` (ours streaming, the
+    baseline polling), on ours and then on the baseline, each once both servers are idle."""
+    results: dict[str, list[dict]] = {"ours": [], "baseline": []}
+    for followers in (0, *CROWDS):
+        for name, url in (("ours", ours), ("baseline", baseline)):
+            idle(ours, baseline)
+            run = (
+                with_followers(url, url == ours, seconds, tier, followers)
+                if followers
+                else with_readers(url, 0, seconds, tier)
+            )
+            results[name].append(run)
+            show(name, run)
+    return results
+
+
 def label(run: dict) -> str:
     if "readers" in run:
         return f"16 booking, {run['readers']:,} reading /api/tickets"
@@ -94,9 +112,40 @@ def show(name: str, run: dict) -> None:
     booked = run["bookings"]
     print(
         f"  {name:<9} {label(run):<40} {booked['rps']:7.0f} bookings/s p95 {booked['latency_ms']['p95']:7.1f} ms "
-        f"{reads_per_second(run):7.0f} reads/s",
+        f"{reads_per_second(run):7.0f} reads/s{fed(run)}",
         flush=True,
     )
+
+
+def fed(run: dict) -> str:
+    """How promptly a stream's followers were fed: waits for news over a second, the longest."""
+    follow = run.get("follow", {})
+    if not run.get("streaming"):
+        return ""
+    return f", {follow.get('late', 0)} waits > {streams.LATE_SECONDS:.0f} s, longest {follow['longest_wait']} s"
+
+
+def crowd_table(ours: list[dict], baseline: list[dict]) -> list[str]:
+    """The part ``streams``: each side's bookings beside its followers, against its own rate with none."""
+    lines = [
+        "| followers | ours bookings/s (× alone) | ours p95 ms | baseline bookings/s (× alone) | baseline p95 ms | "
+        "ours' streams: events/s, waits > 1 s, longest wait | errors (ours, baseline) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    alone = ours[0]["bookings"]["rps"] or 1, baseline[0]["bookings"]["rps"] or 1
+    for o, b in zip(ours, baseline, strict=True):
+        follow = o.get("follow", {})
+        stream = (
+            f"{reads_per_second(o):,.0f}, {follow.get('late', 0)}, {follow.get('longest_wait', 0)} s" if follow else "—"
+        )
+        lines.append(
+            f"| {o.get('followers', 0):,} | {o['bookings']['rps']:,.0f} ({o['bookings']['rps'] / alone[0]:.2f}×) | "
+            f"{o['bookings']['latency_ms']['p95']:.0f} | "
+            f"{b['bookings']['rps']:,.0f} ({b['bookings']['rps'] / alone[1]:.2f}×) | "
+            f"{b['bookings']['latency_ms']['p95']:.0f} | {stream} | {errors(o)}, {errors(b)} |"
+        )
+    lines.append("\nOurs' followers stream `/api/tickets/stream`; the baseline's, which has no stream, poll every 2 s.")
+    return lines
 
 
 def reads_per_second(run: dict) -> float:
