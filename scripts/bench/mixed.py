@@ -37,8 +37,11 @@ def with_readers(url: str, readers: int, seconds: int, tier: str) -> dict[str, A
     return {"readers": readers, **side_by_side(loads)}
 
 
-def with_followers(url: str, streaming: bool, seconds: int, tier: str, followers: int = FOLLOWERS) -> dict[str, Any]:
-    """Bookings at ``BOOKERS`` connections while ``followers`` browsers follow the tier list."""
+def with_followers(
+    url: str, streaming: bool, seconds: int, tier: str, followers: int = FOLLOWERS, follow_url: str | None = None
+) -> dict[str, Any]:
+    """Bookings at ``BOOKERS`` connections while ``followers`` browsers follow the tier list
+    (from ``follow_url``, an edge in front of ``url``, if given)."""
     follow = streams.follow_stream if streaming else streams.poll_list
     return {
         "followers": followers,
@@ -48,7 +51,7 @@ def with_followers(url: str, streaming: bool, seconds: int, tier: str, followers
                 "bookings": lambda: wrk.run_wrk(
                     url + "/api/tickets/book", BOOKERS, seconds, threads=1, env={"BENCH_TIERS": tier}
                 ),
-                "follow": lambda: follow(url, followers, seconds),
+                "follow": lambda: follow(follow_url or url, followers, seconds),
             }
         ),
     }

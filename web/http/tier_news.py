@@ -33,14 +33,20 @@ log = logging.getLogger(__name__)
 class News:
     number: int  # counts the changes seen by this process
     line: str  # the list as one line of JSON; empty while the store does not answer
+    event: bytes  # the stream's event, made once for every stream
+    superseded: threading.Event  # set when newer news comes
 
-    def event(self) -> bytes:
-        return f"data: {self.line}\n\n".encode()
+    @classmethod
+    def of(cls, number: int, line: str) -> News:
+        return cls(number, line, f"data: {line}\n\n".encode(), threading.Event())
 
 
 class TierNews:
     """``read`` (the list as one line of JSON) every ``interval`` seconds while anyone
-    follows, and the latest ``News`` for whoever waits for it."""
+    follows, and the latest ``News`` for whoever waits for it.
+
+    Each piece of news carries an event set when it is superseded: a waiting stream sleeps
+    on it alone (one wake-up per change, no lock shared with thousands of others)."""
 
     def __init__(
         self,
@@ -51,9 +57,8 @@ class TierNews:
         self._read = read
         self._interval = interval
         self._unavailable = unavailable
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._news: News | None = None
-        self._event = b""
         self._followers = 0
         self._closed = False
         self._reader: threading.Thread | None = None
@@ -62,10 +67,10 @@ class TierNews:
         """The news now (read now if no reader is running: a store that does not answer
         raises here, before a stream begins), counting the caller as a follower until
         ``leave``."""
-        with self._changed:
+        with self._lock:
             reading = self._reader is not None and self._reader.is_alive()
         news = self._news if reading and self._news and self._news.line else self._publish(self._read())
-        with self._changed:
+        with self._lock:
             self._followers += 1
             if self._reader is None or not self._reader.is_alive():
                 self._reader = threading.Thread(target=self._keep_reading, name="tier-news", daemon=True)
@@ -73,29 +78,25 @@ class TierNews:
         return news
 
     def leave(self) -> None:
-        with self._changed:
+        with self._lock:
             self._followers -= 1
 
     def close(self) -> None:
         """Stop reading (the store is closing); open streams end."""
-        with self._changed:
+        with self._lock:
             self._closed = True
         self._publish("")
 
-    def after(self, seen: News, timeout: float) -> tuple[News, bytes] | None:
-        """The first news after ``seen`` and its event's bytes (made once for every
-        stream), or None if there was none within ``timeout`` seconds."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._news is not None and self._news.number != seen.number, timeout)
-            news = self._news
-            if news is None or news.number == seen.number:
-                return None
-            return news, self._event
+    def after(self, seen: News, timeout: float) -> News | None:
+        """The latest news if newer than ``seen`` came within ``timeout`` seconds, else None."""
+        if not seen.superseded.wait(timeout):
+            return None
+        return self._news
 
     def _keep_reading(self) -> None:
         while True:
             time.sleep(self._interval)
-            with self._changed:
+            with self._lock:
                 if self._followers <= 0 or self._closed:
                     self._reader = None
                     return
@@ -110,14 +111,14 @@ class TierNews:
             self._publish(line)
 
     def _publish(self, line: str) -> News:
-        with self._changed:
+        with self._lock:
             last = self._news
             if last is not None and last.line == line:
                 return last
-            news = self._news = News(last.number + 1 if last else 0, line)
-            self._event = news.event()
-            self._changed.notify_all()
-            return news
+            news = self._news = News.of(last.number + 1 if last else 0, line)
+        if last is not None:
+            last.superseded.set()
+        return news
 
 
 class Followed:
@@ -140,7 +141,7 @@ class Followed:
         self._seen = news.follow()
         self._news = news
         self._following = True
-        self._head = f"retry: {retry_ms}\n\n".encode() + self._seen.event()
+        self._head = f"retry: {retry_ms}\n\n".encode() + self._seen.event
         self._deadline = clock() + max_seconds
         self._heartbeat_seconds = heartbeat_seconds
         self._wait_turn = wait_turn
@@ -155,12 +156,12 @@ class Followed:
                     if self._deadline - self._clock() > 0:
                         yield HEARTBEAT
                     continue
-                self._seen, event = newer
-                if not self._seen.line:
+                self._seen = newer
+                if not newer.line:
                     return  # the store stopped answering
                 if self._wait_turn is not None:
                     self._wait_turn()
-                yield event
+                yield newer.event
         finally:
             self.close()
 
