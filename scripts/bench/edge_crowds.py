@@ -40,10 +40,7 @@ def runs(ours: str, seconds: int, tier: str, idle: Callable[..., None]) -> list[
         try:
             for followers in (0, *mixed.CROWDS):
                 idle(ours)
-                if followers:
-                    run = mixed.with_followers(ours, True, seconds, tier, followers, f"http://{edge.listen}")
-                else:
-                    run = mixed.with_readers(ours, 0, seconds, tier)
+                run = mixed.with_crowd(ours, True, seconds, tier, followers, f"http://{edge.listen}")
                 results.append(run)
                 mixed.show("edge", run)
         finally:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scripts.bench import streams, wrk
+from scripts.bench.crowd import LATE_SECONDS, Crowd
 from scripts.bench.kit import latencies
 
 BOOKERS = 16
@@ -37,21 +38,18 @@ def with_readers(url: str, readers: int, seconds: int, tier: str) -> dict[str, A
     return {"readers": readers, **side_by_side(loads)}
 
 
-def with_followers(
-    url: str, streaming: bool, seconds: int, tier: str, followers: int = FOLLOWERS, follow_url: str | None = None
-) -> dict[str, Any]:
-    """Bookings at ``BOOKERS`` connections while ``followers`` browsers follow the tier list
-    (from ``follow_url``, an edge in front of ``url``, if given)."""
+def with_followers(url: str, streaming: bool, seconds: int, tier: str) -> dict[str, Any]:
+    """Bookings at ``BOOKERS`` connections while ``FOLLOWERS`` browsers follow the tier list."""
     follow = streams.follow_stream if streaming else streams.poll_list
     return {
-        "followers": followers,
+        "followers": FOLLOWERS,
         "streaming": streaming,
         **side_by_side(
             {
                 "bookings": lambda: wrk.run_wrk(
                     url + "/api/tickets/book", BOOKERS, seconds, threads=1, env={"BENCH_TIERS": tier}
                 ),
-                "follow": lambda: follow(follow_url or url, followers, seconds),
+                "follow": lambda: follow(url, FOLLOWERS, seconds),
             }
         ),
     }
@@ -88,6 +86,29 @@ def runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable[..., 
     return results
 
 
+def with_crowd(
+    url: str, streaming: bool, seconds: int, tier: str, followers: int, follow_url: str | None = None
+) -> dict[str, Any]:
+    """Bookings at ``BOOKERS`` connections beside ``followers`` browsers: streaming (from
+    ``follow_url``, an edge in front of ``url``, if given), measured once all are open, or
+    polling every 2 s; with none, bookings alone."""
+    if not followers:
+        return with_readers(url, 0, seconds, tier)
+    if not streaming:
+        polling = side_by_side(
+            {"bookings": lambda: book(url, seconds, tier), "follow": lambda: streams.poll_list(url, followers, seconds)}
+        )
+        return {"followers": followers, "streaming": False, **polling}
+    with Crowd((follow_url or url) + "/api/tickets/stream", followers) as crowd:
+        crowd.measure()
+        booked = book(url, seconds, tier)
+        return {"followers": followers, "streaming": True, "bookings": booked, "follow": crowd.finish()}
+
+
+def book(url: str, seconds: int, tier: str) -> dict[str, Any]:
+    return wrk.run_wrk(url + "/api/tickets/book", BOOKERS, seconds, threads=1, env={"BENCH_TIERS": tier})
+
+
 def crowd_runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable[..., None]) -> dict[str, list[dict]]:
     """Bookings beside no follower, then beside each of ``CROWDS`` (ours streaming, the
     baseline polling), on ours and then on the baseline, each once both servers are idle."""
@@ -95,11 +116,7 @@ def crowd_runs(ours: str, baseline: str, seconds: int, tier: str, idle: Callable
     for followers in (0, *CROWDS):
         for name, url in (("ours", ours), ("baseline", baseline)):
             idle(ours, baseline)
-            run = (
-                with_followers(url, url == ours, seconds, tier, followers)
-                if followers
-                else with_readers(url, 0, seconds, tier)
-            )
+            run = with_crowd(url, url == ours, seconds, tier, followers)
             results[name].append(run)
             show(name, run)
     return results
@@ -125,7 +142,12 @@ def fed(run: dict) -> str:
     follow = run.get("follow", {})
     if not run.get("streaming"):
         return ""
-    return f", {follow.get('late', 0)} waits > {streams.LATE_SECONDS:.0f} s, longest {follow['longest_wait']} s"
+    if "longest_wait" not in follow:
+        return ""
+    return (
+        f", {follow.get('late', 0)} waits > {LATE_SECONDS:.0f} s, longest {follow['longest_wait']} s, "
+        f"{follow['opened']:,} open after {follow['ramp_seconds']} s"
+    )
 
 
 def crowd_table(ours: list[dict], baseline: list[dict]) -> list[str]:
@@ -139,7 +161,10 @@ def crowd_table(ours: list[dict], baseline: list[dict]) -> list[str]:
     for o, b in zip(ours, baseline, strict=True):
         follow = o.get("follow", {})
         stream = (
-            f"{reads_per_second(o):,.0f}, {follow.get('late', 0)}, {follow.get('longest_wait', 0)} s" if follow else "—"
+            f"{reads_per_second(o):,.0f}, {follow.get('late', 0)}, {follow.get('longest_wait', 0)} s "
+            f"({follow.get('opened', 0):,} open)"
+            if follow
+            else "—"
         )
         lines.append(
             f"| {o.get('followers', 0):,} | {o['bookings']['rps']:,.0f} ({o['bookings']['rps'] / alone[0]:.2f}×) | "

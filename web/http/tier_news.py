@@ -13,6 +13,7 @@ reader is a greenlet and a waiting stream costs nothing until it is woken.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -24,9 +25,13 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from web.http.stream import HEARTBEAT_SECONDS, RETRY_MS
 
 POLL_SECONDS = 0.5
+# The streams are woken in this many groups, one group per turn of a gevent worker's loop,
+# so that a booking's next step waits for a group's writes, not for every stream's.
+WAKE_GROUPS = 16
 HEARTBEAT = b": heartbeat\n\n"
 
 log = logging.getLogger(__name__)
+_groups = itertools.count()  # streams are spread over the wake groups in turn
 
 
 @dataclass(frozen=True)
@@ -34,19 +39,23 @@ class News:
     number: int  # counts the changes seen by this process
     line: str  # the list as one line of JSON; empty while the store does not answer
     event: bytes  # the stream's event, made once for every stream
-    superseded: threading.Event  # set when newer news comes
+    superseded: tuple[threading.Event, ...]  # one per group of streams, set when newer news comes
 
     @classmethod
     def of(cls, number: int, line: str) -> News:
-        return cls(number, line, f"data: {line}\n\n".encode(), threading.Event())
+        events = tuple(threading.Event() for _ in range(WAKE_GROUPS))
+        return cls(number, line, f"data: {line}\n\n".encode(), events)
 
 
 class TierNews:
     """``read`` (the list as one line of JSON) every ``interval`` seconds while anyone
     follows, and the latest ``News`` for whoever waits for it.
 
-    Each piece of news carries an event set when it is superseded: a waiting stream sleeps
-    on it alone (one wake-up per change, no lock shared with thousands of others)."""
+    Each piece of news carries events set when it is superseded: a waiting stream sleeps
+    on its group's (one wake-up per change, no lock shared with thousands of others), and
+    the groups are woken one after the other, each in a turn of the loop of its own (the
+    share of the loop a stream of the "read" class would otherwise wait for before each
+    event, ``web/server/loop_shares.py``, at a fraction of its cost)."""
 
     def __init__(
         self,
@@ -87,15 +96,18 @@ class TierNews:
             self._closed = True
         self._publish("")
 
-    def after(self, seen: News, timeout: float) -> News | None:
-        """The latest news if newer than ``seen`` came within ``timeout`` seconds, else None."""
-        if not seen.superseded.wait(timeout):
+    def after(self, seen: News, group: int, timeout: float) -> News | None:
+        """The latest news if newer than ``seen`` came within ``timeout`` seconds (woken
+        with ``group``), else None."""
+        if not seen.superseded[group % WAKE_GROUPS].wait(timeout):
             return None
         return self._news
 
     def _keep_reading(self) -> None:
+        due = time.monotonic()
         while True:
-            time.sleep(self._interval)
+            due = max(due + self._interval, time.monotonic())  # every interval, however long a wake-up took
+            time.sleep(due - time.monotonic())
             with self._lock:
                 if self._followers <= 0 or self._closed:
                     self._reader = None
@@ -117,15 +129,16 @@ class TierNews:
                 return last
             news = self._news = News.of(last.number + 1 if last else 0, line)
         if last is not None:
-            last.superseded.set()
+            for group in last.superseded:
+                group.set()
+                time.sleep(0)  # the next group in the next turn of the loop
         return news
 
 
 class Followed:
     """A stream's bytes: the list now with the ``retry`` hint, then each change as the
     reader saw it, ``HEARTBEAT`` when nothing came for ``heartbeat_seconds``, until
-    ``max_seconds`` or the store stops answering; ``wait_turn`` (the server's leave to go
-    on, ``web/server/loop_shares.py``) before each send. The first read happens now (see
+    ``max_seconds`` or the store stops answering. The first read happens now (see
     ``TierNews.follow``). ``close`` (which the server calls, even on a stream never begun)
     stops counting it as a follower."""
 
@@ -133,7 +146,6 @@ class Followed:
         self,
         news: TierNews,
         max_seconds: float,
-        wait_turn: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         retry_ms: int = RETRY_MS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -144,14 +156,14 @@ class Followed:
         self._head = f"retry: {retry_ms}\n\n".encode() + self._seen.event
         self._deadline = clock() + max_seconds
         self._heartbeat_seconds = heartbeat_seconds
-        self._wait_turn = wait_turn
+        self._group = next(_groups)
         self._clock = clock
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield self._head
             while (left := self._deadline - self._clock()) > 0:
-                newer = self._news.after(self._seen, min(self._heartbeat_seconds, left))
+                newer = self._news.after(self._seen, self._group, min(self._heartbeat_seconds, left))
                 if newer is None:
                     if self._deadline - self._clock() > 0:
                         yield HEARTBEAT
@@ -159,8 +171,6 @@ class Followed:
                 self._seen = newer
                 if not newer.line:
                     return  # the store stopped answering
-                if self._wait_turn is not None:
-                    self._wait_turn()
                 yield newer.event
         finally:
             self.close()

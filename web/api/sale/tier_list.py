@@ -11,7 +11,6 @@ from marshmallow import fields
 
 from domain.bookings import BookingStatus
 from web.http.logs import event
-from web.http.server_contract import WAIT_TURN
 from web.http.stream import STREAM, event_stream, one_line
 from web.http.tier_board import CACHE_CONTROL
 from web.http.tier_news import Followed
@@ -93,7 +92,7 @@ class TierListStream(MethodView):
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
         news = services().tier_news
-        return event_stream(Followed(news, current_app.config["SSE_MAX_SECONDS"], request.environ.get(WAIT_TURN)))
+        return event_stream(Followed(news, current_app.config["SSE_MAX_SECONDS"]))
 
 
 @blp.route("/book")
