@@ -1,6 +1,6 @@
-"""Publish the tier list to the edges (nchan) once per change, until interrupted.
+"""Publish the tier list to the edges (nchan) once per change.
 
-    EDGE_ORIGIN_URLS=http://127.0.1.10:8000 \
+    EDGE_ORIGIN_URLS=http://127.0.1.21:8000 \
     EDGE_PUBLISH_URLS=http://127.0.1.2:8081/publish/tiers ticketledger edge-publish
 
 Asks the web hosts (EDGE_ORIGIN_URLS, the first that answers) for GET /api/tickets a few
