@@ -47,17 +47,18 @@ def collect(stream: Followed, chunks: list[bytes], count: int) -> threading.Thre
 def test_the_list_is_read_once_per_interval_however_many_streams_follow_and_each_change_reaches_all():
     tiers = CountedList("[5]")
     news = TierNews(tiers.read, interval=INTERVAL)
+    started = time.monotonic()
     streams = [Followed(news, max_seconds=10) for _ in range(50)]
     assert tiers.reads == 1  # the first stream read it; the others found the reader running
     chunks: list[list[bytes]] = [[] for _ in streams]
     threads = [collect(stream, got, 2) for stream, got in zip(streams, chunks, strict=True)]
     time.sleep(10 * INTERVAL)
-    reads_before_change = tiers.reads
+    reads_before_change, intervals = tiers.reads, (time.monotonic() - started) / INTERVAL
     tiers.line = "[4]"
     for thread in threads:
-        thread.join(timeout=5)
+        thread.join(timeout=10)
     assert all(got == [b"retry: 1000\n\ndata: [5]\n\n", b"data: [4]\n\n"] for got in chunks)
-    assert reads_before_change <= 12  # one reader every interval, not fifty
+    assert reads_before_change <= intervals + 2  # one reader every interval, not fifty
 
 
 def test_a_quiet_stream_sends_heartbeats_and_ends_at_its_time_limit():
