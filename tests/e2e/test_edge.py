@@ -154,10 +154,10 @@ def test_the_cached_list_and_page_are_served_while_the_web_host_is_lost(origin, 
     _, before, _ = get(f"http://{edge.listen}/api/tickets")
     _, script, _ = get(f"http://{edge.listen}/static/app.js")
     kill_group(origin.server)  # the host's gunicorn, master and workers, gone at once
-    time.sleep(1.5)  # past the copy's second
+    time.sleep(2.5)  # past the copy's second (nginx counts it in whole seconds: up to 2 s)
     for _ in range(5):
         status, body, headers = get(f"http://{edge.listen}/api/tickets")
-        assert (status, body) == (200, before) and headers["X-Cache"] in ("UPDATING", "STALE", "HIT")
+        assert (status, body) == (200, before) and headers["X-Cache"] in ("UPDATING", "STALE")
     assert get(f"http://{edge.listen}/static/app.js")[1] == script
 
 
