@@ -8,10 +8,11 @@
 
 ``up`` starts three etcd members, three Patroni nodes and HAProxy (``database.py``), then
 the web hosts in the README's server mode (``ticketledger serve`` on PostgreSQL through
-HAProxy, trusting ``X-Forwarded-For`` from HAProxy only, rate limits and the waiting room's
+HAProxy, trusting ``X-Forwarded-For`` from HAProxy and the edge only, rate limits and the waiting room's
 queue in Redis under Sentinel: ``redis_sentinel.py``) and one projection process, each on
-its own loopback address (``layout.py``), and returns; the API answers on
-http://127.0.1.1:8080 through HAProxy.
+its own loopback address (``layout.py``), then the edge in front of them (``edge.py``), and
+returns; the API answers on http://127.0.1.1:8080 through HAProxy, the audience's site on
+http://127.0.1.2:8080 through the edge.
 
 ``up`` over a topology already running converges: whatever it recorded that has died is
 started again as it was (``recorded.py``). It refuses, saying what to do, rather than leave
@@ -31,7 +32,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts.cluster import recorded, redis_sentinel, watching
+from scripts.cluster import edge, recorded, redis_sentinel, watching
 from scripts.cluster.database import Database, answers
 from scripts.cluster.layout import (
     BALANCER,
@@ -93,7 +94,7 @@ def up(web: int, synchronous: bool) -> None:
         web_host = {
             **service_settings(f"{address}:{WEB_PORT}"),
             "ADMIN_TOKEN": admin,
-            "TRUSTED_PROXIES": BALANCER,  # X-Forwarded-For believed from HAProxy only
+            "TRUSTED_PROXIES": f"{BALANCER},{edge.EDGE}",  # X-Forwarded-For believed from these only
             "PROMETHEUS_MULTIPROC_DIR": str(STATE / "metrics" / f"web{n + 1}"),  # removed with STATE
         }
         start(f"web{n + 1}", ["serve"], web_host)
@@ -102,6 +103,7 @@ def up(web: int, synchronous: bool) -> None:
     for hook in AFTER_WEB:
         hook()
     watching.up(addresses, [f"redis://{host}:{port}" for host, port in (REDIS_GROUP.primary, REDIS_GROUP.replica)])
+    edge.up(addresses, start)
     print(f"up: the API on http://{BALANCER}:{HTTP_PORT} (admin token in {STATE / 'admin-token'})")
 
 
@@ -138,7 +140,9 @@ def in_use(address: str, port: int) -> bool:
 
 
 def start(name: str, command: list[str], env: dict[str, str]) -> None:
-    recorded.spawn(name, [str(Path(sys.executable).parent / "ticketledger"), *command], env, cwd=ROOT)
+    """A ``ticketledger`` subcommand (or a program named by its path) as the cluster's ``name``."""
+    program = [] if command[0].startswith("/") else [str(Path(sys.executable).parent / "ticketledger")]
+    recorded.spawn(name, [*program, *command], env, cwd=ROOT)
 
 
 def down() -> None:

@@ -1,7 +1,8 @@
-"""Behind the cluster's HAProxy every buyer keeps a rate limit of their own: a real HAProxy
-with the cluster's HTTP section (``scripts.cluster.layout.http_section``) in front of a real
-web host trusting only it (``TRUSTED_PROXIES``), clients on several loopback addresses of
-their own, the default limit (20 bookings a second per client) on."""
+"""Behind the cluster's HAProxy, and behind its edge, every buyer keeps a rate limit of their
+own: a real HAProxy with the cluster's HTTP section (``scripts.cluster.layout.http_section``)
+and a real nginx edge (``scripts.edge.config``, reaching the web host from its own address)
+in front of a real web host trusting only those two (``TRUSTED_PROXIES``), clients on several
+loopback addresses of their own, the default limit (20 bookings a second per client) on."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from scripts.cluster.layout import http_section
+from scripts.edge.config import Edge
 from scripts.harness.processes import free_port, start_gunicorn, stop, wait_for, wait_until_up
 from tests.conftest import postgres_schema
 from tests.e2e.test_rate_limits import REDIS, require_redis
 
-BALANCER, WEB_HOST = "127.0.1.200", "127.0.1.210"
+BALANCER, WEB_HOST, EDGE = "127.0.1.200", "127.0.1.210", "127.0.1.206"
 GREEDY, OTHERS, FORGER = "127.0.1.201", ("127.0.1.202", "127.0.1.203", "127.0.1.204"), "127.0.1.205"
 BURST = 60  # bookings a greedy client sends at once: three times the default limit of a second
 LET_THROUGH = 40  # at most: a burst may straddle two of the limit's one-second windows
@@ -60,7 +62,7 @@ def web_host(tmp_path_factory) -> Iterator[int]:
         "DEMO_TIERS": "GA:1.00:100000",
         "RATE_LIMIT_STORAGE_URI": REDIS,
         "RATE_LIMIT_KEY_PREFIX": uuid.uuid4().hex,
-        "TRUSTED_PROXIES": BALANCER,
+        "TRUSTED_PROXIES": f"{BALANCER},{EDGE}",
         "PROJECT_IN_PROCESS": "yes",
     }
     with socket.socket() as sock, open(folder / "web.log", "w") as log:
@@ -98,14 +100,30 @@ def balancer(web_host, tmp_path) -> Iterator[int]:
     yield from haproxy(web_host, tmp_path)
 
 
-def greedy_then_others(port: int) -> tuple[Counter, list[int]]:
+def edge(web_port: int, folder: Path, bound: bool = True) -> Iterator[int]:
+    """The cluster's edge (``scripts/cluster/edge.py``) in front of the web host; ``bound``:
+    reaching it from the edge's own address, as the cluster's does."""
+    port = free_port()
+    settings = {
+        "listen": f"{EDGE}:{port}",
+        "publish_listen": f"{EDGE}:{free_port()}",
+        "origins": [f"{WEB_HOST}:{web_port}"],
+    }
+    running = Edge(folder, **settings, source=EDGE if bound else None).start()
+    try:
+        yield port
+    finally:
+        running.stop()
+
+
+def greedy_then_others(port: int, host: str = BALANCER) -> tuple[Counter, list[int]]:
     """The greedy client sends a burst at once; the moment it has had a 429, while the
     rest of its burst is still in flight, each other client books once. The greedy
     client's statuses, and the others'."""
     with ThreadPoolExecutor(BURST) as pool:
-        burst = [pool.submit(book, GREEDY, BALANCER, port) for _ in range(BURST)]
+        burst = [pool.submit(book, GREEDY, host, port) for _ in range(BURST)]
         next((f for f in as_completed(burst) if f.result() == 429), None)
-        others = [book(source, BALANCER, port) for source in OTHERS]
+        others = [book(source, host, port) for source in OTHERS]
         return Counter(f.result() for f in burst), others
 
 
@@ -147,3 +165,26 @@ def test_a_client_faking_x_forwarded_for_gains_nothing(balancer, web_host):
     assert direct[429] > 0 and direct[201] <= LET_THROUGH, direct
     through = forged_burst(BALANCER, balancer)
     assert through[429] > 0 and through[201] <= LET_THROUGH, through
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_behind_the_edge_too_a_client_over_its_limit_never_costs_another_client_a_booking(web_host, tmp_path):
+    for port in edge(web_host, tmp_path):
+        for _ in range(3):
+            greedy, others = greedy_then_others(port, EDGE)
+            assert greedy[429] > 0 and greedy[201] <= LET_THROUGH, greedy
+            assert others == [201] * len(OTHERS)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_edge_that_reaches_the_web_host_from_another_address_shares_one_count(web_host, tmp_path):
+    """The guard's check: without ``proxy_bind`` the edge's connections leave from
+    127.0.0.1, which the web host does not trust, so every client behind it is one."""
+    refused = 0
+    for port in edge(web_host, tmp_path, bound=False):
+        for _ in range(3):
+            _, others = greedy_then_others(port, EDGE)
+            refused += others.count(429)
+    assert refused > 0

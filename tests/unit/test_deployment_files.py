@@ -48,10 +48,12 @@ def assert_resolves(command: list[str]) -> None:
 
 
 def test_every_command_of_the_image_exists_in_the_project():
-    built = [service for service in COMPOSE["services"].values() if "build" in service]
-    assert len(built) == 5  # web and projections, and the cluster profile's two web hosts and projections
+    built = [service for service in COMPOSE["services"].values() if service.get("build") == "."]
+    assert len(built) == 6  # web and projections; the cluster profile's two web hosts, projections, edge publisher
     for service in built:
         assert_resolves(service["command"])
+    edge = COMPOSE["services"]["edge"]["build"]  # the edge's own image: nginx with nchan
+    assert (ROOT / edge["dockerfile"]).is_file() and "libnginx-mod-nchan" in (ROOT / edge["dockerfile"]).read_text()
     (cmd,) = [line.removeprefix("CMD ") for line in DOCKERFILE if line.startswith("CMD ")]
     assert_resolves(json.loads(cmd))
 
@@ -116,7 +118,8 @@ def test_the_cluster_profile_is_three_nodes_in_quorum_commit_behind_haproxy():
     from HAProxy's fixed address only."""
     cluster = {name: service for name, service in COMPOSE["services"].items() if "profiles" in service}
     nodes, members = ("pg1", "pg2", "pg3"), ("etcd1", "etcd2", "etcd3")
-    assert set(cluster) == {*nodes, *members, "haproxy", "web1", "web2", "cluster-projections"}
+    edges = ("edge", "edge-publisher")
+    assert set(cluster) == {*nodes, *members, *edges, "haproxy", "web1", "web2", "cluster-projections"}
     assert all(service["profiles"] == ["cluster"] for service in cluster.values())
     for node in nodes:
         dcs = yaml.safe_load(cluster[node]["environment"]["SPILO_CONFIGURATION"])["bootstrap"]["dcs"]
@@ -126,10 +129,11 @@ def test_the_cluster_profile_is_three_nodes_in_quorum_commit_behind_haproxy():
     for member in members:
         assert f"--initial-cluster={','.join(f'{m}=http://{m}:2380' for m in members)}" in cluster[member]["command"]
     balancer = cluster["haproxy"]["networks"]["cluster"]["ipv4_address"]
+    edge = cluster["edge"]["networks"]["cluster"]["ipv4_address"]
     for name in ("web1", "web2", "cluster-projections"):
         env = cluster[name]["environment"]
         assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("haproxy", "5000")
-        assert env["TRUSTED_PROXIES"] == balancer
+        assert env["TRUSTED_PROXIES"].split(",") == [balancer, edge]  # these two only
     (mount,) = cluster["haproxy"]["volumes"]
     haproxy = (ROOT / mount.split(":")[0]).read_text()
     assert "bind :5000" in haproxy and "GET /primary" in haproxy and "shutdown-sessions" in haproxy
