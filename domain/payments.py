@@ -66,9 +66,6 @@ class PaymentTerms:
             raise InvalidPaymentError(f"{price} {self.currency} is not a whole number of minor units.")
         return int(minor)
 
-    def refund_for(self, received: int) -> int:
-        """What a cancellation gives back of ``received``: rounded down, never above it."""
-        return received * self.refund_percent // 100
 
 
 def payment_id(reference: str) -> UUID:
@@ -168,6 +165,12 @@ class Payment(Aggregate):
     def refund_owed(self) -> int:
         """Refunds requested and not yet sent."""
         return self.refund_requested - self.refunded
+
+    @property
+    def cancellation_refund(self) -> int:
+        """What cancelling gives back, by the policy the buyer paid under: the percentage of
+        what was received, rounded down, never above what is still kept."""
+        return min(self.received * self.refund_percent // 100, self.kept)
 
     @property
     def kept(self) -> int:

@@ -155,7 +155,7 @@ class PaymentDesk:
             if booking.status != status:
                 if payment is None:  # cannot be: a paid booking was confirmed with its payment
                     raise InvalidPaymentError(f"Booking {booking_id} has no payment.")
-                refund = min(self._terms(tier).refund_for(payment.received), payment.kept)
+                refund = payment.cancellation_refund
                 if refund:
                     payment.request_refund(refund, "cancelled")
                 tier.release(booking.id, booking.quantity, booking.user_id, refund_decided=True)

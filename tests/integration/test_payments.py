@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 
 from application import BookingLedger
+from application.audit.money_audit import MoneyAudit
 from application.booking.tiers import NewShow, NewTier
 from application.errors import PaymentRefusedError
+from application.payments.books import MoneyBooks
 from application.payments.desk import Incoming, PaymentDesk
 from application.payments.references import creditor_reference, read_reference
 from domain.bookings import BookingStatus
@@ -22,7 +24,7 @@ from domain.errors import (
     PaymentRequiredError,
     RefundRequiredError,
 )
-from domain.payments import Match, PaymentTerms, payment_id
+from domain.payments import Match, Payment, PaymentTerms, payment_id
 from domain.tickets import Scan
 from projections import HoldExpiry, Projector, open_view
 
@@ -161,3 +163,31 @@ def test_a_free_tiers_booking_is_cancelled_as_before_through_the_desk(paid_sale)
     assert desk.cancel(booking.booking_id, "alice").status == BookingStatus.CANCELLED
     with pytest.raises(InvalidPaymentError):
         desk.open(booking.booking_id)
+
+
+def test_the_books_balance_after_a_sale_with_every_kind_of_ending_and_name_what_does_not(paid_sale, clock):
+    ledger, desk = paid_sale
+    paid, cancelled = ledger.hold("ann", "GALA", 1), ledger.hold("bob", "GALA", 1)
+    for hold in (paid, cancelled):
+        desk.pay_at_counter(hold.booking_id, cash(4550, f"till-{hold.booking_id}"))
+    desk.cancel(cancelled.booking_id, "bob")
+    desk.refunded(cancelled.booking_id, 4095, "cash", "back-1")
+    late, unpaid = ledger.hold("cy", "GALA", 1), ledger.hold("di", "GALA", 1)
+    desk.open(late.booking_id)  # the buyer was told the reference, and paid too late
+    clock.now = START + timedelta(seconds=900)
+    for hold in (late, unpaid):
+        ledger.expire_hold(hold.booking_id)
+    desk.receive(payment_id(creditor_reference(late.booking_id)), Incoming(4550, "EUR", "bank_transfer", "b-1"))
+    desk.open(unpaid.booking_id)
+    books = MoneyBooks(ledger)
+    (gala,) = books.money_per_event()
+    assert (gala.show, gala.currency, gala.received, gala.refund_requested, gala.refunded) == (
+        "gala", "EUR", 13650, 8645, 4095,
+    )  # fmt: skip
+    assert (gala.paid_orders_cost, gala.retained, gala.refunds_owed) == (4550, 455, 4550)
+    assert MoneyAudit(ledger).verify() == []
+    # A payment received without its booking being confirmed: the audit names it.
+    payment = ledger.aggregates.find(payment_id(creditor_reference(unpaid.booking_id)), Payment)
+    payment.receive(4550, "EUR", "cash", "till-stray")
+    ledger.save(payment)
+    assert [problem for problem in MoneyAudit(ledger).verify() if "keeps 4550, should keep 0" in problem]
