@@ -21,7 +21,6 @@ from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from application.booking.ledger import BookingLedger
 from application.errors import PaymentNotFoundError, PaymentRefusedError
@@ -86,20 +85,21 @@ class PaymentDesk:
         booking = self.aggregates.booking(booking_id, owner)
         tier = self.aggregates.tier(booking.tier)
         terms = self._terms(tier)
-        found = self._payment(booking_id)
-        if found is not None:
-            return PaymentDetails.of(found, booking)
-        if booking.expires_at is None:  # cannot be: a paid tier sells only by holds
+        due_at = booking.expires_at
+        if due_at is None:  # cannot be: a paid tier sells only by holds
             raise InvalidPaymentError(f"Booking {booking_id} was not sold through a payment.")
         amount = terms.minor_units(tier.price) * booking.quantity
-        payment = Payment.open(
-            booking.id, tier.code, booking.user_id, creditor_reference(booking.id), amount, terms, booking.expires_at
-        )
-        try:
+
+        def attempt() -> PaymentDetails:  # opened meanwhile by another request: that one
+            found = self._payment(booking_id)
+            if found is not None:
+                return PaymentDetails.of(found, booking)
+            reference = creditor_reference(booking.id)
+            payment = Payment.open(booking.id, tier.code, booking.user_id, reference, amount, terms, due_at)
             self.aggregates.save(payment)
-        except IntegrityError:  # opened meanwhile by another request
-            return self.open(booking_id, owner)
-        return PaymentDetails.of(payment, booking)
+            return PaymentDetails.of(payment, booking)
+
+        return self.ledger.retries(attempt)
 
     def details(self, booking_id: UUID, owner: str | None = None) -> PaymentDetails:
         booking = self.aggregates.booking(booking_id, owner)
