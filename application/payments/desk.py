@@ -110,16 +110,22 @@ class PaymentDesk:
 
     def receive(self, paying: UUID | None, incoming: Incoming, beside: Beside | None = None) -> Match:
         """Apply ``incoming`` to the payment ``paying`` (None: no payment was named) and
-        record, with it, whatever ``beside`` adds; return the match."""
+        record, with it, whatever ``beside`` adds; return the match.
+
+        The tier, then the booking, then the payment are read, in the order they change: a
+        payment is at least as recent as the booking it is read after, so a booking just
+        confirmed by this very payment (sent twice at once) is seen with it applied, never
+        taken for a hold that ended before its money came."""
 
         def attempt() -> Match:
-            payment = None if paying is None else self.aggregates.find(paying, Payment)
+            named = None if paying is None else self.aggregates.find(paying, Payment)
             changed: list[Aggregate] = []
-            if payment is None:
-                match = Match.UNKNOWN
+            if named is None:
+                match, payment = Match.UNKNOWN, None
             else:
-                tier = self.aggregates.tier(payment.tier)
-                booking = self.aggregates.booking(payment.booking_id)
+                tier = self.aggregates.tier(named.tier)
+                booking = self.aggregates.booking(named.booking_id)
+                payment = self.aggregates.find(named.id, Payment) or named
                 now = self.ledger.clock()
                 active = booking.status == BookingStatus.HELD and not _due(booking, now)
                 match = match_payment(payment, active, incoming.amount, incoming.currency, incoming.provider_id)
