@@ -48,7 +48,7 @@ class NewEventSchema(CamelCaseSchema):
     sale_opens_at = fields.AwareDateTime(load_default=None, format="iso")
     sale_closes_at = fields.AwareDateTime(load_default=None, format="iso")
     tiers = fields.List(fields.Nested(NewTierSchema()), required=True, validate=validate.Length(min=1, max=20))
-    payment = fields.Nested(PaymentTermsSchema(), load_default=None, metadata={"description": PAYMENT_TERMS})
+    payment = fields.Nested(PaymentTermsSchema(), metadata={"description": PAYMENT_TERMS})
 
     @validates_schema
     def sound(self, data: dict[str, Any], **_: Any) -> None:
@@ -151,7 +151,7 @@ class NewEvent(MethodView):
                 new["starts_at"],
                 new["sale_opens_at"],
                 new["sale_closes_at"],
-                new["payment"],
+                new.get("payment"),
             )
         )
         row = ShowRow(show.code, show.name, show.starts_at, show.sale_opens, show.sale_closes)
