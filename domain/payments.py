@@ -67,7 +67,6 @@ class PaymentTerms:
         return int(minor)
 
 
-
 def payment_id(reference: str) -> UUID:
     """A payment's id, derived from its creditor reference: a bank credit names its payment."""
     return uuid5(NAMESPACE_URL, f"payment:{reference}")
