@@ -7,7 +7,7 @@ random orders checks every match decision against a model of the rule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -26,18 +26,10 @@ from application.payments.statements import StatementError, read_statement
 from domain.bank_credits import BankCredit, bank_credit_id
 from domain.bookings import BookingStatus
 from domain.payments import Match, PaymentTerms
+from tests.integration.clock import START, Clock
 
 STATEMENTS = Path(__file__).parent / "statements"
-START = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 TERMS = PaymentTerms("EUR", seconds_to_pay=900)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

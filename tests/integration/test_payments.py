@@ -5,7 +5,7 @@ received, and nothing is applied twice."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,17 +27,9 @@ from domain.errors import (
 from domain.payments import Match, Payment, PaymentTerms, payment_id
 from domain.tickets import Scan
 from projections import HoldExpiry, Projector, open_view
+from tests.integration.clock import START, Clock
 
-START = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 TERMS = PaymentTerms("EUR", seconds_to_pay=900, refund_percent=90)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
