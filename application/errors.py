@@ -97,3 +97,16 @@ class InvalidTicketCodeError(LedgerError):
 
 class IdempotencySecretError(Exception):
     """Raised at start-up when this process's secret is not the one the store was set up with."""
+
+
+class PaymentNotFoundError(LedgerError):
+    """Raised when a booking has no payment (its tier is free, or none was opened)."""
+
+
+class PaymentRefusedError(LedgerError):
+    """Raised when money offered at the box office is not exactly what an active hold
+    costs (short, over, late, another currency, paid already): nothing is recorded."""
+
+    def __init__(self, match: object) -> None:
+        super().__init__(f"The payment was refused: {match}.")
+        self.match = match

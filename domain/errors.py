@@ -99,3 +99,18 @@ class InvalidWaitingRoomError(LedgerError, ValueError):
 
 class WaitingRoomClosedError(LedgerError):
     """Raised when a waiting room that is closed is changed again."""
+
+
+class PaymentRequiredError(LedgerError):
+    """Raised when a tier whose sale takes payment is sold outright, or its hold confirmed,
+    without the payment being received (its tickets are bought through a payment)."""
+
+
+class RefundRequiredError(LedgerError):
+    """Raised when a paid tier's booking is cancelled without its refund being decided in
+    the same recording (a paid booking is cancelled through the payments)."""
+
+
+class InvalidPaymentError(LedgerError, ValueError):
+    """Raised when a payment, refund or payment terms are malformed: an amount not a whole
+    number of minor units ≥ 1, an unknown currency, a refund above what was received."""

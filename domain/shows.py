@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidShowError
+from domain.payments import PaymentTerms
 
 DEFAULT_SHOW = "main"
 SHOW_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
@@ -46,6 +48,9 @@ class Show(Aggregate):
         sale_opens: datetime | None
         sale_closes: datetime | None
         tiers: list[str]
+        payment: dict[str, Any] | None = None  # its ``PaymentTerms``, if its sale takes money
+
+    payment: dict[str, Any] | None = None  # class default: events recorded before payments are free
 
     @staticmethod
     def create_id(code: str, **_: object) -> UUID:
@@ -60,6 +65,7 @@ class Show(Aggregate):
         starts_at: datetime | None = None,
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
+        payment: PaymentTerms | None = None,
     ) -> Show:
         if not SHOW_CODE.fullmatch(code) or code == DEFAULT_SHOW:
             raise InvalidShowError(f"An event's id must match {SHOW_CODE.pattern} and not be {DEFAULT_SHOW!r}.")
@@ -68,8 +74,15 @@ class Show(Aggregate):
         if not tiers or len(set(tiers)) != len(tiers):
             raise InvalidShowError("An event has at least one tier, each once.")
         check_window(sale_opens, sale_closes)
+        paid = {"payment": payment.as_stored()} if payment is not None else {}
         return cls(
-            code=code, name=name, starts_at=starts_at, sale_opens=sale_opens, sale_closes=sale_closes, tiers=tiers
+            code=code,
+            name=name,
+            starts_at=starts_at,
+            sale_opens=sale_opens,
+            sale_closes=sale_closes,
+            tiers=tiers,
+            **paid,
         )
 
     @event(Created)
@@ -81,8 +94,10 @@ class Show(Aggregate):
         sale_opens: datetime | None,
         sale_closes: datetime | None,
         tiers: list[str],
+        payment: dict[str, Any] | None = None,
     ) -> None:
         self.code = code
+        self.payment = payment
         self.name = name
         self.starts_at = starts_at
         self.sale_opens = sale_opens

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -18,10 +19,13 @@ from domain.errors import (
     InsufficientTicketsError,
     InvalidQuantityError,
     InvalidTierError,
+    PaymentRequiredError,
+    RefundRequiredError,
     SalesClosedError,
     SalesNotOpenError,
     UserLimitExceededError,
 )
+from domain.payments import PaymentTerms
 
 TIER_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 CENT = Decimal("0.01")
@@ -58,6 +62,7 @@ class TicketTier(Aggregate):
     held = 0  # class default: snapshots taken before holds existed have no ``held``
     sale_opens: datetime | None = None  # class defaults: tiers recorded before events had windows
     sale_closes: datetime | None = None
+    payment: dict[str, Any] | None = None  # class default: tiers recorded before payments are free
 
     class Created(Aggregate.Created):
         code: str
@@ -66,6 +71,7 @@ class TicketTier(Aggregate):
         per_user_limit: int | None
         sale_opens: datetime | None = None  # an event's sale window (``domain.shows``)
         sale_closes: datetime | None = None
+        payment: dict[str, Any] | None = None  # its event's ``PaymentTerms``, if its sale takes money
 
     class TicketsBooked(Aggregate.Event):
         booking_id: UUID
@@ -112,8 +118,10 @@ class TicketTier(Aggregate):
         per_user_limit: int | None = None,
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
+        payment: PaymentTerms | None = None,
     ) -> TicketTier:
-        """Check the tier's terms, then create it (the ``Created`` event)."""
+        """Check the tier's terms, then create it (the ``Created`` event). A tier of a
+        paid event with a price above zero takes ``payment``; a free one never does."""
         if not TIER_CODE.fullmatch(code):
             raise InvalidTierError(f"Tier code must match {TIER_CODE.pattern}, got {code!r}.")
         if not isinstance(price, Decimal) or not 0 <= price <= MAX_PRICE or price != price.quantize(CENT):
@@ -122,7 +130,12 @@ class TicketTier(Aggregate):
             raise InvalidTierError(f"Capacity must be a whole number from 0 to {MAX_CAPACITY:,}, got {capacity!r}.")
         if per_user_limit is not None:
             check_quantity(per_user_limit)
-        window = {"sale_opens": sale_opens, "sale_closes": sale_closes} if sale_opens or sale_closes else {}
+        window: dict[str, Any] = (
+            {"sale_opens": sale_opens, "sale_closes": sale_closes} if sale_opens or sale_closes else {}
+        )
+        if payment is not None and price > 0:
+            payment.minor_units(price)  # the price must be whole minor units of the currency
+            window["payment"] = payment.as_stored()
         return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **window)
 
     @event(Created)
@@ -134,8 +147,10 @@ class TicketTier(Aggregate):
         per_user_limit: int | None = None,
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
+        payment: dict[str, Any] | None = None,
     ) -> None:
         self.code = code
+        self.payment = payment  # as recorded: a snapshot holds plain values
         self.sale_opens = sale_opens
         self.sale_closes = sale_closes
         self.price = price
@@ -146,13 +161,19 @@ class TicketTier(Aggregate):
         self.on_sale = True
 
     @property
+    def payment_terms(self) -> PaymentTerms | None:
+        """How this tier's sale takes money; None: it is free, booked outright."""
+        return PaymentTerms.stored(self.payment)
+
+    @property
     def available(self) -> int:
         return self.capacity - self.sold - self.held
 
     def book(self, booking_id: UUID, user_id: str, quantity: int, now: datetime | None = None) -> None:
         """Sell ``quantity`` tickets to a booking, or raise and record nothing (at ``now``,
-        inside the tier's sale window, if it has one)."""
-        self.check_can_take(user_id, quantity, now)
+        inside the tier's sale window, if it has one); a tier that takes payment never
+        sells outright."""
+        self.check_can_take(user_id, quantity, now, outright=True)
         self._book(booking_id=booking_id, user_id=user_id, quantity=quantity)
 
     def hold(
@@ -163,10 +184,12 @@ class TicketTier(Aggregate):
         self.check_can_take(user_id, quantity, now)
         self._hold(booking_id=booking_id, user_id=user_id, quantity=quantity, expires_at=expires_at)
 
-    def check_can_take(self, user_id: str, quantity: int, now: datetime | None = None) -> None:
-        """Raise unless ``quantity`` tickets could be sold or held for the user at ``now``
-        (an order checks every tier before it sells from any)."""
+    def check_can_take(self, user_id: str, quantity: int, now: datetime | None = None, outright: bool = False) -> None:
+        """Raise unless ``quantity`` tickets could be sold (``outright``) or held for the
+        user at ``now`` (an order checks every tier before it sells from any)."""
         check_quantity(quantity)
+        if outright and self.payment_terms is not None:
+            raise PaymentRequiredError(f"Tier {self.code} is sold through a payment, not booked outright.")
         if not self.on_sale or (now is not None and self.sale_closes is not None and now >= self.sale_closes):
             raise SalesClosedError(f"Sales of tier {self.code} are closed.")
         if now is not None and self.sale_opens is not None and now < self.sale_opens:
@@ -193,8 +216,11 @@ class TicketTier(Aggregate):
         if self.per_user_limit is not None and user_id is not None:
             self.sold_to[user_id] = self.sold_to.get(user_id, 0) + quantity
 
-    def confirm_hold(self, booking_id: UUID, quantity: int) -> None:
-        """Sell a hold's tickets (the booking checks that the hold is still active)."""
+    def confirm_hold(self, booking_id: UUID, quantity: int, paid: bool = False) -> None:
+        """Sell a hold's tickets (the booking checks that the hold is still active); on a
+        tier that takes payment, only in the recording that receives it (``paid``)."""
+        if self.payment_terms is not None and not paid:
+            raise PaymentRequiredError(f"Hold {booking_id} on tier {self.code} is confirmed by its payment.")
         self._check_held(quantity)
         self._confirm_hold(booking_id=booking_id, quantity=quantity)
 
@@ -218,8 +244,13 @@ class TicketTier(Aggregate):
         if quantity > self.held:
             raise InvalidQuantityError(f"Tier {self.code} holds {self.held} ticket(s), not {quantity}.")
 
-    def release(self, booking_id: UUID, quantity: int, user_id: str | None = None) -> None:
-        """Put a cancelled booking's tickets back on sale."""
+    def release(
+        self, booking_id: UUID, quantity: int, user_id: str | None = None, refund_decided: bool = False
+    ) -> None:
+        """Put a cancelled booking's tickets back on sale; on a tier that takes payment,
+        only in the recording that decides its refund (``refund_decided``)."""
+        if self.payment_terms is not None and not refund_decided:
+            raise RefundRequiredError(f"Booking {booking_id} was paid for: it is cancelled with its refund.")
         check_quantity(quantity)
         if quantity > self.sold:
             raise InvalidQuantityError(f"Cannot release {quantity} ticket(s): tier {self.code} has sold {self.sold}.")

@@ -15,6 +15,8 @@ from web.api.admin import tiers as admin_tiers
 from web.api.door import booking_tickets, checkin
 from web.api.operations import health
 from web.api.operations import metrics as metrics_endpoint
+from web.api.payments import admin as payments_admin
+from web.api.payments import buyer as payment
 from web.api.sale import bookings, events, holds, orders, tier_list, tiers
 from web.api.waiting_room import admin as waiting_room_admin
 from web.api.waiting_room import queue
@@ -46,6 +48,8 @@ API = (
     metrics_endpoint.blp,
     queue.blp,
     waiting_room_admin.blp,
+    payment.blp,
+    payments_admin.blp,
 )
 
 

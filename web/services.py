@@ -17,6 +17,8 @@ from flask import Flask, Response, current_app, request
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
+from application.payments.bank import BankStatementImport
+from application.payments.desk import PaymentDesk
 from application.waiting_room.checkout import Checkout
 from application.waiting_room.place_watch import PlaceWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
@@ -46,6 +48,8 @@ class Services:
         self.tier_news = TierNews(lambda: self.board.get().line())  # every tier stream's one reader
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.checkout = Checkout(self.ledger, self.rooms)
+        self.payments = PaymentDesk(self.ledger)  # docs/payments.md
+        self.bank_import = BankStatementImport(self.payments)
         self.place_watch = PlaceWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))

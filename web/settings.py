@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_BODY_TIMEOUT": 5.0,
     # Origins allowed to call the API from a browser, comma-separated; empty for none.
     "CORS_ORIGINS": "",
+    # The account a paid booking's buyer transfers to (docs/payments.md); empty: not shown.
+    "BANK_ACCOUNT_HOLDER": "",
+    "BANK_ACCOUNT_IBAN": "",
     # Bearer token for /api/admin; empty: the admin endpoints are off.
     "ADMIN_TOKEN": "",
     # Failed admin sign-ins per client address (Flask-Limiter syntax); empty: no limit.
@@ -112,6 +115,8 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "FEED_TOKEN",
         "SCANNER_TOKEN",
         "INTEGRATIONS_IN_PROCESS",
+        "BANK_ACCOUNT_HOLDER",
+        "BANK_ACCOUNT_IBAN",
     ):
         config[key] = environ.get(key, config[key])
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH", "WEB_CONCURRENCY", "FEED_MAX_WAIT_SECONDS"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import suppress
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -14,6 +15,8 @@ from application.persistence.application import StoreApplication
 from domain.bookings import Booking
 from domain.orders import Order
 from domain.tiers import TicketTier, tier_id
+
+A = TypeVar("A", bound=Aggregate)
 
 
 class LedgerAggregates:
@@ -46,6 +49,10 @@ class LedgerAggregates:
 
     def find_order(self, order_id: UUID) -> Order | None:
         return self._store.aggregate(order_id, Order)
+
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """Any other aggregate of the ledger's store (a payment, a bank credit), as it is now."""
+        return self._store.aggregate(aggregate_id, kind)
 
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._store.repository

@@ -4,7 +4,7 @@ answer for each, and the recording that makes the answers true (``BatchDecision`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -104,7 +104,7 @@ def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[
         return refused
     bookings.append(booking)
     return BookingReceipt(
-        pending.booking_id, tier.code, pending.quantity, tier.available, booking.status, pending.expires_at
+        pending.booking_id, tier.code, pending.quantity, tier.available, booking.status, booking.expires_at
     )
 
 
@@ -119,7 +119,7 @@ def decide_order(
     tiers = [tier for tier in found if tier is not None]
     try:
         for tier, (_, quantity) in zip(tiers, pending.items, strict=True):
-            tier.check_can_take(pending.user_id, quantity, now)
+            tier.check_can_take(pending.user_id, quantity, now, outright=True)
     except LedgerError as refused:
         return refused
     for n, (tier, (_, quantity)) in enumerate(zip(tiers, pending.items, strict=True)):
@@ -153,12 +153,15 @@ def current_receipt(order: Order, aggregates: Aggregates) -> OrderReceipt:
 
 
 def take(tier: TicketTier, pending: PendingBooking, now: datetime) -> Booking:
-    """Sell or hold the tickets on the tier, or raise; return the new booking."""
+    """Sell or hold the tickets on the tier, or raise; return the new booking. A hold on
+    a tier that takes payment lasts the tier's time to pay from ``now``."""
     if pending.expires_at is None:
         tier.book(pending.booking_id, pending.user_id, pending.quantity, now)
         return Booking.confirm(pending.booking_id, pending.user_id, tier.code, pending.quantity)
-    tier.hold(pending.booking_id, pending.user_id, pending.quantity, pending.expires_at, now)
-    return Booking.hold(pending.booking_id, pending.user_id, tier.code, pending.quantity, pending.expires_at)
+    terms = tier.payment_terms
+    expires_at = pending.expires_at if terms is None else now + timedelta(seconds=terms.seconds_to_pay)
+    tier.hold(pending.booking_id, pending.user_id, pending.quantity, expires_at, now)
+    return Booking.hold(pending.booking_id, pending.user_id, tier.code, pending.quantity, expires_at)
 
 
 def retried(pending: Pending, aggregates: Aggregates) -> Outcome | None:

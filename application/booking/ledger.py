@@ -119,6 +119,12 @@ class BookingLedger(StoreApplication):
         self.retries.conflict = observer.conflict
 
     @property
+    def aggregates(self) -> LedgerAggregates:
+        """The ledger's aggregates, for the use cases beside it (payments) that decide on
+        a tier, its booking and more in one recording."""
+        return self._aggregates
+
+    @property
     def clock(self) -> Callable[[], datetime]:
         """What time it is, for holds and sale windows: tests replace it to move time on."""
         return self._batch_commit.clock
@@ -140,8 +146,9 @@ class BookingLedger(StoreApplication):
         return receipt
 
     def hold(self, user_id: str, tier_code: str, quantity: int, idempotency_key: str | None = None) -> BookingReceipt:
-        """Set tickets aside for the user until ``HOLD_SECONDS`` from now: a booking in
-        status ``held``, to be confirmed, released, or expired by the hold-expiry
+        """Set tickets aside for the user until ``HOLD_SECONDS`` from now (on a tier that
+        takes payment, its time to pay: the batch decides it): a booking in status
+        ``held``, to be confirmed, released, or expired by the hold-expiry
         process. Batched and idempotent exactly like ``book``."""
         expires_at = self.clock() + self._hold_for
         receipt: BookingReceipt = self._submit(

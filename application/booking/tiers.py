@@ -14,6 +14,7 @@ from application.booking.aggregates import LedgerAggregates
 from application.booking.receipts import TierDetails
 from application.booking.retries import Retries
 from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError
+from domain.payments import PaymentTerms
 from domain.shows import Show, show_id
 from domain.tiers import TicketTier, tier_id
 
@@ -36,6 +37,7 @@ class NewShow:
     starts_at: datetime | None = None
     sale_opens: datetime | None = None
     sale_closes: datetime | None = None
+    payment: PaymentTerms | None = None  # the sale takes money (docs/payments.md)
 
 
 class TierAdmin:
@@ -72,11 +74,19 @@ class TierAdmin:
         """Create an event and all its tiers, each with the event's sale window, in one
         recording: all of it, or (an id or a tier code taken) none."""
         tiers = [
-            TicketTier.open(t.code, t.price, t.capacity, t.per_user_limit, show.sale_opens, show.sale_closes)
+            TicketTier.open(
+                t.code, t.price, t.capacity, t.per_user_limit, show.sale_opens, show.sale_closes, show.payment
+            )
             for t in show.tiers
         ]
         created = Show.open(
-            show.code, show.name, [t.code for t in tiers], show.starts_at, show.sale_opens, show.sale_closes
+            show.code,
+            show.name,
+            [t.code for t in tiers],
+            show.starts_at,
+            show.sale_opens,
+            show.sale_closes,
+            show.payment,
         )
         try:
             self.aggregates.save(created, *tiers)

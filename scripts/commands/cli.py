@@ -14,7 +14,7 @@ import sys
 from types import ModuleType
 
 import projections.__main__ as projections
-from scripts.commands import audit, edge_publish, feed, rebuild, serve, status, webhooks
+from scripts.commands import audit, edge_publish, feed, payments, rebuild, serve, status, webhooks
 
 
 def from_checkout(name: str, summary: str) -> ModuleType:
@@ -41,6 +41,7 @@ COMMANDS: dict[str, ModuleType] = {
     "status": status,
     "webhooks": webhooks,
     "feed": feed,
+    "payments": payments,
     "edge-publish": edge_publish,
     "bench": bench,
     "verify": verify,
@@ -56,6 +57,7 @@ examples:
   ticketledger verify --seconds 30    check every answer against the event store, under faults
   ticketledger webhooks list          registered webhook endpoints and their positions
   ticketledger feed --follow          print integration events as they happen
+  ticketledger payments import s.xml  match a camt.053 bank statement's credits
   ticketledger edge-publish           publish the tier list to the edges (EDGE_PUBLISH_URLS)
 
 Every command reads its settings from environment variables, as the web app does

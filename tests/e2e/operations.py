@@ -6,18 +6,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from werkzeug.test import TestResponse
 
+from application.booking.tiers import NewShow, NewTier
+from domain.payments import PaymentTerms
 from tests.e2e.refusals import ADMIN, Call, House, Operation, buying, get, new_tier, sent, unknown_id
 
 Own = Callable[[House], TestResponse]
 USER = {"userId": "someone"}
 
 
-def purchase(path: str, ledger_method: str, body: Callable[[str, str, int], object]) -> Operation:
-    """Booking, holding or ordering: a request it accepts, and what a sale may be refused with."""
+def purchase(
+    path: str, ledger_method: str, body: Callable[[str, str, int], object], outright: bool = True
+) -> Operation:
+    """Booking, holding or ordering: a request it accepts, and what a sale may be refused with
+    (sold ``outright``, not held: a paid tier's too)."""
 
     def buy(h: House, tier: str, quantity: int = 1, user: str | None = None, **headers: str) -> TestResponse:
         return h.send(Call("POST", path, body(user or h.name("user-"), tier, quantity), headers))
@@ -59,6 +66,7 @@ def purchase(path: str, ledger_method: str, body: Callable[[str, str, int], obje
             "QUEUE_PASS_REQUIRED": without_pass,
             "QUEUE_PASS_EXPIRED": pass_expired,
             "OUTCOME_UNKNOWN": interrupted,
+            **({"PAYMENT_REQUIRED": lambda h: buy(h, paid_tier(h))} if outright else {}),
         },
     )
 
@@ -173,15 +181,104 @@ def replayed(path: str, invalid: str, beyond: str, headers: dict[str, str] | Non
     }
 
 
+def paid_tier(h: House) -> str:
+    """A tier of a new event whose sale takes payment (45.50 EUR)."""
+    tier = h.name("PAID_")
+    show = NewShow(
+        h.name("paid-").lower(), "x", [NewTier(tier, Decimal("45.50"), 10)], payment=PaymentTerms("EUR", 900)
+    )
+    h.services.ledger.create_show(show)
+    return tier
+
+
+def paid_hold(h: House) -> str:
+    """A new user's hold of one ticket of a paid tier."""
+    tier = paid_tier(h)
+    answer = h.send(Call("POST", "/api/tickets/hold", buying(h.name("user-"), tier)))
+    assert answer.status_code == 201, answer.json
+    return str(answer.json["holdId"])
+
+
+def at_the_counter(booking_id: str, amount: int = 4550) -> Call:
+    body = {"amount": amount, "currency": "EUR", "method": "cash", "receipt": f"till-{booking_id}"}
+    return Call("POST", f"/api/admin/payments/{booking_id}/box-office", body, ADMIN)
+
+
+def refund_owed(h: House) -> str:
+    """A paid booking cancelled by its user: its refund is owed."""
+    booking_id = paid_hold(h)
+    assert h.send(at_the_counter(booking_id)).status_code == 200
+    user = h.services.ledger.get_booking(UUID(booking_id)).user_id
+    assert h.send(Call("POST", f"/api/bookings/{booking_id}/cancel", {"userId": user})).status_code == 200
+    return booking_id
+
+
+def refund_sent(booking_id: str, amount: int = 4550) -> Call:
+    body = {"amount": amount, "method": "bank_transfer", "providerId": f"trf-{booking_id}"}
+    return Call("POST", f"/api/admin/payments/{booking_id}/refunds", body, ADMIN)
+
+
+def confirm_unpaid(h: House) -> TestResponse:
+    """Confirming a paid tier's hold by hand, not by its payment."""
+    booking_id = paid_hold(h)
+    user = h.services.ledger.get_booking(UUID(booking_id)).user_id
+    return h.send(Call("POST", f"/api/holds/{booking_id}/confirm", {"userId": user}))
+
+
+def a_statement(h: House) -> Call:
+    """A camt.053 statement with one credit of a reference no payment has."""
+    entry = (
+        f"<Ntry><Amt Ccy='EUR'>1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><AcctSvcrRef>{h.name('E')}</AcctSvcrRef>"
+        "<NtryDtls><TxDtls><RmtInf><Ustrd>RF18 5390 0754 7034</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    )
+    statement = f"<Stmt><Acct><Id><IBAN>DE1</IBAN></Id></Acct>{entry}</Stmt>"
+    xml = f"<Document><BkToCstmrStmt>{statement}</BkToCstmrStmt></Document>"
+    return Call("POST", "/api/admin/payments/statements", {"camt053": xml}, ADMIN)
+
+
 WEBHOOK = "/api/admin/webhooks/we_0000"
 PLACE = "/api/queue/{uuid}.place"
 ROOM = "/api/admin/waiting-room"
 
+PAYMENTS = "/api/admin/payments"
 OPERATIONS: dict[str, Operation] = {
+    "GET /api/bookings/{booking_id}/payment": Operation(
+        lambda h: Call("GET", f"/api/bookings/{paid_hold(h)}/payment"),
+        ("store",),
+        {
+            "BOOKING_NOT_FOUND": sent("GET", "/api/bookings/x/payment"),
+            "INVALID_PAYMENT": lambda h: h.send(Call("GET", f"/api/bookings/{h.booking()[1]}/payment")),
+        },
+    ),
+    f"POST {PAYMENTS}/{{booking_id}}/box-office": Operation(
+        lambda h: at_the_counter(paid_hold(h)),
+        ("admin", "body", "store", "ledger"),
+        {
+            "BOOKING_NOT_FOUND": lambda h: h.send(at_the_counter("x")),
+            "INVALID_PAYMENT": lambda h: h.send(at_the_counter(h.booking()[1])),
+            "PAYMENT_REFUSED": lambda h: h.send(at_the_counter(paid_hold(h), amount=1)),
+        },
+    ),
+    f"POST {PAYMENTS}/{{booking_id}}/refunds": Operation(
+        lambda h: refund_sent(refund_owed(h)),
+        ("admin", "body", "store", "ledger"),
+        {
+            "BOOKING_NOT_FOUND": lambda h: h.send(refund_sent("x")),
+            "PAYMENT_NOT_FOUND": lambda h: h.send(refund_sent(h.booking()[1])),
+            "INVALID_PAYMENT": lambda h: h.send(refund_sent(refund_owed(h), amount=4551)),
+        },
+    ),
+    f"POST {PAYMENTS}/statements": Operation(
+        a_statement,
+        ("admin", "body", "store", "ledger"),
+        {"INVALID_PAYMENT": sent("POST", f"{PAYMENTS}/statements", {"camt053": "<x/>"}, ADMIN)},
+    ),
+    f"GET {PAYMENTS}/books": Operation(get(f"{PAYMENTS}/books", ADMIN), ("admin", "store")),
+    f"GET {PAYMENTS}/export/{{kind}}.csv": Operation(get(f"{PAYMENTS}/export/orders.csv", ADMIN), ("admin", "store")),
     "GET /api/tickets": Operation(get("/api/tickets"), ("store",)),
     "GET /api/tickets/stream": Operation(get("/api/tickets/stream"), ("store",)),
     "POST /api/tickets/book": purchase("/api/tickets/book", "book", buying),
-    "POST /api/tickets/hold": purchase("/api/tickets/hold", "hold", buying),
+    "POST /api/tickets/hold": purchase("/api/tickets/hold", "hold", buying, outright=False),
     "POST /api/orders": purchase(
         "/api/orders",
         "order",
@@ -215,6 +312,7 @@ OPERATIONS: dict[str, Operation] = {
                 "BOOKING_NOT_FOUND": sent("POST", f"/api/holds/x/{end}", USER),
                 "HOLD_NOT_ACTIVE": ended_the_other_way(end),
                 "HOLD_EXPIRED": a_year_later(ending(f"/api/holds/{{id}}/{end}", hold=True)),
+                **({"PAYMENT_REQUIRED": confirm_unpaid} if end == "confirm" else {}),
             },
         )
         for end in ("confirm", "release")

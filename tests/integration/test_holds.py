@@ -24,18 +24,7 @@ from domain.errors import (
 )
 from domain.tiers import tier_id
 from projections import HoldExpiry, Projector, open_view
-
-START = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The time the ledgers see; tests move it on."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.integration.clock import START, Clock
 
 
 @pytest.fixture

@@ -14,7 +14,19 @@ from projections import Projector, open_view
 from scripts.commands.cli import COMMANDS
 from tests.cli import ROOT, ticketledger
 
-EXPECTED = ["serve", "projections", "rebuild", "audit", "status", "webhooks", "feed", "edge-publish", "bench", "verify"]
+EXPECTED = [
+    "serve",
+    "projections",
+    "rebuild",
+    "audit",
+    "status",
+    "webhooks",
+    "feed",
+    "payments",
+    "edge-publish",
+    "bench",
+    "verify",
+]
 
 
 @pytest.fixture
@@ -88,3 +100,19 @@ def test_serve_uses_the_project_config_from_any_folder_and_passes_options_to_gun
     settings = dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))
     assert settings["config"] == "python:web.server.gunicorn_settings"
     assert (settings["wsgi_app"], settings["workers"]) == ("web:create_app()", "3")
+
+
+def test_payments_import_matches_a_statement_once_and_books_balance(sqlite_env, tmp_path):
+    statement = tmp_path / "statement.xml"
+    statement.write_text(
+        "<Document><BkToCstmrStmt><Stmt><Acct><Id><IBAN>DE1</IBAN></Id></Acct><Ntry><Amt Ccy='EUR'>1.00</Amt>"
+        "<CdtDbtInd>CRDT</CdtDbtInd><AcctSvcrRef>E1</AcctSvcrRef></Ntry></Stmt></BkToCstmrStmt></Document>"
+    )
+    first = ticketledger("payments", "import", str(statement), "--json", env=sqlite_env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["match"] == "unknown"
+    again = ticketledger("payments", "import", str(statement), "--json", env=sqlite_env)
+    assert json.loads(again.stdout)["match"] == "skipped"
+    books = ticketledger("payments", "books", "--json", env=sqlite_env)
+    assert books.returncode == 0, books.stderr
+    assert json.loads(books.stdout)["waiting"]["reason"] == "unknown"

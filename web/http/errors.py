@@ -23,6 +23,8 @@ from application.errors import (
     InvalidTicketCodeError,
     LedgerBusyError,
     OutcomeUnknownError,
+    PaymentNotFoundError,
+    PaymentRefusedError,
     PlaceNotFoundError,
     QueuePassExpiredError,
     QueuePassRequiredError,
@@ -44,12 +46,15 @@ from domain.errors import (
     HoldNotActiveError,
     InsufficientTicketsError,
     InvalidOrderError,
+    InvalidPaymentError,
     InvalidQuantityError,
     InvalidShowError,
     InvalidTierError,
     InvalidWaitingRoomError,
     LedgerError,
     NotBookingOwnerError,
+    PaymentRequiredError,
+    RefundRequiredError,
     SalesClosedError,
     SalesNotOpenError,
     TicketAlreadyCheckedInError,
@@ -104,6 +109,12 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     WaitingRoomOffError: (409, "WAITING_ROOM_OFF"),
     WaitingRoomClosedError: (409, "WAITING_ROOM_OFF"),
     WaitingRoomAlreadyOnError: (409, "WAITING_ROOM_ALREADY_ON"),
+    # Payments (docs/payments.md).
+    PaymentRequiredError: (402, "PAYMENT_REQUIRED"),
+    RefundRequiredError: (409, "REFUND_REQUIRED"),
+    InvalidPaymentError: (422, "INVALID_PAYMENT"),
+    PaymentNotFoundError: (404, "PAYMENT_NOT_FOUND"),
+    PaymentRefusedError: (409, "PAYMENT_REFUSED"),
 }
 
 

@@ -100,5 +100,10 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "WAITING_ROOM_OFF": ("No waiting room is on: book directly.", []),
     "WAITING_ROOM_ALREADY_ON": ("A waiting room is on already; close it first.", []),
     "QUEUE_UNAVAILABLE": ("The waiting room's queue is not answering; retry later.", []),
+    "PAYMENT_REQUIRED": ("Tier GALA is sold through a payment, not booked outright.", []),
+    "REFUND_REQUIRED": (f"Booking {BOOKING_ID} was paid for: it is cancelled with its refund.", []),
+    "INVALID_PAYMENT": ("Tier VIP is free: its tickets are booked, not paid for.", []),
+    "PAYMENT_NOT_FOUND": (f"Booking {BOOKING_ID} has no payment.", []),
+    "PAYMENT_REFUSED": ("The payment was refused: short.", []),
 }
 assert EXAMPLES.keys() == ERROR_STATUS.keys(), "every error code needs its example"

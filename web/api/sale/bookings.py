@@ -54,10 +54,11 @@ class CancelBooking(MethodView):
     @blp.errors(*JSON_BODY, *COMMAND, "BOOKING_NOT_FOUND", *BOOKING_ENDED, "BOOKING_CHECKED_IN")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, request: dict[str, Any], booking_id: str) -> Any:
-        """Cancel the user's own booking and put its tickets back on sale. A retry
-        with the same ``Idempotency-Key`` returns the cancelled booking again."""
+        """Cancel the user's own booking and put its tickets back on sale (a paid one with
+        the refund its event's policy gives, docs/payments.md). A retry with the same
+        ``Idempotency-Key`` returns the cancelled booking again."""
         user = acting_user(request["user_id"])
-        booking = services().ledger.cancel(parse_booking_id(booking_id), user, idempotency_key())
+        booking = services().payments.cancel(parse_booking_id(booking_id), user, idempotency_key())
         event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 

@@ -21,6 +21,7 @@ from projections.read_model.views import ShowRow, TierAvailability
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
+from web.schemas.payments import PAYMENT_TERMS, PaymentTermsSchema
 from web.schemas.tiers import ListedTierSchema, NewTierSchema
 from web.services import services
 
@@ -47,6 +48,7 @@ class NewEventSchema(CamelCaseSchema):
     sale_opens_at = fields.AwareDateTime(load_default=None, format="iso")
     sale_closes_at = fields.AwareDateTime(load_default=None, format="iso")
     tiers = fields.List(fields.Nested(NewTierSchema()), required=True, validate=validate.Length(min=1, max=20))
+    payment = fields.Nested(PaymentTermsSchema(), metadata={"description": PAYMENT_TERMS})
 
     @validates_schema
     def sound(self, data: dict[str, Any], **_: Any) -> None:
@@ -142,7 +144,15 @@ class NewEvent(MethodView):
         taken, none): its tiers sell only inside its window."""
         tiers = [NewTier(t["tier"], t["price"], t["capacity"], t["per_user_limit"]) for t in new["tiers"]]
         show: Show = services().ledger.create_show(
-            NewShow(new["event_id"], new["name"], tiers, new["starts_at"], new["sale_opens_at"], new["sale_closes_at"])
+            NewShow(
+                new["event_id"],
+                new["name"],
+                tiers,
+                new["starts_at"],
+                new["sale_opens_at"],
+                new["sale_closes_at"],
+                new.get("payment"),
+            )
         )
         row = ShowRow(show.code, show.name, show.starts_at, show.sale_opens, show.sale_closes)
         created = [services().ledger.get_tier(code) for code in show.tiers]  # as recorded: none projected yet

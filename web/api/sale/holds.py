@@ -86,7 +86,7 @@ class ConfirmHold(MethodView):
     @user_endpoint
     @blp.arguments(CancelRequestSchema(), error_status_code=400, example={"userId": "alice"})
     @blp.response(200, BookingSchema(), example={**HELD, "status": "confirmed"})
-    @blp.errors(*ENDING)
+    @blp.errors(*ENDING, "PAYMENT_REQUIRED")  # a paid tier's hold is confirmed by its payment
     def post(self, request: dict[str, Any], hold_id: str) -> Any:
         """Confirm the user's hold before it expires: it becomes a confirmed booking."""
         booking = services().ledger.confirm_hold(parse_booking_id(hold_id), acting_user(request["user_id"]))

@@ -95,7 +95,7 @@ class Orders(MethodView):
     @user_endpoint
     @blp.arguments(OrderRequestSchema(), error_status_code=400, example=ORDER_REQUEST)
     @blp.response(201, OrderSchema(), example=ORDER)
-    @blp.errors(*JSON_BODY, *SALE, "STORE_UNAVAILABLE", "TOO_MANY_REQUESTS")
+    @blp.errors(*JSON_BODY, *SALE, "STORE_UNAVAILABLE", "TOO_MANY_REQUESTS", "PAYMENT_REQUIRED")
     @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER, QUEUE_PASS_HEADER])
     def post(self, request: dict[str, Any]) -> Any:
         """Buy several tiers at once: every item or none. A refusal names the first item that

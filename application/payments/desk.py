@@ -1,0 +1,222 @@
+"""``PaymentDesk``: a paid booking's money, decided on the booking, its tier and its payment
+together and saved in one recording (with the ledger's retries on a conflict).
+
+- ``open``: a paid hold's payment, with what it costs, its reference and its deadline (the
+  hold's); opened again, the same one.
+- ``receive``: money that names a payment; ``match_payment`` decides what it is. Exact and in
+  time: received, and the hold confirmed in the same recording (tickets exist only with their
+  money). Exact but after the hold ended: received and refunded in full, never a seat sold
+  twice (docs/payments.md says why). Anything else records nothing on the payment; a bank
+  credit keeps it for a person.
+- ``cancel``: a paid booking cancelled, its seats back on sale and its refund (the event's
+  policy, never above what was kept) owed, in one recording; a free one as the ledger cancels.
+- ``refunded``: a refund owed was sent (the bank transfer made, the cash handed back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from application.booking.ledger import BookingLedger
+from application.errors import PaymentNotFoundError, PaymentRefusedError
+from application.payments.references import creditor_reference
+from domain.bookings import Booking, BookingStatus, BookingSummary
+from domain.errors import InvalidPaymentError
+from domain.payments import Match, Payment, PaymentTerms, match_payment, payment_id
+from domain.tiers import TicketTier
+
+
+@dataclass(frozen=True)
+class PaymentDetails:
+    """A paid booking's money as its buyer and the staff see it (minor units)."""
+
+    payment_id: UUID
+    booking_id: UUID
+    tier: str
+    user_id: str
+    reference: str
+    currency: str
+    amount_due: int
+    due_at: datetime
+    received: int
+    refund_requested: int
+    refunded: int
+    booking_status: BookingStatus
+
+    @classmethod
+    def of(cls, payment: Payment, booking: Booking) -> PaymentDetails:
+        return cls(
+            payment.id, payment.booking_id, payment.tier, payment.user_id, payment.reference, payment.currency,
+            payment.amount_due, payment.due_at, payment.received, payment.refund_requested, payment.refunded,
+            booking.status,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """Money that arrived for a payment: minor units, currency, how, and the provider's id
+    (a bank entry's reference, a till receipt's number) that makes it apply once."""
+
+    amount: int
+    currency: str
+    method: str
+    provider_id: str
+
+
+# What else to record with a decision: a bank credit keeps its match beside the payment.
+Beside = Callable[[Match, Payment | None], Sequence[Aggregate]]
+
+
+class PaymentDesk:
+    """The payments' use cases, on the ledger's aggregates, clock and retries."""
+
+    def __init__(self, ledger: BookingLedger) -> None:
+        self.ledger = ledger
+        self.aggregates = ledger.aggregates
+
+    def open(self, booking_id: UUID, owner: str | None = None) -> PaymentDetails:
+        """The payment of a held booking on a paid tier (``owner``'s, if given), opened the
+        first time it is asked for. A booking of a free tier has none."""
+        booking = self.aggregates.booking(booking_id, owner)
+        tier = self.aggregates.tier(booking.tier)
+        terms = self._terms(tier)
+        due_at = booking.expires_at
+        if due_at is None:  # cannot be: a paid tier sells only by holds
+            raise InvalidPaymentError(f"Booking {booking_id} was not sold through a payment.")
+        amount = terms.minor_units(tier.price) * booking.quantity
+
+        def attempt() -> PaymentDetails:  # opened meanwhile by another request: that one
+            found = self._payment(booking_id)
+            if found is not None:
+                return PaymentDetails.of(found, booking)
+            reference = creditor_reference(booking.id)
+            payment = Payment.open(booking.id, tier.code, booking.user_id, reference, amount, terms, due_at)
+            self.aggregates.save(payment)
+            return PaymentDetails.of(payment, booking)
+
+        return self.ledger.retries(attempt)
+
+    def details(self, booking_id: UUID, owner: str | None = None) -> PaymentDetails:
+        booking = self.aggregates.booking(booking_id, owner)
+        payment = self._payment(booking_id)
+        if payment is None:
+            return self.open(booking_id, owner)
+        return PaymentDetails.of(payment, booking)
+
+    def receive(self, paying: UUID | None, incoming: Incoming, beside: Beside | None = None) -> Match:
+        """Apply ``incoming`` to the payment ``paying`` (None: no payment was named) and
+        record, with it, whatever ``beside`` adds; return the match.
+
+        The tier, then the booking, then the payment are read, in the order they change: a
+        payment is at least as recent as the booking it is read after, so a booking just
+        confirmed by this very payment (sent twice at once) is seen with it applied, never
+        taken for a hold that ended before its money came."""
+
+        def attempt() -> Match:
+            named = None if paying is None else self.aggregates.find(paying, Payment)
+            changed: list[Aggregate] = []
+            if named is None:
+                match, payment = Match.UNKNOWN, None
+            else:
+                tier = self.aggregates.tier(named.tier)
+                booking = self.aggregates.booking(named.booking_id)
+                payment = self.aggregates.find(named.id, Payment) or named
+                now = self.ledger.clock()
+                active = booking.status == BookingStatus.HELD and not _due(booking, now)
+                match = match_payment(payment, active, incoming.amount, incoming.currency, incoming.provider_id)
+                changed = self._apply(match, incoming, payment, booking, tier, now)
+            extra = list(beside(match, payment)) if beside else []
+            if changed or extra:
+                self.aggregates.save(*changed, *extra)
+            return match
+
+        return self.ledger.retries(attempt)
+
+    def pay_at_counter(self, booking_id: UUID, incoming: Incoming) -> PaymentDetails:
+        """The box office takes the exact amount for a hold still active; anything else is
+        refused with its reason and nothing recorded (the cash stays with the buyer)."""
+        self.open(booking_id)
+        match = self.receive(payment_id(creditor_reference(booking_id)), incoming, refuse_unless_paid)
+        if match not in (Match.PAID, Match.APPLIED):
+            raise PaymentRefusedError(match)
+        return self.details(booking_id)
+
+    def cancel(self, booking_id: UUID, user_id: str, idempotency_key: str | None = None) -> BookingSummary:
+        """Cancel the user's booking: on a paid tier, with its refund owed, in one recording."""
+        first = self.aggregates.booking(booking_id, user_id)
+        if self.aggregates.tier(first.tier).payment_terms is None:
+            return self.ledger.cancel(booking_id, user_id, idempotency_key)
+
+        def attempt() -> BookingSummary:
+            tier = self.aggregates.tier(first.tier)
+            booking = self.aggregates.booking(booking_id)
+            payment = self._payment(booking_id)
+            status = booking.status
+            booking.cancel(user_id, idempotency_key)
+            if booking.status != status:
+                if payment is None:  # cannot be: a paid booking was confirmed with its payment
+                    raise InvalidPaymentError(f"Booking {booking_id} has no payment.")
+                refund = payment.cancellation_refund
+                if refund:
+                    payment.request_refund(refund, "cancelled")
+                tier.release(booking.id, booking.quantity, booking.user_id, refund_decided=True)
+                self.aggregates.save(tier, booking, payment)
+            return booking.summary()
+
+        return self.ledger.retries(attempt)
+
+    def refunded(self, booking_id: UUID, amount: int, method: str, provider_id: str) -> PaymentDetails:
+        """Record a refund sent: never more than is owed back, once per provider id (a
+        retry with the same id changes nothing)."""
+
+        def attempt() -> PaymentDetails:
+            booking = self.aggregates.booking(booking_id)
+            payment = self._payment(booking_id)
+            if payment is None:
+                raise PaymentNotFoundError(f"Booking {booking_id} has no payment.")
+            if provider_id not in payment.applied:
+                payment.refund(amount, method, provider_id)
+                self.aggregates.save(payment)
+            return PaymentDetails.of(payment, booking)
+
+        return self.ledger.retries(attempt)
+
+    def _apply(
+        self, match: Match, incoming: Incoming, payment: Payment, booking: Booking, tier: TicketTier, now: datetime
+    ) -> list[Aggregate]:
+        if match == Match.PAID:
+            payment.receive(incoming.amount, incoming.currency, incoming.method, incoming.provider_id)
+            booking.confirm_hold(booking.user_id, now)
+            tier.confirm_hold(booking.id, booking.quantity, paid=True)
+            return [tier, booking, payment]
+        if match == Match.LATE:
+            payment.receive(incoming.amount, incoming.currency, incoming.method, incoming.provider_id)
+            payment.request_refund(incoming.amount, "late")
+            return [payment]
+        return []
+
+    def _payment(self, booking_id: UUID) -> Payment | None:
+        return self.aggregates.find(payment_id(creditor_reference(booking_id)), Payment)
+
+    @staticmethod
+    def _terms(tier: TicketTier) -> PaymentTerms:
+        terms = tier.payment_terms
+        if terms is None:
+            raise InvalidPaymentError(f"Tier {tier.code} is free: its tickets are booked, not paid for.")
+        return terms
+
+
+def _due(booking: Booking, now: datetime) -> bool:
+    return booking.expires_at is not None and now >= booking.expires_at
+
+
+def refuse_unless_paid(match: Match, _: Payment | None) -> Sequence[Aggregate]:
+    """At the counter a late payment is not taken either: the buyer keeps the cash."""
+    if match == Match.LATE:
+        raise PaymentRefusedError(match)
+    return ()
