@@ -58,7 +58,7 @@ def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: d
         "sold_out_heard_ms": quantiles([heard - seen.sold_out_after for heard in seen.sold_out_heard])
         if seen.sold_out_after is not None
         else None,
-        "following": "stream" if seen.streaming else "poll",
+        "following": seen.follow,
         "out_of_order_pairs": inverted,
         "ordered_pairs": ordered,
         "inconsistent_answers": seen.inconsistent,
@@ -77,14 +77,14 @@ def run_flood(
     queue: bool,
     connections: int,
     capacity: int,
-    streaming: bool = False,
+    follow: str = "poll",
 ) -> tuple[Seen, float]:
     """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``.
     Buyers who follow their ticket's stream hold a connection each while they wait."""
     server_cpu = lambda: sum(cpu_seconds(server.pid) for server in servers)  # noqa: E731
     started, cpu, before = time.perf_counter(), time.process_time(), server_cpu()
-    pool = max(connections, len(buyers)) if streaming else connections
-    seen = asyncio.run(flood(bases, buyers, queue, pool, capacity, streaming))
+    pool = max(connections, len(buyers)) if follow == "stream" else connections
+    seen = asyncio.run(flood(bases, buyers, queue, pool, capacity, follow))
     seen.client_cpu_seconds = time.process_time() - cpu
     seen.server_cpu_seconds = server_cpu() - before
     return seen, time.perf_counter() - started
@@ -120,7 +120,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
                     True,
                     args.connections,
                     args.tickets,
-                    args.follow == "stream",
+                    args.follow,
                 )
                 room = admin(ours, "/api/admin/waiting-room/close", {})
             # The books are read once the servers are gone (PostgreSQL's connections are shared).
@@ -177,9 +177,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--follow",
-        choices=("stream", "poll"),
+        choices=("stream", "poll", "frontier"),
         default="stream",
-        help="how waiting buyers follow their ticket: its stream, as the page does (default), or polls",
+        help="how waiting buyers follow their ticket: its stream (default), polls, or the room's frontier as the "
+        "page does (meant for behind an edge: without one every waiting buyer asks the origin once a second)",
     )
     parser.add_argument("--lead", type=float, default=2.0, help="seconds between turning the room on and the opening")
     parser.add_argument("--port", type=int, default=8441)

@@ -3,8 +3,9 @@ client, and what they saw.
 
 A buyer arrives at its time, then either
 - **queues** (the room on): joins (``POST /api/queue``), follows its ticket over the
-  ticket's stream as the booking page does (or looks at it again after the
-  ``pollAfterSeconds`` each answer suggests), and once admitted books 1 to 4 tickets with
+  ticket's stream (or looks at it again after the ``pollAfterSeconds`` each answer
+  suggests, or follows the room's frontier as the booking page does, asking for its ticket
+  only once the frontier reached its number), and once admitted books 1 to 4 tickets with
   its pass; it stops when told the sale sold out;
 - or **books straight away** (the room off, and the row-locking baseline).
 Either way a booking refused for want of tickets is tried once more for what is left, if
@@ -23,11 +24,13 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 
 RETRIES = 5
+FRONTIER_SECONDS = 1.0  # the frontier's max-age
 # A client gives up on a request after this long, waiting for a pooled connection included
 # (counted as a connection error): patient, to see whether every buyer gets an answer.
 CLIENT_TIMEOUT = 300
@@ -53,8 +56,10 @@ class Seen:
     started: float = field(default_factory=time.perf_counter)
     statuses: Counter = field(default_factory=Counter)  # (endpoint, status) -> answers
     errors: Counter = field(default_factory=Counter)  # (endpoint, exception) -> count
-    streaming: bool = False  # waiting buyers follow their ticket's stream (as the page does), or poll it
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"join": [], "status": [], "book": []})
+    follow: str = "poll"  # how waiting buyers follow their ticket: "stream", "poll" or "frontier"
+    latencies: dict[str, list[float]] = field(
+        default_factory=lambda: {"join": [], "status": [], "frontier": [], "book": []}
+    )
     sold: int = 0
     sold_out_after: float | None = None  # seconds from the start to the booking that sold the last ticket
     sold_out_heard: list[float] = field(default_factory=list)  # when buyers who waited were told it sold out
@@ -103,6 +108,22 @@ class Client:
             await asyncio.sleep(1)
             return ticket
         return answer[1]
+
+    async def frontier(self, ticket: dict) -> dict:
+        """The room's frontier once a second (the same answer for every buyer: an edge's cache
+        would answer it); the ticket itself only once the frontier reached its number, the
+        sale sold out, or, for a place drawn at the opening, the opening passed."""
+        await asyncio.sleep(FRONTIER_SECONDS)
+        answer = await self.call("frontier", "GET", "/api/queue/frontier")
+        if answer is None or answer[0] != 200:
+            return ticket
+        room, number = answer[1], ticket["number"]
+        opened = room["opensAt"] is not None and datetime.fromisoformat(room["opensAt"]).timestamp() <= time.time()
+        turn = opened if number is None else number <= room["admitted"]
+        if room["active"] and not room["soldOut"] and not turn:
+            return ticket
+        answer = await self.call("status", "GET", f"/api/queue/{ticket['ticketId']}")
+        return answer[1] if answer is not None and answer[0] == 200 else ticket
 
     async def stream(self, ticket: dict) -> dict:
         """The ticket as its stream last said before ending (as the page follows it); again
@@ -173,7 +194,8 @@ async def queue_then_book(client: Client, buyer: Buyer) -> None:
         buyer.place = ticket["position"] + ticket["admitted"]
     waited = ticket["state"] == "waiting"
     while ticket["state"] == "waiting":
-        ticket = await (client.stream(ticket) if client.seen.streaming else client.poll(ticket))
+        follow = {"stream": client.stream, "poll": client.poll, "frontier": client.frontier}[client.seen.follow]
+        ticket = await follow(ticket)
         check_consistent(client.seen, buyer, ticket)
     if waited and ticket["state"] == "soldOut":  # a buyer who was waiting when it sold out
         client.seen.sold_out_heard.append(client.seen.now())
@@ -198,9 +220,9 @@ async def buyer_task(client: Client, buyer: Buyer, queue: bool) -> None:
 
 
 async def flood(
-    bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int, streaming: bool = False
+    bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int, follow: str = "poll"
 ) -> Seen:
-    seen = Seen(capacity, streaming=streaming)
+    seen = Seen(capacity, follow=follow)
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

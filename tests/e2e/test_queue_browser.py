@@ -126,3 +126,9 @@ def test_the_page_says_when_the_sale_sold_out_while_waiting(server: str, browser
     assert not browser.find_element(By.ID, "queue-progress").is_displayed()
     screenshot(browser, "queue-7-sold-out")
     assert severe_messages(browser) == []
+    looks = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
+        ".filter(p => p.startsWith('/api/queue/'))"
+    )
+    own = [path for path in looks if path != "/api/queue/frontier"]
+    assert len(looks) > len(own) and 1 <= len(own) <= 2, looks  # it followed the frontier, asked for its own rarely
