@@ -22,6 +22,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from application.errors import OutcomeUnknownError
 from application.waiting_room.passes import Pass
 
 ADMIN_TOKEN = "documented-errors-admin"
@@ -150,6 +151,18 @@ class House:
             patch.setattr(self.services.ledger.recorder, "insert_events", conflict)
             yield
 
+    @contextmanager
+    def commits_unanswered(self) -> Iterator[None]:
+        """Every recording is sent and its answer never comes within the request's time
+        (``application/persistence/deadline.py`` then raises ``OutcomeUnknownError``)."""
+
+        def unanswered(*_: Any, **__: Any) -> None:
+            raise OutcomeUnknownError("the store did not answer the commit in time")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(self.services.ledger.recorder, "insert_events", unanswered)
+            yield
+
     def interrupted(self, purchase: str, send_as: Callable[[str], TestResponse]) -> TestResponse:
         """A batch of two purchases whose recording is interrupted (as a gevent ``Timeout``
         interrupts it): its leader's request meets the interruption, the other's answer is
@@ -217,6 +230,11 @@ def ledger_busy(h: House, call: Call) -> TestResponse:
         return h.send(call)
 
 
+def outcome_unknown(h: House, call: Call) -> TestResponse:
+    with h.commits_unanswered():
+        return h.send(call)
+
+
 def sent_twice(app: str, headers: dict[str, str] | None = None) -> Driver:
     """The request twice from one client to ``app``: the second answer."""
 
@@ -244,7 +262,7 @@ KINDS: dict[str, dict[str, Driver]] = {
         ),
     },
     "store": {"STORE_UNAVAILABLE": store_unavailable},
-    "ledger": {"LEDGER_BUSY": ledger_busy},
+    "ledger": {"LEDGER_BUSY": ledger_busy, "OUTCOME_UNKNOWN": outcome_unknown},
     "queue": {"QUEUE_UNAVAILABLE": lambda h, call: h.send(call, app="queue_down")},
     "sale_limit": {"TOO_MANY_REQUESTS": sent_twice("limited")},
     "admin": {
