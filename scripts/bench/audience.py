@@ -1,0 +1,245 @@
+"""The audience: 1,000 to 50,000 people at once, each living a browser's life, against the origin
+alone, through an edge, and against the row-locking baseline.
+
+    ticketledger bench --parts audience --users 1000,10000
+    python -m scripts.bench.audience --users 1000 --modes origin,baseline
+    python -m scripts.bench.audience --users 50000 --modes edge --edge http://127.0.5.1:8080 \\
+        --edge-stream http://127.0.5.1:8080/sub/tickets --origin-port 8451
+
+Each run starts the origin as the README runs it (``ticketledger serve`` + ``ticketledger
+projections`` on PostgreSQL, a fresh schema; ``scripts/bench/onsale_servers.py``), the
+waiting room on when asked, and a client of several worker processes
+(``scripts/bench/audience_users.py``), each from loopback source addresses of its own
+(127.0.20.x upwards: a process may hold at most 20,000 open files here, and a pair of
+addresses gives about 28,000 ports). The timeline is the same whatever the size, so that
+the origin's CPU per second compares: the users arrive evenly over ``--arrive`` seconds,
+then the buyers (the same number at every size) book over ``--sale`` seconds, then
+everyone keeps following for ``--settle`` seconds. Afterwards the books are read from the
+store and the read tables, never from what the clients believe, and the tallies are
+merged (``scripts/bench/audience_tally.py``). Modes:
+- ``origin``: everything from the origin, availability over its ``/api/tickets/stream``;
+- ``edge``: everything through the edge's URLs (``--edge``, ``--edge-stream``,
+  ``--edge-frontier``), the edge proxying to the origin on ``--origin-port``;
+- ``baseline``: the row-locking design as the seed plans it, followers polling the list
+  every 2 s, no page, no edge.
+Results: var/bench/audience-<time>.json and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from application import BookingLedger
+from projections import Projector, open_view
+from scripts.bench import baseline_app
+from scripts.bench.audience_tally import merge, summary
+from scripts.bench.audience_users import Plan, Tally, run_crowd
+from scripts.bench.kit import ROOT, cpu_seconds, our_books, raise_file_limit, read_stat
+from scripts.bench.onsale_servers import admin, baseline_server, our_service
+
+TIER = "ONSALE"
+USERS_PER_WORKER = 6_500  # a stream and a pooled connection each, under the 20,000 files of a process
+STREAMS_PER_SOURCE = 12_000  # well under the ~28,000 ports of one pair of addresses
+MODES = ("origin", "edge", "baseline")
+
+
+def sources(worker: int, users: int) -> list[str]:
+    """Worker ``worker``'s own loopback source addresses: 127.0.(20 + worker).x."""
+    return [f"127.0.{20 + worker}.{n + 1}" for n in range(max(1, -(-2 * users // STREAMS_PER_SOURCE)))]
+
+
+def worker_main(plan: Plan, users: list[int], addresses: list[str], ready, go, start, results) -> None:
+    """One client process: ready, then at the parent's word its users live; their tally back."""
+    raise_file_limit()
+    ready.put(os.getpid())
+    go.wait()
+    tally = asyncio.run(run_crowd(dataclasses.replace(plan, start=start.value), users, addresses))
+    results.put(tally)
+
+
+def run_crowd_processes(plan: Plan, workers: int, lead: float = 1.0) -> tuple[list[Tally], float]:
+    """The plan's users across ``workers`` processes started together; their tallies and the start."""
+    context = multiprocessing.get_context("spawn")
+    ready, results, go, start = context.Queue(), context.Queue(), context.Event(), context.Value("d", 0.0)
+    processes = []
+    for worker in range(workers):
+        users = list(range(worker, plan.users, workers))
+        process = context.Process(
+            target=worker_main, args=(plan, users, sources(worker, len(users)), ready, go, start, results)
+        )
+        process.start()
+        processes.append(process)
+    for _ in processes:
+        ready.get(timeout=120)
+    start.value = time.time() + lead
+    go.set()
+    tallies = [results.get(timeout=plan.end_after + 600) for _ in processes]
+    for process in processes:
+        process.join(60)
+    return tallies, start.value
+
+
+class CpuMeter:
+    """CPU seconds of a set of server processes (gunicorn masters' workers, the projection
+    process), from /proc, read at marks during a run."""
+
+    def __init__(self, masters: list[int], singles: list[int]) -> None:
+        self.masters, self.singles = masters, singles
+
+    def __call__(self) -> float:
+        own = sum(stat.cpu for pid in self.singles if (stat := read_stat(Path(f"/proc/{pid}/stat"))))
+        return sum(cpu_seconds(master) for master in self.masters) + own
+
+
+def store_books(env: dict[str, str]) -> dict:
+    """The tier as the store and both read tables have it, once the projection caught up."""
+    settings = {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
+    with BookingLedger(env=settings) as ledger:
+        books = our_books(ledger, Projector(ledger, open_view(ledger)))[TIER]
+        tier = ledger.get_tier(TIER)
+    return {**books, "capacity": tier.capacity, "available": tier.available}
+
+
+@contextmanager
+def origin(mode: str, args: argparse.Namespace, capacity: int) -> Iterator[tuple[str, CpuMeter, Callable[[], dict]]]:
+    """The servers of one mode: their base URL, their CPU meter and how to read their books."""
+    if mode == "baseline":
+        with baseline_server(capacity, args.origin_port + 1) as (base, server):
+            yield base, CpuMeter([server.pid], []), lambda: baseline_app.check("onsale_baseline")[TIER]
+        return
+    with our_service("audience_ours", capacity, args.origin_port, False) as ours:
+        if args.room:
+            admin(ours, "/api/admin/waiting-room", {"tiers": [TIER], "rate": args.room_rate, "passSeconds": 300})
+        meter = CpuMeter([server.pid for server in ours.servers], [ours.projector.pid])
+        yield ours.base, meter, lambda: store_books(ours.env)
+
+
+def plan_for(mode: str, args: argparse.Namespace, users: int, base: str) -> Plan:
+    edge = mode == "edge"
+    return Plan(
+        base=args.edge if edge else base,
+        stream_url=None if mode == "baseline" else (args.edge_stream if edge else base + "/api/tickets/stream"),
+        frontier_url=args.edge_frontier if edge else None,
+        tier=TIER,
+        room=args.room and mode != "baseline",
+        page=mode != "baseline",
+        users=users,
+        buyers=min(args.buyers, users),
+        start=0.0,
+        arrive_seconds=args.arrive,
+        sale_after=args.arrive,
+        sale_seconds=args.sale,
+        end_after=args.arrive + args.sale + args.settle,
+    )
+
+
+def one_run(mode: str, args: argparse.Namespace, users: int) -> dict:
+    buyers = min(args.buyers, users)
+    capacity = max(1, int(buyers * args.sell_share))
+    workers = max(1, -(-users // USERS_PER_WORKER))
+    load_before = os.getloadavg()[0]
+    with origin(mode, args, capacity) as (base, meter, books):
+        plan = plan_for(mode, args, users, base)
+        before = meter()
+        tallies, start = run_crowd_processes(plan, workers)
+        after, took = meter(), time.time() - start
+        result = summary(merge(tallies), books(), start + plan.sale_after)
+    result.update(
+        mode=mode,
+        workers=workers,
+        capacity=capacity,
+        origin_cpu_s=round(after - before, 1),
+        origin_cpu_per_s=round((after - before) / took, 3),
+        client_cpu_per_process=[round(t.cpu_seconds / max(1e-3, t.wall_seconds), 2) for t in tallies],
+        load_average={"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+    )
+    print(line(result), flush=True)
+    return result
+
+
+def line(r: dict) -> str:
+    book, news = r["latency_ms"].get("book", {}), r["news_ms"]
+    return (
+        f"{r['mode']:>8} {r['users']:>6,} users: {r['bookings_per_second']}/s booked, booking p95/p99 "
+        f"{book.get('p95', '-')}/{book.get('p99', '-')} ms; sold {r['books']['sold']} of {r['capacity']}, 201s "
+        f"{r['sold_by_201s']} ({'ok' if r['sold_out_and_balanced'] else 'NOT BALANCED'}); news p50/p95 "
+        f"{news.get('p50', '-')}/{news.get('p95', '-')} ms, {r['followers_missed_the_end']} missed the end; "
+        f"errors {r['errors'] or 0}; origin CPU {r['origin_cpu_per_s']}/s, client {r['client_cpu_per_s']}/s "
+        f"{r['client_cpu_per_process']}, loop lag {r['client_lag_ms']}; load {r['load_average']}"
+    )
+
+
+def table(results: list[dict]) -> list[str]:
+    lines = [
+        "| mode | users | bookings/s | booking p95 / p99 ms | sold = capacity = 201s | news p50 / p95 ms "
+        "| missed the end | errors | origin CPU s/s | client CPU s/s | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        book, news = r["latency_ms"].get("book", {}), r["news_ms"]
+        lines.append(
+            f"| {r['mode']} | {r['users']:,} | {r['bookings_per_second']} | {book.get('p95', '-')} / "
+            f"{book.get('p99', '-')} | {r['books']['sold']} = {r['capacity']} = {r['sold_by_201s']} "
+            f"{'yes' if r['sold_out_and_balanced'] else 'NO'} | {news.get('p50', '-')} / {news.get('p95', '-')} "
+            f"| {r['followers_missed_the_end']} | {r['error_count']} | {r['origin_cpu_per_s']} "
+            f"| {r['client_cpu_per_s']} | {r['load_average']['before']}→{r['load_average']['after']} |"
+        )
+    return lines
+
+
+def runs(args: argparse.Namespace) -> list[dict]:
+    """Each size in each mode, sizes in the outer loop so a size's modes run minutes apart at most."""
+    results = []
+    for users in [int(n) for n in str(args.users).split(",")]:
+        for mode in args.modes.split(","):
+            if mode == "edge" and not args.edge:
+                continue
+            results.append(one_run(mode, args, users))
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("audience")
+    group.add_argument("--users", default="1000,10000,50000", help="sizes, comma-separated (default 1000,10000,50000)")
+    group.add_argument("--modes", default="origin,edge,baseline", help=f"any of {','.join(MODES)}")
+    group.add_argument("--buyers", type=int, default=1000, help="buyers at every size (default 1,000)")
+    group.add_argument("--sell-share", type=float, default=0.8, help="capacity as a share of the buyers (default 0.8)")
+    group.add_argument("--arrive", type=float, default=30.0, help="seconds over which the users arrive (default 30)")
+    group.add_argument("--sale", type=float, default=10.0, help="seconds over which the buyers book (default 10)")
+    group.add_argument("--settle", type=float, default=5.0, help="seconds everyone follows after (default 5)")
+    group.add_argument("--room", action="store_true", help="buyers queue in the waiting room first")
+    group.add_argument("--room-rate", type=float, default=200.0, help="the room's admissions per second")
+    group.add_argument("--edge", help="the edge's base URL (page, list, queue, bookings through it)")
+    group.add_argument("--edge-stream", help="the edge's availability stream URL")
+    group.add_argument("--edge-frontier", help="the edge's waiting-room frontier stream URL")
+    group.add_argument("--origin-port", type=int, default=8451, help="the origin's port (the edge proxies to it)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.audience", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    raise_file_limit()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    results = runs(args)
+    print("\n".join(table(results)))
+    out = ROOT / "var" / "bench" / f"audience-{started.replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"started": started, "args": vars(args), "results": results}, indent=2))
+    print(f"results: {out.relative_to(ROOT)}")
+    return 0 if all(r["sold_out_and_balanced"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
