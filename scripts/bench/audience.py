@@ -34,9 +34,11 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +51,7 @@ from scripts.bench.kit import ROOT, cpu_seconds, our_books, raise_file_limit, re
 from scripts.bench.onsale_servers import admin, baseline_server, our_service
 
 TIER = "ONSALE"
+STREAM = "/api/tickets/stream"
 USERS_PER_WORKER = 6_500  # a stream and a pooled connection each, under the 20,000 files of a process
 STREAMS_PER_SOURCE = 12_000  # well under the ~28,000 ports of one pair of addresses
 MODES = ("origin", "edge", "baseline")
@@ -59,35 +62,65 @@ def sources(worker: int, users: int) -> list[str]:
     return [f"127.0.{20 + worker}.{n + 1}" for n in range(max(1, -(-2 * users // STREAMS_PER_SOURCE)))]
 
 
-def worker_main(plan: Plan, users: list[int], addresses: list[str], ready, go, start, results) -> None:
+def worker_main(plan: Plan, users: list[int], addresses: list[str], pipe, go, start, final) -> None:
     """One client process: ready, then at the parent's word its users live; their tally back."""
     raise_file_limit()
-    ready.put(os.getpid())
+    pipe.put(("ready", os.getpid()))
     go.wait()
-    tally = asyncio.run(run_crowd(dataclasses.replace(plan, start=start.value), users, addresses))
-    results.put(tally)
+    figure = lambda: None if final.value < 0 else final.value  # noqa: E731
+    bought = lambda: pipe.put(("bought", os.getpid()))  # noqa: E731
+    plan = dataclasses.replace(plan, start=start.value)
+    pipe.put(("tally", asyncio.run(run_crowd(plan, users, addresses, bought, figure))))
 
 
-def run_crowd_processes(plan: Plan, workers: int, lead: float = 1.0) -> tuple[list[Tally], float]:
-    """The plan's users across ``workers`` processes started together; their tallies and the start."""
+@dataclass
+class CrowdRun:
+    """A run of the crowd: each process's tally, when it started, the books once every buyer
+    was done (read then, before the followers' last word is judged), and the origin's CPU
+    seconds at the start, at the sale's end and at the end."""
+
+    tallies: list[Tally]
+    start: float
+    books: dict
+    cpu: list[float]
+
+
+def run_crowd_processes(
+    plan: Plan, workers: int, read_books: Callable[[], dict], meter: Callable[[], float] = lambda: 0.0
+) -> CrowdRun:
+    """The plan's users across ``workers`` processes started together. Once every buyer is
+    done the books are read and their final availability handed to the followers, who end
+    as soon as they have heard it."""
     context = multiprocessing.get_context("spawn")
-    ready, results, go, start = context.Queue(), context.Queue(), context.Event(), context.Value("d", 0.0)
+    pipe, go, start, final = context.Queue(), context.Event(), context.Value("d", 0.0), context.Value("i", -1)
     processes = []
     for worker in range(workers):
         users = list(range(worker, plan.users, workers))
-        process = context.Process(
-            target=worker_main, args=(plan, users, sources(worker, len(users)), ready, go, start, results)
-        )
-        process.start()
-        processes.append(process)
+        args = (plan, users, sources(worker, len(users)), pipe, go, start, final)
+        processes.append(context.Process(target=worker_main, args=args))
+        processes[-1].start()
     for _ in processes:
-        ready.get(timeout=120)
-    start.value = time.time() + lead
+        assert pipe.get(timeout=120)[0] == "ready"
+    start.value = time.time() + 1.0
+    cpu = [meter()]
     go.set()
-    tallies = [results.get(timeout=plan.end_after + 600) for _ in processes]
+    sale_ends_in = start.value + plan.sale_after + plan.sale_seconds - time.time()
+    sale_end = threading.Timer(sale_ends_in, lambda: cpu.append(meter()))
+    sale_end.start()
+    tallies, bought, books = [], 0, None
+    while len(tallies) < workers:
+        kind, value = pipe.get(timeout=plan.end_after + 600)
+        if kind == "bought" and (bought := bought + 1) == workers:
+            books = read_books()
+            final.value = books["available"]
+        elif kind == "tally":
+            tallies.append(value)
+    sale_end.cancel()
+    cpu = [*cpu[:2], meter()] if len(cpu) > 1 else [cpu[0], cpu[0], meter()]
     for process in processes:
         process.join(60)
-    return tallies, start.value
+    assert books is not None
+    return CrowdRun(tallies, start.value, books, cpu)
 
 
 class CpuMeter:
@@ -111,25 +144,47 @@ def store_books(env: dict[str, str]) -> dict:
     return {**books, "capacity": tier.capacity, "available": tier.available}
 
 
+@dataclass
+class Origin:
+    """The servers of one run as the run sees them: their address, their CPU, their books and
+    how many requests for queue tickets reached them (from their request logs)."""
+
+    base: str
+    meter: CpuMeter
+    books: Callable[[], dict]
+    logs: list[str]
+
+    def ticket_requests(self) -> dict[str, int]:
+        """Requests for a queue ticket (``GET /api/queue/<id>``) and for its stream, logged by the origin."""
+        counts = {"looks": 0, "streams": 0}
+        for path in self.logs:
+            with open(path) as log:
+                for line in log:
+                    if '"path": "/api/queue/' in line or '"path":"/api/queue/' in line:
+                        counts["streams" if "/stream" in line else "looks"] += 1
+        return counts
+
+
 @contextmanager
-def origin(mode: str, args: argparse.Namespace, capacity: int) -> Iterator[tuple[str, CpuMeter, Callable[[], dict]]]:
-    """The servers of one mode: their base URL, their CPU meter and how to read their books."""
+def origin(mode: str, args: argparse.Namespace, capacity: int) -> Iterator[Origin]:
+    """The servers of one mode: ours (with the room on if asked), or the baseline."""
     if mode == "baseline":
         with baseline_server(capacity, args.origin_port + 1) as (base, server):
-            yield base, CpuMeter([server.pid], []), lambda: baseline_app.check("onsale_baseline")[TIER]
+            yield Origin(base, CpuMeter([server.pid], []), lambda: baseline_app.check("onsale_baseline")[TIER], [])
         return
     with our_service("audience_ours", capacity, args.origin_port, False) as ours:
         if args.room:
             admin(ours, "/api/admin/waiting-room", {"tiers": [TIER], "rate": args.room_rate, "passSeconds": 300})
         meter = CpuMeter([server.pid for server in ours.servers], [ours.projector.pid])
-        yield ours.base, meter, lambda: store_books(ours.env)
+        yield Origin(ours.base, meter, lambda: store_books(ours.env), [server.log_path for server in ours.servers])
 
 
 def plan_for(mode: str, args: argparse.Namespace, users: int, base: str) -> Plan:
     edge = mode == "edge"
+    stream = (args.edge_stream or args.edge + STREAM) if edge else base + STREAM
     return Plan(
         base=args.edge if edge else base,
-        stream_url=None if mode == "baseline" else (args.edge_stream if edge else base + "/api/tickets/stream"),
+        stream_url=None if mode == "baseline" else stream,
         frontier_url=args.edge_frontier if edge else None,
         tier=TIER,
         room=args.room and mode != "baseline",
@@ -147,21 +202,24 @@ def plan_for(mode: str, args: argparse.Namespace, users: int, base: str) -> Plan
 def one_run(mode: str, args: argparse.Namespace, users: int) -> dict:
     buyers = min(args.buyers, users)
     capacity = max(1, int(buyers * args.sell_share))
-    workers = max(1, -(-users // USERS_PER_WORKER))
+    workers = args.workers or max(1, -(-users // USERS_PER_WORKER))
     load_before = os.getloadavg()[0]
-    with origin(mode, args, capacity) as (base, meter, books):
-        plan = plan_for(mode, args, users, base)
-        before = meter()
-        tallies, start = run_crowd_processes(plan, workers)
-        after, took = meter(), time.time() - start
-        result = summary(merge(tallies), books(), start + plan.sale_after)
+    with origin(mode, args, capacity) as servers:
+        plan = plan_for(mode, args, users, servers.base)
+        run = run_crowd_processes(plan, workers, servers.books, servers.meter)
+        took = time.time() - run.start
+        result = summary(merge(run.tallies), run.books, run.start + plan.sale_after)
+        result["origin_ticket_requests"] = servers.ticket_requests()
+    arrival_and_sale = plan.sale_after + plan.sale_seconds
     result.update(
         mode=mode,
         workers=workers,
         capacity=capacity,
-        origin_cpu_s=round(after - before, 1),
-        origin_cpu_per_s=round((after - before) / took, 3),
-        client_cpu_per_process=[round(t.cpu_seconds / max(1e-3, t.wall_seconds), 2) for t in tallies],
+        seconds=round(took, 1),
+        origin_cpu_s=round(run.cpu[-1] - run.cpu[0], 1),
+        origin_cpu_per_s=round((run.cpu[-1] - run.cpu[0]) / took, 3),
+        origin_cpu_per_s_to_sale_end=round((run.cpu[1] - run.cpu[0]) / arrival_and_sale, 3),
+        client_cpu_per_process=[round(t.cpu_seconds / max(1e-3, t.wall_seconds), 2) for t in run.tallies],
         load_average={"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     )
     print(line(result), flush=True)
@@ -221,8 +279,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--room", action="store_true", help="buyers queue in the waiting room first")
     group.add_argument("--room-rate", type=float, default=200.0, help="the room's admissions per second")
     group.add_argument("--edge", help="the edge's base URL (page, list, queue, bookings through it)")
-    group.add_argument("--edge-stream", help="the edge's availability stream URL")
+    group.add_argument("--edge-stream", help="the edge's availability stream (default: its /api/tickets/stream)")
     group.add_argument("--edge-frontier", help="the edge's waiting-room frontier stream URL")
+    group.add_argument("--workers", type=int, help=f"client processes (default: one per {USERS_PER_WORKER:,} users)")
     group.add_argument("--origin-port", type=int, default=8451, help="the origin's port (the edge proxies to it)")
 
 

@@ -1,7 +1,8 @@
 """The audience's people, in one worker process: each an asyncio task living a browser's life.
 
 A user arrives at its scheduled time, opens the page (``GET /``, then the tier list), and
-follows availability until the run ends: over a stream (the edge's, or the origin's
+follows availability until it has heard the sale's final figure (the store's, which the
+parent hands over once every buyer is done) or the run's time is up: over a stream (the edge's, or the origin's
 ``/api/tickets/stream``), or by polling the list (the baseline's way). A buyer, at its
 scheduled time in the sale, books one ticket: straight away, or, when a waiting room is on,
 after joining the queue and following the frontier (the edge's frontier stream when there
@@ -18,6 +19,7 @@ import json
 import resource
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +49,7 @@ class Plan:
     arrive_seconds: float
     sale_after: float  # from the start
     sale_seconds: float
-    end_after: float  # from the start: the streams close
+    end_after: float  # from the start: the streams close, whoever has not heard the end by then missed it
     poll_seconds: float = 2.0
 
     @property
@@ -111,12 +113,20 @@ class Availability:
         return None if value == -1 else value
 
 
-class Follower:
-    """One user's view of availability: the news it heard, each counted with when it came."""
+class Ending:
+    """The sale's final figure, once the parent knows it."""
 
-    def __init__(self, tally: Tally, availability: Availability) -> None:
-        self.tally, self.availability = tally, availability
+    final: int | None = None
+
+
+class Follower:
+    """One user's view of availability: the news it heard, each counted with when it came;
+    ``caught_up`` once it has heard the sale's final figure."""
+
+    def __init__(self, tally: Tally, availability: Availability, ending: Ending) -> None:
+        self.tally, self.availability, self.ending = tally, availability, ending
         self.last: int | None = None
+        self.caught_up: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def heard(self, message: bytes) -> None:
         value = self.availability(message)
@@ -125,16 +135,47 @@ class Follower:
         if self.last is not None and value != self.last:
             self.tally.news[(self.last, value, round(time.time() * 1000))] += 1
         self.last = value
+        self.check()
+
+    def check(self) -> None:
+        if self.last is not None and self.last == self.ending.final and not self.caught_up.done():
+            self.caught_up.set_result(None)
 
 
 class Crowd:
     """One worker's users, their HTTP sessions (one per source address) and what they saw."""
 
-    def __init__(self, plan: Plan, sessions: list[aiohttp.ClientSession], sources: list[str]) -> None:
-        self.plan, self.sessions, self.sources = plan, sessions, sources
+    def __init__(
+        self,
+        plan: Plan,
+        users: list[int],
+        sessions: list[aiohttp.ClientSession],
+        sources: list[str],
+        bought: Callable[[], None],
+    ) -> None:
+        self.plan, self.sessions, self.sources, self.bought = plan, sessions, sources, bought
         self.tally = Tally()
         self.buy_times = plan.buy_times()
+        self.ending = Ending()
+        self.followers: list[Follower] = []
         self.availability = Availability(plan.tier)
+        self.buyers_left = sum(1 for user in users if user in self.buy_times)
+        if not self.buyers_left:
+            bought()
+
+    def buyer_done(self) -> None:
+        self.buyers_left -= 1
+        if not self.buyers_left:
+            self.bought()
+
+    async def watch_the_end(self, final: Callable[[], int | None]) -> None:
+        """Look for the sale's final figure every 0.1 s; once known, every follower that has
+        heard it already is done."""
+        while (figure := final()) is None:
+            await asyncio.sleep(0.1)
+        self.ending.final = figure
+        for follower in self.followers:
+            follower.check()
 
     async def call(self, user: int, endpoint: str, method: str, path: str, due: float, **kwargs: Any):
         """One request; its latency from ``due``; (status, JSON body or None), or None on a connection error."""
@@ -169,11 +210,13 @@ class Crowd:
             await self.call(user, "page", "GET", "/", arrives)
         listed = time.time()
         await self.call(user, "list", "GET", "/api/tickets", listed)
-        follower = Follower(self.tally, self.availability)
+        follower = Follower(self.tally, self.availability, self.ending)
+        self.followers.append(follower)
         following = asyncio.create_task(self.follow(user, follower, time.time()))
         if (buy_at := self.buy_times.get(user)) is not None:
             await until(buy_at)
             await (self.queue_then_book(user, buy_at) if plan.room else self.book(user, buy_at, {}))
+            self.buyer_done()
         await following
         self.tally.last_seen[follower.last] += 1
 
@@ -192,7 +235,7 @@ class Crowd:
                 first = False
             follower.heard(message)
 
-        while (left := self.plan.end_at - time.time()) > 0:
+        while (left := self.plan.end_at - time.time()) > 0 and not follower.caught_up.done():
             try:
                 stream = await subscribe(self.plan.stream_url, on_data, source)
             except TimeoutError:
@@ -204,8 +247,8 @@ class Crowd:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             self.tally.streams["opened"] += 1
-            done, _ = await asyncio.wait([stream.closed], timeout=left)
-            if not done:
+            await asyncio.wait([stream.closed, follower.caught_up], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if not stream.closed.done():
                 stream.finish(ENDED)
                 return
             outcome = stream.closed.result()
@@ -223,7 +266,7 @@ class Crowd:
         etag: str | None = None
         session = self.sessions[user % len(self.sessions)]
         due = time.time() + self.plan.poll_seconds * (user % 97) / 97  # not all at the same moment
-        while due < self.plan.end_at:
+        while due < self.plan.end_at and not follower.caught_up.done():
             await until(due)
             try:
                 headers = {"If-None-Match": etag} if etag else {}
@@ -308,14 +351,18 @@ class Crowd:
     async def measure_lag(self) -> None:
         """How late the loop wakes: a client too busy to keep its schedule shows here."""
         loop = asyncio.get_running_loop()
-        while time.time() < self.plan.end_at:
+        while True:
             due = loop.time() + LAG_TICK_SECONDS
             await asyncio.sleep(LAG_TICK_SECONDS)
             self.tally.lag_ms.append((loop.time() - due) * 1000)
 
 
-async def run_crowd(plan: Plan, users: list[int], sources: list[str]) -> Tally:
-    """These ``users`` of the plan, from these source addresses; what they saw."""
+async def run_crowd(
+    plan: Plan, users: list[int], sources: list[str], bought: Callable[[], None], final: Callable[[], int | None]
+) -> Tally:
+    """These ``users`` of the plan, from these source addresses; what they saw. ``bought`` is
+    called once all of them who buy are done; ``final`` says the sale's final figure once
+    the parent knows it (None before)."""
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
     sessions = [
         aiohttp.ClientSession(
@@ -323,13 +370,14 @@ async def run_crowd(plan: Plan, users: list[int], sources: list[str]) -> Tally:
         )
         for source in sources
     ]
-    crowd = Crowd(plan, sessions, sources)
+    crowd = Crowd(plan, users, sessions, sources, bought)
     try:
         await until(plan.start)
         used, started = resource.getrusage(resource.RUSAGE_SELF), time.time()
-        lag = asyncio.create_task(crowd.measure_lag())
+        background = [asyncio.create_task(crowd.measure_lag()), asyncio.create_task(crowd.watch_the_end(final))]
         await asyncio.gather(*(crowd.life(user) for user in users))
-        await lag
+        for task in background:
+            task.cancel()
         now = resource.getrusage(resource.RUSAGE_SELF)
         crowd.tally.cpu_seconds = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
         crowd.tally.wall_seconds = time.time() - started

@@ -143,10 +143,10 @@ def run(faults: Faults) -> dict:
             arrive_seconds=1.5,
             sale_after=1.5,
             sale_seconds=1.5,
-            end_after=5.0,
+            end_after=8.0,
         )
-        tallies, start = run_crowd_processes(plan, workers=2)
-        return summary(merge(tallies), origin.books(), start + plan.sale_after)
+        run = run_crowd_processes(plan, 2, origin.books)
+        return summary(merge(run.tallies), run.books, run.start + plan.sale_after)
 
 
 def test_an_honest_origin_balances_with_no_error_and_every_follower_at_the_end():

@@ -10,7 +10,7 @@ from collections import Counter
 
 from scripts.bench.audience_sse import BROKEN, ENDED, REFUSED, SseProtocol
 from scripts.bench.audience_tally import merge, missed, news_latencies, summary, weighted_quantiles
-from scripts.bench.audience_users import Availability, Follower, Plan, Tally
+from scripts.bench.audience_users import Availability, Ending, Follower, Plan, Tally
 
 SALE_AT = 1_000.0
 
@@ -86,15 +86,18 @@ def test_processes_tallies_merge_into_one_count():
     assert summary(total, books(0, 2, available=0), SALE_AT)["error_count"] == 4
 
 
-def test_a_follower_counts_news_only_when_the_figure_changes():
-    tally = Tally()
-    follower = Follower(tally, Availability("HOT"))
-    for available in (5, 5, 4, 4, 2):
-        follower.heard(
-            f'[{{"tier":"COLD","availableQuantity":9}},{{"tier":"HOT","availableQuantity":{available}}}]'.encode()
-        )
+def test_a_follower_counts_news_only_when_the_figure_changes_and_is_done_at_the_final_one():
+    async def listen() -> tuple[Tally, Follower]:
+        tally, ending = Tally(), Ending()
+        follower = Follower(tally, Availability("HOT"), ending)
+        for available in (5, 5, 4, 4, 2):
+            follower.heard(b'[{"tier":"COLD","availableQuantity":9},{"tier":"HOT","availableQuantity":%d}]' % available)
+            ending.final = 0 if available == 5 else 2
+        return tally, follower
+
+    tally, follower = asyncio.run(listen())
     assert sorted((previous, now) for previous, now, _ in tally.news) == [(4, 2), (5, 4)]
-    assert follower.last == 2
+    assert follower.last == 2 and follower.caught_up.done()
 
 
 def test_buyers_are_spread_over_the_users_and_the_sale():
