@@ -28,7 +28,6 @@ Results: var/bench/audience-<time>.json and a table.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import multiprocessing
@@ -41,6 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import uvloop
 
 from application import BookingLedger
 from projections import Projector, open_view
@@ -70,7 +71,7 @@ def worker_main(plan: Plan, users: list[int], addresses: list[str], pipe, go, st
     figure = lambda: None if final.value < 0 else final.value  # noqa: E731
     bought = lambda: pipe.put(("bought", os.getpid()))  # noqa: E731
     plan = dataclasses.replace(plan, start=start.value)
-    pipe.put(("tally", asyncio.run(run_crowd(plan, users, addresses, bought, figure))))
+    pipe.put(("tally", uvloop.run(run_crowd(plan, users, addresses, bought, figure))))
 
 
 @dataclass

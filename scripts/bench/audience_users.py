@@ -262,12 +262,14 @@ class Crowd:
             await asyncio.sleep(RETRY_SECONDS)
 
     async def poll(self, user: int, follower: Follower) -> None:
-        """The list every ``poll_seconds``, with the ETag it was given, as a browser's cache sends it."""
+        """The list every ``poll_seconds``, with the ETag it was given, as a browser's cache sends
+        it; as the page does, the next look is not sent before the last one's answer."""
         etag: str | None = None
         session = self.sessions[user % len(self.sessions)]
         due = time.time() + self.plan.poll_seconds * (user % 97) / 97  # not all at the same moment
         while due < self.plan.end_at and not follower.caught_up.done():
             await until(due)
+            due = max(due + self.plan.poll_seconds, time.time())
             try:
                 headers = {"If-None-Match": etag} if etag else {}
                 async with session.get(self.plan.base + "/api/tickets", headers=headers) as answer:
@@ -282,7 +284,6 @@ class Crowd:
                 self.tally.errors["connect"] += 1
             except (TimeoutError, aiohttp.ClientError):
                 self.tally.errors["broken poll"] += 1
-            due += self.plan.poll_seconds
 
     async def book(self, user: int, due: float, headers: dict[str, str]) -> None:
         body = {"userId": f"audience-{user}", "tier": self.plan.tier, "quantity": 1}
