@@ -241,18 +241,20 @@ def line(r: dict) -> str:
 
 def table(results: list[dict]) -> list[str]:
     lines = [
-        "| mode | users | bookings/s | booking p95 / p99 ms | sold = capacity = 201s | news p50 / p95 ms "
-        "| missed the end | errors | origin CPU s/s | client CPU s/s | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mode | users | pages answered | bookings/s | booking p95 / p99 ms | sold = capacity = 201s "
+        "| news p50 / p95 ms | missed the end | errors | origin CPU s/s | client CPU s/s | client lag p99 ms | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         book, news = r["latency_ms"].get("book", {}), r["news_ms"]
+        pages = r["statuses"].get("page 200", r["statuses"].get("list 200", 0))
         lines.append(
-            f"| {r['mode']} | {r['users']:,} | {r['bookings_per_second']} | {book.get('p95', '-')} / "
+            f"| {r['mode']} | {r['users']:,} | {pages:,} | {r['bookings_per_second']} | {book.get('p95', '-')} / "
             f"{book.get('p99', '-')} | {r['books']['sold']} = {r['capacity']} = {r['sold_by_201s']} "
             f"{'yes' if r['sold_out_and_balanced'] else 'NO'} | {news.get('p50', '-')} / {news.get('p95', '-')} "
             f"| {r['followers_missed_the_end']} | {r['error_count']} | {r['origin_cpu_per_s']} "
-            f"| {r['client_cpu_per_s']} | {r['load_average']['before']}→{r['load_average']['after']} |"
+            f"| {r['client_cpu_per_s']} | {r['client_lag_ms'].get('p99', '-')} "
+            f"| {r['load_average']['before']}→{r['load_average']['after']} |"
         )
     return lines
 
