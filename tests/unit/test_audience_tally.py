@@ -69,9 +69,11 @@ def test_an_oversold_tier_is_caught_by_the_201s_or_by_the_store():
     assert not by_store["sold_out_and_balanced"] and by_store["oversold"] == 1
 
 
-def test_a_201_the_store_does_not_have_unbalances_the_books():
-    result = summary(sale([(1, SALE_AT + 1, 1), (0, SALE_AT + 1, 1)]), books(1, 2, available=1), SALE_AT)
-    assert not result["sold_out_and_balanced"]
+def test_201s_that_differ_from_the_stores_count_unbalance_the_books():
+    one_short = summary(sale([(1, SALE_AT + 1, 1)]), books(2, 2), SALE_AT)  # the store sold 2, clients heard of 1
+    assert not one_short["sold_out_and_balanced"] and one_short["oversold"] == 0
+    not_in_store = summary(sale([(1, SALE_AT + 1, 1), (0, SALE_AT + 1, 1)]), books(1, 2, available=1), SALE_AT)
+    assert not not_in_store["sold_out_and_balanced"]
     assert not summary(sale([(0, SALE_AT + 1, 2)]), books(2, 2, ok=False), SALE_AT)["sold_out_and_balanced"]
 
 
