@@ -4,7 +4,7 @@ alone, through an edge, and against the row-locking baseline.
     ticketledger bench --parts audience --users 1000,10000
     python -m scripts.bench.audience --users 1000 --modes origin,baseline
     python -m scripts.bench.audience --users 50000 --modes edge --edge http://127.0.5.1:8080 \\
-        --edge-stream http://127.0.5.1:8080/sub/tickets --origin-port 8451
+        --origin-port 8451 --room --room-follow frontier
 
 Each run starts the origin as the README runs it (``ticketledger serve`` + ``ticketledger
 projections`` on PostgreSQL, a fresh schema; ``scripts/bench/onsale_servers.py``), the
@@ -18,8 +18,8 @@ everyone keeps following for ``--settle`` seconds. Afterwards the books are read
 store and the read tables, never from what the clients believe, and the tallies are
 merged (``scripts/bench/audience_tally.py``). Modes:
 - ``origin``: everything from the origin, availability over its ``/api/tickets/stream``;
-- ``edge``: everything through the edge's URLs (``--edge``, ``--edge-stream``,
-  ``--edge-frontier``), the edge proxying to the origin on ``--origin-port``;
+- ``edge``: everything through the edge (``--edge``; its stream ``--edge-stream``, default
+  its ``/api/tickets/stream``), the edge proxying to the origin on ``--origin-port``;
 - ``baseline``: the row-locking design as the seed plans it, followers polling the list
   every 2 s, no page, no edge.
 Results: var/bench/audience-<time>.json and a table.
@@ -157,12 +157,13 @@ class Origin:
 
     def ticket_requests(self) -> dict[str, int]:
         """Requests for a queue ticket (``GET /api/queue/<id>``) and for its stream, logged by the origin."""
-        counts = {"looks": 0, "streams": 0}
+        counts = {"looks": 0, "streams": 0, "frontier": 0}
         for path in self.logs:
             with open(path) as log:
                 for line in log:
                     if '"path": "/api/queue/' in line or '"path":"/api/queue/' in line:
-                        counts["streams" if "/stream" in line else "looks"] += 1
+                        stream = "streams" if "/stream" in line else "looks"
+                        counts["frontier" if "/api/queue/frontier" in line else stream] += 1
         return counts
 
 
@@ -186,7 +187,7 @@ def plan_for(mode: str, args: argparse.Namespace, users: int, base: str) -> Plan
     return Plan(
         base=args.edge if edge else base,
         stream_url=None if mode == "baseline" else stream,
-        frontier_url=args.edge_frontier if edge else None,
+        frontier_polled=args.room_follow == "frontier",
         tier=TIER,
         room=args.room and mode != "baseline",
         page=mode != "baseline",
@@ -281,9 +282,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--settle", type=float, default=5.0, help="seconds everyone follows after (default 5)")
     group.add_argument("--room", action="store_true", help="buyers queue in the waiting room first")
     group.add_argument("--room-rate", type=float, default=200.0, help="the room's admissions per second")
+    group.add_argument(
+        "--room-follow",
+        choices=("ticket-stream", "frontier"),
+        default="ticket-stream",
+        help="how a waiting buyer follows its turn: its ticket's stream, or GET /api/queue/frontier every second",
+    )
     group.add_argument("--edge", help="the edge's base URL (page, list, queue, bookings through it)")
     group.add_argument("--edge-stream", help="the edge's availability stream (default: its /api/tickets/stream)")
-    group.add_argument("--edge-frontier", help="the edge's waiting-room frontier stream URL")
     group.add_argument("--workers", type=int, help=f"client processes (default: one per {USERS_PER_WORKER:,} users)")
     group.add_argument("--origin-port", type=int, default=8451, help="the origin's port (the edge proxies to it)")
 

@@ -5,11 +5,11 @@ follows availability until it has heard the sale's final figure (the store's, wh
 parent hands over once every buyer is done) or the run's time is up: over a stream (the edge's, or the origin's
 ``/api/tickets/stream``), or by polling the list (the baseline's way). A buyer, at its
 scheduled time in the sale, books one ticket: straight away, or, when a waiting room is on,
-after joining the queue and following the frontier (the edge's frontier stream when there
-is one, else its queue ticket's stream on the origin) until its turn, then collecting its
-pass. Everything is open loop: a latency counts from when the step was due, so a client that
-falls behind shows as latency too. Each process counts what it saw in a ``Tally`` of plain
-values, merged by the parent (``scripts/bench/audience_tally.py``).
+after joining the queue and following its turn (its queue ticket's stream, or, as the page
+does where the room publishes its frontier, ``GET /api/queue/frontier`` every second) until
+it comes, then collecting its pass. Everything is open loop: a latency counts from when the
+step was due, so a client that falls behind shows as latency too. Each process counts what
+it saw in a ``Tally`` of plain values, merged by the parent (``scripts/bench/audience_tally.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from scripts.bench.audience_sse import BROKEN, ENDED, subscribe
 RETRY_SECONDS = 1.0  # EventSource's retry (the origin's streams say ``retry: 1000``)
 TIMEOUT_SECONDS = 30.0
 LAG_TICK_SECONDS = 0.05
+FRONTIER_SECONDS = 1.0  # how often the page looks at the room's frontier (its max-age)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Plan:
 
     base: str  # the page, the tier list, the queue and bookings: the edge's address, or the origin's
     stream_url: str | None  # availability's stream; None: poll the list every ``poll_seconds``
-    frontier_url: str | None  # the room's frontier stream; None: each waiting buyer follows its ticket's stream
+    frontier_polled: bool  # waiting buyers look at the room's frontier every second, or follow their ticket's stream
     tier: str
     room: bool
     page: bool  # the page's own GET / (the baseline has no page)
@@ -307,24 +308,26 @@ class Crowd:
 
     async def wait_turn(self, user: int, ticket: dict) -> tuple[int, dict]:
         """The ticket once its turn came (with its pass) or the sale ended, and how many
-        requests beyond the frontier's stream it took (the pass's own not counted)."""
-        place = ticket["position"] + ticket["admitted"]
-        requests = 0
-        while ticket["state"] == "waiting" and time.time() < self.plan.end_at:
-            url = self.plan.frontier_url
-            if url is None:  # the origin's stream of this ticket
+        requests for its own ticket it sent while waiting: its stream, each time it was opened,
+        or none when it follows the room's frontier (the same for everyone, which an edge
+        answers from its cache: those looks are counted apart, as ``frontier``)."""
+        if not self.plan.frontier_polled:
+            requests = 0
+            while ticket["state"] == "waiting" and time.time() < self.plan.end_at:
                 requests += 1
                 url = f"{self.plan.base}/api/queue/{ticket['ticketId']}/stream"
                 ticket = await self.last_event(url, ticket, lambda t: t["state"] != "waiting")
-                continue
-            frontier = await self.last_event(url, {}, lambda f: f.get("soldOut") or f.get("admitted", 0) >= place)
-            if frontier.get("soldOut"):
-                return requests, {**ticket, "state": "soldOut"}
-            if frontier.get("admitted", 0) >= place:
+            return requests, ticket
+        number = ticket.get("number") or ticket["position"] + ticket["admitted"]
+        while time.time() < self.plan.end_at:
+            answer = await self.call(user, "frontier", "GET", "/api/queue/frontier", time.time())
+            frontier = answer[1] if answer is not None and answer[0] == 200 and answer[1] else {}
+            if frontier.get("soldOut") or (frontier.get("admitted") or 0) >= number:
                 answer = await self.call(user, "pass", "GET", f"/api/queue/{ticket['ticketId']}", time.time())
-                if answer is not None and answer[0] == 200:
-                    ticket = answer[1]
-        return requests, ticket
+                if answer is not None and answer[0] == 200 and answer[1]["state"] != "waiting":
+                    return 0, answer[1]
+            await asyncio.sleep(FRONTIER_SECONDS)
+        return 0, ticket
 
     async def last_event(self, url: str, last: dict, enough) -> dict:
         """A stream's events until one is ``enough`` (or it ends): the last one."""
@@ -342,7 +345,8 @@ class Crowd:
             self.tally.errors["connect"] += 1
             await asyncio.sleep(RETRY_SECONDS)
             return last
-        await asyncio.wait([seen, stream.closed], timeout=max(0.0, self.plan.end_at - time.time()))
+        left = max(0.0, self.plan.end_at - time.time())
+        await asyncio.wait([seen, stream.closed], timeout=left, return_when=asyncio.FIRST_COMPLETED)
         outcome = stream.closed.result() if stream.closed.done() else None
         stream.finish(ENDED)
         if outcome == BROKEN and not seen.done():

@@ -133,7 +133,7 @@ def run(faults: Faults) -> dict:
         plan = Plan(
             base=base,
             stream_url=base + "/api/tickets/stream",
-            frontier_url=None,
+            frontier_polled=False,
             tier="ONSALE",
             room=False,
             page=True,

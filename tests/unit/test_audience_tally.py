@@ -103,7 +103,7 @@ def test_a_follower_counts_news_only_when_the_figure_changes_and_is_done_at_the_
 
 
 def test_buyers_are_spread_over_the_users_and_the_sale():
-    plan = Plan("", None, None, "T", False, True, 100, 4, 0.0, 10.0, 10.0, 2.0, 15.0)
+    plan = Plan("", None, False, "T", False, True, 100, 4, 0.0, 10.0, 10.0, 2.0, 15.0)
     assert plan.buy_times() == {0: 10.0, 25: 10.5, 50: 11.0, 75: 11.5}
 
 
