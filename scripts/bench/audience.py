@@ -3,8 +3,7 @@ alone, through an edge, and against the row-locking baseline.
 
     ticketledger bench --parts audience --users 1000,10000
     python -m scripts.bench.audience --users 1000 --modes origin,baseline
-    python -m scripts.bench.audience --users 50000 --modes edge --edge http://127.0.5.1:8080 \\
-        --origin-port 8451 --room --room-follow frontier
+    python -m scripts.bench.audience --users 50000 --modes origin,edge --room --room-follow frontier
 
 Each run starts the origin as the README runs it (``ticketledger serve`` + ``ticketledger
 projections`` on PostgreSQL, a fresh schema; ``scripts/bench/onsale_servers.py``), the
@@ -18,8 +17,9 @@ everyone keeps following for ``--settle`` seconds. Afterwards the books are read
 store and the read tables, never from what the clients believe, and the tallies are
 merged (``scripts/bench/audience_tally.py``). Modes:
 - ``origin``: everything from the origin, availability over its ``/api/tickets/stream``;
-- ``edge``: everything through the edge (``--edge``; its stream ``--edge-stream``, default
-  its ``/api/tickets/stream``), the edge proxying to the origin on ``--origin-port``;
+- ``edge``: everything through the project's edge (nginx + nchan, started here in front of
+  the origin, with its publisher), or through one given (``--edge``, its stream
+  ``--edge-stream``, default its ``/api/tickets/stream``) that proxies to ``--origin-port``;
 - ``baseline``: the row-locking design as the seed plans it, followers polling the list
   every 2 s, no page, no edge.
 Results: var/bench/audience-<time>.json and a table.
@@ -29,14 +29,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +53,7 @@ from scripts.bench.audience_tally import merge, summary
 from scripts.bench.audience_users import Plan, Tally, run_crowd
 from scripts.bench.kit import ROOT, cpu_seconds, our_books, raise_file_limit, read_stat
 from scripts.bench.onsale_servers import admin, baseline_server, our_service
+from scripts.harness.processes import free_port
 
 TIER = "ONSALE"
 STREAM = "/api/tickets/stream"
@@ -147,16 +151,20 @@ def store_books(env: dict[str, str]) -> dict:
 
 @dataclass
 class Origin:
-    """The servers of one run as the run sees them: their address, their CPU, their books and
-    how many requests for queue tickets reached them (from their request logs)."""
+    """The servers of one run as the run sees them: their address (and the edge's in front of
+    them, if any), their CPU, their books and how many requests for queue tickets reached
+    them (from their request logs)."""
 
     base: str
     meter: CpuMeter
     books: Callable[[], dict]
     logs: list[str]
+    front: str | None = None  # the edge's address
+    edge_meter: CpuMeter | None = None  # nginx's workers and the publisher, when this run started them
 
     def ticket_requests(self) -> dict[str, int]:
-        """Requests for a queue ticket (``GET /api/queue/<id>``) and for its stream, logged by the origin."""
+        """Requests for a queue ticket (``GET /api/queue/<id>``), its stream and the room's
+        frontier, as the origin logged them."""
         counts = {"looks": 0, "streams": 0, "frontier": 0}
         for path in self.logs:
             with open(path) as log:
@@ -168,24 +176,69 @@ class Origin:
 
 
 @contextmanager
-def origin(mode: str, args: argparse.Namespace, capacity: int) -> Iterator[Origin]:
-    """The servers of one mode: ours (with the room on if asked), or the baseline."""
+def origin(mode: str, args: argparse.Namespace, capacity: int, users: int) -> Iterator[Origin]:
+    """The servers of one mode: ours (with the room on if asked; in edge mode, the edge given,
+    or one started here in front of it), or the baseline."""
     if mode == "baseline":
         with baseline_server(capacity, args.origin_port + 1) as (base, server):
             yield Origin(base, CpuMeter([server.pid], []), lambda: baseline_app.check("onsale_baseline")[TIER], [])
         return
-    with our_service("audience_ours", capacity, args.origin_port, False) as ours:
+    with ExitStack() as stack:
+        ours = stack.enter_context(our_service("audience_ours", capacity, args.origin_port, False))
         if args.room:
             admin(ours, "/api/admin/waiting-room", {"tiers": [TIER], "rate": args.room_rate, "passSeconds": 300})
         meter = CpuMeter([server.pid for server in ours.servers], [ours.projector.pid])
-        yield Origin(ours.base, meter, lambda: store_books(ours.env), [server.log_path for server in ours.servers])
+        servers = Origin(ours.base, meter, lambda: store_books(ours.env), [server.log_path for server in ours.servers])
+        if mode == "edge":
+            servers.front = args.edge
+            if not args.edge:
+                servers.front, servers.edge_meter = stack.enter_context(edge_in_front(ours.base, users))
+        yield servers
 
 
-def plan_for(mode: str, args: argparse.Namespace, users: int, base: str) -> Plan:
-    edge = mode == "edge"
-    stream = (args.edge_stream or args.edge + STREAM) if edge else base + STREAM
+def edge_installed() -> bool:
+    """Whether the project's edge can be started here: its package, nginx and nchan."""
+    if importlib.util.find_spec("scripts.edge") is None:
+        return False
+    from scripts.edge.config import installed
+
+    return installed()
+
+
+@contextmanager
+def edge_in_front(origin_base: str, users: int) -> Iterator[tuple[str, CpuMeter]]:
+    """The project's edge (nginx + nchan, ``scripts/edge/``, from branch i32-edge) in front of
+    ``origin_base``, with its publisher (``ticketledger edge-publish``): its address and CPU
+    meter. Its workers hold 16,000 connections each: four of them past 25,000 users."""
+    from scripts.edge.config import Edge
+
+    host = "127.0.6.10"
+    listen, publish = f"{host}:{free_port()}", f"{host}:{free_port()}"
+    with tempfile.TemporaryDirectory(prefix="audience-edge-") as run_dir:
+        edge = Edge(
+            Path(run_dir),
+            listen=listen,
+            publish_listen=publish,
+            origins=[origin_base.removeprefix("http://")],
+            workers=4 if users > 25_000 else 2,
+        ).start()
+        env = {**os.environ, "EDGE_ORIGIN_URLS": origin_base, "EDGE_PUBLISH_URLS": f"http://{publish}/publish/tiers"}
+        command = [str(Path(sys.executable).with_name("ticketledger")), "edge-publish"]
+        publisher = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+        try:
+            assert edge.process is not None
+            yield f"http://{listen}", CpuMeter([edge.process.pid], [publisher.pid])
+        finally:
+            publisher.terminate()
+            publisher.wait(10)
+            edge.stop()
+
+
+def plan_for(mode: str, args: argparse.Namespace, users: int, servers: Origin) -> Plan:
+    base = servers.front or servers.base
+    stream = args.edge_stream if servers.front and args.edge_stream else base + STREAM
     return Plan(
-        base=args.edge if edge else base,
+        base=base,
         stream_url=None if mode == "baseline" else stream,
         frontier_polled=args.room_follow == "frontier",
         tier=TIER,
@@ -206,12 +259,15 @@ def one_run(mode: str, args: argparse.Namespace, users: int) -> dict:
     capacity = max(1, int(buyers * args.sell_share))
     workers = args.workers or max(1, -(-users // USERS_PER_WORKER))
     load_before = os.getloadavg()[0]
-    with origin(mode, args, capacity) as servers:
-        plan = plan_for(mode, args, users, servers.base)
+    with origin(mode, args, capacity, users) as servers:
+        plan = plan_for(mode, args, users, servers)
+        edge_cpu = servers.edge_meter or (lambda: 0.0)
+        edge_before = edge_cpu()
         run = run_crowd_processes(plan, workers, servers.books, servers.meter)
         took = time.time() - run.start
         result = summary(merge(run.tallies), run.books, run.start + plan.sale_after)
         result["origin_ticket_requests"] = servers.ticket_requests()
+        result["edge_cpu_per_s"] = round((edge_cpu() - edge_before) / took, 3)
     arrival_and_sale = plan.sale_after + plan.sale_seconds
     result.update(
         mode=mode,
@@ -263,10 +319,12 @@ def table(results: list[dict]) -> list[str]:
 def runs(args: argparse.Namespace) -> list[dict]:
     """Each size in each mode, sizes in the outer loop so a size's modes run minutes apart at most."""
     results = []
+    modes = args.modes.split(",")
+    if "edge" in modes and not args.edge and not edge_installed():
+        print("audience: no edge here (scripts/edge/, nginx with nchan): edge mode left out", flush=True)
+        modes.remove("edge")
     for users in [int(n) for n in str(args.users).split(",")]:
-        for mode in args.modes.split(","):
-            if mode == "edge" and not args.edge:
-                continue
+        for mode in modes:
             results.append(one_run(mode, args, users))
     return results
 
@@ -288,7 +346,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="ticket-stream",
         help="how a waiting buyer follows its turn: its ticket's stream, or GET /api/queue/frontier every second",
     )
-    group.add_argument("--edge", help="the edge's base URL (page, list, queue, bookings through it)")
+    group.add_argument("--edge", help="an edge already in front of --origin-port (default: start the project's)")
     group.add_argument("--edge-stream", help="the edge's availability stream (default: its /api/tickets/stream)")
     group.add_argument("--workers", type=int, help=f"client processes (default: one per {USERS_PER_WORKER:,} users)")
     group.add_argument("--origin-port", type=int, default=8451, help="the origin's port (the edge proxies to it)")
