@@ -291,7 +291,8 @@ def line(r: dict) -> str:
         f"{book.get('p95', '-')}/{book.get('p99', '-')} ms; sold {r['books']['sold']} of {r['capacity']}, 201s "
         f"{r['sold_by_201s']} ({'ok' if r['sold_out_and_balanced'] else 'NOT BALANCED'}); news p50/p95 "
         f"{news.get('p50', '-')}/{news.get('p95', '-')} ms, {r['followers_missed_the_end']} missed the end; "
-        f"errors {r['errors'] or 0}; origin CPU {r['origin_cpu_per_s']}/s, client {r['client_cpu_per_s']}/s "
+        f"errors {r['errors'] or 0}; origin CPU {r['origin_cpu_per_s']}/s, edge {r['edge_cpu_per_s']}/s, "
+        f"client {r['client_cpu_per_s']}/s "
         f"{r['client_cpu_per_process']}, loop lag {r['client_lag_ms']}; load {r['load_average']}"
     )
 
@@ -299,8 +300,9 @@ def line(r: dict) -> str:
 def table(results: list[dict]) -> list[str]:
     lines = [
         "| mode | users | pages answered | bookings/s | booking p95 / p99 ms | sold = capacity = 201s "
-        "| news p50 / p95 ms | missed the end | errors | origin CPU s/s | client CPU s/s | client lag p99 ms | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| news p50 / p95 ms | missed the end | errors | origin CPU s/s | edge CPU s/s | client CPU s/s "
+        "| client lag p99 ms | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         book, news = r["latency_ms"].get("book", {}), r["news_ms"]
@@ -310,6 +312,7 @@ def table(results: list[dict]) -> list[str]:
             f"{book.get('p99', '-')} | {r['books']['sold']} = {r['capacity']} = {r['sold_by_201s']} "
             f"{'yes' if r['sold_out_and_balanced'] else 'NO'} | {news.get('p50', '-')} / {news.get('p95', '-')} "
             f"| {r['followers_missed_the_end']} | {r['error_count']} | {r['origin_cpu_per_s']} "
+            f"| {r.get('edge_cpu_per_s') or '-'} "
             f"| {r['client_cpu_per_s']} | {r['client_lag_ms'].get('p99', '-')} "
             f"| {r['load_average']['before']}→{r['load_average']['after']} |"
         )
