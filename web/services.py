@@ -23,6 +23,7 @@ from projections import HoldExpiry, LedgerView, Projector, open_view
 from projections.integrations.runner import Integrations
 from projections.read_model.replica import falling_back, replica_view
 from web.http.tier_board import TierBoard
+from web.http.tier_news import TierNews
 from web.schemas.tiers import ListedTierSchema
 from web.settings import parse_demo_tiers
 from web.waiting_rooms import open_waiting_rooms
@@ -42,6 +43,7 @@ class Services:
         if config["READ_REPLICA"]:  # the tier list from a standby while the primary does not answer
             read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)
         self.board = TierBoard(read, ListedTierSchema(many=True).dump)
+        self.tier_news = TierNews(lambda: self.board.get().line())  # every tier stream's one reader
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.checkout = Checkout(self.ledger, self.rooms)
         self.place_watch = PlaceWatch(self.rooms.progress)
@@ -84,6 +86,7 @@ class Services:
         """Stop expiring holds, following and the integrations (let a tick in progress
         finish), then close the store."""
         self._stop.set()
+        self.tier_news.close()
         for thread in self._threads:
             thread.join(timeout=10)
         self.rooms.close()

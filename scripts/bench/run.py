@@ -11,6 +11,9 @@ settings and the projection process, as the README runs it. The parts:
   a sell-out, and ours again with twice its workers;
 - ``mixed`` (``mixed.py``): a sale as it really is, bookings among readers of the tier list
   and browsers following it;
+- ``streams`` (``mixed.py``, ``streams.py``, ``edge_crowds.py``): bookings beside 2,000 and
+  8,000 browsers following the tier list, ours streaming, the baseline polling; then ours
+  with the followers through the edge;
 - ``orders`` (``orders.py``): an order of two hot tiers against a single booking, on ours;
 - ``floods`` (``floods.py``): the on-sale floods, with the waiting room, without, and on the
   baseline;
@@ -44,7 +47,7 @@ from application import BookingLedger
 from domain.tiers import tier_id
 from projections import Projector, open_view
 from projections.read_model.rebuild import rebuild
-from scripts.bench import audience, baseline_app, floods, hot, mixed, network, orders, wrk
+from scripts.bench import audience, baseline_app, edge_crowds, floods, hot, mixed, network, orders, wrk
 from scripts.bench.kit import (
     HERE,
     OURS_ENV,
@@ -57,7 +60,7 @@ from scripts.bench.kit import (
     wait_idle,
 )
 
-PARTS = ("hot", "mixed", "orders", "floods", "network", "history", "rebuild", "audience")
+PARTS = ("hot", "mixed", "streams", "orders", "floods", "network", "history", "rebuild", "audience")
 
 
 def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> tuple[dict, dict]:
@@ -93,6 +96,10 @@ def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> 
                 mixed_runs = mixed.runs(server.url, base.url, seconds, hot.HOT, wait_idle)
                 ours["mixed"], baseline["mixed"] = mixed_runs["ours"], mixed_runs["baseline"]
                 ours["mixed_books"], baseline["mixed_books"] = books(), base_books()
+            if "streams" in parts:
+                crowds = mixed.crowd_runs(server.url, base.url, seconds, hot.HOT, wait_idle)
+                ours["crowds"], baseline["crowds"] = crowds["ours"], crowds["baseline"]
+                ours["edge_crowds"] = edge_crowds.runs(server.url, seconds, hot.HOT, wait_idle)
             if "orders" in parts:
                 ours["orders"] = orders.runs(server.url, seconds, books)
             ours["worker_rss_mb"] = server.worker_rss_mb()
@@ -151,6 +158,9 @@ def table(result: dict) -> str:
             "",
             *mixed.table(ours["mixed"], base["mixed"]),
         ]
+    if "crowds" in ours:
+        lines += ["", "Bookings beside thousands of followers", "", *mixed.crowd_table(ours["crowds"], base["crowds"])]
+        lines += ["", "... the followers through the edge (ours)", "", *edge_crowds.table(ours["edge_crowds"])]
     if "orders" in ours:
         lines += ["", "An order across two hot tiers against a booking (ours)", "", *orders.table(ours["orders"])]
     if "floods" in result:

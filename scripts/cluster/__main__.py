@@ -9,8 +9,9 @@
 ``up`` starts etcd, the Patroni pair and HAProxy (``database.py``), then the web hosts in
 the README's server mode (``ticketledger serve`` on PostgreSQL through HAProxy, rate limits
 and the waiting room's queue in the local Redis) and one projection process, each on its
-own loopback address (``layout.py``), and returns; the API answers on
-http://127.0.1.1:8080 through HAProxy.
+own loopback address (``layout.py``), then the edge in front of them (``edge.py``), and
+returns; the API answers on http://127.0.1.1:8080 through HAProxy, the audience's site on
+http://127.0.1.2:8080 through the edge.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.cluster import edge
 from scripts.cluster.database import RUN, Database, answers, kill, read_pid
 from scripts.cluster.layout import BALANCER, HTTP_PORT, READ_PORT, STATE, WEB_PORT, store_settings, web_addresses
 from scripts.harness.processes import ROOT, wait_for
@@ -53,13 +55,16 @@ def up(web: int, synchronous: bool) -> None:
     for address in addresses:
         wait_for(lambda a=address: answers(f"http://{a}:{WEB_PORT}/ready"), 60, f"the web host on {address}")
     wait_for(lambda: answers(f"http://{BALANCER}:{HTTP_PORT}/ready"), 30, "HTTP through HAProxy")
+    edge.up(addresses, start)
     print(f"up: the API on http://{BALANCER}:{HTTP_PORT} (admin token in {STATE / 'admin-token'})")
 
 
 def start(name: str, command: list[str], env: dict[str, str]) -> None:
+    """A ``ticketledger`` subcommand (or a program named by its path) as the cluster's ``name``."""
     log = open(STATE / f"{name}.log", "ab")
+    program = [] if command[0].startswith("/") else [str(Path(sys.executable).parent / "ticketledger")]
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ticketledger"), *command],
+        [*program, *command],
         cwd=ROOT,
         env=os.environ | env,
         stdout=log,
@@ -71,7 +76,7 @@ def start(name: str, command: list[str], env: dict[str, str]) -> None:
 
 def down() -> None:
     for pid_file in RUN.glob("*.pid") if RUN.exists() else []:
-        if pid_file.stem.startswith(("web", "projections")):
+        if pid_file.stem.startswith(("web", "projections", "edge")):
             pid = read_pid(pid_file.stem)
             if pid:
                 try:

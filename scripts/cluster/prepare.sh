@@ -13,6 +13,8 @@ command -v haproxy >/dev/null || missing+=(haproxy)
 command -v setpriv >/dev/null || missing+=(util-linux)
 command -v nft >/dev/null || missing+=(nftables)
 command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)  # the edge (scripts/cluster/edge.py)
+[ -f /usr/share/nginx/modules/ngx_nchan_module.so ] || missing+=(libnginx-mod-nchan)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
 /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

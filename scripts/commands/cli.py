@@ -14,7 +14,7 @@ import sys
 from types import ModuleType
 
 import projections.__main__ as projections
-from scripts.commands import audit, feed, rebuild, serve, status, webhooks
+from scripts.commands import audit, edge_publish, feed, rebuild, serve, status, webhooks
 
 
 def from_checkout(name: str, summary: str) -> ModuleType:
@@ -41,6 +41,7 @@ COMMANDS: dict[str, ModuleType] = {
     "status": status,
     "webhooks": webhooks,
     "feed": feed,
+    "edge-publish": edge_publish,
     "bench": bench,
     "verify": verify,
 }
@@ -55,6 +56,7 @@ examples:
   ticketledger verify --seconds 30    check every answer against the event store, under faults
   ticketledger webhooks list          registered webhook endpoints and their positions
   ticketledger feed --follow          print integration events as they happen
+  ticketledger edge-publish           publish the tier list to the edges (EDGE_PUBLISH_URLS)
 
 Every command reads its settings from environment variables, as the web app does
 (docs/configuration.md). The store: PERSISTENCE_MODULE (eventsourcing.sqlite by

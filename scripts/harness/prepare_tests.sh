@@ -109,6 +109,8 @@ missing=()
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -x /usr/bin/prometheus && -x /usr/bin/promtool ]] || missing+=(prometheus)
 [[ -x /usr/bin/zbarimg ]] || missing+=(zbar-tools)
+[[ -x /usr/sbin/nginx ]] || missing+=(nginx)  # the edge's tests (tests/e2e/test_edge.py)
+[[ -f /usr/share/nginx/modules/ngx_nchan_module.so ]] || missing+=(libnginx-mod-nchan)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)

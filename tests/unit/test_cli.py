@@ -14,7 +14,7 @@ from projections import Projector, open_view
 from scripts.commands.cli import COMMANDS
 from tests.cli import ROOT, ticketledger
 
-EXPECTED = ["serve", "projections", "rebuild", "audit", "status", "webhooks", "feed", "bench", "verify"]
+EXPECTED = ["serve", "projections", "rebuild", "audit", "status", "webhooks", "feed", "edge-publish", "bench", "verify"]
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_help_lists_every_command_with_its_summary_and_names_the_settings():
     result = ticketledger("--help")
     assert result.returncode == 0, result.stderr
     assert list(COMMANDS) == EXPECTED
-    listed = re.findall(r"^    (\w+) +\S", result.stdout, re.MULTILINE)
+    listed = re.findall(r"^    ([\w-]+) +\S", result.stdout, re.MULTILINE)
     assert listed == EXPECTED  # each on one line with its summary
     assert "examples:" in result.stdout and "PERSISTENCE_MODULE" in result.stdout
 

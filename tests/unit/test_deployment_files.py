@@ -48,10 +48,12 @@ def assert_resolves(command: list[str]) -> None:
 
 
 def test_every_command_of_the_image_exists_in_the_project():
-    built = [service for service in COMPOSE["services"].values() if "build" in service]
-    assert len(built) == 5  # web and projections, and the cluster profile's two web hosts and projections
+    built = [service for service in COMPOSE["services"].values() if service.get("build") == "."]
+    assert len(built) == 6  # web and projections; the cluster profile's two web hosts, projections, edge publisher
     for service in built:
         assert_resolves(service["command"])
+    edge = COMPOSE["services"]["edge"]["build"]  # the edge's own image: nginx with nchan
+    assert (ROOT / edge["dockerfile"]).is_file() and "libnginx-mod-nchan" in (ROOT / edge["dockerfile"]).read_text()
     (cmd,) = [line.removeprefix("CMD ") for line in DOCKERFILE if line.startswith("CMD ")]
     assert_resolves(json.loads(cmd))
 
@@ -113,7 +115,17 @@ def test_the_cluster_profile_is_a_synchronous_patroni_pair_behind_haproxy():
     """docs/production.md's topology for real machines: every service of the profile is
     in it, the pair is synchronous and strict, and the service reaches it through HAProxy."""
     cluster = {name: service for name, service in COMPOSE["services"].items() if "profiles" in service}
-    assert set(cluster) == {"etcd", "pg1", "pg2", "haproxy", "web1", "web2", "cluster-projections"}
+    assert set(cluster) == {
+        "etcd",
+        "pg1",
+        "pg2",
+        "haproxy",
+        "web1",
+        "web2",
+        "cluster-projections",
+        "edge",
+        "edge-publisher",
+    }
     assert all(service["profiles"] == ["cluster"] for service in cluster.values())
     for node in ("pg1", "pg2"):
         dcs = yaml.safe_load(cluster[node]["environment"]["SPILO_CONFIGURATION"])["bootstrap"]["dcs"]

@@ -1,64 +1,91 @@
-"""The tier stream's timing, on a fake clock: what it sends, when, and that it ends."""
+"""The tier list's streams: one reader per process, its news sent to every stream once per
+change, heartbeats while quiet, and the end of a stream (time limit, store down)."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from web.http.stream import HEARTBEAT_SECONDS, POLL_SECONDS, tier_events
+from web.http.tier_news import HEARTBEAT, Followed, TierNews
+
+INTERVAL = 0.02
 
 
-class FakeTime:
-    """A clock that only moves when the stream sleeps."""
+class CountedList:
+    """The tier list as the board gives it, counting how often it is read."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.reads = 0
+        self.down = False
 
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def stream(lists: list[str], max_seconds: float, time: FakeTime) -> list[tuple[float, str]]:
-    """Each chunk sent, with when; the read returns ``lists`` one per poll, then the last for ever."""
-    reads = iter(lists)
-    last = [lists[0]]
-
-    def read() -> str:
-        last[0] = next(reads, last[0])
-        return last[0]
-
-    return [(time.now, chunk) for chunk in tier_events(read, max_seconds, time.clock, time.sleep)]
+    def read(self) -> str:
+        self.reads += 1
+        if self.down:
+            raise OperationalError("connection refused")
+        return self.line
 
 
-def test_the_list_is_sent_first_with_a_retry_hint_then_only_when_it_changes():
-    time = FakeTime()
-    chunks = stream(["[5]", "[5]", "[4]", "[4]", "[4]", "[5]"], max_seconds=10, time=time)
-    assert [chunk for _, chunk in chunks] == ["retry: 1000\n\ndata: [5]\n\n", "data: [4]\n\n", "data: [5]\n\n"]
-    assert [at for at, _ in chunks] == [0, 2 * POLL_SECONDS, 5 * POLL_SECONDS]
+def collect(stream: Followed, chunks: list[bytes], count: int) -> threading.Thread:
+    """Take ``count`` chunks of ``stream`` in a thread of its own, then close it."""
+
+    def take() -> None:
+        for chunk in stream:
+            chunks.append(chunk)
+            if len(chunks) == count:
+                break
+        stream.close()
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_list_is_read_once_per_interval_however_many_streams_follow_and_each_change_reaches_all():
+    tiers = CountedList("[5]")
+    news = TierNews(tiers.read, interval=INTERVAL)
+    started = time.monotonic()
+    streams = [Followed(news, max_seconds=10) for _ in range(50)]
+    assert tiers.reads == 1  # the first stream read it; the others found the reader running
+    chunks: list[list[bytes]] = [[] for _ in streams]
+    threads = [collect(stream, got, 2) for stream, got in zip(streams, chunks, strict=True)]
+    time.sleep(10 * INTERVAL)
+    reads_before_change, intervals = tiers.reads, (time.monotonic() - started) / INTERVAL
+    tiers.line = "[4]"
+    for thread in threads:
+        thread.join(timeout=10)
+    assert all(got == [b"retry: 1000\n\ndata: [5]\n\n", b"data: [4]\n\n"] for got in chunks)
+    assert reads_before_change <= intervals + 2  # one reader every interval, not fifty
 
 
 def test_a_quiet_stream_sends_heartbeats_and_ends_at_its_time_limit():
-    time = FakeTime()
-    chunks = stream(["[5]"], max_seconds=40, time=time)
-    assert [chunk for _, chunk in chunks[1:]] == [": heartbeat\n\n"] * 2
-    assert [at for at, _ in chunks[1:]] == [HEARTBEAT_SECONDS, 2 * HEARTBEAT_SECONDS]
-    assert time.now == 40
+    news = TierNews(CountedList("[5]").read, interval=INTERVAL)
+    started = time.monotonic()
+    chunks = list(Followed(news, max_seconds=0.35, heartbeat_seconds=0.1))
+    assert chunks[0] == b"retry: 1000\n\ndata: [5]\n\n"
+    assert chunks[1:] == [HEARTBEAT] * 3
+    assert 0.35 <= time.monotonic() - started < 1
 
 
-def test_a_store_that_stops_answering_ends_the_stream_but_one_that_never_answered_raises():
-    time = FakeTime()
-    answers = iter(["[5]"])
-
-    def read() -> str:
-        try:
-            return next(answers)
-        except StopIteration:
-            raise OperationalError("connection refused") from None
-
-    assert list(tier_events(read, 30, time.clock, time.sleep)) == ["retry: 1000\n\ndata: [5]\n\n"]
-    assert time.now == POLL_SECONDS
+def test_a_store_that_stops_answering_ends_the_streams_but_one_that_never_answered_raises():
+    tiers = CountedList("[5]")
+    news = TierNews(tiers.read, interval=INTERVAL)
+    stream = Followed(news, max_seconds=10)
+    tiers.down = True
+    assert list(stream) == [b"retry: 1000\n\ndata: [5]\n\n"]
+    stream.close()
     with pytest.raises(OperationalError):
-        tier_events(read, 30, time.clock, time.sleep)
+        Followed(news, max_seconds=10)
+
+
+def test_the_reader_stops_when_the_last_stream_closes_even_one_never_begun():
+    tiers = CountedList("[5]")
+    news = TierNews(tiers.read, interval=INTERVAL)
+    Followed(news, max_seconds=10).close()
+    time.sleep(5 * INTERVAL)
+    reads = tiers.reads
+    time.sleep(5 * INTERVAL)
+    assert tiers.reads == reads <= 2

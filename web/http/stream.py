@@ -1,16 +1,10 @@
-"""Server-Sent Events of the tier list, for the web page's live availability.
+"""Server-Sent Events, for the web page's live availability and the waiting room's ticket.
 
-The stream polls the read tables (cheap: one small ``SELECT``) rather than subscribing
-to anything, so it works the same on SQLite, where there is nothing to subscribe to,
-and on PostgreSQL. It sends the list only when it changed, a comment now and then so
-proxies keep the connection open, and ends by itself after ``max_seconds`` (so no
-stream holds server resources for ever); the browser's ``EventSource`` reconnects on
-its own after the ``retry`` delay sent first.
-
-All the tier-list streams of a process read its one copy of the list (``web/http/tier_board.py``):
-at most one query per interval, however many streams are open, where a stream reading for
-itself would cost a query per stream every interval, taken from the bookings' connections
-and CPU (what that cost, measured: docs/performance.md).
+A stream sends its data only when it changed, a comment now and then so proxies keep the
+connection open, and ends by itself after ``max_seconds`` (so no stream holds server
+resources for ever); the browser's ``EventSource`` reconnects on its own after the
+``retry`` delay sent first. The tier list's streams share one reader per process
+(``web/http/tier_news.py``); a queue ticket's stream reads its own ticket (``events``).
 """
 
 from __future__ import annotations
@@ -18,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -26,7 +20,6 @@ from flask import Response, has_request_context, request
 
 from web.http.server_contract import WAIT_TURN
 
-POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
 
@@ -46,27 +39,10 @@ def one_line(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def event_stream(events: Iterator[str]) -> Response:
-    """The answer that sends ``events`` (from ``tier_events``) as they come.
+def event_stream(events: Iterable[str] | Iterable[bytes]) -> Response:
+    """The answer that sends ``events`` as they come.
     X-Accel-Buffering: a buffering proxy (nginx) would hold the events back."""
     return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
-
-
-def tier_events(
-    read: Callable[[], str],
-    max_seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    unavailable: tuple[type[Exception], ...] = (OperationalError, InterfaceError),
-) -> Iterator[str]:
-    """The tier list's stream, as ``text/event-stream`` chunks: ``read`` (the list as JSON)
-    every ``POLL_SECONDS``, sent when it changed (see ``events``)."""
-
-    def pause(left: float) -> bool:
-        sleep(min(POLL_SECONDS, left))
-        return True
-
-    return events(read, max_seconds, pause, clock, unavailable)
 
 
 def events(

@@ -11,8 +11,9 @@ from marshmallow import fields
 
 from domain.bookings import BookingStatus
 from web.http.logs import event
-from web.http.stream import STREAM, event_stream, one_line, tier_events
+from web.http.stream import STREAM, event_stream, one_line
 from web.http.tier_board import CACHE_CONTROL
+from web.http.tier_news import Followed
 from web.identity.users import acting_user, user_endpoint
 from web.openapi.apidoc import (
     CACHEABLE,
@@ -90,8 +91,8 @@ class TierListStream(MethodView):
     @blp.errors("STORE_UNAVAILABLE")
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
-        board = services().board
-        return event_stream(tier_events(lambda: board.get().line(), current_app.config["SSE_MAX_SECONDS"]))
+        news = services().tier_news
+        return event_stream(Followed(news, current_app.config["SSE_MAX_SECONDS"]))
 
 
 @blp.route("/book")
