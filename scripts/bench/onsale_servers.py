@@ -75,6 +75,7 @@ class Ours:
     queue_base: str  # where the buyers send /api/queue requests: the same, or the queue's own server
     env: dict[str, str]
     servers: list[subprocess.Popen]  # gunicorn masters (each with its ``log_path``)
+    projector: subprocess.Popen  # the projection process
 
 
 @contextmanager
@@ -97,7 +98,8 @@ def our_service(schema: str, capacity: int, port: int, queue_apart: bool) -> Ite
             wrk.wait_http(f"http://127.0.0.1:{port + 2 * n}/health", proc=server)
         if queue_apart:
             renice(servers[1], 10)
-        yield Ours(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 2 * (len(servers) - 1)}", env, servers)
+        queue_base = f"http://127.0.0.1:{port + 2 * (len(servers) - 1)}"
+        yield Ours(f"http://127.0.0.1:{port}", queue_base, env, servers, projector)
     finally:
         for server in servers:
             wrk.stop(server)

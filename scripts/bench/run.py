@@ -22,7 +22,9 @@ settings and the projection process, as the README runs it. The parts:
 - ``far`` (``network.py``): the hot tier with PostgreSQL 20 and 50 ms away, a web host in
   another region, at 16 and 64 connections;
 - ``history``: booking latency on a tier with 1,000,000 prior events; ``rebuild``: the rate
-  of a rebuild of the read tables.
+  of a rebuild of the read tables;
+- ``audience`` (``audience.py``): 1,000 to 50,000 people at once, each a browser's life, on
+  the origin alone, through an edge and on the baseline (its own servers, not the two above).
 After every run the books must balance. Also measured: /health as the ceiling, projection
 lag while booking, each worker's memory, and before each run how long this host takes for
 a fixed piece of Python (its speed changes from minute to minute). Results go to
@@ -47,7 +49,7 @@ from application import BookingLedger
 from domain.tiers import tier_id
 from projections import Projector, open_view
 from projections.read_model.rebuild import rebuild
-from scripts.bench import baseline_app, edge_crowds, floods, hot, mixed, network, orders, wrk
+from scripts.bench import audience, baseline_app, edge_crowds, floods, hot, mixed, network, orders, wrk
 from scripts.bench.kit import (
     HERE,
     OURS_ENV,
@@ -60,7 +62,7 @@ from scripts.bench.kit import (
     wait_idle,
 )
 
-PARTS = ("hot", "mixed", "streams", "orders", "floods", "network", "far", "history", "rebuild")
+PARTS = ("hot", "mixed", "streams", "orders", "floods", "network", "far", "history", "rebuild", "audience")
 
 
 def side_by_side(seconds: int, ports: tuple[int, int, int], parts: set[str]) -> tuple[dict, dict]:
@@ -143,8 +145,12 @@ def bench_rebuild() -> dict:
 
 
 def table(result: dict) -> str:
-    ours, base = result["ours"], result["baseline"]
     lines = [f"Benchmark {result['started']} on {result['machine']}"]
+    if "audience" in result:
+        lines += ["", "The audience", "", *audience.table(result["audience"])]
+    if "ours" not in result:
+        return "\n".join(lines)
+    ours, base = result["ours"], result["baseline"]
     if "runs" in ours:
         lines += ["", "Bookings alone", "", *hot.table(ours, base)]
     if "mixed" in ours:
@@ -196,15 +202,17 @@ def publish(tables: str, page: Path) -> None:
 def balanced(result: dict) -> bool:
     """Whether the books balanced after every run."""
     parts = ("runs", "doubled", "orders")
-    runs = [run for side in ("ours", "baseline") for part in parts for run in result[side].get(part, [])]
+    runs = [run for side in ("ours", "baseline") for part in parts for run in result.get(side, {}).get(part, [])]
     books = [run["books"] for run in runs] + [
-        result[side][key] for side in ("ours", "baseline") for key in ("mixed_books",) if key in result[side]
+        result[side][key] for side in ("ours", "baseline") for key in ("mixed_books",) if key in result.get(side, {})
     ]
     books += [
         at["books"][side] for part in ("network", "far") for at in result.get(part, []) for side in ("ours", "baseline")
     ]
-    return all(t["ok"] for tiers in books for t in tiers.values()) and all(
-        f["sold_by_clients"] == f["capacity"] for f in result.get("floods", [])
+    return (
+        all(t["ok"] for tiers in books for t in tiers.values())
+        and all(f["sold_by_clients"] == f["capacity"] for f in result.get("floods", []))
+        and all(a["sold_out_and_balanced"] for a in result.get("audience", []))
     )
 
 
@@ -218,6 +226,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="prior events of the history test's tier (default 1,000,000)",
     )
     parser.add_argument("--parts", default=",".join(PARTS), help=f"which to run (default all: {','.join(PARTS)})")
+    audience.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -237,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
         f"PostgreSQL at {PG['POSTGRES_HOST']}"
     )
     result = {"started": started, "machine": machine, "seconds": args.seconds, "parts": sorted(parts)}
-    result["ours"], result["baseline"] = side_by_side(args.seconds, (8431, 8432, 8434), parts)
+    if parts - {"audience"}:
+        result["ours"], result["baseline"] = side_by_side(args.seconds, (8431, 8432, 8434), parts)
     if "floods" in parts:
         result["floods"] = floods.runs()
     if "network" in parts:
@@ -248,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
         result["history"] = bench_history(args.history_events, 8433)
     if "rebuild" in parts:
         result["rebuild"] = bench_rebuild()
+    if "audience" in parts:
+        result["audience"] = audience.runs(args)
     out = ROOT / "var" / "bench" / f"{started.replace(':', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
