@@ -99,3 +99,8 @@ class InvalidWaitingRoomError(LedgerError, ValueError):
 
 class WaitingRoomClosedError(LedgerError):
     """Raised when a waiting room that is closed is changed again."""
+
+
+class InvalidStaffError(LedgerError, ValueError):
+    """Raised when a staff account, organizer, key or device command breaks its rule (a bad
+    email or code, a one-time code used twice, a role that is not there)."""

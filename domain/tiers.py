@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -66,6 +67,7 @@ class TicketTier(Aggregate):
         per_user_limit: int | None
         sale_opens: datetime | None = None  # an event's sale window (``domain.shows``)
         sale_closes: datetime | None = None
+        actor: str | None = None  # who created it (``domain.staff``); None before staff accounts
 
     class TicketsBooked(Aggregate.Event):
         booking_id: UUID
@@ -95,9 +97,10 @@ class TicketTier(Aggregate):
 
     class CapacityAdded(Aggregate.Event):
         quantity: int
+        actor: str | None = None  # who added it; None before staff accounts
 
     class SalesClosed(Aggregate.Event):
-        pass
+        actor: str | None = None
 
     @staticmethod
     def create_id(code: str, **_: object) -> UUID:
@@ -112,6 +115,7 @@ class TicketTier(Aggregate):
         per_user_limit: int | None = None,
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
+        actor: str | None = None,
     ) -> TicketTier:
         """Check the tier's terms, then create it (the ``Created`` event)."""
         if not TIER_CODE.fullmatch(code):
@@ -122,8 +126,13 @@ class TicketTier(Aggregate):
             raise InvalidTierError(f"Capacity must be a whole number from 0 to {MAX_CAPACITY:,}, got {capacity!r}.")
         if per_user_limit is not None:
             check_quantity(per_user_limit)
-        window = {"sale_opens": sale_opens, "sale_closes": sale_closes} if sale_opens or sale_closes else {}
-        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **window)
+        # Only what is set is recorded, so a tier's event is as it was before windows and actors.
+        extra: dict[str, Any] = (
+            {"sale_opens": sale_opens, "sale_closes": sale_closes} if sale_opens or sale_closes else {}
+        )
+        if actor:
+            extra["actor"] = actor
+        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **extra)
 
     @event(Created)
     def __init__(
@@ -134,6 +143,7 @@ class TicketTier(Aggregate):
         per_user_limit: int | None = None,
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
+        actor: str | None = None,
     ) -> None:
         self.code = code
         self.sale_opens = sale_opens
@@ -230,22 +240,22 @@ class TicketTier(Aggregate):
         self.sold -= quantity
         self._count_for(user_id, -quantity)
 
-    def add_capacity(self, quantity: int) -> None:
+    def add_capacity(self, quantity: int, actor: str | None = None) -> None:
         """Put more tickets on sale."""
         check_quantity(quantity)
         if self.capacity + quantity > MAX_CAPACITY:
             raise InvalidQuantityError(f"Capacity would exceed {MAX_CAPACITY:,}.")
-        self._add_capacity(quantity=quantity)
+        self._add_capacity(quantity=quantity, **({"actor": actor} if actor else {}))
 
     @event(CapacityAdded)
-    def _add_capacity(self, quantity: int) -> None:
+    def _add_capacity(self, quantity: int, actor: str | None = None) -> None:
         self.capacity += quantity
 
-    def close_sales(self) -> None:
+    def close_sales(self, actor: str | None = None) -> None:
         """Stop selling (cancellations still release tickets); closing twice changes nothing."""
         if self.on_sale:
-            self._close_sales()
+            self._close_sales(**({"actor": actor} if actor else {}))
 
     @event(SalesClosed)
-    def _close_sales(self) -> None:
+    def _close_sales(self, actor: str | None = None) -> None:
         self.on_sale = False

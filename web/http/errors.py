@@ -35,6 +35,15 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
+from application.staff.errors import (
+    CredentialNotFoundError,
+    MemberNotFoundError,
+    OrganizerAlreadyExistsError,
+    OrganizerNotFoundError,
+    ResetRefusedError,
+    SignInRefusedError,
+    WeakPasswordError,
+)
 from domain.errors import (
     BookingAlreadyCancelledError,
     BookingCheckedInError,
@@ -45,6 +54,7 @@ from domain.errors import (
     InvalidOrderError,
     InvalidQuantityError,
     InvalidShowError,
+    InvalidStaffError,
     InvalidTierError,
     InvalidWaitingRoomError,
     LedgerError,
@@ -102,6 +112,15 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     WaitingRoomOffError: (409, "WAITING_ROOM_OFF"),
     WaitingRoomClosedError: (409, "WAITING_ROOM_OFF"),
     WaitingRoomAlreadyOnError: (409, "WAITING_ROOM_ALREADY_ON"),
+    # Staff accounts, organizers, keys and devices (web/api/admin/staff.py, organizers.py).
+    SignInRefusedError: (401, "UNAUTHORIZED"),
+    WeakPasswordError: (400, "VALIDATION_ERROR"),
+    InvalidStaffError: (400, "VALIDATION_ERROR"),
+    ResetRefusedError: (400, "RESET_REFUSED"),
+    OrganizerNotFoundError: (404, "ORGANIZER_NOT_FOUND"),
+    OrganizerAlreadyExistsError: (409, "ORGANIZER_ALREADY_EXISTS"),
+    MemberNotFoundError: (404, "MEMBER_NOT_FOUND"),
+    CredentialNotFoundError: (404, "KEY_NOT_FOUND"),
 }
 
 
