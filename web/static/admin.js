@@ -19,6 +19,7 @@
   const byId = (id) => document.getElementById(id);
   const page = {
     connection: byId("connection"), signOut: byId("sign-out"), login: byId("login"), loginForm: byId("login-form"),
+    resetForm: byId("reset-form"), newPassword: byId("new-password"),
     token: byId("token"), email: byId("email"), password: byId("password"), code: byId("code"), loginError: byId("login-error"), board: byId("board"), notice: byId("notice"),
     error: byId("error"), tiers: byId("tiers"), audit: byId("audit"), verify: byId("verify"),
     liveChart: byId("live-chart"), bookingsRate: byId("bookings-rate"), heldNow: byId("held-now"),
@@ -416,6 +417,31 @@
     signIn(token);
   });
   page.signOut.addEventListener("click", () => signOut(""));
+
+  // A password reset's emailed link: /admin#reset=<token>. The token never leaves this page
+  // but to the server (a fragment is not sent in requests or Referer).
+  const resetToken = location.hash.startsWith("#reset=") ? location.hash.slice("#reset=".length) : "";
+  if (resetToken) {
+    page.loginForm.hidden = true;
+    page.resetForm.hidden = false;
+  }
+  page.resetForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/api/staff/password-reset/confirm", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: resetToken, password: page.newPassword.value }),
+    }).catch(() => null);
+    const data = response && await response.json().catch(() => null);
+    if (!response || !response.ok) {
+      page.loginError.textContent = data && data.error ? data.error.message : "The server cannot be reached.";
+      return;
+    }
+    history.replaceState(null, "", location.pathname);
+    page.newPassword.value = "";
+    page.resetForm.hidden = true;
+    page.loginForm.hidden = false;
+    page.loginError.textContent = "Password set: sign in with it.";
+  });
   page.verify.addEventListener("click", refreshAudit);
   window.addEventListener("resize", () => {
     if (live.chart) live.chart.setSize(chartSize(page.liveChart, 220));
