@@ -33,11 +33,11 @@ class Role(StrEnum):
 
 
 def normal_email(email: str) -> str:
-    """An email as an account is known by: trimmed, lower case; one ``@``, no blanks."""
+    """An email as an account is known by: trimmed, lower case; a name, ``@``, a domain, no blanks."""
     text = email.strip().lower()
-    local, at, domain = text.partition("@")
-    if not (at and local and "." in domain and len(text) <= 254) or any(c.isspace() or ord(c) < 32 for c in text):
-        raise InvalidStaffError("An email is name@domain.tld, at most 254 characters.")
+    local, at, domain = text.rpartition("@")
+    if not (at and local and domain and len(text) <= 254) or any(c.isspace() or ord(c) < 32 for c in text):
+        raise InvalidStaffError("An email is name@domain, at most 254 characters.")
     return text
 
 

@@ -116,7 +116,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     SignInRefusedError: (401, "UNAUTHORIZED"),
     WeakPasswordError: (400, "VALIDATION_ERROR"),
     InvalidStaffError: (400, "VALIDATION_ERROR"),
-    ResetRefusedError: (400, "RESET_REFUSED"),
+    ResetRefusedError: (422, "RESET_REFUSED"),
     OrganizerNotFoundError: (404, "ORGANIZER_NOT_FOUND"),
     OrganizerAlreadyExistsError: (409, "ORGANIZER_ALREADY_EXISTS"),
     MemberNotFoundError: (404, "MEMBER_NOT_FOUND"),

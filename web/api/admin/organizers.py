@@ -15,12 +15,13 @@ from marshmallow import fields, validate
 
 from application.audit.staff_activity import activity
 from application.staff.errors import CredentialNotFoundError, MemberNotFoundError
+from domain.organizers import ORGANIZER_CODE
 from domain.staff import Role
 from web.api.admin.staff import DONE, DoneSchema, send_reset
 from web.identity.staff import Principal, accounts, principal
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
-from web.schemas.fields import CamelCaseSchema, ResponseSchema
+from web.schemas.fields import PRINTABLE, CamelCaseSchema, ResponseSchema
 from web.services import services
 
 blp = Blueprint(
@@ -38,8 +39,8 @@ def who() -> Principal:
 
 
 class NewOrganizerSchema(CamelCaseSchema):
-    organizer = fields.String(required=True, validate=validate.Length(min=1, max=48))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    organizer = fields.String(required=True, validate=validate.Regexp(f"^{ORGANIZER_CODE.pattern}$"))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=100), validate.Regexp(PRINTABLE)])
 
 
 class OrganizerSchema(ResponseSchema):
@@ -48,7 +49,7 @@ class OrganizerSchema(ResponseSchema):
 
 
 class NewMemberSchema(CamelCaseSchema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
     role = ROLE
     password = fields.String(
         load_default=None,
@@ -65,7 +66,7 @@ class MemberRowSchema(ResponseSchema):
 
 
 class NewKeySchema(CamelCaseSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=100), validate.Regexp(PRINTABLE)])
     role = ROLE
     expires_in_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=366))
 

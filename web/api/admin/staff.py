@@ -84,7 +84,7 @@ class ResetRequestSchema(CamelCaseSchema):
 
 class ResetSchema(CamelCaseSchema):
     token = fields.String(required=True, validate=validate.Length(max=200))
-    password = fields.String(required=True, validate=validate.Length(max=1024))
+    password = fields.String(required=True, validate=validate.Length(min=12, max=1024))
 
 
 MEMBER = {
@@ -137,9 +137,9 @@ class SignIn(MethodView):
             raise TooManyRequests("Too many failed sign-ins: wait a while.", retry_after=60)
         try:
             session = accounts().sign_in(body["email"], body["password"], body["code"])
-        except SignInRefusedError:
+        except SignInRefusedError as refused:
             limits().failed(address, body["email"])
-            raise
+            raise Unauthorized(str(refused), www_authenticate=WWWAuthenticate("bearer")) from None
         who = Principal(f"member:{session.member}", member=session.member, session_token=session.token)
         response = make_response(MemberSchema().dump(describe(who)))
         lifetime = int((session.expires_at - accounts().clock()).total_seconds())
@@ -207,7 +207,10 @@ class ConfirmSecondFactor(MethodView):
         """Turn the second factor on with the secret and a code the app shows for it."""
         who = signed_in()
         assert who.member is not None
-        accounts().enable_second_factor(who.member, body["secret"], body["code"])
+        try:
+            accounts().enable_second_factor(who.member, body["secret"], body["code"])
+        except SignInRefusedError as refused:
+            raise Unauthorized(str(refused), www_authenticate=WWWAuthenticate("bearer")) from None
         return DONE
 
 
@@ -231,7 +234,11 @@ class PasswordReset(MethodView):
 
 @blp.route("/password-reset/confirm")
 class ConfirmPasswordReset(MethodView):
-    @blp.arguments(ResetSchema(), error_status_code=400, example={"token": "9b96bdcf-….4nQ…", "password": "…"})
+    @blp.arguments(
+        ResetSchema(),
+        error_status_code=400,
+        example={"token": "9b96bdcf-b9c0-511c-a66e-5acd7fff4f8d.4nQ…", "password": "a long new password"},
+    )
     @blp.response(200, DoneSchema(), example=DONE)
     @blp.errors("RESET_REFUSED", "STORE_UNAVAILABLE", *JSON_BODY)
     def post(self, body: dict[str, Any]) -> Any:
