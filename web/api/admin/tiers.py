@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 
 from application.audit.tier_audit import TierAudit
 from web.identity.staff import actor
@@ -88,7 +88,9 @@ class CloseSales(MethodView):
 
 @blp.route("/tiers/<tier>/history")
 class FullHistory(MethodView):
-    @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
+    # Unknown query parameters are refused (400), as the document says; the public history
+    # keeps ignoring them (browsers' cache-busters).
+    @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400, unknown=RAISE)
     @blp.response(200, HistorySchema(), example=HISTORY)
     @blp.errors(*ADMIN, "FORBIDDEN", *REPLAY_ERRORS)
     @blp.doc(security=ADMIN_SECURITY)
