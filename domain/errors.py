@@ -114,3 +114,8 @@ class RefundRequiredError(LedgerError):
 class InvalidPaymentError(LedgerError, ValueError):
     """Raised when a payment, refund or payment terms are malformed: an amount not a whole
     number of minor units ≥ 1, an unknown currency, a refund above what was received."""
+
+
+class InvalidStaffError(LedgerError, ValueError):
+    """Raised when a staff account, organizer, key or device command breaks its rule (a bad
+    email or code, a one-time code used twice, a role that is not there)."""

@@ -72,6 +72,7 @@ class TicketTier(Aggregate):
         sale_opens: datetime | None = None  # an event's sale window (``domain.shows``)
         sale_closes: datetime | None = None
         payment: dict[str, Any] | None = None  # its event's ``PaymentTerms``, if its sale takes money
+        actor: str | None = None  # who created it (``domain.staff``); None before staff accounts
 
     class TicketsBooked(Aggregate.Event):
         booking_id: UUID
@@ -101,9 +102,10 @@ class TicketTier(Aggregate):
 
     class CapacityAdded(Aggregate.Event):
         quantity: int
+        actor: str | None = None  # who added it; None before staff accounts
 
     class SalesClosed(Aggregate.Event):
-        pass
+        actor: str | None = None
 
     @staticmethod
     def create_id(code: str, **_: object) -> UUID:
@@ -119,6 +121,7 @@ class TicketTier(Aggregate):
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
         payment: PaymentTerms | None = None,
+        actor: str | None = None,
     ) -> TicketTier:
         """Check the tier's terms, then create it (the ``Created`` event). A tier of a
         paid event with a price above zero takes ``payment``; a free one never does."""
@@ -130,13 +133,17 @@ class TicketTier(Aggregate):
             raise InvalidTierError(f"Capacity must be a whole number from 0 to {MAX_CAPACITY:,}, got {capacity!r}.")
         if per_user_limit is not None:
             check_quantity(per_user_limit)
-        window: dict[str, Any] = (
+        # Only what is set is recorded, so a tier's event is as it was before windows,
+        # payments and actors.
+        extra: dict[str, Any] = (
             {"sale_opens": sale_opens, "sale_closes": sale_closes} if sale_opens or sale_closes else {}
         )
         if payment is not None and price > 0:
             payment.minor_units(price)  # the price must be whole minor units of the currency
-            window["payment"] = payment.as_stored()
-        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **window)
+            extra["payment"] = payment.as_stored()
+        if actor:
+            extra["actor"] = actor
+        return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **extra)
 
     @event(Created)
     def __init__(
@@ -148,6 +155,7 @@ class TicketTier(Aggregate):
         sale_opens: datetime | None = None,
         sale_closes: datetime | None = None,
         payment: dict[str, Any] | None = None,
+        actor: str | None = None,
     ) -> None:
         self.code = code
         self.payment = payment  # as recorded: a snapshot holds plain values
@@ -261,22 +269,22 @@ class TicketTier(Aggregate):
         self.sold -= quantity
         self._count_for(user_id, -quantity)
 
-    def add_capacity(self, quantity: int) -> None:
+    def add_capacity(self, quantity: int, actor: str | None = None) -> None:
         """Put more tickets on sale."""
         check_quantity(quantity)
         if self.capacity + quantity > MAX_CAPACITY:
             raise InvalidQuantityError(f"Capacity would exceed {MAX_CAPACITY:,}.")
-        self._add_capacity(quantity=quantity)
+        self._add_capacity(quantity=quantity, **({"actor": actor} if actor else {}))
 
     @event(CapacityAdded)
-    def _add_capacity(self, quantity: int) -> None:
+    def _add_capacity(self, quantity: int, actor: str | None = None) -> None:
         self.capacity += quantity
 
-    def close_sales(self) -> None:
+    def close_sales(self, actor: str | None = None) -> None:
         """Stop selling (cancellations still release tickets); closing twice changes nothing."""
         if self.on_sale:
-            self._close_sales()
+            self._close_sales(**({"actor": actor} if actor else {}))
 
     @event(SalesClosed)
-    def _close_sales(self) -> None:
+    def _close_sales(self, actor: str | None = None) -> None:
         self.on_sale = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteFactory
@@ -19,6 +20,7 @@ from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
 from application.payments.bank import BankStatementImport
 from application.payments.desk import PaymentDesk
+from application.staff.accounts import StaffAccounts
 from application.waiting_room.checkout import Checkout
 from application.waiting_room.place_watch import PlaceWatch
 from projections import HoldExpiry, LedgerView, Projector, open_view
@@ -62,6 +64,8 @@ class Services:
             self._threads += self.integrations.start(self._stop)
         for tier in parse_demo_tiers(config["DEMO_TIERS"]):
             self.ledger.ensure_tier(*tier)
+        self.staff = StaffAccounts(self.ledger, timedelta(hours=float(config["STAFF_SESSION_HOURS"])))
+        self.staff.ensure_default_organizer()
         if self.project_in_process:
             self.projector.catch_up()
             self._threads.append(self.projector.start(self._stop, interval=1.0))

@@ -77,6 +77,18 @@ DEFAULTS: dict[str, Any] = {
     # How long a process uses the room's terms it last read (a booking then costs no look-up).
     "QUEUE_TERMS_SECONDS": 1.0,
 }
+# Staff accounts (web/identity/staff.py; docs/security.md): how long a browser session lasts,
+# whether its cookie is Secure ("auto": when the request came over HTTPS), failed sign-ins
+# allowed per client address and per account (Flask-Limiter syntax; empty: no limit), and the
+# address of the dashboard a password reset's email links to (empty: the request's own).
+STAFF_SETTINGS: dict[str, Any] = {
+    "STAFF_SESSION_HOURS": 12.0,
+    "STAFF_COOKIE_SECURE": "auto",
+    "STAFF_SIGN_IN_LIMIT_PER_ADDRESS": "10 per minute",
+    "STAFF_SIGN_IN_LIMIT_PER_ACCOUNT": "20 per 10 minutes",
+    "STAFF_BASE_URL": "",
+}
+DEFAULTS.update(STAFF_SETTINGS)
 # Token mode (web/identity/users.py): the user is the subject of a bearer token from this issuer;
 # empty issuer: the open default. Then the audience, and the issuer's PEM public key or
 # its JWKS URL, are required.
@@ -127,6 +139,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
             config[key] = float(environ[key])
     for key in USER_TOKEN_SETTINGS:
         config[key] = environ.get(key, config[key])
+    for key, default in STAFF_SETTINGS.items():
+        if key in environ:
+            config[key] = type(default)(environ[key])
     for key, default in DEFAULTS.items():  # the waiting room's, each of its default's type
         if key.startswith("QUEUE_") and key in environ:
             config[key] = type(default)(environ[key])

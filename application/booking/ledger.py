@@ -13,13 +13,14 @@ Its settings: the constructor's ``env``, the OS environment, then ``BookingLedge
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import EnvType
@@ -255,24 +256,26 @@ class BookingLedger(StoreApplication):
 
     # Tier administration (``tiers.py``).
 
-    def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
+    def create_tier(
+        self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None, actor: str | None = None
+    ) -> TierDetails:
         with self.bounded():
-            return self._tier_admin.create_tier(code, price, capacity, per_user_limit)
+            return self._tier_admin.create_tier(code, price, capacity, per_user_limit, actor)
 
     def ensure_tier(self, code: str, price: Decimal, capacity: int) -> bool:
         return self._tier_admin.ensure_tier(code, price, capacity)
 
-    def create_show(self, show: NewShow) -> Show:
+    def create_show(self, show: NewShow, actor: str | None = None, recorded_with: Sequence[Aggregate] = ()) -> Show:
         with self.bounded():
-            return self._tier_admin.create_show(show)
+            return self._tier_admin.create_show(show, actor, recorded_with)
 
-    def add_capacity(self, code: str, quantity: int) -> TierDetails:
+    def add_capacity(self, code: str, quantity: int, actor: str | None = None) -> TierDetails:
         with self.bounded():
-            return self._tier_admin.add_capacity(code, quantity)
+            return self._tier_admin.add_capacity(code, quantity, actor)
 
-    def close_sales(self, code: str) -> TierDetails:
+    def close_sales(self, code: str, actor: str | None = None) -> TierDetails:
         with self.bounded():
-            return self._tier_admin.close_sales(code)
+            return self._tier_admin.close_sales(code, actor)
 
     # Queries of the current aggregate state (strongly consistent).
 

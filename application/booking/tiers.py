@@ -3,11 +3,12 @@ closed. Each command decides on the tier and saves it, deciding again on a confl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.booking.aggregates import LedgerAggregates
@@ -17,6 +18,8 @@ from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError
 from domain.payments import PaymentTerms
 from domain.shows import Show, show_id
 from domain.tiers import TicketTier, tier_id
+
+SYSTEM = "system"  # the actor of what the service does by itself (the demo's tiers)
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,11 @@ class TierAdmin:
         self.aggregates = aggregates
         self.retries = retries
 
-    def create_tier(self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None) -> TierDetails:
+    def create_tier(
+        self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None, actor: str | None = None
+    ) -> TierDetails:
         """Create a tier; raise ``TierAlreadyExistsError`` if the code is taken."""
-        tier = TicketTier.open(code, price, capacity, per_user_limit)
+        tier = TicketTier.open(code, price, capacity, per_user_limit, actor=actor)
         try:
             self.aggregates.save(tier)
         except IntegrityError:
@@ -65,17 +70,25 @@ class TierAdmin:
         if self.aggregates.exists(tier_id(code)):
             return False
         try:
-            self.create_tier(code, price, capacity)
+            self.create_tier(code, price, capacity, actor=SYSTEM)
         except TierAlreadyExistsError:
             return False
         return True
 
-    def create_show(self, show: NewShow) -> Show:
+    def create_show(self, show: NewShow, actor: str | None = None, recorded_with: Sequence[Aggregate] = ()) -> Show:
         """Create an event and all its tiers, each with the event's sale window, in one
-        recording: all of it, or (an id or a tier code taken) none."""
+        recording: all of it, or (an id or a tier code taken) none; ``recorded_with`` is
+        recorded in the same (who owns it: ``domain.organizers``)."""
         tiers = [
             TicketTier.open(
-                t.code, t.price, t.capacity, t.per_user_limit, show.sale_opens, show.sale_closes, show.payment
+                t.code,
+                t.price,
+                t.capacity,
+                t.per_user_limit,
+                show.sale_opens,
+                show.sale_closes,
+                payment=show.payment,
+                actor=actor,
             )
             for t in show.tiers
         ]
@@ -89,18 +102,18 @@ class TierAdmin:
             show.payment,
         )
         try:
-            self.aggregates.save(created, *tiers)
+            self.aggregates.save(created, *tiers, *recorded_with)
         except IntegrityError:
             if self.aggregates.exists(show_id(show.code)):
                 raise ShowAlreadyExistsError(f"Event {show.code!r} exists already.") from None
             raise TierAlreadyExistsError("A tier of this event exists already: tier codes are unique.") from None
         return created
 
-    def add_capacity(self, code: str, quantity: int) -> TierDetails:
-        return self._change_tier(code, lambda tier: tier.add_capacity(quantity))
+    def add_capacity(self, code: str, quantity: int, actor: str | None = None) -> TierDetails:
+        return self._change_tier(code, lambda tier: tier.add_capacity(quantity, actor))
 
-    def close_sales(self, code: str) -> TierDetails:
-        return self._change_tier(code, TicketTier.close_sales)
+    def close_sales(self, code: str, actor: str | None = None) -> TierDetails:
+        return self._change_tier(code, lambda tier: tier.close_sales(actor))
 
     def _change_tier(self, code: str, command: Callable[[TicketTier], None]) -> TierDetails:
         def attempt() -> TierDetails:

@@ -5,6 +5,7 @@
     ticketledger audit VIP --at-time 2026-11-24T08:00:00Z
     ticketledger audit --all                    # one line per tier and a total
     ticketledger audit --all --json             # JSON Lines instead of a table
+    ticketledger audit --actors                 # staff-made events that name no actor
 
 Checks the invariants over the whole history (versions contiguous, available never
 negative, each booking booked and cancelled at most once, each hold ended at most once,
@@ -19,6 +20,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from application import BookingLedger
+from application.audit.staff_activity import missing_actors
 from application.audit.tier_audit import TierAudit
 from projections import open_view
 
@@ -96,11 +98,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("tier", nargs="?", metavar="TIER", help="tier code, e.g. VIP")
     which.add_argument("--all", action="store_true", help="reconcile every tier")
+    which.add_argument("--actors", action="store_true", help="list staff-made events that name no actor")
     parser.add_argument("--at-version", type=int, metavar="N", help="show the tier as it was at this version")
     parser.add_argument(
         "--at-time", type=parse_time, metavar="TIME", help="show the tier as it was at this ISO-8601 time"
     )
     parser.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
+
+
+def audit_actors(ledger: BookingLedger, as_json: bool) -> int:
+    """Every staff-made event without an actor, one a line; exit 1 if there is any."""
+    missing = missing_actors(ledger)
+    for topic, aggregate_id, version in missing:
+        record = {"event": topic, "aggregate_id": aggregate_id, "version": version}
+        emit(record, as_json, [("event", 40), ("aggregate_id", 37), ("version", 8)])
+    if not as_json:
+        print(f"{len(missing)} staff-made event(s) name no actor")
+    return 1 if missing else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         audit = TierAudit(ledger)
         if args.all:
             return audit_all(audit, view, args.json)
+        if args.actors:
+            return audit_actors(ledger, args.json)
         if args.at_version is not None or args.at_time is not None:
             tier = audit.tier_at(args.tier, args.at_version, args.at_time)
             state = {

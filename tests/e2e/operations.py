@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from application.booking.tiers import NewShow, NewTier
 from domain.payments import PaymentTerms
 from tests.e2e.refusals import ADMIN, Call, House, Operation, buying, get, new_tier, sent, unknown_id
+from tests.e2e.staff_operations import STAFF_OPERATIONS
 
 Own = Callable[[House], TestResponse]
 USER = {"userId": "someone"}
@@ -326,10 +327,11 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "POST /api/admin/events": Operation(
         new_event,
-        ("admin", "body", "store"),
+        ("admin", "body", "store", "roles"),
         {
             "EVENT_ALREADY_EXISTS": lambda h: again(lambda h: new_event(h, event_id="twice-" + h.name().lower()))(h),
             "TIER_ALREADY_EXISTS": lambda h: h.send(new_event(h, tier=h.tier())),
+            "ORGANIZER_NOT_FOUND": lambda h: h.send(new_event(h), path="/api/admin/events?organizer=nobody"),
         },
     ),
     "GET /api/tiers/{tier}": Operation(
@@ -402,31 +404,31 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "POST /api/admin/tiers": Operation(
         lambda h: Call("POST", "/api/admin/tiers", new_tier(h.name("NEW_")), ADMIN),
-        ("admin", "body", "store"),
+        ("admin", "body", "store", "roles"),
         {"TIER_ALREADY_EXISTS": lambda h: h.send(Call("POST", "/api/admin/tiers", new_tier(h.tier()), ADMIN))},
     ),
     "POST /api/admin/tiers/{tier}/capacity": Operation(
         on_a_tier("POST", "/api/admin/tiers/{tier}/capacity", {"quantity": 5}, ADMIN),
-        ("admin", "body", "store", "ledger"),
+        ("admin", "body", "store", "ledger", "roles"),
         {"TICKET_NOT_FOUND": sent("POST", "/api/admin/tiers/NO_SUCH_TIER/capacity", {"quantity": 5}, ADMIN)},
     ),
     "POST /api/admin/tiers/{tier}/close": Operation(
         on_a_tier("POST", "/api/admin/tiers/{tier}/close", headers=ADMIN),
-        ("admin", "bodiless", "store", "ledger"),
+        ("admin", "bodiless", "store", "ledger", "roles"),
         {"TICKET_NOT_FOUND": sent("POST", "/api/admin/tiers/NO_SUCH_TIER/close", headers=ADMIN)},
     ),
     "GET /api/admin/tiers/{tier}/history": Operation(
         on_a_tier("GET", "/api/admin/tiers/{tier}/history", headers=ADMIN),
-        ("admin", "store"),
+        ("admin", "store", "roles"),
         replayed("/api/admin/tiers/{tier}/history", "?limit=0", "?after=99", ADMIN),
     ),
     "GET /api/admin/tiers/{tier}/sales": Operation(
         on_a_tier("GET", "/api/admin/tiers/{tier}/sales", headers=ADMIN),
-        ("admin", "store"),
+        ("admin", "store", "roles"),
         {"TICKET_NOT_FOUND": sent("GET", "/api/admin/tiers/NO_SUCH_TIER/sales", headers=ADMIN)},
     ),
     "GET /api/admin/overview": Operation(get("/api/admin/overview", ADMIN), ("admin", "store")),
-    "GET /api/admin/audit": Operation(get("/api/admin/audit", ADMIN), ("admin", "store")),
+    "GET /api/admin/audit": Operation(get("/api/admin/audit", ADMIN), ("admin", "store", "roles")),
     "GET /api/admin/webhooks": Operation(get("/api/admin/webhooks", ADMIN), ("admin", "store")),
     "POST /api/admin/webhooks": Operation(
         lambda h: Call("POST", "/api/admin/webhooks", {"url": "http://127.0.0.1:9/hook"}, ADMIN),
@@ -467,3 +469,4 @@ OPERATIONS: dict[str, Operation] = {
     "GET /ready": Operation(get("/ready"), ("store",), {"PROJECTION_LAGGING": lagging}),
     "GET /metrics": Operation(get("/metrics")),  # the lag is left out while the store is away
 }
+OPERATIONS.update(STAFF_OPERATIONS)  # issue 34's: tests/e2e/staff_operations.py

@@ -79,7 +79,7 @@ class House:
         """``call`` (with ``changes``) to ``app``, from ``address`` or a client of its own."""
         call = replace(call, **changes)
         body = {"json": call.json} if call.data is None else {"data": call.data}
-        client = self.apps[app].test_client()
+        client = self.apps[app].test_client(use_cookies=False)  # a Cookie header goes as sent
         environ = {"REMOTE_ADDR": address or self.address()}
         return client.open(call.path, method=call.method, headers=call.headers, environ_base=environ, **body)
 

@@ -66,7 +66,11 @@ def settings(folder: Path, **config: object) -> dict[str, object]:
 
 APPS = {
     "main": {},
-    "limited": {"BOOKING_RATE_LIMIT": "1 per minute", "ADMIN_AUTH_RATE_LIMIT": "1 per minute"},
+    "limited": {
+        "BOOKING_RATE_LIMIT": "1 per minute",
+        "ADMIN_AUTH_RATE_LIMIT": "1 per minute",
+        "STAFF_SIGN_IN_LIMIT_PER_ADDRESS": "1 per minute",
+    },
     "bare": {"ADMIN_TOKEN": "", "FEED_TOKEN": ""},
     "queue_down": {"QUEUE_STORAGE_URI": "redis://127.0.0.1:1/0"},  # nothing listens there
 }

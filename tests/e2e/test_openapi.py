@@ -58,7 +58,7 @@ def test_every_route_and_method_is_documented(document):
         for method in rule.methods - IMPLICIT_METHODS
     }
     documented = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
-    assert len(routes) == 54  # with the waiting room's 10, the door's 4, orders' 2, events' 3, payments' 6
+    assert len(routes) == 69  # with the waiting room's 10, the door's 4, orders' 2, events' 3, payments' 6, staff's 15
     assert routes == documented
 
 
@@ -122,9 +122,13 @@ def test_every_answer_documents_its_headers(document):
             assert headers["X-Request-ID"]["required"] and headers["Cache-Control"]["required"], (method, path, status)
             if "ETag" in headers:
                 tagged.add((method, path, status))
-            if path.startswith("/api/admin") and status == "429":
+            if path.startswith(("/api/admin", "/api/staff")) and status == "429":
                 assert set(headers) == {"X-Request-ID", "Cache-Control", "Retry-After"}, (method, path)
-            elif "429" in operation["responses"] and status != "415" and not path.startswith("/api/admin"):
+            elif (
+                "429" in operation["responses"]
+                and status != "415"
+                and not path.startswith(("/api/admin", "/api/staff"))
+            ):
                 assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(
                     headers
                 )

@@ -73,7 +73,13 @@ CONFIG = SchemathesisConfig.from_dict(
 @pytest.fixture
 def fuzzed_app(store_env: dict[str, str]) -> Iterator[Flask]:
     """Seeded tiers, admin on, and a rate limit no fuzzer reaches."""
-    app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, BOOKING_RATE_LIMIT="1000000 per second")
+    app = make_app(
+        store_env,
+        ADMIN_TOKEN=ADMIN_TOKEN,
+        BOOKING_RATE_LIMIT="1000000 per second",
+        STAFF_SIGN_IN_LIMIT_PER_ADDRESS="",  # the fuzzer signs in from one address, far past any limit
+        STAFF_SIGN_IN_LIMIT_PER_ACCOUNT="",
+    )
     yield app
     app.extensions["services"].close()
 

@@ -70,7 +70,7 @@ def test_an_unknown_option_fails_with_the_usage():
 
 def test_audit_needs_a_tier_or_all():
     result = ticketledger("audit")
-    assert result.returncode == 2 and "one of the arguments TIER --all is required" in result.stderr
+    assert result.returncode == 2 and "one of the arguments TIER --all --actors is required" in result.stderr
 
 
 def test_audit_all_reconciles_a_fresh_store(sqlite_env):

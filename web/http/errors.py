@@ -38,6 +38,15 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
+from application.staff.errors import (
+    CredentialNotFoundError,
+    MemberNotFoundError,
+    OrganizerAlreadyExistsError,
+    OrganizerNotFoundError,
+    ResetRefusedError,
+    SignInRefusedError,
+    WeakPasswordError,
+)
 from domain.errors import (
     BookingAlreadyCancelledError,
     BookingCheckedInError,
@@ -49,6 +58,7 @@ from domain.errors import (
     InvalidPaymentError,
     InvalidQuantityError,
     InvalidShowError,
+    InvalidStaffError,
     InvalidTierError,
     InvalidWaitingRoomError,
     LedgerError,
@@ -115,6 +125,15 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     InvalidPaymentError: (422, "INVALID_PAYMENT"),
     PaymentNotFoundError: (404, "PAYMENT_NOT_FOUND"),
     PaymentRefusedError: (409, "PAYMENT_REFUSED"),
+    # Staff accounts, organizers, keys and devices (web/api/admin/staff.py, organizers.py).
+    SignInRefusedError: (401, "UNAUTHORIZED"),
+    WeakPasswordError: (400, "VALIDATION_ERROR"),
+    InvalidStaffError: (400, "VALIDATION_ERROR"),
+    ResetRefusedError: (422, "RESET_REFUSED"),
+    OrganizerNotFoundError: (404, "ORGANIZER_NOT_FOUND"),
+    OrganizerAlreadyExistsError: (409, "ORGANIZER_ALREADY_EXISTS"),
+    MemberNotFoundError: (404, "MEMBER_NOT_FOUND"),
+    CredentialNotFoundError: (404, "KEY_NOT_FOUND"),
 }
 
 

@@ -1,7 +1,7 @@
 """The bearer tokens of the service's own roles: the admin's (``ADMIN_TOKEN``), and those of
 the feed's readers and the door's scanners (``FEED_TOKEN``, ``SCANNER_TOKEN``), each
-endpoint taking the ones its blueprint names. With no admin token configured the admin
-endpoints do not exist (404). A wrong or missing token gets 401 and no hint; tokens are
+endpoint taking the ones its blueprint names. With no admin token configured and no staff
+credentials presented the admin endpoints do not exist (404). A wrong or missing token gets 401 and no hint; tokens are
 compared in constant time."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import hmac
 
 from flask import current_app, request
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import NotFound, Unauthorized
+from werkzeug.exceptions import Unauthorized
 
 
 def presents(tokens: list[str]) -> bool:
@@ -33,10 +33,10 @@ def has_admin_token() -> bool:
 
 
 def require_admin_token() -> None:
-    """Every admin blueprint's ``before_request``. A CORS preflight (``OPTIONS``) never
-    carries credentials: it is answered without them (by Flask, with the CORS headers of
-    ``web/http/protection.py``)."""
-    if not current_app.config["ADMIN_TOKEN"]:
-        raise NotFound()
-    if request.method != "OPTIONS":
-        require_bearer([current_app.config["ADMIN_TOKEN"]])
+    """Every admin blueprint's ``before_request``: the operator's token, or a member, API
+    key or device whose role allows the endpoint (``web/identity/roles.py``). A CORS
+    preflight (``OPTIONS``) never carries credentials: it is answered without them (by
+    Flask, with the CORS headers of ``web/http/protection.py``)."""
+    from web.identity.roles import require_role  # roles reads the staff, who read this module
+
+    require_role()

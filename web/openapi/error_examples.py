@@ -105,5 +105,10 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "INVALID_PAYMENT": ("Tier VIP is free: its tickets are booked, not paid for.", []),
     "PAYMENT_NOT_FOUND": (f"Booking {BOOKING_ID} has no payment.", []),
     "PAYMENT_REFUSED": ("The payment was refused: short.", []),
+    "RESET_REFUSED": ("That reset link is wrong or expired.", []),
+    "ORGANIZER_NOT_FOUND": ("No organizer 'acme'.", []),
+    "ORGANIZER_ALREADY_EXISTS": ("An organizer 'acme' exists already.", []),
+    "MEMBER_NOT_FOUND": ("No member 9b96bdcf-b9c0-511c-a66e-5acd7fff4f8d at 'acme'.", []),
+    "KEY_NOT_FOUND": ("No key or device 182b7e1a-1b9d-4f4b-919a-d8c8f7b4bdc1.", []),
 }
 assert EXAMPLES.keys() == ERROR_STATUS.keys(), "every error code needs its example"

@@ -1,6 +1,7 @@
 // The organizer dashboard (web/templates/admin.html), on the admin JSON API only.
-// The admin token is asked for on the page and kept in this tab's sessionStorage, never
-// elsewhere. Polled: /api/admin/overview every 2 s (tiers, the server's counters, the
+// Staff sign in with email, password and one-time code (a session cookie the page never
+// sees, and a CSRF token kept in this tab's sessionStorage for its changes); the operator
+// may give the admin token instead, kept in this tab's sessionStorage, never elsewhere. Polled: /api/admin/overview every 2 s (tiers, the server's counters, the
 // projection lag; rates are differences between two readings), each tier's sales per
 // minute every 15 s, the audit when asked. Charts are uPlot (web/static/uPlot.iife.min.js).
 // Everything the server sends is put on the page as text, never as HTML.
@@ -8,6 +9,7 @@
 
 (() => {
   const TOKEN_KEY = "ticket-ledger.adminToken";
+  const CSRF_KEY = "ticket-ledger.staffCsrf"; // set while signed in as a member of staff
   const OVERVIEW_MS = 2000;
   const SALES_MS = 15000;
   const LIVE_POINTS = 150; // 5 minutes of readings, one every 2 s
@@ -17,7 +19,8 @@
   const byId = (id) => document.getElementById(id);
   const page = {
     connection: byId("connection"), signOut: byId("sign-out"), login: byId("login"), loginForm: byId("login-form"),
-    token: byId("token"), loginError: byId("login-error"), board: byId("board"), notice: byId("notice"),
+    resetForm: byId("reset-form"), newPassword: byId("new-password"),
+    token: byId("token"), email: byId("email"), password: byId("password"), code: byId("code"), loginError: byId("login-error"), board: byId("board"), notice: byId("notice"),
     error: byId("error"), tiers: byId("tiers"), audit: byId("audit"), verify: byId("verify"),
     liveChart: byId("live-chart"), bookingsRate: byId("bookings-rate"), heldNow: byId("held-now"),
     lag: byId("lag"), conflictsRate: byId("conflicts-rate"), batchSize: byId("batch-size"),
@@ -32,7 +35,8 @@
   class SignedOut extends Error {}
 
   async function api(path, body) {
-    const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+    const csrf = sessionStorage.getItem(CSRF_KEY);
+    const headers = csrf ? { "X-CSRF-Token": csrf } : { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
     const init = body === undefined ? { headers } : {
       method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body),
     };
@@ -64,8 +68,25 @@
 
   // --- signing in and out --------------------------------------------------------------
 
+  async function signInAsStaff(email, password, code) {
+    const response = await fetch("/api/staff/sign-in", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email, password, code }),
+    }).catch(() => null);
+    const data = response && await response.json().catch(() => null);
+    if (!response || !response.ok) {
+      page.loginError.textContent = response && response.status === 429
+        ? "Too many failed sign-ins: wait a minute and try again."
+        : "Wrong email, password or code.";
+      return;
+    }
+    sessionStorage.setItem(CSRF_KEY, data.csrfToken);
+    page.password.value = "";
+    page.code.value = "";
+    signIn(null);
+  }
+
   async function signIn(token) {
-    sessionStorage.setItem(TOKEN_KEY, token);
+    if (token !== null) sessionStorage.setItem(TOKEN_KEY, token);
     try {
       await refreshOverview();
     } catch (error) {
@@ -86,6 +107,9 @@
   }
 
   function signOut(message) {
+    const csrf = sessionStorage.getItem(CSRF_KEY);
+    if (csrf) fetch("/api/staff/sign-out", { method: "POST", headers: { "X-CSRF-Token": csrf } }).catch(() => null);
+    sessionStorage.removeItem(CSRF_KEY);
     sessionStorage.removeItem(TOKEN_KEY);
     timers.forEach(clearInterval);
     timers = [];
@@ -380,14 +404,44 @@
 
   page.loginForm.addEventListener("submit", (event) => {
     event.preventDefault();
+    const email = page.email.value.trim();
+    if (email) {
+      signInAsStaff(email, page.password.value, page.code.value.trim());
+      return;
+    }
     const token = page.token.value.trim();
     if (!token) {
-      page.loginError.textContent = "Enter the admin token.";
+      page.loginError.textContent = "Enter your email and password, or the admin token.";
       return;
     }
     signIn(token);
   });
   page.signOut.addEventListener("click", () => signOut(""));
+
+  // A password reset's emailed link: /admin#reset=<token>. The token never leaves this page
+  // but to the server (a fragment is not sent in requests or Referer).
+  const resetToken = location.hash.startsWith("#reset=") ? location.hash.slice("#reset=".length) : "";
+  if (resetToken) {
+    page.loginForm.hidden = true;
+    page.resetForm.hidden = false;
+  }
+  page.resetForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/api/staff/password-reset/confirm", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: resetToken, password: page.newPassword.value }),
+    }).catch(() => null);
+    const data = response && await response.json().catch(() => null);
+    if (!response || !response.ok) {
+      page.loginError.textContent = data && data.error ? data.error.message : "The server cannot be reached.";
+      return;
+    }
+    history.replaceState(null, "", location.pathname);
+    page.newPassword.value = "";
+    page.resetForm.hidden = true;
+    page.loginForm.hidden = false;
+    page.loginError.textContent = "Password set: sign in with it.";
+  });
   page.verify.addEventListener("click", refreshAudit);
   window.addEventListener("resize", () => {
     if (live.chart) live.chart.setSize(chartSize(page.liveChart, 220));
@@ -395,6 +449,7 @@
   });
 
   const saved = sessionStorage.getItem(TOKEN_KEY);
-  if (saved) signIn(saved);
+  if (sessionStorage.getItem(CSRF_KEY)) signIn(null);
+  else if (saved) signIn(saved);
   else signOut("");
 })();

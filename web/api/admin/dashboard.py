@@ -7,6 +7,7 @@ seconds; ``sales`` and ``audit`` replay events, so the page asks for them less o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,10 @@ from marshmallow import fields
 
 from application.audit.sales import sales_per_minute
 from application.audit.tier_audit import TierAudit
-from web.http.metrics import counter_totals
+from domain.staff import Role
+from web.http.metrics import TOTALS, counter_totals
+from web.identity.roles import EVERYONE, READERS, visible
+from web.identity.staff import principal
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, Blueprint
 from web.schemas.fields import Money, ResponseSchema
@@ -27,6 +31,21 @@ blp = Blueprint(
 blp.before_request(require_admin_token)
 
 AT = "2026-11-24T08:41:16.609600+00:00"
+
+
+def operator() -> bool:
+    who = principal()
+    return who is not None and who.operator
+
+
+def sees(allowed: frozenset[Role] = EVERYONE) -> Callable[[str], bool]:
+    """Whether the asker may see a tier: the operator all; a member those of the
+    organizers where their role is ``allowed``."""
+    who = principal()
+    if who is None or who.operator:
+        return lambda tier: True
+    staff = services().staff
+    return lambda tier: visible(who, staff.owner_of("tier", tier), allowed)
 
 
 class TierFiguresSchema(ResponseSchema):
@@ -140,12 +159,17 @@ class Overview(MethodView):
     @blp.doc(security=ADMIN_SECURITY)
     def get(self) -> Any:
         """Every tier's figures from the read tables, the server's counters and the projection lag now."""
-        found = services()
+        found, mine = services(), sees()
         return {
             "at": datetime.now(UTC),
-            "tiers": found.view.list_all_tiers(),
-            "door": [{**row, "no_shows": row["sold"] - row["admitted"]} for row in found.view.door_counts()],
-            "counters": counter_totals(),
+            "tiers": [row for row in found.view.list_all_tiers() if mine(row.tier)],
+            "door": [
+                {**row, "no_shows": row["sold"] - row["admitted"]}
+                for row in found.view.door_counts()
+                if mine(row["tier"])
+            ],
+            # The server's counters span every organizer: the operator's alone.
+            "counters": counter_totals() if operator() else dict.fromkeys(TOTALS.values(), 0),
             "projection_lag": found.projector.lag(),
             "projection_lag_seconds": round(found.projector.lag_seconds(), 3),
         }
@@ -154,7 +178,7 @@ class Overview(MethodView):
 @blp.route("/tiers/<tier>/sales")
 class Sales(MethodView):
     @blp.response(200, SalesSchema(), example=SALES)
-    @blp.errors(*ADMIN, "TICKET_NOT_FOUND", "STORE_UNAVAILABLE")
+    @blp.errors(*ADMIN, "FORBIDDEN", "TICKET_NOT_FOUND", "STORE_UNAVAILABLE")
     @blp.doc(security=ADMIN_SECURITY)
     def get(self, tier: str) -> Any:
         """The tier's sales per minute, replayed from all its events."""
@@ -164,14 +188,15 @@ class Sales(MethodView):
 @blp.route("/audit")
 class Audit(MethodView):
     @blp.response(200, TierAuditSchema(many=True), example=[{"tier": "VIP", "events": 45, "ok": True, "problems": []}])
-    @blp.errors(*ADMIN, "STORE_UNAVAILABLE")
+    @blp.errors(*ADMIN, "FORBIDDEN", "STORE_UNAVAILABLE")
     @blp.doc(security=ADMIN_SECURITY)
     def get(self) -> Any:
         """Every tier's whole history replayed and checked, and compared with the read
         tables (what ``ticketledger audit --all`` does)."""
         audit, view = TierAudit(services().ledger), services().view
         results = []
-        for code in audit.tier_codes():
+        mine = sees(READERS)
+        for code in filter(mine, audit.tier_codes()):
             lines, problems = audit.verify(code, view)
             results.append({"tier": code, "events": len(lines), "ok": not problems, "problems": problems})
         return results

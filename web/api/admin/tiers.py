@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 
 from application.audit.tier_audit import TierAudit
+from web.identity.staff import actor
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, Money, ResponseSchema
@@ -56,39 +57,42 @@ class NewTier(MethodView):
     )
     @blp.response(201, AdminTierSchema(), example={**TIER, "sold": 0, "availableQuantity": 100, "version": 1})
     # A conflict here is a tier made meanwhile (409), never a busy ledger: creating is not retried.
-    @blp.errors(*ADMIN, *JSON_BODY, "STORE_UNAVAILABLE", "TIER_ALREADY_EXISTS")
+    @blp.errors(*ADMIN, "FORBIDDEN", *JSON_BODY, "STORE_UNAVAILABLE", "TIER_ALREADY_EXISTS")
     @blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Create a tier (409 ``TIER_ALREADY_EXISTS`` if the code is taken)."""
-        return services().ledger.create_tier(new["tier"], new["price"], new["capacity"], new["per_user_limit"])
+        ledger = services().ledger
+        return ledger.create_tier(new["tier"], new["price"], new["capacity"], new["per_user_limit"], actor())
 
 
 @blp.route("/tiers/<tier>/capacity")
 class Capacity(MethodView):
     @blp.arguments(QuantitySchema(), error_status_code=400, example={"quantity": 50})
     @blp.response(200, AdminTierSchema(), example={**TIER, "capacity": 150, "availableQuantity": 148, "version": 4})
-    @blp.errors(*ADMIN, *JSON_BODY, *COMMAND, "TICKET_NOT_FOUND")
+    @blp.errors(*ADMIN, "FORBIDDEN", *JSON_BODY, *COMMAND, "TICKET_NOT_FOUND")
     @blp.doc(security=ADMIN_SECURITY)
     def post(self, body: dict[str, Any], tier: str) -> Any:
         """Put more tickets of a tier on sale."""
-        return services().ledger.add_capacity(tier, body["quantity"])
+        return services().ledger.add_capacity(tier, body["quantity"], actor())
 
 
 @blp.route("/tiers/<tier>/close")
 class CloseSales(MethodView):
     @blp.response(200, AdminTierSchema(), example={**TIER, "onSale": False, "version": 4})
-    @blp.errors(*ADMIN, "UNSUPPORTED_MEDIA_TYPE", *COMMAND, "TICKET_NOT_FOUND")
+    @blp.errors(*ADMIN, "FORBIDDEN", "UNSUPPORTED_MEDIA_TYPE", *COMMAND, "TICKET_NOT_FOUND")
     @blp.doc(security=ADMIN_SECURITY)
     def post(self, tier: str) -> Any:
         """Stop selling a tier; cancellations still put tickets back."""
-        return services().ledger.close_sales(tier)
+        return services().ledger.close_sales(tier, actor())
 
 
 @blp.route("/tiers/<tier>/history")
 class FullHistory(MethodView):
-    @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400)
+    # Unknown query parameters are refused (400), as the document says; the public history
+    # keeps ignoring them (browsers' cache-busters).
+    @blp.arguments(HistoryQuerySchema(), location="query", error_status_code=400, unknown=RAISE)
     @blp.response(200, HistorySchema(), example=HISTORY)
-    @blp.errors(*ADMIN, *REPLAY_ERRORS)
+    @blp.errors(*ADMIN, "FORBIDDEN", *REPLAY_ERRORS)
     @blp.doc(security=ADMIN_SECURITY)
     def get(self, query: dict[str, Any], tier: str) -> Any:
         """The tier's events after version ``after``, with the booking and user each concerns."""

@@ -10,14 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate, validates_schema
 
 from application.booking.tiers import NewShow, NewTier
 from application.errors import ShowNotFoundError
+from domain.organizers import DEFAULT_ORGANIZER
 from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window
 from projections.read_model.views import ShowRow, TierAvailability
+from web.identity.staff import actor
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
@@ -137,23 +139,27 @@ class NewEvent(MethodView):
     @admin_blp.arguments(NewEventSchema(), error_status_code=400, example=NEW_EVENT)
     @admin_blp.response(201, EventSchema(), example={**EVENT, "availableQuantity": 1500})
     # A conflict here is an event or a tier made meanwhile (409), never a busy ledger: not retried.
-    @admin_blp.errors(*ADMIN, *JSON_BODY, "STORE_UNAVAILABLE", "EVENT_ALREADY_EXISTS", "TIER_ALREADY_EXISTS")
+    @admin_blp.errors(
+        *ADMIN, "FORBIDDEN", *JSON_BODY, "STORE_UNAVAILABLE", "EVENT_ALREADY_EXISTS", "TIER_ALREADY_EXISTS"
+    )
+    @admin_blp.errors("ORGANIZER_NOT_FOUND")  # ?organizer= names none (or one the member is not of)
     @admin_blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Create an event and its tiers, all in one recording (or, an id or a tier code
         taken, none): its tiers sell only inside its window."""
         tiers = [NewTier(t["tier"], t["price"], t["capacity"], t["per_user_limit"]) for t in new["tiers"]]
-        show: Show = services().ledger.create_show(
-            NewShow(
-                new["event_id"],
-                new["name"],
-                tiers,
-                new["starts_at"],
-                new["sale_opens_at"],
-                new["sale_closes_at"],
-                new.get("payment"),
-            )
+        new_show = NewShow(
+            new["event_id"],
+            new["name"],
+            tiers,
+            new["starts_at"],
+            new["sale_opens_at"],
+            new["sale_closes_at"],
+            new.get("payment"),
         )
+        organizer = request.args.get("organizer", DEFAULT_ORGANIZER)
+        owned = services().staff.ownerships(organizer, new_show.code, [t.code for t in tiers], actor())
+        show: Show = services().ledger.create_show(new_show, actor(), recorded_with=owned)
         row = ShowRow(show.code, show.name, show.starts_at, show.sale_opens, show.sale_closes)
         created = [services().ledger.get_tier(code) for code in show.tiers]  # as recorded: none projected yet
         rows = [

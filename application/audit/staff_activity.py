@@ -1,0 +1,127 @@
+"""Who did what: the staff-made events of the store, each with its actor (``domain.staff``).
+
+An event is staff-made if a person, key, device or the service itself caused it: a tier
+created, given capacity or closed; an event's ownership; an organizer and its team; a
+key or device issued or revoked; a member's password, second factor and sessions. Those
+whose class has an ``actor`` field must name one: ``missing_actors`` lists those that do
+not (tiers changed before staff accounts existed, or a command that forgot to say who).
+A member's own sign-in, sign-out and reset request have no field: their actor is the member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from application.persistence.application import StoreApplication
+from domain.credentials import Credential
+from domain.organizers import Organizer, Ownership, organizer_id
+from domain.staff import Member, member_actor
+from domain.tiers import TicketTier
+
+STAFF_EVENTS: tuple[type, ...] = (
+    TicketTier.Created,
+    TicketTier.CapacityAdded,
+    TicketTier.SalesClosed,
+    Ownership.Assigned,
+    Organizer.Founded,
+    Organizer.MemberEnrolled,  # type: ignore[attr-defined]
+    Organizer.MemberRemoved,  # type: ignore[attr-defined]
+    Member.Joined,
+    Member.PasswordChanged,  # type: ignore[attr-defined]
+    Member.SecondFactorEnabled,  # type: ignore[attr-defined]
+    Member.SignedIn,  # type: ignore[attr-defined]
+    Member.SignedOut,  # type: ignore[attr-defined]
+    Member.SignedOutEverywhere,  # type: ignore[attr-defined]
+    Member.PasswordResetRequested,  # type: ignore[attr-defined]
+    Member.RoleGranted,  # type: ignore[attr-defined]
+    Member.RoleRevoked,  # type: ignore[attr-defined]
+    Credential.Issued,
+    Credential.Revoked,  # type: ignore[attr-defined]
+)
+TOPICS = [get_topic(kind) for kind in STAFF_EVENTS]
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Action:
+    at: datetime
+    actor: str | None
+    what: str  # the event's name: CapacityAdded, RoleGranted...
+    subject: str  # what it was done to: a tier's code, a member's email, a key's name...
+
+
+def staff_events(app: StoreApplication) -> Iterator[Any]:
+    """Every staff-made event, in the store's order."""
+    position = 0
+    while True:
+        page = app.recorder.select_notifications(position + 1, PAGE, topics=TOPICS)
+        for notification in page:
+            yield app.mapper.to_domain_event(notification)
+        if len(page) < PAGE:
+            return
+        position = page[-1].id
+
+
+def actor_of(event: Any) -> str | None:
+    """The event's actor; a member's own sign-in, sign-out or reset: the member."""
+    if "actor" in type(event).__dataclass_fields__:
+        found: str | None = getattr(event, "actor", None)
+        return found
+    return member_actor(event.originator_id)
+
+
+def missing_actors(app: StoreApplication) -> list[tuple[str, UUID, int]]:
+    """(topic, aggregate id, version) of each staff-made event that names no actor."""
+    return [
+        (get_topic(type(event)), event.originator_id, event.originator_version)
+        for event in staff_events(app)
+        if not actor_of(event)
+    ]
+
+
+def activity(app: StoreApplication, owner_of: Any, organizer: str) -> list[Action]:
+    """What staff did at ``organizer``, oldest first: its tiers, team, keys and devices.
+    ``owner_of(kind, code)`` says which organizer an event or tier belongs to."""
+    names: dict[UUID, str] = {}
+    mine: set[UUID] = {organizer_id(organizer)}
+    actions = []
+    for event in staff_events(app):
+        subject = about(event, organizer, owner_of, names, mine)
+        if subject is not None:
+            actions.append(Action(event.timestamp, actor_of(event), type(event).__name__, subject))
+    return actions
+
+
+TIER_EVENTS = (TicketTier.Created, TicketTier.CapacityAdded, TicketTier.SalesClosed)
+ROLE_EVENTS = (Member.RoleGranted, Member.RoleRevoked)  # type: ignore[attr-defined]
+
+
+def about(event: Any, organizer: str, owner_of: Any, names: dict[UUID, str], mine: set[UUID]) -> str | None:
+    """What ``event`` was done to, if it concerns ``organizer`` (None otherwise). Learns,
+    as the events go by, the names of tiers, members and credentials, and which
+    credentials are the organizer's."""
+    if isinstance(event, Member.Joined):
+        names[event.originator_id] = event.email
+    elif isinstance(event, TicketTier.Created):
+        names[event.originator_id] = event.code
+    elif isinstance(event, Credential.Issued):
+        names[event.originator_id] = f"{event.kind} {event.name}"
+        if event.organizer == organizer:
+            mine.add(event.originator_id)
+    if isinstance(event, TIER_EVENTS):
+        code = names.get(event.originator_id, "")
+        return code if owner_of("tier", code) == organizer else None
+    if isinstance(event, Ownership.Assigned):
+        return f"{event.kind} {event.code}" if event.organizer == organizer else None
+    if isinstance(event, ROLE_EVENTS):
+        return names.get(event.originator_id, str(event.originator_id)) if event.organizer == organizer else None
+    if event.originator_id in mine:  # the organizer's own events, and its keys' and devices'
+        member = getattr(event, "member", None)
+        return names.get(member, str(member)) if member else names.get(event.originator_id, organizer)
+    return None

@@ -1,0 +1,151 @@
+"""Staff accounts on each store (``application/staff/accounts.py``): signing in with the
+second factor and a one-time code used once, sessions that end, a reset link that works once
+and within the hour, keys that expire and are revoked, an event's owner recorded in its own
+recording, and the audit that finds staff-made events without an actor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pyotp
+import pytest
+
+from application.audit.staff_activity import activity, missing_actors
+from application.booking.tiers import NewShow, NewTier
+from application.errors import ShowAlreadyExistsError
+from application.staff import secrets
+from application.staff.accounts import StaffAccounts
+from application.staff.errors import (
+    OrganizerNotFoundError,
+    ResetRefusedError,
+    SignInRefusedError,
+    WeakPasswordError,
+)
+from domain.organizers import DEFAULT_ORGANIZER
+from domain.staff import OPERATOR, Role
+
+PASSWORD = "a long enough password"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def staff(ledger, clock) -> StaffAccounts:
+    accounts = StaffAccounts(ledger, timedelta(hours=12), clock)
+    accounts.ensure_default_organizer()
+    return accounts
+
+
+def test_a_member_signs_in_with_the_password_and_only_with_it(staff):
+    member = staff.add_member(DEFAULT_ORGANIZER, "Ana@Example.org", Role.MANAGER, PASSWORD, OPERATOR)
+    session = staff.sign_in("ana@example.org", PASSWORD)
+    assert staff.session(member, session.token).roles == {DEFAULT_ORGANIZER: Role.MANAGER}
+    for email, password in (("ana@example.org", "not the password"), ("nobody@example.org", PASSWORD)):
+        with pytest.raises(SignInRefusedError):
+            staff.sign_in(email, password)
+    assert staff.session(member, "a token never issued") is None
+
+
+def test_a_short_password_is_refused(staff):
+    with pytest.raises(WeakPasswordError):
+        staff.add_member(DEFAULT_ORGANIZER, "short@example.org", Role.VIEWER, "short", OPERATOR)
+
+
+def test_with_a_second_factor_the_code_is_needed_and_each_code_works_once(staff, clock):
+    member = staff.add_member(DEFAULT_ORGANIZER, "two@example.org", Role.OWNER, PASSWORD, OPERATOR)
+    secret = secrets.new_totp_secret()
+    clock.now += timedelta(minutes=1)
+    staff.enable_second_factor(member, secret, pyotp.TOTP(secret).at(clock.now))
+    with pytest.raises(SignInRefusedError):
+        staff.sign_in("two@example.org", PASSWORD)  # no code
+    clock.now += timedelta(minutes=1)
+    code = pyotp.TOTP(secret).at(clock.now)
+    assert staff.sign_in("two@example.org", PASSWORD, code).member == member
+    with pytest.raises(SignInRefusedError):
+        staff.sign_in("two@example.org", PASSWORD, code)  # the same code again: replayed
+
+
+def test_sessions_end_when_signed_out_everywhere_expired_or_the_password_changes(staff, clock):
+    member = staff.add_member(DEFAULT_ORGANIZER, "s@example.org", Role.VIEWER, PASSWORD, OPERATOR)
+    one, two = staff.sign_in("s@example.org", PASSWORD), staff.sign_in("s@example.org", PASSWORD)
+    staff.sign_out(member, one.token)
+    assert staff.session(member, one.token) is None and staff.session(member, two.token) is not None
+    staff.sign_out_everywhere(member, OPERATOR)
+    assert staff.session(member, two.token) is None
+    three = staff.sign_in("s@example.org", PASSWORD)
+    clock.now += timedelta(hours=12)
+    assert staff.session(member, three.token) is None
+    four = staff.sign_in("s@example.org", PASSWORD)
+    _, token = staff.request_reset("s@example.org")
+    staff.reset_password(token, "a brand new long password")
+    assert staff.session(member, four.token) is None
+
+
+def test_a_reset_link_works_once_and_within_the_hour(staff, clock):
+    staff.add_member(DEFAULT_ORGANIZER, "r@example.org", Role.VIEWER, None, OPERATOR)  # invited: no password yet
+    with pytest.raises(SignInRefusedError):
+        staff.sign_in("r@example.org", "")
+    assert staff.request_reset("nobody@example.org") is None
+    _, token = staff.request_reset("R@example.org")
+    staff.reset_password(token, PASSWORD)
+    assert staff.sign_in("r@example.org", PASSWORD)
+    with pytest.raises(ResetRefusedError):
+        staff.reset_password(token, "another long password")
+    _, late = staff.request_reset("r@example.org")
+    clock.now += timedelta(hours=1)
+    with pytest.raises(ResetRefusedError):
+        staff.reset_password(late, "another long password")
+    with pytest.raises(ResetRefusedError):
+        staff.reset_password("not-a-token", "another long password")
+
+
+def test_a_key_works_until_it_expires_or_is_revoked(staff, clock):
+    key = staff.issue(DEFAULT_ORGANIZER, "key", "ci", Role.VIEWER, None, timedelta(days=1), OPERATOR)
+    assert staff.credential(key.secret).role == Role.VIEWER
+    assert staff.credential(key.secret[:-1] + "x") is None
+    clock.now += timedelta(days=1)
+    assert staff.credential(key.secret) is None
+    other = staff.issue(DEFAULT_ORGANIZER, "key", "ci", Role.VIEWER, None, None, OPERATOR)
+    staff.revoke(DEFAULT_ORGANIZER, other.id, OPERATOR)
+    assert staff.credential(other.secret) is None
+
+
+def test_an_events_owner_is_recorded_in_its_own_recording_or_not_at_all(staff, ledger):
+    staff.found_organizer("acme", "Acme", OPERATOR)
+    show = NewShow("gig", "Gig", [NewTier("GIG", Decimal("1.00"), 5)])
+    ledger.create_show(show, "member:x", recorded_with=staff.ownerships("acme", "gig", ["GIG"], "member:x"))
+    assert (staff.owner_of("show", "gig"), staff.owner_of("tier", "GIG")) == ("acme", "acme")
+    staff.found_organizer("rival", "Rival", OPERATOR)
+    again = NewShow("gig", "Gig", [NewTier("OTHER", Decimal("1.00"), 5)])
+    with pytest.raises(ShowAlreadyExistsError):
+        ledger.create_show(again, "member:y", recorded_with=staff.ownerships("rival", "gig", ["OTHER"], "member:y"))
+    assert (staff.owner_of("show", "gig"), staff.owner_of("tier", "OTHER")) == ("acme", DEFAULT_ORGANIZER)
+    with pytest.raises(OrganizerNotFoundError):
+        staff.ownerships("nobody", "x", [], OPERATOR)
+
+
+def test_the_audit_finds_staff_made_events_that_name_no_actor(staff, ledger):
+    staff.found_organizer("acme", "Acme", OPERATOR)
+    ledger.create_tier("NAMED", Decimal("1.00"), 5, actor="member:x")
+    ledger.add_capacity("NAMED", 1, actor="member:x")
+    assert missing_actors(ledger) == []
+    ledger.create_tier("ANON", Decimal("1.00"), 5)  # as before staff accounts: nobody said who
+    ledger.close_sales("ANON")
+    assert [topic for topic, _, _ in missing_actors(ledger)] == [
+        "domain.tiers:TicketTier.Created",
+        "domain.tiers:TicketTier.SalesClosed",
+    ]
+    done = [(a.actor, a.what, a.subject) for a in activity(ledger, staff.owner_of, DEFAULT_ORGANIZER)]
+    assert ("member:x", "CapacityAdded", "NAMED") in done and ("operator", "Founded", "default") in done
