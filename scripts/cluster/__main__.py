@@ -131,7 +131,11 @@ def wait_until_served(addresses: list[str]) -> None:
 
 
 def in_use(address: str, port: int) -> bool:
+    """Whether a process listens at ``address:port``. The probe binds as the servers do, with
+    SO_REUSEADDR: without it, the connections of a topology just ended (TIME_WAIT, a minute)
+    would count as taken and ``make cluster`` would refuse right after ``make cluster-down``."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
         except OSError as error:

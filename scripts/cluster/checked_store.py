@@ -14,9 +14,11 @@ strikes a whole topology.
 from __future__ import annotations
 
 import random
+import shutil
 import time
+from pathlib import Path
 
-from scripts.cluster import recorded
+from scripts.cluster import recorded, watching
 from scripts.cluster.database import Database, etcd_healthy, members
 from scripts.cluster.layout import ETCD_MEMBERS, NODES, Node, store_settings
 from scripts.cluster.links import cut_off, cut_replication, mend_links
@@ -32,11 +34,14 @@ CUT_AFTER = 5.0  # seconds the old leader stays cut off once a new one takes wri
 
 
 class ClusterStore:
-    def __init__(self, synchronous: bool = True) -> None:
+    def __init__(self, synchronous: bool = True, alerts: Path | None = None) -> None:
+        """``alerts``: where the watch's notices are kept when the store is removed."""
         if recorded.names():
             raise RuntimeError("a make cluster topology is running: make cluster-down first")
         self.database = Database([], synchronous)
         self.database.up()
+        self.watch = watching.start(watching.database_side())
+        self.alerts = alerts
         self.lost_nodes: list[Node] = []
         self.lost_members: list[str] = []
         self.rng = random.Random()
@@ -193,4 +198,6 @@ class ClusterStore:
         return time.monotonic() - began
 
     def remove(self) -> None:
+        if self.alerts is not None and self.watch.record.exists():
+            shutil.copyfile(self.watch.record, self.alerts)  # the alerts the faults raised, kept with the run
         self.database.down()

@@ -37,7 +37,6 @@ WRITE_PORT, READ_PORT, HTTP_PORT, STATS_PORT = 5000, 5001, 8080, 7000
 REST_PORT, PG_PORT, WEB_PORT = 8008, 5432, 8000
 SCOPE = "ticketledger"
 PGBACKREST_CONFIG = STATE / "pgbackrest.conf"  # scripts/cluster/backups.py
-ARCHIVE_COMMAND = f"pgbackrest --config={PGBACKREST_CONFIG} --stanza={SCOPE} archive-push %p"
 DATABASE, SCHEMA = "postgres", "ledger"
 
 
@@ -69,6 +68,13 @@ LISTENERS = [
 
 def web_addresses(count: int) -> list[str]:
     return [f"127.0.1.{21 + n}" for n in range(count)]
+
+
+def archive_command(node: Node) -> str:
+    """The node's own: pgBackRest reads a relative ``%p`` under ``pg1-path``, and the stanza's
+    ``pg1-path`` is node1's, so one command for all would push node1's files from whichever
+    node leads (seen: after a failover the new leader archived nothing, ``00000002.history`` failed)."""
+    return f"pgbackrest --config={PGBACKREST_CONFIG} --stanza={SCOPE} --pg1-path={node.folder / 'data'} archive-push %p"
 
 
 def patroni_config(node: Node, synchronous: bool = True) -> str:
@@ -104,7 +110,6 @@ def patroni_config(node: Node, synchronous: bool = True) -> str:
                             # within a second (the default 5 s would hold quorum commits up).
                             "wal_retrieve_retry_interval": "1s",
                             "archive_mode": "on",  # WAL to pgBackRest's repository (backups.py)
-                            "archive_command": ARCHIVE_COMMAND,
                         },
                     },
                 },
@@ -126,7 +131,7 @@ def patroni_config(node: Node, synchronous: bool = True) -> str:
                     "replication": {"username": "replicator", "password": "replicator"},
                     "rewind": {"username": "postgres", "password": "postgres"},
                 },
-                "parameters": {"unix_socket_directories": str(node.folder)},
+                "parameters": {"unix_socket_directories": str(node.folder), "archive_command": archive_command(node)},
             },
         },
         indent=2,

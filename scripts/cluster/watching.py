@@ -21,7 +21,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
@@ -152,25 +152,41 @@ def exporter_address(node: str) -> str:
 
 def topology(web: list[str], redis: list[str]) -> Watch:
     """The watch over ``make cluster``: ``web`` the web hosts' addresses, ``redis`` its Redis URLs."""
+    side = database_side()
+    return replace(
+        side,
+        targets={
+            **side.targets,
+            "web": [f"{address}:{WEB_PORT}" for address in web],
+            "projections": [PROJECTIONS_METRICS],
+            "redis": [f"redis://{urlsplit(url).netloc}" for url in redis],
+        },
+    )
+
+
+def database_side() -> Watch:
+    """The watch over the database side alone (HAProxy, Patroni, etcd, PostgreSQL): what
+    ``ticketledger verify --cluster`` runs, whose own servers sit on passing 127.0.0.1 ports."""
     return Watch(
         STATE / "monitoring",
         MONITOR,
         {
-            "web": [f"{address}:{WEB_PORT}" for address in web],
-            "projections": [PROJECTIONS_METRICS],
             "haproxy": [f"{BALANCER}:{STATS_PORT}"],
             "patroni": [f"{node.address}:{REST_PORT}" for node in NODES],
             "etcd": [f"{address}:2379" for address in ETCD_MEMBERS.values()],
-            "redis": [f"redis://{urlsplit(url).netloc}" for url in redis],
         },
         [f"{node.address}:{PG_PORT}" for node in NODES],
     )
 
 
 def up(web: list[str], redis: list[str]) -> Watch:
-    """Start watching ``make cluster``, once it is up; each process recorded (``recorded.py``),
-    so ``make cluster-down`` ends it and ``make cluster`` starts it again if it died."""
-    watch = topology(web, redis)
+    """Start watching ``make cluster``, once it is up."""
+    return start(topology(web, redis))
+
+
+def start(watch: Watch) -> Watch:
+    """Start ``watch``'s processes, each recorded (``recorded.py``), so ``make cluster-down``
+    ends it and ``make cluster`` starts it again if it died."""
     watch.configure()
     for process in watch.processes():
         recorded.spawn(f"watch-{process.name}", process.command, process.env, cwd=ROOT)

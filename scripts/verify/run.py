@@ -143,7 +143,7 @@ def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
     folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
-    hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms, store_maker(settings))
+    hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms, store_maker(settings, folder))
     log: HistoryLog | None = None
     try:
         hosts.start()
@@ -160,13 +160,13 @@ def verify(settings: Settings) -> Report:
     return report
 
 
-def store_maker(settings: Settings) -> Callable[[], Any]:
+def store_maker(settings: Settings, folder: Path) -> Callable[[], Any]:
     """What the run's store is made by: a private PostgreSQL, or the Patroni nodes."""
     if not settings.cluster:
         return PrivatePostgres
     from scripts.cluster.checked_store import ClusterStore  # needs a checkout and make cluster's tools
 
-    return lambda: ClusterStore(settings.synchronous)
+    return lambda: ClusterStore(settings.synchronous, folder / "alerts.jsonl")
 
 
 def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:

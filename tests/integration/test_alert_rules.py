@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from scripts.cluster.layout import haproxy_config, web_addresses
-from scripts.cluster.watching import CONFIG, topology
+from scripts.cluster.watching import CONFIG, database_side, topology
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,20 @@ def test_prometheus_and_alertmanager_accept_the_configuration_make_cluster_write
     assert jobs["web"]["static_configs"][0]["targets"] == ["127.0.1.21:8000", "127.0.1.22:8000"]
     assert jobs["redis"]["static_configs"][0]["targets"] == ["redis://127.0.0.1:6379"]
     assert len(jobs["postgres"]["static_configs"][0]["targets"]) == len(jobs["patroni"]["static_configs"][0]["targets"])
+
+
+def test_the_watch_of_verify_cluster_scrapes_only_the_database_side_it_runs(tmp_path):
+    """verify --cluster runs no projection process at the topology's address nor its Redis pair:
+    a target there would be down for the whole run and page for nothing."""
+    watch = replace(database_side(), folder=tmp_path)
+    watch.configure()
+    checked = run("promtool", "check", "config", "prometheus.yml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    jobs = {job["job_name"]: job for job in yaml.safe_load((tmp_path / "prometheus.yml").read_text())["scrape_configs"]}
+    targets = {name: [t for c in job.get("static_configs", []) for t in c["targets"]] for name, job in jobs.items()}
+    assert targets["web"] == targets["projections"] == []
+    assert len(targets["patroni"]) == len(targets["postgres"]) == 3 and len(targets["etcd"]) == 3
+    assert "redis" not in watch.targets
 
 
 def test_haproxy_serves_its_metrics_on_the_stats_port_prometheus_scrapes():

@@ -23,8 +23,10 @@ def test_a_commit_is_acknowledged_once_one_of_the_two_standbys_has_it():
         assert dcs["failsafe_mode"] is True
         assert config["etcd3"]["hosts"] == [f"{address}:2379" for address in ETCD_MEMBERS.values()]
         assert dcs["ttl"] >= 20 and dcs["loop_wait"] < dcs["ttl"]
-        parameters = dcs["postgresql"]["parameters"]
-        assert parameters["archive_mode"] == "on" and "archive-push %p" in parameters["archive_command"]
+        assert dcs["postgresql"]["parameters"]["archive_mode"] == "on"
+        assert "archive_command" not in dcs["postgresql"]["parameters"]  # one for all would push node1's files
+        archive = config["postgresql"]["parameters"]["archive_command"]
+        assert f"--pg1-path={config['postgresql']['data_dir']} archive-push %p" in archive  # its own WAL
         assert config["postgresql"]["listen"].startswith(node.address)
 
 

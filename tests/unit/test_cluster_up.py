@@ -47,3 +47,22 @@ def test_over_a_running_topology_nothing_is_started_again(state, monkeypatch, ca
     cluster.up(1, synchronous=True)
     assert recorded.pid_of("web1") == first
     assert "started again nothing" in capsys.readouterr().out
+
+
+def test_an_address_whose_last_connections_wait_to_close_is_free(state, monkeypatch):
+    """Right after make cluster-down, the ended servers' connections sit in TIME_WAIT on their
+    addresses for a minute: make cluster must start then, not call them orphans."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.1.251", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.1.251", port)) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server's side closes first: its address:port waits in TIME_WAIT
+            client.recv(1)
+    assert not cluster.in_use("127.0.1.251", port)
+    monkeypatch.setattr(cluster, "LISTENERS", [("127.0.1.251", port)])
+    monkeypatch.setattr(cluster, "Database", None)  # reached once it did not refuse
+    with pytest.raises(TypeError):
+        cluster.up(0, synchronous=True)
