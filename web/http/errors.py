@@ -31,6 +31,7 @@ from application.errors import (
     ShowAlreadyExistsError,
     ShowNotFoundError,
     StoreTimeoutError,
+    StripeEventRefusedError,
     TierAlreadyExistsError,
     TierNotFoundError,
     VersionNotFoundError,
@@ -115,6 +116,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     InvalidPaymentError: (422, "INVALID_PAYMENT"),
     PaymentNotFoundError: (404, "PAYMENT_NOT_FOUND"),
     PaymentRefusedError: (409, "PAYMENT_REFUSED"),
+    StripeEventRefusedError: (400, "INVALID_SIGNATURE"),
 }
 
 

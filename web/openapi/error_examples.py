@@ -105,5 +105,6 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "INVALID_PAYMENT": ("Tier VIP is free: its tickets are booked, not paid for.", []),
     "PAYMENT_NOT_FOUND": (f"Booking {BOOKING_ID} has no payment.", []),
     "PAYMENT_REFUSED": ("The payment was refused: short.", []),
+    "INVALID_SIGNATURE": ("Not an event signed by Stripe: no signature matches the payload.", []),
 }
 assert EXAMPLES.keys() == ERROR_STATUS.keys(), "every error code needs its example"
