@@ -13,7 +13,7 @@ booking confirmed only by Stripe's signed webhook, and card refunds sent through
 - ``send_refund``: what a card payment owes back, refunded through the API with an
   idempotency key derived from the payment and what it owes in total, then recorded by the
   refund's id, once. A failed call leaves the refund owed (the books list it); asking again
-  (cancelling again, the next late delivery) sends it with the same key.
+  (cancelling again, Stripe redelivering the late event) sends it with the same key.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class CardPayments:
         paying = _named_payment(intent.get("metadata") or {})
         incoming = Incoming(int(intent["amount_received"]), str(intent["currency"]).upper(), "card", str(intent["id"]))
         match = self.desk.receive(paying, incoming)
-        if match == Match.LATE and paying is not None:
+        if match in (Match.LATE, Match.APPLIED) and paying is not None:  # applied: a refund not sent before
             self.send_refund(paying)
         return match
 

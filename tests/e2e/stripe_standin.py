@@ -33,6 +33,7 @@ class StripeStandIn:
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refusing_refunds: int = 0  # the next this many refunds are refused (400), as Stripe refuses one
 
     @property
     def url(self) -> str:
@@ -80,6 +81,9 @@ class StripeStandIn:
                     "metadata": {k[9:-1]: v for k, v in seen.params.items() if k.startswith("metadata[")},
                 }  # fmt: skip
                 self.intents[answer["id"]] = answer
+            elif seen.path == "/v1/refunds" and self.refusing_refunds:
+                self.refusing_refunds -= 1
+                return 400, {"error": {"type": "invalid_request_error", "message": "Refused by the stand-in."}}
             elif seen.path == "/v1/refunds":
                 answer = {
                     "id": f"re_standin{number}", "object": "refund", "amount": int(seen.params["amount"]),

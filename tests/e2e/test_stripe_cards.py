@@ -130,6 +130,24 @@ def test_a_payment_succeeding_after_the_hold_expired_is_received_and_refunded_th
     assert client.get("/api/admin/payments/books", headers=ADMIN).json["balanced"]
 
 
+def test_a_refund_stripe_refused_stays_owed_and_is_sent_with_the_same_key_on_redelivery(app, standin):
+    client = app.test_client()
+    hold_id, intent = held(client)
+    app.extensions["services"].ledger.clock = lambda: datetime.now(UTC) + timedelta(seconds=901)
+    standin.refusing_refunds = 1
+    succeeded = standin.event(intent["intentId"])
+    assert deliver(client, succeeded).json["match"] == "late"
+    owed = money(client, hold_id)
+    assert (owed["refundRequested"], owed["refunded"]) == (9100, 0)
+    assert [p["bookingId"] for p in client.get("/api/admin/payments/books", headers=ADMIN).json["refundsOwed"]] == [
+        hold_id
+    ]
+    assert deliver(client, succeeded).json["match"] == "applied"  # Stripe delivers again
+    keys = [refund.idempotency_key for refund in standin.seen("/v1/refunds")]
+    assert keys == [f"refund:{intent['paymentId']}:9100"] * 2
+    assert money(client, hold_id)["refunded"] == 9100
+
+
 def test_cancelling_a_card_booking_refunds_it_through_stripe_once(app, standin):
     client = app.test_client()
     hold_id, intent = held(client)
