@@ -110,3 +110,8 @@ class PaymentRefusedError(LedgerError):
     def __init__(self, match: object) -> None:
         super().__init__(f"The payment was refused: {match}.")
         self.match = match
+
+
+class StripeEventRefusedError(LedgerError):
+    """Raised when a request to the Stripe webhook is not an event Stripe signed with this
+    endpoint's secret (forged, altered, too old, or no JSON): nothing is recorded."""

@@ -159,6 +159,7 @@ class Payment(Aggregate):
         self.refund_requested = 0
         self.refunded = 0
         self.applied: frozenset[str] = frozenset()  # provider ids received or refunded; replaced, never changed
+        self.card_payment: str | None = None  # the card provider's id of the money received by card, to refund it
 
     @property
     def refund_owed(self) -> int:
@@ -199,6 +200,8 @@ class Payment(Aggregate):
     def _receive(self, amount: int, currency: str, method: str, provider_id: str) -> None:
         self.received += amount
         self.applied = self.applied | {provider_id}
+        if method == "card":
+            self.card_payment = provider_id
 
     def fail(self, method: str, provider_id: str, reason: str) -> None:
         self._fail(method=method, provider_id=provider_id, reason=reason)

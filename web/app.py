@@ -17,6 +17,7 @@ from web.api.operations import health
 from web.api.operations import metrics as metrics_endpoint
 from web.api.payments import admin as payments_admin
 from web.api.payments import buyer as payment
+from web.api.payments import cards as card_payments
 from web.api.sale import bookings, events, holds, orders, tier_list, tiers
 from web.api.waiting_room import admin as waiting_room_admin
 from web.api.waiting_room import queue
@@ -78,6 +79,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     )
     for blueprint in API:
         api.register_blueprint(blueprint)
+    if app.config["STRIPE_SECRET_KEY"]:  # card payments (docs/payments.md); without a key nothing changes
+        api.register_blueprint(card_payments.blp)
     app.register_blueprint(pages.blp)  # HTML pages, not part of the API document
     register_error_handlers(app)
     logs.install(app)

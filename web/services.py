@@ -19,6 +19,7 @@ from application import BookingLedger
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
 from application.payments.bank import BankStatementImport
+from application.payments.cards import CardPayments
 from application.payments.desk import PaymentDesk
 from application.staff.accounts import StaffAccounts
 from application.waiting_room.checkout import Checkout
@@ -52,6 +53,7 @@ class Services:
         self.checkout = Checkout(self.ledger, self.rooms)
         self.payments = PaymentDesk(self.ledger)  # docs/payments.md
         self.bank_import = BankStatementImport(self.payments)
+        self.cards = open_cards(config, self.payments)
         self.place_watch = PlaceWatch(self.rooms.progress)
         self.expiry = HoldExpiry(self.ledger, self.view, expired=self.written)
         self.project_in_process = switch(config["PROJECT_IN_PROCESS"], isinstance(self.ledger.factory, SQLiteFactory))
@@ -99,6 +101,13 @@ class Services:
             thread.join(timeout=10)
         self.rooms.close()
         self.ledger.close()
+
+
+def open_cards(config: dict[str, Any], desk: PaymentDesk) -> CardPayments | None:
+    """Card payments through Stripe where a secret key is set; without one, none."""
+    if not config["STRIPE_SECRET_KEY"]:
+        return None
+    return CardPayments(desk, config["STRIPE_SECRET_KEY"], config["STRIPE_WEBHOOK_SECRET"], config["STRIPE_API_BASE"])
 
 
 def switch(setting: object, auto: bool) -> bool:

@@ -34,6 +34,11 @@ DEFAULTS: dict[str, Any] = {
     # The account a paid booking's buyer transfers to (docs/payments.md); empty: not shown.
     "BANK_ACCOUNT_HOLDER": "",
     "BANK_ACCOUNT_IBAN": "",
+    # Card payments through Stripe (docs/payments.md): the secret API key, the webhook
+    # endpoint's signing secret, and the API's address (empty: Stripe's own); no key: off.
+    "STRIPE_SECRET_KEY": "",
+    "STRIPE_WEBHOOK_SECRET": "",
+    "STRIPE_API_BASE": "",
     # Bearer token for /api/admin; empty: the admin endpoints are off.
     "ADMIN_TOKEN": "",
     # Failed admin sign-ins per client address (Flask-Limiter syntax); empty: no limit.
@@ -129,6 +134,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "INTEGRATIONS_IN_PROCESS",
         "BANK_ACCOUNT_HOLDER",
         "BANK_ACCOUNT_IBAN",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE",
     ):
         config[key] = environ.get(key, config[key])
     for key in ("MAX_TICKETS_PER_BOOKING", "MAX_CONTENT_LENGTH", "WEB_CONCURRENCY", "FEED_MAX_WAIT_SECONDS"):

@@ -31,6 +31,7 @@ from application.errors import (
     ShowAlreadyExistsError,
     ShowNotFoundError,
     StoreTimeoutError,
+    StripeEventRefusedError,
     TierAlreadyExistsError,
     TierNotFoundError,
     VersionNotFoundError,
@@ -134,6 +135,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     OrganizerAlreadyExistsError: (409, "ORGANIZER_ALREADY_EXISTS"),
     MemberNotFoundError: (404, "MEMBER_NOT_FOUND"),
     CredentialNotFoundError: (404, "KEY_NOT_FOUND"),
+    StripeEventRefusedError: (400, "INVALID_SIGNATURE"),
 }
 
 

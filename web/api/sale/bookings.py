@@ -59,6 +59,9 @@ class CancelBooking(MethodView):
         ``Idempotency-Key`` returns the cancelled booking again."""
         user = acting_user(request["user_id"])
         booking = services().payments.cancel(parse_booking_id(booking_id), user, idempotency_key())
+        cards = services().cards
+        if cards:  # a card payment's refund sent through Stripe (again, if cancelled again)
+            cards.refund_cancelled(booking.booking_id)
         event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
         return booking
 

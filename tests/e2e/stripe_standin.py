@@ -1,0 +1,117 @@
+"""A local stand-in for the few Stripe endpoints the ledger calls (this machine cannot reach
+Stripe): ``POST /v1/payment_intents`` and ``POST /v1/refunds``, answered as Stripe documents
+them, honouring ``Idempotency-Key`` (the same key: the first answer again) and recording every
+request. It also makes the webhook events, signed as Stripe signs them (``t=…,v1=`` an
+HMAC-SHA256 of ``t.payload`` computed by the SDK's own ``WebhookSignature``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import stripe
+
+ADDRESS = "127.0.11.40"  # the payments' loopback range
+
+
+@dataclass
+class Seen:
+    path: str
+    idempotency_key: str | None
+    params: dict[str, str]
+
+
+@dataclass
+class StripeStandIn:
+    server: ThreadingHTTPServer | None = None
+    requests: list[Seen] = field(default_factory=list)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    refusing_refunds: int = 0  # the next this many refunds are refused (400), as Stripe refuses one
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://{ADDRESS}:{self.server.server_address[1]}"
+
+    def start(self) -> StripeStandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                seen = Seen(self.path, self.headers.get("Idempotency-Key"), dict(parse_qsl(body)))
+                status, answer = standin.answer(seen)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((ADDRESS, 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        assert self.server is not None
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(self, seen: Seen) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(seen)
+            if seen.idempotency_key in self.answers:
+                return 200, self.answers[seen.idempotency_key]
+            number = len(self.answers) + 1
+            if seen.path == "/v1/payment_intents":
+                answer = {
+                    "id": f"pi_standin{number}", "object": "payment_intent", "amount": int(seen.params["amount"]),
+                    "amount_received": 0, "currency": seen.params["currency"], "status": "requires_payment_method",
+                    "client_secret": f"pi_standin{number}_secret_x",
+                    "metadata": {k[9:-1]: v for k, v in seen.params.items() if k.startswith("metadata[")},
+                }  # fmt: skip
+                self.intents[answer["id"]] = answer
+            elif seen.path == "/v1/refunds" and self.refusing_refunds:
+                self.refusing_refunds -= 1
+                return 400, {"error": {"type": "invalid_request_error", "message": "Refused by the stand-in."}}
+            elif seen.path == "/v1/refunds":
+                answer = {
+                    "id": f"re_standin{number}", "object": "refund", "amount": int(seen.params["amount"]),
+                    "payment_intent": seen.params["payment_intent"], "status": "succeeded",
+                }  # fmt: skip
+            else:
+                return 404, {"error": {"type": "invalid_request_error", "message": f"No {seen.path} here."}}
+            if seen.idempotency_key:
+                self.answers[seen.idempotency_key] = answer
+            return 200, answer
+
+    def seen(self, path: str) -> list[Seen]:
+        return [request for request in self.requests if request.path == path]
+
+    def event(self, intent_id: str, kind: str = "payment_intent.succeeded", number: int = 1) -> bytes:
+        """The webhook body Stripe sends when the intent is paid (or ``kind`` happens to it)."""
+        intent = {**self.intents[intent_id]}
+        if kind == "payment_intent.succeeded":
+            intent.update(status="succeeded", amount_received=intent["amount"])
+        event = {
+            "id": f"evt_{intent_id}_{number}", "object": "event", "type": kind, "created": int(time.time()),
+            "api_version": stripe.api_version, "data": {"object": intent}, "livemode": False,
+        }  # fmt: skip
+        return json.dumps(event).encode()
+
+
+def signed(payload: bytes, secret: str) -> str:
+    """The ``Stripe-Signature`` header Stripe sends with ``payload``, computed by the SDK."""
+    timestamp = int(time.time())
+    signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{payload.decode()}", secret)
+    return f"t={timestamp},v1={signature}"
