@@ -119,6 +119,53 @@ def with_room(method: str, path: str, body: Any = None) -> Request:
     return make
 
 
+PAYMENTS = "/api/admin/payments"
+STATEMENT = (Path(__file__).parents[1] / "integration" / "statements" / "iso20022_camt053_001_02.xml").read_text()
+
+
+def paid_hold(w: World) -> str:
+    """A hold awaiting its payment of 10.00 EUR, on a paid event of its own."""
+    code = w.name("PAID_")
+    event = {
+        "eventId": w.name("paid-"),
+        "name": "Paid",
+        "tiers": [{"tier": code, "price": "10.00", "capacity": 5}],
+        "payment": {"currency": "EUR", "secondsToPay": 900, "refundPercent": 100},
+    }
+    w.operator("POST", "/api/admin/events", event)
+    w.room_off()  # an earlier cell may have left the waiting room on
+    held = send(w.base, "POST", "/api/tickets/hold", {"userId": "payer", "tier": code, "quantity": 1})
+    assert held.status == 201, (held.status, held.body)
+    return str(held.body["holdId"])
+
+
+COUNTER = {"amount": 1000, "currency": "EUR", "method": "cash", "receipt": "till"}
+
+
+def box_office(w: World) -> tuple[str, str, Any]:
+    return "POST", f"{PAYMENTS}/{paid_hold(w)}/box-office", {**COUNTER, "receipt": w.name("till-")}
+
+
+def refund(w: World) -> tuple[str, str, Any]:
+    booking = paid_hold(w)
+    w.operator("POST", f"{PAYMENTS}/{booking}/box-office", {**COUNTER, "receipt": w.name("till-")})
+    send(w.base, "POST", f"/api/bookings/{booking}/cancel", {"userId": "payer"})
+    return "POST", f"{PAYMENTS}/{booking}/refunds", {"amount": 1000, "method": "cash", "providerId": w.name("r-")}
+
+
+def statement(w: World) -> tuple[str, str, Any]:
+    unknown = {
+        "{{AMOUNT_A}}": "1.00",
+        "{{REF_A}}": "RF18539007547034",
+        "{{AMOUNT_B}}": "2.00",
+        "{{REF_B}}": "RF18539007547034",
+    }
+    xml = STATEMENT
+    for placeholder, value in unknown.items():
+        xml = xml.replace(placeholder, value)
+    return "POST", f"{PAYMENTS}/statements", {"camt053": xml}
+
+
 # A request each endpoint accepts from the operator; made afresh for every cell.
 REQUESTS: dict[str, Request] = {
     "POST /api/admin/events": lambda w: (
@@ -176,6 +223,11 @@ REQUESTS: dict[str, Request] = {
     "POST /api/admin/waiting-room/rate": with_room("POST", "/api/admin/waiting-room/rate", {"rate": 1}),
     "POST /api/admin/waiting-room/close": with_room("POST", "/api/admin/waiting-room/close"),
     "GET /api/admin/waiting-room/<room_id>/events": room_events,
+    "POST /api/admin/payments/<booking_id>/box-office": box_office,
+    "POST /api/admin/payments/<booking_id>/refunds": refund,
+    "POST /api/admin/payments/statements": statement,
+    "GET /api/admin/payments/books": lambda w: ("GET", f"{PAYMENTS}/books", None),
+    "GET /api/admin/payments/export/<kind>.csv": lambda w: ("GET", f"{PAYMENTS}/export/payments.csv", None),
 }
 
 
