@@ -1,18 +1,21 @@
 """What a confirmation email says: its headers, and bodies rendered from a notice.
 
 A confirmed booking (``booking.confirmed`` or ``hold.confirmed``) and a cancellation
-(``booking.cancelled``) each give one message. The bodies, plain text and HTML, are
-rendered from the templates beside this module with Jinja2; a confirmation carries the
-booking's tickets. The whole message, headers and MIME boundaries included, depends only
-on the notice, so a message sent again is byte for byte the same message. Sending it,
-once, is ``emails.py``'s business.
+(``booking.cancelled``) each give one message; so do a payment awaited
+(``payment.awaiting``: the transfer's instructions, amount, reference, deadline and the
+organizer's bank account) and each refund sent (``payment.refunded``). A paid booking's
+confirmation is its ``hold.confirmed``, as any hold's: ``payment.received`` mails nothing
+more. The bodies, plain text and HTML, are rendered from the templates beside this module
+with Jinja2; a confirmation carries the booking's tickets. The whole message, headers and
+MIME boundaries included, depends only on the notice, so a message sent again is byte for
+byte the same message. Sending it, once, is ``emails.py``'s business.
 """
 
 from __future__ import annotations
 
 import email.errors
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -22,12 +25,27 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from application.checkin.qr import qr_png
-from projections.integrations.notices import BOOKING_CANCELLED, BOOKING_CONFIRMED, HOLD_CONFIRMED
+from domain.payments import CURRENCY_EXPONENTS
+from projections.integrations.notices import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    HOLD_CONFIRMED,
+    PAYMENT_AWAITING,
+    PAYMENT_REFUNDED,
+)
 
-KINDS = {BOOKING_CONFIRMED: "confirmed", HOLD_CONFIRMED: "confirmed", BOOKING_CANCELLED: "cancelled"}
+KINDS = {
+    BOOKING_CONFIRMED: "confirmed",
+    HOLD_CONFIRMED: "confirmed",
+    BOOKING_CANCELLED: "cancelled",
+    PAYMENT_AWAITING: "awaiting",
+    PAYMENT_REFUNDED: "refunded",
+}
 SUBJECTS = {
     "confirmed": "Your booking is confirmed: {quantity} × {tier}",
     "cancelled": "Your booking is cancelled: {quantity} × {tier}",
+    "awaiting": "Please pay {money} for your booking ({tier}), reference {reference}",
+    "refunded": "Refund sent: {money} for your booking ({tier})",
 }
 TEMPLATES = Environment(
     loader=PackageLoader("projections.integrations", "templates"),
@@ -44,11 +62,24 @@ def address(text: str) -> str | None:
         return None
 
 
+def money(amount: int, currency: str) -> str:
+    """Integer minor units as the currency writes them: ``9100, "EUR"`` → ``91.00 EUR``."""
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    units, minor = divmod(amount, 10**exponent)
+    return f"{units}.{minor:0{exponent}d} {currency}" if exponent else f"{units} {currency}"
+
+
 def compose(
-    notice: dict[str, Any], kind: str, sender: str, recipient: str, tickets: Sequence[str] = ()
+    notice: dict[str, Any],
+    kind: str,
+    sender: str,
+    recipient: str,
+    tickets: Sequence[str] = (),
+    bank: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The message from ``sender`` to ``recipient`` for one notice of a ``kind``; the same
-    notice always gives the same message. A confirmation carries the booking's ``tickets``
+    notice (and ``bank`` account, for a payment awaited) always gives the same message.
+    A confirmation carries the booking's ``tickets``
     (their signed codes): in the text, and in the HTML as QR codes, PNG images sent with
     it (``cid:``: no image is fetched)."""
     message = EmailMessage()
@@ -56,10 +87,11 @@ def compose(
     message["Date"] = format_datetime(datetime.fromisoformat(notice["occurredAt"]))
     message["From"] = sender
     message["To"] = recipient
-    message["Subject"] = SUBJECTS[kind].format(**notice)
+    paid = money(notice["amount"], notice["currency"]) if notice.get("amount") is not None else None
+    message["Subject"] = SUBJECTS[kind].format(**notice, money=paid)
     message["X-Ticketledger-Booking"] = notice["bookingId"]
     images = [f"ticket-{n}.{notice['bookingId']}" for n in range(len(tickets))]
-    shown = {"notice": notice, "tickets": list(zip(tickets, images, strict=True))}
+    shown = {"notice": notice, "tickets": list(zip(tickets, images, strict=True)), "money": paid, "bank": bank or {}}
     message.set_content(TEMPLATES.get_template(f"email_{kind}.txt").render(**shown))
     message.add_alternative(TEMPLATES.get_template(f"email_{kind}.html").render(**shown), subtype="html")
     html = message.get_payload()[1]
@@ -73,6 +105,8 @@ def compose(
 
 
 def message_id(notice: dict[str, Any], kind: str, sender: str) -> str:
-    """Derived from the booking, so that mail stores de-duplicate a message sent again."""
+    """Derived from the booking, so that mail stores de-duplicate a message sent again; a
+    refund's from the notice, as one booking may be refunded in more than one transfer."""
     domain = sender.rpartition("@")[2] or "localhost"
-    return f"<{kind}.{notice['bookingId']}@{domain}>"
+    about = notice["id"] if kind == "refunded" else notice["bookingId"]
+    return f"<{kind}.{about}@{domain}>"

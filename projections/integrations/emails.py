@@ -1,4 +1,4 @@
-"""Confirmation emails: one per confirmed booking and one per cancellation, over SMTP.
+"""Confirmation emails: one per confirmed booking, cancellation, payment awaited and refund sent, over SMTP.
 
 Off unless ``SMTP_HOST`` is set. The sender follows the outbox (``booking.confirmed``
 and ``hold.confirmed`` make a booking confirmed, ``booking.cancelled`` cancels it) from a
@@ -90,6 +90,10 @@ class EmailSettings:
     # can take (a connection and a message's five commands, each up to ``timeout``).
     claim_seconds: float = 300.0
     poll_interval: float = 0.05
+    # Where a payment awaited is to be sent (BANK_ACCOUNT_HOLDER, BANK_ACCOUNT_IBAN), as the
+    # booking's payment page says: configuration, not history, so not in the notice.
+    bank_account_holder: str = ""
+    bank_iban: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EmailSettings | None:
@@ -110,7 +114,13 @@ class EmailSettings:
             recipient=env.get("EMAIL_TO") or cls.recipient,
             claim_seconds=float(env.get("EMAIL_CLAIM_SECONDS") or cls.claim_seconds),
             poll_interval=float(env.get("PROJECTION_POLL_INTERVAL") or cls.poll_interval),
+            bank_account_holder=env.get("BANK_ACCOUNT_HOLDER", ""),
+            bank_iban=env.get("BANK_ACCOUNT_IBAN", ""),
         )
+
+    @property
+    def bank(self) -> dict[str, str]:
+        return {"account_holder": self.bank_account_holder, "iban": self.bank_iban}
 
     def connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
@@ -162,7 +172,8 @@ class EmailSender:
                         state, detail = SKIPPED, f"user {data['userId']!r} makes no email address"
                     else:
                         smtp = smtp or self.settings.connect()
-                        message = compose(data, kind, self.settings.sender, recipient, self._tickets(data, kind))
+                        tickets = self._tickets(data, kind)
+                        message = compose(data, kind, self.settings.sender, recipient, tickets, self.settings.bank)
                         state, detail = self._send(smtp, message)
                     sent += state == SENT
                     if not self._finish(mid, state, detail, position, notice.position):

@@ -15,6 +15,14 @@ to keep; when tickets come back (a cancellation, a hold ending, more capacity) t
 sell-out emits it again. A tier created with no capacity, or closed, is not "sold out".
 Every notice carries the tier's figures after it, so a consumer always knows what is left.
 
+A payment's notices are mapped from the payment's own domain events: ``Opened``
+(``payment.awaiting``), ``Received`` (``payment.received``) and ``Refunded``
+(``payment.refunded``: money sent back). A refund only *owed* (``RefundRequested``, recorded
+with the cancellation) is not announced: the ``booking.cancelled`` beside it says so, and
+announcing it too would count one refund twice. ``Received`` and ``Refunded`` do not repeat
+the booking, user, tier and currency; those are read from the payment's ``Opened``
+(``openings``), which never changes, so the mapping stays a function of history.
+
 Ids and positions are derived, never drawn: the id from the domain event's identity
 (its aggregate id and version) and the type, the position from the store's notification
 id and the notice's index among those one notification gives (at most two: a notice and
@@ -24,6 +32,7 @@ and bodies, which lets receivers de-duplicate by id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +42,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.utils import get_topic
 
 from domain.bookings import Booking, BookingStatus
+from domain.payments import Payment
 from domain.tickets import ticket_id
 from domain.tiers import TicketTier, tier_id
 from projections.integrations.notices import (
@@ -42,6 +52,9 @@ from projections.integrations.notices import (
     HOLD_EXPIRED,
     HOLD_PLACED,
     HOLD_RELEASED,
+    PAYMENT_AWAITING,
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUNDED,
     TICKET_CHECKED_IN,
     TICKET_SCAN_CONFLICT,
     TIER_CAPACITY_ADDED,
@@ -54,7 +67,7 @@ from projections.integrations.notices import (
 # Positions are notification id × this + index: room for the index, readable in decimal.
 PER_NOTIFICATION = 10
 NAMESPACE = uuid5(NAMESPACE_URL, "ticketledger:integration-events")
-# The domain events the mapping reads: the tier's, all of them, and the bookings' scans.
+# The domain events the mapping reads: the tier's, all of them, the bookings' scans and the payments' money.
 TOPICS = tuple(
     get_topic(cls)
     for cls in (
@@ -68,9 +81,14 @@ TOPICS = tuple(
         TicketTier.SalesClosed,
         Booking.TicketCheckedIn,
         Booking.ScanConflict,
+        Payment.Opened,
+        Payment.Received,
+        Payment.Refunded,
     )
 )
 SCANS = (Booking.TicketCheckedIn, Booking.ScanConflict)
+MONEY = (Payment.Opened, Payment.Received, Payment.Refunded)
+Openings = Mapping[str, Payment.Opened]  # each payment's opening, by payment id
 
 
 @dataclass
@@ -117,26 +135,32 @@ class Change:
     ticket_id: UUID | None = None
     gate: str | None = None
     occurred_at: datetime | None = None  # a scan's time; otherwise when it was recorded
+    amount: int | None = None
+    currency: str | None = None
+    reference: str | None = None
 
 
-def needs(domain_event: Any) -> tuple[str, str | None]:
+def needs(domain_event: Any, openings: Openings) -> tuple[str, str | None]:
     """The state one domain event needs loaded: its tier's id, and the booking id of a hold it ends."""
     if isinstance(domain_event, SCANS):
         return str(tier_id(domain_event.tier)), None
+    if isinstance(domain_event, MONEY):
+        return str(tier_id(openings[str(domain_event.originator_id)].tier)), None
     ends_hold = isinstance(domain_event, (TicketTier.HoldConfirmed, TicketTier.HoldReleased))
     return str(domain_event.originator_id), str(domain_event.booking_id) if ends_hold else None
 
 
 class NoticeMapper:
     """Maps the tier's domain events, in store order, to notices, changing
-    ``state`` as it goes."""
+    ``state`` as it goes. ``openings`` holds the opening of each payment whose events it maps."""
 
-    def __init__(self, state: MappingState) -> None:
+    def __init__(self, state: MappingState, openings: Openings | None = None) -> None:
         self.state = state
+        self.openings = openings or {}
 
     def map(self, domain_event: Any, notification_id: int) -> list[Notice]:
         change = self.change(domain_event)
-        figures = self.state.tiers[needs(domain_event)[0]]
+        figures = self.state.tiers[needs(domain_event, self.openings)[0]]
         notices = [self._notice(domain_event, notification_id, 0, change, figures)]
         if change.type in (BOOKING_CONFIRMED, HOLD_PLACED) and figures.available == 0:
             notices.append(self._notice(domain_event, notification_id, 1, Change(TIER_SOLD_OUT), figures))
@@ -161,6 +185,9 @@ class NoticeMapper:
             available=figures.available,
             ticket_id=str(change.ticket_id) if change.ticket_id else None,
             gate=change.gate,
+            amount=change.amount,
+            currency=change.currency,
+            reference=change.reference,
         )
 
     def _figures(self, domain_event: Any) -> TierFigures:
@@ -238,4 +265,30 @@ class NoticeMapper:
             ticket,
             domain_event.gate,
             domain_event.scanned_at,
+        )
+
+    @change.register
+    def _payment_opened(self, domain_event: Payment.Opened) -> Change:
+        return self._money(PAYMENT_AWAITING, domain_event, domain_event.amount_due, domain_event.due_at)
+
+    @change.register
+    def _payment_received(self, domain_event: Payment.Received) -> Change:
+        return self._money(PAYMENT_RECEIVED, domain_event, domain_event.amount, currency=domain_event.currency)
+
+    @change.register
+    def _payment_refunded(self, domain_event: Payment.Refunded) -> Change:
+        return self._money(PAYMENT_REFUNDED, domain_event, domain_event.amount)
+
+    def _money(
+        self, kind: str, domain_event: Any, amount: int, due_at: datetime | None = None, currency: str | None = None
+    ) -> Change:
+        opening = self.openings[str(domain_event.originator_id)]
+        return Change(
+            kind,
+            opening.booking_id,
+            opening.user_id,
+            expires_at=due_at,
+            amount=amount,
+            currency=currency or opening.currency,
+            reference=opening.reference,
         )

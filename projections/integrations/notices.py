@@ -2,7 +2,7 @@
 
 The stored domain events are the ledger's own business and may evolve (fields added,
 events split or renamed with their old topics registered); other systems (payment,
-email, CRM, door scanning) need a contract that does not. These twelve types of notice
+email, CRM, door scanning) need a contract that does not. These fifteen types of notice
 are that contract, served by the feed (``GET /api/feed``), webhooks and confirmation
 emails:
 
@@ -10,10 +10,14 @@ emails:
     hold.placed         hold.confirmed      hold.released      hold.expired
     tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
     ticket.checked_in   ticket.scan_conflict
+    payment.awaiting    payment.received    payment.refunded
 
 The ``ticket.*`` notices come from the booking's scans at the door (one ticket each,
 ``quantity`` 1, with its ``ticketId``, ``gate`` and when it was scanned as ``occurredAt``);
-the tier's figures they carry are unchanged by them.
+the tier's figures they carry are unchanged by them. The ``payment.*`` notices come from a
+paid booking's payment: opened (what is due, in ``currency``'s integer minor units, its RF
+creditor ``reference`` and its deadline as ``expiresAt``), received, and each refund sent;
+they too leave the tier's figures as they were.
 
 Which domain event gives which notice, with what id and position: ``mapping.py``.
 """
@@ -37,6 +41,9 @@ TIER_SALES_CLOSED = "tier.sales_closed"
 TIER_SOLD_OUT = "tier.sold_out"
 TICKET_CHECKED_IN = "ticket.checked_in"
 TICKET_SCAN_CONFLICT = "ticket.scan_conflict"
+PAYMENT_AWAITING = "payment.awaiting"
+PAYMENT_RECEIVED = "payment.received"
+PAYMENT_REFUNDED = "payment.refunded"
 TYPES = (
     BOOKING_CONFIRMED,
     BOOKING_CANCELLED,
@@ -50,6 +57,9 @@ TYPES = (
     TIER_SOLD_OUT,
     TICKET_CHECKED_IN,
     TICKET_SCAN_CONFLICT,
+    PAYMENT_AWAITING,
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUNDED,
 )
 
 
@@ -65,13 +75,16 @@ class Notice:
     booking_id: str | None
     user_id: str | None
     quantity: int | None  # the booking's or hold's tickets, or the capacity added
-    expires_at: datetime | None  # hold.placed only
+    expires_at: datetime | None  # hold.placed and payment.awaiting (its deadline) only
     capacity: int  # the tier's figures right after the notice's domain event
     sold: int
     held: int
     available: int
     ticket_id: str | None = None  # ticket.* only
     gate: str | None = None
+    amount: int | None = None  # payment.* only: integer minor units of currency
+    currency: str | None = None
+    reference: str | None = None  # payment.* only: the RF creditor reference a transfer quotes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +103,9 @@ class Notice:
             "availableQuantity": self.available,
             "ticketId": self.ticket_id,
             "gate": self.gate,
+            "amount": self.amount,
+            "currency": self.currency,
+            "reference": self.reference,
         }
 
     def body(self) -> str:

@@ -15,7 +15,8 @@ import threading
 
 from eventsourcing.application import Application
 
-from projections.integrations.mapping import TOPICS, NoticeMapper, needs
+from domain.payments import Payment
+from projections.integrations.mapping import MONEY, TOPICS, NoticeMapper, needs
 from projections.integrations.store import OUTBOX, IntegrationTables
 from projections.pages import follow, pages
 
@@ -44,15 +45,26 @@ class Outbox:
         return mapped
 
     def _write(self, domain_events: list, after: int, last: int) -> None:
+        openings = self._openings(domain_events)
         with self.tables.transaction() as tx:
             self.tables.move_outbox(tx, after, last)
-            wanted = [needs(domain_event) for domain_event, _ in domain_events]
+            wanted = [needs(domain_event, openings) for domain_event, _ in domain_events]
             state = self.tables.load_state(
                 tx, {tier for tier, _ in wanted}, {hold for _, hold in wanted if hold is not None}
             )
-            mapper = NoticeMapper(state)
+            mapper = NoticeMapper(state, openings)
             notices = [notice for domain_event, n in domain_events for notice in mapper.map(domain_event, n)]
             self.tables.append(tx, notices, state)
+
+    def _openings(self, domain_events: list) -> dict[str, Payment.Opened]:
+        """The opening of each payment in the page: in the page, or the payment's first
+        domain event in the store (read before the page's transaction)."""
+        openings = {str(e.originator_id): e for e, _ in domain_events if isinstance(e, Payment.Opened)}
+        for domain_event, _ in domain_events:
+            key = str(domain_event.originator_id)
+            if isinstance(domain_event, MONEY) and key not in openings:
+                openings[key] = next(iter(self.app.repository.event_store.get(domain_event.originator_id, lte=1)))
+        return openings
 
     def follow(self, stop: threading.Event, interval: float = 0.05) -> None:
         """Catch up, then poll every ``interval`` seconds until ``stop`` is set (``pages.follow``)."""

@@ -90,13 +90,28 @@ class IntegrationEventSchema(Schema):
             "description": "the booking's or hold's tickets (ticket.*: 1); tier.capacity_added: tickets added; or null"
         },
     )
-    expiresAt = fields.DateTime(required=True, allow_none=True, metadata={"description": "hold.placed only"})
+    expiresAt = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "hold.placed: when the hold lapses; payment.awaiting: the deadline to pay"},
+    )
     capacity = fields.Integer(required=True, metadata={"description": "the tier's figures right after the event"})
     sold = fields.Integer(required=True)
     held = fields.Integer(required=True)
     availableQuantity = fields.Integer(required=True)
     ticketId = fields.UUID(required=True, allow_none=True, metadata={"description": "ticket.* events only"})
     gate = fields.String(required=True, allow_none=True, metadata={"description": "ticket.* events only"})
+    amount = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "payment.* only: due, received or refunded, in integer minor units of currency"},
+    )
+    currency = fields.String(required=True, allow_none=True, metadata={"description": "payment.* only: ISO 4217"})
+    reference = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "payment.* only: the ISO 11649 RF creditor reference a bank transfer quotes"},
+    )
 
 
 class FeedPageSchema(Schema):
@@ -124,6 +139,9 @@ EVENT_EXAMPLE = {
     "availableQuantity": 97,
     "ticketId": None,
     "gate": None,
+    "amount": None,
+    "currency": None,
+    "reference": None,
 }
 
 
