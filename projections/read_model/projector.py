@@ -53,8 +53,11 @@ class Projector:
         return self.view.max_tracking_id(self.name) or 0
 
     def lag(self) -> int:
-        """How many notifications the store has that the read tables have not seen."""
-        return (self.app.recorder.max_notification_id() or 0) - self.position
+        """How many notifications the store has that the read tables have not seen: none
+        once they hold every event of theirs, though events of other kinds (an organizer's,
+        a staff member's) may be stored after their position."""
+        behind = (self.app.recorder.max_notification_id() or 0) - self.position
+        return behind if behind and not self.caught_up() else 0
 
     def caught_up(self) -> bool:
         """Whether the read tables hold every event of theirs that is stored now: then

@@ -5,6 +5,7 @@ made by the request that meets it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -148,6 +149,13 @@ def upload(h: House) -> Call:
 def new_event(h: House, tier: str | None = None, event_id: str | None = None) -> Call:
     event = {"eventId": event_id or h.name("event-").lower(), "name": "x", "tiers": [new_tier(tier or h.name("E_"))]}
     return Call("POST", "/api/admin/events", event, ADMIN)
+
+
+def in_yen(call: Call) -> Call:
+    """The new event ``call`` sold for yen, whose prices have no cents: its 1.50 is not whole yen."""
+    event = {**call.json, "payment": {"currency": "JPY", "secondsToPay": 60, "refundPercent": 0}}
+    event["tiers"] = [{**tier, "price": "1.50"} for tier in event["tiers"]]
+    return replace(call, json=event)
 
 
 def on_a_tier(method: str, path: str, body: object = None, headers: dict[str, str] | None = None):
@@ -332,6 +340,7 @@ OPERATIONS: dict[str, Operation] = {
             "EVENT_ALREADY_EXISTS": lambda h: again(lambda h: new_event(h, event_id="twice-" + h.name().lower()))(h),
             "TIER_ALREADY_EXISTS": lambda h: h.send(new_event(h, tier=h.tier())),
             "ORGANIZER_NOT_FOUND": lambda h: h.send(new_event(h), path="/api/admin/events?organizer=nobody"),
+            "INVALID_PAYMENT": lambda h: h.send(in_yen(new_event(h))),
         },
     ),
     "GET /api/tiers/{tier}": Operation(

@@ -24,7 +24,15 @@ CRASHING = {
 def json_endpoints(app: Flask) -> list[str]:
     """Every path whose POST takes a JSON body (the API document says which), with its
     parameters filled in."""
-    fill = {"tier": "VIP", "booking_id": BOOKING_ID, "hold_id": BOOKING_ID, "endpoint_id": "we_0"}
+    fill = {
+        "tier": "VIP",
+        "booking_id": BOOKING_ID,
+        "hold_id": BOOKING_ID,
+        "endpoint_id": "we_0",
+        "organizer": "default",
+        "member_id": BOOKING_ID,
+        "key_id": BOOKING_ID,
+    }
     document = app.test_client().get("/openapi.json").json
     return [
         path.format(**fill)

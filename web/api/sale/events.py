@@ -143,6 +143,7 @@ class NewEvent(MethodView):
         *ADMIN, "FORBIDDEN", *JSON_BODY, "STORE_UNAVAILABLE", "EVENT_ALREADY_EXISTS", "TIER_ALREADY_EXISTS"
     )
     @admin_blp.errors("ORGANIZER_NOT_FOUND")  # ?organizer= names none (or one the member is not of)
+    @admin_blp.errors("INVALID_PAYMENT")  # a price not in whole minor units of the event's currency
     @admin_blp.doc(security=ADMIN_SECURITY)
     def post(self, new: dict[str, Any]) -> Any:
         """Create an event and its tiers, all in one recording (or, an id or a tier code
