@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from typing import Any
 
 from gunicorn import util
@@ -115,11 +116,15 @@ class DirectWrites:
 
 def with_direct_writes(app: Any) -> Any:
     """``app``, each GET finding its response's ``DirectWrites`` under ``DIRECT_WRITES`` (a HEAD's
-    response has no body to write)."""
+    response has no body to write; bytes sent on a TLS socket's own socket would skip TLS)."""
 
     def direct_writes_app(environ: dict[str, Any], start_response: Any) -> Any:
         response = getattr(start_response, "__self__", None)
-        if isinstance(response, OneWriteResponse) and environ.get("REQUEST_METHOD") == "GET":
+        if (
+            isinstance(response, OneWriteResponse)
+            and environ.get("REQUEST_METHOD") == "GET"
+            and not isinstance(response.sock.sock, ssl.SSLSocket)
+        ):
             environ[DIRECT_WRITES] = DirectWrites(response)
         return app(environ, start_response)
 
