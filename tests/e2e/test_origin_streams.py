@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+from scripts.harness.processes import wait_for
 from tests.e2e.test_edge import origin_server, subscribers, vip_left
 
 STREAM_SECONDS = 4
@@ -45,6 +47,7 @@ def dechunked(body: bytes) -> tuple[list[bytes], bytes]:
 
 def test_every_follower_gets_the_list_then_each_change_framed_as_sent_and_the_stream_ends_on_time(store_env, tmp_path):
     with origin_server({**store_env, "SSE_MAX_SECONDS": str(STREAM_SECONDS)}, tmp_path) as origin:
+        wait_for(lambda: b"VIP" in urllib.request.urlopen(origin.base + "/api/tickets").read(), 20)  # projected
         host, port = origin.address.split(":")
         with socket.create_connection((host, int(port))) as raw, socket.create_connection((host, int(port))) as old:
             raw.sendall(b"GET /api/tickets/stream HTTP/1.1\r\nHost: origin\r\n\r\n")
