@@ -59,7 +59,8 @@ def test_commands_begin_at_once_while_reads_wait_their_turn():
     ("method", "path", "kind"),
     [
         ("GET", "/api/tickets", "read"),
-        ("GET", "/api/tickets/stream", "read"),
+        ("GET", "/api/tickets/stream", "stream"),
+        ("HEAD", "/api/tickets/stream", "read"),
         ("HEAD", "/health", "read"),
         ("GET", "/api/queue/abc", "queue"),
         ("POST", "/api/queue", "queue"),
@@ -73,16 +74,33 @@ def test_requests_are_reads_the_waiting_rooms_or_commands(method, path, kind):
 
 
 def test_the_shares_come_from_the_settings_and_zero_holds_nothing():
-    assert shares_from({}) == {"read": 3, "queue": 2}
+    assert shares_from({}) == {"read": 3, "queue": 2, "stream": 16}
     shares = shares_from({"READS_PER_TURN": "0", "QUEUE_REQUESTS_PER_TURN": "4"})
-    assert shares == {"read": 0, "queue": 4}
-    assert set(SharedOut(app, shares).shares) == {"queue"}
+    assert shares == {"read": 0, "queue": 4, "stream": 16}
+    assert set(SharedOut(app, shares).shares) == {"queue", "stream"}
 
 
 def test_a_held_request_finds_how_to_wait_for_its_share_again_under_the_key_the_app_reads():
     seen = []
     shared = SharedOut(lambda environ, _: seen.append(environ) or [], {"read": 1})
-    shared({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/tickets/stream"}, lambda *_: None)
+    shared({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/tickets"}, lambda *_: None)
     shared({"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tickets/book"}, lambda *_: None)
     assert seen[0][stream.WAIT_TURN] == shared.shares["read"].enter
     assert stream.WAIT_TURN not in seen[1]  # a command: never held
+
+
+def test_streams_opening_do_not_wait_behind_the_reads():
+    """Thousands of browsers opening the live list must not queue behind the reads' few a turn."""
+    shared = SharedOut(app, {"read": 1, "stream": 4})
+    turns: dict[str, list[int]] = {"/api/tickets": [], "/api/tickets/stream": []}
+
+    def request(path: str) -> None:
+        shared({"REQUEST_METHOD": "GET", "PATH_INFO": path}, lambda *_: None)
+        turns[path].append(get_hub().loop.iteration)
+
+    reads = [gevent.spawn(request, "/api/tickets") for _ in range(8)]
+    streams = [gevent.spawn(request, "/api/tickets/stream") for _ in range(8)]
+    gevent.joinall([*reads, *streams], raise_error=True)
+    assert len(set(turns["/api/tickets"])) == 8  # one read a turn
+    assert len(set(turns["/api/tickets/stream"])) == 2  # four streams a turn, beside the reads
+    assert max(turns["/api/tickets/stream"]) < max(turns["/api/tickets"])

@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from web.http.tier_news import HEARTBEAT, Followed, TierNews
+from web.http.tier_news import chunk as framed
 
 INTERVAL = 0.02
 
@@ -89,3 +90,69 @@ def test_the_reader_stops_when_the_last_stream_closes_even_one_never_begun():
     reads = tiers.reads
     time.sleep(5 * INTERVAL)
     assert tiers.reads == reads <= 2
+
+
+class Socket:
+    """A client socket as the server's worker gives it to a stream (``DirectWrites``): it
+    takes at most ``room`` bytes of a write that must not wait, all of one that may."""
+
+    def __init__(self, room: int, chunked: bool = True) -> None:
+        self.room = room
+        self.chunked = chunked
+        self.received = bytearray()
+        self.gone = False
+        self.waited = 0
+
+    def send_now(self, data: bytes) -> int:
+        if self.gone:
+            raise BrokenPipeError
+        self.received += data[: self.room]
+        return min(self.room, len(data))
+
+    def sendall(self, data: bytes) -> None:
+        self.waited += 1
+        self.received += data
+
+
+def test_the_reader_writes_each_change_to_a_streams_socket_framed_once_and_a_slow_one_catches_up_in_order():
+    tiers = CountedList("[5]")
+    news = TierNews(tiers.read, interval=INTERVAL)
+    fast, slow, old = Socket(room=1 << 16), Socket(room=7), Socket(room=1 << 16, chunked=False)
+    streams = [Followed(news, max_seconds=1.5, writes=socket) for socket in (fast, slow, old)]
+    ends = [threading.Thread(target=lambda s=stream: chunks.append(list(s))) for stream in streams]
+    chunks: list[list[bytes]] = []
+    for end in ends:
+        end.start()
+    for line in ("[4]", "[3]", "[2]"):
+        time.sleep(10 * INTERVAL)
+        tiers.line = line
+    for end in ends:
+        end.join(timeout=5)
+    assert chunks == [[b"retry: 1000\n\ndata: [5]\n\n"]] * 3  # the head went the server's way, the rest directly
+    events = b"data: [4]\n\ndata: [3]\n\ndata: [2]\n\n"
+    assert (
+        bytes(fast.received)
+        == bytes(slow.received)
+        == b"".join(framed(e + b"\n\n") for e in events.split(b"\n\n")[:-1])
+    )
+    assert bytes(old.received) == events
+    assert fast.waited == 0 < slow.waited  # only the slow one waited, in its own thread
+
+
+def test_a_written_stream_ends_at_the_first_change_its_client_is_gone_for_or_when_the_store_stops_answering():
+    tiers = CountedList("[5]")
+    news = TierNews(tiers.read, interval=INTERVAL)
+    gone = Socket(room=1 << 16)
+    gone.gone = True
+    started = time.monotonic()
+    abandoned = Followed(news, max_seconds=10, writes=gone)
+    staying = Followed(news, max_seconds=10, writes=Socket(room=1 << 16))
+    ended = threading.Thread(target=lambda: list(abandoned))
+    ended.start()
+    time.sleep(5 * INTERVAL)
+    tiers.line = "[4]"
+    ended.join(timeout=5)
+    tiers.down = True
+    assert list(staying) == [b"retry: 1000\n\ndata: [5]\n\n"]
+    assert not ended.is_alive()
+    assert time.monotonic() - started < 5

@@ -12,6 +12,11 @@ from __future__ import annotations
 # (``web/http/stream.py``).
 WAIT_TURN = "ticket_ledger.wait_turn"
 
+# Where a streamed response finds its client socket for writes that must not wait (a
+# ``web/server/gunicorn_worker.py`` ``DirectWrites``): set by the server's gevent worker, used
+# by the tier list's streams once their first part has gone (``web/http/tier_news.py``).
+DIRECT_WRITES = "ticket_ledger.direct_writes"
+
 
 def error_code(reason: str) -> str:
     """The code of an HTTP-level error, as the app and the server's worker both answer it: its

@@ -7,6 +7,12 @@ per process looks at the list every ``POLL_SECONDS`` while any stream is open; w
 list changed it makes the event's bytes once and wakes the waiting streams, each of which
 only writes those bytes. A stream with nothing new sleeps until the news or its heartbeat.
 
+Under the server's gevent worker a stream is written by the reader itself once its first
+part has gone (``Fed``, given the worker's ``DirectWrites``): the event is framed once for
+all, and each stream costs one non-blocking send per change, not a greenlet switch, a
+generator and the server's write path; that is what let 8,000 streams be fed beside the
+bookings (docs/performance.md).
+
 The primitives are ``threading``'s: in the server's gevent workers, patched by gevent, the
 reader is a greenlet and a waiting stream costs nothing until it is woken.
 """
@@ -18,7 +24,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 
@@ -30,6 +37,27 @@ POLL_SECONDS = 0.5
 WAKE_GROUPS = 16
 HEARTBEAT = b": heartbeat\n\n"
 
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of HTTP/1.1's chunked coding, as the server frames each part."""
+    return b"%X\r\n%s\r\n" % (len(data), data)
+
+
+HEARTBEAT_CHUNK = chunk(HEARTBEAT)
+
+
+class DirectWrites(Protocol):
+    """What the server's worker gives a stream for writing to its client itself
+    (``web/server/gunicorn_worker.py``)."""
+
+    @property
+    def chunked(self) -> bool: ...
+
+    def send_now(self, data: bytes) -> int: ...
+
+    def sendall(self, data: bytes) -> None: ...
+
+
 log = logging.getLogger(__name__)
 _groups = itertools.count()  # streams are spread over the wake groups in turn
 
@@ -40,6 +68,10 @@ class News:
     line: str  # the list as one line of JSON; empty while the store does not answer
     event: bytes  # the stream's event, made once for every stream
     superseded: tuple[threading.Event, ...]  # one per group of streams, set when newer news comes
+    chunk: bytes = field(init=False)  # the event framed as a chunk, made once for every direct stream
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "chunk", chunk(self.event))
 
     @classmethod
     def of(cls, number: int, line: str) -> News:
@@ -71,6 +103,8 @@ class TierNews:
         self._followers = 0
         self._closed = False
         self._reader: threading.Thread | None = None
+        self._fed: tuple[set[Fed], ...] = tuple(set() for _ in range(WAKE_GROUPS))
+        self._quiet_since = time.monotonic()
 
     def follow(self) -> News:
         """The news now (read now if no reader is running: a store that does not answer
@@ -103,11 +137,32 @@ class TierNews:
             return None
         return self._news
 
+    def feed(self, fed: Fed, group: int) -> None:
+        """Write each news to ``fed`` from now on (and the latest now if it missed it)."""
+        with self._lock:
+            self._fed[group % WAKE_GROUPS].add(fed)
+            latest = self._news
+        if latest is not None:
+            fed.offer(latest)
+
+    def unfeed(self, fed: Fed, group: int) -> None:
+        with self._lock:
+            self._fed[group % WAKE_GROUPS].discard(fed)
+
+    def _feed_all(self, offer: Callable[[Fed], None]) -> None:
+        """``offer`` to every fed stream, a group per turn of the loop."""
+        for group in self._fed:
+            with self._lock:
+                streams = tuple(group)
+            for fed in streams:
+                offer(fed)
+            time.sleep(0)
+
     def _keep_reading(self) -> None:
         due = time.monotonic()
         while True:
             due = max(due + self._interval, time.monotonic())  # every interval, however long a wake-up took
-            time.sleep(due - time.monotonic())
+            time.sleep(max(0.0, due - time.monotonic()))
             with self._lock:
                 if self._followers <= 0 or self._closed:
                     self._reader = None
@@ -121,6 +176,9 @@ class TierNews:
                 log.exception("the tier list could not be read for its streams")
                 continue
             self._publish(line)
+            if time.monotonic() - self._quiet_since >= HEARTBEAT_SECONDS:
+                self._quiet_since = time.monotonic()
+                self._feed_all(Fed.heartbeat)
 
     def _publish(self, line: str) -> News:
         with self._lock:
@@ -132,7 +190,66 @@ class TierNews:
             for group in last.superseded:
                 group.set()
                 time.sleep(0)  # the next group in the next turn of the loop
+            self._quiet_since = time.monotonic()
+            self._feed_all(lambda fed: fed.offer(news))
         return news
+
+
+class Fed:
+    """A stream written by the reader itself: each news's bytes, framed once for all, go
+    straight to the client's socket as far as it takes them now; what it does not take
+    waits for the stream's own greenlet (``catch_up``), which meanwhile queues the
+    later news behind it. No greenlet switch, generator or server write path per event."""
+
+    def __init__(self, writes: DirectWrites, seen: News) -> None:
+        self.writes = writes
+        self.chunked = writes.chunked
+        self.seen = seen.number
+        self.over = threading.Event()  # set when the stream must end (client gone, store down) or catch up
+        self.ended = False
+        self._lock = threading.Lock()
+        self._pending = bytearray()
+        self._behind = False
+
+    def offer(self, news: News) -> None:
+        if news.number <= self.seen:
+            return
+        self.seen = news.number
+        if not news.line:
+            self.ended = True
+            self.over.set()
+            return
+        self._send(news.chunk if self.chunked else news.event)
+
+    def heartbeat(self) -> None:
+        self._send(HEARTBEAT_CHUNK if self.chunked else HEARTBEAT)
+
+    def _send(self, data: bytes) -> None:
+        with self._lock:
+            if self._behind:
+                self._pending += data
+                return
+            try:
+                sent = self.writes.send_now(data)
+            except OSError:
+                self.ended = True
+                self.over.set()
+                return
+            if sent < len(data):
+                self._behind = True
+                self._pending += data[sent:]
+                self.over.set()
+
+    def catch_up(self) -> None:
+        """Send what the socket did not take (waiting for it in the caller's greenlet)."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._behind = False
+                    return
+                data = bytes(self._pending)
+                self._pending.clear()
+            self.writes.sendall(data)
 
 
 class Followed:
@@ -140,7 +257,9 @@ class Followed:
     reader saw it, ``HEARTBEAT`` when nothing came for ``heartbeat_seconds``, until
     ``max_seconds`` or the store stops answering. The first read happens now (see
     ``TierNews.follow``). ``close`` (which the server calls, even on a stream never begun)
-    stops counting it as a follower."""
+    stops counting it as a follower. Given ``writes``, everything after the first part is
+    written to the socket by the reader (``Fed``; heartbeats shared, every
+    ``HEARTBEAT_SECONDS`` of a quiet list) while the stream's greenlet only waits."""
 
     def __init__(
         self,
@@ -149,7 +268,9 @@ class Followed:
         clock: Callable[[], float] = time.monotonic,
         retry_ms: int = RETRY_MS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        writes: DirectWrites | None = None,
     ) -> None:
+        self._writes = writes
         self._seen = news.follow()
         self._news = news
         self._following = True
@@ -162,6 +283,9 @@ class Followed:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield self._head
+            if self._writes is not None:
+                self._be_fed(self._writes)
+                return
             while (left := self._deadline - self._clock()) > 0:
                 newer = self._news.after(self._seen, self._group, min(self._heartbeat_seconds, left))
                 if newer is None:
@@ -174,6 +298,20 @@ class Followed:
                 yield newer.event
         finally:
             self.close()
+
+    def _be_fed(self, writes: DirectWrites) -> None:
+        """Wait, while the reader writes the news (``Fed``), until the time limit, the
+        client is gone or the store stops answering; catch up when the socket fell behind."""
+        fed = Fed(writes, self._seen)
+        self._news.feed(fed, self._group)
+        try:
+            while not fed.ended and (left := self._deadline - self._clock()) > 0:
+                fed.over.wait(left)
+                fed.over.clear()
+                fed.catch_up()
+        finally:
+            self._news.unfeed(fed, self._group)
+        fed.catch_up()
 
     def close(self) -> None:
         if self._following:

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from typing import Any
 
 from gunicorn import util
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
-from web.http.server_contract import error_code
+from web.http.server_contract import DIRECT_WRITES, error_code
 from web.server.loop_shares import shared_out
 
 
@@ -87,6 +88,49 @@ class OneWriteResponse(wsgi.Response):
         self.sock.flush()  # a response with no body: its head alone
 
 
+class DirectWrites:
+    """A streamed response's client socket, for the parts after its first: each part framed
+    as gunicorn frames it (a chunk of HTTP/1.1's chunked coding, or as is), and written at
+    once or not at all (``send_now``) so that one greenlet can feed thousands of streams
+    without waiting for any; ``sendall`` waits for a slow client in the caller's greenlet.
+    Valid only once gunicorn has sent the response's head (its first part)."""
+
+    def __init__(self, response: wsgi.Response) -> None:
+        self.response = response
+
+    @property
+    def chunked(self) -> bool:
+        return bool(self.response.chunked)
+
+    def send_now(self, data: bytes) -> int:
+        """As many bytes of ``data`` as the socket takes now (0 if none); raises OSError when
+        the client is gone."""
+        try:
+            return int(self.response.sock.sock._sock.send(data))  # gevent's socket's own, non-blocking
+        except BlockingIOError:
+            return 0
+
+    def sendall(self, data: bytes) -> None:
+        self.response.sock.sendall(data)
+
+
+def with_direct_writes(app: Any) -> Any:
+    """``app``, each GET finding its response's ``DirectWrites`` under ``DIRECT_WRITES`` (a HEAD's
+    response has no body to write; bytes sent on a TLS socket's own socket would skip TLS)."""
+
+    def direct_writes_app(environ: dict[str, Any], start_response: Any) -> Any:
+        response = getattr(start_response, "__self__", None)
+        if (
+            isinstance(response, OneWriteResponse)
+            and environ.get("REQUEST_METHOD") == "GET"
+            and not isinstance(response.sock.sock, ssl.SSLSocket)
+        ):
+            environ[DIRECT_WRITES] = DirectWrites(response)
+        return app(environ, start_response)
+
+    return direct_writes_app
+
+
 class JsonErrorGeventWorker(GeventWorker):
     """gunicorn's gevent worker, answering its own errors in JSON, each response in one
     write, reads shared out per turn, and with psycopg waiting on gevent's loop."""
@@ -100,7 +144,7 @@ class JsonErrorGeventWorker(GeventWorker):
         """The app, its reads and the waiting room's requests shared out per turn of the
         loop (``web/server/loop_shares.py``)."""
         super().load_wsgi()
-        self.wsgi = shared_out(self.wsgi)
+        self.wsgi = with_direct_writes(shared_out(self.wsgi))
 
     def patch(self) -> None:
         """gevent's patching, then psycopg's waits on gevent's loop (web/server/gevent_psycopg.py)."""

@@ -30,7 +30,15 @@ from web.http.server_contract import WAIT_TURN
 
 COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The settings (docs/configuration.md) and their defaults, per turn of a worker's loop.
-SETTINGS = {"read": ("READS_PER_TURN", 3), "queue": ("QUEUE_REQUESTS_PER_TURN", 2)}
+SETTINGS = {
+    "read": ("READS_PER_TURN", 3),
+    "queue": ("QUEUE_REQUESTS_PER_TURN", 2),
+    "stream": ("STREAMS_PER_TURN", 16),
+}
+# The tier list's live stream: opening one reads nothing (the process's one reader already
+# has the list, web/http/tier_news.py), so it has a share of its own rather than waiting
+# behind the reads, 3 a turn, which opened only ~50 streams a second (docs/performance.md).
+TIER_STREAM = "/api/tickets/stream"
 
 
 class LoopShare:
@@ -73,9 +81,13 @@ class LoopShare:
 
 
 def request_class(environ: Mapping[str, Any]) -> str | None:
-    """``queue`` for the waiting room's requests, ``read`` for every other read, None for commands."""
-    if environ.get("PATH_INFO", "").startswith("/api/queue"):
+    """``queue`` for the waiting room's requests, ``stream`` for the tier list's live stream,
+    ``read`` for every other read, None for commands."""
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/api/queue"):
         return "queue"
+    if path == TIER_STREAM and environ.get("REQUEST_METHOD") == "GET":
+        return "stream"
     return None if environ.get("REQUEST_METHOD") in COMMANDS else "read"
 
 

@@ -11,6 +11,7 @@ from marshmallow import fields
 
 from domain.bookings import BookingStatus
 from web.http.logs import event
+from web.http.server_contract import DIRECT_WRITES
 from web.http.stream import STREAM, event_stream, one_line
 from web.http.tier_board import CACHE_CONTROL
 from web.http.tier_news import Followed
@@ -92,7 +93,8 @@ class TierListStream(MethodView):
     def get(self) -> Response:
         """The tier list, live (for the web page)."""
         news = services().tier_news
-        return event_stream(Followed(news, current_app.config["SSE_MAX_SECONDS"]))
+        writes = request.environ.get(DIRECT_WRITES)
+        return event_stream(Followed(news, current_app.config["SSE_MAX_SECONDS"], writes=writes))
 
 
 @blp.route("/book")
