@@ -93,7 +93,8 @@ def worker_exit(server, worker):
     """Close the ledger's connection pool while the worker can still run it down
     cleanly (left to the garbage collector, it fails noisily under gevent)."""
     app = getattr(worker, "wsgi", None)
-    app = getattr(app, "app", app)  # the gevent worker's app is wrapped (web/server/loop_shares.py)
+    while hasattr(app, "app") and not hasattr(app, "extensions"):  # the gevent worker wraps the Flask app
+        app = app.app  # (web/server/loop_shares.py, then gunicorn_worker.py's direct writes)
     services = getattr(app, "extensions", {}).get("services")
     if services is not None:
         services.close()

@@ -128,6 +128,7 @@ def with_direct_writes(app: Any) -> Any:
             environ[DIRECT_WRITES] = DirectWrites(response)
         return app(environ, start_response)
 
+    direct_writes_app.app = app  # type: ignore[attr-defined]  # unwrapped by worker_exit (gunicorn_settings.py)
     return direct_writes_app
 
 
