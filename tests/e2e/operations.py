@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from application.booking.tiers import NewShow, NewTier
 from domain.payments import PaymentTerms
+from tests import camt053
 from tests.e2e.refusals import ADMIN, Call, House, Operation, buying, get, new_tier, sent, unknown_id
 from tests.e2e.staff_operations import STAFF_OPERATIONS
 
@@ -236,12 +237,7 @@ def confirm_unpaid(h: House) -> TestResponse:
 
 def a_statement(h: House) -> Call:
     """A camt.053 statement with one credit of a reference no payment has."""
-    entry = (
-        f"<Ntry><Amt Ccy='EUR'>1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><AcctSvcrRef>{h.name('E')}</AcctSvcrRef>"
-        "<NtryDtls><TxDtls><RmtInf><Ustrd>RF18 5390 0754 7034</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
-    )
-    statement = f"<Stmt><Acct><Id><IBAN>DE1</IBAN></Id></Acct>{entry}</Stmt>"
-    xml = f"<Document><BkToCstmrStmt>{statement}</BkToCstmrStmt></Document>"
+    xml = camt053.statement("DE1", [camt053.credit(h.name("E"), "1.00", text="RF18 5390 0754 7034")])
     return Call("POST", "/api/admin/payments/statements", {"camt053": xml}, ADMIN)
 
 

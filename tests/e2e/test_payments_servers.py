@@ -16,6 +16,7 @@ from application import BookingLedger
 from application.audit.money_audit import MoneyAudit
 from application.payments.books import MoneyBooks
 from scripts.harness.processes import call, gunicorn
+from tests import camt053
 
 TOKEN = "money-servers-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -29,16 +30,8 @@ EVENT = {
 
 
 def statement(references: list[str]) -> str:
-    entries = "".join(
-        f"<Ntry><Amt Ccy='EUR'>45.50</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>"
-        f"<AcctSvcrRef>ENTRY-{n}</AcctSvcrRef><NtryDtls><TxDtls><RmtInf><Strd><CdtrRefInf>"
-        f"<Ref>{reference}</Ref></CdtrRefInf></Strd></RmtInf></TxDtls></NtryDtls></Ntry>"
-        for n, reference in enumerate(references)
-    )
-    return (
-        "<Document><BkToCstmrStmt><Stmt><Id>S1</Id><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id></Acct>"
-        f"{entries}</Stmt></BkToCstmrStmt></Document>"
-    )
+    credits = [camt053.credit(f"ENTRY-{n}", "45.50", reference=reference) for n, reference in enumerate(references)]
+    return camt053.statement("DE89370400440532013000", credits)
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from application.payments.statements import StatementError, read_statement
 from domain.bank_credits import BankCredit, bank_credit_id
 from domain.bookings import BookingStatus
 from domain.payments import Match, PaymentTerms
+from tests import camt053
 from tests.integration.clock import START, Clock
 
 STATEMENTS = Path(__file__).parent / "statements"
@@ -106,7 +107,18 @@ def test_a_german_statement_finds_the_reference_in_free_text_and_never_guesses_a
 
 @pytest.mark.parametrize(
     "document",
-    [b"not xml", b"<Document/>", b"<Document><BkToCstmrStmt><Stmt><Id>1</Id></Stmt></BkToCstmrStmt></Document>"],
+    [
+        b"not xml",
+        b"<Document/>",
+        b"<Document><BkToCstmrStmt><Stmt><Id>1</Id></Stmt></BkToCstmrStmt></Document>",
+        f"<Document xmlns='{camt053.NAMESPACE}'><BkToCstmrStmt><Stmt><Id>1</Id></Stmt>"
+        "</BkToCstmrStmt></Document>".encode(),
+        camt053.statement("DE1", [camt053.credit("E1", "1.00").replace(camt053.TRANSFER, "")]).encode(),
+        camt053.statement("DE1", [camt053.credit("E1", "1.00").replace("<Sts>", "<Unknown/><Sts>")]).encode(),
+        camt053.statement("DE1", [camt053.credit("E1", "one")]).encode(),
+        b"<!DOCTYPE d [<!ENTITY e 'x'>]>" + camt053.statement("DE1", [camt053.credit("&e;", "1.00")]).encode(),
+    ],
+    ids=["text", "empty", "no-version", "no-account", "no-BkTxCd", "unknown-element", "amount-text", "doctype"],
 )
 def test_a_document_that_is_no_camt053_statement_is_refused_whole(document):
     with pytest.raises(StatementError):
@@ -141,17 +153,11 @@ lines = st.lists(
 
 
 def write_statement(account: str, credits: list[tuple[str, int, str, str]]) -> bytes:
-    entries = "".join(
-        f"<Ntry><Amt Ccy='{currency}'>{Decimal(amount).scaleb(-2)}</Amt><CdtDbtInd>CRDT</CdtDbtInd>"
-        f"<Sts>BOOK</Sts><BookgDt><Dt>2026-03-02</Dt></BookgDt><AcctSvcrRef>{entry}</AcctSvcrRef>"
-        f"<NtryDtls><TxDtls><RmtInf><Strd><CdtrRefInf><Ref>{reference}</Ref></CdtrRefInf></Strd></RmtInf>"
-        f"</TxDtls></NtryDtls></Ntry>"
+    entries = [
+        camt053.credit(entry, str(Decimal(amount).scaleb(-2)), currency, reference=reference)
         for entry, amount, currency, reference in credits
-    )
-    return (
-        "<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.02'><BkToCstmrStmt><Stmt><Id>S</Id>"
-        f"<Acct><Id><IBAN>{account}</IBAN></Id></Acct>{entries}</Stmt></BkToCstmrStmt></Document>"
-    ).encode()
+    ]
+    return camt053.statement(account, entries, statement_id="S").encode()
 
 
 def garble(reference: str) -> str:

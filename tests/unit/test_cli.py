@@ -12,6 +12,7 @@ import pytest
 from application import BookingLedger
 from projections import Projector, open_view
 from scripts.commands.cli import COMMANDS
+from tests import camt053
 from tests.cli import ROOT, ticketledger
 
 EXPECTED = [
@@ -104,10 +105,7 @@ def test_serve_uses_the_project_config_from_any_folder_and_passes_options_to_gun
 
 def test_payments_import_matches_a_statement_once_and_books_balance(sqlite_env, tmp_path):
     statement = tmp_path / "statement.xml"
-    statement.write_text(
-        "<Document><BkToCstmrStmt><Stmt><Acct><Id><IBAN>DE1</IBAN></Id></Acct><Ntry><Amt Ccy='EUR'>1.00</Amt>"
-        "<CdtDbtInd>CRDT</CdtDbtInd><AcctSvcrRef>E1</AcctSvcrRef></Ntry></Stmt></BkToCstmrStmt></Document>"
-    )
+    statement.write_text(camt053.statement("DE1", [camt053.credit("E1", "1.00")]))
     first = ticketledger("payments", "import", str(statement), "--json", env=sqlite_env)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["match"] == "unknown"
