@@ -144,8 +144,14 @@ def find_reference(given: str | None) -> str | None:
 
 
 def is_booked_credit(entry: Any) -> bool:
-    status = entry.sts if isinstance(entry.sts, Enum) else entry.sts.cd  # a code until .06, a choice after
-    return entry.cdt_dbt_ind.value == "CRDT" and getattr(status, "value", status) == "BOOK" and not entry.rvsl_ind
+    status = getattr(entry.sts, "cd", entry.sts)  # a code until .06, a choice of code after
+    return code(entry.cdt_dbt_ind) == "CRDT" and code(status) == "BOOK" and not entry.rvsl_ind
+
+
+def code(value: Any) -> Any:
+    """A code's text: an enumeration's value, or the text itself where the parser kept one it
+    does not know (which then matches no code we look for)."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def money(amount: Any) -> tuple[int, str]:

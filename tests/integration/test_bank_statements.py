@@ -6,6 +6,7 @@ random orders checks every match decision against a model of the rule."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -123,6 +124,33 @@ def test_a_german_statement_finds_the_reference_in_free_text_and_never_guesses_a
 def test_a_document_that_is_no_camt053_statement_is_refused_whole(document):
     with pytest.raises(StatementError):
         read_statement(document)
+
+
+VALID = camt053.statement(
+    "DE1", [camt053.credit("E1", "1.00", reference="RF18539007547034"), camt053.credit("E2", "2.50")]
+)
+
+
+TEXTS = [(m.start(1), m.end(1)) for m in re.finditer(r">([^<]*)<", VALID)]
+ATTRIBUTES = [(m.start(1), m.end(1)) for m in re.finditer(r"='([^']*)'", VALID)]
+edits = st.one_of(
+    st.tuples(st.integers(0, len(VALID)), st.integers(0, 40)),  # anywhere: cut and insert
+    st.sampled_from(TEXTS + ATTRIBUTES).map(lambda span: (span[0], span[1] - span[0])),  # a value replaced
+)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(edits, st.text(max_size=30))
+def test_a_damaged_statement_is_read_or_refused_with_a_reason_never_anything_else(edit, inserted):
+    """Any edit of a valid statement (an unknown status code, a truncated element, stray text)
+    either still reads or raises StatementError, which the API answers as 422: never another
+    exception (an unknown status code once reached the status check as text: AttributeError)."""
+    at, cut = edit
+    document = (VALID[:at] + inserted + VALID[at + cut :]).encode()
+    try:
+        read_statement(document)
+    except StatementError:
+        pass
 
 
 # The property: random statements against random orders.
