@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from scripts.verify import linearizability
+from scripts.verify import linearizability, money
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.history import Attempt, History
 from scripts.verify.store import Store, StoredBooking, TierStep
@@ -41,6 +41,7 @@ KINDS = {
     "unexpected-answer": "an answer the API does not give to a correct client (a 500, a 404 for a booking "
     "it acknowledged, IDEMPOTENCY_KEY_REUSED for the same request, ...)",
     **linearizability.KINDS,
+    **money.KINDS,
 }
 # Answers a well-behaved client can get besides the indeterminate ones (no answer, 503).
 EXPECTED = {
@@ -49,6 +50,9 @@ EXPECTED = {
     "confirm": {"200", "409 HOLD_EXPIRED", "409 HOLD_NOT_ACTIVE"},
     "release": {"200", "409 HOLD_EXPIRED", "409 HOLD_NOT_ACTIVE"},
     "cancel": {"200", "409 BOOKING_ALREADY_CANCELLED"},  # an unkeyed retry of a cancel that was recorded
+    # paying (scripts/verify/paying.py): the box office refuses a late payment, the buyer keeps the cash
+    **dict.fromkeys(("payment", "card-intent", "webhook", "statement", "refund-sent"), {"200"}),
+    "box-office": {"200", "409 PAYMENT_REFUSED"},
 }
 UNAVAILABLE = {"503 LEDGER_BUSY", "503 STORE_UNAVAILABLE", "503 OUTCOME_UNKNOWN"}
 ACKNOWLEDGED_STATUS = {"confirm": "confirmed", "release": "released", "cancel": "cancelled"}
@@ -169,7 +173,8 @@ def attribution(attempts: Iterable[Attempt], store: Store) -> Iterable[Anomaly]:
         if a.op in ("book", "hold"):
             asked[a.args["userId"]].append(a)
         else:
-            follow_ups.add((a.op, a.args["bookingId"]))
+            follow_ups.add((a.op, a.args.get("bookingId")))
+            follow_ups.update(("confirm", booking_id) for booking_id in a.args.get("paysFor", ()))  # paid holds
     by_user: dict[str, list[StoredBooking]] = defaultdict(list)
     for booking in store.bookings.values():
         by_user[booking.user_id].append(booking)

@@ -14,7 +14,7 @@ import json
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,13 @@ PATHS = {
     "confirm": "/api/holds/{}/confirm",
     "release": "/api/holds/{}/release",
     "cancel": "/api/bookings/{}/cancel",
+    # paying (scripts/verify/paying.py)
+    "payment": "/api/bookings/{}/payment",
+    "card-intent": "/api/bookings/{}/payment/card",
+    "webhook": "/api/payments/stripe/webhook",
+    "box-office": "/api/admin/payments/{}/box-office",
+    "statement": "/api/admin/payments/statements",
+    "refund-sent": "/api/admin/payments/{}/refunds",
 }
 LANES = 2  # a client sends from two threads at most: the same keyed request to two servers at once
 
@@ -40,6 +47,9 @@ class Request:
     body: dict[str, Any]
     key: str | None = None
     booking_id: str | None = None  # confirm, release and cancel: the booking they act on
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)  # besides Idempotency-Key
+    pays_for: tuple[str, ...] = ()  # a payment: the bookings it may confirm (kept in the history's args)
 
     @property
     def path(self) -> str:
@@ -47,7 +57,8 @@ class Request:
 
     @property
     def args(self) -> dict[str, Any]:
-        return {**self.body, "bookingId": self.booking_id} if self.booking_id else dict(self.body)
+        args = {**self.body, "bookingId": self.booking_id} if self.booking_id else dict(self.body)
+        return {**args, "paysFor": list(self.pays_for)} if self.pays_for else args
 
 
 class Connections:
@@ -58,12 +69,15 @@ class Connections:
         self.timeout = timeout
         self._open: dict[str, tuple[http.client.HTTPConnection, float]] = {}
 
-    def post(self, server: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+    def post(
+        self, server: str, path: str, body: dict[str, Any], headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, Any]:
         """The answer's status and body (JSON, or the text if it is not JSON); raises
         ``OSError`` or ``http.client.HTTPException`` when no answer came."""
         connection = self._connection(server)
         try:
-            connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json", **headers})
+            data = json.dumps(body) if method == "POST" else None
+            connection.request(method, path, data, {"Content-Type": "application/json", **headers})
             response = connection.getresponse()
             raw = response.read()
         except BaseException:
@@ -130,10 +144,10 @@ class Sender:
         return attempt
 
     def once(self, request: Request, server: str, connections: Connections) -> Attempt:
-        headers = {"Idempotency-Key": request.key} if request.key else {}
+        headers = {**request.headers, **({"Idempotency-Key": request.key} if request.key else {})}
         attempt_id, sent = self.log.next_id(), time.time()
         try:
-            status, body = connections.post(server, request.path, request.body, headers)
+            status, body = connections.post(server, request.path, request.body, headers, request.method)
             error = None
         except (OSError, http.client.HTTPException) as failure:
             status, body, error = None, None, f"{type(failure).__name__}: {failure}"[:200]

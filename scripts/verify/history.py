@@ -15,7 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-ACKNOWLEDGED = {"book": 201, "hold": 201, "confirm": 200, "release": 200, "cancel": 200}
+ACKNOWLEDGED = {
+    "book": 201,
+    "hold": 201,
+    "confirm": 200,
+    "release": 200,
+    "cancel": 200,
+    **dict.fromkeys(("payment", "card-intent", "webhook", "box-office", "statement", "refund-sent"), 200),
+}
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class Attempt:
     client: int
     request: str
     server: str  # base URL
-    op: str  # book, hold, confirm, release, cancel
+    op: str  # book, hold, confirm, release, cancel; or paying (scripts/verify/paying.py): payment, webhook, ...
     args: dict[str, Any]  # the body, and ``bookingId`` for confirm, release and cancel
     key: str | None  # the Idempotency-Key header
     sent: float

@@ -98,7 +98,7 @@ def check(attempts: list[Attempt], store: Store) -> list[Anomaly]:
         first_sent[a.request] = min(a.sent, first_sent.get(a.request, a.sent))
     acknowledged: dict[str, list[tuple[Attempt, int]]] = defaultdict(list)
     for a in attempts:
-        found = effects.get((EFFECT[a.op], a.booking_id)) if a.acknowledged else None
+        found = effects.get((EFFECT.get(a.op), a.booking_id)) if a.acknowledged else None  # payments: money.py
         if found is not None:
             acknowledged[found[0]].append((a, found[1]))
     anomalies = []

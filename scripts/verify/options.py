@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: Any) -> None:
         "--asynchronous", action="store_true", help="with --cluster: asynchronous replication (the guard's runs)"
     )
     parser.add_argument(
+        "--payments",
+        action="store_true",
+        help="buyers of a paid event beside the clients, paying by card, bank and box office, the money delivered "
+        "late, repeated and out of order; the money checked too (scripts/verify/paying.py, money.py)",
+    )
+    parser.add_argument(
         "--recheck",
         type=Path,
         default=None,

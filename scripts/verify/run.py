@@ -53,8 +53,10 @@ from application import BookingLedger
 from projections import Projector, open_view
 from scripts.harness.private_postgres import PrivatePostgres
 from scripts.harness.processes import ROOT, wait_for
+from scripts.harness.stripe_standin import StripeStandIn
 from scripts.verify import history as history_file
-from scripts.verify import options
+from scripts.verify import money as money_file
+from scripts.verify import options, paying
 from scripts.verify import store as store_file
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import check
@@ -62,6 +64,8 @@ from scripts.verify.client import Sender
 from scripts.verify.faults import KINDS, FaultInjector
 from scripts.verify.history import History, HistoryLog
 from scripts.verify.hosts import Hosts
+from scripts.verify.money import MoneyRecord, check_money, money_lines, read_money
+from scripts.verify.paying import Buyer, BuyerMix, Delivery
 from scripts.verify.store import Store, read_store
 from scripts.verify.summary import summary
 from scripts.verify.workload import Client, Mix, Tier, run_clients
@@ -84,6 +88,8 @@ class Settings:
     rtt_ms: float = 0.0  # PostgreSQL this far from the servers (a delaying proxy), or on loopback
     cluster: bool = False  # the store is the Patroni nodes behind HAProxy (scripts/cluster), not one PostgreSQL
     synchronous: bool = True  # the nodes' replication (False: the guard's runs)
+    payers: int = 0  # buyers of a paid event beside the clients (--payments), with the hostile delivery side
+    seconds_to_pay: int = 60  # the paid event's time to pay (the domain's least)
     seed: int = field(default_factory=lambda: random.randrange(1_000_000))
     output: Path | None = None  # folder for the history, logs and summary; default var/verify/<time>
 
@@ -110,6 +116,8 @@ class Settings:
             "rtt_ms": self.rtt_ms,
             "cluster": self.cluster,
             "synchronous": self.synchronous,
+            "payers": self.payers,
+            "seconds_to_pay": self.seconds_to_pay,
             "seed": self.seed,
             "history": str(history),
             "began": time.time(),
@@ -127,10 +135,12 @@ class Report:
     store: Store
     anomalies: list[Anomaly]
     folder: Path
+    money: MoneyRecord | None = None  # with --payments
 
     @property
     def text(self) -> str:
-        return summary(self.history, self.store, self.anomalies)
+        text = summary(self.history, self.store, self.anomalies)
+        return text if self.money is None else "\n".join([text, "", *money_lines(self.money)])
 
     def save(self) -> None:
         """The anomalies, one JSON line each, and the summary, beside the history."""
@@ -143,21 +153,47 @@ def verify(settings: Settings) -> Report:
     """Run the service under load and faults, then check the history against the store.
     Every process it started is ended, and the cluster removed, however it ends."""
     folder = settings.output or ROOT / "var" / "verify" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
-    hosts = Hosts(settings.servers, folder, settings.service(), settings.rtt_ms, store_maker(settings, folder))
+    standin = StripeStandIn().start() if settings.payers else None
+    service = {**settings.service(), **(paying.service_settings(standin.url) if standin else {})}
+    hosts = Hosts(settings.servers, folder, service, settings.rtt_ms, store_maker(settings, folder))
     log: HistoryLog | None = None
+    money: MoneyRecord | None = None
     try:
         hosts.start()
+        if standin is not None:
+            paying.create_event(hosts.urls[0], settings.seconds_to_pay)
         log = HistoryLog(folder / "history.jsonl", settings.described(folder / "history.jsonl"))
-        exercise(hosts, log, settings)
-        store = quiesce_and_read(hosts, settings.hold_seconds)
+        charged = exercise(hosts, log, settings, standin)
+        holds_last = max(settings.hold_seconds, settings.seconds_to_pay if standin else 0)
+        store = quiesce_and_read(hosts, holds_last)
+        if standin is not None:
+            money = read_paid(hosts, store, charged, standin)
     finally:
         hosts.close()
         if log is not None:
             log.close()
+        if standin is not None:
+            standin.stop()
     store_file.save(store, folder / "store.json")
-    report = Report(log.history, store, check(log.history, store), folder)
+    if money is not None:
+        money_file.save(money, folder / "money.json")
+    report = Report(log.history, store, checked(log.history, store, money), folder, money)
     report.save()
     return report
+
+
+def checked(history: History, store: Store, money: MoneyRecord | None) -> list[Anomaly]:
+    """Every anomaly: the bookings', and with payments the money's (scripts/verify/money.py)."""
+    return check(history, store) + (check_money(history.attempts, store, money) if money is not None else [])
+
+
+def read_paid(hosts: Hosts, store: Store, charged: dict[str, int], standin: StripeStandIn) -> MoneyRecord:
+    """The money as the store recorded it, and the card money as Stripe's stand-in holds it."""
+    with BookingLedger(env=hosts.store_env) as ledger:
+        record = read_money(ledger, store.tiers)
+    record.charged = dict(charged)
+    record.stripe_refunded = {intent: standin.refunded(intent) for intent in charged}
+    return record
 
 
 def store_maker(settings: Settings, folder: Path) -> Callable[[], Any]:
@@ -169,37 +205,43 @@ def store_maker(settings: Settings, folder: Path) -> Callable[[], Any]:
     return lambda: ClusterStore(settings.synchronous, folder / "alerts.jsonl")
 
 
-def exercise(hosts: Hosts, log: HistoryLog, settings: Settings) -> None:
-    """The clients for ``settings.seconds``, and the faults meanwhile."""
+def exercise(hosts: Hosts, log: HistoryLog, settings: Settings, standin: StripeStandIn | None = None) -> dict[str, int]:
+    """The clients (and with ``standin`` the paid event's buyers and the delivery of their
+    money) for ``settings.seconds``, and the faults meanwhile. Returns what was charged by card."""
     rng, stop = random.Random(settings.seed), threading.Event()
+
+    def sender(n: int, seed: float) -> Sender:
+        return Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(seed), stop)
+
     clients = [
-        Client(
-            n,
-            Sender(
-                n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(rng.random()), stop
-            ),
-            list(TIERS),
-            Mix(),
-            settings.hold_seconds,
-            random.Random(rng.random()),
-        )
+        Client(n, sender(n, rng.random()), list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
         for n in range(settings.clients)
+    ]
+    delivery = None if standin is None else Delivery(standin, lambda n: sender(n, n), random.Random(rng.random()))
+    buyers = [
+        Buyer(n, sender(n, rng.random()), delivery, BuyerMix(), random.Random(rng.random()))
+        for n in range(settings.clients, settings.clients + settings.payers)
+        if delivery is not None
     ]
     faults = FaultInjector(hosts, log, list(settings.faults), random.Random(rng.random()))
     if settings.faults:
         first, last = settings.fault_times()
         faults.start(first, settings.fault_every, last)
     try:
-        run_clients(clients, settings.seconds, stop, REQUEST_DEADLINE + ATTEMPT_TIMEOUT)
+        run_clients([*clients, *buyers], settings.seconds, stop, REQUEST_DEADLINE + ATTEMPT_TIMEOUT)
+        if delivery is not None:
+            delivery.close()  # what is still due is delivered, faults and all
     finally:
         stop.set()
         faults.stop()
+    return delivery.charged if delivery is not None else {}
 
 
 def recheck(folder: Path) -> Report:
     """Check a finished run's history against its saved store again."""
     history, store = history_file.load(folder / "history.jsonl"), store_file.load(folder / "store.json")
-    return Report(history, store, check(history, store), folder)
+    money = money_file.load(folder / "money.json") if (folder / "money.json").exists() else None
+    return Report(history, store, checked(history, store, money), folder, money)
 
 
 def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
@@ -236,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
         args.rtt_ms,
         args.cluster,
         not args.asynchronous,
+        payers=paying.PAYERS if args.payments else 0,
         output=args.output,
         **({"seed": args.seed} if args.seed is not None else {}),
     )

@@ -15,8 +15,10 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from scripts.verify.client import Request, Sender
 from scripts.verify.history import Attempt
@@ -129,7 +131,15 @@ class Client:
         return f"c{self.number:02d}-{self._count:05d}"
 
 
-def run_clients(clients: list[Client], seconds: float, stop: threading.Event, join_grace: float) -> None:
+class Runner(Protocol):
+    """A client thread's body: a ``Client``, or a buyer of the paid event (``scripts/verify/paying.py``)."""
+
+    number: int
+
+    def run(self, until: float, stop: threading.Event) -> None: ...
+
+
+def run_clients(clients: Sequence[Runner], seconds: float, stop: threading.Event, join_grace: float) -> None:
     """Run every client for ``seconds`` (each finishes the request it is on), then
     join them within ``join_grace`` more seconds; raise if one is still going."""
     until = time.monotonic() + seconds

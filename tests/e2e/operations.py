@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from application.booking.tiers import NewShow, NewTier
 from domain.payments import PaymentTerms
-from tests import camt053
+from scripts.harness import camt053
 from tests.e2e.refusals import ADMIN, Call, House, Operation, buying, get, new_tier, sent, unknown_id
 from tests.e2e.staff_operations import STAFF_OPERATIONS
 

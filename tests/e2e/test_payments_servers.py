@@ -15,8 +15,8 @@ import pytest
 from application import BookingLedger
 from application.audit.money_audit import MoneyAudit
 from application.payments.books import MoneyBooks
+from scripts.harness import camt053
 from scripts.harness.processes import call, gunicorn
-from tests import camt053
 
 TOKEN = "money-servers-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,8 +14,8 @@ from uuid import UUID
 import pytest
 from flask import Flask
 
+from scripts.harness.stripe_standin import StripeStandIn, signed
 from tests.e2e.conftest import ADMIN_TOKEN, make_app
-from tests.e2e.stripe_standin import StripeStandIn, signed
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET = "whsec_standin_secret"

@@ -18,7 +18,7 @@ from application import BookingLedger
 from application.audit.money_audit import MoneyAudit
 from application.payments.books import MoneyBooks
 from scripts.harness.processes import call, gunicorn
-from tests.e2e.stripe_standin import StripeStandIn, signed
+from scripts.harness.stripe_standin import StripeStandIn, signed
 
 TOKEN = "stripe-servers-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

@@ -27,7 +27,7 @@ from application.payments.statements import StatementError, read_statement
 from domain.bank_credits import BankCredit, bank_credit_id
 from domain.bookings import BookingStatus
 from domain.payments import Match, PaymentTerms
-from tests import camt053
+from scripts.harness import camt053
 from tests.integration.clock import START, Clock
 
 STATEMENTS = Path(__file__).parent / "statements"

@@ -12,7 +12,7 @@ import pytest
 from application import BookingLedger
 from projections import Projector, open_view
 from scripts.commands.cli import COMMANDS
-from tests import camt053
+from scripts.harness import camt053
 from tests.cli import ROOT, ticketledger
 
 EXPECTED = [

@@ -95,6 +95,12 @@ class StripeStandIn:
                 self.answers[seen.idempotency_key] = answer
             return 200, answer
 
+    def refunded(self, intent_id: str) -> int:
+        """What was refunded of ``intent_id``, in minor units: every refund made, each once."""
+        with self.lock:
+            made = [a for a in self.answers.values() if a["object"] == "refund" and a["payment_intent"] == intent_id]
+            return sum(refund["amount"] for refund in made)
+
     def seen(self, path: str) -> list[Seen]:
         return [request for request in self.requests if request.path == path]
 

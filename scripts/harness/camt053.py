@@ -1,5 +1,6 @@
-"""camt.053.001.02 statements for tests, valid to the message's schema as a bank's are (the
-reader refuses anything less): a statement of an account and a credit entry per payment."""
+"""camt.053.001.02 statements for the tests and ``ticketledger verify --payments``, valid to
+the message's schema as a bank's are (the reader refuses anything less): a statement of an
+account and a credit entry per payment."""
 
 from __future__ import annotations
 
