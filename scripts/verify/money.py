@@ -234,9 +234,16 @@ def money_without_tickets(store: Store, money: MoneyRecord) -> Iterable[Anomaly]
 
 
 def acknowledged_money(attempts: list[Attempt], money: MoneyRecord) -> Iterable[Anomaly]:
-    """What the service told the payer it took is in the store."""
+    """What the service told the payer it took is in the store; what it refused, it did not take."""
     received = {m.provider_id for p in money.payments.values() for m in p.received}
     for a in attempts:
+        if a.op == "box-office" and a.outcome == "409 PAYMENT_REFUSED" and f"counter:{a.args['receipt']}" in received:
+            yield Anomaly(
+                "unexpected-answer",
+                f"attempt {a.id} ({a.request}) was refused at the counter, yet the store took receipt "
+                f"{a.args['receipt']}: a copy of an applied receipt is answered 200",
+                (a.id,),
+            )
         if not a.acknowledged:
             continue
         if a.op == "webhook" and a.body.get("match") in ("paid", "late", "applied"):

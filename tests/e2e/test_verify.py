@@ -9,7 +9,7 @@ respect the checker knows (scripts/verify/checker.py, linearizability.py).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import combinations
 
 import pytest
@@ -56,4 +56,28 @@ def test_with_postgresql_a_network_away_and_restarted_no_anomaly_is_found():
     assert [f.kind for f in report.history.faults] == ["postgres"]
     assert any(a.indeterminate for a in report.history.attempts), "no client noticed the crash: it tested nothing"
     assert sum(a.acknowledged for a in report.history.attempts) >= 200
+    assert report.anomalies == [], report.text
+
+
+def test_payments_under_worker_postgres_and_server_faults_leave_no_money_unaccounted():
+    """``--payments``: buyers of a paid event pay by card, bank statement and box office while
+    the delivery side repeats, reorders and delays the money (scripts/verify/paying.py), and a
+    worker, PostgreSQL and then a whole server go down; the money, read from the store's own
+    events and from Stripe's stand-in, must balance to the cent (scripts/verify/money.py)."""
+    report = verify(Settings(seconds=30, clients=6, payers=6, faults=("worker", "postgres", "server"), fault_every=5))
+    print(report.text)
+
+    attempts, money = report.history.attempts, report.money
+    assert money is not None
+    assert [f.kind for f in report.history.faults] == ["worker", "postgres", "server"]
+    assert any(a.indeterminate for a in attempts if a.op in ("webhook", "statement", "box-office", "hold"))
+    delivered = {
+        op: sum(a.acknowledged for a in attempts if a.op == op) for op in ("webhook", "statement", "box-office")
+    }
+    assert all(n >= 5 for n in delivered.values()), delivered
+    redelivered = Counter(a.args["id"] for a in attempts if a.op == "webhook" and a.args["type"].endswith("succeeded"))
+    assert max(redelivered.values()) >= 2  # a webhook delivered again
+    assert {m.how for p in money.payments.values() for m in p.received} == {"card", "bank_transfer", "cash"}
+    assert {m.how for p in money.payments.values() for m in p.refunds_requested} == {"late", "cancelled"}
+    assert "paid" in {c.match for c in money.credits} and sum(money.stripe_refunded.values()) > 0
     assert report.anomalies == [], report.text

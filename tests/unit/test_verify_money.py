@@ -147,6 +147,16 @@ def test_a_credit_left_for_a_person_and_a_payment_acknowledged_but_not_recorded_
     assert "money-without-ticket" in found  # and Stripe's charges are missing from this record too
 
 
+def test_a_counter_receipt_refused_although_the_store_took_it_is_an_unexpected_answer(sale):
+    a_paid_day(sale)
+    refused = {"error": {"code": "PAYMENT_REFUSED"}}
+    n = len(sale.attempts) + 1
+    sale.attempts.append(
+        Attempt(n, 0, "r", "in-process", "box-office", {"receipt": "till-1"}, None, 0.0, 0.0, 409, refused)
+    )
+    assert sale.anomalies(stripe) == {"unexpected-answer"}
+
+
 def test_a_card_charge_the_store_never_received_is_money_without_a_ticket(sale):
     a_paid_day(sale)
 
