@@ -47,7 +47,7 @@ bench: install  ## the hot-sale benchmark against the row-locking baseline (need
 	$(CLI) bench
 
 verify: install  ## 90 s of clients on two servers under every kind of fault, then every answer checked against the store
-	$(CLI) verify --seconds 90 --faults worker,server,postgres,projector
+	$(CLI) verify --seconds 90 --faults worker,server,postgres,projector --payments
 
 cluster: install  ## the production topology on this machine (docs/production.md): 3 etcd, 3 Patroni nodes, HAProxy, 2 web hosts, the projection process; over a running one, starts again what died
 	@bash scripts/cluster/prepare.sh

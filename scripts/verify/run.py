@@ -9,6 +9,7 @@ booking.
     ticketledger verify --recheck var/verify/20261124T083000   # check a run's files again
     ticketledger verify --rtt-ms 1            # PostgreSQL 1 ms away, through a delaying proxy
     ticketledger verify --cluster --faults primary,switchover   # on the Patroni nodes (make verify-cluster)
+    ticketledger verify --payments            # and a paid event's buyers, their money delivered by a hostile side
 
 Deploys the service as production does, on a private PostgreSQL cluster of its own
 (initdb on a free port, removed afterwards; the shared server is never touched): two
@@ -27,6 +28,10 @@ answered, no key with two bookings or two ids, every booking and change accounte
 by a request (each unanswered one happened once or not at all), the books of every
 tier balanced at every version, the read tables equal to the events, and the tier
 counter linearizable (scripts/verify/checker.py, linearizability.py).
+
+With --payments, buyers of a paid event pay by card (a Stripe stand-in), bank statement
+and box office beside the other clients, their money delivered repeated, out of order and
+late, and the money is checked too (scripts/verify/paying.py, money.py).
 
 Prints a summary; exits 1 if any anomaly was found, 2 if the run itself failed (a
 process that would not start again, say). The run's folder keeps the history

@@ -4,6 +4,9 @@ cancelling against both (the same key sent to both servers at once), a worker an
 whole server SIGKILLed; afterwards the history must agree with the event store in every
 respect the checker knows (scripts/verify/checker.py, linearizability.py).
 
+With ``--payments``, buyers of a paid event and their money, delivered by a hostile side,
+checked against the payments' own events (scripts/verify/paying.py, money.py).
+
 ``make verify`` runs the same for longer, with PostgreSQL crashes too.
 """
 
