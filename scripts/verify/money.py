@@ -18,7 +18,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from application import BookingLedger
 from application.audit.money_audit import MoneyAudit
@@ -29,7 +28,7 @@ from domain.shows import DEFAULT_SHOW
 from domain.tiers import TicketTier
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.history import Attempt
-from scripts.verify.store import Store
+from scripts.verify.store import Store, recorded_events
 
 KINDS = {
     "ticket-without-money": "a ticket of a paid tier sold outright, or confirmed without exactly its amount received",
@@ -125,7 +124,7 @@ def read_money(ledger: BookingLedger, tiers: Iterable[str]) -> MoneyRecord:
         if isinstance(tier, TicketTier) and tier.payment_terms is not None:
             record.paid_tiers[code] = shows.get(code, DEFAULT_SHOW)
     by_payment: dict[str, StoredPayment] = {}
-    for event in events(ledger, (*PAYMENT_EVENTS, BankCredit.Recorded)):
+    for event in recorded_events(ledger, (*PAYMENT_EVENTS, BankCredit.Recorded)):
         at = event.timestamp.timestamp()
         if isinstance(event, BankCredit.Recorded):
             named = str(event.payment_id) if event.payment_id else None
@@ -145,16 +144,6 @@ def read_money(ledger: BookingLedger, tiers: Iterable[str]) -> MoneyRecord:
                 payment.refunds_sent.append(Movement(event.amount, event.method, event.provider_id, at))
     record.payments = {p.booking_id: p for p in by_payment.values()}
     return record
-
-
-def events(ledger: BookingLedger, classes: tuple[type, ...]) -> list[Any]:
-    """Every event of ``classes`` in the store, in the order recorded."""
-    topics = [f"{cls.__module__}:{cls.__qualname__}" for cls in classes]
-    found, start = [], 1
-    while page := ledger.recorder.select_notifications(start, 1000, topics=topics):
-        found += [ledger.mapper.to_domain_event(n) for n in page]
-        start = page[-1].id + 1
-    return found
 
 
 def check_money(attempts: list[Attempt], store: Store, money: MoneyRecord) -> list[Anomaly]:

@@ -127,7 +127,12 @@ def step(replay: Replay, event: Any) -> TierStep:
 
 def booking_events(ledger: BookingLedger) -> list[Any]:
     """Every booking event in the store, in the order they were recorded."""
-    topics = [f"{cls.__module__}:{cls.__qualname__}" for cls in BOOKING_EVENTS]
+    return recorded_events(ledger, BOOKING_EVENTS)
+
+
+def recorded_events(ledger: BookingLedger, classes: tuple[type, ...]) -> list[Any]:
+    """Every event of ``classes`` in the store, in the order they were recorded."""
+    topics = [f"{cls.__module__}:{cls.__qualname__}" for cls in classes]
     events, start = [], 1
     while page := ledger.recorder.select_notifications(start, 1000, topics=topics):
         events += [ledger.mapper.to_domain_event(n) for n in page]
