@@ -175,7 +175,8 @@ def tickets_without_money(store: Store, money: MoneyRecord) -> Iterable[Anomaly]
             yield Anomaly("ticket-without-money", f"booking {booking.booking_id} of paid tier {booking.tier} was sold "
                           "outright")  # fmt: skip
             continue
-        if not any(change.event == "HoldConfirmed" for change in booking.changes):
+        confirmed = next((change.at for change in booking.changes if change.event == "HoldConfirmed"), None)
+        if confirmed is None:
             continue
         payment = money.payments.get(booking.booking_id)
         received = [m.amount for m in payment.received] if payment else []
@@ -184,6 +185,12 @@ def tickets_without_money(store: Store, money: MoneyRecord) -> Iterable[Anomaly]
             yield Anomaly(
                 "ticket-without-money",
                 f"booking {booking.booking_id} of paid tier {booking.tier} was confirmed; received {received} of {due}",
+            )
+        elif confirmed < payment.received[0].at:  # the desk receives, then confirms, in one recording
+            yield Anomaly(
+                "ticket-without-money",
+                f"booking {booking.booking_id} was confirmed at {confirmed:.6f}, before its money was received "
+                f"at {payment.received[0].at:.6f}",
             )
         elif booking.status == "confirmed":
             paid_seats[booking.tier] += booking.quantity
@@ -255,13 +262,21 @@ def acknowledged_money(attempts: list[Attempt], money: MoneyRecord) -> Iterable[
 
 
 def refunds_above_received(money: MoneyRecord) -> Iterable[Anomaly]:
+    """After every event of a payment (not only at the end), refunds sent <= requested <=
+    received; and at Stripe, refunded <= charged."""
     for booking_id, p in money.payments.items():
-        received, requested, sent = p.total("received"), p.total("refunds_requested"), p.total("refunds_sent")
-        if not sent <= requested <= received:
-            yield Anomaly(
-                "refund-above-received",
-                f"payment of booking {booking_id}: received {received}, refunds requested {requested}, sent {sent}",
-            )
+        totals = {"received": 0, "refunds_requested": 0, "refunds_sent": 0}
+        moves = [(m.at, n, kind, m.amount) for n, kind in enumerate(totals) for m in getattr(p, kind)]
+        for at, _, kind, amount in sorted(moves):  # a tie in time: money in before refunds, the benign order
+            totals[kind] += amount
+            received, requested, sent = totals.values()
+            if not sent <= requested <= received:
+                yield Anomaly(
+                    "refund-above-received",
+                    f"payment of booking {booking_id} at {at:.6f}: received {received}, refunds requested "
+                    f"{requested}, sent {sent}",
+                )
+                break
     for intent, refunded in money.stripe_refunded.items():
         if refunded > money.charged.get(intent, 0):
             yield Anomaly(

@@ -175,6 +175,26 @@ def test_a_refund_above_what_was_received_is_found_in_the_store_and_at_stripe(sa
     assert "refund-above-received" in sale.anomalies(stripe)
 
 
+def test_a_refund_requested_before_the_money_came_is_found_although_the_totals_end_even(sale):
+    payment = sale.payment(sale.hold("early"))
+    payment._request_refund(amount=DUE, reason="late")  # nothing received yet
+    payment.receive(DUE, "EUR", "card", "pi_9")
+    sale.ledger.aggregates.save(payment)  # received DUE, refunded DUE: even, and wrong on the way
+    assert sale.anomalies() == {"refund-above-received"}
+
+
+def test_a_ticket_confirmed_before_its_money_came_is_found_although_it_ends_paid(sale):
+    booking_id = sale.hold("eager")
+    tier, booking = sale.ledger.aggregates.tier("GALA"), sale.ledger.aggregates.booking(booking_id)
+    booking.confirm_hold("eager", datetime.now(UTC))
+    tier.confirm_hold(booking_id, 1, paid=True)
+    sale.ledger.aggregates.save(tier, booking)
+    payment = sale.payment(booking_id)
+    payment.receive(DUE, "EUR", "cash", "counter:till-late")  # the money recorded after the ticket
+    sale.ledger.aggregates.save(payment)
+    assert sale.anomalies() == {"ticket-without-money"}
+
+
 def test_a_refund_at_stripe_above_the_charge_is_found(sale):
     a_paid_day(sale)
 
