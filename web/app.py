@@ -23,6 +23,7 @@ from web.api.waiting_room import admin as waiting_room_admin
 from web.api.waiting_room import queue
 from web.http import limits, logs, metrics, protection, proxies, request_body
 from web.http.errors import register_error_handlers
+from web.http.queue_answer import QueueJoinAnswer
 from web.http.tier_list_answer import TierListAnswer
 from web.identity import users
 from web.identity.tokens import require_admin_token
@@ -96,4 +97,5 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     services.ledger.observer = metrics.PrometheusObserver()
     metrics.install(app)
     app.wsgi_app = TierListAnswer(app.wsgi_app, services.board)  # type: ignore[method-assign]
+    app.wsgi_app = QueueJoinAnswer(app.wsgi_app, app, queue.PlaceSchema())  # type: ignore[method-assign]
     return app

@@ -39,9 +39,10 @@ class BodyFirst:
         self.app, self.limit, self.seconds = app, limit, seconds
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        error = read_body(environ, self.limit, self.seconds)
-        if error is not None:
-            environ[BODY_ERROR] = error
+        if BODY_ERROR not in environ:  # else refused already, by the join's answer (web/http/queue_answer.py)
+            error = read_body(environ, self.limit, self.seconds)
+            if error is not None:
+                environ[BODY_ERROR] = error
         return self.app(environ, start_response)
 
 

@@ -27,6 +27,7 @@ from application.waiting_room.places import (
     PlaceStatus,
 )
 from web.api.waiting_room.rooms import OPENS_AT, QUEUE, ROOM_EXAMPLE, RoomSchema, room_answer
+from web.http.queue_answer import JOIN_REFUSED
 from web.http.stream import STREAM, event_stream, events, one_line
 from web.identity.user_ids import UserId
 from web.identity.users import acting_user, user_endpoint
@@ -142,6 +143,9 @@ class Queue(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Join the queue. Joining again returns the same ticket, unless its pass lapsed:
         then a new place at the back."""
+        refused = request.environ.get(JOIN_REFUSED)  # by the room, already: web/http/queue_answer.py
+        if refused is not None:
+            raise refused
         place, new = services().rooms.join(acting_user(body["user_id"]))
         return place, 201 if new else 200
 
