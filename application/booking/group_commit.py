@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from application.errors import LedgerBusyError, OutcomeUnknownError, StoreTimeoutError
@@ -87,9 +87,10 @@ class PendingOrder(Waiting):
 
 
 Pending = PendingBooking | PendingOrder
+Queued = TypeVar("Queued", bound=Waiting)
 
 
-class GroupCommit:
+class GroupCommit(Generic[Queued]):
     """Gathers pending bookings and has ``commit_batch`` record them together.
 
     ``commit_batch(batch)`` must set every pending booking's ``outcome``; one it leaves
@@ -106,7 +107,7 @@ class GroupCommit:
 
     def __init__(
         self,
-        commit_batch: Callable[[list[Pending]], None],
+        commit_batch: Callable[[list[Queued]], None],
         max_batch: int,
         max_wait: float,
         unavailable: tuple[type[Exception], ...] = (),
@@ -116,10 +117,10 @@ class GroupCommit:
         self.max_wait = max_wait
         self.unavailable = unavailable
         self._lock = threading.Lock()
-        self._waiting: deque[Pending] = deque()
+        self._waiting: deque[Queued] = deque()
         self._busy = False  # a leader is committing a batch
 
-    def submit(self, pending: Pending) -> Any:
+    def submit(self, pending: Queued) -> Any:
         """Queue ``pending``; return its receipt once its batch is saved."""
         with self._lock:
             self._waiting.append(pending)
@@ -134,7 +135,7 @@ class GroupCommit:
             self._lead()
         return pending.result()
 
-    def _wait(self, pending: Pending) -> bool:
+    def _wait(self, pending: Queued) -> bool:
         """Wait for a turn. True once woken (to lead, or with an outcome); False if the
         request's batch is still being saved after ``max_wait`` seconds more."""
         if pending.wake.wait(self.max_wait):

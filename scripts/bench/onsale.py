@@ -37,6 +37,10 @@ from scripts.bench.onsale_buyers import (
 )
 from scripts.bench.onsale_servers import admin, baseline_server, merged_latencies, our_books, our_service
 
+# ``room-flask``: every join from another site's page, which the join's answer before Flask
+# (web/http/queue_answer.py) leaves to Flask: the room as every join was answered before it.
+OTHER_ORIGIN = {"Origin": "https://elsewhere.example"}
+
 
 def summary(mode: str, seen: Seen, buyers: list[Buyer], seconds: float, books: dict) -> dict:
     inverted, ordered = out_of_order(buyers)
@@ -78,13 +82,14 @@ def run_flood(
     connections: int,
     capacity: int,
     follow: str = "poll",
+    join_headers: dict[str, str] | None = None,
 ) -> tuple[Seen, float]:
     """The flood, and how long it took; the clients' and the server workers' CPU time go on ``seen``.
     Buyers who follow their ticket's stream hold a connection each while they wait."""
     server_cpu = lambda: sum(cpu_seconds(server.pid) for server in servers)  # noqa: E731
     started, cpu, before = time.perf_counter(), time.process_time(), server_cpu()
     pool = max(connections, len(buyers)) if follow == "stream" else connections
-    seen = asyncio.run(flood(bases, buyers, queue, pool, capacity, follow))
+    seen = asyncio.run(flood(bases, buyers, queue, pool, capacity, follow, join_headers))
     seen.client_cpu_seconds = time.process_time() - cpu
     seen.server_cpu_seconds = server_cpu() - before
     return seen, time.perf_counter() - started
@@ -93,7 +98,7 @@ def run_flood(
 def bench(args: argparse.Namespace) -> list[dict]:
     results = []
     buyers = lambda: make_buyers(args.buyers, args.seconds, args.seed)  # noqa: E731 - a fresh crowd per mode
-    for mode in ("room", "room-apart"):
+    for mode in ("room-flask", "room", "room-apart"):
         if mode in args.modes:
             with our_service(f"onsale_{mode.replace('-', '_')}", args.tickets, args.port, mode == "room-apart") as ours:
                 auto = args.rate == "auto"
@@ -121,6 +126,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
                     args.connections,
                     args.tickets,
                     args.follow,
+                    OTHER_ORIGIN if mode == "room-flask" else None,
                 )
                 room = admin(ours, "/api/admin/waiting-room/close", {})
             # The books are read once the servers are gone (PostgreSQL's connections are shared).
@@ -173,7 +179,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--modes",
         default="room,room-apart,direct,baseline",
-        help="any of room, room-apart (the queue on servers of its own), direct, baseline",
+        help="any of room, room-flask (the room, every join answered by Flask), room-apart (the queue on servers "
+        "of its own), direct, baseline",
     )
     parser.add_argument(
         "--follow",

@@ -75,8 +75,11 @@ class Client:
     """Sends ``/api/queue`` requests to ``queue_base`` and the rest to ``base`` (the same
     server, unless the queue has servers of its own)."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str, queue_base: str, seen: Seen) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base: str, queue_base: str, seen: Seen, join_headers: dict[str, str]
+    ) -> None:
         self.session, self.base, self.queue_base, self.seen = session, base, queue_base, seen
+        self.join_headers = join_headers
 
     async def call(
         self, endpoint: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -182,7 +185,9 @@ async def book(client: Client, buyer: Buyer, headers: dict[str, str] | None = No
 async def queue_then_book(client: Client, buyer: Buyer) -> None:
     for _ in range(RETRIES):
         buyer.join_sent = client.seen.now()
-        answer = await client.call("join", "POST", "/api/queue", {"userId": f"buyer-{buyer.index}"})
+        answer = await client.call(
+            "join", "POST", "/api/queue", {"userId": f"buyer-{buyer.index}"}, client.join_headers
+        )
         buyer.join_answered = client.seen.now()
         if answer is not None and answer[0] in (200, 201):
             ticket = answer[1]
@@ -220,13 +225,20 @@ async def buyer_task(client: Client, buyer: Buyer, queue: bool) -> None:
 
 
 async def flood(
-    bases: tuple[str, str], buyers: list[Buyer], queue: bool, connections: int, capacity: int, follow: str = "poll"
+    bases: tuple[str, str],
+    buyers: list[Buyer],
+    queue: bool,
+    connections: int,
+    capacity: int,
+    follow: str = "poll",
+    join_headers: dict[str, str] | None = None,
 ) -> Seen:
+    """``join_headers``: sent with every join (``room-flask``: an ``Origin`` that leaves it to Flask)."""
     seen = Seen(capacity, follow=follow)
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        client = Client(session, *bases, seen)
+        client = Client(session, *bases, seen, join_headers or {})
         seen.started = time.perf_counter()
         await asyncio.gather(*(buyer_task(client, buyer, queue) for buyer in buyers))
     return seen

@@ -4,7 +4,10 @@ pre-queue, one place per user, the frontier, and what processes share."""
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -218,3 +221,46 @@ def test_before_the_opening_a_place_counts_who_is_ahead_now_and_at_the_opening_i
     store.join("room-1", "d", "t-d", 5, PASS_SECONDS)
     assert {user: store.place("room-1", t).number for user, t in ids.items()} == {"b": 1, "c": 2, "a": 3}
     assert store.place("room-1", "t-d").number == 4
+
+
+def test_joins_at_once_go_to_redis_in_batches_and_each_gets_its_own_answer(monkeypatch):
+    """Joins arriving while one is on its way to Redis share a pipeline (``_join_batch``): 60
+    threads joining at once, 20 of them a second time, with Redis made slow enough that they
+    meet. Every user has one place, the places are 1..40 once each, and fewer round trips
+    than joins were made."""
+    clock = FakeClock(OPENS)
+    with redis_prefix() as prefix:
+        store = RedisQueueStore(redis_client(), prefix, clock=clock)
+        assert store.turn_on(terms(), 2.0, False)
+        pipelines = []
+        pipeline = store.client.pipeline
+
+        def slow_pipeline(**kwargs):
+            pipelines.append(kwargs)
+            time.sleep(0.05)
+            return pipeline(**kwargs)
+
+        monkeypatch.setattr(store.client, "pipeline", slow_pipeline)
+        users = [f"u{n}" for n in range(40)] + [f"u{n}" for n in range(20)]
+        start = threading.Barrier(len(users))
+
+        def joined(user: str) -> tuple[str, int, str]:
+            start.wait()
+            place, _ = store.join("room-1", user, f"t-{user}-{secrets.token_hex(4)}", 0, PASS_SECONDS)
+            return user, place.number, place.place_id
+
+        with ThreadPoolExecutor(len(users)) as pool:
+            answers = list(pool.map(joined, users))
+        places = {user: (number, place_id) for user, number, place_id in answers}
+        assert all(places[user] == (number, place_id) for user, number, place_id in answers)  # one place a user
+        assert sorted(number for number, _ in places.values()) == list(range(1, 41))
+        assert len(pipelines) < len(users) / 4
+
+
+def test_a_join_script_redis_forgot_is_loaded_again():
+    """After a Redis restart or failover the scripts are gone (NOSCRIPT): the join is run alone, which loads it."""
+    with redis_prefix() as prefix:
+        store = RedisQueueStore(redis_client(), prefix, clock=FakeClock(OPENS))
+        assert store.turn_on(terms(), 2.0, False)
+        store._scripts["join"].sha = "0" * 40  # a script Redis does not have
+        assert join(store, "alice") == (1, True) and join(store, "alice") == (1, False)
