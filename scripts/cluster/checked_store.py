@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scripts.cluster import recorded, watching
 from scripts.cluster.database import Database, etcd_healthy, members
-from scripts.cluster.layout import ETCD_MEMBERS, NODES, Node, store_settings
+from scripts.cluster.layout import BALANCER, ETCD_MEMBERS, HTTP_PORT, NODES, Node, store_settings
 from scripts.cluster.links import cut_off, cut_replication, mend_links
 from scripts.harness.processes import wait_for
 
@@ -34,17 +34,24 @@ CUT_AFTER = 5.0  # seconds the old leader stays cut off once a new one takes wri
 
 
 class ClusterStore:
-    def __init__(self, synchronous: bool = True, alerts: Path | None = None) -> None:
-        """``alerts``: where the watch's notices are kept when the store is removed."""
+    def __init__(self, synchronous: bool = True, alerts: Path | None = None, web: list[str] | None = None) -> None:
+        """``alerts``: where the watch's notices are kept when the store is removed; ``web``: the
+        checker's servers (host:port), balanced by HAProxy's HTTP front and watched."""
         if recorded.names():
             raise RuntimeError("a make cluster topology is running: make cluster-down first")
-        self.database = Database([], synchronous)
+        self.database = Database(web or [], synchronous)
         self.database.up()
-        self.watch = watching.start(watching.database_side())
+        self.watch = watching.start(watching.database_side(web))
         self.alerts = alerts
         self.lost_nodes: list[Node] = []
         self.lost_members: list[str] = []
         self.rng = random.Random()
+
+    @property
+    def entrances(self) -> list[str]:
+        """Where clients send their requests: HAProxy's HTTP front, as in production, which
+        takes a server out once it fails its checks and sends a refused request to another."""
+        return [f"http://{BALANCER}:{HTTP_PORT}"]
 
     @property
     def settings(self) -> dict[str, str]:

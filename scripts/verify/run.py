@@ -201,13 +201,13 @@ def read_paid(hosts: Hosts, store: Store, charged: dict[str, int], standin: Stri
     return record
 
 
-def store_maker(settings: Settings, folder: Path) -> Callable[[], Any]:
+def store_maker(settings: Settings, folder: Path) -> Callable[[list[str]], Any]:
     """What the run's store is made by: a private PostgreSQL, or the Patroni nodes."""
     if not settings.cluster:
-        return PrivatePostgres
+        return lambda _: PrivatePostgres()
     from scripts.cluster.checked_store import ClusterStore  # needs a checkout and make cluster's tools
 
-    return lambda: ClusterStore(settings.synchronous, folder / "alerts.jsonl")
+    return lambda web: ClusterStore(settings.synchronous, folder / "alerts.jsonl", web)
 
 
 def exercise(hosts: Hosts, log: HistoryLog, settings: Settings, standin: StripeStandIn | None = None) -> dict[str, int]:
@@ -216,7 +216,9 @@ def exercise(hosts: Hosts, log: HistoryLog, settings: Settings, standin: StripeS
     rng, stop = random.Random(settings.seed), threading.Event()
 
     def sender(n: int, seed: float) -> Sender:
-        return Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(seed), stop)
+        return Sender(
+            n, hosts.entrances, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(seed), stop
+        )
 
     clients = [
         Client(n, sender(n, rng.random()), list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))
