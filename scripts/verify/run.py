@@ -56,6 +56,7 @@ from typing import Any
 
 from application import BookingLedger
 from projections import Projector, open_view
+from scripts.cluster.alert_receiver import received
 from scripts.harness.private_postgres import PrivatePostgres
 from scripts.harness.processes import ROOT, wait_for
 from scripts.harness.stripe_standin import StripeStandIn
@@ -144,7 +145,7 @@ class Report:
 
     @property
     def text(self) -> str:
-        text = summary(self.history, self.store, self.anomalies)
+        text = summary(self.history, self.store, self.anomalies, received(self.folder / "alerts.jsonl"))
         return text if self.money is None else "\n".join([text, "", *money_lines(self.money)])
 
     def save(self) -> None:
