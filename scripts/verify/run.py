@@ -170,6 +170,8 @@ def verify(settings: Settings) -> Report:
             paying.create_event(hosts.urls[0], settings.seconds_to_pay)
         log = HistoryLog(folder / "history.jsonl", settings.described(folder / "history.jsonl"))
         charged = exercise(hosts, log, settings, standin)
+        if settings.cluster:
+            hosts.postgres.settle()  # the last fault mended, its alerts given time to resolve
         holds_last = max(settings.hold_seconds, settings.seconds_to_pay if standin else 0)
         store = quiesce_and_read(hosts, holds_last)
         if standin is not None:

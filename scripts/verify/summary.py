@@ -84,7 +84,7 @@ def alerts_table(history: History, record: list[dict[str, Any]]) -> list[str]:
         found = raised(fault, record)
         expected = EXPECTED.get(fault.kind)
         came = expected is None or any(r.alert == expected for r in found)
-        alerts = ", ".join(f"{r.alert} +{r.after:.0f} s ({resolution(r.resolved)})" for r in found)
+        alerts = ", ".join(f"{r.alert} {r.instance} +{r.after:.0f} s ({resolution(r.resolved)})" for r in found)
         rows.append(
             (
                 fault.kind,

@@ -30,4 +30,4 @@ def test_a_fault_raised_the_alerts_first_firing_within_a_minute_of_its_start_wit
 def test_a_fault_whose_cause_raised_no_alert_is_marked_in_the_summary():
     history = History(run={"began": 0.0}, faults=[Fault("etcd-lost", "etcd2", 100.0, 110.0)])
     table = "\n".join(alerts_table(history, RECORD))
-    assert "EtcdMemberDown  NO" in table and "PatroniMemberDown +25 s (resolved +50 s)" in table
+    assert "EtcdMemberDown  NO" in table and "PatroniMemberDown i +25 s (resolved +50 s)" in table
