@@ -46,6 +46,9 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
   stalled PostgreSQL costs a prompt 503 (``OUTCOME_UNKNOWN`` once a recording was sent, marked
   by the recorders' ``insert_events`` through ``may_commit``), never a hang; and the recording's
   function takes the transaction's own ``lock_timeout`` unless ``POSTGRES_LOCK_TIMEOUT`` is set.
+  ``BoundedPool`` (``deadline.py``), the class of the pool the library made (its ``getconn``,
+  psycopg_pool's, given the time left): a request finding the pool empty while no node
+  leads waits no longer than its deadline for a connection.
   Guards: tests/integration/test_write_deadline.py, tests/e2e/test_prompt_answers.py.
 - ``bounded_retries``: the library's ``retry``-decorated recorder methods, unwrapped through
   ``__wrapped__`` and retried ``STORE_ATTEMPTS`` (2) times, not 10, so a request learns within

@@ -4,7 +4,10 @@ releases) costs a prompt 503, never a hang.
 
 Within ``store_deadline(until)`` every statement this thread (or greenlet) sends on a
 connection of the ledger's pool waits for its answer only until ``until``
-(``BoundedConnection``: psycopg's own wait, given a timeout). Past it, the connection is
+(``BoundedConnection``: psycopg's own wait, given a timeout), and for a connection of the
+pool no longer than that either (``BoundedPool``: while no node leads, the pool has none to
+give and cannot make one, and its own wait, ``POSTGRES_CONNECT_TIMEOUT`` for each of a
+statement's two tries, would keep the request past its bound). Past it, the connection is
 closed from this side and the caller learns what that means:
 
 - ``OutcomeUnknownError`` once something that could commit was sent in the block
@@ -31,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from eventsourcing.postgres import ConnectionPool
 from psycopg.abc import PQGen
 from psycopg.rows import DictRow
+from psycopg_pool import PoolTimeout
 
 from application.errors import OutcomeUnknownError, StoreTimeoutError
 
@@ -108,4 +113,23 @@ class BoundedConnection(psycopg.Connection[DictRow]):
             if deadline.remaining() > 0:
                 raise
             self.close()  # half-way through the protocol: never to be used again
+            raise deadline.expired() from None
+
+
+class BoundedPool(ConnectionPool[psycopg.Connection[DictRow]]):
+    """The library's pool, whose wait for a connection ends at the block's deadline
+    (``store_deadline``); outside a block, at the pool's own ``timeout``."""
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection[DictRow]:
+        deadline = _DEADLINE.get()
+        if deadline is None:
+            return super().getconn(timeout)
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise deadline.expired()
+        try:
+            return super().getconn(min(self.timeout if timeout is None else timeout, remaining))
+        except PoolTimeout:
+            if deadline.remaining() > 0:
+                raise
             raise deadline.expired() from None

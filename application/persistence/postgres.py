@@ -36,7 +36,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composable, Identifier, Literal
 
-from application.persistence.deadline import BoundedConnection, may_commit
+from application.persistence.deadline import BoundedConnection, BoundedPool, may_commit
 from application.persistence.storage import SCHEMA_LOCK, again_if_created_meanwhile
 
 log = logging.getLogger(__name__)
@@ -267,9 +267,10 @@ TRANSLATED: tuple[tuple[type[Exception], type[Exception]], ...] = (
 class LedgerPostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, making the recorders above, with its connection
     pool set to reconnect on demand (psycopg_pool's ``reconnect_timeout``, for which the
-    library has no setting) and to make connections whose waits end at a request's deadline
-    (``BoundedConnection``, psycopg_pool's ``connection_class``), and waiting for PostgreSQL
-    at start-up."""
+    library has no setting), to make connections whose waits end at a request's deadline
+    (``BoundedConnection``, psycopg_pool's ``connection_class``) and to wait for one of them
+    no longer than that deadline either (``BoundedPool``), and waiting for PostgreSQL at
+    start-up."""
 
     aggregate_recorder_class = BoundedRetriesAggregateRecorder
     application_recorder_class = LockedDDLPostgresRecorder
@@ -278,6 +279,7 @@ class LedgerPostgresFactory(PostgresFactory):
         super().__init__(env)
         self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT  # the pool opens on first use
         self.datastore.pool.connection_class = BoundedConnection
+        self.datastore.pool.__class__ = BoundedPool  # the library makes the pool: only its wait is ours
 
     def application_recorder(self) -> ApplicationRecorder:
         """The application's first use of the store (type look-up, tables): tried again

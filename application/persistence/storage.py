@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
@@ -32,7 +33,10 @@ def again_if_created_meanwhile(create: Callable[[], T]) -> T:
     tries, since a third process can win the second round. On SQLite, where two
     gunicorn workers starting together find the file locked by the other's DDL
     ("database is locked": a worker that fails to boot shuts the whole server down),
-    it waits a moment and tries again, for up to about ``SQLITE_LOCKED_SECONDS``."""
+    it waits a moment and tries again, for up to about ``SQLITE_LOCKED_SECONDS``. A
+    PostgreSQL that does not answer (a worker booting during a failover: seen in
+    ``verify --cluster``, where the server whose worker failed so was shut down) is tried
+    again every second for up to ``POSTGRES_AWAITED_SECONDS``."""
     races, waited = 0, 0.0
     while True:
         try:
@@ -42,6 +46,12 @@ def again_if_created_meanwhile(create: Callable[[], T]) -> T:
             if not created_meanwhile(error) or races > 2:
                 raise
         except OperationalError as error:
+            if isinstance(error.__cause__, psycopg.OperationalError):
+                if waited >= POSTGRES_AWAITED_SECONDS:
+                    raise
+                time.sleep(1)
+                waited += 1
+                continue
             if not isinstance(error.__cause__, sqlite3.OperationalError) or "locked" not in str(error):
                 raise
             if waited >= SQLITE_LOCKED_SECONDS:
@@ -51,6 +61,10 @@ def again_if_created_meanwhile(create: Callable[[], T]) -> T:
 
 
 SQLITE_LOCKED_SECONDS = 10.0
+# Longer than a failover (a host lost: Patroni's ttl of 20 s and the promotion, 20-25 s
+# measured from outside; a partition 22-24 s), short enough that a store that is really
+# gone stops the process with its error.
+POSTGRES_AWAITED_SECONDS = 90.0
 
 
 def created_meanwhile(error: Exception) -> bool:

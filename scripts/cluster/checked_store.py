@@ -19,10 +19,12 @@ import time
 from pathlib import Path
 
 from scripts.cluster import recorded, watching
+from scripts.cluster.alert_receiver import received
 from scripts.cluster.database import Database, etcd_healthy, members
-from scripts.cluster.layout import ETCD_MEMBERS, NODES, Node, store_settings
+from scripts.cluster.layout import BALANCER, ETCD_MEMBERS, HTTP_PORT, NODES, Node, store_settings
 from scripts.cluster.links import cut_off, cut_replication, mend_links
 from scripts.harness.processes import wait_for
+from scripts.verify.alerts import unresolved
 
 LAG_SECONDS = 2.0  # how long the link drops the standbys' WAL before the primary is lost
 FAILOVER = 90.0  # seconds a failover may take before the run fails (Patroni's ttl is 20)
@@ -31,20 +33,28 @@ STILL_DOWN = 10.0  # seconds the service keeps writing with a lost host still go
 DCS_DOWN = 30.0  # seconds every etcd member is gone: longer than Patroni's ttl of 20
 TWO_DOWN = 15.0  # seconds both standbys are gone
 CUT_AFTER = 5.0  # seconds the old leader stays cut off once a new one takes writes
+SETTLE = 90.0  # seconds the alerts of the last fault may take to resolve once it is mended
 
 
 class ClusterStore:
-    def __init__(self, synchronous: bool = True, alerts: Path | None = None) -> None:
-        """``alerts``: where the watch's notices are kept when the store is removed."""
+    def __init__(self, synchronous: bool = True, alerts: Path | None = None, web: list[str] | None = None) -> None:
+        """``alerts``: where the watch's notices are kept when the store is removed; ``web``: the
+        checker's servers (host:port), balanced by HAProxy's HTTP front and watched."""
         if recorded.names():
             raise RuntimeError("a make cluster topology is running: make cluster-down first")
-        self.database = Database([], synchronous)
+        self.database = Database(web or [], synchronous)
         self.database.up()
-        self.watch = watching.start(watching.database_side())
+        self.watch = watching.start(watching.database_side(web))
         self.alerts = alerts
         self.lost_nodes: list[Node] = []
         self.lost_members: list[str] = []
         self.rng = random.Random()
+
+    @property
+    def entrances(self) -> list[str]:
+        """Where clients send their requests: HAProxy's HTTP front, as in production, which
+        takes a server out once it fails its checks and sends a refused request to another."""
+        return [f"http://{BALANCER}:{HTTP_PORT}"]
 
     @property
     def settings(self) -> dict[str, str]:
@@ -151,6 +161,16 @@ class ClusterStore:
         return f"every etcd member gone {DCS_DOWN:.0f} s, leader then {leader.name if leader else 'none'}" + self.heal()
 
     # Recovery.
+
+    def settle(self) -> None:
+        """At the end of the faults: bring back what the last one left lost, and give the
+        alerts it raised up to ``SETTLE`` seconds to resolve at the receiver, so the run's
+        report says whether they did."""
+        self.heal()
+        try:
+            wait_for(lambda: not unresolved(received(self.watch.record)), SETTLE, "the alerts to resolve")
+        except TimeoutError:
+            pass  # the report lists them as not resolved
 
     def leader_and_lag(self) -> tuple[Node, int]:
         leader = self.database.leader()

@@ -130,19 +130,24 @@ class Database:
         return len(streaming) >= count
 
     def switchover(self) -> Node:
-        """Hand the leader's role to a streaming standby; the new leader. The request
-        ``patronictl switchover`` sends (``POST /switchover`` to the leader's Patroni, which
-        answers once it is done), without the seconds a Python command takes to start."""
+        """Hand the leader's role to the healthiest standby; the new leader. The request
+        ``patronictl switchover --leader <it> --force`` sends (``POST /switchover`` to the
+        leader's Patroni, which answers once it is done), without the seconds a Python command
+        takes to start. No candidate is named: Patroni makes every standby that is not a named
+        candidate wait 2 s before it follows the new leader (``time.sleep(2)`` in
+        ``Ha.process_unhealthy_cluster``), and quorum commit waits for one to stream from it;
+        with none named, the standbys race for the key and the loser follows at once."""
         leader = self.leader()
         assert leader is not None, "no leader to switch over from"
-        streaming = {m["name"] for m in members(leader) if m.get("state") == "streaming"}
-        candidate = next(node for node in NODES if node != leader and node.name in streaming)
-        body = json.dumps({"leader": leader.name, "candidate": candidate.name}).encode()
+        body = json.dumps({"leader": leader.name}).encode()
         request = urllib.request.Request(f"{leader.rest}/switchover", body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as answer:
             if answer.status != 200:
                 raise RuntimeError(f"switchover refused: {answer.read().decode()}")
-        return candidate
+        wait_for(lambda: self.leader() not in (None, leader), 60, "another node to lead")
+        new = self.leader()
+        assert new is not None
+        return new
 
     def writable(self) -> bool:
         try:

@@ -152,25 +152,26 @@ def exporter_address(node: str) -> str:
 
 def topology(web: list[str], redis: list[str]) -> Watch:
     """The watch over ``make cluster``: ``web`` the web hosts' addresses, ``redis`` its Redis URLs."""
-    side = database_side()
+    side = database_side([f"{address}:{WEB_PORT}" for address in web])
     return replace(
         side,
         targets={
             **side.targets,
-            "web": [f"{address}:{WEB_PORT}" for address in web],
             "projections": [PROJECTIONS_METRICS],
             "redis": [f"redis://{urlsplit(url).netloc}" for url in redis],
         },
     )
 
 
-def database_side() -> Watch:
-    """The watch over the database side alone (HAProxy, Patroni, etcd, PostgreSQL): what
-    ``ticketledger verify --cluster`` runs, whose own servers sit on passing 127.0.0.1 ports."""
+def database_side(web: list[str] | None = None) -> Watch:
+    """The watch over the database side (HAProxy, Patroni, etcd, PostgreSQL) and the web hosts
+    at ``web`` (host:port): what ``ticketledger verify --cluster`` runs, whose own servers sit
+    on passing 127.0.0.1 ports."""
     return Watch(
         STATE / "monitoring",
         MONITOR,
         {
+            "web": web or [],
             "haproxy": [f"{BALANCER}:{STATS_PORT}"],
             "patroni": [f"{node.address}:{REST_PORT}" for node in NODES],
             "etcd": [f"{address}:2379" for address in ETCD_MEMBERS.values()],

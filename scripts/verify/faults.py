@@ -4,6 +4,9 @@ from the moment it struck until the service had recovered:
 - ``worker``: SIGKILL the busiest gunicorn worker of one server (gunicorn starts another);
 - ``server``: SIGKILL a whole server, master and workers (a host losing power), and
   start it again on the same port after ``SERVER_DOWN`` seconds;
+- ``web-host-lost``: the same, started again only after ``WEB_HOST_DOWN`` seconds, longer
+  than the watch waits before it calls a web host down (``WebHostDown``); behind a balancer
+  (``--cluster``) the other server answers meanwhile;
 - ``postgres``: crash PostgreSQL (``pg_ctl stop -m immediate``: no checkpoint, every
   connection cut) and start it again after ``POSTGRES_DOWN`` seconds (recovery replays
   the WAL);
@@ -41,6 +44,7 @@ from scripts.verify.history import Fault, HistoryLog
 from scripts.verify.hosts import Hosts
 
 KINDS = ("worker", "server", "postgres", "projector")
+WEB_KINDS = ("web-host-lost",)  # a server lost long enough to be missed: worth it behind a balancer
 CLUSTER_KINDS = (
     "primary",
     "host-lost",
@@ -52,6 +56,7 @@ CLUSTER_KINDS = (
     "dcs-lost",
 )
 SERVER_DOWN = 2.0  # seconds
+WEB_HOST_DOWN = 30.0  # seconds: over WebHostDown's 20 s (scripts/cluster/monitoring/rules.yml)
 POSTGRES_DOWN = 3.0  # seconds
 RECOVERY = 60.0  # seconds a process may take to come back before the run fails
 
@@ -71,6 +76,7 @@ class FaultInjector:
         self._inject: dict[str, Callable[[], str]] = {
             "worker": self.kill_worker,
             "server": self.kill_server,
+            "web-host-lost": lambda: self.kill_server(WEB_HOST_DOWN),
             "postgres": self.crash_postgres,
             "projector": self.kill_projector,
             "primary": lambda: self.hosts.postgres.lose_primary(),
@@ -129,10 +135,10 @@ class FaultInjector:
         )
         return f"server-{n} worker {victim}"
 
-    def kill_server(self) -> str:
+    def kill_server(self, down: float = SERVER_DOWN) -> str:
         n = self.rng.randrange(len(self.hosts.ports))
         self.hosts.kill_server(n)
-        time.sleep(SERVER_DOWN)
+        time.sleep(down)
         self.hosts.start_server(n)
         return f"server-{n}"
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -45,12 +47,12 @@ class Hosts:
         folder: Path,
         settings: dict[str, str],
         rtt_ms: float = 0.0,
-        store: Callable[[], Any] = PrivatePostgres,
+        store: Callable[[list[str]], Any] = lambda _: PrivatePostgres(),
     ) -> None:
         """``settings``: the service's environment on top of the store's (tiers, hold
         time, ...); ``rtt_ms``: how far PostgreSQL is from the service; ``store`` makes the
-        store (a private cluster, or the Patroni nodes: ``scripts.cluster.checked_store``).
-        Nothing is started yet (``start``)."""
+        store (a private cluster, or the Patroni nodes: ``scripts.cluster.checked_store``)
+        given the servers' addresses (host:port). Nothing is started yet (``start``)."""
         self.rtt_ms = rtt_ms
         self.make_store = store
         self.proxy: subprocess.Popen | None = None
@@ -73,6 +75,12 @@ class Hosts:
         return [f"http://127.0.0.1:{port}" for port in self.ports]
 
     @property
+    def entrances(self) -> list[str]:
+        """Where the clients send: the store's balancer in front of the servers if it has one
+        (the Patroni nodes' HAProxy), else each server directly."""
+        return list(getattr(self.postgres, "entrances", self.urls))
+
+    @property
     def store_env(self) -> dict[str, str]:
         """What a process needs to open the ledger's store."""
         assert self.postgres is not None
@@ -86,7 +94,7 @@ class Hosts:
         return {**self.store_env, "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.proxy_port)}
 
     def start(self) -> None:
-        self.postgres = self.make_store()
+        self.postgres = self.make_store([urlsplit(url).netloc for url in self.urls])
         with psycopg.connect(**connection_args(self.postgres.settings), autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
         if self.rtt_ms:
@@ -95,6 +103,8 @@ class Hosts:
             self.proxy = delay_proxy.start(self.rtt_ms, upstream, [listen], stats)
         for n in range(len(self.ports)):
             self.start_server(n)
+        for entrance in self.entrances:
+            wait_for(lambda: serves(f"{entrance}/health"), 60, f"{entrance} to serve")  # noqa: B023 - waited for here
         self.start_projector()
 
     def start_server(self, n: int) -> None:
@@ -166,6 +176,15 @@ def connection_args(settings: dict[str, str]) -> dict[str, str]:
         "user": settings["POSTGRES_USER"],
         "password": settings["POSTGRES_PASSWORD"],
     }
+
+
+def serves(url: str) -> bool:
+    """Whether ``url`` answers 200 (a balancer with no server up answers 503)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # urllib's HTTPError and URLError among them
+        return False
 
 
 def read_from(log: IO[str], position: int) -> str:

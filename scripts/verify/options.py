@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from scripts.verify.faults import CLUSTER_KINDS, KINDS
+from scripts.verify.faults import CLUSTER_KINDS, KINDS, WEB_KINDS
 
 NUMBERS = [  # option, type, what it sets (the Settings field of the same name)
     ("--seconds", float, "how long the clients run"),
@@ -63,9 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: Any) -> None:
 
 def fault_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(k for k in text.split(",") if k and k != "none")
-    unknown = set(kinds) - set(KINDS) - set(CLUSTER_KINDS)
+    unknown = set(kinds) - set(KINDS) - set(WEB_KINDS) - set(CLUSTER_KINDS)
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown fault {', '.join(sorted(unknown))}; choose from {', '.join(KINDS + CLUSTER_KINDS)}"
+            f"unknown fault {', '.join(sorted(unknown))}; choose from {', '.join(KINDS + WEB_KINDS + CLUSTER_KINDS)}"
         )
     return kinds

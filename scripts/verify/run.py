@@ -56,6 +56,7 @@ from typing import Any
 
 from application import BookingLedger
 from projections import Projector, open_view
+from scripts.cluster.alert_receiver import received
 from scripts.harness.private_postgres import PrivatePostgres
 from scripts.harness.processes import ROOT, wait_for
 from scripts.harness.stripe_standin import StripeStandIn
@@ -144,7 +145,7 @@ class Report:
 
     @property
     def text(self) -> str:
-        text = summary(self.history, self.store, self.anomalies)
+        text = summary(self.history, self.store, self.anomalies, received(self.folder / "alerts.jsonl"))
         return text if self.money is None else "\n".join([text, "", *money_lines(self.money)])
 
     def save(self) -> None:
@@ -169,6 +170,8 @@ def verify(settings: Settings) -> Report:
             paying.create_event(hosts.urls[0], settings.seconds_to_pay)
         log = HistoryLog(folder / "history.jsonl", settings.described(folder / "history.jsonl"))
         charged = exercise(hosts, log, settings, standin)
+        if settings.cluster:
+            hosts.postgres.settle()  # the last fault mended, its alerts given time to resolve
         holds_last = max(settings.hold_seconds, settings.seconds_to_pay if standin else 0)
         store = quiesce_and_read(hosts, holds_last)
         if standin is not None:
@@ -201,13 +204,13 @@ def read_paid(hosts: Hosts, store: Store, charged: dict[str, int], standin: Stri
     return record
 
 
-def store_maker(settings: Settings, folder: Path) -> Callable[[], Any]:
+def store_maker(settings: Settings, folder: Path) -> Callable[[list[str]], Any]:
     """What the run's store is made by: a private PostgreSQL, or the Patroni nodes."""
     if not settings.cluster:
-        return PrivatePostgres
+        return lambda _: PrivatePostgres()
     from scripts.cluster.checked_store import ClusterStore  # needs a checkout and make cluster's tools
 
-    return lambda: ClusterStore(settings.synchronous, folder / "alerts.jsonl")
+    return lambda web: ClusterStore(settings.synchronous, folder / "alerts.jsonl", web)
 
 
 def exercise(hosts: Hosts, log: HistoryLog, settings: Settings, standin: StripeStandIn | None = None) -> dict[str, int]:
@@ -216,7 +219,9 @@ def exercise(hosts: Hosts, log: HistoryLog, settings: Settings, standin: StripeS
     rng, stop = random.Random(settings.seed), threading.Event()
 
     def sender(n: int, seed: float) -> Sender:
-        return Sender(n, hosts.urls, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(seed), stop)
+        return Sender(
+            n, hosts.entrances, log, ATTEMPT_TIMEOUT, MAX_ATTEMPTS, REQUEST_DEADLINE, random.Random(seed), stop
+        )
 
     clients = [
         Client(n, sender(n, rng.random()), list(TIERS), Mix(), settings.hold_seconds, random.Random(rng.random()))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from typing import Any
 
+from scripts.verify.alerts import EXPECTED, WITHIN, raised
 from scripts.verify.anomaly import Anomaly
 from scripts.verify.checker import KINDS
 from scripts.verify.history import History
@@ -74,6 +76,31 @@ def faults_table(history: History) -> list[str]:
     return [*table((*header, "target"), rows), f"during faults, answered within {PROMPT:g} s: {share}"]
 
 
+def alerts_table(history: History, record: list[dict[str, Any]]) -> list[str]:
+    """Each fault's alerts at the receiver: which, when, resolved when; and whether the one
+    naming its cause came within ``WITHIN`` seconds."""
+    rows = []
+    for fault in history.faults:
+        found = raised(fault, record)
+        expected = EXPECTED.get(fault.kind)
+        came = expected is None or any(r.alert == expected for r in found)
+        alerts = ", ".join(f"{r.alert} {r.instance} +{r.after:.0f} s ({resolution(r.resolved)})" for r in found)
+        rows.append(
+            (
+                fault.kind,
+                f"{fault.began - history.run['began']:.1f}",
+                expected or "-",
+                "yes" if came else "NO",
+                alerts or "none",
+            )
+        )
+    return table(("fault", "at s", "its alert", f"within {WITHIN:g} s", "alerts at the receiver"), rows)
+
+
+def resolution(resolved: float | None) -> str:
+    return "not resolved" if resolved is None else f"resolved +{resolved:.0f} s"
+
+
 def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -107,7 +134,10 @@ def anomalies_table(anomalies: list[Anomaly]) -> list[str]:
     return lines
 
 
-def summary(history: History, store: Store, anomalies: list[Anomaly]) -> str:
+def summary(
+    history: History, store: Store, anomalies: list[Anomaly], alerts: list[dict[str, Any]] | None = None
+) -> str:
+    """``alerts``: the watch's receiver's record, on the Patroni nodes (``verify --cluster``)."""
     run = history.run
     acknowledged = sum(a.acknowledged for a in history.attempts if a.op in ("book", "hold"))
     lost = sum(anomaly.kind == "lost-receipt" for anomaly in anomalies)
@@ -122,6 +152,7 @@ def summary(history: History, store: Store, anomalies: list[Anomaly]) -> str:
         "",
         *faults_table(history),
         "",
+        *([*alerts_table(history, alerts), ""] if alerts else []),
         *store_table(store),
         "",
         f"bookings and holds answered 201: {acknowledged:,}; not in the event store: {lost:,}",

@@ -64,16 +64,19 @@ def test_prometheus_and_alertmanager_accept_the_configuration_make_cluster_write
     assert len(jobs["postgres"]["static_configs"][0]["targets"]) == len(jobs["patroni"]["static_configs"][0]["targets"])
 
 
-def test_the_watch_of_verify_cluster_scrapes_only_the_database_side_it_runs(tmp_path):
+def test_the_watch_of_verify_cluster_scrapes_the_database_side_and_its_own_servers_only(tmp_path):
     """verify --cluster runs no projection process at the topology's address nor its Redis pair:
-    a target there would be down for the whole run and page for nothing."""
-    watch = replace(database_side(), folder=tmp_path)
+    a target there would be down for the whole run and page for nothing. Its own servers are
+    watched, so a server it kills raises the web host's alerts."""
+    servers = ["127.0.0.1:21001", "127.0.0.1:21002"]
+    watch = replace(database_side(servers), folder=tmp_path)
     watch.configure()
     checked = run("promtool", "check", "config", "prometheus.yml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     jobs = {job["job_name"]: job for job in yaml.safe_load((tmp_path / "prometheus.yml").read_text())["scrape_configs"]}
     targets = {name: [t for c in job.get("static_configs", []) for t in c["targets"]] for name, job in jobs.items()}
-    assert targets["web"] == targets["projections"] == []
+    assert targets["web"] == servers
+    assert targets["projections"] == []
     assert len(targets["patroni"]) == len(targets["postgres"]) == 3 and len(targets["etcd"]) == 3
     assert "redis" not in watch.targets
 

@@ -15,6 +15,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, get_topic, retry
 
+from application.persistence import storage
 from application.persistence.application import prepare_store
 from application.persistence.postgres import STORE_ATTEMPTS, LedgerPostgresFactory, bounded_retries
 from application.persistence.storage import again_if_created_meanwhile
@@ -56,6 +57,15 @@ def test_a_sqlite_file_locked_by_another_workers_creation_is_waited_for():
     other's DDL; it tries again instead of failing to boot (which shut the server down)."""
     locked = library_error(OperationalError, sqlite3.OperationalError("database is locked"))
     assert again_if_created_meanwhile(failing_first(locked, locked, locked)) == "created"
+
+
+def test_a_postgresql_that_does_not_answer_while_a_worker_boots_is_waited_for(monkeypatch):
+    """A gunicorn worker booting during a failover (verify --cluster: the leader's host lost
+    while a web host started again): its tables' creation met the cut connection and the
+    worker failed to boot, which shut its whole server down."""
+    monkeypatch.setattr(storage.time, "sleep", lambda seconds: None)
+    gone = library_error(OperationalError, psycopg.OperationalError("server closed the connection unexpectedly"))
+    assert again_if_created_meanwhile(failing_first(gone, gone, gone)) == "created"
 
 
 def test_any_other_operational_error_surfaces_at_once():

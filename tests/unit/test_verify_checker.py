@@ -205,6 +205,15 @@ def test_a_500_is_an_unexpected_answer(service):
     assert service.anomalies() == {"unexpected-answer"}
 
 
+def test_the_balancers_bare_502_for_a_request_a_dying_server_cut_off_is_indeterminate_not_unexpected(service):
+    """Through HAProxy (verify --cluster), a server SIGKILLed mid-request is a bare 502: the
+    request may or may not have been recorded, as with a connection cut, and is retried."""
+    a_clean_day(service)
+    cut_off = dataclasses.replace(service.attempts[0], id=98, request="pat", status=502, body="<html>502</html>")
+    service.answer(cut_off)
+    assert service.anomalies() == set()
+
+
 def test_a_store_that_lost_commits_in_a_failover_is_reported_not_raised(service):
     """What asynchronous replication leaves after losing its primary (docs/production.md):
     a tier event missing from the middle of its history, and a booking whose creation is
