@@ -63,6 +63,12 @@ def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str, *sc
     return UUID(bytes=digest[:16], version=4)
 
 
+def by(scan: Scan) -> dict[str, str]:
+    """A scan event's ``actor``, only when a device made it: a scan with the shared token
+    is recorded as it was before devices."""
+    return {"actor": scan.actor} if scan.actor else {}
+
+
 def same_user(one: str, other: str) -> bool:
     """Whether two user ids name one user: equal in Unicode NFC, the form new user ids are
     recorded in, so that a booking recorded before in another form is still its user's."""
@@ -95,6 +101,7 @@ class ScanEvent(Aggregate.Event):
     gate: str
     scanned_at: datetime
     scan_id: str
+    actor: str | None = None  # the door device that scanned; None: the shared scanner token
 
 
 class Booking(Aggregate):
@@ -226,7 +233,7 @@ class Booking(Aggregate):
             return  # the same scan sent again (its answer was lost): admitted, by it
         if seat in self.scans:
             raise TicketAlreadyCheckedInError(self.ticket_label(seat), self.scans[seat][0])
-        self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+        self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, **by(scan))
 
     def merge_offline_scan(self, seat: int, scan: Scan) -> Scan | None:
         """Record a scan a gate made offline, which let the holder in: the admission if the
@@ -235,12 +242,12 @@ class Booking(Aggregate):
         self._check_ticket(seat)
         earlier = self.scans.get(seat, ())
         if not earlier:
-            self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+            self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, **by(scan))
             return None
         if self._admitted_by(seat, scan):
             return None
         if all(kept.identity != scan.identity for kept in earlier):
-            self._conflict(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id)
+            self._conflict(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, **by(scan))
         return earlier[0]
 
     def _admitted_by(self, seat: int, scan: Scan) -> bool:
@@ -248,12 +255,30 @@ class Booking(Aggregate):
         return seat in self.scans and self.scans[seat][0].identity == scan.identity
 
     @event(TicketCheckedIn)
-    def _admit(self, seat: int, tier: str, user_id: str, gate: str, scanned_at: datetime, scan_id: str) -> None:
-        self.scans = {**self.scans, seat: (Scan(gate, scanned_at, scan_id),)}
+    def _admit(
+        self,
+        seat: int,
+        tier: str,
+        user_id: str,
+        gate: str,
+        scanned_at: datetime,
+        scan_id: str,
+        actor: str | None = None,
+    ) -> None:
+        self.scans = {**self.scans, seat: (Scan(gate, scanned_at, scan_id, actor),)}
 
     @event(ScanConflict)
-    def _conflict(self, seat: int, tier: str, user_id: str, gate: str, scanned_at: datetime, scan_id: str) -> None:
-        self.scans = {**self.scans, seat: (*self.scans[seat], Scan(gate, scanned_at, scan_id))}
+    def _conflict(
+        self,
+        seat: int,
+        tier: str,
+        user_id: str,
+        gate: str,
+        scanned_at: datetime,
+        scan_id: str,
+        actor: str | None = None,
+    ) -> None:
+        self.scans = {**self.scans, seat: (*self.scans[seat], Scan(gate, scanned_at, scan_id, actor))}
 
     def _check_ticket(self, seat: int) -> None:
         if self.status != BookingStatus.CONFIRMED:

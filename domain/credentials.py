@@ -31,6 +31,7 @@ class Credential(Aggregate):
         secret_hash: str
         expires_at: datetime | None
         actor: str
+        gate: str | None = None  # a device's gate, where its page opens; None for a key
 
     @classmethod
     def issue(
@@ -44,11 +45,15 @@ class Credential(Aggregate):
         secret_hash: str,
         expires_at: datetime | None,
         actor: str,
+        gate: str | None = None,
     ) -> Credential:
         if kind not in KINDS:
             raise InvalidStaffError(f"A credential is one of {KINDS}.")
         if not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
             raise InvalidStaffError("A name is 1 to 100 characters, no control characters.")
+        if (kind == "device") != (event_code is not None):
+            raise InvalidStaffError("A device scans at one event; a key acts for the whole organizer.")
+        placed = {"gate": gate} if gate else {}  # a key's event is as it was before devices
         return cls._create(
             cls.Issued,
             id=credential_id,
@@ -60,6 +65,7 @@ class Credential(Aggregate):
             secret_hash=secret_hash,
             expires_at=expires_at,
             actor=actor,
+            **placed,
         )
 
     @event(Issued)
@@ -73,6 +79,7 @@ class Credential(Aggregate):
         secret_hash: str,
         expires_at: datetime | None,
         actor: str,
+        gate: str | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
@@ -81,6 +88,7 @@ class Credential(Aggregate):
         self.event_code = event_code
         self.secret_hash = secret_hash
         self.expires_at = expires_at
+        self.gate = gate
         self.revoked_at: datetime | None = None
 
     def revoke(self, now: datetime, actor: str) -> None:

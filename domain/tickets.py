@@ -53,11 +53,13 @@ class TicketRef:
 @dataclass(frozen=True)
 class Scan:
     """One scan of a ticket at a gate. ``scan_id`` is the scanner's own id for it, so an
-    upload sent twice records each scan once."""
+    upload sent twice records each scan once. ``actor`` is the door device that made it
+    (``device:<id>``), None for a scanner with the shared token."""
 
     gate: str
     scanned_at: datetime
     scan_id: str
+    actor: str | None = None
 
     @property
     def identity(self) -> tuple[str, str]:

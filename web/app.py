@@ -10,7 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from web import pages
 from web.api import feed
-from web.api.admin import dashboard, organizers, staff, webhooks
+from web.api.admin import dashboard, devices, organizers, staff, webhooks
 from web.api.admin import tiers as admin_tiers
 from web.api.door import booking_tickets, checkin
 from web.api.operations import health
@@ -54,6 +54,7 @@ API = (
     payments_admin.blp,
     staff.blp,  # staff accounts (issue 34)
     organizers.blp,
+    devices.blp,  # door devices (issue 34)
 )
 
 

@@ -43,7 +43,7 @@ class Services:
         self.ledger = BookingLedger(env=config["LEDGER_ENV"])
         self.view: LedgerView = open_view(self.ledger)
         self.projector = Projector(self.ledger, self.view)
-        self.door = Door(self.ledger, TicketCodes(self.ledger.secret))
+        self.door = Door(self.ledger, TicketCodes(self.ledger.secret), self.main_tiers)
         read = self.view.list_tiers
         if config["READ_REPLICA"]:  # the tier list from a standby while the primary does not answer
             read = falling_back(read, replica_view(self.ledger, config["READ_REPLICA"]).list_tiers)
@@ -71,6 +71,10 @@ class Services:
         if self.project_in_process:
             self.projector.catch_up()
             self._threads.append(self.projector.start(self._stop, interval=1.0))
+
+    def main_tiers(self) -> frozenset[str]:
+        """The default event's tiers, for a door device of that event (``Door.tiers_of``)."""
+        return frozenset(row.tier for row in self.view.list_tiers())
 
     def caught_up_integrations(self) -> Integrations:
         """The integration tables; where this process keeps the read tables up to date (the

@@ -58,9 +58,14 @@ class Action:
 
 def staff_events(app: StoreApplication) -> Iterator[Any]:
     """Every staff-made event, in the store's order."""
+    return recorded(app, TOPICS)
+
+
+def recorded(app: StoreApplication, topics: list[str]) -> Iterator[Any]:
+    """Every event of the store with one of ``topics``, in the store's order."""
     position = 0
     while True:
-        page = app.recorder.select_notifications(position + 1, PAGE, topics=TOPICS)
+        page = app.recorder.select_notifications(position + 1, PAGE, topics=topics)
         for notification in page:
             yield app.mapper.to_domain_event(notification)
         if len(page) < PAGE:

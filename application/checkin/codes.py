@@ -27,6 +27,9 @@ from application.errors import InvalidTicketCodeError
 from domain.tickets import PAYLOAD_SIZE, TicketRef
 
 PREFIX = "TL1."
+# What a code we did not sign is answered, and a ticket of another event at a door device:
+# the device learns nothing of the other event (``application/checkin/door.py``).
+NOT_A_TICKET = "This is not a ticket of this ledger (forged or mistyped)."
 SIGNATURE_SIZE = 64
 # 84 bytes fill 112 characters to the last bit: no padding, no spare bits, so a code's
 # bytes have this one spelling and no other.
@@ -75,4 +78,4 @@ class TicketCodes:
             self.public_key.verify(signature, payload)
             return TicketRef.from_payload(payload)
         except (ValueError, InvalidSignature):
-            raise InvalidTicketCodeError("This is not a ticket of this ledger (forged or mistyped).") from None
+            raise InvalidTicketCodeError(NOT_A_TICKET) from None

@@ -15,7 +15,9 @@ from typing import TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
+from application.audit.staff_activity import recorded
 from application.persistence.application import StoreApplication
 from application.staff import secrets
 from application.staff.errors import (
@@ -77,10 +79,14 @@ class CredentialDetails:
     event_code: str | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    gate: str | None = None  # a device's gate
 
     @property
     def actor(self) -> str:
         return f"{self.kind}:{self.id}"
+
+    def valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 class StaffAccounts:
@@ -256,6 +262,7 @@ class StaffAccounts:
         event_code: str | None,
         lifetime: timedelta | None,
         actor: str,
+        gate: str | None = None,
     ) -> IssuedCredential:
         self.organizer(organizer_code)
         secret = secrets.new_token()
@@ -270,36 +277,53 @@ class StaffAccounts:
             secrets.token_hash(secret),
             expires_at,
             actor,
+            gate,
         )
         self.app.save(credential)
         return IssuedCredential(credential.id, f"{credential.id}.{secret}", expires_at)
 
-    def revoke(self, organizer_code: str, credential: UUID, actor: str) -> None:
+    def revoke(
+        self, organizer_code: str, credential: UUID, actor: str, kind: str = "key", event_code: str | None = None
+    ) -> None:
+        """Revoke the organizer's key (or ``event_code``'s device): refused from the next request."""
         self.organizer(organizer_code)
         found = self.app.aggregate(credential, Credential)
-        if found is None or found.organizer != organizer_code:
+        mine = found is not None and (found.organizer, found.kind, found.event_code) == (
+            organizer_code,
+            kind,
+            event_code,
+        )
+        if found is None or not mine:
             raise CredentialNotFoundError(f"No key or device {credential}.")
         found.revoke(self.clock(), actor)
         self.app.save(found)
 
     def credential(self, secret_text: str) -> CredentialDetails | None:
         """The valid (unexpired, unrevoked) credential whose secret this is, or None."""
+        found = self.authentic(secret_text)
+        return found if found is not None and found.valid(self.clock()) else None
+
+    def authentic(self, secret_text: str) -> CredentialDetails | None:
+        """The credential whose secret this is, valid or not (a revoked device is told so), or None."""
         ident, _, secret = secret_text.partition(".")
         try:
             found = self.app.aggregate(UUID(ident), Credential)
         except ValueError:
             return None
-        if found is None or not found.valid(self.clock()):
-            return None
-        if not secrets.compare(found.secret_hash, secrets.token_hash(secret)):
+        if found is None or not secrets.compare(found.secret_hash, secrets.token_hash(secret)):
             return None
         return details(found)
 
-    def find_credential(self, organizer_code: str, credential: UUID) -> CredentialDetails:
-        found = self.app.aggregate(credential, Credential)
-        if found is None or found.organizer != organizer_code:
-            raise CredentialNotFoundError(f"No key or device {credential}.")
-        return details(found)
+    def devices(self, organizer_code: str, event_code: str) -> list[CredentialDetails]:
+        """The door devices registered for an event, oldest first (revoked ones too): read
+        from the store's issued credentials, as a manager asks now and then."""
+        self.organizer(organizer_code)
+        found = [
+            self.app.aggregate(issued.originator_id, Credential)
+            for issued in recorded(self.app, [get_topic(Credential.Issued)])
+            if issued.kind == "device" and issued.organizer == organizer_code and issued.event_code == event_code
+        ]
+        return [details(device) for device in found if device is not None]
 
     # Helpers
 
@@ -334,4 +358,5 @@ def details(found: Credential) -> CredentialDetails:
         found.event_code,
         found.expires_at,
         found.revoked_at,
+        found.gate,
     )

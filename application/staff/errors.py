@@ -34,3 +34,9 @@ class MemberNotFoundError(LedgerError):
 
 class CredentialNotFoundError(LedgerError):
     """Raised when no API key or device of the organizer has the id."""
+
+
+class DeviceRevokedError(LedgerError):
+    """Raised when a door device that was revoked scans or uploads: it presented its own
+    secret, so it may be told why (its scans kept offline are not merged: someone must
+    look at them), where a wrong secret learns nothing."""

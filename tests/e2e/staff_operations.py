@@ -87,6 +87,26 @@ def a_key(h: House) -> str:
     return str(h.services.staff.issue("default", "key", "k", Role.VIEWER, None, None, "operator").id)
 
 
+DEVICES = "/api/admin/events/main/devices"
+NEW_DEVICE = {"name": "North door, phone 1", "gate": "north-1"}
+
+
+def device(h: House, revoked: bool = False) -> dict[str, str]:
+    """The bearer header of a new door device of the default event (revoked, if asked)."""
+    issued = h.services.staff.issue("default", "device", "d", Role.DOOR, "main", None, "operator", "north-1")
+    if revoked:
+        h.services.staff.revoke("default", issued.id, "operator", kind="device", event_code="main")
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+def a_device(h: House) -> str:
+    return device(h)["Authorization"].split(".")[0].removeprefix("Bearer ")
+
+
+# A door device revoked before it asks (the door's every endpoint).
+KINDS["door"]["DEVICE_REVOKED"] = lambda h, call: h.send(with_headers(call, **device(h, revoked=True)))
+
+
 STAFF_OPERATIONS: dict[str, Operation] = {
     "POST /api/admin/organizers": Operation(
         lambda h: Call("POST", "/api/admin/organizers", {"organizer": h.name("org-").lower(), "name": "x"}, ADMIN),
@@ -143,6 +163,29 @@ STAFF_OPERATIONS: dict[str, Operation] = {
         lambda h: Call("GET", f"{ACME}/activity", headers=ADMIN),
         ("admin", "store", "roles"),
         {"ORGANIZER_NOT_FOUND": sent("GET", "/api/admin/organizers/nobody/activity", headers=ADMIN)},
+    ),
+    "GET /api/admin/events/{event_id}/devices": Operation(
+        lambda h: Call("GET", DEVICES, headers=ADMIN),
+        ("admin", "store", "roles"),
+        {"EVENT_NOT_FOUND": sent("GET", "/api/admin/events/nothing/devices", headers=ADMIN)},
+    ),
+    "POST /api/admin/events/{event_id}/devices": Operation(
+        lambda h: Call("POST", DEVICES, NEW_DEVICE, ADMIN),
+        ("admin", "body", "store", "roles"),
+        {"EVENT_NOT_FOUND": sent("POST", "/api/admin/events/nothing/devices", NEW_DEVICE, ADMIN)},
+    ),
+    "POST /api/admin/events/{event_id}/devices/{device_id}/revoke": Operation(
+        lambda h: Call("POST", f"{DEVICES}/{a_device(h)}/revoke", headers=ADMIN),
+        ("admin", "bodiless", "store", "roles"),
+        {
+            "EVENT_NOT_FOUND": sent("POST", f"/api/admin/events/nothing/devices/{unknown_id()}/revoke", headers=ADMIN),
+            "KEY_NOT_FOUND": sent("POST", f"{DEVICES}/{unknown_id()}/revoke", headers=ADMIN),
+        },
+    ),
+    "GET /api/checkin/device": Operation(
+        lambda h: Call("GET", "/api/checkin/device", headers=device(h)),
+        ("store", "door"),
+        {"NOT_FOUND": sent("GET", "/api/checkin/device", headers=ADMIN)},
     ),
     "POST /api/staff/sign-in": Operation(
         lambda h: Call("POST", "/api/staff/sign-in", WRONG_SIGN_IN),  # accepted as a request: 401

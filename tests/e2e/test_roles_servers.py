@@ -85,6 +85,10 @@ class World:
         body = {"name": "k", "role": "viewer", "expiresInDays": 1}
         return str(self.operator("POST", "/api/admin/organizers/default/api-keys", body).body["keyId"])
 
+    def device(self) -> str:
+        body = {"name": "phone", "gate": "north-1"}
+        return str(self.operator("POST", "/api/admin/events/main/devices", body).body["deviceId"])
+
     def room_on(self) -> None:
         self.operator("POST", "/api/admin/waiting-room", {"rate": 0})
 
@@ -211,6 +215,17 @@ REQUESTS: dict[str, Request] = {
         None,
     ),
     "GET /api/admin/organizers/<organizer>/activity": lambda w: ("GET", "/api/admin/organizers/default/activity", None),
+    "GET /api/admin/events/<event_id>/devices": lambda w: ("GET", "/api/admin/events/main/devices", None),
+    "POST /api/admin/events/<event_id>/devices": lambda w: (
+        "POST",
+        "/api/admin/events/main/devices",
+        {"name": "North door, phone 1", "gate": "north-1"},
+    ),
+    "POST /api/admin/events/<event_id>/devices/<device_id>/revoke": lambda w: (
+        "POST",
+        f"/api/admin/events/main/devices/{w.device()}/revoke",
+        None,
+    ),
     "GET /api/admin/webhooks": lambda w: ("GET", HOOK, None),
     "POST /api/admin/webhooks": lambda w: ("POST", HOOK, {"url": "http://127.0.0.1:9/hook"}),
     "GET /api/admin/webhooks/<endpoint_id>": lambda w: ("GET", f"{HOOK}/{hook(w)}", None),

@@ -41,6 +41,7 @@ from application.errors import (
 )
 from application.staff.errors import (
     CredentialNotFoundError,
+    DeviceRevokedError,
     MemberNotFoundError,
     OrganizerAlreadyExistsError,
     OrganizerNotFoundError,
@@ -135,6 +136,7 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     OrganizerAlreadyExistsError: (409, "ORGANIZER_ALREADY_EXISTS"),
     MemberNotFoundError: (404, "MEMBER_NOT_FOUND"),
     CredentialNotFoundError: (404, "KEY_NOT_FOUND"),
+    DeviceRevokedError: (403, "DEVICE_REVOKED"),
     StripeEventRefusedError: (400, "INVALID_SIGNATURE"),
 }
 

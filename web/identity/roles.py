@@ -43,6 +43,9 @@ ACCESS: dict[str, frozenset[Role]] = {
     "POST /api/admin/organizers/<organizer>/api-keys": OWNERS,
     "POST /api/admin/organizers/<organizer>/api-keys/<key_id>/revoke": OWNERS,
     "GET /api/admin/organizers/<organizer>/activity": READERS,
+    "GET /api/admin/events/<event_id>/devices": MANAGERS,
+    "POST /api/admin/events/<event_id>/devices": MANAGERS,
+    "POST /api/admin/events/<event_id>/devices/<device_id>/revoke": MANAGERS,
 }
 
 

@@ -1,6 +1,7 @@
 """Who on the staff asks, from what the request carries: the operator (``ADMIN_TOKEN``),
-a member signed in with a browser session (a cookie), or an API key or door device (a
-bearer secret). ``principal()`` finds it once per request and keeps it in ``g``.
+a member signed in with a browser session (a cookie), or an API key (a bearer secret); a
+door device's token is the door's alone (``web/api/door/checkin.py``). ``principal()``
+finds it once per request and keeps it in ``g``.
 
 A session's cookie is ``<member id>.<token>``; the store keeps only the token's hash, so
 a sign-out or a password change ends it on every host at its next request. The cookie is
@@ -38,7 +39,6 @@ class Principal:
     actor: str
     roles: dict[str, Role] = field(default_factory=dict)
     operator: bool = False
-    event_code: str | None = None  # a door device's one event
     member: UUID | None = None
     session_token: str | None = None  # a browser session's, for the CSRF check and sign-out
 
@@ -77,10 +77,10 @@ def find_principal() -> Principal | None:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and secret:
         credential = accounts().credential(secret.strip())
-        if credential is None:
-            return None
+        if credential is None or credential.kind != "key":
+            return None  # a door device scans (``web/api/door``); it is nobody on the admin side
         roles = {credential.organizer: credential.role}
-        return Principal(credential.actor, roles, event_code=credential.event_code)
+        return Principal(credential.actor, roles)
     return session_principal()
 
 

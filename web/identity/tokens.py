@@ -21,6 +21,12 @@ def presents(tokens: list[str]) -> bool:
     return scheme.lower() == "bearer" and any(matches)
 
 
+def bearer_secret() -> str:
+    """The request's bearer token ("" without one)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
 def require_bearer(tokens: list[str]) -> None:
     """401 unless the request's bearer token is one of ``tokens``."""
     if not presents(tokens):

@@ -110,6 +110,11 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "ORGANIZER_ALREADY_EXISTS": ("An organizer 'acme' exists already.", []),
     "MEMBER_NOT_FOUND": ("No member 9b96bdcf-b9c0-511c-a66e-5acd7fff4f8d at 'acme'.", []),
     "KEY_NOT_FOUND": ("No key or device 182b7e1a-1b9d-4f4b-919a-d8c8f7b4bdc1.", []),
+    "DEVICE_REVOKED": (
+        "This device was revoked: it may not scan, and its scans kept offline are not merged "
+        "(settle them with the event's manager).",
+        [],
+    ),
     "INVALID_SIGNATURE": ("Not an event signed by Stripe: no signature matches the payload.", []),
 }
 assert EXAMPLES.keys() == ERROR_STATUS.keys(), "every error code needs its example"

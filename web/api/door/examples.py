@@ -53,3 +53,10 @@ BOOKING_TICKETS = [
         "qrSvg": '<svg width="135" height="135" class="segno">…</svg>',
     }
 ]
+DEVICE = {
+    "deviceId": "6f1c2a4e-8d0b-4c7e-9a51-3b2d9e7f0a14",
+    "name": "North door, phone 1",
+    "eventId": "new-year-2027",
+    "eventName": "New Year's Eve",
+    "gate": "north-1",
+}
