@@ -63,12 +63,6 @@ def idempotent_booking_id(secret: bytes, user_id: str, idempotency_key: str, *sc
     return UUID(bytes=digest[:16], version=4)
 
 
-def by(scan: Scan) -> dict[str, str]:
-    """A scan event's ``actor``, only when a device made it: a scan with the shared token
-    is recorded as it was before devices."""
-    return {"actor": scan.actor} if scan.actor else {}
-
-
 def same_user(one: str, other: str) -> bool:
     """Whether two user ids name one user: equal in Unicode NFC, the form new user ids are
     recorded in, so that a booking recorded before in another form is still its user's."""
@@ -233,7 +227,7 @@ class Booking(Aggregate):
             return  # the same scan sent again (its answer was lost): admitted, by it
         if seat in self.scans:
             raise TicketAlreadyCheckedInError(self.ticket_label(seat), self.scans[seat][0])
-        self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, **by(scan))
+        self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, scan.actor)
 
     def merge_offline_scan(self, seat: int, scan: Scan) -> Scan | None:
         """Record a scan a gate made offline, which let the holder in: the admission if the
@@ -242,12 +236,12 @@ class Booking(Aggregate):
         self._check_ticket(seat)
         earlier = self.scans.get(seat, ())
         if not earlier:
-            self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, **by(scan))
+            self._admit(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, scan.actor)
             return None
         if self._admitted_by(seat, scan):
             return None
         if all(kept.identity != scan.identity for kept in earlier):
-            self._conflict(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, **by(scan))
+            self._conflict(seat, self.tier, self.user_id, scan.gate, scan.scanned_at, scan.scan_id, scan.actor)
         return earlier[0]
 
     def _admitted_by(self, seat: int, scan: Scan) -> bool:

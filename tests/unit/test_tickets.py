@@ -131,6 +131,18 @@ def test_the_scans_replay_from_the_events():
     assert replayed is not None and replayed.scans == made.scans and len(replayed.scans[0]) == 2
 
 
+def test_a_device_s_scans_name_it_and_a_scan_stored_before_devices_names_nobody():
+    made = booking()
+    made.check_in(0, Scan("north", AT, "1", actor="device:phone-1"))
+    made.merge_offline_scan(0, Scan("south", AT, "2", actor="device:phone-2"))
+    made.check_in(1, scan("north"))
+    admitted, conflict, shared = made.collect_events()
+    assert (admitted.actor, conflict.actor, shared.actor) == ("device:phone-1", "device:phone-2", None)
+    stored_before = {name: value for name, value in shared.__dict__.items() if name != "actor"}
+    assert type(shared)(**stored_before).actor is None
+    assert [s.actor for s in made.scans[0]] == ["device:phone-1", "device:phone-2"]
+
+
 def test_a_signed_code_names_its_ticket_and_checks_with_the_public_key_alone():
     ref = TicketRef(uuid4(), 3)
     code = CODES.sign(ref)
