@@ -102,6 +102,7 @@
     drawLiveChart();
     refreshSales();
     refreshAudit();
+    showSecondFactor();
     timers = [setInterval(() => refreshOverview().catch(failed), OVERVIEW_MS),
               setInterval(refreshSales, SALES_MS)];
   }
@@ -114,6 +115,8 @@
     timers.forEach(clearInterval);
     timers = [];
     page.board.hidden = true;
+    enrol.section.hidden = true;
+    enrol.form.hidden = true;
     page.login.hidden = false;
     page.signOut.hidden = true;
     page.loginError.textContent = message || "";
@@ -399,6 +402,79 @@
     await refreshSales();
     await refreshAudit();
   }
+
+  // --- the second factor (a member of staff's own) -------------------------------------------
+
+  const enrol = {
+    section: byId("second-factor"), state: byId("second-factor-state"), start: byId("second-factor-start"),
+    form: byId("second-factor-form"), qr: byId("second-factor-qr"), secret: byId("second-factor-secret"),
+    code: byId("second-factor-code"), error: byId("second-factor-error"), pending: "",
+  };
+
+  async function staffCall(path, body) {
+    const response = await fetch(path, {
+      method: body ? "POST" : "GET",
+      headers: { "X-CSRF-Token": sessionStorage.getItem(CSRF_KEY) || "", ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body && JSON.stringify(body),
+    }).catch(() => null);
+    const data = response && await response.json().catch(() => null);
+    if (!response || !response.ok) throw new Error(data && data.error ? data.error.message : "The server cannot be reached.");
+    return data;
+  }
+
+  async function showSecondFactor() {
+    if (!sessionStorage.getItem(CSRF_KEY)) return; // the operator's token has none
+    const me = await staffCall("/api/staff/me").catch(() => null);
+    if (!me) return;
+    enrol.section.hidden = false;
+    enrol.state.textContent = me.secondFactor
+      ? "On: signing in asks for a code from your authenticator app."
+      : "Off: signing in asks for your password only.";
+    enrol.start.hidden = me.secondFactor;
+  }
+
+  // The QR code from its modules (rows of 0 and 1), as one SVG path: nothing from the server is markup.
+  function drawQr(rows) {
+    const quiet = 4, size = rows.length + 2 * quiet;
+    const path = rows.flatMap((row, y) => [...row].map((dark, x) => dark === "1" ? `M${x + quiet} ${y + quiet}h1v1h-1z` : "")).join("");
+    const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    shape.setAttribute("d", path);
+    enrol.qr.setAttribute("viewBox", `0 0 ${size} ${size}`);
+    enrol.qr.setAttribute("shape-rendering", "crispEdges");
+    enrol.qr.replaceChildren(shape);
+  }
+
+  enrol.start.addEventListener("click", async () => {
+    try {
+      const made = await staffCall("/api/staff/second-factor", {});
+      enrol.pending = made.secret;
+      drawQr(made.qr);
+      enrol.secret.textContent = made.secret;
+      enrol.form.hidden = false;
+      enrol.start.hidden = true;
+      enrol.error.textContent = "";
+      enrol.code.focus();
+    } catch (error) {
+      enrol.error.textContent = error.message;
+    }
+  });
+
+  enrol.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await staffCall("/api/staff/second-factor/confirm", { secret: enrol.pending, code: enrol.code.value.trim() });
+    } catch (error) {
+      enrol.error.textContent = `${error.message} Try the next code the app shows.`;
+      return;
+    }
+    enrol.pending = "";
+    enrol.code.value = "";
+    enrol.form.hidden = true;
+    enrol.qr.replaceChildren();
+    enrol.secret.textContent = "";
+    enrol.error.textContent = "";
+    showSecondFactor();
+  });
 
   // --- start -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from marshmallow import fields, validate
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
+from application.checkin.qr import qr_rows
 from application.staff import secrets
 from application.staff.errors import SignInRefusedError
 from projections.integrations.emails import EmailSettings
@@ -62,6 +63,10 @@ class MemberSchema(ResponseSchema):
 class SecretSchema(ResponseSchema):
     secret = fields.String()
     uri = fields.String(metadata={"description": "otpauth:// URI, for an authenticator app's QR code"})
+    qr = fields.List(
+        fields.String(),
+        metadata={"description": "the URI's QR code, a row a string, `1` a dark module (no quiet zone)"},
+    )
 
 
 class ConfirmSecondFactorSchema(CamelCaseSchema):
@@ -186,14 +191,17 @@ class SignOutEverywhere(MethodView):
 
 @blp.route("/second-factor")
 class NewSecondFactor(MethodView):
-    @blp.response(200, SecretSchema(), example={"secret": "JBSWY3DPEHPK3PXP", "uri": "otpauth://totp/…"})
+    @blp.response(
+        200, SecretSchema(), example={"secret": "JBSWY3DPEHPK3PXP", "uri": "otpauth://totp/…", "qr": ["1111111001…"]}
+    )
     @blp.errors(*SESSION_ERRORS)
     def post(self) -> Any:
         """A new TOTP secret to put in an authenticator app (nothing changes until confirmed)."""
         who = signed_in()
         assert who.member is not None
         secret = secrets.new_totp_secret()
-        return {"secret": secret, "uri": secrets.totp_uri(secret, accounts().member(who.member).email)}
+        uri = secrets.totp_uri(secret, accounts().member(who.member).email)
+        return {"secret": secret, "uri": uri, "qr": qr_rows(uri)}
 
 
 @blp.route("/second-factor/confirm")
