@@ -32,6 +32,8 @@ def json_endpoints(app: Flask) -> list[str]:
         "organizer": "default",
         "member_id": BOOKING_ID,
         "key_id": BOOKING_ID,
+        "event_id": "main",
+        "device_id": BOOKING_ID,
     }
     document = app.test_client().get("/openapi.json").json
     return [
