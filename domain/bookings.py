@@ -38,7 +38,7 @@ from domain.errors import (
     TicketNotValidError,
 )
 from domain.tickets import Scan
-from domain.tiers import check_quantity
+from domain.tiers import TicketTier, check_quantity
 
 
 class BookingStatus(StrEnum):
@@ -301,3 +301,13 @@ class Booking(Aggregate):
             self.modified_on,
             self.expires_at,
         )
+
+
+def offered_holds(tier: TicketTier) -> list[Booking]:
+    """The holds of the waiting-list offers ``tier`` is about to record (its pending
+    ``OfferMade`` events): each must be recorded in the same recording as its offer."""
+    return [
+        Booking.hold(offer.booking_id, offer.user_id, tier.code, offer.quantity, offer.expires_at)
+        for offer in tier.pending_events
+        if isinstance(offer, TicketTier.OfferMade)
+    ]

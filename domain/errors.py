@@ -119,3 +119,18 @@ class InvalidPaymentError(LedgerError, ValueError):
 class InvalidStaffError(LedgerError, ValueError):
     """Raised when a staff account, organizer, key or device command breaks its rule (a bad
     email or code, a one-time code used twice, a role that is not there)."""
+
+
+class TierNotSoldOutError(LedgerError):
+    """Raised when a buyer joins the waiting list of a tier that has the tickets they ask
+    for and nobody waiting: they are bought, not waited for."""
+
+
+class AlreadyWaitingError(LedgerError):
+    """Raised when a buyer joins a tier's waiting list while already on it or holding an
+    offer from it: one place per buyer and tier, so nobody is offered twice at once."""
+
+
+class NotWaitingError(LedgerError):
+    """Raised when a buyer who has no place on a tier's waiting list leaves it or asks for
+    their place."""

@@ -8,7 +8,8 @@ second one reloads and decides again. That is what stops overselling, with no lo
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -16,16 +17,28 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import (
+    AlreadyWaitingError,
     InsufficientTicketsError,
     InvalidQuantityError,
     InvalidTierError,
+    NotWaitingError,
     PaymentRequiredError,
     RefundRequiredError,
     SalesClosedError,
     SalesNotOpenError,
+    TierNotSoldOutError,
     UserLimitExceededError,
 )
 from domain.payments import PaymentTerms
+from domain.waiting_list import (
+    DEFAULT_OFFER_SECONDS,
+    MIN_OFFER_SECONDS,
+    Entry,
+    Offer,
+    Place,
+    offer_booking_id,
+    place_of,
+)
 
 TIER_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 CENT = Decimal("0.01")
@@ -55,14 +68,24 @@ class TicketTier(Aggregate):
     quantity is at least one; with a per-user limit, no user has more tickets sold to or
     held for them than the limit; nothing is sold or held once closed (a hold granted
     before may still be confirmed). Fields added after the first release
-    (``per_user_limit``, ``user_id`` of a release, ``held``) are optional or default,
-    so streams and snapshots recorded before them still load.
+    (``per_user_limit``, ``user_id`` of a release, ``held``, the waiting list's) are optional
+    or default, so streams and snapshots recorded before them still load.
+
+    Its waiting list (``domain.waiting_list``): ``waiting`` in order, open ``offers`` (holds),
+    and ``kept``, the tickets given back and kept for the list (counted in ``held``, so
+    never available to the public while anyone waits). Invariants: someone waits ⇒ nothing
+    is available; ``kept`` is never enough for the first in line while sales are open
+    (they would have been offered); a per-user limit counts the tickets a buyer waits for.
     """
 
     held = 0  # class default: snapshots taken before holds existed have no ``held``
     sale_opens: datetime | None = None  # class defaults: tiers recorded before events had windows
     sale_closes: datetime | None = None
     payment: dict[str, Any] | None = None  # class default: tiers recorded before payments are free
+    offer_seconds: int | None = None  # class defaults: tiers recorded before waiting lists
+    waiting: Sequence[Entry] = ()
+    offers: Sequence[Offer] = ()
+    kept = 0
 
     class Created(Aggregate.Created):
         code: str
@@ -73,6 +96,7 @@ class TicketTier(Aggregate):
         sale_closes: datetime | None = None
         payment: dict[str, Any] | None = None  # its event's ``PaymentTerms``, if its sale takes money
         actor: str | None = None  # who created it (``domain.staff``); None before staff accounts
+        offer_seconds: int | None = None  # its event's time to accept a waiting-list offer, if set
 
     class TicketsBooked(Aggregate.Event):
         booking_id: UUID
@@ -107,6 +131,53 @@ class TicketTier(Aggregate):
     class SalesClosed(Aggregate.Event):
         actor: str | None = None
 
+    class JoinedWaitingList(Aggregate.Event):
+        entry_id: UUID
+        user_id: str
+        quantity: int
+
+    class LeftWaitingList(Aggregate.Event):
+        entry_id: UUID
+        user_id: str
+        quantity: int
+
+    class TicketsKeptForWaitingList(Aggregate.Event):
+        """Tickets given back while someone waits: held for the list, not put on sale."""
+
+        quantity: int
+
+    class TicketsBackOnSale(Aggregate.Event):
+        """Tickets kept for the list, put on sale when nobody waits any more."""
+
+        quantity: int
+
+    class OfferMade(Aggregate.Event):
+        """The first in line is offered the tickets kept for them: the hold ``booking_id``."""
+
+        entry_id: UUID
+        booking_id: UUID
+        user_id: str
+        quantity: int
+        expires_at: datetime
+
+    class OfferEnded(Aggregate.Event):
+        """An offer's hold ended (recorded right after the tier's ``HoldConfirmed`` or
+        ``HoldReleased`` of it, in the same recording)."""
+
+        entry_id: UUID
+        booking_id: UUID
+        user_id: str
+        quantity: int
+
+    class OfferAccepted(OfferEnded):
+        pass
+
+    class OfferDeclined(OfferEnded):
+        pass
+
+    class OfferLapsed(OfferEnded):
+        pass
+
     @staticmethod
     def create_id(code: str, **_: object) -> UUID:
         return tier_id(code)
@@ -122,6 +193,7 @@ class TicketTier(Aggregate):
         sale_closes: datetime | None = None,
         payment: PaymentTerms | None = None,
         actor: str | None = None,
+        offer_seconds: int | None = None,
     ) -> TicketTier:
         """Check the tier's terms, then create it (the ``Created`` event). A tier of a
         paid event with a price above zero takes ``payment``; a free one never does."""
@@ -143,6 +215,9 @@ class TicketTier(Aggregate):
             extra["payment"] = payment.as_stored()
         if actor:
             extra["actor"] = actor
+        if offer_seconds is not None:
+            check_offer_seconds(offer_seconds)
+            extra["offer_seconds"] = offer_seconds
         return cls(code=code, price=price, capacity=capacity, per_user_limit=per_user_limit, **extra)
 
     @event(Created)
@@ -156,8 +231,10 @@ class TicketTier(Aggregate):
         sale_closes: datetime | None = None,
         payment: dict[str, Any] | None = None,
         actor: str | None = None,
+        offer_seconds: int | None = None,
     ) -> None:
         self.code = code
+        self.offer_seconds = offer_seconds
         self.payment = payment  # as recorded: a snapshot holds plain values
         self.sale_opens = sale_opens
         self.sale_closes = sale_closes
@@ -198,12 +275,22 @@ class TicketTier(Aggregate):
         check_quantity(quantity)
         if outright and self.payment_terms is not None:
             raise PaymentRequiredError(f"Tier {self.code} is sold through a payment, not booked outright.")
-        if not self.on_sale or (now is not None and self.sale_closes is not None and now >= self.sale_closes):
+        self._check_selling(now)
+        if quantity > self.available:
+            raise InsufficientTicketsError(self.code, quantity, self.available)
+        self._check_limit(user_id, quantity)
+
+    def _check_selling(self, now: datetime | None) -> None:
+        if not self._selling(now):
             raise SalesClosedError(f"Sales of tier {self.code} are closed.")
         if now is not None and self.sale_opens is not None and now < self.sale_opens:
             raise SalesNotOpenError(f"Sales of tier {self.code} open at {self.sale_opens.isoformat()}.")
-        if quantity > self.available:
-            raise InsufficientTicketsError(self.code, quantity, self.available)
+
+    def _selling(self, now: datetime | None) -> bool:
+        """Whether sales are open (as far as ``now`` tells: without it, only closing counts)."""
+        return self.on_sale and not (now is not None and self.sale_closes is not None and now >= self.sale_closes)
+
+    def _check_limit(self, user_id: str, quantity: int) -> None:
         taken = self.sold_to.get(user_id, 0)
         if self.per_user_limit is not None and taken + quantity > self.per_user_limit:
             raise UserLimitExceededError(
@@ -231,16 +318,22 @@ class TicketTier(Aggregate):
             raise PaymentRequiredError(f"Hold {booking_id} on tier {self.code} is confirmed by its payment.")
         self._check_held(quantity)
         self._confirm_hold(booking_id=booking_id, quantity=quantity)
+        self._end_offer(self._offer_accepted, booking_id)
 
     @event(HoldConfirmed)
     def _confirm_hold(self, booking_id: UUID, quantity: int) -> None:
         self.held -= quantity
         self.sold += quantity
 
-    def release_hold(self, booking_id: UUID, user_id: str, quantity: int, reason: str) -> None:
-        """Put a released or expired hold's tickets back on sale."""
+    def release_hold(
+        self, booking_id: UUID, user_id: str, quantity: int, reason: str, now: datetime | None = None
+    ) -> None:
+        """Put a released or expired hold's tickets back on sale, or, while anyone waits,
+        offer them to the list (at ``now``: see ``serve_waiting_list``)."""
         self._check_held(quantity)
         self._release_hold(booking_id=booking_id, user_id=user_id, quantity=quantity, reason=reason)
+        self._end_offer(self._offer_lapsed if reason == "expired" else self._offer_declined, booking_id)
+        self.serve_waiting_list(now)
 
     @event(HoldReleased)
     def _release_hold(self, booking_id: UUID, user_id: str, quantity: int, reason: str) -> None:
@@ -253,28 +346,36 @@ class TicketTier(Aggregate):
             raise InvalidQuantityError(f"Tier {self.code} holds {self.held} ticket(s), not {quantity}.")
 
     def release(
-        self, booking_id: UUID, quantity: int, user_id: str | None = None, refund_decided: bool = False
+        self,
+        booking_id: UUID,
+        quantity: int,
+        user_id: str | None = None,
+        refund_decided: bool = False,
+        now: datetime | None = None,
     ) -> None:
-        """Put a cancelled booking's tickets back on sale; on a tier that takes payment,
-        only in the recording that decides its refund (``refund_decided``)."""
+        """Put a cancelled booking's tickets back on sale (or offer them to the waiting
+        list, at ``now``); on a tier that takes payment, only in the recording that decides
+        its refund (``refund_decided``)."""
         if self.payment_terms is not None and not refund_decided:
             raise RefundRequiredError(f"Booking {booking_id} was paid for: it is cancelled with its refund.")
         check_quantity(quantity)
         if quantity > self.sold:
             raise InvalidQuantityError(f"Cannot release {quantity} ticket(s): tier {self.code} has sold {self.sold}.")
         self._release(booking_id=booking_id, quantity=quantity, user_id=user_id)
+        self.serve_waiting_list(now)
 
     @event(TicketsReleased)
     def _release(self, booking_id: UUID, quantity: int, user_id: str | None = None) -> None:
         self.sold -= quantity
         self._count_for(user_id, -quantity)
 
-    def add_capacity(self, quantity: int, actor: str | None = None) -> None:
-        """Put more tickets on sale."""
+    def add_capacity(self, quantity: int, actor: str | None = None, now: datetime | None = None) -> None:
+        """Put more tickets on sale (offered to the waiting list first, at ``now``)."""
         check_quantity(quantity)
         if self.capacity + quantity > MAX_CAPACITY:
             raise InvalidQuantityError(f"Capacity would exceed {MAX_CAPACITY:,}.")
         self._add_capacity(quantity=quantity, **({"actor": actor} if actor else {}))
+        self.serve_waiting_list(now)
 
     @event(CapacityAdded)
     def _add_capacity(self, quantity: int, actor: str | None = None) -> None:
@@ -288,3 +389,115 @@ class TicketTier(Aggregate):
     @event(SalesClosed)
     def _close_sales(self, actor: str | None = None) -> None:
         self.on_sale = False
+
+    # The waiting list (``domain.waiting_list``).
+
+    @property
+    def seconds_to_accept(self) -> int:
+        """How long an offer stays open: its event's setting, else a paid tier's time to
+        pay, else ``DEFAULT_OFFER_SECONDS``."""
+        terms = self.payment_terms
+        return self.offer_seconds or (terms.seconds_to_pay if terms else DEFAULT_OFFER_SECONDS)
+
+    def place_of(self, user_id: str) -> Place | None:
+        return place_of(self.code, user_id, self.waiting, self.offers)
+
+    def join_waiting_list(self, entry_id: UUID, user_id: str, quantity: int, now: datetime | None = None) -> None:
+        """Put the user at the end of the list for ``quantity`` tickets, which the tier
+        cannot sell them now; the tickets still available are kept for the list from now on."""
+        check_quantity(quantity)
+        self._check_selling(now)
+        if self.place_of(user_id) is not None:
+            raise AlreadyWaitingError(f"{user_id} is on the waiting list of tier {self.code} already.")
+        if not self.waiting and quantity <= self.available:
+            raise TierNotSoldOutError(f"Tier {self.code} has {self.available} ticket(s) available: book them.")
+        self._check_limit(user_id, quantity)
+        self._join(entry_id=entry_id, user_id=user_id, quantity=quantity)
+        self.serve_waiting_list(now)
+
+    def leave_waiting_list(self, user_id: str, now: datetime | None = None) -> Entry:
+        """Take the user's waiting place off the list (an offer is declined by releasing
+        its hold); return it. The tickets kept go to the next in line, or back on sale."""
+        entry = next((e for e in self.waiting if e["user_id"] == user_id), None)
+        if entry is None:
+            raise NotWaitingError(f"{user_id} is not waiting on the list of tier {self.code}.")
+        self._leave(entry_id=UUID(entry["entry_id"]), user_id=user_id, quantity=entry["quantity"])
+        self.serve_waiting_list(now)
+        return entry
+
+    def serve_waiting_list(self, now: datetime | None) -> None:
+        """Keep every available ticket for the list while anyone waits; offer the first in
+        line their tickets as soon as enough are kept (while sales are open, until ``now`` +
+        ``seconds_to_accept``); put the kept tickets back on sale once nobody waits."""
+        if self.waiting and self.available > 0:
+            self._keep(quantity=self.available)
+        if not self.waiting and self.kept:
+            self._back_on_sale(quantity=self.kept)
+        while self.waiting and self.waiting[0]["quantity"] <= self.kept and self._selling(now):
+            if now is None:  # an application's command always gives its time
+                raise TypeError(f"Tier {self.code} offers tickets to its waiting list: the time is needed.")
+            first = self.waiting[0]
+            entry_id = UUID(first["entry_id"])
+            expires_at = now + timedelta(seconds=self.seconds_to_accept)
+            self._offer(
+                entry_id=entry_id,
+                booking_id=offer_booking_id(entry_id),
+                user_id=first["user_id"],
+                quantity=first["quantity"],
+                expires_at=expires_at,
+            )
+
+    def _end_offer(self, record: Any, booking_id: UUID) -> None:
+        offer = next((offer for offer in self.offers if offer["booking_id"] == str(booking_id)), None)
+        if offer is not None:
+            record(entry_id=UUID(offer["entry_id"]), booking_id=booking_id, user_id=offer["user_id"],
+                   quantity=offer["quantity"])  # fmt: skip
+
+    @event(JoinedWaitingList)
+    def _join(self, entry_id: UUID, user_id: str, quantity: int) -> None:
+        self.waiting = [*self.waiting, {"entry_id": str(entry_id), "user_id": user_id, "quantity": quantity}]
+        self._count_for(user_id, quantity)
+
+    @event(LeftWaitingList)
+    def _leave(self, entry_id: UUID, user_id: str, quantity: int) -> None:
+        self.waiting = [entry for entry in self.waiting if entry["entry_id"] != str(entry_id)]
+        self._count_for(user_id, -quantity)
+
+    @event(TicketsKeptForWaitingList)
+    def _keep(self, quantity: int) -> None:
+        self.kept += quantity
+        self.held += quantity
+
+    @event(TicketsBackOnSale)
+    def _back_on_sale(self, quantity: int) -> None:
+        self.kept -= quantity
+        self.held -= quantity
+
+    @event(OfferMade)
+    def _offer(self, entry_id: UUID, booking_id: UUID, user_id: str, quantity: int, expires_at: datetime) -> None:
+        """The kept tickets become the offer's hold (still held); its place leaves the list."""
+        self.kept -= quantity
+        self.waiting = [entry for entry in self.waiting if entry["entry_id"] != str(entry_id)]
+        offer = {"entry_id": str(entry_id), "booking_id": str(booking_id), "user_id": user_id, "quantity": quantity,
+                 "expires_at": expires_at}  # fmt: skip
+        self.offers = [*self.offers, offer]
+
+    @event(OfferAccepted)
+    def _offer_accepted(self, entry_id: UUID, booking_id: UUID, user_id: str, quantity: int) -> None:
+        self._close_offer(booking_id)
+
+    @event(OfferDeclined)
+    def _offer_declined(self, entry_id: UUID, booking_id: UUID, user_id: str, quantity: int) -> None:
+        self._close_offer(booking_id)
+
+    @event(OfferLapsed)
+    def _offer_lapsed(self, entry_id: UUID, booking_id: UUID, user_id: str, quantity: int) -> None:
+        self._close_offer(booking_id)
+
+    def _close_offer(self, booking_id: UUID) -> None:
+        self.offers = [offer for offer in self.offers if offer["booking_id"] != str(booking_id)]
+
+
+def check_offer_seconds(seconds: int) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not MIN_OFFER_SECONDS <= seconds <= 30 * 24 * 3600:
+        raise InvalidTierError(f"An offer's time to accept is {MIN_OFFER_SECONDS} s to 30 days, got {seconds!r}.")

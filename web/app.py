@@ -18,7 +18,7 @@ from web.api.operations import metrics as metrics_endpoint
 from web.api.payments import admin as payments_admin
 from web.api.payments import buyer as payment
 from web.api.payments import cards as card_payments
-from web.api.sale import bookings, events, holds, orders, tier_list, tiers
+from web.api.sale import bookings, events, holds, orders, tier_list, tiers, waiting_list
 from web.api.waiting_room import admin as waiting_room_admin
 from web.api.waiting_room import queue
 from web.http import limits, logs, metrics, protection, proxies, request_body
@@ -38,6 +38,7 @@ API = (
     events.blp,
     events.admin_blp,
     holds.blp,
+    waiting_list.blp,
     bookings.blp,
     booking_tickets.blp,
     checkin.blp,
@@ -90,7 +91,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     protection.install(app)
     limits.install(
         app,
-        sales=(tier_list.blp, holds.blp, orders.blp),
+        sales=(tier_list.blp, holds.blp, orders.blp, waiting_list.blp),
         admin=[b for b in API if require_admin_token in b.before_request_funcs.get(None, [])],
     )
     proxies.install(app)

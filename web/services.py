@@ -16,6 +16,7 @@ from eventsourcing.sqlite import SQLiteFactory
 from flask import Flask, Response, current_app, request
 
 from application import BookingLedger
+from application.booking.waiting_list import WaitingList
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door
 from application.payments.bank import BankStatementImport
@@ -52,6 +53,7 @@ class Services:
         self.rooms = open_waiting_rooms(config, self.ledger, self.board)
         self.checkout = Checkout(self.ledger, self.rooms)
         self.payments = PaymentDesk(self.ledger)  # docs/payments.md
+        self.waiting_list = WaitingList(self.ledger)  # docs/on-sale.md#the-waiting-list
         self.bank_import = BankStatementImport(self.payments)
         self.cards = open_cards(config, self.payments)
         self.place_watch = PlaceWatch(self.rooms.progress)

@@ -22,6 +22,15 @@ from application.errors import TierNotFoundError, VersionNotFoundError
 from domain.bookings import BookingStatus
 from domain.tiers import TicketTier, tier_id
 
+LIST_EVENTS = (
+    TicketTier.JoinedWaitingList,
+    TicketTier.LeftWaitingList,
+    TicketTier.TicketsKeptForWaitingList,
+    TicketTier.TicketsBackOnSale,
+    TicketTier.OfferMade,
+    TicketTier.OfferEnded,
+)
+
 
 @dataclass(frozen=True)
 class AuditLine:
@@ -51,7 +60,11 @@ class Problem:
 class Replay:
     """The running figures of a tier while its events are replayed, and what they
     say about its bookings: each booking is sold at most once, held at most once,
-    and each sale or hold ends at most once, with the quantity it began with."""
+    and each sale or hold ends at most once, with the quantity it began with.
+
+    And about its waiting list: nothing is sold or held for the public while anyone waits;
+    each place is offered at most once, first in line first, with tickets that were kept
+    for the list (never more); each offer ends once, after its hold did."""
 
     capacity: int = 0
     sold: int = 0
@@ -62,6 +75,10 @@ class Replay:
     holds: dict[UUID, int] = field(default_factory=dict)  # holds not ended yet
     ended_holds: dict[UUID, tuple[int, BookingStatus]] = field(default_factory=dict)  # released or expired
     problems: list[Problem] = field(default_factory=list)
+    waiting: dict[UUID, int] = field(default_factory=dict)  # places on the list, in order: their quantity
+    kept: int = 0  # tickets kept for the list (counted in ``held``)
+    offers: set[UUID] = field(default_factory=set)  # offers not ended yet, by hold id
+    entries: set[UUID] = field(default_factory=set)  # every place that ever joined
 
     @property
     def available(self) -> int:
@@ -98,11 +115,15 @@ class Replay:
         if isinstance(event, TicketTier.CapacityAdded):
             self.capacity += event.quantity
             return event.quantity
+        if isinstance(event, LIST_EVENTS):
+            return self._waiting_list(event)
         if booking_id is None:  # every other event but closing the sales names a booking
             if not isinstance(event, TicketTier.SalesClosed):
                 self._problem(event, f"unknown event {type(event).__qualname__}")
             return 0
         if isinstance(event, (TicketTier.TicketsBooked, TicketTier.TicketsHeld)):
+            if self.waiting:
+                self._problem(event, f"booking {booking_id} is sold to the public while {len(self.waiting)} wait")
             self._begins(event, booking_id)
             return -event.quantity
         if isinstance(event, TicketTier.HoldConfirmed):
@@ -129,15 +150,74 @@ class Replay:
             self._problem(event, f"unknown event {type(event).__qualname__}")
         return 0
 
+    def _waiting_list(self, event: Any) -> int:
+        """Account for a waiting-list event; return how it changed the tickets available."""
+        if isinstance(event, TicketTier.JoinedWaitingList):
+            if event.entry_id in self.entries:
+                self._problem(event, f"place {event.entry_id} joins the list a second time")
+            self.entries.add(event.entry_id)
+            self.waiting[event.entry_id] = event.quantity
+        elif isinstance(event, TicketTier.LeftWaitingList):
+            if self.waiting.pop(event.entry_id, None) is None:
+                self._problem(event, f"place {event.entry_id} leaves a list it is not waiting on")
+        elif isinstance(event, TicketTier.TicketsKeptForWaitingList):
+            self.kept += event.quantity
+            self.held += event.quantity
+            return -event.quantity
+        elif isinstance(event, TicketTier.TicketsBackOnSale):
+            if self.waiting or event.quantity > self.kept:
+                self._problem(
+                    event, f"{event.quantity} ticket(s) back on sale: {self.kept} kept, {len(self.waiting)} wait"
+                )
+            self.kept -= event.quantity
+            self.held -= event.quantity
+            return event.quantity
+        elif isinstance(event, TicketTier.OfferMade):
+            self._offer(event)
+        elif event.booking_id not in self.offers or event.booking_id in self.holds:  # an offer ended
+            self._problem(event, f"offer {event.booking_id} ends, but it is not an open offer whose hold ended")
+        else:
+            self.offers.discard(event.booking_id)
+        return 0
+
+    def _offer(self, event: Any) -> None:
+        first = next(iter(self.waiting), None)
+        if event.entry_id != first or self.waiting[first] != event.quantity:
+            self._problem(event, f"place {event.entry_id} is offered {event.quantity} out of turn")
+        if event.quantity > self.kept:
+            self._problem(event, f"an offer of {event.quantity} ticket(s) exceeds the {self.kept} kept for the list")
+        self.waiting.pop(event.entry_id, None)
+        self.kept -= event.quantity
+        self._begins_hold(event, event.booking_id)
+        self.held -= event.quantity  # the kept tickets become the offer's hold: still held
+        self.offers.add(event.booking_id)
+
+    def list_problems(self) -> list[Problem]:
+        """What the end of the history says about the list: nothing available while
+        anyone waits, and no offer left open after its hold ended."""
+        problems = []
+        if self.waiting and self.available > 0:
+            problems.append(Problem(self.version, f"{self.available} ticket(s) on sale while {len(self.waiting)} wait"))
+        problems += [Problem(self.version, f"offer {b}'s hold ended; the offer never did") for b in self.offers
+                     if b not in self.holds]  # fmt: skip
+        return problems
+
+    def _begins_hold(self, event: Any, booking_id: UUID) -> None:
+        self._check_new(event, booking_id)
+        self.holds[booking_id] = event.quantity
+        self.held += event.quantity
+
     def _begins(self, event: Any, booking_id: UUID) -> None:
+        if isinstance(event, TicketTier.TicketsHeld):
+            self._begins_hold(event, booking_id)
+            return
+        self._check_new(event, booking_id)
+        self.booked[booking_id] = event.quantity
+        self.sold += event.quantity
+
+    def _check_new(self, event: Any, booking_id: UUID) -> None:
         if booking_id in self.booked or booking_id in self.holds or booking_id in self.ended_holds:
             self._problem(event, f"booking {booking_id} is booked a second time")
-        if isinstance(event, TicketTier.TicketsHeld):
-            self.holds[booking_id] = event.quantity
-            self.held += event.quantity
-        else:
-            self.booked[booking_id] = event.quantity
-            self.sold += event.quantity
 
     def _ends_hold(self, event: Any, booking_id: UUID, how: BookingStatus) -> None:
         quantity = self.holds.pop(booking_id, None)
@@ -247,6 +327,7 @@ class TierAudit:
             replay.problems.append(Problem(replay.version, "the replay disagrees with the aggregate"))
         if sum(replay.confirmed.values()) != replay.sold:
             replay.problems.append(Problem(replay.version, "sold is not the sum of confirmed bookings"))
+        replay.problems += replay.list_problems()
         scans = scans_of_tier(self.ledger, code)
         replay.problems += [Problem(None, text) for text in door_problems(scans, replay.booked, replay.released)]
         if read_tables is not None:

@@ -12,7 +12,7 @@ from eventsourcing.persistence import EventStore
 
 from application.errors import TierNotFoundError, no_booking
 from application.persistence.application import StoreApplication
-from domain.bookings import Booking
+from domain.bookings import Booking, offered_holds
 from domain.orders import Order
 from domain.tiers import TicketTier, tier_id
 
@@ -21,8 +21,8 @@ A = TypeVar("A", bound=Aggregate)
 
 class LedgerAggregates:
     """Tiers, bookings and orders, each read as it is now (a fresh copy, to change), and
-    saved together in one recording, which the store refuses if another writer recorded
-    one of them first (``IntegrityError``)."""
+    saved together in one recording (with the holds of the tiers' waiting-list offers),
+    which the store refuses if another writer recorded one of them first (``IntegrityError``)."""
 
     def __init__(self, store: StoreApplication) -> None:
         self._store = store
@@ -67,7 +67,10 @@ class LedgerAggregates:
         return versions
 
     def save(self, *aggregates: Aggregate) -> None:
-        self._store.save(*aggregates)
+        """Record ``aggregates`` and, with a tier that offers tickets to its waiting list, the
+        offers' holds: whichever command gave the tickets back, never one without the other."""
+        holds = [hold for tier in aggregates if isinstance(tier, TicketTier) for hold in offered_holds(tier)]
+        self._store.save(*aggregates, *holds)
 
     @property
     def events(self) -> EventStore[UUID]:

@@ -90,7 +90,7 @@ class BookingLedger(StoreApplication):
             int(self.setting("BOOKING_BACKOFF_CAP_MS")) / 1000,
             observer.conflict,
         )
-        self._tier_admin = TierAdmin(self._aggregates, self.retries)
+        self._tier_admin = TierAdmin(self._aggregates, self.retries, lambda: self.clock())
         datastore = self.store.datastore
         recorder = self.recorder if isinstance(self.recorder, LockedDDLPostgresRecorder) else None
         turns = TierTurns(datastore, recorder) if isinstance(datastore, PostgresDatastore) else NoTurns()
@@ -182,7 +182,7 @@ class BookingLedger(StoreApplication):
         return self._end_booking(
             booking_id,
             lambda booking: booking.cancel(user_id, idempotency_key),
-            lambda tier, booking: tier.release(booking.id, booking.quantity, booking.user_id),
+            lambda tier, booking: tier.release(booking.id, booking.quantity, booking.user_id, now=self.clock()),
             owner=user_id,
         )
 
@@ -201,7 +201,7 @@ class BookingLedger(StoreApplication):
         return self._end_booking(
             booking_id,
             lambda booking: booking.release_hold(user_id, self.clock()),
-            give_back,
+            self._give_back,
             self._hold_ended,
             owner=user_id,
         )
@@ -209,7 +209,13 @@ class BookingLedger(StoreApplication):
     def expire_hold(self, booking_id: UUID) -> BookingSummary:
         """Expire a hold whose time has come; raises ``HoldNotActiveError`` if it was
         confirmed or released first (the version check decides which came first)."""
-        return self._end_booking(booking_id, lambda booking: booking.expire(self.clock()), give_back, self._hold_ended)
+        return self._end_booking(
+            booking_id, lambda booking: booking.expire(self.clock()), self._give_back, self._hold_ended
+        )
+
+    def _give_back(self, tier: TicketTier, booking: Booking) -> None:
+        """A released or expired hold's tickets go back on sale (or to the waiting list)."""
+        tier.release_hold(booking.id, booking.user_id, booking.quantity, reason=booking.status, now=self.clock())
 
     def _hold_ended(self, booking: Booking) -> None:
         self.observer.hold_ended(booking.tier, booking.status)
@@ -302,8 +308,3 @@ class BookingLedger(StoreApplication):
         with self.bounded():
             order = self._aggregates.find_order(order_id)
             return None if order is None else current_receipt(order, self._aggregates)
-
-
-def give_back(tier: TicketTier, booking: Booking) -> None:
-    """A released or expired hold's tickets go back on sale."""
-    tier.release_hold(booking.id, booking.user_id, booking.quantity, reason=booking.status)

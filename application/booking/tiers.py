@@ -46,9 +46,10 @@ class NewShow:
 class TierAdmin:
     """The tier commands of the ledger, on its aggregates, with its retries."""
 
-    def __init__(self, aggregates: LedgerAggregates, retries: Retries) -> None:
+    def __init__(self, aggregates: LedgerAggregates, retries: Retries, clock: Callable[[], datetime]) -> None:
         self.aggregates = aggregates
         self.retries = retries
+        self.clock = clock  # the ledger's: more capacity is offered to a waiting list first
 
     def create_tier(
         self, code: str, price: Decimal, capacity: int, per_user_limit: int | None = None, actor: str | None = None
@@ -110,7 +111,7 @@ class TierAdmin:
         return created
 
     def add_capacity(self, code: str, quantity: int, actor: str | None = None) -> TierDetails:
-        return self._change_tier(code, lambda tier: tier.add_capacity(quantity, actor))
+        return self._change_tier(code, lambda tier: tier.add_capacity(quantity, actor, self.clock()))
 
     def close_sales(self, code: str, actor: str | None = None) -> TierDetails:
         return self._change_tier(code, lambda tier: tier.close_sales(actor))

@@ -170,7 +170,9 @@ class PaymentDesk:
                 refund = payment.cancellation_refund
                 if refund:
                     payment.request_refund(refund, "cancelled")
-                tier.release(booking.id, booking.quantity, booking.user_id, refund_decided=True)
+                tier.release(
+                    booking.id, booking.quantity, booking.user_id, refund_decided=True, now=self.ledger.clock()
+                )
                 self.aggregates.save(tier, booking, payment)
             return booking.summary()
 

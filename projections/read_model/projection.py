@@ -19,6 +19,12 @@ from domain.shows import Show
 from domain.tiers import TicketTier
 from projections.read_model.views import LedgerView, PageChanges
 
+OFFER_ENDINGS = {
+    TicketTier.OfferAccepted: "accepted",
+    TicketTier.OfferDeclined: "declined",
+    TicketTier.OfferLapsed: "lapsed",
+}
+
 
 class LedgerProjection:
     """Keeps the read tables (``tables.py``) in step with the event stream. Not the
@@ -38,6 +44,14 @@ class LedgerProjection:
             TicketTier.HoldReleased,
             TicketTier.CapacityAdded,
             TicketTier.SalesClosed,
+            TicketTier.JoinedWaitingList,
+            TicketTier.LeftWaitingList,
+            TicketTier.TicketsKeptForWaitingList,
+            TicketTier.TicketsBackOnSale,
+            TicketTier.OfferMade,
+            TicketTier.OfferAccepted,
+            TicketTier.OfferDeclined,
+            TicketTier.OfferLapsed,
             Booking.Confirmed,
             Booking.Held,
             Booking.HoldConfirmed,
@@ -102,6 +116,30 @@ class LedgerProjection:
     @change.register
     def sales_closed(self, event: TicketTier.SalesClosed, position: int, changes: PageChanges) -> None:
         changes.change_tier(str(event.originator_id), position, closes=True)
+
+    @change.register
+    def joined_waiting_list(self, event: TicketTier.JoinedWaitingList, position: int, changes: PageChanges) -> None:
+        changes.new_place(event, position)
+
+    @change.register
+    def left_waiting_list(self, event: TicketTier.LeftWaitingList, position: int, changes: PageChanges) -> None:
+        changes.place_status(event, "left")
+
+    @change.register
+    def kept_for_list(self, event: TicketTier.TicketsKeptForWaitingList, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=event.quantity)
+
+    @change.register
+    def back_on_sale(self, event: TicketTier.TicketsBackOnSale, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, held=-event.quantity)
+
+    @change.register
+    def offer_made(self, event: TicketTier.OfferMade, position: int, changes: PageChanges) -> None:
+        changes.place_status(event, "offered")  # its tickets stay held; its hold's row comes from ``Booking.Held``
+
+    @change.register
+    def offer_ended(self, event: TicketTier.OfferEnded, position: int, changes: PageChanges) -> None:
+        changes.place_status(event, OFFER_ENDINGS[type(event)])
 
     @change.register
     def booking_confirmed(self, event: Booking.Confirmed, position: int, changes: PageChanges) -> None:

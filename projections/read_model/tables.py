@@ -59,8 +59,23 @@ CREATE_TABLES = (
         tier TEXT PRIMARY KEY,
         show_code TEXT NOT NULL
     )""",
+    # Every place on a tier's waiting list, in the order they joined (``position``, the
+    # joining event's), and what became of it: waiting, offered (the hold ``booking_id``
+    # until ``expires_at``), accepted, declined, lapsed or left.
+    """CREATE TABLE IF NOT EXISTS {waiting_list} (
+        entry_id TEXT PRIMARY KEY,
+        tier TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        joined_at {timestamp} NOT NULL,
+        updated_at {timestamp} NOT NULL,
+        booking_id TEXT,
+        expires_at {timestamp}
+    )""",
 )
-TABLES = ("availability", "bookings", "checkins", "shows", "show_tiers")
+TABLES = ("availability", "bookings", "checkins", "shows", "show_tiers", "waiting_list")
 # Index name and columns. A rebuild's fresh tables get their indexes just before
 # they take the live tables' place (see ``swap_statements``).
 INDEXES = (
@@ -90,6 +105,25 @@ INSERT_SHOW_TIER = "INSERT INTO {show_tiers} (tier, show_code) VALUES (:tier, :s
 INSERT_SCAN = (
     "INSERT INTO {checkins} (ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted) "
     "VALUES (:ticket_id, :scan_id, :booking_id, :seat, :gate, :scanned_at, :admitted)"
+)
+# The joining event names its tier by id only: the code is the availability row's.
+INSERT_PLACE = (
+    "INSERT INTO {waiting_list} (entry_id, tier, user_id, quantity, status, position, joined_at, updated_at) "
+    "SELECT :entry_id, tier, :user_id, :quantity, 'waiting', :position, :at, :at FROM {availability} "
+    "WHERE tier_id = :tier_id"
+)
+SET_PLACE_STATUS = (
+    "UPDATE {waiting_list} SET status = :status, updated_at = :at, booking_id = COALESCE(:booking_id, booking_id), "
+    "expires_at = COALESCE(:expires_at, expires_at) WHERE entry_id = :entry_id"
+)
+PLACE_COLUMNS = "entry_id, tier, user_id, quantity, status, joined_at, updated_at, booking_id, expires_at"
+SELECT_TIER_PLACES = f"SELECT {PLACE_COLUMNS} FROM {{waiting_list}} WHERE tier = :tier ORDER BY position"
+# Per tier with anyone on its list now: people and tickets waiting, and open offers.
+SELECT_WAITING_COUNTS = (
+    "SELECT tier, SUM(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END) AS waiting, "
+    "SUM(CASE WHEN status = 'waiting' THEN quantity ELSE 0 END) AS waiting_tickets, "
+    "SUM(CASE WHEN status = 'offered' THEN 1 ELSE 0 END) AS offers "
+    "FROM {waiting_list} WHERE status IN ('waiting', 'offered') GROUP BY tier ORDER BY tier"
 )
 SET_BOOKING_STATUS = "UPDATE {bookings} SET status = :status, updated_at = :at WHERE booking_id = :booking_id"
 TIER_COLUMNS = "tier, price, capacity, sold, held, capacity - sold - held AS available, on_sale, position"
@@ -142,6 +176,7 @@ DROP_TABLES = (
     "DROP TABLE IF EXISTS {checkins}",
     "DROP TABLE IF EXISTS {shows}",
     "DROP TABLE IF EXISTS {show_tiers}",
+    "DROP TABLE IF EXISTS {waiting_list}",
     f"DELETE FROM {{tracking}} WHERE {TRACKED_NAME} = :name",
 )
 POSITIONS = Positions("{tracking}", TRACKED_NAME, TRACKED_POSITION)  # the library's tracking table
@@ -164,6 +199,8 @@ class PageChanges:
     scans: list[dict[str, Any]] = field(default_factory=list)
     shows: list[dict[str, Any]] = field(default_factory=list)
     show_tiers: list[dict[str, Any]] = field(default_factory=list)
+    new_places: list[dict[str, Any]] = field(default_factory=list)
+    place_statuses: list[dict[str, Any]] = field(default_factory=list)
 
     def change_tier(
         self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
@@ -218,6 +255,20 @@ class PageChanges:
         )
         self.show_tiers += [{"tier": tier, "show": event.code} for tier in event.tiers]
 
+    def new_place(self, event: Any, position: int) -> None:
+        self.new_places.append(
+            {"entry_id": str(event.entry_id), "tier_id": str(event.originator_id), "user_id": event.user_id,
+             "quantity": event.quantity, "position": position, "at": event.timestamp}
+        )  # fmt: skip
+
+    def place_status(self, event: Any, status: str) -> None:
+        offered = status == "offered"
+        self.place_statuses.append(
+            {"entry_id": str(event.entry_id), "status": status, "at": event.timestamp,
+             "booking_id": str(event.booking_id) if offered else None,
+             "expires_at": event.expires_at if offered else None}
+        )  # fmt: skip
+
     def statements(self) -> list[tuple[str, list[dict[str, Any]]]]:
         batches = [
             (INSERT_TIER, self.new_tiers),
@@ -227,5 +278,7 @@ class PageChanges:
             (INSERT_SCAN, self.scans),
             (INSERT_SHOW, self.shows),
             (INSERT_SHOW_TIER, self.show_tiers),
+            (INSERT_PLACE, self.new_places),
+            (SET_PLACE_STATUS, self.place_statuses),
         ]
         return [(statement, rows) for statement, rows in batches if rows]

@@ -39,9 +39,11 @@ from projections.read_model.tables import (
     SELECT_SHOWS,
     SELECT_TIER,
     SELECT_TIER_BOOKINGS,
+    SELECT_TIER_PLACES,
     SELECT_TIERS,
     SELECT_USER_BOOKINGS,
     SELECT_VALID_TICKETS,
+    SELECT_WAITING_COUNTS,
     TABLES,
     PageChanges,
 )
@@ -69,6 +71,21 @@ class ShowRow:
     starts_at: datetime | None
     sale_opens: datetime | None
     sale_closes: datetime | None
+
+
+@dataclass(frozen=True)
+class PlaceRow:
+    """A row of ``waiting_list``: a place on a tier's list and what became of it."""
+
+    entry_id: str
+    tier: str
+    user_id: str
+    quantity: int
+    status: str
+    joined_at: datetime | None
+    updated_at: datetime | None
+    booking_id: str | None
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,7 @@ class LedgerView(TrackingRecorder):
             checkins=f"{self.schema}checkins{self.suffix}",
             shows=f"{self.schema}shows{self.suffix}",
             show_tiers=f"{self.schema}show_tiers{self.suffix}",
+            waiting_list=f"{self.schema}waiting_list{self.suffix}",
             schema=self.schema,
             money=self.money,
             timestamp=self.timestamp,
@@ -251,6 +269,19 @@ class LedgerView(TrackingRecorder):
             if row["seat"] is not None:
                 booking[3].add(row["seat"])
         return list(found.values())
+
+    def places_of_tier(self, tier: str) -> list[PlaceRow]:
+        """Every place that joined the tier's list, in the order they joined."""
+        return [
+            PlaceRow(**{**row, **{k: when(row[k]) for k in ("joined_at", "updated_at", "expires_at")}})
+            for row in self._select(SELECT_TIER_PLACES, tier=tier)
+        ]
+
+    def waiting_counts(self) -> list[dict[str, Any]]:
+        """Per tier with anyone on its list: people and tickets waiting, and offers open."""
+        return [
+            {k: v if k == "tier" else int(v) for k, v in row.items()} for row in self._select(SELECT_WAITING_COUNTS)
+        ]
 
     def due_holds(self, now: datetime, limit: int = 100) -> list[UUID]:
         """The holds still held at ``now`` that should have expired, earliest first."""

@@ -209,6 +209,31 @@ def paid_hold(h: House) -> str:
     return str(answer.json["holdId"])
 
 
+def joining(h: House, tier: str, quantity: int = 1, **headers: str) -> Call:
+    """A new user joining ``tier``'s waiting list."""
+    return Call("POST", "/api/tickets/waiting-list", buying(h.name("user-"), tier, quantity), headers)
+
+
+def waiting(h: House) -> dict[str, str]:
+    """A new user waiting on a new sold-out tier's list: their ``userId`` and ``tier``."""
+    call = joining(h, h.tier(capacity=0))
+    assert h.send(call).status_code == 201
+    return {"userId": call.json["userId"], "tier": call.json["tier"]}
+
+
+def closed_sold_out(h: House) -> str:
+    tier = h.tier(capacity=0)
+    h.services.ledger.close_sales(tier)
+    return tier
+
+
+def join_key_reused(h: House) -> TestResponse:
+    tier, user = h.tier(capacity=0), h.name("user-")
+    key = {"Idempotency-Key": "key"}
+    h.send(Call("POST", "/api/tickets/waiting-list", buying(user, tier, 1), key))
+    return h.send(Call("POST", "/api/tickets/waiting-list", buying(user, tier, 2), key))
+
+
 def at_the_counter(booking_id: str, amount: int = 4550) -> Call:
     body = {"amount": amount, "currency": "EUR", "method": "cash", "receipt": f"till-{booking_id}"}
     return Call("POST", f"/api/admin/payments/{booking_id}/box-office", body, ADMIN)
@@ -284,6 +309,37 @@ OPERATIONS: dict[str, Operation] = {
     "GET /api/tickets/stream": Operation(get("/api/tickets/stream"), ("store",)),
     "POST /api/tickets/book": purchase("/api/tickets/book", "book", buying),
     "POST /api/tickets/hold": purchase("/api/tickets/hold", "hold", buying, outright=False),
+    "POST /api/tickets/waiting-list": Operation(
+        lambda h: Call("POST", "/api/tickets/waiting-list", buying(h.name("user-"), h.tier(capacity=0))),
+        ("body", "store", "ledger", "sale_limit"),
+        {
+            "TICKET_NOT_FOUND": lambda h: h.send(joining(h, "NO_SUCH_TIER")),
+            "TIER_NOT_SOLD_OUT": lambda h: h.send(joining(h, h.tier())),
+            "ALREADY_WAITING": lambda h: again(lambda h: joining(h, h.tier(capacity=0)))(h),
+            "SALES_NOT_OPEN": lambda h: h.send(joining(h, h.show_tier(opens_in=3600))),
+            "SALES_CLOSED": lambda h: h.send(joining(h, closed_sold_out(h))),
+            "USER_LIMIT_EXCEEDED": lambda h: h.send(joining(h, h.tier(capacity=1, per_user_limit=1), 2)),
+            "IDEMPOTENCY_KEY_REUSED": join_key_reused,
+        },
+    ),
+    "POST /api/tickets/waiting-list/leave": Operation(
+        lambda h: Call("POST", "/api/tickets/waiting-list/leave", waiting(h)),
+        ("body", "store", "ledger", "sale_limit"),
+        {
+            "TICKET_NOT_FOUND": sent("POST", "/api/tickets/waiting-list/leave", {**USER, "tier": "NO_SUCH_TIER"}),
+            "NOT_ON_WAITING_LIST": lambda h: h.send(
+                Call("POST", "/api/tickets/waiting-list/leave", {**USER, "tier": h.tier()})
+            ),
+        },
+    ),
+    "GET /api/users/{user_id}/waiting-list/{tier}": Operation(
+        lambda h: Call("GET", "/api/users/{userId}/waiting-list/{tier}".format(**waiting(h))),
+        ("store",),
+        {
+            "TICKET_NOT_FOUND": sent("GET", "/api/users/someone/waiting-list/NO_SUCH_TIER"),
+            "NOT_ON_WAITING_LIST": lambda h: h.send(Call("GET", f"/api/users/someone/waiting-list/{h.tier()}")),
+        },
+    ),
     "POST /api/orders": purchase(
         "/api/orders",
         "order",

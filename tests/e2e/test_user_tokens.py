@@ -121,6 +121,9 @@ def requests_naming(user: str, booking_id: str) -> list[tuple[str, str, Any]]:
         ("post", f"/api/holds/{booking_id}/confirm", {"userId": user}),
         ("post", f"/api/holds/{booking_id}/release", {"userId": user}),
         ("get", f"/api/users/{user}/bookings", None),
+        ("post", "/api/tickets/waiting-list", {"userId": user, "tier": "GA", "quantity": 1}),
+        ("post", "/api/tickets/waiting-list/leave", {"userId": user, "tier": "GA"}),
+        ("get", f"/api/users/{user}/waiting-list/GA", None),
     ]
 
 
@@ -220,6 +223,9 @@ def test_the_document_shows_the_bearer_token_and_its_answers_on_every_user_endpo
         ("/api/orders", "post"),
         ("/api/orders/{order_id}", "get"),
         ("/api/queue", "post"),
+        ("/api/tickets/waiting-list", "post"),
+        ("/api/tickets/waiting-list/leave", "post"),
+        ("/api/users/{user_id}/waiting-list/{tier}", "get"),
     }
     for operation in user_operations.values():
         assert {"401", "403", "503"} <= set(operation["responses"])

@@ -50,6 +50,7 @@ from application.staff.errors import (
     WeakPasswordError,
 )
 from domain.errors import (
+    AlreadyWaitingError,
     BookingAlreadyCancelledError,
     BookingCheckedInError,
     BookingNotConfirmedError,
@@ -65,12 +66,14 @@ from domain.errors import (
     InvalidWaitingRoomError,
     LedgerError,
     NotBookingOwnerError,
+    NotWaitingError,
     PaymentRequiredError,
     RefundRequiredError,
     SalesClosedError,
     SalesNotOpenError,
     TicketAlreadyCheckedInError,
     TicketNotValidError,
+    TierNotSoldOutError,
     UserLimitExceededError,
     WaitingRoomClosedError,
 )
@@ -121,6 +124,10 @@ STATUS_AND_CODE: dict[type[LedgerError], tuple[int, str]] = {
     WaitingRoomOffError: (409, "WAITING_ROOM_OFF"),
     WaitingRoomClosedError: (409, "WAITING_ROOM_OFF"),
     WaitingRoomAlreadyOnError: (409, "WAITING_ROOM_ALREADY_ON"),
+    # The waiting list (web/api/sale/waiting_list.py).
+    TierNotSoldOutError: (409, "TIER_NOT_SOLD_OUT"),
+    AlreadyWaitingError: (409, "ALREADY_WAITING"),
+    NotWaitingError: (404, "NOT_ON_WAITING_LIST"),
     # Payments (docs/payments.md).
     PaymentRequiredError: (402, "PAYMENT_REQUIRED"),
     RefundRequiredError: (409, "REFUND_REQUIRED"),

@@ -81,9 +81,21 @@ class DoorFiguresSchema(ResponseSchema):
     conflicts = fields.Integer(metadata={"description": "offline scans of tickets admitted already"})
 
 
+class WaitingListFiguresSchema(ResponseSchema):
+    """A tier's waiting list now (``held`` counts the tickets kept for it and offered)."""
+
+    tier = fields.String()
+    waiting = fields.Integer(metadata={"description": "buyers waiting"})
+    waiting_tickets = fields.Integer(metadata={"description": "tickets they wait for"})
+    offers = fields.Integer(metadata={"description": "offers open, each a hold until it is accepted or lapses"})
+
+
 class OverviewSchema(ResponseSchema):
     at = fields.DateTime(format="iso")
     tiers = fields.List(fields.Nested(TierFiguresSchema()))
+    waiting_lists = fields.List(
+        fields.Nested(WaitingListFiguresSchema()), metadata={"description": "tiers with anyone on their list"}
+    )
     door = fields.List(fields.Nested(DoorFiguresSchema()), metadata={"description": "tiers with tickets sold"})
     counters = fields.Nested(CountersSchema())
     projection_lag = fields.Integer(metadata={"description": "events recorded but not yet in the read tables"})
@@ -136,6 +148,7 @@ OVERVIEW = {
             "onSale": True,
         }
     ],
+    "waitingLists": [{"tier": "VIP", "waiting": 12, "waitingTickets": 19, "offers": 2}],
     "door": [{"event": "main", "tier": "VIP", "sold": 40, "admitted": 31, "noShows": 9, "conflicts": 1}],
     "counters": {"bookings": 37, "ticketsSold": 40, "holds": 5, "conflicts": 3, "batches": 20, "batchedRequests": 42},
     "projectionLag": 0,
@@ -163,6 +176,7 @@ class Overview(MethodView):
         return {
             "at": datetime.now(UTC),
             "tiers": [row for row in found.view.list_all_tiers() if mine(row.tier)],
+            "waiting_lists": [row for row in found.view.waiting_counts() if mine(row["tier"])],
             "door": [
                 {**row, "no_shows": row["sold"] - row["admitted"]}
                 for row in found.view.door_counts()
