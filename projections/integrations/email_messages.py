@@ -3,7 +3,8 @@
 A confirmed booking (``booking.confirmed`` or ``hold.confirmed``) and a cancellation
 (``booking.cancelled``) each give one message; so do a payment awaited
 (``payment.awaiting``: the transfer's instructions, amount, reference, deadline and the
-organizer's bank account) and each refund sent (``payment.refunded``). A paid booking's
+organizer's bank account), each refund sent (``payment.refunded``) and each waiting-list
+offer (``waiting_list.offered``: the hold kept for the buyer and until when). A paid booking's
 confirmation is its ``hold.confirmed``, as any hold's: ``payment.received`` mails nothing
 more. The bodies, plain text and HTML, are rendered from the templates beside this module
 with Jinja2; a confirmation carries the booking's tickets. The whole message, headers and
@@ -32,6 +33,7 @@ from projections.integrations.notices import (
     HOLD_CONFIRMED,
     PAYMENT_AWAITING,
     PAYMENT_REFUNDED,
+    WAITING_LIST_OFFERED,
 )
 
 KINDS = {
@@ -40,12 +42,14 @@ KINDS = {
     BOOKING_CANCELLED: "cancelled",
     PAYMENT_AWAITING: "awaiting",
     PAYMENT_REFUNDED: "refunded",
+    WAITING_LIST_OFFERED: "offered",
 }
 SUBJECTS = {
     "confirmed": "Your booking is confirmed: {quantity} × {tier}",
     "cancelled": "Your booking is cancelled: {quantity} × {tier}",
     "awaiting": "Please pay {money} for your booking ({tier}), reference {reference}",
     "refunded": "Refund sent: {money} for your booking ({tier})",
+    "offered": "Your turn on the waiting list: {quantity} × {tier} held for you until {expiresAt}",
 }
 TEMPLATES = Environment(
     loader=PackageLoader("projections.integrations", "templates"),

@@ -61,6 +61,12 @@ from projections.integrations.notices import (
     TIER_CREATED,
     TIER_SALES_CLOSED,
     TIER_SOLD_OUT,
+    WAITING_LIST_ACCEPTED,
+    WAITING_LIST_DECLINED,
+    WAITING_LIST_LAPSED,
+    WAITING_LIST_OFFERED,
+    WAITING_LIST_TICKETS_BACK_ON_SALE,
+    WAITING_LIST_TICKETS_KEPT,
     Notice,
 )
 
@@ -79,6 +85,12 @@ TOPICS = tuple(
         TicketTier.HoldReleased,
         TicketTier.CapacityAdded,
         TicketTier.SalesClosed,
+        TicketTier.TicketsKeptForWaitingList,
+        TicketTier.TicketsBackOnSale,
+        TicketTier.OfferMade,
+        TicketTier.OfferAccepted,
+        TicketTier.OfferDeclined,
+        TicketTier.OfferLapsed,
         Booking.TicketCheckedIn,
         Booking.ScanConflict,
         Payment.Opened,
@@ -89,6 +101,11 @@ TOPICS = tuple(
 SCANS = (Booking.TicketCheckedIn, Booking.ScanConflict)
 MONEY = (Payment.Opened, Payment.Received, Payment.Refunded)
 Openings = Mapping[str, Payment.Opened]  # each payment's opening, by payment id
+OFFER_ENDINGS = {
+    TicketTier.OfferAccepted: WAITING_LIST_ACCEPTED,
+    TicketTier.OfferDeclined: WAITING_LIST_DECLINED,
+    TicketTier.OfferLapsed: WAITING_LIST_LAPSED,
+}
 
 
 @dataclass
@@ -244,6 +261,29 @@ class NoticeMapper:
     @change.register
     def _sales_closed(self, domain_event: TicketTier.SalesClosed) -> Change:
         return Change(TIER_SALES_CLOSED)
+
+    @change.register
+    def _kept_for_list(self, domain_event: TicketTier.TicketsKeptForWaitingList) -> Change:
+        self._figures(domain_event).held += domain_event.quantity
+        return Change(WAITING_LIST_TICKETS_KEPT, quantity=domain_event.quantity)
+
+    @change.register
+    def _back_on_sale(self, domain_event: TicketTier.TicketsBackOnSale) -> Change:
+        self._figures(domain_event).held -= domain_event.quantity
+        return Change(WAITING_LIST_TICKETS_BACK_ON_SALE, quantity=domain_event.quantity)
+
+    @change.register
+    def _offered(self, domain_event: TicketTier.OfferMade) -> Change:
+        self.state.open_hold(str(domain_event.booking_id), domain_event.user_id)  # its hold.confirmed names the user
+        return Change(
+            WAITING_LIST_OFFERED, domain_event.booking_id, domain_event.user_id, domain_event.quantity,
+            domain_event.expires_at,
+        )  # fmt: skip
+
+    @change.register
+    def _offer_ended(self, domain_event: TicketTier.OfferEnded) -> Change:
+        kind = OFFER_ENDINGS[type(domain_event)]
+        return Change(kind, domain_event.booking_id, domain_event.user_id, domain_event.quantity)
 
     @change.register
     def _checked_in(self, domain_event: Booking.TicketCheckedIn) -> Change:

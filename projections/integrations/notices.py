@@ -2,7 +2,7 @@
 
 The stored domain events are the ledger's own business and may evolve (fields added,
 events split or renamed with their old topics registered); other systems (payment,
-email, CRM, door scanning) need a contract that does not. These fifteen types of notice
+email, CRM, door scanning) need a contract that does not. These twenty-one types of notice
 are that contract, served by the feed (``GET /api/feed``), webhooks and confirmation
 emails:
 
@@ -11,13 +11,22 @@ emails:
     tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
     ticket.checked_in   ticket.scan_conflict
     payment.awaiting    payment.received    payment.refunded
+    waiting_list.offered  waiting_list.accepted  waiting_list.declined  waiting_list.lapsed
+    waiting_list.tickets_kept  waiting_list.tickets_back_on_sale
 
 The ``ticket.*`` notices come from the booking's scans at the door (one ticket each,
 ``quantity`` 1, with its ``ticketId``, ``gate`` and when it was scanned as ``occurredAt``);
 the tier's figures they carry are unchanged by them. The ``payment.*`` notices come from a
 paid booking's payment: opened (what is due, in ``currency``'s integer minor units, its RF
 creditor ``reference`` and its deadline as ``expiresAt``), received, and each refund sent;
-they too leave the tier's figures as they were.
+they too leave the tier's figures as they were. The ``waiting_list.*`` notices follow an
+offer made to the first in line of a sold-out tier's waiting list: ``offered`` names the hold
+(``bookingId``) and its deadline (``expiresAt``), and each offer ends once, ``accepted``
+(right after its ``hold.confirmed``), ``declined`` (after ``hold.released``) or ``lapsed``
+(after ``hold.expired``). Tickets given back while anyone waits are kept for the list
+(``tickets_kept``, right after the notice that gave them back, which alone still shows them
+available: each notice's figures are those right after its own domain event), counted as
+held from then on; ``tickets_back_on_sale`` puts them on sale when nobody waits any more.
 
 Which domain event gives which notice, with what id and position: ``mapping.py``.
 """
@@ -44,6 +53,12 @@ TICKET_SCAN_CONFLICT = "ticket.scan_conflict"
 PAYMENT_AWAITING = "payment.awaiting"
 PAYMENT_RECEIVED = "payment.received"
 PAYMENT_REFUNDED = "payment.refunded"
+WAITING_LIST_OFFERED = "waiting_list.offered"
+WAITING_LIST_ACCEPTED = "waiting_list.accepted"
+WAITING_LIST_DECLINED = "waiting_list.declined"
+WAITING_LIST_LAPSED = "waiting_list.lapsed"
+WAITING_LIST_TICKETS_KEPT = "waiting_list.tickets_kept"
+WAITING_LIST_TICKETS_BACK_ON_SALE = "waiting_list.tickets_back_on_sale"
 TYPES = (
     BOOKING_CONFIRMED,
     BOOKING_CANCELLED,
@@ -60,6 +75,12 @@ TYPES = (
     PAYMENT_AWAITING,
     PAYMENT_RECEIVED,
     PAYMENT_REFUNDED,
+    WAITING_LIST_OFFERED,
+    WAITING_LIST_ACCEPTED,
+    WAITING_LIST_DECLINED,
+    WAITING_LIST_LAPSED,
+    WAITING_LIST_TICKETS_KEPT,
+    WAITING_LIST_TICKETS_BACK_ON_SALE,
 )
 
 
@@ -74,8 +95,8 @@ class Notice:
     tier: str
     booking_id: str | None
     user_id: str | None
-    quantity: int | None  # the booking's or hold's tickets, or the capacity added
-    expires_at: datetime | None  # hold.placed and payment.awaiting (its deadline) only
+    quantity: int | None  # the booking's or hold's tickets, the capacity added, or the tickets kept or put back
+    expires_at: datetime | None  # hold.placed, waiting_list.offered and payment.awaiting (its deadline) only
     capacity: int  # the tier's figures right after the notice's domain event
     sold: int
     held: int

@@ -19,6 +19,7 @@ from projections.integrations.mapping import PER_NOTIFICATION, TOPICS, MappingSt
 from projections.integrations.notices import TYPES
 
 EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=UTC)
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def mapped(domain_events: list[Any], state: MappingState | None = None, first: int = 1) -> list:
@@ -87,10 +88,48 @@ def test_every_domain_event_has_its_type_and_each_type_appears():
         "payment.received",
         "payment.refunded",
     ]
-    assert {e.type for e in notices} == set(TYPES)
+    assert {e.type for e in notices + mapped(waiting_list_story())} == set(TYPES)
     money = [(e.amount, e.currency, e.reference, e.user_id, e.available) for e in notices[-3:]]
     assert money == [(amount, "EUR", "RF18539007547034", "bob", 3) for amount in (1000, 1000, 400)]
     assert notices[-3].expires_at == EXPIRES and notices[-1].expires_at is None
+
+
+def waiting_list_story() -> list[Any]:
+    """A tier of two, sold out, with a waiting list: offers lapsed, accepted and declined,
+    tickets kept for the list and put back on sale when its last leaves."""
+    tier = TicketTier.open("GA", Decimal("10.00"), 2)
+    x, y, z = uuid4(), uuid4(), uuid4()
+    tier.book(x, "x", 1)
+    tier.book(y, "y", 1)
+    for user, quantity in (("ann", 1), ("bob", 1), ("cat", 2)):
+        tier.join_waiting_list(uuid4(), user, quantity, NOW)
+    tier.release(x, 1, "x", now=NOW)
+    tier.release_hold(UUID(tier.offers[0]["booking_id"]), "ann", 1, "expired", NOW)
+    tier.confirm_hold(UUID(tier.offers[0]["booking_id"]), 1)  # bob's
+    tier.release(y, 1, "y", now=NOW)  # kept for cat, who asks for two
+    tier.leave_waiting_list("cat", NOW)  # nobody waits: back on sale
+    tier.book(z, "z", 1)
+    tier.join_waiting_list(uuid4(), "dan", 1, NOW)
+    tier.release(z, 1, "z", now=NOW)
+    tier.release_hold(UUID(tier.offers[0]["booking_id"]), "dan", 1, "released", NOW)
+    return [e for e in tier.collect_events() if get_topic(type(e)) in TOPICS]  # joining and leaving: no notice
+
+
+def test_a_waiting_lists_offers_and_their_endings_are_announced_in_order():
+    types = [notice.type for notice in mapped(waiting_list_story()) if notice.type.startswith("waiting_list.")]
+    assert types == [
+        "waiting_list.tickets_kept",
+        "waiting_list.offered",
+        "waiting_list.lapsed",
+        "waiting_list.tickets_kept",
+        "waiting_list.offered",
+        "waiting_list.accepted",
+        "waiting_list.tickets_kept",
+        "waiting_list.tickets_back_on_sale",
+        "waiting_list.tickets_kept",
+        "waiting_list.offered",
+        "waiting_list.declined",
+    ]
 
 
 def test_a_scan_names_its_ticket_gate_and_time_with_the_tiers_figures():
