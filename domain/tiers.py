@@ -32,6 +32,7 @@ from domain.errors import (
 from domain.payments import PaymentTerms
 from domain.waiting_list import (
     DEFAULT_OFFER_SECONDS,
+    MAX_OFFER_SECONDS,
     MIN_OFFER_SECONDS,
     Entry,
     Offer,
@@ -499,5 +500,9 @@ class TicketTier(Aggregate):
 
 
 def check_offer_seconds(seconds: int) -> None:
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or not MIN_OFFER_SECONDS <= seconds <= 30 * 24 * 3600:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_OFFER_SECONDS <= seconds <= MAX_OFFER_SECONDS
+    ):
         raise InvalidTierError(f"An offer's time to accept is {MIN_OFFER_SECONDS} s to 30 days, got {seconds!r}.")

@@ -29,6 +29,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 # tier's has the event's time to pay (``TicketTier.seconds_to_accept``).
 DEFAULT_OFFER_SECONDS = 24 * 3600
 MIN_OFFER_SECONDS = 60
+MAX_OFFER_SECONDS = 30 * 24 * 3600
 
 Entry = Mapping[str, Any]  # {"entry_id": str, "user_id": str, "quantity": int}
 Offer = Mapping[str, Any]  # an entry's, with "booking_id": str (its hold) and "expires_at": datetime

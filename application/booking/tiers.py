@@ -41,6 +41,7 @@ class NewShow:
     sale_opens: datetime | None = None
     sale_closes: datetime | None = None
     payment: PaymentTerms | None = None  # the sale takes money (docs/payments.md)
+    offer_seconds: int | None = None  # a waiting-list offer's time to accept (``domain.waiting_list``)
 
 
 class TierAdmin:
@@ -90,6 +91,7 @@ class TierAdmin:
                 show.sale_closes,
                 payment=show.payment,
                 actor=actor,
+                offer_seconds=show.offer_seconds,
             )
             for t in show.tiers
         ]

@@ -109,3 +109,23 @@ def test_the_dashboard_shows_each_lists_length(admin_app):
     admin_app.extensions["services"].projector.catch_up()
     overview = client.get("/api/admin/overview", headers={"Authorization": "Bearer e2e-admin-token"}).json
     assert overview["waitingLists"] == [{"tier": "VIP", "waiting": 2, "waitingTickets": 3, "offers": 0}]
+
+
+def test_an_events_offers_last_the_time_it_sets(admin_app):
+    client = admin_app.test_client()
+    admin = {"Authorization": "Bearer e2e-admin-token"}
+    event = {"eventId": "gig", "name": "Gig", "tiers": [{"tier": "GIG", "price": "5.00", "capacity": 1}]}
+    too_short = client.post("/api/admin/events", json={**event, "waitingListOfferSeconds": 59}, headers=admin)
+    assert error_code(too_short) == "VALIDATION_ERROR"
+    assert (
+        client.post("/api/admin/events", json={**event, "waitingListOfferSeconds": 900}, headers=admin).status_code
+        == 201
+    )
+    first = book(client, user="x", tier="GIG").json["bookingId"]
+    join(client, "ann", tier="GIG")
+    cancel(client, first, "x")
+    offer = place(client, "ann", "GIG").json["offer"]
+    hold = client.get(f"/api/bookings/{offer['holdId']}").json
+    assert hold["expiresAt"] == offer["expiresAt"]
+    services = admin_app.extensions["services"]
+    assert services.ledger.find_tier("GIG").seconds_to_accept == 900

@@ -18,6 +18,7 @@ from application.booking.tiers import NewShow, NewTier
 from application.errors import ShowNotFoundError
 from domain.organizers import DEFAULT_ORGANIZER
 from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window
+from domain.waiting_list import MAX_OFFER_SECONDS, MIN_OFFER_SECONDS
 from projections.read_model.views import ShowRow, TierAvailability
 from web.identity.staff import actor
 from web.identity.tokens import require_admin_token
@@ -51,6 +52,14 @@ class NewEventSchema(CamelCaseSchema):
     sale_closes_at = fields.AwareDateTime(load_default=None, format="iso")
     tiers = fields.List(fields.Nested(NewTierSchema()), required=True, validate=validate.Length(min=1, max=20))
     payment = fields.Nested(PaymentTermsSchema(), metadata={"description": PAYMENT_TERMS})
+    waiting_list_offer_seconds = fields.Integer(
+        load_default=None,
+        validate=validate.Range(MIN_OFFER_SECONDS, MAX_OFFER_SECONDS),
+        metadata={
+            "description": "how long a waiting-list offer is held for its buyer; default: the time to pay "
+            "(a paid event), else a day"
+        },
+    )
 
     @validates_schema
     def sound(self, data: dict[str, Any], **_: Any) -> None:
@@ -157,6 +166,7 @@ class NewEvent(MethodView):
             new["sale_opens_at"],
             new["sale_closes_at"],
             new.get("payment"),
+            new["waiting_list_offer_seconds"],
         )
         organizer = request.args.get("organizer", DEFAULT_ORGANIZER)
         owned = services().staff.ownerships(organizer, new_show.code, [t.code for t in tiers], actor())
