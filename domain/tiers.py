@@ -432,8 +432,6 @@ class TicketTier(Aggregate):
         ``seconds_to_accept``); put the kept tickets back on sale once nobody waits."""
         if self.waiting and self.available > 0:
             self._keep(quantity=self.available)
-        if not self.waiting and self.kept:
-            self._back_on_sale(quantity=self.kept)
         while self.waiting and self.waiting[0]["quantity"] <= self.kept and self._selling(now):
             if now is None:  # an application's command always gives its time
                 raise TypeError(f"Tier {self.code} offers tickets to its waiting list: the time is needed.")
@@ -447,6 +445,8 @@ class TicketTier(Aggregate):
                 quantity=first["quantity"],
                 expires_at=expires_at,
             )
+        if not self.waiting and self.kept:  # the last in line was offered, or left
+            self._back_on_sale(quantity=self.kept)
 
     def _end_offer(self, record: Any, booking_id: UUID) -> None:
         offer = next((offer for offer in self.offers if offer["booking_id"] == str(booking_id)), None)
