@@ -370,4 +370,8 @@ class TierAudit:
                     Problem(None, f"bookings row {booking_id}: {seen}; the events say {quantity} ticket(s), {status}")
                 )
         problems += [Problem(None, f"bookings row {b} has no sale in the events of {code}") for b in bookings]
+        waiting = [UUID(row.entry_id) for row in view.places_of_tier(code) if row.status == "waiting"]
+        if waiting != list(replay.waiting):
+            told = f"waiting_list rows for {code} wait {len(waiting)}"
+            problems.append(Problem(None, f"{told} in their order; the events say {len(replay.waiting)}"))
         return problems

@@ -111,6 +111,17 @@ def test_an_offer_lapses_at_its_deadline_by_the_expiry_process_and_goes_to_the_n
     audited(ledger, follower)
 
 
+def test_the_audit_names_a_waiting_list_row_the_events_do_not_have(ledger):
+    sold_out(ledger)
+    WaitingList(ledger).join("ann", "GA", 1)
+    follower = Projector(ledger, open_view(ledger))
+    audited(ledger, follower)
+    with follower.view.datastore.transaction(commit=True) as cursor:
+        cursor.execute(follower.view.sql("UPDATE {waiting_list} SET status = 'left'"))
+    problems = TierAudit(ledger).verify("GA", follower.view)[1]
+    assert [p.message for p in problems] == ["waiting_list rows for GA wait 0 in their order; the events say 1"]
+
+
 def test_joining_leaving_and_their_refusals(ledger):
     sold_out(ledger)
     waiting_list = WaitingList(ledger)
