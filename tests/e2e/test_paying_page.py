@@ -17,6 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from scripts.harness.processes import call
+from scripts.harness.stripe_standin import StripeStandIn
 from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for, wait_for_text
 from tests.processes import clean_gunicorn
 
@@ -41,6 +42,7 @@ SETTINGS = {
     "ADMIN_AUTH_RATE_LIMIT": "",
     "PROJECT_IN_PROCESS": "yes",
 }
+WEBHOOK_SECRET = "whsec_paying_page"
 AWAITING = '#bookings [data-payment="awaiting"]'
 
 
@@ -124,7 +126,8 @@ def test_the_page_holds_a_paid_tier_shows_how_to_pay_and_follows_the_payment(
     assert text_of(browser, f"{item(unpaid)} .bank dd") == "€45.50"
     bank = text_of(browser, f"{item(unpaid)} .bank")
     assert "Concert Hall Ltd" in bank and "DE89 3704 0044 0532 0130 00" in bank
-    wait_for(browser, lambda d: re.fullmatch(r"pay within (1:00|0:[0-5]\d)", text_of(d, f"{item(unpaid)} .expires")), "the countdown")
+    countdown = f"{item(unpaid)} .expires"
+    wait_for(browser, lambda d: re.fullmatch(r"pay within (1:00|0:[0-5]\d)", text_of(d, countdown)), "the countdown")
     assert text_of(browser, "#error") == ""
 
     browser.execute_cdp_cmd(
@@ -169,10 +172,56 @@ def test_the_page_holds_a_paid_tier_shows_how_to_pay_and_follows_the_payment(
     WebDriverWait(browser, SECONDS_TO_PAY + 15, poll_frequency=0.2).until(
         lambda d: text_of(d, f'{item(unpaid)}[data-status="expired"] .status') == "Expired", "the unpaid hold to expire"
     )
-    wait_for_text(browser, f"{item(unpaid)} .payment-state", "Not paid in time: the hold expired, and its seats are back on sale.")
+    expired = "Not paid in time: the hold expired, and its seats are back on sale."
+    wait_for_text(browser, f"{item(unpaid)} .payment-state", expired)
     wait_for_text(browser, '#tiers [data-tier="GALA"] .available', "4 of 4 left")
     screenshot(browser, "paying-4-expired")
     click(browser, f"{item(unpaid)} .again")
     wait_for_text(browser, "#notice", "Held 1 × GALA again: pay below to get the tickets.")
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, AWAITING)) == 1, "the hold again")
+    assert browser.find_elements(By.CSS_SELECTOR, f"{AWAITING} .card") == []  # no Stripe key: no card
+    assert severe_messages(browser) == []
+
+
+@pytest.fixture
+def standin() -> Iterator[StripeStandIn]:
+    standin = StripeStandIn(webhook_secret=WEBHOOK_SECRET).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def card_server(store_env: dict[str, str], standin: StripeStandIn, tmp_path: Path) -> Iterator[str]:
+    stripe = {
+        "STRIPE_SECRET_KEY": "sk_test_page",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": standin.url,
+    }
+    with clean_gunicorn({**store_env, **SETTINGS, **stripe}, tmp_path) as base:
+        assert call(f"{base}/api/admin/events", EVENT, ADMIN).status == 201
+        standin.webhook_url = f"{base}/api/payments/stripe/webhook"
+        yield base
+
+
+def test_where_the_stripe_key_is_set_the_page_pays_by_card_through_checkout(
+    card_server: str, browser: WebDriver, standin: StripeStandIn
+) -> None:
+    browser.get(f"{card_server}/?event=winter-gala")
+    wait_for_text(browser, '#tiers [data-tier="GALA"] .available', "4 of 4 left")
+    Select(browser.find_element(By.ID, "tier")).select_by_value("GALA")
+    hold_paid(browser, 2)
+    wait_for_text(browser, f"{AWAITING} .card", "Pay €91.00 by card")
+    held = booking_id(browser, AWAITING)
+    assert "IBAN" in text_of(browser, f"{item(held)} .bank")  # the bank transfer stays offered
+    screenshot(browser, "paying-5-card")
+
+    click(browser, f"{AWAITING} .card")  # to Stripe's (the stand-in's) hosted page
+    wait_for(browser, lambda d: d.current_url.startswith(standin.url), "Stripe's page")
+    assert text_of(browser, "h1") == "Pay 91.00 EUR"
+    click(browser, "#pay")  # Stripe tells the server (the signed webhook), then sends the buyer back
+    wait_for(browser, lambda d: d.current_url.startswith(card_server), "the way back")
+    wait_for_text(browser, f"{item(held)} .status", "Confirmed")
+    assert text_of(browser, f"{item(held)} .payment-state") == "Paid €91.00. Your tickets are below."
+    (session,) = standin.seen("/v1/checkout/sessions")
+    assert session.idempotency_key == f"checkout-session:{session.params['client_reference_id']}"
     assert severe_messages(browser) == []

@@ -554,6 +554,10 @@
     if (state === "awaiting") {
       const by = new Date(payment.dueAt).toLocaleTimeString();
       line(`Pay ${total} by ${by}. The tickets are yours once the money arrives; unpaid by then, the hold ends.`);
+      if (payment.card) {
+        panel.append(cardButton(booking, total));
+        line("Or by bank transfer:");
+      }
       panel.append(bankDetails(payment, total));
     } else if (state === "confirmed") {
       line(`Paid ${amount(payment.received, payment.currency)}. Your tickets are below.`);
@@ -604,6 +608,25 @@
         page.paymentNews.textContent = `${label} copied: ${text}`;
       } catch {
         page.paymentNews.textContent = `Copying is not allowed here: select the ${label} and copy it.`;
+      }
+    });
+    return button;
+  }
+
+  // Card payments go through Stripe Checkout: the page loads no Stripe script (its CSP allows
+  // this origin only); it sends the buyer to Stripe's page, which sends them back here, and the
+  // booking is confirmed by Stripe's webhook, which this page then sees as for any payment.
+  function cardButton(booking, total) {
+    const button = element("button", "card", `Pay ${total} by card`);
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const session = await api(`/api/bookings/${encodeURIComponent(booking.bookingId)}/payment/checkout`, {});
+        location.assign(session.url);
+      } catch (error) {
+        button.disabled = false;
+        say(error.message, true);
       }
     });
     return button;

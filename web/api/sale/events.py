@@ -43,7 +43,7 @@ class EventSchema(ResponseSchema):
     capacity = fields.Integer(metadata={"description": "its tiers' capacities added up"})
     available_quantity = fields.Integer(metadata={"description": "its tiers' tickets left, added up"})
     payment = fields.Nested(
-        TermsSchema(), allow_none=True, metadata={"description": "its priced tiers sell only through a payment; null: free"}
+        TermsSchema(), allow_none=True, metadata={"description": "its priced tiers sell through a payment; null: free"}
     )
 
 
@@ -105,9 +105,7 @@ TIERS = [
 ]
 
 
-def summary(
-    show: ShowRow, tiers: list[TierAvailability], now: datetime, terms: PaymentTerms | None
-) -> dict[str, Any]:
+def summary(show: ShowRow, tiers: list[TierAvailability], now: datetime, terms: PaymentTerms | None) -> dict[str, Any]:
     inside = (show.sale_opens is None or show.sale_opens <= now) and (
         show.sale_closes is None or now < show.sale_closes
     )
