@@ -95,18 +95,19 @@ class CardPayments:
         times to pay; money paid on it after the hold ended is refunded by the late rule."""
         details = self._awaiting(booking_id)
         metadata = {"payment_id": str(details.payment_id), "booking_id": str(booking_id)}
-        line = {
-            "quantity": 1,
-            "price_data": {
-                "currency": details.currency.lower(),
-                "unit_amount": details.amount_due,
-                "product_data": {"name": f"{details.tier} tickets"},
-            },
-        }
         session = self.stripe.v1.checkout.sessions.create(
             params={
                 "mode": "payment",
-                "line_items": [line],
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": details.currency.lower(),
+                            "unit_amount": details.amount_due,
+                            "product_data": {"name": f"{details.tier} tickets"},
+                        },
+                    }
+                ],
                 "payment_intent_data": {"metadata": metadata},
                 "metadata": metadata,
                 "client_reference_id": str(details.payment_id),

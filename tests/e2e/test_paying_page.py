@@ -3,11 +3,18 @@ each store: a paid event's tier is held, never booked outright; the page shows t
 the event's currency, the time left to pay, the bank's details and the creditor reference in
 groups with a copy button; the box office's payment (the admin API) turns it confirmed with
 its tickets, a cancellation's refund shows owed then refunded, and an unpaid hold expires on
-the page with a way to try again. Its layout is checked at desktop and phone width."""
+the page with a way to try again. Its layout is checked at desktop and phone width. Where the
+server has a Stripe key, the page pays by card through Checkout (the stand-in's hosted page).
+
+Screenshots go to ``var/screenshots/paying-*.png``; with ``PAGE_SCREENSHOTS=<folder>`` (``make
+screenshots``) they are copied there too: the pictures in docs/web-page.md."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from scripts.harness.processes import call
+from scripts.harness.processes import ROOT, call
 from scripts.harness.stripe_standin import StripeStandIn
 from tests.e2e.browser import click, screenshot, severe_messages, text_of, wait_for, wait_for_text
 from tests.processes import clean_gunicorn
@@ -51,6 +58,15 @@ def server(store_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     with clean_gunicorn({**store_env, **SETTINGS}, tmp_path) as base:
         assert call(f"{base}/api/admin/events", EVENT, ADMIN).status == 201
         yield base
+
+
+def state(driver: WebDriver, name: str, showing: str = "#bookings") -> None:
+    """A screenshot of the page with ``showing`` in view, kept for docs/web-page.md when asked."""
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.CSS_SELECTOR, showing))
+    path = screenshot(driver, f"paying-{name}")
+    if folder := os.environ.get("PAGE_SCREENSHOTS"):
+        (ROOT / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, ROOT / folder / path.name)
 
 
 def hold_paid(driver: WebDriver, quantity: int) -> None:
@@ -138,13 +154,17 @@ def test_the_page_holds_a_paid_tier_shows_how_to_pay_and_follows_the_payment(
     wait_for_text(browser, "#payment-news", f"Reference copied: {reference}")
     assert browser.execute_async_script("navigator.clipboard.readText().then(arguments[0])") == reference
     assert_laid_out(browser, item(unpaid))
-    screenshot(browser, "paying-1-awaiting")
+    state(browser, "1-awaiting", "#bookings-heading")
 
     # A second hold, paid at the box office: the page turns it confirmed, with its tickets.
     hold_paid(browser, 2)
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, AWAITING)) == 2, "the second hold")
     paid = booking_id(browser, AWAITING)  # newest first
     assert paid != unpaid
+    # The page reloads the bookings once more after a hold, with the availability it changed; the
+    # payment comes after that, so only the page following the payment can see it.
+    wait_for_text(browser, '#tiers [data-tier="GALA"] .available', "1 of 4 left")
+    time.sleep(1)
     box_office = {"amount": 9100, "currency": "EUR", "method": "cash", "receipt": "till-1"}
     assert call(f"{server}/api/admin/payments/{paid}/box-office", box_office, ADMIN).status == 200
     wait_for_text(browser, f"{item(paid)} .status", "Confirmed")
@@ -152,12 +172,11 @@ def test_the_page_holds_a_paid_tier_shows_how_to_pay_and_follows_the_payment(
     assert text_of(browser, f"{item(paid)} .payment-state") == "Paid €91.00. Your tickets are below."
     click(browser, f"{item(paid)} .tickets summary")
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{item(paid)} .ticket svg")) == 2, "2 QR codes")
-    screenshot(browser, "paying-2-confirmed")
+    state(browser, "2-confirmed", "#bookings-heading")
 
     browser.set_window_size(390, 844)  # a phone
-    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, item(unpaid)))
     assert_laid_out(browser, item(unpaid))
-    screenshot(browser, "paying-3-phone")
+    state(browser, "3-phone", item(unpaid))
 
     # Cancelled, it owes its refund (the event gives all back), then the refund is sent.
     click(browser, f"{item(paid)} .cancel")
@@ -175,7 +194,7 @@ def test_the_page_holds_a_paid_tier_shows_how_to_pay_and_follows_the_payment(
     expired = "Not paid in time: the hold expired, and its seats are back on sale."
     wait_for_text(browser, f"{item(unpaid)} .payment-state", expired)
     wait_for_text(browser, '#tiers [data-tier="GALA"] .available', "4 of 4 left")
-    screenshot(browser, "paying-4-expired")
+    state(browser, "4-expired", "#bookings-heading")
     click(browser, f"{item(unpaid)} .again")
     wait_for_text(browser, "#notice", "Held 1 × GALA again: pay below to get the tickets.")
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, AWAITING)) == 1, "the hold again")
@@ -213,7 +232,7 @@ def test_where_the_stripe_key_is_set_the_page_pays_by_card_through_checkout(
     wait_for_text(browser, f"{AWAITING} .card", "Pay €91.00 by card")
     held = booking_id(browser, AWAITING)
     assert "IBAN" in text_of(browser, f"{item(held)} .bank")  # the bank transfer stays offered
-    screenshot(browser, "paying-5-card")
+    state(browser, "5-card", "#bookings-heading")
 
     click(browser, f"{AWAITING} .card")  # to Stripe's (the stand-in's) hosted page
     wait_for(browser, lambda d: d.current_url.startswith(standin.url), "Stripe's page")
