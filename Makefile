@@ -40,8 +40,9 @@ mutation: test-setup install  ## mutation testing of domain/ and application/ (m
 	HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children $(or $(MUTATION_CHILDREN),2)
 	$(PY) tests/mutation_summary.py
 
-screenshots: test-setup install  ## the dashboard's pictures in docs/web-page.md (web/static/screenshots/), from its browser test
+screenshots: test-setup install  ## the pictures in docs/web-page.md (web/static/screenshots/), from the pages' browser tests
 	DASHBOARD_SCREENSHOTS=web/static/screenshots $(PY) -m pytest -q tests/e2e/test_dashboard.py
+	PAGE_SCREENSHOTS=web/static/screenshots $(PY) -m pytest -q tests/e2e/test_paying_page.py -k sqlite
 
 bench: install  ## the hot-sale benchmark against the row-locking baseline (needs wrk, PostgreSQL)
 	$(CLI) bench

@@ -4,6 +4,10 @@ booking confirmed only by Stripe's signed webhook, and card refunds sent through
 - ``start``: the booking's PaymentIntent, created with an idempotency key derived from its
   payment's id, so asking again (a retry, a second tab) gives the same intent, never a second
   charge. Its metadata names the payment, which is how the webhook finds it.
+- ``checkout``: the booking's Stripe Checkout Session, for the booking page (which loads no
+  Stripe script: it sends the buyer to the session's hosted page, which comes back to it). Its
+  PaymentIntent carries the same metadata as ``start``'s, so the same webhook confirms it; its
+  idempotency key is derived from the payment too, so one booking has one session.
 - ``webhook``: the SDK checks the ``Stripe-Signature`` (HMAC of the body with the endpoint's
   secret, and its age); anything else is refused and nothing recorded. Only
   ``payment_intent.succeeded`` moves money, through ``PaymentDesk.receive`` with the intent's
@@ -25,7 +29,7 @@ from uuid import UUID
 import stripe
 
 from application.errors import StripeEventRefusedError
-from application.payments.desk import Incoming, PaymentDesk
+from application.payments.desk import Incoming, PaymentDesk, PaymentDetails
 from application.payments.references import creditor_reference
 from domain.bookings import BookingStatus
 from domain.errors import InvalidPaymentError
@@ -48,6 +52,16 @@ class CardIntent:
     currency: str
 
 
+@dataclass(frozen=True)
+class CheckoutSession:
+    """Stripe's hosted payment page for a booking: where the booking page sends its buyer."""
+
+    payment_id: UUID
+    booking_id: UUID
+    session_id: str
+    url: str
+
+
 class CardPayments:
     """Stripe's side of the payment desk; made only where ``STRIPE_SECRET_KEY`` is set."""
 
@@ -60,9 +74,7 @@ class CardPayments:
 
     def start(self, booking_id: UUID) -> CardIntent:
         """The PaymentIntent of a held booking of a paid tier: the same one every time."""
-        details = self.desk.open(booking_id)
-        if details.booking_status != BookingStatus.HELD or details.received:
-            raise InvalidPaymentError(f"Booking {booking_id} is not awaiting payment.")
+        details = self._awaiting(booking_id)
         intent = self.stripe.v1.payment_intents.create(
             params={
                 "amount": details.amount_due,
@@ -75,6 +87,42 @@ class CardPayments:
         return CardIntent(
             details.payment_id, booking_id, intent.id, intent.client_secret or "", details.amount_due, details.currency
         )
+
+    def checkout(self, booking_id: UUID, return_url: str) -> CheckoutSession:
+        """The Checkout Session of a held booking of a paid tier: the same one every time
+        (asked again with another ``return_url``, Stripe refuses the reused key). Its expiry is
+        left at Stripe's default: Stripe allows none sooner than 30 minutes, longer than short
+        times to pay; money paid on it after the hold ended is refunded by the late rule."""
+        details = self._awaiting(booking_id)
+        metadata = {"payment_id": str(details.payment_id), "booking_id": str(booking_id)}
+        session = self.stripe.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": details.currency.lower(),
+                            "unit_amount": details.amount_due,
+                            "product_data": {"name": f"{details.tier} tickets"},
+                        },
+                    }
+                ],
+                "payment_intent_data": {"metadata": metadata},
+                "metadata": metadata,
+                "client_reference_id": str(details.payment_id),
+                "success_url": return_url,
+                "cancel_url": return_url,
+            },
+            options={"idempotency_key": f"checkout-session:{details.payment_id}"},
+        )
+        return CheckoutSession(details.payment_id, booking_id, session.id, session.url or "")
+
+    def _awaiting(self, booking_id: UUID) -> PaymentDetails:
+        details = self.desk.open(booking_id)
+        if details.booking_status != BookingStatus.HELD or details.received:
+            raise InvalidPaymentError(f"Booking {booking_id} is not awaiting payment.")
+        return details
 
     def webhook(self, payload: bytes, signature: str) -> Match | None:
         """Apply one signed event; the match of a ``payment_intent.succeeded``, else None."""

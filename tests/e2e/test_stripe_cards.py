@@ -86,6 +86,34 @@ def test_a_signed_succeeded_event_confirms_the_booking_and_one_intent_serves_eve
     assert client.post(f"/api/bookings/{hold_id}/payment/card").json["error"]["code"] == "INVALID_PAYMENT"
 
 
+def test_one_checkout_session_serves_every_retry_and_its_intent_is_confirmed_by_the_same_webhook(app, standin):
+    client = app.test_client()
+    answer = client.post("/api/tickets/hold", json={"userId": "alice", "tier": "GALA", "quantity": 2})
+    hold_id = answer.json["holdId"]
+    assert client.get(f"/api/bookings/{hold_id}/payment").json["card"] is True
+    session = client.post(f"/api/bookings/{hold_id}/payment/checkout")
+    assert session.status_code == 200, session.json
+    assert session.json["url"] == f"{standin.url}/checkout/{session.json['sessionId']}"
+    assert client.post(f"/api/bookings/{hold_id}/payment/checkout").json == session.json
+    created = standin.seen("/v1/checkout/sessions")
+    assert [r.idempotency_key for r in created] == [f"checkout-session:{session.json['paymentId']}"] * 2
+    params = created[0].params
+    assert (params["line_items[0][price_data][unit_amount]"], params["line_items[0][price_data][currency]"]) == (
+        "9100",
+        "eur",
+    )
+    assert params["payment_intent_data[metadata][payment_id]"] == session.json["paymentId"]
+    assert params["success_url"] == "http://localhost/"
+    (intent_id,) = standin.intents
+    assert (deliver(client, standin.event(intent_id)).json, money(client, hold_id)["received"]) == (
+        {"match": "paid"},
+        9100,
+    )
+    assert client.post(f"/api/bookings/{hold_id}/payment/checkout").json["error"]["code"] == "INVALID_PAYMENT"
+    unknown = client.post("/api/bookings/6b0f7c57-4d6e-4c1f-9a51-5f1a2b3c4d5e/payment/checkout")
+    assert unknown.json["error"]["code"] == "BOOKING_NOT_FOUND"
+
+
 def test_a_forged_or_unsigned_event_is_refused_and_records_nothing(app, standin):
     client = app.test_client()
     hold_id, intent = held(client)
@@ -172,5 +200,6 @@ def test_without_a_key_there_are_no_card_endpoints(store_env):
         assert client.post(WEBHOOK, data=b"{}", content_type="application/json").status_code == 404
         assert app.extensions["services"].cards is None
         assert WEBHOOK not in client.get("/openapi.json").json["paths"]
+        assert "/api/bookings/{booking_id}/payment/checkout" not in client.get("/openapi.json").json["paths"]
     finally:
         app.extensions["services"].close()

@@ -33,6 +33,14 @@ class PaymentTermsSchema(CamelCaseSchema):
         return PaymentTerms(**data)
 
 
+class TermsSchema(ResponseSchema):
+    """An event's payment terms as answered: what a buyer of its priced tiers pays in and by when."""
+
+    currency = fields.String(metadata={"enum": list(CURRENCY_EXPONENTS)})
+    seconds_to_pay = fields.Integer(metadata={"description": "how long a hold lasts: the time to pay"})
+    refund_percent = fields.Integer(metadata={"description": "of what was received, given back on cancellation"})
+
+
 class BankDetailsSchema(ResponseSchema):
     account_holder = fields.String(allow_none=True)
     iban = fields.String(allow_none=True)

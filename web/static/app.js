@@ -7,6 +7,10 @@
 // joins the queue, follows the room's frontier (/api/queue/frontier, the same answer for every
 // buyer, which an edge cache serves), asks for its own ticket only once the frontier has reached
 // its number, and once admitted sends the pass with each booking and counts its time down.
+// Besides the default event the page lists the others (GET /api/events). A paid event's priced
+// tiers are held, never booked: the hold awaits its payment (GET /api/bookings/<id>/payment),
+// shown with its amount, the time left to pay, the bank details and the creditor reference, and
+// followed until it is confirmed (tickets), expires (seats back on sale) or is refunded.
 "use strict";
 
 (() => {
@@ -18,6 +22,8 @@
   const ROOM_CHECK_MS = 5000; // how often the page asks whether a waiting room is on
   const PLACE_KEY = "ticket-ledger.queueTicket."; // + user id: the place in the queue survives a reload
   const FRONTIER_MS = 1000; // the frontier's max-age: how often a waiting page looks at it
+  const PAYMENT_MS = 2000; // how often a payment awaited (or a refund owed) is looked at again
+  const MAIN = "main"; // the default event: GET /api/tickets and its stream
   const MODES = {
     connecting: "Connecting…",
     live: "Live: availability updates as it changes.",
@@ -32,12 +38,18 @@
     notice: byId("notice"), error: byId("error"), bookings: byId("bookings"), noBookings: byId("no-bookings"),
     queue: byId("queue"), queueMessage: byId("queue-message"), queueProgress: byId("queue-progress"),
     queueBar: byId("queue-bar"), queuePosition: byId("queue-position"), queueEta: byId("queue-eta"),
-    queuePass: byId("queue-pass"), join: byId("join-button"),
+    queuePass: byId("queue-pass"), join: byId("join-button"), eventField: byId("event-field"),
+    event: byId("event"), eventTerms: byId("event-terms"), holdHelp: byId("hold-help"),
+    paymentNews: byId("payment-news"),
   };
   let tiers = [];
   let tierPicked = false;
   let busy = false; // a booking or hold request is on its way
   let bookingsStale = false; // reload the bookings on the next availability change too (read tables may lag)
+  let events = []; // GET /api/events: the default event first
+  let eventId = MAIN; // the event whose tiers are on the page
+  let stopFeed = () => {}; // stops the availability feed of the event on the page
+  const paidTiers = new Map(); // tier code -> its event's payment terms: the priced tiers of paid events
 
   // --- talking to the API -------------------------------------------------------------
 
@@ -150,10 +162,14 @@
     const selected = tiers.find((t) => t.tier === page.tier.value);
     const waiting = selected && gated(selected.tier) && !passValid();
     page.button.disabled = page.hold.disabled = busy || !selected || !bookable(selected) || waiting;
+    const paid = Boolean(selected) && paidTiers.has(selected.tier); // held while paid for, never booked outright
+    page.button.textContent = paid ? "Hold and pay" : "Book";
+    page.hold.hidden = page.holdHelp.hidden = paid;
   }
 
   function showTiers(list) {
     tiers = list;
+    noteTiers(events.find((e) => e.eventId === eventId), list);
     page.tiers.replaceChildren(...list.map(tierItem));
     page.tiers.removeAttribute("aria-busy");
     updateForm();
@@ -168,9 +184,17 @@
     page.connection.textContent = MODES[mode];
   }
 
+  // Follows the availability of the event on the page: the default one live from its stream,
+  // any other by polling its tiers (the stream is the default event's).
+  function watch(id) {
+    stopFeed();
+    stopFeed = id === MAIN && window.EventSource ? listen() : poll(id);
+  }
+
+  // Returns what stops it.
   function listen() {
-    if (!window.EventSource) return poll();
     const source = new EventSource("/api/tickets/stream");
+    let stopPolling = () => {};
     let errors = 0;
     source.onmessage = (event) => {
       errors = 0;
@@ -182,22 +206,99 @@
       errors += 1;
       if (source.readyState === EventSource.CLOSED || errors >= MAX_STREAM_ERRORS) {
         source.close();
-        poll();
+        stopPolling = poll(MAIN);
       }
+    };
+    return () => {
+      source.close();
+      stopPolling();
     };
   }
 
-  function poll() {
+  // Returns what stops it.
+  function poll(id) {
+    const path = id === MAIN ? "/api/tickets" : `/api/events/${encodeURIComponent(id)}/tickets`;
+    let stopped = false;
+    let timer = null;
     const tick = async () => {
       try {
-        showTiers(await api("/api/tickets"));
+        const list = await api(path);
+        if (stopped) return;
+        showTiers(list);
         setMode("polling");
       } catch {
+        if (stopped) return;
         setMode("offline");
       }
-      setTimeout(tick, POLL_MS);
+      timer = setTimeout(tick, POLL_MS);
     };
     tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+
+  // --- events and their payment terms ---------------------------------------------------
+
+  function noteTiers(event, list) {
+    if (!event || !event.payment) return;
+    for (const tier of list) if (Number(tier.price) > 0) paidTiers.set(tier.tier, event.payment);
+  }
+
+  // The events, and the tiers of the paid ones (so that their bookings show their payment
+  // whichever event is on the page). The picker shows only when there is more than one event.
+  async function loadEvents() {
+    try {
+      events = await api("/api/events");
+    } catch {
+      loadBookings(); // the default event's tiers stay on the page
+      return;
+    }
+    await Promise.all(events.filter((e) => e.payment).map(async (e) => {
+      try {
+        noteTiers(e, await api(`/api/events/${encodeURIComponent(e.eventId)}/tickets`));
+      } catch {
+        // its bookings show as free ones until its tiers are read
+      }
+    }));
+    const wanted = new URLSearchParams(location.search).get("event");
+    page.event.replaceChildren(...events.map((e) => new Option(e.name, e.eventId)));
+    page.eventField.hidden = events.length < 2;
+    if (wanted && wanted !== eventId && events.some((e) => e.eventId === wanted)) pickEvent(wanted);
+    page.event.value = eventId;
+    showTerms();
+    lastDrawn = null;
+    loadBookings();
+  }
+
+  function pickEvent(id) {
+    eventId = id;
+    const url = new URL(location.href);
+    url.searchParams.set("event", id);
+    history.replaceState(null, "", url);
+    tiers = [];
+    tierPicked = false;
+    page.tier.replaceChildren();
+    page.tiers.replaceChildren();
+    page.tiers.setAttribute("aria-busy", "true");
+    showTerms();
+    watch(id);
+  }
+
+  function showTerms() {
+    const terms = (events.find((e) => e.eventId === eventId) || {}).payment;
+    page.eventTerms.hidden = !terms;
+    if (terms) {
+      page.eventTerms.textContent = `Tickets are paid in ${terms.currency}. A booking is held for ` +
+        `${minutes(terms.secondsToPay)} while you pay by bank transfer; it is yours once the money arrives.`;
+    }
+    updateForm();
+  }
+
+  function minutes(seconds) {
+    if (seconds < 120) return `${seconds} seconds`;
+    return seconds < 7200 ? `${Math.round(seconds / 60)} minutes` : `${Math.round(seconds / 3600)} hours`;
   }
 
   // --- the waiting room ------------------------------------------------------------------
@@ -368,6 +469,8 @@
   };
 
   function bookingItem(booking) {
+    const payment = payments.get(booking.bookingId);
+    if (payment) return paidBookingItem(booking, payment);
     const item = element("li", `booking ${booking.status}`);
     item.dataset.bookingId = booking.bookingId;
     item.dataset.status = booking.status;
@@ -382,13 +485,211 @@
     }
     if (booking.status === "confirmed") item.append(ticketsDetails(booking));
     if (booking.status === "held") {
-      const expires = element("span", "expires");
-      expires.setAttribute("role", "timer"); // a timer is not read out on every tick
-      item.dataset.expiresAt = booking.expiresAt;
-      item.querySelector(".status").after(expires);
-      if (countDown(item)) bookingsStale = true; // already up: the expiry's availability change reloads
+      startCountDown(item, booking.expiresAt, "expires in");
     }
     return item;
+  }
+
+  function startCountDown(item, until, words) {
+    const expires = element("span", "expires");
+    expires.setAttribute("role", "timer"); // a timer is not read out on every tick
+    item.dataset.expiresAt = until;
+    item.dataset.countdown = words;
+    item.querySelector(".status").after(expires);
+    if (countDown(item)) bookingsStale = true; // already up: the expiry's availability change reloads
+  }
+
+  // --- paying for a booking of a paid tier ----------------------------------------------
+
+  const payments = new Map(); // booking id -> its payment as last read
+  const paymentStates = new Map(); // booking id -> the state last shown, to announce a change
+
+  // What a paid booking's money says, in the buyer's words: one of awaiting, confirmed,
+  // expired, released, refund-owed, refunded, cancelled.
+  function paymentState(booking, payment) {
+    if (payment.refundRequested > 0) return payment.refunded >= payment.refundRequested ? "refunded" : "refund-owed";
+    if (booking.status === "held") return "awaiting";
+    return booking.status;
+  }
+
+  const STATE_WORDS = {
+    awaiting: "Awaiting payment", confirmed: "Confirmed", expired: "Expired", released: "Released",
+    "refund-owed": "Refund on its way", refunded: "Refunded", cancelled: "Cancelled",
+  };
+
+  function amount(minor, currency) {
+    const format = new Intl.NumberFormat("en-US", { style: "currency", currency });
+    return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
+  }
+
+  // A reference or an IBAN as it is printed for people to type: in groups of four.
+  const grouped = (text) => text.replace(/(.{4})(?!$)/g, "$1 ");
+
+  function paidBookingItem(booking, payment) {
+    const state = paymentState(booking, payment);
+    const item = element("li", `booking paid ${booking.status}`);
+    item.dataset.bookingId = booking.bookingId;
+    item.dataset.status = booking.status;
+    item.dataset.payment = state;
+    const when = new Date(booking.createdAt).toLocaleString();
+    item.append(element("span", "what", `${booking.quantity} × ${booking.tier}`),
+                element("span", "status", STATE_WORDS[state]), element("span", "when", when));
+    const buttons = element("span", "buttons");
+    if (state === "awaiting") {
+      buttons.append(actionButton(booking, ACTIONS.held.find((a) => a.name === "release")));
+      startCountDown(item, payment.dueAt, "pay within");
+    }
+    if (state === "confirmed") buttons.append(actionButton(booking, ACTIONS.confirmed[0]));
+    if (state === "expired" || state === "released") buttons.append(tryAgainButton(booking));
+    if (buttons.childElementCount) item.append(buttons);
+    item.append(paymentPanel(booking, payment, state));
+    if (state === "confirmed") item.append(ticketsDetails(booking));
+    return item;
+  }
+
+  function paymentPanel(booking, payment, state) {
+    const panel = element("div", "payment");
+    const total = amount(payment.amountDue, payment.currency);
+    const line = (text) => panel.append(element("p", "payment-state", text));
+    if (state === "awaiting") {
+      const by = new Date(payment.dueAt).toLocaleTimeString();
+      line(`Pay ${total} by ${by}. The tickets are yours once the money arrives; unpaid by then, the hold ends.`);
+      if (payment.card) {
+        panel.append(cardButton(booking, total));
+        line("Or by bank transfer:");
+      }
+      panel.append(bankDetails(payment, total));
+    } else if (state === "confirmed") {
+      line(`Paid ${amount(payment.received, payment.currency)}. Your tickets are below.`);
+    } else if (state === "expired" || state === "released") {
+      const why = state === "expired" ? "Not paid in time: the hold expired" : "Released";
+      line(`${why}, and its seats are back on sale.`);
+    } else if (state === "refund-owed") {
+      const owed = amount(payment.refundRequested - payment.refunded, payment.currency);
+      line(`${lateOrCancelled(booking)} A refund of ${owed} is on its way to you.`);
+    } else if (state === "refunded") {
+      line(`${lateOrCancelled(booking)} Refunded ${amount(payment.refunded, payment.currency)}.`);
+    } else {
+      line("Cancelled. This event's terms give nothing back on cancellation.");
+    }
+    return panel;
+  }
+
+  function lateOrCancelled(booking) {
+    return booking.status === "cancelled" ? "Cancelled." : "Your payment came after the hold had ended.";
+  }
+
+  // The account to transfer to and the reference to give with it, each with a copy button.
+  function bankDetails(payment, total) {
+    const list = element("dl", "bank");
+    const row = (label, value, copy) => {
+      const data = element("dd", "", "");
+      data.append(element("span", "value", value));
+      if (copy) data.append(copyButton(label, copy));
+      list.append(element("dt", "", label), data);
+    };
+    row("Amount", total);
+    const { accountHolder, iban } = payment.bank;
+    if (accountHolder) row("Account holder", accountHolder);
+    if (iban) row("IBAN", grouped(iban), iban);
+    row("Reference", grouped(payment.reference), payment.reference);
+    list.querySelector("dd:last-child .value").classList.add("reference");
+    if (!iban) list.append(element("p", "no-bank", "Pay at the box office, giving this reference."));
+    return list;
+  }
+
+  function copyButton(label, text) {
+    const button = element("button", "copy secondary", "Copy");
+    button.type = "button";
+    button.setAttribute("aria-label", `Copy the ${label === "IBAN" ? label : label.toLowerCase()}`);
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        page.paymentNews.textContent = `${label} copied: ${text}`;
+      } catch {
+        page.paymentNews.textContent = `Copying is not allowed here: select the ${label} and copy it.`;
+      }
+    });
+    return button;
+  }
+
+  // Card payments go through Stripe Checkout: the page loads no Stripe script (its CSP allows
+  // this origin only); it sends the buyer to Stripe's page, which sends them back here, and the
+  // booking is confirmed by Stripe's webhook, which this page then sees as for any payment.
+  function cardButton(booking, total) {
+    const button = element("button", "card", `Pay ${total} by card`);
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const session = await api(`/api/bookings/${encodeURIComponent(booking.bookingId)}/payment/checkout`, {});
+        location.assign(session.url);
+      } catch (error) {
+        button.disabled = false;
+        say(error.message, true);
+      }
+    });
+    return button;
+  }
+
+  function tryAgainButton(booking) {
+    const button = element("button", "again", "Try again");
+    button.type = "button";
+    button.setAttribute("aria-label", `Hold ${booking.quantity} × ${booking.tier} again`);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const receipt = await api("/api/tickets/hold", { userId: booking.userId, tier: booking.tier, quantity: booking.quantity });
+        say(`Held ${receipt.heldQuantity} × ${receipt.tier} again: pay below to get the tickets.`, false);
+      } catch (error) {
+        button.disabled = false;
+        return say(error.message, true);
+      }
+      bookingsStale = true;
+      await loadBookings();
+    });
+    return button;
+  }
+
+  // Reads the payments of the paid bookings that have one (a held one's is opened here, the
+  // first time): a payment is opened only for a hold, so an ended hold's is read only if the
+  // page has seen it.
+  async function readPayments(list) {
+    const paid = list.filter((b) => paidTiers.has(b.tier) &&
+      (["held", "confirmed", "cancelled"].includes(b.status) || payments.has(b.bookingId)));
+    await Promise.all(paid.map(async (booking) => {
+      try {
+        payments.set(booking.bookingId, await api(`/api/bookings/${encodeURIComponent(booking.bookingId)}/payment`));
+      } catch {
+        // shown as before (or, never read, as a plain booking) until the next look
+      }
+    }));
+  }
+
+  // Says in the live region what changed about a payment since it was last shown.
+  function announce(list) {
+    for (const booking of list) {
+      const payment = payments.get(booking.bookingId);
+      if (!payment) continue;
+      const state = paymentState(booking, payment);
+      const before = paymentStates.get(booking.bookingId);
+      paymentStates.set(booking.bookingId, state);
+      if (before === undefined || before === state) continue;
+      const what = `${booking.quantity} × ${booking.tier}`;
+      page.paymentNews.textContent = {
+        confirmed: `Payment received: ${what} is confirmed. Your tickets are below.`,
+        expired: `Not paid in time: the hold of ${what} expired.`,
+        "refund-owed": `A refund for ${what} is on its way.`,
+        refunded: `${what} refunded.`,
+      }[state] || `${what}: ${STATE_WORDS[state].toLowerCase()}.`;
+    }
+  }
+
+  // While a payment is awaited or a refund owed, the page looks again: the money arrives
+  // elsewhere (the bank, the box office, the card's webhook), with no change of availability.
+  function followPayments() {
+    const waiting = page.bookings.querySelector('[data-payment="awaiting"], [data-payment="refund-owed"]');
+    if (waiting && !document.hidden) loadBookings();
   }
 
   // A confirmed booking's tickets, loaded when opened: each seat's QR code (an SVG element made
@@ -445,11 +746,12 @@
     const left = Math.ceil((Date.parse(item.dataset.expiresAt) - Date.now()) / 1000);
     if (left > 0) {
       const seconds = String(left % 60).padStart(2, "0");
-      item.querySelector(".expires").textContent = `expires in ${Math.floor(left / 60)}:${seconds}`;
+      item.querySelector(".expires").textContent = `${item.dataset.countdown} ${Math.floor(left / 60)}:${seconds}`;
       return false;
     }
     item.classList.replace("held", "expired"); // out of tick()'s reach from now on
-    item.querySelector(".status").textContent = "expired";
+    item.querySelector(".status").textContent = item.dataset.payment ? STATE_WORDS.expired : "expired";
+    if (item.dataset.payment) item.dataset.payment = "expired";
     item.querySelector(".expires").textContent = "";
     item.querySelectorAll("button").forEach((button) => { button.disabled = true; });
     return true;
@@ -476,10 +778,17 @@
         return say(error.message, true);
       }
     }
+    await readPayments(list);
     if (user !== userId()) return; // the id changed meanwhile; its own load is on its way
+    announce(list);
+    // Drawn again only when something changed, so that a focused button keeps its focus.
+    const drawing = JSON.stringify([list, list.map((b) => payments.get(b.bookingId) || null)]);
+    if (drawing === lastDrawn) return;
+    lastDrawn = drawing;
     page.bookings.replaceChildren(...list.map(bookingItem));
     page.noBookings.hidden = list.length > 0;
   }
+  let lastDrawn = null;
 
   async function act(booking, action, button) {
     button.disabled = true;
@@ -498,7 +807,7 @@
   // Book and Hold both submit the form (Enter books); the button pressed picks the request.
   async function book(event) {
     event.preventDefault();
-    const holding = event.submitter === page.hold;
+    const holding = event.submitter === page.hold || paidTiers.has(page.tier.value);
     busy = true;
     updateForm();
     try {
@@ -507,10 +816,16 @@
         userId: userId(), tier: page.tier.value, quantity: Number(page.quantity.value),
       }, headers);
       const what = holding ? `Held ${receipt.heldQuantity}` : `Booked ${receipt.bookedQuantity}`;
-      say(`${what} × ${receipt.tier}. ${receipt.remainingQuantity} left.`, false);
+      const paying = paidTiers.has(receipt.tier) ? " Pay below to get the tickets." : "";
+      say(`${what} × ${receipt.tier}. ${receipt.remainingQuantity} left.${paying}`, false);
       bookingsStale = true;
       await loadBookings();
     } catch (error) {
+      if (error.code === "PAYMENT_REQUIRED") {
+        say("This tier is sold through a payment: hold it, then pay.", false); // the tier was not known as paid yet
+        loadEvents();
+        return;
+      }
       say(error.message, true);
       if (error.code === "QUEUE_PASS_REQUIRED" || error.code === "QUEUE_PASS_EXPIRED") loadRoom();
     } finally {
@@ -534,10 +849,12 @@
   });
   page.join.addEventListener("click", join);
   page.tier.addEventListener("change", updateForm);
+  page.event.addEventListener("change", () => pickEvent(page.event.value));
   page.form.addEventListener("submit", book);
-  listen();
-  loadBookings();
+  watch(eventId);
+  loadEvents(); // then the bookings, with their payments
   loadRoom();
+  setInterval(followPayments, PAYMENT_MS);
   setInterval(loadRoom, ROOM_CHECK_MS);
   setInterval(tick, COUNTDOWN_MS);
 })();

@@ -22,6 +22,9 @@ blp = Blueprint("payment", __name__, url_prefix="/api", description="Paying for 
 
 class InstructionsSchema(PaymentSchema):
     bank = fields.Nested(BankDetailsSchema(), metadata={"description": "where to send a bank transfer"})
+    card = fields.Boolean(
+        metadata={"description": "payable by card: `POST …/payment/checkout` (the server has a Stripe key)"}
+    )
 
 
 @blp.route("/bookings/<booking_id>/payment")
@@ -29,7 +32,11 @@ class BookingPayment(MethodView):
     @blp.response(
         200,
         InstructionsSchema(),
-        example={**PAYMENT, "bank": {"accountHolder": "Concert Hall Ltd", "iban": "DE89370400440532013000"}},
+        example={
+            **PAYMENT,
+            "bank": {"accountHolder": "Concert Hall Ltd", "iban": "DE89370400440532013000"},
+            "card": False,
+        },
     )
     @blp.errors("BOOKING_NOT_FOUND", "INVALID_PAYMENT", "STORE_UNAVAILABLE")
     def get(self, booking_id: str) -> Any:
@@ -40,4 +47,4 @@ class BookingPayment(MethodView):
             "account_holder": current_app.config.get("BANK_ACCOUNT_HOLDER") or None,
             "iban": current_app.config.get("BANK_ACCOUNT_IBAN") or None,
         }
-        return {**details.__dict__, "bank": bank}
+        return {**details.__dict__, "bank": bank, "card": services().cards is not None}

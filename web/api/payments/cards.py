@@ -28,6 +28,13 @@ class CardIntentSchema(ResponseSchema):
     currency = fields.String()
 
 
+class CheckoutSessionSchema(ResponseSchema):
+    payment_id = fields.String()
+    booking_id = fields.String()
+    session_id = fields.String(metadata={"description": "the Stripe Checkout Session's id"})
+    url = fields.String(metadata={"description": "Stripe's page where the buyer pays; it sends them back to this site"})
+
+
 class WebhookAnswerSchema(ResponseSchema):
     match = fields.String(allow_none=True, metadata={"description": "what the payment was; null: nothing to do"})
 
@@ -46,6 +53,17 @@ class CardPayment(MethodView):
         """The held booking's Stripe PaymentIntent: the same one however often it is asked
         for (its idempotency key is derived from the payment)."""
         return cards().start(parse_booking_id(booking_id))
+
+
+@blp.route("/bookings/<booking_id>/payment/checkout")
+class CardCheckout(MethodView):
+    @blp.response(200, CheckoutSessionSchema())
+    @blp.errors("BOOKING_NOT_FOUND", "INVALID_PAYMENT", "STORE_UNAVAILABLE")
+    def post(self, booking_id: str) -> Any:
+        """The held booking's Stripe Checkout Session, for the booking page: send the buyer to
+        its ``url``; they come back to this site's page. The same session however often asked
+        (its idempotency key is derived from the payment); the webhook confirms the booking."""
+        return cards().checkout(parse_booking_id(booking_id), request.url_root)
 
 
 @blp.route("/payments/stripe/webhook")

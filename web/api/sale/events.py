@@ -17,14 +17,15 @@ from marshmallow import fields, validate, validates_schema
 from application.booking.tiers import NewShow, NewTier
 from application.errors import ShowNotFoundError
 from domain.organizers import DEFAULT_ORGANIZER
-from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window
+from domain.payments import CURRENCY_EXPONENTS, PaymentTerms
+from domain.shows import DEFAULT_SHOW, SHOW_CODE, Show, check_window, show_id
 from domain.waiting_list import MAX_OFFER_SECONDS, MIN_OFFER_SECONDS
 from projections.read_model.views import ShowRow, TierAvailability
 from web.identity.staff import actor
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
 from web.schemas.fields import CamelCaseSchema, ResponseSchema, identifier
-from web.schemas.payments import PAYMENT_TERMS, PaymentTermsSchema
+from web.schemas.payments import PAYMENT_TERMS, PaymentTermsSchema, TermsSchema
 from web.schemas.tiers import ListedTierSchema, NewTierSchema
 from web.services import services
 
@@ -42,6 +43,17 @@ class EventSchema(ResponseSchema):
     on_sale_now = fields.Boolean(metadata={"description": "inside its window, with a tier on sale and tickets left"})
     capacity = fields.Integer(metadata={"description": "its tiers' capacities added up"})
     available_quantity = fields.Integer(metadata={"description": "its tiers' tickets left, added up"})
+    payment = fields.Nested(
+        TermsSchema(), allow_none=True, metadata={"description": "its priced tiers sell through a payment; null: free"}
+    )
+
+
+class EventTierSchema(ListedTierSchema):
+    """An event's tier: its price is in the event's currency (``USD`` for a free event)."""
+
+    openapi_name = "EventTicket"
+
+    currency = fields.String(metadata={"enum": list(CURRENCY_EXPONENTS)})
 
 
 class NewEventSchema(CamelCaseSchema):
@@ -84,6 +96,7 @@ EVENT = {
     "onSaleNow": True,
     "capacity": 1500,
     "availableQuantity": 1320,
+    "payment": {"currency": "EUR", "secondsToPay": 900, "refundPercent": 100},
 }
 NEW_EVENT = {
     "eventId": "new-year-2027",
@@ -97,11 +110,11 @@ NEW_EVENT = {
     ],
 }
 TIERS = [
-    {"tier": "NYE_GA", "price": "40.00", "currency": "USD", "capacity": 1000, "availableQuantity": 880, "onSale": True}
+    {"tier": "NYE_GA", "price": "40.00", "currency": "EUR", "capacity": 1000, "availableQuantity": 880, "onSale": True}
 ]
 
 
-def summary(show: ShowRow, tiers: list[TierAvailability], now: datetime) -> dict[str, Any]:
+def summary(show: ShowRow, tiers: list[TierAvailability], now: datetime, terms: PaymentTerms | None) -> dict[str, Any]:
     inside = (show.sale_opens is None or show.sale_opens <= now) and (
         show.sale_closes is None or now < show.sale_closes
     )
@@ -110,7 +123,22 @@ def summary(show: ShowRow, tiers: list[TierAvailability], now: datetime) -> dict
         "on_sale_now": inside and any(t.on_sale and t.available > 0 for t in tiers),
         "capacity": sum(t.capacity for t in tiers),
         "available_quantity": sum(t.available for t in tiers),
+        "payment": terms,
     }
+
+
+def payment_terms(code: str) -> PaymentTerms | None:
+    """An event's payment terms, as its ``Show`` recorded them when it was created (the read
+    tables do not keep them); None for a free event and the default one."""
+    if code == DEFAULT_SHOW:
+        return None
+    show = services().ledger.aggregates.find(show_id(code), Show)
+    return None if show is None else PaymentTerms.stored(show.payment)
+
+
+def priced(tiers: list[TierAvailability], terms: PaymentTerms | None) -> list[dict[str, Any]]:
+    """The tiers with their prices' currency: the event's."""
+    return [{**tier.__dict__, "currency": terms.currency if terms else "USD"} for tier in tiers]
 
 
 def default_event() -> ShowRow:
@@ -126,21 +154,21 @@ class Events(MethodView):
         view, now = services().view, datetime.now(UTC)
         shows = [(default_event(), view.list_tiers())]
         shows += [(show, view.tiers_of_show(show.code)) for show in view.list_shows()]
-        return [summary(show, tiers, now) for show, tiers in shows]
+        return [summary(show, tiers, now, payment_terms(show.code)) for show, tiers in shows]
 
 
 @blp.route("/<event_id>/tickets")
 class EventTiers(MethodView):
-    @blp.response(200, ListedTierSchema(many=True), example=TIERS)
+    @blp.response(200, EventTierSchema(many=True), example=TIERS)
     @blp.errors("EVENT_NOT_FOUND", "STORE_UNAVAILABLE")
     def get(self, event_id: str) -> Any:
         """An event's tiers, as `GET /api/tickets` lists the default event's."""
         view = services().view
         if event_id == DEFAULT_SHOW:
-            return view.list_tiers()
+            return priced(view.list_tiers(), None)
         if event_id not in {show.code for show in view.list_shows()}:
             raise ShowNotFoundError(f"No event {event_id!r}.")
-        return view.tiers_of_show(event_id)
+        return priced(view.tiers_of_show(event_id), payment_terms(event_id))
 
 
 @admin_blp.route("")
@@ -176,4 +204,4 @@ class NewEvent(MethodView):
         rows = [
             TierAvailability(t.code, t.price, t.capacity, t.sold, t.held, t.available, t.on_sale, 0) for t in created
         ]
-        return summary(row, rows, datetime.now(UTC))
+        return summary(row, rows, datetime.now(UTC), PaymentTerms.stored(show.payment))
