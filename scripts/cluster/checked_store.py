@@ -14,17 +14,21 @@ strikes a whole topology.
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 import time
 from pathlib import Path
 
-from scripts.cluster import recorded, watching
+import redis
+
+from scripts.cluster import recorded, redis_sentinel, watching
 from scripts.cluster.alert_receiver import received
 from scripts.cluster.database import Database, etcd_healthy, members
 from scripts.cluster.layout import BALANCER, ETCD_MEMBERS, HTTP_PORT, NODES, Node, store_settings
 from scripts.cluster.links import cut_off, cut_replication, mend_links
-from scripts.harness.processes import wait_for
+from scripts.harness.processes import call, wait_for
 from scripts.verify.alerts import unresolved
+from scripts.verify.queue_flood import BACK_WITHIN, ROOM_TIER, Flood, Judged, acknowledged, judged, kept_places, look_up
 
 LAG_SECONDS = 2.0  # how long the link drops the standbys' WAL before the primary is lost
 FAILOVER = 90.0  # seconds a failover may take before the run fails (Patroni's ttl is 20)
@@ -34,6 +38,10 @@ DCS_DOWN = 30.0  # seconds every etcd member is gone: longer than Patroni's ttl 
 TWO_DOWN = 15.0  # seconds both standbys are gone
 CUT_AFTER = 5.0  # seconds the old leader stays cut off once a new one takes writes
 SETTLE = 90.0  # seconds the alerts of the last fault may take to resolve once it is mended
+REDIS = redis_sentinel.CLUSTER  # the queue's and the limits' Redis, as make cluster runs it
+QUEUE_PREFIX = "ticket-ledger:queue"  # the servers' default QUEUE_REDIS_PREFIX (web/settings.py)
+FLOOD_BEFORE = 2.0  # seconds buyers join before the Redis primary is lost
+REDIS_DOWN = 30.0  # seconds the lost Redis host stays down: over RedisDown's 15 s and a scrape
 
 
 class ClusterStore:
@@ -44,7 +52,11 @@ class ClusterStore:
             raise RuntimeError("a make cluster topology is running: make cluster-down first")
         self.database = Database(web or [], synchronous)
         self.database.up()
-        self.watch = watching.start(watching.database_side(web))
+        redis_sentinel.up(recorded.spawn)
+        self.watch = watching.start(watching.database_side(web, [REDIS.primary, REDIS.replica]))
+        self.admin_token = secrets.token_urlsafe(16)
+        self.room_open = False
+        self.floods: list[Judged] = []  # each redis-lost fault's waiting room, judged
         self.alerts = alerts
         self.lost_nodes: list[Node] = []
         self.lost_members: list[str] = []
@@ -58,7 +70,14 @@ class ClusterStore:
 
     @property
     def settings(self) -> dict[str, str]:
-        return {key: value for key, value in store_settings().items() if key != "POSTGRES_SCHEMA"}
+        """The store's, and what the servers need to reach the queue's and limits' Redis
+        through its Sentinels (as make cluster's web hosts do) and to open the room."""
+        return {
+            **{key: value for key, value in store_settings().items() if key != "POSTGRES_SCHEMA"},
+            "QUEUE_STORAGE_URI": REDIS.url,
+            "RATE_LIMIT_STORAGE_URI": REDIS.url,
+            "ADMIN_TOKEN": self.admin_token,
+        }
 
     # Faults.
 
@@ -159,6 +178,38 @@ class ClusterStore:
         time.sleep(DCS_DOWN)
         leader = self.database.leader()
         return f"every etcd member gone {DCS_DOWN:.0f} s, leader then {leader.name if leader else 'none'}" + self.heal()
+
+    def lose_redis_primary(self) -> str:
+        """A waiting-room flood through the balancer; ``FLOOD_BEFORE`` s in, SIGKILL the Redis
+        primary's process (its host lost: Redis keeps nothing on disk); the flood goes on
+        ``BACK_WITHIN`` + 2 s, then every acknowledged ticket is looked up and the room judged
+        (``scripts/verify/queue_flood.py``). The lost host comes back after ``REDIS_DOWN`` s,
+        and the Sentinels make it a replica of the new primary."""
+        base = self.entrances[0]
+        if not self.room_open:
+            auth = {"Authorization": f"Bearer {self.admin_token}"}
+            opened = call(f"{base}/api/admin/waiting-room", {"tiers": [ROOM_TIER.split(":")[0]], "rate": 5}, auth)
+            assert opened.status == 201, f"the waiting room did not open: {opened.status} {opened.body}"
+            self.room_open = True
+        primary = REDIS.primary_now()
+        name = "redis-primary" if primary == REDIS.primary else "redis-replica"
+        with Flood([base], prefix=f"flood{len(self.floods)}-") as flood:
+            time.sleep(FLOOD_BEFORE)
+            recorded.kill(recorded.pid_of(name))
+            lost_at = time.monotonic()
+            time.sleep(BACK_WITHIN + 2)
+        wait_for(lambda: REDIS.primary_now() not in (None, primary), FAILOVER, "the Sentinels to promote the replica")
+        promoted = REDIS.primary_now()
+        assert promoted is not None
+        kept = kept_places(redis.Redis(*promoted), QUEUE_PREFIX)
+        seen = look_up([base], acknowledged(flood.answers))
+        newcomer = call(f"{base}/api/queue", {"userId": f"after-flood{len(self.floods)}"}).body["number"]
+        found = judged(flood.answers, lost_at, kept, seen, newcomer)
+        self.floods.append(found)
+        time.sleep(max(0.0, lost_at + REDIS_DOWN - time.monotonic()))
+        recorded.respawn(name)
+        REDIS.wait_until_ready(REJOIN)
+        return f"{name} {primary[0] if primary else '?'} lost; {found.line()}"
 
     # Recovery.
 

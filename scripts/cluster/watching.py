@@ -163,10 +163,10 @@ def topology(web: list[str], redis: list[str]) -> Watch:
     )
 
 
-def database_side(web: list[str] | None = None) -> Watch:
-    """The watch over the database side (HAProxy, Patroni, etcd, PostgreSQL) and the web hosts
-    at ``web`` (host:port): what ``ticketledger verify --cluster`` runs, whose own servers sit
-    on passing 127.0.0.1 ports."""
+def database_side(web: list[str] | None = None, redis: list[tuple[str, int]] | None = None) -> Watch:
+    """The watch over the database side (HAProxy, Patroni, etcd, PostgreSQL), the web hosts
+    at ``web`` (host:port) and the Redis servers at ``redis``: what ``ticketledger verify
+    --cluster`` runs, whose own servers sit on passing 127.0.0.1 ports."""
     return Watch(
         STATE / "monitoring",
         MONITOR,
@@ -175,6 +175,7 @@ def database_side(web: list[str] | None = None) -> Watch:
             "haproxy": [f"{BALANCER}:{STATS_PORT}"],
             "patroni": [f"{node.address}:{REST_PORT}" for node in NODES],
             "etcd": [f"{address}:2379" for address in ETCD_MEMBERS.values()],
+            "redis": [f"redis://{host}:{port}" for host, port in redis or []],
         },
         [f"{node.address}:{PG_PORT}" for node in NODES],
     )

@@ -24,6 +24,7 @@ EXPECTED = {
     "etcd-lost": "EtcdMemberDown",
     "dcs-lost": "EtcdMemberDown",
     "web-host-lost": "WebHostDown",
+    "redis-lost": "RedisDown",
 }  # none for a switchover (planned) or a server back in 2 s (``server``: under WebHostDown's 20 s)
 # Alerts over windows of minutes to days (the error budget's burn, the booking p95 over 5 min):
 # they outlast a run of minutes, so the run does not wait for them to resolve.

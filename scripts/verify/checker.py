@@ -40,6 +40,8 @@ KINDS = {
     "hold-not-expired": "a hold still held well after its expiresAt, with the expiry process running",
     "unexpected-answer": "an answer the API does not give to a correct client (a 500, a 404 for a booking "
     "it acknowledged, IDEMPOTENCY_KEY_REUSED for the same request, ...)",
+    "waiting-room": "a redis-lost fault cost an acknowledged buyer their place, broke the room's order, "
+    "left joins unanswered over 10 s or was answered other than 201/503 (scripts/verify/queue_flood.py)",
     **linearizability.KINDS,
     **money.KINDS,
 }

@@ -27,7 +27,10 @@ and, against the Patroni nodes (``--cluster``, ``scripts/cluster/checked_store.p
 - ``partition``: the leader cut off from the other nodes and etcd (nftables, loopback);
 - ``two-lost``: both standbys' hosts lost for 15 s: the leader alone must acknowledge nothing;
 - ``etcd-lost``: one etcd member lost and left down;
-- ``dcs-lost``: every etcd member gone for 30 s (failsafe mode keeps the leader writing).
+- ``dcs-lost``: every etcd member gone for 30 s (failsafe mode keeps the leader writing);
+- ``redis-lost``: the Redis primary of the queue and the rate limits SIGKILLed during a
+  waiting-room flood; the Sentinels promote the replica, and the room is judged from the
+  joiners' history (``scripts/verify/queue_flood.py``); the lost host is back after 30 s.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ CLUSTER_KINDS = (
     "two-lost",
     "etcd-lost",
     "dcs-lost",
+    "redis-lost",
 )
 SERVER_DOWN = 2.0  # seconds
 WEB_HOST_DOWN = 30.0  # seconds: over WebHostDown's 20 s (scripts/cluster/monitoring/rules.yml)
@@ -87,6 +91,7 @@ class FaultInjector:
             "two-lost": lambda: self.hosts.postgres.lose_two_hosts(),
             "etcd-lost": lambda: self.hosts.postgres.lose_etcd_member(),
             "dcs-lost": lambda: self.hosts.postgres.lose_dcs(),
+            "redis-lost": lambda: self.hosts.postgres.lose_redis_primary(),
         }
 
     def start(self, first: float, every: float, last: float) -> FaultInjector:

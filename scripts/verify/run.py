@@ -72,6 +72,7 @@ from scripts.verify.history import History, HistoryLog
 from scripts.verify.hosts import Hosts
 from scripts.verify.money import MoneyRecord, check_money, money_lines, read_money
 from scripts.verify.paying import Buyer, BuyerMix, Delivery
+from scripts.verify.queue_flood import ROOM_TIER, Judged
 from scripts.verify.store import Store, read_store
 from scripts.verify.summary import summary
 from scripts.verify.workload import Client, Mix, Tier, run_clients
@@ -102,7 +103,9 @@ class Settings:
     def service(self) -> dict[str, str]:
         """The servers' and the projection process's settings, on top of the store's."""
         return {
-            "DEMO_TIERS": ",".join(f"{t.code}:{t.price}:{t.capacity}" for t in TIERS),
+            "DEMO_TIERS": ",".join(
+                [f"{t.code}:{t.price}:{t.capacity}" for t in TIERS] + ([ROOM_TIER] if self.cluster else [])
+            ),
             "BOOKING_RATE_LIMIT": "",
             "HOLD_SECONDS": str(self.hold_seconds),
             "GUNICORN_WORKERS": "2",
@@ -142,16 +145,20 @@ class Report:
     anomalies: list[Anomaly]
     folder: Path
     money: MoneyRecord | None = None  # with --payments
+    floods: list[Judged] = field(default_factory=list)  # each redis-lost fault's waiting room
 
     @property
     def text(self) -> str:
         text = summary(self.history, self.store, self.anomalies, received(self.folder / "alerts.jsonl"))
-        return text if self.money is None else "\n".join([text, "", *money_lines(self.money)])
+        floods = [flood.line() for flood in self.floods]
+        return "\n".join([text, *floods] + ([] if self.money is None else ["", *money_lines(self.money)]))
 
     def save(self) -> None:
-        """The anomalies, one JSON line each, and the summary, beside the history."""
+        """The anomalies, one JSON line each, the waiting rooms judged, and the summary, beside the history."""
         with open(self.folder / "anomalies.jsonl", "w") as out:
             out.writelines(json.dumps(asdict(anomaly)) + "\n" for anomaly in self.anomalies)
+        with open(self.folder / "floods.jsonl", "w") as out:
+            out.writelines(json.dumps(asdict(flood)) + "\n" for flood in self.floods)
         (self.folder / "summary.txt").write_text(self.text + "\n")
 
 
@@ -185,14 +192,22 @@ def verify(settings: Settings) -> Report:
     store_file.save(store, folder / "store.json")
     if money is not None:
         money_file.save(money, folder / "money.json")
-    report = Report(log.history, store, checked(log.history, store, money), folder, money)
+    floods = list(getattr(hosts.postgres, "floods", []))
+    report = Report(log.history, store, checked(log.history, store, money, floods), folder, money, floods)
     report.save()
     return report
 
 
-def checked(history: History, store: Store, money: MoneyRecord | None) -> list[Anomaly]:
-    """Every anomaly: the bookings', and with payments the money's (scripts/verify/money.py)."""
-    return check(history, store) + (check_money(history.attempts, store, money) if money is not None else [])
+def checked(
+    history: History, store: Store, money: MoneyRecord | None, floods: list[Judged] | None = None
+) -> list[Anomaly]:
+    """Every anomaly: the bookings', with payments the money's (scripts/verify/money.py), and
+    each waiting room whose promise a redis-lost fault broke (scripts/verify/queue_flood.py)."""
+    return (
+        check(history, store)
+        + (check_money(history.attempts, store, money) if money is not None else [])
+        + [Anomaly("waiting-room", flood.line()) for flood in floods or [] if not flood.held]
+    )
 
 
 def read_paid(hosts: Hosts, store: Store, charged: dict[str, int], standin: StripeStandIn) -> MoneyRecord:
@@ -251,7 +266,9 @@ def recheck(folder: Path) -> Report:
     """Check a finished run's history against its saved store again."""
     history, store = history_file.load(folder / "history.jsonl"), store_file.load(folder / "store.json")
     money = money_file.load(folder / "money.json") if (folder / "money.json").exists() else None
-    return Report(history, store, checked(history, store, money), folder, money)
+    saved = folder / "floods.jsonl"
+    floods = [Judged.loaded(json.loads(line)) for line in saved.read_text().splitlines()] if saved.exists() else []
+    return Report(history, store, checked(history, store, money, floods), folder, money, floods)
 
 
 def quiesce_and_read(hosts: Hosts, hold_seconds: float) -> Store:
