@@ -63,6 +63,6 @@ restore-drill: install  ## on a running make cluster: a full backup, restored to
 cluster-down: install  ## end every process of the topology and remove its data
 	$(PY) -m scripts.cluster down
 
-verify-cluster: install  ## the history checker on the Patroni nodes: a host lost for good, switchover, the primary cut off, etcd member and all etcd lost, a web host lost 30 s
+verify-cluster: install  ## the history checker on the Patroni nodes: a host lost for good, switchover, the primary cut off, etcd member and all etcd lost, a web host lost 30 s, the Redis primary lost in a queue flood
 	@bash scripts/cluster/prepare.sh
-	$(CLI) verify --cluster --seconds $(or $(VERIFY_SECONDS),300) --fault-every 40 --faults host-lost,switchover,partition,etcd-lost,dcs-lost,web-host-lost
+	$(CLI) verify --cluster --seconds $(or $(VERIFY_SECONDS),300) --fault-every 40 --faults host-lost,switchover,partition,etcd-lost,dcs-lost,web-host-lost,redis-lost

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import asdict
 from typing import Any
 
-from scripts.verify.queue_flood import Answer, judged, place_id
+from scripts.verify.queue_flood import Answer, Judged, judged, place_id
 
 FAULT = 100.0
 
@@ -91,3 +92,8 @@ def test_an_answer_neither_201_nor_503_breaks_the_promise():
     history = [*HISTORY, (101.9, 102.0, 500, {}), (102.4, 102.5, 0, {}), (102.9, 103.0, -1, {})]
     found = judged(history, FAULT, KEPT, seen_all(), newcomer=5)
     assert found.unexpected == {500: 1, 0: 1, -1: 1} and not found.held
+
+
+def test_a_judged_room_is_read_back_as_saved():
+    found = judged([*HISTORY, (102.0, 102.1, 500, {})], FAULT, KEPT, seen_all(c={}), newcomer=5)
+    assert Judged.loaded(json.loads(json.dumps(asdict(found)))) == found
