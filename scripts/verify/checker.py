@@ -57,7 +57,7 @@ EXPECTED = {
     "box-office": {"200", "409 PAYMENT_REFUSED"},
 }
 # QUEUE_UNAVAILABLE: while a waiting room is on, every booking and hold first reads the room's
-# terms from Redis (application/waiting_room/rooms.py: check_pass), before anything is written;
+# terms from Redis (cached briefly; application/waiting_room/rooms.py: check_pass), before anything is written;
 # during a Redis failover (verify --cluster's redis-lost) that read fails and the answer is "retry later".
 UNAVAILABLE = {"503 LEDGER_BUSY", "503 STORE_UNAVAILABLE", "503 OUTCOME_UNKNOWN", "503 QUEUE_UNAVAILABLE"}
 # The balancer's own answers in front of the servers (verify --cluster): 502 for a request cut
