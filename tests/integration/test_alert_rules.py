@@ -65,11 +65,11 @@ def test_prometheus_and_alertmanager_accept_the_configuration_make_cluster_write
 
 
 def test_the_watch_of_verify_cluster_scrapes_the_database_side_and_its_own_servers_only(tmp_path):
-    """verify --cluster runs no projection process at the topology's address nor its Redis pair:
-    a target there would be down for the whole run and page for nothing. Its own servers are
-    watched, so a server it kills raises the web host's alerts."""
+    """verify --cluster runs no projection process at the topology's address: a target there
+    would be down for the whole run and page for nothing. Its own servers and the Redis pair
+    it starts (for redis-lost) are watched, so a server or a Redis it kills raises their alerts."""
     servers = ["127.0.0.1:21001", "127.0.0.1:21002"]
-    watch = replace(database_side(servers), folder=tmp_path)
+    watch = replace(database_side(servers, [("127.0.1.41", 6379), ("127.0.1.42", 6379)]), folder=tmp_path)
     watch.configure()
     checked = run("promtool", "check", "config", "prometheus.yml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -78,7 +78,8 @@ def test_the_watch_of_verify_cluster_scrapes_the_database_side_and_its_own_serve
     assert targets["web"] == servers
     assert targets["projections"] == []
     assert len(targets["patroni"]) == len(targets["postgres"]) == 3 and len(targets["etcd"]) == 3
-    assert "redis" not in watch.targets
+    assert targets["redis"] == ["redis://127.0.1.41:6379", "redis://127.0.1.42:6379"]
+    assert database_side(servers).targets["redis"] == []
 
 
 def test_haproxy_serves_its_metrics_on_the_stats_port_prometheus_scrapes():
