@@ -209,14 +209,16 @@ def bench(tickets: int, rate: float, seconds: float, followers: int, schema: str
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        "| server | scans | p50 ms | p95 ms | p99 ms | max ms | bookings/s asked → done | followers | load average |",
+        "| server | scans | p50 ms | p95 ms | p99 ms | max ms | bookings/s asked → done (p95 ms) | followers | load average |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("quiet", "loaded"):
         half = result[name]
         ms = half["ms"]
         booked = half.get("bookings")
-        rate = f"{booked['rate']:,.0f} → {booked['achieved']:,.0f}" if booked else "—"
+        rate = (
+            f"{booked['rate']:,.0f} → {booked['achieved']:,.0f} ({booked['latency_ms']['p95']:,.0f})" if booked else "—"
+        )
         following = half["followers"]["opened"] if "followers" in half else "—"
         lines.append(
             f"| {name} | {half['scans']} | {ms['p50']} | {ms['p95']} | {ms['p99']} | {ms['max']} | {rate} "
