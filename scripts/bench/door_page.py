@@ -209,7 +209,8 @@ def bench(tickets: int, rate: float, seconds: float, followers: int, schema: str
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        "| server | scans | p50 ms | p95 ms | p99 ms | max ms | bookings/s asked → done (p95 ms) | followers | load average |",
+        "| server | scans | p50 ms | p95 ms | p99 ms | max ms | bookings/s asked → done (p95 ms) "
+        "| followers | load average |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("quiet", "loaded"):
