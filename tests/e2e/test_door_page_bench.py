@@ -15,7 +15,7 @@ from scripts.bench.kit import connect
 pytestmark = pytest.mark.slow
 
 
-def test_the_door_page_bench_scans_quiet_and_loaded_and_gets_every_answer_right():
+def test_the_door_page_bench_scans_quiet_and_loaded_and_gets_every_answer_right() -> None:
     schema = f"bench_door_test_{secrets.token_hex(4)}"
     try:
         result = door_page.bench(tickets=6, rate=5, seconds=6, followers=4, schema=schema)
