@@ -110,12 +110,24 @@ def codes(server: str, tier: str, quantity: int) -> list[str]:
     return [t["code"] for t in send(server, "GET", f"/api/bookings/{booked.body['bookingId']}/tickets").body]
 
 
+LOSE_NEXT_CHECKIN_ANSWER = """
+const send = window.fetch;
+window.fetch = async (path, options) => {
+  const answer = await send(path, options);
+  if (path !== "/api/checkin") return answer;
+  window.fetch = send;
+  const lost = {error: {code: "OUTCOME_UNKNOWN", message: "It may be stored.", details: []}};
+  return new Response(JSON.stringify(lost), {status: 503, headers: {"Content-Type": "application/json"}});
+};
+"""
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_a_paired_device_opens_on_its_event_and_gate_and_shows_each_answer_big(
     server: str, browser: WebDriver, size: str
 ):
     device = register_device(server)
-    gig, other = codes(server, "GIG", 3), codes(server, "GA", 1)
+    gig, other = codes(server, "GIG", 4), codes(server, "GA", 1)
     browser.set_window_size(*SIZES[size])
     browser.get(device["pairingUrl"])
     wait_for(browser, lambda d: text_of(d, "#pairing") != "", "the pairing")
@@ -144,6 +156,14 @@ def test_a_paired_device_opens_on_its_event_and_gate_and_shows_each_answer_big(
     assert (answer, text) == ("not-valid", "Refused: This is not a ticket of this ledger (forged or mistyped).")
     recent = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#recent li")]
     assert len(recent) == 3 and recent[0].endswith("(forged or mistyped).") and "Admit: GIG #1" in recent[2]
+
+    # The server records a check-in but its answer is lost (a 503 "outcome unknown" instead):
+    # that is no verdict on the ticket, and scanning it again is answered as the first time.
+    browser.execute_script(LOSE_NEXT_CHECKIN_ANSWER)
+    text, answer = scan(gig[3])
+    assert (answer, text) == ("unanswered", "No answer from the server: scan again.")
+    text, answer = scan(gig[3])
+    assert (answer, text) == ("admitted", "Admit: GIG #4 (fan-GIG)")
 
     click(browser, "#offline")
     assert scan(gig[1]) == ("Kept offline: let in, upload later.", "kept")

@@ -56,8 +56,24 @@
     const response = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
     const data = await response.json().catch(() => null);
     const error = data && data.error;
-    if (!response.ok) throw Object.assign(new Error((error && error.message) || `${response.status}`), { error });
+    if (!response.ok) throw Object.assign(new Error((error && error.message) || `${response.status}`), { error, status: response.status });
     return data;
+  }
+
+  // A scan the server did not answer (no connection, or 429/5xx: busy, or its outcome unknown) is
+  // no verdict on the ticket: it is shown as such, and the next scan of that code within a few
+  // minutes is sent with the same scanId, so a check-in the server did record is answered as the
+  // first time (admitted), never as "already in".
+  const unanswered = new Map(), RETRY_WITHIN_MS = 5 * 60 * 1000;
+
+  function scanIdFor(text) {
+    const earlier = unanswered.get(text);
+    if (earlier && Date.now() - earlier.at < RETRY_WITHIN_MS) return earlier.scanId;
+    return crypto.randomUUID();
+  }
+
+  function isUnanswered(error) {
+    return !error.status || error.status === 429 || error.status >= 500;
   }
 
   function refused(error) {
@@ -73,11 +89,18 @@
       keep([...kept(), { scanId: crypto.randomUUID(), code: text, scannedAt: new Date().toISOString() }]);
       return say("Kept offline: let in, upload later.", "kept", "kept");
     }
+    const scanId = scanIdFor(text);
     try {
-      const admission = await send("POST", "/api/checkin", { code: text, gate: gate.value });
+      const admission = await send("POST", "/api/checkin", { code: text, gate: gate.value, scanId });
+      unanswered.delete(text);
       say(`Admit: ${admission.tier} #${admission.seat + 1} (${admission.userId})`, "admitted", "admitted");
     } catch (error) {
-      refused(error);
+      if (!isUnanswered(error)) {
+        unanswered.delete(text);
+        return refused(error);
+      }
+      unanswered.set(text, { scanId, at: Date.now() });
+      say("No answer from the server: scan again.", "unanswered", "unanswered");
     }
   }
 
