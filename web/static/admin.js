@@ -29,6 +29,7 @@
   const cards = new Map(); // tier code -> {item, parts, chart}
   const live = { times: [], bookings: [], conflicts: [], batch: [], last: null, chart: null };
   let timers = [];
+  let myTiers = new Set(); // the tiers the overview shows: those of the organizer(s) signed in for
 
   // --- talking to the API -------------------------------------------------------------
 
@@ -103,6 +104,7 @@
     refreshSales();
     refreshAudit();
     showSecondFactor();
+    showDevices().catch((error) => { devices.error.textContent = error.message; });
     timers = [setInterval(() => refreshOverview().catch(failed), OVERVIEW_MS),
               setInterval(refreshSales, SALES_MS)];
   }
@@ -117,6 +119,8 @@
     page.board.hidden = true;
     enrol.section.hidden = true;
     enrol.form.hidden = true;
+    devices.section.hidden = true;
+    hidePairing();
     page.login.hidden = false;
     page.signOut.hidden = true;
     page.loginError.textContent = message || "";
@@ -135,6 +139,7 @@
     const overview = await api("/api/admin/overview");
     overview.tiers.forEach(showTier);
     showDoor(overview.door);
+    myTiers = new Set(overview.tiers.map((tier) => tier.tier));
     page.tiers.removeAttribute("aria-busy");
     page.heldNow.textContent = String(overview.tiers.reduce((sum, tier) => sum + tier.held, 0));
     page.lag.textContent = `${overview.projectionLag} · ${overview.projectionLagSeconds.toFixed(2)} s`;
@@ -474,6 +479,143 @@
     enrol.secret.textContent = "";
     enrol.error.textContent = "";
     showSecondFactor();
+  });
+
+  // --- door devices (an event's own scanners; managers and owners) ---------------------------
+
+  const MANAGING = new Set(["owner", "manager"]);
+  const devices = {
+    section: byId("devices"), event: byId("devices-event"), list: byId("devices-list"), form: byId("devices-form"),
+    name: byId("device-name"), gate: byId("device-gate"), register: byId("device-register"),
+    pairing: byId("device-pairing"), qr: byId("device-qr"), link: byId("device-link"),
+    done: byId("device-pairing-done"), error: byId("devices-error"), notice: byId("devices-notice"),
+  };
+
+  // Shown to the operator and to owners and managers; the API refuses others (403) anyway.
+  async function showDevices() {
+    const csrf = sessionStorage.getItem(CSRF_KEY);
+    const me = csrf ? await staffCall("/api/staff/me").catch(() => null) : null;
+    if (csrf && !(me && me.roles.some((r) => MANAGING.has(r.role)))) return;
+    const events = await ownEvents();
+    devices.event.replaceChildren(...events.map((event) => {
+      const option = element("option", "", `${event.name} (${event.eventId})`);
+      option.value = event.eventId;
+      return option;
+    }));
+    devices.section.hidden = events.length === 0;
+    if (events.length) await refreshDevices();
+  }
+
+  // The public list of events, less those with none of the tiers the overview shows (another organizer's).
+  async function ownEvents() {
+    const events = await publicJson("/api/events");
+    const tiers = await Promise.all(events.map((event) => publicJson(`/api/events/${encodeURIComponent(event.eventId)}/tickets`)));
+    return events.filter((event, i) => tiers[i].some((tier) => myTiers.has(tier.tier)));
+  }
+
+  async function publicJson(path) {
+    const response = await fetch(path).catch(() => null);
+    if (!response || !response.ok) throw new Error("The list of events cannot be loaded; reload the page to try again.");
+    return response.json();
+  }
+
+  function devicesPath(suffix) {
+    return `/api/admin/events/${encodeURIComponent(devices.event.value)}/devices${suffix || ""}`;
+  }
+
+  async function refreshDevices() {
+    try {
+      const rows = await api(devicesPath());
+      devices.list.replaceChildren(...rows.map(deviceRow));
+      devices.error.textContent = "";
+    } catch (error) {
+      devices.list.replaceChildren();
+      devicesRefused(error);
+    }
+  }
+
+  function devicesRefused(error) {
+    if (error instanceof SignedOut) signOut(error.message);
+    else devices.error.textContent = error.message;
+  }
+
+  function deviceRow(device) {
+    const tr = document.createElement("tr");
+    tr.dataset.deviceId = device.deviceId;
+    const state = device.revokedAt ? `Revoked ${utc(device.revokedAt)}` : "Registered";
+    tr.append(element("td", "", device.name), element("td", "", device.gate || ""), element("td", "state", state));
+    const cell = element("td");
+    if (!device.revokedAt) {
+      const revoke = element("button", "close revoke", "Revoke");
+      revoke.type = "button";
+      revoke.setAttribute("aria-label", `Revoke ${device.name}`);
+      revoke.addEventListener("click", () => revokeDevice(device, revoke));
+      cell.append(revoke);
+    }
+    tr.append(cell);
+    return tr;
+  }
+
+  async function revokeDevice(device, button) {
+    if (!window.confirm(`Revoke ${device.name}? Its scans are refused from its next one; this cannot be undone.`)) return;
+    button.disabled = true;
+    try {
+      await api(devicesPath(`/${encodeURIComponent(device.deviceId)}/revoke`), {});
+      devices.notice.textContent = `Revoked ${device.name}.`;
+    } catch (error) {
+      button.disabled = false;
+      devicesRefused(error);
+    }
+    await refreshDevices();
+  }
+
+  // The pairing QR as SVG parsed as XML (never HTML), so no script or handler of it runs.
+  function showPairing(registered) {
+    const svg = new DOMParser().parseFromString(registered.qrSvg, "image/svg+xml").documentElement;
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "QR code of the device's pairing link");
+    svg.id = "device-qr-code";
+    // (segno gives a size and no viewBox: with one, the code scales to the box the page gives it.)
+    svg.setAttribute("viewBox", `0 0 ${svg.getAttribute("width")} ${svg.getAttribute("height")}`);
+    devices.qr.replaceChildren(document.importNode(svg, true));
+    devices.link.textContent = registered.pairingUrl;
+    devices.link.href = registered.pairingUrl;
+    devices.pairing.hidden = false;
+  }
+
+  function hidePairing() {
+    devices.pairing.hidden = true;
+    devices.qr.replaceChildren();
+    devices.link.textContent = "";
+    devices.link.removeAttribute("href");
+  }
+
+  devices.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = devices.name.value.trim(), gate = devices.gate.value.trim();
+    if (!name || !gate) {
+      devices.error.textContent = "Give the device a name and a gate.";
+      return;
+    }
+    devices.register.disabled = true;
+    hidePairing();
+    try {
+      showPairing(await api(devicesPath(), { name, gate }));
+      devices.notice.textContent = `Registered ${name} at ${gate}.`;
+      devices.name.value = "";
+      devices.gate.value = "";
+      await refreshDevices();
+    } catch (error) {
+      devicesRefused(error);
+    } finally {
+      devices.register.disabled = false;
+    }
+  });
+  devices.done.addEventListener("click", hidePairing);
+  devices.event.addEventListener("change", () => {
+    hidePairing();
+    devices.notice.textContent = "";
+    refreshDevices();
   });
 
   // --- start -------------------------------------------------------------------------------
