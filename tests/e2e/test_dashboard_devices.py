@@ -71,7 +71,7 @@ def test_a_manager_pairs_a_device_by_its_qr_code_and_revokes_it(server: str, bro
     browser.find_element(By.ID, "device-gate").send_keys("north-1")
     click(browser, "#device-register")
     wait_for(browser, lambda d: d.find_element(By.ID, "device-pairing").is_displayed(), "the pairing code")
-    wait_for_match(browser, "#devices-list", "North door, phone 1\\s+north-1\\s+Registered\\s+Revoke")
+    wait_for_match(browser, "#devices-list", "North door, phone 1\\s+north-1\\s+Active\\s+Revoke")
     assert "Shown once" in text_of(browser, "#device-pairing")
     browser.execute_script("document.getElementById('devices').scrollIntoView()")
 
@@ -80,6 +80,10 @@ def test_a_manager_pairs_a_device_by_its_qr_code_and_revokes_it(server: str, bro
     assert qr["width"] == qr["height"] >= 150
     assert not [(a, b) for a in boxes for b in boxes if a < b and overlap(boxes[a], boxes[b])]
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    section, revoke = box(browser, "#devices"), box(browser, "#devices-list button.revoke")  # not scrolled out of sight
+    assert all(
+        section["left"] <= part["left"] and part["right"] <= section["right"] for part in (*boxes.values(), revoke)
+    )
     screenshot(browser, f"dashboard-devices-{size}")
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -542,7 +542,7 @@
   function deviceRow(device) {
     const tr = document.createElement("tr");
     tr.dataset.deviceId = device.deviceId;
-    const state = device.revokedAt ? `Revoked ${utc(device.revokedAt)}` : "Registered";
+    const state = device.revokedAt ? `Revoked ${utc(device.revokedAt)}` : "Active";
     tr.append(element("td", "", device.name), element("td", "", device.gate || ""), element("td", "state", state));
     const cell = element("td");
     if (!device.revokedAt) {
