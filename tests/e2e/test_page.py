@@ -42,7 +42,7 @@ def test_the_page_is_html_with_a_label_for_every_field_and_a_strict_policy(clien
     html = response.get_data(as_text=True)
     parser = Labels()
     parser.feed(html)
-    assert parser.labels == {"user-id": "Your user id", "tier": "Tier", "quantity": "Quantity"}
+    assert parser.labels == {"event": "Event", "user-id": "Your user id", "tier": "Tier", "quantity": "Quantity"}
     assert parser.controls == set(parser.labels)
     assert '<meta name="viewport"' in html and 'role="alert"' in html and 'max="10"' in html
     policy = response.headers["Content-Security-Policy"]
