@@ -93,15 +93,16 @@ def test_giving_a_turn_back_keeps_the_connections_prepared_statements(postgres_e
 def test_a_recording_in_a_turn_ends_the_turn_in_the_same_flight(postgres_env):
     """Recorded and committed with the turn's own transaction: the turn is free as soon as
     the events are stored, not a round trip later when the block ends."""
+    code = f"T{postgres_env['POSTGRES_SCHEMA'][-12:].upper()}"  # turns are the database's: a code no other test holds
     with BookingLedger(env=postgres_env) as ledger:
-        ledger.create_tier("VIP", Decimal("1.00"), 10)
-        with TierTurns(ledger.factory.datastore).of(["VIP"]):
-            tier = ledger.find_tier("VIP")
+        ledger.create_tier(code, Decimal("1.00"), 10)
+        with TierTurns(ledger.factory.datastore).of([code]):
+            tier = ledger.find_tier(code)
             tier.add_capacity(5)
             ledger.save(tier)
-            assert turn_is_free(postgres_env, "VIP")
+            assert turn_is_free(postgres_env, code)
         with BookingLedger(env=postgres_env) as other:
-            assert other.get_tier("VIP").capacity == 15
+            assert other.get_tier(code).capacity == 15
 
 
 @pytest.mark.postgres
