@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 
+from scripts.harness.clients import Clients
 from scripts.harness.processes import call
 
 BACK_WITHIN = 10.0  # seconds from the fault to the first acknowledged join (issue 31's goal)
@@ -42,26 +43,15 @@ def place_id(ticket: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[0])
 
 
-class Flood:
+class Flood(Clients):
     """Buyers joining through ``bases`` in turn, one after another in each of ``flooders`` threads."""
 
     def __init__(self, bases: list[str], flooders: int = FLOODERS, prefix: str = "f") -> None:
         self.bases = bases
         self.prefix = prefix
         self.answers: list[Answer] = []
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._join, args=(n,), daemon=True) for n in range(flooders)]
-
-    def __enter__(self) -> Flood:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__([threading.Thread(target=self._join, args=(n,), daemon=True) for n in range(flooders)])
 
     def _join(self, flooder: int) -> None:
         n = 0

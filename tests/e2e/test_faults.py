@@ -33,6 +33,7 @@ from application import BookingLedger
 from application.audit.tier_audit import TierAudit
 from domain.bookings import Booking, BookingStatus
 from projections import Projector, open_view
+from scripts.harness.clients import Clients
 from scripts.harness.processes import (
     Reply,
     busiest,
@@ -138,28 +139,6 @@ def book_until_final(base: str, user: str, key: str, quantity: int, timeout: flo
         time.sleep(pause)
         pause = min(2 * pause, 0.5)
     return outcome
-
-
-class Clients:
-    """Threads that send requests until the ``with`` block ends; then each finishes what
-    it is doing and is joined (within ``join_timeout`` seconds, if set)."""
-
-    join_timeout: float | None = None
-
-    def __init__(self, threads: list[threading.Thread]) -> None:
-        self._stop = threading.Event()
-        self._threads = threads
-
-    def __enter__(self) -> Clients:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(self.join_timeout)
-        assert not any(t.is_alive() for t in self._threads), "a client is still sending: its outcome is missing"
 
 
 class Burst(Clients):
