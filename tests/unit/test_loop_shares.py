@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import gevent
 import pytest
 from gevent.hub import get_hub
 
 from web.http import stream
+from web.http.request_body import read_body
 from web.server.loop_shares import LoopShare, SharedOut, request_class, shares_from
 
 
@@ -74,9 +77,9 @@ def test_requests_are_reads_the_waiting_rooms_or_commands(method, path, kind):
 
 
 def test_the_shares_come_from_the_settings_and_zero_holds_nothing():
-    assert shares_from({}) == {"read": 3, "queue": 2, "stream": 16}
-    shares = shares_from({"READS_PER_TURN": "0", "QUEUE_REQUESTS_PER_TURN": "4"})
-    assert shares == {"read": 0, "queue": 4, "stream": 16}
+    assert shares_from({}) == {"read": 3, "queue": 2, "stream": 16, "refusal": 4}
+    shares = shares_from({"READS_PER_TURN": "0", "QUEUE_REQUESTS_PER_TURN": "4", "REFUSALS_PER_TURN": "0"})
+    assert shares == {"read": 0, "queue": 4, "stream": 16, "refusal": 0}
     assert set(SharedOut(app, shares).shares) == {"queue", "stream"}
 
 
@@ -104,3 +107,28 @@ def test_streams_opening_do_not_wait_behind_the_reads():
     assert len(set(turns["/api/tickets"])) == 8  # one read a turn
     assert len(set(turns["/api/tickets/stream"])) == 2  # four streams a turn, beside the reads
     assert max(turns["/api/tickets/stream"]) < max(turns["/api/tickets"])
+
+
+def test_refused_bodies_are_answered_a_share_a_turn_while_a_booking_goes_on():
+    """Slow bodies opened together reach their deadline in one turn: their refusals must not
+    all be answered in it, ahead of a booking's next step."""
+    answered: dict[str, list[int]] = {"refused": [], "read": []}
+
+    def reading_app(environ, start_response):
+        refused = read_body(environ, limit=100, seconds=1.0) is not None
+        answered["refused" if refused else "read"].append(get_hub().loop.iteration)
+        return app(environ, start_response)
+
+    shared = SharedOut(reading_app, {"refusal": 2})
+
+    def request(length: int) -> None:
+        body = io.BytesIO(b"x" * min(length, 100))
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tickets/book", "CONTENT_LENGTH": str(length)}
+        shared({**environ, "wsgi.input": body}, lambda *_: None)
+
+    refused = [gevent.spawn(request, 1000) for _ in range(8)]  # over the limit: refused
+    booking = gevent.spawn(request, 10)
+    gevent.joinall([*refused, booking], raise_error=True)
+    turns = answered["refused"]
+    assert len(turns) == 8 and max(turns.count(turn) for turn in turns) == 2
+    assert answered["read"][0] <= min(turns)  # the booking was not held behind the refusals

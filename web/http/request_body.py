@@ -27,6 +27,8 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 from werkzeug.wsgi import get_content_length
 
+from web.http.server_contract import WAIT_REFUSAL_TURN
+
 BODY_ERROR = "ledger.body_error"  # the environ key a refused body's error waits under
 
 
@@ -48,7 +50,16 @@ class BodyFirst:
 
 def read_body(environ: dict[str, Any], limit: int, seconds: float) -> HTTPException | None:
     """Replace ``wsgi.input`` by the body read whole, with its ``Content-Length``;
-    or return why not. A body over the limit is not read at all when its length says so."""
+    or return why not, once the refusals' share of the worker's loop lets it be answered
+    (``web/server/loop_shares.py``). A body over the limit is not read at all when its
+    length says so."""
+    error = read_whole_body(environ, limit, seconds)
+    if error is not None and WAIT_REFUSAL_TURN in environ:
+        environ[WAIT_REFUSAL_TURN]()
+    return error
+
+
+def read_whole_body(environ: dict[str, Any], limit: int, seconds: float) -> HTTPException | None:
     length = get_content_length(environ)
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     if not length and not chunked:

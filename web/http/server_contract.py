@@ -12,6 +12,11 @@ from __future__ import annotations
 # (``web/http/stream.py``).
 WAIT_TURN = "ticket_ledger.wait_turn"
 
+# Where a request whose body was refused (too slow, too large) finds how to wait for the
+# refusals' share of a turn before it is answered: set by the worker for every request
+# (``web/server/loop_shares.py``), called by ``web/http/request_body.py``.
+WAIT_REFUSAL_TURN = "ticket_ledger.wait_refusal_turn"
+
 # Where a streamed response finds its client socket for writes that must not wait (a
 # ``web/server/gunicorn_worker.py`` ``DirectWrites``): set by the server's gevent worker, used
 # by the tier list's streams once their first part has gone (``web/http/tier_news.py``).

@@ -13,7 +13,10 @@ So requests of a class (reads; the waiting room's joins and looks) begin at most
 until their turn comes. A stream of such a class waits for its share again before each
 event (``WAIT_TURN``): hundreds of streams woken at once by the same news would otherwise all
 run in one turn. Commands are not shared out: they begin as soon as they arrive,
-and each of their steps waits at most a short turn. When nothing else is going on the
+and each of their steps waits at most a short turn. But a command whose body is refused
+(``web/http/request_body.py``) waits for the refusals' share before it is answered: slow
+bodies opened together all reach their deadline in the same turn, and a thousand 408s
+answered in one turn held a booking's next step behind them for seconds. When nothing else is going on the
 loop turns over at once, so the shares cost a lone reader nothing.
 """
 
@@ -26,7 +29,7 @@ from typing import Any
 
 from gevent.hub import Waiter, get_hub
 
-from web.http.server_contract import WAIT_TURN
+from web.http.server_contract import WAIT_REFUSAL_TURN, WAIT_TURN
 
 COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The settings (docs/configuration.md) and their defaults, per turn of a worker's loop.
@@ -34,6 +37,7 @@ SETTINGS = {
     "read": ("READS_PER_TURN", 3),
     "queue": ("QUEUE_REQUESTS_PER_TURN", 2),
     "stream": ("STREAMS_PER_TURN", 16),
+    "refusal": ("REFUSALS_PER_TURN", 4),
 }
 # The tier list's live stream: opening one reads nothing (the process's one reader already
 # has the list, web/http/tier_news.py), so it has a share of its own rather than waiting
@@ -110,12 +114,15 @@ class SharedOut:
         self.app = app
         self.classify = classify
         self.shares = {name: LoopShare(per_turn) for name, per_turn in shares.items() if per_turn > 0}
+        self.refusals = self.shares.pop("refusal", None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         share = self.shares.get(self.classify(environ) or "")
         if share is not None:
             share.enter()
             environ[WAIT_TURN] = share.enter
+        if self.refusals is not None:
+            environ[WAIT_REFUSAL_TURN] = self.refusals.enter
         return self.app(environ, start_response)
 
 
