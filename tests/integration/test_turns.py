@@ -144,6 +144,7 @@ def test_a_batch_on_a_tier_another_process_changed_takes_two_round_trips(postgre
             ledger.create_tier(code, Decimal("1.00"), 100)
             ledger.book("ann", code, 1)  # the tier in ledger's cache
             other.book("bob", code, 2)  # and changed since by another process
+            ledger.factory.datastore.pool.wait(timeout=30)  # no connection opening while counted
             before = round_trips(stats, listen)
             receipt = ledger.book("cy", code, 3)
             assert round_trips(stats, listen) - before == 2
