@@ -98,8 +98,9 @@ def test_book_watch_it_live_cancel_and_sell_out(server: str, browser: WebDriver,
     wait_for_text(browser, availability("VIP"), "Sold out")
     wait_for_text(browser, "#error", "")
     option = browser.find_element(By.CSS_SELECTOR, '#tier option[value="VIP"]')
-    assert not option.is_enabled() and "(sold out)" in option.text
-    assert not browser.find_element(By.ID, "book-button").is_enabled()
+    assert option.is_enabled() and "(sold out: waiting list)" in option.text  # its list can be joined
+    assert text_of(browser, "#book-button") == "Join the waiting list"
+    assert not browser.find_element(By.ID, "hold-button").is_displayed()
     assert text_of(browser, availability("GA")) == "50 of 50 left"
     screenshot(browser, "5-sold-out")
 
@@ -181,3 +182,61 @@ def test_a_hold_expires_on_the_page_by_itself(server: str, browser: WebDriver) -
     wait_for_text(browser, availability("GA"), "50 of 50 left")
     assert browser.find_elements(By.CSS_SELECTOR, f"{expired} button") == []
     screenshot(browser, "10-expired")
+
+
+PLACE = '#places [data-tier="VIP"]'
+
+
+def test_a_sold_out_tier_is_waited_for_and_a_returned_ticket_offered_then_confirmed(
+    server: str, browser: WebDriver
+) -> None:
+    browser.set_window_size(390, 844)  # a phone: the place and its button must fit
+    sold = call(f"{server}/api/tickets/book", {"userId": "someone-else", "tier": "VIP", "quantity": 4})
+    assert sold.status == 201
+    browser.get(f"{server}/")
+    wait_for_text(browser, availability("VIP"), "Sold out")
+
+    book_on_page(browser, "VIP", 1)
+    wait_for_text(browser, "#notice", "You are on the waiting list for 1 × VIP: number 1 in line.")
+    wait_for_text(browser, f"{PLACE} .status", "Waiting list: number 1 of 1")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, PLACE))
+    screenshot(browser, "11-waiting")
+    book_on_page(browser, "VIP", 1)  # once per user and tier
+    user = browser.find_element(By.ID, "user-id").get_attribute("value")
+    wait_for_text(browser, "#error", f"{user} is on the waiting list of tier VIP already.")
+
+    browser.refresh()  # the place is remembered and read again
+    wait_for_text(browser, f"{PLACE} .status", "Waiting list: number 1 of 1")
+
+    cancelled = call(f"{server}/api/bookings/{sold.body['bookingId']}/cancel", {"userId": "someone-else"})
+    assert cancelled.status == 200
+    wait_for_match(browser, f'{PLACE}[data-status="offered"] .status', r"Came back for you: held below until .+")
+    wait_for_text(browser, f"{HELD} .what", "1 × VIP")  # the offer is a hold in the buyer's bookings
+    wait_for_text(browser, availability("VIP"), "3 of 4 left")  # 1 of the 4 returned is offered, not on sale
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, PLACE))
+    screenshot(browser, "12-offered")
+
+    click(browser, f"{HELD} .confirm")
+    wait_for_text(browser, "#notice", "Confirmed 1 × VIP.")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, PLACE) == [], "the place to end")
+    wait_for_text(browser, '#bookings [data-status="confirmed"] .what', "1 × VIP")
+    refused = "Failed to load resource: the server responded with a status of"
+    assert severe_messages(browser) == [  # joining twice, and the place read once more after it ended
+        f"/api/tickets/waiting-list - {refused} 409 (CONFLICT)",
+        f"/api/users/{user}/waiting-list/VIP - {refused} 404 (NOT FOUND)",
+    ]
+
+
+def test_a_buyer_leaves_a_waiting_list(server: str, browser: WebDriver) -> None:
+    assert call(f"{server}/api/tickets/book", {"userId": "someone-else", "tier": "VIP", "quantity": 4})[0] == 201
+    browser.get(f"{server}/")
+    wait_for_text(browser, availability("VIP"), "Sold out")
+    book_on_page(browser, "VIP", 2)
+    wait_for_text(browser, f"{PLACE} .status", "Waiting list: number 1 of 1")
+    click(browser, f"{PLACE} .leave")
+    wait_for_text(browser, "#notice", "You left the waiting list for VIP.")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, PLACE) == [], "the place to go")
+    user = browser.find_element(By.ID, "user-id").get_attribute("value")
+    place = call(f"{server}/api/users/{user}/waiting-list/VIP")
+    assert (place.status, place.body["error"]["code"]) == (404, "NOT_ON_WAITING_LIST")

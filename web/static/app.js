@@ -11,6 +11,9 @@
 // tiers are held, never booked: the hold awaits its payment (GET /api/bookings/<id>/payment),
 // shown with its amount, the time left to pay, the bank details and the creditor reference, and
 // followed until it is confirmed (tickets), expires (seats back on sale) or is refunded.
+// A sold-out tier can still be picked: its button joins the tier's waiting list instead, and the
+// page follows the buyer's place (GET /api/users/<id>/waiting-list/<tier>) until a ticket that
+// came back is offered to them, which is a hold in their bookings to confirm or pay.
 "use strict";
 
 (() => {
@@ -23,6 +26,7 @@
   const PLACE_KEY = "ticket-ledger.queueTicket."; // + user id: the place in the queue survives a reload
   const FRONTIER_MS = 1000; // the frontier's max-age: how often a waiting page looks at it
   const PAYMENT_MS = 2000; // how often a payment awaited (or a refund owed) is looked at again
+  const WAITING_KEY = "ticket-ledger.waitingFor."; // + user id: the tiers whose lists they joined
   const MAIN = "main"; // the default event: GET /api/tickets and its stream
   const MODES = {
     connecting: "Connecting…",
@@ -40,7 +44,7 @@
     queueBar: byId("queue-bar"), queuePosition: byId("queue-position"), queueEta: byId("queue-eta"),
     queuePass: byId("queue-pass"), join: byId("join-button"), eventField: byId("event-field"),
     event: byId("event"), eventTerms: byId("event-terms"), holdHelp: byId("hold-help"),
-    paymentNews: byId("payment-news"),
+    paymentNews: byId("payment-news"), places: byId("places"),
   };
   let tiers = [];
   let tierPicked = false;
@@ -115,6 +119,7 @@
   // --- tiers ------------------------------------------------------------------------------
 
   const bookable = (tier) => tier.onSale && tier.availableQuantity > 0;
+  const waitable = (tier) => tier.onSale && tier.availableQuantity <= 0; // its waiting list can be joined
 
   function state(tier) {
     if (!tier.onSale) return "Not on sale";
@@ -146,12 +151,13 @@
     const options = new Map(Array.from(page.tier.options, (o) => [o.value, o]));
     for (const tier of tiers) {
       const option = options.get(tier.tier) || page.tier.appendChild(new Option("", tier.tier));
-      option.textContent = `${tier.tier}, ${money(tier)}` + (bookable(tier) ? "" : ` (${state(tier).toLowerCase()})`);
-      option.disabled = !bookable(tier);
+      const note = waitable(tier) ? " (sold out: waiting list)" : ` (${state(tier).toLowerCase()})`;
+      option.textContent = `${tier.tier}, ${money(tier)}` + (bookable(tier) ? "" : note);
+      option.disabled = !tier.onSale;
       options.delete(tier.tier);
     }
     options.forEach((option) => option.remove());
-    // Picks a tier once; never switches later (a sold-out choice stays, with Book disabled).
+    // Picks a tier once; never switches later (a sold-out choice stays, to join its waiting list).
     if (!tierPicked || !tiers.some((t) => t.tier === page.tier.value)) {
       const first = tiers.find(bookable) || tiers[0];
       if (first) {
@@ -161,10 +167,12 @@
     }
     const selected = tiers.find((t) => t.tier === page.tier.value);
     const waiting = selected && gated(selected.tier) && !passValid();
-    page.button.disabled = page.hold.disabled = busy || !selected || !bookable(selected) || waiting;
+    const joining = Boolean(selected) && waitable(selected);
+    page.button.disabled = busy || !selected || !selected.onSale || waiting;
+    page.hold.disabled = page.button.disabled || joining;
     const paid = Boolean(selected) && paidTiers.has(selected.tier); // held while paid for, never booked outright
-    page.button.textContent = paid ? "Hold and pay" : "Book";
-    page.hold.hidden = page.holdHelp.hidden = paid;
+    page.button.textContent = joining ? "Join the waiting list" : paid ? "Hold and pay" : "Book";
+    page.hold.hidden = page.holdHelp.hidden = paid || joining;
   }
 
   function showTiers(list) {
@@ -807,6 +815,8 @@
   // Book and Hold both submit the form (Enter books); the button pressed picks the request.
   async function book(event) {
     event.preventDefault();
+    const selected = tiers.find((t) => t.tier === page.tier.value);
+    if (selected && waitable(selected)) return joinWaitingList(selected.tier);
     const holding = event.submitter === page.hold || paidTiers.has(page.tier.value);
     busy = true;
     updateForm();
@@ -834,6 +844,101 @@
     }
   }
 
+  // --- waiting lists ----------------------------------------------------------------------
+
+  let places = new Map(); // tier -> the user's place on its list, as last read
+
+  function waitingFor() {
+    try {
+      return JSON.parse(localStorage.getItem(WAITING_KEY + userId()) || "[]");
+    } catch {
+      return []; // storage disabled or spoilt: the places are followed while the page lasts
+    }
+  }
+
+  function rememberWaiting(tiersJoined) {
+    try {
+      localStorage.setItem(WAITING_KEY + userId(), JSON.stringify(tiersJoined));
+    } catch {
+      // as above
+    }
+  }
+
+  async function joinWaitingList(tier) {
+    busy = true;
+    updateForm();
+    try {
+      const entry = await api("/api/tickets/waiting-list", {
+        userId: userId(), tier, quantity: Number(page.quantity.value),
+      }, gated(tier) && passValid() ? { "Queue-Pass": place.queuePass } : {});
+      rememberWaiting([...new Set([...waitingFor(), tier])]);
+      say(`You are on the waiting list for ${entry.quantity} × ${tier}: number ${entry.position} in line.`, false);
+      await followPlaces();
+    } catch (error) {
+      say(error.message, true);
+    } finally {
+      busy = false;
+      updateForm();
+    }
+  }
+
+  async function leaveWaitingList(tier, button) {
+    button.disabled = true;
+    try {
+      await api("/api/tickets/waiting-list/leave", { userId: userId(), tier });
+      say(`You left the waiting list for ${tier}.`, false);
+    } catch (error) {
+      button.disabled = false;
+      return say(error.message, true);
+    }
+    await followPlaces();
+  }
+
+  function placeItem(place) {
+    const item = element("li", `booking place ${place.status}`);
+    item.dataset.tier = place.tier;
+    item.dataset.status = place.status;
+    const what = element("span", "what", `${place.quantity} × ${place.tier}`);
+    if (place.status === "offered") {
+      const until = new Date(place.offer.expiresAt).toLocaleTimeString();
+      item.append(what, element("span", "status", `Came back for you: held below until ${until}`));
+      return item;
+    }
+    const leave = element("button", "secondary leave", "Leave");
+    leave.type = "button";
+    leave.setAttribute("aria-label", `Leave the waiting list for ${place.tier}`);
+    leave.addEventListener("click", () => leaveWaitingList(place.tier, leave));
+    const buttons = element("span", "buttons");
+    buttons.append(leave);
+    item.append(what, element("span", "status", `Waiting list: number ${place.position} of ${place.waiting}`), buttons);
+    return item;
+  }
+
+  // Reads the user's place on each list they joined. A place no longer there (its offer was
+  // confirmed, released or lapsed, or the user left) is forgotten; an offer or an ended place
+  // changes the bookings, so those are read again.
+  async function followPlaces() {
+    const user = userId();
+    const joined = waitingFor();
+    const read = await Promise.all(joined.map(async (tier) => {
+      try {
+        return await api(`/api/users/${encodeURIComponent(user)}/waiting-list/${encodeURIComponent(tier)}`);
+      } catch (error) {
+        return error.code === "NOT_ON_WAITING_LIST" ? null : places.get(tier) || undefined; // undefined: not known yet
+      }
+    }));
+    if (user !== userId()) return;
+    const now = new Map(joined.map((tier, i) => [tier, read[i]]).filter(([, place]) => place !== null));
+    const changed = joined.some((tier) => (places.get(tier) || {}).status !== (now.get(tier) || {}).status);
+    rememberWaiting([...now.keys()]);
+    places = new Map([...now].filter(([, place]) => place));
+    page.places.replaceChildren(...[...places.values()].map(placeItem));
+    if (changed) {
+      bookingsStale = true;
+      loadBookings();
+    }
+  }
+
   // --- start ----------------------------------------------------------------------------
 
   page.user.value = remembered() || newUserId();
@@ -844,6 +949,8 @@
     loadBookings();
     stopFollowing(); // another user: another place in the queue
     place = null;
+    places = new Map();
+    followPlaces();
     room = null;
     loadRoom();
   });
@@ -855,6 +962,8 @@
   loadEvents(); // then the bookings, with their payments
   loadRoom();
   setInterval(followPayments, PAYMENT_MS);
+  followPlaces();
+  setInterval(followPlaces, PAYMENT_MS);
   setInterval(loadRoom, ROOM_CHECK_MS);
   setInterval(tick, COUNTDOWN_MS);
 })();
