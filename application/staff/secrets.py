@@ -4,6 +4,7 @@ SHA-256 (they carry 256 bits: nothing to slow down), and TOTP (RFC 6238) codes."
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -17,8 +18,14 @@ from application.staff.errors import WeakPasswordError
 
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024
 HASHER = PasswordHasher()  # argon2id with RFC 9106's low-memory profile (64 MiB, 3 passes)
-# Checked when the email names no account, so the answer takes as long as for a wrong password.
-DECOY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def decoy_hash() -> str:
+    """Checked when the email names no account, so the answer takes as long as for a wrong
+    password. Made at the first sign-in, not at import: every worker of every server imports
+    this, and a hash is 64 MiB and tens of milliseconds of CPU."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -32,7 +39,7 @@ def password_matches(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD:
         return False
     try:
-        return HASHER.verify(password_hash or DECOY_HASH, password) and password_hash is not None
+        return HASHER.verify(password_hash or decoy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
