@@ -189,10 +189,13 @@ def vip_left(line: bytes) -> int:
     return next(t["availableQuantity"] for t in json.loads(line) if t["tier"] == "VIP")
 
 
-async def subscribers(url: str, count: int, wanted: int, seconds: float) -> list[list[int]]:
+async def subscribers(
+    url: str, count: int, wanted: int, seconds: float, seen: list[list[int]] | None = None
+) -> list[list[int]]:
     """``count`` SSE subscribers (reconnecting as EventSource does); each one's VIP counts
-    seen, until each has seen ``wanted`` or ``seconds`` passed."""
-    seen: list[list[int]] = [[] for _ in range(count)]
+    seen, until each has seen ``wanted`` or ``seconds`` passed. ``seen``, given, fills as
+    they go (another thread can wait for every first count)."""
+    seen = [[] for _ in range(count)] if seen is None else seen
     deadline = time.monotonic() + seconds
 
     async def one(n: int, session: aiohttp.ClientSession) -> None:

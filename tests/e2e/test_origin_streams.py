@@ -52,10 +52,11 @@ def test_every_follower_gets_the_list_then_each_change_framed_as_sent_and_the_st
         with socket.create_connection((host, int(port))) as raw, socket.create_connection((host, int(port))) as old:
             raw.sendall(b"GET /api/tickets/stream HTTP/1.1\r\nHost: origin\r\n\r\n")
             old.sendall(b"GET /api/tickets/stream HTTP/1.0\r\nHost: origin\r\n\r\n")
+            seen: list[list[int]] = [[] for _ in range(200)]
             followers = ThreadPoolExecutor(1).submit(
-                asyncio.run, subscribers(origin.base + "/api/tickets/stream", 200, 99, 20)
+                asyncio.run, subscribers(origin.base + "/api/tickets/stream", 200, 99, 30, seen)
             )
-            time.sleep(1.5)  # the followers' streams are open
+            wait_for(lambda: all(seen), 20)  # every follower's stream is open: it has the list
             origin.book()
             seen = followers.result()
             on_the_wire = read_until(raw, b"0\r\n\r\n", STREAM_SECONDS + 5)
