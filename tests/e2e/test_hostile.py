@@ -37,6 +37,10 @@ pytestmark = pytest.mark.slow
 
 ATTACK_SECONDS = 12.0  # how long bookings are timed during an attack
 P95_BOUND = 1.0  # seconds
+# How long the ordinary client waits for one booking's answer. The claim is the p95 and that
+# none fails; on a starved 2-core CI host the slowest booking, queued behind a burst of
+# reconnecting attackers, has taken 5-9 s, which is slow but not lost.
+BOOKING_TIMEOUT = 20.0
 SIZES = {  # connections per attack, by store
     "sqlite": {"slow headers": 64, "slow bodies": 64, "event streams": 64},
     "postgres": {"slow headers": 2100, "slow bodies": 2100, "event streams": 256},
@@ -101,8 +105,21 @@ class Attackers:
         deadline = time.monotonic() + 30
         while len(self.sockets) < self.size and time.monotonic() < deadline:
             self.sockets.append(self._open())
+        self._wait_until_taken()
         self._thread.start()
         return self
+
+    def _wait_until_taken(self) -> None:
+        """Return once the server has taken every attacking connection, not just the kernel:
+        it accepts connections in the order they came, so a request sent after them is
+        answered after it took them. Until then the attack is still being opened."""
+        host, port = self.address
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+        finally:
+            connection.close()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -160,7 +177,11 @@ def timed_bookings(base: str, seconds: float) -> tuple[list[float], Counter]:
         started = time.monotonic()
         try:
             outcomes[
-                call(f"{base}/api/tickets/book", {"userId": "ordinary", "tier": "GA", "quantity": 1}, timeout=5).status
+                call(
+                    f"{base}/api/tickets/book",
+                    {"userId": "ordinary", "tier": "GA", "quantity": 1},
+                    timeout=BOOKING_TIMEOUT,
+                ).status
             ] += 1
         except OSError as error:
             outcomes[type(error).__name__] += 1
