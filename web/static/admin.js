@@ -637,7 +637,7 @@
   // Each event in words; one not listed here shows its own name.
   const DONE = {
     Created: "Created the tier", CapacityAdded: "Added capacity", SalesClosed: "Closed sales",
-    Assigned: "Gave the organizer", Founded: "Founded the organizer", MemberEnrolled: "Added to the team",
+    Assigned: "Recorded as the organizer's", Founded: "Founded the organizer", MemberEnrolled: "Added to the team",
     MemberRemoved: "Removed from the team", RoleGranted: "Gave a role", RoleRevoked: "Took the role away",
     Issued: "Issued", Revoked: "Revoked", TicketCheckedIn: "Admitted the ticket",
     ScanConflict: "Scanned it again offline: a conflict",
