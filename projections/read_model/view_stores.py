@@ -62,10 +62,18 @@ class PostgresLedgerView(LedgerView, PostgresTracking):
         self.suffix = suffix
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(map(SQL, self.create_tables_statements()))
-        self.sql_create_statements.extend(
-            SQL(self.sql(f"ALTER TABLE {{{table}}} ADD COLUMN IF NOT EXISTS {column} {kind}"))
+        self.sql_create_statements.extend(SQL(statement) for statement in self.added_columns_statements())
+
+    def added_columns_statements(self) -> list[str]:
+        """The columns an older schema's tables lack, added only where missing: a table that
+        has them is not locked (``ALTER TABLE`` would lock it even to add nothing)."""
+        return [
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM information_schema.columns WHERE "
+            f"table_schema = '{self.datastore.schema}' AND table_name = '{table}{self.suffix}' "
+            f"AND column_name = '{column}') THEN ALTER TABLE {self.schema}{table}{self.suffix} "
+            f"ADD COLUMN {column} {kind}; END IF; END $$"
             for table, column, kind in ADDED_COLUMNS
-        )
+        ]
 
     def begin_snapshot(self, cursor: Any) -> None:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
