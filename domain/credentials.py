@@ -17,6 +17,12 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import InvalidStaffError
 
 KINDS = ("key", "device")
+DEVICE = "device:"  # how a device's actor begins (``Credential.actor``)
+
+
+def device_named(actor: str | None) -> str | None:
+    """The id of the door device ``actor`` names (``device:<id>``); None for anyone else."""
+    return actor[len(DEVICE) :] if actor and actor.startswith(DEVICE) else None
 
 
 class Credential(Aggregate):

@@ -10,16 +10,16 @@ A member's own sign-in, sign-out and reset request have no field: their actor is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
 from application.persistence.application import StoreApplication
-from domain.credentials import Credential
+from domain.credentials import DEVICE, Credential
 from domain.organizers import Organizer, Ownership, organizer_id
 from domain.staff import Member, member_actor
 from domain.tiers import TicketTier
@@ -46,14 +46,36 @@ STAFF_EVENTS: tuple[type, ...] = (
 )
 TOPICS = [get_topic(kind) for kind in STAFF_EVENTS]
 PAGE = 1000
+KINDS = ("tier", "event", "team", "key", "device", "door")  # what an action was done to
 
 
 @dataclass(frozen=True)
 class Action:
     at: datetime
     actor: str | None
-    what: str  # the event's name: CapacityAdded, RoleGranted...
-    subject: str  # what it was done to: a tier's code, a member's email, a key's name...
+    what: str  # the event's name: CapacityAdded, RoleGranted, TicketCheckedIn...
+    subject: str  # what it was done to: a tier's code, a member's email, a key's name, a ticket...
+    kind: str = ""  # what sort of thing it was done to: one of KINDS
+    actor_name: str | None = None  # the member's email, the key's or device's name
+    detail: str = ""  # what it came to: a tier's price and capacity, tickets added, a role, a gate
+    booking_id: str | None = None  # a scan's booking
+
+
+class DoorScan(Protocol):
+    """A scan as the read tables keep it (``projections``' ``ScanRow``)."""
+
+    @property
+    def ticket_id(self) -> str: ...
+    @property
+    def booking_id(self) -> str: ...
+    @property
+    def gate(self) -> str: ...
+    @property
+    def scanned_at(self) -> datetime: ...
+    @property
+    def admitted(self) -> bool: ...
+    @property
+    def device_id(self) -> str | None: ...
 
 
 def staff_events(app: StoreApplication) -> Iterator[Any]:
@@ -90,17 +112,83 @@ def missing_actors(app: StoreApplication) -> list[tuple[str, UUID, int]]:
     ]
 
 
-def activity(app: StoreApplication, owner_of: Any, organizer: str) -> list[Action]:
-    """What staff did at ``organizer``, oldest first: its tiers, team, keys and devices.
-    ``owner_of(kind, code)`` says which organizer an event or tier belongs to."""
+def activity(app: StoreApplication, owner_of: Any, organizer: str, scans: Iterable[DoorScan] = ()) -> list[Action]:
+    """What staff did at ``organizer``, oldest first: its tiers, team, keys and devices, and
+    the ``scans`` its door devices made. ``owner_of(kind, code)`` says which organizer an
+    event or tier belongs to."""
     names: dict[UUID, str] = {}
     mine: set[UUID] = {organizer_id(organizer)}
+    actors: dict[str, str] = {}  # actor -> the member's email, the key's or device's name
     actions = []
     for event in staff_events(app):
         subject = about(event, organizer, owner_of, names, mine)
+        if named := actor_named(event):
+            actors[named[0]] = named[1]
         if subject is not None:
-            actions.append(Action(event.timestamp, actor_of(event), type(event).__name__, subject))
-    return actions
+            what = type(event).__name__
+            actions.append(
+                Action(event.timestamp, actor_of(event), what, subject, kind_of(event, names), detail=told(event))
+            )
+    devices = {str(id) for id in mine if names.get(id, "").startswith("device ")}
+    actions += [door_action(scan) for scan in scans if scan.device_id in devices]
+    actions.sort(key=lambda action: action.at)
+    return [replace(action, actor_name=actors.get(action.actor or "")) for action in actions]
+
+
+def narrowed(actions: list[Action], kind: str | None, search: str, limit: int | None) -> list[Action]:
+    """The ``actions`` of ``kind`` (any: None) whose actor, names, subject, detail or booking
+    hold ``search`` (case aside), the newest ``limit`` of them (all: None), oldest first."""
+    needle = search.casefold()
+    found = [
+        action
+        for action in actions
+        if kind in (None, action.kind)
+        and needle in " ".join(filter(None, (action.actor, action.actor_name, action.what, action.subject,
+                                             action.detail, action.booking_id))).casefold()
+    ]  # fmt: skip
+    return found[-limit:] if limit else found
+
+
+def actor_named(event: Any) -> tuple[str, str] | None:
+    """The actor a member's or credential's first event makes, and its name."""
+    if isinstance(event, Member.Joined):
+        return member_actor(event.originator_id), event.email
+    if isinstance(event, Credential.Issued):
+        return f"{event.kind}:{event.originator_id}", event.name
+    return None
+
+
+def kind_of(event: Any, names: dict[UUID, str]) -> str:
+    """Which of ``KINDS`` the thing ``event`` was done to is."""
+    if isinstance(event, TIER_EVENTS):
+        return "tier"
+    if isinstance(event, Ownership.Assigned):
+        return "event"
+    if isinstance(event, (Credential.Issued, Credential.Revoked)):  # type: ignore[attr-defined]
+        return names.get(event.originator_id, "key").split(" ", 1)[0]
+    return "team"
+
+
+def told(event: Any) -> str:
+    """What ``event`` came to, where its name and subject do not say it."""
+    if isinstance(event, TicketTier.Created):
+        return f"price {event.price}, capacity {event.capacity}"
+    if isinstance(event, TicketTier.CapacityAdded):
+        return f"{event.quantity} tickets added"
+    if isinstance(event, Member.RoleGranted):  # type: ignore[attr-defined]
+        return f"role {event.role}"
+    if isinstance(event, Credential.Issued):
+        return f"event {event.event_code}, gate {event.gate}" if event.kind == "device" else f"role {event.role}"
+    return ""
+
+
+def door_action(scan: DoorScan) -> Action:
+    """A door device's scan: the ticket admitted (or, offline, a scan in conflict) and where."""
+    what = "TicketCheckedIn" if scan.admitted else "ScanConflict"
+    actor = f"{DEVICE}{scan.device_id}"
+    return Action(
+        scan.scanned_at, actor, what, scan.ticket_id, "door", detail=f"gate {scan.gate}", booking_id=scan.booking_id
+    )
 
 
 TIER_EVENTS = (TicketTier.Created, TicketTier.CapacityAdded, TicketTier.SalesClosed)

@@ -10,6 +10,7 @@ from typing import Any
 
 from application.persistence.tracking import TRACKED_NAME, TRACKED_POSITION
 from domain.bookings import BookingStatus
+from domain.credentials import device_named
 from domain.tickets import ticket_id
 from projections.positions import Positions
 
@@ -36,7 +37,8 @@ CREATE_TABLES = (
     )""",
     # Every scan at the door, the admission of each ticket (admitted 1) and the offline
     # gates' conflicts (admitted 0): the organizer's counts and the scanners' offline list.
-    # A scan is its ticket, gate and scan id (``domain.tickets.Scan.identity``).
+    # A scan is its ticket, gate and scan id (``domain.tickets.Scan.identity``); ``device_id``
+    # is the door device that made it (NULL: the shared scanner token).
     """CREATE TABLE IF NOT EXISTS {checkins} (
         ticket_id TEXT NOT NULL,
         scan_id TEXT NOT NULL,
@@ -45,6 +47,7 @@ CREATE_TABLES = (
         gate TEXT NOT NULL,
         scanned_at {timestamp} NOT NULL,
         admitted INTEGER NOT NULL,
+        device_id TEXT,
         PRIMARY KEY (ticket_id, gate, scan_id)
     )""",
     # The shows on sale besides the default one, and which tiers are theirs.
@@ -75,6 +78,10 @@ CREATE_TABLES = (
         expires_at {timestamp}
     )""",
 )
+# Columns added to a table since stores were first made with it: (table, column, type). A
+# store whose table predates one gets it, empty, when its view opens (``ticketledger rebuild``
+# fills it from the events), so an upgraded server can write rows of the new shape at once.
+ADDED_COLUMNS = (("checkins", "device_id", "TEXT"),)
 TABLES = ("availability", "bookings", "checkins", "shows", "show_tiers", "waiting_list")
 # Index name and columns. A rebuild's fresh tables get their indexes just before
 # they take the live tables' place (see ``swap_statements``).
@@ -103,8 +110,8 @@ INSERT_SHOW = (
 )
 INSERT_SHOW_TIER = "INSERT INTO {show_tiers} (tier, show_code) VALUES (:tier, :show)"
 INSERT_SCAN = (
-    "INSERT INTO {checkins} (ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted) "
-    "VALUES (:ticket_id, :scan_id, :booking_id, :seat, :gate, :scanned_at, :admitted)"
+    "INSERT INTO {checkins} (ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted, device_id) "
+    "VALUES (:ticket_id, :scan_id, :booking_id, :seat, :gate, :scanned_at, :admitted, :device_id)"
 )
 # The joining event names its tier by id only: the code is the availability row's.
 INSERT_PLACE = (
@@ -165,9 +172,11 @@ SELECT_VALID_TICKETS = (
     "LEFT JOIN {checkins} c ON c.booking_id = b.booking_id AND c.admitted = 1 "
     f"WHERE b.status = '{BookingStatus.CONFIRMED}' ORDER BY b.booking_id, c.seat"
 )
-SELECT_ALL_SCANS = (
-    "SELECT ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted "
-    "FROM {checkins} ORDER BY ticket_id, gate, scan_id"
+SCAN_COLUMNS = "ticket_id, scan_id, booking_id, seat, gate, scanned_at, admitted, device_id"
+SELECT_ALL_SCANS = f"SELECT {SCAN_COLUMNS} FROM {{checkins}} ORDER BY ticket_id, gate, scan_id"
+# The scans door devices made (who admitted a ticket, and where): the newest first.
+SELECT_DEVICE_SCANS = (
+    f"SELECT {SCAN_COLUMNS} FROM {{checkins}} WHERE device_id IS NOT NULL ORDER BY scanned_at DESC, ticket_id"
 )
 SELECT_NEXT_EXPIRY = f"SELECT MIN(expires_at) AS next FROM {{bookings}} WHERE status = '{BookingStatus.HELD}'"
 DROP_TABLES = (
@@ -240,6 +249,7 @@ class PageChanges:
                 "gate": event.gate,
                 "scanned_at": event.scanned_at,
                 "admitted": int(admitted),
+                "device_id": device_named(event.actor),
             }
         )
 

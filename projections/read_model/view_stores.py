@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.sql import SQL
 
 from application.persistence.tracking import PostgresTracking, SQLiteTracking
-from projections.read_model.tables import INDEXES
+from projections.read_model.tables import ADDED_COLUMNS, INDEXES
 from projections.read_model.views import LedgerView
 from projections.sql import for_postgres, for_sqlite
 
@@ -27,6 +27,16 @@ class SQLiteLedgerView(LedgerView, SQLiteTracking):
 
     def construct_create_table_statements(self) -> list[str]:
         return super().construct_create_table_statements() + self.create_tables_statements()
+
+    def _create_table(self, c: Any) -> None:
+        """The tables, then the columns an older file's tables lack (SQLite has no
+        ``ADD COLUMN IF NOT EXISTS``: its table's columns are read first)."""
+        super()._create_table(c)
+        for table, column, kind in ADDED_COLUMNS:
+            name = f"{table}{self.suffix}"
+            c.execute(f"PRAGMA table_info({name})")
+            if column not in {row["name"] for row in c.fetchall()}:
+                c.execute(f"ALTER TABLE {name} ADD COLUMN {column} {kind}")
 
     def __init__(self, datastore: Any, suffix: str = "") -> None:
         self.suffix = suffix
@@ -52,6 +62,18 @@ class PostgresLedgerView(LedgerView, PostgresTracking):
         self.suffix = suffix
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(map(SQL, self.create_tables_statements()))
+        self.sql_create_statements.extend(SQL(statement) for statement in self.added_columns_statements())
+
+    def added_columns_statements(self) -> list[str]:
+        """The columns an older schema's tables lack, added only where missing: a table that
+        has them is not locked (``ALTER TABLE`` would lock it even to add nothing)."""
+        return [
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM information_schema.columns WHERE "
+            f"table_schema = '{self.datastore.schema}' AND table_name = '{table}{self.suffix}' "
+            f"AND column_name = '{column}') THEN ALTER TABLE {self.schema}{table}{self.suffix} "
+            f"ADD COLUMN {column} {kind}; END IF; END $$"
+            for table, column, kind in ADDED_COLUMNS
+        ]
 
     def begin_snapshot(self, cursor: Any) -> None:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

@@ -32,6 +32,7 @@ from projections.read_model.tables import (
     SELECT_ALL_SCANS,
     SELECT_ALL_TIERS,
     SELECT_BOOKING,
+    SELECT_DEVICE_SCANS,
     SELECT_DOOR_COUNTS,
     SELECT_DUE_HOLDS,
     SELECT_NEXT_EXPIRY,
@@ -97,8 +98,9 @@ class ScanRow:
     booking_id: str
     seat: int
     gate: str
-    scanned_at: datetime | None
+    scanned_at: datetime
     admitted: bool
+    device_id: str | None  # the door device that scanned; None: the shared scanner token
 
 
 class LedgerView(TrackingRecorder):
@@ -251,10 +253,11 @@ class LedgerView(TrackingRecorder):
         return [self._booking(r) for r in self._select(SELECT_ALL_BOOKINGS)]
 
     def all_scans(self) -> list[ScanRow]:
-        return [
-            ScanRow(**{**row, "scanned_at": when(row["scanned_at"]), "admitted": bool(row["admitted"])})
-            for row in self._select(SELECT_ALL_SCANS)
-        ]
+        return [self._scan(row) for row in self._select(SELECT_ALL_SCANS)]
+
+    def device_scans(self) -> list[ScanRow]:
+        """The scans door devices made, the newest first: who admitted which ticket."""
+        return [self._scan(row) for row in self._select(SELECT_DEVICE_SCANS)]
 
     def door_counts(self) -> list[dict[str, Any]]:
         """Per tier: tickets sold, admitted at the door, and offline scans in conflict."""
@@ -305,6 +308,10 @@ class LedgerView(TrackingRecorder):
                 "on_sale": bool(row["on_sale"]),
             }
         )
+
+    @staticmethod
+    def _scan(row: Mapping[str, Any]) -> ScanRow:
+        return ScanRow(**{**row, "scanned_at": when(row["scanned_at"]), "admitted": bool(row["admitted"])})
 
     @staticmethod
     def _booking(row: Mapping[str, Any]) -> BookingSummary:

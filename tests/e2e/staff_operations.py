@@ -162,7 +162,10 @@ STAFF_OPERATIONS: dict[str, Operation] = {
     "GET /api/admin/organizers/{organizer}/activity": Operation(
         lambda h: Call("GET", f"{ACME}/activity", headers=ADMIN),
         ("admin", "store", "roles"),
-        {"ORGANIZER_NOT_FOUND": sent("GET", "/api/admin/organizers/nobody/activity", headers=ADMIN)},
+        {
+            "ORGANIZER_NOT_FOUND": sent("GET", "/api/admin/organizers/nobody/activity", headers=ADMIN),
+            "VALIDATION_ERROR": sent("GET", f"{ACME}/activity?kind=nothing", headers=ADMIN),
+        },
     ),
     "GET /api/admin/events/{event_id}/devices": Operation(
         lambda h: Call("GET", DEVICES, headers=ADMIN),

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.utils import get_topic
@@ -18,13 +18,13 @@ from hypothesis import assume, given, settings
 
 from application import BookingLedger
 from application.checkin.codes import TicketCodes
-from application.checkin.door import ADMITTED, CONFLICT, REFUSED, Door, OfflineScan
+from application.checkin.door import ADMITTED, CONFLICT, REFUSED, Door, OfflineScan, Scanner
 from application.errors import InvalidTicketCodeError
 from domain.bookings import Booking
 from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, TicketNotValidError
 from domain.tickets import TicketRef
 from projections import Projector, open_view
-from projections.read_model.rebuild import differences
+from projections.read_model.rebuild import differences, rebuild
 from tests.code_variants import variants
 
 GATES = ("north", "south", "east", "west")
@@ -178,4 +178,30 @@ def test_the_door_counts_are_projected_and_a_rebuild_agrees(door):
     assert view.door_counts() == [{"event": "main", "tier": "GA", "sold": 5, "admitted": 2, "conflicts": 1}]
     listed = {(booking, seat) for booking, _, seats, admitted in view.valid_tickets() for seat in admitted}
     assert len(listed) == 2
+    assert differences(door.ledger) == []
+
+
+def test_a_device_s_scans_name_it_in_the_read_table_and_a_table_from_before_devices_gets_the_column(door):
+    codes = codes_of(door, "ann", 3)
+    device = str(uuid4())
+    door.check_in(codes[0], "north", scanner=Scanner(actor=f"device:{device}"))
+    offline = OfflineScan("e-1", codes[0], datetime(2026, 12, 5, 19, 0, tzinfo=UTC))
+    door.merge("east", [offline], Scanner(f"device:{device}"))
+    door.check_in(codes[1], "south")  # the shared scanner token: no device
+    view = open_view(door.ledger)
+    Projector(door.ledger, view).catch_up()
+    scans = {(row.gate, row.admitted): row.device_id for row in view.all_scans()}
+    assert scans == {("north", True): device, ("east", False): device, ("south", True): None}
+    assert [(row.gate, row.device_id) for row in view.device_scans()] == [("north", device), ("east", device)]
+
+    # A store whose checkins table predates devices: opened, the table gets the column (empty),
+    # new scans fill it at once, and a rebuild fills the old rows from the events.
+    view._run(["ALTER TABLE {checkins} DROP COLUMN device_id"], {})
+    upgraded = open_view(door.ledger)
+    door.check_in(codes[2], "north", scanner=Scanner(actor=f"device:{device}"))
+    Projector(door.ledger, upgraded).catch_up()
+    assert Counter(row.device_id for row in upgraded.all_scans()) == {None: 3, device: 1}
+    assert len(differences(door.ledger)) == 2  # the two scans of the device from before
+    rebuild(door.ledger)
+    assert [row.device_id for row in upgraded.all_scans()].count(device) == 3
     assert differences(door.ledger) == []

@@ -11,8 +11,10 @@ from decimal import Decimal
 import pyotp
 import pytest
 
-from application.audit.staff_activity import activity, missing_actors
+from application.audit.staff_activity import activity, missing_actors, narrowed
 from application.booking.tiers import NewShow, NewTier
+from application.checkin.codes import TicketCodes
+from application.checkin.door import Door, Scanner
 from application.errors import ShowAlreadyExistsError
 from application.staff import secrets
 from application.staff.accounts import StaffAccounts
@@ -24,6 +26,8 @@ from application.staff.errors import (
 )
 from domain.organizers import DEFAULT_ORGANIZER
 from domain.staff import OPERATOR, Role
+from domain.tickets import TicketRef, ticket_id
+from projections import Projector, open_view
 
 PASSWORD = "a long enough password"
 
@@ -149,3 +153,38 @@ def test_the_audit_finds_staff_made_events_that_name_no_actor(staff, ledger):
     ]
     done = [(a.actor, a.what, a.subject) for a in activity(ledger, staff.owner_of, DEFAULT_ORGANIZER)]
     assert ("member:x", "CapacityAdded", "NAMED") in done and ("operator", "Founded", "default") in done
+
+
+def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_the_organizer(staff, ledger):
+    staff.found_organizer("acme", "Acme", OPERATOR)
+    mo = staff.add_member("acme", "mo@acme.example", Role.MANAGER, PASSWORD, OPERATOR)
+    show = NewShow("gig", "Gig", [NewTier("GIG", Decimal("5.00"), 50)])
+    ledger.create_show(show, f"member:{mo}", recorded_with=staff.ownerships("acme", "gig", ["GIG"], f"member:{mo}"))
+    ledger.add_capacity("GIG", 4, actor=f"member:{mo}")
+    phone = staff.issue("acme", "device", "North phone", Role.DOOR, "gig", None, f"member:{mo}", "north-1").id
+    rival = staff.issue(DEFAULT_ORGANIZER, "device", "Rival phone", Role.DOOR, "main", None, OPERATOR, "x").id
+    door = Door(ledger, TicketCodes(ledger.secret))
+    booking = ledger.book("fan", "GIG", 2).booking_id
+    codes = [door.codes.sign(TicketRef(booking, seat)) for seat in (0, 1)]
+    door.check_in(codes[0], "north-1", scanner=Scanner(f"device:{phone}", "gig"))
+    door.check_in(codes[1], "south")  # the shared scanner token: nobody's, so in no organizer's activity
+    view = open_view(ledger)
+    Projector(ledger, view).catch_up()
+
+    done = activity(ledger, staff.owner_of, "acme", view.device_scans())
+    rows = [(a.actor_name, a.what, a.subject, a.kind, a.detail) for a in done]
+    assert ("mo@acme.example", "Created", "GIG", "tier", "price 5.00, capacity 50") in rows
+    assert ("mo@acme.example", "CapacityAdded", "GIG", "tier", "4 tickets added") in rows
+    assert ("mo@acme.example", "Issued", "device North phone", "device", "event gig, gate north-1") in rows
+    [scan] = narrowed(done, "door", "", None)
+    assert (scan.actor, scan.actor_name, scan.what, scan.detail) == (
+        f"device:{phone}",
+        "North phone",
+        "TicketCheckedIn",
+        "gate north-1",
+    )
+    assert (scan.subject, scan.booking_id) == (str(ticket_id(booking, 0)), str(booking))
+    assert [a.at for a in done] == sorted(a.at for a in done)
+    assert narrowed(done, None, str(booking).upper(), None) == [scan]
+    assert narrowed(done, None, "MO@ACME", 1) == [done[-2]]  # the newest of the manager's (the scan is last)
+    assert f"device:{rival}" not in {a.actor for a in activity(ledger, staff.owner_of, "acme", view.device_scans())}

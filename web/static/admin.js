@@ -36,8 +36,10 @@
   class SignedOut extends Error {}
 
   async function api(path, body) {
-    const csrf = sessionStorage.getItem(CSRF_KEY);
-    const headers = csrf ? { "X-CSRF-Token": csrf } : { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+    const csrf = sessionStorage.getItem(CSRF_KEY), token = sessionStorage.getItem(TOKEN_KEY);
+    // Signed out while a section was still loading: it asks nothing (an empty token would be a 401).
+    if (!csrf && !token) throw new SignedOut("");
+    const headers = csrf ? { "X-CSRF-Token": csrf } : { Authorization: `Bearer ${token}` };
     const init = body === undefined ? { headers } : {
       method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body),
     };
@@ -104,9 +106,12 @@
     refreshSales();
     refreshAudit();
     showSecondFactor();
-    showDevices().catch((error) => { devices.error.textContent = error.message; });
     timers = [setInterval(() => refreshOverview().catch(failed), OVERVIEW_MS),
               setInterval(refreshSales, SALES_MS)];
+    // The sections a role decides: the operator (no member: ``me`` null) sees them all.
+    const me = sessionStorage.getItem(CSRF_KEY) ? await staffCall("/api/staff/me").catch(() => null) : null;
+    showDevices(me).catch((error) => { devices.error.textContent = error.message; });
+    showActivity(me);
   }
 
   function signOut(message) {
@@ -121,6 +126,8 @@
     enrol.form.hidden = true;
     devices.section.hidden = true;
     hidePairing();
+    activity.section.hidden = true;
+    activity.list.replaceChildren();
     page.login.hidden = false;
     page.signOut.hidden = true;
     page.loginError.textContent = message || "";
@@ -406,6 +413,7 @@
     await refreshOverview();
     await refreshSales();
     await refreshAudit();
+    if (!activity.section.hidden) await refreshActivity();
   }
 
   // --- the second factor (a member of staff's own) -------------------------------------------
@@ -491,11 +499,9 @@
     done: byId("device-pairing-done"), error: byId("devices-error"), notice: byId("devices-notice"),
   };
 
-  // Shown to the operator and to owners and managers; the API refuses others (403) anyway.
-  async function showDevices() {
-    const csrf = sessionStorage.getItem(CSRF_KEY);
-    const me = csrf ? await staffCall("/api/staff/me").catch(() => null) : null;
-    if (csrf && !(me && me.roles.some((r) => MANAGING.has(r.role)))) return;
+  // Shown to the operator (``me`` null) and to owners and managers; the API refuses others (403) anyway.
+  async function showDevices(me) {
+    if (sessionStorage.getItem(CSRF_KEY) && !(me && me.roles.some((r) => MANAGING.has(r.role)))) return;
     const events = await ownEvents();
     devices.event.replaceChildren(...events.map((event) => {
       const option = element("option", "", `${event.name} (${event.eventId})`);
@@ -617,6 +623,113 @@
     devices.notice.textContent = "";
     refreshDevices();
   });
+
+  // --- who did what (an organizer's staff actions and its devices' scans; every role but the door) ---
+
+  const READING = new Set(["owner", "manager", "box_office", "viewer"]);
+  const ACTIVITY_PAGE = 25; // rows shown at first, and added by "Show older"
+  const activity = {
+    section: byId("activity"), form: byId("activity-form"), organizer: byId("activity-organizer"),
+    organizers: byId("activity-organizers"), kind: byId("activity-kind"), search: byId("activity-search"),
+    list: byId("activity-list"), count: byId("activity-count"), more: byId("activity-more"),
+    error: byId("activity-error"), shown: ACTIVITY_PAGE,
+  };
+  // Each event in words; one not listed here shows its own name.
+  const DONE = {
+    Created: "Created the tier", CapacityAdded: "Added capacity", SalesClosed: "Closed sales",
+    Assigned: "Recorded as the organizer's", Founded: "Founded the organizer", MemberEnrolled: "Added to the team",
+    MemberRemoved: "Removed from the team", RoleGranted: "Gave a role", RoleRevoked: "Took the role away",
+    Issued: "Issued", Revoked: "Revoked", TicketCheckedIn: "Admitted the ticket",
+    ScanConflict: "Scanned it again offline: a conflict",
+  };
+
+  // Shown to the operator (``me`` null: any organizer, "default" first) and to members with a
+  // reading role (their organizers); a door member does not see it (the API says 403).
+  function showActivity(me) {
+    const member = Boolean(sessionStorage.getItem(CSRF_KEY));
+    const codes = !member ? ["default"] : me ? me.roles.filter((r) => READING.has(r.role)).map((r) => r.organizer) : [];
+    if (!codes.length) return;
+    activity.organizers.replaceChildren(...codes.map((code) => {
+      const option = element("option");
+      option.value = code;
+      return option;
+    }));
+    activity.organizer.value = codes[0];
+    activity.section.hidden = false;
+    refreshActivity();
+  }
+
+  function activityPath() {
+    const query = new URLSearchParams({ limit: String(activity.shown + 1) }); // one more: are there older?
+    if (activity.kind.value) query.set("kind", activity.kind.value);
+    const search = activity.search.value.trim();
+    if (search) query.set("search", search);
+    return `/api/admin/organizers/${encodeURIComponent(activity.organizer.value.trim())}/activity?${query}`;
+  }
+
+  async function refreshActivity() {
+    activity.list.setAttribute("aria-busy", "true");
+    try {
+      const rows = (await api(activityPath())).reverse(); // the newest first
+      const older = rows.length > activity.shown;
+      activity.list.replaceChildren(...rows.slice(0, activity.shown).map(actionRow));
+      activity.more.hidden = !older;
+      activity.count.textContent = rows.length === 0 ? "Nothing matches."
+        : older ? `The newest ${activity.shown} shown.` : `${rows.length} shown: all there are.`;
+      activity.error.textContent = "";
+    } catch (error) {
+      activity.list.replaceChildren();
+      activity.more.hidden = true;
+      activity.count.textContent = "";
+      if (error instanceof SignedOut) signOut(error.message);
+      else activity.error.textContent = error.message;
+    } finally {
+      activity.list.removeAttribute("aria-busy");
+    }
+  }
+
+  // When, who (and as what), what (and what it came to), on what: each a cell with a label
+  // that the phone layout shows beside it.
+  function actionRow(action) {
+    const tr = document.createElement("tr");
+    tr.dataset.kind = action.kind;
+    const [name, role] = actorOf(action);
+    const subject = action.kind === "door" ? [`ticket ${action.subject}`, `booking ${action.bookingId}`] : [action.subject, ""];
+    tr.append(actionCell("When", utc(action.at), ""), actionCell("Who", name, role),
+              actionCell("What", DONE[action.what] || action.what, action.kind === "door" ? "" : action.detail),
+              actionCell("On what", ...subject));
+    return tr;
+  }
+
+  function actorOf(action) {
+    const kind = (action.actor || "").split(":")[0];
+    const name = action.actorName || action.actor || "nobody named";
+    if (kind === "device") return [name, action.kind === "door" ? `door device at ${action.detail}` : "door device"];
+    if (kind === "member") return [name, "member"];
+    if (kind === "key") return [name, "API key"];
+    if (kind === "operator") return ["the operator", "admin token"];
+    return [name, ""];
+  }
+
+  function actionCell(label, text, more) {
+    const cell = element("td", "", text);
+    cell.dataset.label = label;
+    if (more) cell.append(element("small", "", more));
+    return cell;
+  }
+
+  function showActivityFrom(start) {
+    activity.shown = start;
+    refreshActivity();
+  }
+
+  activity.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    showActivityFrom(ACTIVITY_PAGE);
+  });
+  activity.kind.addEventListener("change", () => showActivityFrom(ACTIVITY_PAGE));
+  activity.organizer.addEventListener("change", () => showActivityFrom(ACTIVITY_PAGE));
+  activity.more.addEventListener("click", () => showActivityFrom(activity.shown + ACTIVITY_PAGE));
 
   // --- start -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from application.audit.staff_activity import activity
+from application.audit.staff_activity import KINDS, activity, narrowed
 from application.staff.errors import CredentialNotFoundError, MemberNotFoundError
 from domain.organizers import ORGANIZER_CODE
 from domain.staff import Role
@@ -21,7 +21,7 @@ from web.api.admin.staff import DONE, DoneSchema, send_reset
 from web.identity.staff import Principal, accounts, principal
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, JSON_BODY, Blueprint
-from web.schemas.fields import PRINTABLE, CamelCaseSchema, ResponseSchema
+from web.schemas.fields import PRINTABLE, CamelCaseSchema, QueryInteger, ResponseSchema
 from web.services import services
 
 blp = Blueprint(
@@ -77,11 +77,37 @@ class IssuedKeySchema(ResponseSchema):
     expires_at = fields.DateTime(allow_none=True)
 
 
+class ActivityQuerySchema(CamelCaseSchema):
+    kind = fields.String(
+        load_default=None,
+        validate=validate.OneOf(KINDS),
+        metadata={"description": "only actions on this sort of thing"},
+    )
+    search = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "only actions whose actor, names, subject, detail or booking hold this (case aside)"},
+    )
+    limit = QueryInteger(
+        load_default=None, validate=validate.Range(min=1, max=10_000), metadata={"description": "only the newest"}
+    )
+
+
 class ActivitySchema(ResponseSchema):
     at = fields.DateTime()
-    actor = fields.String(allow_none=True)
-    what = fields.String()
-    subject = fields.String()
+    actor = fields.String(
+        allow_none=True, metadata={"description": "`member:<id>`, `key:<id>`, `device:<id>`, `operator`, `system`"}
+    )
+    actor_name = fields.String(
+        allow_none=True, metadata={"description": "the member's email, the key's or device's name"}
+    )
+    what = fields.String(metadata={"description": "the event: `CapacityAdded`, `RoleGranted`, `TicketCheckedIn`..."})
+    subject = fields.String(metadata={"description": "what it was done to: a tier, a member's email, a ticket's id..."})
+    kind = fields.String(metadata={"description": f"the sort of thing it was done to: {', '.join(KINDS)}"})
+    detail = fields.String(
+        metadata={"description": "what it came to: a price and capacity, tickets added, a role, a gate"}
+    )
+    booking_id = fields.String(allow_none=True, metadata={"description": "a scan's booking"})
 
 
 MEMBER_ROW = {
@@ -98,8 +124,22 @@ ISSUED_KEY = {
 ACTION = {
     "at": "2026-12-07T13:57:35.119778+00:00",
     "actor": "member:9b96bdcf-b9c0-511c-a66e-5acd7fff4f8d",
+    "actorName": "bo@example.org",
     "what": "CapacityAdded",
     "subject": "GIG1",
+    "kind": "tier",
+    "detail": "10 tickets added",
+    "bookingId": None,
+}
+SCAN_ACTION = {
+    "at": "2026-12-07T19:02:11.504112+00:00",
+    "actor": "device:3f0e8f52-8d3c-4a0e-9f44-2b1b8f0c2a41",
+    "actorName": "North door, phone 1",
+    "what": "TicketCheckedIn",
+    "subject": "5a3c1d0e-77b2-5f5e-9d61-0c8e2f4b7a19",
+    "kind": "door",
+    "detail": "gate north-1",
+    "bookingId": "0b8e6c1a-3a52-4c2e-8f0f-6f1d2a9b4e77",
 }
 
 
@@ -183,13 +223,17 @@ class RevokeKey(MethodView):
 
 @blp.route("/<organizer>/activity")
 class Activity(MethodView):
-    @blp.response(200, ActivitySchema(many=True), example=[ACTION])
-    @blp.errors(*ADMIN, "STORE_UNAVAILABLE", "FORBIDDEN", "ORGANIZER_NOT_FOUND")
+    @blp.arguments(ActivityQuerySchema(), location="query", error_status_code=400)
+    @blp.response(200, ActivitySchema(many=True), example=[ACTION, SCAN_ACTION])
+    @blp.errors(*ADMIN, "VALIDATION_ERROR", "STORE_UNAVAILABLE", "FORBIDDEN", "ORGANIZER_NOT_FOUND")
     @blp.doc(security=ADMIN_SECURITY)
-    def get(self, organizer: str) -> Any:
-        """Who did what at the organizer: each staff-made event, its actor and when."""
+    def get(self, query: dict[str, Any], organizer: str) -> Any:
+        """Who did what at the organizer, oldest first: each staff-made event and each scan
+        of its door devices (from the read tables), its actor, the actor's name and when."""
         accounts().organizer(organizer)
-        return activity(services().ledger, accounts().owner_of, organizer)
+        found = services()
+        done = activity(found.ledger, accounts().owner_of, organizer, found.view.device_scans())
+        return narrowed(done, query["kind"], query["search"], query["limit"])
 
 
 def parse_id(text: str, missing: type[Exception]) -> UUID:
