@@ -13,8 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore
 
-from application.booking.batch import Aggregates, BatchDecision, decide
-from application.booking.group_commit import Pending
+from application.booking.batch import Aggregates, BatchDecision, Batched, decide
 from application.booking.observer import LedgerObserver
 from application.booking.retries import Retries
 from application.errors import LedgerBusyError
@@ -63,9 +62,10 @@ class BatchCommit:
         self.clock = clock
         self.write_timeout = write_timeout
 
-    def __call__(self, batch: list[Pending]) -> None:
-        """Decide the batch and save the changed tiers and every accepted booking and order in
-        one recording, in the turns of its tiers; then give each request its outcome."""
+    def __call__(self, batch: list[Batched]) -> None:
+        """Decide the batch and save the changed tiers, every accepted booking and order and
+        every payment opened or received in one recording, in the turns of its tiers; then
+        give each request its outcome."""
         self.observer.batch(len(batch))
         until = min(pending.arrived for pending in batch) + self.write_timeout
         tiers = {tier for pending in batch for tier in pending.tiers}
@@ -76,12 +76,12 @@ class BatchCommit:
         for pending, outcome in zip(batch, decision.outcomes, strict=True):
             pending.outcome = outcome
 
-    def _decided_and_recorded(self, batch: list[Pending]) -> BatchDecision:
+    def _decided_and_recorded(self, batch: list[Batched]) -> BatchDecision:
         """On a conflict, the batch is decided again against the tiers as they are now,
         unless an earlier decision of it turns out to be stored after all (its commit went
         through but the answer was lost, and the library's retry of it was refused as a
         conflict): then that decision's answers are true. Whether a decision is stored is
-        checked on what only it could have written, its own tier events, never on a booking
+        checked on what only it could have written, its own tier (or payment) events, never on a booking
         id that another process may also record. After the last conflict every request is
         refused with ``LedgerBusyError``, nothing recorded."""
         tried: list[BatchDecision] = []  # decisions whose recording was attempted
@@ -90,11 +90,11 @@ class BatchCommit:
         except LedgerBusyError as error:
             return self._stored(tried) or BatchDecision.refused(len(batch), error)
 
-    def _attempt(self, batch: list[Pending], tried: list[BatchDecision]) -> BatchDecision:
+    def _attempt(self, batch: list[Batched], tried: list[BatchDecision]) -> BatchDecision:
         decision = self._stored(tried) or decide(batch, self.store, self.clock())
-        if decision.bookings and decision not in tried:
+        if decision.records and decision not in tried:
             tried.append(decision)
-            self.store.save(*decision.tiers, *decision.bookings, *decision.orders)
+            self.store.save(*decision.records)
         return decision
 
     def _stored(self, tried: list[BatchDecision]) -> BatchDecision | None:

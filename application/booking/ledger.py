@@ -31,6 +31,7 @@ from application.booking.batch_commit import BatchCommit
 from application.booking.group_commit import GroupCommit, Pending, PendingBooking, PendingOrder
 from application.booking.idempotency import idempotency_secret
 from application.booking.observer import LedgerObserver
+from application.booking.paying import PendingPayment
 from application.booking.receipts import BookingReceipt, OrderReceipt, TierDetails
 from application.booking.retries import Retries
 from application.booking.tiers import NewShow, TierAdmin
@@ -41,6 +42,7 @@ from application.persistence.deadline import Deadline, store_deadline
 from application.persistence.postgres import LockedDDLPostgresRecorder
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.orders import check_items
+from domain.payments import Match
 from domain.shows import Show
 from domain.tiers import TicketTier
 
@@ -164,6 +166,13 @@ class BookingLedger(StoreApplication):
         check_items(items)
         receipt: OrderReceipt = self._submit(PendingOrder(user_id, tuple(items)), idempotency_key)
         return receipt
+
+    def receive_payment(self, payment: PendingPayment) -> Match:
+        """Money for a paid hold (``application/payments/desk.py`` decides what names it):
+        what it is to its payment, decided and recorded in a batch with its tier's other
+        requests, the hold confirmed with it when it pays (``paying.py``)."""
+        match: Match = self._group_commit.submit(payment)
+        return match
 
     def _submit(self, pending: Pending, idempotency_key: str | None) -> Any:
         if idempotency_key is not None:

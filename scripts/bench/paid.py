@@ -21,9 +21,9 @@ import psycopg
 from application import BookingLedger, LedgerBusyError
 from application.audit.money_audit import MoneyAudit
 from application.booking.tiers import NewShow, NewTier
-from application.payments.desk import Incoming, PaymentDesk
+from application.payments.desk import PaymentDesk
 from domain.errors import InsufficientTicketsError
-from domain.payments import PaymentTerms
+from domain.payments import Incoming, PaymentTerms
 
 CAPACITY = 10_000_000
 
