@@ -15,6 +15,7 @@ from eventsourcing.persistence import EventStore
 
 from application.booking.batch import Aggregates, BatchDecision, Batched, decide
 from application.booking.observer import LedgerObserver
+from application.booking.paying import PendingPayment
 from application.booking.retries import Retries
 from application.errors import LedgerBusyError
 from application.persistence.deadline import store_deadline
@@ -31,7 +32,7 @@ class AggregateStore(Aggregates, Protocol):
 
     def save(self, *aggregates: Aggregate) -> None: ...
 
-    def cached_versions(self, codes: Iterable[str]) -> dict[UUID, int]: ...
+    def cached_versions(self, codes: Iterable[str], others: Iterable[UUID] = ()) -> dict[UUID, int]: ...
 
 
 class Turns(Protocol):
@@ -69,7 +70,8 @@ class BatchCommit:
         self.observer.batch(len(batch))
         until = min(pending.arrived for pending in batch) + self.write_timeout
         tiers = {tier for pending in batch for tier in pending.tiers}
-        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers)):
+        paying = [id_ for pending in batch if isinstance(pending, PendingPayment) for id_ in pending.reads]
+        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers, paying)):
             decision = self._decided_and_recorded(batch)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)

@@ -51,6 +51,11 @@ class PendingPayment(Waiting):
     def tiers(self) -> tuple[str, ...]:
         return (self.tier,)
 
+    @property
+    def reads(self) -> tuple[UUID, UUID]:
+        """What its decision reads beside the tier (read ahead with it, where cached)."""
+        return self.booking, self.payment
+
 
 class Finder(Protocol):
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...

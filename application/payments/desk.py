@@ -96,7 +96,7 @@ class PaymentDesk:
         """Apply ``incoming`` to the payment ``paying`` (None: no payment was named) and
         record, with it, whatever ``beside`` adds; return the match. A payment names its
         tier and booking: the ledger's batches decide it on the tier (``receive_payment``)."""
-        named = None if paying is None else self.aggregates.find(paying, Payment)
+        named = None if paying is None else self.aggregates.named_by(paying, Payment)
         if named is not None:
             return self.ledger.receive_payment(PendingPayment(named.tier, named.booking_id, named.id, incoming, beside))
 
