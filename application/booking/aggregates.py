@@ -57,7 +57,8 @@ class LedgerAggregates:
     def named_by(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate as this process last had it (its cached copy, not brought up to
         date), else as it is now: only for what never changes once it exists (which booking
-        and tier a payment is for). A webhook's payment names its tier without a round trip."""
+        and tier a payment is for, a booking's tier). A webhook's payment, or a hold due,
+        names its tier without a round trip."""
         cache = self._store.repository.cache
         with suppress(KeyError):
             cached = cache.get(aggregate_id) if cache is not None else None

@@ -11,19 +11,21 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore
 
+from application.booking.expiring import PendingExpiry, decide_expiry
 from application.booking.group_commit import Pending, PendingBooking, PendingOrder
 from application.booking.paying import Finder, PendingPayment, Seen, decide_payment
 from application.booking.receipts import BookingReceipt, OrderReceipt
 from application.errors import IdempotencyKeyReusedError, TierNotFoundError
 from application.payments.opening import opened_payment
-from domain.bookings import Booking, BookingStatus
+from domain.bookings import Booking, BookingStatus, BookingSummary
 from domain.errors import LedgerError
 from domain.orders import Order, order_booking_id
 from domain.payments import Match
 from domain.tiers import TicketTier
 
-Outcome = BookingReceipt | OrderReceipt | Match | LedgerError
-Batched = Pending | PendingPayment  # what a batch decides: bookings, holds, orders, payments
+Outcome = BookingReceipt | OrderReceipt | Match | BookingSummary | LedgerError
+# What a batch decides: bookings, holds, orders, payments, expiries.
+Batched = Pending | PendingPayment | PendingExpiry
 
 
 class Aggregates(Finder, Protocol):
@@ -84,7 +86,7 @@ def decide(batch: list[Batched], aggregates: Aggregates, now: datetime) -> Batch
     error; the others still go through. A request whose key an earlier request of the batch
     used gets that one's answer; a retried one (its booking or order exists) gets it as it
     is now. A hold on a paid tier opens its payment; money for a payment confirms its hold
-    (``paying.py``)."""
+    (``paying.py``); a hold due expires (``expiring.py``)."""
     tiers: dict[str, TicketTier | None] = {}  # None: no such tier
     seen = Seen(aggregates)
     outcomes: list[Outcome] = []
@@ -97,6 +99,9 @@ def decide(batch: list[Batched], aggregates: Aggregates, now: datetime) -> Batch
                 tiers[code] = aggregates.find_tier(code)
         if isinstance(pending, PendingPayment):  # applied once by its provider id, never a twin or a retry
             outcomes.append(decide_payment(tiers[pending.tier], pending, seen, now))
+            continue
+        if isinstance(pending, PendingExpiry):  # done once: a hold that ended is refused
+            outcomes.append(decide_expiry(tiers[pending.tier], pending, seen, now))
             continue
         first, at = firsts.setdefault(pending.booking_id, (pending, index))
         if first is not pending:

@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore
 
 from application.booking.batch import Aggregates, BatchDecision, Batched, decide
+from application.booking.expiring import PendingExpiry
 from application.booking.observer import LedgerObserver
 from application.booking.paying import PendingPayment
 from application.booking.retries import Retries
@@ -70,8 +71,10 @@ class BatchCommit:
         self.observer.batch(len(batch))
         until = min(pending.arrived for pending in batch) + self.write_timeout
         tiers = {tier for pending in batch for tier in pending.tiers}
-        paying = [id_ for pending in batch if isinstance(pending, PendingPayment) for id_ in pending.reads]
-        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers, paying)):
+        reads = [
+            id_ for pending in batch if isinstance(pending, PendingPayment | PendingExpiry) for id_ in pending.reads
+        ]
+        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers, reads)):
             decision = self._decided_and_recorded(batch)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)

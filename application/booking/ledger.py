@@ -28,6 +28,7 @@ from eventsourcing.utils import EnvType
 from application.booking.aggregates import LedgerAggregates
 from application.booking.batch import current_receipt
 from application.booking.batch_commit import BatchCommit
+from application.booking.expiring import PendingExpiry
 from application.booking.group_commit import GroupCommit, Pending, PendingBooking, PendingOrder
 from application.booking.idempotency import idempotency_secret
 from application.booking.observer import LedgerObserver
@@ -36,7 +37,7 @@ from application.booking.receipts import BookingReceipt, OrderReceipt, TierDetai
 from application.booking.retries import Retries
 from application.booking.tiers import NewShow, TierAdmin
 from application.booking.turns import NoTurns, TierTurns
-from application.errors import IdempotencySecretError, OutcomeUnknownError, StoreTimeoutError
+from application.errors import IdempotencySecretError, OutcomeUnknownError, StoreTimeoutError, no_booking
 from application.persistence.application import StoreApplication
 from application.persistence.deadline import Deadline, store_deadline
 from application.persistence.postgres import LockedDDLPostgresRecorder
@@ -217,10 +218,15 @@ class BookingLedger(StoreApplication):
 
     def expire_hold(self, booking_id: UUID) -> BookingSummary:
         """Expire a hold whose time has come; raises ``HoldNotActiveError`` if it was
-        confirmed or released first (the version check decides which came first)."""
-        return self._end_booking(
-            booking_id, lambda booking: booking.expire(self.clock()), self._give_back, self._hold_ended
-        )
+        confirmed or released first (the version check decides which came first). Decided
+        in a batch with its tier's other requests (``expiring.py``): on a hot tier, a
+        command of its own lost the tier to the sale's batches, round after round."""
+        booking = self._aggregates.named_by(booking_id, Booking)
+        if booking is None:
+            raise no_booking(booking_id)
+        summary: BookingSummary = self._group_commit.submit(PendingExpiry(booking.tier, booking_id))
+        self.observer.hold_ended(summary.tier, summary.status)
+        return summary
 
     def _give_back(self, tier: TicketTier, booking: Booking) -> None:
         """A released or expired hold's tickets go back on sale (or to the waiting list)."""

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -36,6 +37,7 @@ import psycopg
 from application import BookingLedger, LedgerBusyError
 from application.audit.money_audit import MoneyAudit
 from application.booking.tiers import NewShow, NewTier
+from application.errors import OutcomeUnknownError, StoreTimeoutError
 from application.payments.desk import PaymentDesk
 from application.payments.references import creditor_reference
 from domain.bookings import Booking
@@ -57,6 +59,9 @@ def env(schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": os.environ.get("POSTGRES_PASSWORD", ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": "20",
+        # As the tests' (tests/conftest.py): on the loaded shared machine a batch can wait a
+        # second for the CPU, and a 503 there is the machine, not the ledger.
+        "POSTGRES_WRITE_TIMEOUT_MS": "5000",
     }
 
 
@@ -77,6 +82,7 @@ class Sale:
         self.ledger = ledger
         self.desk = PaymentDesk(ledger)
         self.confirmed = 0
+        self.unknown = 0  # sales whose recording was not confirmed in time
         self._counter = threading.Lock()
 
     def book(self, user: str) -> None:
@@ -105,7 +111,7 @@ class Sale:
 
         def deliver() -> None:
             while (delivery := paying.get()) is not None:
-                self.webhook(*delivery)
+                self.attempt(self.webhook, *delivery)
 
         started = time.monotonic()
         with ThreadPoolExecutor(threads) as pool:
@@ -115,6 +121,18 @@ class Sale:
                 paying.put(None)
         return (self.confirmed - before) / (time.monotonic() - started)
 
+    def attempt(self, sell: Callable[..., None], *args: Any) -> bool:
+        """Whether ``sell`` went through; refusals and store timeouts are counted as not."""
+        try:
+            sell(*args)
+        except (LedgerBusyError, InsufficientTicketsError, StoreTimeoutError):
+            return False
+        except OutcomeUnknownError:  # perhaps recorded: the tier may have sold one more
+            with self._counter:
+                self.unknown += 1
+            return False
+        return True
+
     def run(self, sell: Callable[[str], None], threads: int, seconds: float, name: str) -> float:
         """Sales completed per second by ``threads`` buyers for ``seconds``."""
         done, stop, counter = [0], time.monotonic() + seconds, threading.Lock()
@@ -122,11 +140,8 @@ class Sale:
         def buyer(n: int) -> None:
             sold = 0
             while time.monotonic() < stop:
-                try:
-                    sell(f"{name}-{n}-{sold}")
+                if self.attempt(sell, f"{name}-{n}-{sold}"):
                     sold += 1
-                except (LedgerBusyError, InsufficientTicketsError):
-                    pass
             with counter:
                 done[0] += sold
 
@@ -181,8 +196,8 @@ def measure(settings: dict[str, str], seconds: float, thread_counts: list[int], 
                 f"{statistics.median(lags):.2f} s, max {max(lags):.2f} s (load {os.getloadavg()[0]:.1f})"
             )
         sold = ledger.get_tier("HOT_PAID").sold
-        verdict = "exact" if sold == sale.confirmed else "WRONG"
-        print(f"paid tier sold {sold}, payments confirmed {sale.confirmed}: {verdict}")
+        verdict = "exact" if sale.confirmed <= sold <= sale.confirmed + sale.unknown else "WRONG"
+        print(f"paid tier sold {sold}, payments confirmed {sale.confirmed} (+{sale.unknown} unknown): {verdict}")
         problems = MoneyAudit(ledger).verify()
         print("books balance" if not problems else f"books do not balance: {problems[:3]}")
 
