@@ -67,6 +67,17 @@ class PaymentTerms:
         return int(minor)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """Money that arrived for a payment: minor units, currency, how, and the provider's id
+    (a bank entry's reference, a till receipt's number) that makes it apply once."""
+
+    amount: int
+    currency: str
+    method: str
+    provider_id: str
+
+
 def payment_id(reference: str) -> UUID:
     """A payment's id, derived from its creditor reference: a bank credit names its payment."""
     return uuid5(NAMESPACE_URL, f"payment:{reference}")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 
@@ -22,6 +24,8 @@ from domain.errors import HoldNotActiveError
 from projections.read_model.views import LedgerView
 
 log = logging.getLogger(__name__)
+
+AT_ONCE = 32  # holds expired at once, each by a thread of its own, sharing the ledger's batches
 
 
 class HoldExpiry:
@@ -43,23 +47,30 @@ class HoldExpiry:
 
     def expire_due(self) -> int:
         """Expire up to ``batch_size`` holds due by the ledger's clock (as far as the
-        read tables know); return how many this call ended."""
-        ended = 0
-        for booking_id in self.view.due_holds(self.ledger.clock(), self.batch_size):
-            try:
-                self.ledger.expire_hold(booking_id)
-                ended += 1
-            except HoldNotActiveError:
-                pass  # it ended first (confirmed, released, or expired by another process)
-            except LedgerBusyError:
-                break  # the tier is hot: the rest on the next tick
-            except (OperationalError, InterfaceError, StoreTimeoutError, OutcomeUnknownError):
-                raise  # the store is away or stalled: the whole tick is tried again
-            except Exception:  # this hold's problem must not stall every hold due after it
-                log.exception("could not expire hold %s; going on with the others", booking_id)
+        read tables know), all at once: the ledger's batches expire them together (a hold
+        at a time, each waited for a batch of its own); return how many this call ended."""
+        due = self.view.due_holds(self.ledger.clock(), self.batch_size)
+        if not due:
+            return 0
+        with ThreadPoolExecutor(min(len(due), AT_ONCE), thread_name_prefix="expiring") as pool:
+            ended = sum(pool.map(self._expire, due))  # a store error is raised here: the tick again
         if ended and self.expired:
             self.expired()
         return ended
+
+    def _expire(self, booking_id: UUID) -> bool:
+        try:
+            self.ledger.expire_hold(booking_id)
+        except HoldNotActiveError:
+            return False  # it ended first (confirmed, released, or expired by another process)
+        except LedgerBusyError:
+            return False  # the tier is hot: on the next tick
+        except (OperationalError, InterfaceError, StoreTimeoutError, OutcomeUnknownError):
+            raise  # the store is away or stalled: the whole tick is tried again
+        except Exception:  # this hold's problem must not stall every hold due after it
+            log.exception("could not expire hold %s; going on with the others", booking_id)
+            return False
+        return True
 
     def seconds_to_next(self) -> float | None:
         """How long until the next held booking is due (None: nothing is held)."""

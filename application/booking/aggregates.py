@@ -54,13 +54,25 @@ class LedgerAggregates:
         """Any other aggregate of the ledger's store (a payment, a bank credit), as it is now."""
         return self._store.aggregate(aggregate_id, kind)
 
+    def named_by(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate as this process last had it (its cached copy, not brought up to
+        date), else as it is now: only for what never changes once it exists (which booking
+        and tier a payment is for, a booking's tier). A webhook's payment, or a hold due,
+        names its tier without a round trip."""
+        cache = self._store.repository.cache
+        with suppress(KeyError):
+            cached = cache.get(aggregate_id) if cache is not None else None
+            if isinstance(cached, kind):
+                return cached
+        return self.find(aggregate_id, kind)
+
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._store.repository
 
-    def cached_versions(self, codes: Iterable[str]) -> dict[UUID, int]:
-        """The version of each of these tiers that this process holds in its cache."""
+    def cached_versions(self, codes: Iterable[str], others: Iterable[UUID] = ()) -> dict[UUID, int]:
+        """The version of each of these tiers (and ``others``) that this process holds in its cache."""
         cache, versions = self._store.repository.cache, {}
-        for id_ in map(tier_id, codes):
+        for id_ in [*map(tier_id, codes), *others]:
             with suppress(KeyError):
                 if cache is not None:
                     versions[id_] = cache.get(id_).version

@@ -8,20 +8,27 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore
 
+from application.booking.expiring import PendingExpiry, decide_expiry
 from application.booking.group_commit import Pending, PendingBooking, PendingOrder
+from application.booking.paying import Finder, PendingPayment, Seen, decide_payment
 from application.booking.receipts import BookingReceipt, OrderReceipt
 from application.errors import IdempotencyKeyReusedError, TierNotFoundError
-from domain.bookings import Booking, BookingStatus
+from application.payments.opening import opened_payment
+from domain.bookings import Booking, BookingStatus, BookingSummary
 from domain.errors import LedgerError
 from domain.orders import Order, order_booking_id
+from domain.payments import Match
 from domain.tiers import TicketTier
 
-Outcome = BookingReceipt | OrderReceipt | LedgerError
+Outcome = BookingReceipt | OrderReceipt | Match | BookingSummary | LedgerError
+# What a batch decides: bookings, holds, orders, payments, expiries.
+Batched = Pending | PendingPayment | PendingExpiry
 
 
-class Aggregates(Protocol):
+class Aggregates(Finder, Protocol):
     """What deciding reads: the aggregates as they are now (fresh copies, to change)."""
 
     def find_tier(self, code: str) -> TicketTier | None: ...
@@ -37,10 +44,20 @@ class BatchDecision:
     tiers: list[TicketTier]  # the tiers the decision changes
     bookings: list[Booking]  # the bookings it creates
     orders: list[Order] = field(default_factory=list)  # the orders it records
-    tier_events: list[Any] = field(init=False)  # what it records on its tiers, kept past ``save``
+    changed: list[Aggregate] = field(default_factory=list)  # payments opened and received, holds paid
+    witnesses: list[Any] = field(init=False)  # what only it records, kept past ``save``
 
     def __post_init__(self) -> None:
-        self.tier_events = [event for tier in self.tiers for event in tier.pending_events]
+        """Its tiers' events witness the recording; with no tier changed (only late payments,
+        say), its payments' events do, each as unique to it as a tier's."""
+        payments = [aggregate for aggregate in self.changed if not isinstance(aggregate, Booking)]
+        witnesses: list[Aggregate] = [*self.tiers] or payments
+        self.witnesses = [event for aggregate in witnesses for event in aggregate.pending_events]
+
+    @property
+    def records(self) -> list[Aggregate]:
+        """Everything it records, in one recording."""
+        return [*self.tiers, *self.bookings, *self.orders, *self.changed]
 
     @classmethod
     def refused(cls, size: int, error: LedgerError) -> BatchDecision:
@@ -48,54 +65,65 @@ class BatchDecision:
         return cls([error] * size, [], [])
 
     def is_stored_in(self, events: EventStore[UUID]) -> bool:
-        """Whether the store holds exactly this decision's tier events at the versions it
-        wrote them. Then its whole recording is stored, bookings too: they are saved in
-        one transaction with the tiers' events. No other recording can match: every event
-        carries the microsecond it was decided at, with its booking id, so a recording
+        """Whether the store holds exactly this decision's witness events (its tiers') at the
+        versions it wrote them. Then its whole recording is stored, bookings too: they are
+        saved in one transaction with the tiers' events. No other recording can match: every
+        event carries the microsecond it was decided at, with its booking id, so a recording
         another process made, even of bookings with the same idempotency keys, does not."""
-        if not self.tier_events:
+        if not self.witnesses:
             return False
-        for tier in self.tiers:
-            mine = [event for event in self.tier_events if event.originator_id == tier.id]
-            stored = events.get(tier.id, gt=mine[0].originator_version - 1, lte=mine[-1].originator_version)
+        for originator_id in dict.fromkeys(event.originator_id for event in self.witnesses):
+            mine = [event for event in self.witnesses if event.originator_id == originator_id]
+            stored = events.get(originator_id, gt=mine[0].originator_version - 1, lte=mine[-1].originator_version)
             if list(stored) != mine:
                 return False
         return True
 
 
-def decide(batch: list[Pending], aggregates: Aggregates, now: datetime) -> BatchDecision:
+def decide(batch: list[Batched], aggregates: Aggregates, now: datetime) -> BatchDecision:
     """Apply each request to its tiers in turn, each tier read once, at ``now`` (for the
     tiers' sale windows). A refused request (no such tier, not enough left) gets its own
     error; the others still go through. A request whose key an earlier request of the batch
     used gets that one's answer; a retried one (its booking or order exists) gets it as it
-    is now."""
+    is now. A hold on a paid tier opens its payment; money for a payment confirms its hold
+    (``paying.py``); a hold due expires (``expiring.py``)."""
     tiers: dict[str, TicketTier | None] = {}  # None: no such tier
+    seen = Seen(aggregates)
     outcomes: list[Outcome] = []
     bookings: list[Booking] = []
     orders: list[Order] = []
-    firsts: dict[UUID, int] = {}  # booking or order id -> index of its first request in the batch
+    firsts: dict[UUID, tuple[Pending, int]] = {}  # booking or order id -> its first request in the batch, its index
     for index, pending in enumerate(batch):
-        first = firsts.setdefault(pending.booking_id, index)
-        if first != index:
-            outcomes.append(twin(pending, batch[first], outcomes[first]))
+        for code in pending.tiers:
+            if code not in tiers:
+                tiers[code] = aggregates.find_tier(code)
+        if isinstance(pending, PendingPayment):  # applied once by its provider id, never a twin or a retry
+            outcomes.append(decide_payment(tiers[pending.tier], pending, seen, now))
+            continue
+        if isinstance(pending, PendingExpiry):  # done once: a hold that ended is refused
+            outcomes.append(decide_expiry(tiers[pending.tier], pending, seen, now))
+            continue
+        first, at = firsts.setdefault(pending.booking_id, (pending, index))
+        if first is not pending:
+            outcomes.append(twin(pending, first, outcomes[at]))
             continue
         retry = retried(pending, aggregates) if pending.replayable else None
         if retry is not None:
             outcomes.append(retry)
             continue
-        for code in pending.tiers:
-            if code not in tiers:
-                tiers[code] = aggregates.find_tier(code)
         if isinstance(pending, PendingOrder):
             outcomes.append(decide_order([tiers[code] for code in pending.tiers], pending, bookings, orders, now))
         else:
-            outcomes.append(decide_one(tiers[pending.tier], pending, bookings, now))
+            outcomes.append(decide_one(tiers[pending.tier], pending, bookings, seen, now))
     changed = [tier for tier in tiers.values() if tier is not None and tier.pending_events]
-    return BatchDecision(outcomes, changed, bookings, orders)
+    return BatchDecision(outcomes, changed, bookings, orders, list(seen.changed.values()))
 
 
-def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking], now: datetime) -> Outcome:
-    """The answer to one request: a receipt (its booking added to ``bookings``) or why not."""
+def decide_one(
+    tier: TicketTier | None, pending: PendingBooking, bookings: list[Booking], seen: Seen, now: datetime
+) -> Outcome:
+    """The answer to one request: a receipt (its booking added to ``bookings``, a paid
+    hold's payment to ``seen``'s changes) or why not."""
     if tier is None:
         return TierNotFoundError(f"No tier {pending.tier!r}.")
     try:
@@ -103,6 +131,8 @@ def decide_one(tier: TicketTier | None, pending: PendingBooking, bookings: list[
     except LedgerError as refused:
         return refused
     bookings.append(booking)
+    if tier.payment_terms is not None:
+        seen.record(opened_payment(tier, booking))
     return BookingReceipt(
         pending.booking_id, tier.code, pending.quantity, tier.available, booking.status, booking.expires_at
     )

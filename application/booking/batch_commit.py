@@ -13,9 +13,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore
 
-from application.booking.batch import Aggregates, BatchDecision, decide
-from application.booking.group_commit import Pending
+from application.booking.batch import Aggregates, BatchDecision, Batched, decide
+from application.booking.expiring import PendingExpiry
 from application.booking.observer import LedgerObserver
+from application.booking.paying import PendingPayment
 from application.booking.retries import Retries
 from application.errors import LedgerBusyError
 from application.persistence.deadline import store_deadline
@@ -32,7 +33,7 @@ class AggregateStore(Aggregates, Protocol):
 
     def save(self, *aggregates: Aggregate) -> None: ...
 
-    def cached_versions(self, codes: Iterable[str]) -> dict[UUID, int]: ...
+    def cached_versions(self, codes: Iterable[str], others: Iterable[UUID] = ()) -> dict[UUID, int]: ...
 
 
 class Turns(Protocol):
@@ -63,25 +64,29 @@ class BatchCommit:
         self.clock = clock
         self.write_timeout = write_timeout
 
-    def __call__(self, batch: list[Pending]) -> None:
-        """Decide the batch and save the changed tiers and every accepted booking and order in
-        one recording, in the turns of its tiers; then give each request its outcome."""
+    def __call__(self, batch: list[Batched]) -> None:
+        """Decide the batch and save the changed tiers, every accepted booking and order and
+        every payment opened or received in one recording, in the turns of its tiers; then
+        give each request its outcome."""
         self.observer.batch(len(batch))
         until = min(pending.arrived for pending in batch) + self.write_timeout
         tiers = {tier for pending in batch for tier in pending.tiers}
-        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers)):
+        reads = [
+            id_ for pending in batch if isinstance(pending, PendingPayment | PendingExpiry) for id_ in pending.reads
+        ]
+        with store_deadline(until), self.turns.of(tiers, self.store.cached_versions(tiers, reads)):
             decision = self._decided_and_recorded(batch)
         for booking in decision.bookings:
             (self.observer.held if booking.expires_at else self.observer.booked)(booking.tier, booking.quantity)
         for pending, outcome in zip(batch, decision.outcomes, strict=True):
             pending.outcome = outcome
 
-    def _decided_and_recorded(self, batch: list[Pending]) -> BatchDecision:
+    def _decided_and_recorded(self, batch: list[Batched]) -> BatchDecision:
         """On a conflict, the batch is decided again against the tiers as they are now,
         unless an earlier decision of it turns out to be stored after all (its commit went
         through but the answer was lost, and the library's retry of it was refused as a
         conflict): then that decision's answers are true. Whether a decision is stored is
-        checked on what only it could have written, its own tier events, never on a booking
+        checked on what only it could have written, its own tier (or payment) events, never on a booking
         id that another process may also record. After the last conflict every request is
         refused with ``LedgerBusyError``, nothing recorded."""
         tried: list[BatchDecision] = []  # decisions whose recording was attempted
@@ -90,11 +95,11 @@ class BatchCommit:
         except LedgerBusyError as error:
             return self._stored(tried) or BatchDecision.refused(len(batch), error)
 
-    def _attempt(self, batch: list[Pending], tried: list[BatchDecision]) -> BatchDecision:
+    def _attempt(self, batch: list[Batched], tried: list[BatchDecision]) -> BatchDecision:
         decision = self._stored(tried) or decide(batch, self.store, self.clock())
-        if decision.bookings and decision not in tried:
+        if decision.records and decision not in tried:
             tried.append(decision)
-            self.store.save(*decision.tiers, *decision.bookings, *decision.orders)
+            self.store.save(*decision.records)
         return decision
 
     def _stored(self, tried: list[BatchDecision]) -> BatchDecision | None:

@@ -28,19 +28,22 @@ from eventsourcing.utils import EnvType
 from application.booking.aggregates import LedgerAggregates
 from application.booking.batch import current_receipt
 from application.booking.batch_commit import BatchCommit
+from application.booking.expiring import PendingExpiry
 from application.booking.group_commit import GroupCommit, Pending, PendingBooking, PendingOrder
 from application.booking.idempotency import idempotency_secret
 from application.booking.observer import LedgerObserver
+from application.booking.paying import PendingPayment
 from application.booking.receipts import BookingReceipt, OrderReceipt, TierDetails
 from application.booking.retries import Retries
 from application.booking.tiers import NewShow, TierAdmin
 from application.booking.turns import NoTurns, TierTurns
-from application.errors import IdempotencySecretError, OutcomeUnknownError, StoreTimeoutError
+from application.errors import IdempotencySecretError, OutcomeUnknownError, StoreTimeoutError, no_booking
 from application.persistence.application import StoreApplication
 from application.persistence.deadline import Deadline, store_deadline
 from application.persistence.postgres import LockedDDLPostgresRecorder
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.orders import check_items
+from domain.payments import Match
 from domain.shows import Show
 from domain.tiers import TicketTier
 
@@ -165,6 +168,13 @@ class BookingLedger(StoreApplication):
         receipt: OrderReceipt = self._submit(PendingOrder(user_id, tuple(items)), idempotency_key)
         return receipt
 
+    def receive_payment(self, payment: PendingPayment) -> Match:
+        """Money for a paid hold (``application/payments/desk.py`` decides what names it):
+        what it is to its payment, decided and recorded in a batch with its tier's other
+        requests, the hold confirmed with it when it pays (``paying.py``)."""
+        match: Match = self._group_commit.submit(payment)
+        return match
+
     def _submit(self, pending: Pending, idempotency_key: str | None) -> Any:
         if idempotency_key is not None:
             pending.booking_id = self.idempotent_id(pending.user_id, idempotency_key, *pending.id_scope)
@@ -208,10 +218,15 @@ class BookingLedger(StoreApplication):
 
     def expire_hold(self, booking_id: UUID) -> BookingSummary:
         """Expire a hold whose time has come; raises ``HoldNotActiveError`` if it was
-        confirmed or released first (the version check decides which came first)."""
-        return self._end_booking(
-            booking_id, lambda booking: booking.expire(self.clock()), self._give_back, self._hold_ended
-        )
+        confirmed or released first (the version check decides which came first). Decided
+        in a batch with its tier's other requests (``expiring.py``): on a hot tier, a
+        command of its own lost the tier to the sale's batches, round after round."""
+        booking = self._aggregates.named_by(booking_id, Booking)
+        if booking is None:
+            raise no_booking(booking_id)
+        summary: BookingSummary = self._group_commit.submit(PendingExpiry(booking.tier, booking_id))
+        self.observer.hold_ended(summary.tier, summary.status)
+        return summary
 
     def _give_back(self, tier: TicketTier, booking: Booking) -> None:
         """A released or expired hold's tickets go back on sale (or to the waiting list)."""

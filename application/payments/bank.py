@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 from eventsourcing.domain import Aggregate
 
-from application.payments.desk import Incoming, PaymentDesk
+from application.payments.desk import PaymentDesk
 from application.payments.statements import StatementCredit, read_statement
 from domain.bank_credits import BankCredit, bank_credit_id
-from domain.payments import Match, Payment, payment_id
+from domain.payments import Incoming, Match, Payment, payment_id
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from uuid import UUID
 import stripe
 
 from application.errors import StripeEventRefusedError
-from application.payments.desk import Incoming, PaymentDesk, PaymentDetails
+from application.payments.desk import PaymentDesk, PaymentDetails
 from application.payments.references import creditor_reference
 from domain.bookings import BookingStatus
 from domain.errors import InvalidPaymentError
-from domain.payments import Match, Payment, payment_id
+from domain.payments import Incoming, Match, Payment, payment_id
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,13 @@
 together and saved in one recording (with the ledger's retries on a conflict).
 
 - ``open``: a paid hold's payment, with what it costs, its reference and its deadline (the
-  hold's); opened again, the same one.
-- ``receive``: money that names a payment; ``match_payment`` decides what it is. Exact and in
-  time: received, and the hold confirmed in the same recording (tickets exist only with their
-  money). Exact but after the hold ended: received and refunded in full, never a seat sold
-  twice (docs/payments.md says why). Anything else records nothing on the payment; a bank
-  credit keeps it for a person.
+  hold's); opened with the hold, or else the first time it is asked for; again, the same one.
+- ``receive``: money that names a payment; ``match_payment`` decides what it is, in a batch
+  of the ledger's group commit with the tier's other requests (``application/booking/paying.py``).
+  Exact and in time: received, and the hold confirmed in the same recording (tickets exist
+  only with their money). Exact but after the hold ended: received and refunded in full,
+  never a seat sold twice (docs/payments.md says why). Anything else records nothing on the
+  payment; a bank credit keeps it for a person.
 - ``cancel``: a paid booking cancelled, its seats back on sale and its refund (the event's
   policy, never above what was kept) owed, in one recording; a free one as the ledger cancels.
 - ``refunded``: a refund owed was sent (the bank transfer made, the cash handed back).
@@ -15,7 +16,7 @@ together and saved in one recording (with the ledger's retries on a conflict).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -23,12 +24,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from application.booking.ledger import BookingLedger
+from application.booking.paying import Beside, PendingPayment
 from application.errors import PaymentNotFoundError, PaymentRefusedError
+from application.payments.opening import opened_payment
 from application.payments.references import creditor_reference
 from domain.bookings import Booking, BookingStatus, BookingSummary
 from domain.errors import InvalidPaymentError
-from domain.payments import Match, Payment, PaymentTerms, match_payment, payment_id
-from domain.tiers import TicketTier
+from domain.payments import Incoming, Match, Payment, payment_id
 
 
 @dataclass(frozen=True)
@@ -57,21 +59,6 @@ class PaymentDetails:
         )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """Money that arrived for a payment: minor units, currency, how, and the provider's id
-    (a bank entry's reference, a till receipt's number) that makes it apply once."""
-
-    amount: int
-    currency: str
-    method: str
-    provider_id: str
-
-
-# What else to record with a decision: a bank credit keeps its match beside the payment.
-Beside = Callable[[Match, Payment | None], Sequence[Aggregate]]
-
-
 class PaymentDesk:
     """The payments' use cases, on the ledger's aggregates, clock and retries."""
 
@@ -80,22 +67,19 @@ class PaymentDesk:
         self.aggregates = ledger.aggregates
 
     def open(self, booking_id: UUID, owner: str | None = None) -> PaymentDetails:
-        """The payment of a held booking on a paid tier (``owner``'s, if given), opened the
-        first time it is asked for. A booking of a free tier has none."""
+        """The payment of a held booking on a paid tier (``owner``'s, if given): opened with
+        the hold, or (a waiting list's offer, a hold from before) the first time it is asked
+        for. A booking of a free tier has none."""
         booking = self.aggregates.booking(booking_id, owner)
-        tier = self.aggregates.tier(booking.tier)
-        terms = self._terms(tier)
-        due_at = booking.expires_at
-        if due_at is None:  # cannot be: a paid tier sells only by holds
-            raise InvalidPaymentError(f"Booking {booking_id} was not sold through a payment.")
-        amount = terms.minor_units(tier.price) * booking.quantity
+        found = self._payment(booking_id)
+        if found is not None:
+            return PaymentDetails.of(found, booking)
+        payment = opened_payment(self.aggregates.tier(booking.tier), booking)
 
         def attempt() -> PaymentDetails:  # opened meanwhile by another request: that one
             found = self._payment(booking_id)
             if found is not None:
                 return PaymentDetails.of(found, booking)
-            reference = creditor_reference(booking.id)
-            payment = Payment.open(booking.id, tier.code, booking.user_id, reference, amount, terms, due_at)
             self.aggregates.save(payment)
             return PaymentDetails.of(payment, booking)
 
@@ -110,30 +94,17 @@ class PaymentDesk:
 
     def receive(self, paying: UUID | None, incoming: Incoming, beside: Beside | None = None) -> Match:
         """Apply ``incoming`` to the payment ``paying`` (None: no payment was named) and
-        record, with it, whatever ``beside`` adds; return the match.
+        record, with it, whatever ``beside`` adds; return the match. A payment names its
+        tier and booking: the ledger's batches decide it on the tier (``receive_payment``)."""
+        named = None if paying is None else self.aggregates.named_by(paying, Payment)
+        if named is not None:
+            return self.ledger.receive_payment(PendingPayment(named.tier, named.booking_id, named.id, incoming, beside))
 
-        The tier, then the booking, then the payment are read, in the order they change: a
-        payment is at least as recent as the booking it is read after, so a booking just
-        confirmed by this very payment (sent twice at once) is seen with it applied, never
-        taken for a hold that ended before its money came."""
-
-        def attempt() -> Match:
-            named = None if paying is None else self.aggregates.find(paying, Payment)
-            changed: list[Aggregate] = []
-            if named is None:
-                match, payment = Match.UNKNOWN, None
-            else:
-                tier = self.aggregates.tier(named.tier)
-                booking = self.aggregates.booking(named.booking_id)
-                payment = self.aggregates.find(named.id, Payment) or named
-                now = self.ledger.clock()
-                active = booking.status == BookingStatus.HELD and not _due(booking, now)
-                match = match_payment(payment, active, incoming.amount, incoming.currency, incoming.provider_id)
-                changed = self._apply(match, incoming, payment, booking, tier, now)
-            extra = list(beside(match, payment)) if beside else []
-            if changed or extra:
-                self.aggregates.save(*changed, *extra)
-            return match
+        def attempt() -> Match:  # names no payment: only what ``beside`` keeps for a person
+            extra = list(beside(Match.UNKNOWN, None)) if beside else []
+            if extra:
+                self.aggregates.save(*extra)
+            return Match.UNKNOWN
 
         return self.ledger.retries(attempt)
 
@@ -194,33 +165,8 @@ class PaymentDesk:
 
         return self.ledger.retries(attempt)
 
-    def _apply(
-        self, match: Match, incoming: Incoming, payment: Payment, booking: Booking, tier: TicketTier, now: datetime
-    ) -> list[Aggregate]:
-        if match == Match.PAID:
-            payment.receive(incoming.amount, incoming.currency, incoming.method, incoming.provider_id)
-            booking.confirm_hold(booking.user_id, now)
-            tier.confirm_hold(booking.id, booking.quantity, paid=True)
-            return [tier, booking, payment]
-        if match == Match.LATE:
-            payment.receive(incoming.amount, incoming.currency, incoming.method, incoming.provider_id)
-            payment.request_refund(incoming.amount, "late")
-            return [payment]
-        return []
-
     def _payment(self, booking_id: UUID) -> Payment | None:
         return self.aggregates.find(payment_id(creditor_reference(booking_id)), Payment)
-
-    @staticmethod
-    def _terms(tier: TicketTier) -> PaymentTerms:
-        terms = tier.payment_terms
-        if terms is None:
-            raise InvalidPaymentError(f"Tier {tier.code} is free: its tickets are booked, not paid for.")
-        return terms
-
-
-def _due(booking: Booking, now: datetime) -> bool:
-    return booking.expires_at is not None and now >= booking.expires_at
 
 
 def refuse_unless_paid(match: Match, _: Payment | None) -> Sequence[Aggregate]:

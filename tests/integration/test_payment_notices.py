@@ -14,9 +14,9 @@ import pytest
 
 from application import BookingLedger
 from application.booking.tiers import NewShow, NewTier
-from application.payments.desk import Incoming, PaymentDesk
+from application.payments.desk import PaymentDesk
 from application.payments.references import creditor_reference
-from domain.payments import PaymentTerms, payment_id
+from domain.payments import Incoming, PaymentTerms, payment_id
 from projections.integrations.emails import EmailSender
 from projections.integrations.outbox import Outbox
 from projections.integrations.store import IntegrationTables

@@ -15,7 +15,7 @@ from application.audit.money_audit import MoneyAudit
 from application.booking.tiers import NewShow, NewTier
 from application.errors import PaymentRefusedError
 from application.payments.books import MoneyBooks
-from application.payments.desk import Incoming, PaymentDesk
+from application.payments.desk import PaymentDesk
 from application.payments.references import creditor_reference, read_reference
 from domain.bookings import BookingStatus
 from domain.errors import (
@@ -24,7 +24,7 @@ from domain.errors import (
     PaymentRequiredError,
     RefundRequiredError,
 )
-from domain.payments import Match, Payment, PaymentTerms, payment_id
+from domain.payments import Incoming, Match, Payment, PaymentTerms, payment_id
 from domain.tickets import Scan
 from projections import HoldExpiry, Projector, open_view
 from tests.integration.clock import START, Clock

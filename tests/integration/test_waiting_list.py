@@ -16,7 +16,7 @@ from application import BookingLedger, IdempotencyKeyReusedError
 from application.audit.tier_audit import TierAudit
 from application.booking.tiers import NewShow, NewTier
 from application.booking.waiting_list import WaitingList
-from application.payments.desk import Incoming, PaymentDesk
+from application.payments.desk import PaymentDesk
 from domain.bookings import BookingStatus
 from domain.errors import (
     AlreadyWaitingError,
@@ -24,7 +24,7 @@ from domain.errors import (
     NotWaitingError,
     TierNotSoldOutError,
 )
-from domain.payments import PaymentTerms
+from domain.payments import Incoming, PaymentTerms
 from domain.waiting_list import DEFAULT_OFFER_SECONDS
 from projections import HoldExpiry, Projector, open_view
 from tests.integration.clock import START, Clock

@@ -21,8 +21,8 @@ import pytest
 from application import BookingLedger
 from application.booking.tiers import NewShow, NewTier
 from application.payments.bank import BankStatementImport
-from application.payments.desk import Incoming, PaymentDesk
-from domain.payments import Payment, PaymentTerms
+from application.payments.desk import PaymentDesk
+from domain.payments import Incoming, Payment, PaymentTerms
 from scripts.harness import camt053
 from scripts.verify.checker import check
 from scripts.verify.history import Attempt, History

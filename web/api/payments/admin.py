@@ -21,8 +21,7 @@ from marshmallow import fields, validate
 
 from application.audit.money_audit import MoneyAudit
 from application.payments.books import MoneyBooks
-from application.payments.desk import Incoming
-from domain.payments import CURRENCY_EXPONENTS, METHODS
+from domain.payments import CURRENCY_EXPONENTS, METHODS, Incoming
 from web.identity.tokens import require_admin_token
 from web.openapi.apidoc import ADMIN, ADMIN_SECURITY, COMMAND, JSON_BODY, Blueprint
 from web.schemas.bookings import parse_booking_id
