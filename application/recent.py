@@ -58,7 +58,8 @@ class LastKnown(Generic[T]):
     For what every request consults and a source may stop answering for a while (the waiting
     room's terms in Redis, through a failover): fresher than ``seconds``, it is given as it is;
     older, it is still given, up to ``keep_seconds`` after it was read, while a thread reads it
-    again (one at a time, at most one every ``seconds``, so a failing source is not hammered). A
+    again (one at a time, at most one every ``seconds``, so a failing source is not hammered;
+    ``keep_seconds`` 0: the caller reads it once it is older than ``seconds``). A
     read that fails leaves the value in place and is logged. Older than ``keep_seconds``, or never
     read, the caller reads it itself and meets the source's error: beyond that bound the value
     is not known any more.
@@ -81,12 +82,13 @@ class LastKnown(Generic[T]):
         self._tried = -math.inf  # when the last read behind the callers started
         self._forgotten = 0  # how many times the value was dropped
         self._trying = threading.Lock()
+        self._reading = False  # a read behind the callers is on its way
         self.failing = False  # the last read behind the callers failed
 
     def get(self) -> T:
         last = self._last
         now = self._clock()
-        if last is None or now - last[0] >= self._keep:
+        if last is None or now - last[0] >= max(self._keep, self._seconds):
             return self.refresh()
         if now - last[0] >= self._seconds:
             self._read_behind(now)
@@ -108,9 +110,9 @@ class LastKnown(Generic[T]):
 
     def _read_behind(self, now: float) -> None:
         with self._trying:
-            if now - self._tried < self._seconds:
+            if self._reading or now - self._tried < self._seconds:
                 return
-            self._tried = now
+            self._reading, self._tried = True, now
         self._start(self._read_quietly)
 
     def _read_quietly(self) -> None:
@@ -119,3 +121,5 @@ class LastKnown(Generic[T]):
         except Exception:  # the source's: the value read last stays, until keep_seconds
             self.failing = True
             log.warning("kept the value read last: reading it again failed", exc_info=True)
+        finally:
+            self._reading = False

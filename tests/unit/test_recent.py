@@ -107,6 +107,18 @@ def test_a_last_known_value_is_kept_while_its_source_fails_until_the_keep_bound(
     assert known.get() == 2 and not known.failing
 
 
+def test_one_read_behind_the_callers_at_a_time_however_long_it_takes():
+    now, source = [100.0], Source()
+    known, pending = last_known(source, now)
+    known.get()
+    now[0] = 101.0
+    known.get()
+    now[0] = 105.0  # the first read still on its way (a Redis that does not answer)
+    assert known.get() == 1 and len(pending) == 1
+    pending.pop()()
+    assert known.get() == 2
+
+
 def test_a_read_begun_before_the_value_was_forgotten_does_not_bring_it_back():
     now, source = [100.0], Source()
     known, _ = last_known(source, now)
