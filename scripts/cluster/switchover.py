@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from scripts.cluster.layout import NODES, Node
 from scripts.harness.processes import wait_for
@@ -34,7 +35,11 @@ def role(node: Node) -> str | None:
 
 
 def leader(nodes: Sequence[Node] = NODES) -> Node | None:
-    return next((node for node in nodes if role(node) == "primary"), None)
+    """The node whose Patroni says it leads, every node asked at once (a loaded Patroni takes
+    a good part of a second to answer: asked in turn, the switchover's request waited for each)."""
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        roles = list(pool.map(role, nodes))
+    return next((node for node, said in zip(nodes, roles, strict=True) if said == "primary"), None)
 
 
 def switchover(nodes: Sequence[Node] = NODES) -> Node:
