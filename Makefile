@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/ticketledger
 
-.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify cluster cluster-status cluster-down verify-cluster restore-drill
+.PHONY: install serve projections rebuild test-setup lint check test mutation screenshots bench verify cluster cluster-status cluster-down switchover verify-cluster restore-drill
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -59,6 +59,9 @@ cluster-status: install  ## who leads, who streams, etcd's members, whether writ
 
 restore-drill: install  ## on a running make cluster: a full backup, restored to a point in time on a fresh node, audited there
 	$(PY) -m scripts.cluster drill
+
+switchover: install  ## on a running make cluster: hand the leader's role to a standby (Patroni's POST /switchover, naming no candidate), cheaper to start than patronictl
+	$(PY) -m scripts.cluster.switchover
 
 cluster-down: install  ## end every process of the topology and remove its data
 	$(PY) -m scripts.cluster down

@@ -21,7 +21,7 @@ from web.api.payments import cards as card_payments
 from web.api.sale import bookings, events, holds, orders, tier_list, tiers, waiting_list
 from web.api.waiting_room import admin as waiting_room_admin
 from web.api.waiting_room import queue
-from web.http import limits, logs, metrics, protection, proxies, request_body
+from web.http import arrival, limits, logs, metrics, protection, proxies, request_body
 from web.http.errors import register_error_handlers
 from web.http.queue_answer import QueueJoinAnswer
 from web.http.tier_list_answer import TierListAnswer
@@ -86,6 +86,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
         api.register_blueprint(card_payments.blp)
     app.register_blueprint(pages.blp)  # HTML pages, not part of the API document
     register_error_handlers(app)
+    arrival.install(app)
     logs.install(app)
     request_body.install(app)
     protection.install(app)

@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_TARGET_P95_MS": 50.0,
     # How long a process uses the room's terms it last read (a booking then costs no look-up).
     "QUEUE_TERMS_SECONDS": 1.0,
+    # How long after that read it may still use them while Redis does not answer (a failover):
+    # bookings and holds of every tier go on meanwhile, passes checked as ever; after it, 503.
+    "QUEUE_TERMS_KEEP_SECONDS": 30.0,
 }
 # Staff accounts (web/identity/staff.py; docs/security.md): how long a browser session lasts,
 # whether its cookie is Secure ("auto": when the request came over HTTPS), failed sign-ins

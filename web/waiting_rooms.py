@@ -54,4 +54,5 @@ def open_waiting_rooms(config: dict[str, Any], ledger: BookingLedger, board: Tie
         Availability(board).sold_out,
         float(config["QUEUE_TARGET_P95_MS"]),
         terms_seconds=float(config["QUEUE_TERMS_SECONDS"]),
+        keep_seconds=float(config["QUEUE_TERMS_KEEP_SECONDS"]),
     )

@@ -20,7 +20,6 @@ each tier's version, and the loser reads the winner's events and decides again.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from application.errors import LedgerBusyError, OutcomeUnknownError, StoreTimeoutError
+from application.persistence.deadline import arrived
 
 
 @dataclass(eq=False, kw_only=True)
@@ -36,7 +36,7 @@ class Waiting:
     """A request waiting for its batch: how it is woken, and what it gets."""
 
     wake: threading.Event = field(default_factory=threading.Event)
-    arrived: float = field(default_factory=time.monotonic)  # its batch must be answered by this + the write timeout
+    arrived: float = field(default_factory=arrived)  # its batch must be answered by this + the write timeout
     leads: bool = False
     outcome: Any = None  # a receipt, or the exception to raise
 

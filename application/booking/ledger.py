@@ -12,7 +12,6 @@ Its settings: the constructor's ``env``, the OS environment, then ``BookingLedge
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,7 @@ from application.booking.tiers import NewShow, TierAdmin
 from application.booking.turns import NoTurns, TierTurns
 from application.errors import IdempotencySecretError, OutcomeUnknownError, StoreTimeoutError, no_booking
 from application.persistence.application import StoreApplication
-from application.persistence.deadline import Deadline, store_deadline
+from application.persistence.deadline import Deadline, arrived, store_deadline
 from application.persistence.postgres import LockedDDLPostgresRecorder
 from domain.bookings import Booking, BookingSummary, idempotent_booking_id
 from domain.orders import check_items
@@ -273,7 +272,7 @@ class BookingLedger(StoreApplication):
     def bounded(self) -> AbstractContextManager[Deadline]:
         """The store's work of the block answered within the write timeout, or 503
         (``application/persistence/deadline.py``); the door's commands use it too."""
-        return store_deadline(time.monotonic() + self.write_timeout)
+        return store_deadline(arrived() + self.write_timeout)
 
     # Tier administration (``tiers.py``).
 

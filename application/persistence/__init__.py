@@ -52,7 +52,8 @@ library member or replaces the library's SQL. ``storage.py`` holds what the over
   Guards: tests/integration/test_write_deadline.py, tests/e2e/test_prompt_answers.py.
 - ``bounded_retries``: the library's ``retry``-decorated recorder methods, unwrapped through
   ``__wrapped__`` and retried ``STORE_ATTEMPTS`` (2) times, not 10, so a request learns within
-  seconds that PostgreSQL is down (docs/configuration.md, "When PostgreSQL goes away").
+  seconds that PostgreSQL is down (docs/configuration.md, "When PostgreSQL goes away"), by
+  ``store_retry``, which skips the pause before a try that the request's deadline would cut.
   Guard: tests/unit/test_storage.py.
 - ``LockedDDL``: ``create_table`` and the private ``_create_table`` under the store's DDL lock.
   Guards: tests/unit/test_storage.py, tests/e2e/test_server.py.

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,25 @@ class Deadline:
 
 
 _DEADLINE: ContextVar[Deadline | None] = ContextVar("store_deadline", default=None)
+_ARRIVED: ContextVar[float | None] = ContextVar("request_arrived", default=None)
+
+
+def arrive(at: float) -> Token[float | None]:
+    """Say that the request being served arrived at ``at`` (``time.monotonic``): its store
+    deadline counts from then, so what it waited for before reaching the store (a rate
+    limit's count, a worker's queue of ready requests) is within the bound, not added to it.
+    Undone by ``depart`` with the token."""
+    return _ARRIVED.set(at)
+
+
+def depart(token: Token[float | None]) -> None:
+    _ARRIVED.reset(token)
+
+
+def arrived() -> float:
+    """When the request being served arrived (``arrive``); outside a request, now."""
+    at = _ARRIVED.get()
+    return time.monotonic() if at is None else at
 
 
 @contextmanager
@@ -88,6 +107,15 @@ def may_commit() -> None:
     deadline = _DEADLINE.get()
     if deadline is not None:
         deadline.may_have_committed = True
+
+
+def pause_before_retry(seconds: float, error: Exception) -> None:
+    """Sleep ``seconds`` before a statement is tried again, unless the block's deadline comes
+    first: then its timeout at once, from ``error`` (a retry past it would only meet it)."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and deadline.remaining() <= seconds:
+        raise deadline.expired() from error
+    time.sleep(seconds)
 
 
 def remaining_ms() -> int | None:

@@ -33,7 +33,7 @@ from application.errors import (
     WaitingRoomNotFoundError,
     WaitingRoomOffError,
 )
-from application.recent import Recent
+from application.recent import LastKnown
 from application.waiting_room import admission_rate
 from application.waiting_room.known_places import KnownPlaces
 from application.waiting_room.log import RoomEvent, WaitingRoomLog
@@ -84,7 +84,10 @@ class WaitingRoomService:
 
     ``sold_out(tiers)`` says whether those tiers (``None``: all) have nothing left to
     sell or hold back; ``terms_seconds`` is how long a process may go on using the room's
-    terms it last read before reading them again (so a booking costs no look-up).
+    terms it last read before reading them again (so a booking costs no look-up), and
+    ``keep_seconds`` how long after that read it may still use them, read again in the
+    background, while the store does not answer (a Redis failover): bookings and holds, of
+    any tier, go on without the store for that long (``application/recent.py``: ``LastKnown``).
     The log is made on first use: a server whose room is never turned on never opens it.
     """
 
@@ -95,6 +98,7 @@ class WaitingRoomService:
         sold_out: Callable[[tuple[str, ...] | None], bool],
         target_p95_ms: float,
         terms_seconds: float = 1.0,
+        keep_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -106,7 +110,7 @@ class WaitingRoomService:
         self._signer: PassSigner | None = None
         self._tickets: TicketSigner | None = None
         self._lock = threading.Lock()
-        self._terms = Recent(store.current, terms_seconds)
+        self._terms = LastKnown(self._read_terms, terms_seconds, keep_seconds)
         self._known = KnownPlaces(store, clock=clock)
         self._ticks = RoomTicks(store, lambda: self.log, clock, target_p95_ms)
 
@@ -254,7 +258,7 @@ class WaitingRoomService:
     def booked(self, seconds: float) -> None:
         """Count an admitted buyer's booking or hold, which took ``seconds``, for the automatic rate."""
         terms = self._terms_cached()
-        if terms is not None:
+        if terms is not None and not self._terms.failing:  # else the store is not answering: not timed
             period = int(self.clock() // admission_rate.PERIOD_SECONDS)
             self.store.count_latency(terms.room_id, period, admission_rate.bucket_of(seconds * 1000))
 
@@ -269,6 +273,14 @@ class WaitingRoomService:
         if self._signer is None:
             self._signer = PassSigner(self.store.secret())
         return self._signer
+
+    def _read_terms(self) -> RoomTerms | None:
+        """The room that is on and, with one on, the key its passes are signed with, read
+        together: a process that knows the room can check its passes without the store."""
+        terms = self.store.current()
+        if terms is not None and self._signer is None:
+            self._signer = PassSigner(self.store.secret())
+        return terms
 
     # Helpers.
 

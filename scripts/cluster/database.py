@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from scripts.cluster import backups, links, recorded
+from scripts.cluster import backups, links, recorded, switchover
 from scripts.cluster.layout import (
     BALANCER,
     ETCD_MEMBERS,
@@ -40,6 +40,7 @@ from scripts.cluster.layout import (
     store_settings,
 )
 from scripts.cluster.recorded import RUN, kill, spawn
+from scripts.cluster.switchover import role
 from scripts.harness.processes import children, wait_for
 
 
@@ -118,7 +119,7 @@ class Database:
                 kill(pid)
 
     def leader(self) -> Node | None:
-        return next((node for node in NODES if role(node) == "primary"), None)
+        return switchover.leader()
 
     def standby_streaming(self, count: int = 1) -> bool:
         """Whether ``count`` standbys stream (as quorum standbys, in synchronous mode)."""
@@ -130,24 +131,8 @@ class Database:
         return len(streaming) >= count
 
     def switchover(self) -> Node:
-        """Hand the leader's role to the healthiest standby; the new leader. The request
-        ``patronictl switchover --leader <it> --force`` sends (``POST /switchover`` to the
-        leader's Patroni, which answers once it is done), without the seconds a Python command
-        takes to start. No candidate is named: Patroni makes every standby that is not a named
-        candidate wait 2 s before it follows the new leader (``time.sleep(2)`` in
-        ``Ha.process_unhealthy_cluster``), and quorum commit waits for one to stream from it;
-        with none named, the standbys race for the key and the loser follows at once."""
-        leader = self.leader()
-        assert leader is not None, "no leader to switch over from"
-        body = json.dumps({"leader": leader.name}).encode()
-        request = urllib.request.Request(f"{leader.rest}/switchover", body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            if answer.status != 200:
-                raise RuntimeError(f"switchover refused: {answer.read().decode()}")
-        wait_for(lambda: self.leader() not in (None, leader), 60, "another node to lead")
-        new = self.leader()
-        assert new is not None
-        return new
+        """The operator's switchover (``switchover.py``): the new leader."""
+        return switchover.switchover()
 
     def writable(self) -> bool:
         try:
@@ -176,15 +161,6 @@ def connection(port: int) -> dict[str, str]:
         "user": settings["POSTGRES_USER"],
         "password": settings["POSTGRES_PASSWORD"],
     }
-
-
-def role(node: Node) -> str | None:
-    """``primary`` or ``replica`` as Patroni reports it, or None when it does not answer."""
-    try:
-        with urllib.request.urlopen(f"{node.rest}/patroni", timeout=2) as answer:
-            return str(json.load(answer).get("role")) if answer.status == 200 else None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
 
 
 def members(leader: Node) -> list[dict]:

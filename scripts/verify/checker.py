@@ -56,9 +56,9 @@ EXPECTED = {
     **dict.fromkeys(("payment", "card-intent", "webhook", "statement", "refund-sent"), {"200"}),
     "box-office": {"200", "409 PAYMENT_REFUSED"},
 }
-# QUEUE_UNAVAILABLE: while a waiting room is on, every booking and hold first reads the room's
-# terms from Redis (cached briefly; application/waiting_room/rooms.py: check_pass), before anything is written;
-# during a Redis failover (verify --cluster's redis-lost) that read fails and the answer is "retry later".
+# QUEUE_UNAVAILABLE: a booking or hold checks the room's terms as its process last read them from
+# Redis (application/recent.py: LastKnown); one whose process has not read them within
+# QUEUE_TERMS_KEEP_SECONDS (Redis gone that long, or never reached) is refused before anything is written.
 UNAVAILABLE = {"503 LEDGER_BUSY", "503 STORE_UNAVAILABLE", "503 OUTCOME_UNKNOWN", "503 QUEUE_UNAVAILABLE"}
 # The balancer's own answers in front of the servers (verify --cluster): 502 for a request cut
 # off by a server that died, 503 while no server is up, 504 for one that did not answer in time.

@@ -60,6 +60,7 @@ def settings(folder: Path, **config: object) -> dict[str, object]:
         "FEED_MAX_WAIT_SECONDS": 0,
         "SSE_MAX_SECONDS": 0.1,
         "QUEUE_TERMS_SECONDS": 0.0,  # a room turned on is heard of at once
+        "QUEUE_TERMS_KEEP_SECONDS": 0.0,
         **config,
     }
 

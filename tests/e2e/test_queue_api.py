@@ -29,7 +29,7 @@ def queue_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
         if store_env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
             redis_client()
             queue = {"QUEUE_STORAGE_URI": REDIS_URL, "QUEUE_REDIS_PREFIX": prefix}
-        app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, **queue)
+        app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, QUEUE_TERMS_KEEP_SECONDS=0, **queue)
         yield app.test_client()
         app.extensions["services"].close()
 
@@ -138,7 +138,9 @@ def test_the_ticket_streams_as_server_sent_events(queue_client: FlaskClient):
 @pytest.fixture
 def streaming_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
     """The same app (the queue in this process), its streams allowed to last 10 s."""
-    app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, SSE_MAX_SECONDS=10)
+    app = make_app(
+        store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, QUEUE_TERMS_KEEP_SECONDS=0, SSE_MAX_SECONDS=10
+    )
     yield app.test_client()
     app.extensions["services"].close()
 

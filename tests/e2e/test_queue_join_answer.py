@@ -121,7 +121,13 @@ def test_joins_are_logged_and_counted(queue_client, caplog):  # noqa: F811
 
 @pytest.fixture
 def token_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
-    settings = {**TOKEN_SETTINGS, "USER_TOKEN_KEY": pem(RSA_KEY), "ADMIN_TOKEN": ADMIN_TOKEN, "QUEUE_TERMS_SECONDS": 0}
+    settings = {
+        **TOKEN_SETTINGS,
+        "USER_TOKEN_KEY": pem(RSA_KEY),
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "QUEUE_TERMS_SECONDS": 0,
+        "QUEUE_TERMS_KEEP_SECONDS": 0,
+    }
     app = make_app(store_env, **settings)
     yield app.test_client()
     app.extensions["services"].close()

@@ -53,6 +53,14 @@ def test_holds_are_rate_limited_too(store_env):
     app.extensions["services"].close()
 
 
+def test_while_the_counts_store_does_not_answer_bookings_go_on_uncounted(store_env):
+    """A Redis failover: the limit is not counted for its seconds, rather than every booking refused."""
+    app = limited_app(store_env, "redis://127.0.0.1:1/0")  # nothing listens there
+    client = app.test_client()
+    assert [book(client).status_code for _ in range(4)] == [201] * 4  # over the limit of 3: uncounted
+    app.extensions["services"].close()
+
+
 def require_redis() -> None:
     try:
         redis.Redis.from_url(REDIS).ping()

@@ -20,7 +20,13 @@ from tests.e2e.test_observability import metric
 
 @pytest.fixture
 def room_client(store_env: dict[str, str]) -> Iterator[FlaskClient]:
-    app = make_app(store_env, ADMIN_TOKEN=ADMIN_TOKEN, QUEUE_TERMS_SECONDS=0, QUEUE_STORAGE_URI="memory://")
+    app = make_app(
+        store_env,
+        ADMIN_TOKEN=ADMIN_TOKEN,
+        QUEUE_TERMS_SECONDS=0,
+        QUEUE_TERMS_KEEP_SECONDS=0,
+        QUEUE_STORAGE_URI="memory://",
+    )
     yield app.test_client()
     app.extensions["services"].close()
 

@@ -21,6 +21,7 @@ from eventsourcing.persistence import OperationalError
 from application import BookingLedger
 from application.errors import OutcomeUnknownError, StoreTimeoutError
 from application.payments.desk import PaymentDesk
+from application.persistence.deadline import arrive, depart
 from scripts.harness import delay_proxy
 from scripts.harness.processes import free_port
 from tests.conftest import connect_postgres
@@ -155,6 +156,27 @@ def test_a_cancellation_whose_commit_stalls_answers_outcome_unknown_in_time(boun
         time.sleep(STALL + 0.5)
         assert ledger.cancel(booking.booking_id, "ann", "cancel-1").status.value == "cancelled"
         assert bookings_of(ledger, code) == 0
+
+
+@pytest.mark.postgres
+def test_the_deadline_counts_from_the_requests_arrival_not_from_when_it_reached_the_ledger(bounded_env):
+    """A request that spent most of its time before the ledger (a rate limit's count, a busy
+    worker) is answered by its arrival plus the write timeout, booking or cancelling."""
+    early = 0.35  # of the 0.5 s: the request arrived this long before it reached the ledger
+    with BookingLedger(env=bounded_env) as ledger:
+        code = tier_code()
+        ledger.create_tier(code, Decimal("10.00"), 100)
+        booking = ledger.book("ann", code, 1)
+        with commits_stalled(bounded_env, STALL):
+            for call, args in ((ledger.book, ("bob", code, 1, "k1")), (ledger.cancel, (booking.booking_id, "ann"))):
+                token = arrive(time.monotonic() - early)
+                try:
+                    answer, took = timed(call, *args)
+                finally:
+                    depart(token)
+                assert isinstance(answer, NOT_ACKNOWLEDGED), answer
+                assert took < WRITE_TIMEOUT - early + 0.1, took  # from the ledger's own start: 0.5 s
+        time.sleep(STALL + 0.5)  # the stalled commits end
 
 
 def test_on_sqlite_a_write_waits_for_the_files_lock_up_to_its_busy_timeout_then_503_with_nothing_recorded(tmp_path):

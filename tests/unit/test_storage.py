@@ -15,8 +15,10 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, get_topic, retry
 
+from application.errors import StoreTimeoutError
 from application.persistence import storage
 from application.persistence.application import prepare_store
+from application.persistence.deadline import store_deadline
 from application.persistence.postgres import STORE_ATTEMPTS, LedgerPostgresFactory, bounded_retries
 from application.persistence.storage import again_if_created_meanwhile
 
@@ -105,6 +107,14 @@ def test_a_statement_whose_connection_is_lost_is_tried_again_once_a_moment_later
     with pytest.raises(type(lost)):
         statement()
     assert len(tries) == STORE_ATTEMPTS
+
+
+def test_a_retry_whose_pause_would_end_past_the_store_deadline_is_not_made_the_deadline_answers_at_once():
+    tries: list[float] = []
+    statement = bounded_retries(a_library_statement([OperationalError("server closed the connection")], tries))
+    with store_deadline(time.monotonic() + 0.1), pytest.raises(StoreTimeoutError):
+        statement()
+    assert len(tries) == 1 and time.monotonic() - tries[0] < 0.1  # not after the library's 0.2 s pause
 
 
 def test_a_statement_that_fails_otherwise_is_not_tried_again():

@@ -9,6 +9,10 @@ than one process serving (``WEB_CONCURRENCY``, which the gunicorn settings set t
 number of workers) each would let the whole limit through, so the app refuses to start
 on it then (a limit that lets N times through unnoticed is worse than a clear error at
 start): use a shared store (Redis), one worker, or no limits.
+
+While that store does not answer (a Redis failover), requests are let through uncounted, the
+error logged, rather than refused: a booking does not depend on Redis for its limit, and a
+client may get more than its limit through for the seconds the failover lasts.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from flask_limiter.util import get_remote_address
 from web.identity.tokens import has_admin_token
 
 # Through Sentinel (``redis+sentinel://...``, docs/configuration.md), how long a count waits for
-# a server or a Sentinel before the request fails (503) instead of hanging on a lost host.
+# a server or a Sentinel before the request goes on uncounted instead of hanging on a lost host.
 SENTINEL_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
 
@@ -40,6 +44,7 @@ def install(app: Flask, sales: Iterable[Blueprint], admin: Iterable[Blueprint]) 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATE_LIMIT_STORAGE_URI"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["RATE_LIMIT_KEY_PREFIX"])
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # the store not answering: let through, logged
     if app.config["RATE_LIMIT_STORAGE_URI"].startswith("redis+sentinel://"):  # a lost host answers nothing
         app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", SENTINEL_TIMEOUTS)
     limiter = Limiter(get_remote_address, app=app)
