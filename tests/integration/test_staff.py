@@ -34,6 +34,7 @@ from domain.organizers import DEFAULT_ORGANIZER
 from domain.staff import OPERATOR, Role
 from domain.tickets import TicketRef, ticket_id
 from projections import Projector, open_view
+from tests.cli import ticketledger
 
 PASSWORD = "a long enough password"
 
@@ -196,7 +197,9 @@ def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_
     assert f"device:{rival}" not in {a.actor for a in activity(ledger, staff.owner_of, "acme", view.device_scans())}
 
 
-def test_a_staff_cancellation_is_in_the_activity_with_its_actor_and_a_users_own_is_no_staff_event(staff, ledger):
+def test_a_staff_cancellation_is_in_the_activity_with_its_actor_and_a_users_own_is_no_staff_event(
+    store_env, staff, ledger
+):
     staff.found_organizer("acme", "Acme", OPERATOR)
     bo = staff.add_member("acme", "bo@acme.example", Role.BOX_OFFICE, PASSWORD, OPERATOR)
     show = NewShow("gig", "Gig", [NewTier("GIG", Decimal("5.00"), 50)])
@@ -205,6 +208,8 @@ def test_a_staff_cancellation_is_in_the_activity_with_its_actor_and_a_users_own_
     by_staff, by_user = ledger.book("fan", "GIG", 2).booking_id, ledger.book("fan", "GIG", 1).booking_id
     desk.cancel_for_user(by_staff, f"member:{bo}")
     desk.cancel(by_user, "fan")
+    audited = ticketledger("audit", "--actors", env=store_env)
+    assert (audited.returncode, audited.stdout) == (0, "0 staff-made event(s) name no actor\n"), audited.stderr
     assert missing_actors(ledger) == []  # the user's own cancellation names nobody, and is not staff's
 
     done = activity(ledger, staff.owner_of, "acme")
