@@ -123,6 +123,7 @@ class Booking(Aggregate):
 
     class Cancelled(Aggregate.Event):
         idempotency_key: str | None  # the cancel request's key, so that its retries succeed
+        actor: str | None = None  # staff who cancelled for the user (``domain.staff``); None: the user
 
     class TicketCheckedIn(ScanEvent):
         """Seat ``seat``'s ticket admitted at ``gate``."""
@@ -197,9 +198,10 @@ class Booking(Aggregate):
         if self.status != BookingStatus.HELD:
             raise HoldNotActiveError(f"Booking {self.id} is {self.status}, not held.")
 
-    def cancel(self, user_id: str, idempotency_key: str | None = None) -> None:
-        """Cancel on behalf of ``user_id``, who must own the confirmed booking; only
-        once, except that a retry with the cancellation's own key changes nothing."""
+    def cancel(self, user_id: str, idempotency_key: str | None = None, actor: str | None = None) -> None:
+        """Cancel on behalf of ``user_id``, who must own the confirmed booking (by staff:
+        ``actor``, for the user); only once, except that a retry with the cancellation's
+        own key changes nothing."""
         self._check_owner(user_id)
         cancelled = self.status == BookingStatus.CANCELLED
         if cancelled and idempotency_key is not None and idempotency_key == self.cancelled_with:
@@ -212,10 +214,10 @@ class Booking(Aggregate):
             )
         if self.scans:
             raise BookingCheckedInError(f"Booking {self.id} has a ticket admitted already: it is used.")
-        self._cancel(idempotency_key=idempotency_key)
+        self._cancel(idempotency_key=idempotency_key, actor=actor)
 
     @event(Cancelled)
-    def _cancel(self, idempotency_key: str | None = None) -> None:
+    def _cancel(self, idempotency_key: str | None = None, actor: str | None = None) -> None:
         self.status = BookingStatus.CANCELLED
         self.cancelled_with = idempotency_key
 

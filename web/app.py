@@ -10,6 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from web import pages
 from web.api import feed
+from web.api.admin import bookings as staff_bookings
 from web.api.admin import dashboard, devices, organizers, staff, webhooks
 from web.api.admin import tiers as admin_tiers
 from web.api.door import booking_tickets, checkin
@@ -56,6 +57,7 @@ API = (
     staff.blp,  # staff accounts (issue 34)
     organizers.blp,
     devices.blp,  # door devices (issue 34)
+    staff_bookings.blp,  # bookings cancelled by staff (issue 34)
 )
 
 

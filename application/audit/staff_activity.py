@@ -2,10 +2,12 @@
 
 An event is staff-made if a person, key, device or the service itself caused it: a tier
 created, given capacity or closed; an event's ownership; an organizer and its team; a
-key or device issued or revoked; a member's password, second factor and sessions. Those
-whose class has an ``actor`` field must name one: ``missing_actors`` lists those that do
-not (tiers changed before staff accounts existed, or a command that forgot to say who).
-A member's own sign-in, sign-out and reset request have no field: their actor is the member.
+key or device issued or revoked; a member's password, second factor and sessions; a
+booking cancelled by staff for its user. Those whose class has an ``actor`` field must
+name one: ``missing_actors`` lists those that do not (tiers changed before staff accounts
+existed, or a command that forgot to say who). A member's own sign-in, sign-out and reset
+request have no field: their actor is the member. A booking's cancellation is staff-made
+only if it names an actor: one that names none is its user's own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from application.persistence.application import StoreApplication
+from domain.bookings import Booking
 from domain.credentials import DEVICE, Credential
 from domain.organizers import Organizer, Ownership, organizer_id
 from domain.staff import Member, member_actor
@@ -43,10 +46,12 @@ STAFF_EVENTS: tuple[type, ...] = (
     Member.RoleRevoked,  # type: ignore[attr-defined]
     Credential.Issued,
     Credential.Revoked,  # type: ignore[attr-defined]
+    Booking.Cancelled,
 )
+BY_USER_OR_STAFF = (Booking.Cancelled,)  # staff-made only when they name an actor
 TOPICS = [get_topic(kind) for kind in STAFF_EVENTS]
 PAGE = 1000
-KINDS = ("tier", "event", "team", "key", "device", "door")  # what an action was done to
+KINDS = ("tier", "event", "team", "key", "device", "door", "booking")  # what an action was done to
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Action:
     kind: str = ""  # what sort of thing it was done to: one of KINDS
     actor_name: str | None = None  # the member's email, the key's or device's name
     detail: str = ""  # what it came to: a tier's price and capacity, tickets added, a role, a gate
-    booking_id: str | None = None  # a scan's booking
+    booking_id: str | None = None  # a scan's or a cancellation's booking
 
 
 class DoorScan(Protocol):
@@ -80,7 +85,7 @@ class DoorScan(Protocol):
 
 def staff_events(app: StoreApplication) -> Iterator[Any]:
     """Every staff-made event, in the store's order."""
-    return recorded(app, TOPICS)
+    return (event for event in recorded(app, TOPICS) if not isinstance(event, BY_USER_OR_STAFF) or event.actor)
 
 
 def recorded(app: StoreApplication, topics: list[str]) -> Iterator[Any]:
@@ -121,18 +126,32 @@ def activity(app: StoreApplication, owner_of: Any, organizer: str, scans: Iterab
     actors: dict[str, str] = {}  # actor -> the member's email, the key's or device's name
     actions = []
     for event in staff_events(app):
+        if isinstance(event, Booking.Cancelled):
+            names[event.originator_id] = booked_tier(app, event.originator_id)
         subject = about(event, organizer, owner_of, names, mine)
         if named := actor_named(event):
             actors[named[0]] = named[1]
         if subject is not None:
-            what = type(event).__name__
-            actions.append(
-                Action(event.timestamp, actor_of(event), what, subject, kind_of(event, names), detail=told(event))
-            )
+            actions.append(done_action(event, subject, names))
     devices = {str(id) for id in mine if names.get(id, "").startswith("device ")}
     actions += [door_action(scan) for scan in scans if scan.device_id in devices]
     actions.sort(key=lambda action: action.at)
     return [replace(action, actor_name=actors.get(action.actor or "")) for action in actions]
+
+
+def done_action(event: Any, subject: str, names: dict[UUID, str]) -> Action:
+    """The action ``event`` records, done to ``subject``."""
+    what, kind = type(event).__name__, kind_of(event, names)
+    if isinstance(event, Booking.Cancelled):
+        tier = names[event.originator_id]
+        return Action(event.timestamp, event.actor, what, subject, kind, detail=f"tier {tier}", booking_id=subject)
+    return Action(event.timestamp, actor_of(event), what, subject, kind, detail=told(event))
+
+
+def booked_tier(app: StoreApplication, booking_id: UUID) -> str:
+    """The tier of a booking (its first event says it)."""
+    booking = app.aggregate(booking_id, Booking, version=1)
+    return booking.tier if booking else ""
 
 
 def narrowed(actions: list[Action], kind: str | None, search: str, limit: int | None) -> list[Action]:
@@ -162,6 +181,8 @@ def kind_of(event: Any, names: dict[UUID, str]) -> str:
     """Which of ``KINDS`` the thing ``event`` was done to is."""
     if isinstance(event, TIER_EVENTS):
         return "tier"
+    if isinstance(event, Booking.Cancelled):
+        return "booking"
     if isinstance(event, Ownership.Assigned):
         return "event"
     if isinstance(event, (Credential.Issued, Credential.Revoked)):  # type: ignore[attr-defined]
@@ -212,6 +233,8 @@ def about(event: Any, organizer: str, owner_of: Any, names: dict[UUID, str], min
         return code if owner_of("tier", code) == organizer else None
     if isinstance(event, Ownership.Assigned):
         return f"{event.kind} {event.code}" if event.organizer == organizer else None
+    if isinstance(event, Booking.Cancelled):
+        return str(event.originator_id) if owner_of("tier", names[event.originator_id]) == organizer else None
     if isinstance(event, ROLE_EVENTS):
         return names.get(event.originator_id, str(event.originator_id)) if event.organizer == organizer else None
     if event.originator_id in mine:  # the organizer's own events, and its keys' and devices'

@@ -185,12 +185,15 @@ class BookingLedger(StoreApplication):
         key (see ``application.booking.idempotency``)."""
         return idempotent_booking_id(self.secret, user_id, idempotency_key, *scope)
 
-    def cancel(self, booking_id: UUID, user_id: str, idempotency_key: str | None = None) -> BookingSummary:
-        """Cancel a user's booking and release its tickets, in one recording. A retry
-        with the cancellation's ``idempotency_key`` gets the cancelled booking again."""
+    def cancel(
+        self, booking_id: UUID, user_id: str, idempotency_key: str | None = None, actor: str | None = None
+    ) -> BookingSummary:
+        """Cancel a user's booking (by staff: ``actor``) and release its tickets, in one
+        recording. A retry with the cancellation's ``idempotency_key`` gets the cancelled
+        booking again."""
         return self._end_booking(
             booking_id,
-            lambda booking: booking.cancel(user_id, idempotency_key),
+            lambda booking: booking.cancel(user_id, idempotency_key, actor),
             lambda tier, booking: tier.release(booking.id, booking.quantity, booking.user_id, now=self.clock()),
             owner=user_id,
         )

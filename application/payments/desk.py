@@ -122,19 +122,26 @@ class PaymentDesk:
         Its reads too are answered within the write timeout, or 503: unbounded, while no node
         led, a cancel waited for a pooled connection twice (2.0-2.5 s, verify --cluster)."""
         with self.ledger.bounded():
-            return self._cancel(booking_id, user_id, idempotency_key)
+            return self._cancel(booking_id, user_id, idempotency_key, None)
 
-    def _cancel(self, booking_id: UUID, user_id: str, idempotency_key: str | None) -> BookingSummary:
+    def cancel_for_user(self, booking_id: UUID, actor: str, idempotency_key: str | None = None) -> BookingSummary:
+        """Staff (``actor``) cancel a booking for its user, at the counter: exactly as the
+        user's own cancel (its refund, the door's rule), the event naming ``actor``."""
+        with self.ledger.bounded():
+            user_id = self.aggregates.booking(booking_id).user_id
+            return self._cancel(booking_id, user_id, idempotency_key, actor)
+
+    def _cancel(self, booking_id: UUID, user_id: str, idempotency_key: str | None, actor: str | None) -> BookingSummary:
         first = self.aggregates.booking(booking_id, user_id)
         if self.aggregates.tier(first.tier).payment_terms is None:
-            return self.ledger.cancel(booking_id, user_id, idempotency_key)
+            return self.ledger.cancel(booking_id, user_id, idempotency_key, actor)
 
         def attempt() -> BookingSummary:
             tier = self.aggregates.tier(first.tier)
             booking = self.aggregates.booking(booking_id)
             payment = self._payment(booking_id)
             status = booking.status
-            booking.cancel(user_id, idempotency_key)
+            booking.cancel(user_id, idempotency_key, actor)
             if booking.status != status:
                 if payment is None:  # cannot be: a paid booking was confirmed with its payment
                     raise InvalidPaymentError(f"Booking {booking_id} has no payment.")

@@ -133,6 +133,18 @@ def cancel_admitted(h: House) -> TestResponse:
     return h.send(Call("POST", f"/api/bookings/{booking_id}/cancel", {"userId": user}))
 
 
+def staff_cancel(h: House, hold: bool = False) -> Call:
+    """The operator cancelling a user's new booking (or hold) for them."""
+    _, booking_id = h.booking(hold=hold)
+    return Call("POST", f"/api/admin/bookings/{booking_id}/cancel", headers=ADMIN)
+
+
+def staff_cancel_admitted(h: House) -> TestResponse:
+    _, booking_id = h.booking()
+    assert h.send(scanning(h.code(booking_id))).status_code == 200
+    return h.send(Call("POST", f"/api/admin/bookings/{booking_id}/cancel", headers=ADMIN))
+
+
 def scan_cancelled(h: House) -> TestResponse:
     """A scan of a ticket whose booking was cancelled since its code was read."""
     user, booking_id = h.booking()
@@ -363,6 +375,16 @@ OPERATIONS: dict[str, Operation] = {
             "BOOKING_ALREADY_CANCELLED": again(ending("/api/bookings/{id}/cancel", hold=False)),
             "BOOKING_NOT_CONFIRMED": lambda h: h.send(ending("/api/bookings/{id}/cancel", hold=True)(h)),
             "BOOKING_CHECKED_IN": cancel_admitted,
+        },
+    ),
+    "POST /api/admin/bookings/{booking_id}/cancel": Operation(
+        staff_cancel,
+        ("admin", "bodiless", "store", "ledger", "roles"),
+        {
+            "BOOKING_NOT_FOUND": sent("POST", "/api/admin/bookings/x/cancel", headers=ADMIN),
+            "BOOKING_ALREADY_CANCELLED": again(staff_cancel),
+            "BOOKING_NOT_CONFIRMED": lambda h: h.send(staff_cancel(h, hold=True)),
+            "BOOKING_CHECKED_IN": staff_cancel_admitted,
         },
     ),
     **{

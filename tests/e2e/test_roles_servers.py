@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -157,6 +158,14 @@ def refund(w: World) -> tuple[str, str, Any]:
     return "POST", f"{PAYMENTS}/{booking}/refunds", {"amount": 1000, "method": "cash", "providerId": w.name("r-")}
 
 
+def booking(w: World) -> str:
+    """A confirmed booking of the default organizer's tier, made by its user."""
+    w.room_off()  # an earlier cell may have left the waiting room on
+    booked = send(w.base, "POST", "/api/tickets/book", {"userId": "fan", "tier": TIER, "quantity": 1})
+    assert booked.status == 201, (booked.status, booked.body)
+    return str(booked.body["bookingId"])
+
+
 def statement(w: World) -> tuple[str, str, Any]:
     unknown = {
         "{{AMOUNT_A}}": "1.00",
@@ -224,6 +233,11 @@ REQUESTS: dict[str, Request] = {
     "POST /api/admin/events/<event_id>/devices/<device_id>/revoke": lambda w: (
         "POST",
         f"/api/admin/events/main/devices/{w.device()}/revoke",
+        None,
+    ),
+    "POST /api/admin/bookings/<booking_id>/cancel": lambda w: (
+        "POST",
+        f"/api/admin/bookings/{booking(w)}/cancel",
         None,
     ),
     "GET /api/admin/webhooks": lambda w: ("GET", HOOK, None),
@@ -304,7 +318,33 @@ def test_another_organizers_thing_is_answered_as_one_that_does_not_exist(world: 
         assert re.sub(TIER, "X", theirs.body["error"]["message"]) == re.sub(
             "NO_SUCH_TIER", "X", nothing.body["error"]["message"]
         )
+    theirs = send(world.base, "POST", f"/api/admin/bookings/{booking(world)}/cancel", None, rival.headers(change=True))
+    missing = uuid4()
+    nothing = send(world.base, "POST", f"/api/admin/bookings/{missing}/cancel", None, rival.headers(change=True))
+    assert (
+        (theirs.status, theirs.body["error"]["code"])
+        == (nothing.status, nothing.body["error"]["code"])
+        == (
+            404,
+            "BOOKING_NOT_FOUND",
+        )
+    )
+    assert re.sub(r"'[^']*'", "X", theirs.body["error"]["message"]) == re.sub(
+        r"'[^']*'", "X", nothing.body["error"]["message"]
+    )
     own_organizer = send(world.base, "GET", "/api/admin/organizers/default/members", None, rival.headers(change=False))
     no_organizer = send(world.base, "GET", "/api/admin/organizers/nobody/members", None, rival.headers(change=False))
     assert own_organizer.status == no_organizer.status == 404
     assert own_organizer.body["error"]["code"] == no_organizer.body["error"]["code"] == "ORGANIZER_NOT_FOUND"
+
+
+def test_who_cancelled_a_booking_for_its_user_is_in_the_activity_and_a_users_own_cancel_is_not(world: World):
+    counter, own = booking(world), booking(world)
+    box_office = world.sessions["box_office"].headers(change=True)
+    cancelled = send(world.base, "POST", f"/api/admin/bookings/{counter}/cancel", None, box_office)
+    assert (cancelled.status, cancelled.body["status"], cancelled.body["userId"]) == (200, "cancelled", "fan")
+    assert send(world.base, "POST", f"/api/bookings/{own}/cancel", {"userId": "fan"}).status == 200
+    activity = world.operator("GET", "/api/admin/organizers/default/activity?kind=booking").body
+    rows = {row["bookingId"]: (row["actor"].split(":")[0], row["actorName"], row["what"]) for row in activity}
+    assert rows[counter] == ("member", "box_office@roles.example", "Cancelled")
+    assert own not in rows

@@ -5,15 +5,17 @@ received, and nothing is applied twice."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
 from application import BookingLedger
 from application.audit.money_audit import MoneyAudit
 from application.booking.tiers import NewShow, NewTier
-from application.errors import PaymentRefusedError
+from application.errors import BookingNotFoundError, PaymentRefusedError
 from application.payments.books import MoneyBooks
 from application.payments.desk import PaymentDesk
 from application.payments.references import creditor_reference, read_reference
@@ -147,6 +149,29 @@ def test_a_paid_booking_with_a_ticket_admitted_is_not_cancelled_nor_refunded(pai
     with pytest.raises(BookingCheckedInError):
         desk.cancel(hold.booking_id, "alice")
     assert desk.details(hold.booking_id).refund_requested == 0
+
+
+def test_staff_cancel_a_paid_booking_for_its_user_with_its_refund_and_never_once_admitted(paid_sale, clock):
+    ledger, desk = paid_sale
+    hold = ledger.hold("alice", "GALA", 2)
+    desk.pay_at_counter(hold.booking_id, cash(9100, "till-1"))
+    cancelled = desk.cancel_for_user(hold.booking_id, "member:bo", "key-1")
+    assert (cancelled.status, cancelled.user_id) == (BookingStatus.CANCELLED, "alice")
+    assert desk.cancel_for_user(hold.booking_id, "member:bo", "key-1").status == BookingStatus.CANCELLED  # a retry
+    assert desk.details(hold.booking_id).refund_requested == 8190  # the user's own cancel's refund: 90 %
+    assert ledger.get_tier("GALA").available == 3
+    *_, recorded = ledger.recorder.select_events(hold.booking_id)
+    assert json.loads(bytes(recorded.state))["actor"] == "member:bo"
+    admitted = ledger.hold("bob", "GALA", 1)
+    desk.pay_at_counter(admitted.booking_id, cash(4550, "till-2"))
+    booking = ledger.find_booking(admitted.booking_id)
+    booking.check_in(0, Scan("north", clock.now, "scan-1"))
+    ledger.save(booking)
+    with pytest.raises(BookingCheckedInError):
+        desk.cancel_for_user(admitted.booking_id, "member:bo")
+    assert desk.details(admitted.booking_id).refund_requested == 0
+    with pytest.raises(BookingNotFoundError):
+        desk.cancel_for_user(uuid4(), "member:bo")
 
 
 def test_a_free_tiers_booking_is_cancelled_as_before_through_the_desk(paid_sale):

@@ -5,17 +5,22 @@ recording, and the audit that finds staff-made events without an actor."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pyotp
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
+from application import BookingLedger
 from application.audit.staff_activity import activity, missing_actors, narrowed
 from application.booking.tiers import NewShow, NewTier
 from application.checkin.codes import TicketCodes
 from application.checkin.door import Door, Scanner
 from application.errors import ShowAlreadyExistsError
+from application.payments.desk import PaymentDesk
 from application.staff import secrets
 from application.staff.accounts import StaffAccounts
 from application.staff.errors import (
@@ -24,10 +29,12 @@ from application.staff.errors import (
     SignInRefusedError,
     WeakPasswordError,
 )
+from domain.bookings import Booking, BookingStatus
 from domain.organizers import DEFAULT_ORGANIZER
 from domain.staff import OPERATOR, Role
 from domain.tickets import TicketRef, ticket_id
 from projections import Projector, open_view
+from tests.cli import ticketledger
 
 PASSWORD = "a long enough password"
 
@@ -188,3 +195,47 @@ def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_
     assert narrowed(done, None, str(booking).upper(), None) == [scan]
     assert narrowed(done, None, "MO@ACME", 1) == [done[-2]]  # the newest of the manager's (the scan is last)
     assert f"device:{rival}" not in {a.actor for a in activity(ledger, staff.owner_of, "acme", view.device_scans())}
+
+
+def test_a_staff_cancellation_is_in_the_activity_with_its_actor_and_a_users_own_is_no_staff_event(
+    store_env, staff, ledger
+):
+    staff.found_organizer("acme", "Acme", OPERATOR)
+    bo = staff.add_member("acme", "bo@acme.example", Role.BOX_OFFICE, PASSWORD, OPERATOR)
+    show = NewShow("gig", "Gig", [NewTier("GIG", Decimal("5.00"), 50)])
+    ledger.create_show(show, OPERATOR, recorded_with=staff.ownerships("acme", "gig", ["GIG"], OPERATOR))
+    desk = PaymentDesk(ledger)
+    by_staff, by_user = ledger.book("fan", "GIG", 2).booking_id, ledger.book("fan", "GIG", 1).booking_id
+    desk.cancel_for_user(by_staff, f"member:{bo}")
+    desk.cancel(by_user, "fan")
+    audited = ticketledger("audit", "--actors", env=store_env)
+    assert (audited.returncode, audited.stdout) == (0, "0 staff-made event(s) name no actor\n"), audited.stderr
+    assert missing_actors(ledger) == []  # the user's own cancellation names nobody, and is not staff's
+
+    done = activity(ledger, staff.owner_of, "acme")
+    [cancelled] = narrowed(done, "booking", "", None)
+    assert (cancelled.actor, cancelled.actor_name, cancelled.what, cancelled.subject, cancelled.detail) == (
+        f"member:{bo}",
+        "bo@acme.example",
+        "Cancelled",
+        str(by_staff),
+        "tier GIG",
+    )
+    assert cancelled.booking_id == str(by_staff)
+    assert narrowed(done, None, str(by_user), None) == []
+    assert narrowed(activity(ledger, staff.owner_of, DEFAULT_ORGANIZER), "booking", "", None) == []
+
+
+def test_a_cancellation_stored_before_staff_could_cancel_still_replays_with_no_actor(store_env, ledger):
+    ledger.create_tier("OLD", Decimal("1.00"), 5, actor=OPERATOR)
+    booking = ledger.book("fan", "OLD", 1).booking_id
+    old = {"timestamp": {"_type_": "datetime_iso", "_data_": "2026-11-24T08:45:02+00:00"}, "idempotency_key": "key-1"}
+    ledger.recorder.insert_events(  # a cancellation as every one was stored before staff could cancel
+        [StoredEvent(booking, 2, get_topic(Booking.Cancelled), json.dumps(old).encode())]
+    )
+    with BookingLedger(env=store_env) as fresh:  # replayed from the store, not the cache
+        [event] = [e for e in fresh.repository.event_store.get(booking) if isinstance(e, Booking.Cancelled)]
+        replayed = fresh.find_booking(booking)
+        assert missing_actors(fresh) == []
+    assert (event.actor, event.idempotency_key) == (None, "key-1")
+    assert replayed is not None and replayed.status == BookingStatus.CANCELLED

@@ -17,14 +17,18 @@ from flask import current_app, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, NotFound, Unauthorized
 
+from application import no_booking
 from application.errors import ShowNotFoundError, TierNotFoundError
 from application.staff.errors import OrganizerNotFoundError
 from domain.organizers import DEFAULT_ORGANIZER
 from domain.staff import Role
 from web.identity.staff import Principal, accounts, principal
+from web.schemas.bookings import parse_booking_id
+from web.services import services
 
 OWNERS = frozenset({Role.OWNER})
 MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
+SELLERS = frozenset({Role.OWNER, Role.MANAGER, Role.BOX_OFFICE})
 READERS = frozenset({Role.OWNER, Role.MANAGER, Role.BOX_OFFICE, Role.VIEWER})
 EVERYONE = frozenset(Role)
 
@@ -46,6 +50,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "GET /api/admin/events/<event_id>/devices": MANAGERS,
     "POST /api/admin/events/<event_id>/devices": MANAGERS,
     "POST /api/admin/events/<event_id>/devices/<device_id>/revoke": MANAGERS,
+    "POST /api/admin/bookings/<booking_id>/cancel": SELLERS,
 }
 
 
@@ -90,6 +95,8 @@ def organizer_of_request() -> tuple[str | None, Exception]:
         return args["organizer"], OrganizerNotFoundError(f"No organizer {args['organizer']!r}.")
     if "tier" in args:
         return accounts().owner_of("tier", args["tier"]), TierNotFoundError(f"No tier {args['tier']!r}.")
+    if "booking_id" in args:
+        return booking_organizer(args["booking_id"]), no_booking(args["booking_id"])
     if "event_id" in args:
         return accounts().owner_of("show", args["event_id"]), ShowNotFoundError(f"No event {args['event_id']!r}.")
     if rule_key() == "POST /api/admin/events":
@@ -98,6 +105,14 @@ def organizer_of_request() -> tuple[str | None, Exception]:
     if rule_key() == "POST /api/admin/tiers":  # a tier of the default event
         return DEFAULT_ORGANIZER, NotFound()
     return None, NotFound()
+
+
+def booking_organizer(text: str) -> str:
+    """The organizer of the booking's tier; BOOKING_NOT_FOUND if there is no such booking."""
+    booking = services().ledger.find_booking(parse_booking_id(text))
+    if booking is None:
+        raise no_booking(text)
+    return accounts().owner_of("tier", booking.tier)
 
 
 def visible(who: Principal, organizer: str, allowed: frozenset[Role] = EVERYONE) -> bool:

@@ -640,7 +640,7 @@
     Assigned: "Recorded as the organizer's", Founded: "Founded the organizer", MemberEnrolled: "Added to the team",
     MemberRemoved: "Removed from the team", RoleGranted: "Gave a role", RoleRevoked: "Took the role away",
     Issued: "Issued", Revoked: "Revoked", TicketCheckedIn: "Admitted the ticket",
-    ScanConflict: "Scanned it again offline: a conflict",
+    ScanConflict: "Scanned it again offline: a conflict", Cancelled: "Cancelled the booking for its user",
   };
 
   // Shown to the operator (``me`` null: any organizer, "default" first) and to members with a

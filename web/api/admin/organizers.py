@@ -107,7 +107,7 @@ class ActivitySchema(ResponseSchema):
     detail = fields.String(
         metadata={"description": "what it came to: a price and capacity, tickets added, a role, a gate"}
     )
-    booking_id = fields.String(allow_none=True, metadata={"description": "a scan's booking"})
+    booking_id = fields.String(allow_none=True, metadata={"description": "a scan's or a staff cancellation's booking"})
 
 
 MEMBER_ROW = {

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from application import no_booking
-from domain.bookings import same_user
+from domain.bookings import BookingSummary, same_user
 from projections.read_model.own_writes import bookings_of_user
 from web.http.logs import event
 from web.identity.user_ids import stored_forms
@@ -58,12 +58,18 @@ class CancelBooking(MethodView):
         the refund its event's policy gives, docs/payments.md). A retry with the same
         ``Idempotency-Key`` returns the cancelled booking again."""
         user = acting_user(request["user_id"])
-        booking = services().payments.cancel(parse_booking_id(booking_id), user, idempotency_key())
-        cards = services().cards
-        if cards:  # a card payment's refund sent through Stripe (again, if cancelled again)
-            cards.refund_cancelled(booking.booking_id)
-        event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity)
-        return booking
+        return after_cancel(services().payments.cancel(parse_booking_id(booking_id), user, idempotency_key()))
+
+
+def after_cancel(booking: BookingSummary, actor: str | None = None) -> BookingSummary:
+    """What follows every cancellation, its user's or staff's (``actor``): a card payment's
+    refund sent through Stripe (again, if cancelled again), and the log's line."""
+    cards = services().cards
+    if cards:
+        cards.refund_cancelled(booking.booking_id)
+    by = {"actor": actor} if actor else {}
+    event("cancelled", booking_id=booking.booking_id, tier=booking.tier, quantity=booking.quantity, **by)
+    return booking
 
 
 @blp.route("/users/<user_id>/bookings")
