@@ -94,6 +94,9 @@ async def _streams(url: str, clients: int, opened, measuring, stopping) -> dict[
     streams: set[SseProtocol] = set()
     tasks = []
     for _ in range(clients):  # at OPENS_PER_SECOND in all, as an audience arrives, not in one burst
+        if stopping.is_set():
+            break
+        state["measuring"] = measuring.is_set()
         tasks.append(asyncio.create_task(_stream(url, opened, state, seen, streams)))
         await asyncio.sleep(PROCESSES / OPENS_PER_SECOND)
     while not stopping.is_set():
