@@ -251,6 +251,7 @@ def plan_for(mode: str, args: argparse.Namespace, users: int, servers: Origin) -
         sale_after=args.arrive,
         sale_seconds=args.sale,
         end_after=args.arrive + args.sale + args.settle,
+        looks=not args.follow_only,
     )
 
 
@@ -341,6 +342,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--arrive", type=float, default=30.0, help="seconds over which the users arrive (default 30)")
     group.add_argument("--sale", type=float, default=10.0, help="seconds over which the buyers book (default 10)")
     group.add_argument("--settle", type=float, default=5.0, help="seconds everyone follows after (default 5)")
+    group.add_argument(
+        "--follow-only",
+        action="store_true",
+        help="users only follow availability (no page, no list first): the followers' cost alone",
+    )
     group.add_argument("--room", action="store_true", help="buyers queue in the waiting room first")
     group.add_argument("--room-rate", type=float, default=200.0, help="the room's admissions per second")
     group.add_argument(

@@ -52,6 +52,7 @@ class Plan:
     sale_seconds: float
     end_after: float  # from the start: the streams close, whoever has not heard the end by then missed it
     poll_seconds: float = 2.0
+    looks: bool = True  # the page (if ``page``) and the list before following; off: followers only (``--follow-only``)
 
     @property
     def sale_at(self) -> float:
@@ -207,10 +208,10 @@ class Crowd:
         plan = self.plan
         arrives = plan.arrives(user)
         await until(arrives)
-        if plan.page:
-            await self.call(user, "page", "GET", "/", arrives)
-        listed = time.time()
-        await self.call(user, "list", "GET", "/api/tickets", listed)
+        if plan.looks:
+            if plan.page:
+                await self.call(user, "page", "GET", "/", arrives)
+            await self.call(user, "list", "GET", "/api/tickets", time.time())
         follower = Follower(self.tally, self.availability, self.ending)
         self.followers.append(follower)
         following = asyncio.create_task(self.follow(user, follower, time.time()))

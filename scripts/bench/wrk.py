@@ -127,9 +127,10 @@ def spawn(cmd: list[str], cwd: str, env: dict | None, log_path: str | None) -> s
     return proc
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
     """Poll ``url`` until it answers 200; raise TimeoutError (or RuntimeError if ``proc``
-    exits first, e.g. gunicorn failed to boot)."""
+    exits first, e.g. gunicorn failed to boot). On this shared host at load average 19,
+    gunicorn took over 30 s to boot."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -127,7 +127,7 @@ def serving(origin: FakeOrigin) -> Iterator[str]:
         thread.join(10)
 
 
-def run(faults: Faults) -> dict:
+def run(faults: Faults, looks: bool = True) -> dict:
     origin = FakeOrigin(faults)
     with serving(origin) as base:
         plan = Plan(
@@ -144,6 +144,7 @@ def run(faults: Faults) -> dict:
             sale_after=1.5,
             sale_seconds=1.5,
             end_after=8.0,
+            looks=looks,
         )
         run = run_crowd_processes(plan, 2, origin.books)
         return summary(merge(run.tallies), run.books, run.start + plan.sale_after)
@@ -158,6 +159,13 @@ def test_an_honest_origin_balances_with_no_error_and_every_follower_at_the_end()
     assert result["errors"] == {} and result["followers_missed_the_end"] == 0
     assert result["news_ms"]["n"] >= CAPACITY and result["news_unattributed"] == 0
     assert result["streams"]["opened"] == USERS
+
+
+def test_followers_only_ask_for_the_stream_alone_and_still_hear_the_end():
+    result = run(Faults(), looks=False)
+    assert not any(status.startswith(("page", "list")) for status in result["statuses"])
+    assert result["streams"]["opened"] == USERS and result["followers_missed_the_end"] == 0
+    assert result["errors"] == {} and result["sold_out_and_balanced"]
 
 
 def test_followers_starved_of_news_are_counted_as_missing_the_end():
