@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import psycopg
 import pytest
@@ -103,6 +104,13 @@ def postgres_schema(settings: dict[str, str] | None = None) -> Iterator[dict[str
     }
     with connect_postgres(settings) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def postgres_schema_for(resources: ExitStack) -> dict[str, str]:
+    """A fresh schema's settings for a state machine's run, dropped when ``resources`` close."""
+    schema = postgres_schema()
+    resources.callback(next, schema, None)
+    return next(schema)
 
 
 @pytest.fixture

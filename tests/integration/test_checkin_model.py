@@ -30,7 +30,7 @@ from domain.errors import BookingCheckedInError, TicketAlreadyCheckedInError, Ti
 from domain.tickets import TicketRef, ticket_id
 from projections import Projector, open_view
 from tests.code_variants import variants
-from tests.conftest import machine_settings, postgres_schema
+from tests.conftest import machine_settings, postgres_schema_for
 
 GATES = st.sampled_from(["north", "south", "east"])
 SCAN_IDS = st.sampled_from(["0001", "0002", "0003"])
@@ -198,9 +198,7 @@ def assert_is(scan, kept: tuple[str, str | None]) -> None:
 
 class PostgresDoorMachine(DoorMachine):
     def open_store(self) -> dict[str, str]:
-        schema = postgres_schema()
-        self.resources.callback(next, schema, None)
-        return next(schema)
+        return postgres_schema_for(self.resources)
 
 
 DoorMachine.TestCase.settings = machine_settings(max_examples=30, stateful_step_count=25)

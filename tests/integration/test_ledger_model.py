@@ -30,7 +30,7 @@ from domain.errors import (
 )
 from projections import HoldExpiry, Projector, open_view
 from projections.read_model.rebuild import rebuild
-from tests.conftest import machine_settings, postgres_schema
+from tests.conftest import machine_settings, postgres_schema_for
 
 TIERS = {"VIP": 4, "GA": 7}
 USERS = st.sampled_from(["ann", "bob"])
@@ -246,9 +246,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 class PostgresLedgerMachine(LedgerMachine):
     def open_store(self) -> dict[str, str]:
-        schema = postgres_schema()  # the fixture's generator: create, yield, drop
-        self.resources.callback(next, schema, None)
-        return next(schema)
+        return postgres_schema_for(self.resources)
 
 
 LedgerMachine.TestCase.settings = machine_settings(max_examples=30, stateful_step_count=25)

@@ -26,7 +26,7 @@ from application.booking.tiers import NewShow, NewTier
 from application.payments.desk import PaymentDesk
 from domain.errors import InsufficientTicketsError
 from domain.payments import Incoming, Match, PaymentTerms
-from tests.conftest import machine_settings, postgres_schema
+from tests.conftest import machine_settings, postgres_schema_for
 
 PRICE = 1250
 CAPACITY = 6
@@ -184,9 +184,7 @@ class PaidSaleMachine(RuleBasedStateMachine):
 
 class PostgresPaidSaleMachine(PaidSaleMachine):
     def open_store(self) -> dict[str, str]:
-        schema = postgres_schema()  # the fixture's generator: create, yield, drop
-        self.resources.callback(next, schema, None)
-        return next(schema)
+        return postgres_schema_for(self.resources)
 
 
 PaidSaleMachine.TestCase.settings = machine_settings(max_examples=25, stateful_step_count=20)

@@ -30,7 +30,7 @@ from domain.errors import (
 )
 from domain.waiting_list import DEFAULT_OFFER_SECONDS
 from projections import HoldExpiry, Projector, open_view
-from tests.conftest import machine_settings, postgres_schema
+from tests.conftest import machine_settings, postgres_schema_for
 
 USERS = st.sampled_from(["ann", "bob", "cat", "dan"])
 QUANTITIES = st.integers(min_value=1, max_value=2)
@@ -173,9 +173,7 @@ class WaitingListMachine(RuleBasedStateMachine):
 
 class PostgresWaitingListMachine(WaitingListMachine):
     def open_store(self) -> dict[str, str]:
-        schema = postgres_schema()  # the fixture's generator: create, yield, drop
-        self.resources.callback(lambda: next(schema, None))
-        return next(schema)
+        return postgres_schema_for(self.resources)
 
 
 WaitingListMachine.TestCase.settings = machine_settings(max_examples=40, stateful_step_count=30)
