@@ -49,14 +49,18 @@ def test_every_follower_gets_the_list_then_each_change_framed_as_sent_and_the_st
     with origin_server({**store_env, "SSE_MAX_SECONDS": str(STREAM_SECONDS)}, tmp_path) as origin:
         wait_for(lambda: b"VIP" in urllib.request.urlopen(origin.base + "/api/tickets").read(), 20)  # projected
         host, port = origin.address.split(":")
+        seen: list[list[int]] = [[] for _ in range(200)]
+        followers = ThreadPoolExecutor(1).submit(
+            asyncio.run, subscribers(origin.base + "/api/tickets/stream", 200, 99, 30, seen)
+        )
+        wait_for(lambda: all(seen), 20)  # every follower's stream is open: it has the list
+        # Opened last, so that they do not end (STREAM_SECONDS) while the followers open.
         with socket.create_connection((host, int(port))) as raw, socket.create_connection((host, int(port))) as old:
             raw.sendall(b"GET /api/tickets/stream HTTP/1.1\r\nHost: origin\r\n\r\n")
             old.sendall(b"GET /api/tickets/stream HTTP/1.0\r\nHost: origin\r\n\r\n")
-            seen: list[list[int]] = [[] for _ in range(200)]
-            followers = ThreadPoolExecutor(1).submit(
-                asyncio.run, subscribers(origin.base + "/api/tickets/stream", 200, 99, 30, seen)
-            )
-            wait_for(lambda: all(seen), 20)  # every follower's stream is open: it has the list
+            for sock in (raw, old):  # each has the list before the change (looked at, not read)
+                sock.settimeout(5)
+                wait_for(lambda sock=sock: b"data: " in sock.recv(65536, socket.MSG_PEEK), 20)
             origin.book()
             seen = followers.result()
             on_the_wire = read_until(raw, b"0\r\n\r\n", STREAM_SECONDS + 5)

@@ -24,9 +24,9 @@ blp.before_request(require_admin_token)
 
 @blp.route("/<booking_id>/cancel")
 class CancelForUser(MethodView):
-    @blp.response(200, BookingSchema(), example=CANCELLED)
-    @blp.errors(*ADMIN, "FORBIDDEN", "UNSUPPORTED_MEDIA_TYPE", *COMMAND, "BOOKING_NOT_FOUND", *BOOKING_ENDED,
-                "BOOKING_CHECKED_IN")  # fmt: skip
+    @blp.response(200, BookingSchema(), example=CANCELLED)  # VALIDATION_ERROR below: a bad Idempotency-Key
+    @blp.errors(*ADMIN, "FORBIDDEN", "UNSUPPORTED_MEDIA_TYPE", "VALIDATION_ERROR", *COMMAND, "BOOKING_NOT_FOUND",
+                *BOOKING_ENDED, "BOOKING_CHECKED_IN")  # fmt: skip
     @blp.doc(security=ADMIN_SECURITY, parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, booking_id: str) -> Any:
         """Cancel a booking for its user, as the user's own cancel does (a paid one with the
