@@ -33,7 +33,6 @@ from tests.e2e.browser import (
     wait_for_text,
 )
 from tests.e2e.staff_http import send
-from tests.e2e.test_dashboard_devices import sign_in  # with the same password
 from tests.e2e.test_scanner_page import box, overlap
 from tests.processes import clean_sqlite_gunicorn
 
@@ -204,6 +203,14 @@ def staffed(tmp_path: Path) -> Iterator[str]:
         yield base
 
 
+def sign_in_as(driver: WebDriver, server: str, email: str) -> None:
+    driver.get(f"{server}/admin")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    click(driver, "#sign-in")
+    wait_for(driver, lambda d: d.find_element(By.ID, "board").is_displayed(), "the dashboard")
+
+
 def actions(driver: WebDriver) -> list[list[str]]:
     """The rows of "who did what", each its four cells' text (when, who, what, on what)."""
     return [[" ".join(cell.split()) for cell in row] for row in driver.execute_script(ROWS)]
@@ -226,7 +233,7 @@ def test_who_did_what_names_the_manager_and_the_device_that_admitted_a_ticket(
     staffed: str, browser: WebDriver, size: str
 ) -> None:
     browser.set_window_size(*SIZES[size])
-    sign_in(browser, staffed, MEMBERS["manager"])
+    sign_in_as(browser, staffed, MEMBERS["manager"])
     wait_for(browser, lambda d: d.find_element(By.ID, "activity").is_displayed(), "who did what")
     assert browser.find_element(By.ID, "activity-organizer").get_attribute("value") == "default"
     # The manager adds capacity on the page and registers a door device there.
@@ -293,9 +300,9 @@ def test_who_did_what_names_the_manager_and_the_device_that_admitted_a_ticket(
 
 
 def test_a_viewer_sees_who_did_what_and_a_door_member_does_not(staffed: str, browser: WebDriver) -> None:
-    sign_in(browser, staffed, MEMBERS["viewer"])
+    sign_in_as(browser, staffed, MEMBERS["viewer"])
     wait_for(browser, lambda d: any("Created the tier" in row[2] for row in actions(d)), "the operator's tier")
     click(browser, "#sign-out")
-    sign_in(browser, staffed, MEMBERS["door"])
+    sign_in_as(browser, staffed, MEMBERS["door"])
     wait_for(browser, lambda d: d.find_element(By.ID, "second-factor").is_displayed(), "the member's own section")
     assert not browser.find_element(By.ID, "activity").is_displayed()
