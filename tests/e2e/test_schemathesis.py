@@ -130,8 +130,10 @@ def positive_data_acceptance(ctx: Any, response: Any, case: Any) -> bool | None:
 def breaks_a_rule_across_fields(body: Any) -> bool:
     if not isinstance(body, dict):
         return False
-    listed = body.get("items") or body.get("tiers") or []
-    tiers = [json.dumps(item.get("tier")) for item in listed if isinstance(item, dict)]
+    listed = body.get("items") or body.get("tiers")
+    tiers = (
+        [json.dumps(item.get("tier")) for item in listed if isinstance(item, dict)] if isinstance(listed, list) else []
+    )
     try:
         opens, closes = (datetime.fromisoformat(body[name]) for name in ("saleOpensAt", "saleClosesAt"))
         closes_first = opens >= closes
