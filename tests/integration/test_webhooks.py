@@ -196,6 +196,10 @@ def test_pause_holds_deliveries_resume_carries_on_and_replay_sends_again(ledger,
         book(ledger, outbox, 3)
         delivery = running.delivery(endpoints)
         wait_for(lambda: len(receiver.accepted()) == 3)
+        # Delivery is at least once: paused between a receiver's 2xx and its position being
+        # recorded, the notices are sent again on resume. Paused once it is recorded, none is.
+        third = outbox.tables.notices_after(endpoint.position, 10)[2].position
+        wait_for(lambda: endpoints.get(endpoint.endpoint_id).position == third, what="the position recorded")
         endpoints.pause(endpoint.endpoint_id)
         wait_for(lambda: not delivery.workers[endpoint.endpoint_id].is_alive(), what="the worker to stop")
         book(ledger, outbox, 2, start=3)
