@@ -79,11 +79,11 @@ class LedgerAggregates:
         cache = self._store.repository.cache
         if cache is None:
             return {}
-        versions = {}
-        for id_ in map(tier_id, codes):
+        tiers, versions = set(map(tier_id, codes)), {}
+        for id_ in tiers:
             with suppress(KeyError):
                 versions[id_] = cache.get(id_).version
-        if len(versions) < len(set(map(tier_id, codes))):
+        if len(versions) < len(tiers):
             return versions
         for id_ in others:
             with suppress(KeyError):
