@@ -110,21 +110,22 @@ def test_a_recording_refused_in_a_turn_gives_the_turn_back_and_the_next_is_recor
     """A version conflict ends the turn's transaction (its COMMIT, sent with the recording,
     becomes a rollback): the turn is free, and a recording decided again on the tier as it
     is now is stored all the same, on the version check alone."""
+    code = f"T{postgres_env['POSTGRES_SCHEMA'][-12:].upper()}"  # turns are the database's: a code of its own
     with BookingLedger(env=postgres_env) as ledger, BookingLedger(env=postgres_env) as other:
-        ledger.create_tier("VIP", Decimal("1.00"), 10)
-        stale = ledger.find_tier("VIP")
-        changed = other.find_tier("VIP")
+        ledger.create_tier(code, Decimal("1.00"), 10)
+        stale = ledger.find_tier(code)
+        changed = other.find_tier(code)
         changed.add_capacity(1)
         other.save(changed)
-        with TierTurns(ledger.factory.datastore).of(["VIP"]):
+        with TierTurns(ledger.factory.datastore).of([code]):
             stale.add_capacity(5)
             with pytest.raises(IntegrityError):
                 ledger.save(stale)
-            assert turn_is_free(postgres_env, "VIP")
-            fresh = ledger.find_tier("VIP")
+            assert turn_is_free(postgres_env, code)
+            fresh = ledger.find_tier(code)
             fresh.add_capacity(5)
             ledger.save(fresh)
-        assert other.get_tier("VIP").capacity == 16
+        assert other.get_tier(code).capacity == 16
         with ledger.factory.datastore.get_connection() as conn:  # nothing left open on the pool
             assert conn.info.transaction_status == TransactionStatus.IDLE
 
