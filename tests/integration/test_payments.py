@@ -141,14 +141,20 @@ def test_cancelling_a_paid_booking_owes_the_policys_refund_and_never_more(paid_s
 
 def test_a_paid_booking_with_a_ticket_admitted_is_not_cancelled_nor_refunded(paid_sale, clock):
     ledger, desk = paid_sale
-    hold = ledger.hold("alice", "GALA", 1)
-    desk.pay_at_counter(hold.booking_id, cash(4550, "till-1"))
-    booking = ledger.find_booking(hold.booking_id)
-    booking.check_in(0, Scan("north", clock.now, "scan-1"))
-    ledger.save(booking)
+    hold = paid_and_admitted(ledger, desk, clock, "alice", "till-1")
     with pytest.raises(BookingCheckedInError):
         desk.cancel(hold.booking_id, "alice")
     assert desk.details(hold.booking_id).refund_requested == 0
+
+
+def paid_and_admitted(ledger, desk, clock, user: str, till: str):
+    """A hold of one GALA ticket, paid at the counter, its ticket admitted at the door."""
+    hold = ledger.hold(user, "GALA", 1)
+    desk.pay_at_counter(hold.booking_id, cash(4550, till))
+    booking = ledger.find_booking(hold.booking_id)
+    booking.check_in(0, Scan("north", clock.now, "scan-1"))
+    ledger.save(booking)
+    return hold
 
 
 def test_staff_cancel_a_paid_booking_for_its_user_with_its_refund_and_never_once_admitted(paid_sale, clock):
@@ -162,11 +168,7 @@ def test_staff_cancel_a_paid_booking_for_its_user_with_its_refund_and_never_once
     assert ledger.get_tier("GALA").available == 3
     *_, recorded = ledger.recorder.select_events(hold.booking_id)
     assert json.loads(bytes(recorded.state))["actor"] == "member:bo"
-    admitted = ledger.hold("bob", "GALA", 1)
-    desk.pay_at_counter(admitted.booking_id, cash(4550, "till-2"))
-    booking = ledger.find_booking(admitted.booking_id)
-    booking.check_in(0, Scan("north", clock.now, "scan-1"))
-    ledger.save(booking)
+    admitted = paid_and_admitted(ledger, desk, clock, "bob", "till-2")
     with pytest.raises(BookingCheckedInError):
         desk.cancel_for_user(admitted.booking_id, "member:bo")
     assert desk.details(admitted.booking_id).refund_requested == 0
