@@ -51,7 +51,12 @@ class UserLimitExceededError(LedgerError):
 
 
 class SalesClosedError(LedgerError):
-    """Raised when a booking is made on a tier whose sales are closed."""
+    """Raised when a booking is made on a tier whose sales are closed, or its price changed."""
+
+
+class PriceChangeRefusedError(LedgerError):
+    """Raised when a tier's price would change between free (0) and priced, either way:
+    the tier's payment terms (or their absence) were decided with its price at creation."""
 
 
 class BookingAlreadyCancelledError(LedgerError):

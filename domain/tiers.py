@@ -23,6 +23,7 @@ from domain.errors import (
     InvalidTierError,
     NotWaitingError,
     PaymentRequiredError,
+    PriceChangeRefusedError,
     RefundRequiredError,
     SalesClosedError,
     SalesNotOpenError,
@@ -52,6 +53,13 @@ MAX_CAPACITY = 1_000_000_000
 def tier_id(code: str) -> UUID:
     """The tier's stable id, derived from its code, so no lookup table is needed."""
     return uuid5(NAMESPACE_URL, f"tier:{code}")
+
+
+def check_price(price: Decimal) -> None:
+    """Raise unless ``price`` is a Decimal from 0 to ``MAX_PRICE`` in whole cents (a tier's
+    price as it is created and as it is changed)."""
+    if not isinstance(price, Decimal) or not 0 <= price <= MAX_PRICE or price != price.quantize(CENT):
+        raise InvalidTierError(f"Price must be a Decimal from 0 to {MAX_PRICE} in whole cents, got {price!r}.")
 
 
 def check_quantity(quantity: int) -> None:
@@ -132,6 +140,14 @@ class TicketTier(Aggregate):
     class SalesClosed(Aggregate.Event):
         actor: str | None = None
 
+    class PriceChanged(Aggregate.Event):
+        """The tier sells at ``new_price`` from here on; what was sold or held before keeps
+        ``old_price``."""
+
+        old_price: Decimal
+        new_price: Decimal
+        actor: str | None = None  # who changed it (``domain.staff``)
+
     class JoinedWaitingList(Aggregate.Event):
         entry_id: UUID
         user_id: str
@@ -200,8 +216,7 @@ class TicketTier(Aggregate):
         paid event with a price above zero takes ``payment``; a free one never does."""
         if not TIER_CODE.fullmatch(code):
             raise InvalidTierError(f"Tier code must match {TIER_CODE.pattern}, got {code!r}.")
-        if not isinstance(price, Decimal) or not 0 <= price <= MAX_PRICE or price != price.quantize(CENT):
-            raise InvalidTierError(f"Price must be a Decimal from 0 to {MAX_PRICE} in whole cents, got {price!r}.")
+        check_price(price)
         if isinstance(capacity, bool) or not isinstance(capacity, int) or not 0 <= capacity <= MAX_CAPACITY:
             raise InvalidTierError(f"Capacity must be a whole number from 0 to {MAX_CAPACITY:,}, got {capacity!r}.")
         if per_user_limit is not None:
@@ -381,6 +396,36 @@ class TicketTier(Aggregate):
     @event(CapacityAdded)
     def _add_capacity(self, quantity: int, actor: str | None = None) -> None:
         self.capacity += quantity
+
+    def change_price(self, price: Decimal, actor: str | None = None, now: datetime | None = None) -> None:
+        """Sell from now on at ``price``, checked as ``open`` checks a price (and, on a tier
+        that takes payment, in whole minor units of its currency). Bookings and holds made
+        before keep what they were sold or held at: a paid hold's amount is its payment's,
+        opened at the price it was held at (``application/booking/tiers.py`` opens the
+        payments of offers still without one before the price changes).
+
+        The same price again records nothing, so a change retried after a lost answer is
+        harmless. Refused once sales are closed (at ``now``): nothing more is sold, and the
+        price shown would be one nobody paid. Refused between free and priced, both ways: a
+        free tier of a paid event carries no payment terms (only its priced tiers do), so
+        priced it would sell at a price without taking money; a paid tier made free would
+        sell for a payment of nothing (``Payment.open`` refuses an amount of 0)."""
+        check_price(price)
+        terms = self.payment_terms
+        if terms is not None:
+            terms.minor_units(price)  # raises unless whole minor units of the sale's currency
+        if price == self.price:
+            return
+        if not self._selling(now):
+            raise SalesClosedError(f"Sales of tier {self.code} are closed: its price stays {self.price}.")
+        if (price == 0) != (self.price == 0):
+            now_is = "free: it cannot be given a price" if self.price == 0 else "priced: it cannot be made free"
+            raise PriceChangeRefusedError(f"Tier {self.code} is {now_is}; create a tier of its own for that.")
+        self._change_price(old_price=self.price, new_price=price, **({"actor": actor} if actor else {}))
+
+    @event(PriceChanged)
+    def _change_price(self, old_price: Decimal, new_price: Decimal, actor: str | None = None) -> None:
+        self.price = new_price
 
     def close_sales(self, actor: str | None = None) -> None:
         """Stop selling (cancellations still release tickets); closing twice changes nothing."""

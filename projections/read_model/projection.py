@@ -43,6 +43,7 @@ class LedgerProjection:
             TicketTier.HoldConfirmed,
             TicketTier.HoldReleased,
             TicketTier.CapacityAdded,
+            TicketTier.PriceChanged,
             TicketTier.SalesClosed,
             TicketTier.JoinedWaitingList,
             TicketTier.LeftWaitingList,
@@ -112,6 +113,10 @@ class LedgerProjection:
     @change.register
     def capacity_added(self, event: TicketTier.CapacityAdded, position: int, changes: PageChanges) -> None:
         changes.change_tier(str(event.originator_id), position, capacity=event.quantity)
+
+    @change.register
+    def price_changed(self, event: TicketTier.PriceChanged, position: int, changes: PageChanges) -> None:
+        changes.change_tier(str(event.originator_id), position, price=event.new_price)
 
     @change.register
     def sales_closed(self, event: TicketTier.SalesClosed, position: int, changes: PageChanges) -> None:

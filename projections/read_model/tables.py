@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from application.persistence.tracking import TRACKED_NAME, TRACKED_POSITION
@@ -95,9 +96,10 @@ INSERT_TIER = (
     "INSERT INTO {availability} (tier_id, tier, price, capacity, sold, position) "
     "VALUES (:tier_id, :tier, :price, :capacity, 0, :position)"
 )
+# A price is set, not added: the page's last one, or (NULL: none in the page) the row's own.
 UPDATE_TIER = (
     "UPDATE {availability} SET sold = sold + :sold, held = held + :held, capacity = capacity + :capacity, "
-    "on_sale = on_sale * :on_sale, position = :position WHERE tier_id = :tier_id"
+    "on_sale = on_sale * :on_sale, price = COALESCE(:price, price), position = :position WHERE tier_id = :tier_id"
 )
 INSERT_BOOKING = (
     "INSERT INTO {bookings} "
@@ -196,9 +198,10 @@ class PageChanges:
     """What a page of events does to the read tables, gathered so that it can be
     written with one statement per kind of change.
 
-    Sales and capacity changes only add up, so each tier gets one ``UPDATE`` per page
-    with the sums and the position of its last event; new rows go in before updates
-    of them. The result equals applying the events one by one.
+    Sales and capacity changes only add up, and a price change replaces the price before
+    it, so each tier gets one ``UPDATE`` per page with the sums, the page's last price and
+    the position of its last event; new rows go in before updates of them. The result
+    equals applying the events one by one.
     """
 
     new_tiers: list[dict[str, Any]] = field(default_factory=list)
@@ -212,15 +215,24 @@ class PageChanges:
     place_statuses: list[dict[str, Any]] = field(default_factory=list)
 
     def change_tier(
-        self, tier_id: str, position: int, sold: int = 0, held: int = 0, capacity: int = 0, closes: bool = False
+        self,
+        tier_id: str,
+        position: int,
+        sold: int = 0,
+        held: int = 0,
+        capacity: int = 0,
+        closes: bool = False,
+        price: Decimal | None = None,
     ) -> None:
         totals = self.tier_totals.setdefault(
-            tier_id, {"tier_id": tier_id, "sold": 0, "held": 0, "capacity": 0, "on_sale": 1}
+            tier_id, {"tier_id": tier_id, "sold": 0, "held": 0, "capacity": 0, "on_sale": 1, "price": None}
         )
         totals["sold"] += sold
         totals["held"] += held
         totals["capacity"] += capacity
         totals["on_sale"] *= 0 if closes else 1  # closing is for good
+        if price is not None:
+            totals["price"] = price
         totals["position"] = position
 
     def new_booking(self, event: Any, status: BookingStatus, expires_at: datetime | None) -> None:

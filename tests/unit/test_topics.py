@@ -12,12 +12,19 @@ from projections import LedgerProjection
 def test_event_topics_are_the_stored_names():
     assert [
         get_topic(cls)
-        for cls in (TicketTier.Created, TicketTier.TicketsBooked, Booking.Cancelled, TicketTier.OfferMade)
+        for cls in (
+            TicketTier.Created,
+            TicketTier.TicketsBooked,
+            Booking.Cancelled,
+            TicketTier.OfferMade,
+            TicketTier.PriceChanged,
+        )
     ] == [
         "domain.tiers:TicketTier.Created",
         "domain.tiers:TicketTier.TicketsBooked",
         "domain.bookings:Booking.Cancelled",
         "domain.tiers:TicketTier.OfferMade",
+        "domain.tiers:TicketTier.PriceChanged",
     ]
 
 
