@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
@@ -64,9 +65,12 @@ class Replay:
 
     And about its waiting list: nothing is sold or held for the public while anyone waits;
     each place is offered at most once, first in line first, with tickets that were kept
-    for the list (never more); each offer ends once, after its hold did."""
+    for the list (never more); each offer ends once, after its hold did.
+
+    And about its price: each change starts from the price the tier had."""
 
     capacity: int = 0
+    price: Decimal | None = None  # None until the tier's creation is replayed
     sold: int = 0
     held: int = 0
     version: int = 0
@@ -111,7 +115,13 @@ class Replay:
         """Apply the event's figures; return how it changed the tickets available."""
         if isinstance(event, TicketTier.Created):
             self.capacity = event.capacity
+            self.price = event.price
             return event.capacity
+        if isinstance(event, TicketTier.PriceChanged):
+            if event.old_price != self.price:
+                self._problem(event, f"the price changes from {event.old_price}, but it was {self.price}")
+            self.price = event.new_price
+            return 0
         if isinstance(event, TicketTier.CapacityAdded):
             self.capacity += event.quantity
             return event.quantity
@@ -277,7 +287,7 @@ class TierAudit:
             self._require(code)
             return Replay()
         tier = self._tier_at_version(code, version)
-        return Replay(capacity=tier.capacity, sold=tier.sold, held=tier.held, version=tier.version)
+        return Replay(capacity=tier.capacity, price=tier.price, sold=tier.sold, held=tier.held, version=tier.version)
 
     def tier_at(self, code: str, version: int | None = None, at_time: datetime | None = None) -> TicketTier:
         """The tier as it was at ``version``, or just after its last event at or before ``at_time``."""
@@ -318,8 +328,9 @@ class TierAudit:
         except OriginatorVersionError as error:  # a history with a gap or a fork: said, not raised
             replay.problems.append(Problem(replay.version, f"the library cannot rebuild the tier: {error!r}"))
             return lines, replay.problems
-        if (tier.capacity, tier.sold, tier.held, tier.version) != (
+        if (tier.capacity, tier.price, tier.sold, tier.held, tier.version) != (
             replay.capacity,
+            replay.price,
             replay.sold,
             replay.held,
             replay.version,
@@ -360,6 +371,10 @@ class TierAudit:
                     f"{row.capacity}, {row.sold}, {row.held}, {row.available}; "
                     f"the events say {', '.join(map(str, figures))}",
                 )
+            )
+        if row.price != replay.price:
+            problems.append(
+                Problem(None, f"availability row for {code} says price {row.price}; the events say {replay.price}")
             )
         bookings = {b.booking_id: b for b in view.bookings_of_tier(code)}
         for booking_id, (quantity, status) in replay.statuses().items():

@@ -296,6 +296,10 @@ class BookingLedger(StoreApplication):
         with self.bounded():
             return self._tier_admin.add_capacity(code, quantity, actor)
 
+    def change_price(self, code: str, price: Decimal, actor: str | None = None) -> TierDetails:
+        with self.bounded():
+            return self._tier_admin.change_price(code, price, actor)
+
     def close_sales(self, code: str, actor: str | None = None) -> TierDetails:
         with self.bounded():
             return self._tier_admin.close_sales(code, actor)

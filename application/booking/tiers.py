@@ -1,5 +1,6 @@
-"""Tier administration: the ledger's tiers and events (shows) created, given more capacity and
-closed. Each command decides on the tier and saves it, deciding again on a conflict."""
+"""Tier administration: the ledger's tiers and events (shows) created, given more capacity, a
+new price, and closed. Each command decides on the tier and saves it, deciding again on a
+conflict."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
@@ -15,7 +17,9 @@ from application.booking.aggregates import LedgerAggregates
 from application.booking.receipts import TierDetails
 from application.booking.retries import Retries
 from application.errors import ShowAlreadyExistsError, TierAlreadyExistsError
-from domain.payments import PaymentTerms
+from application.payments.opening import opened_payment
+from application.payments.references import creditor_reference
+from domain.payments import Payment, PaymentTerms, payment_id
 from domain.shows import Show, show_id
 from domain.tiers import TicketTier, tier_id
 
@@ -115,14 +119,40 @@ class TierAdmin:
     def add_capacity(self, code: str, quantity: int, actor: str | None = None) -> TierDetails:
         return self._change_tier(code, lambda tier: tier.add_capacity(quantity, actor, self.clock()))
 
+    def change_price(self, code: str, price: Decimal, actor: str | None = None) -> TierDetails:
+        """Sell the tier at ``price`` from now on (``TicketTier.change_price``: the same price
+        records nothing). A paid hold owes what its payment says, and a hold's payment is
+        opened in the hold's own recording, at the price then; only a waiting list's offer
+        has its payment opened later, the first time it is asked for, at the price then. So
+        the offers still without one have it opened here, at the price they were offered
+        at, in the price change's own recording: no hold ever owes a price it was not held at."""
+
+        def command(tier: TicketTier) -> list[Payment]:
+            owed = self._unopened_offer_payments(tier)
+            tier.change_price(price, actor, self.clock())
+            return owed if tier.pending_events else []
+
+        return self._change_tier(code, command)
+
+    def _unopened_offer_payments(self, tier: TicketTier) -> list[Payment]:
+        """The payments of the paid tier's open offers that have none yet, at its price now."""
+        if tier.payment_terms is None:
+            return []
+        offers = (UUID(offer["booking_id"]) for offer in tier.offers)
+        unopened = [o for o in offers if not self.aggregates.exists(payment_id(creditor_reference(o)))]
+        return [opened_payment(tier, self.aggregates.booking(offer)) for offer in unopened]
+
     def close_sales(self, code: str, actor: str | None = None) -> TierDetails:
         return self._change_tier(code, lambda tier: tier.close_sales(actor))
 
-    def _change_tier(self, code: str, command: Callable[[TicketTier], None]) -> TierDetails:
+    def _change_tier(self, code: str, command: Callable[[TicketTier], Sequence[Aggregate] | None]) -> TierDetails:
+        """Decide ``command`` on the tier as it is now and record the tier with whatever the
+        command gives to record beside it, in one recording."""
+
         def attempt() -> TierDetails:
             tier = self.aggregates.tier(code)
-            command(tier)
-            self.aggregates.save(tier)
+            beside = command(tier) or ()
+            self.aggregates.save(tier, *beside)
             return TierDetails.of(tier)
 
         return self.retries(attempt)

@@ -2,7 +2,11 @@
 deadline (the hold's). The batch that records a hold on a paid tier opens its payment in the
 same recording (``application/booking/batch.py``), so a hold's money is never looked for
 before it can be paid; the desk opens one for a hold recorded without it (a waiting list's
-offer, a hold from before payments were opened with their holds)."""
+offer, a hold from before payments were opened with their holds), and a price change opens
+those of the tier's open offers first, at the price they were offered at
+(``application/booking/tiers.py``). What a hold costs is the tier's price when its payment
+opens: the price it was held at (but for a hold from before, which the tier does not list
+as it lists its offers: the price when its payment is first asked for)."""
 
 from __future__ import annotations
 

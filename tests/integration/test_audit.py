@@ -6,6 +6,7 @@ import json
 import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -134,6 +135,19 @@ def test_a_tampered_availability_row_is_reported_with_both_sides_figures(audited
     assert audit.verify("VIP", view)[1] == [Problem(None, "availability has no row for VIP")]
 
 
+def rewrite_event(ledger: BookingLedger, version: int, topic: str, **fields: Any) -> None:
+    """Rewrite fields of the stored event ``topic`` at ``version`` in the events table."""
+    table = getattr(ledger.recorder, "events_table_name", "stored_events")
+    schema = getattr(ledger.recorder.datastore, "schema", None)
+    qualified, marker = (f'"{schema}".{table}', "%s") if schema else (table, "?")
+    where = f"WHERE originator_version = {version} AND topic = {marker}"
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(f"SELECT state FROM {qualified} {where}", (topic,))
+        state = json.loads(bytes(cursor.fetchone()["state"]))
+        state.update(fields)
+        cursor.execute(f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), topic))
+
+
 def test_an_event_changed_in_the_store_after_the_fact_is_caught(ledger: BookingLedger):
     """A cancellation's quantity rewritten from 2 to 1 in the events table: the replay
     names the event, and this process, which still holds the tier as it recorded it,
@@ -141,20 +155,44 @@ def test_an_event_changed_in_the_store_after_the_fact_is_caught(ledger: BookingL
     ledger.create_tier("VIP", Decimal("1.00"), 5)
     booking_id = ledger.book("ann", "VIP", 2).booking_id
     ledger.cancel(booking_id, "ann")
-    table = getattr(ledger.recorder, "events_table_name", "stored_events")
-    schema = getattr(ledger.recorder.datastore, "schema", None)
-    qualified, marker = (f'"{schema}".{table}', "%s") if schema else (table, "?")
-    where = f"WHERE originator_version = 3 AND topic = {marker}"
-    topic = "domain.tiers:TicketTier.TicketsReleased"
-    with ledger.recorder.datastore.transaction(commit=True) as cursor:
-        cursor.execute(f"SELECT state FROM {qualified} {where}", (topic,))
-        state = json.loads(bytes(cursor.fetchone()["state"]))
-        state["quantity"] = 1
-        cursor.execute(f"UPDATE {qualified} SET state = {marker} {where}", (json.dumps(state).encode(), topic))
+    rewrite_event(ledger, 3, "domain.tiers:TicketTier.TicketsReleased", quantity=1)
     assert [(p.version, p.message) for p in TierAudit(ledger).verify("VIP")[1]] == [
         (3, f"booking {booking_id} releases 1 ticket(s) but booked 2"),
         (3, "the replay disagrees with the aggregate"),
         (3, "sold is not the sum of confirmed bookings"),
+    ]
+
+
+def test_a_price_change_is_in_the_history_and_its_price_in_the_read_tables_is_checked(audited):
+    audit, view = audited
+    audit.ledger.change_price("VIP", Decimal("80.00"), actor="member:mia")
+    Projector(audit.ledger, view).catch_up()
+    line = audit.history("VIP", after=5)[0]
+    assert (line.version, line.event, line.available_change, line.available) == (6, "PriceChanged", 0, 7)
+    assert audit.tier_at("VIP", version=5).price == Decimal("100.00")
+    assert audit.verify("VIP", view)[1] == []
+    tamper(view, "UPDATE {availability} SET price = 100 WHERE tier = 'VIP'")
+    assert [p.message for p in audit.verify("VIP", view)[1]] == [
+        "availability row for VIP says price 100.00; the events say 80.00"
+    ]
+
+
+def test_a_price_change_rewritten_in_the_store_is_caught(ledger: BookingLedger):
+    """Each change starts from the price the tier had: a change whose price before was
+    rewritten does not, and the new price it sets disagrees with this process's tier."""
+    ledger.create_tier("VIP", Decimal("100.00"), 5)
+    ledger.change_price("VIP", Decimal("80.00"))
+    ledger.change_price("VIP", Decimal("90.00"))
+    rewrite_event(
+        ledger,
+        3,
+        "domain.tiers:TicketTier.PriceChanged",
+        old_price={"_type_": "decimal_str", "_data_": "70.00"},
+        new_price={"_type_": "decimal_str", "_data_": "95.00"},
+    )
+    assert [(p.version, p.message) for p in TierAudit(ledger).verify("VIP")[1]] == [
+        (3, "the price changes from 70.00, but it was 80.00"),
+        (3, "the replay disagrees with the aggregate"),
     ]
 
 

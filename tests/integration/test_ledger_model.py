@@ -2,8 +2,8 @@
 
 The model is a plain dict of tiers and bookings. Each step books, holds, orders both tiers
 at once (all or nothing, retried under its key), confirms or releases a hold, cancels,
-adds capacity, moves the shared clock on or runs the hold-expiry process, through
-either instance (so their caches and versions interleave); after each step the
+adds capacity, changes a price, moves the shared clock on or runs the hold-expiry process,
+through either instance (so their caches and versions interleave); after each step the
 aggregates and, after catch-up, the read tables must equal the model, and the audit must agree with it at every version.
 """
 
@@ -65,6 +65,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for ledger in self.ledgers:
             ledger.clock = lambda: self.now
         self.capacity = dict(TIERS)
+        self.prices = dict.fromkeys(TIERS, Decimal("5.00"))
         self.model: dict = {}
         self.orders: dict = {}  # (user, key) -> (items, booking ids) of orders made with a key
         for code, capacity in TIERS.items():
@@ -201,6 +202,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledgers[via].add_capacity(tier, quantity)
         self.capacity[tier] += quantity
 
+    @rule(via=VIA, tier=st.sampled_from(list(TIERS)), cents=st.sampled_from([499, 500, 750, 1000]))
+    def change_price(self, via, tier, cents):
+        price = Decimal(cents).scaleb(-2)  # 5.00 among them: the same price again, which records nothing
+        assert self.ledgers[via].change_price(tier, price).price == price
+        self.prices[tier] = price
+
     @rule()
     def rebuild_the_read_tables(self):
         self.follower.catch_up()
@@ -227,14 +234,15 @@ class LedgerMachine(RuleBasedStateMachine):
             for ledger in self.ledgers:
                 state = ledger.get_tier(tier)
                 assert (state.capacity, state.sold, state.held) == self.figures(tier)
+                assert state.price == self.prices[tier]
                 assert state.available == self.available(tier) >= 0
 
     @invariant()
     def read_tables_match_the_model_after_catch_up(self):
         self.follower.catch_up()
         view = self.follower.view
-        assert {t.tier: (t.capacity, t.sold, t.held) for t in view.list_tiers()} == {
-            tier: self.figures(tier) for tier in self.capacity
+        assert {t.tier: (t.capacity, t.sold, t.held, t.price) for t in view.list_tiers()} == {
+            tier: (*self.figures(tier), self.prices[tier]) for tier in self.capacity
         }
         assert {b.booking_id: (b.user_id, b.tier, b.quantity, b.status, b.expires_at) for b in view.all_bookings()} == {
             i: (b.user, b.tier, b.quantity, b.status, b.expires_at) for i, b in self.model.items()
