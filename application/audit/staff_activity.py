@@ -1,7 +1,7 @@
 """Who did what: the staff-made events of the store, each with its actor (``domain.staff``).
 
 An event is staff-made if a person, key, device or the service itself caused it: a tier
-created, given capacity or closed; an event's ownership; an organizer and its team; a
+created, given capacity, a new price or closed; an event's ownership; an organizer and its team; a
 key or device issued or revoked; a member's password, second factor and sessions; a
 booking cancelled by staff for its user. Those whose class has an ``actor`` field must
 name one: ``missing_actors`` lists those that do not (tiers changed before staff accounts
@@ -30,6 +30,7 @@ from domain.tiers import TicketTier
 STAFF_EVENTS: tuple[type, ...] = (
     TicketTier.Created,
     TicketTier.CapacityAdded,
+    TicketTier.PriceChanged,
     TicketTier.SalesClosed,
     Ownership.Assigned,
     Organizer.Founded,
@@ -62,7 +63,7 @@ class Action:
     subject: str  # what it was done to: a tier's code, a member's email, a key's name, a ticket...
     kind: str = ""  # what sort of thing it was done to: one of KINDS
     actor_name: str | None = None  # the member's email, the key's or device's name
-    detail: str = ""  # what it came to: a tier's price and capacity, tickets added, a role, a gate
+    detail: str = ""  # what it came to: a tier's price and capacity, tickets added, a price change, a role, a gate
     booking_id: str | None = None  # a scan's or a cancellation's booking
 
 
@@ -196,6 +197,8 @@ def told(event: Any) -> str:
         return f"price {event.price}, capacity {event.capacity}"
     if isinstance(event, TicketTier.CapacityAdded):
         return f"{event.quantity} tickets added"
+    if isinstance(event, TicketTier.PriceChanged):
+        return f"price {event.old_price} → {event.new_price}"
     if isinstance(event, Member.RoleGranted):  # type: ignore[attr-defined]
         return f"role {event.role}"
     if isinstance(event, Credential.Issued):
@@ -212,7 +215,7 @@ def door_action(scan: DoorScan) -> Action:
     )
 
 
-TIER_EVENTS = (TicketTier.Created, TicketTier.CapacityAdded, TicketTier.SalesClosed)
+TIER_EVENTS = (TicketTier.Created, TicketTier.CapacityAdded, TicketTier.PriceChanged, TicketTier.SalesClosed)
 ROLE_EVENTS = (Member.RoleGranted, Member.RoleRevoked)  # type: ignore[attr-defined]
 
 

@@ -151,15 +151,28 @@ def test_the_audit_finds_staff_made_events_that_name_no_actor(staff, ledger):
     staff.found_organizer("acme", "Acme", OPERATOR)
     ledger.create_tier("NAMED", Decimal("1.00"), 5, actor="member:x")
     ledger.add_capacity("NAMED", 1, actor="member:x")
+    ledger.change_price("NAMED", Decimal("2.00"), actor="member:x")
     assert missing_actors(ledger) == []
     ledger.create_tier("ANON", Decimal("1.00"), 5)  # as before staff accounts: nobody said who
+    ledger.change_price("ANON", Decimal("2.00"))  # a command that forgot to say who
     ledger.close_sales("ANON")
     assert [topic for topic, _, _ in missing_actors(ledger)] == [
         "domain.tiers:TicketTier.Created",
+        "domain.tiers:TicketTier.PriceChanged",
         "domain.tiers:TicketTier.SalesClosed",
     ]
     done = [(a.actor, a.what, a.subject) for a in activity(ledger, staff.owner_of, DEFAULT_ORGANIZER)]
     assert ("member:x", "CapacityAdded", "NAMED") in done and ("operator", "Founded", "default") in done
+    assert ("member:x", "PriceChanged", "NAMED") in done
+
+
+def test_the_audit_command_names_a_price_change_that_names_no_actor(store_env, ledger):
+    ledger.create_tier("VIP", Decimal("100.00"), 5, actor=OPERATOR)
+    ledger.change_price("VIP", Decimal("80.00"))
+    audited = ticketledger("audit", "--actors", "--json", env=store_env)
+    assert audited.returncode == 1, audited.stderr
+    [line] = [json.loads(line) for line in audited.stdout.splitlines()]
+    assert (line["event"], line["version"]) == ("domain.tiers:TicketTier.PriceChanged", 2)
 
 
 def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_the_organizer(staff, ledger):
@@ -168,6 +181,7 @@ def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_
     show = NewShow("gig", "Gig", [NewTier("GIG", Decimal("5.00"), 50)])
     ledger.create_show(show, f"member:{mo}", recorded_with=staff.ownerships("acme", "gig", ["GIG"], f"member:{mo}"))
     ledger.add_capacity("GIG", 4, actor=f"member:{mo}")
+    ledger.change_price("GIG", Decimal("6.50"), actor=f"member:{mo}")
     phone = staff.issue("acme", "device", "North phone", Role.DOOR, "gig", None, f"member:{mo}", "north-1").id
     rival = staff.issue(DEFAULT_ORGANIZER, "device", "Rival phone", Role.DOOR, "main", None, OPERATOR, "x").id
     door = Door(ledger, TicketCodes(ledger.secret))
@@ -182,6 +196,7 @@ def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_
     rows = [(a.actor_name, a.what, a.subject, a.kind, a.detail) for a in done]
     assert ("mo@acme.example", "Created", "GIG", "tier", "price 5.00, capacity 50") in rows
     assert ("mo@acme.example", "CapacityAdded", "GIG", "tier", "4 tickets added") in rows
+    assert ("mo@acme.example", "PriceChanged", "GIG", "tier", "price 5.00 → 6.50") in rows
     assert ("mo@acme.example", "Issued", "device North phone", "device", "event gig, gate north-1") in rows
     [scan] = narrowed(done, "door", "", None)
     assert (scan.actor, scan.actor_name, scan.what, scan.detail) == (
