@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -44,7 +45,7 @@ from eventsourcing.utils import get_topic
 from domain.bookings import Booking, BookingStatus
 from domain.payments import Payment
 from domain.tickets import ticket_id
-from domain.tiers import TicketTier, tier_id
+from domain.tiers import CENT, TicketTier, tier_id
 from projections.integrations.notices import (
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
@@ -59,6 +60,7 @@ from projections.integrations.notices import (
     TICKET_SCAN_CONFLICT,
     TIER_CAPACITY_ADDED,
     TIER_CREATED,
+    TIER_PRICE_CHANGED,
     TIER_SALES_CLOSED,
     TIER_SOLD_OUT,
     WAITING_LIST_ACCEPTED,
@@ -84,6 +86,7 @@ TOPICS = tuple(
         TicketTier.HoldConfirmed,
         TicketTier.HoldReleased,
         TicketTier.CapacityAdded,
+        TicketTier.PriceChanged,
         TicketTier.SalesClosed,
         TicketTier.TicketsKeptForWaitingList,
         TicketTier.TicketsBackOnSale,
@@ -155,6 +158,8 @@ class Change:
     amount: int | None = None
     currency: str | None = None
     reference: str | None = None
+    price: Decimal | None = None
+    previous_price: Decimal | None = None
 
 
 def needs(domain_event: Any, openings: Openings) -> tuple[str, str | None]:
@@ -205,6 +210,8 @@ class NoticeMapper:
             amount=change.amount,
             currency=change.currency,
             reference=change.reference,
+            price=money_text(change.price),
+            previous_price=money_text(change.previous_price),
         )
 
     def _figures(self, domain_event: Any) -> TierFigures:
@@ -257,6 +264,10 @@ class NoticeMapper:
     def _capacity_added(self, domain_event: TicketTier.CapacityAdded) -> Change:
         self._figures(domain_event).capacity += domain_event.quantity
         return Change(TIER_CAPACITY_ADDED, quantity=domain_event.quantity)
+
+    @change.register
+    def _price_changed(self, domain_event: TicketTier.PriceChanged) -> Change:
+        return Change(TIER_PRICE_CHANGED, price=domain_event.new_price, previous_price=domain_event.old_price)
 
     @change.register
     def _sales_closed(self, domain_event: TicketTier.SalesClosed) -> Change:
@@ -332,3 +343,8 @@ class NoticeMapper:
             currency=currency or opening.currency,
             reference=opening.reference,
         )
+
+
+def money_text(price: Decimal | None) -> str | None:
+    """A price as the API writes it: a decimal string in cents (``"80.00"``)."""
+    return None if price is None else str(price.quantize(CENT))

@@ -2,13 +2,13 @@
 
 The stored domain events are the ledger's own business and may evolve (fields added,
 events split or renamed with their old topics registered); other systems (payment,
-email, CRM, door scanning) need a contract that does not. These twenty-one types of notice
+email, CRM, door scanning) need a contract that does not. These twenty-two types of notice
 are that contract, served by the feed (``GET /api/feed``), webhooks and confirmation
 emails:
 
     booking.confirmed   booking.cancelled
     hold.placed         hold.confirmed      hold.released      hold.expired
-    tier.created        tier.capacity_added tier.sales_closed  tier.sold_out
+    tier.created        tier.capacity_added tier.price_changed tier.sales_closed  tier.sold_out
     ticket.checked_in   ticket.scan_conflict
     payment.awaiting    payment.received    payment.refunded
     waiting_list.offered  waiting_list.accepted  waiting_list.declined  waiting_list.lapsed
@@ -19,7 +19,9 @@ The ``ticket.*`` notices come from the booking's scans at the door (one ticket e
 the tier's figures they carry are unchanged by them. The ``payment.*`` notices come from a
 paid booking's payment: opened (what is due, in ``currency``'s integer minor units, its RF
 creditor ``reference`` and its deadline as ``expiresAt``), received, and each refund sent;
-they too leave the tier's figures as they were. The ``waiting_list.*`` notices follow an
+they too leave the tier's figures as they were. ``tier.price_changed`` carries the tier's new
+``price`` and its ``previousPrice`` (decimal strings, as the API writes prices); what was sold
+or held before keeps its price. The ``waiting_list.*`` notices follow an
 offer made to the first in line of a sold-out tier's waiting list: ``offered`` names the hold
 (``bookingId``) and its deadline (``expiresAt``), and each offer ends once, ``accepted``
 (right after its ``hold.confirmed``), ``declined`` (after ``hold.released``) or ``lapsed``
@@ -46,6 +48,7 @@ HOLD_RELEASED = "hold.released"
 HOLD_EXPIRED = "hold.expired"
 TIER_CREATED = "tier.created"
 TIER_CAPACITY_ADDED = "tier.capacity_added"
+TIER_PRICE_CHANGED = "tier.price_changed"
 TIER_SALES_CLOSED = "tier.sales_closed"
 TIER_SOLD_OUT = "tier.sold_out"
 TICKET_CHECKED_IN = "ticket.checked_in"
@@ -68,6 +71,7 @@ TYPES = (
     HOLD_EXPIRED,
     TIER_CREATED,
     TIER_CAPACITY_ADDED,
+    TIER_PRICE_CHANGED,
     TIER_SALES_CLOSED,
     TIER_SOLD_OUT,
     TICKET_CHECKED_IN,
@@ -106,6 +110,8 @@ class Notice:
     amount: int | None = None  # payment.* only: integer minor units of currency
     currency: str | None = None
     reference: str | None = None  # payment.* only: the RF creditor reference a transfer quotes
+    price: str | None = None  # tier.price_changed only: the new price and the one before, as "80.00"
+    previous_price: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +133,8 @@ class Notice:
             "amount": self.amount,
             "currency": self.currency,
             "reference": self.reference,
+            "price": self.price,
+            "previousPrice": self.previous_price,
         }
 
     def body(self) -> str:

@@ -26,6 +26,7 @@ def some_history(ledger: BookingLedger) -> None:
     released = ledger.hold("carol", "GA", 3)
     ledger.release_hold(released.booking_id, "carol")
     ledger.add_capacity("GA", 5)
+    ledger.change_price("GA", Decimal("12.00"), actor="member:mia")
     for n in range(6):
         ledger.book(f"u{n}", "GA", 1)
     ledger.close_sales("VIP")
@@ -56,8 +57,16 @@ def test_each_booking_is_announced_once_with_its_user_and_the_figures_after_it(l
         "booking.cancelled": 1,
         "hold.released": 1,
         "tier.capacity_added": 1,
+        "tier.price_changed": 1,
         "tier.sales_closed": 1,
     }
+    repriced = next(e for e in events if e["type"] == "tier.price_changed")
+    assert (repriced["tier"], repriced["price"], repriced["previousPrice"], repriced["capacity"]) == (
+        "GA",
+        "12.00",
+        "10.00",
+        55,
+    )
     confirmed = next(e for e in events if e["type"] == "hold.confirmed")
     assert (confirmed["userId"], confirmed["tier"], confirmed["sold"], confirmed["availableQuantity"]) == (
         "bob",

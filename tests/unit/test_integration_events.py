@@ -29,7 +29,7 @@ def mapped(domain_events: list[Any], state: MappingState | None = None, first: i
 
 
 def history() -> list[Any]:
-    """A tier's life touching every type: sell out by a hold, confirm it, cancel, add, close."""
+    """A tier's life touching every type: sell out by a hold, confirm it, cancel, add, reprice, close."""
     tier = TicketTier.open("VIP", Decimal("10.00"), 3)
     alice, bob, carol, dave = uuid4(), uuid4(), uuid4(), uuid4()
     tier.book(alice, "alice", 2)
@@ -41,6 +41,7 @@ def history() -> list[Any]:
     tier.hold(dave, "dave", 2, EXPIRES)  # sold out again
     tier.release_hold(dave, "dave", 2, reason="expired")
     tier.add_capacity(1)
+    tier.change_price(Decimal("12.5"), actor="member:mia")
     tier.close_sales()
     return list(tier.collect_events()) + scans_of(bob)
 
@@ -81,6 +82,7 @@ def test_every_domain_event_has_its_type_and_each_type_appears():
         "tier.sold_out",
         "hold.expired",
         "tier.capacity_added",
+        "tier.price_changed",
         "tier.sales_closed",
         "ticket.checked_in",
         "ticket.scan_conflict",
@@ -153,8 +155,24 @@ def test_each_notice_carries_the_tiers_figures_after_it():
         ("hold.confirmed", 3, 3, 0, 0),
         ("booking.cancelled", 3, 1, 0, 2),
     ]
-    assert figures[-4:-2] == [("tier.capacity_added", 4, 1, 0, 3), ("tier.sales_closed", 4, 1, 0, 3)]
+    assert figures[-5:-2] == [
+        ("tier.capacity_added", 4, 1, 0, 3),
+        ("tier.price_changed", 4, 1, 0, 3),
+        ("tier.sales_closed", 4, 1, 0, 3),
+    ]
     assert all(e.tier == "VIP" for e in notices)
+
+
+def test_a_price_change_says_the_new_price_and_the_one_before_as_the_api_writes_prices():
+    notices = mapped(history())
+    [changed] = [e.to_json() for e in notices if e.type == "tier.price_changed"]
+    assert (changed["price"], changed["previousPrice"], changed["userId"], changed["quantity"]) == (
+        "12.50",
+        "10.00",
+        None,
+        None,
+    )
+    assert {(e.price, e.previous_price) for e in notices if e.type != "tier.price_changed"} == {(None, None)}
 
 
 def test_a_confirmed_hold_names_its_user_although_the_tiers_domain_event_does_not():

@@ -112,6 +112,14 @@ class IntegrationEventSchema(Schema):
         allow_none=True,
         metadata={"description": "payment.* only: the ISO 11649 RF creditor reference a bank transfer quotes"},
     )
+    price = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": 'tier.price_changed only: the tier\'s new price, a decimal string such as "80.00"'},
+    )
+    previousPrice = fields.String(
+        required=True, allow_none=True, metadata={"description": "tier.price_changed only: the price before"}
+    )
 
 
 class FeedPageSchema(Schema):
@@ -142,6 +150,8 @@ EVENT_EXAMPLE = {
     "amount": None,
     "currency": None,
     "reference": None,
+    "price": None,
+    "previousPrice": None,
 }
 
 
