@@ -198,7 +198,7 @@ def told(event: Any) -> str:
     if isinstance(event, TicketTier.CapacityAdded):
         return f"{event.quantity} tickets added"
     if isinstance(event, TicketTier.PriceChanged):
-        return f"price {event.old_price} → {event.new_price}"
+        return f"from {event.old_price} to {event.new_price}"
     if isinstance(event, Member.RoleGranted):  # type: ignore[attr-defined]
         return f"role {event.role}"
     if isinstance(event, Credential.Issued):

@@ -196,7 +196,7 @@ def test_the_activity_names_each_actor_and_the_device_that_admitted_a_ticket_of_
     rows = [(a.actor_name, a.what, a.subject, a.kind, a.detail) for a in done]
     assert ("mo@acme.example", "Created", "GIG", "tier", "price 5.00, capacity 50") in rows
     assert ("mo@acme.example", "CapacityAdded", "GIG", "tier", "4 tickets added") in rows
-    assert ("mo@acme.example", "PriceChanged", "GIG", "tier", "price 5.00 → 6.50") in rows
+    assert ("mo@acme.example", "PriceChanged", "GIG", "tier", "from 5.00 to 6.50") in rows
     assert ("mo@acme.example", "Issued", "device North phone", "device", "event gig, gate north-1") in rows
     [scan] = narrowed(done, "door", "", None)
     assert (scan.actor, scan.actor_name, scan.what, scan.detail) == (
