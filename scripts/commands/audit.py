@@ -9,7 +9,7 @@
 
 Checks the invariants over the whole history (versions contiguous, available never
 negative, each booking booked and cancelled at most once, each hold ended at most once,
-sold == confirmed bookings) and
+sold == confirmed bookings, each price change from the price the tier had) and
 cross-checks the read tables. Exits 1 and names the first bad event if anything disagrees.
 """
 

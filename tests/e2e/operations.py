@@ -23,6 +23,13 @@ Own = Callable[[House], TestResponse]
 USER = {"userId": "someone"}
 
 
+def closed_tier(h: House) -> str:
+    """A new tier whose sales are closed."""
+    tier = h.tier()
+    h.services.ledger.close_sales(tier)
+    return tier
+
+
 def purchase(
     path: str, ledger_method: str, body: Callable[[str, str, int], object], outright: bool = True
 ) -> Operation:
@@ -31,11 +38,6 @@ def purchase(
 
     def buy(h: House, tier: str, quantity: int = 1, user: str | None = None, **headers: str) -> TestResponse:
         return h.send(Call("POST", path, body(user or h.name("user-"), tier, quantity), headers))
-
-    def closed(h: House) -> str:
-        tier = h.tier()
-        h.services.ledger.close_sales(tier)
-        return tier
 
     def key_reused(h: House) -> TestResponse:
         tier, user = h.tier(), h.name("user-")
@@ -62,7 +64,7 @@ def purchase(
         {
             "TICKET_NOT_FOUND": lambda h: buy(h, "NO_SUCH_TIER"),
             "SALES_NOT_OPEN": lambda h: buy(h, h.show_tier(opens_in=3600)),
-            "SALES_CLOSED": lambda h: buy(h, closed(h)),
+            "SALES_CLOSED": lambda h: buy(h, closed_tier(h)),
             "INSUFFICIENT_TICKETS": lambda h: buy(h, h.tier(capacity=1), quantity=2),
             "USER_LIMIT_EXCEEDED": lambda h: buy(h, h.tier(per_user_limit=1), quantity=2),
             "IDEMPOTENCY_KEY_REUSED": key_reused,
@@ -211,6 +213,18 @@ def paid_tier(h: House) -> str:
     )
     h.services.ledger.create_show(show)
     return tier
+
+
+def yen_tier(h: House) -> str:
+    """A tier of a new event sold for yen (1500), whose prices have no cents."""
+    tier = h.name("YEN_")
+    show = NewShow(h.name("yen-").lower(), "x", [NewTier(tier, Decimal("1500"), 10)], payment=PaymentTerms("JPY", 900))
+    h.services.ledger.create_show(show)
+    return tier
+
+
+def repriced(tier: str, price: str) -> Call:
+    return Call("POST", f"/api/admin/tiers/{tier}/price", {"price": price}, ADMIN)
 
 
 def paid_hold(h: House) -> str:
@@ -494,6 +508,16 @@ OPERATIONS: dict[str, Operation] = {
         on_a_tier("POST", "/api/admin/tiers/{tier}/capacity", {"quantity": 5}, ADMIN),
         ("admin", "body", "store", "ledger", "roles"),
         {"TICKET_NOT_FOUND": sent("POST", "/api/admin/tiers/NO_SUCH_TIER/capacity", {"quantity": 5}, ADMIN)},
+    ),
+    "POST /api/admin/tiers/{tier}/price": Operation(
+        lambda h: repriced(h.tier(), "2.00"),
+        ("admin", "body", "store", "ledger", "roles"),
+        {
+            "TICKET_NOT_FOUND": lambda h: h.send(repriced("NO_SUCH_TIER", "2.00")),
+            "SALES_CLOSED": lambda h: h.send(repriced(closed_tier(h), "2.00")),
+            "PRICE_CHANGE_REFUSED": lambda h: h.send(repriced(h.tier(), "0.00")),
+            "INVALID_PAYMENT": lambda h: h.send(repriced(yen_tier(h), "1500.50")),
+        },
     ),
     "POST /api/admin/tiers/{tier}/close": Operation(
         on_a_tier("POST", "/api/admin/tiers/{tier}/close", headers=ADMIN),

@@ -192,6 +192,7 @@ REQUESTS: dict[str, Request] = {
         {"tier": w.name("NEW_"), "price": "1.00", "capacity": 5},
     ),
     "POST /api/admin/tiers/<tier>/capacity": lambda w: ("POST", f"/api/admin/tiers/{TIER}/capacity", {"quantity": 1}),
+    "POST /api/admin/tiers/<tier>/price": lambda w: ("POST", f"/api/admin/tiers/{w.tier()}/price", {"price": "2.00"}),
     "POST /api/admin/tiers/<tier>/close": lambda w: ("POST", f"/api/admin/tiers/{w.tier()}/close", None),
     "GET /api/admin/tiers/<tier>/history": lambda w: ("GET", f"/api/admin/tiers/{TIER}/history", None),
     "GET /api/admin/tiers/<tier>/sales": lambda w: ("GET", f"/api/admin/tiers/{TIER}/sales", None),
@@ -318,6 +319,14 @@ def test_another_organizers_thing_is_answered_as_one_that_does_not_exist(world: 
         assert re.sub(TIER, "X", theirs.body["error"]["message"]) == re.sub(
             "NO_SUCH_TIER", "X", nothing.body["error"]["message"]
         )
+    price = {"price": "1.00"}
+    theirs = send(world.base, "POST", f"/api/admin/tiers/{TIER}/price", price, rival.headers(change=True))
+    nothing = send(world.base, "POST", "/api/admin/tiers/NO_SUCH_TIER/price", price, rival.headers(change=True))
+    assert (theirs.status, theirs.body["error"]["code"]) == (nothing.status, nothing.body["error"]["code"])
+    assert theirs.body["error"]["message"].replace(TIER, "X") == nothing.body["error"]["message"].replace(
+        "NO_SUCH_TIER", "X"
+    )
+    assert send(world.base, "GET", f"/api/tiers/{TIER}", None).body["price"] == "10.00"  # and nothing changed
     theirs = send(world.base, "POST", f"/api/admin/bookings/{booking(world)}/cancel", None, rival.headers(change=True))
     missing = uuid4()
     nothing = send(world.base, "POST", f"/api/admin/bookings/{missing}/cancel", None, rival.headers(change=True))
@@ -348,3 +357,13 @@ def test_who_cancelled_a_booking_for_its_user_is_in_the_activity_and_a_users_own
     rows = {row["bookingId"]: (row["actor"].split(":")[0], row["actorName"], row["what"]) for row in activity}
     assert rows[counter] == ("member", "box_office@roles.example", "Cancelled")
     assert own not in rows
+
+
+def test_who_changed_a_price_is_in_the_activity_with_the_price_before_and_after(world: World):
+    tier = world.tier()
+    manager = world.sessions["manager"].headers(change=True)
+    changed = send(world.base, "POST", f"/api/admin/tiers/{tier}/price", {"price": "2.50"}, manager)
+    assert (changed.status, changed.body["price"], changed.body["version"]) == (200, "2.50", 2)
+    activity = world.operator("GET", f"/api/admin/organizers/default/activity?kind=tier&search={tier}").body
+    rows = [(row["actorName"], row["what"], row["detail"]) for row in activity]  # the name: of the actor it names
+    assert ("manager@roles.example", "PriceChanged", "from 1.00 to 2.50") in rows

@@ -36,6 +36,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "POST /api/admin/events": MANAGERS,
     "POST /api/admin/tiers": MANAGERS,
     "POST /api/admin/tiers/<tier>/capacity": MANAGERS,
+    "POST /api/admin/tiers/<tier>/price": MANAGERS,
     "POST /api/admin/tiers/<tier>/close": MANAGERS,
     "GET /api/admin/tiers/<tier>/history": READERS,
     "GET /api/admin/tiers/<tier>/sales": READERS,

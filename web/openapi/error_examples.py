@@ -50,6 +50,7 @@ EXAMPLES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "HOLD_EXPIRED": (f"Hold {BOOKING_ID} expired at 2026-11-24T08:51:16.609600+00:00.", []),
     "TIER_ALREADY_EXISTS": ("Tier VIP already exists.", []),
     "SALES_CLOSED": ("Sales of tier VIP are closed.", []),
+    "PRICE_CHANGE_REFUSED": ("Tier VIP is priced: it cannot be made free; create a tier of its own for that.", []),
     "SALES_NOT_OPEN": ("Sales of tier NYE_VIP open at 2026-12-01T10:00:00+00:00.", []),
     "EVENT_NOT_FOUND": ("No event 'new-year-2027'.", []),
     "EVENT_ALREADY_EXISTS": ("Event 'new-year-2027' exists already.", []),

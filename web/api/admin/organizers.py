@@ -101,11 +101,16 @@ class ActivitySchema(ResponseSchema):
     actor_name = fields.String(
         allow_none=True, metadata={"description": "the member's email, the key's or device's name"}
     )
-    what = fields.String(metadata={"description": "the event: `CapacityAdded`, `RoleGranted`, `TicketCheckedIn`..."})
+    what = fields.String(
+        metadata={"description": "the event: `CapacityAdded`, `PriceChanged`, `RoleGranted`, `TicketCheckedIn`..."}
+    )
     subject = fields.String(metadata={"description": "what it was done to: a tier, a member's email, a ticket's id..."})
     kind = fields.String(metadata={"description": f"the sort of thing it was done to: {', '.join(KINDS)}"})
     detail = fields.String(
-        metadata={"description": "what it came to: a price and capacity, tickets added, a role, a gate"}
+        metadata={
+            "description": "what it came to: a price and capacity, tickets added, a new price (`from 5.00 to 6.50`), "
+            "a role, a gate"
+        }
     )
     booking_id = fields.String(allow_none=True, metadata={"description": "a scan's or a staff cancellation's booking"})
 

@@ -1,5 +1,5 @@
-"""``/api/admin``: create tiers, add capacity, close sales, read a tier's full history
-(with the booking and user of each event). Behind the admin's bearer token
+"""``/api/admin``: create tiers, add capacity, change a price, close sales, read a tier's
+full history (with the booking and user of each event). Behind the admin's bearer token
 (``web/identity/tokens.py``)."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ blp.before_request(require_admin_token)
 
 class QuantitySchema(CamelCaseSchema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10_000_000))
+
+
+class PriceSchema(CamelCaseSchema):
+    price = Money(required=True)
 
 
 class AdminTierSchema(ResponseSchema):
@@ -74,6 +78,23 @@ class Capacity(MethodView):
     def post(self, body: dict[str, Any], tier: str) -> Any:
         """Put more tickets of a tier on sale."""
         return services().ledger.add_capacity(tier, body["quantity"], actor())
+
+
+@blp.route("/tiers/<tier>/price")
+class Price(MethodView):
+    @blp.arguments(PriceSchema(), error_status_code=400, example={"price": "80.00"})
+    @blp.response(200, AdminTierSchema(), example={**TIER, "price": "80.00", "version": 4})
+    @blp.errors(
+        *ADMIN, "FORBIDDEN", *JSON_BODY, *COMMAND, "TICKET_NOT_FOUND", "SALES_CLOSED", "PRICE_CHANGE_REFUSED",
+        "INVALID_PAYMENT",
+    )  # fmt: skip
+    @blp.doc(security=ADMIN_SECURITY)
+    def post(self, body: dict[str, Any], tier: str) -> Any:
+        """Sell a tier at a new price from now on; what was sold or held keeps its price. The
+        same price again changes nothing (200), so a retry is safe; 409 ``SALES_CLOSED`` once
+        its sales are closed, ``PRICE_CHANGE_REFUSED`` between free and priced; 422
+        ``INVALID_PAYMENT`` for a paid tier's price that is not whole minor units of its currency."""
+        return services().ledger.change_price(tier, body["price"], actor())
 
 
 @blp.route("/tiers/<tier>/close")
