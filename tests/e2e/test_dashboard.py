@@ -135,6 +135,7 @@ def test_an_organizer_signs_in_watches_the_sale_adds_capacity_closes_sales_and_s
     wait_for_text(browser, "#notice", "Closed sales of GA.")
     wait_for_text(browser, f"{GA} .state", "Sales closed")
     assert not browser.find_element(By.CSS_SELECTOR, f"{GA} .close").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, f"{GA} form.price").is_displayed()  # 409 SALES_CLOSED now
     assert call(f"{server}/api/tickets/book", {"userId": "dan", "tier": "GA", "quantity": 1}).status == 409
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, VIP))
     state(browser, "3-capacity-added-and-sales-closed")
@@ -236,12 +237,15 @@ def test_who_did_what_names_the_manager_and_the_device_that_admitted_a_ticket(
     sign_in_as(browser, staffed, MEMBERS["manager"])
     wait_for(browser, lambda d: d.find_element(By.ID, "activity").is_displayed(), "who did what")
     assert browser.find_element(By.ID, "activity-organizer").get_attribute("value") == "default"
-    # The manager adds capacity on the page and registers a door device there.
+    # The manager adds capacity and changes the price on the page, and registers a door device there.
     field = browser.find_element(By.CSS_SELECTOR, '#tiers [data-tier="GIG"] form.capacity input')
     field.clear()
     field.send_keys("4")
     click(browser, '#tiers [data-tier="GIG"] form.capacity .add')
     wait_for_text(browser, "#notice", "Added 4 tickets to GIG: capacity 54.")
+    browser.find_element(By.CSS_SELECTOR, '#tiers [data-tier="GIG"] form.price input').send_keys("6.50")
+    click(browser, '#tiers [data-tier="GIG"] form.price .change')
+    wait_for_text(browser, "#notice", "GIG sells at $6.50 from now on.")
     Select(browser.find_element(By.ID, "devices-event")).select_by_value("gig")
     browser.find_element(By.ID, "device-name").send_keys("North door, phone 1")
     browser.find_element(By.ID, "device-gate").send_keys("north-1")
@@ -264,6 +268,7 @@ def test_who_did_what_names_the_manager_and_the_device_that_admitted_a_ticket(
     ]
     done = [row[1:] for row in rows]
     assert ["mo@gig.example member", "Added capacity 4 tickets added", "GIG"] in done
+    assert ["mo@gig.example member", "Changed the price from 5.00 to 6.50", "GIG"] in done
     assert ["mo@gig.example member", "Issued event gig, gate north-1", "device North door, phone 1"] in done
     assert ["the operator admin token", "Created the tier price 5.00, capacity 50", "GIG"] in done
     assert all(re.fullmatch(when, row[0]) for row in rows)

@@ -1,7 +1,8 @@
 """The dashboard (``/admin``) signs staff in as themselves, in headless chromium against a real
 gunicorn server: a manager of the default organizer signs in with email and password, sees
-the default organizer's tiers and not another organizer's, adds capacity (a change made with
-the session cookie and its CSRF token), and signs out, after which the cookie is refused;
+the default organizer's tiers and not another organizer's, adds capacity and changes a price
+(changes made with the session cookie and its CSRF token), and signs out, after which the
+cookie is refused;
 at phone and desktop width. Screenshots go to ``var/screenshots/dashboard-staff-*.png``."""
 
 from __future__ import annotations
@@ -73,6 +74,22 @@ def test_a_manager_signs_in_as_themselves_sees_only_their_organizers_tiers_and_s
     assert {"actor": f"member:{member_id}", "what": "CapacityAdded", "subject": "VIP"} in [
         {k: a[k] for k in ("actor", "what", "subject")} for a in activity
     ]
+
+    # Beside the capacity, a new price: the card shows it once the projection has it.
+    wait_for_text(browser, f"{VIP} .price", "$100.00")
+    price = browser.find_element(By.CSS_SELECTOR, f"{VIP} form.price input")
+    assert price.get_attribute("placeholder") == "100.00"
+    price.send_keys("80")
+    click(browser, f"{VIP} form.price .change")
+    wait_for_text(browser, "#notice", "VIP sells at $80.00 from now on.")
+    wait_for_text(browser, f"{VIP} .price", "$80.00")
+    activity = send(server, "GET", "/api/admin/organizers/default/activity?kind=tier", None, ADMIN).body
+    assert {"actor": f"member:{member_id}", "what": "PriceChanged", "detail": "from 100.00 to 80.00"} in [
+        {k: a[k] for k in ("actor", "what", "detail")} for a in activity
+    ]
+    price.send_keys("0")
+    click(browser, f"{VIP} form.price .change")
+    wait_for_text(browser, "#error", "Tier VIP is priced: it cannot be made free; create a tier of its own for that.")
 
     cookie = browser.get_cookie("staff")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"

@@ -233,6 +233,8 @@
     parts.figures.textContent = figures;
     parts.bar.setAttribute("aria-label", figures);
     parts.close.hidden = !tier.onSale;
+    parts.priceForm.hidden = !tier.onSale; // a closed tier's price no longer changes (409 SALES_CLOSED)
+    parts.newPrice.placeholder = tier.price;
     // Selling out (or tickets coming back) shows at once, not at the next sales reading.
     const soldOut = tier.availableQuantity === 0;
     if (card.soldOut !== undefined && card.soldOut !== soldOut) {
@@ -268,10 +270,20 @@
     form.append(field, add, close);
     form.addEventListener("submit", (event) => { event.preventDefault(); addCapacity(code, field, add); });
     close.addEventListener("click", () => closeSales(code, close));
-    item.append(head, bar, legend, figures, soldOut, chartTitle, chartBox, form);
+    // Beside them, a new price: sold from now on; what was sold or held keeps its own.
+    const priceForm = element("form", "price");
+    priceForm.noValidate = true;
+    const newPrice = element("input");
+    Object.assign(newPrice, { type: "text", inputMode: "decimal", autocomplete: "off" });
+    newPrice.setAttribute("aria-label", `New price of ${code}`);
+    const change = element("button", "change", "Change price");
+    change.type = "submit";
+    priceForm.append(newPrice, change);
+    priceForm.addEventListener("submit", (event) => { event.preventDefault(); changePrice(code, newPrice, change); });
+    item.append(head, bar, legend, figures, soldOut, chartTitle, chartBox, form, priceForm);
     insertSorted(item, code);
     const card = { item, chart: null, chartBox, parts: { price: head.children[1], state: head.children[2], bar, sold, held,
-                   available, figures, soldOut, close } };
+                   available, figures, soldOut, close, priceForm, newPrice } };
     cards.set(code, card);
     return card;
   }
@@ -380,6 +392,20 @@
     try {
       const tier = await api(`/api/admin/tiers/${encodeURIComponent(code)}/capacity`, { quantity });
       say(`Added ${quantity} tickets to ${code}: capacity ${tier.capacity}.`);
+      await afterAction();
+    } catch (error) {
+      failed(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function changePrice(code, field, button) {
+    button.disabled = true;
+    try {
+      const tier = await api(`/api/admin/tiers/${encodeURIComponent(code)}/price`, { price: field.value.trim() });
+      say(`${code} sells at $${tier.price} from now on.`);
+      field.value = "";
       await afterAction();
     } catch (error) {
       failed(error);
@@ -636,7 +662,8 @@
   };
   // Each event in words; one not listed here shows its own name.
   const DONE = {
-    Created: "Created the tier", CapacityAdded: "Added capacity", SalesClosed: "Closed sales",
+    Created: "Created the tier", CapacityAdded: "Added capacity", PriceChanged: "Changed the price",
+    SalesClosed: "Closed sales",
     Assigned: "Recorded as the organizer's", Founded: "Founded the organizer", MemberEnrolled: "Added to the team",
     MemberRemoved: "Removed from the team", RoleGranted: "Gave a role", RoleRevoked: "Took the role away",
     Issued: "Issued", Revoked: "Revoked", TicketCheckedIn: "Admitted the ticket",
