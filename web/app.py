@@ -101,6 +101,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     services = init_services(app)
     services.ledger.observer = metrics.PrometheusObserver()
     metrics.install(app)
-    app.wsgi_app = TierListAnswer(app.wsgi_app, services.board)  # type: ignore[method-assign]
+    app.wsgi_app = TierListAnswer(  # type: ignore[method-assign]
+        app.wsgi_app, services.board, services.tier_news, app.config["SSE_MAX_SECONDS"]
+    )
     app.wsgi_app = QueueJoinAnswer(app.wsgi_app, app, queue.PlaceSchema())  # type: ignore[method-assign]
     return app

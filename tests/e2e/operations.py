@@ -141,6 +141,13 @@ def staff_cancel(h: House, hold: bool = False) -> Call:
     return Call("POST", f"/api/admin/bookings/{booking_id}/cancel", headers=ADMIN)
 
 
+def staff_cancel_with_a_bad_key(h: House) -> TestResponse:
+    _, booking_id = h.booking()
+    return h.send(
+        Call("POST", f"/api/admin/bookings/{booking_id}/cancel", headers={**ADMIN, "Idempotency-Key": "x" * 256})
+    )
+
+
 def staff_cancel_admitted(h: House) -> TestResponse:
     _, booking_id = h.booking()
     assert h.send(scanning(h.code(booking_id))).status_code == 200
@@ -399,6 +406,7 @@ OPERATIONS: dict[str, Operation] = {
             "BOOKING_ALREADY_CANCELLED": again(staff_cancel),
             "BOOKING_NOT_CONFIRMED": lambda h: h.send(staff_cancel(h, hold=True)),
             "BOOKING_CHECKED_IN": staff_cancel_admitted,
+            "VALIDATION_ERROR": staff_cancel_with_a_bad_key,
         },
     ),
     **{

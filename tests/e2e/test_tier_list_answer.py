@@ -1,6 +1,6 @@
-"""``GET /api/tickets`` from the process's copy: the same answer as the Flask view, with an
-ETag, ``304 Not Modified`` while unchanged, a fresh list after this process's own
-booking, and counted in the metrics."""
+"""``GET /api/tickets`` from the process's copy, and its stream opened, before Flask: the
+same answers as the Flask views, with an ETag, ``304 Not Modified`` while unchanged, a
+fresh list after this process's own booking, and counted in the metrics."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ def test_the_copy_answers_exactly_as_the_flask_view(client):
     assert fast.headers["Cache-Control"] == "public, max-age=0, s-maxage=1"
 
 
+def test_the_stream_opens_exactly_as_the_flask_view(client):
+    """A stream from the test client ends after the app's ``SSE_MAX_SECONDS`` (0.1 s): the
+    list with the ``retry`` hint, then nothing new."""
+    fast, flask = client.get("/api/tickets/stream"), client.get("/api/tickets/stream", headers=OTHER_ORIGIN)
+    assert comparable(fast) == comparable(flask)
+    assert fast.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert fast.data == b"retry: 1000\n\ndata: " + client.get("/api/tickets").data + b"\n\n"
+
+
 @pytest.mark.parametrize("headers", [{}, OTHER_ORIGIN], ids=["copy", "flask"])
 def test_an_unchanged_list_is_304_with_no_body_and_a_changed_one_200(client, headers):
     etag = client.get("/api/tickets", headers=headers).headers["ETag"]
@@ -56,10 +65,16 @@ def test_the_copys_answers_are_counted_in_the_request_metrics(client):
         found = re.search(rf'http_requests_total{{method="GET",route="/api/tickets",status="{status}"}} (\S+)', text)
         return float(found.group(1)) if found else 0.0
 
-    before = counted("200"), counted("304")
+    def streams() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        found = re.search(r'http_requests_total{method="GET",route="/api/tickets/stream",status="200"} (\S+)', text)
+        return float(found.group(1)) if found else 0.0
+
+    before = counted("200"), counted("304"), streams()
     etag = client.get("/api/tickets").headers["ETag"]
     client.get("/api/tickets", headers={"If-None-Match": etag})
-    assert (counted("200"), counted("304")) == (before[0] + 1, before[1] + 1)
+    client.get("/api/tickets/stream")
+    assert (counted("200"), counted("304"), streams()) == (before[0] + 1, before[1] + 1, before[2] + 1)
 
 
 @pytest.mark.slow
@@ -91,14 +106,15 @@ def get(url: str, etag: str | None = None) -> tuple[int, bytes, dict]:
         return answer.code, answer.read(), dict(answer.headers)
 
 
-def test_while_the_store_does_not_answer_the_list_is_503_not_a_server_error(app, monkeypatch):
+@pytest.mark.parametrize("path", ["/api/tickets", "/api/tickets/stream"])
+def test_while_the_store_does_not_answer_the_list_and_its_stream_are_503_not_a_server_error(app, monkeypatch, path):
     """The copy cannot be read: the request goes to Flask, whose error handlers answer."""
 
     def store_down():
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(app.extensions["services"].board, "get", store_down)
-    answer = app.test_client().get("/api/tickets")
+    answer = app.test_client().get(path)
     assert (answer.status_code, answer.json["error"]["code"], answer.headers["Retry-After"]) == (
         503,
         "STORE_UNAVAILABLE",
