@@ -114,14 +114,14 @@ missing=()
 [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
 [[ -x /usr/bin/prometheus-alertmanager && -x /usr/bin/amtool ]] || missing+=(prometheus-alertmanager)
 # the watch of a web host lost (tests/e2e/test_watching.py runs scripts/cluster/watching.py)
-command -v prometheus-redis-exporter >/dev/null || missing+=(prometheus-redis-exporter)
-command -v prometheus-postgres-exporter >/dev/null || missing+=(prometheus-postgres-exporter)
+[[ -x /usr/bin/prometheus-redis-exporter ]] || missing+=(prometheus-redis-exporter)
+[[ -x /usr/bin/prometheus-postgres-exporter ]] || missing+=(prometheus-postgres-exporter)
 [[ -x /usr/sbin/nginx ]] || missing+=(nginx)  # the edge's tests (tests/e2e/test_edge.py)
 [[ -f /usr/share/nginx/modules/ngx_nchan_module.so ]] || missing+=(libnginx-mod-nchan)
 command -v pg_ctlcluster >/dev/null && command -v pg_isready >/dev/null && command -v psql >/dev/null ||
   missing+=(postgresql)
 redis_answers || command -v redis-server >/dev/null || missing+=(redis-server)
-command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)  # the waiting room under Sentinel
+[[ -x /usr/bin/redis-sentinel ]] || missing+=(redis-sentinel)  # the waiting room under Sentinel
 if [[ ${#missing[@]} -gt 0 ]]; then
   apt_install "${missing[@]}"
 fi
