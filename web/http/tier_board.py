@@ -26,7 +26,9 @@ from werkzeug.http import parse_etags
 from application.recent import Recent
 from projections.read_model.views import TierAvailability
 
-MAX_AGE_SECONDS = 0.2
+# At most ten reads a second per process: what the copy adds to a change's way to 50,000 followers
+# through the edge (with the publisher's tenth of a second) kept news p95 under a second there.
+MAX_AGE_SECONDS = 0.1
 # Browsers ask again each time (a 304 while unchanged); a shared cache in front may answer for a second.
 CACHE_CONTROL = "public, max-age=0, s-maxage=1"
 
