@@ -102,7 +102,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     services.ledger.observer = metrics.PrometheusObserver()
     metrics.install(app)
     app.wsgi_app = TierListAnswer(  # type: ignore[method-assign]
-        app.wsgi_app, services.board, services.tier_news, app.config["SSE_MAX_SECONDS"]
+        app.wsgi_app, services.board, services.tier_news, app.config
     )
     app.wsgi_app = QueueJoinAnswer(app.wsgi_app, app, queue.PlaceSchema())  # type: ignore[method-assign]
     return app

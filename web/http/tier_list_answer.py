@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from web.http.logs import REQUEST_ID
@@ -45,16 +45,16 @@ STREAM_FIXED = [
 
 class TierListAnswer:
     """WSGI middleware: answers ``GET /api/tickets`` from ``board`` and opens
-    ``GET /api/tickets/stream`` on ``news`` (ending after ``max_seconds``), passes the rest
-    to ``app``."""
+    ``GET /api/tickets/stream`` on ``news`` (ending after the app's ``SSE_MAX_SECONDS`` of the
+    moment, read from ``config`` as the Flask view reads it), passes the rest to ``app``."""
 
     def __init__(
-        self, app: Callable[..., Iterable[bytes]], board: TierBoard, news: TierNews, max_seconds: float
+        self, app: Callable[..., Iterable[bytes]], board: TierBoard, news: TierNews, config: Mapping[str, Any]
     ) -> None:
         self.app = app
         self.board = board
         self.news = news
-        self.max_seconds = max_seconds
+        self.config = config
         self._requests = {
             (path, status): REQUESTS.labels(path, "GET", status)
             for path, status in ((PATH, "200"), (PATH, "304"), (STREAM_PATH, "200"))
@@ -86,7 +86,8 @@ class TierListAnswer:
         return "200", [board.body]
 
     def _stream(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> tuple[str, Iterable[bytes]]:
-        followed = Followed(self.news, self.max_seconds, writes=environ.get(DIRECT_WRITES))  # reads if no reader runs
+        max_seconds = self.config["SSE_MAX_SECONDS"]
+        followed = Followed(self.news, max_seconds, writes=environ.get(DIRECT_WRITES))  # reads if no reader runs
         start_response("200 OK", [*STREAM_FIXED, request_id(environ)])
         return "200", followed
 

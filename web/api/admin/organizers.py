@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 
 from application.audit.staff_activity import KINDS, activity, narrowed
 from application.staff.errors import CredentialNotFoundError, MemberNotFoundError
@@ -228,7 +228,7 @@ class RevokeKey(MethodView):
 
 @blp.route("/<organizer>/activity")
 class Activity(MethodView):
-    @blp.arguments(ActivityQuerySchema(), location="query", error_status_code=400)
+    @blp.arguments(ActivityQuerySchema(), location="query", error_status_code=400, unknown=RAISE)
     @blp.response(200, ActivitySchema(many=True), example=[ACTION, SCAN_ACTION])
     @blp.errors(*ADMIN, "VALIDATION_ERROR", "STORE_UNAVAILABLE", "FORBIDDEN", "ORGANIZER_NOT_FOUND")
     @blp.doc(security=ADMIN_SECURITY)
