@@ -18,6 +18,13 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(given: str) -> str:
+    """A request's id: the client's ``X-Request-ID`` if it is a fit one, else a new one."""
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 log = logging.getLogger("ledger")
 
@@ -53,8 +60,7 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def identify() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
         g.log_started = time.perf_counter()
 
     @app.after_request

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import time
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,7 +30,8 @@ from flask import Flask
 from marshmallow import Schema
 
 from domain.bookings import same_user
-from web.http.logs import REQUEST_ID, log
+from web.http.logs import log
+from web.http.logs import request_id as new_request_id
 from web.http.metrics import LATENCY, REQUESTS
 from web.http.protection import SECURITY_HEADERS
 from web.http.request_body import BODY_ERROR, read_body
@@ -71,8 +71,7 @@ class QueueJoinAnswer:
             return self.app(environ, start_response)
         body = (self.flask.json.dumps(self.schema.dump(place), separators=(",", ":")) + "\n").encode()
         status = "201" if new else "200"
-        given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = new_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         start_response(
             "201 CREATED" if new else "200 OK",
             [

@@ -39,10 +39,13 @@ def one_line(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+# X-Accel-Buffering: a buffering proxy (nginx) would hold the events back.
+EVENT_STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no"}
+
+
 def event_stream(events: Iterable[str] | Iterable[bytes]) -> Response:
-    """The answer that sends ``events`` as they come.
-    X-Accel-Buffering: a buffering proxy (nginx) would hold the events back."""
-    return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+    """The answer that sends ``events`` as they come."""
+    return Response(events, headers=EVENT_STREAM_HEADERS)
 
 
 def events(

@@ -21,14 +21,14 @@ cannot be read (the store is down: Flask's error handlers answer 503).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from web.http.logs import REQUEST_ID
+from web.http.logs import request_id
 from web.http.metrics import LATENCY, REQUESTS
 from web.http.protection import SECURITY_HEADERS
 from web.http.server_contract import DIRECT_WRITES
+from web.http.stream import EVENT_STREAM_HEADERS
 from web.http.tier_board import CACHE_CONTROL, TierBoard
 from web.http.tier_news import Followed, TierNews
 
@@ -36,11 +36,7 @@ PATH = "/api/tickets"
 STREAM_PATH = "/api/tickets/stream"
 FIXED = [(name, value) for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"]
 FIXED.append(("Cache-Control", CACHE_CONTROL))
-STREAM_FIXED = [
-    ("Content-Type", "text/event-stream; charset=utf-8"),
-    ("X-Accel-Buffering", "no"),  # as ``web.http.stream.event_stream`` says
-    *SECURITY_HEADERS.items(),
-]
+STREAM_FIXED = [*EVENT_STREAM_HEADERS.items(), *SECURITY_HEADERS.items()]
 
 
 class TierListAnswer:
@@ -76,7 +72,7 @@ class TierListAnswer:
 
     def _list(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> tuple[str, Iterable[bytes]]:
         board = self.board.get()
-        headers = [request_id(environ), ("ETag", board.etag), *FIXED]
+        headers = [request_id_header(environ), ("ETag", board.etag), *FIXED]
         if board.unchanged_for(environ.get("HTTP_IF_NONE_MATCH")):
             start_response("304 NOT MODIFIED", headers)
             return "304", [b""]
@@ -88,11 +84,9 @@ class TierListAnswer:
     def _stream(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> tuple[str, Iterable[bytes]]:
         max_seconds = self.config["SSE_MAX_SECONDS"]
         followed = Followed(self.news, max_seconds, writes=environ.get(DIRECT_WRITES))  # reads if no reader runs
-        start_response("200 OK", [*STREAM_FIXED, request_id(environ)])
+        start_response("200 OK", [*STREAM_FIXED, request_id_header(environ)])
         return "200", followed
 
 
-def request_id(environ: dict[str, Any]) -> tuple[str, str]:
-    """The request's id: the client's ``X-Request-ID`` if it is a fit one, else a new one."""
-    given = environ.get("HTTP_X_REQUEST_ID", "")
-    return "X-Request-ID", given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+def request_id_header(environ: dict[str, Any]) -> tuple[str, str]:
+    return "X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID", ""))
